@@ -1,0 +1,32 @@
+//! `switch`: the sans-IO engine of neutrino's virtual switch — bridges, ports, OpenFlow
+//! tables with the ovs-ofctl text syntax, the pipeline (resubmit, goto_table, learn,
+//! NORMAL with MAC learning per VLAN, patch ports between bridges), and trace.
+//!
+//! A packet goes in as bytes plus metadata; what comes out is a list of outputs, each a
+//! port and the header state the packet must leave with. This crate opens no sockets,
+//! starts no threads and never reads a clock: time is passed in as milliseconds. It
+//! must not learn about devices, namespaces or the daemon's control protocol — that is
+//! `switchd`'s room; policy (which flows to install) is the agent's.
+
+pub mod action;
+pub mod bridge;
+pub mod commit;
+pub mod extract;
+pub mod field;
+pub mod flow;
+pub mod learn;
+pub mod mac_table;
+pub mod parse;
+pub mod port;
+pub mod print;
+mod switch;
+mod xlate;
+
+pub use extract::{TunnelMeta, flow_key};
+pub use field::{Field, FlowKey};
+pub use port::{PortConfig, PortType, TunnelKey};
+pub use switch::*;
+pub use xlate::Output;
+
+/// Index of a port in the switch, stable while the port exists.
+pub type PortId = usize;

@@ -1,0 +1,580 @@
+//! The switch: bridges and ports, flow-table management and the packet entry points.
+
+use crate::bridge::Bridge;
+use crate::extract::{TunnelMeta, flow_key};
+use crate::field::Field;
+use crate::flow::{Flow, FlowStats};
+use crate::parse::{FlowSpec, PortNames, parse_flow};
+use crate::port::{PortConfig, PortType};
+use crate::print;
+use crate::xlate::{Ctx, Output};
+use crate::PortId;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SwitchError {
+    #[error("no bridge named '{0}'")]
+    NoSuchBridge(String),
+    #[error("bridge '{0}' already exists")]
+    BridgeExists(String),
+    #[error("no port named '{0}' on bridge '{1}'")]
+    NoSuchPort(String, String),
+    #[error("port '{0}' already exists on bridge '{1}'")]
+    PortExists(String, String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Parse(String),
+}
+
+/// Per-port counters; the daemon updates the I/O ones.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PortStats {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub rx_dropped: u64,
+    pub rx_errors: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
+    pub tx_dropped: u64,
+    pub tx_errors: u64,
+}
+
+#[derive(Debug)]
+pub struct Port {
+    pub config: PortConfig,
+    pub bridge: usize,
+    pub ofport: u32,
+    pub stats: PortStats,
+}
+
+/// One learned MAC, for `fdb-show`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FdbEntry {
+    pub port: String,
+    pub vlan: u16,
+    pub mac: String,
+    pub age_secs: u64,
+}
+
+/// What the state file keeps of a bridge.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BridgeConfig {
+    pub name: String,
+    pub ports: Vec<PortConfig>,
+    pub flows: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Switch {
+    bridges: Vec<Option<Bridge>>,
+    ports: Vec<Option<Port>>,
+    /// (type, remote IP) -> tunnel ports, for receive demultiplexing.
+    tunnels: HashMap<(PortType, u32), Vec<PortId>>,
+    /// Bumped on every change of ports or flows (for caches in front of the tables).
+    pub generation: u64,
+}
+
+/// Port names of one bridge, for parsing and printing flows.
+pub struct BridgePorts<'a> {
+    sw: &'a Switch,
+    br: usize,
+}
+
+impl PortNames for BridgePorts<'_> {
+    fn port_number(&self, name: &str) -> Option<u32> {
+        let b = self.sw.bridges.get(self.br)?.as_ref()?;
+        b.ports
+            .iter()
+            .find(|(_, id)| self.sw.port(**id).is_some_and(|p| p.config.name == name))
+            .map(|(n, _)| *n)
+    }
+    fn port_name(&self, number: u32) -> Option<String> {
+        let b = self.sw.bridges.get(self.br)?.as_ref()?;
+        let id = b.ports.get(&number)?;
+        self.sw.port(*id).map(|p| p.config.name.clone())
+    }
+}
+
+fn check_name(what: &str, n: &str) -> Result<(), SwitchError> {
+    if n.is_empty() || n.len() > 15 || !n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(SwitchError::Invalid(format!(
+            "{what} name '{n}' must be 1 to 15 bytes of letters, digits, '-', '_' or '.'"
+        )));
+    }
+    Ok(())
+}
+
+impl Switch {
+    pub fn new() -> Switch {
+        Switch::default()
+    }
+
+    // ---- bridges ----
+
+    pub fn bridge_id(&self, name: &str) -> Result<usize, SwitchError> {
+        self.bridges
+            .iter()
+            .position(|b| b.as_ref().is_some_and(|b| b.name == name))
+            .ok_or_else(|| SwitchError::NoSuchBridge(name.to_string()))
+    }
+
+    pub fn bridge(&self, id: usize) -> Option<&Bridge> {
+        self.bridges.get(id)?.as_ref()
+    }
+
+    pub(crate) fn bridge_mut(&mut self, id: usize) -> Option<&mut Bridge> {
+        self.bridges.get_mut(id)?.as_mut()
+    }
+
+    pub fn bridge_names(&self) -> Vec<String> {
+        self.bridges.iter().flatten().map(|b| b.name.clone()).collect()
+    }
+
+    pub fn names(&self, br: usize) -> BridgePorts<'_> {
+        BridgePorts { sw: self, br }
+    }
+
+    /// Adds a bridge with Open vSwitch's initial flow `priority=0,actions=NORMAL`.
+    pub fn add_bridge(&mut self, name: &str, now: u64) -> Result<(), SwitchError> {
+        check_name("bridge", name)?;
+        if self.bridge_id(name).is_ok() {
+            return Err(SwitchError::BridgeExists(name.to_string()));
+        }
+        let mut b = Bridge::new(name);
+        b.insert(Flow {
+            table: 0,
+            priority: 0,
+            cookie: 0,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            matcher: Default::default(),
+            actions: Arc::from(vec![crate::action::Action::Normal]),
+            stats: FlowStats { created: now, used: now, ..Default::default() },
+        });
+        match self.bridges.iter().position(Option::is_none) {
+            Some(i) => self.bridges[i] = Some(b),
+            None => self.bridges.push(Some(b)),
+        }
+        self.generation += 1;
+        Ok(())
+    }
+
+    /// Removes a bridge and its ports; returns the removed ports for the daemon to close.
+    pub fn del_bridge(&mut self, name: &str) -> Result<Vec<(PortId, PortConfig)>, SwitchError> {
+        let id = self.bridge_id(name)?;
+        let port_ids: Vec<PortId> = self.bridge(id).map(|b| b.ports.values().copied().collect()).unwrap_or_default();
+        let mut removed = Vec::new();
+        for p in port_ids {
+            if let Some(port) = self.ports[p].take() {
+                removed.push((p, port.config));
+            }
+        }
+        self.bridges[id] = None;
+        self.rebuild_tunnel_index();
+        self.generation += 1;
+        Ok(removed)
+    }
+
+    // ---- ports ----
+
+    pub fn port(&self, id: PortId) -> Option<&Port> {
+        self.ports.get(id)?.as_ref()
+    }
+
+    pub fn port_mut(&mut self, id: PortId) -> Option<&mut Port> {
+        self.ports.get_mut(id)?.as_mut()
+    }
+
+    pub fn ports(&self) -> impl Iterator<Item = (PortId, &Port)> {
+        self.ports.iter().enumerate().filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+    }
+
+    pub fn port_by_name(&self, name: &str) -> Option<(PortId, &Port)> {
+        self.ports().find(|(_, p)| p.config.name == name)
+    }
+
+    pub fn add_port(&mut self, bridge: &str, mut cfg: PortConfig) -> Result<PortId, SwitchError> {
+        let br = self.bridge_id(bridge)?;
+        cfg.validate().map_err(SwitchError::Invalid)?;
+        if let Some((_, p)) = self.port_by_name(&cfg.name) {
+            let owner = self.bridge(p.bridge).map(|b| b.name.clone()).unwrap_or_default();
+            return Err(SwitchError::PortExists(cfg.name, owner));
+        }
+        if cfg.kind == PortType::Patch && cfg.peer.as_deref() == Some(cfg.name.as_str()) {
+            return Err(SwitchError::Invalid("a patch port cannot be its own peer".into()));
+        }
+        let b = self.bridge(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let ofport = match cfg.ofport {
+            Some(n) if n >= 1 && n < 0xff00 && !b.ports.contains_key(&n) => n,
+            _ => b.free_ofport(),
+        };
+        cfg.ofport = Some(ofport);
+        let port = Port { config: cfg, bridge: br, ofport, stats: PortStats::default() };
+        let id = match self.ports.iter().position(Option::is_none) {
+            Some(i) => {
+                self.ports[i] = Some(port);
+                i
+            }
+            None => {
+                self.ports.push(Some(port));
+                self.ports.len() - 1
+            }
+        };
+        if let Some(b) = self.bridge_mut(br) {
+            b.ports.insert(ofport, id);
+        }
+        self.rebuild_tunnel_index();
+        self.generation += 1;
+        Ok(id)
+    }
+
+    pub fn del_port(&mut self, bridge: &str, name: &str) -> Result<(PortId, PortConfig), SwitchError> {
+        let br = self.bridge_id(bridge)?;
+        let (id, ofport) = match self.port_by_name(name) {
+            Some((id, p)) if p.bridge == br => (id, p.ofport),
+            _ => return Err(SwitchError::NoSuchPort(name.to_string(), bridge.to_string())),
+        };
+        if let Some(b) = self.bridge_mut(br) {
+            b.ports.remove(&ofport);
+            b.macs.flush_port(id);
+        }
+        let port = self.ports[id].take().ok_or_else(|| SwitchError::NoSuchPort(name.to_string(), bridge.to_string()))?;
+        self.rebuild_tunnel_index();
+        self.generation += 1;
+        Ok((id, port.config))
+    }
+
+    fn rebuild_tunnel_index(&mut self) {
+        self.tunnels.clear();
+        for (id, p) in self.ports.iter().enumerate() {
+            if let Some(p) = p
+                && p.config.kind.is_tunnel()
+                && let Some(ip) = p.config.remote_ip
+            {
+                self.tunnels.entry((p.config.kind, u32::from(ip))).or_default().push(id);
+            }
+        }
+    }
+
+    /// The tunnel port a packet from `remote` with `key` arrived on: a port with that
+    /// fixed key first, else a `key=flow` port.
+    pub fn tunnel_port(&self, kind: PortType, remote: Ipv4Addr, key: u64) -> Option<PortId> {
+        let cands = self.tunnels.get(&(kind, u32::from(remote)))?;
+        let key_of = |id: &PortId| self.port(*id).map(|p| p.config.tunnel_key());
+        cands
+            .iter()
+            .find(|id| key_of(id) == Some(crate::port::TunnelKey::Fixed(key)))
+            .or_else(|| cands.iter().find(|id| key_of(id) == Some(crate::port::TunnelKey::Flow)))
+            .copied()
+    }
+
+    /// The patch port's peer, if it exists and names this port back.
+    pub fn patch_peer(&self, id: PortId) -> Option<PortId> {
+        let p = self.port(id)?;
+        let peer_name = p.config.peer.as_deref()?;
+        let (pid, peer) = self.port_by_name(peer_name)?;
+        (peer.config.kind == PortType::Patch && peer.config.peer.as_deref() == Some(p.config.name.as_str()))
+            .then_some(pid)
+    }
+
+    // ---- flows ----
+
+    fn parse_lines(&self, br: usize, lines: &[String], need_actions: bool) -> Result<Vec<FlowSpec>, SwitchError> {
+        let names = self.names(br);
+        let mut specs = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let spec = parse_flow(t, &names, need_actions).map_err(|e| {
+                if lines.len() > 1 {
+                    SwitchError::Parse(format!("line {}: {e}", i + 1))
+                } else {
+                    SwitchError::Parse(e.0)
+                }
+            })?;
+            specs.push(spec);
+        }
+        Ok(specs)
+    }
+
+    fn to_flow(spec: FlowSpec, now: u64) -> Flow {
+        Flow {
+            table: spec.table.unwrap_or(0),
+            priority: spec.priority,
+            cookie: spec.cookie,
+            idle_timeout: spec.idle_timeout,
+            hard_timeout: spec.hard_timeout,
+            matcher: spec.matcher,
+            actions: Arc::from(spec.actions.unwrap_or_default()),
+            stats: FlowStats { created: now, used: now, ..Default::default() },
+        }
+    }
+
+    /// Adds flows; all lines are parsed before any is installed.
+    pub fn add_flows(&mut self, bridge: &str, lines: &[String], now: u64) -> Result<usize, SwitchError> {
+        let br = self.bridge_id(bridge)?;
+        let specs = self.parse_lines(br, lines, true)?;
+        let n = specs.len();
+        let b = self.bridge_mut(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        for s in specs {
+            b.insert(Self::to_flow(s, now));
+        }
+        self.generation += 1;
+        Ok(n)
+    }
+
+    /// Replaces all flows of a bridge at once. Flows that stay the same keep their
+    /// counters and age, so a re-push by a restarted agent changes nothing.
+    pub fn replace_flows(&mut self, bridge: &str, lines: &[String], now: u64) -> Result<usize, SwitchError> {
+        let br = self.bridge_id(bridge)?;
+        let specs = self.parse_lines(br, lines, true)?;
+        let n = specs.len();
+        let b = self.bridge_mut(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let old = std::mem::replace(&mut b.tables, (0..crate::bridge::NUM_TABLES).map(|_| Vec::new()).collect());
+        for s in specs {
+            let mut f = Self::to_flow(s, now);
+            if let Some(prev) = old[usize::from(f.table)].iter().find(|o| {
+                o.same_rule(&f)
+                    && o.actions == f.actions
+                    && o.cookie == f.cookie
+                    && o.idle_timeout == f.idle_timeout
+                    && o.hard_timeout == f.hard_timeout
+            }) {
+                f.stats = prev.stats;
+            }
+            b.insert(f);
+        }
+        self.generation += 1;
+        Ok(n)
+    }
+
+    /// Deletes the flows that `match_text` covers (all without it); returns how many.
+    pub fn del_flows(&mut self, bridge: &str, match_text: Option<&str>) -> Result<usize, SwitchError> {
+        let br = self.bridge_id(bridge)?;
+        let spec = match match_text {
+            Some(t) if !t.trim().is_empty() => Some(self.parse_lines(br, &[t.to_string()], false)?.remove(0)),
+            _ => None,
+        };
+        let b = self.bridge_mut(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let mut n = 0;
+        for (t, flows) in b.tables.iter_mut().enumerate() {
+            flows.retain(|f| {
+                let hit = match &spec {
+                    None => true,
+                    Some(s) => {
+                        s.table.is_none_or(|st| usize::from(st) == t)
+                            && (f.cookie & s.cookie_mask) == (s.cookie & s.cookie_mask)
+                            && s.matcher.covers(&f.matcher)
+                    }
+                };
+                if hit {
+                    n += 1;
+                }
+                !hit
+            });
+        }
+        self.generation += 1;
+        Ok(n)
+    }
+
+    /// Flows in add-flow syntax (for the state file).
+    pub fn flows_text(&self, br: usize) -> Vec<String> {
+        let Some(b) = self.bridge(br) else { return Vec::new() };
+        let names = self.names(br);
+        b.tables
+            .iter()
+            .flatten()
+            .map(|f| {
+                print::flow_text(f.table, f.priority, f.cookie, f.idle_timeout, f.hard_timeout, &f.matcher, &f.actions, &names)
+            })
+            .collect()
+    }
+
+    /// `dump-flows`: ovs-ofctl's layout with counters and durations.
+    pub fn dump_flows(&self, bridge: &str, table: Option<u8>, now: u64) -> Result<Vec<String>, SwitchError> {
+        let br = self.bridge_id(bridge)?;
+        let b = self.bridge(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let names = self.names(br);
+        let mut out = Vec::new();
+        for f in b.tables.iter().flatten().filter(|f| table.is_none_or(|t| t == f.table)) {
+            let dur = now.saturating_sub(f.stats.created);
+            let mut s = format!(
+                " cookie={:#x}, duration={}.{:03}s, table={}, n_packets={}, n_bytes={}, ",
+                f.cookie,
+                dur / 1000,
+                dur % 1000,
+                f.table,
+                f.stats.packets,
+                f.stats.bytes
+            );
+            if f.idle_timeout != 0 {
+                s.push_str(&format!("idle_timeout={}, ", f.idle_timeout));
+            }
+            if f.hard_timeout != 0 {
+                s.push_str(&format!("hard_timeout={}, ", f.hard_timeout));
+            }
+            if f.stats.packets > 0 {
+                s.push_str(&format!("idle_age={}, ", now.saturating_sub(f.stats.used) / 1000));
+            }
+            s.push_str(&format!("priority={}", f.priority));
+            let m = print::match_text(&f.matcher, &names);
+            if !m.is_empty() {
+                s.push(',');
+                s.push_str(&m);
+            }
+            s.push_str(&format!(" actions={}", print::actions_text(&f.actions, &names)));
+            out.push(s);
+        }
+        Ok(out)
+    }
+
+    pub fn fdb(&self, bridge: &str, now: u64) -> Result<Vec<FdbEntry>, SwitchError> {
+        let br = self.bridge_id(bridge)?;
+        let b = self.bridge(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        Ok(b.macs
+            .entries()
+            .into_iter()
+            .filter(|(_, _, e)| now < e.seen + b.macs.aging_ms)
+            .map(|(vlan, mac, e)| FdbEntry {
+                port: self.port(e.port).map(|p| p.config.name.clone()).unwrap_or_else(|| "?".into()),
+                vlan,
+                mac: wire::MacAddr::from_u64(mac).to_string(),
+                age_secs: now.saturating_sub(e.seen) / 1000,
+            })
+            .collect())
+    }
+
+    /// Drops expired flows and MAC entries.
+    pub fn expire(&mut self, now: u64) {
+        let mut changed = false;
+        for b in self.bridges.iter_mut().flatten() {
+            for t in b.tables.iter_mut() {
+                let before = t.len();
+                t.retain(|f| !f.expired(now));
+                changed |= t.len() != before;
+            }
+            b.macs.expire(now);
+        }
+        if changed {
+            self.generation += 1;
+        }
+    }
+
+    // ---- packets ----
+
+    /// Runs a frame that arrived on `in_port` through its bridge's pipeline and appends
+    /// the resulting outputs to `out` (their keys describe the headers to send with).
+    /// Returns the key the frame was reduced to.
+    pub fn receive(
+        &mut self,
+        in_port: PortId,
+        frame: &[u8],
+        tunnel: Option<&TunnelMeta>,
+        now: u64,
+        out: &mut Vec<Output>,
+    ) -> crate::FlowKey {
+        let mut key = flow_key(frame, tunnel);
+        let Some(p) = self.port(in_port) else { return key };
+        let (br, ofport) = (p.bridge, p.ofport);
+        key.set(Field::InPort, ofport.into());
+        let orig = key;
+        let mut cx = Ctx::new(out, None, now, frame.len() as u64);
+        self.run_table(&mut cx, br, 0, &mut key);
+        orig
+    }
+
+    /// Traces a packet described by a flow text (e.g. `in_port=tap1,dl_dst=..,arp`)
+    /// through the pipeline without changing any state; returns the trace lines.
+    pub fn trace(&mut self, bridge: &str, flow: &str, now: u64) -> Result<Vec<String>, SwitchError> {
+        let br = self.bridge_id(bridge)?;
+        let spec = self.parse_lines(br, &[flow.to_string()], false)?.remove(0);
+        if spec.matcher.mask.get(Field::InPort) == 0 {
+            return Err(SwitchError::Invalid("trace needs in_port=PORT".into()));
+        }
+        let mut key = spec.matcher.value;
+        let in_ofport = key.get(Field::InPort) as u32;
+        if self.bridge(br).and_then(|b| b.ports.get(&in_ofport)).is_none() {
+            return Err(SwitchError::Invalid(format!("in_port {in_ofport} is not a port of {bridge}")));
+        }
+        let mut lines = vec![format!("Flow: {}", print::match_text(&spec.matcher, &self.names(br)))];
+        let mut outs = Vec::new();
+        let mut cx = Ctx::new(&mut outs, Some(&mut lines), now, 0);
+        cx.trace_bridge(&self.bridge(br).map(|b| b.name.clone()).unwrap_or_default());
+        self.run_table(&mut cx, br, 0, &mut key);
+        drop(cx);
+        lines.push(String::new());
+        if outs.is_empty() {
+            lines.push("Final: drop (no output)".into());
+        } else {
+            lines.push("Final outputs:".into());
+            for o in &outs {
+                lines.push(format!("  {}", self.describe_output(o)));
+            }
+        }
+        Ok(lines)
+    }
+
+    /// One line on where an output goes, with the tunnel's outer header.
+    pub fn describe_output(&self, o: &Output) -> String {
+        let Some(p) = self.port(o.port) else { return format!("port #{} (gone)", o.port) };
+        let br = self.bridge(p.bridge).map(|b| b.name.as_str()).unwrap_or("?");
+        let vlan = o.key.get(Field::VlanTci) as u16;
+        let vlan_txt = if vlan & 0x1000 != 0 { format!(", vlan {}", vlan & 0xfff) } else { String::new() };
+        let c = &p.config;
+        match c.kind {
+            PortType::Vxlan | PortType::Gre => {
+                let id = match c.tunnel_key() {
+                    crate::port::TunnelKey::Flow => o.key.get_u64(Field::TunId),
+                    crate::port::TunnelKey::Fixed(k) => k,
+                };
+                let local = c.local_ip.map(|i| i.to_string()).unwrap_or_else(|| "(route)".into());
+                let remote = c.remote_ip.map(|i| i.to_string()).unwrap_or_default();
+                let outer = if c.kind == PortType::Vxlan {
+                    format!("VXLAN vni {id:#x}, udp {local} -> {remote}:{}", wire::vxlan::UDP_PORT)
+                } else {
+                    format!("GRE key {id:#x}, ip proto 47 {local} -> {remote}")
+                };
+                format!("{br}: output {} ({outer}){vlan_txt}", c.name)
+            }
+            k => format!("{br}: output {} ({}){vlan_txt}", c.name, k.name()),
+        }
+    }
+
+    // ---- state ----
+
+    pub fn config(&self) -> Vec<BridgeConfig> {
+        self.bridges
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| b.as_ref().map(|b| (i, b)))
+            .map(|(i, b)| BridgeConfig {
+                name: b.name.clone(),
+                ports: b.ports.values().filter_map(|id| self.port(*id)).map(|p| p.config.clone()).collect(),
+                flows: self.flows_text(i),
+            })
+            .collect()
+    }
+
+    /// Rebuilds a switch from saved configuration. Ports come first (flows name them).
+    pub fn restore(cfg: &[BridgeConfig], now: u64) -> Result<Switch, SwitchError> {
+        let mut sw = Switch::new();
+        for b in cfg {
+            sw.add_bridge(&b.name, now)?;
+        }
+        for b in cfg {
+            for p in &b.ports {
+                sw.add_port(&b.name, p.clone())?;
+            }
+        }
+        for b in cfg {
+            sw.replace_flows(&b.name, &b.flows, now)?;
+        }
+        Ok(sw)
+    }
+}

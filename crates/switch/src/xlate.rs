@@ -1,0 +1,338 @@
+//! The pipeline: looks packets up in tables and runs actions on their key, crossing
+//! patch ports into other bridges, recording outputs (and, for trace, every step).
+
+use crate::PortId;
+use crate::action::{Action, OFPP_ALL, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL};
+use crate::field::{Field, FlowKey};
+use crate::flow::Flow;
+use crate::port::PortType;
+use crate::print;
+use crate::switch::Switch;
+use std::sync::Arc;
+
+/// Resubmits and patch crossings allowed for one packet before it is dropped as a loop.
+pub const MAX_DEPTH: usize = 64;
+
+/// A port the packet leaves through, with the headers it must carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Output {
+    pub port: PortId,
+    pub key: FlowKey,
+}
+
+pub(crate) struct Ctx<'a> {
+    out: &'a mut Vec<Output>,
+    trace: Option<&'a mut Vec<String>>,
+    now: u64,
+    bytes: u64,
+    depth: usize,
+    /// Bridge-level indentation for trace output.
+    indent: usize,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(out: &'a mut Vec<Output>, trace: Option<&'a mut Vec<String>>, now: u64, bytes: u64) -> Ctx<'a> {
+        Ctx { out, trace, now, bytes, depth: 0, indent: 0 }
+    }
+
+    fn tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
+    fn note(&mut self, s: impl FnOnce() -> String) {
+        let pad = "    ".repeat(self.indent);
+        if let Some(t) = self.trace.as_deref_mut() {
+            t.push(format!("{pad}{}", s()));
+        }
+    }
+
+    pub(crate) fn trace_bridge(&mut self, name: &str) {
+        self.note(|| format!("bridge(\"{name}\")"));
+        self.note(|| "-".repeat(10 + name.len()));
+    }
+}
+
+impl Switch {
+    /// The matching flow's actions (and, when tracing, a copy of the flow).
+    fn lookup(&mut self, br: usize, table: u8, key: &FlowKey, cx: &Ctx) -> Option<(Arc<[Action]>, Option<Flow>)> {
+        let tracing = cx.tracing();
+        let (now, bytes) = (cx.now, cx.bytes);
+        let b = self.bridge_mut(br)?;
+        let f = b.tables[usize::from(table)].iter_mut().find(|f| f.matcher.matches(key))?;
+        if !tracing {
+            f.stats.packets += 1;
+            f.stats.bytes += bytes;
+            f.stats.used = now;
+        }
+        Some((f.actions.clone(), tracing.then(|| f.clone())))
+    }
+
+    pub(crate) fn run_table(&mut self, cx: &mut Ctx, br: usize, table: u8, key: &mut FlowKey) {
+        if cx.depth >= MAX_DEPTH {
+            cx.note(|| format!("{table}. >>>> too many resubmits or patch crossings: drop <<<<"));
+            return;
+        }
+        cx.depth += 1;
+        match self.lookup(br, table, key, cx) {
+            None => cx.note(|| format!("{table}. No match: drop")),
+            Some((actions, flow)) => {
+                if let Some(flow) = flow {
+                    let names = self.names(br);
+                    let m = print::match_text(&flow.matcher, &names);
+                    let m = if m.is_empty() { String::new() } else { format!("{m}, ") };
+                    let acts = print::actions_text(&actions, &names);
+                    let cookie = if flow.cookie != 0 { format!(", cookie {:#x}", flow.cookie) } else { String::new() };
+                    cx.note(|| format!("{table}. {m}priority {}{cookie}", flow.priority));
+                    cx.note(|| format!("    actions={acts}"));
+                }
+                self.run_actions(cx, br, table, &actions, key);
+            }
+        }
+        cx.depth -= 1;
+    }
+
+    fn run_actions(&mut self, cx: &mut Ctx, br: usize, table: u8, actions: &[Action], key: &mut FlowKey) {
+        for a in actions {
+            match a {
+                Action::Output(p) => self.output(cx, br, *p, key),
+                Action::OutputField(r) => {
+                    let p = ((key.get(r.field) & r.mask()) >> r.start) as u32;
+                    self.output(cx, br, p, key);
+                }
+                Action::InPort => {
+                    let p = key.get(Field::InPort) as u32;
+                    self.output_to(cx, br, p, key);
+                }
+                Action::Normal => self.normal(cx, br, key),
+                Action::Flood => self.flood(cx, br, key),
+                Action::Drop => cx.note(|| "    drop".into()),
+                Action::Resubmit { in_port, table: t } => {
+                    let saved = key.get(Field::InPort);
+                    if let Some(p) = in_port {
+                        key.set(Field::InPort, u128::from(*p));
+                    }
+                    let t = t.unwrap_or(table);
+                    cx.indent += 1;
+                    self.run_table(cx, br, t, key);
+                    cx.indent -= 1;
+                    key.set(Field::InPort, saved);
+                }
+                Action::GotoTable(t) => {
+                    self.run_table(cx, br, *t, key);
+                }
+                Action::ModVlanVid(v) => {
+                    let tci = key.get(Field::VlanTci) as u16;
+                    let pcp = if tci & 0x1000 != 0 { tci & 0xe000 } else { 0 };
+                    key.set(Field::VlanTci, u128::from(pcp | 0x1000 | v));
+                }
+                Action::ModVlanPcp(p) => {
+                    let tci = key.get(Field::VlanTci) as u16;
+                    key.set(Field::VlanTci, u128::from((tci & 0x0fff) | 0x1000 | (u16::from(*p) << 13)));
+                }
+                Action::StripVlan => key.set(Field::VlanTci, 0),
+                Action::PushVlan(_) => {
+                    // One VLAN layer is tracked: pushing onto an untagged frame gives VID 0.
+                    let tci = key.get(Field::VlanTci) as u16;
+                    key.set(Field::VlanTci, u128::from(tci | 0x1000));
+                }
+                Action::SetTunnel(id) => key.set(Field::TunId, u128::from(*id)),
+                Action::Load { value, dst } => {
+                    key.set_masked(dst.field, *value << dst.start, dst.mask());
+                }
+                Action::Move { src, dst } => {
+                    let v = (key.get(src.field) & src.mask()) >> src.start;
+                    key.set_masked(dst.field, v << dst.start, dst.mask());
+                }
+                Action::Learn(spec) => {
+                    let (matcher, acts) = spec.instantiate(key);
+                    if cx.tracing() {
+                        let names = self.names(br);
+                        let text = print::flow_text(
+                            spec.table,
+                            spec.priority,
+                            spec.cookie,
+                            spec.idle_timeout,
+                            spec.hard_timeout,
+                            &matcher,
+                            &acts,
+                            &names,
+                        );
+                        cx.note(|| format!("    learn: would install {text}"));
+                        continue;
+                    }
+                    let now = cx.now;
+                    if let Some(b) = self.bridge_mut(br) {
+                        let t = &mut b.tables[usize::from(spec.table)];
+                        if let Some(f) = t
+                            .iter_mut()
+                            .find(|f| f.priority == spec.priority && f.matcher == matcher && *f.actions == acts[..])
+                        {
+                            // Same flow learned again: refresh its timers only.
+                            f.stats.created = now;
+                            f.stats.used = now;
+                            continue;
+                        }
+                        b.insert(Flow {
+                            table: spec.table,
+                            priority: spec.priority,
+                            cookie: spec.cookie,
+                            idle_timeout: spec.idle_timeout,
+                            hard_timeout: spec.hard_timeout,
+                            matcher,
+                            actions: Arc::from(acts),
+                            stats: crate::flow::FlowStats { created: now, used: now, ..Default::default() },
+                        });
+                        self.generation += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `output:P`: OpenFlow drops output to the input port unless IN_PORT is used.
+    fn output(&mut self, cx: &mut Ctx, br: usize, ofport: u32, key: &FlowKey) {
+        match ofport {
+            OFPP_IN_PORT => return self.output_to(cx, br, key.get(Field::InPort) as u32, key),
+            OFPP_NORMAL => return self.normal(cx, br, key),
+            OFPP_FLOOD | OFPP_ALL => return self.flood(cx, br, key),
+            _ => {}
+        }
+        if u128::from(ofport) == key.get(Field::InPort) {
+            cx.note(|| format!("    output:{ofport} is the input port: skipped (use IN_PORT)"));
+            return;
+        }
+        self.output_to(cx, br, ofport, key);
+    }
+
+    fn output_to(&mut self, cx: &mut Ctx, br: usize, ofport: u32, key: &FlowKey) {
+        let Some(&pid) = self.bridge(br).and_then(|b| b.ports.get(&ofport)) else {
+            let what = if ofport == OFPP_LOCAL { "LOCAL (no bridge interface)".to_string() } else { ofport.to_string() };
+            cx.note(|| format!("    output to {what}: no such port, dropped"));
+            return;
+        };
+        let Some(port) = self.port(pid) else { return };
+        if port.config.kind == PortType::Patch {
+            let name = port.config.name.clone();
+            let Some(peer) = self.patch_peer(pid) else {
+                cx.note(|| format!("    -> patch port {name} has no peer: dropped"));
+                return;
+            };
+            let Some(pp) = self.port(peer) else { return };
+            let (pbr, pofport, pname) = (pp.bridge, pp.ofport, pp.config.name.clone());
+            let bname = self.bridge(pbr).map(|b| b.name.clone()).unwrap_or_default();
+            cx.note(|| format!("    -> output to patch port {name}, into {bname} via {pname}"));
+            let mut k = *key;
+            // Crossing a patch clears registers, metadata and tunnel fields (as in OVS).
+            for f in [
+                Field::Reg0,
+                Field::Reg1,
+                Field::Reg2,
+                Field::Reg3,
+                Field::Reg4,
+                Field::Reg5,
+                Field::Reg6,
+                Field::Reg7,
+                Field::Metadata,
+                Field::TunId,
+                Field::TunSrc,
+                Field::TunDst,
+            ] {
+                k.set(f, 0);
+            }
+            k.set(Field::InPort, u128::from(pofport));
+            cx.indent += 1;
+            cx.note(String::new);
+            cx.trace_bridge(&bname);
+            self.run_table(cx, pbr, 0, &mut k);
+            cx.indent -= 1;
+            return;
+        }
+        if cx.tracing() {
+            let o = crate::xlate::Output { port: pid, key: *key };
+            let d = self.describe_output(&o);
+            cx.note(|| format!("    -> {d}"));
+        }
+        cx.out.push(Output { port: pid, key: *key });
+    }
+
+    fn flood(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {
+        let in_port = key.get(Field::InPort) as u32;
+        let ports: Vec<u32> = self.bridge(br).map(|b| b.ports.keys().copied().filter(|p| *p != in_port).collect()).unwrap_or_default();
+        for p in ports {
+            self.output_to(cx, br, p, key);
+        }
+    }
+
+    /// L2 learning switch per VLAN; port tags make access ports, untagged ports trunks.
+    fn normal(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {
+        let in_ofport = key.get(Field::InPort) as u32;
+        let Some(&in_id) = self.bridge(br).and_then(|b| b.ports.get(&in_ofport)) else {
+            cx.note(|| "    NORMAL: input port not on this bridge: drop".into());
+            return;
+        };
+        let in_tag = self.port(in_id).and_then(|p| p.config.tag);
+        let tci = key.get(Field::VlanTci) as u16;
+        let tagged = tci & 0x1000 != 0;
+        let vlan = match in_tag {
+            Some(_) if tagged && tci & 0x0fff != 0 => {
+                cx.note(|| "    NORMAL: tagged frame on an access port: drop".into());
+                return;
+            }
+            Some(t) => t,
+            None if tagged => tci & 0x0fff,
+            None => 0,
+        };
+        let src = key.get_u64(Field::DlSrc);
+        let dst = key.get_u64(Field::DlDst);
+        let now = cx.now;
+        let tracing = cx.tracing();
+        if src & 0x0100_0000_0000 == 0
+            && !tracing
+            && let Some(b) = self.bridge_mut(br)
+        {
+            b.macs.learn(vlan, src, in_id, now);
+        }
+        let known = if dst & 0x0100_0000_0000 == 0 {
+            self.bridge(br).and_then(|b| b.macs.lookup(vlan, dst, now))
+        } else {
+            None
+        };
+        let targets: Vec<PortId> = match known {
+            Some(p) if p == in_id => {
+                cx.note(|| format!("    NORMAL: vlan {vlan}: destination is on the input port: drop"));
+                return;
+            }
+            Some(p) => {
+                let name = self.port(p).map(|x| x.config.name.clone()).unwrap_or_default();
+                cx.note(|| format!("    NORMAL: vlan {vlan}: learned {} on {name}", wire::MacAddr::from_u64(dst)));
+                vec![p]
+            }
+            None => {
+                cx.note(|| format!("    NORMAL: vlan {vlan}: no learned port for {}, flooding", wire::MacAddr::from_u64(dst)));
+                let b = match self.bridge(br) {
+                    Some(b) => b,
+                    None => return,
+                };
+                b.ports
+                    .values()
+                    .copied()
+                    .filter(|p| *p != in_id)
+                    .filter(|p| self.port(*p).is_some_and(|x| x.config.tag.is_none_or(|t| t == vlan)))
+                    .collect()
+            }
+        };
+        for p in targets {
+            let Some(port) = self.port(p) else { continue };
+            let (ofport, tag) = (port.ofport, port.config.tag);
+            let mut k = *key;
+            let out_tci = match tag {
+                Some(_) => 0,
+                None if vlan != 0 => 0x1000 | vlan | if tagged { tci & 0xe000 } else { 0 },
+                None => 0,
+            };
+            k.set(Field::VlanTci, u128::from(out_tci));
+            self.output_to(cx, br, ofport, &k);
+        }
+    }
+}
+

@@ -1,0 +1,29 @@
+//! `wire`: packet formats — Ethernet, 802.1Q, ARP, IPv4/IPv6, TCP/UDP/ICMP headers,
+//! VXLAN (RFC 7348) and GRE (RFC 2784/2890) — as small zero-copy readers and writers
+//! over byte slices, plus [`PacketBuf`], a buffer with headroom so encapsulation and
+//! VLAN pushes prepend bytes without copying the payload.
+//!
+//! This crate knows byte layouts only: no switching decisions, no I/O, no allocation
+//! on the read path. etherparse has no VXLAN/GRE types and its slicing does more work
+//! than the switch's key extraction needs, so the few headers the fast path touches are
+//! written here by hand; tests cross-check them against hand-built packets.
+
+pub mod buf;
+pub mod checksum;
+pub mod ether;
+pub mod gre;
+pub mod vxlan;
+
+pub use buf::PacketBuf;
+pub use ether::MacAddr;
+
+/// A packet that does not have the layout its header claims.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    #[error("{0} header truncated")]
+    Truncated(&'static str),
+    #[error("{0}")]
+    Malformed(&'static str),
+    #[error("invalid MAC address {0:?}")]
+    BadMac(String),
+}
