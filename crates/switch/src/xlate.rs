@@ -69,12 +69,12 @@ impl Switch {
 
     pub(crate) fn run_table(&mut self, cx: &mut Ctx, br: usize, table: u8, key: &mut FlowKey) {
         if cx.depth >= MAX_DEPTH {
-            cx.note(|| format!("{table}. >>>> too many resubmits or patch crossings: drop <<<<"));
+            cx.note(|| format!("table {table}: >>>> too many resubmits or patch crossings: drop <<<<"));
             return;
         }
         cx.depth += 1;
         match self.lookup(br, table, key, cx) {
-            None => cx.note(|| format!("{table}. No match: drop")),
+            None => cx.note(|| format!("table {table}: no match: drop")),
             Some((actions, flow)) => {
                 if let Some(flow) = flow {
                     let names = self.names(br);
@@ -82,7 +82,7 @@ impl Switch {
                     let m = if m.is_empty() { String::new() } else { format!("{m}, ") };
                     let acts = print::actions_text(&actions, &names);
                     let cookie = if flow.cookie != 0 { format!(", cookie {:#x}", flow.cookie) } else { String::new() };
-                    cx.note(|| format!("{table}. {m}priority {}{cookie}", flow.priority));
+                    cx.note(|| format!("table {table}: {m}priority {}{cookie}", flow.priority));
                     cx.note(|| format!("    actions={acts}"));
                 }
                 self.run_actions(cx, br, table, &actions, key);

@@ -91,7 +91,7 @@ fn trace_walks_both_bridges_to_table_22_and_the_tunnel() {
     let text = lines.join("\n");
     assert!(text.contains("bridge(\"br-int\")"), "{text}");
     assert!(text.contains("bridge(\"br-tun\")"), "{text}");
-    assert!(text.contains("22. dl_vlan=1, priority 1"), "{text}");
+    assert!(text.contains("table 22: dl_vlan=1, priority 1"), "{text}");
     assert!(text.contains("output vxlan-c0a86402 (VXLAN vni 0x64, udp 192.168.100.1 -> 192.168.100.2:4789)"), "{text}");
     assert!(text.contains("output tap2 (tap)"), "{text}");
     // Trace changed nothing: no MAC learned, no counters.

@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# Switch throughput/latency bench: VM -> VM across two "hosts" (network
+# namespaces joined by a veth underlay 192.168.100.1/2), measured in one run:
+#   neutrino-vxlan  neutrino switchd per host (br-int/br-tun, Neutron flows)
+#   neutrino-gre    same over GRE (only with --gre)
+#   kernel-vxlan    Linux vxlan device (VNI 100) + Linux bridge + veth per host
+#   veth            a plain veth pair between the two VM namespaces (ceiling)
+# Each path: iperf3 TCP (server in VM2, client in VM1) and ping avg RTT.
+# Prints a table and the ratios neutrino/kernel and neutrino/veth.
+#
+# Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--keep-logs]
+# Env:   NEUTRINO_BIN (default: <repo>/target/release/neutrino; built with
+#        `cargo build --release -p neutrino` if missing)
+#
+# Everything lives in namespaces named nb<pid>*; nothing touches the root
+# namespace. All of it is torn down on exit (processes killed by PID).
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DURATION=10
+WITH_GRE=0
+KEEP_LOGS=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --gre) WITH_GRE=1 ;;
+        --time) DURATION=$2; shift ;;
+        --keep-logs) KEEP_LOGS=1 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+die() { echo "error: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: install the Debian package $2"; }
+need ip iproute2
+need ss iproute2
+need ping iputils-ping
+need iperf3 iperf3
+need python3 python3
+
+NEUTRINO_BIN=${NEUTRINO_BIN:-$REPO/target/release/neutrino}
+if [ ! -x "$NEUTRINO_BIN" ]; then
+    echo "building neutrino (release): $NEUTRINO_BIN missing" >&2
+    (cd "$REPO" && cargo build --release -p neutrino) || die "cargo build failed"
+    [ -x "$NEUTRINO_BIN" ] || die "$NEUTRINO_BIN still missing after build"
+fi
+
+P="nb$$"                      # prefix of every namespace/interface (<= 15 bytes)
+H1="${P}h1"; H2="${P}h2"; V1="${P}v1"; V2="${P}v2"
+H1_IP=192.168.100.1; H2_IP=192.168.100.2
+VM1_IP=10.0.0.2; VM2_IP=10.0.0.4
+VM1_MAC=fa:16:3e:00:00:01; VM2_MAC=fa:16:3e:00:00:04
+VM_MTU=1450                   # same MTU on every path, for a fair comparison
+WORK=$(mktemp -d /tmp/ntbench.XXXXXX)
+RESULTS="$WORK/results"
+: > "$RESULTS"
+
+# ---- teardown ---------------------------------------------------------------
+# Each scenario runs in a subshell that records the PIDs it starts in
+# $WORK/pids and tears itself down; this is the last-resort cleanup.
+kill_recorded() {  # only PIDs a scenario did not reap, and only if still ours
+    [ -f "$WORK/pids" ] || return 0
+    local pid
+    while read -r pid; do
+        [ -n "$pid" ] || continue
+        if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE "$NEUTRINO_BIN|iperf3"; then
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done < "$WORK/pids"
+    : > "$WORK/pids"
+}
+del_namespaces() {
+    local ns
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${P}" || true); do
+        ip netns del "$ns" 2>/dev/null || true
+    done
+}
+final_cleanup() {
+    local rc=$?
+    kill_recorded
+    del_namespaces
+    if [ "$KEEP_LOGS" = 1 ] || [ "$rc" != 0 ]; then
+        echo "logs kept in $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap final_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- building blocks (used inside scenario subshells, with set -e) ------------
+SCENARIO_PIDS=()
+scenario_teardown() {
+    local pid
+    for pid in "${SCENARIO_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    sleep 0.2
+    for pid in "${SCENARIO_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    : > "$WORK/pids"   # all reaped: nothing for the final cleanup to kill
+    del_namespaces
+}
+track() { SCENARIO_PIDS+=("$1"); echo "$1" >> "$WORK/pids"; }
+
+mkns() { ip netns add "$1"; ip -n "$1" link set lo up; }
+
+underlay() {
+    mkns "$H1"; mkns "$H2"
+    ip -n "$H1" link add "${P}u1" type veth peer name "${P}u2" netns "$H2"
+    ip -n "$H1" addr add "$H1_IP/24" dev "${P}u1"
+    ip -n "$H2" addr add "$H2_IP/24" dev "${P}u2"
+    ip -n "$H1" link set "${P}u1" up
+    ip -n "$H2" link set "${P}u2" up
+}
+
+vm_ip() {  # ns ifname ip
+    ip -n "$1" addr add "$3/24" dev "$2"
+    ip -n "$1" link set dev "$2" mtu "$VM_MTU" up
+}
+
+sw() {  # host-run-dir args...
+    local dir=$1; shift
+    "$NEUTRINO_BIN" switch --run-dir "$dir" "$@"
+}
+
+start_switchd() {  # host-ns run-dir
+    mkdir -p "$2"
+    ip netns exec "$1" "$NEUTRINO_BIN" switchd --run-dir "$2" >"$2/switchd.log" 2>&1 &
+    local pid=$! i
+    track "$pid"
+    for i in $(seq 100); do
+        sw "$2" show >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || { cat "$2/switchd.log" >&2; die "switchd in $1 exited"; }
+        sleep 0.1
+    done
+    cat "$2/switchd.log" >&2
+    die "switchd in $1 not ready after 10 s"
+}
+
+br_tun_flows() {  # kind(vxlan|gre) tunnel-port
+    local port=$2 cls=4
+    [ "$1" = gre ] && cls=3
+    cat <<EOF
+table=0,priority=1,in_port=patch-int,actions=resubmit(,2)
+table=0,priority=1,in_port=$port,actions=resubmit(,$cls)
+table=0,priority=0,actions=drop
+table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)
+table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,22)
+table=$cls,priority=1,tun_id=0x64,actions=mod_vlan_vid:1,resubmit(,10)
+table=3,priority=0,actions=drop
+table=4,priority=0,actions=drop
+table=10,priority=1,actions=learn(table=20,hard_timeout=300,priority=1,cookie=0x1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:patch-int
+table=20,priority=0,actions=resubmit(,22)
+table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_tunnel:0x64,output:$port
+table=22,priority=0,actions=drop
+EOF
+}
+
+neutrino_host() {  # kind host-ns local-ip remote-ip vm-ns vm-mac vm-ip
+    local kind=$1 ns=$2 local_ip=$3 remote_ip=$4 vm=$5 mac=$6 vmip=$7
+    local dir="$WORK/$ns" hex port tap="tap${P#nb}${vm: -2}"
+    hex=$(printf '%02x%02x%02x%02x' ${remote_ip//./ })
+    port="$kind-$hex"
+    start_switchd "$ns" "$dir"
+    sw "$dir" add-br br-int
+    sw "$dir" add-br br-tun
+    sw "$dir" add-port br-int patch-tun --type patch --peer patch-int
+    sw "$dir" add-port br-tun patch-int --type patch --peer patch-tun
+    sw "$dir" add-port br-tun "$port" --type "$kind" --remote-ip "$remote_ip" --local-ip "$local_ip" --key flow
+    br_tun_flows "$kind" "$port" | sw "$dir" replace-flows br-tun -
+    mkns "$vm"
+    sw "$dir" add-port br-int "$tap" --type tap --netns "$vm" --tag 1 --mac "$mac"
+    local i
+    for i in $(seq 50); do ip -n "$vm" link show "$tap" >/dev/null 2>&1 && break; sleep 0.1; done
+    vm_ip "$vm" "$tap" "$vmip"
+}
+
+kernel_host() {  # host-ns local-ip remote-ip vm-ns vm-mac vm-ip
+    local ns=$1 local_ip=$2 remote_ip=$3 vm=$4 mac=$5 vmip=$6
+    mkns "$vm"
+    ip -n "$ns" link add vxlan100 type vxlan id 100 dstport 4789 local "$local_ip" remote "$remote_ip" nolearning
+    ip -n "$ns" link add brk type bridge
+    ip -n "$ns" link add "${P}kh" type veth peer name eth0 netns "$vm"
+    ip -n "$vm" link set dev eth0 address "$mac"
+    ip -n "$ns" link set vxlan100 mtu "$VM_MTU" master brk up
+    ip -n "$ns" link set "${P}kh" mtu "$VM_MTU" master brk up
+    ip -n "$ns" link set brk up
+    vm_ip "$vm" eth0 "$vmip"
+}
+
+wait_ping() {  # from-ns ip
+    local deadline=$((SECONDS + 10))
+    until ip netns exec "$1" ping -c 3 -W 1 -i 0.2 "$2" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$deadline" ] || die "$1 cannot ping $2 within 10 s"
+    done
+}
+
+measure() {  # name  (VM1 -> VM2 at $VM2_IP; appends "name gbps ms" to $RESULTS)
+    local name=$1 json="$WORK/$1.iperf.json" srv
+    wait_ping "$V1" "$VM2_IP"
+    ip netns exec "$V2" iperf3 -s -1 -p 5201 >"$WORK/$name.iperf-server.log" 2>&1 &
+    srv=$!
+    track "$srv"
+    local i
+    for i in $(seq 50); do
+        ip netns exec "$V2" ss -Hltn 'sport = :5201' 2>/dev/null | grep -q . && break
+        sleep 0.1
+    done
+    ip netns exec "$V1" iperf3 -c "$VM2_IP" -p 5201 -t "$DURATION" -J >"$json" \
+        || { cat "$json" >&2; die "iperf3 client failed on $name"; }
+    # the -1 server exits by itself; scenario_teardown reaps it (its PID stays
+    # ours until then, so killing it there is safe)
+    local gbps ms
+    gbps=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' "$json")
+    ms=$(ip netns exec "$V1" ping -q -c 20 -i 0.05 "$VM2_IP" \
+        | awk -F'/' '/^(rtt|round-trip)/ { print $5 }')
+    [ -n "$ms" ] || die "no ping rtt on $name"
+    echo "$name $gbps $ms" >> "$RESULTS"
+    echo "  $name: $gbps Gbit/s, ping avg $ms ms" >&2
+}
+
+# ---- scenarios ----------------------------------------------------------------
+scenario_neutrino() {  # vxlan|gre
+    underlay
+    neutrino_host "$1" "$H1" "$H1_IP" "$H2_IP" "$V1" "$VM1_MAC" "$VM1_IP"
+    neutrino_host "$1" "$H2" "$H2_IP" "$H1_IP" "$V2" "$VM2_MAC" "$VM2_IP"
+    measure "neutrino-$1"
+}
+
+scenario_kernel() {
+    underlay
+    kernel_host "$H1" "$H1_IP" "$H2_IP" "$V1" "$VM1_MAC" "$VM1_IP"
+    kernel_host "$H2" "$H2_IP" "$H1_IP" "$V2" "$VM2_MAC" "$VM2_IP"
+    measure kernel-vxlan
+}
+
+scenario_veth() {
+    mkns "$V1"; mkns "$V2"
+    ip -n "$V1" link add eth0 type veth peer name eth0 netns "$V2"
+    vm_ip "$V1" eth0 "$VM1_IP"
+    vm_ip "$V2" eth0 "$VM2_IP"
+    measure veth
+}
+
+run_scenario() {  # function args...  (isolated in a subshell; failure recorded, not fatal)
+    local rc
+    echo "== $*" >&2
+    set +e
+    (
+        set -e
+        trap scenario_teardown EXIT
+        trap 'exit 130' INT TERM
+        "$@"
+    )
+    rc=$?
+    set -e
+    [ "$rc" = 130 ] && exit 130
+    [ "$rc" = 0 ] || echo "  scenario '$*' FAILED (rc=$rc)" >&2
+    return 0
+}
+
+del_namespaces  # leftovers of an earlier run that reused our pid
+run_scenario scenario_neutrino vxlan
+if [ "$WITH_GRE" = 1 ]; then run_scenario scenario_neutrino gre; fi
+run_scenario scenario_kernel
+run_scenario scenario_veth
+
+# ---- report -------------------------------------------------------------------
+python3 - "$RESULTS" "$DURATION" "$WITH_GRE" <<'EOF'
+import sys
+path, duration, with_gre = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+res = {}
+for line in open(path):
+    name, gbps, ms = line.split()
+    res[name] = (float(gbps), float(ms))
+order = ["neutrino-vxlan"] + (["neutrino-gre"] if with_gre else []) + ["kernel-vxlan", "veth"]
+print()
+print(f"VM1 -> VM2, iperf3 TCP {duration} s, ping -c 20 -i 0.05, VM MTU 1450")
+print(f"{'path':<16} {'Gbps':>9} {'ping avg ms':>12}")
+for name in order:
+    if name in res:
+        g, m = res[name]
+        print(f"{name:<16} {g:>9.3f} {m:>12.3f}")
+    else:
+        print(f"{name:<16} {'FAILED':>9} {'-':>12}")
+print()
+def ratio(a, b):
+    if a in res and b in res and res[b][0] > 0 and res[b][1] > 0:
+        print(f"{a + '/' + b:<30} throughput x{res[a][0] / res[b][0]:.2f}   latency x{res[a][1] / res[b][1]:.2f}")
+    else:
+        print(f"{a + '/' + b:<30} n/a")
+for n in [x for x in order if x.startswith("neutrino")]:
+    ratio(n, "kernel-vxlan")
+    ratio(n, "veth")
+sys.exit(0 if all(n in res for n in order) else 1)
+EOF

@@ -1,0 +1,121 @@
+//! TAP devices from `/dev/net/tun` (TUNSETIFF and friends; netlink cannot make them usable).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+use crate::sys::{IfReq, ioctl_ifreq, ioctl_int_ptr, ioctl_value};
+use crate::{Error, Result};
+
+/// TUNSETOFFLOAD: the reader can take partial checksums (`VIRTIO_NET_HDR_F_NEEDS_CSUM`).
+pub const TUN_F_CSUM: u32 = libc::TUN_F_CSUM;
+/// TUNSETOFFLOAD: the reader can take TCPv4 GSO frames.
+pub const TUN_F_TSO4: u32 = libc::TUN_F_TSO4;
+/// TUNSETOFFLOAD: the reader can take TCPv6 GSO frames.
+pub const TUN_F_TSO6: u32 = libc::TUN_F_TSO6;
+/// TUNSETOFFLOAD: the reader can take TSO frames with ECN.
+pub const TUN_F_TSO_ECN: u32 = libc::TUN_F_TSO_ECN;
+/// TUNSETOFFLOAD: UDP fragmentation offload (refused by current kernels).
+pub const TUN_F_UFO: u32 = libc::TUN_F_UFO;
+/// TUNSETOFFLOAD: the reader can take UDPv4 GSO frames (Linux 6.2+).
+pub const TUN_F_USO4: u32 = libc::TUN_F_USO4;
+/// TUNSETOFFLOAD: the reader can take UDPv6 GSO frames (Linux 6.2+).
+pub const TUN_F_USO6: u32 = libc::TUN_F_USO6;
+
+/// Length of the `virtio_net_hdr_v1` (with `num_buffers`) that precedes every frame read from
+/// or written to a TAP opened with `vnet_hdr = true`.
+pub const VNET_HDR_LEN: usize = 12;
+
+/// A TAP device's queue fd and the device's name. Dropping it closes the fd; the device goes
+/// away with it unless it was made persistent.
+#[derive(Debug)]
+pub struct Tap {
+    file: File,
+    name: String,
+}
+
+impl Tap {
+    /// Creates (or attaches to an existing, e.g. persistent) TAP device `name` in the calling
+    /// thread's namespace: IFF_TAP | IFF_NO_PI, plus IFF_VNET_HDR when `vnet_hdr` is true
+    /// (then also TUNSETVNETHDRSZ 12 bytes, virtio_net_hdr_v1). fd is O_NONBLOCK | O_CLOEXEC.
+    pub fn open(name: &str, vnet_hdr: bool) -> Result<Tap> {
+        let mut ifr = IfReq::new(name)?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open("/dev/net/tun")
+            .map_err(|e| Error::os("open /dev/net/tun for", name, e))?;
+        let mut flags = libc::IFF_TAP | libc::IFF_NO_PI;
+        if vnet_hdr {
+            flags |= libc::IFF_VNET_HDR;
+        }
+        // The flag values all fit in the C short that ifr_flags is.
+        ifr.set_flags(flags as i16);
+        ioctl_ifreq(file.as_fd(), libc::TUNSETIFF, &mut ifr)
+            .map_err(|e| Error::os("TUNSETIFF", name, e))?;
+        if vnet_hdr {
+            ioctl_int_ptr(
+                file.as_fd(),
+                libc::TUNSETVNETHDRSZ,
+                VNET_HDR_LEN as libc::c_int,
+            )
+            .map_err(|e| Error::os("TUNSETVNETHDRSZ", name, e))?;
+        }
+        Ok(Tap {
+            file,
+            name: ifr.name(),
+        })
+    }
+
+    /// The device's name (as the kernel confirmed it).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// TUNSETPERSIST: a persistent device outlives this fd (and the process), and a later
+    /// [`Tap::open`] of the same name attaches to it.
+    pub fn set_persist(&self, on: bool) -> Result<()> {
+        ioctl_value(
+            self.file.as_fd(),
+            libc::TUNSETPERSIST,
+            libc::c_ulong::from(on),
+        )
+        .map_err(|e| Error::os("TUNSETPERSIST", self.name.as_str(), e))
+    }
+
+    /// TUNSETOFFLOAD with `TUN_F_*` flags: which offloaded frames this reader accepts.
+    /// Needs a TAP opened with `vnet_hdr = true` for anything but 0.
+    pub fn set_offload(&self, flags: u32) -> Result<()> {
+        ioctl_value(
+            self.file.as_fd(),
+            libc::TUNSETOFFLOAD,
+            libc::c_ulong::from(flags),
+        )
+        .map_err(|e| Error::os("TUNSETOFFLOAD", self.name.as_str(), e))
+    }
+
+    /// Reads one frame (with its vnet header first when opened with `vnet_hdr`). Non-blocking:
+    /// `WouldBlock` when the queue is empty. A frame longer than `buf` is truncated.
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&self.file).read(buf)
+    }
+
+    /// Writes one frame (with its vnet header first when opened with `vnet_hdr`).
+    pub fn write(&self, frame: &[u8]) -> io::Result<usize> {
+        (&self.file).write(frame)
+    }
+}
+
+impl AsRawFd for Tap {
+    fn as_raw_fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+impl AsFd for Tap {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}

@@ -1,0 +1,199 @@
+//! Tunnel sockets: one UDP socket for all VXLAN ports, one raw IPv4 socket (protocol 47) for
+//! all GRE ports. Encapsulation is switchd's business; these only move datagrams, and the
+//! host's routing picks the underlay interface.
+
+use std::io::{self, Read};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::sys::set_big_buffers;
+use crate::{Error, Result};
+
+/// IP protocol number of GRE.
+const IPPROTO_GRE: i32 = 47;
+
+/// One UDP socket for all VXLAN ports of a switchd: bound to local_ip (or 0.0.0.0) : port
+/// (4789), non-blocking, 4 MiB buffers; path-MTU discovery left at the kernel's default.
+#[derive(Debug)]
+pub struct UdpTunnelSocket {
+    sock: UdpSocket,
+}
+
+impl UdpTunnelSocket {
+    /// Binds to `local:port` in the calling thread's namespace (`port` 0 picks one).
+    pub fn bind(local: Ipv4Addr, port: u16) -> Result<UdpTunnelSocket> {
+        let addr = SocketAddrV4::new(local, port);
+        let what = addr.to_string();
+        let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+            .map_err(|e| Error::os("socket UDP for", what.as_str(), e))?;
+        sock.set_nonblocking(true)
+            .map_err(|e| Error::os("O_NONBLOCK", what.as_str(), e))?;
+        set_big_buffers(sock.as_fd(), &what)?;
+        sock.bind(&SockAddr::from(addr))
+            .map_err(|e| Error::os("bind UDP", what.as_str(), e))?;
+        Ok(UdpTunnelSocket {
+            sock: UdpSocket::from(sock),
+        })
+    }
+
+    /// The bound address (to learn the port after binding port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddrV4> {
+        v4(self.sock.local_addr()?)
+    }
+
+    /// Returns (bytes, source address) — `WouldBlock` when empty.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4)> {
+        let (len, from) = self.sock.recv_from(buf)?;
+        Ok((len, v4(from)?))
+    }
+
+    /// Sends one datagram (a VXLAN header and the inner frame) to `dst`.
+    pub fn send_to(&self, payload: &[u8], dst: SocketAddrV4) -> io::Result<usize> {
+        self.sock.send_to(payload, dst)
+    }
+}
+
+impl AsRawFd for UdpTunnelSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+impl AsFd for UdpTunnelSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+fn v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
+    match addr {
+        SocketAddr::V4(addr) => Ok(addr),
+        SocketAddr::V6(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "IPv6 address on an IPv4 socket",
+        )),
+    }
+}
+
+/// One GRE packet received by [`GreSocket::recv_from`]: the outer addresses and where the GRE
+/// header (followed by its payload) lies in the caller's buffer: `buf[start..start + len]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrePacket {
+    /// Outer IPv4 source (the remote tunnel endpoint).
+    pub src: Ipv4Addr,
+    /// Outer IPv4 destination (one of our addresses).
+    pub dst: Ipv4Addr,
+    /// Offset of the GRE header in the buffer (the outer IPv4 header's length).
+    pub start: usize,
+    /// Length of GRE header + payload.
+    pub len: usize,
+}
+
+/// One raw IPv4 socket, protocol 47 (GRE), for all GRE ports: non-blocking, 4 MiB buffers.
+/// The kernel prepends the outer IPv4 header on send (no IP_HDRINCL); on receive the buffer
+/// holds the IPv4 header, which [`GreSocket::recv_from`] skips.
+#[derive(Debug)]
+pub struct GreSocket {
+    sock: Socket,
+}
+
+impl GreSocket {
+    /// Opens the socket in the calling thread's namespace. A specific `local` address both
+    /// filters received packets by outer destination and is the source of sent ones; 0.0.0.0
+    /// receives GRE for every local address and lets routing pick the source.
+    pub fn bind(local: Ipv4Addr) -> Result<GreSocket> {
+        let what = local.to_string();
+        let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_GRE)))
+            .map_err(|e| Error::os("socket GRE for", what.as_str(), e))?;
+        sock.set_nonblocking(true)
+            .map_err(|e| Error::os("O_NONBLOCK", what.as_str(), e))?;
+        set_big_buffers(sock.as_fd(), &what)?;
+        sock.bind(&SockAddr::from(SocketAddrV4::new(local, 0)))
+            .map_err(|e| Error::os("bind GRE", what.as_str(), e))?;
+        Ok(GreSocket { sock })
+    }
+
+    /// Receives one GRE packet; `WouldBlock` when empty, `InvalidData` for a malformed outer
+    /// header. The GRE header and payload are at `buf[p.start..p.start + p.len]`.
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<GrePacket> {
+        let n = (&self.sock).read(buf)?;
+        parse_outer_ipv4(&buf[..n])
+    }
+
+    /// Sends a GRE header and payload to `dst`; the kernel adds the outer IPv4 header.
+    pub fn send_to(&self, gre_and_payload: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
+        self.sock
+            .send_to(gre_and_payload, &SockAddr::from(SocketAddrV4::new(dst, 0)))
+    }
+}
+
+impl AsRawFd for GreSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+impl AsFd for GreSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+/// Finds the payload of the IPv4 packet a raw socket returned (Linux leaves the header as it
+/// was on the wire: network byte order, total length including the header).
+fn parse_outer_ipv4(packet: &[u8]) -> io::Result<GrePacket> {
+    let invalid = |why: &str| io::Error::new(io::ErrorKind::InvalidData, why.to_owned());
+    if packet.len() < 20 || packet[0] >> 4 != 4 {
+        return Err(invalid("raw GRE read: not an IPv4 packet"));
+    }
+    let ihl = usize::from(packet[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
+    if ihl < 20 || ihl > packet.len() || total < ihl {
+        return Err(invalid("raw GRE read: bad IPv4 header length"));
+    }
+    let end = total.min(packet.len());
+    let addr =
+        |at: usize| Ipv4Addr::new(packet[at], packet[at + 1], packet[at + 2], packet[at + 3]);
+    Ok(GrePacket {
+        src: addr(12),
+        dst: addr(16),
+        start: ihl,
+        len: end - ihl,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ipv4(ihl_words: u8, total: u16, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![0u8; usize::from(ihl_words) * 4];
+        p[0] = 0x40 | ihl_words;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[9] = 47;
+        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    #[test]
+    fn outer_header_is_skipped_using_ihl() {
+        let p = ipv4(6, 24 + 8, &[0x20, 0, 0x65, 0x58, 0, 0, 0, 1]);
+        let gre = parse_outer_ipv4(&p).unwrap();
+        assert_eq!(gre.src, Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(gre.dst, Ipv4Addr::new(10, 0, 0, 2));
+        assert_eq!((gre.start, gre.len), (24, 8));
+    }
+
+    #[test]
+    fn malformed_outer_headers_are_refused() {
+        assert!(parse_outer_ipv4(&[0x45; 10]).is_err());
+        assert!(parse_outer_ipv4(&ipv4(5, 10, &[])).is_err());
+        let mut v6 = ipv4(5, 20, &[]);
+        v6[0] = 0x65;
+        assert!(parse_outer_ipv4(&v6).is_err());
+    }
+}

@@ -1,0 +1,208 @@
+//! `neutrino switch ...`: the switchd client (ovs-vsctl / ovs-ofctl style).
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use std::io::Read;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use switch::{PortConfig, PortType, TunnelKey};
+use switchd::protocol::{BridgeView, Request, Response};
+
+#[derive(Args)]
+pub struct SwitchArgs {
+    /// switchd's run directory (where switchd.sock is).
+    #[arg(long, env = "NEUTRINO_RUN_DIR", default_value = crate::DEFAULT_RUN_DIR)]
+    run_dir: PathBuf,
+    #[command(subcommand)]
+    cmd: SwitchCmd,
+}
+
+#[derive(Subcommand)]
+enum SwitchCmd {
+    /// Add a bridge (starts with one flow: priority=0,actions=NORMAL).
+    AddBr { bridge: String },
+    /// Delete a bridge and its ports.
+    DelBr { bridge: String },
+    /// Add a port to a bridge.
+    AddPort {
+        bridge: String,
+        port: String,
+        /// tap | internal | system | patch | vxlan | gre
+        #[arg(long = "type", default_value = "system")]
+        kind: String,
+        /// Move the tap/internal netdev into this network namespace.
+        #[arg(long)]
+        netns: Option<String>,
+        /// Access port on this local VLAN (used by NORMAL); no tag = trunk.
+        #[arg(long)]
+        tag: Option<u16>,
+        /// Peer port of a patch port.
+        #[arg(long)]
+        peer: Option<String>,
+        /// Tunnel remote endpoint.
+        #[arg(long)]
+        remote_ip: Option<Ipv4Addr>,
+        /// Tunnel local endpoint.
+        #[arg(long)]
+        local_ip: Option<Ipv4Addr>,
+        /// Tunnel key (VNI / GRE key) or 'flow' to take it from set_tunnel.
+        #[arg(long)]
+        key: Option<String>,
+        /// MAC address of the tap/internal netdev.
+        #[arg(long)]
+        mac: Option<String>,
+        /// MTU of the tap/internal netdev.
+        #[arg(long)]
+        mtu: Option<u32>,
+        /// Request a specific OpenFlow port number.
+        #[arg(long)]
+        ofport: Option<u32>,
+    },
+    /// Delete a port.
+    DelPort { bridge: String, port: String },
+    /// Bridges, ports, types, options and tags.
+    Show,
+    /// Add one flow (ovs-ofctl syntax).
+    AddFlow { bridge: String, flow: String },
+    /// Add flows from a file, one per line ('-' for stdin).
+    AddFlows { bridge: String, file: String },
+    /// Delete flows matching MATCH (all without it).
+    DelFlows { bridge: String, matching: Option<String> },
+    /// Replace all flows of a bridge atomically, from a file ('-' for stdin).
+    ReplaceFlows { bridge: String, file: String },
+    /// Print flows with counters.
+    DumpFlows {
+        bridge: String,
+        #[arg(long)]
+        table: Option<u8>,
+    },
+    /// Per-port counters.
+    DumpPorts { bridge: String },
+    /// Learned MAC addresses.
+    FdbShow { bridge: String },
+    /// Show the path of a packet described as a flow (needs in_port=).
+    Trace { bridge: String, flow: String },
+}
+
+fn read_lines(file: &str) -> Result<Vec<String>> {
+    let mut text = String::new();
+    if file == "-" {
+        std::io::stdin().read_to_string(&mut text).context("reading flows from stdin")?;
+    } else {
+        text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    }
+    Ok(text.lines().map(str::to_string).collect())
+}
+
+pub fn run(args: SwitchArgs) -> Result<()> {
+    let req = match args.cmd {
+        SwitchCmd::AddBr { bridge } => Request::AddBr { bridge },
+        SwitchCmd::DelBr { bridge } => Request::DelBr { bridge },
+        SwitchCmd::AddPort { bridge, port, kind, netns, tag, peer, remote_ip, local_ip, key, mac, mtu, ofport } => {
+            let kind: PortType = kind.parse().map_err(anyhow::Error::msg)?;
+            let key = key.map(|k| k.parse::<TunnelKey>()).transpose().map_err(anyhow::Error::msg)?;
+            let mut cfg = PortConfig::new(&port, kind);
+            cfg.netns = netns;
+            cfg.tag = tag;
+            cfg.peer = peer;
+            cfg.remote_ip = remote_ip;
+            cfg.local_ip = local_ip;
+            cfg.key = key;
+            cfg.mac = mac;
+            cfg.mtu = mtu;
+            cfg.ofport = ofport;
+            cfg.validate().map_err(anyhow::Error::msg)?;
+            Request::AddPort { bridge, port: cfg }
+        }
+        SwitchCmd::DelPort { bridge, port } => Request::DelPort { bridge, port },
+        SwitchCmd::Show => Request::Show,
+        SwitchCmd::AddFlow { bridge, flow } => Request::AddFlows { bridge, flows: vec![flow] },
+        SwitchCmd::AddFlows { bridge, file } => Request::AddFlows { bridge, flows: read_lines(&file)? },
+        SwitchCmd::DelFlows { bridge, matching } => Request::DelFlows { bridge, matching },
+        SwitchCmd::ReplaceFlows { bridge, file } => Request::ReplaceFlows { bridge, flows: read_lines(&file)? },
+        SwitchCmd::DumpFlows { bridge, table } => Request::DumpFlows { bridge, table },
+        SwitchCmd::DumpPorts { bridge } => Request::DumpPorts { bridge },
+        SwitchCmd::FdbShow { bridge } => Request::FdbShow { bridge },
+        SwitchCmd::Trace { bridge, flow } => Request::Trace { bridge, flow },
+    };
+    let sock = args.run_dir.join(switchd::SOCKET_NAME);
+    match switchd::client::call(&sock, &req)? {
+        Response::Done { message } => {
+            if let Some(m) = message {
+                println!("{m}");
+            }
+        }
+        Response::Lines { lines } => {
+            for l in lines {
+                println!("{l}");
+            }
+        }
+        Response::Show { bridges, tunnels } => {
+            print_show(&bridges);
+            if tunnels.malformed + tunnels.unknown > 0 {
+                println!("tunnel packets dropped: {} malformed, {} for no port", tunnels.malformed, tunnels.unknown);
+            }
+        }
+        Response::Ports { ports } => {
+            println!("port stats: {} ports", ports.len());
+            for p in ports {
+                let s = p.stats;
+                println!("  port {:>3} {}:", p.ofport, p.name);
+                println!("       rx pkts={}, bytes={}, drop={}, errs={}", s.rx_packets, s.rx_bytes, s.rx_dropped, s.rx_errors);
+                println!("       tx pkts={}, bytes={}, drop={}, errs={}", s.tx_packets, s.tx_bytes, s.tx_dropped, s.tx_errors);
+            }
+        }
+        Response::Fdb { entries } => {
+            println!(" port              VLAN  MAC                Age");
+            for e in entries {
+                println!(" {:<17} {:>4}  {}  {:>4}", e.port, e.vlan, e.mac, e.age_secs);
+            }
+        }
+        Response::Error { message } => bail!("{message}"),
+    }
+    Ok(())
+}
+
+fn print_show(bridges: &[BridgeView]) {
+    for b in bridges {
+        println!("    Bridge {}", b.name);
+        for p in &b.ports {
+            let c = &p.config;
+            println!("        Port {}", c.name);
+            if let Some(t) = c.tag {
+                println!("            tag: {t}");
+            }
+            println!("            Interface {}", c.name);
+            println!("                type: {}", c.kind.name());
+            println!("                ofport: {}", p.ofport);
+            let mut opts = Vec::new();
+            if let Some(v) = &c.peer {
+                opts.push(format!("peer={v}"));
+            }
+            if let Some(v) = c.remote_ip {
+                opts.push(format!("remote_ip=\"{v}\""));
+            }
+            if let Some(v) = c.local_ip {
+                opts.push(format!("local_ip=\"{v}\""));
+            }
+            if let Some(v) = c.key {
+                opts.push(format!("key={v}"));
+            }
+            if let Some(v) = &c.netns {
+                opts.push(format!("netns={v}"));
+            }
+            if let Some(v) = &c.mac {
+                opts.push(format!("mac=\"{v}\""));
+            }
+            if let Some(v) = c.mtu {
+                opts.push(format!("mtu={v}"));
+            }
+            if !opts.is_empty() {
+                println!("                options: {{{}}}", opts.join(", "));
+            }
+            if let Some(e) = &p.error {
+                println!("                error: \"{e}\"");
+            }
+        }
+    }
+}

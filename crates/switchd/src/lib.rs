@@ -1,0 +1,45 @@
+//! `switchd`: the daemon around the `switch` engine — port backends (TAP, internal,
+//! AF_PACKET system ports, VXLAN over one UDP socket, GRE over one raw socket), the
+//! datapath event loop, the control socket (`RUN_DIR/switchd.sock`, JSON lines, mode
+//! 0600) and the state file (`RUN_DIR/state.json`, written atomically) it restores
+//! from after a restart.
+//!
+//! It owns devices and sockets; it must not decide policy (which flows exist is the
+//! agent's business) and holds no switching logic of its own (that is the engine's).
+//! One thread owns the engine and every packet fd, so the packet path takes no lock;
+//! control requests reach it over a channel and a waker.
+
+mod backend;
+pub mod client;
+mod control;
+mod datapath;
+pub mod protocol;
+mod state;
+
+pub use datapath::run;
+
+/// What can stop the daemon or a request.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Io(String),
+    #[error(transparent)]
+    Host(#[from] host::Error),
+    #[error("state file {path}: {message}")]
+    State { path: String, message: String },
+    #[error("{0}")]
+    Protocol(String),
+}
+
+impl Error {
+    pub(crate) fn io(what: impl std::fmt::Display, e: std::io::Error) -> Error {
+        Error::Io(format!("{what}: {e}"))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The control socket's file name inside the run directory.
+pub const SOCKET_NAME: &str = "switchd.sock";
+/// The state file's name inside the run directory.
+pub const STATE_NAME: &str = "state.json";

@@ -1,0 +1,44 @@
+//! The state file: bridges, ports and flows, written atomically (temp file, fsync,
+//! rename) after every change so a restarted switchd comes back as it was.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+use switch::BridgeConfig;
+
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StateFile {
+    pub version: u32,
+    pub bridges: Vec<BridgeConfig>,
+}
+
+fn err(path: &Path, message: impl std::fmt::Display) -> Error {
+    Error::State { path: path.display().to_string(), message: message.to_string() }
+}
+
+pub fn load(path: &Path) -> Result<Option<StateFile>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(err(path, e)),
+    };
+    let s: StateFile = serde_json::from_str(&text).map_err(|e| err(path, e))?;
+    if s.version != VERSION {
+        return Err(err(path, format!("unsupported version {}", s.version)));
+    }
+    Ok(Some(s))
+}
+
+pub fn save(path: &Path, bridges: Vec<BridgeConfig>) -> Result<()> {
+    let s = StateFile { version: VERSION, bridges };
+    let text = serde_json::to_vec_pretty(&s).map_err(|e| err(path, e))?;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| err(&tmp, e))?;
+    f.write_all(&text).map_err(|e| err(&tmp, e))?;
+    f.sync_all().map_err(|e| err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| err(path, e))?;
+    Ok(())
+}
