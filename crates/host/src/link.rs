@@ -88,14 +88,18 @@ pub fn move_to_netns(name: &str, netns_fd: BorrowedFd<'_>) -> Result<()> {
     })?;
     let mut attr = Vec::with_capacity(8);
     push_attr(&mut attr, IFLA_NET_NS_FD, &fd.to_ne_bytes());
-    netlink_request("RTM_NEWLINK", libc::RTM_NEWLINK, name, index, &attr)
+    netlink_request("RTM_NEWLINK", libc::RTM_NEWLINK, name, index, &attr)?;
+    tracing::debug!(link = name, "moved to another network namespace");
+    Ok(())
 }
 
 /// Deletes link `name` (RTM_DELLINK by ifindex, ack checked). Deleting one end of a veth
 /// pair deletes both.
 pub fn delete_link(name: &str) -> Result<()> {
     let index = ifindex(name)?;
-    netlink_request("RTM_DELLINK", libc::RTM_DELLINK, name, index, &[])
+    netlink_request("RTM_DELLINK", libc::RTM_DELLINK, name, index, &[])?;
+    tracing::debug!(link = name, "deleted");
+    Ok(())
 }
 
 fn ifreq_ioctl(

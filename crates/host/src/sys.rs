@@ -163,7 +163,13 @@ pub(crate) fn set_big_buffers(fd: BorrowedFd<'_>, what: &str) -> Result<()> {
     ];
     for (forced, plain, op) in pairs {
         let bytes = SOCKET_BUFFER_BYTES;
-        if setsockopt_int(fd, libc::SOL_SOCKET, forced, bytes).is_err() {
+        if let Err(e) = setsockopt_int(fd, libc::SOL_SOCKET, forced, bytes) {
+            tracing::debug!(
+                socket = what,
+                option = op,
+                error = %e,
+                "FORCE buffer option refused; the plain one is capped by net.core.[rw]mem_max"
+            );
             setsockopt_int(fd, libc::SOL_SOCKET, plain, bytes)
                 .map_err(|e| Error::os(op, what, e))?;
         }

@@ -16,7 +16,7 @@ pub const TUN_F_TSO4: u32 = libc::TUN_F_TSO4;
 pub const TUN_F_TSO6: u32 = libc::TUN_F_TSO6;
 /// TUNSETOFFLOAD: the reader can take TSO frames with ECN.
 pub const TUN_F_TSO_ECN: u32 = libc::TUN_F_TSO_ECN;
-/// TUNSETOFFLOAD: UDP fragmentation offload (refused by current kernels).
+/// TUNSETOFFLOAD: UDP fragmentation offload (legacy; prefer `TUN_F_USO4`/`TUN_F_USO6`).
 pub const TUN_F_UFO: u32 = libc::TUN_F_UFO;
 /// TUNSETOFFLOAD: the reader can take UDPv4 GSO frames (Linux 6.2+).
 pub const TUN_F_USO4: u32 = libc::TUN_F_USO4;
@@ -63,10 +63,9 @@ impl Tap {
             )
             .map_err(|e| Error::os("TUNSETVNETHDRSZ", name, e))?;
         }
-        Ok(Tap {
-            file,
-            name: ifr.name(),
-        })
+        let name = ifr.name();
+        tracing::debug!(tap = %name, vnet_hdr, "TAP opened");
+        Ok(Tap { file, name })
     }
 
     /// The device's name (as the kernel confirmed it).
@@ -85,8 +84,8 @@ impl Tap {
         .map_err(|e| Error::os("TUNSETPERSIST", self.name.as_str(), e))
     }
 
-    /// TUNSETOFFLOAD with `TUN_F_*` flags: which offloaded frames this reader accepts.
-    /// Needs a TAP opened with `vnet_hdr = true` for anything but 0.
+    /// TUNSETOFFLOAD with `TUN_F_*` flags: which offloaded frames this reader accepts. Only
+    /// meaningful on a TAP opened with `vnet_hdr = true` (the header carries GSO/csum state).
     pub fn set_offload(&self, flags: u32) -> Result<()> {
         ioctl_value(
             self.file.as_fd(),

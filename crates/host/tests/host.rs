@@ -10,7 +10,7 @@ use host::{
     GreSocket, PacketSocket, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, Tap, UdpTunnelSocket,
     VNET_HDR_LEN, in_netns,
 };
-use support::{Netns, poll, require_root, test_frame};
+use support::{Netns, poll, reopen_tap, require_root, test_frame, wait_link_gone};
 
 fn netns_inode(path: &str) -> u64 {
     std::fs::metadata(path).expect("stat namespace").ino()
@@ -109,7 +109,7 @@ fn tap_is_created_configured_and_carries_frames() {
     assert!(!ns.link_flags("nttap0").iter().any(|f| f == "UP"));
     drop(sock);
     drop(tap);
-    assert!(!in_netns(&ns.name, || host::link_exists("nttap0")).unwrap());
+    in_netns(&ns.name, || wait_link_gone("nttap0")).unwrap();
 }
 
 #[test]
@@ -157,13 +157,40 @@ fn persistent_tap_survives_its_fd_and_can_be_reattached() {
         drop(tap);
         assert_eq!(host::ifindex("ntpers0").unwrap(), index);
 
-        let tap = Tap::open("ntpers0", true).unwrap();
+        let tap = reopen_tap("ntpers0", true);
         assert_eq!(host::ifindex("ntpers0").unwrap(), index);
         tap.set_persist(false).unwrap();
         drop(tap);
-        assert!(!host::link_exists("ntpers0"));
+        wait_link_gone("ntpers0");
     })
     .unwrap();
+}
+
+#[test]
+fn persistent_tap_is_reattached_in_the_namespace_it_was_moved_to() {
+    if !require_root("persistent_tap_is_reattached_in_the_namespace_it_was_moved_to") {
+        return;
+    }
+    let a = Netns::new();
+    let b = Netns::new();
+    let b_name = b.name.clone();
+    in_netns(&a.name, move || {
+        let tap = Tap::open("ntpm0", true).unwrap();
+        tap.set_persist(true).unwrap();
+        let b_fd = host::open_netns(&b_name).unwrap();
+        host::move_to_netns("ntpm0", b_fd.as_fd()).unwrap();
+    })
+    .unwrap();
+    in_netns(&b.name, || {
+        let index = host::ifindex("ntpm0").unwrap();
+        let tap = reopen_tap("ntpm0", true);
+        assert_eq!(host::ifindex("ntpm0").unwrap(), index);
+        tap.set_persist(false).unwrap();
+        drop(tap);
+        wait_link_gone("ntpm0");
+    })
+    .unwrap();
+    assert!(!in_netns(&a.name, || host::link_exists("ntpm0")).unwrap());
 }
 
 #[test]

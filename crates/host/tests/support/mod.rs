@@ -126,3 +126,31 @@ pub fn test_frame(marker: &[u8], vlan: Option<u16>) -> Vec<u8> {
     f.resize(f.len().max(60), 0);
     f
 }
+
+/// How long a closed TAP fd may stay referenced elsewhere: a thread of this test binary that
+/// forks (to run `ip`) holds a copy of every fd until its child execs, so a TAP closed just
+/// then is detached (and, unless persistent, deleted) a moment later.
+const FORK_WINDOW: Duration = Duration::from_secs(5);
+
+/// `Tap::open`, retried while the device is still attached to a just-closed fd (EBUSY).
+pub fn reopen_tap(name: &str, vnet_hdr: bool) -> host::Tap {
+    let deadline = Instant::now() + FORK_WINDOW;
+    loop {
+        match host::Tap::open(name, vnet_hdr) {
+            Ok(tap) => return tap,
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("reopen {name}: {e}"),
+        }
+    }
+}
+
+/// Waits until link `name` is gone from the calling thread's namespace.
+pub fn wait_link_gone(name: &str) {
+    let deadline = Instant::now() + FORK_WINDOW;
+    while host::link_exists(name) {
+        assert!(Instant::now() < deadline, "{name} still exists");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
