@@ -165,7 +165,7 @@ EOF
 
 neutrino_host() {  # kind host-ns local-ip remote-ip vm-ns vm-mac vm-ip
     local kind=$1 ns=$2 local_ip=$3 remote_ip=$4 vm=$5 mac=$6 vmip=$7
-    local dir="$WORK/$ns" hex port tap="tap${P#nb}${vm: -2}"
+    local dir="$WORK/$ns-$kind" hex port tap="tap${P#nb}${vm: -2}"
     hex=$(printf '%02x%02x%02x%02x' ${remote_ip//./ })
     port="$kind-$hex"
     start_switchd "$ns" "$dir"
