@@ -24,6 +24,7 @@ mod packet_socket;
 mod sys;
 mod tap;
 mod tunnel_socket;
+mod udp_gso;
 
 pub use link::{
     delete_link, get_mac, get_mtu, ifindex, link_exists, move_to_netns, set_mac, set_mtu, set_up,

@@ -139,8 +139,11 @@ pub fn run(args: SwitchArgs) -> Result<()> {
         }
         Response::Show { bridges, tunnels } => {
             print_show(&bridges);
-            if tunnels.malformed + tunnels.unknown > 0 {
-                println!("tunnel packets dropped: {} malformed, {} for no port", tunnels.malformed, tunnels.unknown);
+            if tunnels.malformed + tunnels.unknown + tunnels.bad_checksum > 0 {
+                println!(
+                    "tunnel packets dropped: {} malformed, {} for no port, {} with a bad inner checksum",
+                    tunnels.malformed, tunnels.unknown, tunnels.bad_checksum
+                );
             }
         }
         Response::Ports { ports } => {

@@ -32,6 +32,9 @@ impl Backend {
 fn configure_tap(cfg: &PortConfig) -> Result<host::Tap> {
     let tap = host::Tap::open(&cfg.name, true)?;
     tap.set_persist(true)?;
+    // The VM may hand us TCP super-frames with partial checksums: they cross the
+    // switch whole and are cut only where a port cannot take them.
+    tap.set_offload(host::TUN_F_CSUM | host::TUN_F_TSO4 | host::TUN_F_TSO6)?;
     if let Some(m) = &cfg.mac
         && let Ok(mac) = m.parse::<MacAddr>()
     {

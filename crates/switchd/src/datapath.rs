@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use switch::{Field, Output, PortId, PortType, Switch, TunnelKey, TunnelMeta};
 use tracing::{error, info, warn};
 use wire::virtio::{HDR_LEN as VNET_HDR_LEN, VirtioNetHdr};
+use wire::offload::{Coalescer, Pushed, RxChecksum, check_rx_checksum, complete_checksum, segment_tcp};
 use wire::{PacketBuf, ether, gre, vxlan};
 
 const WAKER: Token = Token(0);
@@ -27,8 +28,10 @@ const GRE: Token = Token(2);
 const PORT_BASE: usize = 16;
 /// Frames read from one fd before the loop turns to the others (fairness).
 const BATCH: usize = 64;
-/// Largest frame (a TCP super-frame once offloads are on).
+/// Largest frame (a TCP super-frame from a TAP with TSO).
 const MAX_FRAME: usize = 65536 + VNET_HDR_LEN;
+/// Most bytes handed to one UDP GSO send (the kernel's limit is 64 KB).
+const MAX_GSO_SEND: usize = 60_000;
 
 struct Datapath {
     sw: Switch,
@@ -40,8 +43,18 @@ struct Datapath {
     state_path: PathBuf,
     clock: Instant,
     rx: PacketBuf,
+    /// Offload state of the frame in `rx` (virtio-net header from a TAP, or GRO).
+    rx_hdr: VirtioNetHdr,
     scratch: PacketBuf,
     outs: Vec<Output>,
+    /// Encapsulated segments of one super-frame, sent with UDP GSO.
+    tx_segs: Vec<u8>,
+    /// A received run of VXLAN datagrams (UDP GRO).
+    udp_buf: Vec<u8>,
+    gro: Coalescer,
+    /// (port, VNI) the frames held by `gro` came in on.
+    gro_src: Option<(PortId, u64, Ipv4Addr)>,
+    gro_out: Vec<u8>,
     /// Sources that still had data when their batch ran out.
     ready: VecDeque<Token>,
 }
@@ -79,8 +92,14 @@ pub fn run(run_dir: &Path) -> Result<()> {
         state_path,
         clock,
         rx: PacketBuf::with_capacity(MAX_FRAME),
+        rx_hdr: VirtioNetHdr::default(),
         scratch: PacketBuf::with_capacity(MAX_FRAME),
         outs: Vec::with_capacity(64),
+        tx_segs: Vec::with_capacity(2 * MAX_FRAME),
+        udp_buf: vec![0; MAX_FRAME],
+        gro: Coalescer::new(),
+        gro_src: None,
+        gro_out: Vec::with_capacity(MAX_FRAME),
         ready: VecDeque::new(),
     };
     let ids: Vec<PortId> = dp.sw.ports().map(|(id, _)| id).collect();
@@ -159,10 +178,12 @@ impl Datapath {
                     self.rx.set_len(n);
                     if matches!(self.backends.get(&id), Some(Backend::Tap(_))) {
                         // The virtio-net header carries the frame's offload state.
-                        let _hdr = VirtioNetHdr::parse(self.rx.data()).unwrap_or_default();
+                        self.rx_hdr = VirtioNetHdr::parse(self.rx.data()).unwrap_or_default();
                         if !self.rx.pull(VNET_HDR_LEN) {
                             continue;
                         }
+                    } else {
+                        self.rx_hdr = VirtioNetHdr::default();
                     }
                     self.count_rx(id, self.rx.len());
                     self.switch_frame(id, None);
@@ -182,21 +203,32 @@ impl Datapath {
     }
 
     fn service_udp(&mut self) -> bool {
+        let mut buf = std::mem::take(&mut self.udp_buf);
+        let more = self.service_udp_with(&mut buf);
+        self.udp_buf = buf;
+        more
+    }
+
+    /// Reads runs of VXLAN datagrams (UDP GRO), coalesces the inner TCP segments of
+    /// each flow back into super-frames and switches them.
+    fn service_udp_with(&mut self, buf: &mut [u8]) -> bool {
         for _ in 0..BATCH {
             let Some(sock) = &self.udp else { return false };
-            let buf = self.rx.reset_for_read();
-            match sock.recv_from(buf) {
-                Ok((n, src)) => {
-                    self.rx.set_len(n);
-                    let vni = match vxlan::parse_header(self.rx.data()) {
-                        Ok(v) => v,
-                        Err(_) => {
+            match sock.recv_segments(buf) {
+                Ok((n, src, seg)) => {
+                    let seg = seg.max(1);
+                    let mut off = 0;
+                    while off < n {
+                        let end = (off + seg).min(n);
+                        let d = &mut buf[off..end];
+                        off = end;
+                        let Ok(vni) = vxlan::parse_header(d) else {
                             self.tunnels.malformed += 1;
                             continue;
-                        }
-                    };
-                    self.rx.pull(vxlan::HEADER_LEN);
-                    self.tunnel_in(PortType::Vxlan, *src.ip(), None, u64::from(vni));
+                        };
+                        self.vxlan_inner(*src.ip(), u64::from(vni), &mut d[vxlan::HEADER_LEN..]);
+                    }
+                    self.gro_flush();
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -207,6 +239,49 @@ impl Datapath {
             }
         }
         true
+    }
+
+    /// One inner frame of a VXLAN datagram: into the coalescer, or switched as it is.
+    fn vxlan_inner(&mut self, src: Ipv4Addr, vni: u64, frame: &mut [u8]) {
+        if frame.len() < ether::ETH_HLEN {
+            self.tunnels.malformed += 1;
+            return;
+        }
+        if check_rx_checksum(frame) == RxChecksum::Bad {
+            self.tunnels.bad_checksum += 1;
+            return;
+        }
+        let Some(id) = self.sw.tunnel_port(PortType::Vxlan, src, vni) else {
+            self.tunnels.unknown += 1;
+            return;
+        };
+        if self.gro_src.is_some_and(|(p, v, _)| (p, v) != (id, vni)) {
+            self.gro_flush();
+        }
+        loop {
+            match self.gro.push(frame) {
+                Pushed::Merged => {
+                    self.gro_src = Some((id, vni, src));
+                    return;
+                }
+                Pushed::Flush => self.gro_flush(),
+                Pushed::NotTcp => {
+                    self.gro_flush();
+                    self.rx.set_from(frame);
+                    self.rx_hdr = VirtioNetHdr::default();
+                    self.tunnel_in_port(id, src, None, vni);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn gro_flush(&mut self) {
+        let Some((id, vni, src)) = self.gro_src.take() else { return };
+        let Some(hdr) = self.gro.flush(&mut self.gro_out) else { return };
+        self.rx.set_from(&self.gro_out);
+        self.rx_hdr = hdr;
+        self.tunnel_in_port(id, src, None, vni);
     }
 
     fn service_gre(&mut self) -> bool {
@@ -225,6 +300,11 @@ impl Datapath {
                         }
                     };
                     self.rx.pull(h.len);
+                    self.rx_hdr = VirtioNetHdr::default();
+                    if check_rx_checksum(self.rx.data_mut()) == RxChecksum::Bad {
+                        self.tunnels.bad_checksum += 1;
+                        continue;
+                    }
                     self.tunnel_in(PortType::Gre, p.src, Some(p.dst), u64::from(h.key.unwrap_or(0)));
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
@@ -247,6 +327,10 @@ impl Datapath {
             self.tunnels.unknown += 1;
             return;
         };
+        self.tunnel_in_port(id, src, dst, key);
+    }
+
+    fn tunnel_in_port(&mut self, id: PortId, src: Ipv4Addr, dst: Option<Ipv4Addr>, key: u64) {
         let local = self.sw.port(id).and_then(|p| p.config.local_ip);
         let meta = TunnelMeta {
             id: key,
@@ -280,8 +364,16 @@ impl Datapath {
                 s.set_from(self.rx.data());
                 s
             };
+            let before = pkt.len();
             switch::commit::apply(&mut pkt, &orig, &o.key);
-            self.transmit(o, &mut pkt);
+            // VLAN pushes/pops move the L4 header: keep the offload offsets right.
+            let mut hdr = self.rx_hdr;
+            let delta = pkt.len() as i64 - before as i64;
+            if delta != 0 && (hdr.is_gso() || hdr.flags & wire::virtio::F_NEEDS_CSUM != 0) {
+                hdr.csum_start = (i64::from(hdr.csum_start) + delta) as u16;
+                hdr.hdr_len = (i64::from(hdr.hdr_len) + delta).max(0) as u16;
+            }
+            self.transmit(o, &mut pkt, &hdr);
             if i == last {
                 self.rx = pkt;
             } else {
@@ -291,42 +383,72 @@ impl Datapath {
         self.outs = outs;
     }
 
-    fn transmit(&mut self, o: &Output, pkt: &mut PacketBuf) {
+    fn transmit(&mut self, o: &Output, pkt: &mut PacketBuf, hdr: &VirtioNetHdr) {
         let Some(port) = self.sw.port(o.port) else { return };
         let cfg = &port.config;
         let len = pkt.len();
+        let offload = hdr.is_gso() || hdr.flags & wire::virtio::F_NEEDS_CSUM != 0;
         let res = match (self.backends.get(&o.port), cfg.kind) {
             (Some(Backend::Tap(t)), _) => {
-                VirtioNetHdr::default().write(pkt.push(VNET_HDR_LEN));
+                // A TAP takes the frame with its offload state as it is.
+                hdr.write(pkt.push(VNET_HDR_LEN));
                 let r = t.write(pkt.data());
                 pkt.pull(VNET_HDR_LEN);
                 r
             }
-            (Some(Backend::Packet(p)), _) => p.send(pkt.data()),
+            (Some(Backend::Packet(p)), _) => {
+                if hdr.is_gso() {
+                    self.tx_segs.clear();
+                    match segment_tcp(pkt.data(), usize::from(hdr.gso_size), 0, &mut self.tx_segs) {
+                        Ok(_) => send_each(&self.tx_segs, pkt.data(), hdr, |f| p.send(f)),
+                        Err(_) => Err(std::io::Error::other("cannot segment")),
+                    }
+                } else {
+                    if offload {
+                        complete_checksum(pkt.data_mut(), hdr);
+                    }
+                    p.send(pkt.data())
+                }
+            }
             (Some(Backend::Tunnel), kind) => {
                 let id = match cfg.tunnel_key() {
                     TunnelKey::Flow => o.key.get_u64(Field::TunId),
                     TunnelKey::Fixed(k) => k,
                 };
                 let Some(remote) = cfg.remote_ip else { return };
-                if kind == PortType::Vxlan {
-                    vxlan::write_header(pkt.push(vxlan::HEADER_LEN), id as u32);
-                    let r = match &self.udp {
-                        Some(s) => s.send_to(pkt.data(), SocketAddrV4::new(remote, vxlan::UDP_PORT)),
-                        None => Err(std::io::Error::other("no vxlan socket")),
-                    };
-                    pkt.pull(vxlan::HEADER_LEN);
-                    r
+                let gre_key = cfg.key.map(|_| id as u32);
+                let prefix = if kind == PortType::Vxlan { vxlan::HEADER_LEN } else { gre::header_len(gre_key.is_some()) };
+                if hdr.is_gso() {
+                    self.tx_segs.clear();
+                    match segment_tcp(pkt.data(), usize::from(hdr.gso_size), prefix, &mut self.tx_segs) {
+                        Ok(n) => {
+                            let hl = wire::offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload);
+                            let stride = prefix + hl + usize::from(hdr.gso_size);
+                            self.send_tunnel_segments(kind, remote, id, gre_key, prefix, stride, n)
+                        }
+                        Err(_) => Err(std::io::Error::other("cannot segment")),
+                    }
                 } else {
-                    let key = cfg.key.map(|_| id as u32);
-                    let hl = gre::header_len(key.is_some());
-                    gre::write_header(pkt.push(hl), ether::ETH_P_TEB, key);
-                    let r = match &self.gre {
-                        Some(s) => s.send_to(pkt.data(), remote),
-                        None => Err(std::io::Error::other("no gre socket")),
-                    };
-                    pkt.pull(hl);
-                    r
+                    if offload {
+                        complete_checksum(pkt.data_mut(), hdr);
+                    }
+                    if kind == PortType::Vxlan {
+                        vxlan::write_header(pkt.push(prefix), id as u32);
+                        let r = match &self.udp {
+                            Some(s) => s.send_to(pkt.data(), SocketAddrV4::new(remote, vxlan::UDP_PORT)),
+                            None => Err(std::io::Error::other("no vxlan socket")),
+                        };
+                        pkt.pull(prefix);
+                        r
+                    } else {
+                        gre::write_header(pkt.push(prefix), ether::ETH_P_TEB, gre_key);
+                        let r = match &self.gre {
+                            Some(s) => s.send_to(pkt.data(), remote),
+                            None => Err(std::io::Error::other("no gre socket")),
+                        };
+                        pkt.pull(prefix);
+                        r
+                    }
                 }
             }
             _ => return,
@@ -340,6 +462,50 @@ impl Datapath {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => p.stats.tx_dropped += 1,
                 Err(_) => p.stats.tx_errors += 1,
             }
+        }
+    }
+
+    /// Sends the `n` segments in `tx_segs` (each `stride` bytes but the last, each
+    /// behind `prefix` bytes of room) through a tunnel: VXLAN with UDP GSO in as few
+    /// sends as the 64 KB limit allows, GRE one by one.
+    #[allow(clippy::too_many_arguments)]
+    fn send_tunnel_segments(
+        &mut self,
+        kind: PortType,
+        remote: Ipv4Addr,
+        id: u64,
+        gre_key: Option<u32>,
+        prefix: usize,
+        stride: usize,
+        n: usize,
+    ) -> std::io::Result<usize> {
+        let total = self.tx_segs.len();
+        let mut off = 0;
+        for _ in 0..n {
+            let end = (off + stride).min(total);
+            if kind == PortType::Vxlan {
+                vxlan::write_header(&mut self.tx_segs[off..off + prefix], id as u32);
+            } else {
+                gre::write_header(&mut self.tx_segs[off..off + prefix], ether::ETH_P_TEB, gre_key);
+            }
+            off = end;
+        }
+        if kind == PortType::Vxlan {
+            let Some(s) = &self.udp else { return Err(std::io::Error::other("no vxlan socket")) };
+            let dst = SocketAddrV4::new(remote, vxlan::UDP_PORT);
+            let per_send = (MAX_GSO_SEND / stride).max(1) * stride;
+            let mut sent = 0;
+            for chunk in self.tx_segs.chunks(per_send) {
+                sent += s.send_segments(chunk, stride as u16, dst)?;
+            }
+            Ok(sent)
+        } else {
+            let Some(s) = &self.gre else { return Err(std::io::Error::other("no gre socket")) };
+            let mut sent = 0;
+            for chunk in self.tx_segs.chunks(stride) {
+                sent += s.send_to(chunk, remote)?;
+            }
+            Ok(sent)
         }
     }
 
@@ -377,6 +543,9 @@ impl Datapath {
         match kind {
             PortType::Vxlan if self.udp.is_none() => {
                 let s = host::UdpTunnelSocket::bind(Ipv4Addr::UNSPECIFIED, vxlan::UDP_PORT)?;
+                if let Err(e) = s.enable_gro() {
+                    warn!("UDP GRO unavailable, receiving datagram by datagram: {e}");
+                }
                 self.poll
                     .registry()
                     .register(&mut SourceFd(&s.as_raw_fd()), UDP, Interest::READABLE)
@@ -538,4 +707,20 @@ impl Datapath {
             })
             .collect()
     }
+}
+
+/// Sends each segment of a software-segmented frame (no prefix) one by one.
+fn send_each(
+    segs: &[u8],
+    frame: &[u8],
+    hdr: &VirtioNetHdr,
+    mut send: impl FnMut(&[u8]) -> std::io::Result<usize>,
+) -> std::io::Result<usize> {
+    let hl = wire::offload::tcp_frame(frame).map_or(usize::from(hdr.hdr_len), |h| h.payload);
+    let stride = hl + usize::from(hdr.gso_size);
+    let mut sent = 0;
+    for seg in segs.chunks(stride) {
+        sent += send(seg)?;
+    }
+    Ok(sent)
 }

@@ -49,6 +49,9 @@ pub struct PortStatsRow {
 pub struct TunnelCounters {
     pub malformed: u64,
     pub unknown: u64,
+    /// Inner TCP/UDP frames whose checksum was wrong.
+    #[serde(default)]
+    pub bad_checksum: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ pub mod buf;
 pub mod checksum;
 pub mod ether;
 pub mod gre;
+pub mod offload;
 pub mod virtio;
 pub mod vxlan;
 

@@ -840,6 +840,42 @@ impl Lab {
         )
     }
 
+    /// Moves `megabytes` of TCP from `from` to `to` with iperf3 (server in `to`),
+    /// then the same back (`-R`); panics unless both complete. TCP super-frames
+    /// cross the switch here, so this exercises segmentation, GRO and checksums.
+    pub fn tcp_transfer(&self, from: &Vm, to: &Vm, megabytes: u32) {
+        require_tool("iperf3", "iperf3");
+        let size = format!("{megabytes}M");
+        for reverse in [false, true] {
+            let mut server = std::process::Command::new("ip")
+                .args(["netns", "exec", &to.ns, "iperf3", "-s", "-1", "-p", "5201"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn iperf3 server");
+            let mut args = vec!["netns", "exec", &from.ns, "iperf3", "-c", to.ip, "-p", "5201", "-n", &size];
+            if reverse {
+                args.push("-R");
+            }
+            let start = Instant::now();
+            let mut last = None;
+            while start.elapsed() < Duration::from_secs(30) {
+                let r = run("ip", &args, None, Duration::from_secs(30));
+                if r.ok() {
+                    last = None;
+                    break;
+                }
+                last = Some(r.describe());
+                thread::sleep(Duration::from_millis(200));
+            }
+            let _ = server.kill();
+            let _ = server.wait();
+            if let Some(err) = last {
+                panic!("TCP transfer {} -> {} (reverse={reverse}) failed:\n{err}\n{}", from.ns, to.ip, self.diag());
+            }
+        }
+    }
+
     /// Retries `ping -c 3` from `from` to `ip` until one succeeds; panics with
     /// switch state and logs if none did `within`.
     pub fn wait_ping(&self, from: &Vm, ip: &str, within: Duration) {

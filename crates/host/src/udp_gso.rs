@@ -1,0 +1,119 @@
+//! UDP segmentation offload for the VXLAN socket: send many equal-size datagrams in
+//! one `sendmsg` (UDP_SEGMENT) and receive coalesced runs of them in one `recvmsg`
+//! (UDP_GRO). On a veth underlay a UDP GSO packet crosses to the other namespace
+//! whole, so one syscall on each side moves a 64 KB TCP super-frame's worth.
+
+use crate::tunnel_socket::UdpTunnelSocket;
+use crate::{Error, Result};
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+
+/// Room for one cmsg carrying an int (UDP_GRO) or u16 (UDP_SEGMENT).
+const CMSG_SPACE: usize = 32;
+
+#[repr(C, align(8))]
+struct CmsgBuf([u8; CMSG_SPACE]);
+
+fn sockaddr(dst: SocketAddrV4) -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
+    let mut sa: libc::sockaddr_in = unsafe { zeroed() };
+    sa.sin_family = libc::AF_INET as libc::sa_family_t;
+    sa.sin_port = dst.port().to_be();
+    sa.sin_addr = libc::in_addr { s_addr: u32::from(*dst.ip()).to_be() };
+    sa
+}
+
+impl UdpTunnelSocket {
+    /// Asks the kernel to hand over coalesced runs of datagrams (UDP_GRO).
+    pub fn enable_gro(&self) -> Result<()> {
+        let one: libc::c_int = 1;
+        // SAFETY: a valid fd, a pointer to a live c_int and its exact size.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.as_raw_fd(),
+                libc::SOL_UDP,
+                libc::UDP_GRO,
+                (&raw const one).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(Error::os("setsockopt UDP_GRO", "vxlan socket", io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// Sends `buf` as datagrams of `segment` bytes each (the last may be shorter) to
+    /// `dst` in one call. With `segment` >= buf.len() it is a plain send.
+    pub fn send_segments(&self, buf: &[u8], segment: u16, dst: SocketAddrV4) -> io::Result<usize> {
+        let mut sa = sockaddr(dst);
+        let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut libc::c_void, iov_len: buf.len() };
+        let mut cbuf = CmsgBuf([0; CMSG_SPACE]);
+        // SAFETY: msghdr is plain old data; all-zero is valid before we fill it.
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        msg.msg_name = (&raw mut sa).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        if usize::from(segment) < buf.len() {
+            msg.msg_control = cbuf.0.as_mut_ptr().cast();
+            // SAFETY: CMSG_SPACE of a u16 is a constant computation.
+            msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as usize;
+            // SAFETY: msg_control points at our aligned buffer of CMSG_SPACE bytes, large
+            // enough for one cmsg header and a u16; CMSG_FIRSTHDR then stays inside it.
+            unsafe {
+                let c = libc::CMSG_FIRSTHDR(&raw const msg);
+                (*c).cmsg_level = libc::SOL_UDP;
+                (*c).cmsg_type = libc::UDP_SEGMENT;
+                (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as usize;
+                std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), segment);
+            }
+        }
+        // SAFETY: msg points at live buffers (iov, address, control) for the call's duration.
+        let n = unsafe { libc::sendmsg(self.as_raw_fd(), &raw const msg, 0) };
+        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+    }
+
+    /// Receives one datagram, or with UDP_GRO a run of them: returns (bytes, source,
+    /// segment size). The segment size is the bytes of each datagram in the run (the
+    /// last may be shorter), or the whole length for a single datagram.
+    pub fn recv_segments(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4, usize)> {
+        // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
+        let mut sa: libc::sockaddr_in = unsafe { zeroed() };
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let mut cbuf = CmsgBuf([0; CMSG_SPACE]);
+        // SAFETY: msghdr is plain old data; all-zero is valid before we fill it.
+        let mut msg: libc::msghdr = unsafe { zeroed() };
+        msg.msg_name = (&raw mut sa).cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.0.as_mut_ptr().cast();
+        msg.msg_controllen = CMSG_SPACE;
+        // SAFETY: msg points at live buffers we own for the call's duration.
+        let n = unsafe { libc::recvmsg(self.as_raw_fd(), &raw mut msg, 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = n as usize;
+        let mut seg = n;
+        // SAFETY: the kernel filled msg_control/msg_controllen; the CMSG_* macros walk
+        // only within that buffer, and the int is read unaligned.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&raw const msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
+                    let v = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+                    if v > 0 {
+                        seg = v as usize;
+                    }
+                }
+                c = libc::CMSG_NXTHDR(&raw const msg, c);
+            }
+        }
+        let src = SocketAddrV4::new(Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr)), u16::from_be(sa.sin_port));
+        Ok((n, src, seg))
+    }
+}
