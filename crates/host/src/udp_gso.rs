@@ -21,7 +21,9 @@ fn sockaddr(dst: SocketAddrV4) -> libc::sockaddr_in {
     let mut sa: libc::sockaddr_in = unsafe { zeroed() };
     sa.sin_family = libc::AF_INET as libc::sa_family_t;
     sa.sin_port = dst.port().to_be();
-    sa.sin_addr = libc::in_addr { s_addr: u32::from(*dst.ip()).to_be() };
+    sa.sin_addr = libc::in_addr {
+        s_addr: u32::from(*dst.ip()).to_be(),
+    };
     sa
 }
 
@@ -40,7 +42,11 @@ impl UdpTunnelSocket {
             )
         };
         if rc != 0 {
-            return Err(Error::os("setsockopt UDP_GRO", "vxlan socket", io::Error::last_os_error()));
+            return Err(Error::os(
+                "setsockopt UDP_GRO",
+                "vxlan socket",
+                io::Error::last_os_error(),
+            ));
         }
         Ok(())
     }
@@ -49,7 +55,10 @@ impl UdpTunnelSocket {
     /// `dst` in one call. With `segment` >= buf.len() it is a plain send.
     pub fn send_segments(&self, buf: &[u8], segment: u16, dst: SocketAddrV4) -> io::Result<usize> {
         let mut sa = sockaddr(dst);
-        let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut libc::c_void, iov_len: buf.len() };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_ptr() as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
         let mut cbuf = CmsgBuf([0; CMSG_SPACE]);
         // SAFETY: msghdr is plain old data; all-zero is valid before we fill it.
         let mut msg: libc::msghdr = unsafe { zeroed() };
@@ -73,7 +82,11 @@ impl UdpTunnelSocket {
         }
         // SAFETY: msg points at live buffers (iov, address, control) for the call's duration.
         let n = unsafe { libc::sendmsg(self.as_raw_fd(), &raw const msg, 0) };
-        if n < 0 { Err(io::Error::last_os_error()) } else { Ok(n as usize) }
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
     }
 
     /// Receives one datagram, or with UDP_GRO a run of them: returns (bytes, source,
@@ -82,7 +95,10 @@ impl UdpTunnelSocket {
     pub fn recv_segments(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddrV4, usize)> {
         // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
         let mut sa: libc::sockaddr_in = unsafe { zeroed() };
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
         let mut cbuf = CmsgBuf([0; CMSG_SPACE]);
         // SAFETY: msghdr is plain old data; all-zero is valid before we fill it.
         let mut msg: libc::msghdr = unsafe { zeroed() };
@@ -113,7 +129,10 @@ impl UdpTunnelSocket {
                 c = libc::CMSG_NXTHDR(&raw const msg, c);
             }
         }
-        let src = SocketAddrV4::new(Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr)), u16::from_be(sa.sin_port));
+        let src = SocketAddrV4::new(
+            Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr)),
+            u16::from_be(sa.sin_port),
+        );
         Ok((n, src, seg))
     }
 }

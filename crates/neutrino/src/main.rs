@@ -32,7 +32,10 @@ enum Command {
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NEUTRINO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() {

@@ -67,7 +67,10 @@ enum SwitchCmd {
     /// Add flows from a file, one per line ('-' for stdin).
     AddFlows { bridge: String, file: String },
     /// Delete flows matching MATCH (all without it).
-    DelFlows { bridge: String, matching: Option<String> },
+    DelFlows {
+        bridge: String,
+        matching: Option<String>,
+    },
     /// Replace all flows of a bridge atomically, from a file ('-' for stdin).
     ReplaceFlows { bridge: String, file: String },
     /// Print flows with counters.
@@ -87,7 +90,9 @@ enum SwitchCmd {
 fn read_lines(file: &str) -> Result<Vec<String>> {
     let mut text = String::new();
     if file == "-" {
-        std::io::stdin().read_to_string(&mut text).context("reading flows from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading flows from stdin")?;
     } else {
         text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
     }
@@ -98,9 +103,25 @@ pub fn run(args: SwitchArgs) -> Result<()> {
     let req = match args.cmd {
         SwitchCmd::AddBr { bridge } => Request::AddBr { bridge },
         SwitchCmd::DelBr { bridge } => Request::DelBr { bridge },
-        SwitchCmd::AddPort { bridge, port, kind, netns, tag, peer, remote_ip, local_ip, key, mac, mtu, ofport } => {
+        SwitchCmd::AddPort {
+            bridge,
+            port,
+            kind,
+            netns,
+            tag,
+            peer,
+            remote_ip,
+            local_ip,
+            key,
+            mac,
+            mtu,
+            ofport,
+        } => {
             let kind: PortType = kind.parse().map_err(anyhow::Error::msg)?;
-            let key = key.map(|k| k.parse::<TunnelKey>()).transpose().map_err(anyhow::Error::msg)?;
+            let key = key
+                .map(|k| k.parse::<TunnelKey>())
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
             let mut cfg = PortConfig::new(&port, kind);
             cfg.netns = netns;
             cfg.tag = tag;
@@ -116,10 +137,19 @@ pub fn run(args: SwitchArgs) -> Result<()> {
         }
         SwitchCmd::DelPort { bridge, port } => Request::DelPort { bridge, port },
         SwitchCmd::Show => Request::Show,
-        SwitchCmd::AddFlow { bridge, flow } => Request::AddFlows { bridge, flows: vec![flow] },
-        SwitchCmd::AddFlows { bridge, file } => Request::AddFlows { bridge, flows: read_lines(&file)? },
+        SwitchCmd::AddFlow { bridge, flow } => Request::AddFlows {
+            bridge,
+            flows: vec![flow],
+        },
+        SwitchCmd::AddFlows { bridge, file } => Request::AddFlows {
+            bridge,
+            flows: read_lines(&file)?,
+        },
         SwitchCmd::DelFlows { bridge, matching } => Request::DelFlows { bridge, matching },
-        SwitchCmd::ReplaceFlows { bridge, file } => Request::ReplaceFlows { bridge, flows: read_lines(&file)? },
+        SwitchCmd::ReplaceFlows { bridge, file } => Request::ReplaceFlows {
+            bridge,
+            flows: read_lines(&file)?,
+        },
         SwitchCmd::DumpFlows { bridge, table } => Request::DumpFlows { bridge, table },
         SwitchCmd::DumpPorts { bridge } => Request::DumpPorts { bridge },
         SwitchCmd::FdbShow { bridge } => Request::FdbShow { bridge },
@@ -151,14 +181,23 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             for p in ports {
                 let s = p.stats;
                 println!("  port {:>3} {}:", p.ofport, p.name);
-                println!("       rx pkts={}, bytes={}, drop={}, errs={}", s.rx_packets, s.rx_bytes, s.rx_dropped, s.rx_errors);
-                println!("       tx pkts={}, bytes={}, drop={}, errs={}", s.tx_packets, s.tx_bytes, s.tx_dropped, s.tx_errors);
+                println!(
+                    "       rx pkts={}, bytes={}, drop={}, errs={}",
+                    s.rx_packets, s.rx_bytes, s.rx_dropped, s.rx_errors
+                );
+                println!(
+                    "       tx pkts={}, bytes={}, drop={}, errs={}",
+                    s.tx_packets, s.tx_bytes, s.tx_dropped, s.tx_errors
+                );
             }
         }
         Response::Fdb { entries } => {
             println!(" port              VLAN  MAC                Age");
             for e in entries {
-                println!(" {:<17} {:>4}  {}  {:>4}", e.port, e.vlan, e.mac, e.age_secs);
+                println!(
+                    " {:<17} {:>4}  {}  {:>4}",
+                    e.port, e.vlan, e.mac, e.age_secs
+                );
             }
         }
         Response::Error { message } => bail!("{message}"),

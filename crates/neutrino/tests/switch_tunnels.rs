@@ -10,7 +10,7 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// 1. vm1 (H1) <-> vm2 (H2) over VXLAN.
+/// (1) vm1 (H1) <-> vm2 (H2) over VXLAN.
 #[test]
 fn vxlan_ping() {
     if !lab_available() {
@@ -22,7 +22,7 @@ fn vxlan_ping() {
     lab.tcp_transfer(&vm1, &vm2, 50);
 }
 
-/// 2. Same over GRE (classifier table 3).
+/// (2) Same over GRE (classifier table 3).
 #[test]
 fn gre_ping() {
     if !lab_available() {
@@ -34,7 +34,7 @@ fn gre_ping() {
     lab.tcp_transfer(&vm1, &vm2, 20);
 }
 
-/// 3. Two networks with the same addresses on the same hosts (VNI 0x64 on
+/// (3) Two networks with the same addresses on the same hosts (VNI 0x64 on
 /// local VLAN 1, VNI 0x65 on local VLAN 2) do not see each other.
 #[test]
 fn networks_isolated() {
@@ -102,7 +102,7 @@ fn networks_isolated() {
     );
 }
 
-/// 4. H2 is a plain Linux hypervisor (kernel vxlan device + Linux bridge):
+/// (4) H2 is a plain Linux hypervisor (kernel vxlan device + Linux bridge):
 /// neutrino's VXLAN must interoperate on the wire.
 #[test]
 fn kernel_vxlan_interop() {
@@ -122,7 +122,7 @@ fn kernel_vxlan_interop() {
     lab.tcp_transfer(&vm1, &vm2, 50);
 }
 
-/// 5. switchd killed and restarted on the same run dir gets its bridges,
+/// (5) switchd killed and restarted on the same run dir gets its bridges,
 /// ports and flows back from its state file; traffic resumes.
 #[test]
 fn switchd_restart() {
@@ -189,7 +189,7 @@ fn switchd_restart() {
     }
 }
 
-/// 6. `switch trace` follows the packet across the patch into br-tun and
+/// (6) `switch trace` follows the packet across the patch into br-tun and
 /// names the tables and the tunnel port: broadcast ARP -> table 22 flood,
 /// learned unicast -> table 20.
 #[test]
@@ -242,7 +242,7 @@ fn trace_names_table22() {
     );
 }
 
-/// 7. A flow with an unknown action is rejected with a one-line error naming
+/// (7) A flow with an unknown action is rejected with a one-line error naming
 /// it, and the table is unchanged.
 #[test]
 fn bad_flow_rejected() {
@@ -288,7 +288,7 @@ fn bad_flow_rejected() {
     assert_eq!(before, after, "a rejected add-flow changed br-tun's flows");
 }
 
-/// 0. The lab without neutrino: both hosts are plain Linux hypervisors
+/// (0) The lab without neutrino: both hosts are plain Linux hypervisors
 /// (kernel vxlan + bridge). If this fails, the machine (namespaces, veth,
 /// vxlan module) is the problem, not the switch.
 #[test]

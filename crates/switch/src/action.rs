@@ -13,11 +13,19 @@ pub struct FieldRange {
 
 impl FieldRange {
     pub fn whole(field: Field) -> FieldRange {
-        FieldRange { field, start: 0, bits: field.span().bits }
+        FieldRange {
+            field,
+            start: 0,
+            bits: field.span().bits,
+        }
     }
     /// Mask of this range in the field's bit numbering.
     pub fn mask(&self) -> u128 {
-        let m = if self.bits >= 128 { u128::MAX } else { (1u128 << self.bits) - 1 };
+        let m = if self.bits >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << self.bits) - 1
+        };
         m << self.start
     }
     pub fn is_whole(&self) -> bool {
@@ -45,7 +53,10 @@ pub enum Action {
     /// All ports but the input port (ignores VLANs, like OpenFlow FLOOD).
     Flood,
     /// resubmit([port],[table]): run the table with the current key, then continue.
-    Resubmit { in_port: Option<u32>, table: Option<u8> },
+    Resubmit {
+        in_port: Option<u32>,
+        table: Option<u8>,
+    },
     /// goto_table:T — continue in table T after this flow's actions.
     GotoTable(u8),
     ModVlanVid(u16),
@@ -54,9 +65,15 @@ pub enum Action {
     PushVlan(u16),
     SetTunnel(u64),
     /// set_field/load of a constant into (part of) a field.
-    Load { value: u128, dst: FieldRange },
+    Load {
+        value: u128,
+        dst: FieldRange,
+    },
     /// move:SRC->DST
-    Move { src: FieldRange, dst: FieldRange },
+    Move {
+        src: FieldRange,
+        dst: FieldRange,
+    },
     Learn(Box<LearnSpec>),
     /// Explicit drop (an empty action list drops too).
     Drop,

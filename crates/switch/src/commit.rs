@@ -7,7 +7,10 @@ use wire::ether::{ETH_HLEN, ETH_P_ARP, ETH_P_VLAN, VLAN_HLEN, be16};
 
 /// Rewrites `pkt`, whose headers are described by `orig`, so they match `new`.
 pub fn apply(pkt: &mut PacketBuf, orig: &FlowKey, new: &FlowKey) {
-    let (old_tci, new_tci) = (orig.get(Field::VlanTci) as u16, new.get(Field::VlanTci) as u16);
+    let (old_tci, new_tci) = (
+        orig.get(Field::VlanTci) as u16,
+        new.get(Field::VlanTci) as u16,
+    );
     if old_tci != new_tci {
         let (old_on, new_on) = (old_tci & 0x1000 != 0, new_tci & 0x1000 != 0);
         let wire_tci = new_tci & !0x1000;

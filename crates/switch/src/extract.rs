@@ -23,8 +23,14 @@ pub fn flow_key(frame: &[u8], tunnel: Option<&TunnelMeta>) -> FlowKey {
     if frame.len() < ETH_HLEN {
         return k;
     }
-    k.set(Field::DlDst, wire::MacAddr::from_slice(&frame[0..6]).to_u64().into());
-    k.set(Field::DlSrc, wire::MacAddr::from_slice(&frame[6..12]).to_u64().into());
+    k.set(
+        Field::DlDst,
+        wire::MacAddr::from_slice(&frame[0..6]).to_u64().into(),
+    );
+    k.set(
+        Field::DlSrc,
+        wire::MacAddr::from_slice(&frame[6..12]).to_u64().into(),
+    );
     let mut off = 12;
     let mut ty = be16(frame, off);
     if matches!(ty, ETH_P_VLAN | ETH_P_QINQ) {
@@ -104,8 +110,14 @@ fn arp(k: &mut FlowKey, p: &[u8]) {
     if op <= 0xff {
         k.set(Field::ArpOp, op.into());
     }
-    k.set(Field::ArpSha, wire::MacAddr::from_slice(&p[8..14]).to_u64().into());
+    k.set(
+        Field::ArpSha,
+        wire::MacAddr::from_slice(&p[8..14]).to_u64().into(),
+    );
     k.set(Field::ArpSpa, be32(p, 14).into());
-    k.set(Field::ArpTha, wire::MacAddr::from_slice(&p[18..24]).to_u64().into());
+    k.set(
+        Field::ArpTha,
+        wire::MacAddr::from_slice(&p[18..24]).to_u64().into(),
+    );
     k.set(Field::ArpTpa, be32(p, 24).into());
 }

@@ -118,7 +118,11 @@ impl Field {
     /// All-ones mask of the field's width.
     pub fn full_mask(self) -> u128 {
         let b = self.span().bits;
-        if b == 128 { u128::MAX } else { (1u128 << b) - 1 }
+        if b == 128 {
+            u128::MAX
+        } else {
+            (1u128 << b) - 1
+        }
     }
 }
 
@@ -128,7 +132,11 @@ impl FlowKey {
         if s.bits == 128 {
             (u128::from(self.w[s.word]) << 64) | u128::from(self.w[s.word + 1])
         } else {
-            let m = if s.bits == 64 { u64::MAX } else { (1u64 << s.bits) - 1 };
+            let m = if s.bits == 64 {
+                u64::MAX
+            } else {
+                (1u64 << s.bits) - 1
+            };
             u128::from((self.w[s.word] >> s.shift) & m)
         }
     }
@@ -139,7 +147,11 @@ impl FlowKey {
             self.w[s.word] = (v >> 64) as u64;
             self.w[s.word + 1] = v as u64;
         } else {
-            let m = if s.bits == 64 { u64::MAX } else { (1u64 << s.bits) - 1 };
+            let m = if s.bits == 64 {
+                u64::MAX
+            } else {
+                (1u64 << s.bits) - 1
+            };
             let v = (v as u64) & m;
             self.w[s.word] = (self.w[s.word] & !(m << s.shift)) | (v << s.shift);
         }
@@ -181,10 +193,15 @@ mod tests {
                     continue;
                 }
                 let bits = |s: Span| -> Vec<(usize, u32)> {
-                    (0..s.bits).map(|i| (s.word + ((s.shift + i) / 64) as usize, (s.shift + i) % 64)).collect()
+                    (0..s.bits)
+                        .map(|i| (s.word + ((s.shift + i) / 64) as usize, (s.shift + i) % 64))
+                        .collect()
                 };
                 let ba = bits(sa);
-                assert!(bits(sb).iter().all(|x| !ba.contains(x)), "{a:?} overlaps {b:?}");
+                assert!(
+                    bits(sb).iter().all(|x| !ba.contains(x)),
+                    "{a:?} overlaps {b:?}"
+                );
             }
         }
     }
@@ -193,7 +210,8 @@ mod tests {
     fn get_set_round_trip() {
         let mut k = FlowKey::default();
         for (i, f) in Field::ALL.iter().enumerate() {
-            let v = 0x0123_4567_89ab_cdef_1122_3344_5566_7788u128.rotate_left(i as u32) & f.full_mask();
+            let v =
+                0x0123_4567_89ab_cdef_1122_3344_5566_7788u128.rotate_left(i as u32) & f.full_mask();
             k.set(*f, v);
             assert_eq!(k.get(*f), v, "{f:?}");
         }

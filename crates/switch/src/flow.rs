@@ -76,12 +76,27 @@ pub struct Flow {
 impl Flow {
     /// Same table, priority and match: adding one replaces the other.
     pub fn same_rule(&self, other: &Flow) -> bool {
-        self.table == other.table && self.priority == other.priority && self.matcher == other.matcher
+        self.table == other.table
+            && self.priority == other.priority
+            && self.matcher == other.matcher
+    }
+
+    pub fn parts(&self) -> crate::print::FlowParts<'_> {
+        crate::print::FlowParts {
+            table: self.table,
+            priority: self.priority,
+            cookie: self.cookie,
+            idle_timeout: self.idle_timeout,
+            hard_timeout: self.hard_timeout,
+            matcher: &self.matcher,
+            actions: &self.actions,
+        }
     }
 
     pub fn expired(&self, now: u64) -> bool {
         (self.hard_timeout != 0 && now >= self.stats.created + u64::from(self.hard_timeout) * 1000)
-            || (self.idle_timeout != 0 && now >= self.stats.used + u64::from(self.idle_timeout) * 1000)
+            || (self.idle_timeout != 0
+                && now >= self.stats.used + u64::from(self.idle_timeout) * 1000)
     }
 }
 

@@ -50,7 +50,11 @@ fn read(src: LearnSrc, key: &FlowKey, width: u32) -> u128 {
         LearnSrc::Value(v) => v,
         LearnSrc::Field(r) => {
             let v = (key.get(r.field) & r.mask()) >> r.start;
-            if width >= 128 { v } else { v & ((1u128 << width) - 1) }
+            if width >= 128 {
+                v
+            } else {
+                v & ((1u128 << width) - 1)
+            }
         }
     }
 }

@@ -20,7 +20,10 @@ pub struct MacTable {
 
 impl MacTable {
     pub fn new() -> MacTable {
-        MacTable { entries: HashMap::new(), aging_ms: DEFAULT_AGING_MS }
+        MacTable {
+            entries: HashMap::new(),
+            aging_ms: DEFAULT_AGING_MS,
+        }
     }
 
     pub fn learn(&mut self, vlan: u16, mac: u64, port: PortId, now: u64) {
@@ -35,7 +38,8 @@ impl MacTable {
                 return;
             }
         }
-        self.entries.insert((vlan, mac), MacEntry { port, seen: now });
+        self.entries
+            .insert((vlan, mac), MacEntry { port, seen: now });
     }
 
     pub fn lookup(&self, vlan: u16, mac: u64, now: u64) -> Option<PortId> {
@@ -56,7 +60,11 @@ impl MacTable {
 
     /// (vlan, mac, entry), sorted by VLAN then MAC.
     pub fn entries(&self) -> Vec<(u16, u64, MacEntry)> {
-        let mut v: Vec<_> = self.entries.iter().map(|(&(vl, m), e)| (vl, m, *e)).collect();
+        let mut v: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(&(vl, m), e)| (vl, m, *e))
+            .collect();
         v.sort_by_key(|(vl, m, _)| (*vl, *m));
         v
     }

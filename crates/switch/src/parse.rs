@@ -76,7 +76,11 @@ fn fits(f: Field, v: u128) -> bool {
 }
 
 /// Parses a value (and optional /mask) for `f`.
-pub fn parse_value(f: Field, text: &str, ports: &dyn PortNames) -> Result<(u128, u128), ParseError> {
+pub fn parse_value(
+    f: Field,
+    text: &str,
+    ports: &dyn PortNames,
+) -> Result<(u128, u128), ParseError> {
     let bad = || ParseError(format!("bad value '{text}' for {}", f.name()));
     let (v, m) = match text.split_once('/') {
         Some((v, m)) => (v, Some(m)),
@@ -98,7 +102,11 @@ pub fn parse_value(f: Field, text: &str, ports: &dyn PortNames) -> Result<(u128,
                 None => full,
                 Some(m) => match m.parse::<u32>() {
                     Ok(n) if n <= 32 => {
-                        if n == 0 { 0 } else { u128::from(u32::MAX << (32 - n)) }
+                        if n == 0 {
+                            0
+                        } else {
+                            u128::from(u32::MAX << (32 - n))
+                        }
                     }
                     Ok(_) => return Err(bad()),
                     Err(_) => u128::from(u32::from(m.parse::<Ipv4Addr>().map_err(|_| bad())?)),
@@ -112,7 +120,11 @@ pub fn parse_value(f: Field, text: &str, ports: &dyn PortNames) -> Result<(u128,
                 None => full,
                 Some(m) => match m.parse::<u32>() {
                     Ok(n) if n <= 128 => {
-                        if n == 0 { 0 } else { u128::MAX << (128 - n) }
+                        if n == 0 {
+                            0
+                        } else {
+                            u128::MAX << (128 - n)
+                        }
                     }
                     Ok(_) => return Err(bad()),
                     Err(_) => u128::from(m.parse::<Ipv6Addr>().map_err(|_| bad())?),
@@ -136,7 +148,10 @@ pub fn parse_value(f: Field, text: &str, ports: &dyn PortNames) -> Result<(u128,
         }
     };
     if !fits(f, value) || !fits(f, mask) {
-        return Err(ParseError(format!("value '{text}' is too wide for {}", f.name())));
+        return Err(ParseError(format!(
+            "value '{text}' is too wide for {}",
+            f.name()
+        )));
     }
     Ok((value & mask, mask))
 }
@@ -179,7 +194,11 @@ fn u16_of(key: &str, v: &str) -> Result<u16, ParseError> {
 
 /// Parses a flow. With `need_actions`, `actions=` must be present (add-flow);
 /// without, it must not be (del-flows, trace).
-pub fn parse_flow(text: &str, ports: &dyn PortNames, need_actions: bool) -> Result<FlowSpec, ParseError> {
+pub fn parse_flow(
+    text: &str,
+    ports: &dyn PortNames,
+    need_actions: bool,
+) -> Result<FlowSpec, ParseError> {
     let text = text.trim();
     let (match_part, action_part) = match find_actions(text) {
         Some(i) => (&text[..i], Some(&text[i + "actions=".len()..])),
@@ -222,15 +241,20 @@ pub fn parse_flow(text: &str, ports: &dyn PortNames, need_actions: bool) -> Resu
             "cookie" => {
                 let (c, m) = v.split_once('/').unwrap_or((v, "0xffffffffffffffff"));
                 let bad = || ParseError(format!("bad cookie '{v}'"));
-                spec.cookie = parse_int(c).and_then(|n| u64::try_from(n).ok()).ok_or_else(bad)?;
-                spec.cookie_mask = parse_int(m).and_then(|n| u64::try_from(n).ok()).ok_or_else(bad)?;
+                spec.cookie = parse_int(c)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(bad)?;
+                spec.cookie_mask = parse_int(m)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(bad)?;
             }
             "dl_vlan" => {
                 let n = u16_of(k, v)?;
                 if n == 0xffff {
                     spec.matcher.set(Field::VlanTci, 0, 0xffff);
                 } else if n < 4096 {
-                    spec.matcher.set(Field::VlanTci, u128::from(0x1000 | n), 0x1fff);
+                    spec.matcher
+                        .set(Field::VlanTci, u128::from(0x1000 | n), 0x1fff);
                 } else {
                     return err(format!("bad value '{v}' for dl_vlan"));
                 }
@@ -240,10 +264,12 @@ pub fn parse_flow(text: &str, ports: &dyn PortNames, need_actions: bool) -> Resu
                 if n > 7 {
                     return err(format!("bad value '{v}' for dl_vlan_pcp"));
                 }
-                spec.matcher.set(Field::VlanTci, u128::from(0x1000 | (n << 13)), 0xf000);
+                spec.matcher
+                    .set(Field::VlanTci, u128::from(0x1000 | (n << 13)), 0xf000);
             }
             _ => {
-                let f = Field::by_any_name(k).ok_or_else(|| ParseError(format!("unknown field '{k}'")))?;
+                let f = Field::by_any_name(k)
+                    .ok_or_else(|| ParseError(format!("unknown field '{k}'")))?;
                 let (val, mask) = parse_value(f, v, ports)?;
                 spec.matcher.set(f, val, mask);
             }
@@ -278,7 +304,8 @@ pub fn parse_field_range(s: &str) -> Result<FieldRange, ParseError> {
         Some(_) => return err(format!("bad field '{s}'")),
         None => (s, None),
     };
-    let field = Field::by_any_name(name).ok_or_else(|| ParseError(format!("unknown field '{name}'")))?;
+    let field =
+        Field::by_any_name(name).ok_or_else(|| ParseError(format!("unknown field '{name}'")))?;
     let width = field.span().bits;
     let r = match range {
         None | Some("") => FieldRange::whole(field),
@@ -293,7 +320,11 @@ pub fn parse_field_range(s: &str) -> Result<FieldRange, ParseError> {
             if a > b || b >= width {
                 return Err(bad());
             }
-            FieldRange { field, start: a, bits: b - a + 1 }
+            FieldRange {
+                field,
+                start: a,
+                bits: b - a + 1,
+            }
         }
     };
     Ok(r)
@@ -393,14 +424,30 @@ fn parse_action(tok: &str, ports: &dyn PortNames) -> Result<Action, ParseError> 
             let mac: wire::MacAddr = v
                 .parse()
                 .map_err(|_| ParseError(format!("bad MAC '{v}' in {name}")))?;
-            let f = if name == "mod_dl_src" { Field::DlSrc } else { Field::DlDst };
-            Action::Load { value: mac.to_u64().into(), dst: FieldRange::whole(f) }
+            let f = if name == "mod_dl_src" {
+                Field::DlSrc
+            } else {
+                Field::DlDst
+            };
+            Action::Load {
+                value: mac.to_u64().into(),
+                dst: FieldRange::whole(f),
+            }
         }
         ("mod_nw_src" | "mod_nw_dst", a) => {
             let v = need(a, tok)?;
-            let ip: Ipv4Addr = v.parse().map_err(|_| ParseError(format!("bad IPv4 '{v}' in {name}")))?;
-            let f = if name == "mod_nw_src" { Field::NwSrc } else { Field::NwDst };
-            Action::Load { value: u32::from(ip).into(), dst: FieldRange::whole(f) }
+            let ip: Ipv4Addr = v
+                .parse()
+                .map_err(|_| ParseError(format!("bad IPv4 '{v}' in {name}")))?;
+            let f = if name == "mod_nw_src" {
+                Field::NwSrc
+            } else {
+                Field::NwDst
+            };
+            Action::Load {
+                value: u32::from(ip).into(),
+                dst: FieldRange::whole(f),
+            }
         }
         ("set_field", a) => {
             let a = need(a, tok)?;
@@ -418,7 +465,8 @@ fn parse_action(tok: &str, ports: &dyn PortNames) -> Result<Action, ParseError> 
                 return err(format!("load needs VALUE->FIELD[]: '{tok}'"));
             };
             let dst = parse_field_range(dst)?;
-            let value = parse_int(v).ok_or_else(|| ParseError(format!("bad value '{v}' in '{tok}'")))?;
+            let value =
+                parse_int(v).ok_or_else(|| ParseError(format!("bad value '{v}' in '{tok}'")))?;
             check_width(tok, value, dst)?;
             Action::Load { value, dst }
         }
@@ -436,17 +484,32 @@ fn parse_action(tok: &str, ports: &dyn PortNames) -> Result<Action, ParseError> 
         _ => {
             if let Some(inner) = paren_arg(tok, "resubmit") {
                 let (p, t) = inner.split_once(',').unwrap_or((inner, ""));
-                let in_port = if p.trim().is_empty() { None } else { Some(parse_port(p.trim(), ports)?) };
-                let table = if t.trim().is_empty() { None } else { Some(parse_table_num(t.trim())?) };
+                let in_port = if p.trim().is_empty() {
+                    None
+                } else {
+                    Some(parse_port(p.trim(), ports)?)
+                };
+                let table = if t.trim().is_empty() {
+                    None
+                } else {
+                    Some(parse_table_num(t.trim())?)
+                };
                 return Ok(Action::Resubmit { in_port, table });
             }
             if let Some(n) = tok.strip_prefix("resubmit:") {
-                return Ok(Action::Resubmit { in_port: Some(parse_port(n, ports)?), table: None });
+                return Ok(Action::Resubmit {
+                    in_port: Some(parse_port(n, ports)?),
+                    table: None,
+                });
             }
             if let Some(inner) = paren_arg(tok, "learn") {
                 return Ok(Action::Learn(Box::new(parse_learn(inner, ports)?)));
             }
-            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') && arg.is_none() {
+            if name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && arg.is_none()
+            {
                 // A bare port name or number is `output:` in ovs-ofctl.
                 if let Ok(p) = parse_port(name, ports) {
                     return Ok(Action::Output(p));
@@ -479,13 +542,17 @@ fn parse_learn(inner: &str, ports: &dyn PortNames) -> Result<LearnSpec, ParseErr
                 }
                 LearnSrc::Field(s)
             } else {
-                LearnSrc::Value(parse_int(src).ok_or_else(|| ParseError(format!("bad value in '{tok}'")))?)
+                LearnSrc::Value(
+                    parse_int(src).ok_or_else(|| ParseError(format!("bad value in '{tok}'")))?,
+                )
             };
             spec.items.push(LearnItem::Load { dst, src });
             continue;
         }
         if let Some(v) = tok.strip_prefix("output:") {
-            spec.items.push(LearnItem::Output { src: parse_field_range(v)? });
+            spec.items.push(LearnItem::Output {
+                src: parse_field_range(v)?,
+            });
             continue;
         }
         if let Some((k, v)) = tok.split_once('=') {
@@ -520,7 +587,10 @@ fn parse_learn(inner: &str, ports: &dyn PortNames) -> Result<LearnSpec, ParseErr
         }
         // FIELD[range] alone: match the field on its current value.
         let r = parse_field_range(tok)?;
-        spec.items.push(LearnItem::Match { dst: r, src: LearnSrc::Field(r) });
+        spec.items.push(LearnItem::Match {
+            dst: r,
+            src: LearnSrc::Field(r),
+        });
     }
     Ok(spec)
 }

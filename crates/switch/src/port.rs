@@ -44,7 +44,11 @@ impl FromStr for PortType {
             "patch" => PortType::Patch,
             "vxlan" => PortType::Vxlan,
             "gre" => PortType::Gre,
-            _ => return Err(format!("unknown port type '{s}' (tap, internal, system, patch, vxlan, gre)")),
+            _ => {
+                return Err(format!(
+                    "unknown port type '{s}' (tap, internal, system, patch, vxlan, gre)"
+                ));
+            }
         })
     }
 }
@@ -147,8 +151,13 @@ impl PortConfig {
         if n.is_empty() || n.len() > 15 {
             return Err(format!("port name '{n}' must be 1 to 15 bytes"));
         }
-        if !n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
-            return Err(format!("port name '{n}' may hold only letters, digits, '-', '_' and '.'"));
+        if !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(format!(
+                "port name '{n}' may hold only letters, digits, '-', '_' and '.'"
+            ));
         }
         if let Some(t) = self.tag
             && t > 4095
@@ -167,14 +176,19 @@ impl PortConfig {
         }
         let tunnel = self.kind.is_tunnel();
         match self.kind {
-            PortType::Patch if self.peer.is_none() => return Err("a patch port needs --peer".into()),
+            PortType::Patch if self.peer.is_none() => {
+                return Err("a patch port needs --peer".into());
+            }
             PortType::Vxlan | PortType::Gre if self.remote_ip.is_none() => {
                 return Err(format!("a {} port needs --remote-ip", self.kind.name()));
             }
             _ => {}
         }
         if !tunnel && (self.remote_ip.is_some() || self.local_ip.is_some() || self.key.is_some()) {
-            return Err(format!("--remote-ip, --local-ip and --key are for vxlan and gre ports, not {}", self.kind.name()));
+            return Err(format!(
+                "--remote-ip, --local-ip and --key are for vxlan and gre ports, not {}",
+                self.kind.name()
+            ));
         }
         if self.kind != PortType::Patch && self.peer.is_some() {
             return Err("--peer is only for patch ports".into());
@@ -183,7 +197,11 @@ impl PortConfig {
             return Err("--netns is only for tap and internal ports".into());
         }
         if let Some(TunnelKey::Fixed(k)) = self.key {
-            let max: u64 = if self.kind == PortType::Vxlan { 0xff_ffff } else { 0xffff_ffff };
+            let max: u64 = if self.kind == PortType::Vxlan {
+                0xff_ffff
+            } else {
+                0xffff_ffff
+            };
             if k > max {
                 return Err(format!("key {k} does not fit a {} key", self.kind.name()));
             }

@@ -56,7 +56,12 @@ fn value_text(f: Field, v: u128, m: u128, ports: &dyn PortNames) -> String {
     }
     // CIDR form for prefix masks of addresses.
     match f {
-        Field::NwSrc | Field::NwDst | Field::ArpSpa | Field::ArpTpa | Field::TunSrc | Field::TunDst => {
+        Field::NwSrc
+        | Field::NwDst
+        | Field::ArpSpa
+        | Field::ArpTpa
+        | Field::TunSrc
+        | Field::TunDst => {
             let m32 = m as u32;
             if m32.leading_ones() + m32.trailing_zeros() == 32 {
                 return format!("{}/{}", format_value(f, v), m32.leading_ones());
@@ -129,7 +134,11 @@ pub fn match_text(m: &Match, ports: &dyn PortNames) -> String {
             toks.push(format!("vlan_tci={v:#06x}/{mask:#06x}"));
             continue;
         }
-        toks.push(format!("{}={}", shown.name(), value_text(shown, v, mask, ports)));
+        toks.push(format!(
+            "{}={}",
+            shown.name(),
+            value_text(shown, v, mask, ports)
+        ));
     }
     toks.join(",")
 }
@@ -140,7 +149,12 @@ fn range_text(r: &FieldRange) -> String {
     } else if r.bits == 1 {
         format!("{}[{}]", r.field.nxm_name(), r.start)
     } else {
-        format!("{}[{}..{}]", r.field.nxm_name(), r.start, r.start + r.bits - 1)
+        format!(
+            "{}[{}..{}]",
+            r.field.nxm_name(),
+            r.start,
+            r.start + r.bits - 1
+        )
     }
 }
 
@@ -160,11 +174,26 @@ fn learn_text(l: &LearnSpec) -> String {
     }
     for item in &l.items {
         parts.push(match item {
-            LearnItem::Match { dst, src: LearnSrc::Field(s) } if s == dst => range_text(dst),
-            LearnItem::Match { dst, src: LearnSrc::Field(s) } => format!("{}={}", range_text(dst), range_text(s)),
-            LearnItem::Match { dst, src: LearnSrc::Value(v) } => format!("{}={v:#x}", range_text(dst)),
-            LearnItem::Load { dst, src: LearnSrc::Field(s) } => format!("load:{}->{}", range_text(s), range_text(dst)),
-            LearnItem::Load { dst, src: LearnSrc::Value(v) } => format!("load:{v:#x}->{}", range_text(dst)),
+            LearnItem::Match {
+                dst,
+                src: LearnSrc::Field(s),
+            } if s == dst => range_text(dst),
+            LearnItem::Match {
+                dst,
+                src: LearnSrc::Field(s),
+            } => format!("{}={}", range_text(dst), range_text(s)),
+            LearnItem::Match {
+                dst,
+                src: LearnSrc::Value(v),
+            } => format!("{}={v:#x}", range_text(dst)),
+            LearnItem::Load {
+                dst,
+                src: LearnSrc::Field(s),
+            } => format!("load:{}->{}", range_text(s), range_text(dst)),
+            LearnItem::Load {
+                dst,
+                src: LearnSrc::Value(v),
+            } => format!("load:{v:#x}->{}", range_text(dst)),
             LearnItem::Output { src } => format!("output:{}", range_text(src)),
         });
     }
@@ -211,20 +240,34 @@ pub fn actions_text(actions: &[Action], ports: &dyn PortNames) -> String {
     if actions.is_empty() {
         return "drop".into();
     }
-    actions.iter().map(|a| action_text(a, ports)).collect::<Vec<_>>().join(",")
+    actions
+        .iter()
+        .map(|a| action_text(a, ports))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The printable parts of a flow (installed, learned or just parsed).
+pub struct FlowParts<'a> {
+    pub table: u8,
+    pub priority: u16,
+    pub cookie: u64,
+    pub idle_timeout: u16,
+    pub hard_timeout: u16,
+    pub matcher: &'a Match,
+    pub actions: &'a [Action],
 }
 
 /// A flow as `add-flow` accepts it: `table=T,priority=P[,cookie=..][,timeouts],MATCH,actions=...`.
-pub fn flow_text(
-    table: u8,
-    priority: u16,
-    cookie: u64,
-    idle: u16,
-    hard: u16,
-    m: &Match,
-    actions: &[Action],
-    ports: &dyn PortNames,
-) -> String {
+pub fn flow_text(f: &FlowParts, ports: &dyn PortNames) -> String {
+    let (table, priority, cookie, idle, hard) = (
+        f.table,
+        f.priority,
+        f.cookie,
+        f.idle_timeout,
+        f.hard_timeout,
+    );
+    let (m, actions) = (f.matcher, f.actions);
     let mut s = format!("table={table},priority={priority}");
     if cookie != 0 {
         let _ = write!(s, ",cookie={cookie:#x}");

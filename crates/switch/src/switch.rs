@@ -1,5 +1,6 @@
 //! The switch: bridges and ports, flow-table management and the packet entry points.
 
+use crate::PortId;
 use crate::bridge::Bridge;
 use crate::extract::{TunnelMeta, flow_key};
 use crate::field::Field;
@@ -8,7 +9,6 @@ use crate::parse::{FlowSpec, PortNames, parse_flow};
 use crate::port::{PortConfig, PortType};
 use crate::print;
 use crate::xlate::{Ctx, Output};
-use crate::PortId;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -100,7 +100,12 @@ impl PortNames for BridgePorts<'_> {
 }
 
 fn check_name(what: &str, n: &str) -> Result<(), SwitchError> {
-    if n.is_empty() || n.len() > 15 || !n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    if n.is_empty()
+        || n.len() > 15
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
         return Err(SwitchError::Invalid(format!(
             "{what} name '{n}' must be 1 to 15 bytes of letters, digits, '-', '_' or '.'"
         )));
@@ -131,7 +136,11 @@ impl Switch {
     }
 
     pub fn bridge_names(&self) -> Vec<String> {
-        self.bridges.iter().flatten().map(|b| b.name.clone()).collect()
+        self.bridges
+            .iter()
+            .flatten()
+            .map(|b| b.name.clone())
+            .collect()
     }
 
     pub fn names(&self, br: usize) -> BridgePorts<'_> {
@@ -153,7 +162,11 @@ impl Switch {
             hard_timeout: 0,
             matcher: Default::default(),
             actions: Arc::from(vec![crate::action::Action::Normal]),
-            stats: FlowStats { created: now, used: now, ..Default::default() },
+            stats: FlowStats {
+                created: now,
+                used: now,
+                ..Default::default()
+            },
         });
         match self.bridges.iter().position(Option::is_none) {
             Some(i) => self.bridges[i] = Some(b),
@@ -166,7 +179,10 @@ impl Switch {
     /// Removes a bridge and its ports; returns the removed ports for the daemon to close.
     pub fn del_bridge(&mut self, name: &str) -> Result<Vec<(PortId, PortConfig)>, SwitchError> {
         let id = self.bridge_id(name)?;
-        let port_ids: Vec<PortId> = self.bridge(id).map(|b| b.ports.values().copied().collect()).unwrap_or_default();
+        let port_ids: Vec<PortId> = self
+            .bridge(id)
+            .map(|b| b.ports.values().copied().collect())
+            .unwrap_or_default();
         let mut removed = Vec::new();
         for p in port_ids {
             if let Some(port) = self.ports[p].take() {
@@ -190,7 +206,10 @@ impl Switch {
     }
 
     pub fn ports(&self) -> impl Iterator<Item = (PortId, &Port)> {
-        self.ports.iter().enumerate().filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
+        self.ports
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.as_ref().map(|p| (i, p)))
     }
 
     pub fn port_by_name(&self, name: &str) -> Option<(PortId, &Port)> {
@@ -201,19 +220,31 @@ impl Switch {
         let br = self.bridge_id(bridge)?;
         cfg.validate().map_err(SwitchError::Invalid)?;
         if let Some((_, p)) = self.port_by_name(&cfg.name) {
-            let owner = self.bridge(p.bridge).map(|b| b.name.clone()).unwrap_or_default();
+            let owner = self
+                .bridge(p.bridge)
+                .map(|b| b.name.clone())
+                .unwrap_or_default();
             return Err(SwitchError::PortExists(cfg.name, owner));
         }
         if cfg.kind == PortType::Patch && cfg.peer.as_deref() == Some(cfg.name.as_str()) {
-            return Err(SwitchError::Invalid("a patch port cannot be its own peer".into()));
+            return Err(SwitchError::Invalid(
+                "a patch port cannot be its own peer".into(),
+            ));
         }
-        let b = self.bridge(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let b = self
+            .bridge(br)
+            .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
         let ofport = match cfg.ofport {
-            Some(n) if n >= 1 && n < 0xff00 && !b.ports.contains_key(&n) => n,
+            Some(n) if (1..0xff00).contains(&n) && !b.ports.contains_key(&n) => n,
             _ => b.free_ofport(),
         };
         cfg.ofport = Some(ofport);
-        let port = Port { config: cfg, bridge: br, ofport, stats: PortStats::default() };
+        let port = Port {
+            config: cfg,
+            bridge: br,
+            ofport,
+            stats: PortStats::default(),
+        };
         let id = match self.ports.iter().position(Option::is_none) {
             Some(i) => {
                 self.ports[i] = Some(port);
@@ -232,17 +263,28 @@ impl Switch {
         Ok(id)
     }
 
-    pub fn del_port(&mut self, bridge: &str, name: &str) -> Result<(PortId, PortConfig), SwitchError> {
+    pub fn del_port(
+        &mut self,
+        bridge: &str,
+        name: &str,
+    ) -> Result<(PortId, PortConfig), SwitchError> {
         let br = self.bridge_id(bridge)?;
         let (id, ofport) = match self.port_by_name(name) {
             Some((id, p)) if p.bridge == br => (id, p.ofport),
-            _ => return Err(SwitchError::NoSuchPort(name.to_string(), bridge.to_string())),
+            _ => {
+                return Err(SwitchError::NoSuchPort(
+                    name.to_string(),
+                    bridge.to_string(),
+                ));
+            }
         };
         if let Some(b) = self.bridge_mut(br) {
             b.ports.remove(&ofport);
             b.macs.flush_port(id);
         }
-        let port = self.ports[id].take().ok_or_else(|| SwitchError::NoSuchPort(name.to_string(), bridge.to_string()))?;
+        let port = self.ports[id]
+            .take()
+            .ok_or_else(|| SwitchError::NoSuchPort(name.to_string(), bridge.to_string()))?;
         self.rebuild_tunnel_index();
         self.generation += 1;
         Ok((id, port.config))
@@ -255,7 +297,10 @@ impl Switch {
                 && p.config.kind.is_tunnel()
                 && let Some(ip) = p.config.remote_ip
             {
-                self.tunnels.entry((p.config.kind, u32::from(ip))).or_default().push(id);
+                self.tunnels
+                    .entry((p.config.kind, u32::from(ip)))
+                    .or_default()
+                    .push(id);
             }
         }
     }
@@ -268,7 +313,11 @@ impl Switch {
         cands
             .iter()
             .find(|id| key_of(id) == Some(crate::port::TunnelKey::Fixed(key)))
-            .or_else(|| cands.iter().find(|id| key_of(id) == Some(crate::port::TunnelKey::Flow)))
+            .or_else(|| {
+                cands
+                    .iter()
+                    .find(|id| key_of(id) == Some(crate::port::TunnelKey::Flow))
+            })
             .copied()
     }
 
@@ -277,13 +326,19 @@ impl Switch {
         let p = self.port(id)?;
         let peer_name = p.config.peer.as_deref()?;
         let (pid, peer) = self.port_by_name(peer_name)?;
-        (peer.config.kind == PortType::Patch && peer.config.peer.as_deref() == Some(p.config.name.as_str()))
-            .then_some(pid)
+        (peer.config.kind == PortType::Patch
+            && peer.config.peer.as_deref() == Some(p.config.name.as_str()))
+        .then_some(pid)
     }
 
     // ---- flows ----
 
-    fn parse_lines(&self, br: usize, lines: &[String], need_actions: bool) -> Result<Vec<FlowSpec>, SwitchError> {
+    fn parse_lines(
+        &self,
+        br: usize,
+        lines: &[String],
+        need_actions: bool,
+    ) -> Result<Vec<FlowSpec>, SwitchError> {
         let names = self.names(br);
         let mut specs = Vec::new();
         for (i, line) in lines.iter().enumerate() {
@@ -312,16 +367,27 @@ impl Switch {
             hard_timeout: spec.hard_timeout,
             matcher: spec.matcher,
             actions: Arc::from(spec.actions.unwrap_or_default()),
-            stats: FlowStats { created: now, used: now, ..Default::default() },
+            stats: FlowStats {
+                created: now,
+                used: now,
+                ..Default::default()
+            },
         }
     }
 
     /// Adds flows; all lines are parsed before any is installed.
-    pub fn add_flows(&mut self, bridge: &str, lines: &[String], now: u64) -> Result<usize, SwitchError> {
+    pub fn add_flows(
+        &mut self,
+        bridge: &str,
+        lines: &[String],
+        now: u64,
+    ) -> Result<usize, SwitchError> {
         let br = self.bridge_id(bridge)?;
         let specs = self.parse_lines(br, lines, true)?;
         let n = specs.len();
-        let b = self.bridge_mut(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let b = self
+            .bridge_mut(br)
+            .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
         for s in specs {
             b.insert(Self::to_flow(s, now));
         }
@@ -331,12 +397,22 @@ impl Switch {
 
     /// Replaces all flows of a bridge at once. Flows that stay the same keep their
     /// counters and age, so a re-push by a restarted agent changes nothing.
-    pub fn replace_flows(&mut self, bridge: &str, lines: &[String], now: u64) -> Result<usize, SwitchError> {
+    pub fn replace_flows(
+        &mut self,
+        bridge: &str,
+        lines: &[String],
+        now: u64,
+    ) -> Result<usize, SwitchError> {
         let br = self.bridge_id(bridge)?;
         let specs = self.parse_lines(br, lines, true)?;
         let n = specs.len();
-        let b = self.bridge_mut(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
-        let old = std::mem::replace(&mut b.tables, (0..crate::bridge::NUM_TABLES).map(|_| Vec::new()).collect());
+        let b = self
+            .bridge_mut(br)
+            .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let old = std::mem::replace(
+            &mut b.tables,
+            (0..crate::bridge::NUM_TABLES).map(|_| Vec::new()).collect(),
+        );
         for s in specs {
             let mut f = Self::to_flow(s, now);
             if let Some(prev) = old[usize::from(f.table)].iter().find(|o| {
@@ -355,13 +431,21 @@ impl Switch {
     }
 
     /// Deletes the flows that `match_text` covers (all without it); returns how many.
-    pub fn del_flows(&mut self, bridge: &str, match_text: Option<&str>) -> Result<usize, SwitchError> {
+    pub fn del_flows(
+        &mut self,
+        bridge: &str,
+        match_text: Option<&str>,
+    ) -> Result<usize, SwitchError> {
         let br = self.bridge_id(bridge)?;
         let spec = match match_text {
-            Some(t) if !t.trim().is_empty() => Some(self.parse_lines(br, &[t.to_string()], false)?.remove(0)),
+            Some(t) if !t.trim().is_empty() => {
+                Some(self.parse_lines(br, &[t.to_string()], false)?.remove(0))
+            }
             _ => None,
         };
-        let b = self.bridge_mut(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let b = self
+            .bridge_mut(br)
+            .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
         let mut n = 0;
         for (t, flows) in b.tables.iter_mut().enumerate() {
             flows.retain(|f| {
@@ -385,24 +469,36 @@ impl Switch {
 
     /// Flows in add-flow syntax (for the state file).
     pub fn flows_text(&self, br: usize) -> Vec<String> {
-        let Some(b) = self.bridge(br) else { return Vec::new() };
+        let Some(b) = self.bridge(br) else {
+            return Vec::new();
+        };
         let names = self.names(br);
         b.tables
             .iter()
             .flatten()
-            .map(|f| {
-                print::flow_text(f.table, f.priority, f.cookie, f.idle_timeout, f.hard_timeout, &f.matcher, &f.actions, &names)
-            })
+            .map(|f| print::flow_text(&f.parts(), &names))
             .collect()
     }
 
     /// `dump-flows`: ovs-ofctl's layout with counters and durations.
-    pub fn dump_flows(&self, bridge: &str, table: Option<u8>, now: u64) -> Result<Vec<String>, SwitchError> {
+    pub fn dump_flows(
+        &self,
+        bridge: &str,
+        table: Option<u8>,
+        now: u64,
+    ) -> Result<Vec<String>, SwitchError> {
         let br = self.bridge_id(bridge)?;
-        let b = self.bridge(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let b = self
+            .bridge(br)
+            .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
         let names = self.names(br);
         let mut out = Vec::new();
-        for f in b.tables.iter().flatten().filter(|f| table.is_none_or(|t| t == f.table)) {
+        for f in b
+            .tables
+            .iter()
+            .flatten()
+            .filter(|f| table.is_none_or(|t| t == f.table))
+        {
             let dur = now.saturating_sub(f.stats.created);
             let mut s = format!(
                 " cookie={:#x}, duration={}.{:03}s, table={}, n_packets={}, n_bytes={}, ",
@@ -420,7 +516,10 @@ impl Switch {
                 s.push_str(&format!("hard_timeout={}, ", f.hard_timeout));
             }
             if f.stats.packets > 0 {
-                s.push_str(&format!("idle_age={}, ", now.saturating_sub(f.stats.used) / 1000));
+                s.push_str(&format!(
+                    "idle_age={}, ",
+                    now.saturating_sub(f.stats.used) / 1000
+                ));
             }
             s.push_str(&format!("priority={}", f.priority));
             let m = print::match_text(&f.matcher, &names);
@@ -428,7 +527,10 @@ impl Switch {
                 s.push(',');
                 s.push_str(&m);
             }
-            s.push_str(&format!(" actions={}", print::actions_text(&f.actions, &names)));
+            s.push_str(&format!(
+                " actions={}",
+                print::actions_text(&f.actions, &names)
+            ));
             out.push(s);
         }
         Ok(out)
@@ -436,13 +538,18 @@ impl Switch {
 
     pub fn fdb(&self, bridge: &str, now: u64) -> Result<Vec<FdbEntry>, SwitchError> {
         let br = self.bridge_id(bridge)?;
-        let b = self.bridge(br).ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let b = self
+            .bridge(br)
+            .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
         Ok(b.macs
             .entries()
             .into_iter()
             .filter(|(_, _, e)| now < e.seen + b.macs.aging_ms)
             .map(|(vlan, mac, e)| FdbEntry {
-                port: self.port(e.port).map(|p| p.config.name.clone()).unwrap_or_else(|| "?".into()),
+                port: self
+                    .port(e.port)
+                    .map(|p| p.config.name.clone())
+                    .unwrap_or_else(|| "?".into()),
                 vlan,
                 mac: wire::MacAddr::from_u64(mac).to_string(),
                 age_secs: now.saturating_sub(e.seen) / 1000,
@@ -480,7 +587,9 @@ impl Switch {
         out: &mut Vec<Output>,
     ) -> crate::FlowKey {
         let mut key = flow_key(frame, tunnel);
-        let Some(p) = self.port(in_port) else { return key };
+        let Some(p) = self.port(in_port) else {
+            return key;
+        };
         let (br, ofport) = (p.bridge, p.ofport);
         key.set(Field::InPort, ofport.into());
         let orig = key;
@@ -491,7 +600,12 @@ impl Switch {
 
     /// Traces a packet described by a flow text (e.g. `in_port=tap1,dl_dst=..,arp`)
     /// through the pipeline without changing any state; returns the trace lines.
-    pub fn trace(&mut self, bridge: &str, flow: &str, now: u64) -> Result<Vec<String>, SwitchError> {
+    pub fn trace(
+        &mut self,
+        bridge: &str,
+        flow: &str,
+        now: u64,
+    ) -> Result<Vec<String>, SwitchError> {
         let br = self.bridge_id(bridge)?;
         let spec = self.parse_lines(br, &[flow.to_string()], false)?.remove(0);
         if spec.matcher.mask.get(Field::InPort) == 0 {
@@ -499,15 +613,23 @@ impl Switch {
         }
         let mut key = spec.matcher.value;
         let in_ofport = key.get(Field::InPort) as u32;
-        if self.bridge(br).and_then(|b| b.ports.get(&in_ofport)).is_none() {
-            return Err(SwitchError::Invalid(format!("in_port {in_ofport} is not a port of {bridge}")));
+        if self
+            .bridge(br)
+            .and_then(|b| b.ports.get(&in_ofport))
+            .is_none()
+        {
+            return Err(SwitchError::Invalid(format!(
+                "in_port {in_ofport} is not a port of {bridge}"
+            )));
         }
-        let mut lines = vec![format!("Flow: {}", print::match_text(&spec.matcher, &self.names(br)))];
+        let mut lines = vec![format!(
+            "Flow: {}",
+            print::match_text(&spec.matcher, &self.names(br))
+        )];
         let mut outs = Vec::new();
         let mut cx = Ctx::new(&mut outs, Some(&mut lines), now, 0);
         cx.trace_bridge(&self.bridge(br).map(|b| b.name.clone()).unwrap_or_default());
         self.run_table(&mut cx, br, 0, &mut key);
-        drop(cx);
         lines.push(String::new());
         if outs.is_empty() {
             lines.push("Final: drop (no output)".into());
@@ -522,10 +644,19 @@ impl Switch {
 
     /// One line on where an output goes, with the tunnel's outer header.
     pub fn describe_output(&self, o: &Output) -> String {
-        let Some(p) = self.port(o.port) else { return format!("port #{} (gone)", o.port) };
-        let br = self.bridge(p.bridge).map(|b| b.name.as_str()).unwrap_or("?");
+        let Some(p) = self.port(o.port) else {
+            return format!("port #{} (gone)", o.port);
+        };
+        let br = self
+            .bridge(p.bridge)
+            .map(|b| b.name.as_str())
+            .unwrap_or("?");
         let vlan = o.key.get(Field::VlanTci) as u16;
-        let vlan_txt = if vlan & 0x1000 != 0 { format!(", vlan {}", vlan & 0xfff) } else { String::new() };
+        let vlan_txt = if vlan & 0x1000 != 0 {
+            format!(", vlan {}", vlan & 0xfff)
+        } else {
+            String::new()
+        };
         let c = &p.config;
         match c.kind {
             PortType::Vxlan | PortType::Gre => {
@@ -533,10 +664,16 @@ impl Switch {
                     crate::port::TunnelKey::Flow => o.key.get_u64(Field::TunId),
                     crate::port::TunnelKey::Fixed(k) => k,
                 };
-                let local = c.local_ip.map(|i| i.to_string()).unwrap_or_else(|| "(route)".into());
+                let local = c
+                    .local_ip
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "(route)".into());
                 let remote = c.remote_ip.map(|i| i.to_string()).unwrap_or_default();
                 let outer = if c.kind == PortType::Vxlan {
-                    format!("VXLAN vni {id:#x}, udp {local} -> {remote}:{}", wire::vxlan::UDP_PORT)
+                    format!(
+                        "VXLAN vni {id:#x}, udp {local} -> {remote}:{}",
+                        wire::vxlan::UDP_PORT
+                    )
                 } else {
                     format!("GRE key {id:#x}, ip proto 47 {local} -> {remote}")
                 };
@@ -555,7 +692,12 @@ impl Switch {
             .filter_map(|(i, b)| b.as_ref().map(|b| (i, b)))
             .map(|(i, b)| BridgeConfig {
                 name: b.name.clone(),
-                ports: b.ports.values().filter_map(|id| self.port(*id)).map(|p| p.config.clone()).collect(),
+                ports: b
+                    .ports
+                    .values()
+                    .filter_map(|id| self.port(*id))
+                    .map(|p| p.config.clone())
+                    .collect(),
                 flows: self.flows_text(i),
             })
             .collect()

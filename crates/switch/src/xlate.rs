@@ -31,8 +31,20 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(out: &'a mut Vec<Output>, trace: Option<&'a mut Vec<String>>, now: u64, bytes: u64) -> Ctx<'a> {
-        Ctx { out, trace, now, bytes, depth: 0, indent: 0 }
+    pub(crate) fn new(
+        out: &'a mut Vec<Output>,
+        trace: Option<&'a mut Vec<String>>,
+        now: u64,
+        bytes: u64,
+    ) -> Ctx<'a> {
+        Ctx {
+            out,
+            trace,
+            now,
+            bytes,
+            depth: 0,
+            indent: 0,
+        }
     }
 
     fn tracing(&self) -> bool {
@@ -54,11 +66,19 @@ impl<'a> Ctx<'a> {
 
 impl Switch {
     /// The matching flow's actions (and, when tracing, a copy of the flow).
-    fn lookup(&mut self, br: usize, table: u8, key: &FlowKey, cx: &Ctx) -> Option<(Arc<[Action]>, Option<Flow>)> {
+    fn lookup(
+        &mut self,
+        br: usize,
+        table: u8,
+        key: &FlowKey,
+        cx: &Ctx,
+    ) -> Option<(Arc<[Action]>, Option<Flow>)> {
         let tracing = cx.tracing();
         let (now, bytes) = (cx.now, cx.bytes);
         let b = self.bridge_mut(br)?;
-        let f = b.tables[usize::from(table)].iter_mut().find(|f| f.matcher.matches(key))?;
+        let f = b.tables[usize::from(table)]
+            .iter_mut()
+            .find(|f| f.matcher.matches(key))?;
         if !tracing {
             f.stats.packets += 1;
             f.stats.bytes += bytes;
@@ -69,7 +89,9 @@ impl Switch {
 
     pub(crate) fn run_table(&mut self, cx: &mut Ctx, br: usize, table: u8, key: &mut FlowKey) {
         if cx.depth >= MAX_DEPTH {
-            cx.note(|| format!("table {table}: >>>> too many resubmits or patch crossings: drop <<<<"));
+            cx.note(|| {
+                format!("table {table}: >>>> too many resubmits or patch crossings: drop <<<<")
+            });
             return;
         }
         cx.depth += 1;
@@ -79,9 +101,17 @@ impl Switch {
                 if let Some(flow) = flow {
                     let names = self.names(br);
                     let m = print::match_text(&flow.matcher, &names);
-                    let m = if m.is_empty() { String::new() } else { format!("{m}, ") };
+                    let m = if m.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{m}, ")
+                    };
                     let acts = print::actions_text(&actions, &names);
-                    let cookie = if flow.cookie != 0 { format!(", cookie {:#x}", flow.cookie) } else { String::new() };
+                    let cookie = if flow.cookie != 0 {
+                        format!(", cookie {:#x}", flow.cookie)
+                    } else {
+                        String::new()
+                    };
                     cx.note(|| format!("table {table}: {m}priority {}{cookie}", flow.priority));
                     cx.note(|| format!("    actions={acts}"));
                 }
@@ -91,7 +121,14 @@ impl Switch {
         cx.depth -= 1;
     }
 
-    fn run_actions(&mut self, cx: &mut Ctx, br: usize, table: u8, actions: &[Action], key: &mut FlowKey) {
+    fn run_actions(
+        &mut self,
+        cx: &mut Ctx,
+        br: usize,
+        table: u8,
+        actions: &[Action],
+        key: &mut FlowKey,
+    ) {
         for a in actions {
             match a {
                 Action::Output(p) => self.output(cx, br, *p, key),
@@ -127,7 +164,10 @@ impl Switch {
                 }
                 Action::ModVlanPcp(p) => {
                     let tci = key.get(Field::VlanTci) as u16;
-                    key.set(Field::VlanTci, u128::from((tci & 0x0fff) | 0x1000 | (u16::from(*p) << 13)));
+                    key.set(
+                        Field::VlanTci,
+                        u128::from((tci & 0x0fff) | 0x1000 | (u16::from(*p) << 13)),
+                    );
                 }
                 Action::StripVlan => key.set(Field::VlanTci, 0),
                 Action::PushVlan(_) => {
@@ -147,26 +187,27 @@ impl Switch {
                     let (matcher, acts) = spec.instantiate(key);
                     if cx.tracing() {
                         let names = self.names(br);
-                        let text = print::flow_text(
-                            spec.table,
-                            spec.priority,
-                            spec.cookie,
-                            spec.idle_timeout,
-                            spec.hard_timeout,
-                            &matcher,
-                            &acts,
-                            &names,
-                        );
+                        let parts = print::FlowParts {
+                            table: spec.table,
+                            priority: spec.priority,
+                            cookie: spec.cookie,
+                            idle_timeout: spec.idle_timeout,
+                            hard_timeout: spec.hard_timeout,
+                            matcher: &matcher,
+                            actions: &acts,
+                        };
+                        let text = print::flow_text(&parts, &names);
                         cx.note(|| format!("    learn: would install {text}"));
                         continue;
                     }
                     let now = cx.now;
                     if let Some(b) = self.bridge_mut(br) {
                         let t = &mut b.tables[usize::from(spec.table)];
-                        if let Some(f) = t
-                            .iter_mut()
-                            .find(|f| f.priority == spec.priority && f.matcher == matcher && *f.actions == acts[..])
-                        {
+                        if let Some(f) = t.iter_mut().find(|f| {
+                            f.priority == spec.priority
+                                && f.matcher == matcher
+                                && *f.actions == acts[..]
+                        }) {
                             // Same flow learned again: refresh its timers only.
                             f.stats.created = now;
                             f.stats.used = now;
@@ -180,7 +221,11 @@ impl Switch {
                             hard_timeout: spec.hard_timeout,
                             matcher,
                             actions: Arc::from(acts),
-                            stats: crate::flow::FlowStats { created: now, used: now, ..Default::default() },
+                            stats: crate::flow::FlowStats {
+                                created: now,
+                                used: now,
+                                ..Default::default()
+                            },
                         });
                         self.generation += 1;
                     }
@@ -206,7 +251,11 @@ impl Switch {
 
     fn output_to(&mut self, cx: &mut Ctx, br: usize, ofport: u32, key: &FlowKey) {
         let Some(&pid) = self.bridge(br).and_then(|b| b.ports.get(&ofport)) else {
-            let what = if ofport == OFPP_LOCAL { "LOCAL (no bridge interface)".to_string() } else { ofport.to_string() };
+            let what = if ofport == OFPP_LOCAL {
+                "LOCAL (no bridge interface)".to_string()
+            } else {
+                ofport.to_string()
+            };
             cx.note(|| format!("    output to {what}: no such port, dropped"));
             return;
         };
@@ -248,16 +297,25 @@ impl Switch {
             return;
         }
         if cx.tracing() {
-            let o = crate::xlate::Output { port: pid, key: *key };
+            let o = crate::xlate::Output {
+                port: pid,
+                key: *key,
+            };
             let d = self.describe_output(&o);
             cx.note(|| format!("    -> {d}"));
         }
-        cx.out.push(Output { port: pid, key: *key });
+        cx.out.push(Output {
+            port: pid,
+            key: *key,
+        });
     }
 
     fn flood(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {
         let in_port = key.get(Field::InPort) as u32;
-        let ports: Vec<u32> = self.bridge(br).map(|b| b.ports.keys().copied().filter(|p| *p != in_port).collect()).unwrap_or_default();
+        let ports: Vec<u32> = self
+            .bridge(br)
+            .map(|b| b.ports.keys().copied().filter(|p| *p != in_port).collect())
+            .unwrap_or_default();
         for p in ports {
             self.output_to(cx, br, p, key);
         }
@@ -299,16 +357,31 @@ impl Switch {
         };
         let targets: Vec<PortId> = match known {
             Some(p) if p == in_id => {
-                cx.note(|| format!("    NORMAL: vlan {vlan}: destination is on the input port: drop"));
+                cx.note(|| {
+                    format!("    NORMAL: vlan {vlan}: destination is on the input port: drop")
+                });
                 return;
             }
             Some(p) => {
-                let name = self.port(p).map(|x| x.config.name.clone()).unwrap_or_default();
-                cx.note(|| format!("    NORMAL: vlan {vlan}: learned {} on {name}", wire::MacAddr::from_u64(dst)));
+                let name = self
+                    .port(p)
+                    .map(|x| x.config.name.clone())
+                    .unwrap_or_default();
+                cx.note(|| {
+                    format!(
+                        "    NORMAL: vlan {vlan}: learned {} on {name}",
+                        wire::MacAddr::from_u64(dst)
+                    )
+                });
                 vec![p]
             }
             None => {
-                cx.note(|| format!("    NORMAL: vlan {vlan}: no learned port for {}, flooding", wire::MacAddr::from_u64(dst)));
+                cx.note(|| {
+                    format!(
+                        "    NORMAL: vlan {vlan}: no learned port for {}, flooding",
+                        wire::MacAddr::from_u64(dst)
+                    )
+                });
                 let b = match self.bridge(br) {
                     Some(b) => b,
                     None => return,
@@ -317,7 +390,10 @@ impl Switch {
                     .values()
                     .copied()
                     .filter(|p| *p != in_id)
-                    .filter(|p| self.port(*p).is_some_and(|x| x.config.tag.is_none_or(|t| t == vlan)))
+                    .filter(|p| {
+                        self.port(*p)
+                            .is_some_and(|x| x.config.tag.is_none_or(|t| t == vlan))
+                    })
                     .collect()
             }
         };
@@ -335,4 +411,3 @@ impl Switch {
         }
     }
 }
-

@@ -17,26 +17,31 @@ impl PortNames for Names {
         }
     }
     fn port_name(&self, n: u32) -> Option<String> {
-        ["", "patch-int", "vxlan-c0a86402", "tapvm1"].get(n as usize).map(|s| s.to_string())
+        ["", "patch-int", "vxlan-c0a86402", "tapvm1"]
+            .get(n as usize)
+            .map(|s| s.to_string())
     }
 }
 
 fn round_trip(text: &str) -> String {
     let s = parse_flow(text, &Names, true).unwrap_or_else(|e| panic!("{text}: {e}"));
-    let printed = print::flow_text(
-        s.table.unwrap_or(0),
-        s.priority,
-        s.cookie,
-        s.idle_timeout,
-        s.hard_timeout,
-        &s.matcher,
-        s.actions.as_deref().unwrap_or(&[]),
-        &Names,
-    );
+    let parts = print::FlowParts {
+        table: s.table.unwrap_or(0),
+        priority: s.priority,
+        cookie: s.cookie,
+        idle_timeout: s.idle_timeout,
+        hard_timeout: s.hard_timeout,
+        matcher: &s.matcher,
+        actions: s.actions.as_deref().unwrap_or(&[]),
+    };
+    let printed = print::flow_text(&parts, &Names);
     let again = parse_flow(&printed, &Names, true).unwrap_or_else(|e| panic!("{printed}: {e}"));
     assert_eq!(again.matcher, s.matcher, "{text} -> {printed}");
     assert_eq!(again.actions, s.actions, "{text} -> {printed}");
-    assert_eq!((again.table, again.priority, again.cookie), (s.table.or(Some(0)), s.priority, s.cookie));
+    assert_eq!(
+        (again.table, again.priority, again.cookie),
+        (s.table.or(Some(0)), s.priority, s.cookie)
+    );
     printed
 }
 
@@ -75,8 +80,14 @@ fn parse_print_parse_round_trips() {
 #[test]
 fn errors_name_the_offending_token() {
     for (text, token) in [
-        ("table=0,priority=1,in_port=patch-int,actions=frobnicate", "frobnicate"),
-        ("table=0,priority=1,in_port=nosuchport,actions=drop", "nosuchport"),
+        (
+            "table=0,priority=1,in_port=patch-int,actions=frobnicate",
+            "frobnicate",
+        ),
+        (
+            "table=0,priority=1,in_port=nosuchport,actions=drop",
+            "nosuchport",
+        ),
         ("table=0,bogus_field=3,actions=drop", "bogus_field"),
         ("table=0,dl_vlan=5000,actions=drop", "5000"),
         ("table=300,actions=drop", "300"),
@@ -101,16 +112,28 @@ fn add_flows_is_all_or_nothing_and_same_rule_replaces() {
     sw.add_bridge("br0", 0).unwrap();
     let before = sw.dump_flows("br0", None, 0).unwrap();
     let err = sw
-        .add_flows("br0", &["priority=5,actions=drop".into(), "priority=6,actions=nope".into()], 0)
+        .add_flows(
+            "br0",
+            &[
+                "priority=5,actions=drop".into(),
+                "priority=6,actions=nope".into(),
+            ],
+            0,
+        )
         .unwrap_err()
         .to_string();
     assert!(err.contains("line 2") && err.contains("nope"), "{err}");
     assert_eq!(sw.dump_flows("br0", None, 0).unwrap(), before);
-    sw.add_flows("br0", &["priority=5,ip,actions=drop".into()], 0).unwrap();
-    sw.add_flows("br0", &["priority=5,ip,actions=NORMAL".into()], 0).unwrap();
+    sw.add_flows("br0", &["priority=5,ip,actions=drop".into()], 0)
+        .unwrap();
+    sw.add_flows("br0", &["priority=5,ip,actions=NORMAL".into()], 0)
+        .unwrap();
     let flows = sw.dump_flows("br0", None, 0).unwrap();
     assert_eq!(flows.len(), 2, "{flows:?}");
-    assert!(flows[0].contains("priority=5,ip actions=NORMAL"), "{flows:?}");
+    assert!(
+        flows[0].contains("priority=5,ip actions=NORMAL"),
+        "{flows:?}"
+    );
 }
 
 #[test]
@@ -133,7 +156,13 @@ fn priorities_and_del_flows_non_strict() {
     )
     .unwrap();
     let mut out = Vec::new();
-    sw.receive(pa, &icmp(MAC_A, MAC_B, [1, 1, 1, 1], [2, 2, 2, 2]), None, 0, &mut out);
+    sw.receive(
+        pa,
+        &icmp(MAC_A, MAC_B, [1, 1, 1, 1], [2, 2, 2, 2]),
+        None,
+        0,
+        &mut out,
+    );
     assert_eq!(out.iter().map(|o| o.port).collect::<Vec<_>>(), vec![pc]);
     out.clear();
     sw.receive(pa, &arp_request(MAC_A), None, 0, &mut out);
@@ -182,7 +211,8 @@ fn resubmit_loops_are_cut() {
     let mut sw = Switch::new();
     sw.add_bridge("br0", 0).unwrap();
     let pa = sw.add_port("br0", port("a", PortType::Tap)).unwrap();
-    sw.replace_flows("br0", &["priority=1,actions=resubmit(,0)".into()], 0).unwrap();
+    sw.replace_flows("br0", &["priority=1,actions=resubmit(,0)".into()], 0)
+        .unwrap();
     let mut out = Vec::new();
     sw.receive(pa, &arp_request(MAC_A), None, 0, &mut out);
     assert!(out.is_empty());
@@ -194,9 +224,15 @@ fn port_validation_errors() {
     sw.add_bridge("br0", 0).unwrap();
     assert!(sw.add_bridge("br0", 0).is_err());
     assert!(sw.add_bridge("a-name-longer-than-15", 0).is_err());
-    let e = sw.add_port("br0", port("p", PortType::Patch)).unwrap_err().to_string();
+    let e = sw
+        .add_port("br0", port("p", PortType::Patch))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("--peer"), "{e}");
-    let e = sw.add_port("br0", port("v", PortType::Vxlan)).unwrap_err().to_string();
+    let e = sw
+        .add_port("br0", port("v", PortType::Vxlan))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("--remote-ip"), "{e}");
     sw.add_port("br0", port("a", PortType::Tap)).unwrap();
     assert!(sw.add_port("br0", port("a", PortType::Tap)).is_err());

@@ -6,7 +6,13 @@ use std::net::Ipv4Addr;
 use switch::{Field, Output, TunnelMeta, commit};
 use wire::PacketBuf;
 
-fn outputs(port: usize, h: &mut Host, frame: &[u8], tun: Option<&TunnelMeta>, now: u64) -> (switch::FlowKey, Vec<Output>) {
+fn outputs(
+    port: usize,
+    h: &mut Host,
+    frame: &[u8],
+    tun: Option<&TunnelMeta>,
+    now: u64,
+) -> (switch::FlowKey, Vec<Output>) {
     let mut out = Vec::new();
     let k = h.sw.receive(port, frame, tun, now, &mut out);
     (k, out)
@@ -35,7 +41,11 @@ fn tunnel_packet_is_learned_and_delivered_then_unicast_goes_back_by_learned_flow
     // vm A (tap1) speaks first so br-int learns it.
     outputs(h.tap1, &mut h, &arp_request(MAC_A), None, 1);
     // The reply from B arrives over VXLAN, VNI 0x64.
-    let tun = TunnelMeta { id: 0x64, src: u32::from(Ipv4Addr::new(192, 168, 100, 2)), dst: u32::from(Ipv4Addr::new(192, 168, 100, 1)) };
+    let tun = TunnelMeta {
+        id: 0x64,
+        src: u32::from(Ipv4Addr::new(192, 168, 100, 2)),
+        dst: u32::from(Ipv4Addr::new(192, 168, 100, 1)),
+    };
     let reply = icmp(MAC_B, MAC_A, [10, 0, 0, 4], [10, 0, 0, 2]);
     let (_, out) = outputs(h.vxlan, &mut h, &reply, Some(&tun), 2);
     assert_eq!(out.len(), 1, "{out:?}");
@@ -64,7 +74,11 @@ fn tunnel_packet_is_learned_and_delivered_then_unicast_goes_back_by_learned_flow
 #[test]
 fn unknown_vni_is_dropped() {
     let mut h = neutron_host();
-    let tun = TunnelMeta { id: 0x99, src: 1, dst: 2 };
+    let tun = TunnelMeta {
+        id: 0x99,
+        src: 1,
+        dst: 2,
+    };
     let (_, out) = outputs(h.vxlan, &mut h, &arp_request(MAC_B), Some(&tun), 1);
     assert!(out.is_empty());
 }
@@ -72,7 +86,11 @@ fn unknown_vni_is_dropped() {
 #[test]
 fn learned_flows_expire_with_hard_timeout() {
     let mut h = neutron_host();
-    let tun = TunnelMeta { id: 0x64, src: 5, dst: 6 };
+    let tun = TunnelMeta {
+        id: 0x64,
+        src: 5,
+        dst: 6,
+    };
     outputs(h.vxlan, &mut h, &arp_request(MAC_B), Some(&tun), 1000);
     assert_eq!(h.sw.dump_flows("br-tun", Some(20), 1000).unwrap().len(), 2);
     h.sw.expire(1000 + 299_000);
@@ -92,18 +110,31 @@ fn trace_walks_both_bridges_to_table_22_and_the_tunnel() {
     assert!(text.contains("bridge(\"br-int\")"), "{text}");
     assert!(text.contains("bridge(\"br-tun\")"), "{text}");
     assert!(text.contains("table 22: dl_vlan=1, priority 1"), "{text}");
-    assert!(text.contains("output vxlan-c0a86402 (VXLAN vni 0x64, udp 192.168.100.1 -> 192.168.100.2:4789)"), "{text}");
+    assert!(
+        text.contains(
+            "output vxlan-c0a86402 (VXLAN vni 0x64, udp 192.168.100.1 -> 192.168.100.2:4789)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("output tap2 (tap)"), "{text}");
     // Trace changed nothing: no MAC learned, no counters.
     assert!(h.sw.fdb("br-int", 1).unwrap().is_empty());
-    assert!(h.sw.dump_flows("br-tun", None, 1).unwrap().iter().all(|l| l.contains("n_packets=0")));
+    assert!(
+        h.sw.dump_flows("br-tun", None, 1)
+            .unwrap()
+            .iter()
+            .all(|l| l.contains("n_packets=0"))
+    );
 }
 
 #[test]
 fn trace_rejects_missing_or_unknown_in_port() {
     let mut h = neutron_host();
     assert!(h.sw.trace("br-int", "dl_dst=ff:ff:ff:ff:ff:ff", 0).is_err());
-    let e = h.sw.trace("br-int", "in_port=nosuch", 0).unwrap_err().to_string();
+    let e =
+        h.sw.trace("br-int", "in_port=nosuch", 0)
+            .unwrap_err()
+            .to_string();
     assert!(e.contains("nosuch"), "{e}");
 }
 
@@ -113,9 +144,23 @@ fn normal_learns_and_ages_macs() {
     outputs(h.tap1, &mut h, &arp_request(MAC_A), None, 0);
     let fdb = h.sw.fdb("br-int", 1000).unwrap();
     assert_eq!(fdb.len(), 1);
-    assert_eq!((fdb[0].port.as_str(), fdb[0].vlan, fdb[0].mac.as_str(), fdb[0].age_secs), ("tap1", 1, "fa:16:3e:00:00:01", 1));
+    assert_eq!(
+        (
+            fdb[0].port.as_str(),
+            fdb[0].vlan,
+            fdb[0].mac.as_str(),
+            fdb[0].age_secs
+        ),
+        ("tap1", 1, "fa:16:3e:00:00:01", 1)
+    );
     // Unicast to A from tap2 goes only to tap1.
-    let (_, out) = outputs(h.tap2, &mut h, &icmp(MAC_B, MAC_A, [10, 0, 0, 4], [10, 0, 0, 2]), None, 2000);
+    let (_, out) = outputs(
+        h.tap2,
+        &mut h,
+        &icmp(MAC_B, MAC_A, [10, 0, 0, 4], [10, 0, 0, 2]),
+        None,
+        2000,
+    );
     assert_eq!(out.iter().map(|o| o.port).collect::<Vec<_>>(), vec![h.tap1]);
     h.sw.expire(400_000);
     assert!(h.sw.fdb("br-int", 400_000).unwrap().is_empty());

@@ -55,7 +55,9 @@ pub(crate) fn open(cfg: &PortConfig) -> Result<Backend> {
         PortType::Tap | PortType::Internal => match &cfg.netns {
             Some(ns) => {
                 if !host::netns_exists(ns) {
-                    return Err(crate::Error::Io(format!("network namespace '{ns}' does not exist")));
+                    return Err(crate::Error::Io(format!(
+                        "network namespace '{ns}' does not exist"
+                    )));
                 }
                 let c = cfg.clone();
                 Backend::Tap(host::in_netns(ns, move || configure_tap(&c))??)
@@ -64,7 +66,10 @@ pub(crate) fn open(cfg: &PortConfig) -> Result<Backend> {
         },
         PortType::System => {
             if !host::link_exists(&cfg.name) {
-                return Err(crate::Error::Io(format!("no interface named '{}' to attach", cfg.name)));
+                return Err(crate::Error::Io(format!(
+                    "no interface named '{}' to attach",
+                    cfg.name
+                )));
             }
             host::set_up(&cfg.name, true)?;
             Backend::Packet(host::PacketSocket::bind(&cfg.name)?)
@@ -82,4 +87,3 @@ pub(crate) fn close(b: Backend) {
         tracing::warn!("un-persisting {}: {e}", t.name());
     }
 }
-

@@ -17,28 +17,36 @@ pub(crate) struct Pending {
     pub reply: Sender<Response>,
 }
 
-pub(crate) fn spawn(listener: UnixListener, tx: Sender<Pending>, waker: Arc<mio::Waker>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("control".into()).spawn(move || {
-        for conn in listener.incoming() {
-            match conn {
-                Ok(stream) => {
-                    let (tx, waker) = (tx.clone(), waker.clone());
-                    let spawned = std::thread::Builder::new()
-                        .name("control-conn".into())
-                        .spawn(move || serve(stream, tx, waker));
-                    if let Err(e) = spawned {
-                        warn!("cannot start a control connection thread: {e}");
+pub(crate) fn spawn(
+    listener: UnixListener,
+    tx: Sender<Pending>,
+    waker: Arc<mio::Waker>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("control".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                match conn {
+                    Ok(stream) => {
+                        let (tx, waker) = (tx.clone(), waker.clone());
+                        let spawned = std::thread::Builder::new()
+                            .name("control-conn".into())
+                            .spawn(move || serve(stream, tx, waker));
+                        if let Err(e) = spawned {
+                            warn!("cannot start a control connection thread: {e}");
+                        }
                     }
+                    Err(e) => warn!("control socket accept: {e}"),
                 }
-                Err(e) => warn!("control socket accept: {e}"),
             }
-        }
-    })?;
+        })?;
     Ok(())
 }
 
 fn serve(stream: UnixStream, tx: Sender<Pending>, waker: Arc<mio::Waker>) {
-    let Ok(mut writer) = stream.try_clone() else { return };
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(stream.take(MAX_REQUEST));
     loop {
         let mut line = String::new();
@@ -51,7 +59,9 @@ fn serve(stream: UnixStream, tx: Sender<Pending>, waker: Arc<mio::Waker>) {
             }
         }
         let resp = match serde_json::from_str::<Request>(&line) {
-            Err(e) => Response::Error { message: format!("bad request: {e}") },
+            Err(e) => Response::Error {
+                message: format!("bad request: {e}"),
+            },
             Ok(req) => {
                 let (rtx, rrx) = channel();
                 if tx.send(Pending { req, reply: rtx }).is_err() {
@@ -66,7 +76,9 @@ fn serve(stream: UnixStream, tx: Sender<Pending>, waker: Arc<mio::Waker>) {
                 }
             }
         };
-        let Ok(mut out) = serde_json::to_string(&resp) else { return };
+        let Ok(mut out) = serde_json::to_string(&resp) else {
+            return;
+        };
         out.push('\n');
         if writer.write_all(out.as_bytes()).is_err() {
             return;

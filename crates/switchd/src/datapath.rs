@@ -18,8 +18,10 @@ use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 use switch::{Field, Output, PortId, PortType, Switch, TunnelKey, TunnelMeta};
 use tracing::{error, info, warn};
+use wire::offload::{
+    Coalescer, Pushed, RxChecksum, check_rx_checksum, complete_checksum, segment_tcp,
+};
 use wire::virtio::{HDR_LEN as VNET_HDR_LEN, VirtioNetHdr};
-use wire::offload::{Coalescer, Pushed, RxChecksum, check_rx_checksum, complete_checksum, segment_tcp};
 use wire::{PacketBuf, ether, gre, vxlan};
 
 const WAKER: Token = Token(0);
@@ -61,21 +63,32 @@ struct Datapath {
 
 /// Runs switchd on `run_dir` until the process is killed.
 pub fn run(run_dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(run_dir).map_err(|e| Error::io(format!("create {}", run_dir.display()), e))?;
+    std::fs::create_dir_all(run_dir)
+        .map_err(|e| Error::io(format!("create {}", run_dir.display()), e))?;
     let sock = run_dir.join(SOCKET_NAME);
     if sock.exists() {
         if UnixStream::connect(&sock).is_ok() {
-            return Err(Error::Io(format!("another switchd is already serving {}", sock.display())));
+            return Err(Error::Io(format!(
+                "another switchd is already serving {}",
+                sock.display()
+            )));
         }
-        std::fs::remove_file(&sock).map_err(|e| Error::io(format!("remove stale {}", sock.display()), e))?;
+        std::fs::remove_file(&sock)
+            .map_err(|e| Error::io(format!("remove stale {}", sock.display()), e))?;
     }
     let state_path = run_dir.join(STATE_NAME);
     let clock = Instant::now();
     let sw = match state::load(&state_path)? {
         Some(s) => {
-            let sw = Switch::restore(&s.bridges, 0)
-                .map_err(|e| Error::State { path: state_path.display().to_string(), message: e.to_string() })?;
-            info!("restored {} bridges from {}", s.bridges.len(), state_path.display());
+            let sw = Switch::restore(&s.bridges, 0).map_err(|e| Error::State {
+                path: state_path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            info!(
+                "restored {} bridges from {}",
+                s.bridges.len(),
+                state_path.display()
+            );
             sw
         }
         None => Switch::new(),
@@ -106,7 +119,8 @@ pub fn run(run_dir: &Path) -> Result<()> {
     for id in ids {
         dp.attach(id);
     }
-    let listener = UnixListener::bind(&sock).map_err(|e| Error::io(format!("bind {}", sock.display()), e))?;
+    let listener =
+        UnixListener::bind(&sock).map_err(|e| Error::io(format!("bind {}", sock.display()), e))?;
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| Error::io(format!("chmod {}", sock.display()), e))?;
     let (tx, requests) = channel();
@@ -124,7 +138,11 @@ impl Datapath {
         let mut events = Events::with_capacity(256);
         let mut last_expire = 0;
         loop {
-            let timeout = if self.ready.is_empty() { Duration::from_millis(500) } else { Duration::ZERO };
+            let timeout = if self.ready.is_empty() {
+                Duration::from_millis(500)
+            } else {
+                Duration::ZERO
+            };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == ErrorKind::Interrupted {
                     continue;
@@ -142,7 +160,9 @@ impl Datapath {
                 }
             }
             for _ in 0..self.ready.len() {
-                let Some(tok) = self.ready.pop_front() else { break };
+                let Some(tok) = self.ready.pop_front() else {
+                    break;
+                };
                 if self.service(tok) {
                     self.ready.push_back(tok);
                 }
@@ -277,8 +297,12 @@ impl Datapath {
     }
 
     fn gro_flush(&mut self) {
-        let Some((id, vni, src)) = self.gro_src.take() else { return };
-        let Some(hdr) = self.gro.flush(&mut self.gro_out) else { return };
+        let Some((id, vni, src)) = self.gro_src.take() else {
+            return;
+        };
+        let Some(hdr) = self.gro.flush(&mut self.gro_out) else {
+            return;
+        };
         self.rx.set_from(&self.gro_out);
         self.rx_hdr = hdr;
         self.tunnel_in_port(id, src, None, vni);
@@ -305,7 +329,12 @@ impl Datapath {
                         self.tunnels.bad_checksum += 1;
                         continue;
                     }
-                    self.tunnel_in(PortType::Gre, p.src, Some(p.dst), u64::from(h.key.unwrap_or(0)));
+                    self.tunnel_in(
+                        PortType::Gre,
+                        p.src,
+                        Some(p.dst),
+                        u64::from(h.key.unwrap_or(0)),
+                    );
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -353,7 +382,9 @@ impl Datapath {
         let now = self.now();
         let mut outs = std::mem::take(&mut self.outs);
         outs.clear();
-        let orig = self.sw.receive(in_port, self.rx.data(), tun.as_ref(), now, &mut outs);
+        let orig = self
+            .sw
+            .receive(in_port, self.rx.data(), tun.as_ref(), now, &mut outs);
         let last = outs.len().saturating_sub(1);
         for (i, o) in outs.iter().enumerate() {
             // The last output may rewrite the received buffer; others work on a copy.
@@ -384,7 +415,9 @@ impl Datapath {
     }
 
     fn transmit(&mut self, o: &Output, pkt: &mut PacketBuf, hdr: &VirtioNetHdr) {
-        let Some(port) = self.sw.port(o.port) else { return };
+        let Some(port) = self.sw.port(o.port) else {
+            return;
+        };
         let cfg = &port.config;
         let len = pkt.len();
         let offload = hdr.is_gso() || hdr.flags & wire::virtio::F_NEEDS_CSUM != 0;
@@ -417,10 +450,19 @@ impl Datapath {
                 };
                 let Some(remote) = cfg.remote_ip else { return };
                 let gre_key = cfg.key.map(|_| id as u32);
-                let prefix = if kind == PortType::Vxlan { vxlan::HEADER_LEN } else { gre::header_len(gre_key.is_some()) };
+                let prefix = if kind == PortType::Vxlan {
+                    vxlan::HEADER_LEN
+                } else {
+                    gre::header_len(gre_key.is_some())
+                };
                 if hdr.is_gso() {
                     self.tx_segs.clear();
-                    match segment_tcp(pkt.data(), usize::from(hdr.gso_size), prefix, &mut self.tx_segs) {
+                    match segment_tcp(
+                        pkt.data(),
+                        usize::from(hdr.gso_size),
+                        prefix,
+                        &mut self.tx_segs,
+                    ) {
                         Ok(n) => {
                             let hl = wire::offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload);
                             let stride = prefix + hl + usize::from(hdr.gso_size);
@@ -435,7 +477,9 @@ impl Datapath {
                     if kind == PortType::Vxlan {
                         vxlan::write_header(pkt.push(prefix), id as u32);
                         let r = match &self.udp {
-                            Some(s) => s.send_to(pkt.data(), SocketAddrV4::new(remote, vxlan::UDP_PORT)),
+                            Some(s) => {
+                                s.send_to(pkt.data(), SocketAddrV4::new(remote, vxlan::UDP_PORT))
+                            }
                             None => Err(std::io::Error::other("no vxlan socket")),
                         };
                         pkt.pull(prefix);
@@ -486,12 +530,18 @@ impl Datapath {
             if kind == PortType::Vxlan {
                 vxlan::write_header(&mut self.tx_segs[off..off + prefix], id as u32);
             } else {
-                gre::write_header(&mut self.tx_segs[off..off + prefix], ether::ETH_P_TEB, gre_key);
+                gre::write_header(
+                    &mut self.tx_segs[off..off + prefix],
+                    ether::ETH_P_TEB,
+                    gre_key,
+                );
             }
             off = end;
         }
         if kind == PortType::Vxlan {
-            let Some(s) = &self.udp else { return Err(std::io::Error::other("no vxlan socket")) };
+            let Some(s) = &self.udp else {
+                return Err(std::io::Error::other("no vxlan socket"));
+            };
             let dst = SocketAddrV4::new(remote, vxlan::UDP_PORT);
             let per_send = (MAX_GSO_SEND / stride).max(1) * stride;
             let mut sent = 0;
@@ -500,7 +550,9 @@ impl Datapath {
             }
             Ok(sent)
         } else {
-            let Some(s) = &self.gre else { return Err(std::io::Error::other("no gre socket")) };
+            let Some(s) = &self.gre else {
+                return Err(std::io::Error::other("no gre socket"));
+            };
             let mut sent = 0;
             for chunk in self.tx_segs.chunks(stride) {
                 sent += s.send_to(chunk, remote)?;
@@ -513,7 +565,9 @@ impl Datapath {
 
     /// Opens the backend of a port the engine already has, registering its fd.
     fn attach(&mut self, id: PortId) {
-        let Some(cfg) = self.sw.port(id).map(|p| p.config.clone()) else { return };
+        let Some(cfg) = self.sw.port(id).map(|p| p.config.clone()) else {
+            return;
+        };
         let b = match backend::open(&cfg) {
             Ok(b) => b,
             Err(e) => {
@@ -522,7 +576,11 @@ impl Datapath {
             }
         };
         if let Some(fd) = b.raw_fd()
-            && let Err(e) = self.poll.registry().register(&mut SourceFd(&fd), Token(PORT_BASE + id), Interest::READABLE)
+            && let Err(e) = self.poll.registry().register(
+                &mut SourceFd(&fd),
+                Token(PORT_BASE + id),
+                Interest::READABLE,
+            )
         {
             error!("port {}: epoll add: {e}", cfg.name);
         }
@@ -578,20 +636,26 @@ impl Datapath {
     }
 
     fn save(&self) -> Option<String> {
-        state::save(&self.state_path, self.sw.config()).err().map(|e| {
-            error!("{e}");
-            e.to_string()
-        })
+        state::save(&self.state_path, self.sw.config())
+            .err()
+            .map(|e| {
+                error!("{e}");
+                e.to_string()
+            })
     }
 
     // ---- control ----
 
     fn handle(&mut self, req: Request) -> Response {
         let now = self.now();
-        let err = |e: switch::SwitchError| Response::Error { message: e.to_string() };
+        let err = |e: switch::SwitchError| Response::Error {
+            message: e.to_string(),
+        };
         let done = |s: &Self| match s.save() {
             None => Response::Done { message: None },
-            Some(e) => Response::Error { message: format!("applied, but not saved: {e}") },
+            Some(e) => Response::Error {
+                message: format!("applied, but not saved: {e}"),
+            },
         };
         match req {
             Request::AddBr { bridge } => match self.sw.add_bridge(&bridge, now) {
@@ -611,17 +675,25 @@ impl Datapath {
                 if let Some(ns) = &port.netns
                     && !host::netns_exists(ns)
                 {
-                    return Response::Error { message: format!("network namespace '{ns}' does not exist") };
+                    return Response::Error {
+                        message: format!("network namespace '{ns}' does not exist"),
+                    };
                 }
                 if port.kind == PortType::System && !host::link_exists(&port.name) {
-                    return Response::Error { message: format!("no interface named '{}' to attach", port.name) };
+                    return Response::Error {
+                        message: format!("no interface named '{}' to attach", port.name),
+                    };
                 }
                 match self.sw.add_port(&bridge, port) {
                     Ok(id) => {
                         self.attach(id);
                         if let Some(Backend::Failed(e)) = self.backends.get(&id) {
                             let message = format!("port added but not working: {e}");
-                            let name = self.sw.port(id).map(|p| p.config.name.clone()).unwrap_or_default();
+                            let name = self
+                                .sw
+                                .port(id)
+                                .map(|p| p.config.name.clone())
+                                .unwrap_or_default();
                             // Do not keep a port whose device could not be made.
                             let _ = self.sw.del_port(&bridge, &name);
                             self.detach(id);
@@ -639,19 +711,26 @@ impl Datapath {
                 }
                 Err(e) => err(e),
             },
-            Request::Show => Response::Show { bridges: self.show(), tunnels: self.tunnels },
+            Request::Show => Response::Show {
+                bridges: self.show(),
+                tunnels: self.tunnels,
+            },
             Request::AddFlows { bridge, flows } => match self.sw.add_flows(&bridge, &flows, now) {
                 Ok(_) => done(self),
                 Err(e) => err(e),
             },
-            Request::ReplaceFlows { bridge, flows } => match self.sw.replace_flows(&bridge, &flows, now) {
-                Ok(_) => done(self),
-                Err(e) => err(e),
-            },
-            Request::DelFlows { bridge, matching } => match self.sw.del_flows(&bridge, matching.as_deref()) {
-                Ok(_) => done(self),
-                Err(e) => err(e),
-            },
+            Request::ReplaceFlows { bridge, flows } => {
+                match self.sw.replace_flows(&bridge, &flows, now) {
+                    Ok(_) => done(self),
+                    Err(e) => err(e),
+                }
+            }
+            Request::DelFlows { bridge, matching } => {
+                match self.sw.del_flows(&bridge, matching.as_deref()) {
+                    Ok(_) => done(self),
+                    Err(e) => err(e),
+                }
+            }
             Request::DumpFlows { bridge, table } => match self.sw.dump_flows(&bridge, table, now) {
                 Ok(lines) => Response::Lines { lines },
                 Err(e) => err(e),
@@ -665,7 +744,11 @@ impl Datapath {
                             b.ports
                                 .iter()
                                 .filter_map(|(n, id)| self.sw.port(*id).map(|p| (n, p)))
-                                .map(|(n, p)| PortStatsRow { ofport: *n, name: p.config.name.clone(), stats: p.stats })
+                                .map(|(n, p)| PortStatsRow {
+                                    ofport: *n,
+                                    name: p.config.name.clone(),
+                                    stats: p.stats,
+                                })
                                 .collect()
                         })
                         .unwrap_or_default();
@@ -700,10 +783,18 @@ impl Datapath {
                             Some(Backend::Failed(e)) => Some(e.clone()),
                             _ => None,
                         };
-                        Some(PortView { config: p.config.clone(), ofport: *n, error })
+                        Some(PortView {
+                            config: p.config.clone(),
+                            ofport: *n,
+                            error,
+                        })
                     })
                     .collect();
-                Some(BridgeView { name, ports, flows: b.flow_count() })
+                Some(BridgeView {
+                    name,
+                    ports,
+                    flows: b.flow_count(),
+                })
             })
             .collect()
     }

@@ -6,18 +6,49 @@ use switch::{FdbEntry, PortConfig, PortStats};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
 pub enum Request {
-    AddBr { bridge: String },
-    DelBr { bridge: String },
-    AddPort { bridge: String, port: PortConfig },
-    DelPort { bridge: String, port: String },
+    AddBr {
+        bridge: String,
+    },
+    DelBr {
+        bridge: String,
+    },
+    AddPort {
+        bridge: String,
+        port: PortConfig,
+    },
+    DelPort {
+        bridge: String,
+        port: String,
+    },
     Show,
-    AddFlows { bridge: String, flows: Vec<String> },
-    ReplaceFlows { bridge: String, flows: Vec<String> },
-    DelFlows { bridge: String, #[serde(default)] matching: Option<String> },
-    DumpFlows { bridge: String, #[serde(default)] table: Option<u8> },
-    DumpPorts { bridge: String },
-    FdbShow { bridge: String },
-    Trace { bridge: String, flow: String },
+    AddFlows {
+        bridge: String,
+        flows: Vec<String>,
+    },
+    ReplaceFlows {
+        bridge: String,
+        flows: Vec<String>,
+    },
+    DelFlows {
+        bridge: String,
+        #[serde(default)]
+        matching: Option<String>,
+    },
+    DumpFlows {
+        bridge: String,
+        #[serde(default)]
+        table: Option<u8>,
+    },
+    DumpPorts {
+        bridge: String,
+    },
+    FdbShow {
+        bridge: String,
+    },
+    Trace {
+        bridge: String,
+        flow: String,
+    },
 }
 
 /// A port as `show` reports it.
@@ -61,9 +92,20 @@ pub enum Response {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
-    Lines { lines: Vec<String> },
-    Show { bridges: Vec<BridgeView>, tunnels: TunnelCounters },
-    Ports { ports: Vec<PortStatsRow> },
-    Fdb { entries: Vec<FdbEntry> },
-    Error { message: String },
+    Lines {
+        lines: Vec<String>,
+    },
+    Show {
+        bridges: Vec<BridgeView>,
+        tunnels: TunnelCounters,
+    },
+    Ports {
+        ports: Vec<PortStatsRow>,
+    },
+    Fdb {
+        entries: Vec<FdbEntry>,
+    },
+    Error {
+        message: String,
+    },
 }

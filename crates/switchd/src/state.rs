@@ -16,7 +16,10 @@ pub struct StateFile {
 }
 
 fn err(path: &Path, message: impl std::fmt::Display) -> Error {
-    Error::State { path: path.display().to_string(), message: message.to_string() }
+    Error::State {
+        path: path.display().to_string(),
+        message: message.to_string(),
+    }
 }
 
 pub fn load(path: &Path) -> Result<Option<StateFile>> {
@@ -33,7 +36,10 @@ pub fn load(path: &Path) -> Result<Option<StateFile>> {
 }
 
 pub fn save(path: &Path, bridges: Vec<BridgeConfig>) -> Result<()> {
-    let s = StateFile { version: VERSION, bridges };
+    let s = StateFile {
+        version: VERSION,
+        bridges,
+    };
     let text = serde_json::to_vec_pretty(&s).map_err(|e| err(path, e))?;
     let tmp = path.with_extension("json.tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| err(&tmp, e))?;

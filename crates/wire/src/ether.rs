@@ -36,7 +36,9 @@ impl MacAddr {
     }
     /// The address as the low 48 bits of a u64, first octet most significant.
     pub fn to_u64(&self) -> u64 {
-        self.0.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+        self.0
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
     }
     pub fn from_u64(v: u64) -> MacAddr {
         let b = v.to_be_bytes();
@@ -113,7 +115,13 @@ mod tests {
 
     #[test]
     fn mac_rejects_garbage() {
-        for bad in ["", "fa:16:3e:00:00", "fa:16:3e:00:00:01:02", "zz:16:3e:00:00:01", "fa::3e:00:00:01"] {
+        for bad in [
+            "",
+            "fa:16:3e:00:00",
+            "fa:16:3e:00:00:01:02",
+            "zz:16:3e:00:00:01",
+            "fa::3e:00:00:01",
+        ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
         }
     }

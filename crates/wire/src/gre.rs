@@ -100,7 +100,15 @@ mod tests {
         assert_eq!(write_header(&mut h, ETH_P_TEB, Some(0x64)), 8);
         assert_eq!(h, [0x20, 0x00, 0x65, 0x58, 0, 0, 0, 0x64]);
         let p = parse_header(&h).unwrap();
-        assert_eq!(p, GreHeader { protocol: ETH_P_TEB, key: Some(0x64), seq: None, len: 8 });
+        assert_eq!(
+            p,
+            GreHeader {
+                protocol: ETH_P_TEB,
+                key: Some(0x64),
+                seq: None,
+                len: 8
+            }
+        );
     }
 
     #[test]

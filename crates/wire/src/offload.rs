@@ -76,7 +76,12 @@ pub fn tcp_frame(f: &[u8]) -> Option<TcpFrame> {
     if doff < 20 || f.len() < l4 + doff {
         return None;
     }
-    Some(TcpFrame { l3, l4, payload: l4 + doff, ipv6 })
+    Some(TcpFrame {
+        l3,
+        l4,
+        payload: l4 + doff,
+        ipv6,
+    })
 }
 
 /// The TCP pseudo-header sum for a segment of `tcp_len` bytes.
@@ -87,7 +92,9 @@ fn pseudo_sum(f: &[u8], h: &TcpFrame, tcp_len: usize) -> u32 {
 fn pseudo_sum_proto(f: &[u8], h: &TcpFrame, len: usize, proto: u8) -> u32 {
     if h.ipv6 {
         let s = checksum::add(0, &f[h.l3 + 8..h.l3 + 40]);
-        let s = s.wrapping_add((len >> 16) as u32).wrapping_add((len & 0xffff) as u32);
+        let s = s
+            .wrapping_add((len >> 16) as u32)
+            .wrapping_add((len & 0xffff) as u32);
         s.wrapping_add(u32::from(proto))
     } else {
         let s = checksum::add(0, &f[h.l3 + 12..h.l3 + 20]);
@@ -130,7 +137,9 @@ pub enum RxChecksum {
 /// Verifies the inner TCP/UDP checksum of a frame that came out of a tunnel, and
 /// completes it when the sender left it partial.
 pub fn check_rx_checksum(f: &mut [u8]) -> RxChecksum {
-    let Some((l3, l4, ipv6, proto)) = l4_offsets(f) else { return RxChecksum::NotChecked };
+    let Some((l3, l4, ipv6, proto)) = l4_offsets(f) else {
+        return RxChecksum::NotChecked;
+    };
     let field = l4 + if proto == IPPROTO_TCP { 16 } else { 6 };
     if f.len() < field + 2 {
         return RxChecksum::NotChecked;
@@ -139,7 +148,12 @@ pub fn check_rx_checksum(f: &mut [u8]) -> RxChecksum {
     if !ipv6 && proto == crate::ether::IPPROTO_UDP && f[field..field + 2] == [0, 0] {
         return RxChecksum::Valid;
     }
-    let h = TcpFrame { l3, l4, payload: l4, ipv6 };
+    let h = TcpFrame {
+        l3,
+        l4,
+        payload: l4,
+        ipv6,
+    };
     let pseudo = pseudo_sum_proto(f, &h, l4_len, proto);
     if checksum::finish(checksum::add(pseudo, &f[l4..])) == 0 {
         return RxChecksum::Valid;
@@ -219,7 +233,12 @@ pub fn complete_checksum(f: &mut [u8], hdr: &VirtioNetHdr) -> bool {
 /// Cuts a TCP super-frame into segments of at most `mss` payload bytes. Each segment
 /// is appended to `out` behind `prefix` zero bytes (room for an encapsulation header);
 /// all but the last have the same length. Returns the number of segments.
-pub fn segment_tcp(frame: &[u8], mss: usize, prefix: usize, out: &mut Vec<u8>) -> Result<usize, WireError> {
+pub fn segment_tcp(
+    frame: &[u8],
+    mss: usize,
+    prefix: usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, WireError> {
     let h = tcp_frame(frame).ok_or(WireError::Malformed("GSO frame is not TCP over IPv4/IPv6"))?;
     if mss == 0 {
         return Err(WireError::Malformed("GSO size 0"));
@@ -291,7 +310,9 @@ impl Coalescer {
     }
 
     pub fn push(&mut self, f: &[u8]) -> Pushed {
-        let Some(hf) = tcp_frame(f) else { return Pushed::NotTcp };
+        let Some(hf) = tcp_frame(f) else {
+            return Pushed::NotTcp;
+        };
         let plen = f.len() - hf.payload;
         let Some(h) = self.h else {
             // Start a new super-frame with this segment.

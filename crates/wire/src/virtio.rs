@@ -64,7 +64,14 @@ mod tests {
 
     #[test]
     fn round_trip_little_endian() {
-        let h = VirtioNetHdr { flags: F_NEEDS_CSUM, gso_type: GSO_TCPV4, hdr_len: 66, gso_size: 1398, csum_start: 34, csum_offset: 16 };
+        let h = VirtioNetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type: GSO_TCPV4,
+            hdr_len: 66,
+            gso_size: 1398,
+            csum_start: 34,
+            csum_offset: 16,
+        };
         let mut b = [0u8; HDR_LEN];
         h.write(&mut b);
         assert_eq!(b, [1, 1, 66, 0, 0x76, 0x05, 34, 0, 16, 0, 0, 0]);

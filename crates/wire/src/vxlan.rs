@@ -59,6 +59,9 @@ mod tests {
         assert!(parse_header(&[0x08, 0, 0]).is_err());
         assert!(parse_header(&[0, 0, 0, 0, 0, 0, 1, 0]).is_err());
         // Reserved bits set are ignored.
-        assert_eq!(parse_header(&[0xff, 0xff, 0xff, 0xff, 0, 0, 1, 0xff]), Ok(1));
+        assert_eq!(
+            parse_header(&[0xff, 0xff, 0xff, 0xff, 0, 0, 1, 0xff]),
+            Ok(1)
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! checksums, IPv4 and IPv6, gaps.
 
 use wire::checksum;
-use wire::offload::{Coalescer, Pushed, RxChecksum, check_rx_checksum, complete_checksum, segment_tcp, tcp_frame};
+use wire::offload::{
+    Coalescer, Pushed, RxChecksum, check_rx_checksum, complete_checksum, segment_tcp, tcp_frame,
+};
 use wire::virtio::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, VirtioNetHdr};
 
 const SEQ: u32 = 0xfffff000; // wraps during the test
@@ -50,10 +52,20 @@ fn pseudo(f: &[u8], l3: usize, ipv6: bool, len: usize) -> u32 {
 
 fn tcp_checksum_ok(f: &[u8]) -> bool {
     let h = tcp_frame(f).unwrap();
-    checksum::finish(checksum::add(pseudo(f, h.l3, h.ipv6, f.len() - h.l4), &f[h.l4..])) == 0
+    checksum::finish(checksum::add(
+        pseudo(f, h.l3, h.ipv6, f.len() - h.l4),
+        &f[h.l4..],
+    )) == 0
 }
 
-fn split(out: &[u8], n: usize, prefix: usize, first_len: usize, total_payload: usize, hdr_len: usize) -> Vec<Vec<u8>> {
+fn split(
+    out: &[u8],
+    n: usize,
+    prefix: usize,
+    first_len: usize,
+    total_payload: usize,
+    hdr_len: usize,
+) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
     let mut off = 0;
     let mut left = total_payload;
@@ -91,13 +103,29 @@ fn check_segmentation(ipv6: bool) {
             assert_eq!(flags, 0x19);
             assert_eq!(s.len(), h.payload + 500);
         }
-        assert_eq!(&s[h.payload..], &sf[h.payload + i * mss..h.payload + i * mss + (s.len() - h.payload)]);
+        assert_eq!(
+            &s[h.payload..],
+            &sf[h.payload + i * mss..h.payload + i * mss + (s.len() - h.payload)]
+        );
         if ipv6 {
-            assert_eq!(u16::from_be_bytes([s[h.l3 + 4], s[h.l3 + 5]]) as usize, s.len() - h.l3 - 40);
+            assert_eq!(
+                u16::from_be_bytes([s[h.l3 + 4], s[h.l3 + 5]]) as usize,
+                s.len() - h.l3 - 40
+            );
         } else {
-            assert_eq!(u16::from_be_bytes([s[h.l3 + 2], s[h.l3 + 3]]) as usize, s.len() - h.l3);
-            assert_eq!(u16::from_be_bytes([s[h.l3 + 4], s[h.l3 + 5]]), 0x1234 + i as u16);
-            assert_eq!(checksum::checksum(&s[h.l3..h.l4]), 0, "IPv4 header checksum");
+            assert_eq!(
+                u16::from_be_bytes([s[h.l3 + 2], s[h.l3 + 3]]) as usize,
+                s.len() - h.l3
+            );
+            assert_eq!(
+                u16::from_be_bytes([s[h.l3 + 4], s[h.l3 + 5]]),
+                0x1234 + i as u16
+            );
+            assert_eq!(
+                checksum::checksum(&s[h.l3..h.l4]),
+                0,
+                "IPv4 header checksum"
+            );
         }
         assert!(tcp_checksum_ok(s), "seg {i} TCP checksum");
     }
@@ -160,7 +188,15 @@ fn check_coalescing(ipv6: bool) {
     let (mut f, hdr) = merged[0].clone();
     assert_eq!(hdr.gso_type, if ipv6 { GSO_TCPV6 } else { GSO_TCPV4 });
     assert_eq!(hdr.flags, F_NEEDS_CSUM);
-    assert_eq!((hdr.gso_size as usize, hdr.hdr_len as usize, hdr.csum_start as usize, hdr.csum_offset), (mss, h.payload, h.l4, 16));
+    assert_eq!(
+        (
+            hdr.gso_size as usize,
+            hdr.hdr_len as usize,
+            hdr.csum_start as usize,
+            hdr.csum_offset
+        ),
+        (mss, h.payload, h.l4, 16)
+    );
     assert_eq!(f.len(), sf.len());
     assert_eq!(&f[h.payload..], &sf[h.payload..]);
     assert_eq!(f[h.l4 + 13], 0x18, "PSH of the last segment kept");
@@ -203,7 +239,11 @@ fn flushes_on_gap_flags_and_other_flows() {
     assert_eq!(m.len(), 2);
     assert_eq!(m[0].1.gso_size as usize, mss);
     assert_eq!(m[0].0.len(), h.payload + 2 * mss);
-    assert_eq!(m[1].1, VirtioNetHdr::default(), "a lone segment stays as it was");
+    assert_eq!(
+        m[1].1,
+        VirtioNetHdr::default(),
+        "a lone segment stays as it was"
+    );
     assert_eq!(m[1].0, segs[3]);
     // A SYN is never merged; a non-TCP frame passes through.
     let syn = tcp(false, 10, 5, 0x02);
@@ -229,10 +269,20 @@ fn completes_partial_checksums() {
     }
     f[h.l4 + 16..h.l4 + 18].copy_from_slice(&(s as u16).to_be_bytes());
     assert!(!tcp_checksum_ok(&f));
-    let hdr = VirtioNetHdr { flags: F_NEEDS_CSUM, csum_start: h.l4 as u16, csum_offset: 16, ..Default::default() };
+    let hdr = VirtioNetHdr {
+        flags: F_NEEDS_CSUM,
+        csum_start: h.l4 as u16,
+        csum_offset: 16,
+        ..Default::default()
+    };
     assert!(complete_checksum(&mut f, &hdr));
     assert!(tcp_checksum_ok(&f));
-    let bad = VirtioNetHdr { flags: F_NEEDS_CSUM, csum_start: 5000, csum_offset: 16, ..Default::default() };
+    let bad = VirtioNetHdr {
+        flags: F_NEEDS_CSUM,
+        csum_start: 5000,
+        csum_offset: 16,
+        ..Default::default()
+    };
     assert!(!complete_checksum(&mut f, &bad));
 }
 

@@ -853,7 +853,9 @@ impl Lab {
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .expect("spawn iperf3 server");
-            let mut args = vec!["netns", "exec", &from.ns, "iperf3", "-c", to.ip, "-p", "5201", "-n", &size];
+            let mut args = vec![
+                "netns", "exec", &from.ns, "iperf3", "-c", to.ip, "-p", "5201", "-n", &size,
+            ];
             if reverse {
                 args.push("-R");
             }
@@ -871,7 +873,12 @@ impl Lab {
             let _ = server.kill();
             let _ = server.wait();
             if let Some(err) = last {
-                panic!("TCP transfer {} -> {} (reverse={reverse}) failed:\n{err}\n{}", from.ns, to.ip, self.diag());
+                panic!(
+                    "TCP transfer {} -> {} (reverse={reverse}) failed:\n{err}\n{}",
+                    from.ns,
+                    to.ip,
+                    self.diag()
+                );
             }
         }
     }

@@ -88,6 +88,12 @@ pub fn neutron_host() -> Host {
     v.local_ip = Some(Ipv4Addr::new(192, 168, 100, 1));
     v.key = Some(TunnelKey::Flow);
     let vxlan = sw.add_port("br-tun", v).unwrap();
-    sw.replace_flows("br-tun", &br_tun_flows("vxlan-c0a86402"), 0).unwrap();
-    Host { sw, tap1, tap2, vxlan }
+    sw.replace_flows("br-tun", &br_tun_flows("vxlan-c0a86402"), 0)
+        .unwrap();
+    Host {
+        sw,
+        tap1,
+        tap2,
+        vxlan,
+    }
 }
