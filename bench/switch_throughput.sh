@@ -144,24 +144,8 @@ start_switchd() {  # host-ns run-dir
     die "switchd in $1 not ready after 10 s"
 }
 
-br_tun_flows() {  # kind(vxlan|gre) tunnel-port
-    local port=$2 cls=4
-    [ "$1" = gre ] && cls=3
-    cat <<EOF
-table=0,priority=1,in_port=patch-int,actions=resubmit(,2)
-table=0,priority=1,in_port=$port,actions=resubmit(,$cls)
-table=0,priority=0,actions=drop
-table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)
-table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,22)
-table=$cls,priority=1,tun_id=0x64,actions=mod_vlan_vid:1,resubmit(,10)
-table=3,priority=0,actions=drop
-table=4,priority=0,actions=drop
-table=10,priority=1,actions=learn(table=20,hard_timeout=300,priority=1,cookie=0x1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:patch-int
-table=20,priority=0,actions=resubmit(,22)
-table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_tunnel:0x64,output:$port
-table=22,priority=0,actions=drop
-EOF
-}
+# shellcheck source=../scripts/lib/br-tun-flows.sh
+. "$REPO/scripts/lib/br-tun-flows.sh"
 
 neutrino_host() {  # kind host-ns local-ip remote-ip vm-ns vm-mac vm-ip
     local kind=$1 ns=$2 local_ip=$3 remote_ip=$4 vm=$5 mac=$6 vmip=$7
@@ -174,7 +158,7 @@ neutrino_host() {  # kind host-ns local-ip remote-ip vm-ns vm-mac vm-ip
     sw "$dir" add-port br-int patch-tun --type patch --peer patch-int
     sw "$dir" add-port br-tun patch-int --type patch --peer patch-tun
     sw "$dir" add-port br-tun "$port" --type "$kind" --remote-ip "$remote_ip" --local-ip "$local_ip" --key flow
-    br_tun_flows "$kind" "$port" | sw "$dir" replace-flows br-tun -
+    neutron_br_tun_flows "$kind" "$port" | sw "$dir" replace-flows br-tun -
     mkns "$vm"
     sw "$dir" add-port br-int "$tap" --type tap --netns "$vm" --tag 1 --mac "$mac"
     local i

@@ -38,6 +38,7 @@ ip link add "${P}u1" netns "${P}h1" type veth peer name "${P}u2" netns "${P}h2"
 ip -n "${P}h1" addr add 192.168.100.1/24 dev "${P}u1"; ip -n "${P}h1" link set "${P}u1" up
 ip -n "${P}h2" addr add 192.168.100.2/24 dev "${P}u2"; ip -n "${P}h2" link set "${P}u2" up
 
+. "$REPO/scripts/lib/br-tun-flows.sh"
 sw() { "$BIN" switch --run-dir "$WORK/$1" "${@:2}"; }
 for i in 1 2; do
     ip netns exec "$P""h$i" "$BIN" switchd --run-dir "$WORK/h$i" 2>"$WORK/h$i.log" &
@@ -55,20 +56,7 @@ for i in 1 2; do
     sw "h$i" add-port br-tun "$tun" --type "$KIND" --remote-ip "$other" --local-ip "$me" --key flow
     sw "h$i" add-port br-int "tapvm$i" --type tap --netns "$vm" --tag 1 --mac "$mac"
     ip -n "$vm" addr add "$ip/24" dev "tapvm$i"; ip -n "$vm" link set "tapvm$i" mtu 1450 up
-    cls=4; [ "$KIND" = gre ] && cls=3
-    sw "h$i" replace-flows br-tun - <<FLOWS
-table=0,priority=1,in_port=patch-int,actions=resubmit(,2)
-table=0,priority=1,in_port=$tun,actions=resubmit(,$cls)
-table=0,priority=0,actions=drop
-table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)
-table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,22)
-table=$cls,priority=1,tun_id=0x64,actions=mod_vlan_vid:1,resubmit(,10)
-table=$cls,priority=0,actions=drop
-table=10,priority=1,actions=learn(table=20,hard_timeout=300,priority=1,cookie=0x1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:patch-int
-table=20,priority=0,actions=resubmit(,22)
-table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_tunnel:0x64,output:$tun
-table=22,priority=0,actions=drop
-FLOWS
+    neutron_br_tun_flows "$KIND" "$tun" | sw "h$i" replace-flows br-tun -
 done
 
 step "vm1 (10.0.0.2 on h1) pings vm2 (10.0.0.4 on h2) over $KIND"

@@ -32,21 +32,23 @@ pub struct TcpFrame {
     pub ipv6: bool,
 }
 
+/// The offset and EtherType of the L3 header behind Ethernet and at most one VLAN tag.
+pub fn l3_offset(f: &[u8]) -> Option<(usize, u16)> {
+    if f.len() < 14 {
+        return None;
+    }
+    let ty = be16(f, 12);
+    if !matches!(ty, ETH_P_VLAN | ETH_P_QINQ) {
+        return Some((14, ty));
+    }
+    (f.len() >= 18).then(|| (18, be16(f, 16)))
+}
+
 /// Locates the headers of an Ethernet (optionally 802.1Q-tagged) IPv4/IPv6 TCP frame;
 /// None for anything else, IPv4 fragments, IPv4 options beyond the header length
 /// field's reach, or IPv6 extension headers.
 pub fn tcp_frame(f: &[u8]) -> Option<TcpFrame> {
-    if f.len() < 14 {
-        return None;
-    }
-    let (mut l3, mut ty) = (14, be16(f, 12));
-    if matches!(ty, ETH_P_VLAN | ETH_P_QINQ) {
-        if f.len() < 18 {
-            return None;
-        }
-        l3 = 18;
-        ty = be16(f, 16);
-    }
+    let (l3, ty) = l3_offset(f)?;
     let (l4, ipv6) = match ty {
         ETH_P_IPV4 => {
             if f.len() < l3 + 20 || f[l3] >> 4 != 4 || f[l3 + 9] != IPPROTO_TCP {
@@ -176,17 +178,7 @@ pub fn check_rx_checksum(f: &mut [u8]) -> RxChecksum {
 
 /// (l3, l4, ipv6, proto) of an unfragmented TCP/UDP frame.
 fn l4_offsets(f: &[u8]) -> Option<(usize, usize, bool, u8)> {
-    if f.len() < 14 {
-        return None;
-    }
-    let (mut l3, mut ty) = (14, be16(f, 12));
-    if matches!(ty, ETH_P_VLAN | ETH_P_QINQ) {
-        if f.len() < 18 {
-            return None;
-        }
-        l3 = 18;
-        ty = be16(f, 16);
-    }
+    let (l3, ty) = l3_offset(f)?;
     let (l4, ipv6, proto) = match ty {
         ETH_P_IPV4 if f.len() >= l3 + 20 && f[l3] >> 4 == 4 => {
             if be16(f, l3 + 6) & 0x3fff != 0 {
