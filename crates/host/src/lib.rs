@@ -30,7 +30,7 @@ pub use link::{
     delete_link, get_mac, get_mtu, ifindex, link_exists, move_to_netns, set_mac, set_mtu, set_up,
 };
 pub use netns::{in_netns, netns_exists, open_netns};
-pub use packet_socket::PacketSocket;
+pub use packet_socket::{PACKET_VNET_HDR_LEN, PacketSocket};
 pub use tap::{
     TUN_F_CSUM, TUN_F_TSO_ECN, TUN_F_TSO4, TUN_F_TSO6, TUN_F_UFO, TUN_F_USO4, TUN_F_USO6, Tap,
     VNET_HDR_LEN,

@@ -23,11 +23,23 @@ const ETH_P_8021Q: u16 = 0x8100;
 pub struct PacketSocket {
     sock: Socket,
     name: String,
+    vnet_hdr: bool,
 }
+
+/// Length of the `struct virtio_net_hdr` (without `num_buffers`) that AF_PACKET puts in
+/// front of each frame with PACKET_VNET_HDR.
+pub const PACKET_VNET_HDR_LEN: usize = 10;
 
 impl PacketSocket {
     /// Opens the socket on interface `ifname` (in the calling thread's namespace).
     pub fn bind(ifname: &str) -> Result<PacketSocket> {
+        Self::bind_with(ifname, false)
+    }
+
+    /// Like [`PacketSocket::bind`]; with `vnet_hdr`, every frame read or written is
+    /// preceded by a [`PACKET_VNET_HDR_LEN`]-byte virtio-net header (PACKET_VNET_HDR),
+    /// so GSO super-frames and partial checksums cross with their metadata.
+    pub fn bind_with(ifname: &str, vnet_hdr: bool) -> Result<PacketSocket> {
         let index = ifindex(ifname)?;
         let index = libc::c_int::try_from(index).map_err(|_| {
             let bad = io::Error::new(io::ErrorKind::InvalidData, "ifindex out of range");
@@ -44,6 +56,10 @@ impl PacketSocket {
             .map_err(|e| Error::os("PACKET_AUXDATA", ifname, e))?;
         setsockopt_int(fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)
             .map_err(|e| Error::os("PACKET_IGNORE_OUTGOING", ifname, e))?;
+        if vnet_hdr {
+            setsockopt_int(fd, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1)
+                .map_err(|e| Error::os("PACKET_VNET_HDR", ifname, e))?;
+        }
         set_big_buffers(fd, ifname)?;
         setsockopt_bytes(
             fd,
@@ -56,6 +72,7 @@ impl PacketSocket {
         Ok(PacketSocket {
             sock,
             name: ifname.to_owned(),
+            vnet_hdr,
         })
     }
 
@@ -66,12 +83,29 @@ impl PacketSocket {
 
     /// Receives one frame into `buf`, with a stripped 802.1Q tag put back. Non-blocking:
     /// `WouldBlock` when empty. A frame longer than `buf` is truncated.
+    /// With a virtio-net header, the tag goes in after the header and the header's
+    /// checksum/header offsets move with it.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         let (len, tag) = recv_with_auxdata(self.sock.as_fd(), buf)?;
-        Ok(match tag {
-            Some((tpid, tci)) => insert_vlan_tag(buf, len, tpid, tci),
-            None => len,
-        })
+        let Some((tpid, tci)) = tag else {
+            return Ok(len);
+        };
+        if !self.vnet_hdr {
+            return Ok(insert_vlan_tag(buf, len, tpid, tci));
+        }
+        if len < PACKET_VNET_HDR_LEN {
+            return Ok(len);
+        }
+        let (hdr, frame) = buf.split_at_mut(PACKET_VNET_HDR_LEN);
+        let n = insert_vlan_tag(frame, len - PACKET_VNET_HDR_LEN, tpid, tci);
+        for at in [2usize, 6] {
+            // hdr_len and csum_start (little-endian) when set.
+            let v = u16::from_le_bytes([hdr[at], hdr[at + 1]]);
+            if v != 0 {
+                hdr[at..at + 2].copy_from_slice(&v.saturating_add(4).to_le_bytes());
+            }
+        }
+        Ok(PACKET_VNET_HDR_LEN + n)
     }
 
     /// Sends one complete Ethernet frame out of the interface.

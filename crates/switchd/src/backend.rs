@@ -72,7 +72,7 @@ pub(crate) fn open(cfg: &PortConfig) -> Result<Backend> {
                 )));
             }
             host::set_up(&cfg.name, true)?;
-            Backend::Packet(host::PacketSocket::bind(&cfg.name)?)
+            Backend::Packet(host::PacketSocket::bind_with(&cfg.name, true)?)
         }
         PortType::Vxlan | PortType::Gre => Backend::Tunnel,
         PortType::Patch => Backend::Patch,

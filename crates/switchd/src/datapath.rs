@@ -196,14 +196,14 @@ impl Datapath {
             match res {
                 Ok(n) => {
                     self.rx.set_len(n);
-                    if matches!(self.backends.get(&id), Some(Backend::Tap(_))) {
-                        // The virtio-net header carries the frame's offload state.
-                        self.rx_hdr = VirtioNetHdr::parse(self.rx.data()).unwrap_or_default();
-                        if !self.rx.pull(VNET_HDR_LEN) {
-                            continue;
-                        }
-                    } else {
-                        self.rx_hdr = VirtioNetHdr::default();
+                    // The virtio-net header carries the frame's offload state.
+                    let hlen = match self.backends.get(&id) {
+                        Some(Backend::Tap(_)) => VNET_HDR_LEN,
+                        _ => host::PACKET_VNET_HDR_LEN,
+                    };
+                    self.rx_hdr = VirtioNetHdr::parse(self.rx.data()).unwrap_or_default();
+                    if !self.rx.pull(hlen) {
+                        continue;
                     }
                     self.count_rx(id, self.rx.len());
                     self.switch_frame(id, None);
@@ -430,18 +430,12 @@ impl Datapath {
                 r
             }
             (Some(Backend::Packet(p)), _) => {
-                if hdr.is_gso() {
-                    self.tx_segs.clear();
-                    match segment_tcp(pkt.data(), usize::from(hdr.gso_size), 0, &mut self.tx_segs) {
-                        Ok(_) => send_each(&self.tx_segs, pkt.data(), hdr, |f| p.send(f)),
-                        Err(_) => Err(std::io::Error::other("cannot segment")),
-                    }
-                } else {
-                    if offload {
-                        complete_checksum(pkt.data_mut(), hdr);
-                    }
-                    p.send(pkt.data())
-                }
+                // AF_PACKET with PACKET_VNET_HDR: the kernel segments or checksums
+                // whatever the interface cannot.
+                hdr.write_legacy(pkt.push(host::PACKET_VNET_HDR_LEN));
+                let r = p.send(pkt.data());
+                pkt.pull(host::PACKET_VNET_HDR_LEN);
+                r
             }
             (Some(Backend::Tunnel), kind) => {
                 let id = match cfg.tunnel_key() {
@@ -798,20 +792,4 @@ impl Datapath {
             })
             .collect()
     }
-}
-
-/// Sends each segment of a software-segmented frame (no prefix) one by one.
-fn send_each(
-    segs: &[u8],
-    frame: &[u8],
-    hdr: &VirtioNetHdr,
-    mut send: impl FnMut(&[u8]) -> std::io::Result<usize>,
-) -> std::io::Result<usize> {
-    let hl = wire::offload::tcp_frame(frame).map_or(usize::from(hdr.hdr_len), |h| h.payload);
-    let stride = hl + usize::from(hdr.gso_size);
-    let mut sent = 0;
-    for seg in segs.chunks(stride) {
-        sent += send(seg)?;
-    }
-    Ok(sent)
 }

@@ -6,6 +6,8 @@
 use crate::WireError;
 
 pub const HDR_LEN: usize = 12;
+/// The older `struct virtio_net_hdr` without `num_buffers` (AF_PACKET's PACKET_VNET_HDR).
+pub const LEGACY_HDR_LEN: usize = 10;
 pub const F_NEEDS_CSUM: u8 = 1;
 pub const F_DATA_VALID: u8 = 2;
 pub const GSO_NONE: u8 = 0;
@@ -27,8 +29,9 @@ pub struct VirtioNetHdr {
 }
 
 impl VirtioNetHdr {
+    /// Reads the first ten bytes (both header layouts start alike).
     pub fn parse(b: &[u8]) -> Result<VirtioNetHdr, WireError> {
-        if b.len() < HDR_LEN {
+        if b.len() < LEGACY_HDR_LEN {
             return Err(WireError::Truncated("virtio-net"));
         }
         let le = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
@@ -42,14 +45,20 @@ impl VirtioNetHdr {
         })
     }
 
+    /// Writes the 12-byte header.
     pub fn write(&self, out: &mut [u8]) {
+        self.write_legacy(out);
+        out[10..12].copy_from_slice(&0u16.to_le_bytes());
+    }
+
+    /// Writes the 10-byte header.
+    pub fn write_legacy(&self, out: &mut [u8]) {
         out[0] = self.flags;
         out[1] = self.gso_type;
         out[2..4].copy_from_slice(&self.hdr_len.to_le_bytes());
         out[4..6].copy_from_slice(&self.gso_size.to_le_bytes());
         out[6..8].copy_from_slice(&self.csum_start.to_le_bytes());
         out[8..10].copy_from_slice(&self.csum_offset.to_le_bytes());
-        out[10..12].copy_from_slice(&0u16.to_le_bytes());
     }
 
     /// True when the frame is a segmentation super-frame.
@@ -78,5 +87,6 @@ mod tests {
         assert_eq!(VirtioNetHdr::parse(&b).unwrap(), h);
         assert!(h.is_gso());
         assert!(VirtioNetHdr::parse(&b[..5]).is_err());
+        assert_eq!(VirtioNetHdr::parse(&b[..LEGACY_HDR_LEN]).unwrap(), h);
     }
 }

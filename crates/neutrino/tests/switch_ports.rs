@@ -1,0 +1,160 @@
+//! Integration test of the local port types on one host: a VM on a `tap` port, a VM
+//! behind a veth attached as a `system` port (AF_PACKET with virtio-net headers), and
+//! an `internal` port moved into a namespace, all on one bridge with NORMAL. Needs root
+//! (fails instead of skipping when CI=true).
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn tap_system_and_internal_ports_switch_locally() {
+    if !lab_available() {
+        return;
+    }
+    let mut lab = Lab::new("prt");
+    lab.start_switchd(H::H1);
+    let h1 = lab.host(H::H1).ns.clone();
+    let (p, uid) = (lab.prefix.clone(), lab.uid.clone());
+    lab.switch_ok(H::H1, &["add-br", "br0"]);
+
+    let (va, vb, vc) = (format!("{p}va"), format!("{p}vb"), format!("{p}vc"));
+    for ns in [&va, &vb, &vc] {
+        lab.add_ns(ns);
+    }
+    let vm_a = Vm {
+        host: H::H1,
+        ns: va.clone(),
+        tap: format!("t{uid}a"),
+        ip: "10.1.0.1",
+        mac: "fa:16:3e:00:01:01",
+        tag: 0,
+    };
+    let vm_b = Vm {
+        host: H::H1,
+        ns: vb.clone(),
+        tap: "eth0".into(),
+        ip: "10.1.0.2",
+        mac: "fa:16:3e:00:01:02",
+        tag: 0,
+    };
+    let vm_c = Vm {
+        host: H::H1,
+        ns: vc.clone(),
+        tap: format!("i{uid}c"),
+        ip: "10.1.0.3",
+        mac: "fa:16:3e:00:01:03",
+        tag: 0,
+    };
+
+    // A: a tap port whose netdev lives in namespace A.
+    lab.switch_ok(
+        H::H1,
+        &[
+            "add-port", "br0", &vm_a.tap, "--type", "tap", "--netns", &va, "--mac", vm_a.mac,
+        ],
+    );
+    lab.wait_vm_nic(&vm_a, Duration::from_secs(5));
+    lab.configure_vm_ip(&vm_a);
+
+    // B: a veth pair, one end in B, the other in the host, attached as a system port.
+    let sys = format!("s{uid}b");
+    ip(&[
+        "-n", &h1, "link", "add", &sys, "type", "veth", "peer", "name", "eth0", "netns", &vb,
+    ]);
+    ip(&["-n", &vb, "link", "set", "dev", "eth0", "address", vm_b.mac]);
+    lab.configure_vm_ip(&vm_b);
+    lab.switch_ok(H::H1, &["add-port", "br0", &sys, "--type", "system"]);
+
+    // C: the bridge's internal port, moved into namespace C.
+    lab.switch_ok(
+        H::H1,
+        &[
+            "add-port", "br0", &vm_c.tap, "--type", "internal", "--netns", &vc, "--mac", vm_c.mac,
+        ],
+    );
+    lab.wait_vm_nic(&vm_c, Duration::from_secs(5));
+    lab.configure_vm_ip(&vm_c);
+
+    lab.wait_ping(&vm_a, vm_b.ip, PING_WITHIN);
+    lab.wait_ping(&vm_a, vm_c.ip, PING_WITHIN);
+    lab.wait_ping(&vm_b, vm_c.ip, PING_WITHIN);
+    // TCP super-frames cross tap -> AF_PACKET and back with their offload metadata.
+    lab.tcp_transfer(&vm_a, &vm_b, 50);
+    lab.tcp_transfer(&vm_c, &vm_a, 20);
+
+    let fdb = lab.switch_ok(H::H1, &["fdb-show", "br0"]);
+    for (mac, port) in [
+        (vm_a.mac, vm_a.tap.as_str()),
+        (vm_b.mac, sys.as_str()),
+        (vm_c.mac, vm_c.tap.as_str()),
+    ] {
+        assert!(
+            fdb.lines().any(|l| l.contains(mac) && l.contains(port)),
+            "{mac} on {port}:\n{fdb}"
+        );
+    }
+    let ports = lab.switch_ok(H::H1, &["dump-ports", "br0"]);
+    assert!(
+        ports.contains(&sys) && ports.contains("rx pkts="),
+        "{ports}"
+    );
+
+    // Deleting a port removes its device and stops its traffic.
+    lab.switch_ok(H::H1, &["del-port", "br0", &vm_a.tap]);
+    let gone = ip_try(&["-n", &va, "link", "show", "dev", &vm_a.tap]);
+    assert!(
+        !gone.ok(),
+        "tap should be gone after del-port:\n{}",
+        gone.describe()
+    );
+    assert!(!lab.ping(&vm_b, vm_a.ip, 2).ok());
+}
+
+#[test]
+fn add_port_errors_are_one_line_and_change_nothing() {
+    if !lab_available() {
+        return;
+    }
+    let mut lab = Lab::new("per");
+    lab.start_switchd(H::H1);
+    lab.switch_ok(H::H1, &["add-br", "br0"]);
+    let before = lab.switch_ok(H::H1, &["show"]);
+    for args in [
+        vec![
+            "add-port",
+            "br0",
+            "x1",
+            "--type",
+            "tap",
+            "--netns",
+            "no-such-ns",
+        ],
+        vec!["add-port", "br0", "x2", "--type", "system"],
+        vec!["add-port", "br0", "x3", "--type", "vxlan"],
+        vec!["add-port", "br0", "x4", "--type", "bogus"],
+        vec!["add-port", "nobr", "x5", "--type", "tap"],
+        vec!["add-port", "br0", "x6", "--type", "patch"],
+        vec![
+            "add-port",
+            "br0",
+            "name-too-long-for-linux",
+            "--type",
+            "tap",
+        ],
+        vec!["add-br", "br0"],
+        vec!["del-port", "br0", "nope"],
+        vec!["dump-flows", "nobr"],
+    ] {
+        let r = lab.switch(H::H1, &args);
+        assert!(!r.ok(), "{args:?} should fail");
+        assert_eq!(
+            r.stderr.trim().lines().count(),
+            1,
+            "{args:?}: one line:\n{}",
+            r.stderr
+        );
+    }
+    assert_eq!(lab.switch_ok(H::H1, &["show"]), before);
+}
