@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need, then runs every unit and
-# integration test of the workspace. Integration tests build hosts and VMs in
-# network namespaces and need root (as root in CI they run; when CI=true and not
-# root they fail).
+# integration test of the workspace (the server's against SQLite and a local
+# PostgreSQL), and the openstack CLI compatibility test. Integration tests build
+# hosts and VMs in network namespaces and need root (as root in CI they run; when
+# CI=true and not root they fail, as do the PostgreSQL tests without a database).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [ "$(id -u)" = 0 ]; then
     scripts/install-deps.sh
+    NEUTRINO_TEST_PG_URL="$(scripts/postgres-test-db.sh)"
+    export NEUTRINO_TEST_PG_URL
 fi
 cargo build --workspace --all-targets
 cargo test --workspace -- --test-threads=2
+scripts/openstack-compat-test.sh

@@ -27,6 +27,8 @@ enum Command {
     },
     /// Talk to a running switchd: bridges, ports, flows, trace.
     Switch(switch_cmd::SwitchArgs),
+    /// Run the API server (network API at / and /v2.0, identity at /v3; foreground).
+    Server(server::cli::ServerArgs),
 }
 
 fn init_logging(default: &str) {
@@ -48,6 +50,10 @@ fn main() {
         Command::Switch(args) => {
             init_logging("warn");
             switch_cmd::run(args)
+        }
+        Command::Server(args) => {
+            init_logging("info");
+            server::cli::run(args)
         }
     };
     if let Err(e) = result {

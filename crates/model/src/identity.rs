@@ -1,0 +1,92 @@
+//! The Keystone v3 identity subset: domains, projects, users, roles, assignments
+//! and the token body.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Domain {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub domain_id: String,
+    pub enabled: bool,
+    pub parent_id: Option<String>,
+    pub is_domain: bool,
+    pub tags: Vec<String>,
+}
+
+/// A user as the API shows it (the password hash is kept apart).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub default_project_id: Option<String>,
+    pub email: Option<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub password_expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A role given to a user on a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleAssignment {
+    pub project_id: String,
+    pub user_id: String,
+    pub role_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUser {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+}
+
+/// What the server remembers about an issued token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    pub user: TokenUser,
+    pub project_id: String,
+    pub project_name: String,
+    pub project_domain_id: String,
+    pub roles: Vec<RoleRef>,
+    pub issued_at: String,
+    pub expires_at: String,
+    /// Seconds since the Unix epoch; the token is refused from then on.
+    pub expires_unix: i64,
+}
+
+impl Token {
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r.name == "admin")
+    }
+
+    pub fn can_write(&self) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r.name == "admin" || r.name == "member")
+    }
+}

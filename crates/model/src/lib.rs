@@ -1,0 +1,23 @@
+//! `model`: the API resource types shared by the server, the agent and the CLI —
+//! Neutron v2.0 resources (networks, subnets, ports, routers, floating IPs, security
+//! groups and rules, agents) and the Keystone v3 identity subset (domains, projects,
+//! users, roles, role assignments, tokens).
+//!
+//! This room holds plain data with serde (field names as the OpenStack APIs spell
+//! them, e.g. `provider:network_type`). It must not touch I/O, storage, HTTP or
+//! policy: no sockets, no database, no clock reads; validation and allocation live in
+//! the `server` crate.
+
+mod agent;
+mod identity;
+mod network;
+mod port;
+mod router;
+mod security_group;
+
+pub use agent::Agent;
+pub use identity::{Domain, Project, Role, RoleAssignment, RoleRef, Token, TokenUser, User};
+pub use network::{AllocationPool, HostRoute, Network, NetworkType, Subnet};
+pub use port::{AddressPair, FixedIp, Port, device_owner};
+pub use router::{ExternalFixedIp, ExternalGatewayInfo, FloatingIp, Router, RouterInterfaceInfo};
+pub use security_group::{SecurityGroup, SecurityGroupRule};

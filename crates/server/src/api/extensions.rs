@@ -1,0 +1,119 @@
+//! `GET /v2.0/extensions[/alias]`: only what this server implements.
+
+use crate::error::{ApiError, ApiResult};
+use axum::Json;
+use axum::extract::Path;
+use serde_json::{Value, json};
+
+const EXTENSIONS: &[(&str, &str, &str)] = &[
+    ("agent", "agent", "The agent management extension."),
+    (
+        "allowed-address-pairs",
+        "Allowed Address Pairs",
+        "Provides allowed address pairs",
+    ),
+    (
+        "binding",
+        "Port Binding",
+        "Expose port bindings of a virtual port to external application",
+    ),
+    (
+        "external-net",
+        "Neutron external network",
+        "Adds external network attribute to network resource.",
+    ),
+    (
+        "ext-gw-mode",
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
+    ),
+    (
+        "fields",
+        "Fields",
+        "Selects the attributes of a resource with the fields parameter.",
+    ),
+    (
+        "filter-validation",
+        "Filter parameters validation",
+        "Filters on collections: AND across keys, OR within a repeated key.",
+    ),
+    (
+        "net-mtu",
+        "Network MTU",
+        "Provides MTU attribute for a network resource.",
+    ),
+    (
+        "pagination",
+        "Pagination support",
+        "Extension that indicates that pagination is enabled.",
+    ),
+    ("port-security", "Port Security", "Provides port security"),
+    (
+        "project-id",
+        "project_id field enabled",
+        "Extension that indicates that project_id field is enabled.",
+    ),
+    (
+        "provider",
+        "Provider Network",
+        "Expose mapping of virtual networks to physical networks",
+    ),
+    (
+        "router",
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.",
+    ),
+    (
+        "security-group",
+        "security-group",
+        "The security groups extension.",
+    ),
+    (
+        "sorting",
+        "Sorting support",
+        "Extension that indicates that sorting is enabled.",
+    ),
+    (
+        "standard-attr-description",
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+    ),
+    (
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+    ),
+    (
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.",
+    ),
+    (
+        "revision-if-match",
+        "If-Match constraints based on revision_number",
+        "Extension indicating that If-Match based on revision_number is supported.",
+    ),
+];
+
+fn ext(alias: &str, name: &str, description: &str) -> Value {
+    json!({"alias": alias, "name": name, "description": description,
+           "updated": "2026-11-01T00:00:00-00:00", "links": []})
+}
+
+pub async fn list() -> Json<Value> {
+    let items: Vec<Value> = EXTENSIONS.iter().map(|(a, n, d)| ext(a, n, d)).collect();
+    Json(json!({ "extensions": items }))
+}
+
+pub async fn show(Path(alias): Path<String>) -> ApiResult<Json<Value>> {
+    EXTENSIONS
+        .iter()
+        .find(|(a, _, _)| *a == alias)
+        .map(|(a, n, d)| Json(json!({"extension": ext(a, n, d)})))
+        .ok_or_else(|| {
+            ApiError::not_found_msg(
+                "ExtensionNotFound",
+                format!("Extension with alias {alias} does not exist"),
+            )
+        })
+}

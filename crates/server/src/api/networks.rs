@@ -1,0 +1,250 @@
+//! `/v2.0/networks`, with the provider and external-net extensions.
+
+use super::common::{
+    Attrs, check_if_match, created, list_body, network_visible, one, retry, show_body, touch,
+};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::identity::Ctx;
+use crate::segments;
+use crate::util::{new_id, now};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use model::{Network, NetworkType, Port, Subnet, device_owner};
+use serde_json::Value;
+
+const PROVIDER: [&str; 3] = [
+    "provider:network_type",
+    "provider:physical_network",
+    "provider:segmentation_id",
+];
+
+pub fn not_found(id: &str) -> ApiError {
+    ApiError::not_found("NetworkNotFound", "Network", id)
+}
+
+/// A network the caller may see, or 404.
+pub async fn visible(state: &AppState, ctx: &Ctx, id: &str) -> ApiResult<Network> {
+    state
+        .store
+        .get::<Network>(id)
+        .await?
+        .filter(|n| network_visible(ctx, n))
+        .ok_or_else(|| not_found(id))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    let items: Vec<Network> = state
+        .store
+        .list::<Network>()
+        .await?
+        .into_iter()
+        .filter(|n| network_visible(&ctx, n))
+        .collect();
+    list_body(&state, &headers, "networks", &items, &q)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    let n = visible(&state, &ctx, &id).await?;
+    Ok(show_body("network", &n, &q))
+}
+
+fn max_mtu(state: &AppState, t: NetworkType) -> u32 {
+    state.config.underlay_mtu.saturating_sub(t.overhead())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ctx.require_writer("create_network")?;
+    let a = Attrs::from_body(&body, "network")?;
+    a.admin_only(&ctx, "create_network", &PROVIDER)?;
+    a.admin_only(&ctx, "create_network", &["router:external"])?;
+    if a.bool("shared")? == Some(true) {
+        a.admin_only(&ctx, "create_network", &["shared"])?;
+    }
+    let project_id = a.project(&ctx, "create_network")?;
+    let network_type = match a.str("provider:network_type")? {
+        Some(t) => NetworkType::parse(&t).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid input for provider:network_type. Reason: network_type value '{t}' not supported (vxlan, gre, vlan, flat)."
+            ))
+        })?,
+        None => state.config.segments.tenant_network_type,
+    };
+    let physnet = a.str("provider:physical_network")?;
+    let seg = a.u32("provider:segmentation_id")?;
+    let max = max_mtu(&state, network_type);
+    let mtu = match a.u32("mtu")? {
+        Some(m) if m > max || m < 68 => {
+            return Err(ApiError::invalid(format!(
+                "Requested MTU is too big, maximum is {max}"
+            )));
+        }
+        Some(m) => m,
+        None => max,
+    };
+    let name = a.str("name")?.unwrap_or_default();
+    let description = a.str("description")?.unwrap_or_default();
+    let admin_state_up = a.bool("admin_state_up")?.unwrap_or(true);
+    let shared = a.bool("shared")?.unwrap_or(false);
+    let external = a.bool("router:external")?.unwrap_or(false);
+    let port_security = a.bool("port_security_enabled")?.unwrap_or(true);
+    let n = retry!({
+        let mut tx = state.store.write().await?;
+        let id = new_id();
+        let (physical_network, segmentation_id) = segments::allocate(
+            &mut tx,
+            &state.config.segments,
+            &id,
+            network_type,
+            physnet.clone(),
+            seg,
+        )
+        .await?;
+        let ts = now();
+        let n = Network {
+            id,
+            name: name.clone(),
+            description: description.clone(),
+            project_id: project_id.clone(),
+            tenant_id: project_id.clone(),
+            admin_state_up,
+            status: "ACTIVE".into(),
+            shared,
+            router_external: external,
+            mtu,
+            network_type,
+            physical_network,
+            segmentation_id,
+            subnets: Vec::new(),
+            port_security_enabled: port_security,
+            availability_zone_hints: Vec::new(),
+            availability_zones: vec!["nova".into()],
+            tags: Vec::new(),
+            revision_number: 1,
+            created_at: ts.clone(),
+            updated_at: ts,
+        };
+        tx.insert(&n).await?;
+        tx.commit().await?;
+        Ok(n)
+    })?;
+    tracing::info!(id = %n.id, name = %n.name, network_type = %n.network_type,
+        segmentation_id = ?n.segmentation_id, "network created");
+    Ok(created("network", &n))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.require_writer("update_network")?;
+    let a = Attrs::from_body(&body, "network")?;
+    a.admin_only(&ctx, "update_network", &["router:external", "shared"])?;
+    if PROVIDER.iter().any(|k| a.has(k)) {
+        return Err(ApiError::invalid(
+            "Invalid input for operation: Plugin does not support updating provider attributes.",
+        ));
+    }
+    a.read_only(&["id", "project_id", "tenant_id", "subnets", "status"])?;
+    let mut tx = state.store.write().await?;
+    let mut n = tx
+        .get::<Network>(&id)
+        .await?
+        .filter(|n| network_visible(&ctx, n))
+        .ok_or_else(|| not_found(&id))?;
+    if !ctx.owns(&n.project_id) {
+        return Err(ApiError::forbidden("update_network"));
+    }
+    check_if_match(&headers, n.revision_number)?;
+    if let Some(v) = a.str("name")? {
+        n.name = v;
+    }
+    if let Some(v) = a.str("description")? {
+        n.description = v;
+    }
+    if let Some(v) = a.bool("admin_state_up")? {
+        n.admin_state_up = v;
+    }
+    if let Some(v) = a.bool("shared")? {
+        n.shared = v;
+    }
+    if let Some(v) = a.bool("router:external")? {
+        n.router_external = v;
+    }
+    if let Some(v) = a.bool("port_security_enabled")? {
+        n.port_security_enabled = v;
+    }
+    if let Some(m) = a.u32("mtu")? {
+        let max = max_mtu(&state, n.network_type);
+        if m > max || m < 68 {
+            return Err(ApiError::invalid(format!(
+                "Requested MTU is too big, maximum is {max}"
+            )));
+        }
+        n.mtu = m;
+    }
+    touch(&mut n.revision_number, &mut n.updated_at);
+    tx.update(&n).await?;
+    tx.commit().await?;
+    Ok(one("network", &n))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    ctx.require_writer("delete_network")?;
+    let mut tx = state.store.write().await?;
+    let n = tx
+        .get::<Network>(&id)
+        .await?
+        .filter(|n| network_visible(&ctx, n))
+        .ok_or_else(|| not_found(&id))?;
+    if !ctx.owns(&n.project_id) {
+        return Err(ApiError::forbidden("delete_network"));
+    }
+    check_if_match(&headers, n.revision_number)?;
+    let ports = tx.list_by_parent::<Port>(&id).await?;
+    if ports.iter().any(|p| p.device_owner != device_owner::DHCP) {
+        return Err(ApiError::conflict(
+            "NetworkInUse",
+            format!(
+                "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
+            ),
+        ));
+    }
+    for p in ports {
+        tx.release_port_ips(&p.id).await?;
+        tx.release_mac(&p.mac_address).await?;
+        tx.delete::<Port>(&p.id).await?;
+    }
+    for s in tx.list_by_parent::<Subnet>(&id).await? {
+        tx.delete::<Subnet>(&s.id).await?;
+    }
+    tx.release_segments(&id).await?;
+    tx.delete::<Network>(&id).await?;
+    tx.commit().await?;
+    tracing::info!(%id, "network deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

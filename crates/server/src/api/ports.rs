@@ -1,0 +1,530 @@
+//! `/v2.0/ports`: MACs and fixed IPs from IPAM, binding, security groups,
+//! allowed address pairs.
+
+use super::common::{
+    Attrs, check_if_match, created, list_body, network_visible, one, retry, show_body, touch,
+};
+use super::security_groups;
+use super::subnets::pools_of;
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::identity::Ctx;
+use crate::ipam;
+use crate::store::Tx;
+use crate::util::{new_id, now};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use ipnet::IpNet;
+use model::{AddressPair, FixedIp, FloatingIp, Network, Port, SecurityGroup, Subnet, device_owner};
+use serde_json::{Map, Value};
+
+const BINDING: [&str; 4] = [
+    "binding:host_id",
+    "binding:profile",
+    "binding:vnic_type",
+    "binding:vif_details",
+];
+
+pub fn not_found(id: &str) -> ApiError {
+    ApiError::not_found("PortNotFound", "Port", id)
+}
+
+/// One requested fixed IP: a subnet, an address, or both.
+#[derive(Debug, Clone, Default)]
+pub struct IpRequest {
+    pub subnet_id: Option<String>,
+    pub ip_address: Option<String>,
+}
+
+pub fn parse_fixed_ips(items: Vec<Value>) -> ApiResult<Vec<IpRequest>> {
+    items
+        .into_iter()
+        .map(|v| {
+            let get = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+            let r = IpRequest {
+                subnet_id: get("subnet_id"),
+                ip_address: get("ip_address"),
+            };
+            if r.subnet_id.is_none() && r.ip_address.is_none() {
+                return Err(ApiError::invalid(
+                    "Invalid input for fixed_ips. Reason: each entry needs subnet_id or ip_address.",
+                ));
+            }
+            Ok(r)
+        })
+        .collect()
+}
+
+fn exhausted(network_id: &str) -> ApiError {
+    ApiError::conflict(
+        "IpAddressGenerationFailure",
+        format!("No more IP addresses available on network {network_id}."),
+    )
+}
+
+/// Allocates the fixed IPs of port `port_id` on `network_id`: the requested ones,
+/// or one from the first IPv4 and the first IPv6 subnet. `v4_only` is for router
+/// gateways and floating IPs.
+pub async fn allocate_ips(
+    tx: &mut Tx,
+    network_id: &str,
+    requested: Option<Vec<IpRequest>>,
+    port_id: &str,
+    v4_only: bool,
+) -> ApiResult<Vec<FixedIp>> {
+    let subnets = tx.list_by_parent::<Subnet>(network_id).await?;
+    let requested = match requested {
+        Some(r) => r,
+        None => {
+            let mut r = Vec::new();
+            for version in [4u8, 6] {
+                if v4_only && version == 6 {
+                    continue;
+                }
+                if let Some(s) = subnets.iter().find(|s| s.ip_version == version) {
+                    r.push(IpRequest {
+                        subnet_id: Some(s.id.clone()),
+                        ip_address: None,
+                    });
+                }
+            }
+            r
+        }
+    };
+    let mut out: Vec<FixedIp> = Vec::new();
+    for req in requested {
+        let ip = match &req.ip_address {
+            Some(s) => Some(ipam::parse_ip(s).map_err(|e| {
+                ApiError::invalid(format!("Invalid input for fixed_ips. Reason: {e}."))
+            })?),
+            None => None,
+        };
+        let subnet = match (&req.subnet_id, ip) {
+            (Some(id), _) => subnets.iter().find(|s| s.id == *id).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "Invalid input for operation: Failed to create port on network {network_id}, because fixed_ips included invalid subnet {id}."
+                ))
+            })?,
+            (None, Some(ip)) => subnets
+                .iter()
+                .find(|s| s.cidr.parse::<IpNet>().is_ok_and(|n| n.contains(&ip)))
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "Invalid input for operation: IP address {ip} is not a valid IP for any subnet on network {network_id}."
+                    ))
+                })?,
+            (None, None) => return Err(ApiError::invalid("fixed_ips entry is empty")),
+        };
+        let net: IpNet = subnet
+            .cidr
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("subnet {} has a bad cidr", subnet.id)))?;
+        let ip = match ip {
+            Some(ip) => {
+                if !net.contains(&ip) {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid input for operation: IP address {ip} is not a valid IP for the specified subnet."
+                    )));
+                }
+                let s = ip.to_string();
+                if out
+                    .iter()
+                    .any(|f| f.subnet_id == subnet.id && f.ip_address == s)
+                    || tx.ip_owner(&subnet.id, &s).await?.is_some()
+                {
+                    return Err(ApiError::conflict(
+                        "IpAddressInUse",
+                        format!(
+                            "Unable to complete operation for network {network_id}. The IP address {s} is in use."
+                        ),
+                    ));
+                }
+                ip
+            }
+            None => {
+                let taken = tx.allocated_ips(&subnet.id).await?;
+                ipam::next_free(&pools_of(subnet), subnet.ip_version == 6, &taken)
+                    .ok_or_else(|| exhausted(network_id))?
+            }
+        };
+        let ip = ip.to_string();
+        tx.claim_ip(&subnet.id, &ip, port_id).await?;
+        out.push(FixedIp {
+            subnet_id: subnet.id.clone(),
+            ip_address: ip,
+        });
+    }
+    Ok(out)
+}
+
+/// Takes the requested MAC, or a random free `fa:16:3e` one.
+pub async fn allocate_mac(
+    tx: &mut Tx,
+    requested: Option<String>,
+    port_id: &str,
+) -> ApiResult<String> {
+    let mac = match requested {
+        Some(m) => {
+            if tx.mac_taken(&m).await? {
+                return Err(ApiError::conflict(
+                    "MacAddressInUse",
+                    format!(
+                        "Unable to complete operation for network. The mac address {m} is in use."
+                    ),
+                ));
+            }
+            m
+        }
+        None => {
+            let mut mac = ipam::random_mac();
+            for _ in 0..16 {
+                if !tx.mac_taken(&mac).await? {
+                    break;
+                }
+                mac = ipam::random_mac();
+            }
+            mac
+        }
+    };
+    tx.claim_mac(&mac, port_id).await?;
+    Ok(mac)
+}
+
+/// A port with the defaults; callers fill in what they know.
+pub fn blank_port(
+    id: String,
+    network_id: &str,
+    project_id: &str,
+    mac: String,
+    fixed_ips: Vec<FixedIp>,
+) -> Port {
+    let ts = now();
+    Port {
+        id,
+        name: String::new(),
+        description: String::new(),
+        project_id: project_id.to_string(),
+        tenant_id: project_id.to_string(),
+        network_id: network_id.to_string(),
+        mac_address: mac,
+        fixed_ips,
+        device_owner: String::new(),
+        device_id: String::new(),
+        admin_state_up: true,
+        status: "DOWN".into(),
+        security_groups: Vec::new(),
+        allowed_address_pairs: Vec::new(),
+        port_security_enabled: true,
+        binding_host_id: String::new(),
+        binding_vif_type: "unbound".into(),
+        binding_vnic_type: "normal".into(),
+        binding_vif_details: Map::new(),
+        binding_profile: Map::new(),
+        tags: Vec::new(),
+        revision_number: 1,
+        created_at: ts.clone(),
+        updated_at: ts,
+    }
+}
+
+/// Deletes a port and frees its addresses.
+pub async fn remove_port(tx: &mut Tx, p: &Port) -> ApiResult<()> {
+    tx.release_port_ips(&p.id).await?;
+    tx.release_mac(&p.mac_address).await?;
+    tx.delete::<Port>(&p.id).await?;
+    Ok(())
+}
+
+fn parse_pairs(items: Vec<Value>, port_mac: &str) -> ApiResult<Vec<AddressPair>> {
+    items
+        .into_iter()
+        .map(|v| {
+            let ip = v.get("ip_address").and_then(Value::as_str).unwrap_or_default();
+            let ok = ip.parse::<std::net::IpAddr>().is_ok() || ip.parse::<IpNet>().is_ok();
+            if !ok {
+                return Err(ApiError::invalid(format!(
+                    "Invalid input for allowed_address_pairs. Reason: '{ip}' is not a valid IP address."
+                )));
+            }
+            let mac = match v.get("mac_address").and_then(Value::as_str) {
+                Some(m) => ipam::normalize_mac(m).ok_or_else(|| {
+                    ApiError::invalid(format!("Invalid input for allowed_address_pairs. Reason: '{m}' is not a valid MAC address."))
+                })?,
+                None => port_mac.to_string(),
+            };
+            Ok(AddressPair { ip_address: ip.to_string(), mac_address: mac })
+        })
+        .collect()
+}
+
+fn apply_binding(p: &mut Port, a: &Attrs) -> ApiResult<()> {
+    if let Some(h) = a.nullable_str("binding:host_id")? {
+        p.binding_host_id = h.unwrap_or_default();
+    }
+    if let Some(v) = a.str("binding:vnic_type")? {
+        p.binding_vnic_type = v;
+    }
+    if let Some(v) = a.object("binding:profile")? {
+        p.binding_profile = v;
+    }
+    if p.binding_host_id.is_empty() {
+        p.binding_vif_type = "unbound".into();
+        p.binding_vif_details = Map::new();
+    } else {
+        p.binding_vif_type = "ovs".into();
+        let mut d = Map::new();
+        d.insert("port_filter".into(), Value::Bool(true));
+        d.insert("connectivity".into(), Value::String("l2".into()));
+        p.binding_vif_details = d;
+    }
+    Ok(())
+}
+
+/// Checks requested security groups exist and belong to the port's project.
+async fn check_groups(tx: &mut Tx, ctx: &Ctx, project: &str, ids: &[String]) -> ApiResult<()> {
+    for id in ids {
+        match tx.get::<SecurityGroup>(id).await? {
+            Some(g) if g.project_id == project || ctx.is_admin() => {}
+            _ => return Err(security_groups::not_found(id)),
+        }
+    }
+    Ok(())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    let items: Vec<Port> = state
+        .store
+        .list::<Port>()
+        .await?
+        .into_iter()
+        .filter(|p| ctx.owns(&p.project_id))
+        .collect();
+    list_body(&state, &headers, "ports", &items, &q)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    let p = state
+        .store
+        .get::<Port>(&id)
+        .await?
+        .filter(|p| ctx.owns(&p.project_id))
+        .ok_or_else(|| not_found(&id))?;
+    Ok(show_body("port", &p, &q))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ctx.require_writer("create_port")?;
+    let a = Attrs::from_body(&body, "port")?;
+    a.admin_only(&ctx, "create_port", &BINDING)?;
+    let project_id = a.project(&ctx, "create_port")?;
+    let network_id = a
+        .str("network_id")?
+        .ok_or_else(|| ApiError::invalid("Invalid input for operation: network_id is required."))?;
+    let network = state
+        .store
+        .get::<Network>(&network_id)
+        .await?
+        .filter(|n| network_visible(&ctx, n))
+        .ok_or_else(|| super::networks::not_found(&network_id))?;
+    let mac = match a.str("mac_address")? {
+        Some(m) => Some(ipam::normalize_mac(&m).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid input for mac_address. Reason: '{m}' is not a valid MAC address."
+            ))
+        })?),
+        None => None,
+    };
+    let fixed = a.list("fixed_ips")?.map(parse_fixed_ips).transpose()?;
+    let owner = a.str("device_owner")?.unwrap_or_default();
+    let port_security = a
+        .bool("port_security_enabled")?
+        .unwrap_or(network.port_security_enabled);
+    let groups = a.str_list("security_groups")?;
+    if !port_security && groups.as_ref().is_some_and(|g| !g.is_empty()) {
+        return Err(ApiError::conflict(
+            "PortSecurityAndIPRequiredForSecurityGroups",
+            "Port security must be enabled and port must have an IP address in order to use security groups.",
+        ));
+    }
+    let pairs = a.list("allowed_address_pairs")?;
+    if !port_security && pairs.as_ref().is_some_and(|p| !p.is_empty()) {
+        return Err(ApiError::conflict(
+            "AddressPairAndPortSecurityRequired",
+            "Port Security must be enabled in order to have allowed address pairs on a port.",
+        ));
+    }
+    let p = retry!({
+        let mut tx = state.store.write().await?;
+        if tx.get::<Network>(&network_id).await?.is_none() {
+            return Err(super::networks::not_found(&network_id));
+        }
+        let sgs = if port_security && !owner.starts_with("network:") {
+            match &groups {
+                Some(g) => {
+                    check_groups(&mut tx, &ctx, &project_id, g).await?;
+                    g.clone()
+                }
+                None => vec![security_groups::ensure_default(&mut tx, &project_id).await?],
+            }
+        } else {
+            Vec::new()
+        };
+        let id = new_id();
+        let mac = allocate_mac(&mut tx, mac.clone(), &id).await?;
+        let ips = allocate_ips(&mut tx, &network_id, fixed.clone(), &id, false).await?;
+        let mut p = blank_port(id, &network_id, &project_id, mac, ips);
+        p.name = a.str("name")?.unwrap_or_default();
+        p.description = a.str("description")?.unwrap_or_default();
+        p.admin_state_up = a.bool("admin_state_up")?.unwrap_or(true);
+        p.device_owner = owner.clone();
+        p.device_id = a.str("device_id")?.unwrap_or_default();
+        p.port_security_enabled = port_security;
+        p.allowed_address_pairs = parse_pairs(pairs.clone().unwrap_or_default(), &p.mac_address)?;
+        apply_binding(&mut p, &a)?;
+        p.security_groups = sgs;
+        tx.insert(&p).await?;
+        tx.commit().await?;
+        Ok(p)
+    })?;
+    tracing::debug!(id = %p.id, mac = %p.mac_address, ips = ?p.fixed_ips, "port created");
+    Ok(created("port", &p))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.require_writer("update_port")?;
+    let a = Attrs::from_body(&body, "port")?;
+    a.admin_only(&ctx, "update_port", &BINDING)?;
+    a.admin_only(&ctx, "update_port", &["mac_address", "status"])?;
+    a.read_only(&["id", "network_id", "project_id", "tenant_id"])?;
+    let fixed = a.list("fixed_ips")?.map(parse_fixed_ips).transpose()?;
+    let p = retry!({
+        let mut tx = state.store.write().await?;
+        let mut p = tx
+            .get::<Port>(&id)
+            .await?
+            .filter(|p| ctx.owns(&p.project_id))
+            .ok_or_else(|| not_found(&id))?;
+        check_if_match(&headers, p.revision_number)?;
+        if let Some(req) = &fixed {
+            tx.release_port_ips(&p.id).await?;
+            p.fixed_ips =
+                allocate_ips(&mut tx, &p.network_id, Some(req.clone()), &p.id, false).await?;
+        }
+        if let Some(m) = a.str("mac_address")? {
+            let m = ipam::normalize_mac(&m)
+                .ok_or_else(|| ApiError::invalid(format!("'{m}' is not a valid MAC address")))?;
+            if m != p.mac_address {
+                tx.release_mac(&p.mac_address).await?;
+                p.mac_address = allocate_mac(&mut tx, Some(m), &p.id).await?;
+            }
+        }
+        if let Some(v) = a.str("name")? {
+            p.name = v;
+        }
+        if let Some(v) = a.str("description")? {
+            p.description = v;
+        }
+        if let Some(v) = a.bool("admin_state_up")? {
+            p.admin_state_up = v;
+        }
+        if let Some(v) = a.nullable_str("device_owner")? {
+            p.device_owner = v.unwrap_or_default();
+        }
+        if let Some(v) = a.nullable_str("device_id")? {
+            p.device_id = v.unwrap_or_default();
+        }
+        if let Some(v) = a.str("status")? {
+            p.status = v;
+        }
+        if let Some(v) = a.bool("port_security_enabled")? {
+            p.port_security_enabled = v;
+        }
+        if let Some(g) = a.str_list("security_groups")? {
+            check_groups(&mut tx, &ctx, &p.project_id.clone(), &g).await?;
+            p.security_groups = g;
+        }
+        if let Some(v) = a.list("allowed_address_pairs")? {
+            p.allowed_address_pairs = parse_pairs(v, &p.mac_address)?;
+        }
+        if !p.port_security_enabled
+            && (!p.security_groups.is_empty() || !p.allowed_address_pairs.is_empty())
+        {
+            return Err(ApiError::conflict(
+                "PortSecurityAndIPRequiredForSecurityGroups",
+                "Port security must be enabled and port must have an IP address in order to use security groups.",
+            ));
+        }
+        apply_binding(&mut p, &a)?;
+        touch(&mut p.revision_number, &mut p.updated_at);
+        tx.update(&p).await?;
+        tx.commit().await?;
+        Ok(p)
+    })?;
+    Ok(one("port", &p))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    ctx.require_writer("delete_port")?;
+    let mut tx = state.store.write().await?;
+    let p = tx
+        .get::<Port>(&id)
+        .await?
+        .filter(|p| ctx.owns(&p.project_id))
+        .ok_or_else(|| not_found(&id))?;
+    check_if_match(&headers, p.revision_number)?;
+    if [
+        device_owner::ROUTER_INTERFACE,
+        device_owner::ROUTER_GATEWAY,
+        device_owner::FLOATING_IP,
+    ]
+    .contains(&p.device_owner.as_str())
+    {
+        return Err(ApiError::conflict(
+            "ServicePortInUse",
+            format!(
+                "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+                p.device_owner
+            ),
+        ));
+    }
+    for mut f in tx.list::<FloatingIp>().await? {
+        if f.port_id.as_deref() == Some(id.as_str()) {
+            f.port_id = None;
+            f.fixed_ip_address = None;
+            f.router_id = None;
+            f.status = "DOWN".into();
+            touch(&mut f.revision_number, &mut f.updated_at);
+            tx.update(&f).await?;
+        }
+    }
+    remove_port(&mut tx, &p).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,489 @@
+//! `/v2.0/security-groups` and `/v2.0/security-group-rules`. Each project gets a
+//! `default` group on first use (listing groups or rules, creating a port), with
+//! Neutron's default rules: all egress, and ingress from members of the group.
+//! Rules are stored apart and put into their group's body when it is shown.
+
+use super::common::{Attrs, check_if_match, created, list_body, one, retry, show_body, touch};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::identity::Ctx;
+use crate::store::Tx;
+use crate::util::{new_id, now};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use ipnet::IpNet;
+use model::{Port, SecurityGroup, SecurityGroupRule};
+use serde_json::Value;
+
+pub fn not_found(id: &str) -> ApiError {
+    ApiError::not_found("SecurityGroupNotFound", "Security group", id)
+}
+
+fn rule_not_found(id: &str) -> ApiError {
+    ApiError::not_found("SecurityGroupRuleNotFound", "Security group rule", id)
+}
+
+fn new_rule(
+    group: &SecurityGroup,
+    direction: &str,
+    ethertype: &str,
+    remote_group: Option<String>,
+) -> SecurityGroupRule {
+    let ts = now();
+    SecurityGroupRule {
+        id: new_id(),
+        description: String::new(),
+        project_id: group.project_id.clone(),
+        tenant_id: group.project_id.clone(),
+        security_group_id: group.id.clone(),
+        direction: direction.into(),
+        ethertype: ethertype.into(),
+        protocol: None,
+        port_range_min: None,
+        port_range_max: None,
+        remote_ip_prefix: None,
+        remote_group_id: remote_group,
+        revision_number: 0,
+        created_at: ts.clone(),
+        updated_at: ts,
+    }
+}
+
+fn new_group(project: &str, name: &str, description: &str) -> SecurityGroup {
+    let ts = now();
+    SecurityGroup {
+        id: new_id(),
+        name: name.into(),
+        description: description.into(),
+        project_id: project.into(),
+        tenant_id: project.into(),
+        stateful: true,
+        security_group_rules: Vec::new(),
+        tags: Vec::new(),
+        revision_number: 1,
+        created_at: ts.clone(),
+        updated_at: ts,
+    }
+}
+
+/// The id of `project`'s default group, created (with its rules) if missing.
+pub async fn ensure_default(tx: &mut Tx, project: &str) -> ApiResult<String> {
+    if let Some(id) = tx.name_owner("default_sg", project).await? {
+        return Ok(id);
+    }
+    let g = new_group(project, "default", "Default security group");
+    tx.claim_name("default_sg", project, &g.id).await?;
+    tx.insert(&g).await?;
+    for eth in ["IPv4", "IPv6"] {
+        tx.insert(&new_rule(&g, "egress", eth, None)).await?;
+        tx.insert(&new_rule(&g, "ingress", eth, Some(g.id.clone())))
+            .await?;
+    }
+    tracing::info!(%project, id = %g.id, "default security group created");
+    Ok(g.id)
+}
+
+/// Makes sure the caller's project has its default group (one write, only the
+/// first time).
+async fn ensure_default_for(state: &AppState, ctx: &Ctx) -> ApiResult<()> {
+    let project = ctx.project_id();
+    let exists = state
+        .store
+        .find_by_name::<SecurityGroup>("default")
+        .await?
+        .iter()
+        .any(|g| g.project_id == project);
+    if !exists && ctx.token.can_write() {
+        retry!({
+            let mut tx = state.store.write().await?;
+            ensure_default(&mut tx, project).await?;
+            tx.commit().await?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+fn with_rules(mut g: SecurityGroup, rules: &[SecurityGroupRule]) -> SecurityGroup {
+    g.security_group_rules = rules
+        .iter()
+        .filter(|r| r.security_group_id == g.id)
+        .cloned()
+        .collect();
+    g
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    ensure_default_for(&state, &ctx).await?;
+    let rules = state.store.list::<SecurityGroupRule>().await?;
+    let items: Vec<SecurityGroup> = state
+        .store
+        .list::<SecurityGroup>()
+        .await?
+        .into_iter()
+        .filter(|g| ctx.owns(&g.project_id))
+        .map(|g| with_rules(g, &rules))
+        .collect();
+    list_body(&state, &headers, "security_groups", &items, &q)
+}
+
+async fn visible(state: &AppState, ctx: &Ctx, id: &str) -> ApiResult<SecurityGroup> {
+    let g = state
+        .store
+        .get::<SecurityGroup>(id)
+        .await?
+        .filter(|g| ctx.owns(&g.project_id))
+        .ok_or_else(|| not_found(id))?;
+    let rules = state.store.list_by_parent::<SecurityGroupRule>(id).await?;
+    Ok(with_rules(g, &rules))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    Ok(show_body(
+        "security_group",
+        &visible(&state, &ctx, &id).await?,
+        &q,
+    ))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ctx.require_writer("create_security_group")?;
+    let a = Attrs::from_body(&body, "security_group")?;
+    let project = a.project(&ctx, "create_security_group")?;
+    let name = a.str("name")?.unwrap_or_default();
+    if name == "default" {
+        return Err(ApiError::conflict(
+            "SecurityGroupDefaultAlreadyExists",
+            "Default security group already exists.",
+        ));
+    }
+    let mut g = new_group(&project, &name, &a.str("description")?.unwrap_or_default());
+    g.stateful = a.bool("stateful")?.unwrap_or(true);
+    let mut tx = state.store.write().await?;
+    ensure_default(&mut tx, &project).await?;
+    tx.insert(&g).await?;
+    let mut rules = Vec::new();
+    for eth in ["IPv4", "IPv6"] {
+        let r = new_rule(&g, "egress", eth, None);
+        tx.insert(&r).await?;
+        rules.push(r);
+    }
+    tx.commit().await?;
+    Ok(created("security_group", &with_rules(g, &rules)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.require_writer("update_security_group")?;
+    let a = Attrs::from_body(&body, "security_group")?;
+    let mut tx = state.store.write().await?;
+    let mut g = tx
+        .get::<SecurityGroup>(&id)
+        .await?
+        .filter(|g| ctx.owns(&g.project_id))
+        .ok_or_else(|| not_found(&id))?;
+    check_if_match(&headers, g.revision_number)?;
+    if let Some(n) = a.str("name")? {
+        if g.name == "default" && n != "default" {
+            return Err(ApiError::conflict(
+                "SecurityGroupCannotUpdateDefault",
+                "Updating default security group not allowed.",
+            ));
+        }
+        g.name = n;
+    }
+    if let Some(d) = a.str("description")? {
+        g.description = d;
+    }
+    if let Some(s) = a.bool("stateful")? {
+        g.stateful = s;
+    }
+    touch(&mut g.revision_number, &mut g.updated_at);
+    tx.update(&g).await?;
+    let rules = tx.list_by_parent::<SecurityGroupRule>(&id).await?;
+    tx.commit().await?;
+    Ok(one("security_group", &with_rules(g, &rules)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    ctx.require_writer("delete_security_group")?;
+    let mut tx = state.store.write().await?;
+    let g = tx
+        .get::<SecurityGroup>(&id)
+        .await?
+        .filter(|g| ctx.owns(&g.project_id))
+        .ok_or_else(|| not_found(&id))?;
+    check_if_match(&headers, g.revision_number)?;
+    if tx.name_owner("default_sg", &g.project_id).await?.as_deref() == Some(id.as_str()) {
+        return Err(ApiError::conflict(
+            "SecurityGroupCannotRemoveDefault",
+            "Insufficient rights for removing default security group.",
+        ));
+    }
+    if tx
+        .list::<Port>()
+        .await?
+        .iter()
+        .any(|p| p.security_groups.contains(&id))
+    {
+        return Err(ApiError::conflict(
+            "SecurityGroupInUse",
+            format!("Security Group {id} in use."),
+        ));
+    }
+    for r in tx.list::<SecurityGroupRule>().await? {
+        if r.security_group_id == id || r.remote_group_id.as_deref() == Some(id.as_str()) {
+            tx.delete::<SecurityGroupRule>(&r.id).await?;
+        }
+    }
+    tx.delete::<SecurityGroup>(&id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_rules(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    ensure_default_for(&state, &ctx).await?;
+    let items: Vec<SecurityGroupRule> = state
+        .store
+        .list::<SecurityGroupRule>()
+        .await?
+        .into_iter()
+        .filter(|r| ctx.owns(&r.project_id))
+        .collect();
+    list_body(&state, &headers, "security_group_rules", &items, &q)
+}
+
+pub async fn show_rule(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    let r = state
+        .store
+        .get::<SecurityGroupRule>(&id)
+        .await?
+        .filter(|r| ctx.owns(&r.project_id))
+        .ok_or_else(|| rule_not_found(&id))?;
+    Ok(show_body("security_group_rule", &r, &q))
+}
+
+/// Protocol names Neutron accepts, and numbers 0-255; `any` means all.
+fn parse_protocol(p: Option<String>) -> ApiResult<Option<String>> {
+    const NAMES: [&str; 17] = [
+        "ah",
+        "dccp",
+        "egp",
+        "esp",
+        "gre",
+        "icmp",
+        "icmpv6",
+        "igmp",
+        "ipv6-encap",
+        "ipv6-frag",
+        "ipv6-icmp",
+        "ipv6-nonxt",
+        "ipv6-opts",
+        "ipv6-route",
+        "ospf",
+        "pgm",
+        "rsvp",
+    ];
+    const MORE: [&str; 5] = ["sctp", "tcp", "udp", "udplite", "vrrp"];
+    match p {
+        None => Ok(None),
+        Some(p) if p.eq_ignore_ascii_case("any") => Ok(None),
+        Some(p) => {
+            let l = p.to_ascii_lowercase();
+            if NAMES.contains(&l.as_str()) || MORE.contains(&l.as_str()) {
+                return Ok(Some(l));
+            }
+            match l.parse::<u32>() {
+                Ok(n) if n <= 255 => Ok(Some(l)),
+                _ => Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "SecurityGroupRuleInvalidProtocol",
+                    format!("Security group rule protocol {p} not supported."),
+                )),
+            }
+        }
+    }
+}
+
+pub async fn create_rule(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ctx.require_writer("create_security_group_rule")?;
+    let a = Attrs::from_body(&body, "security_group_rule")?;
+    let group_id = a.str("security_group_id")?.ok_or_else(|| {
+        ApiError::invalid("Invalid input for operation: security_group_id is required.")
+    })?;
+    let direction = a.str("direction")?.unwrap_or_default();
+    if direction != "ingress" && direction != "egress" {
+        return Err(ApiError::invalid(format!(
+            "Invalid input for direction. Reason: '{direction}' is not in ['ingress', 'egress']."
+        )));
+    }
+    let ethertype = a.str("ethertype")?.unwrap_or_else(|| "IPv4".into());
+    let ethertype = match ethertype.to_ascii_lowercase().as_str() {
+        "ipv4" => "IPv4",
+        "ipv6" => "IPv6",
+        _ => {
+            return Err(ApiError::invalid(format!(
+                "Invalid input for ethertype. Reason: '{ethertype}' is not in ['IPv4', 'IPv6']."
+            )));
+        }
+    };
+    let protocol = parse_protocol(a.str("protocol")?)?;
+    let (min, max) = (a.u32("port_range_min")?, a.u32("port_range_max")?);
+    match protocol.as_deref() {
+        Some("tcp" | "udp" | "sctp" | "dccp" | "udplite" | "6" | "17" | "132" | "33" | "136") => {
+            if let (Some(lo), Some(hi)) = (min, max)
+                && lo > hi
+            {
+                return Err(ApiError::invalid(
+                    "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+                ));
+            }
+            if min.is_some_and(|p| p == 0 || p > 65535) || max.is_some_and(|p| p == 0 || p > 65535)
+            {
+                return Err(ApiError::invalid("Invalid value for port: must be 1-65535"));
+            }
+        }
+        Some("icmp" | "icmpv6" | "ipv6-icmp" | "1" | "58")
+            if min.is_some_and(|t| t > 255) || max.is_some_and(|c| c > 255) =>
+        {
+            return Err(ApiError::invalid(
+                "Invalid value for ICMP type or code: must be 0-255",
+            ));
+        }
+        Some("icmp" | "icmpv6" | "ipv6-icmp" | "1" | "58") => {}
+        _ if min.is_some() || max.is_some() => {
+            return Err(ApiError::invalid(
+                "Invalid input for operation: port_range_min and port_range_max need a protocol with ports.",
+            ));
+        }
+        _ => {}
+    }
+    let remote_ip = match a.str("remote_ip_prefix")? {
+        Some(p) => {
+            let net: IpNet = p
+                .parse()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| ApiError::invalid(format!("Invalid input for remote_ip_prefix. Reason: '{p}' is not a valid IP prefix.")))?;
+            if net.addr().is_ipv6() != (ethertype == "IPv6") {
+                return Err(ApiError::invalid(format!(
+                    "Invalid input for operation: Conflicting value ethertype {ethertype} for CIDR {p}."
+                )));
+            }
+            Some(net.trunc().to_string())
+        }
+        None => None,
+    };
+    let remote_group = a.str("remote_group_id")?;
+    if remote_ip.is_some() && remote_group.is_some() {
+        return Err(ApiError::invalid(
+            "Only remote_ip_prefix or remote_group_id may be provided.",
+        ));
+    }
+    let mut tx = state.store.write().await?;
+    let mut g = tx
+        .get::<SecurityGroup>(&group_id)
+        .await?
+        .filter(|g| ctx.owns(&g.project_id))
+        .ok_or_else(|| not_found(&group_id))?;
+    if let Some(rg) = &remote_group
+        && tx
+            .get::<SecurityGroup>(rg)
+            .await?
+            .filter(|x| ctx.owns(&x.project_id))
+            .is_none()
+    {
+        return Err(not_found(rg));
+    }
+    let mut r = new_rule(&g, &direction, ethertype, remote_group);
+    r.protocol = protocol;
+    r.port_range_min = min;
+    r.port_range_max = max;
+    r.remote_ip_prefix = remote_ip;
+    r.description = a.str("description")?.unwrap_or_default();
+    // 0.0.0.0/0 and ::/0 mean the same as no prefix.
+    let norm = |p: &Option<String>| p.clone().filter(|x| x != "0.0.0.0/0" && x != "::/0");
+    for other in tx.list_by_parent::<SecurityGroupRule>(&group_id).await? {
+        if other.direction == r.direction
+            && other.ethertype == r.ethertype
+            && other.protocol == r.protocol
+            && other.port_range_min == r.port_range_min
+            && other.port_range_max == r.port_range_max
+            && norm(&other.remote_ip_prefix) == norm(&r.remote_ip_prefix)
+            && other.remote_group_id == r.remote_group_id
+        {
+            return Err(ApiError::conflict(
+                "SecurityGroupRuleExists",
+                format!(
+                    "Security group rule already exists. Rule id is {}.",
+                    other.id
+                ),
+            ));
+        }
+    }
+    tx.insert(&r).await?;
+    touch(&mut g.revision_number, &mut g.updated_at);
+    tx.update(&g).await?;
+    tx.commit().await?;
+    Ok(created("security_group_rule", &r))
+}
+
+pub async fn delete_rule(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    ctx.require_writer("delete_security_group_rule")?;
+    let mut tx = state.store.write().await?;
+    let r = tx
+        .get::<SecurityGroupRule>(&id)
+        .await?
+        .filter(|r| ctx.owns(&r.project_id))
+        .ok_or_else(|| rule_not_found(&id))?;
+    tx.delete::<SecurityGroupRule>(&id).await?;
+    if let Some(mut g) = tx.get::<SecurityGroup>(&r.security_group_id).await? {
+        touch(&mut g.revision_number, &mut g.updated_at);
+        tx.update(&g).await?;
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

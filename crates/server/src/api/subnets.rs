@@ -1,0 +1,401 @@
+//! `/v2.0/subnets`: CIDR, gateway, allocation pools, DHCP options.
+
+use super::common::{
+    Attrs, check_if_match, created, list_body, network_visible, one, show_body, touch,
+};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::identity::Ctx;
+use crate::ipam;
+use crate::util::{new_id, now};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use ipnet::IpNet;
+use model::{AllocationPool, HostRoute, Network, Port, Subnet, device_owner};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+pub fn not_found(id: &str) -> ApiError {
+    ApiError::not_found("SubnetNotFound", "Subnet", id)
+}
+
+/// Which subnets a caller sees: its own, and those of networks it sees through
+/// sharing or `router:external`.
+fn visible_with(ctx: &Ctx, s: &Subnet, nets: &HashMap<String, Network>) -> bool {
+    ctx.owns(&s.project_id)
+        || nets
+            .get(&s.network_id)
+            .is_some_and(|n| network_visible(ctx, n))
+}
+
+async fn networks(state: &AppState) -> ApiResult<HashMap<String, Network>> {
+    Ok(state
+        .store
+        .list::<Network>()
+        .await?
+        .into_iter()
+        .map(|n| (n.id.clone(), n))
+        .collect())
+}
+
+pub async fn visible(state: &AppState, ctx: &Ctx, id: &str) -> ApiResult<Subnet> {
+    let s = state
+        .store
+        .get::<Subnet>(id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if ctx.owns(&s.project_id) {
+        return Ok(s);
+    }
+    match state.store.get::<Network>(&s.network_id).await? {
+        Some(n) if network_visible(ctx, &n) => Ok(s),
+        _ => Err(not_found(id)),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    let nets = networks(&state).await?;
+    let items: Vec<Subnet> = state
+        .store
+        .list::<Subnet>()
+        .await?
+        .into_iter()
+        .filter(|s| visible_with(&ctx, s, &nets))
+        .collect();
+    list_body(&state, &headers, "subnets", &items, &q)
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    Ok(show_body("subnet", &visible(&state, &ctx, &id).await?, &q))
+}
+
+fn parse_ip_in(net: &IpNet, s: &str, what: &str) -> ApiResult<IpAddr> {
+    let ip = ipam::parse_ip(s)
+        .map_err(|e| ApiError::invalid(format!("Invalid input for {what}. Reason: {e}.")))?;
+    if !net.contains(&ip) {
+        return Err(ApiError::invalid(format!(
+            "Invalid input for {what}. Reason: {ip} is not in subnet {net}."
+        )));
+    }
+    Ok(ip)
+}
+
+/// Parses and checks allocation pools against the CIDR, each other and the gateway.
+fn parse_pools(
+    net: &IpNet,
+    items: &[Value],
+    gateway: Option<IpAddr>,
+) -> ApiResult<Vec<(u128, u128)>> {
+    let mut pools = Vec::new();
+    for item in items {
+        let get = |k: &str| {
+            item.get(k).and_then(Value::as_str).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "Invalid input for allocation_pools. Reason: missing {k}."
+                ))
+            })
+        };
+        let start = parse_ip_in(net, get("start")?, "allocation_pools")?;
+        let end = parse_ip_in(net, get("end")?, "allocation_pools")?;
+        let (s, e) = (ipam::to_u128(start), ipam::to_u128(end));
+        if s > e {
+            return Err(ApiError::invalid(format!(
+                "The allocation pool {start}-{end} is not valid."
+            )));
+        }
+        pools.push((s, e));
+    }
+    pools.sort();
+    for w in pools.windows(2) {
+        if w[1].0 <= w[0].1 {
+            return Err(ApiError::invalid("Found overlapping allocation pools."));
+        }
+    }
+    if let Some(g) = gateway.map(ipam::to_u128)
+        && pools.iter().any(|&(s, e)| g >= s && g <= e)
+    {
+        return Err(ApiError::conflict(
+            "GatewayConflictWithAllocationPools",
+            "Gateway ip conflicts with allocation pool.",
+        ));
+    }
+    Ok(pools)
+}
+
+fn pools_model(pools: &[(u128, u128)], v6: bool) -> Vec<AllocationPool> {
+    pools
+        .iter()
+        .filter_map(|&(s, e)| {
+            Some(AllocationPool {
+                start: ipam::from_u128(s, v6)?.to_string(),
+                end: ipam::from_u128(e, v6)?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The allocation pools of a subnet, as numbers.
+pub fn pools_of(s: &Subnet) -> Vec<(u128, u128)> {
+    s.allocation_pools
+        .iter()
+        .filter_map(|p| {
+            let a = ipam::parse_ip(&p.start).ok()?;
+            let b = ipam::parse_ip(&p.end).ok()?;
+            Some((ipam::to_u128(a), ipam::to_u128(b)))
+        })
+        .collect()
+}
+
+fn parse_dns(items: Vec<String>) -> ApiResult<Vec<String>> {
+    items
+        .into_iter()
+        .map(|s| {
+            ipam::parse_ip(&s).map(|ip| ip.to_string()).map_err(|e| {
+                ApiError::invalid(format!("Invalid input for dns_nameservers. Reason: {e}."))
+            })
+        })
+        .collect()
+}
+
+fn parse_routes(items: Vec<Value>) -> ApiResult<Vec<HostRoute>> {
+    items
+        .into_iter()
+        .map(|r| {
+            let dest = r
+                .get("destination")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let hop = r.get("nexthop").and_then(Value::as_str).unwrap_or_default();
+            let d: IpNet = dest.parse().map_err(|_| {
+                ApiError::invalid(format!(
+                    "Invalid input for host_routes. Reason: '{dest}' is not a valid CIDR."
+                ))
+            })?;
+            let h = ipam::parse_ip(hop).map_err(|e| {
+                ApiError::invalid(format!("Invalid input for host_routes. Reason: {e}."))
+            })?;
+            Ok(HostRoute {
+                destination: d.trunc().to_string(),
+                nexthop: h.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn parse_cidr(cidr: &str) -> ApiResult<IpNet> {
+    ipam::parse_cidr(cidr)
+        .map_err(|e| ApiError::invalid(format!("Invalid input for cidr. Reason: {e}.")))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    ctx.require_writer("create_subnet")?;
+    let a = Attrs::from_body(&body, "subnet")?;
+    let network_id = a
+        .str("network_id")?
+        .ok_or_else(|| ApiError::invalid("Invalid input for operation: network_id is required."))?;
+    let project_id = a.project(&ctx, "create_subnet")?;
+    let cidr = a.str("cidr")?.ok_or_else(|| {
+        ApiError::bad_request(
+            "Bad subnets request: a cidr must be specified in the absence of a subnet pool.",
+        )
+    })?;
+    let net = parse_cidr(&cidr)?;
+    let ip_version = a
+        .u32("ip_version")?
+        .unwrap_or(if net.addr().is_ipv6() { 6 } else { 4 });
+    if ip_version != 4 && ip_version != 6 {
+        return Err(ApiError::invalid(format!(
+            "Invalid input for ip_version. Reason: {ip_version} is not in [4, 6]."
+        )));
+    }
+    let v6 = ip_version == 6;
+    if net.addr().is_ipv6() != v6 {
+        return Err(ApiError::invalid(
+            "Invalid input for operation: cidr and ip_version do not match.",
+        ));
+    }
+    let gateway = match a.nullable_str("gateway_ip")? {
+        None => ipam::default_gateway(&net),
+        Some(None) => None,
+        Some(Some(g)) => Some(parse_ip_in(&net, &g, "gateway_ip")?),
+    };
+    let pools = match a.list("allocation_pools")? {
+        Some(items) if !items.is_empty() => parse_pools(&net, &items, gateway)?,
+        _ => ipam::default_pools(&net, gateway),
+    };
+    let dns = parse_dns(a.str_list("dns_nameservers")?.unwrap_or_default())?;
+    let routes = parse_routes(a.list("host_routes")?.unwrap_or_default())?;
+    let mut tx = state.store.write().await?;
+    let mut network = tx
+        .get::<Network>(&network_id)
+        .await?
+        .filter(|n| network_visible(&ctx, n))
+        .ok_or_else(|| super::networks::not_found(&network_id))?;
+    if !ctx.owns(&network.project_id) {
+        return Err(ApiError::forbidden("create_subnet"));
+    }
+    for other in tx.list_by_parent::<Subnet>(&network_id).await? {
+        if let Ok(o) = other.cidr.parse::<IpNet>()
+            && (o.contains(&net.network()) || net.contains(&o.network()))
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "OverlappingSubnet",
+                format!(
+                    "Invalid input for operation: Requested subnet with cidr: {net} for network: {network_id} overlaps with another subnet."
+                ),
+            ));
+        }
+    }
+    let ts = now();
+    let s = Subnet {
+        id: new_id(),
+        name: a.str("name")?.unwrap_or_default(),
+        description: a.str("description")?.unwrap_or_default(),
+        project_id: project_id.clone(),
+        tenant_id: project_id,
+        network_id: network_id.clone(),
+        ip_version: if v6 { 6 } else { 4 },
+        cidr: net.to_string(),
+        gateway_ip: gateway.map(|g| g.to_string()),
+        allocation_pools: pools_model(&pools, v6),
+        enable_dhcp: a.bool("enable_dhcp")?.unwrap_or(true),
+        dns_nameservers: dns,
+        host_routes: routes,
+        ipv6_ra_mode: a.str("ipv6_ra_mode")?.filter(|_| v6),
+        ipv6_address_mode: a.str("ipv6_address_mode")?.filter(|_| v6),
+        subnetpool_id: None,
+        service_types: Vec::new(),
+        tags: Vec::new(),
+        revision_number: 1,
+        created_at: ts.clone(),
+        updated_at: ts,
+    };
+    tx.insert(&s).await?;
+    network.subnets.push(s.id.clone());
+    touch(&mut network.revision_number, &mut network.updated_at);
+    tx.update(&network).await?;
+    tx.commit().await?;
+    tracing::info!(id = %s.id, cidr = %s.cidr, network = %s.network_id, "subnet created");
+    Ok(created("subnet", &s))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.require_writer("update_subnet")?;
+    let a = Attrs::from_body(&body, "subnet")?;
+    a.read_only(&[
+        "id",
+        "cidr",
+        "ip_version",
+        "network_id",
+        "project_id",
+        "tenant_id",
+    ])?;
+    let mut tx = state.store.write().await?;
+    let mut s = tx
+        .get::<Subnet>(&id)
+        .await?
+        .filter(|s| ctx.owns(&s.project_id))
+        .ok_or_else(|| not_found(&id))?;
+    check_if_match(&headers, s.revision_number)?;
+    let net = parse_cidr(&s.cidr)?;
+    let v6 = s.ip_version == 6;
+    if let Some(g) = a.nullable_str("gateway_ip")? {
+        s.gateway_ip = match g {
+            None => None,
+            Some(g) => Some(parse_ip_in(&net, &g, "gateway_ip")?.to_string()),
+        };
+    }
+    let gateway = s.gateway_ip.as_deref().and_then(|g| ipam::parse_ip(g).ok());
+    if let Some(items) = a.list("allocation_pools")? {
+        let pools = parse_pools(&net, &items, gateway)?;
+        s.allocation_pools = pools_model(&pools, v6);
+    } else if a.has("gateway_ip") {
+        parse_pools(
+            &net,
+            &s.allocation_pools
+                .iter()
+                .map(super::common::to_value)
+                .collect::<Vec<_>>(),
+            gateway,
+        )?;
+    }
+    if let Some(v) = a.str("name")? {
+        s.name = v;
+    }
+    if let Some(v) = a.str("description")? {
+        s.description = v;
+    }
+    if let Some(v) = a.bool("enable_dhcp")? {
+        s.enable_dhcp = v;
+    }
+    if let Some(v) = a.str_list("dns_nameservers")? {
+        s.dns_nameservers = parse_dns(v)?;
+    }
+    if let Some(v) = a.list("host_routes")? {
+        s.host_routes = parse_routes(v)?;
+    }
+    touch(&mut s.revision_number, &mut s.updated_at);
+    tx.update(&s).await?;
+    tx.commit().await?;
+    Ok(one("subnet", &s))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    ctx.require_writer("delete_subnet")?;
+    let mut tx = state.store.write().await?;
+    let s = tx
+        .get::<Subnet>(&id)
+        .await?
+        .filter(|s| ctx.owns(&s.project_id))
+        .ok_or_else(|| not_found(&id))?;
+    check_if_match(&headers, s.revision_number)?;
+    let ports = tx.list_by_parent::<Port>(&s.network_id).await?;
+    if ports.iter().any(|p| {
+        p.device_owner != device_owner::DHCP && p.fixed_ips.iter().any(|f| f.subnet_id == id)
+    }) {
+        return Err(ApiError::conflict(
+            "SubnetInUse",
+            format!(
+                "Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet."
+            ),
+        ));
+    }
+    if let Some(mut n) = tx.get::<Network>(&s.network_id).await? {
+        n.subnets.retain(|x| *x != id);
+        touch(&mut n.revision_number, &mut n.updated_at);
+        tx.update(&n).await?;
+    }
+    tx.delete::<Subnet>(&id).await?;
+    tx.commit().await?;
+    tracing::info!(%id, "subnet deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,127 @@
+//! `server`: the control plane's API process — the Neutron v2.0 network API
+//! (networks, subnets, ports, routers, floating IPs, security groups, agents,
+//! extensions) and a Keystone v3 identity subset (`/v3`) on one axum listener, the
+//! store (sqlx: SQLite in the state dir by default, PostgreSQL by URL), and the
+//! allocators (IPAM, MAC addresses, segmentation ids).
+//!
+//! This room owns policy (who may see and change what) and the store. It must not
+//! touch the datapath: no switch, switchd or host crates, no netlink, no namespaces;
+//! agents read desired state from here and do the plumbing themselves.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+mod docs;
+pub mod error;
+pub mod identity;
+pub mod ipam;
+pub mod query;
+pub mod segments;
+pub mod store;
+mod util;
+
+pub use config::Config;
+pub use docs::StoredAssignment;
+pub use error::{ApiError, StoreError};
+pub use store::Store;
+
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("bootstrap: {0}")]
+    Bootstrap(String),
+}
+
+impl AppState {
+    /// Opens the store named by the config (creating the state dir for SQLite),
+    /// bootstraps identity on first start, and returns the state with the admin
+    /// password if one was generated (to be shown once).
+    pub async fn open(config: Config) -> Result<(AppState, Option<String>), ServerError> {
+        let url = match &config.database_url {
+            Some(url) => url.clone(),
+            None => {
+                std::fs::create_dir_all(&config.state_dir).map_err(|e| {
+                    ServerError::Io(format!("creating {}", config.state_dir.display()), e)
+                })?;
+                Store::sqlite_url(&config.state_dir)
+            }
+        };
+        let store = Store::open(&url).await?;
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+        };
+        let generated = identity::bootstrap::bootstrap(&state).await?;
+        Ok((state, generated))
+    }
+}
+
+/// The whole HTTP API: identity at `/v3`, the network API at `/` and `/v2.0/…`.
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .merge(identity::routes())
+        .merge(api::routes())
+        .fallback(api::not_found)
+        .with_state(state)
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> Result<(), ServerError> {
+    let listen = config.listen;
+    let (state, generated) = AppState::open(config).await?;
+    if let Some(pw) = generated {
+        println!("neutrino server: generated admin password (shown once): {pw}");
+    }
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| ServerError::Io(format!("binding {listen}"), e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| ServerError::Io("local address".into(), e))?;
+    tracing::info!(%local, backend = ?state.store.backend(), "neutrino server listening");
+    let store = state.store.clone();
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| ServerError::Io("serving".into(), e))?;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot wait for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot wait for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

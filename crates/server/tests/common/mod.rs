@@ -1,0 +1,266 @@
+//! In-process test harness: a server state on a fresh SQLite file or a fresh
+//! PostgreSQL schema, requests through `tower::ServiceExt::oneshot`.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use server::{AppState, Config};
+use std::path::PathBuf;
+use tower::ServiceExt;
+
+pub const ADMIN_PW: &str = "admin-secret";
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+/// SQLite always; PostgreSQL when NEUTRINO_TEST_PG_URL is set. In CI (CI=true) a
+/// missing NEUTRINO_TEST_PG_URL is a failure, not a skip.
+pub fn backends() -> Vec<Backend> {
+    let mut v = vec![Backend::Sqlite];
+    match std::env::var("NEUTRINO_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => v.push(Backend::Postgres(url)),
+        _ => {
+            if std::env::var("CI").is_ok_and(|c| c == "true") {
+                panic!(
+                    "CI=true but NEUTRINO_TEST_PG_URL is not set: the PostgreSQL tests must run in CI (scripts/postgres-test-db.sh)"
+                );
+            }
+            eprintln!("note: NEUTRINO_TEST_PG_URL unset, PostgreSQL tests skipped");
+        }
+    }
+    v
+}
+
+pub struct Api {
+    pub state: AppState,
+    pub router: axum::Router,
+    pub config: Config,
+    dir: PathBuf,
+}
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+async fn pg_schema_url(base: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let schema = format!("t_{}", unique());
+    let pool = sqlx::AnyPool::connect(base)
+        .await
+        .expect("connect to NEUTRINO_TEST_PG_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&pool)
+        .await
+        .expect("create test schema");
+    pool.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+impl Api {
+    pub async fn new(backend: &Backend) -> Api {
+        Self::with(backend, |_| {}).await
+    }
+
+    pub async fn with(backend: &Backend, tweak: impl FnOnce(&mut Config)) -> Api {
+        let dir = std::env::temp_dir().join(format!("neutrino-test-{}", unique()));
+        let mut config = Config::new("127.0.0.1:0".parse().expect("addr"), dir.clone());
+        config.admin_password = Some(ADMIN_PW.into());
+        if let Backend::Postgres(base) = backend {
+            config.database_url = Some(pg_schema_url(base).await);
+        }
+        tweak(&mut config);
+        let (state, generated) = AppState::open(config.clone()).await.expect("open state");
+        assert!(generated.is_none());
+        let router = server::router(state.clone());
+        Api {
+            state,
+            router,
+            config,
+            dir,
+        }
+    }
+
+    /// Closes the store and opens it again, as a restarted server would.
+    pub async fn restart(&mut self) {
+        self.state.store.close().await;
+        let (state, generated) = AppState::open(self.config.clone())
+            .await
+            .expect("reopen state");
+        assert!(generated.is_none(), "no second bootstrap");
+        self.router = server::router(state.clone());
+        self.state = state;
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        extra: &[(&str, &str)],
+    ) -> (StatusCode, Value, HeaderMap) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "neutrino.test:9696");
+        if let Some(t) = token {
+            req = req.header("x-auth-token", t);
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .expect("request");
+        let resp = self.router.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, v, headers)
+    }
+
+    pub async fn get(&self, t: &str, path: &str) -> (StatusCode, Value) {
+        let (s, v, _) = self.call(Method::GET, path, Some(t), None, &[]).await;
+        (s, v)
+    }
+    pub async fn post(&self, t: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, v, _) = self
+            .call(Method::POST, path, Some(t), Some(body), &[])
+            .await;
+        (s, v)
+    }
+    pub async fn put(&self, t: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, v, _) = self.call(Method::PUT, path, Some(t), Some(body), &[]).await;
+        (s, v)
+    }
+    pub async fn delete(&self, t: &str, path: &str) -> (StatusCode, Value) {
+        let (s, v, _) = self.call(Method::DELETE, path, Some(t), None, &[]).await;
+        (s, v)
+    }
+
+    /// Creates and returns a resource (asserting 201).
+    pub async fn create(&self, t: &str, collection: &str, key: &str, attrs: Value) -> Value {
+        let (s, v) = self
+            .post(t, &format!("/v2.0/{collection}"), json!({ key: attrs }))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "create {collection}: {v}");
+        v[key].clone()
+    }
+
+    pub async fn token_for(
+        &self,
+        user: &str,
+        pw: &str,
+        project: &str,
+    ) -> (StatusCode, Option<String>, Value) {
+        let body = json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": user, "domain": {"name": "Default"}, "password": pw}}},
+            "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}});
+        let (s, v, h) = self
+            .call(Method::POST, "/v3/auth/tokens", None, Some(body), &[])
+            .await;
+        let tok = h
+            .get("x-subject-token")
+            .and_then(|x| x.to_str().ok())
+            .map(String::from);
+        (s, tok, v)
+    }
+
+    pub async fn admin(&self) -> String {
+        let (s, t, v) = self.token_for("admin", ADMIN_PW, "admin").await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        t.expect("admin token")
+    }
+
+    /// Creates project NAME and user NAME-user with `role` on it; returns its token.
+    pub async fn tenant(&self, admin: &str, name: &str, role: &str) -> String {
+        let (s, p) = self
+            .post(admin, "/v3/projects", json!({"project": {"name": name}}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        let pid = p["project"]["id"].as_str().expect("project id").to_string();
+        let user = format!("{name}-user");
+        let (s, u) = self
+            .post(
+                admin,
+                "/v3/users",
+                json!({"user": {"name": user, "password": "password", "default_project_id": pid}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{u}");
+        let uid = u["user"]["id"].as_str().expect("user id").to_string();
+        let (_, roles) = self.get(admin, &format!("/v3/roles?name={role}")).await;
+        let rid = roles["roles"][0]["id"]
+            .as_str()
+            .expect("role id")
+            .to_string();
+        let (s, _, _) = self
+            .call(
+                Method::PUT,
+                &format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"),
+                Some(admin),
+                None,
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, t, v) = self.token_for(&user, "password", name).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        t.expect("tenant token")
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+pub fn err_type(v: &Value) -> &str {
+    v["NeutronError"]["type"].as_str().unwrap_or("<none>")
+}
+
+/// The Ext-Net/Ext-Subnet of the seeds, created by admin.
+pub async fn external_net(api: &Api, admin: &str) -> (String, String) {
+    let n = api
+        .create(
+            admin,
+            "networks",
+            "network",
+            json!({"name": "Ext-Net", "router:external": true,
+            "provider:network_type": "vxlan", "provider:segmentation_id": 1}),
+        )
+        .await;
+    let s = api
+        .create(
+            admin,
+            "subnets",
+            "subnet",
+            json!({"name": "Ext-Subnet", "network_id": id(&n),
+            "cidr": "10.1.101.0/24", "gateway_ip": "10.1.101.254", "enable_dhcp": false,
+            "allocation_pools": [{"start": "10.1.101.240", "end": "10.1.101.252"}]}),
+        )
+        .await;
+    (id(&n), id(&s))
+}

@@ -1,0 +1,211 @@
+//! Keystone subset: discovery, tokens, projects, users, roles, assignments.
+
+mod common;
+use axum::http::{Method, StatusCode};
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn identity_flows() {
+    for b in backends() {
+        identity(&b).await;
+    }
+}
+
+async fn identity(b: &Backend) {
+    let api = Api::new(b).await;
+    let (s, v, _) = api.call(Method::GET, "/v3", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["version"]["id"], "v3.14");
+    assert_eq!(
+        v["version"]["links"][0]["href"],
+        "http://neutrino.test:9696/v3/"
+    );
+
+    // Wrong password and unknown user: 401 in Keystone's format.
+    let (s, t, v) = api.token_for("admin", "wrong", "admin").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(t.is_none());
+    assert_eq!(v["error"]["code"], 401);
+    let (s, _, _) = api.token_for("nobody", "x", "admin").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    let (s, admin, body) = api.token_for("admin", ADMIN_PW, "admin").await;
+    assert_eq!(s, StatusCode::CREATED);
+    let admin = admin.expect("token");
+    let tok = &body["token"];
+    assert_eq!(tok["user"]["name"], "admin");
+    assert_eq!(tok["project"]["name"], "admin");
+    assert!(
+        tok["roles"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|x| x["name"] == "admin"))
+    );
+    assert!(tok["expires_at"].as_str().is_some_and(|e| e.ends_with('Z')));
+    let catalog = tok["catalog"].as_array().expect("catalog");
+    let net = catalog
+        .iter()
+        .find(|c| c["type"] == "network")
+        .expect("network entry");
+    assert_eq!(net["endpoints"][0]["url"], "http://neutrino.test:9696/");
+    let ident = catalog
+        .iter()
+        .find(|c| c["type"] == "identity")
+        .expect("identity entry");
+    assert_eq!(ident["endpoints"][0]["url"], "http://neutrino.test:9696/v3");
+
+    // Validation of a subject token.
+    let (s, v, h) = api
+        .call(
+            Method::GET,
+            "/v3/auth/tokens",
+            Some(&admin),
+            None,
+            &[("x-subject-token", &admin)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["token"]["user"]["name"], "admin");
+    assert!(h.get("x-subject-token").is_some());
+
+    // The seeds' set-up: project, user with email, member role.
+    let (s, p) = api
+        .post(
+            &admin,
+            "/v3/projects",
+            json!({"project": {"name": "TenantA", "enabled": true}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let pid = p["project"]["id"].as_str().expect("pid").to_string();
+    assert_eq!(p["project"]["domain_id"], "default");
+    let (s, _) = api
+        .post(
+            &admin,
+            "/v3/projects",
+            json!({"project": {"name": "TenantA"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, v) = api.get(&admin, "/v3/projects?name=TenantA").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["projects"].as_array().map(Vec::len), Some(1));
+    let (s, _) = api.get(&admin, "/v3/projects/TenantA").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, u) = api
+        .post(
+            &admin,
+            "/v3/users",
+            json!({"user": {"name": "UserA", "password": "password",
+            "email": "usera@example.com", "default_project_id": pid, "enabled": true}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{u}");
+    assert!(u["user"].get("password").is_none());
+    assert_eq!(u["user"]["email"], "usera@example.com");
+    let uid = u["user"]["id"].as_str().expect("uid").to_string();
+    let (_, roles) = api.get(&admin, "/v3/roles").await;
+    let names: Vec<&str> = roles["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    for r in ["admin", "member", "reader"] {
+        assert!(names.contains(&r), "{names:?}");
+    }
+    let (_, member) = api.get(&admin, "/v3/roles?name=member").await;
+    let rid = member["roles"][0]["id"].as_str().expect("rid").to_string();
+
+    // Without a role, UserA cannot get a token for TenantA.
+    let (s, _, _) = api.token_for("UserA", "password", "TenantA").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let grant = format!("/v3/projects/{pid}/users/{uid}/roles/{rid}");
+    let (s, _, _) = api.call(Method::PUT, &grant, Some(&admin), None, &[]).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _, _) = api
+        .call(Method::HEAD, &grant, Some(&admin), None, &[])
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = api
+        .get(
+            &admin,
+            &format!("/v3/role_assignments?user.id={uid}&include_names=1"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["role_assignments"][0]["role"]["name"], "member");
+    assert_eq!(
+        v["role_assignments"][0]["scope"]["project"]["name"],
+        "TenantA"
+    );
+
+    let (s, usera, v) = api.token_for("UserA", "password", "TenantA").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let usera = usera.expect("token");
+    assert_eq!(v["token"]["roles"][0]["name"], "member");
+
+    // A member may not manage identity.
+    let (s, v) = api
+        .post(&usera, "/v3/projects", json!({"project": {"name": "X"}}))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(v["error"]["code"], 403);
+    let (_, v) = api.get(&usera, "/v3/users").await;
+    assert_eq!(v["users"].as_array().map(Vec::len), Some(1));
+
+    // No token or a bad token: 401.
+    let (s, v, _) = api.call(Method::GET, "/v3/projects", None, None, &[]).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"]["code"], 401);
+    let (s, v) = api.get("bogus", "/v2.0/networks").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(err_type(&v), "NotAuthenticated");
+
+    // Revocation.
+    let (s, _, _) = api
+        .call(
+            Method::DELETE,
+            "/v3/auth/tokens",
+            Some(&admin),
+            None,
+            &[("x-subject-token", &usera)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = api.get(&usera, "/v2.0/networks").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // Revoke the role, delete user, project, role.
+    let (s, _, _) = api
+        .call(Method::DELETE, &grant, Some(&admin), None, &[])
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = api.delete(&admin, &format!("/v3/users/{uid}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = api.get(&admin, &format!("/v3/users/{uid}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = api.delete(&admin, &format!("/v3/projects/{pid}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, r) = api
+        .post(&admin, "/v3/roles", json!({"role": {"name": "observer"}}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = api
+        .delete(&admin, &format!("/v3/roles/{}", id(&r["role"])))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refused() {
+    for b in backends() {
+        let api = Api::with(&b, |c| c.token_ttl = std::time::Duration::from_secs(1)).await;
+        let admin = api.admin().await;
+        let (s, _) = api.get(&admin, "/v2.0/networks").await;
+        assert_eq!(s, StatusCode::OK);
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let (s, v) = api.get(&admin, "/v2.0/networks").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    }
+}

@@ -1,0 +1,168 @@
+//! Security groups and rules, with the per-project default group.
+
+mod common;
+use axum::http::StatusCode;
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn security_groups() {
+    for b in backends() {
+        let api = Api::new(&b).await;
+        let admin = api.admin().await;
+        let user = api.tenant(&admin, "TenantA", "member").await;
+        let other = api.tenant(&admin, "TenantB", "member").await;
+
+        // First use creates `default` with Neutron's four rules.
+        let (s, v) = api.get(&user, "/v2.0/security-groups?name=default").await;
+        assert_eq!(s, StatusCode::OK);
+        let groups = v["security_groups"].as_array().cloned().unwrap_or_default();
+        assert_eq!(groups.len(), 1);
+        let def = &groups[0];
+        let rules = def["security_group_rules"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(rules.len(), 4);
+        let ingress: Vec<_> = rules
+            .iter()
+            .filter(|r| r["direction"] == "ingress")
+            .collect();
+        assert_eq!(ingress.len(), 2);
+        assert!(ingress.iter().all(|r| r["remote_group_id"] == def["id"]));
+        let (_, v) = api.get(&user, "/v2.0/security-groups").await;
+        assert_eq!(
+            v["security_groups"].as_array().map(Vec::len),
+            Some(1),
+            "still one default"
+        );
+        let (_, v) = api.get(&other, "/v2.0/security-groups").await;
+        assert_ne!(v["security_groups"][0]["id"], def["id"]);
+
+        // The seeds' rule: ICMP in to default; twice is 409.
+        let body = json!({"security_group_rule": {"security_group_id": def["id"], "direction": "ingress",
+            "ethertype": "IPv4", "protocol": "icmp", "remote_ip_prefix": "0.0.0.0/0"}});
+        let (s, r) = api
+            .post(&user, "/v2.0/security-group-rules", body.clone())
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        assert_eq!(r["security_group_rule"]["protocol"], "icmp");
+        let (s, v) = api.post(&user, "/v2.0/security-group-rules", body).await;
+        assert_eq!(
+            (s, err_type(&v)),
+            (StatusCode::CONFLICT, "SecurityGroupRuleExists")
+        );
+        // Rule validation.
+        for bad in [
+            json!({"direction": "sideways"}),
+            json!({"direction": "ingress", "protocol": "tcp", "port_range_min": 80, "port_range_max": 22}),
+            json!({"direction": "ingress", "ethertype": "IPv6", "remote_ip_prefix": "10.0.0.0/8"}),
+            json!({"direction": "ingress", "remote_ip_prefix": "10.0.0.0/8", "remote_group_id": def["id"]}),
+        ] {
+            let mut attrs = bad.clone();
+            attrs["security_group_id"] = def["id"].clone();
+            let (s, v) = api
+                .post(
+                    &user,
+                    "/v2.0/security-group-rules",
+                    json!({"security_group_rule": attrs}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {v}");
+        }
+        let (s, v) = api
+            .post(
+                &user,
+                "/v2.0/security-group-rules",
+                json!({"security_group_rule": {"security_group_id": def["id"],
+                "direction": "ingress", "protocol": "carrier-pigeon"}}),
+            )
+            .await;
+        assert_eq!(
+            (s, err_type(&v)),
+            (StatusCode::BAD_REQUEST, "SecurityGroupRuleInvalidProtocol")
+        );
+        // Another project's group is not there.
+        let (s, v) = api
+            .post(&other, "/v2.0/security-group-rules", json!({"security_group_rule": {"security_group_id": def["id"], "direction": "ingress"}}))
+            .await;
+        assert_eq!(
+            (s, err_type(&v)),
+            (StatusCode::NOT_FOUND, "SecurityGroupNotFound")
+        );
+        let rid = id(&r["security_group_rule"]);
+        let (s, _) = api
+            .get(&user, &format!("/v2.0/security-group-rules/{rid}"))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = api
+            .delete(&user, &format!("/v2.0/security-group-rules/{rid}"))
+            .await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+
+        // A new group has the two egress rules; in use by a port: 409.
+        let web = api
+            .create(
+                &user,
+                "security-groups",
+                "security_group",
+                json!({"name": "web"}),
+            )
+            .await;
+        assert_eq!(
+            web["security_group_rules"].as_array().map(Vec::len),
+            Some(2)
+        );
+        let n = api.create(&user, "networks", "network", json!({})).await;
+        let p = api
+            .create(
+                &user,
+                "ports",
+                "port",
+                json!({"network_id": id(&n), "security_groups": [id(&web)]}),
+            )
+            .await;
+        assert_eq!(p["security_groups"], json!([id(&web)]));
+        let wpath = format!("/v2.0/security-groups/{}", id(&web));
+        let (s, v) = api.delete(&user, &wpath).await;
+        assert_eq!(
+            (s, err_type(&v)),
+            (StatusCode::CONFLICT, "SecurityGroupInUse")
+        );
+        let (s, v) = api
+            .delete(
+                &user,
+                &format!(
+                    "/v2.0/security-groups/{}",
+                    def["id"].as_str().unwrap_or_default()
+                ),
+            )
+            .await;
+        assert_eq!(
+            (s, err_type(&v)),
+            (StatusCode::CONFLICT, "SecurityGroupCannotRemoveDefault")
+        );
+        let (s, v) = api
+            .post(
+                &user,
+                "/v2.0/security-groups",
+                json!({"security_group": {"name": "default"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{v}");
+        let (s, v) = api
+            .put(&user, &wpath, json!({"security_group": {"name": "www"}}))
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(v["security_group"]["name"], "www");
+        let (s, _) = api.delete(&user, &format!("/v2.0/ports/{}", id(&p))).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, _) = api.delete(&user, &wpath).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, v) = api.get(&user, &wpath).await;
+        assert_eq!(
+            (s, err_type(&v)),
+            (StatusCode::NOT_FOUND, "SecurityGroupNotFound")
+        );
+    }
+}
