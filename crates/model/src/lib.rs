@@ -9,6 +9,7 @@
 //! the `server` crate.
 
 mod agent;
+mod host_view;
 mod identity;
 mod network;
 mod port;
@@ -16,6 +17,10 @@ mod router;
 mod security_group;
 
 pub use agent::Agent;
+pub use host_view::{
+    AgentReport, HostView, LocalPort, NetworkView, PortStatus, PortStatusReport, RemotePort,
+    SubnetView,
+};
 pub use identity::{Domain, Project, Role, RoleAssignment, RoleRef, Token, TokenUser, User};
 pub use network::{AllocationPool, HostRoute, Network, NetworkType, Subnet};
 pub use port::{AddressPair, FixedIp, Port, device_owner};

@@ -46,6 +46,9 @@ pub struct ServerArgs {
     /// MTU of the underlay network.
     #[arg(long, default_value_t = 1500)]
     pub underlay_mtu: u32,
+    /// Seconds without a heartbeat after which an agent is shown as not alive.
+    #[arg(long, default_value_t = 75)]
+    pub agent_down_time: u64,
 }
 
 impl ServerArgs {
@@ -56,6 +59,7 @@ impl ServerArgs {
         c.token_ttl = Duration::from_secs(self.token_ttl);
         c.public_url = self.public_url.clone();
         c.underlay_mtu = self.underlay_mtu;
+        c.agent_down_time = Duration::from_secs(self.agent_down_time);
         c.segments.tenant_network_type = model::NetworkType::parse(&self.tenant_network_type)
             .filter(|t| *t != model::NetworkType::Flat)
             .with_context(|| format!("unknown tenant network type {}", self.tenant_network_type))?;

@@ -8,6 +8,7 @@
 //! touch the datapath: no switch, switchd or host crates, no netlink, no namespaces;
 //! agents read desired state from here and do the plumbing themselves.
 
+pub mod agent_api;
 pub mod api;
 pub mod cli;
 pub mod config;
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .merge(identity::routes())
         .merge(api::routes())
+        .merge(agent_api::routes())
         .fallback(api::not_found)
         .with_state(state)
 }

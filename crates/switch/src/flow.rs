@@ -71,6 +71,8 @@ pub struct Flow {
     pub matcher: Match,
     pub actions: Arc<[Action]>,
     pub stats: FlowStats,
+    /// Installed by a `learn()` action rather than by a client.
+    pub learned: bool,
 }
 
 impl Flow {
@@ -79,6 +81,16 @@ impl Flow {
         self.table == other.table
             && self.priority == other.priority
             && self.matcher == other.matcher
+    }
+
+    /// The same rule with the same actions, cookie and timeouts (counters and
+    /// age aside).
+    pub fn same_definition(&self, other: &Flow) -> bool {
+        self.same_rule(other)
+            && self.actions == other.actions
+            && self.cookie == other.cookie
+            && self.idle_timeout == other.idle_timeout
+            && self.hard_timeout == other.hard_timeout
     }
 
     pub fn parts(&self) -> crate::print::FlowParts<'_> {

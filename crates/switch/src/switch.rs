@@ -167,6 +167,7 @@ impl Switch {
                 used: now,
                 ..Default::default()
             },
+            learned: false,
         });
         match self.bridges.iter().position(Option::is_none) {
             Some(i) => self.bridges[i] = Some(b),
@@ -372,6 +373,7 @@ impl Switch {
                 used: now,
                 ..Default::default()
             },
+            learned: false,
         }
     }
 
@@ -409,19 +411,28 @@ impl Switch {
         let b = self
             .bridge_mut(br)
             .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let new: Vec<Flow> = specs.into_iter().map(|s| Self::to_flow(s, now)).collect();
+        // The same flows again (an agent re-syncing after a restart): change
+        // nothing, so counters, learned flows and cached decisions all stay.
+        let installed = b.tables.iter().flatten().filter(|f| !f.learned).count();
+        if installed == new.len()
+            && new.iter().all(|f| {
+                b.tables[usize::from(f.table)]
+                    .iter()
+                    .any(|o| !o.learned && o.same_definition(f))
+            })
+        {
+            return Ok(n);
+        }
         let old = std::mem::replace(
             &mut b.tables,
             (0..crate::bridge::NUM_TABLES).map(|_| Vec::new()).collect(),
         );
-        for s in specs {
-            let mut f = Self::to_flow(s, now);
-            if let Some(prev) = old[usize::from(f.table)].iter().find(|o| {
-                o.same_rule(&f)
-                    && o.actions == f.actions
-                    && o.cookie == f.cookie
-                    && o.idle_timeout == f.idle_timeout
-                    && o.hard_timeout == f.hard_timeout
-            }) {
+        for mut f in new {
+            if let Some(prev) = old[usize::from(f.table)]
+                .iter()
+                .find(|o| !o.learned && o.same_definition(&f))
+            {
                 f.stats = prev.stats;
             }
             b.insert(f);

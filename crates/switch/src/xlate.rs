@@ -226,6 +226,7 @@ impl Switch {
                                 used: now,
                                 ..Default::default()
                             },
+                            learned: true,
                         });
                         self.generation += 1;
                     }

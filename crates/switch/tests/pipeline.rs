@@ -72,6 +72,33 @@ fn tunnel_packet_is_learned_and_delivered_then_unicast_goes_back_by_learned_flow
 }
 
 #[test]
+fn replacing_flows_with_the_same_set_keeps_learned_flows_and_counters() {
+    let mut h = neutron_host();
+    outputs(h.tap1, &mut h, &arp_request(MAC_A), None, 1);
+    let tun = TunnelMeta {
+        id: 0x64,
+        src: u32::from(Ipv4Addr::new(192, 168, 100, 2)),
+        dst: u32::from(Ipv4Addr::new(192, 168, 100, 1)),
+    };
+    let reply = icmp(MAC_B, MAC_A, [10, 0, 0, 4], [10, 0, 0, 2]);
+    outputs(h.vxlan, &mut h, &reply, Some(&tun), 2);
+    let before = h.sw.dump_flows("br-tun", None, 3).unwrap();
+    let learned = |l: &String| l.contains(", table=20,") && l.contains("hard_timeout=300");
+    assert!(before.iter().any(learned), "{before:#?}");
+    // An agent re-pushing the same flows (say, after its restart) changes nothing.
+    h.sw.replace_flows("br-tun", &br_tun_flows("vxlan-c0a86402"), 3)
+        .unwrap();
+    assert_eq!(h.sw.dump_flows("br-tun", None, 3).unwrap(), before);
+    // A different set replaces everything, learned flows included.
+    let mut changed = br_tun_flows("vxlan-c0a86402");
+    changed.push("table=21,priority=0,actions=resubmit(,22)".into());
+    h.sw.replace_flows("br-tun", &changed, 4).unwrap();
+    let after = h.sw.dump_flows("br-tun", None, 4).unwrap();
+    assert!(!after.iter().any(learned), "{after:#?}");
+    assert_eq!(after.len(), changed.len());
+}
+
+#[test]
 fn unknown_vni_is_dropped() {
     let mut h = neutron_host();
     let tun = TunnelMeta {

@@ -1,7 +1,7 @@
 //! The Neutron v2.0 network API: versions at `/`, resources at `/v2.0/…`.
 
 pub mod agents;
-mod common;
+pub(crate) mod common;
 pub mod extensions;
 pub mod floatingips;
 pub mod networks;

@@ -261,7 +261,12 @@ fn parse_pairs(items: Vec<Value>, port_mac: &str) -> ApiResult<Vec<AddressPair>>
 
 fn apply_binding(p: &mut Port, a: &Attrs) -> ApiResult<()> {
     if let Some(h) = a.nullable_str("binding:host_id")? {
-        p.binding_host_id = h.unwrap_or_default();
+        let h = h.unwrap_or_default();
+        if h != p.binding_host_id {
+            // The new host's agent reports ACTIVE once it has wired the port.
+            p.status = "DOWN".into();
+        }
+        p.binding_host_id = h;
     }
     if let Some(v) = a.str("binding:vnic_type")? {
         p.binding_vnic_type = v;

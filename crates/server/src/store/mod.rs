@@ -22,7 +22,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
 /// A stored document type.
 pub trait Doc: Serialize + DeserializeOwned {
@@ -47,6 +47,8 @@ pub struct Store {
     /// In-process writer lock: writers queue here instead of polling SQLite's busy
     /// handler. Across processes, the `meta` row lock does the same job.
     writer: Arc<Mutex<()>>,
+    /// The last revision this process committed, for long polls.
+    committed: Arc<watch::Sender<i64>>,
     backend: Backend,
 }
 
@@ -81,9 +83,11 @@ impl Store {
         }
         let pool = options.connect(url).await?;
         schema::migrate(&pool).await?;
+        let committed = Arc::new(watch::Sender::new(0));
         Ok(Store {
             pool,
             writer: Arc::new(Mutex::new(())),
+            committed,
             backend,
         })
     }
@@ -107,7 +111,15 @@ impl Store {
     /// Starts a write transaction; the global revision is bumped at once.
     pub async fn write(&self) -> Result<Tx, StoreError> {
         let guard = self.writer.clone().lock_owned().await;
-        Tx::begin(&self.pool, guard).await
+        Tx::begin(&self.pool, guard, self.committed.clone()).await
+    }
+
+    /// Waits until this process commits a revision above `since`, or `timeout`
+    /// passes, whichever is first. Writes by other servers sharing a PostgreSQL
+    /// store are not signalled here: callers re-read [`Store::revision`].
+    pub async fn wait_for_commit(&self, since: i64, timeout: Duration) {
+        let mut rx = self.committed.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|v| *v > since)).await;
     }
 
     /// The global revision (bumped by every write).

@@ -5,11 +5,13 @@ use super::{Doc, decode_all};
 use crate::error::StoreError;
 use sqlx::{Any, AnyPool, Transaction};
 use std::collections::HashSet;
-use tokio::sync::OwnedMutexGuard;
+use std::sync::Arc;
+use tokio::sync::{OwnedMutexGuard, watch};
 
 pub struct Tx {
     tx: Transaction<'static, Any>,
     rev: i64,
+    committed: Arc<watch::Sender<i64>>,
     _writer: OwnedMutexGuard<()>,
 }
 
@@ -17,6 +19,7 @@ impl Tx {
     pub(super) async fn begin(
         pool: &AnyPool,
         guard: OwnedMutexGuard<()>,
+        committed: Arc<watch::Sender<i64>>,
     ) -> Result<Tx, StoreError> {
         let mut tx = pool.begin().await?;
         let rev: i64 =
@@ -27,6 +30,7 @@ impl Tx {
         Ok(Tx {
             tx,
             rev,
+            committed,
             _writer: guard,
         })
     }
@@ -36,8 +40,19 @@ impl Tx {
         self.rev
     }
 
+    /// Commits, then tells revision watchers (agents' long polls) about it.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(StoreError::from_sqlx)
+        self.tx.commit().await.map_err(StoreError::from_sqlx)?;
+        let rev = self.rev;
+        self.committed.send_if_modified(|v| {
+            if rev > *v {
+                *v = rev;
+                true
+            } else {
+                false
+            }
+        });
+        Ok(())
     }
 
     pub async fn get<T: Doc>(&mut self, id: &str) -> Result<Option<T>, StoreError> {

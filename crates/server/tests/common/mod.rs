@@ -264,3 +264,24 @@ pub async fn external_net(api: &Api, admin: &str) -> (String, String) {
         .await;
     (id(&n), id(&s))
 }
+
+/// A request on a router clone, for calls that run in their own task (long polls).
+pub async fn call_router(
+    router: &axum::Router,
+    token: &str,
+    method: &str,
+    path: &str,
+) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "neutrino.test:9696")
+        .header("x-auth-token", token)
+        .body(Body::empty())
+        .expect("request");
+    let resp = router.clone().oneshot(req).await.expect("response");
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, v)
+}

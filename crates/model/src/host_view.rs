@@ -1,0 +1,102 @@
+//! What one host must wire: the desired state the server computes for a host's
+//! agent (`GET /agent-api/v1/hosts/{host}/view`), and what agents send back
+//! (registration reports, port status).
+//!
+//! A host view holds only what the agent compiles into bridges, ports and flows:
+//! the ports bound to the host, the networks they are on (with their subnets, for
+//! DHCP), and the ports other hosts have on those networks (for l2population:
+//! which tunnels to build and which MACs/IPs live behind each).
+
+use crate::network::{HostRoute, NetworkType};
+use crate::port::{AddressPair, FixedIp};
+use serde::{Deserialize, Serialize};
+
+/// One host's desired state at a store revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostView {
+    /// The store revision this view was computed at (resume a watch from here).
+    pub revision: i64,
+    pub host: String,
+    /// The agent's `admin_state_up`: when false the agent takes no new work.
+    pub admin_state_up: bool,
+    pub networks: Vec<NetworkView>,
+    /// Ports bound to this host (`binding:host_id`).
+    pub ports: Vec<LocalPort>,
+    /// Ports bound to other hosts, on the networks in `networks`.
+    pub remote_ports: Vec<RemotePort>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkView {
+    pub id: String,
+    pub network_type: NetworkType,
+    pub segmentation_id: Option<u32>,
+    pub physical_network: Option<String>,
+    pub mtu: u32,
+    pub admin_state_up: bool,
+    pub subnets: Vec<SubnetView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubnetView {
+    pub id: String,
+    pub cidr: String,
+    pub ip_version: u8,
+    pub gateway_ip: Option<String>,
+    pub enable_dhcp: bool,
+    pub dns_nameservers: Vec<String>,
+    pub host_routes: Vec<HostRoute>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalPort {
+    pub id: String,
+    pub network_id: String,
+    pub mac_address: String,
+    pub fixed_ips: Vec<FixedIp>,
+    pub device_owner: String,
+    pub device_id: String,
+    pub admin_state_up: bool,
+    pub port_security_enabled: bool,
+    pub allowed_address_pairs: Vec<AddressPair>,
+    /// The status the server holds now (the agent reports changes to it).
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RemotePort {
+    pub network_id: String,
+    pub host: String,
+    /// The remote host's tunnel endpoint (its agent's `tunneling_ip`); `None`
+    /// when no agent has registered for that host yet.
+    pub tunnel_ip: Option<String>,
+    pub mac_address: String,
+    pub ip_addresses: Vec<String>,
+}
+
+/// An agent's registration and heartbeat (`POST /agent-api/v1/agents`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentReport {
+    pub host: String,
+    /// "Open vSwitch agent" for the L2 agent, as Neutron names it.
+    pub agent_type: String,
+    pub binary: String,
+    pub tunneling_ip: Option<String>,
+    pub tunnel_types: Vec<String>,
+    pub bridge_mappings: std::collections::BTreeMap<String, String>,
+    pub roles: Vec<String>,
+    pub report_interval_secs: u64,
+}
+
+/// Port status changes an agent reports (`PUT /agent-api/v1/hosts/{host}/port-status`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortStatusReport {
+    pub ports: Vec<PortStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortStatus {
+    pub id: String,
+    /// "ACTIVE" or "DOWN".
+    pub status: String,
+}
