@@ -1,7 +1,8 @@
 //! `neutrino`: the one binary — daemons (`switchd`) and the operator CLI
-//! (`switch ...`). It parses arguments, prints tables and turns errors into one-line
+//! (`switch ...`, and the openstack-style API commands `network`, `subnet`, …). It parses arguments, prints tables and turns errors into one-line
 //! messages with a non-zero exit; the work is done by the library crates.
 
+mod api;
 mod switch_cmd;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,28 @@ enum Command {
     Switch(switch_cmd::SwitchArgs),
     /// Run the API server (network API at / and /v2.0, identity at /v3; foreground).
     Server(server::cli::ServerArgs),
+    /// Run the L2 agent of this host (foreground): wires the host's ports on switchd.
+    Agent(agent::cli::AgentArgs),
+    /// The seeds' multi-node topology in namespaces: `lab up|status|add-compute|down`.
+    Lab(lab::cli::LabArgs),
+    /// Networks (and `network agent ...`), openstack-style; reads OS_* variables.
+    Network(api::network::NetworkArgs),
+    /// Subnets.
+    Subnet(api::subnet::SubnetArgs),
+    /// Ports.
+    Port(api::port::PortArgs),
+    /// Routers: interfaces, external gateway.
+    Router(api::router::RouterArgs),
+    /// Floating IPs (`floating ip ...`).
+    Floating(api::floating_ip::FloatingArgs),
+    /// Security groups and rules (`security group [rule] ...`).
+    Security(api::security_group::SecurityArgs),
+    /// Identity: projects.
+    Project(api::identity::ProjectArgs),
+    /// Identity: users.
+    User(api::identity::UserArgs),
+    /// Identity: roles and role assignments (`role add ROLE --project P --user U`).
+    Role(api::identity::RoleArgs),
 }
 
 fn init_logging(default: &str) {
@@ -55,6 +78,23 @@ fn main() {
             init_logging("info");
             server::cli::run(args)
         }
+        Command::Agent(args) => {
+            init_logging("info");
+            agent::cli::run(args)
+        }
+        Command::Lab(args) => {
+            init_logging("warn");
+            lab::cli::run(args)
+        }
+        Command::Network(args) => api::network::run(args),
+        Command::Subnet(args) => api::subnet::run(args),
+        Command::Port(args) => api::port::run(args),
+        Command::Router(args) => api::router::run(args),
+        Command::Floating(args) => api::floating_ip::run(args),
+        Command::Security(args) => api::security_group::run(args),
+        Command::Project(args) => api::identity::run_project(args),
+        Command::User(args) => api::identity::run_user(args),
+        Command::Role(args) => api::identity::run_role(args),
     };
     if let Err(e) = result {
         let msg = format!("{e:#}").replace('\n', " ");

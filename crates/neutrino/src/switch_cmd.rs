@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 use std::io::Read;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use switch::{PortConfig, PortType, TunnelKey};
+use switch::{DhcpBinding, PortConfig, PortType, StaticRoute, TunnelKey};
 use switchd::protocol::{BridgeView, Request, Response};
 
 #[derive(Args)]
@@ -60,6 +60,45 @@ enum SwitchCmd {
     },
     /// Delete a port.
     DelPort { bridge: String, port: String },
+    /// Answer DHCP on a port (with flows using the `dhcp` action): the client MAC, its
+    /// fixed address and options. Replaces any binding the port had.
+    SetDhcp {
+        bridge: String,
+        port: String,
+        /// The client's MAC: the only one answered.
+        #[arg(long)]
+        mac: String,
+        /// The client's address and prefix length, e.g. 10.0.0.5/24.
+        #[arg(long, value_name = "IP/PREFIX")]
+        ip: String,
+        /// Default gateway (option 3).
+        #[arg(long)]
+        router: Option<Ipv4Addr>,
+        /// DNS server (option 6); repeat for more.
+        #[arg(long)]
+        dns: Vec<Ipv4Addr>,
+        /// Classless static route (option 121), e.g. 169.254.169.254/32,10.0.0.2;
+        /// repeat for more.
+        #[arg(long, value_name = "CIDR,NEXTHOP")]
+        host_route: Vec<String>,
+        /// Interface MTU (option 26).
+        #[arg(long)]
+        mtu: Option<u16>,
+        /// Lease time in seconds.
+        #[arg(long, default_value_t = switch::dhcp::DEFAULT_LEASE_SECS)]
+        lease: u32,
+        /// The server identifier and source address of the replies (answered to ARP).
+        #[arg(long)]
+        server_ip: Ipv4Addr,
+        /// Source MAC of the replies.
+        #[arg(long, default_value = switch::dhcp::DEFAULT_SERVER_MAC)]
+        server_mac: String,
+        /// Domain name (option 15).
+        #[arg(long)]
+        domain_name: Option<String>,
+    },
+    /// Stop answering DHCP on a port.
+    ClearDhcp { bridge: String, port: String },
     /// Bridges, ports, types, options and tags.
     Show,
     /// Add one flow (ovs-ofctl syntax).
@@ -85,6 +124,39 @@ enum SwitchCmd {
     FdbShow { bridge: String },
     /// Show the path of a packet described as a flow (needs in_port=).
     Trace { bridge: String, flow: String },
+}
+
+/// `10.0.0.5/24` -> (address, prefix length).
+fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8)> {
+    let (a, p) = s
+        .split_once('/')
+        .with_context(|| format!("'{s}' is not ADDRESS/PREFIX (e.g. 10.0.0.5/24)"))?;
+    let a: Ipv4Addr = a
+        .parse()
+        .with_context(|| format!("bad IPv4 address in '{s}'"))?;
+    let p: u8 = p
+        .parse()
+        .ok()
+        .filter(|p| *p <= 32)
+        .with_context(|| format!("bad prefix length in '{s}'"))?;
+    Ok((a, p))
+}
+
+/// `169.254.169.254/32,10.0.0.2` -> a static route.
+fn parse_host_route(s: &str) -> Result<StaticRoute> {
+    let (cidr, via) = s.split_once(',').with_context(|| {
+        format!("host route '{s}' is not CIDR,NEXTHOP (e.g. 169.254.169.254/32,10.0.0.2)")
+    })?;
+    let (destination, prefix_len) = parse_cidr(cidr.trim())?;
+    let nexthop: Ipv4Addr = via
+        .trim()
+        .parse()
+        .with_context(|| format!("bad next hop in host route '{s}'"))?;
+    Ok(StaticRoute {
+        destination,
+        prefix_len,
+        nexthop,
+    })
 }
 
 fn read_lines(file: &str) -> Result<Vec<String>> {
@@ -136,6 +208,50 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             Request::AddPort { bridge, port: cfg }
         }
         SwitchCmd::DelPort { bridge, port } => Request::DelPort { bridge, port },
+        SwitchCmd::SetDhcp {
+            bridge,
+            port,
+            mac,
+            ip,
+            router,
+            dns,
+            host_route,
+            mtu,
+            lease,
+            server_ip,
+            server_mac,
+            domain_name,
+        } => {
+            let (ip, prefix_len) = parse_cidr(&ip)?;
+            let host_routes = host_route
+                .iter()
+                .map(|r| parse_host_route(r))
+                .collect::<Result<Vec<_>>>()?;
+            let b = DhcpBinding {
+                mac: mac.to_ascii_lowercase(),
+                ip,
+                prefix_len,
+                router,
+                dns,
+                host_routes,
+                mtu,
+                lease_secs: lease,
+                server_ip,
+                server_mac: server_mac.to_ascii_lowercase(),
+                domain_name,
+            };
+            b.validate().map_err(anyhow::Error::msg)?;
+            Request::SetPortDhcp {
+                bridge,
+                port,
+                dhcp: Some(b),
+            }
+        }
+        SwitchCmd::ClearDhcp { bridge, port } => Request::SetPortDhcp {
+            bridge,
+            port,
+            dhcp: None,
+        },
         SwitchCmd::Show => Request::Show,
         SwitchCmd::AddFlow { bridge, flow } => Request::AddFlows {
             bridge,
@@ -245,6 +361,45 @@ fn print_show(bridges: &[BridgeView]) {
             if let Some(e) = &p.error {
                 println!("                error: \"{e}\"");
             }
+            if let Some(d) = &c.dhcp {
+                print_dhcp(d, p.dhcp_stats.as_ref());
+            }
         }
+    }
+}
+
+fn print_dhcp(d: &DhcpBinding, stats: Option<&switch::DhcpStats>) {
+    println!(
+        "                dhcp: {}/{} for {} (server {} {}, lease {}s)",
+        d.ip, d.prefix_len, d.mac, d.server_ip, d.server_mac, d.lease_secs
+    );
+    let mut opts = Vec::new();
+    if let Some(r) = d.router {
+        opts.push(format!("router={r}"));
+    }
+    if !d.dns.is_empty() {
+        let dns: Vec<String> = d.dns.iter().map(|a| a.to_string()).collect();
+        opts.push(format!("dns={}", dns.join(",")));
+    }
+    if let Some(m) = d.mtu {
+        opts.push(format!("mtu={m}"));
+    }
+    if let Some(n) = &d.domain_name {
+        opts.push(format!("domain={n}"));
+    }
+    for r in &d.host_routes {
+        opts.push(format!(
+            "route={}/{},{}",
+            r.destination, r.prefix_len, r.nexthop
+        ));
+    }
+    if !opts.is_empty() {
+        println!("                dhcp options: {}", opts.join(" "));
+    }
+    if let Some(s) = stats {
+        println!(
+            "                dhcp stats: offers={} acks={} naks={} arp_replies={} releases={} ignored={} dropped={}",
+            s.offers, s.acks, s.naks, s.arp_replies, s.releases, s.ignored, s.dropped
+        );
     }
 }

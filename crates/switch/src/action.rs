@@ -77,4 +77,8 @@ pub enum Action {
     Learn(Box<LearnSpec>),
     /// Explicit drop (an empty action list drops too).
     Drop,
+    /// Answer DHCP (and ARP for the DHCP server address) from the input port's
+    /// [`crate::DhcpBinding`]; the reply leaves through the input port. The packet
+    /// itself goes nowhere (unless later actions send it): answered or dropped.
+    Dhcp,
 }

@@ -1,6 +1,7 @@
 //! `switch`: the sans-IO engine of neutrino's virtual switch — bridges, ports, OpenFlow
 //! tables with the ovs-ofctl text syntax, the pipeline (resubmit, goto_table, learn,
-//! NORMAL with MAC learning per VLAN, patch ports between bridges), and trace.
+//! NORMAL with MAC learning per VLAN, patch ports between bridges), a DHCP server
+//! at the port (the `dhcp` action), and trace.
 //!
 //! A packet goes in as bytes plus metadata; what comes out is a list of outputs, each a
 //! port and the header state the packet must leave with. This crate opens no sockets,
@@ -11,6 +12,7 @@
 pub mod action;
 pub mod bridge;
 pub mod commit;
+pub mod dhcp;
 pub mod extract;
 pub mod field;
 pub mod flow;
@@ -22,6 +24,7 @@ pub mod print;
 mod switch;
 mod xlate;
 
+pub use dhcp::{DhcpBinding, DhcpStats, StaticRoute};
 pub use extract::{TunnelMeta, flow_key};
 pub use field::{Field, FlowKey};
 pub use port::{PortConfig, PortType, TunnelKey};

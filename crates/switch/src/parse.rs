@@ -376,6 +376,7 @@ fn parse_action(tok: &str, ports: &dyn PortNames) -> Result<Action, ParseError> 
     }
     Ok(match (name, arg) {
         ("drop", None) => Action::Drop,
+        ("dhcp", None) => Action::Dhcp,
         ("NORMAL" | "normal", None) => Action::Normal,
         ("FLOOD" | "flood", None) => Action::Flood,
         ("IN_PORT" | "in_port", None) => Action::InPort,

@@ -7,7 +7,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PortType {
     Tap,
@@ -121,6 +121,9 @@ pub struct PortConfig {
     /// The OpenFlow port number; chosen by the switch when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ofport: Option<u32>,
+    /// What the `dhcp` action answers on this port (a VM's fixed IP and options).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp: Option<crate::DhcpBinding>,
 }
 
 impl PortConfig {
@@ -137,6 +140,7 @@ impl PortConfig {
             local_ip: None,
             key: None,
             ofport: None,
+            dhcp: None,
         }
     }
 
@@ -195,6 +199,18 @@ impl PortConfig {
         }
         if self.netns.is_some() && !matches!(self.kind, PortType::Tap | PortType::Internal) {
             return Err("--netns is only for tap and internal ports".into());
+        }
+        if let Some(d) = &self.dhcp {
+            if !matches!(
+                self.kind,
+                PortType::Tap | PortType::Internal | PortType::System
+            ) {
+                return Err(format!(
+                    "a DHCP binding is for tap, internal and system ports, not {}",
+                    self.kind.name()
+                ));
+            }
+            d.validate()?;
         }
         if let Some(TunnelKey::Fixed(k)) = self.key {
             let max: u64 = if self.kind == PortType::Vxlan {

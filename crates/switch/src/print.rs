@@ -208,6 +208,7 @@ pub fn action_text(a: &Action, ports: &dyn PortNames) -> String {
         Action::Normal => "NORMAL".into(),
         Action::Flood => "FLOOD".into(),
         Action::Drop => "drop".into(),
+        Action::Dhcp => "dhcp".into(),
         Action::Resubmit { in_port, table } => {
             let p = in_port.map(|p| port_text(p, ports)).unwrap_or_default();
             let t = table.map(|t| t.to_string()).unwrap_or_default();

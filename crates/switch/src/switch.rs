@@ -49,7 +49,19 @@ pub struct Port {
     pub bridge: usize,
     pub ofport: u32,
     pub stats: PortStats,
+    /// What the `dhcp` action did on this port.
+    pub dhcp_stats: crate::DhcpStats,
 }
+
+/// A frame the engine made itself (a DHCP or ARP answer), to send as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub port: PortId,
+    pub frame: Vec<u8>,
+}
+
+/// Replies kept for the daemon at most; more are dropped (and counted).
+pub const MAX_PENDING_REPLIES: usize = 256;
 
 /// One learned MAC, for `fdb-show`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -74,6 +86,8 @@ pub struct Switch {
     ports: Vec<Option<Port>>,
     /// (type, remote IP) -> tunnel ports, for receive demultiplexing.
     tunnels: HashMap<(PortType, u32), Vec<PortId>>,
+    /// Frames made by the engine while switching, for [`Switch::take_replies`].
+    replies: Vec<Reply>,
     /// Bumped on every change of ports or flows (for caches in front of the tables).
     pub generation: u64,
 }
@@ -245,6 +259,7 @@ impl Switch {
             bridge: br,
             ofport,
             stats: PortStats::default(),
+            dhcp_stats: Default::default(),
         };
         let id = match self.ports.iter().position(Option::is_none) {
             Some(i) => {
@@ -289,6 +304,57 @@ impl Switch {
         self.rebuild_tunnel_index();
         self.generation += 1;
         Ok((id, port.config))
+    }
+
+    /// Sets (or with `None` clears) the DHCP binding of an existing port; its device
+    /// and everything else about it stay as they are.
+    pub fn set_port_dhcp(
+        &mut self,
+        bridge: &str,
+        name: &str,
+        dhcp: Option<crate::DhcpBinding>,
+    ) -> Result<(), SwitchError> {
+        let br = self.bridge_id(bridge)?;
+        let id = match self.port_by_name(name) {
+            Some((id, p)) if p.bridge == br => id,
+            _ => {
+                return Err(SwitchError::NoSuchPort(
+                    name.to_string(),
+                    bridge.to_string(),
+                ));
+            }
+        };
+        let port = self
+            .port_mut(id)
+            .ok_or_else(|| SwitchError::NoSuchPort(name.to_string(), bridge.to_string()))?;
+        let mut cfg = port.config.clone();
+        cfg.dhcp = dhcp;
+        cfg.validate().map_err(SwitchError::Invalid)?;
+        port.config = cfg;
+        self.generation += 1;
+        Ok(())
+    }
+
+    pub(crate) fn queue_reply(&mut self, port: PortId, frame: Vec<u8>) {
+        if self.replies.len() >= MAX_PENDING_REPLIES {
+            if let Some(p) = self.port_mut(port) {
+                p.stats.tx_dropped += 1;
+            }
+            return;
+        }
+        self.replies.push(Reply { port, frame });
+    }
+
+    /// Takes the frames the engine made while switching (DHCP and ARP answers from
+    /// the `dhcp` action), in order; the daemon sends each out of its port as it is,
+    /// after every [`Switch::receive`].
+    pub fn take_replies(&mut self) -> Vec<Reply> {
+        std::mem::take(&mut self.replies)
+    }
+
+    /// True when [`Switch::take_replies`] has something.
+    pub fn has_replies(&self) -> bool {
+        !self.replies.is_empty()
     }
 
     fn rebuild_tunnel_index(&mut self) {
@@ -604,9 +670,61 @@ impl Switch {
         let (br, ofport) = (p.bridge, p.ofport);
         key.set(Field::InPort, ofport.into());
         let orig = key;
-        let mut cx = Ctx::new(out, None, now, frame.len() as u64);
+        let mut cx = Ctx::new(out, None, now, frame.len() as u64).with_frame(frame);
         self.run_table(&mut cx, br, 0, &mut key);
         orig
+    }
+
+    /// Traces a real frame arriving on `in_port` (what `receive` would do with it,
+    /// including what the `dhcp` action would answer) without changing any state.
+    pub fn trace_frame(
+        &mut self,
+        in_port: PortId,
+        frame: &[u8],
+        tunnel: Option<&TunnelMeta>,
+        now: u64,
+    ) -> Result<Vec<String>, SwitchError> {
+        let mut key = flow_key(frame, tunnel);
+        let Some(p) = self.port(in_port) else {
+            return Err(SwitchError::Invalid(format!("no port #{in_port}")));
+        };
+        let (br, ofport) = (p.bridge, p.ofport);
+        key.set(Field::InPort, ofport.into());
+        // The fields the frame has (and in_port), exactly.
+        let mut m = crate::flow::Match::catch_all();
+        for f in Field::ALL {
+            let v = key.get(*f);
+            if v != 0 || *f == Field::InPort || *f == Field::DlType {
+                m.set(*f, v, f.full_mask());
+            }
+        }
+        let mut lines = vec![format!(
+            "Flow: {}",
+            print::match_text(&m, &self.names(br))
+        )];
+        let mut outs = Vec::new();
+        let mut cx = Ctx::new(&mut outs, Some(&mut lines), now, frame.len() as u64)
+            .with_frame(frame);
+        cx.trace_bridge(&self.bridge(br).map(|b| b.name.clone()).unwrap_or_default());
+        self.run_table(&mut cx, br, 0, &mut key);
+        let replies = std::mem::take(&mut cx.traced_replies);
+        self.finish_trace(&mut lines, &outs, &replies);
+        Ok(lines)
+    }
+
+    fn finish_trace(&self, lines: &mut Vec<String>, outs: &[Output], replies: &[String]) {
+        lines.push(String::new());
+        if outs.is_empty() && replies.is_empty() {
+            lines.push("Final: drop (no output)".into());
+        } else {
+            lines.push("Final outputs:".into());
+            for o in outs {
+                lines.push(format!("  {}", self.describe_output(o)));
+            }
+            for r in replies {
+                lines.push(format!("  {r}"));
+            }
+        }
     }
 
     /// Traces a packet described by a flow text (e.g. `in_port=tap1,dl_dst=..,arp`)
@@ -641,15 +759,7 @@ impl Switch {
         let mut cx = Ctx::new(&mut outs, Some(&mut lines), now, 0);
         cx.trace_bridge(&self.bridge(br).map(|b| b.name.clone()).unwrap_or_default());
         self.run_table(&mut cx, br, 0, &mut key);
-        lines.push(String::new());
-        if outs.is_empty() {
-            lines.push("Final: drop (no output)".into());
-        } else {
-            lines.push("Final outputs:".into());
-            for o in &outs {
-                lines.push(format!("  {}", self.describe_output(o)));
-            }
-        }
+        self.finish_trace(&mut lines, &outs, &[]);
         Ok(lines)
     }
 

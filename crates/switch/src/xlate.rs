@@ -23,6 +23,10 @@ pub struct Output {
 pub(crate) struct Ctx<'a> {
     out: &'a mut Vec<Output>,
     trace: Option<&'a mut Vec<String>>,
+    /// The packet's bytes as received (None when tracing a flow text).
+    frame: Option<&'a [u8]>,
+    /// When tracing a frame: the replies the `dhcp` action would send.
+    pub(crate) traced_replies: Vec<String>,
     now: u64,
     bytes: u64,
     depth: usize,
@@ -40,11 +44,18 @@ impl<'a> Ctx<'a> {
         Ctx {
             out,
             trace,
+            frame: None,
+            traced_replies: Vec::new(),
             now,
             bytes,
             depth: 0,
             indent: 0,
         }
+    }
+
+    pub(crate) fn with_frame(mut self, frame: &'a [u8]) -> Ctx<'a> {
+        self.frame = Some(frame);
+        self
     }
 
     fn tracing(&self) -> bool {
@@ -143,6 +154,7 @@ impl Switch {
                 Action::Normal => self.normal(cx, br, key),
                 Action::Flood => self.flood(cx, br, key),
                 Action::Drop => cx.note(|| "    drop".into()),
+                Action::Dhcp => self.dhcp(cx, br, key),
                 Action::Resubmit { in_port, table: t } => {
                     let saved = key.get(Field::InPort);
                     if let Some(p) = in_port {
@@ -232,6 +244,51 @@ impl Switch {
                     }
                 }
             }
+        }
+    }
+
+    /// `dhcp`: answers from the input port's binding; the reply goes back out of it.
+    fn dhcp(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {
+        let in_ofport = key.get(Field::InPort) as u32;
+        let Some(pid) = self.bridge(br).and_then(|b| b.ports.get(&in_ofport)).copied() else {
+            cx.note(|| "    dhcp: input port not on this bridge: drop".into());
+            return;
+        };
+        let Some(port) = self.port(pid) else { return };
+        let Some(binding) = port.config.dhcp.as_ref() else {
+            let name = port.config.name.clone();
+            cx.note(|| format!("    dhcp: no DHCP binding on {name}: drop"));
+            if !cx.tracing()
+                && let Some(p) = self.port_mut(pid)
+            {
+                p.dhcp_stats.dropped += 1;
+            }
+            return;
+        };
+        let Some(frame) = cx.frame else {
+            // Tracing a flow text: say what a packet like it would get.
+            let d = crate::dhcp::describe_key(binding, key);
+            cx.note(|| format!("    {d}"));
+            return;
+        };
+        let ans = crate::dhcp::answer(binding, frame);
+        if cx.tracing() {
+            let name = port.config.name.clone();
+            let what = ans.describe();
+            cx.note(|| format!("    {what}"));
+            if ans.frame.is_some() {
+                cx.note(|| format!("    -> reply through {name}"));
+                let bname = self.bridge(br).map(|b| b.name.clone()).unwrap_or_default();
+                cx.traced_replies
+                    .push(format!("{bname}: reply through {name} ({what})"));
+            }
+            return;
+        }
+        if let Some(p) = self.port_mut(pid) {
+            ans.outcome.count(&mut p.dhcp_stats);
+        }
+        if let Some(f) = ans.frame {
+            self.queue_reply(pid, f);
         }
     }
 

@@ -55,6 +55,8 @@ fn parse_print_parse_round_trips() {
             "table=25,priority=2,in_port=3,dl_src=fa:16:3e:00:00:01,actions=goto_table:60",
             "priority=10,tcp,nw_src=10.0.0.0/24,nw_dst=10.1.101.5,tp_dst=22,actions=NORMAL",
             "priority=10,udp,tp_src=68,tp_dst=67,actions=drop",
+            "priority=50,udp,in_port=tapvm1,tp_src=68,tp_dst=67,actions=dhcp",
+            "priority=50,arp,in_port=tapvm1,arp_op=1,arp_tpa=10.0.0.2,actions=dhcp",
             "priority=5,icmp,icmp_type=8,icmp_code=0,actions=output:tapvm1",
             "priority=5,ipv6,ipv6_src=fd00::/64,actions=strip_vlan,push_vlan:0x8100,mod_vlan_vid:4,mod_vlan_pcp:3,output:2",
             "cookie=0xabc,idle_timeout=30,hard_timeout=60,priority=3,reg0=0x5/0xff,reg7=1,metadata=0x10,actions=load:0x1->NXM_NX_REG1[0..3],set_field:1->reg2,resubmit(tapvm1,3)",

@@ -411,7 +411,27 @@ impl Datapath {
                 self.scratch = pkt;
             }
         }
+        if self.sw.has_replies() {
+            self.send_replies(&orig);
+        }
         self.outs = outs;
+    }
+
+    /// Sends the frames the engine made itself (DHCP and ARP answers) as they are:
+    /// complete frames with their checksums, no offload.
+    fn send_replies(&mut self, orig: &switch::FlowKey) {
+        for r in self.sw.take_replies() {
+            let mut pkt = std::mem::replace(&mut self.scratch, PacketBuf::with_capacity(0));
+            pkt.set_from(&r.frame);
+            // Bindings live on tap, internal and system ports; the key only says
+            // which port (and would give a tunnel its tun_id).
+            let o = Output {
+                port: r.port,
+                key: *orig,
+            };
+            self.transmit(&o, &mut pkt, &VirtioNetHdr::default());
+            self.scratch = pkt;
+        }
     }
 
     fn transmit(&mut self, o: &Output, pkt: &mut PacketBuf, hdr: &VirtioNetHdr) {
@@ -705,6 +725,12 @@ impl Datapath {
                 }
                 Err(e) => err(e),
             },
+            Request::SetPortDhcp { bridge, port, dhcp } => {
+                match self.sw.set_port_dhcp(&bridge, &port, dhcp) {
+                    Ok(()) => done(self),
+                    Err(e) => err(e),
+                }
+            }
             Request::Show => Response::Show {
                 bridges: self.show(),
                 tunnels: self.tunnels,
@@ -781,6 +807,7 @@ impl Datapath {
                             config: p.config.clone(),
                             ofport: *n,
                             error,
+                            dhcp_stats: p.config.dhcp.as_ref().map(|_| p.dhcp_stats),
                         })
                     })
                     .collect();

@@ -1,7 +1,7 @@
 //! The control protocol: one JSON request per line, one JSON response per line.
 
 use serde::{Deserialize, Serialize};
-use switch::{FdbEntry, PortConfig, PortStats};
+use switch::{DhcpBinding, DhcpStats, FdbEntry, PortConfig, PortStats};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
@@ -19,6 +19,14 @@ pub enum Request {
     DelPort {
         bridge: String,
         port: String,
+    },
+    /// Sets (or, with `dhcp: null`, clears) the DHCP binding the `dhcp` action answers
+    /// from on an existing port; the port's device is left as it is.
+    SetPortDhcp {
+        bridge: String,
+        port: String,
+        #[serde(default)]
+        dhcp: Option<DhcpBinding>,
     },
     Show,
     AddFlows {
@@ -59,6 +67,9 @@ pub struct PortView {
     /// Set when the port's device or socket could not be opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the `dhcp` action did on the port (ports with a DHCP binding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp_stats: Option<DhcpStats>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -108,4 +119,43 @@ pub enum Response {
     Error {
         message: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn set_port_dhcp_round_trips_as_json() {
+        let mut b = DhcpBinding::new(
+            "fa:16:3e:00:00:01",
+            Ipv4Addr::new(10, 0, 0, 5),
+            24,
+            Ipv4Addr::new(10, 0, 0, 2),
+        );
+        b.router = Some(Ipv4Addr::new(10, 0, 0, 1));
+        b.mtu = Some(1450);
+        let req = Request::SetPortDhcp {
+            bridge: "br-int".into(),
+            port: "tap1".into(),
+            dhcp: Some(b.clone()),
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(json.contains(r#""cmd":"set-port-dhcp""#), "{json}");
+        match serde_json::from_str::<Request>(&json).unwrap() {
+            Request::SetPortDhcp { dhcp, .. } => assert_eq!(dhcp, Some(b)),
+            other => panic!("{other:?}"),
+        }
+        // Clearing: `dhcp` null or left out.
+        for text in [
+            r#"{"cmd":"set-port-dhcp","bridge":"br-int","port":"tap1","dhcp":null}"#,
+            r#"{"cmd":"set-port-dhcp","bridge":"br-int","port":"tap1"}"#,
+        ] {
+            match serde_json::from_str::<Request>(text).unwrap() {
+                Request::SetPortDhcp { dhcp, .. } => assert_eq!(dhcp, None),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! `wire`: packet formats — Ethernet, 802.1Q, ARP, IPv4/IPv6, TCP/UDP/ICMP headers,
-//! VXLAN (RFC 7348) and GRE (RFC 2784/2890) — as small zero-copy readers and writers
+//! VXLAN (RFC 7348) and GRE (RFC 2784/2890), ARP replies and DHCPv4 frames (the message
+//! itself through `dhcproto`) — as small zero-copy readers and writers
 //! over byte slices, plus [`PacketBuf`], a buffer with headroom so encapsulation and
 //! VLAN pushes prepend bytes without copying the payload.
 //!
@@ -8,8 +9,10 @@
 //! than the switch's key extraction needs, so the few headers the fast path touches are
 //! written here by hand; tests cross-check them against hand-built packets.
 
+pub mod arp;
 pub mod buf;
 pub mod checksum;
+pub mod dhcp;
 pub mod ether;
 pub mod gre;
 pub mod offload;

@@ -1,0 +1,88 @@
+//! `neutrino agent ...`: the agent's command line.
+
+use crate::compile::HostConfig;
+use crate::run::{self, AgentConfig};
+use anyhow::{Context, bail};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The server's identity endpoint, e.g. http://192.168.10.10:9696/v3
+    /// (a bare http://host:port means its /v3).
+    #[arg(long, env = "OS_AUTH_URL")]
+    pub server: String,
+    /// This host's name, as ports' binding:host_id name it.
+    #[arg(long)]
+    pub host: String,
+    /// This host's tunnel endpoint (an address on the data network).
+    #[arg(long)]
+    pub tunnel_ip: Ipv4Addr,
+    /// PHYSNET:BRIDGE, e.g. physnet1:br-eth1 (repeatable).
+    #[arg(long = "bridge-mapping")]
+    pub bridge_mappings: Vec<String>,
+    /// What this host is: compute, network (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "compute")]
+    pub roles: Vec<String>,
+    /// switchd's run directory (its control socket).
+    #[arg(long, env = "NEUTRINO_RUN_DIR", default_value = "/var/run/neutrino")]
+    pub switch_run_dir: PathBuf,
+    /// Seconds between heartbeats.
+    #[arg(long, default_value_t = 30)]
+    pub report_interval: u64,
+    #[arg(long, env = "OS_USERNAME", default_value = "admin")]
+    pub username: String,
+    #[arg(long, env = "OS_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    #[arg(long, env = "OS_PROJECT_NAME", default_value = "admin")]
+    pub project: String,
+}
+
+pub fn run(a: AgentArgs) -> anyhow::Result<()> {
+    let mut bridge_mappings = BTreeMap::new();
+    for m in &a.bridge_mappings {
+        let Some((physnet, bridge)) = m.split_once(':') else {
+            bail!("bad --bridge-mapping '{m}': expected PHYSNET:BRIDGE");
+        };
+        if physnet.is_empty() || bridge.is_empty() || bridge.len() > 11 {
+            bail!("bad --bridge-mapping '{m}': names must be non-empty, bridge at most 11 characters");
+        }
+        if bridge_mappings.values().any(|b| b == bridge) {
+            bail!("bad --bridge-mapping '{m}': bridge {bridge} is mapped twice");
+        }
+        if bridge_mappings.insert(physnet.to_string(), bridge.to_string()).is_some() {
+            bail!("bad --bridge-mapping '{m}': physical network {physnet} is mapped twice");
+        }
+    }
+    if a.report_interval == 0 {
+        bail!("--report-interval must be at least 1 second");
+    }
+    let cfg = AgentConfig {
+        auth: client::Auth {
+            auth_url: a.server.clone(),
+            username: a.username,
+            password: a.password,
+            project_name: a.project,
+            user_domain_name: "Default".into(),
+            project_domain_name: "Default".into(),
+        },
+        host: HostConfig {
+            host: a.host,
+            tunnel_ip: a.tunnel_ip,
+            bridge_mappings,
+        },
+        roles: a.roles,
+        switch_run_dir: a.switch_run_dir,
+        report_interval: Duration::from_secs(a.report_interval),
+        poll_secs: 25,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(run::run(cfg))
+}

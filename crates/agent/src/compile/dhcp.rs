@@ -1,0 +1,68 @@
+//! The DHCP binding of a VM port: what the switch's responder tells the VM (its
+//! address, gateway, DNS, host routes, MTU). Only IPv4 subnets with enable_dhcp.
+
+use ipnet::Ipv4Net;
+use model::{LocalPort, NetworkView};
+use std::net::Ipv4Addr;
+use switch::{DhcpBinding, StaticRoute};
+
+/// Lease time handed out (Neutron's default dhcp_lease_duration).
+pub const LEASE_SECS: u32 = 86400;
+/// MAC the responder answers from (the same on every network: it never leaves the
+/// VM's port).
+pub const SERVER_MAC: &str = "fa:16:3e:ff:ff:fe";
+
+pub(super) fn binding(p: &LocalPort, net: &NetworkView) -> Option<DhcpBinding> {
+    p.fixed_ips.iter().find_map(|f| {
+        let ip: Ipv4Addr = f.ip_address.parse().ok()?;
+        let subnet = net
+            .subnets
+            .iter()
+            .find(|s| s.id == f.subnet_id && s.ip_version == 4 && s.enable_dhcp)?;
+        let cidr: Ipv4Net = subnet.cidr.parse().ok()?;
+        let router = subnet
+            .gateway_ip
+            .as_deref()
+            .and_then(|g| g.parse::<Ipv4Addr>().ok());
+        // The server identifier: the gateway (what Neutron's clients usually have
+        // a route to), else the subnet's last host address.
+        let server_ip = router.unwrap_or_else(|| last_host(cidr));
+        Some(DhcpBinding {
+            mac: p.mac_address.to_ascii_lowercase(),
+            ip,
+            prefix_len: cidr.prefix_len(),
+            router,
+            dns: subnet
+                .dns_nameservers
+                .iter()
+                .filter_map(|d| d.parse().ok())
+                .collect(),
+            host_routes: subnet
+                .host_routes
+                .iter()
+                .filter_map(|r| {
+                    let dest: Ipv4Net = r.destination.parse().ok()?;
+                    Some(StaticRoute {
+                        destination: dest.network(),
+                        prefix_len: dest.prefix_len(),
+                        nexthop: r.nexthop.parse().ok()?,
+                    })
+                })
+                .collect(),
+            mtu: u16::try_from(net.mtu).ok().filter(|m| *m >= 68),
+            lease_secs: LEASE_SECS,
+            server_ip,
+            server_mac: SERVER_MAC.to_string(),
+            domain_name: None,
+        })
+    })
+}
+
+fn last_host(net: Ipv4Net) -> Ipv4Addr {
+    let b = u32::from(net.broadcast());
+    if net.prefix_len() >= 31 {
+        net.broadcast()
+    } else {
+        Ipv4Addr::from(b - 1)
+    }
+}

@@ -1,0 +1,285 @@
+//! The compile step: a pure function from one host's desired state (a
+//! [`HostView`]) to the switch state that realises it — bridges, ports with their
+//! local VLAN tags and DHCP bindings, and every flow of br-int, br-tun and the
+//! physical bridges, laid out in Neutron's OVS agent tables:
+//!
+//! - br-int: 0 (classify; dead VLAN; DHCP to the switch's responder; provider
+//!   ingress), 24 (ARP anti-spoofing), 25 (MAC/IP anti-spoofing), 60 (NORMAL).
+//! - br-tun: 0 (from patch-int or a tunnel), 2 (unicast/flood/ARP), 3/4 (GRE/VXLAN
+//!   key to local VLAN), 10 (learn), 20 (l2pop unicast), 21 (ARP responder),
+//!   22 (flood to the hosts that have ports on the network).
+//! - br-phys (per bridge mapping): local VLAN to the provider VLAN or untagged.
+//!
+//! No I/O happens here; the result is compared with what switchd has by `apply`.
+
+mod br_int;
+mod br_phys;
+mod br_tun;
+mod dhcp;
+mod vlans;
+
+#[cfg(test)]
+mod tests;
+
+use crate::names::{self, DEAD_VLAN, PATCH_INT, PATCH_TUN};
+use model::{HostView, LocalPort, NetworkType, NetworkView};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use switch::{PortConfig, PortType};
+
+pub use vlans::assign as assign_vlans;
+
+/// What the agent knows about its own host (from its command line).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostConfig {
+    pub host: String,
+    /// This host's tunnel endpoint (`--tunnel-ip`).
+    pub tunnel_ip: Ipv4Addr,
+    /// Physical network name -> bridge (`--bridge-mapping physnet1:br-eth1`).
+    pub bridge_mappings: BTreeMap<String, String>,
+}
+
+/// One bridge as it must be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BridgeSpec {
+    pub name: String,
+    pub ports: Vec<PortConfig>,
+    pub flows: Vec<String>,
+    /// True when the agent owns every port of the bridge (br-int, br-tun): ports not
+    /// listed are removed. A physical bridge also holds the operator's NIC, so only
+    /// the agent's own patch port is managed there.
+    pub owns_all_ports: bool,
+}
+
+/// A VM port of this host and whether it passes traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmPort {
+    pub port_id: String,
+    pub tap: String,
+    /// The namespace the tap's netdev lives in (the port's device_id: the VM).
+    pub netns: String,
+    /// On a live local VLAN (false: on the dead VLAN, e.g. admin down).
+    pub wired: bool,
+}
+
+/// The whole wanted switch state of a host.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Compiled {
+    pub bridges: Vec<BridgeSpec>,
+    /// Network id -> local VLAN on br-int.
+    pub vlans: BTreeMap<String, u16>,
+    pub vm_ports: Vec<VmPort>,
+    /// Things the operator should know (unmapped physical network, missing
+    /// segmentation id, a remote host without tunnel IP); not errors.
+    pub warnings: Vec<String>,
+}
+
+impl Compiled {
+    pub fn bridge(&self, name: &str) -> Option<&BridgeSpec> {
+        self.bridges.iter().find(|b| b.name == name)
+    }
+}
+
+/// True for the ports the agent plugs as VM taps.
+pub fn is_vm_port(p: &LocalPort) -> bool {
+    p.device_owner.starts_with("compute:") && !p.device_id.is_empty()
+}
+
+/// A network as the host wires it: its local VLAN and how it leaves the host.
+#[derive(Debug, Clone)]
+pub(crate) struct WiredNet<'a> {
+    pub net: &'a NetworkView,
+    pub vlan: u16,
+    pub kind: Carrier,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Carrier {
+    /// Over tunnels of this port type with this key (VNI / GRE key).
+    Tunnel { kind: PortType, key: u32 },
+    /// Through a physical bridge, tagged with `Some(vid)` or untagged (flat).
+    Provider { bridge: String, vid: Option<u16> },
+}
+
+/// Compiles `view` for the host `cfg`. `prior` holds the local VLANs already in use
+/// (from the last compile or recovered from switchd), kept stable so that a
+/// re-compile changes no flow.
+pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>) -> Compiled {
+    let mut warnings = Vec::new();
+    let vm_ports: Vec<&LocalPort> = view.ports.iter().filter(|p| is_vm_port(p)).collect();
+    let nets: BTreeMap<&str, &NetworkView> =
+        view.networks.iter().map(|n| (n.id.as_str(), n)).collect();
+
+    // Networks that carry traffic here: a live VM port on them, and a way out.
+    let mut carriers: BTreeMap<&str, Carrier> = BTreeMap::new();
+    for p in vm_ports.iter().filter(|p| p.admin_state_up) {
+        let Some(net) = nets.get(p.network_id.as_str()) else {
+            continue;
+        };
+        if carriers.contains_key(net.id.as_str()) || !net.admin_state_up {
+            continue;
+        }
+        match carrier(net, cfg) {
+            Ok(c) => {
+                carriers.insert(net.id.as_str(), c);
+            }
+            Err(w) => {
+                if !warnings.contains(&w) {
+                    warnings.push(w);
+                }
+            }
+        }
+    }
+    let vlans = vlans::assign(carriers.keys().copied(), prior);
+    let mut wired: BTreeMap<&str, WiredNet> = BTreeMap::new();
+    for (id, kind) in carriers {
+        match vlans.get(id) {
+            Some(&vlan) => {
+                if let Some(net) = nets.get(id) {
+                    wired.insert(id, WiredNet { net, vlan, kind });
+                }
+            }
+            None => warnings.push(format!(
+                "network {id}: no free local VLAN on this host; its ports stay down"
+            )),
+        }
+    }
+
+    let mut vms = Vec::new();
+    let mut taps = Vec::new();
+    for p in &vm_ports {
+        let wn = wired.get(p.network_id.as_str()).filter(|_| p.admin_state_up);
+        let tap = names::tap(&p.id);
+        let dhcp = wn.and_then(|w| dhcp::binding(p, w.net));
+        taps.push(PortConfig {
+            name: tap.clone(),
+            kind: PortType::Tap,
+            tag: Some(wn.map_or(DEAD_VLAN, |w| w.vlan)),
+            netns: Some(p.device_id.clone()),
+            mac: Some(p.mac_address.to_ascii_lowercase()),
+            mtu: nets.get(p.network_id.as_str()).map(|n| n.mtu),
+            dhcp,
+            ..PortConfig::new(&tap, PortType::Tap)
+        });
+        vms.push(VmPort {
+            port_id: p.id.clone(),
+            tap,
+            netns: p.device_id.clone(),
+            wired: wn.is_some(),
+        });
+    }
+
+    let remote = remote_hosts(view, cfg, &wired, &mut warnings);
+    let mut bridges = vec![
+        br_int::spec(view, cfg, &vm_ports, &wired, taps),
+        br_tun::spec(view, cfg, &wired, &remote),
+    ];
+    for (physnet, bridge) in &cfg.bridge_mappings {
+        bridges.push(br_phys::spec(physnet, bridge, &wired));
+    }
+    Compiled {
+        bridges,
+        vlans,
+        vm_ports: vms,
+        warnings,
+    }
+}
+
+fn carrier(net: &NetworkView, cfg: &HostConfig) -> Result<Carrier, String> {
+    let seg = net.segmentation_id;
+    match net.network_type {
+        NetworkType::Vxlan | NetworkType::Gre => {
+            let kind = if net.network_type == NetworkType::Vxlan {
+                PortType::Vxlan
+            } else {
+                PortType::Gre
+            };
+            seg.map(|key| Carrier::Tunnel { kind, key })
+                .ok_or_else(|| format!("network {}: no segmentation id", net.id))
+        }
+        NetworkType::Vlan | NetworkType::Flat => {
+            let physnet = net.physical_network.as_deref().unwrap_or_default();
+            let bridge = cfg.bridge_mappings.get(physnet).ok_or_else(|| {
+                format!(
+                    "network {}: physical network '{physnet}' has no bridge mapping on this host",
+                    net.id
+                )
+            })?;
+            let vid = match net.network_type {
+                NetworkType::Vlan => match seg.and_then(|s| u16::try_from(s).ok()) {
+                    Some(v) if (1..4095).contains(&v) => Some(v),
+                    _ => return Err(format!("network {}: bad VLAN id {seg:?}", net.id)),
+                },
+                _ => None,
+            };
+            Ok(Carrier::Provider {
+                bridge: bridge.clone(),
+                vid,
+            })
+        }
+    }
+}
+
+/// A remote host's tunnel and what lives behind it, per wired network.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RemoteHost {
+    /// Network id -> (MAC, IPv4 addresses) of that host's ports on it.
+    pub ports: BTreeMap<String, Vec<(String, Vec<Ipv4Addr>)>>,
+}
+
+/// Tunnel endpoints (port type, remote IP) that have ports on this host's tunnelled
+/// networks (l2population: no tunnel to a host with nothing to reach).
+fn remote_hosts(
+    view: &HostView,
+    cfg: &HostConfig,
+    wired: &BTreeMap<&str, WiredNet>,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<(PortType, Ipv4Addr), RemoteHost> {
+    let mut out: BTreeMap<(PortType, Ipv4Addr), RemoteHost> = BTreeMap::new();
+    let mut unreachable = BTreeSet::new();
+    for rp in &view.remote_ports {
+        let Some(WiredNet {
+            kind: Carrier::Tunnel { kind, .. },
+            ..
+        }) = wired.get(rp.network_id.as_str())
+        else {
+            continue;
+        };
+        let ip = rp.tunnel_ip.as_deref().and_then(|t| t.parse::<Ipv4Addr>().ok());
+        let Some(ip) = ip.filter(|ip| *ip != cfg.tunnel_ip) else {
+            if rp.host != cfg.host {
+                unreachable.insert(rp.host.clone());
+            }
+            continue;
+        };
+        let ips = rp
+            .ip_addresses
+            .iter()
+            .filter_map(|a| a.parse::<Ipv4Addr>().ok())
+            .collect();
+        out.entry((*kind, ip))
+            .or_default()
+            .ports
+            .entry(rp.network_id.clone())
+            .or_default()
+            .push((rp.mac_address.to_ascii_lowercase(), ips));
+    }
+    for h in unreachable {
+        warnings.push(format!(
+            "host {h} has ports on a shared network but no usable tunnel IP"
+        ));
+    }
+    out
+}
+
+/// br-int <-> br-tun patch ports.
+pub(crate) fn patch(name: &str, peer: &str) -> PortConfig {
+    PortConfig {
+        peer: Some(peer.to_string()),
+        ..PortConfig::new(name, PortType::Patch)
+    }
+}
+
+pub(crate) fn tun_patch_pair() -> (PortConfig, PortConfig) {
+    (patch(PATCH_TUN, PATCH_INT), patch(PATCH_INT, PATCH_TUN))
+}

@@ -1,0 +1,264 @@
+//! The agent's loop: log in, register and heartbeat, then watch the host view
+//! (long poll resumed by revision), compile and apply each change, report port
+//! status. Server restarts and network blips are retried with backoff; switchd
+//! being away is retried on the next turn.
+
+use crate::apply::{self, ApplyReport, Switchd};
+use crate::compile::{self, Compiled, HostConfig};
+use client::{Auth, Client, ClientError};
+use model::{AgentReport, HostView, PortStatusReport};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// Everything the agent needs to run.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub auth: Auth,
+    pub host: HostConfig,
+    pub roles: Vec<String>,
+    pub switch_run_dir: PathBuf,
+    pub report_interval: Duration,
+    /// How long one watch request waits for a change (seconds).
+    pub poll_secs: u64,
+}
+
+const AGENT_TYPE: &str = "Open vSwitch agent";
+const BINARY: &str = "neutrino-openvswitch-agent";
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Runs until the process is told to stop (SIGINT/SIGTERM).
+pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = serve(cfg) => r,
+        _ = tokio::signal::ctrl_c() => { info!("interrupted, stopping"); Ok(()) }
+        _ = term.recv() => { info!("terminated, stopping"); Ok(()) }
+    }
+}
+
+async fn serve(cfg: AgentConfig) -> anyhow::Result<()> {
+    let client = login(&cfg.auth).await;
+    let hb = tokio::spawn(heartbeat(client.clone(), report(&cfg), cfg.report_interval));
+    let result = watch(&client, &cfg).await;
+    hb.abort();
+    result
+}
+
+async fn login(auth: &Auth) -> Client {
+    let mut backoff = Backoff::default();
+    loop {
+        match Client::login(auth.clone()).await {
+            Ok(c) => {
+                info!(server = c.network_url(), "logged in");
+                return c;
+            }
+            Err(e) => {
+                warn!("login failed: {e}; retrying");
+                backoff.wait().await;
+            }
+        }
+    }
+}
+
+fn report(cfg: &AgentConfig) -> AgentReport {
+    let tunnel_types = vec!["vxlan".to_string(), "gre".to_string()];
+    AgentReport {
+        host: cfg.host.host.clone(),
+        agent_type: AGENT_TYPE.into(),
+        binary: BINARY.into(),
+        tunneling_ip: Some(cfg.host.tunnel_ip.to_string()),
+        tunnel_types,
+        bridge_mappings: cfg.host.bridge_mappings.clone(),
+        roles: cfg.roles.clone(),
+        report_interval_secs: cfg.report_interval.as_secs().max(1),
+    }
+}
+
+async fn heartbeat(client: Client, r: AgentReport, every: Duration) {
+    let body = match serde_json::to_value(&r) {
+        Ok(b) => b,
+        Err(e) => {
+            warn!("cannot encode the agent report: {e}");
+            return;
+        }
+    };
+    let mut was_ok = true;
+    loop {
+        match client.post("/agent-api/v1/agents", &body).await {
+            Ok(_) if !was_ok => {
+                info!("heartbeat reaches the server again");
+                was_ok = true;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if was_ok {
+                    warn!("heartbeat failed: {e}");
+                }
+                was_ok = false;
+            }
+        }
+        // Retry sooner while the server is away, so `alive` comes back quickly.
+        let wait = if was_ok { every } else { every.min(Duration::from_secs(2)) };
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// What the watch loop remembers between turns.
+#[derive(Default)]
+struct Synced {
+    revision: i64,
+    /// The view last applied (revision and statuses cleared), to skip no-op turns.
+    applied: Option<HostView>,
+    compiled: Option<Compiled>,
+    report: ApplyReport,
+    vlans: Option<BTreeMap<String, u16>>,
+    /// False when the last apply failed: the next turn applies again.
+    ok: bool,
+    disabled_noted: bool,
+}
+
+async fn watch(client: &Client, cfg: &AgentConfig) -> anyhow::Result<()> {
+    let path = format!("/agent-api/v1/hosts/{}/view", cfg.host.host);
+    let timeout = cfg.poll_secs.to_string();
+    let mut s = Synced::default();
+    let mut last: Option<HostView> = None;
+    let mut backoff = Backoff::default();
+    loop {
+        let since = s.revision.to_string();
+        let got = client
+            .get(&path, &[("since", since.as_str()), ("timeout", timeout.as_str())])
+            .await;
+        let view = match got {
+            Ok(Value::Null) => match (&last, s.ok) {
+                (Some(v), false) => v.clone(),
+                _ => continue,
+            },
+            Ok(v) => match serde_json::from_value::<HostView>(v) {
+                Ok(v) => v,
+                Err(e) => {
+                    warn!("the server sent a host view this agent cannot read: {e}");
+                    backoff.wait().await;
+                    continue;
+                }
+            },
+            Err(e) => {
+                if !matches!(e, ClientError::Transport(_)) || backoff.is_fresh() {
+                    warn!("watching the host view: {e}; retrying");
+                }
+                backoff.wait().await;
+                continue;
+            }
+        };
+        backoff.reset();
+        s.revision = view.revision;
+        last = Some(view.clone());
+        if let Err(e) = turn(client, cfg, &mut s, view).await {
+            s.ok = false;
+            warn!("{e:#}; retrying");
+            backoff.wait().await;
+        }
+    }
+}
+
+/// One change of the view: compile, apply (unless nothing but statuses changed),
+/// report the port statuses that differ.
+async fn turn(
+    client: &Client,
+    cfg: &AgentConfig,
+    s: &mut Synced,
+    view: HostView,
+) -> anyhow::Result<()> {
+    if !view.admin_state_up {
+        if !s.disabled_noted {
+            warn!("this agent is disabled (admin_state_up false): taking no new work");
+            s.disabled_noted = true;
+        }
+        return Ok(());
+    }
+    s.disabled_noted = false;
+    let key = without_status(&view);
+    if !(s.ok && s.applied.as_ref() == Some(&key)) {
+        let started = Instant::now();
+        let sw = Switchd::new(&cfg.switch_run_dir);
+        let host = cfg.host.clone();
+        let prior = s.vlans.clone();
+        let v = view.clone();
+        let (compiled, report) = tokio::task::spawn_blocking(move || {
+            let prior = match prior {
+                Some(p) => p,
+                None => apply::recover_vlans(&sw.show()?, &v),
+            };
+            let c = compile::compile(&v, &host, &prior);
+            let r = sw.apply(&c)?;
+            Ok::<_, apply::ApplyError>((c, r))
+        })
+        .await??;
+        for w in &compiled.warnings {
+            warn!("{w}");
+        }
+        for (port, e) in &report.port_errors {
+            warn!("port {port}: {e}");
+        }
+        info!(
+            revision = view.revision,
+            ports = compiled.vm_ports.len(),
+            added = report.ports_added,
+            removed = report.ports_removed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "in sync"
+        );
+        s.vlans = Some(compiled.vlans.clone());
+        s.compiled = Some(compiled);
+        s.report = report;
+        s.applied = Some(key);
+        s.ok = true;
+    }
+    let Some(compiled) = &s.compiled else {
+        return Ok(());
+    };
+    let statuses = apply::port_statuses(&view, compiled, &s.report);
+    if !statuses.is_empty() {
+        let n = statuses.len();
+        let body = serde_json::to_value(PortStatusReport { ports: statuses })?;
+        client
+            .put(
+                &format!("/agent-api/v1/hosts/{}/port-status", cfg.host.host),
+                &body,
+            )
+            .await?;
+        info!(ports = n, "port status reported");
+    }
+    Ok(())
+}
+
+fn without_status(v: &HostView) -> HostView {
+    let mut v = v.clone();
+    v.revision = 0;
+    for p in &mut v.ports {
+        p.status.clear();
+    }
+    v
+}
+
+/// Exponential backoff from 0.5 s to 10 s.
+#[derive(Default)]
+struct Backoff {
+    next: Option<Duration>,
+}
+
+impl Backoff {
+    async fn wait(&mut self) {
+        let d = self.next.unwrap_or(Duration::from_millis(500));
+        tokio::time::sleep(d).await;
+        self.next = Some((d * 2).min(MAX_BACKOFF));
+    }
+    fn reset(&mut self) {
+        self.next = None;
+    }
+    fn is_fresh(&self) -> bool {
+        self.next.is_none()
+    }
+}

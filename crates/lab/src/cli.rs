@@ -1,0 +1,108 @@
+//! `neutrino lab up|status|down|add-compute`.
+
+use crate::topology::{Lab, LabOptions, TunnelType};
+use crate::{progress, report};
+use anyhow::bail;
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Name prefix of every namespace the lab makes (1-8 lowercase letters/digits).
+    #[arg(long, global = true, default_value = "nl")]
+    pub prefix: String,
+    /// The lab's directory (state, logs, server database); default
+    /// /run/neutrino-lab/PREFIX.
+    #[arg(long, global = true)]
+    pub dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: LabCommand,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Tunnel {
+    Vxlan,
+    Gre,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Build the topology, TenantA's network and two VMs; check and print it.
+    Up {
+        #[arg(long, value_enum, default_value = "vxlan")]
+        tunnel_type: Tunnel,
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=20))]
+        computes: u8,
+        /// The admin's password (default: generated, kept in the lab's state).
+        #[arg(long, env = "NEUTRINO_ADMIN_PASSWORD", hide_env_values = true)]
+        admin_password: Option<String>,
+        /// Keep what was made when `up` fails (for debugging).
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Re-check a running lab and print it.
+    Status,
+    /// Add one more compute node (switchd and agent).
+    AddCompute,
+    /// Remove every namespace, process and file the lab made.
+    Down,
+}
+
+pub fn run(a: LabArgs) -> anyhow::Result<()> {
+    let dir = a
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/run/neutrino-lab").join(&a.prefix));
+    let exe = std::env::current_exe()?;
+    match a.command {
+        LabCommand::Up {
+            tunnel_type,
+            computes,
+            admin_password,
+            keep,
+        } => {
+            let mut o = LabOptions::new(&a.prefix, &dir, &exe);
+            o.tunnel_type = match tunnel_type {
+                Tunnel::Vxlan => TunnelType::Vxlan,
+                Tunnel::Gre => TunnelType::Gre,
+            };
+            o.computes = computes;
+            o.admin_password = admin_password;
+            o.keep_on_failure = keep;
+            let lab = match Lab::up(&o) {
+                Ok(l) => l,
+                Err(e) if keep => bail!("{e}"),
+                Err(e) => bail!("{e} (everything made was removed)"),
+            };
+            let (text, ok) = report::report(&lab);
+            println!("{text}");
+            println!(
+                "admin password: {}   API: {} (inside namespace {})",
+                lab.state.admin_password, lab.api.auth_url, lab.api.ns
+            );
+            println!("remove it all with: neutrino lab down --prefix {}", a.prefix);
+            if !ok {
+                bail!("the lab is up but not healthy");
+            }
+        }
+        LabCommand::Status => {
+            let lab = Lab::open(&dir, &exe)?;
+            let (text, ok) = report::report(&lab);
+            println!("{text}");
+            if !ok {
+                bail!("the lab is not healthy");
+            }
+        }
+        LabCommand::AddCompute => {
+            let mut lab = Lab::open(&dir, &exe)?;
+            let name = lab.add_compute()?;
+            println!("{name} is up");
+        }
+        LabCommand::Down => {
+            progress(format!("removing lab '{}'", a.prefix));
+            Lab::down(&dir, &a.prefix, &exe)?;
+            println!("lab '{}' removed", a.prefix);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,661 @@
+//! The `dhcp` action: a DHCP server at the VM's port. Every reply is taken apart
+//! again with dhcproto (through `wire::dhcp`) and checked field by field.
+
+mod common;
+
+use common::port;
+use std::net::Ipv4Addr;
+use switch::{DhcpBinding, PortType, Reply, StaticRoute, Switch};
+use wire::MacAddr;
+use wire::dhcp::{
+    self as wdhcp, Decodable, DhcpOption, Flags, Message, MessageType, Opcode, OptionCode,
+    UdpHeaders,
+};
+
+const VM: MacAddr = MacAddr([0xfa, 0x16, 0x3e, 0, 0, 1]);
+const OTHER: MacAddr = MacAddr([0xfa, 0x16, 0x3e, 0, 0, 9]);
+const SERVER_MAC: MacAddr = MacAddr([0xfa, 0x16, 0x3e, 0xff, 0xff, 0xfe]);
+const IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 5);
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const ROUTER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const XID: u32 = 0xdead_beef;
+
+fn binding() -> DhcpBinding {
+    let mut b = DhcpBinding::new("fa:16:3e:00:00:01", IP, 24, SERVER);
+    b.router = Some(ROUTER);
+    b.dns = vec![Ipv4Addr::new(10, 0, 0, 53), Ipv4Addr::new(8, 8, 8, 8)];
+    b.mtu = Some(1450);
+    b.lease_secs = 3600;
+    b.domain_name = Some("openstacklocal".into());
+    b
+}
+
+struct Rig {
+    sw: Switch,
+    tap1: usize,
+    tap2: usize,
+}
+
+/// br-int with tap1 (bound) and tap2 (no binding), the agent's DHCP flows on both.
+fn rig() -> Rig {
+    let mut sw = Switch::new();
+    sw.add_bridge("br-int", 0).unwrap();
+    let mut t1 = port("tap1", PortType::Tap);
+    t1.dhcp = Some(binding());
+    let tap1 = sw.add_port("br-int", t1).unwrap();
+    let tap2 = sw.add_port("br-int", port("tap2", PortType::Tap)).unwrap();
+    let flows: Vec<String> = [
+        "table=0,priority=50,in_port=tap1,udp,tp_src=68,tp_dst=67,actions=dhcp",
+        "table=0,priority=50,in_port=tap2,udp,tp_src=68,tp_dst=67,actions=dhcp",
+        "table=0,priority=50,in_port=tap1,arp,arp_op=1,arp_tpa=10.0.0.2,actions=dhcp",
+        "table=0,priority=0,actions=NORMAL",
+    ]
+    .map(String::from)
+    .into();
+    sw.replace_flows("br-int", &flows, 0).unwrap();
+    Rig { sw, tap1, tap2 }
+}
+
+fn client_msg(ty: MessageType, mac: MacAddr) -> Message {
+    let z = Ipv4Addr::UNSPECIFIED;
+    let mut m = Message::new_with_id(XID, z, z, z, z, &mac.0);
+    m.opts_mut().insert(DhcpOption::MessageType(ty));
+    m
+}
+
+fn frame_from(eth_src: MacAddr, ip_src: Ipv4Addr, ip_dst: Ipv4Addr, m: &Message) -> Vec<u8> {
+    let eth_dst = if ip_dst.is_broadcast() {
+        MacAddr::BROADCAST
+    } else {
+        SERVER_MAC
+    };
+    wdhcp::build_udp_frame(
+        &UdpHeaders {
+            eth_src,
+            eth_dst,
+            vlan_tci: None,
+            ip_src,
+            ip_dst,
+            src_port: 68,
+            dst_port: 67,
+        },
+        &wdhcp::encode_message(m).unwrap(),
+    )
+}
+
+fn broadcast_frame(m: &Message) -> Vec<u8> {
+    frame_from(VM, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, m)
+}
+
+/// Sends `frame` into `port`; returns the engine's replies (and checks that the
+/// request itself went nowhere).
+fn send(r: &mut Rig, port: usize, frame: &[u8]) -> Vec<Reply> {
+    let mut out = Vec::new();
+    r.sw.receive(port, frame, None, 0, &mut out);
+    assert!(out.is_empty(), "the request itself must not be forwarded");
+    r.sw.take_replies()
+}
+
+struct Parsed {
+    h: UdpHeaders,
+    m: Message,
+}
+
+/// Takes a reply frame apart: checksums, UDP ports, then the message with dhcproto.
+fn parse_reply(f: &[u8]) -> Parsed {
+    let (h, payload) = wdhcp::parse_udp_frame(f).expect("IPv4/UDP reply");
+    assert_eq!((h.src_port, h.dst_port), (67, 68));
+    assert_eq!((h.eth_src, h.ip_src), (SERVER_MAC, SERVER));
+    // The UDP checksum, verified from scratch over the pseudo-header.
+    let udp_start = f.len() - payload.len() - 8;
+    let mut sum = wire::checksum::add(0, &h.ip_src.octets());
+    sum = wire::checksum::add(sum, &h.ip_dst.octets());
+    sum = wire::checksum::add(sum, &[0, 17]);
+    sum = wire::checksum::add(sum, &((payload.len() + 8) as u16).to_be_bytes());
+    sum = wire::checksum::add(sum, &f[udp_start..]);
+    assert_eq!(wire::checksum::finish(sum), 0, "UDP checksum");
+    assert!(payload.len() >= wdhcp::MIN_MESSAGE_LEN);
+    let m = Message::from_bytes(payload).expect("dhcproto decodes the reply");
+    assert_eq!(m.opcode(), Opcode::BootReply);
+    assert_eq!(m.xid(), XID);
+    assert_eq!(m.chaddr(), &VM.0);
+    assert_eq!(m.opts().get(OptionCode::ServerIdentifier), Some(&DhcpOption::ServerIdentifier(SERVER)));
+    Parsed { h, m }
+}
+
+fn only_reply(replies: Vec<Reply>, port: usize) -> Parsed {
+    assert_eq!(replies.len(), 1, "exactly one reply");
+    assert_eq!(replies[0].port, port, "the reply leaves through the input port");
+    parse_reply(&replies[0].frame)
+}
+
+fn opt(m: &Message, c: OptionCode) -> Option<DhcpOption> {
+    m.opts().get(c).cloned()
+}
+
+/// The options an OFFER/ACK carries for `binding()`.
+fn assert_config_options(m: &Message, with_lease: bool) {
+    use DhcpOption as O;
+    assert_eq!(opt(m, OptionCode::SubnetMask), Some(O::SubnetMask(Ipv4Addr::new(255, 255, 255, 0))));
+    assert_eq!(opt(m, OptionCode::Router), Some(O::Router(vec![ROUTER])));
+    assert_eq!(
+        opt(m, OptionCode::DomainNameServer),
+        Some(O::DomainNameServer(vec![Ipv4Addr::new(10, 0, 0, 53), Ipv4Addr::new(8, 8, 8, 8)]))
+    );
+    assert_eq!(opt(m, OptionCode::DomainName), Some(O::DomainName("openstacklocal".into())));
+    assert_eq!(opt(m, OptionCode::InterfaceMtu), Some(O::InterfaceMtu(1450)));
+    assert_eq!(
+        opt(m, OptionCode::BroadcastAddr),
+        Some(O::BroadcastAddr(Ipv4Addr::new(10, 0, 0, 255)))
+    );
+    if with_lease {
+        assert_eq!(opt(m, OptionCode::AddressLeaseTime), Some(O::AddressLeaseTime(3600)));
+        assert_eq!(opt(m, OptionCode::Renewal), Some(O::Renewal(1800)));
+        assert_eq!(opt(m, OptionCode::Rebinding), Some(O::Rebinding(3150)));
+    } else {
+        for c in [OptionCode::AddressLeaseTime, OptionCode::Renewal, OptionCode::Rebinding] {
+            assert_eq!(opt(m, c), None, "{c:?}");
+        }
+    }
+    // No host routes configured: no option 121.
+    assert_eq!(opt(m, OptionCode::ClasslessStaticRoute), None);
+}
+
+fn stats(r: &Rig, p: usize) -> switch::DhcpStats {
+    r.sw.port(p).unwrap().dhcp_stats
+}
+
+#[test]
+fn discover_gets_an_offer_unicast_to_chaddr() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let p = only_reply(send(&mut r, tap1, &broadcast_frame(&client_msg(MessageType::Discover, VM))), tap1);
+    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Offer));
+    assert_eq!(p.m.yiaddr(), IP);
+    assert_eq!(p.m.ciaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(p.m.siaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(p.m.giaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_config_options(&p.m, true);
+    // No broadcast flag: to yiaddr at chaddr (RFC 2131 4.1).
+    assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
+    assert_eq!(p.h.vlan_tci, None);
+    assert_eq!(stats(&r, tap1).offers, 1);
+}
+
+#[test]
+fn broadcast_flag_gets_a_broadcast_offer() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let mut m = client_msg(MessageType::Discover, VM);
+    m.set_flags(Flags::default().set_broadcast());
+    let p = only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1);
+    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Offer));
+    assert!(p.m.flags().broadcast());
+    assert_eq!((p.h.eth_dst, p.h.ip_dst), (MacAddr::BROADCAST, Ipv4Addr::BROADCAST));
+}
+
+#[test]
+fn request_selecting_gets_an_ack() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let mut m = client_msg(MessageType::Request, VM);
+    m.opts_mut().insert(DhcpOption::RequestedIpAddress(IP));
+    m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
+    m.opts_mut().insert(DhcpOption::ClientIdentifier(vec![1, 0xfa, 0x16, 0x3e, 0, 0, 1]));
+    let p = only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1);
+    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!(p.m.yiaddr(), IP);
+    assert_eq!(p.m.ciaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_config_options(&p.m, true);
+    // RFC 6842: the client identifier comes back.
+    assert_eq!(
+        opt(&p.m, OptionCode::ClientIdentifier),
+        Some(DhcpOption::ClientIdentifier(vec![1, 0xfa, 0x16, 0x3e, 0, 0, 1]))
+    );
+    assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
+    assert_eq!(stats(&r, tap1).acks, 1);
+}
+
+#[test]
+fn request_selecting_another_server_is_ignored() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let mut m = client_msg(MessageType::Request, VM);
+    m.opts_mut().insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 77)));
+    m.opts_mut().insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 3)));
+    assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
+    assert_eq!(stats(&r, tap1).ignored, 1);
+}
+
+/// Checks a NAK: broadcast, no address, only type, server id and a message.
+fn assert_nak(p: &Parsed) {
+    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Nak));
+    assert_eq!(p.m.yiaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(p.m.ciaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!((p.h.eth_dst, p.h.ip_dst), (MacAddr::BROADCAST, Ipv4Addr::BROADCAST));
+    let codes: Vec<OptionCode> = p.m.opts().iter().map(|(c, _)| *c).collect();
+    assert_eq!(
+        codes,
+        vec![OptionCode::ServerIdentifier, OptionCode::MessageType, OptionCode::Message]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn request_for_another_address_gets_a_nak() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    // Selecting our offer but asking for something else.
+    let mut m = client_msg(MessageType::Request, VM);
+    m.opts_mut().insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 77)));
+    m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
+    assert_nak(&only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1));
+    // INIT-REBOOT with an address from an earlier life.
+    let mut m = client_msg(MessageType::Request, VM);
+    m.opts_mut().insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(192, 168, 1, 9)));
+    assert_nak(&only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1));
+    // RENEWING an address that is not the port's.
+    let mut m = client_msg(MessageType::Request, VM);
+    m.set_ciaddr(Ipv4Addr::new(10, 0, 0, 77));
+    let f = frame_from(VM, Ipv4Addr::new(10, 0, 0, 77), SERVER, &m);
+    assert_nak(&only_reply(send(&mut r, tap1, &f), tap1));
+    // A renewal naming another server id.
+    let mut m = client_msg(MessageType::Request, VM);
+    m.set_ciaddr(IP);
+    m.opts_mut().insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 3)));
+    let f = frame_from(VM, IP, SERVER, &m);
+    assert_nak(&only_reply(send(&mut r, tap1, &f), tap1));
+    assert_eq!(stats(&r, tap1).naks, 4);
+}
+
+#[test]
+fn init_reboot_gets_an_ack() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let mut m = client_msg(MessageType::Request, VM);
+    m.opts_mut().insert(DhcpOption::RequestedIpAddress(IP));
+    let p = only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1);
+    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!(p.m.yiaddr(), IP);
+    assert_config_options(&p.m, true);
+}
+
+#[test]
+fn renewing_and_rebinding_get_an_ack_to_ciaddr() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    // RENEWING: unicast to the server.
+    let mut m = client_msg(MessageType::Request, VM);
+    m.set_ciaddr(IP);
+    let p = only_reply(send(&mut r, tap1, &frame_from(VM, IP, SERVER, &m)), tap1);
+    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!((p.m.ciaddr(), p.m.yiaddr()), (IP, IP));
+    assert_config_options(&p.m, true);
+    assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
+    // REBINDING: broadcast, still answered to ciaddr.
+    let p = only_reply(send(&mut r, tap1, &frame_from(VM, IP, Ipv4Addr::BROADCAST, &m)), tap1);
+    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
+    assert_eq!(stats(&r, tap1).acks, 2);
+}
+
+#[test]
+fn release_and_decline_get_no_reply() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let mut m = client_msg(MessageType::Release, VM);
+    m.set_ciaddr(IP);
+    m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
+    assert!(send(&mut r, tap1, &frame_from(VM, IP, SERVER, &m)).is_empty());
+    let mut m = client_msg(MessageType::Decline, VM);
+    m.opts_mut().insert(DhcpOption::RequestedIpAddress(IP));
+    m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
+    assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
+    let s = stats(&r, tap1);
+    assert_eq!((s.releases, s.dropped, s.offers, s.acks), (2, 0, 0, 0));
+}
+
+#[test]
+fn inform_gets_an_ack_without_lease() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let mut m = client_msg(MessageType::Inform, VM);
+    m.set_ciaddr(IP);
+    let p = only_reply(send(&mut r, tap1, &frame_from(VM, IP, Ipv4Addr::BROADCAST, &m)), tap1);
+    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!(p.m.yiaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(p.m.ciaddr(), IP);
+    assert_config_options(&p.m, false);
+    assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
+}
+
+#[test]
+fn classless_routes_with_the_default_route_when_asked() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let mut b = binding();
+    b.host_routes = vec![
+        StaticRoute {
+            destination: Ipv4Addr::new(169, 254, 169, 254),
+            prefix_len: 32,
+            nexthop: Ipv4Addr::new(10, 0, 0, 2),
+        },
+        StaticRoute {
+            destination: Ipv4Addr::new(172, 16, 0, 0),
+            prefix_len: 12,
+            nexthop: Ipv4Addr::new(10, 0, 0, 254),
+        },
+    ];
+    r.sw.set_port_dhcp("br-int", "tap1", Some(b)).unwrap();
+    let mut m = client_msg(MessageType::Discover, VM);
+    m.opts_mut().insert(DhcpOption::ParameterRequestList(vec![
+        OptionCode::SubnetMask,
+        OptionCode::Router,
+        OptionCode::ClasslessStaticRoute,
+    ]));
+    let replies = send(&mut r, tap1, &broadcast_frame(&m));
+    assert_eq!(replies.len(), 1);
+    let p = parse_reply(&replies[0].frame);
+    let Some(DhcpOption::ClasslessStaticRoute(routes)) = opt(&p.m, OptionCode::ClasslessStaticRoute)
+    else {
+        panic!("no option 121: {:?}", p.m.opts());
+    };
+    let routes: Vec<String> = routes.iter().map(|(n, g)| format!("{n} via {g}")).collect();
+    assert_eq!(
+        routes,
+        [
+            "169.254.169.254/32 via 10.0.0.2",
+            "172.16.0.0/12 via 10.0.0.254",
+            "0.0.0.0/0 via 10.0.0.1"
+        ]
+    );
+    // RFC 3442's encoding, byte for byte: width, significant octets, router.
+    let want: &[u8] = &[
+        121, 21, 32, 169, 254, 169, 254, 10, 0, 0, 2, 12, 172, 16, 10, 0, 0, 254, 0, 10, 0, 0,
+        1,
+    ];
+    assert!(
+        replies[0].frame.windows(want.len()).any(|w| w == want),
+        "option 121 bytes"
+    );
+    // Option 3 is still there for clients that do not take 121.
+    assert_eq!(opt(&p.m, OptionCode::Router), Some(DhcpOption::Router(vec![ROUTER])));
+    // Without asking for 121, the client gets no option 121 (RFC 3442 §4).
+    let p = only_reply(
+        send(&mut r, tap1, &broadcast_frame(&client_msg(MessageType::Discover, VM))),
+        tap1,
+    );
+    assert_eq!(opt(&p.m, OptionCode::ClasslessStaticRoute), None);
+}
+
+#[test]
+fn minimal_binding_sends_only_what_it_has() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let b = DhcpBinding::new("fa:16:3e:00:00:01", IP, 16, SERVER);
+    r.sw.set_port_dhcp("br-int", "tap1", Some(b)).unwrap();
+    let p = only_reply(
+        send(&mut r, tap1, &broadcast_frame(&client_msg(MessageType::Discover, VM))),
+        tap1,
+    );
+    for c in [
+        OptionCode::Router,
+        OptionCode::DomainNameServer,
+        OptionCode::DomainName,
+        OptionCode::InterfaceMtu,
+        OptionCode::ClasslessStaticRoute,
+    ] {
+        assert_eq!(opt(&p.m, c), None, "{c:?}");
+    }
+    assert_eq!(
+        opt(&p.m, OptionCode::SubnetMask),
+        Some(DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 0, 0)))
+    );
+    assert_eq!(
+        opt(&p.m, OptionCode::BroadcastAddr),
+        Some(DhcpOption::BroadcastAddr(Ipv4Addr::new(10, 0, 255, 255)))
+    );
+    assert_eq!(
+        opt(&p.m, OptionCode::AddressLeaseTime),
+        Some(DhcpOption::AddressLeaseTime(86_400))
+    );
+}
+
+#[test]
+fn nothing_for_another_mac_or_an_unbound_port() {
+    let mut r = rig();
+    let (tap1, tap2) = (r.tap1, r.tap2);
+    // Ethernet source and chaddr of another machine.
+    let m = client_msg(MessageType::Discover, OTHER);
+    assert!(send(&mut r, tap1, &frame_from(OTHER, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, &m)).is_empty());
+    // The bound MAC as Ethernet source, but another chaddr.
+    assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
+    // Another Ethernet source with the bound chaddr.
+    let m = client_msg(MessageType::Discover, VM);
+    assert!(send(&mut r, tap1, &frame_from(OTHER, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, &m)).is_empty());
+    assert_eq!(stats(&r, tap1).dropped, 3);
+    // A port without a binding.
+    assert!(send(&mut r, tap2, &broadcast_frame(&m)).is_empty());
+    assert_eq!(stats(&r, tap2).dropped, 1);
+    assert_eq!(stats(&r, tap1).offers, 0);
+}
+
+#[test]
+fn malformed_and_non_dhcp_packets_are_dropped() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let good = broadcast_frame(&client_msg(MessageType::Discover, VM));
+    let mut n = 0;
+    // Truncated at every length past the UDP ports (the flow still matches).
+    for len in (14 + 20 + 4)..good.len() {
+        assert!(send(&mut r, tap1, &good[..len]).is_empty(), "{len}");
+        n += 1;
+    }
+    // A client message type the server does not take (an OFFER from a client).
+    let m = client_msg(MessageType::Offer, VM);
+    assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
+    // No message type at all: BOOTP.
+    let z = Ipv4Addr::UNSPECIFIED;
+    let bootp = Message::new_with_id(XID, z, z, z, z, &VM.0);
+    assert!(send(&mut r, tap1, &broadcast_frame(&bootp)).is_empty());
+    // Relayed (giaddr set).
+    let mut m = client_msg(MessageType::Discover, VM);
+    m.set_giaddr(Ipv4Addr::new(10, 9, 9, 9));
+    assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
+    // A hostile option (a length dhcproto would assert on) is skipped, not fatal.
+    let mut f = broadcast_frame(&client_msg(MessageType::Discover, VM));
+    let opts = 14 + 20 + 8 + wdhcp::FIXED_LEN + 4;
+    f.splice(opts..opts, [94u8, 1, 7]);
+    let ulen = u16::from_be_bytes([f[38], f[39]]) + 3;
+    f[38..40].copy_from_slice(&ulen.to_be_bytes());
+    let tlen = u16::from_be_bytes([f[16], f[17]]) + 3;
+    f[16..18].copy_from_slice(&tlen.to_be_bytes());
+    f[24..26].copy_from_slice(&[0, 0]);
+    let c = wire::checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    f[40..42].copy_from_slice(&[0, 0]); // no UDP checksum
+    let p = only_reply(send(&mut r, tap1, &f), tap1);
+    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Offer));
+    assert_eq!(stats(&r, tap1).dropped, n + 3);
+}
+
+#[test]
+fn vlan_tagged_request_gets_a_tagged_reply() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let m = client_msg(MessageType::Discover, VM);
+    let f = wdhcp::build_udp_frame(
+        &UdpHeaders {
+            eth_src: VM,
+            eth_dst: MacAddr::BROADCAST,
+            vlan_tci: Some(5),
+            ip_src: Ipv4Addr::UNSPECIFIED,
+            ip_dst: Ipv4Addr::BROADCAST,
+            src_port: 68,
+            dst_port: 67,
+        },
+        &wdhcp::encode_message(&m).unwrap(),
+    );
+    let p = only_reply(send(&mut r, tap1, &f), tap1);
+    assert_eq!(p.h.vlan_tci, Some(5));
+}
+
+fn arp_request(sha: MacAddr, spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
+    wire::arp::build(&wire::arp::Arp {
+        eth_src: sha,
+        eth_dst: MacAddr::BROADCAST,
+        vlan_tci: None,
+        op: wire::arp::OP_REQUEST,
+        sha,
+        spa,
+        tha: MacAddr::ZERO,
+        tpa,
+    })
+}
+
+#[test]
+fn arp_for_the_server_address_is_answered() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let replies = send(&mut r, tap1, &arp_request(VM, IP, SERVER));
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].port, tap1);
+    let a = wire::arp::parse(&replies[0].frame).unwrap();
+    assert_eq!(a.op, wire::arp::OP_REPLY);
+    assert_eq!((a.eth_src, a.eth_dst), (SERVER_MAC, VM));
+    assert_eq!((a.sha, a.spa, a.tha, a.tpa), (SERVER_MAC, SERVER, VM, IP));
+    assert_eq!(stats(&r, tap1).arp_replies, 1);
+    // From another MAC: nothing (the flow matches, the action refuses).
+    assert!(send(&mut r, tap1, &arp_request(OTHER, IP, SERVER)).is_empty());
+    assert_eq!(stats(&r, tap1).dropped, 1);
+    // For another address: does not hit the flow; NORMAL floods it to tap2.
+    let mut out = Vec::new();
+    r.sw.receive(tap1, &arp_request(VM, IP, ROUTER), None, 0, &mut out);
+    assert_eq!(out.len(), 1);
+    assert!(r.sw.take_replies().is_empty());
+}
+
+#[test]
+fn dhcp_action_parses_prints_and_round_trips() {
+    let mut r = rig();
+    let br = r.sw.bridge_id("br-int").unwrap();
+    let text = r.sw.flows_text(br);
+    assert!(
+        text.contains(
+            &"table=0,priority=50,udp,in_port=tap1,tp_src=68,tp_dst=67,actions=dhcp".to_string()
+        ),
+        "{text:?}"
+    );
+    // Printed text parses back to the same flows.
+    let before = r.sw.dump_flows("br-int", None, 0).unwrap();
+    r.sw.replace_flows("br-int", &text, 0).unwrap();
+    assert_eq!(r.sw.dump_flows("br-int", None, 0).unwrap(), before);
+    let names = r.sw.names(br);
+    let a = switch::parse::parse_actions("dhcp", &names).unwrap();
+    assert_eq!(a, vec![switch::action::Action::Dhcp]);
+    assert_eq!(switch::print::actions_text(&a, &names), "dhcp");
+    assert!(switch::parse::parse_actions("dhcp:1", &names).is_err());
+}
+
+#[test]
+fn trace_says_what_dhcp_does() {
+    let mut r = rig();
+    let tap1 = r.tap1;
+    let t = r
+        .sw
+        .trace("br-int", "in_port=tap1,udp,dl_src=fa:16:3e:00:00:01,tp_src=68,tp_dst=67", 0)
+        .unwrap()
+        .join("\n");
+    assert!(t.contains("actions=dhcp"), "{t}");
+    assert!(t.contains("dhcp: DHCP from fa:16:3e:00:00:01: DISCOVER -> OFFER 10.0.0.5/24"), "{t}");
+    let t = r
+        .sw
+        .trace("br-int", "in_port=tap1,udp,dl_src=fa:16:3e:00:00:09,tp_src=68,tp_dst=67", 0)
+        .unwrap()
+        .join("\n");
+    assert!(t.contains("is not the bound MAC"), "{t}");
+    let t = r
+        .sw
+        .trace("br-int", "in_port=tap2,udp,tp_src=68,tp_dst=67", 0)
+        .unwrap()
+        .join("\n");
+    assert!(t.contains("no DHCP binding on tap2"), "{t}");
+    let t = r
+        .sw
+        .trace(
+            "br-int",
+            "in_port=tap1,arp,dl_src=fa:16:3e:00:00:01,arp_op=1,arp_tpa=10.0.0.2",
+            0,
+        )
+        .unwrap()
+        .join("\n");
+    assert!(t.contains("dhcp: ARP reply 10.0.0.2 is-at fa:16:3e:ff:ff:fe"), "{t}");
+    // A real frame: the exact answer, and no state change.
+    let f = broadcast_frame(&client_msg(MessageType::Discover, VM));
+    let t = r.sw.trace_frame(tap1, &f, None, 0).unwrap().join("\n");
+    assert!(t.contains("dhcp: OFFER 10.0.0.5 to fa:16:3e:00:00:01"), "{t}");
+    assert!(t.contains("br-int: reply through tap1"), "{t}");
+    assert!(r.sw.take_replies().is_empty());
+    assert_eq!(stats(&r, tap1), switch::DhcpStats::default());
+}
+
+#[test]
+fn bindings_are_validated_and_survive_restore() {
+    let mut r = rig();
+    let mut bad = binding();
+    bad.mac = "fa:16:3e:00:00".into();
+    assert!(r.sw.set_port_dhcp("br-int", "tap1", Some(bad)).is_err());
+    let mut bad = binding();
+    bad.server_mac = "ff:ff:ff:ff:ff:ff".into();
+    assert!(r.sw.set_port_dhcp("br-int", "tap1", Some(bad)).is_err());
+    let mut bad = binding();
+    bad.prefix_len = 33;
+    assert!(r.sw.set_port_dhcp("br-int", "tap1", Some(bad)).is_err());
+    let mut bad = binding();
+    bad.host_routes = vec![StaticRoute {
+        destination: Ipv4Addr::new(10, 1, 0, 1),
+        prefix_len: 16,
+        nexthop: ROUTER,
+    }];
+    let e = r.sw.set_port_dhcp("br-int", "tap1", Some(bad)).unwrap_err();
+    assert!(e.to_string().contains("beyond the prefix"), "{e}");
+    assert!(r.sw.set_port_dhcp("br-int", "nope", None).is_err());
+    // A failed set changes nothing.
+    assert_eq!(
+        r.sw.port(r.tap1).unwrap().config.dhcp.as_ref(),
+        Some(&binding())
+    );
+    // Patch and tunnel ports take no binding.
+    let mut p = port("patch-x", PortType::Patch);
+    p.peer = Some("patch-y".into());
+    p.dhcp = Some(binding());
+    assert!(r.sw.add_port("br-int", p).is_err());
+
+    // The binding is part of the port's config: JSON and restore keep it.
+    let cfg = r.sw.config();
+    let json = serde_json::to_string(&cfg).unwrap();
+    assert!(json.contains("\"dhcp\""), "{json}");
+    let back: Vec<switch::BridgeConfig> = serde_json::from_str(&json).unwrap();
+    let mut sw2 = Switch::restore(&back, 0).unwrap();
+    let (id, p) = sw2.port_by_name("tap1").unwrap();
+    assert_eq!(p.config.dhcp.as_ref(), Some(&binding()));
+    let mut out = Vec::new();
+    sw2.receive(id, &broadcast_frame(&client_msg(MessageType::Discover, VM)), None, 0, &mut out);
+    assert_eq!(sw2.take_replies().len(), 1);
+    // Old state files (no "dhcp") still load; clearing removes it from the JSON.
+    let (_, p2) = sw2.port_by_name("tap2").unwrap();
+    assert!(!serde_json::to_string(&p2.config).unwrap().contains("dhcp"));
+    sw2.set_port_dhcp("br-int", "tap1", None).unwrap();
+    assert!(!serde_json::to_string(&sw2.config()).unwrap().contains("\"dhcp\""));
+    // A binding with only the required fields deserializes (defaults for the rest).
+    let minimal: DhcpBinding = serde_json::from_str(
+        r#"{"mac":"fa:16:3e:00:00:01","ip":"10.0.0.5","prefix_len":24,"lease_secs":600,
+            "server_ip":"10.0.0.2","server_mac":"fa:16:3e:ff:ff:fe"}"#,
+    )
+    .unwrap();
+    assert_eq!(minimal.router, None);
+    assert!(minimal.dns.is_empty() && minimal.host_routes.is_empty());
+}
