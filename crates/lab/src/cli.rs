@@ -44,6 +44,11 @@ pub enum LabCommand {
     Status,
     /// Add one more compute node (switchd and agent).
     AddCompute,
+    /// Benchmark: wire COUNT ports bound across the computes, then re-sync an agent.
+    BenchPorts {
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+    },
     /// Remove every namespace, process and file the lab made.
     Down,
 }
@@ -97,6 +102,14 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             let mut lab = Lab::open(&dir, &exe)?;
             let name = lab.add_compute()?;
             println!("{name} is up");
+        }
+        LabCommand::BenchPorts { count } => {
+            let mut lab = Lab::open(&dir, &exe)?;
+            let r = crate::bench::bench_ports(&mut lab, count)?;
+            r.print();
+            if r.resync_changed {
+                bail!("the agent's re-sync changed the switch");
+            }
         }
         LabCommand::Down => {
             progress(format!("removing lab '{}'", a.prefix));

@@ -11,6 +11,7 @@
 //! started (by PID, checked against their command line).
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod net;
 pub mod procs;
