@@ -84,12 +84,20 @@ impl Switchd {
         let mut where_is: BTreeMap<&str, (&str, PortConfig)> = BTreeMap::new();
         for b in &current {
             for p in &b.ports {
-                where_is.insert(p.config.name.as_str(), (b.name.as_str(), comparable(&p.config)));
+                where_is.insert(
+                    p.config.name.as_str(),
+                    (b.name.as_str(), comparable(&p.config)),
+                );
             }
         }
         for b in &c.bridges {
             if !have.contains_key(b.name.as_str()) {
-                self.call("add-br", &Request::AddBr { bridge: b.name.clone() })?;
+                self.call(
+                    "add-br",
+                    &Request::AddBr {
+                        bridge: b.name.clone(),
+                    },
+                )?;
                 report.bridges_added += 1;
             }
         }

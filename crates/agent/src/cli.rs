@@ -48,12 +48,17 @@ pub fn run(a: AgentArgs) -> anyhow::Result<()> {
             bail!("bad --bridge-mapping '{m}': expected PHYSNET:BRIDGE");
         };
         if physnet.is_empty() || bridge.is_empty() || bridge.len() > 11 {
-            bail!("bad --bridge-mapping '{m}': names must be non-empty, bridge at most 11 characters");
+            bail!(
+                "bad --bridge-mapping '{m}': names must be non-empty, bridge at most 11 characters"
+            );
         }
         if bridge_mappings.values().any(|b| b == bridge) {
             bail!("bad --bridge-mapping '{m}': bridge {bridge} is mapped twice");
         }
-        if bridge_mappings.insert(physnet.to_string(), bridge.to_string()).is_some() {
+        if bridge_mappings
+            .insert(physnet.to_string(), bridge.to_string())
+            .is_some()
+        {
             bail!("bad --bridge-mapping '{m}': physical network {physnet} is mapped twice");
         }
     }

@@ -47,7 +47,10 @@ mod tests {
 
     #[test]
     fn neutron_names() {
-        assert_eq!(tap("3f1c9a2e-5b4d-4e61-9c2a-1b2c3d4e5f60"), "tap3f1c9a2e-5b");
+        assert_eq!(
+            tap("3f1c9a2e-5b4d-4e61-9c2a-1b2c3d4e5f60"),
+            "tap3f1c9a2e-5b"
+        );
         assert_eq!(
             tunnel("vxlan", Ipv4Addr::new(192, 168, 100, 2)),
             "vxlan-c0a86402"

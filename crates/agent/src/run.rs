@@ -101,7 +101,11 @@ async fn heartbeat(client: Client, r: AgentReport, every: Duration) {
             }
         }
         // Retry sooner while the server is away, so `alive` comes back quickly.
-        let wait = if was_ok { every } else { every.min(Duration::from_secs(2)) };
+        let wait = if was_ok {
+            every
+        } else {
+            every.min(Duration::from_secs(2))
+        };
         tokio::time::sleep(wait).await;
     }
 }
@@ -129,7 +133,10 @@ async fn watch(client: &Client, cfg: &AgentConfig) -> anyhow::Result<()> {
     loop {
         let since = s.revision.to_string();
         let got = client
-            .get(&path, &[("since", since.as_str()), ("timeout", timeout.as_str())])
+            .get(
+                &path,
+                &[("since", since.as_str()), ("timeout", timeout.as_str())],
+            )
             .await;
         let view = match got {
             Ok(Value::Null) => match (&last, s.ok) {

@@ -265,4 +265,42 @@ fn gre_lab_survives_agent_and_server_restarts() {
     let vm3 = l.vm("vm3").unwrap();
     assert!(eventually_pings(l, "vm1", &vm3.ip, Duration::from_secs(5)));
     assert!(ping_ok(l, "vm1", &vm2.ip));
+
+    // A disabled agent takes no new work; enabled again, it wires the port.
+    set_agent_admin_state(l, "compute-02", false);
+    let tenant = l.state.tenant("TenantA").unwrap().clone();
+    let ns = format!("{}-vm9", l.state.prefix);
+    lab::net::add_netns(&ns).unwrap();
+    l.state.namespaces.push(ns.clone());
+    let port = l.api.create_vm_port(&tenant, &ns, "compute-02").unwrap();
+    let id = port["id"].as_str().unwrap().to_string();
+    let tap = format!("tap{}", &id[..11]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(l.api.port(&id).unwrap()["status"], "DOWN");
+    assert!(!l.switch("compute-02", &["show"]).unwrap().contains(&tap));
+    set_agent_admin_state(l, "compute-02", true);
+    l.api
+        .wait_port_status(&id, "ACTIVE", Duration::from_secs(15))
+        .unwrap();
+    assert!(l.switch("compute-02", &["show"]).unwrap().contains(&tap));
+}
+
+fn set_agent_admin_state(l: &Lab, host: &str, up: bool) {
+    let agents = l.api.agents().unwrap();
+    let id = agents
+        .iter()
+        .find(|a| a["host"] == host)
+        .and_then(|a| a["id"].as_str())
+        .expect("agent of host")
+        .to_string();
+    l.api
+        .with(l.api.admin(), move |c| async move {
+            c.put(
+                &format!("/v2.0/agents/{id}"),
+                &serde_json::json!({"agent": {"admin_state_up": up}}),
+            )
+            .await
+            .map_err(|e| lab::LabError(e.to_string()))
+        })
+        .unwrap();
 }

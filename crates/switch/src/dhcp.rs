@@ -381,8 +381,7 @@ fn reply(b: &DhcpBinding, req: &Message, outcome: &Outcome) -> Message {
     o.insert(DhcpOption::MessageType(ty));
     o.insert(DhcpOption::ServerIdentifier(b.server_ip));
     // RFC 6842: the client identifier goes back unaltered.
-    if let Some(id @ DhcpOption::ClientIdentifier(_)) =
-        req.opts().get(OptionCode::ClientIdentifier)
+    if let Some(id @ DhcpOption::ClientIdentifier(_)) = req.opts().get(OptionCode::ClientIdentifier)
     {
         o.insert(id.clone());
     }

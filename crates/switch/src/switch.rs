@@ -698,13 +698,10 @@ impl Switch {
                 m.set(*f, v, f.full_mask());
             }
         }
-        let mut lines = vec![format!(
-            "Flow: {}",
-            print::match_text(&m, &self.names(br))
-        )];
+        let mut lines = vec![format!("Flow: {}", print::match_text(&m, &self.names(br)))];
         let mut outs = Vec::new();
-        let mut cx = Ctx::new(&mut outs, Some(&mut lines), now, frame.len() as u64)
-            .with_frame(frame);
+        let mut cx =
+            Ctx::new(&mut outs, Some(&mut lines), now, frame.len() as u64).with_frame(frame);
         cx.trace_bridge(&self.bridge(br).map(|b| b.name.clone()).unwrap_or_default());
         self.run_table(&mut cx, br, 0, &mut key);
         let replies = std::mem::take(&mut cx.traced_replies);

@@ -250,7 +250,11 @@ impl Switch {
     /// `dhcp`: answers from the input port's binding; the reply goes back out of it.
     fn dhcp(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {
         let in_ofport = key.get(Field::InPort) as u32;
-        let Some(pid) = self.bridge(br).and_then(|b| b.ports.get(&in_ofport)).copied() else {
+        let Some(pid) = self
+            .bridge(br)
+            .and_then(|b| b.ports.get(&in_ofport))
+            .copied()
+        else {
             cx.note(|| "    dhcp: input port not on this bridge: drop".into());
             return;
         };

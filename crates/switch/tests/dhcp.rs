@@ -119,13 +119,19 @@ fn parse_reply(f: &[u8]) -> Parsed {
     assert_eq!(m.opcode(), Opcode::BootReply);
     assert_eq!(m.xid(), XID);
     assert_eq!(m.chaddr(), &VM.0);
-    assert_eq!(m.opts().get(OptionCode::ServerIdentifier), Some(&DhcpOption::ServerIdentifier(SERVER)));
+    assert_eq!(
+        m.opts().get(OptionCode::ServerIdentifier),
+        Some(&DhcpOption::ServerIdentifier(SERVER))
+    );
     Parsed { h, m }
 }
 
 fn only_reply(replies: Vec<Reply>, port: usize) -> Parsed {
     assert_eq!(replies.len(), 1, "exactly one reply");
-    assert_eq!(replies[0].port, port, "the reply leaves through the input port");
+    assert_eq!(
+        replies[0].port, port,
+        "the reply leaves through the input port"
+    );
     parse_reply(&replies[0].frame)
 }
 
@@ -136,24 +142,43 @@ fn opt(m: &Message, c: OptionCode) -> Option<DhcpOption> {
 /// The options an OFFER/ACK carries for `binding()`.
 fn assert_config_options(m: &Message, with_lease: bool) {
     use DhcpOption as O;
-    assert_eq!(opt(m, OptionCode::SubnetMask), Some(O::SubnetMask(Ipv4Addr::new(255, 255, 255, 0))));
+    assert_eq!(
+        opt(m, OptionCode::SubnetMask),
+        Some(O::SubnetMask(Ipv4Addr::new(255, 255, 255, 0)))
+    );
     assert_eq!(opt(m, OptionCode::Router), Some(O::Router(vec![ROUTER])));
     assert_eq!(
         opt(m, OptionCode::DomainNameServer),
-        Some(O::DomainNameServer(vec![Ipv4Addr::new(10, 0, 0, 53), Ipv4Addr::new(8, 8, 8, 8)]))
+        Some(O::DomainNameServer(vec![
+            Ipv4Addr::new(10, 0, 0, 53),
+            Ipv4Addr::new(8, 8, 8, 8)
+        ]))
     );
-    assert_eq!(opt(m, OptionCode::DomainName), Some(O::DomainName("openstacklocal".into())));
-    assert_eq!(opt(m, OptionCode::InterfaceMtu), Some(O::InterfaceMtu(1450)));
+    assert_eq!(
+        opt(m, OptionCode::DomainName),
+        Some(O::DomainName("openstacklocal".into()))
+    );
+    assert_eq!(
+        opt(m, OptionCode::InterfaceMtu),
+        Some(O::InterfaceMtu(1450))
+    );
     assert_eq!(
         opt(m, OptionCode::BroadcastAddr),
         Some(O::BroadcastAddr(Ipv4Addr::new(10, 0, 0, 255)))
     );
     if with_lease {
-        assert_eq!(opt(m, OptionCode::AddressLeaseTime), Some(O::AddressLeaseTime(3600)));
+        assert_eq!(
+            opt(m, OptionCode::AddressLeaseTime),
+            Some(O::AddressLeaseTime(3600))
+        );
         assert_eq!(opt(m, OptionCode::Renewal), Some(O::Renewal(1800)));
         assert_eq!(opt(m, OptionCode::Rebinding), Some(O::Rebinding(3150)));
     } else {
-        for c in [OptionCode::AddressLeaseTime, OptionCode::Renewal, OptionCode::Rebinding] {
+        for c in [
+            OptionCode::AddressLeaseTime,
+            OptionCode::Renewal,
+            OptionCode::Rebinding,
+        ] {
             assert_eq!(opt(m, c), None, "{c:?}");
         }
     }
@@ -169,7 +194,14 @@ fn stats(r: &Rig, p: usize) -> switch::DhcpStats {
 fn discover_gets_an_offer_unicast_to_chaddr() {
     let mut r = rig();
     let tap1 = r.tap1;
-    let p = only_reply(send(&mut r, tap1, &broadcast_frame(&client_msg(MessageType::Discover, VM))), tap1);
+    let p = only_reply(
+        send(
+            &mut r,
+            tap1,
+            &broadcast_frame(&client_msg(MessageType::Discover, VM)),
+        ),
+        tap1,
+    );
     assert_eq!(p.m.opts().msg_type(), Some(MessageType::Offer));
     assert_eq!(p.m.yiaddr(), IP);
     assert_eq!(p.m.ciaddr(), Ipv4Addr::UNSPECIFIED);
@@ -191,7 +223,10 @@ fn broadcast_flag_gets_a_broadcast_offer() {
     let p = only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1);
     assert_eq!(p.m.opts().msg_type(), Some(MessageType::Offer));
     assert!(p.m.flags().broadcast());
-    assert_eq!((p.h.eth_dst, p.h.ip_dst), (MacAddr::BROADCAST, Ipv4Addr::BROADCAST));
+    assert_eq!(
+        (p.h.eth_dst, p.h.ip_dst),
+        (MacAddr::BROADCAST, Ipv4Addr::BROADCAST)
+    );
 }
 
 #[test]
@@ -201,7 +236,9 @@ fn request_selecting_gets_an_ack() {
     let mut m = client_msg(MessageType::Request, VM);
     m.opts_mut().insert(DhcpOption::RequestedIpAddress(IP));
     m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
-    m.opts_mut().insert(DhcpOption::ClientIdentifier(vec![1, 0xfa, 0x16, 0x3e, 0, 0, 1]));
+    m.opts_mut().insert(DhcpOption::ClientIdentifier(vec![
+        1, 0xfa, 0x16, 0x3e, 0, 0, 1,
+    ]));
     let p = only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1);
     assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
     assert_eq!(p.m.yiaddr(), IP);
@@ -210,7 +247,9 @@ fn request_selecting_gets_an_ack() {
     // RFC 6842: the client identifier comes back.
     assert_eq!(
         opt(&p.m, OptionCode::ClientIdentifier),
-        Some(DhcpOption::ClientIdentifier(vec![1, 0xfa, 0x16, 0x3e, 0, 0, 1]))
+        Some(DhcpOption::ClientIdentifier(vec![
+            1, 0xfa, 0x16, 0x3e, 0, 0, 1
+        ]))
     );
     assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
     assert_eq!(stats(&r, tap1).acks, 1);
@@ -221,8 +260,10 @@ fn request_selecting_another_server_is_ignored() {
     let mut r = rig();
     let tap1 = r.tap1;
     let mut m = client_msg(MessageType::Request, VM);
-    m.opts_mut().insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 77)));
-    m.opts_mut().insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 3)));
+    m.opts_mut()
+        .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 77)));
+    m.opts_mut()
+        .insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 3)));
     assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
     assert_eq!(stats(&r, tap1).ignored, 1);
 }
@@ -232,15 +273,22 @@ fn assert_nak(p: &Parsed) {
     assert_eq!(p.m.opts().msg_type(), Some(MessageType::Nak));
     assert_eq!(p.m.yiaddr(), Ipv4Addr::UNSPECIFIED);
     assert_eq!(p.m.ciaddr(), Ipv4Addr::UNSPECIFIED);
-    assert_eq!((p.h.eth_dst, p.h.ip_dst), (MacAddr::BROADCAST, Ipv4Addr::BROADCAST));
+    assert_eq!(
+        (p.h.eth_dst, p.h.ip_dst),
+        (MacAddr::BROADCAST, Ipv4Addr::BROADCAST)
+    );
     let codes: Vec<OptionCode> = p.m.opts().iter().map(|(c, _)| *c).collect();
     assert_eq!(
         codes,
-        vec![OptionCode::ServerIdentifier, OptionCode::MessageType, OptionCode::Message]
-            .into_iter()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect::<Vec<_>>()
+        vec![
+            OptionCode::ServerIdentifier,
+            OptionCode::MessageType,
+            OptionCode::Message
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
     );
 }
 
@@ -250,12 +298,16 @@ fn request_for_another_address_gets_a_nak() {
     let tap1 = r.tap1;
     // Selecting our offer but asking for something else.
     let mut m = client_msg(MessageType::Request, VM);
-    m.opts_mut().insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 77)));
+    m.opts_mut()
+        .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 77)));
     m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
     assert_nak(&only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1));
     // INIT-REBOOT with an address from an earlier life.
     let mut m = client_msg(MessageType::Request, VM);
-    m.opts_mut().insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(192, 168, 1, 9)));
+    m.opts_mut()
+        .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(
+            192, 168, 1, 9,
+        )));
     assert_nak(&only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1));
     // RENEWING an address that is not the port's.
     let mut m = client_msg(MessageType::Request, VM);
@@ -265,7 +317,8 @@ fn request_for_another_address_gets_a_nak() {
     // A renewal naming another server id.
     let mut m = client_msg(MessageType::Request, VM);
     m.set_ciaddr(IP);
-    m.opts_mut().insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 3)));
+    m.opts_mut()
+        .insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 3)));
     let f = frame_from(VM, IP, SERVER, &m);
     assert_nak(&only_reply(send(&mut r, tap1, &f), tap1));
     assert_eq!(stats(&r, tap1).naks, 4);
@@ -296,7 +349,10 @@ fn renewing_and_rebinding_get_an_ack_to_ciaddr() {
     assert_config_options(&p.m, true);
     assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
     // REBINDING: broadcast, still answered to ciaddr.
-    let p = only_reply(send(&mut r, tap1, &frame_from(VM, IP, Ipv4Addr::BROADCAST, &m)), tap1);
+    let p = only_reply(
+        send(&mut r, tap1, &frame_from(VM, IP, Ipv4Addr::BROADCAST, &m)),
+        tap1,
+    );
     assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
     assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
     assert_eq!(stats(&r, tap1).acks, 2);
@@ -324,7 +380,10 @@ fn inform_gets_an_ack_without_lease() {
     let tap1 = r.tap1;
     let mut m = client_msg(MessageType::Inform, VM);
     m.set_ciaddr(IP);
-    let p = only_reply(send(&mut r, tap1, &frame_from(VM, IP, Ipv4Addr::BROADCAST, &m)), tap1);
+    let p = only_reply(
+        send(&mut r, tap1, &frame_from(VM, IP, Ipv4Addr::BROADCAST, &m)),
+        tap1,
+    );
     assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
     assert_eq!(p.m.yiaddr(), Ipv4Addr::UNSPECIFIED);
     assert_eq!(p.m.ciaddr(), IP);
@@ -359,7 +418,8 @@ fn classless_routes_with_the_default_route_when_asked() {
     let replies = send(&mut r, tap1, &broadcast_frame(&m));
     assert_eq!(replies.len(), 1);
     let p = parse_reply(&replies[0].frame);
-    let Some(DhcpOption::ClasslessStaticRoute(routes)) = opt(&p.m, OptionCode::ClasslessStaticRoute)
+    let Some(DhcpOption::ClasslessStaticRoute(routes)) =
+        opt(&p.m, OptionCode::ClasslessStaticRoute)
     else {
         panic!("no option 121: {:?}", p.m.opts());
     };
@@ -374,18 +434,24 @@ fn classless_routes_with_the_default_route_when_asked() {
     );
     // RFC 3442's encoding, byte for byte: width, significant octets, router.
     let want: &[u8] = &[
-        121, 21, 32, 169, 254, 169, 254, 10, 0, 0, 2, 12, 172, 16, 10, 0, 0, 254, 0, 10, 0, 0,
-        1,
+        121, 21, 32, 169, 254, 169, 254, 10, 0, 0, 2, 12, 172, 16, 10, 0, 0, 254, 0, 10, 0, 0, 1,
     ];
     assert!(
         replies[0].frame.windows(want.len()).any(|w| w == want),
         "option 121 bytes"
     );
     // Option 3 is still there for clients that do not take 121.
-    assert_eq!(opt(&p.m, OptionCode::Router), Some(DhcpOption::Router(vec![ROUTER])));
+    assert_eq!(
+        opt(&p.m, OptionCode::Router),
+        Some(DhcpOption::Router(vec![ROUTER]))
+    );
     // Without asking for 121, the client gets no option 121 (RFC 3442 §4).
     let p = only_reply(
-        send(&mut r, tap1, &broadcast_frame(&client_msg(MessageType::Discover, VM))),
+        send(
+            &mut r,
+            tap1,
+            &broadcast_frame(&client_msg(MessageType::Discover, VM)),
+        ),
         tap1,
     );
     assert_eq!(opt(&p.m, OptionCode::ClasslessStaticRoute), None);
@@ -398,7 +464,11 @@ fn minimal_binding_sends_only_what_it_has() {
     let b = DhcpBinding::new("fa:16:3e:00:00:01", IP, 16, SERVER);
     r.sw.set_port_dhcp("br-int", "tap1", Some(b)).unwrap();
     let p = only_reply(
-        send(&mut r, tap1, &broadcast_frame(&client_msg(MessageType::Discover, VM))),
+        send(
+            &mut r,
+            tap1,
+            &broadcast_frame(&client_msg(MessageType::Discover, VM)),
+        ),
         tap1,
     );
     for c in [
@@ -430,12 +500,26 @@ fn nothing_for_another_mac_or_an_unbound_port() {
     let (tap1, tap2) = (r.tap1, r.tap2);
     // Ethernet source and chaddr of another machine.
     let m = client_msg(MessageType::Discover, OTHER);
-    assert!(send(&mut r, tap1, &frame_from(OTHER, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, &m)).is_empty());
+    assert!(
+        send(
+            &mut r,
+            tap1,
+            &frame_from(OTHER, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, &m)
+        )
+        .is_empty()
+    );
     // The bound MAC as Ethernet source, but another chaddr.
     assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
     // Another Ethernet source with the bound chaddr.
     let m = client_msg(MessageType::Discover, VM);
-    assert!(send(&mut r, tap1, &frame_from(OTHER, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, &m)).is_empty());
+    assert!(
+        send(
+            &mut r,
+            tap1,
+            &frame_from(OTHER, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, &m)
+        )
+        .is_empty()
+    );
     assert_eq!(stats(&r, tap1).dropped, 3);
     // A port without a binding.
     assert!(send(&mut r, tap2, &broadcast_frame(&m)).is_empty());
@@ -564,39 +648,52 @@ fn dhcp_action_parses_prints_and_round_trips() {
 fn trace_says_what_dhcp_does() {
     let mut r = rig();
     let tap1 = r.tap1;
-    let t = r
-        .sw
-        .trace("br-int", "in_port=tap1,udp,dl_src=fa:16:3e:00:00:01,tp_src=68,tp_dst=67", 0)
+    let t =
+        r.sw.trace(
+            "br-int",
+            "in_port=tap1,udp,dl_src=fa:16:3e:00:00:01,tp_src=68,tp_dst=67",
+            0,
+        )
         .unwrap()
         .join("\n");
     assert!(t.contains("actions=dhcp"), "{t}");
-    assert!(t.contains("dhcp: DHCP from fa:16:3e:00:00:01: DISCOVER -> OFFER 10.0.0.5/24"), "{t}");
-    let t = r
-        .sw
-        .trace("br-int", "in_port=tap1,udp,dl_src=fa:16:3e:00:00:09,tp_src=68,tp_dst=67", 0)
+    assert!(
+        t.contains("dhcp: DHCP from fa:16:3e:00:00:01: DISCOVER -> OFFER 10.0.0.5/24"),
+        "{t}"
+    );
+    let t =
+        r.sw.trace(
+            "br-int",
+            "in_port=tap1,udp,dl_src=fa:16:3e:00:00:09,tp_src=68,tp_dst=67",
+            0,
+        )
         .unwrap()
         .join("\n");
     assert!(t.contains("is not the bound MAC"), "{t}");
-    let t = r
-        .sw
-        .trace("br-int", "in_port=tap2,udp,tp_src=68,tp_dst=67", 0)
-        .unwrap()
-        .join("\n");
+    let t =
+        r.sw.trace("br-int", "in_port=tap2,udp,tp_src=68,tp_dst=67", 0)
+            .unwrap()
+            .join("\n");
     assert!(t.contains("no DHCP binding on tap2"), "{t}");
-    let t = r
-        .sw
-        .trace(
+    let t =
+        r.sw.trace(
             "br-int",
             "in_port=tap1,arp,dl_src=fa:16:3e:00:00:01,arp_op=1,arp_tpa=10.0.0.2",
             0,
         )
         .unwrap()
         .join("\n");
-    assert!(t.contains("dhcp: ARP reply 10.0.0.2 is-at fa:16:3e:ff:ff:fe"), "{t}");
+    assert!(
+        t.contains("dhcp: ARP reply 10.0.0.2 is-at fa:16:3e:ff:ff:fe"),
+        "{t}"
+    );
     // A real frame: the exact answer, and no state change.
     let f = broadcast_frame(&client_msg(MessageType::Discover, VM));
     let t = r.sw.trace_frame(tap1, &f, None, 0).unwrap().join("\n");
-    assert!(t.contains("dhcp: OFFER 10.0.0.5 to fa:16:3e:00:00:01"), "{t}");
+    assert!(
+        t.contains("dhcp: OFFER 10.0.0.5 to fa:16:3e:00:00:01"),
+        "{t}"
+    );
     assert!(t.contains("br-int: reply through tap1"), "{t}");
     assert!(r.sw.take_replies().is_empty());
     assert_eq!(stats(&r, tap1), switch::DhcpStats::default());
@@ -643,13 +740,23 @@ fn bindings_are_validated_and_survive_restore() {
     let (id, p) = sw2.port_by_name("tap1").unwrap();
     assert_eq!(p.config.dhcp.as_ref(), Some(&binding()));
     let mut out = Vec::new();
-    sw2.receive(id, &broadcast_frame(&client_msg(MessageType::Discover, VM)), None, 0, &mut out);
+    sw2.receive(
+        id,
+        &broadcast_frame(&client_msg(MessageType::Discover, VM)),
+        None,
+        0,
+        &mut out,
+    );
     assert_eq!(sw2.take_replies().len(), 1);
     // Old state files (no "dhcp") still load; clearing removes it from the JSON.
     let (_, p2) = sw2.port_by_name("tap2").unwrap();
     assert!(!serde_json::to_string(&p2.config).unwrap().contains("dhcp"));
     sw2.set_port_dhcp("br-int", "tap1", None).unwrap();
-    assert!(!serde_json::to_string(&sw2.config()).unwrap().contains("\"dhcp\""));
+    assert!(
+        !serde_json::to_string(&sw2.config())
+            .unwrap()
+            .contains("\"dhcp\"")
+    );
     // A binding with only the required fields deserializes (defaults for the rest).
     let minimal: DhcpBinding = serde_json::from_str(
         r#"{"mac":"fa:16:3e:00:00:01","ip":"10.0.0.5","prefix_len":24,"lease_secs":600,

@@ -15,8 +15,8 @@ use dhcproto::{Decoder, Encoder};
 use std::net::Ipv4Addr;
 
 pub use dhcproto::v4;
-pub use dhcproto::{Decodable, Encodable};
 pub use dhcproto::v4::{DhcpOption, Flags, HType, Message, MessageType, Opcode, OptionCode};
+pub use dhcproto::{Decodable, Encodable};
 pub use ipnet::Ipv4Net;
 
 /// The server's UDP port.
@@ -461,6 +461,42 @@ mod tests {
             }
             let _ = parse_client_frame(&f);
         }
+    }
+
+    #[test]
+    fn only_checked_server_options_reach_the_decoder() {
+        let mut m = discover();
+        m.opts_mut()
+            .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 5)));
+        m.opts_mut().insert(DhcpOption::ClientIdentifier(vec![
+            1, 0xfa, 0x16, 0x3e, 0, 0, 1,
+        ]));
+        m.opts_mut().insert(DhcpOption::Hostname("vm1".into()));
+        let mut payload = encode_message(&m).unwrap();
+        let at = FIXED_LEN + MAGIC.len();
+        // Options dhcproto asserts on (debug builds) when their length is wrong, a
+        // server identifier of the wrong length, and a duplicate message type.
+        payload.splice(
+            at..at,
+            [94u8, 1, 7, 0, 118, 2, 1, 2, 54, 3, 1, 2, 3, 53, 1, 3],
+        );
+        let got = decode_client_message(&payload).unwrap();
+        // The first message type counts (the encoded DISCOVER's comes later).
+        assert_eq!(got.opts().msg_type(), Some(MessageType::Request));
+        assert_eq!(
+            got.opts().get(OptionCode::RequestedIpAddress),
+            Some(&DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 5)))
+        );
+        assert!(got.opts().get(OptionCode::ClientIdentifier).is_some());
+        assert!(got.opts().get(OptionCode::ServerIdentifier).is_none());
+        assert!(got.opts().get(OptionCode::Hostname).is_none());
+        assert!(got.opts().get(OptionCode::ClientNetworkInterface).is_none());
+        // An option running past the end is cut, not read out of bounds.
+        let mut short = payload[..at].to_vec();
+        short.extend_from_slice(&[53, 1, 1, 55, 200, 1, 3]);
+        let got = decode_client_message(&short).unwrap();
+        assert_eq!(got.opts().msg_type(), Some(MessageType::Discover));
+        assert!(got.opts().get(OptionCode::ParameterRequestList).is_none());
     }
 
     #[test]

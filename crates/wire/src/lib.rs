@@ -5,7 +5,7 @@
 //! VLAN pushes prepend bytes without copying the payload.
 //!
 //! This crate knows byte layouts only: no switching decisions, no I/O, no allocation
-//! on the read path. etherparse has no VXLAN/GRE types and its slicing does more work
+//! on the read path (DHCP, in [`dhcp`], is off the fast path and may allocate). etherparse has no VXLAN/GRE types and its slicing does more work
 //! than the switch's key extraction needs, so the few headers the fast path touches are
 //! written here by hand; tests cross-check them against hand-built packets.
 

@@ -104,11 +104,17 @@ fn port_flows(
         }
     }
     if !p.port_security_enabled {
-        flows.push(format!("table=0,priority=9,in_port={t},actions=resubmit(,60)"));
+        flows.push(format!(
+            "table=0,priority=9,in_port={t},actions=resubmit(,60)"
+        ));
         return;
     }
-    flows.push(format!("table=0,priority=10,in_port={t},arp,actions=resubmit(,24)"));
-    flows.push(format!("table=0,priority=9,in_port={t},actions=resubmit(,25)"));
+    flows.push(format!(
+        "table=0,priority=10,in_port={t},arp,actions=resubmit(,24)"
+    ));
+    flows.push(format!(
+        "table=0,priority=9,in_port={t},actions=resubmit(,25)"
+    ));
     let mac = p.mac_address.to_ascii_lowercase();
     // (MAC, IPv4 address or CIDR) pairs this port may send from.
     let mut allowed: Vec<(String, String)> = p
@@ -150,4 +156,3 @@ fn port_flows(
         ));
     }
 }
-

@@ -5,7 +5,11 @@ use super::{Carrier, WiredNet};
 use crate::names;
 use std::collections::BTreeMap;
 
-pub(super) fn spec(physnet: &str, bridge: &str, wired: &BTreeMap<&str, WiredNet>) -> super::BridgeSpec {
+pub(super) fn spec(
+    physnet: &str,
+    bridge: &str,
+    wired: &BTreeMap<&str, WiredNet>,
+) -> super::BridgeSpec {
     let phy = names::phy_patch(bridge);
     let mut flows = vec![
         "table=0,priority=0,actions=NORMAL".to_string(),

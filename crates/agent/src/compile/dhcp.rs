@@ -11,6 +11,9 @@ pub const LEASE_SECS: u32 = 86400;
 /// MAC the responder answers from (the same on every network: it never leaves the
 /// VM's port).
 pub const SERVER_MAC: &str = "fa:16:3e:ff:ff:fe";
+/// What one DHCP answer carries at most (the switch refuses bigger bindings).
+const MAX_DNS: usize = 16;
+const MAX_ROUTES: usize = 32;
 
 pub(super) fn binding(p: &LocalPort, net: &NetworkView) -> Option<DhcpBinding> {
     p.fixed_ips.iter().find_map(|f| {
@@ -36,6 +39,7 @@ pub(super) fn binding(p: &LocalPort, net: &NetworkView) -> Option<DhcpBinding> {
                 .dns_nameservers
                 .iter()
                 .filter_map(|d| d.parse().ok())
+                .take(MAX_DNS)
                 .collect(),
             host_routes: subnet
                 .host_routes
@@ -48,6 +52,7 @@ pub(super) fn binding(p: &LocalPort, net: &NetworkView) -> Option<DhcpBinding> {
                         nexthop: r.nexthop.parse().ok()?,
                     })
                 })
+                .take(MAX_ROUTES)
                 .collect(),
             mtu: u16::try_from(net.mtu).ok().filter(|m| *m >= 68),
             lease_secs: LEASE_SECS,

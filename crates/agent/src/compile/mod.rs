@@ -148,7 +148,9 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
     let mut vms = Vec::new();
     let mut taps = Vec::new();
     for p in &vm_ports {
-        let wn = wired.get(p.network_id.as_str()).filter(|_| p.admin_state_up);
+        let wn = wired
+            .get(p.network_id.as_str())
+            .filter(|_| p.admin_state_up);
         let tap = names::tap(&p.id);
         let dhcp = wn.and_then(|w| dhcp::binding(p, w.net));
         taps.push(PortConfig {
@@ -245,7 +247,10 @@ fn remote_hosts(
         else {
             continue;
         };
-        let ip = rp.tunnel_ip.as_deref().and_then(|t| t.parse::<Ipv4Addr>().ok());
+        let ip = rp
+            .tunnel_ip
+            .as_deref()
+            .and_then(|t| t.parse::<Ipv4Addr>().ok());
         let Some(ip) = ip.filter(|ip| *ip != cfg.tunnel_ip) else {
             if rp.host != cfg.host {
                 unreachable.insert(rp.host.clone());

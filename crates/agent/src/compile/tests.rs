@@ -135,9 +135,15 @@ fn one_remote_host_exact_bridges() {
         "table=24,priority=0,actions=drop".to_string(),
         format!("table=24,priority=2,in_port={t},arp,arp_spa=10.0.0.3,actions=resubmit(,25)"),
         "table=25,priority=0,actions=drop".to_string(),
-        format!("table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,arp,actions=resubmit(,60)"),
-        format!("table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ip,nw_src=10.0.0.3,actions=resubmit(,60)"),
-        format!("table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ipv6,actions=resubmit(,60)"),
+        format!(
+            "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,arp,actions=resubmit(,60)"
+        ),
+        format!(
+            "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ip,nw_src=10.0.0.3,actions=resubmit(,60)"
+        ),
+        format!(
+            "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ipv6,actions=resubmit(,60)"
+        ),
         "table=60,priority=3,actions=NORMAL".to_string(),
     ];
     want_int.sort();
@@ -147,8 +153,14 @@ fn one_remote_host_exact_bridges() {
     assert_eq!(port_names(tun), ["patch-int", "vxlan-c0a86420"]);
     let vx = &tun.ports[1];
     assert_eq!(vx.kind, PortType::Vxlan);
-    assert_eq!(vx.remote_ip.map(|i| i.to_string()).as_deref(), Some("192.168.100.32"));
-    assert_eq!(vx.local_ip.map(|i| i.to_string()).as_deref(), Some("192.168.100.31"));
+    assert_eq!(
+        vx.remote_ip.map(|i| i.to_string()).as_deref(),
+        Some("192.168.100.32")
+    );
+    assert_eq!(
+        vx.local_ip.map(|i| i.to_string()).as_deref(),
+        Some("192.168.100.31")
+    );
     assert_eq!(vx.key, Some(switch::TunnelKey::Flow));
     let want_tun = [
         "table=0,priority=0,actions=drop",
@@ -192,9 +204,11 @@ fn flows_parse_in_the_switch() {
         physical_network: Some("physnet1".into()),
         ..net(NET_B, SUB_B, NetworkType::Vlan, 200)
     });
-    v.ports.push(vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5"));
+    v.ports
+        .push(vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5"));
     let mut cfg = cfg();
-    cfg.bridge_mappings.insert("physnet1".into(), "br-eth1".into());
+    cfg.bridge_mappings
+        .insert("physnet1".into(), "br-eth1".into());
     let c = compile(&v, &cfg, &BTreeMap::new());
     let mut sw = switch::Switch::new();
     for b in &c.bridges {
@@ -212,29 +226,59 @@ fn flows_parse_in_the_switch() {
 #[test]
 fn l2pop_two_and_three_remote_hosts() {
     let mut v = one_remote();
-    v.remote_ports.push(remote(NET_A, "compute-03", "192.168.100.33", "fa:16:3e:00:00:03", "10.0.0.6"));
+    v.remote_ports.push(remote(
+        NET_A,
+        "compute-03",
+        "192.168.100.33",
+        "fa:16:3e:00:00:03",
+        "10.0.0.6",
+    ));
     let c = compile(&v, &cfg(), &BTreeMap::new());
     let tun = c.bridge("br-tun").unwrap();
-    assert_eq!(port_names(tun), ["patch-int", "vxlan-c0a86420", "vxlan-c0a86421"]);
+    assert_eq!(
+        port_names(tun),
+        ["patch-int", "vxlan-c0a86420", "vxlan-c0a86421"]
+    );
     assert_eq!(
         flows_with(tun, "table=22,priority=1"),
-        ["table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_tunnel:0x64,output:vxlan-c0a86420,output:vxlan-c0a86421"]
+        [
+            "table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_tunnel:0x64,output:vxlan-c0a86420,output:vxlan-c0a86421"
+        ]
     );
     assert_eq!(flows_with(tun, "table=20,priority=2").len(), 2);
     assert_eq!(flows_with(tun, "table=21,priority=1").len(), 2);
 
     // A third host, and a second port on compute-02: still one tunnel per host.
-    v.remote_ports.push(remote(NET_A, "compute-04", "192.168.100.34", "fa:16:3e:00:00:04", "10.0.0.7"));
-    v.remote_ports.push(remote(NET_A, "compute-02", "192.168.100.32", "fa:16:3e:00:00:08", "10.0.0.8"));
+    v.remote_ports.push(remote(
+        NET_A,
+        "compute-04",
+        "192.168.100.34",
+        "fa:16:3e:00:00:04",
+        "10.0.0.7",
+    ));
+    v.remote_ports.push(remote(
+        NET_A,
+        "compute-02",
+        "192.168.100.32",
+        "fa:16:3e:00:00:08",
+        "10.0.0.8",
+    ));
     let c = compile(&v, &cfg(), &BTreeMap::new());
     let tun = c.bridge("br-tun").unwrap();
     assert_eq!(
         port_names(tun),
-        ["patch-int", "vxlan-c0a86420", "vxlan-c0a86421", "vxlan-c0a86422"]
+        [
+            "patch-int",
+            "vxlan-c0a86420",
+            "vxlan-c0a86421",
+            "vxlan-c0a86422"
+        ]
     );
     assert_eq!(
         flows_with(tun, "table=22,priority=1"),
-        ["table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_tunnel:0x64,output:vxlan-c0a86420,output:vxlan-c0a86421,output:vxlan-c0a86422"]
+        [
+            "table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_tunnel:0x64,output:vxlan-c0a86420,output:vxlan-c0a86421,output:vxlan-c0a86422"
+        ]
     );
     assert_eq!(flows_with(tun, "table=20,priority=2").len(), 4);
     assert_eq!(flows_with(tun, "in_port=vxlan-").len(), 3);
@@ -244,9 +288,18 @@ fn l2pop_two_and_three_remote_hosts() {
 fn no_tunnel_to_hosts_on_other_networks_only() {
     let mut v = one_remote();
     // compute-05 has a port only on NET_B, where this host has none.
-    v.remote_ports.push(remote(NET_B, "compute-05", "192.168.100.35", "fa:16:3e:00:00:09", "10.0.0.9"));
+    v.remote_ports.push(remote(
+        NET_B,
+        "compute-05",
+        "192.168.100.35",
+        "fa:16:3e:00:00:09",
+        "10.0.0.9",
+    ));
     let c = compile(&v, &cfg(), &BTreeMap::new());
-    assert_eq!(port_names(c.bridge("br-tun").unwrap()), ["patch-int", "vxlan-c0a86420"]);
+    assert_eq!(
+        port_names(c.bridge("br-tun").unwrap()),
+        ["patch-int", "vxlan-c0a86420"]
+    );
 }
 
 #[test]
@@ -254,29 +307,48 @@ fn gre_networks_use_gre_ports_and_table_3() {
     let v = view(
         vec![net(NET_A, SUB_A, NetworkType::Gre, 5)],
         vec![vm(P1, NET_A, SUB_A, "fa:16:3e:00:00:01", "10.0.0.3")],
-        vec![remote(NET_A, "compute-02", "192.168.100.32", "fa:16:3e:00:00:02", "10.0.0.4")],
+        vec![remote(
+            NET_A,
+            "compute-02",
+            "192.168.100.32",
+            "fa:16:3e:00:00:02",
+            "10.0.0.4",
+        )],
     );
     let c = compile(&v, &cfg(), &BTreeMap::new());
     let tun = c.bridge("br-tun").unwrap();
     assert_eq!(port_names(tun), ["patch-int", "gre-c0a86420"]);
     assert_eq!(tun.ports[1].kind, PortType::Gre);
-    assert!(tun.flows.contains(&"table=0,priority=1,in_port=gre-c0a86420,actions=resubmit(,3)".to_string()));
-    assert!(tun.flows.contains(&"table=3,priority=1,tun_id=0x5,actions=mod_vlan_vid:1,resubmit(,10)".to_string()));
+    assert!(
+        tun.flows
+            .contains(&"table=0,priority=1,in_port=gre-c0a86420,actions=resubmit(,3)".to_string())
+    );
+    assert!(tun.flows.contains(
+        &"table=3,priority=1,tun_id=0x5,actions=mod_vlan_vid:1,resubmit(,10)".to_string()
+    ));
 }
 
 #[test]
 fn vlan_provider_network() {
     let mut n = net(NET_B, SUB_B, NetworkType::Vlan, 200);
     n.physical_network = Some("physnet1".into());
-    let v = view(vec![n], vec![vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5")], vec![]);
+    let v = view(
+        vec![n],
+        vec![vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5")],
+        vec![],
+    );
     let mut cfg = cfg();
-    cfg.bridge_mappings.insert("physnet1".into(), "br-eth1".into());
+    cfg.bridge_mappings
+        .insert("physnet1".into(), "br-eth1".into());
     let c = compile(&v, &cfg, &BTreeMap::new());
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let names: Vec<&str> = c.bridges.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["br-int", "br-tun", "br-eth1"]);
     let int = c.bridge("br-int").unwrap();
-    assert_eq!(port_names(int), ["patch-tun", "int-br-eth1", "tapp2222222-22"]);
+    assert_eq!(
+        port_names(int),
+        ["patch-tun", "int-br-eth1", "tapp2222222-22"]
+    );
     assert_eq!(int.ports[1].peer.as_deref(), Some("phy-br-eth1"));
     assert_eq!(
         flows_with(int, "in_port=int-br-eth1"),
@@ -306,9 +378,15 @@ fn flat_network_is_untagged_and_unmapped_physnet_warns() {
     let mut n = net(NET_B, SUB_B, NetworkType::Flat, 0);
     n.segmentation_id = None;
     n.physical_network = Some("physnet1".into());
-    let v = view(vec![n], vec![vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5")], vec![]);
+    let v = view(
+        vec![n],
+        vec![vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5")],
+        vec![],
+    );
     let mut mapped = cfg();
-    mapped.bridge_mappings.insert("physnet1".into(), "br-eth1".into());
+    mapped
+        .bridge_mappings
+        .insert("physnet1".into(), "br-eth1".into());
     let c = compile(&v, &mapped, &BTreeMap::new());
     assert!(c.bridge("br-eth1").unwrap().flows.contains(
         &"table=0,priority=4,in_port=phy-br-eth1,dl_vlan=1,actions=strip_vlan,NORMAL".to_string()
@@ -336,14 +414,23 @@ fn port_moving_between_hosts() {
         vec![],
     );
     let c1 = compile(&before, &cfg(), &BTreeMap::new());
-    assert_eq!(port_names(c1.bridge("br-int").unwrap()), ["patch-tun", "tapp1111111-11", "tapp2222222-22"]);
+    assert_eq!(
+        port_names(c1.bridge("br-int").unwrap()),
+        ["patch-tun", "tapp1111111-11", "tapp2222222-22"]
+    );
     assert_eq!(port_names(c1.bridge("br-tun").unwrap()), ["patch-int"]);
     assert!(flows_with(c1.bridge("br-tun").unwrap(), "table=22,priority=1").is_empty());
 
     let c2 = compile(&one_remote(), &cfg(), &c1.vlans);
-    assert_eq!(port_names(c2.bridge("br-int").unwrap()), ["patch-tun", "tapp1111111-11"]);
+    assert_eq!(
+        port_names(c2.bridge("br-int").unwrap()),
+        ["patch-tun", "tapp1111111-11"]
+    );
     assert!(flows_with(c2.bridge("br-int").unwrap(), "tapp2222222-22").is_empty());
-    assert_eq!(port_names(c2.bridge("br-tun").unwrap()), ["patch-int", "vxlan-c0a86420"]);
+    assert_eq!(
+        port_names(c2.bridge("br-tun").unwrap()),
+        ["patch-int", "vxlan-c0a86420"]
+    );
     assert_eq!(c2.vlans, c1.vlans);
 }
 
@@ -352,7 +439,8 @@ fn dead_vlan_for_ports_that_must_not_pass_traffic() {
     let mut v = one_remote();
     v.ports[0].admin_state_up = false;
     // A port on a network the view does not describe (not wired here).
-    v.ports.push(vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5"));
+    v.ports
+        .push(vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5"));
     let c = compile(&v, &cfg(), &BTreeMap::new());
     let int = c.bridge("br-int").unwrap();
     for tap in ["tapp1111111-11", "tapp2222222-22"] {
@@ -374,7 +462,8 @@ fn dead_vlan_for_ports_that_must_not_pass_traffic() {
 fn vlans_stay_stable_across_compiles() {
     let mut v = one_remote();
     v.networks.push(net(NET_B, SUB_B, NetworkType::Vxlan, 101));
-    v.ports.push(vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5"));
+    v.ports
+        .push(vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5"));
     let prior = BTreeMap::from([(NET_B.to_string(), 7)]);
     let c = compile(&v, &cfg(), &prior);
     assert_eq!(c.vlans[NET_B], 7);
@@ -399,7 +488,11 @@ fn anti_spoofing_allows_address_pairs_and_skips_without_port_security() {
     let c = compile(&v, &cfg(), &BTreeMap::new());
     let int = c.bridge("br-int").unwrap();
     assert!(flows_with(int, "table=24,priority=2").is_empty());
-    assert!(int.flows.contains(&"table=0,priority=9,in_port=tapp1111111-11,actions=resubmit(,60)".to_string()));
+    assert!(
+        int.flows.contains(
+            &"table=0,priority=9,in_port=tapp1111111-11,actions=resubmit(,60)".to_string()
+        )
+    );
 }
 
 #[test]
@@ -416,7 +509,13 @@ fn no_dhcp_binding_when_subnet_has_dhcp_off() {
 fn dhcp_server_arp_only_when_nobody_holds_the_address() {
     let mut v = one_remote();
     // A router port elsewhere holds the gateway: it answers ARP itself.
-    v.remote_ports.push(remote(NET_A, "network", "192.168.100.20", "fa:16:3e:00:00:fe", "10.0.0.1"));
+    v.remote_ports.push(remote(
+        NET_A,
+        "network",
+        "192.168.100.20",
+        "fa:16:3e:00:00:fe",
+        "10.0.0.1",
+    ));
     let c = compile(&v, &cfg(), &BTreeMap::new());
     let int = c.bridge("br-int").unwrap();
     assert_eq!(flows_with(int, "actions=dhcp").len(), 1);
