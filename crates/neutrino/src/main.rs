@@ -1,6 +1,7 @@
 //! `neutrino`: the one binary — daemons (`switchd`) and the operator CLI
-//! (`switch ...`, and the openstack-style API commands `network`, `subnet`, …). It parses arguments, prints tables and turns errors into one-line
-//! messages with a non-zero exit; the work is done by the library crates.
+//! (`switch ...`, and the openstack-style API commands `network`, `subnet`, …).
+//! It parses arguments, prints tables and turns errors into one-line messages
+//! with a non-zero exit; the work is done by the library crates.
 
 mod api;
 mod switch_cmd;
