@@ -51,9 +51,7 @@ impl Api {
                 .build()
                 .map_err(|e| fail!("cannot start a runtime: {e}"))?;
             rt.block_on(async move {
-                let c = Client::login(auth)
-                    .await
-                    .map_err(|e| fail!("login: {e}"))?;
+                let c = Client::login(auth).await.map_err(|e| fail!("login: {e}"))?;
                 f(c).await
             })
         })
@@ -109,12 +107,19 @@ impl Api {
     /// the seeds' set-up script makes TenantA (the network by the user).
     pub fn create_tenant(&self, name: &str, cidr: &str) -> Result<Tenant> {
         let user = name.replace("Tenant", "User");
-        let user = if user == name { format!("{name}-user") } else { user };
+        let user = if user == name {
+            format!("{name}-user")
+        } else {
+            user
+        };
         let password = "password".to_string();
         let (n, u, p) = (name.to_string(), user.clone(), password.clone());
         let project_id = self.with(self.admin(), move |c| async move {
             let proj = c
-                .post("/v3/projects", &json!({"project": {"name": n, "domain_id": "default"}}))
+                .post(
+                    "/v3/projects",
+                    &json!({"project": {"name": n, "domain_id": "default"}}),
+                )
                 .await
                 .map_err(api_err)?;
             let pid = str_of(&proj["project"]["id"])?;
@@ -127,18 +132,27 @@ impl Api {
                 .await
                 .map_err(api_err)?;
             let uid = str_of(&usr["user"]["id"])?;
-            let roles = c.get("/v3/roles", &[("name", "member")]).await.map_err(api_err)?;
-            let rid = str_of(&roles["roles"][0]["id"])?;
-            c.put(&format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"), &Value::Null)
+            let roles = c
+                .get("/v3/roles", &[("name", "member")])
                 .await
                 .map_err(api_err)?;
+            let rid = str_of(&roles["roles"][0]["id"])?;
+            c.put(
+                &format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"),
+                &Value::Null,
+            )
+            .await
+            .map_err(api_err)?;
             Ok(pid)
         })?;
         let (n, cidr) = (name.to_string(), cidr.to_string());
         let auth = self.auth(&user, &password, name);
         let (network_id, subnet_id) = self.with(auth, move |c| async move {
             let net = c
-                .post("/v2.0/networks", &json!({"network": {"name": format!("{n}-Net")}}))
+                .post(
+                    "/v2.0/networks",
+                    &json!({"network": {"name": format!("{n}-Net")}}),
+                )
                 .await
                 .map_err(api_err)?;
             let nid = str_of(&net["network"]["id"])?;
@@ -181,7 +195,10 @@ impl Api {
         let h = host.to_string();
         self.with(self.admin(), move |c| async move {
             let p = c
-                .put(&format!("/v2.0/ports/{id}"), &json!({"port": {"binding:host_id": h}}))
+                .put(
+                    &format!("/v2.0/ports/{id}"),
+                    &json!({"port": {"binding:host_id": h}}),
+                )
                 .await
                 .map_err(api_err)?;
             Ok(p["port"].clone())
@@ -191,7 +208,10 @@ impl Api {
     pub fn port(&self, id: &str) -> Result<Value> {
         let id = id.to_string();
         self.with(self.admin(), move |c| async move {
-            let p = c.get(&format!("/v2.0/ports/{id}"), &[]).await.map_err(api_err)?;
+            let p = c
+                .get(&format!("/v2.0/ports/{id}"), &[])
+                .await
+                .map_err(api_err)?;
             Ok(p["port"].clone())
         })
     }
@@ -210,7 +230,9 @@ impl Api {
     pub fn delete_port(&self, id: &str) -> Result<()> {
         let id = id.to_string();
         self.with(self.admin(), move |c| async move {
-            c.delete(&format!("/v2.0/ports/{id}")).await.map_err(api_err)
+            c.delete(&format!("/v2.0/ports/{id}"))
+                .await
+                .map_err(api_err)
         })
     }
 
@@ -225,7 +247,9 @@ impl Api {
                 return Ok(p.clone());
             }
             if Instant::now() >= until {
-                let now = p.map(|p| p["status"].to_string()).unwrap_or_else(|e| e.to_string());
+                let now = p
+                    .map(|p| p["status"].to_string())
+                    .unwrap_or_else(|e| e.to_string());
                 return Err(fail!("port {id} did not become {status} (it is {now})"));
             }
             std::thread::sleep(Duration::from_millis(200));

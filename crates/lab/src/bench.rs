@@ -46,7 +46,10 @@ pub fn bench_ports(lab: &mut Lab, count: usize) -> Result<BenchResult> {
             )
             .await
             .map_err(|e| fail!("{e}"))?;
-        Ok((nid, s["subnet"]["id"].as_str().unwrap_or_default().to_string()))
+        Ok((
+            nid,
+            s["subnet"]["id"].as_str().unwrap_or_default().to_string(),
+        ))
     })?;
     let mut specs = Vec::with_capacity(count);
     for i in 0..count {
@@ -60,7 +63,10 @@ pub fn bench_ports(lab: &mut Lab, count: usize) -> Result<BenchResult> {
         }
     }
     let bench_net = net.clone();
-    progress(format!("creating {count} ports bound across {}", computes.join(", ")));
+    progress(format!(
+        "creating {count} ports bound across {}",
+        computes.join(", ")
+    ));
     let started = Instant::now();
     let ids: Vec<String> = lab.api.with(lab.api.admin(), move |c| async move {
         let mut set = JoinSet::new();
@@ -68,7 +74,9 @@ pub fn bench_ports(lab: &mut Lab, count: usize) -> Result<BenchResult> {
         let mut it = specs.into_iter();
         loop {
             while set.len() < IN_FLIGHT {
-                let Some((i, host, vm)) = it.next() else { break };
+                let Some((i, host, vm)) = it.next() else {
+                    break;
+                };
                 let (c, net) = (c.clone(), net.clone());
                 set.spawn(async move {
                     c.post(
@@ -80,14 +88,18 @@ pub fn bench_ports(lab: &mut Lab, count: usize) -> Result<BenchResult> {
                     .await
                 });
             }
-            let Some(r) = set.join_next().await else { break };
+            let Some(r) = set.join_next().await else {
+                break;
+            };
             let p = r.map_err(|e| fail!("{e}"))?.map_err(|e| fail!("{e}"))?;
             ids.push(p["port"]["id"].as_str().unwrap_or_default().to_string());
         }
         Ok(ids)
     })?;
     let api_secs = started.elapsed().as_secs_f64();
-    progress(format!("API done in {api_secs:.2} s; waiting for all to be ACTIVE"));
+    progress(format!(
+        "API done in {api_secs:.2} s; waiting for all to be ACTIVE"
+    ));
     wait_active(lab, &bench_net, ids.len(), Duration::from_secs(600))?;
     let active_secs = started.elapsed().as_secs_f64();
 
@@ -117,7 +129,14 @@ fn wait_active(lab: &Lab, net: &str, want: usize, within: Duration) -> Result<()
         let net = net.to_string();
         let n = lab.api.with(lab.api.admin(), |c| async move {
             let v = c
-                .get("/v2.0/ports", &[("status", "ACTIVE"), ("network_id", net.as_str()), ("fields", "id")])
+                .get(
+                    "/v2.0/ports",
+                    &[
+                        ("status", "ACTIVE"),
+                        ("network_id", net.as_str()),
+                        ("fields", "id"),
+                    ],
+                )
                 .await
                 .map_err(|e| fail!("{e}"))?;
             Ok(v["ports"].as_array().map_or(0, Vec::len))
@@ -141,7 +160,11 @@ fn wait_in_sync(log: &std::path::Path, within: Duration) -> Result<(u64, bool)> 
         if let Some(line) = text.lines().find(|l| l.contains("in sync")) {
             let field = |name: &str| -> u64 {
                 line.split_whitespace()
-                    .find_map(|w| strip_ansi(w).strip_prefix(&format!("{name}=")).map(str::to_string))
+                    .find_map(|w| {
+                        strip_ansi(w)
+                            .strip_prefix(&format!("{name}="))
+                            .map(str::to_string)
+                    })
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(0)
             };
@@ -149,7 +172,10 @@ fn wait_in_sync(log: &std::path::Path, within: Duration) -> Result<(u64, bool)> 
             return Ok((field("elapsed_ms"), changed));
         }
         if Instant::now() >= until {
-            return Err(fail!("the restarted agent never got in sync (see {})", log.display()));
+            return Err(fail!(
+                "the restarted agent never got in sync (see {})",
+                log.display()
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -173,16 +199,26 @@ impl BenchResult {
     pub fn print(&self) {
         println!("ports wired (bound across the computes): {}", self.ports);
         println!("  API create (16 in flight):   {:8.2} s", self.api_secs);
-        println!("  until all ACTIVE (wired):    {:8.2} s   ratio to API alone: {:.2}x", self.active_secs, self.active_secs / self.api_secs.max(1e-9));
-        println!("  ports/s wired:               {:8.0}", self.ports as f64 / self.active_secs.max(1e-9));
+        println!(
+            "  until all ACTIVE (wired):    {:8.2} s   ratio to API alone: {:.2}x",
+            self.active_secs,
+            self.active_secs / self.api_secs.max(1e-9)
+        );
+        println!(
+            "  ports/s wired:               {:8.0}",
+            self.ports as f64 / self.active_secs.max(1e-9)
+        );
         println!(
             "agent restart on {} with {} ports: in sync after {:.2} s (apply {} ms){}",
             self.resync_host,
             self.resync_ports,
             self.resync_secs,
             self.resync_apply_ms,
-            if self.resync_changed { ", CHANGED the switch (unexpected)" } else { ", switch unchanged" }
+            if self.resync_changed {
+                ", CHANGED the switch (unexpected)"
+            } else {
+                ", switch unchanged"
+            }
         );
     }
 }
-

@@ -85,7 +85,10 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
                 "admin password: {}   API: {} (inside namespace {})",
                 lab.state.admin_password, lab.api.auth_url, lab.api.ns
             );
-            println!("remove it all with: neutrino lab down --prefix {}", a.prefix);
+            println!(
+                "remove it all with: neutrino lab down --prefix {}",
+                a.prefix
+            );
             if !ok {
                 bail!("the lab is up but not healthy");
             }

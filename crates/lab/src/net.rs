@@ -79,10 +79,19 @@ pub fn add_bridge(ns: &str, name: &str) -> Result<()> {
 
 /// A veth pair: `sw_end` on `bridge` in the switch namespace, `node_end` in `node`
 /// with `addr` (CIDR), both up.
-pub fn cable(sw: &str, bridge: &str, sw_end: &str, node: &str, node_end: &str, addr: &str) -> Result<()> {
+pub fn cable(
+    sw: &str,
+    bridge: &str,
+    sw_end: &str,
+    node: &str,
+    node_end: &str,
+    addr: &str,
+) -> Result<()> {
     ip_in(
         sw,
-        &["link", "add", sw_end, "type", "veth", "peer", "name", node_end, "netns", node],
+        &[
+            "link", "add", sw_end, "type", "veth", "peer", "name", node_end, "netns", node,
+        ],
     )?;
     ip_in(sw, &["link", "set", sw_end, "master", bridge])?;
     ip_in(sw, &["link", "set", sw_end, "up"])?;

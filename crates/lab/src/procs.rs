@@ -11,7 +11,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Starts `program args` inside `ns` with `env`; its output goes to `log`.
-pub fn spawn(ns: &str, program: &Path, args: &[String], env: &[(&str, &str)], log: &Path) -> Result<u32> {
+pub fn spawn(
+    ns: &str,
+    program: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+    log: &Path,
+) -> Result<u32> {
     let out = File::create(log).map_err(|e| fail!("cannot create {}: {e}", log.display()))?;
     let err = out
         .try_clone()
@@ -55,7 +61,11 @@ pub fn is_running(pid: u32) -> bool {
 fn is_zombie(pid: u32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|r| r.trim_start().starts_with('Z'))
+        })
         .unwrap_or(true)
 }
 

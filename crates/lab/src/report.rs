@@ -10,9 +10,19 @@ pub fn report(lab: &Lab) -> (String, bool) {
     let mut ok = true;
     let mut s = String::new();
     let live = lab.live_processes();
-    let _ = writeln!(s, "lab '{}' in {} ({} tunnels)", lab.state.prefix, lab.state.dir.display(), lab.state.tunnel_type);
+    let _ = writeln!(
+        s,
+        "lab '{}' in {} ({} tunnels)",
+        lab.state.prefix,
+        lab.state.dir.display(),
+        lab.state.tunnel_type
+    );
     let _ = writeln!(s, "\nnodes:");
-    let _ = writeln!(s, "  {:<12} {:<22} {:<15} {:<15} processes", "node", "namespace", "management", "data");
+    let _ = writeln!(
+        s,
+        "  {:<12} {:<22} {:<15} {:<15} processes",
+        "node", "namespace", "management", "data"
+    );
     let mut want_procs = 0;
     for n in &lab.state.nodes {
         let mut procs: Vec<String> = Vec::new();
@@ -34,17 +44,29 @@ pub fn report(lab: &Lab) -> (String, bool) {
             n.ns,
             n.mgmt_ip,
             n.data_ip.as_deref().unwrap_or("-"),
-            if procs.is_empty() { "none".to_string() } else { procs.join(" ") }
+            if procs.is_empty() {
+                "none".to_string()
+            } else {
+                procs.join(" ")
+            }
         );
     }
     if live.len() < want_procs {
         ok = false;
-        let _ = writeln!(s, "  !! {} of {want_procs} processes are running", live.len());
+        let _ = writeln!(
+            s,
+            "  !! {} of {want_procs} processes are running",
+            live.len()
+        );
     }
     let _ = writeln!(s, "\nagents:");
     match lab.api.agents() {
         Ok(agents) => {
-            let _ = writeln!(s, "  {:<12} {:<20} {:<6} {:<6} tunnel ip", "host", "type", "alive", "state");
+            let _ = writeln!(
+                s,
+                "  {:<12} {:<20} {:<6} {:<6} tunnel ip",
+                "host", "type", "alive", "state"
+            );
             for a in &agents {
                 let alive = a["alive"] == true;
                 ok &= alive;
@@ -54,7 +76,11 @@ pub fn report(lab: &Lab) -> (String, bool) {
                     a["host"].as_str().unwrap_or("?"),
                     a["agent_type"].as_str().unwrap_or("?"),
                     if alive { ":-)" } else { "XXX" },
-                    if a["admin_state_up"] == true { "UP" } else { "DOWN" },
+                    if a["admin_state_up"] == true {
+                        "UP"
+                    } else {
+                        "DOWN"
+                    },
                     a["configurations"]["tunneling_ip"].as_str().unwrap_or("-"),
                 );
             }
@@ -66,7 +92,11 @@ pub fn report(lab: &Lab) -> (String, bool) {
     }
     if !lab.state.vms.is_empty() {
         let _ = writeln!(s, "\nVMs:");
-        let _ = writeln!(s, "  {:<6} {:<12} {:<10} {:<18} {:<16} {:<5} status", "vm", "host", "tenant", "mac", "address", "mtu");
+        let _ = writeln!(
+            s,
+            "  {:<6} {:<12} {:<10} {:<18} {:<16} {:<5} status",
+            "vm", "host", "tenant", "mac", "address", "mtu"
+        );
         for vm in &lab.state.vms {
             let status = lab
                 .api
@@ -84,7 +114,9 @@ pub fn report(lab: &Lab) -> (String, bool) {
                 vm.tenant,
                 vm.mac,
                 addr.unwrap_or_else(|| "none".into()),
-                vms::mtu(vm).map(|m| m.to_string()).unwrap_or_else(|| "?".into()),
+                vms::mtu(vm)
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| "?".into()),
                 status
             );
         }
@@ -105,7 +137,9 @@ pub fn report(lab: &Lab) -> (String, bool) {
                             b.ip,
                             r.received,
                             r.sent,
-                            r.avg_ms.map(|m| format!(", avg {m:.3} ms")).unwrap_or_default()
+                            r.avg_ms
+                                .map(|m| format!(", avg {m:.3} ms"))
+                                .unwrap_or_default()
                         );
                     }
                     Err(e) => {
@@ -128,6 +162,14 @@ pub fn report(lab: &Lab) -> (String, bool) {
             }
         }
     }
-    let _ = writeln!(s, "\n{}", if ok { "lab is healthy" } else { "lab has problems (see !! and the logs in DIR/logs)" });
+    let _ = writeln!(
+        s,
+        "\n{}",
+        if ok {
+            "lab is healthy"
+        } else {
+            "lab has problems (see !! and the logs in DIR/logs)"
+        }
+    );
     (s, ok)
 }

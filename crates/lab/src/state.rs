@@ -77,7 +77,8 @@ impl LabState {
     pub fn save(&self) -> Result<()> {
         let p = Self::path(&self.dir);
         let tmp = p.with_extension("json.tmp");
-        let body = serde_json::to_vec_pretty(self).map_err(|e| fail!("cannot encode lab state: {e}"))?;
+        let body =
+            serde_json::to_vec_pretty(self).map_err(|e| fail!("cannot encode lab state: {e}"))?;
         std::fs::write(&tmp, body).map_err(|e| fail!("cannot write {}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, &p).map_err(|e| fail!("cannot write {}: {e}", p.display()))
     }
@@ -99,6 +100,8 @@ impl LabState {
     }
 
     pub fn computes(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.iter().filter(|n| n.roles.iter().any(|r| r == "compute"))
+        self.nodes
+            .iter()
+            .filter(|n| n.roles.iter().any(|r| r == "compute"))
     }
 }

@@ -72,7 +72,12 @@ pub struct Lab {
 }
 
 pub fn check_prefix(p: &str) -> Result<()> {
-    if p.is_empty() || p.len() > 8 || !p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+    if p.is_empty()
+        || p.len() > 8
+        || !p
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    {
         return Err(fail!(
             "bad lab prefix '{p}': 1-8 lowercase letters or digits"
         ));
@@ -204,7 +209,11 @@ impl Lab {
             let t = self.api.create_tenant("TenantA", "10.0.0.0/24")?;
             self.state.tenants.push(t);
             self.state.save()?;
-            let c2 = if o.computes >= 2 { "compute-02" } else { "compute-01" };
+            let c2 = if o.computes >= 2 {
+                "compute-02"
+            } else {
+                "compute-01"
+            };
             for (vm, host) in [("vm1", "compute-01"), ("vm2", c2)] {
                 progress(format!("booting {vm} on {host} (port, wiring, DHCP)"));
                 vms::create_vm(self, vm, "TenantA", host)?;
@@ -241,14 +250,35 @@ impl Lab {
         net::add_netns(ns)
     }
 
-    fn add_node(&mut self, name: &str, short: &str, host_octet: u8, data: bool, roles: &[&str]) -> Result<()> {
+    fn add_node(
+        &mut self,
+        name: &str,
+        short: &str,
+        host_octet: u8,
+        data: bool,
+        roles: &[&str],
+    ) -> Result<()> {
         let ns = self.add_ns(name)?;
         let sw = format!("{}-sw", self.state.prefix);
         let mgmt_ip = format!("{MGMT_NET}.{host_octet}");
-        net::cable(&sw, "br-mgmt", &format!("{short}-m"), &ns, "eth0", &format!("{mgmt_ip}/24"))?;
+        net::cable(
+            &sw,
+            "br-mgmt",
+            &format!("{short}-m"),
+            &ns,
+            "eth0",
+            &format!("{mgmt_ip}/24"),
+        )?;
         let data_ip = if data {
             let ip = format!("{DATA_NET}.{host_octet}");
-            net::cable(&sw, "br-data", &format!("{short}-d"), &ns, "eth1", &format!("{ip}/24"))?;
+            net::cable(
+                &sw,
+                "br-data",
+                &format!("{short}-d"),
+                &ns,
+                "eth1",
+                &format!("{ip}/24"),
+            )?;
             Some(ip)
         } else {
             None
@@ -281,7 +311,8 @@ impl Lab {
             .filter(|i| *i <= 99)
             .ok_or_else(|| fail!("a lab holds at most 99 compute nodes"))?;
         let name = self.add_compute_numbered(i)?;
-        self.api.wait_agents(std::slice::from_ref(&name), Duration::from_secs(30))?;
+        self.api
+            .wait_agents(std::slice::from_ref(&name), Duration::from_secs(30))?;
         Ok(name)
     }
 
@@ -345,9 +376,19 @@ impl Lab {
         let i = self.node_index(node)?;
         let run = self.node_run_dir(node);
         std::fs::create_dir_all(&run).map_err(|e| fail!("cannot create {}: {e}", run.display()))?;
-        let args = vec!["switchd".into(), "--run-dir".into(), run.display().to_string()];
+        let args = vec![
+            "switchd".into(),
+            "--run-dir".into(),
+            run.display().to_string(),
+        ];
         let ns = self.state.nodes[i].ns.clone();
-        let pid = procs::spawn(&ns, &self.neutrino, &args, &[], &self.log(&format!("{node}-switchd")))?;
+        let pid = procs::spawn(
+            &ns,
+            &self.neutrino,
+            &args,
+            &[],
+            &self.log(&format!("{node}-switchd")),
+        )?;
         self.state.nodes[i].switchd_pid = Some(pid);
         self.state.save()?;
         let sock = run.join("switchd.sock");
@@ -486,7 +527,10 @@ impl Lab {
         if let Err(e) = std::fs::remove_dir_all(&self.state.dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
-            progress(format!("warning: cannot remove {}: {e}", self.state.dir.display()));
+            progress(format!(
+                "warning: cannot remove {}: {e}",
+                self.state.dir.display()
+            ));
         }
     }
 

@@ -76,7 +76,12 @@ fn wait_nic(vm: &Vm, within: Duration) -> Result<()> {
     let until = Instant::now() + within;
     while net::ip_in(&vm.ns, &["link", "show", &vm.tap]).is_err() {
         if Instant::now() >= until {
-            return Err(fail!("{}'s NIC {} never appeared in {}", vm.name, vm.tap, vm.ns));
+            return Err(fail!(
+                "{}'s NIC {} never appeared in {}",
+                vm.name,
+                vm.tap,
+                vm.ns
+            ));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -98,8 +103,22 @@ pub fn dhcp(lab: &Lab, vm: &Vm) -> Result<Option<String>> {
         &vm.ns,
         "busybox",
         &[
-            "udhcpc", "-i", &vm.tap, "-n", "-q", "-f", "-t", "5", "-T", "2", "-O", "mtu", "-O",
-            "staticroutes", "-s", &s,
+            "udhcpc",
+            "-i",
+            &vm.tap,
+            "-n",
+            "-q",
+            "-f",
+            "-t",
+            "5",
+            "-T",
+            "2",
+            "-O",
+            "mtu",
+            "-O",
+            "staticroutes",
+            "-s",
+            &s,
         ],
     )?;
     if !out.status.success() {
@@ -159,7 +178,11 @@ impl PingResult {
 /// Pings `to` from `vm`, `count` times, 0.2 s apart.
 pub fn ping(vm: &Vm, to: &str, count: u32) -> Result<PingResult> {
     let c = count.to_string();
-    let out = net::exec_in(&vm.ns, "ping", &["-n", "-c", &c, "-i", "0.2", "-W", "1", to])?;
+    let out = net::exec_in(
+        &vm.ns,
+        "ping",
+        &["-n", "-c", &c, "-i", "0.2", "-W", "1", to],
+    )?;
     let text = String::from_utf8_lossy(&out.stdout);
     Ok(parse_ping(&vm.name, to, &text))
 }
