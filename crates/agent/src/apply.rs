@@ -4,7 +4,7 @@
 //! replaced at once (switchd leaves a bridge untouched when its flows are the
 //! same). Applying the same state twice changes nothing on the wire.
 
-use crate::compile::{BridgeSpec, Compiled};
+use crate::compile::Compiled;
 use crate::names::{self, BR_INT, DEAD_VLAN};
 use model::{HostView, PortStatus};
 use std::collections::BTreeMap;
@@ -74,7 +74,23 @@ impl Switchd {
         }
     }
 
-    /// Makes switchd match `c`.
+    /// Sends `reqs` as one batch (one state-file write); one response each.
+    fn batch(&self, reqs: Vec<Request>) -> Result<Vec<Response>, ApplyError> {
+        if reqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = reqs.len();
+        match self.call("a batch", &Request::Batch { requests: reqs })? {
+            Response::Batch { results } if results.len() == n => Ok(results),
+            _ => Err(ApplyError::Unexpected {
+                what: "a batch".into(),
+            }),
+        }
+    }
+
+    /// Makes switchd match `c`: port changes in one batch, then every bridge's
+    /// flows (without those of ports that could not be made) and the removal of
+    /// stale ports in a second.
     pub fn apply(&self, c: &Compiled) -> Result<ApplyReport, ApplyError> {
         let mut report = ApplyReport::default();
         let current = self.show()?;
@@ -101,21 +117,51 @@ impl Switchd {
                 report.bridges_added += 1;
             }
         }
+        let mut ops: Vec<(String, PortOp, Request)> = Vec::new();
         for b in &c.bridges {
             for want in &b.ports {
-                self.sync_port(b, want, where_is.get(want.name.as_str()), &mut report)?;
+                let have = where_is.get(want.name.as_str());
+                for (op, req) in port_ops(&b.name, want, have) {
+                    if op == PortOp::Add
+                        && let Some(ns) = &want.netns
+                        && let Err(e) = ensure_netns(ns)
+                    {
+                        report.port_errors.insert(want.name.clone(), e.to_string());
+                        continue;
+                    }
+                    ops.push((want.name.clone(), op, req));
+                }
             }
         }
-        for b in &c.bridges {
-            self.call(
-                &format!("the flows of {}", b.name),
-                &Request::ReplaceFlows {
-                    bridge: b.name.clone(),
-                    flows: b.flows.clone(),
+        let (names, reqs): (Vec<(String, PortOp)>, Vec<Request>) =
+            ops.into_iter().map(|(n, o, r)| ((n, o), r)).unzip();
+        for ((name, op), resp) in names.into_iter().zip(self.batch(reqs)?) {
+            match resp {
+                Response::Error { message } => {
+                    report.port_errors.insert(name, message);
+                }
+                _ => match op {
+                    PortOp::Add => report.ports_added += 1,
+                    PortOp::Del => report.ports_removed += 1,
+                    PortOp::Dhcp => report.dhcp_updated += 1,
                 },
-            )?;
+            }
         }
-        // Stale ports go last: no flow refers to them any more.
+        // Flows never name a port that is not there (the bridge would refuse them all).
+        let mut reqs = Vec::new();
+        for b in &c.bridges {
+            let flows = b
+                .flows
+                .iter()
+                .filter(|f| !report.port_errors.keys().any(|p| names_port(f, p)))
+                .cloned()
+                .collect();
+            reqs.push(Request::ReplaceFlows {
+                bridge: b.name.clone(),
+                flows,
+            });
+        }
+        let mut stale = Vec::new();
         for b in &c.bridges {
             let Some(view) = have.get(b.name.as_str()) else {
                 continue;
@@ -124,9 +170,28 @@ impl Switchd {
                 let name = p.config.name.as_str();
                 let ours = b.owns_all_ports || name == names::phy_patch(&b.name);
                 if ours && !b.ports.iter().any(|w| w.name == name) {
-                    self.del_port(&b.name, name)?;
-                    report.ports_removed += 1;
+                    stale.push(name.to_string());
+                    reqs.push(Request::DelPort {
+                        bridge: b.name.clone(),
+                        port: name.to_string(),
+                    });
                 }
+            }
+        }
+        let n_flows = c.bridges.len();
+        for (i, resp) in self.batch(reqs)?.into_iter().enumerate() {
+            if let Response::Error { message } = resp {
+                if i < n_flows {
+                    return Err(ApplyError::Refused {
+                        what: format!("the flows of {}", c.bridges[i].name),
+                        message,
+                    });
+                }
+                report
+                    .port_errors
+                    .insert(stale[i - n_flows].clone(), message);
+            } else if i >= n_flows {
+                report.ports_removed += 1;
             }
         }
         for b in self.show()? {
@@ -138,64 +203,65 @@ impl Switchd {
         }
         Ok(report)
     }
+}
 
-    fn sync_port(
-        &self,
-        bridge: &BridgeSpec,
-        want: &PortConfig,
-        have: Option<&(&str, PortConfig)>,
-        report: &mut ApplyReport,
-    ) -> Result<(), ApplyError> {
-        let want_cmp = comparable(want);
-        if let Some((br, cfg)) = have {
-            if *br == bridge.name {
-                if *cfg == want_cmp {
-                    return Ok(());
-                }
-                let same_but_dhcp = PortConfig {
-                    dhcp: want_cmp.dhcp.clone(),
-                    ..cfg.clone()
-                } == want_cmp;
-                if same_but_dhcp {
-                    self.call(
-                        &format!("the DHCP binding of {}", want.name),
-                        &Request::SetPortDhcp {
-                            bridge: bridge.name.clone(),
-                            port: want.name.clone(),
-                            dhcp: want.dhcp.clone(),
-                        },
-                    )?;
-                    report.dhcp_updated += 1;
-                    return Ok(());
-                }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PortOp {
+    Add,
+    Del,
+    Dhcp,
+}
+
+/// What it takes to turn the port `have` (bridge, config) into `want` on `bridge`.
+fn port_ops(
+    bridge: &str,
+    want: &PortConfig,
+    have: Option<&(&str, PortConfig)>,
+) -> Vec<(PortOp, Request)> {
+    let want_cmp = comparable(want);
+    let mut ops = Vec::new();
+    if let Some((br, cfg)) = have {
+        if *br == bridge {
+            if *cfg == want_cmp {
+                return ops;
             }
-            self.del_port(br, &want.name)?;
-            report.ports_removed += 1;
+            let same_but_dhcp = PortConfig {
+                dhcp: want_cmp.dhcp.clone(),
+                ..cfg.clone()
+            } == want_cmp;
+            if same_but_dhcp {
+                ops.push((
+                    PortOp::Dhcp,
+                    Request::SetPortDhcp {
+                        bridge: bridge.to_string(),
+                        port: want.name.clone(),
+                        dhcp: want.dhcp.clone(),
+                    },
+                ));
+                return ops;
+            }
         }
-        if let Some(ns) = &want.netns {
-            ensure_netns(ns)?;
-        }
-        self.call(
-            &format!("port {}", want.name),
-            &Request::AddPort {
-                bridge: bridge.name.clone(),
-                port: want.clone(),
+        ops.push((
+            PortOp::Del,
+            Request::DelPort {
+                bridge: br.to_string(),
+                port: want.name.clone(),
             },
-        )?;
-        report.ports_added += 1;
-        Ok(())
+        ));
     }
+    ops.push((
+        PortOp::Add,
+        Request::AddPort {
+            bridge: bridge.to_string(),
+            port: want.clone(),
+        },
+    ));
+    ops
+}
 
-    fn del_port(&self, bridge: &str, port: &str) -> Result<(), ApplyError> {
-        self.call(
-            &format!("deleting port {port}"),
-            &Request::DelPort {
-                bridge: bridge.to_string(),
-                port: port.to_string(),
-            },
-        )
-        .map(|_| ())
-    }
+/// Whether flow text `f` names port `port` (as in_port or an output).
+fn names_port(f: &str, port: &str) -> bool {
+    f.split([',', '=', ':', '(', ')']).any(|t| t == port)
 }
 
 /// A port's configuration without what switchd fills in itself (the ofport).
@@ -279,4 +345,52 @@ pub fn port_statuses(view: &HostView, c: &Compiled, report: &ApplyReport) -> Vec
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_ports_named_in_flows() {
+        let f = "table=0,priority=9,in_port=tapabc,actions=resubmit(,25)";
+        assert!(names_port(f, "tapabc"));
+        assert!(!names_port(f, "tapab"));
+        let g = "table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_tunnel:0x64,output:vxlan-c0a86420,output:vxlan-c0a86421";
+        assert!(names_port(g, "vxlan-c0a86421"));
+        assert!(!names_port(g, "vxlan-c0a8642"));
+    }
+
+    #[test]
+    fn port_ops_by_difference() {
+        let mut want = PortConfig::new("tapx", switch::PortType::Tap);
+        want.tag = Some(1);
+        let same = ("br-int", want.clone());
+        assert!(port_ops("br-int", &want, Some(&same)).is_empty());
+        let mut other_tag = want.clone();
+        other_tag.tag = Some(2);
+        let ops: Vec<PortOp> = port_ops("br-int", &want, Some(&("br-int", other_tag)))
+            .into_iter()
+            .map(|(o, _)| o)
+            .collect();
+        assert_eq!(ops, [PortOp::Del, PortOp::Add]);
+        let mut with_dhcp = want.clone();
+        with_dhcp.dhcp = Some(switch::DhcpBinding::new(
+            "fa:16:3e:00:00:01",
+            "10.0.0.3".parse().unwrap(),
+            24,
+            "10.0.0.1".parse().unwrap(),
+        ));
+        let ops: Vec<PortOp> = port_ops("br-int", &with_dhcp, Some(&same))
+            .into_iter()
+            .map(|(o, _)| o)
+            .collect();
+        assert_eq!(ops, [PortOp::Dhcp]);
+        let ops: Vec<PortOp> = port_ops("br-tun", &want, Some(&same))
+            .into_iter()
+            .map(|(o, _)| o)
+            .collect();
+        assert_eq!(ops, [PortOp::Del, PortOp::Add]);
+        assert_eq!(port_ops("br-int", &want, None).len(), 1);
+    }
 }

@@ -126,12 +126,18 @@ struct Synced {
 
 async fn watch(client: &Client, cfg: &AgentConfig) -> anyhow::Result<()> {
     let path = format!("/agent-api/v1/hosts/{}/view", cfg.host.host);
-    let timeout = cfg.poll_secs.to_string();
     let mut s = Synced::default();
     let mut last: Option<HostView> = None;
     let mut backoff = Backoff::default();
     loop {
         let since = s.revision.to_string();
+        // After a failed apply (switchd away), come back soon to try again.
+        let timeout = if s.ok || last.is_none() {
+            cfg.poll_secs
+        } else {
+            2
+        }
+        .to_string();
         let got = client
             .get(
                 &path,

@@ -317,6 +317,7 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             }
         }
         Response::Error { message } => bail!("{message}"),
+        Response::Batch { .. } => bail!("switchd answered a batch to a single request"),
     }
     Ok(())
 }

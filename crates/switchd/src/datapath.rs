@@ -661,11 +661,39 @@ impl Datapath {
     // ---- control ----
 
     fn handle(&mut self, req: Request) -> Response {
+        let Request::Batch { requests } = req else {
+            return self.handle_one(req, true);
+        };
+        let mut results = Vec::with_capacity(requests.len());
+        for r in requests {
+            results.push(match r {
+                Request::Batch { .. } => Response::Error {
+                    message: "a batch cannot hold another batch".into(),
+                },
+                r => self.handle_one(r, false),
+            });
+        }
+        if let Some(e) = self.save() {
+            // Everything was applied; say so on each change that is not on disk.
+            for r in &mut results {
+                if matches!(r, Response::Done { .. }) {
+                    *r = Response::Error {
+                        message: format!("applied, but not saved: {e}"),
+                    };
+                }
+            }
+        }
+        Response::Batch { results }
+    }
+
+    /// One request; `save` writes the state file after a change (a batch
+    /// writes it once at its end instead).
+    fn handle_one(&mut self, req: Request, save: bool) -> Response {
         let now = self.now();
         let err = |e: switch::SwitchError| Response::Error {
             message: e.to_string(),
         };
-        let done = |s: &Self| match s.save() {
+        let done = |s: &Self| match if save { s.save() } else { None } {
             None => Response::Done { message: None },
             Some(e) => Response::Error {
                 message: format!("applied, but not saved: {e}"),
@@ -783,6 +811,9 @@ impl Datapath {
             Request::Trace { bridge, flow } => match self.sw.trace(&bridge, &flow, now) {
                 Ok(lines) => Response::Lines { lines },
                 Err(e) => err(e),
+            },
+            Request::Batch { .. } => Response::Error {
+                message: "a batch cannot hold another batch".into(),
             },
         }
     }

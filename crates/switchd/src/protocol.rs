@@ -57,6 +57,11 @@ pub enum Request {
         bridge: String,
         flow: String,
     },
+    /// Several requests applied in order, with one state-file write at the end
+    /// (an agent wiring hundreds of ports); each gets its own response.
+    Batch {
+        requests: Vec<Request>,
+    },
 }
 
 /// A port as `show` reports it.
@@ -119,12 +124,56 @@ pub enum Response {
     Error {
         message: String,
     },
+    /// One response per request of a [`Request::Batch`], in order.
+    Batch {
+        results: Vec<Response>,
+    },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn batch_round_trips_as_json() {
+        let req = Request::Batch {
+            requests: vec![
+                Request::DelPort {
+                    bridge: "br-int".into(),
+                    port: "tap1".into(),
+                },
+                Request::ReplaceFlows {
+                    bridge: "br-int".into(),
+                    flows: vec!["priority=0,actions=NORMAL".into()],
+                },
+            ],
+        };
+        let json = serde_json::to_string(&req).unwrap();
+        assert!(
+            json.starts_with(r#"{"cmd":"batch","requests":[{"cmd":"del-port""#),
+            "{json}"
+        );
+        match serde_json::from_str::<Request>(&json).unwrap() {
+            Request::Batch { requests } => assert_eq!(requests.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        let resp = Response::Batch {
+            results: vec![
+                Response::Done { message: None },
+                Response::Error {
+                    message: "x".into(),
+                },
+            ],
+        };
+        let json = serde_json::to_string(&resp).unwrap();
+        match serde_json::from_str::<Response>(&json).unwrap() {
+            Response::Batch { results } => {
+                assert!(matches!(results[1], Response::Error { .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn set_port_dhcp_round_trips_as_json() {
