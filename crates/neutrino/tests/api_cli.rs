@@ -176,12 +176,7 @@ impl Server {
     }
 
     fn admin(&self) -> Creds {
-        Creds {
-            auth_url: self.auth_url(),
-            user: "admin".into(),
-            password: ADMIN_PASSWORD.into(),
-            project: "admin".into(),
-        }
+        Creds::new(&self.auth_url(), "admin", ADMIN_PASSWORD, "admin")
     }
 }
 
@@ -191,6 +186,17 @@ struct Creds {
     user: String,
     password: String,
     project: String,
+}
+
+impl Creds {
+    fn new(auth_url: &str, user: &str, password: &str, project: &str) -> Creds {
+        Creds {
+            auth_url: auth_url.into(),
+            user: user.into(),
+            password: password.into(),
+            project: project.into(),
+        }
+    }
 }
 
 struct Run {
@@ -211,6 +217,12 @@ impl Run {
             self.stdout
         );
         self.stdout
+    }
+
+    /// Succeeds and prints nothing.
+    fn quiet(self) {
+        let args = self.args.clone();
+        assert_eq!(self.ok(), "", "`neutrino {args}` printed on stdout");
     }
 
     /// A failure with exactly one line `neutrino: ...` on stderr; returns it.
@@ -239,16 +251,51 @@ impl Run {
         lines[0].to_string()
     }
 
+    /// A one-line failure (see `fails`) that mentions `part`.
+    fn fails_with(self, part: &str) {
+        let e = self.fails();
+        assert!(e.contains(part), "{e}");
+    }
+
+    /// Exit code 1 with each of `parts` on stderr (any number of lines).
+    fn fails_mentioning(self, parts: &[&str]) {
+        assert_eq!(self.code, Some(1), "{}", self.stderr);
+        for part in parts {
+            assert!(self.stderr.contains(part), "{}", self.stderr);
+        }
+    }
+
     fn json(self) -> Value {
         let out = self.ok();
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
     }
 }
 
-/// Runs the CLI with `creds` as OS_* variables (none inherited from the test's env).
-fn cli(creds: Option<&Creds>, args: &[&str]) -> Run {
+/// A command line's words: split at white space, except inside '...'.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut word: Option<String> = None;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            c if c.is_whitespace() && !quoted => out.extend(word.take()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    out.extend(word);
+    out
+}
+
+/// Runs `neutrino LINE` (see `words`) with `creds` as OS_* variables (none
+/// inherited from the test's env).
+fn cli(creds: Option<&Creds>, line: &str) -> Run {
+    let args = words(line);
     let mut cmd = Command::new(BIN);
-    cmd.args(args).stdin(Stdio::null());
+    cmd.args(&args).stdin(Stdio::null());
     for v in OS_VARS {
         cmd.env_remove(v);
     }
@@ -271,26 +318,25 @@ fn cli(creds: Option<&Creds>, args: &[&str]) -> Run {
     }
 }
 
-fn lines(s: &str) -> Vec<&str> {
-    s.lines().collect()
+/// The lines of `s`, sorted.
+fn sorted_lines(s: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = s.lines().collect();
+    lines.sort_unstable();
+    lines
+}
+
+/// The `id` of a resource printed with `-f json`.
+fn id(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
 }
 
 /// Admin creates the external network and its subnet, as in the seeds.
 fn create_ext_net(admin: &Creds) -> (String, String) {
+    let a = Some(admin);
     let net = cli(
-        Some(admin),
-        &[
-            "network",
-            "create",
-            "Ext-Net",
-            "--external",
-            "--provider-network-type",
-            "vxlan",
-            "--provider-segment",
-            "1",
-            "-f",
-            "json",
-        ],
+        a,
+        "network create Ext-Net --external --provider-network-type vxlan --provider-segment 1 \
+         -f json",
     )
     .json();
     assert_eq!(net["name"], "Ext-Net");
@@ -299,23 +345,10 @@ fn create_ext_net(admin: &Creds) -> (String, String) {
     assert_eq!(net["provider:segmentation_id"], 1);
     assert_eq!(net["mtu"], 1450);
     let subnet = cli(
-        Some(admin),
-        &[
-            "subnet",
-            "create",
-            "Ext-Subnet",
-            "--network",
-            "Ext-Net",
-            "--subnet-range",
-            "10.1.101.0/24",
-            "--allocation-pool",
-            "start=10.1.101.240,end=10.1.101.252",
-            "--gateway",
-            "10.1.101.254",
-            "--no-dhcp",
-            "-f",
-            "json",
-        ],
+        a,
+        "subnet create Ext-Subnet --network Ext-Net --subnet-range 10.1.101.0/24 \
+         --allocation-pool start=10.1.101.240,end=10.1.101.252 --gateway 10.1.101.254 \
+         --no-dhcp -f json",
     )
     .json();
     assert_eq!(subnet["cidr"], "10.1.101.0/24");
@@ -326,84 +359,30 @@ fn create_ext_net(admin: &Creds) -> (String, String) {
         subnet["allocation_pools"],
         serde_json::json!([{"start": "10.1.101.240", "end": "10.1.101.252"}])
     );
-    (
-        net["id"].as_str().expect("id").to_string(),
-        subnet["id"].as_str().expect("id").to_string(),
-    )
+    (id(&net), id(&subnet))
 }
 
 /// Admin creates TenantA and UserA (member of TenantA).
 fn create_tenant(admin: &Creds, s: &Server) -> Creds {
-    let pid = cli(
-        Some(admin),
-        &["project", "create", "TenantA", "-f", "value", "-c", "id"],
-    )
-    .ok();
+    let a = Some(admin);
+    let pid = cli(a, "project create TenantA -f value -c id").ok();
     let pid = pid.trim();
     assert_eq!(pid.len(), 36, "project id: {pid}");
     let user = cli(
-        Some(admin),
-        &[
-            "user",
-            "create",
-            "--project",
-            "TenantA",
-            "--password",
-            "password",
-            "--email",
-            "usera@example.com",
-            "UserA",
-            "-f",
-            "json",
-        ],
+        a,
+        "user create --project TenantA --password password --email usera@example.com UserA \
+         -f json",
     )
     .json();
     assert_eq!(user["name"], "UserA");
     assert_eq!(user["email"], "usera@example.com");
     assert_eq!(user["default_project_id"], pid);
-    let out = cli(
-        Some(admin),
-        &[
-            "role",
-            "add",
-            "--project",
-            "TenantA",
-            "--user",
-            "UserA",
-            "member",
-        ],
-    )
-    .ok();
-    assert_eq!(out, "");
-    let assignments = cli(
-        Some(admin),
-        &[
-            "role",
-            "assignment",
-            "list",
-            "--user",
-            "UserA",
-            "--names",
-            "-f",
-            "value",
-        ],
-    )
-    .ok();
+    cli(a, "role add --project TenantA --user UserA member").quiet();
+    let assignments = cli(a, "role assignment list --user UserA --names -f value").ok();
     assert_eq!(assignments.trim(), "member UserA@Default TenantA@Default");
-    let projects = cli(
-        Some(admin),
-        &["project", "list", "-f", "value", "-c", "Name"],
-    )
-    .ok();
-    let mut names = lines(&projects);
-    names.sort_unstable();
-    assert_eq!(names, ["TenantA", "admin"]);
-    Creds {
-        auth_url: s.auth_url(),
-        user: "UserA".into(),
-        password: "password".into(),
-        project: "TenantA".into(),
-    }
+    let projects = cli(a, "project list -f value -c Name").ok();
+    assert_eq!(sorted_lines(&projects), ["TenantA", "admin"]);
+    Creds::new(&s.auth_url(), "UserA", "password", "TenantA")
 }
 
 #[test]
@@ -415,105 +394,56 @@ fn seeds_scenario_through_the_cli() {
     let u = Some(&user);
 
     // Admin's private network stays hidden; external networks are visible to all.
-    cli(Some(&admin), &["network", "create", "admin-private"]).ok();
-    let visible = cli(u, &["network", "list", "-f", "value", "-c", "Name"]).ok();
+    cli(Some(&admin), "network create admin-private").ok();
+    let visible = cli(u, "network list -f value -c Name").ok();
     assert_eq!(visible, "Ext-Net\n", "UserA sees only the external network");
-    let e = cli(u, &["network", "show", "admin-private"]).fails();
+    let e = cli(u, "network show admin-private").fails();
     assert_eq!(e, "neutrino: No Network found for admin-private");
 
-    let net = cli(u, &["network", "create", "TenantA-Net", "-f", "json"]).json();
-    let net_id = net["id"].as_str().expect("id").to_string();
+    let net = cli(u, "network create TenantA-Net -f json").json();
+    let net_id = id(&net);
     assert_eq!(net["router:external"], false);
     let sub = cli(
         u,
-        &[
-            "subnet",
-            "create",
-            "TenantA-Subnet",
-            "--network",
-            "TenantA-Net",
-            "--subnet-range",
-            "10.0.0.0/24",
-            "--dns-nameserver",
-            "8.8.8.8",
-            "-f",
-            "json",
-            "-c",
-            "id",
-            "-c",
-            "gateway_ip",
-            "-c",
-            "dns_nameservers",
-        ],
+        "subnet create TenantA-Subnet --network TenantA-Net --subnet-range 10.0.0.0/24 \
+         --dns-nameserver 8.8.8.8 -f json -c id -c gateway_ip -c dns_nameservers",
     )
     .json();
     assert_eq!(sub["gateway_ip"], "10.0.0.1");
     assert_eq!(sub["dns_nameservers"], serde_json::json!(["8.8.8.8"]));
     assert_eq!(sub.as_object().map(|m| m.len()), Some(3), "{sub}");
-    let sub_id = sub["id"].as_str().expect("id").to_string();
+    let sub_id = id(&sub);
 
     // network list: one row, with the subnet.
-    let list = cli(u, &["network", "list", "--internal", "-f", "json"]).json();
+    let list = cli(u, "network list --internal -f json").json();
     assert_eq!(
         list,
         serde_json::json!([{"ID": net_id, "Name": "TenantA-Net", "Subnets": [sub_id]}])
     );
-    let table = cli(u, &["network", "list", "--internal"]).ok();
+    let table = cli(u, "network list --internal").ok();
     assert!(table.starts_with("+---"), "{table}");
     assert!(table.contains("| ID "), "{table}");
     assert!(
         table.contains(&format!("| {net_id} | TenantA-Net | {sub_id} |")),
         "{table}"
     );
-    let subnets = cli(
-        u,
-        &["subnet", "list", "--network", "TenantA-Net", "-f", "value"],
-    )
-    .ok();
+    let subnets = cli(u, "subnet list --network TenantA-Net -f value").ok();
     assert_eq!(
         subnets.trim(),
         format!("{sub_id} TenantA-Subnet {net_id} 10.0.0.0/24")
     );
 
     // Router with the subnet and Ext-Net as gateway.
-    let r = cli(
-        u,
-        &[
-            "router",
-            "create",
-            "TenantA-R1",
-            "-f",
-            "value",
-            "-c",
-            "name",
-        ],
-    )
-    .ok();
+    let r = cli(u, "router create TenantA-R1 -f value -c name").ok();
     assert_eq!(r, "TenantA-R1\n");
-    assert_eq!(
-        cli(
-            u,
-            &["router", "add", "subnet", "TenantA-R1", "TenantA-Subnet"]
-        )
-        .ok(),
-        ""
-    );
+    cli(u, "router add subnet TenantA-R1 TenantA-Subnet").quiet();
     // A member names Ext-Net by ID (it cannot see it by name).
-    assert_eq!(
-        cli(
-            u,
-            &[
-                "router",
-                "set",
-                "TenantA-R1",
-                "--external-gateway",
-                &ext_net
-            ]
-        )
-        .ok(),
-        ""
-    );
-    let router = cli(u, &["router", "show", "TenantA-R1", "-f", "json"]).json();
+    cli(
+        u,
+        &format!("router set TenantA-R1 --external-gateway {ext_net}"),
+    )
+    .quiet();
+    let router = cli(u, "router show TenantA-R1 -f json").json();
     let gw = &router["external_gateway_info"];
     assert_eq!(gw["network_id"], ext_net.as_str());
     assert_eq!(gw["enable_snat"], true);
@@ -528,31 +458,15 @@ fn seeds_scenario_through_the_cli() {
     assert!(gw_ip.starts_with("10.1.101."), "{gw_ip}");
     assert_eq!(router["interfaces_info"][0]["ip_address"], "10.0.0.1");
     assert_eq!(router["interfaces_info"][0]["subnet_id"], sub_id.as_str());
-    let routers = cli(
-        u,
-        &["router", "list", "-f", "value", "-c", "Name", "-c", "State"],
-    )
-    .ok();
+    let routers = cli(u, "router list -f value -c Name -c State").ok();
     assert_eq!(routers, "TenantA-R1 UP\n");
 
     // A port with a fixed IP by subnet name; list/show with -c.
     let port = cli(
         u,
-        &[
-            "port",
-            "create",
-            "vm1-port",
-            "--network",
-            "TenantA-Net",
-            "--fixed-ip",
-            "subnet=TenantA-Subnet,ip-address=10.0.0.10",
-            "--device-owner",
-            "compute:nova",
-            "--device-id",
-            "vm1",
-            "-f",
-            "json",
-        ],
+        "port create vm1-port --network TenantA-Net \
+         --fixed-ip subnet=TenantA-Subnet,ip-address=10.0.0.10 \
+         --device-owner compute:nova --device-id vm1 -f json",
     )
     .json();
     assert_eq!(port["fixed_ips"][0]["ip_address"], "10.0.0.10");
@@ -561,43 +475,22 @@ fn seeds_scenario_through_the_cli() {
     assert!(mac.starts_with("fa:16:3e:"), "{mac}");
     let ports = cli(
         u,
-        &[
-            "port",
-            "list",
-            "--device-id",
-            "vm1",
-            "-f",
-            "value",
-            "-c",
-            "Name",
-            "-c",
-            "MAC Address",
-        ],
+        "port list --device-id vm1 -f value -c Name -c 'MAC Address'",
     )
     .ok();
     assert_eq!(ports, format!("vm1-port {mac}\n"));
-    let shown = cli(
-        u,
-        &["port", "show", "vm1-port", "-f", "value", "-c", "fixed_ips"],
-    )
-    .ok();
+    let shown = cli(u, "port show vm1-port -f value -c fixed_ips").ok();
     assert_eq!(
         shown.trim(),
         format!("ip_address='10.0.0.10', subnet_id='{sub_id}'")
     );
-    let all_ports = cli(
-        u,
-        &["port", "list", "--network", "TenantA-Net", "-f", "json"],
-    )
-    .json();
+    let all_ports = cli(u, "port list --network TenantA-Net -f json").json();
     assert_eq!(all_ports.as_array().map(Vec::len), Some(2), "{all_ports}");
 
     // Floating IP from the pool, associated at creation; then unset and set again.
     let fip = cli(
         u,
-        &[
-            "floating", "ip", "create", &ext_net, "--port", "vm1-port", "-f", "json",
-        ],
+        &format!("floating ip create {ext_net} --port vm1-port -f json"),
     )
     .json();
     let fip_addr = fip["floating_ip_address"]
@@ -615,33 +508,13 @@ fn seeds_scenario_through_the_cli() {
     );
     assert_eq!(fip["fixed_ip_address"], "10.0.0.10");
     assert_eq!(fip["port_id"], port["id"]);
-    assert_eq!(
-        cli(u, &["floating", "ip", "unset", "--port", &fip_addr]).ok(),
-        ""
-    );
-    let f = cli(u, &["floating", "ip", "show", &fip_addr, "-f", "json"]).json();
+    cli(u, &format!("floating ip unset --port {fip_addr}")).quiet();
+    let f = cli(u, &format!("floating ip show {fip_addr} -f json")).json();
     assert_eq!(f["port_id"], Value::Null);
-    assert_eq!(
-        cli(
-            u,
-            &["floating", "ip", "set", "--port", "vm1-port", &fip_addr]
-        )
-        .ok(),
-        ""
-    );
+    cli(u, &format!("floating ip set --port vm1-port {fip_addr}")).quiet();
     let fips = cli(
         u,
-        &[
-            "floating",
-            "ip",
-            "list",
-            "-f",
-            "value",
-            "-c",
-            "Floating IP Address",
-            "-c",
-            "Fixed IP Address",
-        ],
+        "floating ip list -f value -c 'Floating IP Address' -c 'Fixed IP Address'",
     )
     .ok();
     assert_eq!(fips, format!("{fip_addr} 10.0.0.10\n"));
@@ -649,17 +522,7 @@ fn seeds_scenario_through_the_cli() {
     // Security group rule on the project's default group.
     let rule = cli(
         u,
-        &[
-            "security",
-            "group",
-            "rule",
-            "create",
-            "--protocol",
-            "icmp",
-            "default",
-            "-f",
-            "json",
-        ],
+        "security group rule create --protocol icmp default -f json",
     )
     .json();
     assert_eq!(rule["protocol"], "icmp");
@@ -667,28 +530,10 @@ fn seeds_scenario_through_the_cli() {
     assert_eq!(rule["remote_ip_prefix"], "0.0.0.0/0");
     let ssh = cli(
         u,
-        &[
-            "security",
-            "group",
-            "rule",
-            "create",
-            "default",
-            "--protocol",
-            "tcp",
-            "--dst-port",
-            "22",
-            "-f",
-            "value",
-            "-c",
-            "id",
-        ],
+        "security group rule create default --protocol tcp --dst-port 22 -f value -c id",
     )
     .ok();
-    let rules = cli(
-        u,
-        &["security", "group", "rule", "list", "default", "-f", "json"],
-    )
-    .json();
+    let rules = cli(u, "security group rule list default -f json").json();
     let rules = rules.as_array().expect("rules");
     assert!(
         rules
@@ -702,44 +547,25 @@ fn seeds_scenario_through_the_cli() {
             .any(|r| r["ID"] == ssh.trim() && r["Port Range"] == "22:22"),
         "{rules:?}"
     );
-    let groups = cli(
-        u,
-        &["security", "group", "list", "-f", "value", "-c", "Name"],
-    )
-    .ok();
+    let groups = cli(u, "security group list -f value -c Name").ok();
     assert_eq!(groups, "default\n");
 
     // Deletes in the wrong order are 409s (one line, exit 1); the right order works.
-    let e = cli(u, &["network", "delete", "TenantA-Net"]).fails();
-    assert!(e.contains("409 NetworkInUse"), "{e}");
-    let e = cli(u, &["router", "delete", "TenantA-R1"]).fails();
-    assert!(e.contains("409"), "{e}");
-    cli(u, &["floating", "ip", "delete", &fip_addr]).ok();
-    cli(u, &["port", "delete", "vm1-port"]).ok();
-    cli(u, &["router", "unset", "--external-gateway", "TenantA-R1"]).ok();
-    cli(
-        u,
-        &["router", "remove", "subnet", "TenantA-R1", "TenantA-Subnet"],
-    )
-    .ok();
-    cli(u, &["router", "delete", "TenantA-R1"]).ok();
-    cli(u, &["subnet", "delete", "TenantA-Subnet"]).ok();
-    cli(u, &["network", "delete", "TenantA-Net"]).ok();
-    assert_eq!(
-        cli(u, &["network", "list", "--internal", "-f", "value"]).ok(),
-        ""
-    );
-    assert_eq!(cli(u, &["floating", "ip", "list", "-f", "value"]).ok(), "");
+    cli(u, "network delete TenantA-Net").fails_with("409 NetworkInUse");
+    cli(u, "router delete TenantA-R1").fails_with("409");
+    cli(u, &format!("floating ip delete {fip_addr}")).ok();
+    cli(u, "port delete vm1-port").ok();
+    cli(u, "router unset --external-gateway TenantA-R1").ok();
+    cli(u, "router remove subnet TenantA-R1 TenantA-Subnet").ok();
+    cli(u, "router delete TenantA-R1").ok();
+    cli(u, "subnet delete TenantA-Subnet").ok();
+    cli(u, "network delete TenantA-Net").ok();
+    cli(u, "network list --internal -f value").quiet();
+    cli(u, "floating ip list -f value").quiet();
 
     // Admin still sees its external network, and UserA's delete left it alone.
-    let nets = cli(
-        Some(&admin),
-        &["network", "list", "-f", "value", "-c", "Name"],
-    )
-    .ok();
-    let mut nets = lines(&nets);
-    nets.sort_unstable();
-    assert_eq!(nets, ["Ext-Net", "admin-private"]);
+    let nets = cli(Some(&admin), "network list -f value -c Name").ok();
+    assert_eq!(sorted_lines(&nets), ["Ext-Net", "admin-private"]);
 }
 
 #[test]
@@ -747,38 +573,27 @@ fn tenancy_show_set_and_agents() {
     let s = Server::start();
     let admin = s.admin();
     let a = Some(&admin);
-    let admin_net = cli(
-        a,
-        &["network", "create", "admin-net", "-f", "value", "-c", "id"],
-    )
-    .ok();
+    let admin_net = cli(a, "network create admin-net -f value -c id").ok();
     let admin_net = admin_net.trim().to_string();
     let user = create_tenant(&admin, &s);
     let u = Some(&user);
 
     // The member sees neither admin's network by name nor by ID.
-    let e = cli(u, &["network", "show", "admin-net"]).fails();
+    let e = cli(u, "network show admin-net").fails();
     assert_eq!(e, "neutrino: No Network found for admin-net");
-    let e = cli(u, &["network", "show", &admin_net]).fails();
+    let e = cli(u, &format!("network show {admin_net}")).fails();
     assert_eq!(e, format!("neutrino: No Network found for {admin_net}"));
     // ... and may not set provider attributes.
-    let e = cli(
-        u,
-        &["network", "create", "x", "--provider-network-type", "vxlan"],
-    )
-    .fails();
-    assert!(e.contains("403 PolicyNotAuthorized"), "{e}");
+    cli(u, "network create x --provider-network-type vxlan").fails_with("403 PolicyNotAuthorized");
     // Agents are admin-only.
-    let e = cli(u, &["network", "agent", "list"]).fails();
-    assert!(e.contains("403"), "{e}");
+    cli(u, "network agent list").fails_with("403");
     assert_eq!(
-        cli(a, &["network", "agent", "list", "-f", "json"]).json(),
+        cli(a, "network agent list -f json").json(),
         serde_json::json!([])
     );
-    let e = cli(a, &["network", "agent", "show", "nope"]).fails();
-    assert!(e.contains("No Agent found for nope"), "{e}");
+    cli(a, "network agent show nope").fails_with("No Agent found for nope");
     s.register_agent("compute1");
-    let agents = cli(a, &["network", "agent", "list", "-f", "json"]).json();
+    let agents = cli(a, "network agent list -f json").json();
     let agent_id = agents[0]["ID"].as_str().expect("agent id").to_string();
     assert_eq!(agents[0]["Host"], "compute1");
     assert_eq!(agents[0]["Agent Type"], "Open vSwitch agent");
@@ -786,245 +601,118 @@ fn tenancy_show_set_and_agents() {
     assert_eq!(agents[0]["State"], true);
     let row = cli(
         a,
-        &[
-            "network", "agent", "list", "--host", "compute1", "-f", "value", "-c", "Host", "-c",
-            "Alive", "-c", "State", "-c", "Binary",
-        ],
+        "network agent list --host compute1 -f value -c Host -c Alive -c State -c Binary",
     )
     .ok();
     assert_eq!(row, "compute1 :-) UP neutrino-agent\n");
-    cli(a, &["network", "agent", "set", &agent_id, "--disable"]).ok();
-    let table = cli(a, &["network", "agent", "list"]).ok();
+    cli(a, &format!("network agent set {agent_id} --disable")).ok();
+    let table = cli(a, "network agent list").ok();
     assert!(table.contains("| :-)   | DOWN  |"), "{table}");
     let shown = cli(
         a,
-        &[
-            "network",
-            "agent",
-            "show",
-            &agent_id,
-            "-f",
-            "json",
-            "-c",
-            "configurations",
-        ],
+        &format!("network agent show {agent_id} -f json -c configurations"),
     )
     .json();
     assert_eq!(shown["configurations"]["tunneling_ip"], "192.168.100.11");
-    cli(a, &["network", "agent", "delete", &agent_id]).ok();
-    assert_eq!(
-        cli(a, &["network", "agent", "list", "-f", "value"]).ok(),
-        ""
-    );
+    cli(a, &format!("network agent delete {agent_id}")).ok();
+    cli(a, "network agent list -f value").quiet();
 
     // Shared networks are visible to all; set renames and shares.
-    cli(
-        a,
-        &[
-            "network",
-            "set",
-            "admin-net",
-            "--share",
-            "--name",
-            "shared-net",
-        ],
-    )
-    .ok();
-    let seen = cli(u, &["network", "list", "-f", "value", "-c", "Name"]).ok();
+    cli(a, "network set admin-net --share --name shared-net").ok();
+    let seen = cli(u, "network list -f value -c Name").ok();
     assert_eq!(seen, "shared-net\n");
-    let shown = cli(
-        u,
-        &[
-            "network",
-            "show",
-            "shared-net",
-            "-f",
-            "value",
-            "-c",
-            "shared",
-            "-c",
-            "id",
-        ],
-    )
-    .ok();
+    let shown = cli(u, "network show shared-net -f value -c shared -c id").ok();
     assert_eq!(shown, format!("{admin_net}\nTrue\n"));
 
     // Show as a Field/Value table.
-    let table = cli(
-        a,
-        &[
-            "network",
-            "show",
-            "shared-net",
-            "-c",
-            "name",
-            "-c",
-            "admin_state_up",
-        ],
-    )
-    .ok();
+    let table = cli(a, "network show shared-net -c name -c admin_state_up").ok();
     assert!(table.contains("| Field"), "{table}");
     assert!(table.contains("| admin_state_up | UP "), "{table}");
     assert!(table.contains("| name           | shared-net "), "{table}");
 
     // Duplicate names: ambiguous for lookup.
-    cli(u, &["network", "create", "dup"]).ok();
-    cli(u, &["network", "create", "dup"]).ok();
-    let e = cli(u, &["network", "show", "dup"]).fails();
+    cli(u, "network create dup").ok();
+    cli(u, "network create dup").ok();
+    let e = cli(u, "network show dup").fails();
     assert_eq!(
         e,
         "neutrino: More than one Network exists with the name 'dup'."
     );
 
     // Port binding set by admin; list by host.
-    cli(u, &["network", "create", "pnet"]).ok();
+    cli(u, "network create pnet").ok();
     cli(
         u,
-        &[
-            "subnet",
-            "create",
-            "psub",
-            "--network",
-            "pnet",
-            "--subnet-range",
-            "192.0.2.0/24",
-        ],
+        "subnet create psub --network pnet --subnet-range 192.0.2.0/24",
     )
     .ok();
-    cli(u, &["port", "create", "p1", "--network", "pnet"]).ok();
-    let e = cli(u, &["port", "set", "p1", "--host", "compute1"]).fails();
-    assert!(e.contains("403"), "{e}");
-    cli(
-        a,
-        &[
-            "port",
-            "set",
-            "p1",
-            "--host",
-            "compute1",
-            "--device-id",
-            "vm-x",
-        ],
-    )
-    .ok();
-    let by_host = cli(
-        a,
-        &[
-            "port", "list", "--host", "compute1", "-f", "value", "-c", "Name",
-        ],
-    )
-    .ok();
+    cli(u, "port create p1 --network pnet").ok();
+    cli(u, "port set p1 --host compute1").fails_with("403");
+    cli(a, "port set p1 --host compute1 --device-id vm-x").ok();
+    let by_host = cli(a, "port list --host compute1 -f value -c Name").ok();
     assert_eq!(by_host, "p1\n");
-    let host = cli(
-        a,
-        &["port", "show", "p1", "-f", "value", "-c", "binding:host_id"],
-    )
-    .ok();
+    let host = cli(a, "port show p1 -f value -c binding:host_id").ok();
     assert_eq!(host, "compute1\n");
 
     // Identity listing and deleting.
-    let users = cli(a, &["user", "list", "-f", "value", "-c", "Name"]).ok();
-    let mut users = lines(&users);
-    users.sort_unstable();
-    assert_eq!(users, ["UserA", "admin"]);
-    cli(a, &["user", "create", "tmp", "--password", "x"]).ok();
-    cli(a, &["user", "delete", "tmp"]).ok();
-    let e = cli(a, &["user", "show", "tmp"]).fails();
+    let users = cli(a, "user list -f value -c Name").ok();
+    assert_eq!(sorted_lines(&users), ["UserA", "admin"]);
+    cli(a, "user create tmp --password x").ok();
+    cli(a, "user delete tmp").ok();
+    let e = cli(a, "user show tmp").fails();
     assert_eq!(e, "neutrino: No User found for tmp");
-    cli(a, &["project", "create", "Scratch"]).ok();
-    cli(a, &["project", "delete", "Scratch"]).ok();
+    cli(a, "project create Scratch").ok();
+    cli(a, "project delete Scratch").ok();
 }
 
 #[test]
 fn errors_are_one_line() {
     // No OS_AUTH_URL: a configuration error before any request.
-    let e = cli(None, &["network", "list"]).fails();
+    let e = cli(None, "network list").fails();
     assert!(e.starts_with("neutrino: OS_AUTH_URL is not set"), "{e}");
 
     // Nothing listening: a transport error.
-    let closed = Creds {
-        auth_url: format!("http://127.0.0.1:{}/v3", free_port()),
-        user: "admin".into(),
-        password: "x".into(),
-        project: "admin".into(),
-    };
-    let e = cli(Some(&closed), &["network", "list"]).fails();
-    assert!(e.contains("cannot connect to"), "{e}");
+    let closed = format!("http://127.0.0.1:{}/v3", free_port());
+    let closed = Creds::new(&closed, "admin", "x", "admin");
+    cli(Some(&closed), "network list").fails_with("cannot connect to");
 
     let s = Server::start();
     let admin = s.admin();
     let a = Some(&admin);
 
     // Flags override the environment.
-    let out = cli(
+    cli(
         None,
-        &[
-            "network",
-            "list",
-            "--os-auth-url",
-            &s.auth_url(),
-            "--os-username",
-            "admin",
-            "--os-password",
-            ADMIN_PASSWORD,
-            "--os-project-name",
-            "admin",
-        ],
+        &format!(
+            "network list --os-auth-url {} --os-username admin --os-password {ADMIN_PASSWORD} \
+             --os-project-name admin",
+            s.auth_url()
+        ),
     )
-    .ok();
-    assert_eq!(out, "");
+    .quiet();
 
     // Wrong password: a login failure.
     let mut bad = admin.clone();
     bad.password = "wrong".into();
-    let e = cli(Some(&bad), &["network", "list"]).fails();
+    let e = cli(Some(&bad), "network list").fails();
     assert!(e.contains("login as admin") && e.contains("401"), "{e}");
 
     // Unknown names.
-    let e = cli(a, &["network", "show", "no-such-net"]).fails();
+    let e = cli(a, "network show no-such-net").fails();
     assert_eq!(e, "neutrino: No Network found for no-such-net");
     let e = cli(
         a,
-        &[
-            "subnet",
-            "create",
-            "s",
-            "--network",
-            "no-such-net",
-            "--subnet-range",
-            "10.9.0.0/24",
-        ],
+        "subnet create s --network no-such-net --subnet-range 10.9.0.0/24",
     )
     .fails();
     assert_eq!(e, "neutrino: No Network found for no-such-net");
-    let e = cli(
-        a,
-        &[
-            "role",
-            "add",
-            "member",
-            "--project",
-            "nope",
-            "--user",
-            "admin",
-        ],
-    )
-    .fails();
-    assert!(e.contains("No Project found for nope"), "{e}");
+    cli(a, "role add member --project nope --user admin").fails_with("No Project found for nope");
 
     // Server-side validation comes back as "<status> <type>: <message>".
-    cli(a, &["network", "create", "n1"]).ok();
+    cli(a, "network create n1").ok();
     let e = cli(
         a,
-        &[
-            "subnet",
-            "create",
-            "s1",
-            "--network",
-            "n1",
-            "--subnet-range",
-            "10.9.0.0/33",
-        ],
+        "subnet create s1 --network n1 --subnet-range 10.9.0.0/33",
     )
     .fails();
     assert!(e.starts_with("neutrino: 400 "), "{e}");
@@ -1032,56 +720,37 @@ fn errors_are_one_line() {
     // 409 on deleting a network in use.
     cli(
         a,
-        &[
-            "subnet",
-            "create",
-            "s1",
-            "--network",
-            "n1",
-            "--subnet-range",
-            "10.9.0.0/24",
-        ],
+        "subnet create s1 --network n1 --subnet-range 10.9.0.0/24",
     )
     .ok();
-    cli(a, &["port", "create", "p1", "--network", "n1"]).ok();
-    let e = cli(a, &["network", "delete", "n1"]).fails();
+    cli(a, "port create p1 --network n1").ok();
+    let e = cli(a, "network delete n1").fails();
     assert!(e.contains("409 NetworkInUse"), "{e}");
     assert!(e.contains("'n1'"), "{e}");
 
     // Deleting several: every failure reported, then a summary; exit 1.
-    let r = cli(a, &["network", "delete", "n1", "nope"]);
-    assert_eq!(r.code, Some(1));
-    assert!(r.stderr.contains("NetworkInUse"), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("No Network found for nope"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains("2 of 2 networks failed to delete."),
-        "{}",
-        r.stderr
-    );
+    cli(a, "network delete n1 nope").fails_mentioning(&[
+        "NetworkInUse",
+        "No Network found for nope",
+        "2 of 2 networks failed to delete.",
+    ]);
 
     // Unknown columns.
-    let e = cli(a, &["network", "list", "-c", "Bogus"]).fails();
-    assert!(e.contains("No recognized column names"), "{e}");
+    cli(a, "network list -c Bogus").fails_with("No recognized column names");
 
     // Malformed key=value options fail before any request is made.
-    let r = cli(
+    cli(
         a,
-        &[
-            "subnet",
-            "create",
-            "s",
-            "--network",
-            "n1",
-            "--subnet-range",
-            "10.9.0.0/24",
-            "--allocation-pool",
-            "start=10.9.0.5",
-        ],
+        "subnet create s --network n1 --subnet-range 10.9.0.0/24 --allocation-pool start=10.9.0.5",
+    )
+    .fails_mentioning(&["start=IP,end=IP"]);
+}
+
+#[test]
+fn command_lines_split_into_words() {
+    assert_eq!(words("  a  b "), ["a", "b"]);
+    assert_eq!(
+        words("-c 'MAC Address' -c id ''"),
+        ["-c", "MAC Address", "-c", "id", ""]
     );
-    assert_eq!(r.code, Some(1), "{}", r.stderr);
-    assert!(r.stderr.contains("start=IP,end=IP"), "{}", r.stderr);
 }

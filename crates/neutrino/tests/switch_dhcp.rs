@@ -100,11 +100,29 @@ fn wait_for(lab: &Lab, what: &str, within: Duration, mut cond: impl FnMut() -> b
     }
 }
 
+/// Waits until the udhcpc script log at `log` has a line with `event`.
+fn wait_event(lab: &Lab, log: &Path, event: &str) {
+    let what = format!("udhcpc event '{event}'");
+    wait_for(lab, &what, Duration::from_secs(15), || {
+        read(log).contains(event)
+    });
+}
+
+/// `switch show` on H1.
+fn show(lab: &Lab) -> String {
+    lab.switch_ok(H::H1, &["show"])
+}
+
+/// A command line's words (no argument has a space).
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
 /// The number after `key=` on the "dhcp stats" line of `switch show` for `port`.
 fn dhcp_stat(lab: &Lab, port: &str, key: &str) -> u64 {
-    let show = lab.switch_ok(H::H1, &["show"]);
+    let text = show(lab);
     let mut in_port = false;
-    for l in show.lines() {
+    for l in text.lines() {
         let t = l.trim();
         if let Some(name) = t.strip_prefix("Port ") {
             in_port = name == port;
@@ -128,25 +146,10 @@ fn vm_gets_address_mtu_and_route_from_the_switch() {
     require_tool("busybox", "busybox");
     let mut lab = Lab::new("dhc");
     lab.start_switchd(H::H1);
-    let (p, uid) = (lab.prefix.clone(), lab.uid.clone());
     lab.switch_ok(H::H1, &["add-br", "br-int"]);
 
-    let vm1 = Vm {
-        host: H::H1,
-        ns: format!("{p}v1"),
-        tap: format!("tap{uid}a"),
-        ip: "10.0.0.5",
-        mac: MAC1,
-        tag: 0,
-    };
-    let vm2 = Vm {
-        host: H::H1,
-        ns: format!("{p}v2"),
-        tap: format!("tap{uid}b"),
-        ip: "10.0.0.6",
-        mac: MAC2,
-        tag: 0,
-    };
+    let vm1 = lab.vm(H::H1, 1, "10.0.0.5", MAC1, 0);
+    let vm2 = lab.vm(H::H1, 2, "10.0.0.6", MAC2, 0);
     for vm in [&vm1, &vm2] {
         lab.add_ns(&vm.ns);
         lab.switch_ok(
@@ -170,32 +173,17 @@ fn vm_gets_address_mtu_and_route_from_the_switch() {
     );
     let r = lab.switch_stdin(H::H1, &["replace-flows", "br-int", "-"], &flows);
     assert!(r.ok(), "replace-flows:\n{}", r.describe());
-    lab.switch_ok(
-        H::H1,
-        &[
-            "set-dhcp",
-            "br-int",
-            &vm1.tap,
-            "--mac",
-            MAC1,
-            "--ip",
-            "10.0.0.5/24",
-            "--router",
-            "10.0.0.1",
-            "--mtu",
-            "1450",
-            "--dns",
-            "10.0.0.53",
-            "--lease",
-            "600",
-            "--server-ip",
-            SERVER_IP,
-        ],
+    let set_dhcp = format!(
+        "set-dhcp br-int {} --mac {MAC1} --ip 10.0.0.5/24 --router 10.0.0.1 --mtu 1450 \
+         --dns 10.0.0.53 --lease 600 --server-ip {SERVER_IP}",
+        vm1.tap
     );
-    let show = lab.switch_ok(H::H1, &["show"]);
+    lab.switch_ok(H::H1, &words(&set_dhcp));
+    let binding = format!("dhcp: 10.0.0.5/24 for {MAC1}");
+    let shown = show(&lab);
     assert!(
-        show.contains(&format!("dhcp: 10.0.0.5/24 for {MAC1}")),
-        "switch show must print the binding:\n{show}"
+        shown.contains(&binding),
+        "switch show must print the binding:\n{shown}"
     );
 
     // A real DHCP client gets address, MTU and default route.
@@ -260,21 +248,11 @@ fn vm_gets_address_mtu_and_route_from_the_switch() {
         .spawn()
         .expect("spawn udhcpc");
     let client = Client(Some(child));
-    wait_for(
-        &lab,
-        "udhcpc (daemon) bound",
-        Duration::from_secs(15),
-        || read(&log3).contains("bound ip=10.0.0.5"),
-    );
-    ip(&["-n", &vm1.ns, "neigh", "flush", "dev", &vm1.tap]);
+    wait_event(&lab, &log3, "bound ip=10.0.0.5");
+    lab.flush_neigh(&vm1);
     let arp_before = dhcp_stat(&lab, &vm1.tap, "arp_replies");
     client.signal("USR1");
-    wait_for(
-        &lab,
-        "renewal after SIGUSR1",
-        Duration::from_secs(15),
-        || read(&log3).contains("renew ip=10.0.0.5"),
-    );
+    wait_event(&lab, &log3, "renew ip=10.0.0.5");
     assert!(
         dhcp_stat(&lab, &vm1.tap, "arp_replies") > arp_before,
         "the renewal should have resolved the server address through the switch"
@@ -294,25 +272,22 @@ fn vm_gets_address_mtu_and_route_from_the_switch() {
     );
     drop(client);
     eprintln!("udhcpc events:\n{}", read(&log3));
-    eprintln!("{}", lab.switch_ok(H::H1, &["show"]));
+    eprintln!("{}", show(&lab));
     // Nothing was dropped on the bound port: every packet was a client message.
     assert_eq!(dhcp_stat(&lab, &vm1.tap, "dropped"), 0);
 
     // The binding survives a switchd restart (state file) without re-creating the tap.
     lab.kill_switchd(H::H1);
     lab.start_switchd(H::H1);
-    let show = lab.switch_ok(H::H1, &["show"]);
-    assert!(
-        show.contains(&format!("dhcp: 10.0.0.5/24 for {MAC1}")),
-        "{show}"
-    );
+    let shown = show(&lab);
+    assert!(shown.contains(&binding), "{shown}");
     let r = udhcpc_once(&vm1, &script1, 5);
     assert!(r.ok(), "after restart:\n{}\n{}", r.describe(), lab.diag());
 
     // Cleared: no more answers.
     lab.switch_ok(H::H1, &["clear-dhcp", "br-int", &vm1.tap]);
-    let show = lab.switch_ok(H::H1, &["show"]);
-    assert!(!show.contains("dhcp:"), "{show}");
+    let shown = show(&lab);
+    assert!(!shown.contains("dhcp:"), "{shown}");
     let r = udhcpc_once(&vm1, &script1, 2);
     assert!(!r.ok(), "no lease after clear-dhcp:\n{}", r.describe());
 }
@@ -325,74 +300,23 @@ fn set_dhcp_errors_are_one_line() {
     let mut lab = Lab::new("dhe");
     lab.start_switchd(H::H1);
     lab.switch_ok(H::H1, &["add-br", "br0"]);
-    let base = ["set-dhcp", "br0"];
-    for extra in [
+    for args in [
         // No such port.
-        vec![
-            "nope",
-            "--mac",
-            MAC1,
-            "--ip",
-            "10.0.0.5/24",
-            "--server-ip",
-            SERVER_IP,
-        ],
+        format!("nope --mac {MAC1} --ip 10.0.0.5/24 --server-ip {SERVER_IP}"),
         // Bad MAC, bad prefix, missing prefix, bad host route, server = client.
-        vec![
-            "x",
-            "--mac",
-            "fa:16:3e",
-            "--ip",
-            "10.0.0.5/24",
-            "--server-ip",
-            SERVER_IP,
-        ],
-        vec![
-            "x",
-            "--mac",
-            MAC1,
-            "--ip",
-            "10.0.0.5/33",
-            "--server-ip",
-            SERVER_IP,
-        ],
-        vec![
-            "x",
-            "--mac",
-            MAC1,
-            "--ip",
-            "10.0.0.5",
-            "--server-ip",
-            SERVER_IP,
-        ],
-        vec![
-            "x",
-            "--mac",
-            MAC1,
-            "--ip",
-            "10.0.0.5/24",
-            "--server-ip",
-            SERVER_IP,
-            "--host-route",
-            "10.9.0.0/16",
-        ],
-        vec![
-            "x",
-            "--mac",
-            MAC1,
-            "--ip",
-            "10.0.0.5/24",
-            "--server-ip",
-            "10.0.0.5",
-        ],
+        format!("x --mac fa:16:3e --ip 10.0.0.5/24 --server-ip {SERVER_IP}"),
+        format!("x --mac {MAC1} --ip 10.0.0.5/33 --server-ip {SERVER_IP}"),
+        format!("x --mac {MAC1} --ip 10.0.0.5 --server-ip {SERVER_IP}"),
+        format!("x --mac {MAC1} --ip 10.0.0.5/24 --server-ip {SERVER_IP} --host-route 10.9.0.0/16"),
+        format!("x --mac {MAC1} --ip 10.0.0.5/24 --server-ip 10.0.0.5"),
     ] {
-        let args: Vec<&str> = base.iter().copied().chain(extra).collect();
-        let r = lab.switch(H::H1, &args);
-        assert!(!r.ok(), "{args:?} should fail");
+        let args = format!("set-dhcp br0 {args}");
+        let r = lab.switch(H::H1, &words(&args));
+        assert!(!r.ok(), "{args} should fail");
         assert_eq!(
             r.stderr.trim().lines().count(),
             1,
-            "{args:?}: one line:\n{}",
+            "{args}: one line:\n{}",
             r.stderr
         );
     }

@@ -18,7 +18,21 @@ const SERVER_MAC: MacAddr = MacAddr([0xfa, 0x16, 0x3e, 0xff, 0xff, 0xfe]);
 const IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 5);
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 const ROUTER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+/// An address in the subnet that is not the port's.
+const ELSEWHERE: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 77);
+/// Another DHCP server's address.
+const OTHER_SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
+/// Where a broadcast reply goes.
+const BROADCAST: (MacAddr, Ipv4Addr) = (MacAddr::BROADCAST, Ipv4Addr::BROADCAST);
 const XID: u32 = 0xdead_beef;
+
+fn route(destination: [u8; 4], prefix_len: u8, nexthop: [u8; 4]) -> StaticRoute {
+    StaticRoute {
+        destination: destination.into(),
+        prefix_len,
+        nexthop: nexthop.into(),
+    }
+}
 
 fn binding() -> DhcpBinding {
     let mut b = DhcpBinding::new("fa:16:3e:00:00:01", IP, 24, SERVER);
@@ -56,10 +70,68 @@ fn rig() -> Rig {
     Rig { sw, tap1, tap2 }
 }
 
+impl Rig {
+    /// Sends `frame` into `port`; returns the engine's replies (and checks that
+    /// the request itself went nowhere).
+    fn send(&mut self, port: usize, frame: &[u8]) -> Vec<Reply> {
+        let mut out = Vec::new();
+        self.sw.receive(port, frame, None, 0, &mut out);
+        assert!(out.is_empty(), "the request itself must not be forwarded");
+        self.sw.take_replies()
+    }
+
+    /// Sends `frame` into tap1: the one reply, taken apart.
+    fn answer(&mut self, frame: &[u8]) -> Parsed {
+        let tap1 = self.tap1;
+        only_reply(self.send(tap1, frame), tap1)
+    }
+
+    /// Sends `frame` into tap1: true when nothing comes back.
+    fn unanswered(&mut self, frame: &[u8]) -> bool {
+        let tap1 = self.tap1;
+        self.send(tap1, frame).is_empty()
+    }
+
+    /// tap1's DHCP counters.
+    fn stats(&self) -> switch::DhcpStats {
+        self.stats_of(self.tap1)
+    }
+
+    fn stats_of(&self, p: usize) -> switch::DhcpStats {
+        self.sw.port(p).unwrap().dhcp_stats
+    }
+
+    /// Sets (or clears) tap1's binding.
+    fn set_binding(&mut self, b: Option<DhcpBinding>) -> Result<(), switch::SwitchError> {
+        self.sw.set_port_dhcp("br-int", "tap1", b)
+    }
+
+    /// `trace` of a packet described by `flow` on br-int, as one text.
+    fn trace(&mut self, flow: &str) -> String {
+        self.sw.trace("br-int", flow, 0).unwrap().join("\n")
+    }
+}
+
 fn client_msg(ty: MessageType, mac: MacAddr) -> Message {
     let z = Ipv4Addr::UNSPECIFIED;
     let mut m = Message::new_with_id(XID, z, z, z, z, &mac.0);
     m.opts_mut().insert(DhcpOption::MessageType(ty));
+    m
+}
+
+/// A message of type `ty` from the VM, with `opts`.
+fn vm_msg(ty: MessageType, opts: &[DhcpOption]) -> Message {
+    let mut m = client_msg(ty, VM);
+    for o in opts {
+        m.opts_mut().insert(o.clone());
+    }
+    m
+}
+
+/// A message of type `ty` from the VM that has the address `ciaddr`, with `opts`.
+fn bound_msg(ty: MessageType, ciaddr: Ipv4Addr, opts: &[DhcpOption]) -> Message {
+    let mut m = vm_msg(ty, opts);
+    m.set_ciaddr(ciaddr);
     m
 }
 
@@ -83,22 +155,35 @@ fn frame_from(eth_src: MacAddr, ip_src: Ipv4Addr, ip_dst: Ipv4Addr, m: &Message)
     )
 }
 
+/// From the VM without an address, to everyone.
 fn broadcast_frame(m: &Message) -> Vec<u8> {
     frame_from(VM, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, m)
 }
 
-/// Sends `frame` into `port`; returns the engine's replies (and checks that the
-/// request itself went nowhere).
-fn send(r: &mut Rig, port: usize, frame: &[u8]) -> Vec<Reply> {
-    let mut out = Vec::new();
-    r.sw.receive(port, frame, None, 0, &mut out);
-    assert!(out.is_empty(), "the request itself must not be forwarded");
-    r.sw.take_replies()
+/// From the VM at its `ciaddr`, to `ip_dst`.
+fn bound_frame(m: &Message, ip_dst: Ipv4Addr) -> Vec<u8> {
+    frame_from(VM, m.ciaddr(), ip_dst, m)
+}
+
+/// A plain DISCOVER from the VM.
+fn discover() -> Vec<u8> {
+    broadcast_frame(&client_msg(MessageType::Discover, VM))
 }
 
 struct Parsed {
     h: UdpHeaders,
     m: Message,
+}
+
+impl Parsed {
+    fn msg_type(&self) -> Option<MessageType> {
+        self.m.opts().msg_type()
+    }
+
+    /// Where the reply goes: Ethernet and IP destination.
+    fn dest(&self) -> (MacAddr, Ipv4Addr) {
+        (self.h.eth_dst, self.h.ip_dst)
+    }
 }
 
 /// Takes a reply frame apart: checksums, UDP ports, then the message with dhcproto.
@@ -119,10 +204,7 @@ fn parse_reply(f: &[u8]) -> Parsed {
     assert_eq!(m.opcode(), Opcode::BootReply);
     assert_eq!(m.xid(), XID);
     assert_eq!(m.chaddr(), &VM.0);
-    assert_eq!(
-        m.opts().get(OptionCode::ServerIdentifier),
-        Some(&DhcpOption::ServerIdentifier(SERVER))
-    );
+    assert_opt(&m, DhcpOption::ServerIdentifier(SERVER));
     Parsed { h, m }
 }
 
@@ -139,283 +221,225 @@ fn opt(m: &Message, c: OptionCode) -> Option<DhcpOption> {
     m.opts().get(c).cloned()
 }
 
+/// The message carries `want` (an option of that code, with that value).
+fn assert_opt(m: &Message, want: DhcpOption) {
+    let code = OptionCode::from(&want);
+    assert_eq!(opt(m, code), Some(want), "{code:?}");
+}
+
+/// The message carries none of `codes`.
+fn assert_no_opts(m: &Message, codes: &[OptionCode]) {
+    for &c in codes {
+        assert_eq!(opt(m, c), None, "{c:?}");
+    }
+}
+
 /// The options an OFFER/ACK carries for `binding()`.
 fn assert_config_options(m: &Message, with_lease: bool) {
     use DhcpOption as O;
-    assert_eq!(
-        opt(m, OptionCode::SubnetMask),
-        Some(O::SubnetMask(Ipv4Addr::new(255, 255, 255, 0)))
-    );
-    assert_eq!(opt(m, OptionCode::Router), Some(O::Router(vec![ROUTER])));
-    assert_eq!(
-        opt(m, OptionCode::DomainNameServer),
-        Some(O::DomainNameServer(vec![
-            Ipv4Addr::new(10, 0, 0, 53),
-            Ipv4Addr::new(8, 8, 8, 8)
-        ]))
-    );
-    assert_eq!(
-        opt(m, OptionCode::DomainName),
-        Some(O::DomainName("openstacklocal".into()))
-    );
-    assert_eq!(
-        opt(m, OptionCode::InterfaceMtu),
-        Some(O::InterfaceMtu(1450))
-    );
-    assert_eq!(
-        opt(m, OptionCode::BroadcastAddr),
-        Some(O::BroadcastAddr(Ipv4Addr::new(10, 0, 0, 255)))
-    );
+    let dns = vec![Ipv4Addr::new(10, 0, 0, 53), Ipv4Addr::new(8, 8, 8, 8)];
+    for want in [
+        O::SubnetMask(Ipv4Addr::new(255, 255, 255, 0)),
+        O::Router(vec![ROUTER]),
+        O::DomainNameServer(dns),
+        O::DomainName("openstacklocal".into()),
+        O::InterfaceMtu(1450),
+        O::BroadcastAddr(Ipv4Addr::new(10, 0, 0, 255)),
+    ] {
+        assert_opt(m, want);
+    }
+    let lease = [
+        O::AddressLeaseTime(3600),
+        O::Renewal(1800),
+        O::Rebinding(3150),
+    ];
     if with_lease {
-        assert_eq!(
-            opt(m, OptionCode::AddressLeaseTime),
-            Some(O::AddressLeaseTime(3600))
-        );
-        assert_eq!(opt(m, OptionCode::Renewal), Some(O::Renewal(1800)));
-        assert_eq!(opt(m, OptionCode::Rebinding), Some(O::Rebinding(3150)));
+        lease.into_iter().for_each(|want| assert_opt(m, want));
     } else {
-        for c in [
-            OptionCode::AddressLeaseTime,
-            OptionCode::Renewal,
-            OptionCode::Rebinding,
-        ] {
-            assert_eq!(opt(m, c), None, "{c:?}");
-        }
+        assert_no_opts(m, &lease.each_ref().map(OptionCode::from));
     }
     // No host routes configured: no option 121.
-    assert_eq!(opt(m, OptionCode::ClasslessStaticRoute), None);
+    assert_no_opts(m, &[OptionCode::ClasslessStaticRoute]);
 }
 
-fn stats(r: &Rig, p: usize) -> switch::DhcpStats {
-    r.sw.port(p).unwrap().dhcp_stats
+/// An OFFER or ACK of `binding()`'s address, sent to the VM at that address.
+fn assert_offered(p: &Parsed, ty: MessageType) {
+    assert_eq!(p.msg_type(), Some(ty));
+    assert_eq!(p.m.yiaddr(), IP);
+    assert_config_options(&p.m, true);
+    assert_eq!(p.dest(), (VM, IP));
 }
 
 #[test]
 fn discover_gets_an_offer_unicast_to_chaddr() {
     let mut r = rig();
-    let tap1 = r.tap1;
-    let p = only_reply(
-        send(
-            &mut r,
-            tap1,
-            &broadcast_frame(&client_msg(MessageType::Discover, VM)),
-        ),
-        tap1,
-    );
-    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Offer));
-    assert_eq!(p.m.yiaddr(), IP);
+    let p = r.answer(&discover());
+    // No broadcast flag: to yiaddr at chaddr (RFC 2131 4.1).
+    assert_offered(&p, MessageType::Offer);
     assert_eq!(p.m.ciaddr(), Ipv4Addr::UNSPECIFIED);
     assert_eq!(p.m.siaddr(), Ipv4Addr::UNSPECIFIED);
     assert_eq!(p.m.giaddr(), Ipv4Addr::UNSPECIFIED);
-    assert_config_options(&p.m, true);
-    // No broadcast flag: to yiaddr at chaddr (RFC 2131 4.1).
-    assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
     assert_eq!(p.h.vlan_tci, None);
-    assert_eq!(stats(&r, tap1).offers, 1);
+    assert_eq!(r.stats().offers, 1);
 }
 
 #[test]
 fn broadcast_flag_gets_a_broadcast_offer() {
     let mut r = rig();
-    let tap1 = r.tap1;
     let mut m = client_msg(MessageType::Discover, VM);
     m.set_flags(Flags::default().set_broadcast());
-    let p = only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1);
-    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Offer));
+    let p = r.answer(&broadcast_frame(&m));
+    assert_eq!(p.msg_type(), Some(MessageType::Offer));
     assert!(p.m.flags().broadcast());
-    assert_eq!(
-        (p.h.eth_dst, p.h.ip_dst),
-        (MacAddr::BROADCAST, Ipv4Addr::BROADCAST)
-    );
+    assert_eq!(p.dest(), BROADCAST);
 }
 
 #[test]
 fn request_selecting_gets_an_ack() {
+    use DhcpOption as O;
     let mut r = rig();
-    let tap1 = r.tap1;
-    let mut m = client_msg(MessageType::Request, VM);
-    m.opts_mut().insert(DhcpOption::RequestedIpAddress(IP));
-    m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
-    m.opts_mut().insert(DhcpOption::ClientIdentifier(vec![
-        1, 0xfa, 0x16, 0x3e, 0, 0, 1,
-    ]));
-    let p = only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1);
-    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
-    assert_eq!(p.m.yiaddr(), IP);
-    assert_eq!(p.m.ciaddr(), Ipv4Addr::UNSPECIFIED);
-    assert_config_options(&p.m, true);
-    // RFC 6842: the client identifier comes back.
-    assert_eq!(
-        opt(&p.m, OptionCode::ClientIdentifier),
-        Some(DhcpOption::ClientIdentifier(vec![
-            1, 0xfa, 0x16, 0x3e, 0, 0, 1
-        ]))
+    let client_id = O::ClientIdentifier(vec![1, 0xfa, 0x16, 0x3e, 0, 0, 1]);
+    let m = vm_msg(
+        MessageType::Request,
+        &[
+            O::RequestedIpAddress(IP),
+            O::ServerIdentifier(SERVER),
+            client_id.clone(),
+        ],
     );
-    assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
-    assert_eq!(stats(&r, tap1).acks, 1);
+    let p = r.answer(&broadcast_frame(&m));
+    assert_offered(&p, MessageType::Ack);
+    assert_eq!(p.m.ciaddr(), Ipv4Addr::UNSPECIFIED);
+    // RFC 6842: the client identifier comes back.
+    assert_opt(&p.m, client_id);
+    assert_eq!(r.stats().acks, 1);
 }
 
 #[test]
 fn request_selecting_another_server_is_ignored() {
+    use DhcpOption as O;
     let mut r = rig();
-    let tap1 = r.tap1;
-    let mut m = client_msg(MessageType::Request, VM);
-    m.opts_mut()
-        .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 77)));
-    m.opts_mut()
-        .insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 3)));
-    assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
-    assert_eq!(stats(&r, tap1).ignored, 1);
+    let selecting = [
+        O::RequestedIpAddress(ELSEWHERE),
+        O::ServerIdentifier(OTHER_SERVER),
+    ];
+    let m = vm_msg(MessageType::Request, &selecting);
+    assert!(r.unanswered(&broadcast_frame(&m)));
+    assert_eq!(r.stats().ignored, 1);
 }
 
 /// Checks a NAK: broadcast, no address, only type, server id and a message.
 fn assert_nak(p: &Parsed) {
-    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Nak));
+    assert_eq!(p.msg_type(), Some(MessageType::Nak));
     assert_eq!(p.m.yiaddr(), Ipv4Addr::UNSPECIFIED);
     assert_eq!(p.m.ciaddr(), Ipv4Addr::UNSPECIFIED);
-    assert_eq!(
-        (p.h.eth_dst, p.h.ip_dst),
-        (MacAddr::BROADCAST, Ipv4Addr::BROADCAST)
-    );
+    assert_eq!(p.dest(), BROADCAST);
     let codes: Vec<OptionCode> = p.m.opts().iter().map(|(c, _)| *c).collect();
-    assert_eq!(
-        codes,
-        vec![
-            OptionCode::ServerIdentifier,
-            OptionCode::MessageType,
-            OptionCode::Message
-        ]
-        .into_iter()
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect::<Vec<_>>()
-    );
+    let mut want = vec![
+        OptionCode::ServerIdentifier,
+        OptionCode::MessageType,
+        OptionCode::Message,
+    ];
+    want.sort();
+    assert_eq!(codes, want);
 }
 
 #[test]
 fn request_for_another_address_gets_a_nak() {
+    use DhcpOption as O;
+    use MessageType::Request;
     let mut r = rig();
-    let tap1 = r.tap1;
     // Selecting our offer but asking for something else.
-    let mut m = client_msg(MessageType::Request, VM);
-    m.opts_mut()
-        .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(10, 0, 0, 77)));
-    m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
-    assert_nak(&only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1));
+    let m = vm_msg(
+        Request,
+        &[
+            O::RequestedIpAddress(ELSEWHERE),
+            O::ServerIdentifier(SERVER),
+        ],
+    );
+    assert_nak(&r.answer(&broadcast_frame(&m)));
     // INIT-REBOOT with an address from an earlier life.
-    let mut m = client_msg(MessageType::Request, VM);
-    m.opts_mut()
-        .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(
-            192, 168, 1, 9,
-        )));
-    assert_nak(&only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1));
+    let m = vm_msg(
+        Request,
+        &[O::RequestedIpAddress(Ipv4Addr::new(192, 168, 1, 9))],
+    );
+    assert_nak(&r.answer(&broadcast_frame(&m)));
     // RENEWING an address that is not the port's.
-    let mut m = client_msg(MessageType::Request, VM);
-    m.set_ciaddr(Ipv4Addr::new(10, 0, 0, 77));
-    let f = frame_from(VM, Ipv4Addr::new(10, 0, 0, 77), SERVER, &m);
-    assert_nak(&only_reply(send(&mut r, tap1, &f), tap1));
+    let m = bound_msg(Request, ELSEWHERE, &[]);
+    assert_nak(&r.answer(&bound_frame(&m, SERVER)));
     // A renewal naming another server id.
-    let mut m = client_msg(MessageType::Request, VM);
-    m.set_ciaddr(IP);
-    m.opts_mut()
-        .insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(10, 0, 0, 3)));
-    let f = frame_from(VM, IP, SERVER, &m);
-    assert_nak(&only_reply(send(&mut r, tap1, &f), tap1));
-    assert_eq!(stats(&r, tap1).naks, 4);
+    let m = bound_msg(Request, IP, &[O::ServerIdentifier(OTHER_SERVER)]);
+    assert_nak(&r.answer(&bound_frame(&m, SERVER)));
+    assert_eq!(r.stats().naks, 4);
 }
 
 #[test]
 fn init_reboot_gets_an_ack() {
     let mut r = rig();
-    let tap1 = r.tap1;
-    let mut m = client_msg(MessageType::Request, VM);
-    m.opts_mut().insert(DhcpOption::RequestedIpAddress(IP));
-    let p = only_reply(send(&mut r, tap1, &broadcast_frame(&m)), tap1);
-    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
-    assert_eq!(p.m.yiaddr(), IP);
-    assert_config_options(&p.m, true);
+    let m = vm_msg(MessageType::Request, &[DhcpOption::RequestedIpAddress(IP)]);
+    assert_offered(&r.answer(&broadcast_frame(&m)), MessageType::Ack);
 }
 
 #[test]
 fn renewing_and_rebinding_get_an_ack_to_ciaddr() {
     let mut r = rig();
-    let tap1 = r.tap1;
     // RENEWING: unicast to the server.
-    let mut m = client_msg(MessageType::Request, VM);
-    m.set_ciaddr(IP);
-    let p = only_reply(send(&mut r, tap1, &frame_from(VM, IP, SERVER, &m)), tap1);
-    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
-    assert_eq!((p.m.ciaddr(), p.m.yiaddr()), (IP, IP));
-    assert_config_options(&p.m, true);
-    assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
+    let m = bound_msg(MessageType::Request, IP, &[]);
+    let p = r.answer(&bound_frame(&m, SERVER));
+    assert_offered(&p, MessageType::Ack);
+    assert_eq!(p.m.ciaddr(), IP);
     // REBINDING: broadcast, still answered to ciaddr.
-    let p = only_reply(
-        send(&mut r, tap1, &frame_from(VM, IP, Ipv4Addr::BROADCAST, &m)),
-        tap1,
-    );
-    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
-    assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
-    assert_eq!(stats(&r, tap1).acks, 2);
+    let p = r.answer(&bound_frame(&m, Ipv4Addr::BROADCAST));
+    assert_eq!(p.msg_type(), Some(MessageType::Ack));
+    assert_eq!(p.dest(), (VM, IP));
+    assert_eq!(r.stats().acks, 2);
 }
 
 #[test]
 fn release_and_decline_get_no_reply() {
+    use DhcpOption as O;
     let mut r = rig();
-    let tap1 = r.tap1;
-    let mut m = client_msg(MessageType::Release, VM);
-    m.set_ciaddr(IP);
-    m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
-    assert!(send(&mut r, tap1, &frame_from(VM, IP, SERVER, &m)).is_empty());
-    let mut m = client_msg(MessageType::Decline, VM);
-    m.opts_mut().insert(DhcpOption::RequestedIpAddress(IP));
-    m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
-    assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
-    let s = stats(&r, tap1);
+    let m = bound_msg(MessageType::Release, IP, &[O::ServerIdentifier(SERVER)]);
+    assert!(r.unanswered(&bound_frame(&m, SERVER)));
+    let m = vm_msg(
+        MessageType::Decline,
+        &[O::RequestedIpAddress(IP), O::ServerIdentifier(SERVER)],
+    );
+    assert!(r.unanswered(&broadcast_frame(&m)));
+    let s = r.stats();
     assert_eq!((s.releases, s.dropped, s.offers, s.acks), (2, 0, 0, 0));
 }
 
 #[test]
 fn inform_gets_an_ack_without_lease() {
     let mut r = rig();
-    let tap1 = r.tap1;
-    let mut m = client_msg(MessageType::Inform, VM);
-    m.set_ciaddr(IP);
-    let p = only_reply(
-        send(&mut r, tap1, &frame_from(VM, IP, Ipv4Addr::BROADCAST, &m)),
-        tap1,
-    );
-    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Ack));
+    let m = bound_msg(MessageType::Inform, IP, &[]);
+    let p = r.answer(&bound_frame(&m, Ipv4Addr::BROADCAST));
+    assert_eq!(p.msg_type(), Some(MessageType::Ack));
     assert_eq!(p.m.yiaddr(), Ipv4Addr::UNSPECIFIED);
     assert_eq!(p.m.ciaddr(), IP);
     assert_config_options(&p.m, false);
-    assert_eq!((p.h.eth_dst, p.h.ip_dst), (VM, IP));
+    assert_eq!(p.dest(), (VM, IP));
 }
 
 #[test]
 fn classless_routes_with_the_default_route_when_asked() {
     let mut r = rig();
-    let tap1 = r.tap1;
     let mut b = binding();
     b.host_routes = vec![
-        StaticRoute {
-            destination: Ipv4Addr::new(169, 254, 169, 254),
-            prefix_len: 32,
-            nexthop: Ipv4Addr::new(10, 0, 0, 2),
-        },
-        StaticRoute {
-            destination: Ipv4Addr::new(172, 16, 0, 0),
-            prefix_len: 12,
-            nexthop: Ipv4Addr::new(10, 0, 0, 254),
-        },
+        route([169, 254, 169, 254], 32, [10, 0, 0, 2]),
+        route([172, 16, 0, 0], 12, [10, 0, 0, 254]),
     ];
-    r.sw.set_port_dhcp("br-int", "tap1", Some(b)).unwrap();
-    let mut m = client_msg(MessageType::Discover, VM);
-    m.opts_mut().insert(DhcpOption::ParameterRequestList(vec![
+    r.set_binding(Some(b)).unwrap();
+    let asks = DhcpOption::ParameterRequestList(vec![
         OptionCode::SubnetMask,
         OptionCode::Router,
         OptionCode::ClasslessStaticRoute,
-    ]));
-    let replies = send(&mut r, tap1, &broadcast_frame(&m));
+    ]);
+    let replies = r.send(
+        r.tap1,
+        &broadcast_frame(&vm_msg(MessageType::Discover, &[asks])),
+    );
     assert_eq!(replies.len(), 1);
     let p = parse_reply(&replies[0].frame);
     let Some(DhcpOption::ClasslessStaticRoute(routes)) =
@@ -441,116 +465,76 @@ fn classless_routes_with_the_default_route_when_asked() {
         "option 121 bytes"
     );
     // Option 3 is still there for clients that do not take 121.
-    assert_eq!(
-        opt(&p.m, OptionCode::Router),
-        Some(DhcpOption::Router(vec![ROUTER]))
-    );
+    assert_opt(&p.m, DhcpOption::Router(vec![ROUTER]));
     // Without asking for 121, the client gets no option 121 (RFC 3442 §4).
-    let p = only_reply(
-        send(
-            &mut r,
-            tap1,
-            &broadcast_frame(&client_msg(MessageType::Discover, VM)),
-        ),
-        tap1,
-    );
-    assert_eq!(opt(&p.m, OptionCode::ClasslessStaticRoute), None);
+    let p = r.answer(&discover());
+    assert_no_opts(&p.m, &[OptionCode::ClasslessStaticRoute]);
 }
 
 #[test]
 fn minimal_binding_sends_only_what_it_has() {
+    use DhcpOption as O;
     let mut r = rig();
-    let tap1 = r.tap1;
     let b = DhcpBinding::new("fa:16:3e:00:00:01", IP, 16, SERVER);
-    r.sw.set_port_dhcp("br-int", "tap1", Some(b)).unwrap();
-    let p = only_reply(
-        send(
-            &mut r,
-            tap1,
-            &broadcast_frame(&client_msg(MessageType::Discover, VM)),
-        ),
-        tap1,
+    r.set_binding(Some(b)).unwrap();
+    let p = r.answer(&discover());
+    assert_no_opts(
+        &p.m,
+        &[
+            OptionCode::Router,
+            OptionCode::DomainNameServer,
+            OptionCode::DomainName,
+            OptionCode::InterfaceMtu,
+            OptionCode::ClasslessStaticRoute,
+        ],
     );
-    for c in [
-        OptionCode::Router,
-        OptionCode::DomainNameServer,
-        OptionCode::DomainName,
-        OptionCode::InterfaceMtu,
-        OptionCode::ClasslessStaticRoute,
-    ] {
-        assert_eq!(opt(&p.m, c), None, "{c:?}");
-    }
-    assert_eq!(
-        opt(&p.m, OptionCode::SubnetMask),
-        Some(DhcpOption::SubnetMask(Ipv4Addr::new(255, 255, 0, 0)))
-    );
-    assert_eq!(
-        opt(&p.m, OptionCode::BroadcastAddr),
-        Some(DhcpOption::BroadcastAddr(Ipv4Addr::new(10, 0, 255, 255)))
-    );
-    assert_eq!(
-        opt(&p.m, OptionCode::AddressLeaseTime),
-        Some(DhcpOption::AddressLeaseTime(86_400))
-    );
+    assert_opt(&p.m, O::SubnetMask(Ipv4Addr::new(255, 255, 0, 0)));
+    assert_opt(&p.m, O::BroadcastAddr(Ipv4Addr::new(10, 0, 255, 255)));
+    assert_opt(&p.m, O::AddressLeaseTime(86_400));
 }
 
 #[test]
 fn nothing_for_another_mac_or_an_unbound_port() {
     let mut r = rig();
-    let (tap1, tap2) = (r.tap1, r.tap2);
+    let from_other = |m: &Message| frame_from(OTHER, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, m);
     // Ethernet source and chaddr of another machine.
     let m = client_msg(MessageType::Discover, OTHER);
-    assert!(
-        send(
-            &mut r,
-            tap1,
-            &frame_from(OTHER, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, &m)
-        )
-        .is_empty()
-    );
+    assert!(r.unanswered(&from_other(&m)));
     // The bound MAC as Ethernet source, but another chaddr.
-    assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
+    assert!(r.unanswered(&broadcast_frame(&m)));
     // Another Ethernet source with the bound chaddr.
     let m = client_msg(MessageType::Discover, VM);
-    assert!(
-        send(
-            &mut r,
-            tap1,
-            &frame_from(OTHER, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, &m)
-        )
-        .is_empty()
-    );
-    assert_eq!(stats(&r, tap1).dropped, 3);
+    assert!(r.unanswered(&from_other(&m)));
+    assert_eq!(r.stats().dropped, 3);
     // A port without a binding.
-    assert!(send(&mut r, tap2, &broadcast_frame(&m)).is_empty());
-    assert_eq!(stats(&r, tap2).dropped, 1);
-    assert_eq!(stats(&r, tap1).offers, 0);
+    assert!(r.send(r.tap2, &broadcast_frame(&m)).is_empty());
+    assert_eq!(r.stats_of(r.tap2).dropped, 1);
+    assert_eq!(r.stats().offers, 0);
 }
 
 #[test]
 fn malformed_and_non_dhcp_packets_are_dropped() {
     let mut r = rig();
-    let tap1 = r.tap1;
-    let good = broadcast_frame(&client_msg(MessageType::Discover, VM));
+    let good = discover();
     let mut n = 0;
     // Truncated at every length past the UDP ports (the flow still matches).
     for len in (14 + 20 + 4)..good.len() {
-        assert!(send(&mut r, tap1, &good[..len]).is_empty(), "{len}");
+        assert!(r.unanswered(&good[..len]), "{len}");
         n += 1;
     }
     // A client message type the server does not take (an OFFER from a client).
     let m = client_msg(MessageType::Offer, VM);
-    assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
+    assert!(r.unanswered(&broadcast_frame(&m)));
     // No message type at all: BOOTP.
     let z = Ipv4Addr::UNSPECIFIED;
     let bootp = Message::new_with_id(XID, z, z, z, z, &VM.0);
-    assert!(send(&mut r, tap1, &broadcast_frame(&bootp)).is_empty());
+    assert!(r.unanswered(&broadcast_frame(&bootp)));
     // Relayed (giaddr set).
     let mut m = client_msg(MessageType::Discover, VM);
     m.set_giaddr(Ipv4Addr::new(10, 9, 9, 9));
-    assert!(send(&mut r, tap1, &broadcast_frame(&m)).is_empty());
+    assert!(r.unanswered(&broadcast_frame(&m)));
     // A hostile option (a length dhcproto would assert on) is skipped, not fatal.
-    let mut f = broadcast_frame(&client_msg(MessageType::Discover, VM));
+    let mut f = discover();
     let opts = 14 + 20 + 8 + wdhcp::FIXED_LEN + 4;
     f.splice(opts..opts, [94u8, 1, 7]);
     let ulen = u16::from_be_bytes([f[38], f[39]]) + 3;
@@ -561,15 +545,14 @@ fn malformed_and_non_dhcp_packets_are_dropped() {
     let c = wire::checksum::checksum(&f[14..34]);
     f[24..26].copy_from_slice(&c.to_be_bytes());
     f[40..42].copy_from_slice(&[0, 0]); // no UDP checksum
-    let p = only_reply(send(&mut r, tap1, &f), tap1);
-    assert_eq!(p.m.opts().msg_type(), Some(MessageType::Offer));
-    assert_eq!(stats(&r, tap1).dropped, n + 3);
+    let p = r.answer(&f);
+    assert_eq!(p.msg_type(), Some(MessageType::Offer));
+    assert_eq!(r.stats().dropped, n + 3);
 }
 
 #[test]
 fn vlan_tagged_request_gets_a_tagged_reply() {
     let mut r = rig();
-    let tap1 = r.tap1;
     let m = client_msg(MessageType::Discover, VM);
     let f = wdhcp::build_udp_frame(
         &UdpHeaders {
@@ -583,7 +566,7 @@ fn vlan_tagged_request_gets_a_tagged_reply() {
         },
         &wdhcp::encode_message(&m).unwrap(),
     );
-    let p = only_reply(send(&mut r, tap1, &f), tap1);
+    let p = r.answer(&f);
     assert_eq!(p.h.vlan_tci, Some(5));
 }
 
@@ -604,17 +587,17 @@ fn arp_request(sha: MacAddr, spa: Ipv4Addr, tpa: Ipv4Addr) -> Vec<u8> {
 fn arp_for_the_server_address_is_answered() {
     let mut r = rig();
     let tap1 = r.tap1;
-    let replies = send(&mut r, tap1, &arp_request(VM, IP, SERVER));
+    let replies = r.send(tap1, &arp_request(VM, IP, SERVER));
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].port, tap1);
     let a = wire::arp::parse(&replies[0].frame).unwrap();
     assert_eq!(a.op, wire::arp::OP_REPLY);
     assert_eq!((a.eth_src, a.eth_dst), (SERVER_MAC, VM));
     assert_eq!((a.sha, a.spa, a.tha, a.tpa), (SERVER_MAC, SERVER, VM, IP));
-    assert_eq!(stats(&r, tap1).arp_replies, 1);
+    assert_eq!(r.stats().arp_replies, 1);
     // From another MAC: nothing (the flow matches, the action refuses).
-    assert!(send(&mut r, tap1, &arp_request(OTHER, IP, SERVER)).is_empty());
-    assert_eq!(stats(&r, tap1).dropped, 1);
+    assert!(r.unanswered(&arp_request(OTHER, IP, SERVER)));
+    assert_eq!(r.stats().dropped, 1);
     // For another address: does not hit the flow; NORMAL floods it to tap2.
     let mut out = Vec::new();
     r.sw.receive(tap1, &arp_request(VM, IP, ROUTER), None, 0, &mut out);
@@ -647,77 +630,51 @@ fn dhcp_action_parses_prints_and_round_trips() {
 #[test]
 fn trace_says_what_dhcp_does() {
     let mut r = rig();
-    let tap1 = r.tap1;
-    let t =
-        r.sw.trace(
-            "br-int",
-            "in_port=tap1,udp,dl_src=fa:16:3e:00:00:01,tp_src=68,tp_dst=67",
-            0,
-        )
-        .unwrap()
-        .join("\n");
+    let t = r.trace("in_port=tap1,udp,dl_src=fa:16:3e:00:00:01,tp_src=68,tp_dst=67");
     assert!(t.contains("actions=dhcp"), "{t}");
     assert!(
         t.contains("dhcp: DHCP from fa:16:3e:00:00:01: DISCOVER -> OFFER 10.0.0.5/24"),
         "{t}"
     );
-    let t =
-        r.sw.trace(
-            "br-int",
-            "in_port=tap1,udp,dl_src=fa:16:3e:00:00:09,tp_src=68,tp_dst=67",
-            0,
-        )
-        .unwrap()
-        .join("\n");
+    let t = r.trace("in_port=tap1,udp,dl_src=fa:16:3e:00:00:09,tp_src=68,tp_dst=67");
     assert!(t.contains("is not the bound MAC"), "{t}");
-    let t =
-        r.sw.trace("br-int", "in_port=tap2,udp,tp_src=68,tp_dst=67", 0)
-            .unwrap()
-            .join("\n");
+    let t = r.trace("in_port=tap2,udp,tp_src=68,tp_dst=67");
     assert!(t.contains("no DHCP binding on tap2"), "{t}");
-    let t =
-        r.sw.trace(
-            "br-int",
-            "in_port=tap1,arp,dl_src=fa:16:3e:00:00:01,arp_op=1,arp_tpa=10.0.0.2",
-            0,
-        )
-        .unwrap()
-        .join("\n");
+    let t = r.trace("in_port=tap1,arp,dl_src=fa:16:3e:00:00:01,arp_op=1,arp_tpa=10.0.0.2");
     assert!(
         t.contains("dhcp: ARP reply 10.0.0.2 is-at fa:16:3e:ff:ff:fe"),
         "{t}"
     );
     // A real frame: the exact answer, and no state change.
-    let f = broadcast_frame(&client_msg(MessageType::Discover, VM));
-    let t = r.sw.trace_frame(tap1, &f, None, 0).unwrap().join("\n");
+    let t =
+        r.sw.trace_frame(r.tap1, &discover(), None, 0)
+            .unwrap()
+            .join("\n");
     assert!(
         t.contains("dhcp: OFFER 10.0.0.5 to fa:16:3e:00:00:01"),
         "{t}"
     );
     assert!(t.contains("br-int: reply through tap1"), "{t}");
     assert!(r.sw.take_replies().is_empty());
-    assert_eq!(stats(&r, tap1), switch::DhcpStats::default());
+    assert_eq!(r.stats(), switch::DhcpStats::default());
 }
 
 #[test]
 fn bindings_are_validated_and_survive_restore() {
     let mut r = rig();
+    let bad_fields: [fn(&mut DhcpBinding); 3] = [
+        |b| b.mac = "fa:16:3e:00:00".into(),
+        |b| b.server_mac = "ff:ff:ff:ff:ff:ff".into(),
+        |b| b.prefix_len = 33,
+    ];
+    for spoil in bad_fields {
+        let mut bad = binding();
+        spoil(&mut bad);
+        assert!(r.set_binding(Some(bad)).is_err());
+    }
     let mut bad = binding();
-    bad.mac = "fa:16:3e:00:00".into();
-    assert!(r.sw.set_port_dhcp("br-int", "tap1", Some(bad)).is_err());
-    let mut bad = binding();
-    bad.server_mac = "ff:ff:ff:ff:ff:ff".into();
-    assert!(r.sw.set_port_dhcp("br-int", "tap1", Some(bad)).is_err());
-    let mut bad = binding();
-    bad.prefix_len = 33;
-    assert!(r.sw.set_port_dhcp("br-int", "tap1", Some(bad)).is_err());
-    let mut bad = binding();
-    bad.host_routes = vec![StaticRoute {
-        destination: Ipv4Addr::new(10, 1, 0, 1),
-        prefix_len: 16,
-        nexthop: ROUTER,
-    }];
-    let e = r.sw.set_port_dhcp("br-int", "tap1", Some(bad)).unwrap_err();
+    bad.host_routes = vec![route([10, 1, 0, 1], 16, ROUTER.octets())];
+    let e = r.set_binding(Some(bad)).unwrap_err();
     assert!(e.to_string().contains("beyond the prefix"), "{e}");
     assert!(r.sw.set_port_dhcp("br-int", "nope", None).is_err());
     // A failed set changes nothing.
@@ -740,13 +697,7 @@ fn bindings_are_validated_and_survive_restore() {
     let (id, p) = sw2.port_by_name("tap1").unwrap();
     assert_eq!(p.config.dhcp.as_ref(), Some(&binding()));
     let mut out = Vec::new();
-    sw2.receive(
-        id,
-        &broadcast_frame(&client_msg(MessageType::Discover, VM)),
-        None,
-        0,
-        &mut out,
-    );
+    sw2.receive(id, &discover(), None, 0, &mut out);
     assert_eq!(sw2.take_replies().len(), 1);
     // Old state files (no "dhcp") still load; clearing removes it from the JSON.
     let (_, p2) = sw2.port_by_name("tap2").unwrap();

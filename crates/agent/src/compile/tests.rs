@@ -56,7 +56,16 @@ fn vm(id: &str, net: &str, sub: &str, mac: &str, ip: &str) -> LocalPort {
     }
 }
 
-fn remote(net: &str, host: &str, tip: &str, mac: &str, ip: &str) -> RemotePort {
+/// A remote host: its name and tunnel IP.
+type Host = (&'static str, &'static str);
+
+const COMPUTE_02: Host = ("compute-02", "192.168.100.32");
+const COMPUTE_03: Host = ("compute-03", "192.168.100.33");
+const COMPUTE_04: Host = ("compute-04", "192.168.100.34");
+const COMPUTE_05: Host = ("compute-05", "192.168.100.35");
+const NETWORK_NODE: Host = ("network", "192.168.100.20");
+
+fn remote(net: &str, (host, tip): Host, mac: &str, ip: &str) -> RemotePort {
     RemotePort {
         network_id: net.into(),
         host: host.into(),
@@ -64,6 +73,31 @@ fn remote(net: &str, host: &str, tip: &str, mac: &str, ip: &str) -> RemotePort {
         mac_address: mac.into(),
         ip_addresses: vec![ip.into()],
     }
+}
+
+/// P1 on NET_A.
+fn p1_on_a() -> LocalPort {
+    vm(P1, NET_A, SUB_A, "fa:16:3e:00:00:01", "10.0.0.3")
+}
+
+/// P2 on NET_B.
+fn p2_on_b() -> LocalPort {
+    vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5")
+}
+
+/// NET_B as a VLAN provider network (VLAN 200 on physnet1).
+fn vlan_net() -> NetworkView {
+    let mut n = net(NET_B, SUB_B, NetworkType::Vlan, 200);
+    n.physical_network = Some("physnet1".into());
+    n
+}
+
+/// `cfg()` with physnet1 on br-eth1.
+fn physnet_cfg() -> HostConfig {
+    let mut c = cfg();
+    c.bridge_mappings
+        .insert("physnet1".into(), "br-eth1".into());
+    c
 }
 
 fn view(networks: Vec<NetworkView>, ports: Vec<LocalPort>, remote: Vec<RemotePort>) -> HostView {
@@ -77,22 +111,27 @@ fn view(networks: Vec<NetworkView>, ports: Vec<LocalPort>, remote: Vec<RemotePor
     }
 }
 
+/// P1 on the VXLAN network NET_A; compute-02 has a port there.
 fn one_remote() -> HostView {
     view(
         vec![net(NET_A, SUB_A, NetworkType::Vxlan, 100)],
-        vec![vm(P1, NET_A, SUB_A, "fa:16:3e:00:00:01", "10.0.0.3")],
-        vec![remote(
-            NET_A,
-            "compute-02",
-            "192.168.100.32",
-            "fa:16:3e:00:00:02",
-            "10.0.0.4",
-        )],
+        vec![p1_on_a()],
+        vec![remote(NET_A, COMPUTE_02, "fa:16:3e:00:00:02", "10.0.0.4")],
     )
+}
+
+/// Compiles `v` with `cfg()` and no VLANs from before.
+fn compile_fresh(v: &HostView) -> Compiled {
+    compile(v, &cfg(), &BTreeMap::new())
 }
 
 fn port_names(b: &BridgeSpec) -> Vec<&str> {
     b.ports.iter().map(|p| p.name.as_str()).collect()
+}
+
+/// The port names of the compiled bridge `name`.
+fn ports_of<'a>(c: &'a Compiled, name: &str) -> Vec<&'a str> {
+    port_names(c.bridge(name).unwrap())
 }
 
 fn flows_with<'a>(b: &'a BridgeSpec, needle: &str) -> Vec<&'a str> {
@@ -103,9 +142,13 @@ fn flows_with<'a>(b: &'a BridgeSpec, needle: &str) -> Vec<&'a str> {
         .collect()
 }
 
+fn has_flow(b: &BridgeSpec, flow: &str) -> bool {
+    b.flows.iter().any(|f| f == flow)
+}
+
 #[test]
 fn one_remote_host_exact_bridges() {
-    let c = compile(&one_remote(), &cfg(), &BTreeMap::new());
+    let c = compile_fresh(&one_remote());
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     assert_eq!(c.vlans, BTreeMap::from([(NET_A.to_string(), 1)]));
     let names: Vec<&str> = c.bridges.iter().map(|b| b.name.as_str()).collect();
@@ -198,18 +241,9 @@ fn one_remote_host_exact_bridges() {
 fn flows_parse_in_the_switch() {
     // Every compiled flow must be accepted by the engine's parser as it is.
     let mut v = one_remote();
-    v.networks.push(NetworkView {
-        network_type: NetworkType::Vlan,
-        segmentation_id: Some(200),
-        physical_network: Some("physnet1".into()),
-        ..net(NET_B, SUB_B, NetworkType::Vlan, 200)
-    });
-    v.ports
-        .push(vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5"));
-    let mut cfg = cfg();
-    cfg.bridge_mappings
-        .insert("physnet1".into(), "br-eth1".into());
-    let c = compile(&v, &cfg, &BTreeMap::new());
+    v.networks.push(vlan_net());
+    v.ports.push(p2_on_b());
+    let c = compile(&v, &physnet_cfg(), &BTreeMap::new());
     let mut sw = switch::Switch::new();
     for b in &c.bridges {
         sw.add_bridge(&b.name, 0).unwrap();
@@ -226,14 +260,9 @@ fn flows_parse_in_the_switch() {
 #[test]
 fn l2pop_two_and_three_remote_hosts() {
     let mut v = one_remote();
-    v.remote_ports.push(remote(
-        NET_A,
-        "compute-03",
-        "192.168.100.33",
-        "fa:16:3e:00:00:03",
-        "10.0.0.6",
-    ));
-    let c = compile(&v, &cfg(), &BTreeMap::new());
+    v.remote_ports
+        .push(remote(NET_A, COMPUTE_03, "fa:16:3e:00:00:03", "10.0.0.6"));
+    let c = compile_fresh(&v);
     let tun = c.bridge("br-tun").unwrap();
     assert_eq!(
         port_names(tun),
@@ -249,21 +278,11 @@ fn l2pop_two_and_three_remote_hosts() {
     assert_eq!(flows_with(tun, "table=21,priority=1").len(), 2);
 
     // A third host, and a second port on compute-02: still one tunnel per host.
-    v.remote_ports.push(remote(
-        NET_A,
-        "compute-04",
-        "192.168.100.34",
-        "fa:16:3e:00:00:04",
-        "10.0.0.7",
-    ));
-    v.remote_ports.push(remote(
-        NET_A,
-        "compute-02",
-        "192.168.100.32",
-        "fa:16:3e:00:00:08",
-        "10.0.0.8",
-    ));
-    let c = compile(&v, &cfg(), &BTreeMap::new());
+    v.remote_ports.extend([
+        remote(NET_A, COMPUTE_04, "fa:16:3e:00:00:04", "10.0.0.7"),
+        remote(NET_A, COMPUTE_02, "fa:16:3e:00:00:08", "10.0.0.8"),
+    ]);
+    let c = compile_fresh(&v);
     let tun = c.bridge("br-tun").unwrap();
     assert_eq!(
         port_names(tun),
@@ -288,59 +307,32 @@ fn l2pop_two_and_three_remote_hosts() {
 fn no_tunnel_to_hosts_on_other_networks_only() {
     let mut v = one_remote();
     // compute-05 has a port only on NET_B, where this host has none.
-    v.remote_ports.push(remote(
-        NET_B,
-        "compute-05",
-        "192.168.100.35",
-        "fa:16:3e:00:00:09",
-        "10.0.0.9",
-    ));
-    let c = compile(&v, &cfg(), &BTreeMap::new());
-    assert_eq!(
-        port_names(c.bridge("br-tun").unwrap()),
-        ["patch-int", "vxlan-c0a86420"]
-    );
+    v.remote_ports
+        .push(remote(NET_B, COMPUTE_05, "fa:16:3e:00:00:09", "10.0.0.9"));
+    let c = compile_fresh(&v);
+    assert_eq!(ports_of(&c, "br-tun"), ["patch-int", "vxlan-c0a86420"]);
 }
 
 #[test]
 fn gre_networks_use_gre_ports_and_table_3() {
-    let v = view(
-        vec![net(NET_A, SUB_A, NetworkType::Gre, 5)],
-        vec![vm(P1, NET_A, SUB_A, "fa:16:3e:00:00:01", "10.0.0.3")],
-        vec![remote(
-            NET_A,
-            "compute-02",
-            "192.168.100.32",
-            "fa:16:3e:00:00:02",
-            "10.0.0.4",
-        )],
-    );
-    let c = compile(&v, &cfg(), &BTreeMap::new());
+    let mut v = one_remote();
+    v.networks = vec![net(NET_A, SUB_A, NetworkType::Gre, 5)];
+    let c = compile_fresh(&v);
     let tun = c.bridge("br-tun").unwrap();
     assert_eq!(port_names(tun), ["patch-int", "gre-c0a86420"]);
     assert_eq!(tun.ports[1].kind, PortType::Gre);
-    assert!(
-        tun.flows
-            .contains(&"table=0,priority=1,in_port=gre-c0a86420,actions=resubmit(,3)".to_string())
-    );
-    assert!(tun.flows.contains(
-        &"table=3,priority=1,tun_id=0x5,actions=mod_vlan_vid:1,resubmit(,10)".to_string()
-    ));
+    for flow in [
+        "table=0,priority=1,in_port=gre-c0a86420,actions=resubmit(,3)",
+        "table=3,priority=1,tun_id=0x5,actions=mod_vlan_vid:1,resubmit(,10)",
+    ] {
+        assert!(has_flow(tun, flow), "{flow}");
+    }
 }
 
 #[test]
 fn vlan_provider_network() {
-    let mut n = net(NET_B, SUB_B, NetworkType::Vlan, 200);
-    n.physical_network = Some("physnet1".into());
-    let v = view(
-        vec![n],
-        vec![vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5")],
-        vec![],
-    );
-    let mut cfg = cfg();
-    cfg.bridge_mappings
-        .insert("physnet1".into(), "br-eth1".into());
-    let c = compile(&v, &cfg, &BTreeMap::new());
+    let v = view(vec![vlan_net()], vec![p2_on_b()], vec![]);
+    let c = compile(&v, &physnet_cfg(), &BTreeMap::new());
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let names: Vec<&str> = c.bridges.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(names, ["br-int", "br-tun", "br-eth1"]);
@@ -370,7 +362,7 @@ fn vlan_provider_network() {
         ]
     );
     // No tunnels for a provider network.
-    assert_eq!(port_names(c.bridge("br-tun").unwrap()), ["patch-int"]);
+    assert_eq!(ports_of(&c, "br-tun"), ["patch-int"]);
 }
 
 #[test]
@@ -378,24 +370,18 @@ fn flat_network_is_untagged_and_unmapped_physnet_warns() {
     let mut n = net(NET_B, SUB_B, NetworkType::Flat, 0);
     n.segmentation_id = None;
     n.physical_network = Some("physnet1".into());
-    let v = view(
-        vec![n],
-        vec![vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5")],
-        vec![],
-    );
-    let mut mapped = cfg();
-    mapped
-        .bridge_mappings
-        .insert("physnet1".into(), "br-eth1".into());
-    let c = compile(&v, &mapped, &BTreeMap::new());
-    assert!(c.bridge("br-eth1").unwrap().flows.contains(
-        &"table=0,priority=4,in_port=phy-br-eth1,dl_vlan=1,actions=strip_vlan,NORMAL".to_string()
+    let v = view(vec![n], vec![p2_on_b()], vec![]);
+    let c = compile(&v, &physnet_cfg(), &BTreeMap::new());
+    assert!(has_flow(
+        c.bridge("br-eth1").unwrap(),
+        "table=0,priority=4,in_port=phy-br-eth1,dl_vlan=1,actions=strip_vlan,NORMAL"
     ));
-    assert!(c.bridge("br-int").unwrap().flows.contains(
-        &"table=0,priority=3,in_port=int-br-eth1,vlan_tci=0x0000/0x1fff,actions=mod_vlan_vid:1,resubmit(,60)".to_string()
+    assert!(has_flow(
+        c.bridge("br-int").unwrap(),
+        "table=0,priority=3,in_port=int-br-eth1,vlan_tci=0x0000/0x1fff,actions=mod_vlan_vid:1,resubmit(,60)"
     ));
 
-    let c = compile(&v, &cfg(), &BTreeMap::new());
+    let c = compile_fresh(&v);
     assert_eq!(c.warnings.len(), 1);
     assert!(c.warnings[0].contains("physnet1"), "{:?}", c.warnings);
     assert_eq!(c.bridge("br-int").unwrap().ports[1].tag, Some(DEAD_VLAN));
@@ -408,29 +394,23 @@ fn port_moving_between_hosts() {
     let before = view(
         vec![net(NET_A, SUB_A, NetworkType::Vxlan, 100)],
         vec![
-            vm(P1, NET_A, SUB_A, "fa:16:3e:00:00:01", "10.0.0.3"),
+            p1_on_a(),
             vm(P2, NET_A, SUB_A, "fa:16:3e:00:00:02", "10.0.0.4"),
         ],
         vec![],
     );
-    let c1 = compile(&before, &cfg(), &BTreeMap::new());
+    let c1 = compile_fresh(&before);
     assert_eq!(
-        port_names(c1.bridge("br-int").unwrap()),
+        ports_of(&c1, "br-int"),
         ["patch-tun", "tapp1111111-11", "tapp2222222-22"]
     );
-    assert_eq!(port_names(c1.bridge("br-tun").unwrap()), ["patch-int"]);
+    assert_eq!(ports_of(&c1, "br-tun"), ["patch-int"]);
     assert!(flows_with(c1.bridge("br-tun").unwrap(), "table=22,priority=1").is_empty());
 
     let c2 = compile(&one_remote(), &cfg(), &c1.vlans);
-    assert_eq!(
-        port_names(c2.bridge("br-int").unwrap()),
-        ["patch-tun", "tapp1111111-11"]
-    );
+    assert_eq!(ports_of(&c2, "br-int"), ["patch-tun", "tapp1111111-11"]);
     assert!(flows_with(c2.bridge("br-int").unwrap(), "tapp2222222-22").is_empty());
-    assert_eq!(
-        port_names(c2.bridge("br-tun").unwrap()),
-        ["patch-int", "vxlan-c0a86420"]
-    );
+    assert_eq!(ports_of(&c2, "br-tun"), ["patch-int", "vxlan-c0a86420"]);
     assert_eq!(c2.vlans, c1.vlans);
 }
 
@@ -439,9 +419,8 @@ fn dead_vlan_for_ports_that_must_not_pass_traffic() {
     let mut v = one_remote();
     v.ports[0].admin_state_up = false;
     // A port on a network the view does not describe (not wired here).
-    v.ports
-        .push(vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5"));
-    let c = compile(&v, &cfg(), &BTreeMap::new());
+    v.ports.push(p2_on_b());
+    let c = compile_fresh(&v);
     let int = c.bridge("br-int").unwrap();
     for tap in ["tapp1111111-11", "tapp2222222-22"] {
         let p = int.ports.iter().find(|p| p.name == tap).unwrap();
@@ -455,15 +434,14 @@ fn dead_vlan_for_ports_that_must_not_pass_traffic() {
     assert!(c.vlans.is_empty());
     assert!(c.vm_ports.iter().all(|p| !p.wired));
     // No network is wired, so no tunnels either.
-    assert_eq!(port_names(c.bridge("br-tun").unwrap()), ["patch-int"]);
+    assert_eq!(ports_of(&c, "br-tun"), ["patch-int"]);
 }
 
 #[test]
 fn vlans_stay_stable_across_compiles() {
     let mut v = one_remote();
     v.networks.push(net(NET_B, SUB_B, NetworkType::Vxlan, 101));
-    v.ports
-        .push(vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5"));
+    v.ports.push(p2_on_b());
     let prior = BTreeMap::from([(NET_B.to_string(), 7)]);
     let c = compile(&v, &cfg(), &prior);
     assert_eq!(c.vlans[NET_B], 7);
@@ -479,27 +457,32 @@ fn anti_spoofing_allows_address_pairs_and_skips_without_port_security() {
         ip_address: "10.0.0.100".into(),
         mac_address: "fa:16:3e:aa:bb:cc".into(),
     }];
-    let c = compile(&v, &cfg(), &BTreeMap::new());
+    let c = compile_fresh(&v);
     let int = c.bridge("br-int").unwrap();
-    assert!(int.flows.contains(&"table=24,priority=2,in_port=tapp1111111-11,arp,arp_spa=10.0.0.100,actions=resubmit(,25)".to_string()));
-    assert!(int.flows.contains(&"table=25,priority=2,in_port=tapp1111111-11,dl_src=fa:16:3e:aa:bb:cc,ip,nw_src=10.0.0.100,actions=resubmit(,60)".to_string()));
+    assert!(has_flow(
+        int,
+        "table=24,priority=2,in_port=tapp1111111-11,arp,arp_spa=10.0.0.100,actions=resubmit(,25)"
+    ));
+    assert!(has_flow(
+        int,
+        "table=25,priority=2,in_port=tapp1111111-11,dl_src=fa:16:3e:aa:bb:cc,ip,nw_src=10.0.0.100,actions=resubmit(,60)"
+    ));
 
     v.ports[0].port_security_enabled = false;
-    let c = compile(&v, &cfg(), &BTreeMap::new());
+    let c = compile_fresh(&v);
     let int = c.bridge("br-int").unwrap();
     assert!(flows_with(int, "table=24,priority=2").is_empty());
-    assert!(
-        int.flows.contains(
-            &"table=0,priority=9,in_port=tapp1111111-11,actions=resubmit(,60)".to_string()
-        )
-    );
+    assert!(has_flow(
+        int,
+        "table=0,priority=9,in_port=tapp1111111-11,actions=resubmit(,60)"
+    ));
 }
 
 #[test]
 fn no_dhcp_binding_when_subnet_has_dhcp_off() {
     let mut v = one_remote();
     v.networks[0].subnets[0].enable_dhcp = false;
-    let c = compile(&v, &cfg(), &BTreeMap::new());
+    let c = compile_fresh(&v);
     let int = c.bridge("br-int").unwrap();
     assert!(int.ports[1].dhcp.is_none());
     assert!(flows_with(int, "actions=dhcp").is_empty());
@@ -509,14 +492,9 @@ fn no_dhcp_binding_when_subnet_has_dhcp_off() {
 fn dhcp_server_arp_only_when_nobody_holds_the_address() {
     let mut v = one_remote();
     // A router port elsewhere holds the gateway: it answers ARP itself.
-    v.remote_ports.push(remote(
-        NET_A,
-        "network",
-        "192.168.100.20",
-        "fa:16:3e:00:00:fe",
-        "10.0.0.1",
-    ));
-    let c = compile(&v, &cfg(), &BTreeMap::new());
+    v.remote_ports
+        .push(remote(NET_A, NETWORK_NODE, "fa:16:3e:00:00:fe", "10.0.0.1"));
+    let c = compile_fresh(&v);
     let int = c.bridge("br-int").unwrap();
     assert_eq!(flows_with(int, "actions=dhcp").len(), 1);
 }

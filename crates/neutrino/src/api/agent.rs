@@ -1,10 +1,11 @@
 //! `neutrino network agent list|show|set|delete` (openstack's `network agent`):
 //! the agents that registered with the server. Admin only.
 
-use super::{Ctx, Resource, flag, put_opt};
+use super::output::Column;
+use super::{Ctx, Query, Resource, StateArgs, columns, put_opt};
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value, json};
+use serde_json::Map;
 
 pub const AGENT: Resource = Resource {
     key: "agent",
@@ -43,12 +44,8 @@ enum AgentCmd {
     Set {
         /// Agent ID.
         agent: String,
-        /// Administratively up.
-        #[arg(long, conflicts_with = "disable")]
-        enable: bool,
-        /// Administratively down.
-        #[arg(long)]
-        disable: bool,
+        #[command(flatten)]
+        state: StateArgs,
         /// New description.
         #[arg(long)]
         description: Option<String>,
@@ -61,6 +58,20 @@ enum AgentCmd {
     },
 }
 
+const COLUMNS: [Column; 7] = [
+    ("ID", "id"),
+    ("Agent Type", "agent_type"),
+    ("Host", "host"),
+    ("Availability Zone", "availability_zone"),
+    ("Alive", "alive"),
+    ("State", "admin_state_up"),
+    ("Binary", "binary"),
+];
+const LONG_COLUMNS: [Column; 2] = [
+    ("Heartbeat", "heartbeat_timestamp"),
+    ("Started", "started_at"),
+];
+
 pub async fn run(ctx: &Ctx, args: AgentArgs) -> Result<()> {
     match args.cmd {
         AgentCmd::List {
@@ -68,46 +79,23 @@ pub async fn run(ctx: &Ctx, args: AgentArgs) -> Result<()> {
             agent_type,
             long,
         } => {
-            let mut q: Vec<(&str, &str)> = Vec::new();
-            if let Some(h) = &host {
-                q.push(("host", h));
-            }
-            if let Some(t) = &agent_type {
-                q.push(("agent_type", t));
-            }
-            let rows = ctx.list(&AGENT, &q).await?;
-            let mut cols = vec![
-                ("ID", "id"),
-                ("Agent Type", "agent_type"),
-                ("Host", "host"),
-                ("Availability Zone", "availability_zone"),
-                ("Alive", "alive"),
-                ("State", "admin_state_up"),
-                ("Binary", "binary"),
-            ];
-            if long {
-                cols.extend([
-                    ("Heartbeat", "heartbeat_timestamp"),
-                    ("Started", "started_at"),
-                ]);
-            }
-            ctx.print_list(&rows, &cols)
+            let q = Query::default()
+                .opt("host", host)
+                .opt("agent_type", agent_type);
+            ctx.list_and_print(&AGENT, &q, &columns(&COLUMNS, &LONG_COLUMNS, long))
+                .await
         }
-        AgentCmd::Show { agent } => ctx.show(&ctx.find(&AGENT, &agent).await?),
+        AgentCmd::Show { agent } => ctx.show_found(&AGENT, &agent).await,
         AgentCmd::Set {
             agent,
-            enable,
-            disable,
+            state,
             description,
         } => {
             let id = ctx.find_id(&AGENT, &agent).await?;
             let mut m = Map::new();
-            put_opt(&mut m, "admin_state_up", flag(enable, disable));
-            put_opt(&mut m, "description", description.map(|d| json!(d)));
-            if !m.is_empty() {
-                ctx.update(&AGENT, &id, Value::Object(m)).await?;
-            }
-            Ok(())
+            put_opt(&mut m, "admin_state_up", state.up());
+            put_opt(&mut m, "description", description);
+            ctx.update_changed(&AGENT, &id, m).await
         }
         AgentCmd::Delete { agents } => ctx.delete_all(&AGENT, &agents).await,
     }

@@ -1,9 +1,11 @@
 //! `neutrino floating ip create|list|show|delete|set|unset`.
 
 use super::network::NETWORK;
+use super::output::Column;
 use super::port::PORT;
+use super::router::ROUTER;
 use super::subnet::SUBNET;
-use super::{Common, Ctx, Resource, put_opt};
+use super::{Common, Ctx, OwnerArgs, Query, Resource, columns, put_opt};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
@@ -79,12 +81,8 @@ struct CreateArgs {
     /// Allocate from this subnet of the external network (name or ID).
     #[arg(long)]
     subnet: Option<String>,
-    /// Description.
-    #[arg(long)]
-    description: Option<String>,
-    /// Owner project (name or ID; admin only).
-    #[arg(long)]
-    project: Option<String>,
+    #[command(flatten)]
+    owner: OwnerArgs,
 }
 
 #[derive(Args, Debug)]
@@ -130,92 +128,67 @@ pub fn run(args: FloatingArgs) -> Result<()> {
         match cmd {
             FipCmd::Create(a) => create(&ctx, a).await,
             FipCmd::List(a) => list(&ctx, a).await,
-            FipCmd::Show { floating_ip } => ctx.show(&ctx.find(&FLOATING_IP, &floating_ip).await?),
+            FipCmd::Show { floating_ip } => ctx.show_found(&FLOATING_IP, &floating_ip).await,
             FipCmd::Delete { floating_ips } => ctx.delete_all(&FLOATING_IP, &floating_ips).await,
             FipCmd::Set(a) => set(&ctx, a).await,
             FipCmd::Unset { floating_ip, port } => {
                 let id = ctx.find_id(&FLOATING_IP, &floating_ip).await?;
-                if port {
-                    ctx.update(&FLOATING_IP, &id, json!({"port_id": null}))
-                        .await?;
-                }
-                Ok(())
+                let mut m = Map::new();
+                put_opt(&mut m, "port_id", port.then_some(Value::Null));
+                ctx.update_changed(&FLOATING_IP, &id, m).await
             }
         }
     })
 }
 
 async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
+    let network = ctx.find_id(&NETWORK, &a.network).await?;
+    let port = ctx.find_id_opt(&PORT, a.port.as_deref()).await?;
+    let subnet = ctx.find_id_opt(&SUBNET, a.subnet.as_deref()).await?;
     let mut m = Map::new();
-    m.insert(
-        "floating_network_id".into(),
-        json!(ctx.find_id(&NETWORK, &a.network).await?),
-    );
-    if let Some(p) = &a.port {
-        m.insert("port_id".into(), json!(ctx.find_id(&PORT, p).await?));
-    }
+    m.insert("floating_network_id".into(), json!(network));
+    put_opt(&mut m, "port_id", port);
     put_opt(&mut m, "fixed_ip_address", a.fixed_ip_address);
     put_opt(&mut m, "floating_ip_address", a.floating_ip_address);
-    if let Some(s) = &a.subnet {
-        m.insert("subnet_id".into(), json!(ctx.find_id(&SUBNET, s).await?));
-    }
-    put_opt(&mut m, "description", a.description);
-    if let Some(p) = &a.project {
-        let id = ctx.find_id(&super::identity::PROJECT, p).await?;
-        m.insert("project_id".into(), json!(id));
-    }
-    let f = ctx.create(&FLOATING_IP, Value::Object(m)).await?;
-    ctx.show(&f)
+    put_opt(&mut m, "subnet_id", subnet);
+    a.owner.put(ctx, &mut m).await?;
+    ctx.create_and_show(&FLOATING_IP, m).await
 }
 
+const COLUMNS: [Column; 6] = [
+    ("ID", "id"),
+    ("Floating IP Address", "floating_ip_address"),
+    ("Fixed IP Address", "fixed_ip_address"),
+    ("Port", "port_id"),
+    ("Floating Network", "floating_network_id"),
+    ("Project", "project_id"),
+];
+const LONG_COLUMNS: [Column; 3] = [
+    ("Router", "router_id"),
+    ("Status", "status"),
+    ("Description", "description"),
+];
+
 async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
-    let mut q: Vec<(&str, String)> = Vec::new();
-    if let Some(n) = &a.network {
-        q.push(("floating_network_id", ctx.find_id(&NETWORK, n).await?));
-    }
-    if let Some(p) = &a.port {
-        q.push(("port_id", ctx.find_id(&PORT, p).await?));
-    }
-    if let Some(ip) = a.fixed_ip_address {
-        q.push(("fixed_ip_address", ip));
-    }
-    if let Some(s) = a.status {
-        q.push(("status", s));
-    }
-    if let Some(r) = &a.router {
-        q.push(("router_id", ctx.find_id(&super::router::ROUTER, r).await?));
-    }
-    let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let rows = ctx.list(&FLOATING_IP, &q).await?;
-    let mut cols = vec![
-        ("ID", "id"),
-        ("Floating IP Address", "floating_ip_address"),
-        ("Fixed IP Address", "fixed_ip_address"),
-        ("Port", "port_id"),
-        ("Floating Network", "floating_network_id"),
-        ("Project", "project_id"),
-    ];
-    if a.long {
-        cols.extend([
-            ("Router", "router_id"),
-            ("Status", "status"),
-            ("Description", "description"),
-        ]);
-    }
-    ctx.print_list(&rows, &cols)
+    let network = ctx.find_id_opt(&NETWORK, a.network.as_deref()).await?;
+    let port = ctx.find_id_opt(&PORT, a.port.as_deref()).await?;
+    let router = ctx.find_id_opt(&ROUTER, a.router.as_deref()).await?;
+    let q = Query::default()
+        .opt("floating_network_id", network)
+        .opt("port_id", port)
+        .opt("fixed_ip_address", a.fixed_ip_address)
+        .opt("status", a.status)
+        .opt("router_id", router);
+    ctx.list_and_print(&FLOATING_IP, &q, &columns(&COLUMNS, &LONG_COLUMNS, a.long))
+        .await
 }
 
 async fn set(ctx: &Ctx, a: SetArgs) -> Result<()> {
     let id = ctx.find_id(&FLOATING_IP, &a.floating_ip).await?;
+    let port = ctx.find_id_opt(&PORT, a.port.as_deref()).await?;
     let mut m = Map::new();
-    if let Some(p) = &a.port {
-        m.insert("port_id".into(), json!(ctx.find_id(&PORT, p).await?));
-    }
+    put_opt(&mut m, "port_id", port);
     put_opt(&mut m, "fixed_ip_address", a.fixed_ip_address);
     put_opt(&mut m, "description", a.description);
-    if m.is_empty() {
-        return Ok(());
-    }
-    ctx.update(&FLOATING_IP, &id, Value::Object(m)).await?;
-    Ok(())
+    ctx.update_changed(&FLOATING_IP, &id, m).await
 }

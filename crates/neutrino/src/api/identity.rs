@@ -1,7 +1,8 @@
 //! `neutrino project|user|role ...`: the Keystone v3 subset at `/v3`
 //! (the seeds' set-up: project create, user create, role add).
 
-use super::{Common, Ctx, Resource, flag, put_opt, seg};
+use super::output::Column;
+use super::{Common, Ctx, Query, RenameArgs, Resource, array, columns, flag, put_opt, seg};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
@@ -84,12 +85,8 @@ enum ProjectCmd {
     Set {
         /// Project (name or ID).
         project: String,
-        /// New name.
-        #[arg(long)]
-        name: Option<String>,
-        /// New description.
-        #[arg(long)]
-        description: Option<String>,
+        #[command(flatten)]
+        rename: RenameArgs,
         /// Enable it.
         #[arg(long, conflicts_with = "disable")]
         enable: bool,
@@ -117,11 +114,32 @@ async fn create_or_show(ctx: &Ctx, r: &Resource, attrs: Value, or_show: bool) ->
                     .and_then(client::ClientError::status)
                     == Some(409) =>
         {
-            ctx.show(&plain(ctx.find(r, &name).await?))
+            show_plain(ctx, r, &name).await
         }
         Err(e) => Err(e),
     }
 }
+
+/// Finds an identity entity by ID or name and prints it without `links`.
+async fn show_plain(ctx: &Ctx, r: &Resource, name_or_id: &str) -> Result<()> {
+    ctx.show(&plain(ctx.find(r, name_or_id).await?))
+}
+
+/// Keystone's update: a PATCH of the changed attributes, if there are any.
+async fn patch_changed(ctx: &Ctx, r: &Resource, id: &str, attrs: Map<String, Value>) -> Result<()> {
+    if !attrs.is_empty() {
+        let path = format!("{}/{}", r.path, seg(id));
+        ctx.client.patch(&path, &json!({ r.key: attrs })).await?;
+    }
+    Ok(())
+}
+
+const PROJECT_COLUMNS: [Column; 2] = [("ID", "id"), ("Name", "name")];
+const PROJECT_LONG_COLUMNS: [Column; 3] = [
+    ("Domain ID", "domain_id"),
+    ("Description", "description"),
+    ("Enabled", "enabled"),
+];
 
 pub fn run_project(args: ProjectArgs) -> Result<()> {
     super::run(args.common, |ctx| async move {
@@ -143,46 +161,27 @@ pub fn run_project(args: ProjectArgs) -> Result<()> {
                 let rows = match &user {
                     Some(u) => {
                         let id = ctx.find_id(&USER, u).await?;
-                        let v = ctx
-                            .client
-                            .get(&format!("/v3/users/{}/projects", seg(&id)), &[])
-                            .await?;
-                        v.get("projects")
-                            .and_then(Value::as_array)
-                            .cloned()
-                            .unwrap_or_default()
+                        let path = format!("/v3/users/{}/projects", seg(&id));
+                        array(&ctx.client.get(&path, &[]).await?, "projects")
                     }
                     None => ctx.list(&PROJECT, &[]).await?,
                 };
-                let mut cols = vec![("ID", "id"), ("Name", "name")];
-                if long {
-                    cols.extend([
-                        ("Domain ID", "domain_id"),
-                        ("Description", "description"),
-                        ("Enabled", "enabled"),
-                    ]);
-                }
+                let cols = columns(&PROJECT_COLUMNS, &PROJECT_LONG_COLUMNS, long);
                 ctx.print_list(&rows, &cols)
             }
-            ProjectCmd::Show { project } => ctx.show(&plain(ctx.find(&PROJECT, &project).await?)),
+            ProjectCmd::Show { project } => show_plain(&ctx, &PROJECT, &project).await,
             ProjectCmd::Delete { projects } => ctx.delete_all(&PROJECT, &projects).await,
             ProjectCmd::Set {
                 project,
-                name,
-                description,
+                rename,
                 enable,
                 disable,
             } => {
                 let id = ctx.find_id(&PROJECT, &project).await?;
                 let mut m = Map::new();
-                put_opt(&mut m, "name", name);
-                put_opt(&mut m, "description", description);
+                rename.put(&mut m);
                 put_opt(&mut m, "enabled", flag(enable, disable));
-                if !m.is_empty() {
-                    let path = format!("{}/{}", PROJECT.path, seg(&id));
-                    ctx.client.patch(&path, &json!({"project": m})).await?;
-                }
-                Ok(())
+                patch_changed(&ctx, &PROJECT, &id, m).await
             }
         }
     })
@@ -278,59 +277,71 @@ struct UserSetArgs {
     disable: bool,
 }
 
+/// What `user create` and `user set` both send.
+struct UserAttrs {
+    password: Option<String>,
+    project: Option<String>,
+    email: Option<String>,
+    description: Option<String>,
+    enabled: Option<bool>,
+}
+
+impl UserAttrs {
+    /// Adds the given attributes to `m`, the default project as its ID.
+    async fn put(self, ctx: &Ctx, m: &mut Map<String, Value>) -> Result<()> {
+        put_opt(m, "password", self.password);
+        let project = ctx.find_id_opt(&PROJECT, self.project.as_deref()).await?;
+        put_opt(m, "default_project_id", project);
+        put_opt(m, "email", self.email);
+        put_opt(m, "description", self.description);
+        put_opt(m, "enabled", self.enabled);
+        Ok(())
+    }
+}
+
+/// The `UserAttrs` of `user create`'s or `user set`'s options (the same names).
+macro_rules! user_attrs {
+    ($a:ident) => {
+        UserAttrs {
+            password: $a.password,
+            project: $a.project,
+            email: $a.email,
+            description: $a.description,
+            enabled: flag($a.enable, $a.disable),
+        }
+    };
+}
+
+const USER_COLUMNS: [Column; 2] = [("ID", "id"), ("Name", "name")];
+const USER_LONG_COLUMNS: [Column; 5] = [
+    ("Project", "default_project_id"),
+    ("Domain", "domain_id"),
+    ("Description", "description"),
+    ("Email", "email"),
+    ("Enabled", "enabled"),
+];
+
 pub fn run_user(args: UserArgs) -> Result<()> {
     super::run(args.common, |ctx| async move {
         match args.cmd {
             UserCmd::Create(a) => {
                 let mut m = Map::new();
                 m.insert("name".into(), json!(a.name));
-                put_opt(&mut m, "password", a.password);
-                if let Some(p) = &a.project {
-                    m.insert(
-                        "default_project_id".into(),
-                        json!(ctx.find_id(&PROJECT, p).await?),
-                    );
-                }
-                put_opt(&mut m, "email", a.email);
-                put_opt(&mut m, "description", a.description);
-                put_opt(&mut m, "enabled", flag(a.enable, a.disable));
+                user_attrs!(a).put(&ctx, &mut m).await?;
                 create_or_show(&ctx, &USER, Value::Object(m), a.or_show).await
             }
             UserCmd::List { long } => {
                 let rows = ctx.list(&USER, &[]).await?;
-                let mut cols = vec![("ID", "id"), ("Name", "name")];
-                if long {
-                    cols.extend([
-                        ("Project", "default_project_id"),
-                        ("Domain", "domain_id"),
-                        ("Description", "description"),
-                        ("Email", "email"),
-                        ("Enabled", "enabled"),
-                    ]);
-                }
-                ctx.print_list(&rows, &cols)
+                ctx.print_list(&rows, &columns(&USER_COLUMNS, &USER_LONG_COLUMNS, long))
             }
-            UserCmd::Show { user } => ctx.show(&plain(ctx.find(&USER, &user).await?)),
+            UserCmd::Show { user } => show_plain(&ctx, &USER, &user).await,
             UserCmd::Delete { users } => ctx.delete_all(&USER, &users).await,
             UserCmd::Set(a) => {
                 let id = ctx.find_id(&USER, &a.user).await?;
                 let mut m = Map::new();
                 put_opt(&mut m, "name", a.name);
-                put_opt(&mut m, "password", a.password);
-                if let Some(p) = &a.project {
-                    m.insert(
-                        "default_project_id".into(),
-                        json!(ctx.find_id(&PROJECT, p).await?),
-                    );
-                }
-                put_opt(&mut m, "email", a.email);
-                put_opt(&mut m, "description", a.description);
-                put_opt(&mut m, "enabled", flag(a.enable, a.disable));
-                if !m.is_empty() {
-                    let path = format!("{}/{}", USER.path, seg(&id));
-                    ctx.client.patch(&path, &json!({"user": m})).await?;
-                }
-                Ok(())
+                user_attrs!(a).put(&ctx, &mut m).await?;
+                patch_changed(&ctx, &USER, &id, m).await
             }
         }
     })
@@ -444,7 +455,7 @@ pub fn run_role(args: RoleArgs) -> Result<()> {
             RoleCmd::Create { name, or_show } => {
                 create_or_show(&ctx, &ROLE, json!({"name": name}), or_show).await
             }
-            RoleCmd::Show { role } => ctx.show(&plain(ctx.find(&ROLE, &role).await?)),
+            RoleCmd::Show { role } => show_plain(&ctx, &ROLE, &role).await,
             RoleCmd::Delete { roles } => ctx.delete_all(&ROLE, &roles).await,
             RoleCmd::Assignment {
                 cmd:
@@ -454,36 +465,36 @@ pub fn run_role(args: RoleArgs) -> Result<()> {
                         role,
                         names,
                     },
-            } => {
-                let mut q: Vec<(&str, String)> = Vec::new();
-                if let Some(u) = &user {
-                    q.push(("user.id", ctx.find_id(&USER, u).await?));
-                }
-                if let Some(p) = &project {
-                    q.push(("scope.project.id", ctx.find_id(&PROJECT, p).await?));
-                }
-                if let Some(r) = &role {
-                    q.push(("role.id", ctx.find_id(&ROLE, r).await?));
-                }
-                if names {
-                    q.push(("include_names", "true".into()));
-                }
-                let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                let v = ctx.client.get("/v3/role_assignments", &q).await?;
-                let rows: Vec<Value> = v
-                    .get("role_assignments")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .map(|a| assignment_row(a, names))
-                    .collect();
-                ctx.print_list(
-                    &rows,
-                    &[("Role", "role"), ("User", "user"), ("Project", "project")],
-                )
-            }
+            } => assignments(&ctx, user, project, role, names).await,
         }
     })
+}
+
+/// `role assignment list`, filtered by user, project and role (names or IDs).
+async fn assignments(
+    ctx: &Ctx,
+    user: Option<String>,
+    project: Option<String>,
+    role: Option<String>,
+    names: bool,
+) -> Result<()> {
+    let user = ctx.find_id_opt(&USER, user.as_deref()).await?;
+    let project = ctx.find_id_opt(&PROJECT, project.as_deref()).await?;
+    let role = ctx.find_id_opt(&ROLE, role.as_deref()).await?;
+    let q = Query::default()
+        .opt("user.id", user)
+        .opt("scope.project.id", project)
+        .opt("role.id", role)
+        .opt("include_names", names.then_some("true"));
+    let v = ctx.client.get("/v3/role_assignments", &q.pairs()).await?;
+    let rows: Vec<Value> = array(&v, "role_assignments")
+        .iter()
+        .map(|a| assignment_row(a, names))
+        .collect();
+    ctx.print_list(
+        &rows,
+        &[("Role", "role"), ("User", "user"), ("Project", "project")],
+    )
 }
 
 /// One assignment as a row: IDs, or `name` / `name@Default` with --names.

@@ -1,9 +1,13 @@
 //! `neutrino network create|list|show|delete|set` and `network agent ...`.
 
-use super::{Common, Ctx, Resource, flag, put_opt};
+use super::identity::PROJECT;
+use super::output::Column;
+use super::{
+    Common, Ctx, NewStateArgs, OwnerArgs, Query, RenameArgs, Resource, StateArgs, flag, put_opt,
+};
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
 pub const NETWORK: Resource = Resource {
     key: "network",
@@ -48,12 +52,8 @@ enum NetworkCmd {
 struct CreateArgs {
     /// Name of the new network.
     name: String,
-    /// Description.
-    #[arg(long)]
-    description: Option<String>,
-    /// Owner project (name or ID; admin only).
-    #[arg(long)]
-    project: Option<String>,
+    #[command(flatten)]
+    owner: OwnerArgs,
     /// Usable as a router gateway (router:external; admin only).
     #[arg(long, conflicts_with = "internal")]
     external: bool,
@@ -69,12 +69,8 @@ struct CreateArgs {
     /// Only the owner's project sees it (default).
     #[arg(long)]
     no_share: bool,
-    /// Administratively up (default).
-    #[arg(long, conflicts_with = "disable")]
-    enable: bool,
-    /// Administratively down.
-    #[arg(long)]
-    disable: bool,
+    #[command(flatten)]
+    state: NewStateArgs,
     /// provider:network_type: vxlan, gre, vlan or flat (admin only).
     #[arg(long, value_name = "TYPE")]
     provider_network_type: Option<String>,
@@ -121,12 +117,8 @@ struct ListArgs {
 struct SetArgs {
     /// Network (name or ID).
     network: String,
-    /// New name.
-    #[arg(long)]
-    name: Option<String>,
-    /// New description.
-    #[arg(long)]
-    description: Option<String>,
+    #[command(flatten)]
+    rename: RenameArgs,
     /// Make it external (admin only).
     #[arg(long, conflicts_with = "internal")]
     external: bool,
@@ -139,12 +131,8 @@ struct SetArgs {
     /// Stop sharing it.
     #[arg(long)]
     no_share: bool,
-    /// Administratively up.
-    #[arg(long, conflicts_with = "disable")]
-    enable: bool,
-    /// Administratively down.
-    #[arg(long)]
-    disable: bool,
+    #[command(flatten)]
+    state: StateArgs,
     /// New MTU.
     #[arg(long)]
     mtu: Option<u32>,
@@ -161,7 +149,7 @@ pub fn run(args: NetworkArgs) -> Result<()> {
         match args.cmd {
             NetworkCmd::Create(a) => create(&ctx, a).await,
             NetworkCmd::List(a) => list(&ctx, a).await,
-            NetworkCmd::Show { network } => ctx.show(&ctx.find(&NETWORK, &network).await?),
+            NetworkCmd::Show { network } => ctx.show_found(&NETWORK, &network).await,
             NetworkCmd::Delete { networks } => ctx.delete_all(&NETWORK, &networks).await,
             NetworkCmd::Set(a) => set(&ctx, a).await,
             NetworkCmd::Agent(a) => super::agent::run(&ctx, a).await,
@@ -172,14 +160,10 @@ pub fn run(args: NetworkArgs) -> Result<()> {
 async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
     let mut m = Map::new();
     m.insert("name".into(), json!(a.name));
-    put_opt(&mut m, "description", a.description);
-    if let Some(p) = &a.project {
-        let id = ctx.find_id(&super::identity::PROJECT, p).await?;
-        m.insert("project_id".into(), json!(id));
-    }
+    a.owner.put(ctx, &mut m).await?;
     put_opt(&mut m, "router:external", flag(a.external, a.internal));
     put_opt(&mut m, "shared", flag(a.share || a.shared, a.no_share));
-    put_opt(&mut m, "admin_state_up", flag(a.enable, a.disable));
+    put_opt(&mut m, "admin_state_up", a.state.up());
     put_opt(&mut m, "provider:network_type", a.provider_network_type);
     put_opt(
         &mut m,
@@ -188,75 +172,45 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
     );
     put_opt(&mut m, "provider:segmentation_id", a.provider_segment);
     put_opt(&mut m, "mtu", a.mtu);
-    put_opt(
-        &mut m,
-        "port_security_enabled",
-        flag(a.enable_port_security, a.disable_port_security),
-    );
-    let n = ctx.create(&NETWORK, Value::Object(m)).await?;
-    ctx.show(&n)
+    let port_security = flag(a.enable_port_security, a.disable_port_security);
+    put_opt(&mut m, "port_security_enabled", port_security);
+    ctx.create_and_show(&NETWORK, m).await
 }
 
+const COLUMNS: [Column; 3] = [("ID", "id"), ("Name", "name"), ("Subnets", "subnets")];
+const LONG_COLUMNS: [Column; 10] = [
+    ("ID", "id"),
+    ("Name", "name"),
+    ("Status", "status"),
+    ("Project", "project_id"),
+    ("State", "admin_state_up"),
+    ("Shared", "shared"),
+    ("Subnets", "subnets"),
+    ("Network Type", "provider:network_type"),
+    ("Router Type", "router:external"),
+    ("MTU", "mtu"),
+];
+
 async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
-    let mut q: Vec<(&str, String)> = Vec::new();
-    if let Some(ext) = flag(a.external, a.internal) {
-        q.push(("router:external", ext.to_string()));
-    }
-    if let Some(n) = a.name {
-        q.push(("name", n));
-    }
-    if let Some(p) = &a.project {
-        q.push((
-            "project_id",
-            ctx.find_id(&super::identity::PROJECT, p).await?,
-        ));
-    }
-    if let Some(t) = a.provider_network_type {
-        q.push(("provider:network_type", t));
-    }
-    let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let rows = ctx.list(&NETWORK, &q).await?;
-    if a.long {
-        ctx.print_list(
-            &rows,
-            &[
-                ("ID", "id"),
-                ("Name", "name"),
-                ("Status", "status"),
-                ("Project", "project_id"),
-                ("State", "admin_state_up"),
-                ("Shared", "shared"),
-                ("Subnets", "subnets"),
-                ("Network Type", "provider:network_type"),
-                ("Router Type", "router:external"),
-                ("MTU", "mtu"),
-            ],
-        )
-    } else {
-        ctx.print_list(
-            &rows,
-            &[("ID", "id"), ("Name", "name"), ("Subnets", "subnets")],
-        )
-    }
+    let project = ctx.find_id_opt(&PROJECT, a.project.as_deref()).await?;
+    let q = Query::default()
+        .opt("router:external", flag(a.external, a.internal))
+        .opt("name", a.name)
+        .opt("project_id", project)
+        .opt("provider:network_type", a.provider_network_type);
+    let cols: &[Column] = if a.long { &LONG_COLUMNS } else { &COLUMNS };
+    ctx.list_and_print(&NETWORK, &q, cols).await
 }
 
 async fn set(ctx: &Ctx, a: SetArgs) -> Result<()> {
     let id = ctx.find_id(&NETWORK, &a.network).await?;
     let mut m = Map::new();
-    put_opt(&mut m, "name", a.name);
-    put_opt(&mut m, "description", a.description);
+    a.rename.put(&mut m);
     put_opt(&mut m, "router:external", flag(a.external, a.internal));
     put_opt(&mut m, "shared", flag(a.share, a.no_share));
-    put_opt(&mut m, "admin_state_up", flag(a.enable, a.disable));
+    put_opt(&mut m, "admin_state_up", a.state.up());
     put_opt(&mut m, "mtu", a.mtu);
-    put_opt(
-        &mut m,
-        "port_security_enabled",
-        flag(a.enable_port_security, a.disable_port_security),
-    );
-    if m.is_empty() {
-        return Ok(());
-    }
-    ctx.update(&NETWORK, &id, Value::Object(m)).await?;
-    Ok(())
+    let port_security = flag(a.enable_port_security, a.disable_port_security);
+    put_opt(&mut m, "port_security_enabled", port_security);
+    ctx.update_changed(&NETWORK, &id, m).await
 }

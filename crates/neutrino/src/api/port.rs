@@ -1,9 +1,14 @@
 //! `neutrino port create|list|show|delete|set`.
 
 use super::network::NETWORK;
+use super::output::Column;
+use super::router::ROUTER;
 use super::security_group::SECURITY_GROUP;
 use super::subnet::SUBNET;
-use super::{Common, Ctx, Resource, flag, kv_get, parse_kv, put_opt};
+use super::{
+    Common, Ctx, NewStateArgs, OwnerArgs, Query, RenameArgs, Resource, StateArgs, columns,
+    current_list, flag, kv_get, parse_kv, put_list, put_opt,
+};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
@@ -85,18 +90,10 @@ struct CreateArgs {
     /// Disable port security (no security groups, no anti-spoofing).
     #[arg(long)]
     disable_port_security: bool,
-    /// Administratively up (default).
-    #[arg(long, conflicts_with = "disable")]
-    enable: bool,
-    /// Administratively down.
-    #[arg(long)]
-    disable: bool,
-    /// Description.
-    #[arg(long)]
-    description: Option<String>,
-    /// Owner project (name or ID; admin only).
-    #[arg(long)]
-    project: Option<String>,
+    #[command(flatten)]
+    state: NewStateArgs,
+    #[command(flatten)]
+    owner: OwnerArgs,
 }
 
 #[derive(Args, Debug)]
@@ -128,12 +125,8 @@ struct ListArgs {
 struct SetArgs {
     /// Port (name or ID).
     port: String,
-    /// New name.
-    #[arg(long)]
-    name: Option<String>,
-    /// New description.
-    #[arg(long)]
-    description: Option<String>,
+    #[command(flatten)]
+    rename: RenameArgs,
     /// Bind the port to this host (binding:host_id; admin only).
     #[arg(long)]
     host: Option<String>,
@@ -170,12 +163,8 @@ struct SetArgs {
     /// Disable port security.
     #[arg(long)]
     disable_port_security: bool,
-    /// Administratively up.
-    #[arg(long, conflicts_with = "disable")]
-    enable: bool,
-    /// Administratively down.
-    #[arg(long)]
-    disable: bool,
+    #[command(flatten)]
+    state: StateArgs,
 }
 
 pub fn run(args: PortArgs) -> Result<()> {
@@ -183,7 +172,7 @@ pub fn run(args: PortArgs) -> Result<()> {
         match args.cmd {
             PortCmd::Create(a) => create(&ctx, a).await,
             PortCmd::List(a) => list(&ctx, a).await,
-            PortCmd::Show { port } => ctx.show(&ctx.find(&PORT, &port).await?),
+            PortCmd::Show { port } => ctx.show_found(&PORT, &port).await,
             PortCmd::Delete { ports } => ctx.delete_all(&PORT, &ports).await,
             PortCmd::Set(a) => set(&ctx, a).await,
         }
@@ -191,17 +180,14 @@ pub fn run(args: PortArgs) -> Result<()> {
 }
 
 /// `--fixed-ip subnet=S,ip-address=IP` as the API's `{"subnet_id", "ip_address"}`.
-async fn fixed_ips(ctx: &Ctx, opts: &[String]) -> Result<Vec<Value>> {
+pub(super) async fn fixed_ips(ctx: &Ctx, opts: &[String]) -> Result<Vec<Value>> {
     let mut out = Vec::new();
     for o in opts {
         let kv = parse_kv("fixed-ip", o, &["subnet", "ip-address"])?;
         let mut m = Map::new();
-        if let Some(s) = kv_get(&kv, "subnet") {
-            m.insert("subnet_id".into(), json!(ctx.find_id(&SUBNET, s).await?));
-        }
-        if let Some(ip) = kv_get(&kv, "ip-address") {
-            m.insert("ip_address".into(), json!(ip));
-        }
+        let subnet = ctx.find_id_opt(&SUBNET, kv_get(&kv, "subnet")).await?;
+        put_opt(&mut m, "subnet_id", subnet);
+        put_opt(&mut m, "ip_address", kv_get(&kv, "ip-address"));
         out.push(Value::Object(m));
     }
     Ok(out)
@@ -216,9 +202,7 @@ fn address_pairs(opts: &[String]) -> Result<Vec<Value>> {
             };
             let mut m = Map::new();
             m.insert("ip_address".into(), json!(ip));
-            if let Some(mac) = kv_get(&kv, "mac-address") {
-                m.insert("mac_address".into(), json!(mac));
-            }
+            put_opt(&mut m, "mac_address", kv_get(&kv, "mac-address"));
             Ok(Value::Object(m))
         })
         .collect()
@@ -232,6 +216,13 @@ async fn group_ids(ctx: &Ctx, names: &[String]) -> Result<Vec<Value>> {
     Ok(out)
 }
 
+/// A list attribute for `create`: `[]` with `none`, else the items if any.
+fn put_created(m: &mut Map<String, Value>, key: &str, none: bool, items: Vec<Value>) {
+    if none || !items.is_empty() {
+        m.insert(key.into(), Value::Array(items));
+    }
+}
+
 async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
     let mut m = Map::new();
     m.insert("name".into(), json!(a.name));
@@ -239,117 +230,69 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
         "network_id".into(),
         json!(ctx.find_id(&NETWORK, &a.network).await?),
     );
-    if a.no_fixed_ip {
-        m.insert("fixed_ips".into(), json!([]));
-    } else if !a.fixed_ip.is_empty() {
-        m.insert(
-            "fixed_ips".into(),
-            json!(fixed_ips(ctx, &a.fixed_ip).await?),
-        );
-    }
+    let ips = fixed_ips(ctx, &a.fixed_ip).await?;
+    put_created(&mut m, "fixed_ips", a.no_fixed_ip, ips);
     put_opt(&mut m, "device_owner", a.device_owner);
     put_opt(&mut m, "device_id", a.device_id);
     put_opt(&mut m, "binding:host_id", a.host);
     put_opt(&mut m, "mac_address", a.mac_address);
-    if !a.allowed_address.is_empty() {
-        m.insert(
-            "allowed_address_pairs".into(),
-            json!(address_pairs(&a.allowed_address)?),
-        );
-    }
-    if a.no_security_group {
-        m.insert("security_groups".into(), json!([]));
-    } else if !a.security_group.is_empty() {
-        m.insert(
-            "security_groups".into(),
-            json!(group_ids(ctx, &a.security_group).await?),
-        );
-    }
-    put_opt(
-        &mut m,
-        "port_security_enabled",
-        flag(a.enable_port_security, a.disable_port_security),
-    );
-    put_opt(&mut m, "admin_state_up", flag(a.enable, a.disable));
-    put_opt(&mut m, "description", a.description);
-    if let Some(p) = &a.project {
-        let id = ctx.find_id(&super::identity::PROJECT, p).await?;
-        m.insert("project_id".into(), json!(id));
-    }
-    let p = ctx.create(&PORT, Value::Object(m)).await?;
-    ctx.show(&p)
+    let pairs = address_pairs(&a.allowed_address)?;
+    put_created(&mut m, "allowed_address_pairs", false, pairs);
+    let groups = group_ids(ctx, &a.security_group).await?;
+    put_created(&mut m, "security_groups", a.no_security_group, groups);
+    let port_security = flag(a.enable_port_security, a.disable_port_security);
+    put_opt(&mut m, "port_security_enabled", port_security);
+    put_opt(&mut m, "admin_state_up", a.state.up());
+    a.owner.put(ctx, &mut m).await?;
+    ctx.create_and_show(&PORT, m).await
 }
+
+const COLUMNS: [Column; 5] = [
+    ("ID", "id"),
+    ("Name", "name"),
+    ("MAC Address", "mac_address"),
+    ("Fixed IP Addresses", "fixed_ips"),
+    ("Status", "status"),
+];
+const LONG_COLUMNS: [Column; 4] = [
+    ("Security Groups", "security_groups"),
+    ("Device Owner", "device_owner"),
+    ("Device ID", "device_id"),
+    ("Host", "binding:host_id"),
+];
 
 async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
-    let mut q: Vec<(&str, String)> = Vec::new();
-    if let Some(n) = &a.network {
-        q.push(("network_id", ctx.find_id(&NETWORK, n).await?));
-    }
-    if let Some(h) = a.host {
-        q.push(("binding:host_id", h));
-    }
-    if let Some(d) = a.device_id {
-        q.push(("device_id", d));
-    }
-    if let Some(d) = a.device_owner {
-        q.push(("device_owner", d));
-    }
-    if let Some(r) = &a.router {
-        q.push(("device_id", ctx.find_id(&super::router::ROUTER, r).await?));
-    }
-    if let Some(n) = a.name {
-        q.push(("name", n));
-    }
-    let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let rows = ctx.list(&PORT, &q).await?;
-    let mut cols = vec![
-        ("ID", "id"),
-        ("Name", "name"),
-        ("MAC Address", "mac_address"),
-        ("Fixed IP Addresses", "fixed_ips"),
-        ("Status", "status"),
-    ];
-    if a.long {
-        cols.extend([
-            ("Security Groups", "security_groups"),
-            ("Device Owner", "device_owner"),
-            ("Device ID", "device_id"),
-            ("Host", "binding:host_id"),
-        ]);
-    }
-    ctx.print_list(&rows, &cols)
-}
-
-fn current_list(cur: &Value, key: &str, reset: bool) -> Vec<Value> {
-    if reset {
-        return Vec::new();
-    }
-    cur.get(key)
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+    let network = ctx.find_id_opt(&NETWORK, a.network.as_deref()).await?;
+    let router = ctx.find_id_opt(&ROUTER, a.router.as_deref()).await?;
+    let q = Query::default()
+        .opt("network_id", network)
+        .opt("binding:host_id", a.host)
+        .opt("device_id", a.device_id)
+        .opt("device_owner", a.device_owner)
+        .opt("device_id", router)
+        .opt("name", a.name);
+    ctx.list_and_print(&PORT, &q, &columns(&COLUMNS, &LONG_COLUMNS, a.long))
+        .await
 }
 
 async fn set(ctx: &Ctx, a: SetArgs) -> Result<()> {
-    let cur = ctx.find(&PORT, &a.port).await?;
-    let id = super::id_of(&cur)?;
+    let (cur, id) = ctx.find_with_id(&PORT, &a.port).await?;
     let mut m = Map::new();
-    put_opt(&mut m, "name", a.name);
-    put_opt(&mut m, "description", a.description);
+    a.rename.put(&mut m);
     put_opt(&mut m, "binding:host_id", a.host);
     put_opt(&mut m, "device_id", a.device_id);
     put_opt(&mut m, "device_owner", a.device_owner);
     put_opt(&mut m, "mac_address", a.mac_address);
-    if a.no_fixed_ip || !a.fixed_ip.is_empty() {
-        let mut ips = current_list(&cur, "fixed_ips", a.no_fixed_ip);
-        ips.extend(fixed_ips(ctx, &a.fixed_ip).await?);
-        m.insert("fixed_ips".into(), Value::Array(ips));
-    }
-    if a.no_allowed_address || !a.allowed_address.is_empty() {
-        let mut pairs = current_list(&cur, "allowed_address_pairs", a.no_allowed_address);
-        pairs.extend(address_pairs(&a.allowed_address)?);
-        m.insert("allowed_address_pairs".into(), Value::Array(pairs));
-    }
+    let ips = fixed_ips(ctx, &a.fixed_ip).await?;
+    put_list(&mut m, &cur, "fixed_ips", a.no_fixed_ip, ips);
+    let pairs = address_pairs(&a.allowed_address)?;
+    put_list(
+        &mut m,
+        &cur,
+        "allowed_address_pairs",
+        a.no_allowed_address,
+        pairs,
+    );
     if a.no_security_group || !a.security_group.is_empty() {
         let mut groups = current_list(&cur, "security_groups", a.no_security_group);
         for g in group_ids(ctx, &a.security_group).await? {
@@ -359,17 +302,10 @@ async fn set(ctx: &Ctx, a: SetArgs) -> Result<()> {
         }
         m.insert("security_groups".into(), Value::Array(groups));
     }
-    put_opt(
-        &mut m,
-        "port_security_enabled",
-        flag(a.enable_port_security, a.disable_port_security),
-    );
-    put_opt(&mut m, "admin_state_up", flag(a.enable, a.disable));
-    if m.is_empty() {
-        return Ok(());
-    }
-    ctx.update(&PORT, &id, Value::Object(m)).await?;
-    Ok(())
+    let port_security = flag(a.enable_port_security, a.disable_port_security);
+    put_opt(&mut m, "port_security_enabled", port_security);
+    put_opt(&mut m, "admin_state_up", a.state.up());
+    ctx.update_changed(&PORT, &id, m).await
 }
 
 #[cfg(test)]

@@ -2,9 +2,13 @@
 //! `router add|remove subnet|port`.
 
 use super::network::NETWORK;
-use super::port::PORT;
+use super::output::Column;
+use super::port::{PORT, fixed_ips};
 use super::subnet::SUBNET;
-use super::{Common, Ctx, Resource, flag, kv_get, parse_kv, put_opt, seg};
+use super::{
+    Common, Ctx, NewStateArgs, OwnerArgs, Query, RenameArgs, Resource, StateArgs, columns, flag,
+    put_list, put_opt, routes, seg,
+};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
@@ -87,18 +91,10 @@ enum Interface {
 struct CreateArgs {
     /// Name of the new router.
     name: String,
-    /// Description.
-    #[arg(long)]
-    description: Option<String>,
-    /// Owner project (name or ID; admin only).
-    #[arg(long)]
-    project: Option<String>,
-    /// Administratively up (default).
-    #[arg(long, conflicts_with = "disable")]
-    enable: bool,
-    /// Administratively down.
-    #[arg(long)]
-    disable: bool,
+    #[command(flatten)]
+    owner: OwnerArgs,
+    #[command(flatten)]
+    state: NewStateArgs,
     /// External network to use as the gateway (name or ID).
     #[arg(long, value_name = "NETWORK")]
     external_gateway: Option<String>,
@@ -114,18 +110,10 @@ struct CreateArgs {
 struct SetArgs {
     /// Router (name or ID).
     router: String,
-    /// New name.
-    #[arg(long)]
-    name: Option<String>,
-    /// New description.
-    #[arg(long)]
-    description: Option<String>,
-    /// Administratively up.
-    #[arg(long, conflicts_with = "disable")]
-    enable: bool,
-    /// Administratively down.
-    #[arg(long)]
-    disable: bool,
+    #[command(flatten)]
+    rename: RenameArgs,
+    #[command(flatten)]
+    state: StateArgs,
     /// External network to use as the gateway (name or ID).
     #[arg(long, value_name = "NETWORK")]
     external_gateway: Option<String>,
@@ -180,45 +168,36 @@ pub fn run(args: RouterArgs) -> Result<()> {
 async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
     let mut m = Map::new();
     m.insert("name".into(), json!(a.name));
-    put_opt(&mut m, "description", a.description);
-    put_opt(&mut m, "admin_state_up", flag(a.enable, a.disable));
-    if let Some(p) = &a.project {
-        let id = ctx.find_id(&super::identity::PROJECT, p).await?;
-        m.insert("project_id".into(), json!(id));
-    }
+    put_opt(&mut m, "admin_state_up", a.state.up());
+    a.owner.put(ctx, &mut m).await?;
     if let Some(net) = &a.external_gateway {
-        let mut gw = Map::new();
-        gw.insert(
-            "network_id".into(),
-            json!(ctx.find_id(&NETWORK, net).await?),
-        );
-        put_opt(&mut gw, "enable_snat", flag(a.enable_snat, a.disable_snat));
-        m.insert("external_gateway_info".into(), Value::Object(gw));
+        let snat = flag(a.enable_snat, a.disable_snat);
+        let gw = gateway(ctx.find_id(&NETWORK, net).await?, snat, Vec::new());
+        m.insert("external_gateway_info".into(), gw);
     }
     let r = ctx.create(&ROUTER, Value::Object(m)).await?;
     let r = with_interfaces(ctx, r).await?;
     ctx.show(&r)
 }
 
+const COLUMNS: [Column; 7] = [
+    ("ID", "id"),
+    ("Name", "name"),
+    ("Status", "status"),
+    ("State", "admin_state_up"),
+    ("Project", "project_id"),
+    ("Distributed", "distributed"),
+    ("HA", "ha"),
+];
+const LONG_COLUMNS: [Column; 2] = [
+    ("Routes", "routes"),
+    ("External gateway info", "external_gateway_info"),
+];
+
 async fn list(ctx: &Ctx, name: Option<String>, long: bool) -> Result<()> {
-    let q: Vec<(&str, &str)> = name.iter().map(|n| ("name", n.as_str())).collect();
-    let rows = ctx.list(&ROUTER, &q).await?;
-    let mut cols = vec![
-        ("ID", "id"),
-        ("Name", "name"),
-        ("Status", "status"),
-        ("State", "admin_state_up"),
-        ("Project", "project_id"),
-        ("Distributed", "distributed"),
-        ("HA", "ha"),
-    ];
-    if long {
-        cols.extend([
-            ("Routes", "routes"),
-            ("External gateway info", "external_gateway_info"),
-        ]);
-    }
-    ctx.print_list(&rows, &cols)
+    let q = Query::default().opt("name", name);
+    ctx.list_and_print(&ROUTER, &q, &columns(&COLUMNS, &LONG_COLUMNS, long))
+        .await
 }
 
 /// The router with openstack's `interfaces_info`: its router-interface ports.
@@ -276,26 +255,22 @@ async fn interface(ctx: &Ctx, action: &str, what: Interface) -> Result<()> {
     Ok(())
 }
 
-fn routes(opts: &[String]) -> Result<Vec<Value>> {
-    opts.iter()
-        .map(|o| {
-            let kv = parse_kv("route", o, &["destination", "gateway", "nexthop"])?;
-            let gw = kv_get(&kv, "gateway").or_else(|| kv_get(&kv, "nexthop"));
-            match (kv_get(&kv, "destination"), gw) {
-                (Some(d), Some(g)) => Ok(json!({"destination": d, "nexthop": g})),
-                _ => bail!("--route needs destination=CIDR,gateway=IP, got '{o}'"),
-            }
-        })
-        .collect()
+/// `external_gateway_info`: the network, SNAT if asked, fixed IPs if given.
+fn gateway(network_id: String, snat: Option<bool>, fixed_ips: Vec<Value>) -> Value {
+    let mut gw = Map::new();
+    gw.insert("network_id".into(), json!(network_id));
+    put_opt(&mut gw, "enable_snat", snat);
+    if !fixed_ips.is_empty() {
+        gw.insert("external_fixed_ips".into(), Value::Array(fixed_ips));
+    }
+    Value::Object(gw)
 }
 
 async fn set(ctx: &Ctx, a: SetArgs) -> Result<()> {
-    let cur = ctx.find(&ROUTER, &a.router).await?;
-    let id = super::id_of(&cur)?;
+    let (cur, id) = ctx.find_with_id(&ROUTER, &a.router).await?;
     let mut m = Map::new();
-    put_opt(&mut m, "name", a.name);
-    put_opt(&mut m, "description", a.description);
-    put_opt(&mut m, "admin_state_up", flag(a.enable, a.disable));
+    a.rename.put(&mut m);
+    put_opt(&mut m, "admin_state_up", a.state.up());
     let snat = flag(a.enable_snat, a.disable_snat);
     let network_id = match &a.external_gateway {
         Some(net) => Some(ctx.find_id(&NETWORK, net).await?),
@@ -309,55 +284,22 @@ async fn set(ctx: &Ctx, a: SetArgs) -> Result<()> {
         None => None,
     };
     if let Some(net) = network_id {
-        let mut gw = Map::new();
-        gw.insert("network_id".into(), json!(net));
-        put_opt(&mut gw, "enable_snat", snat);
-        if !a.fixed_ip.is_empty() {
-            let mut ips = Vec::new();
-            for o in &a.fixed_ip {
-                let kv = parse_kv("fixed-ip", o, &["subnet", "ip-address"])?;
-                let mut ip = Map::new();
-                if let Some(s) = kv_get(&kv, "subnet") {
-                    ip.insert("subnet_id".into(), json!(ctx.find_id(&SUBNET, s).await?));
-                }
-                put_opt(&mut ip, "ip_address", kv_get(&kv, "ip-address"));
-                ips.push(Value::Object(ip));
-            }
-            gw.insert("external_fixed_ips".into(), Value::Array(ips));
-        }
-        m.insert("external_gateway_info".into(), Value::Object(gw));
+        let ips = fixed_ips(ctx, &a.fixed_ip).await?;
+        m.insert("external_gateway_info".into(), gateway(net, snat, ips));
     }
-    if a.no_route || !a.route.is_empty() {
-        let mut r: Vec<Value> = if a.no_route {
-            Vec::new()
-        } else {
-            cur.get("routes")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        };
-        r.extend(routes(&a.route)?);
-        m.insert("routes".into(), Value::Array(r));
-    }
-    if m.is_empty() {
-        return Ok(());
-    }
-    ctx.update(&ROUTER, &id, Value::Object(m)).await?;
-    Ok(())
+    let added = routes("route", &a.route)?;
+    put_list(&mut m, &cur, "routes", a.no_route, added);
+    ctx.update_changed(&ROUTER, &id, m).await
 }
 
 async fn unset(ctx: &Ctx, a: UnsetArgs) -> Result<()> {
     let id = ctx.find_id(&ROUTER, &a.router).await?;
     let mut m = Map::new();
-    if a.external_gateway {
-        m.insert("external_gateway_info".into(), json!({}));
-    }
-    if a.routes {
-        m.insert("routes".into(), json!([]));
-    }
-    if m.is_empty() {
-        return Ok(());
-    }
-    ctx.update(&ROUTER, &id, Value::Object(m)).await?;
-    Ok(())
+    put_opt(
+        &mut m,
+        "external_gateway_info",
+        a.external_gateway.then(|| json!({})),
+    );
+    put_opt(&mut m, "routes", a.routes.then(|| json!([])));
+    ctx.update_changed(&ROUTER, &id, m).await
 }

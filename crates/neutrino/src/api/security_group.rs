@@ -1,7 +1,9 @@
 //! `neutrino security group create|list|show|delete|set` and
 //! `security group rule create|list|show|delete`.
 
-use super::{Common, Ctx, Resource, put_opt};
+use super::identity::PROJECT;
+use super::output::Column;
+use super::{Common, Ctx, OwnerArgs, Query, RenameArgs, Resource, flag, put_opt};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
@@ -46,12 +48,8 @@ enum GroupCmd {
     Create {
         /// Name of the new group.
         name: String,
-        /// Description.
-        #[arg(long)]
-        description: Option<String>,
-        /// Owner project (name or ID; admin only).
-        #[arg(long)]
-        project: Option<String>,
+        #[command(flatten)]
+        owner: OwnerArgs,
     },
     /// List security groups.
     List {
@@ -74,12 +72,8 @@ enum GroupCmd {
     Set {
         /// Group (name or ID).
         group: String,
-        /// New name.
-        #[arg(long)]
-        name: Option<String>,
-        /// New description.
-        #[arg(long)]
-        description: Option<String>,
+        #[command(flatten)]
+        rename: RenameArgs,
     },
     /// Security group rules.
     Rule {
@@ -138,12 +132,8 @@ struct RuleCreateArgs {
     /// IPv4 or IPv6 (default: from --remote-ip, else IPv4).
     #[arg(long, value_parser = ["IPv4", "IPv6"])]
     ethertype: Option<String>,
-    /// Description.
-    #[arg(long)]
-    description: Option<String>,
-    /// Owner project (name or ID; admin only).
-    #[arg(long)]
-    project: Option<String>,
+    #[command(flatten)]
+    owner: OwnerArgs,
 }
 
 #[derive(Args, Debug)]
@@ -164,63 +154,42 @@ struct RuleListArgs {
     ethertype: Option<String>,
 }
 
+const GROUP_COLUMNS: [Column; 5] = [
+    ("ID", "id"),
+    ("Name", "name"),
+    ("Description", "description"),
+    ("Project", "project_id"),
+    ("Tags", "tags"),
+];
+
 pub fn run(args: SecurityArgs) -> Result<()> {
     let Security::Group { cmd } = args.what;
     super::run(args.common, |ctx| async move {
         match cmd {
-            GroupCmd::Create {
-                name,
-                description,
-                project,
-            } => {
+            GroupCmd::Create { name, owner } => {
                 let mut m = Map::new();
                 m.insert("name".into(), json!(name));
-                put_opt(&mut m, "description", description);
-                if let Some(p) = &project {
-                    let id = ctx.find_id(&super::identity::PROJECT, p).await?;
-                    m.insert("project_id".into(), json!(id));
-                }
-                let g = ctx.create(&SECURITY_GROUP, Value::Object(m)).await?;
-                ctx.show(&g)
+                owner.put(&ctx, &mut m).await?;
+                ctx.create_and_show(&SECURITY_GROUP, m).await
             }
             GroupCmd::List { project } => {
-                let pid = match &project {
-                    Some(p) => Some(ctx.find_id(&super::identity::PROJECT, p).await?),
-                    None => None,
-                };
-                let q: Vec<(&str, &str)> = pid.iter().map(|p| ("project_id", p.as_str())).collect();
-                let rows = ctx.list(&SECURITY_GROUP, &q).await?;
-                ctx.print_list(
-                    &rows,
-                    &[
-                        ("ID", "id"),
-                        ("Name", "name"),
-                        ("Description", "description"),
-                        ("Project", "project_id"),
-                        ("Tags", "tags"),
-                    ],
-                )
+                let pid = ctx.find_id_opt(&PROJECT, project.as_deref()).await?;
+                let q = Query::default().opt("project_id", pid);
+                ctx.list_and_print(&SECURITY_GROUP, &q, &GROUP_COLUMNS)
+                    .await
             }
-            GroupCmd::Show { group } => ctx.show(&ctx.find(&SECURITY_GROUP, &group).await?),
+            GroupCmd::Show { group } => ctx.show_found(&SECURITY_GROUP, &group).await,
             GroupCmd::Delete { groups } => ctx.delete_all(&SECURITY_GROUP, &groups).await,
-            GroupCmd::Set {
-                group,
-                name,
-                description,
-            } => {
+            GroupCmd::Set { group, rename } => {
                 let id = ctx.find_id(&SECURITY_GROUP, &group).await?;
                 let mut m = Map::new();
-                put_opt(&mut m, "name", name);
-                put_opt(&mut m, "description", description);
-                if !m.is_empty() {
-                    ctx.update(&SECURITY_GROUP, &id, Value::Object(m)).await?;
-                }
-                Ok(())
+                rename.put(&mut m);
+                ctx.update_changed(&SECURITY_GROUP, &id, m).await
             }
             GroupCmd::Rule { cmd } => match cmd {
                 RuleCmd::Create(a) => rule_create(&ctx, a).await,
                 RuleCmd::List(a) => rule_list(&ctx, a).await,
-                RuleCmd::Show { rule } => ctx.show(&ctx.find(&RULE, &rule).await?),
+                RuleCmd::Show { rule } => ctx.show_found(&RULE, &rule).await,
                 RuleCmd::Delete { rules } => ctx.delete_all(&RULE, &rules).await,
             },
         }
@@ -295,23 +264,20 @@ fn rule_body(a: &RuleCreateArgs, group_id: &str, remote_group: Option<String>) -
             m.insert("remote_ip_prefix".into(), json!(any));
         }
     }
-    put_opt(&mut m, "description", a.description.clone());
+    put_opt(&mut m, "description", a.owner.description.clone());
     Ok(Value::Object(m))
 }
 
 async fn rule_create(ctx: &Ctx, a: RuleCreateArgs) -> Result<()> {
     let group_id = ctx.find_id(&SECURITY_GROUP, &a.group).await?;
-    let remote_group = match &a.remote_group {
-        Some(g) => Some(ctx.find_id(&SECURITY_GROUP, g).await?),
-        None => None,
-    };
+    let remote_group = ctx
+        .find_id_opt(&SECURITY_GROUP, a.remote_group.as_deref())
+        .await?;
     let mut body = rule_body(&a, &group_id, remote_group)?;
-    if let (Some(p), Value::Object(m)) = (&a.project, &mut body) {
-        let id = ctx.find_id(&super::identity::PROJECT, p).await?;
-        m.insert("project_id".into(), json!(id));
+    if let Value::Object(m) = &mut body {
+        put_opt(m, "project_id", a.owner.project_id(ctx).await?);
     }
-    let r = ctx.create(&RULE, body).await?;
-    ctx.show(&r)
+    ctx.create_and_show(&RULE, body).await
 }
 
 /// openstack's "Port Range" cell: `min:max`, or empty.
@@ -327,41 +293,33 @@ fn port_range_cell(r: &Value) -> String {
     }
 }
 
+const RULE_COLUMNS: [Column; 8] = [
+    ("ID", "id"),
+    ("IP Protocol", "protocol"),
+    ("Ethertype", "ethertype"),
+    ("IP Range", "remote_ip_prefix"),
+    ("Port Range", "port_range"),
+    ("Direction", "direction"),
+    ("Remote Security Group", "remote_group_id"),
+    ("Security Group", "security_group_id"),
+];
+
 async fn rule_list(ctx: &Ctx, a: RuleListArgs) -> Result<()> {
-    let mut q: Vec<(&str, String)> = Vec::new();
-    if let Some(g) = &a.group {
-        q.push(("security_group_id", ctx.find_id(&SECURITY_GROUP, g).await?));
-    }
-    if let Some(d) = super::flag(a.ingress, a.egress) {
-        q.push(("direction", if d { "ingress" } else { "egress" }.into()));
-    }
-    if let Some(p) = a.protocol {
-        q.push(("protocol", p));
-    }
-    if let Some(e) = a.ethertype {
-        q.push(("ethertype", e));
-    }
-    let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut rows = ctx.list(&RULE, &q).await?;
+    let direction = flag(a.ingress, a.egress).map(|d| if d { "ingress" } else { "egress" });
+    let group = ctx.find_id_opt(&SECURITY_GROUP, a.group.as_deref()).await?;
+    let q = Query::default()
+        .opt("security_group_id", group)
+        .opt("direction", direction)
+        .opt("protocol", a.protocol)
+        .opt("ethertype", a.ethertype);
+    let mut rows = ctx.list(&RULE, &q.pairs()).await?;
     for r in &mut rows {
         let cell = port_range_cell(r);
         if let Value::Object(m) = r {
             m.insert("port_range".into(), json!(cell));
         }
     }
-    ctx.print_list(
-        &rows,
-        &[
-            ("ID", "id"),
-            ("IP Protocol", "protocol"),
-            ("Ethertype", "ethertype"),
-            ("IP Range", "remote_ip_prefix"),
-            ("Port Range", "port_range"),
-            ("Direction", "direction"),
-            ("Remote Security Group", "remote_group_id"),
-            ("Security Group", "security_group_id"),
-        ],
-    )
+    ctx.print_list(&rows, &RULE_COLUMNS)
 }
 
 #[cfg(test)]
@@ -380,8 +338,7 @@ mod tests {
             remote_ip: None,
             remote_group: None,
             ethertype: None,
-            description: None,
-            project: None,
+            owner: OwnerArgs::default(),
         }
     }
 

@@ -1,7 +1,11 @@
 //! `neutrino subnet create|list|show|delete|set`.
 
 use super::network::NETWORK;
-use super::{Common, Ctx, Resource, flag, kv_get, parse_kv, put_opt};
+use super::output::Column;
+use super::{
+    Common, Ctx, OwnerArgs, Query, RenameArgs, Resource, columns, flag, kv_get, parse_kv, put_list,
+    put_opt, routes,
+};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
@@ -74,12 +78,8 @@ struct CreateArgs {
     /// 4 or 6 (default: from the CIDR).
     #[arg(long, value_parser = ["4", "6"])]
     ip_version: Option<String>,
-    /// Description.
-    #[arg(long)]
-    description: Option<String>,
-    /// Owner project (name or ID; admin only).
-    #[arg(long)]
-    project: Option<String>,
+    #[command(flatten)]
+    owner: OwnerArgs,
 }
 
 #[derive(Args, Debug)]
@@ -105,12 +105,8 @@ struct ListArgs {
 struct SetArgs {
     /// Subnet (name or ID).
     subnet: String,
-    /// New name.
-    #[arg(long)]
-    name: Option<String>,
-    /// New description.
-    #[arg(long)]
-    description: Option<String>,
+    #[command(flatten)]
+    rename: RenameArgs,
     /// New gateway: an IP or 'none'.
     #[arg(long, value_name = "IP|none")]
     gateway: Option<String>,
@@ -139,7 +135,7 @@ pub fn run(args: SubnetArgs) -> Result<()> {
         match args.cmd {
             SubnetCmd::Create(a) => create(&ctx, a).await,
             SubnetCmd::List(a) => list(&ctx, a).await,
-            SubnetCmd::Show { subnet } => ctx.show(&ctx.find(&SUBNET, &subnet).await?),
+            SubnetCmd::Show { subnet } => ctx.show_found(&SUBNET, &subnet).await,
             SubnetCmd::Delete { subnets } => ctx.delete_all(&SUBNET, &subnets).await,
             SubnetCmd::Set(a) => set(&ctx, a).await,
         }
@@ -158,17 +154,12 @@ fn pools(opts: &[String]) -> Result<Vec<Value>> {
         .collect()
 }
 
-fn routes(opts: &[String]) -> Result<Vec<Value>> {
-    opts.iter()
-        .map(|o| {
-            let kv = parse_kv("host-route", o, &["destination", "gateway", "nexthop"])?;
-            let gw = kv_get(&kv, "gateway").or_else(|| kv_get(&kv, "nexthop"));
-            match (kv_get(&kv, "destination"), gw) {
-                (Some(d), Some(g)) => Ok(json!({"destination": d, "nexthop": g})),
-                _ => bail!("--host-route needs destination=CIDR,gateway=IP, got '{o}'"),
-            }
-        })
-        .collect()
+/// `gateway_ip` from --gateway: an address, or null for 'none'.
+fn put_gateway(m: &mut Map<String, Value>, gateway: Option<&str>) {
+    if let Some(g) = gateway {
+        let ip = if g == "none" { Value::Null } else { json!(g) };
+        m.insert("gateway_ip".into(), ip);
+    }
 }
 
 async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
@@ -184,15 +175,7 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
         None => 4,
     };
     m.insert("ip_version".into(), json!(version));
-    match a.gateway.as_deref() {
-        None | Some("auto") => {}
-        Some("none") => {
-            m.insert("gateway_ip".into(), Value::Null);
-        }
-        Some(ip) => {
-            m.insert("gateway_ip".into(), json!(ip));
-        }
-    }
+    put_gateway(&mut m, a.gateway.as_deref().filter(|g| *g != "auto"));
     if !a.allocation_pool.is_empty() {
         m.insert("allocation_pools".into(), json!(pools(&a.allocation_pool)?));
     }
@@ -200,109 +183,54 @@ async fn create(ctx: &Ctx, a: CreateArgs) -> Result<()> {
         m.insert("dns_nameservers".into(), json!(a.dns_nameserver));
     }
     if !a.host_route.is_empty() {
-        m.insert("host_routes".into(), json!(routes(&a.host_route)?));
+        m.insert(
+            "host_routes".into(),
+            json!(routes("host-route", &a.host_route)?),
+        );
     }
     put_opt(&mut m, "enable_dhcp", flag(a.dhcp, a.no_dhcp));
-    put_opt(&mut m, "description", a.description);
-    if let Some(p) = &a.project {
-        let id = ctx.find_id(&super::identity::PROJECT, p).await?;
-        m.insert("project_id".into(), json!(id));
-    }
-    let s = ctx.create(&SUBNET, Value::Object(m)).await?;
-    ctx.show(&s)
+    a.owner.put(ctx, &mut m).await?;
+    ctx.create_and_show(&SUBNET, m).await
 }
 
+const COLUMNS: [Column; 4] = [
+    ("ID", "id"),
+    ("Name", "name"),
+    ("Network", "network_id"),
+    ("Subnet", "cidr"),
+];
+const LONG_COLUMNS: [Column; 7] = [
+    ("Project", "project_id"),
+    ("DHCP", "enable_dhcp"),
+    ("Name Servers", "dns_nameservers"),
+    ("Allocation Pools", "allocation_pools"),
+    ("Host Routes", "host_routes"),
+    ("IP Version", "ip_version"),
+    ("Gateway", "gateway_ip"),
+];
+
 async fn list(ctx: &Ctx, a: ListArgs) -> Result<()> {
-    let mut q: Vec<(&str, String)> = Vec::new();
-    if let Some(n) = &a.network {
-        q.push(("network_id", ctx.find_id(&NETWORK, n).await?));
-    }
-    if let Some(v) = a.ip_version {
-        q.push(("ip_version", v));
-    }
-    if let Some(n) = a.name {
-        q.push(("name", n));
-    }
-    if let Some(c) = a.subnet_range {
-        q.push(("cidr", c));
-    }
-    let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let rows = ctx.list(&SUBNET, &q).await?;
-    if a.long {
-        ctx.print_list(
-            &rows,
-            &[
-                ("ID", "id"),
-                ("Name", "name"),
-                ("Network", "network_id"),
-                ("Subnet", "cidr"),
-                ("Project", "project_id"),
-                ("DHCP", "enable_dhcp"),
-                ("Name Servers", "dns_nameservers"),
-                ("Allocation Pools", "allocation_pools"),
-                ("Host Routes", "host_routes"),
-                ("IP Version", "ip_version"),
-                ("Gateway", "gateway_ip"),
-            ],
-        )
-    } else {
-        ctx.print_list(
-            &rows,
-            &[
-                ("ID", "id"),
-                ("Name", "name"),
-                ("Network", "network_id"),
-                ("Subnet", "cidr"),
-            ],
-        )
-    }
+    let network = ctx.find_id_opt(&NETWORK, a.network.as_deref()).await?;
+    let q = Query::default()
+        .opt("network_id", network)
+        .opt("ip_version", a.ip_version)
+        .opt("name", a.name)
+        .opt("cidr", a.subnet_range);
+    ctx.list_and_print(&SUBNET, &q, &columns(&COLUMNS, &LONG_COLUMNS, a.long))
+        .await
 }
 
 async fn set(ctx: &Ctx, a: SetArgs) -> Result<()> {
-    let cur = ctx.find(&SUBNET, &a.subnet).await?;
-    let id = super::id_of(&cur)?;
+    let (cur, id) = ctx.find_with_id(&SUBNET, &a.subnet).await?;
     let mut m = Map::new();
-    put_opt(&mut m, "name", a.name);
-    put_opt(&mut m, "description", a.description);
-    match a.gateway.as_deref() {
-        None => {}
-        Some("none") => {
-            m.insert("gateway_ip".into(), Value::Null);
-        }
-        Some(ip) => {
-            m.insert("gateway_ip".into(), json!(ip));
-        }
-    }
+    a.rename.put(&mut m);
+    put_gateway(&mut m, a.gateway.as_deref());
     put_opt(&mut m, "enable_dhcp", flag(a.dhcp, a.no_dhcp));
-    if a.no_dns_nameservers || !a.dns_nameserver.is_empty() {
-        let mut dns: Vec<Value> = if a.no_dns_nameservers {
-            Vec::new()
-        } else {
-            cur.get("dns_nameservers")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        };
-        dns.extend(a.dns_nameserver.iter().map(|d| json!(d)));
-        m.insert("dns_nameservers".into(), Value::Array(dns));
-    }
-    if a.no_host_route || !a.host_route.is_empty() {
-        let mut r: Vec<Value> = if a.no_host_route {
-            Vec::new()
-        } else {
-            cur.get("host_routes")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        };
-        r.extend(routes(&a.host_route)?);
-        m.insert("host_routes".into(), Value::Array(r));
-    }
-    if m.is_empty() {
-        return Ok(());
-    }
-    ctx.update(&SUBNET, &id, Value::Object(m)).await?;
-    Ok(())
+    let dns = a.dns_nameserver.iter().map(|d| json!(d)).collect();
+    put_list(&mut m, &cur, "dns_nameservers", a.no_dns_nameservers, dns);
+    let added = routes("host-route", &a.host_route)?;
+    put_list(&mut m, &cur, "host_routes", a.no_host_route, added);
+    ctx.update_changed(&SUBNET, &id, m).await
 }
 
 #[cfg(test)]
@@ -310,16 +238,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pool_and_route_options() {
+    fn pool_options() {
         assert_eq!(
             pools(&["start=10.1.101.240,end=10.1.101.252".into()]).unwrap(),
             vec![json!({"start": "10.1.101.240", "end": "10.1.101.252"})]
         );
         assert!(pools(&["start=1.2.3.4".into()]).is_err());
-        assert_eq!(
-            routes(&["destination=10.2.0.0/16,gateway=10.0.0.1".into()]).unwrap(),
-            vec![json!({"destination": "10.2.0.0/16", "nexthop": "10.0.0.1"})]
-        );
-        assert!(routes(&["destination=10.2.0.0/16".into()]).is_err());
+    }
+
+    #[test]
+    fn gateways() {
+        let mut m = Map::new();
+        put_gateway(&mut m, None);
+        assert!(m.is_empty());
+        put_gateway(&mut m, Some("none"));
+        assert_eq!(m["gateway_ip"], Value::Null);
+        put_gateway(&mut m, Some("10.0.0.254"));
+        assert_eq!(m["gateway_ip"], "10.0.0.254");
     }
 }
