@@ -56,7 +56,6 @@ struct Datapath {
     gro: Coalescer,
     /// (port, VNI) the frames held by `gro` came in on.
     gro_src: Option<(PortId, u64, Ipv4Addr)>,
-    gro_out: Vec<u8>,
     /// Sources that still had data when their batch ran out.
     ready: VecDeque<Token>,
 }
@@ -112,7 +111,6 @@ pub fn run(run_dir: &Path) -> Result<()> {
         udp_buf: vec![0; MAX_FRAME],
         gro: Coalescer::new(),
         gro_src: None,
-        gro_out: Vec::with_capacity(MAX_FRAME),
         ready: VecDeque::new(),
     };
     let ids: Vec<PortId> = dp.sw.ports().map(|(id, _)| id).collect();
@@ -300,10 +298,9 @@ impl Datapath {
         let Some((id, vni, src)) = self.gro_src.take() else {
             return;
         };
-        let Some(hdr) = self.gro.flush(&mut self.gro_out) else {
+        let Some(hdr) = self.gro.flush_into(&mut self.rx) else {
             return;
         };
-        self.rx.set_from(&self.gro_out);
         self.rx_hdr = hdr;
         self.tunnel_in_port(id, src, None, vni);
     }

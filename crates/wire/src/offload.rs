@@ -360,12 +360,27 @@ impl Coalescer {
     /// Hands out the super-frame (in `out`) and its offload header; None when empty.
     /// A single segment comes out unchanged with an empty header.
     pub fn flush(&mut self, out: &mut Vec<u8>) -> Option<VirtioNetHdr> {
-        let h = self.h.take()?;
+        let hdr = self.finish()?;
         out.clear();
         out.extend_from_slice(&self.buf);
+        Some(hdr)
+    }
+
+    /// Like [`Coalescer::flush`], straight into a packet buffer (one copy less on
+    /// the receive path).
+    pub fn flush_into(&mut self, out: &mut crate::PacketBuf) -> Option<VirtioNetHdr> {
+        let hdr = self.finish()?;
+        out.set_from(&self.buf);
+        Some(hdr)
+    }
+
+    /// Fixes the held super-frame's headers in place; its offload state.
+    fn finish(&mut self) -> Option<VirtioNetHdr> {
+        let h = self.h.take()?;
         if self.segs == 1 {
             return Some(VirtioNetHdr::default());
         }
+        let out = &mut self.buf;
         fix_ip(out, &h, None);
         let tcp_len = out.len() - h.l4;
         // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum.
