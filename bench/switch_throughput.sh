@@ -5,10 +5,13 @@
 #   neutrino-gre    same over GRE (only with --gre)
 #   kernel-vxlan    Linux vxlan device (VNI 100) + Linux bridge + veth per host
 #   veth            a plain veth pair between the two VM namespaces (ceiling)
-# Each path: iperf3 TCP (server in VM2, client in VM1) and ping avg RTT.
+#   same-host       two VMs on one neutrino br-int (NORMAL), against veth
+# Each path, RUNS times (median reported): iperf3 TCP one stream and 8 parallel
+# streams (server in VM2, client in VM1), 64-byte UDP packets per second, ping
+# avg RTT and TCP request/response (1 byte each way) latency.
 # Prints a table and the ratios neutrino/kernel and neutrino/veth.
 #
-# Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--keep-logs]
+# Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
 # Env:   NEUTRINO_BIN (default: <repo>/target/release/neutrino; built with
 #        `cargo build --release -p neutrino` if missing)
 #
@@ -18,14 +21,16 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=10
+RUNS=3
 WITH_GRE=0
 KEEP_LOGS=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --gre) WITH_GRE=1 ;;
         --time) DURATION=$2; shift ;;
+        --runs) RUNS=$2; shift ;;
         --keep-logs) KEEP_LOGS=1 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -186,28 +191,73 @@ wait_ping() {  # from-ns ip
     done
 }
 
-measure() {  # name  (VM1 -> VM2 at $VM2_IP; appends "name gbps ms" to $RESULTS)
-    local name=$1 json="$WORK/$1.iperf.json" srv
-    wait_ping "$V1" "$VM2_IP"
-    ip netns exec "$V2" iperf3 -s -1 -p 5201 >"$WORK/$name.iperf-server.log" 2>&1 &
-    srv=$!
-    track "$srv"
+# TCP request/response: 1 byte each way over one connection, mean microseconds.
+RR_PY='
+import socket, sys, time
+if sys.argv[1] == "server":
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("0.0.0.0", 5202)); l.listen(1); c, _ = l.accept()
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while True:
+        b = c.recv(1)
+        if not b: break
+        c.sendall(b)
+else:
+    c = socket.create_connection((sys.argv[2], 5202)); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    n = 3000
+    for _ in range(200): c.sendall(b"x"); c.recv(1)
+    t = time.perf_counter()
+    for _ in range(n): c.sendall(b"x"); c.recv(1)
+    print("%.1f" % ((time.perf_counter() - t) / n * 1e6))
+'
+
+iperf_server() {  # starts a one-shot iperf3 server in VM2 and waits for it
+    ip netns exec "$V2" iperf3 -s -1 -p 5201 >>"$WORK/iperf-server.log" 2>&1 &
+    track "$!"
     local i
     for i in $(seq 50); do
-        ip netns exec "$V2" ss -Hltn 'sport = :5201' 2>/dev/null | grep -q . && break
+        ip netns exec "$V2" ss -Hltn 'sport = :5201' 2>/dev/null | grep -q . && return 0
         sleep 0.1
     done
-    ip netns exec "$V1" iperf3 -c "$VM2_IP" -p 5201 -t "$DURATION" -J >"$json" \
-        || { cat "$json" >&2; die "iperf3 client failed on $name"; }
-    # the -1 server exits by itself; scenario_teardown reaps it (its PID stays
-    # ours until then, so killing it there is safe)
-    local gbps ms
-    gbps=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' "$json")
-    ms=$(ip netns exec "$V1" ping -q -c 20 -i 0.05 "$VM2_IP" \
-        | awk -F'/' '/^(rtt|round-trip)/ { print $5 }')
-    [ -n "$ms" ] || die "no ping rtt on $name"
-    echo "$name $gbps $ms" >> "$RESULTS"
-    echo "  $name: $gbps Gbit/s, ping avg $ms ms" >&2
+}
+
+record() { echo "$1 $2 $3" >> "$RESULTS"; }  # path metric value
+
+gbps_of() {  # iperf3 json
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' "$1"
+}
+
+measure() {  # name  (VM1 -> VM2 at $VM2_IP; appends "name metric value" lines)
+    local name=$1 run json v
+    wait_ping "$V1" "$VM2_IP"
+    for run in $(seq "$RUNS"); do
+        json="$WORK/$name.$run.tcp.json"
+        iperf_server
+        ip netns exec "$V1" iperf3 -c "$VM2_IP" -p 5201 -t "$DURATION" -J >"$json" \
+            || { cat "$json" >&2; die "iperf3 client failed on $name"; }
+        record "$name" tcp "$(gbps_of "$json")"
+        json="$WORK/$name.$run.tcp8.json"
+        iperf_server
+        ip netns exec "$V1" iperf3 -c "$VM2_IP" -p 5201 -t "$DURATION" -P 8 -J >"$json" \
+            || { cat "$json" >&2; die "iperf3 -P 8 failed on $name"; }
+        record "$name" tcp8 "$(gbps_of "$json")"
+        json="$WORK/$name.$run.udp.json"
+        iperf_server
+        ip netns exec "$V1" iperf3 -c "$VM2_IP" -p 5201 -u -l 64 -b 0 -t 5 -J >"$json" \
+            || { cat "$json" >&2; die "iperf3 -u failed on $name"; }
+        v=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["end"]["sum"]; print("%.0f" % ((d["packets"]-d["lost_packets"])/d["seconds"]))' "$json")
+        record "$name" udp64_pps "$v"
+        v=$(ip netns exec "$V1" ping -q -c 20 -i 0.05 "$VM2_IP" \
+            | awk -F'/' '/^(rtt|round-trip)/ { print $5 }')
+        [ -n "$v" ] || die "no ping rtt on $name"
+        record "$name" ping_ms "$v"
+        ip netns exec "$V2" python3 -c "$RR_PY" server &
+        track "$!"
+        sleep 0.3
+        v=$(ip netns exec "$V1" python3 -c "$RR_PY" client "$VM2_IP")
+        record "$name" rr_us "$v"
+        echo "  $name run $run: $(grep "^$name " "$RESULTS" | tail -5 | awk '{printf "%s=%s ", $2, $3}')" >&2
+    done
 }
 
 # ---- scenarios ----------------------------------------------------------------
@@ -223,6 +273,23 @@ scenario_kernel() {
     kernel_host "$H1" "$H1_IP" "$H2_IP" "$V1" "$VM1_MAC" "$VM1_IP"
     kernel_host "$H2" "$H2_IP" "$H1_IP" "$V2" "$VM2_MAC" "$VM2_IP"
     measure kernel-vxlan
+}
+
+scenario_same_host() {
+    mkns "$H1"
+    local dir="$WORK/$H1-same" n tap mac ip ns i
+    start_switchd "$H1" "$dir"
+    sw "$dir" add-br br-int
+    for n in 1 2; do
+        if [ "$n" = 1 ]; then mac=$VM1_MAC; ip=$VM1_IP; ns=$V1
+        else mac=$VM2_MAC; ip=$VM2_IP; ns=$V2; fi
+        tap="tap${P#nb}s$n"
+        mkns "$ns"
+        sw "$dir" add-port br-int "$tap" --type tap --netns "$ns" --tag 1 --mac "$mac"
+        for i in $(seq 50); do ip -n "$ns" link show "$tap" >/dev/null 2>&1 && break; sleep 0.1; done
+        vm_ip "$ns" "$tap" "$ip"
+    done
+    measure neutrino-same-host
 }
 
 scenario_veth() {
@@ -254,34 +321,41 @@ del_namespaces  # leftovers of an earlier run that reused our pid
 run_scenario scenario_neutrino vxlan
 if [ "$WITH_GRE" = 1 ]; then run_scenario scenario_neutrino gre; fi
 run_scenario scenario_kernel
+run_scenario scenario_same_host
 run_scenario scenario_veth
 
 # ---- report -------------------------------------------------------------------
-python3 - "$RESULTS" "$DURATION" "$WITH_GRE" <<'EOF'
-import sys
-path, duration, with_gre = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-res = {}
+python3 - "$RESULTS" "$DURATION" "$RUNS" <<'EOF'
+import statistics, sys
+path, duration, runs = sys.argv[1], sys.argv[2], sys.argv[3]
+vals = {}
 for line in open(path):
-    name, gbps, ms = line.split()
-    res[name] = (float(gbps), float(ms))
-order = ["neutrino-vxlan"] + (["neutrino-gre"] if with_gre else []) + ["kernel-vxlan", "veth"]
+    name, metric, v = line.split()
+    vals.setdefault(name, {}).setdefault(metric, []).append(float(v))
+med = {n: {m: statistics.median(v) for m, v in ms.items()} for n, ms in vals.items()}
+order = ["neutrino-vxlan", "neutrino-gre", "kernel-vxlan", "neutrino-same-host", "veth"]
+metrics = [("tcp", "TCP Gbps"), ("tcp8", "8xTCP Gbps"), ("udp64_pps", "UDP64 pps"),
+           ("ping_ms", "ping ms"), ("rr_us", "TCP RR us")]
 print()
-print(f"VM1 -> VM2, iperf3 TCP {duration} s, ping -c 20 -i 0.05, VM MTU 1450")
-print(f"{'path':<16} {'Gbps':>9} {'ping avg ms':>12}")
-for name in order:
-    if name in res:
-        g, m = res[name]
-        print(f"{name:<16} {g:>9.3f} {m:>12.3f}")
-    else:
-        print(f"{name:<16} {'FAILED':>9} {'-':>12}")
+print(f"VM1 -> VM2, medians of {runs} runs: iperf3 TCP {duration} s (1 and 8 streams),")
+print("64-byte UDP 5 s, ping -c 20 -i 0.05, TCP 1-byte request/response; VM MTU 1450")
+print(f"{'path':<20}" + "".join(f"{h:>12}" for _, h in metrics))
+for n in order:
+    if n not in med:
+        continue
+    cells = []
+    for m, _ in metrics:
+        v = med[n].get(m)
+        cells.append(f"{'-':>12}" if v is None else (f"{v:>12.0f}" if m == "udp64_pps" else f"{v:>12.3f}"))
+    print(f"{n:<20}" + "".join(cells))
+def ratio(a, b, m):
+    if m in med.get(a, {}) and m in med.get(b, {}) and med[b][m] > 0:
+        return f"{med[a][m] / med[b][m]:.2f}"
+    return "n/a"
 print()
-def ratio(a, b):
-    if a in res and b in res and res[b][0] > 0 and res[b][1] > 0:
-        print(f"{a + '/' + b:<30} throughput x{res[a][0] / res[b][0]:.2f}   latency x{res[a][1] / res[b][1]:.2f}")
-    else:
-        print(f"{a + '/' + b:<30} n/a")
-for n in [x for x in order if x.startswith("neutrino")]:
-    ratio(n, "kernel-vxlan")
-    ratio(n, "veth")
-sys.exit(0 if all(n in res for n in order) else 1)
+print("ratios (throughput: higher is better; latency: lower is better)")
+print(f"  {'metric':<11} {'vxlan/kernel':>13} {'gre/vxlan':>10} {'same-host/veth':>15}")
+for m, h in metrics:
+    print(f"  {h:<11} {ratio('neutrino-vxlan','kernel-vxlan',m):>13} "
+          f"{ratio('neutrino-gre','neutrino-vxlan',m):>10} {ratio('neutrino-same-host','veth',m):>15}")
 EOF

@@ -91,6 +91,9 @@ pub struct GrePacket {
     pub len: usize,
 }
 
+/// Most GRE packets handed to one sendmmsg call.
+pub const SEND_BATCH: usize = 64;
+
 /// One raw IPv4 socket, protocol 47 (GRE), for all GRE ports: non-blocking, 4 MiB buffers.
 /// The kernel prepends the outer IPv4 header on send (no IP_HDRINCL); on receive the buffer
 /// holds the IPv4 header, which [`GreSocket::recv_from`] skips.
@@ -126,6 +129,68 @@ impl GreSocket {
     pub fn send_to(&self, gre_and_payload: &[u8], dst: Ipv4Addr) -> io::Result<usize> {
         self.sock
             .send_to(gre_and_payload, &SockAddr::from(SocketAddrV4::new(dst, 0)))
+    }
+
+    /// Sends `buf` cut every `stride` bytes (the last piece may be shorter) as that
+    /// many GRE packets to `dst`, up to [`SEND_BATCH`] per system call (sendmmsg).
+    /// Returns the bytes sent.
+    pub fn send_batch(&self, buf: &[u8], stride: usize, dst: Ipv4Addr) -> io::Result<usize> {
+        if stride == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "stride 0"));
+        }
+        let mut sa = crate::udp_gso::sockaddr(SocketAddrV4::new(dst, 0));
+        let mut sent = 0;
+        for group in buf.chunks(stride * SEND_BATCH) {
+            let mut iovs = [libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            }; SEND_BATCH];
+            // SAFETY: mmsghdr is plain old data; all-zero is valid before we fill it.
+            let mut msgs: [libc::mmsghdr; SEND_BATCH] = unsafe { std::mem::zeroed() };
+            let mut n = 0;
+            for (i, piece) in group.chunks(stride).enumerate() {
+                iovs[i].iov_base = piece.as_ptr() as *mut libc::c_void;
+                iovs[i].iov_len = piece.len();
+                n = i + 1;
+            }
+            for i in 0..n {
+                let h = &mut msgs[i].msg_hdr;
+                h.msg_name = (&raw mut sa).cast();
+                h.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+                h.msg_iov = &raw mut iovs[i];
+                h.msg_iovlen = 1;
+            }
+            let mut done = 0;
+            while done < n {
+                // SAFETY: msgs[done..n] point at live iovecs, buffers and address for
+                // the call's duration; the count is within the array.
+                let r = unsafe {
+                    libc::sendmmsg(
+                        self.sock.as_raw_fd(),
+                        msgs[done..].as_mut_ptr(),
+                        (n - done) as u32,
+                        0,
+                    )
+                };
+                if r < 0 {
+                    let e = io::Error::last_os_error();
+                    if e.kind() == io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    return if sent > 0 { Ok(sent) } else { Err(e) };
+                }
+                let r = r as usize;
+                sent += iovs[done..done + r]
+                    .iter()
+                    .map(|v| v.iov_len)
+                    .sum::<usize>();
+                done += r;
+                if r == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(sent)
     }
 }
 

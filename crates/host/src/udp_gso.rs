@@ -16,7 +16,7 @@ const CMSG_SPACE: usize = 32;
 #[repr(C, align(8))]
 struct CmsgBuf([u8; CMSG_SPACE]);
 
-fn sockaddr(dst: SocketAddrV4) -> libc::sockaddr_in {
+pub(crate) fn sockaddr(dst: SocketAddrV4) -> libc::sockaddr_in {
     // SAFETY: sockaddr_in is plain old data; all-zero is a valid value.
     let mut sa: libc::sockaddr_in = unsafe { zeroed() };
     sa.sin_family = libc::AF_INET as libc::sa_family_t;

@@ -54,8 +54,8 @@ struct Datapath {
     /// A received run of VXLAN datagrams (UDP GRO).
     udp_buf: Vec<u8>,
     gro: Coalescer,
-    /// (port, VNI) the frames held by `gro` came in on.
-    gro_src: Option<(PortId, u64, Ipv4Addr)>,
+    /// (port, key, outer source, outer destination) of the frames held by `gro`.
+    gro_src: Option<(PortId, u64, Ipv4Addr, Option<Ipv4Addr>)>,
     /// Sources that still had data when their batch ran out.
     ready: VecDeque<Token>,
 }
@@ -244,7 +244,13 @@ impl Datapath {
                             self.tunnels.malformed += 1;
                             continue;
                         };
-                        self.vxlan_inner(*src.ip(), u64::from(vni), &mut d[vxlan::HEADER_LEN..]);
+                        self.tunnel_inner(
+                            PortType::Vxlan,
+                            *src.ip(),
+                            None,
+                            u64::from(vni),
+                            &mut d[vxlan::HEADER_LEN..],
+                        );
                     }
                     self.gro_flush();
                 }
@@ -259,8 +265,15 @@ impl Datapath {
         true
     }
 
-    /// One inner frame of a VXLAN datagram: into the coalescer, or switched as it is.
-    fn vxlan_inner(&mut self, src: Ipv4Addr, vni: u64, frame: &mut [u8]) {
+    /// One inner frame of a tunnel packet: into the coalescer, or switched as it is.
+    fn tunnel_inner(
+        &mut self,
+        kind: PortType,
+        src: Ipv4Addr,
+        dst: Option<Ipv4Addr>,
+        vni: u64,
+        frame: &mut [u8],
+    ) {
         if frame.len() < ether::ETH_HLEN {
             self.tunnels.malformed += 1;
             return;
@@ -269,17 +282,20 @@ impl Datapath {
             self.tunnels.bad_checksum += 1;
             return;
         }
-        let Some(id) = self.sw.tunnel_port(PortType::Vxlan, src, vni) else {
+        let Some(id) = self.sw.tunnel_port(kind, src, vni) else {
             self.tunnels.unknown += 1;
             return;
         };
-        if self.gro_src.is_some_and(|(p, v, _)| (p, v) != (id, vni)) {
+        if self
+            .gro_src
+            .is_some_and(|(p, v, s, d)| (p, v, s, d) != (id, vni, src, dst))
+        {
             self.gro_flush();
         }
         loop {
             match self.gro.push(frame) {
                 Pushed::Merged => {
-                    self.gro_src = Some((id, vni, src));
+                    self.gro_src = Some((id, vni, src, dst));
                     return;
                 }
                 Pushed::Flush => self.gro_flush(),
@@ -287,7 +303,7 @@ impl Datapath {
                     self.gro_flush();
                     self.rx.set_from(frame);
                     self.rx_hdr = VirtioNetHdr::default();
-                    self.tunnel_in_port(id, src, None, vni);
+                    self.tunnel_in_port(id, src, dst, vni);
                     return;
                 }
             }
@@ -295,43 +311,41 @@ impl Datapath {
     }
 
     fn gro_flush(&mut self) {
-        let Some((id, vni, src)) = self.gro_src.take() else {
+        let Some((id, vni, src, dst)) = self.gro_src.take() else {
             return;
         };
         let Some(hdr) = self.gro.flush_into(&mut self.rx) else {
             return;
         };
         self.rx_hdr = hdr;
-        self.tunnel_in_port(id, src, None, vni);
+        self.tunnel_in_port(id, src, dst, vni);
     }
 
     fn service_gre(&mut self) -> bool {
+        let mut buf = std::mem::take(&mut self.udp_buf);
+        let more = self.service_gre_with(&mut buf);
+        self.gro_flush();
+        self.udp_buf = buf;
+        more
+    }
+
+    /// Reads a batch of GRE packets; consecutive TCP segments of one flow are
+    /// coalesced into super-frames as on the VXLAN side.
+    fn service_gre_with(&mut self, buf: &mut [u8]) -> bool {
         for _ in 0..BATCH {
             let Some(sock) = &self.gre else { return false };
-            let buf = self.rx.reset_for_read();
             match sock.recv_from(buf) {
                 Ok(p) => {
-                    self.rx.set_len(p.start + p.len);
-                    self.rx.pull(p.start);
-                    let h = match gre::parse_header(self.rx.data()) {
+                    let pkt = &mut buf[p.start..p.start + p.len];
+                    let h = match gre::parse_header(pkt) {
                         Ok(h) if h.protocol == ether::ETH_P_TEB => h,
                         _ => {
                             self.tunnels.malformed += 1;
                             continue;
                         }
                     };
-                    self.rx.pull(h.len);
-                    self.rx_hdr = VirtioNetHdr::default();
-                    if check_rx_checksum(self.rx.data_mut()) == RxChecksum::Bad {
-                        self.tunnels.bad_checksum += 1;
-                        continue;
-                    }
-                    self.tunnel_in(
-                        PortType::Gre,
-                        p.src,
-                        Some(p.dst),
-                        u64::from(h.key.unwrap_or(0)),
-                    );
+                    let key = u64::from(h.key.unwrap_or(0));
+                    self.tunnel_inner(PortType::Gre, p.src, Some(p.dst), key, &mut pkt[h.len..]);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -342,18 +356,6 @@ impl Datapath {
             }
         }
         true
-    }
-
-    fn tunnel_in(&mut self, kind: PortType, src: Ipv4Addr, dst: Option<Ipv4Addr>, key: u64) {
-        if self.rx.len() < ether::ETH_HLEN {
-            self.tunnels.malformed += 1;
-            return;
-        }
-        let Some(id) = self.sw.tunnel_port(kind, src, key) else {
-            self.tunnels.unknown += 1;
-            return;
-        };
-        self.tunnel_in_port(id, src, dst, key);
     }
 
     fn tunnel_in_port(&mut self, id: PortId, src: Ipv4Addr, dst: Option<Ipv4Addr>, key: u64) {
@@ -564,11 +566,7 @@ impl Datapath {
             let Some(s) = &self.gre else {
                 return Err(std::io::Error::other("no gre socket"));
             };
-            let mut sent = 0;
-            for chunk in self.tx_segs.chunks(stride) {
-                sent += s.send_to(chunk, remote)?;
-            }
-            Ok(sent)
+            s.send_batch(&self.tx_segs, stride, remote)
         }
     }
 
