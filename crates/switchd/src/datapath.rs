@@ -34,6 +34,11 @@ const BATCH: usize = 64;
 const MAX_FRAME: usize = 65536 + VNET_HDR_LEN;
 /// Most bytes handed to one UDP GSO send (the kernel's limit is 64 KB).
 const MAX_GSO_SEND: usize = 60_000;
+/// The underlay's MTU: a tunnel packet bigger than this would be fragmented, so a
+/// frame that must not be (IPv4 with DF, IPv6) gets a path-MTU error instead.
+const UNDERLAY_MTU: usize = 1500;
+/// Outer IPv4 header.
+const OUTER_IP: usize = 20;
 
 struct Datapath {
     sw: Switch,
@@ -58,6 +63,9 @@ struct Datapath {
     gro_src: Option<(PortId, u64, Ipv4Addr, Option<Ipv4Addr>)>,
     /// Sources that still had data when their batch ran out.
     ready: VecDeque<Token>,
+    /// A path-MTU error for the sender of the frame being switched (it was too
+    /// big for a tunnel and must not be fragmented).
+    too_big: Option<Vec<u8>>,
 }
 
 /// Runs switchd on `run_dir` until the process is killed.
@@ -112,6 +120,7 @@ pub fn run(run_dir: &Path) -> Result<()> {
         gro: Coalescer::new(),
         gro_src: None,
         ready: VecDeque::new(),
+        too_big: None,
     };
     let ids: Vec<PortId> = dp.sw.ports().map(|(id, _)| id).collect();
     for id in ids {
@@ -413,6 +422,16 @@ impl Datapath {
         if self.sw.has_replies() {
             self.send_replies(&orig);
         }
+        if let Some(reply) = self.too_big.take() {
+            let mut pkt = std::mem::replace(&mut self.scratch, PacketBuf::with_capacity(0));
+            pkt.set_from(&reply);
+            let o = Output {
+                port: in_port,
+                key: orig,
+            };
+            self.transmit(&o, &mut pkt, &VirtioNetHdr::default());
+            self.scratch = pkt;
+        }
         self.outs = outs;
     }
 
@@ -468,6 +487,23 @@ impl Datapath {
                 } else {
                     gre::header_len(gre_key.is_some())
                 };
+                let udp = if kind == PortType::Vxlan { 8 } else { 0 };
+                let outer = OUTER_IP + udp + prefix;
+                // What one packet on the underlay will carry: the frame, or one segment.
+                let piece = if hdr.is_gso() {
+                    wire::offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload)
+                        + usize::from(hdr.gso_size)
+                } else {
+                    pkt.len()
+                };
+                if outer + piece > UNDERLAY_MTU && wire::icmp::must_not_fragment(pkt.data()) {
+                    let mtu = (UNDERLAY_MTU - outer - ether::ETH_HLEN) as u16;
+                    self.too_big = wire::icmp::too_big_reply(pkt.data(), mtu);
+                    if let Some(p) = self.sw.port_mut(o.port) {
+                        p.stats.tx_dropped += 1;
+                    }
+                    return;
+                }
                 if hdr.is_gso() {
                     self.tx_segs.clear();
                     match segment_tcp(

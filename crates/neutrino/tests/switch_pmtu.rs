@@ -1,0 +1,64 @@
+//! Path MTU through tunnels (issue 5): a VM whose frames are too big for the
+//! tunnel (its MTU is 1500 on a 1450 network) gets ICMP "fragmentation needed"
+//! with the tunnel's MTU for DF packets, lowers its path MTU, and then gets
+//! through; a TCP transfer works after that.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+fn run(tag: &str, t: Tunnel, want_mtu: &str) {
+    let (lab, vm1, vm2) = Lab::two_vms(tag, t);
+    lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
+    ip(&["-n", &vm1.ns, "link", "set", "dev", &vm1.tap, "mtu", "1500"]);
+    // 1472 bytes of ICMP payload = a 1500-byte IP packet with DF.
+    let r = run_cmd_in(
+        &vm1.ns,
+        &[
+            "ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1472", vm2.ip,
+        ],
+    );
+    assert!(
+        r.contains(&format!("mtu = {want_mtu}")),
+        "no fragmentation-needed error from the switch:\n{r}"
+    );
+    let route = ip(&["-n", &vm1.ns, "route", "get", vm2.ip]);
+    assert!(
+        route.contains(&format!("mtu {want_mtu}")),
+        "path MTU not learned: {route}"
+    );
+    // Within the learned MTU, DF pings pass.
+    let small = (want_mtu.parse::<usize>().unwrap() - 28).to_string();
+    let ok = run_cmd_in(
+        &vm1.ns,
+        &[
+            "ping", "-c", "2", "-W", "2", "-M", "do", "-s", &small, vm2.ip,
+        ],
+    );
+    assert!(ok.contains(" 0% packet loss"), "{ok}");
+    lab.tcp_transfer(&vm1, &vm2, 5);
+}
+
+fn run_cmd_in(ns: &str, args: &[&str]) -> String {
+    let mut a = vec!["netns", "exec", ns];
+    a.extend_from_slice(args);
+    let r = common::run("ip", &a, None, Duration::from_secs(20));
+    format!("{}", r.describe())
+}
+
+#[test]
+fn vxlan_frag_needed() {
+    if !lab_available() {
+        return;
+    }
+    run("pmv", Tunnel::Vxlan, "1450");
+}
+
+#[test]
+fn gre_frag_needed() {
+    if !lab_available() {
+        return;
+    }
+    run("pmg", Tunnel::Gre, "1458");
+}
