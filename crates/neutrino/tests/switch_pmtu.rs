@@ -62,3 +62,44 @@ fn gre_frag_needed() {
     }
     run("pmg", Tunnel::Gre, "1458");
 }
+
+/// Not only TCP: IPv6, IP fragments and UDP cross the VXLAN tunnel too.
+#[test]
+fn ipv6_fragments_and_udp_through_vxlan() {
+    if !lab_available() {
+        return;
+    }
+    let (lab, vm1, vm2) = Lab::two_vms("p6", Tunnel::Vxlan);
+    lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
+    for (vm, a) in [(&vm1, "fd00::2/64"), (&vm2, "fd00::4/64")] {
+        ip(&["-n", &vm.ns, "addr", "add", a, "dev", &vm.tap, "nodad"]);
+    }
+    let v6 = run_cmd_in(
+        &vm1.ns,
+        &["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "fd00::4"],
+    );
+    assert!(v6.contains(" 0% packet loss"), "{v6}");
+    // 4000 bytes of ICMP without DF: the VM fragments (MTU 1450), the pieces cross.
+    let frag = run_cmd_in(
+        &vm1.ns,
+        &[
+            "ping", "-c", "3", "-i", "0.2", "-W", "2", "-s", "4000", vm2.ip,
+        ],
+    );
+    assert!(frag.contains(" 0% packet loss"), "{frag}");
+    // One UDP datagram of 1200 bytes, received as sent.
+    let server = std::process::Command::new("ip")
+        .args(["netns", "exec", &vm2.ns, "python3", "-c",
+            "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(('0.0.0.0',9999));s.settimeout(10);d,a=s.recvfrom(4096);print(len(d),d[:5].decode())"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start udp receiver");
+    std::thread::sleep(Duration::from_millis(500));
+    let send = format!(
+        "import socket,time\nfor _ in range(5):\n    socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(b'hello'+b'x'*1195,('{}',9999));time.sleep(0.2)",
+        vm2.ip
+    );
+    run_cmd_in(&vm1.ns, &["python3", "-c", &send]);
+    let out = server.wait_with_output().expect("udp receiver");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1200 hello");
+}
