@@ -69,7 +69,11 @@ mod tests {
     /// The plain RFC 1071 loop, to check the fast one against.
     fn reference(mut sum: u32, data: &[u8]) -> u16 {
         for c in data.chunks(2) {
-            let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from(c[0]) << 8 };
+            let w = if c.len() == 2 {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from(c[0]) << 8
+            };
             sum += u32::from(w);
             sum = (sum & 0xffff) + (sum >> 16);
         }
@@ -88,13 +92,20 @@ mod tests {
         for len in (0..70).chain([1499, 1500, 9000, 65535]) {
             let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             let start = next() & 0x1_ffff;
-            assert_eq!(finish(add(start, &data)), reference(start, &data), "len {len}");
+            assert_eq!(
+                finish(add(start, &data)),
+                reference(start, &data),
+                "len {len}"
+            );
         }
         let ones = vec![0xffu8; 65536];
         assert_eq!(finish(add(0, &ones)), reference(0, &ones));
         // Chained sums equal one sum over the concatenation (even splits).
         let data: Vec<u8> = (0..4000).map(|_| next() as u8).collect();
-        assert_eq!(finish(add(add(7, &data[..1000]), &data[1000..])), finish(add(7, &data)));
+        assert_eq!(
+            finish(add(add(7, &data[..1000]), &data[1000..])),
+            finish(add(7, &data))
+        );
     }
 
     #[test]
