@@ -39,6 +39,8 @@ const MAX_GSO_SEND: usize = 60_000;
 const UNDERLAY_MTU: usize = 1500;
 /// Outer IPv4 header.
 const OUTER_IP: usize = 20;
+/// Small VXLAN datagrams gathered before one sendmmsg.
+const VX_BATCH: usize = 64;
 
 struct Datapath {
     sw: Switch,
@@ -66,6 +68,11 @@ struct Datapath {
     /// A path-MTU error for the sender of the frame being switched (it was too
     /// big for a tunnel and must not be fragmented).
     too_big: Option<Vec<u8>>,
+    /// Small VXLAN datagrams waiting to leave together (sendmmsg): their bytes,
+    /// (offset, length, destination), and (port, frame bytes) for the counters.
+    vx_pending: Vec<u8>,
+    vx_msgs: Vec<(usize, usize, SocketAddrV4)>,
+    vx_ports: Vec<(PortId, usize)>,
 }
 
 /// Runs switchd on `run_dir` until the process is killed.
@@ -121,6 +128,9 @@ pub fn run(run_dir: &Path) -> Result<()> {
         gro_src: None,
         ready: VecDeque::new(),
         too_big: None,
+        vx_pending: Vec::with_capacity(VX_BATCH * 2048),
+        vx_msgs: Vec::with_capacity(VX_BATCH),
+        vx_ports: Vec::with_capacity(VX_BATCH),
     };
     let ids: Vec<PortId> = dp.sw.ports().map(|(id, _)| id).collect();
     for id in ids {
@@ -170,7 +180,9 @@ impl Datapath {
                 let Some(tok) = self.ready.pop_front() else {
                     break;
                 };
-                if self.service(tok) {
+                let more = self.service(tok);
+                self.flush_vxlan();
+                if more {
                     self.ready.push_back(tok);
                 }
             }
@@ -437,6 +449,36 @@ impl Datapath {
 
     /// Sends the frames the engine made itself (DHCP and ARP answers) as they are:
     /// complete frames with their checksums, no offload.
+    /// Sends the gathered small VXLAN datagrams and counts them on their ports.
+    fn flush_vxlan(&mut self) {
+        if self.vx_msgs.is_empty() {
+            return;
+        }
+        let res = match &self.udp {
+            Some(s) => s.send_many(&self.vx_pending, &self.vx_msgs),
+            None => Err(std::io::Error::other("no vxlan socket")),
+        };
+        let (sent, dropped) = match &res {
+            Ok(n) => (*n, true),
+            Err(e) => (0, e.kind() == ErrorKind::WouldBlock),
+        };
+        for (i, &(port, bytes)) in self.vx_ports.iter().enumerate() {
+            if let Some(p) = self.sw.port_mut(port) {
+                if i < sent {
+                    p.stats.tx_packets += 1;
+                    p.stats.tx_bytes += bytes as u64;
+                } else if dropped {
+                    p.stats.tx_dropped += 1;
+                } else {
+                    p.stats.tx_errors += 1;
+                }
+            }
+        }
+        self.vx_pending.clear();
+        self.vx_msgs.clear();
+        self.vx_ports.clear();
+    }
+
     fn send_replies(&mut self, orig: &switch::FlowKey) {
         for r in self.sw.take_replies() {
             let mut pkt = std::mem::replace(&mut self.scratch, PacketBuf::with_capacity(0));
@@ -505,6 +547,8 @@ impl Datapath {
                     return;
                 }
                 if hdr.is_gso() {
+                    // Keep the order of what goes out the socket.
+                    self.flush_vxlan();
                     self.tx_segs.clear();
                     match segment_tcp(
                         pkt.data(),
@@ -525,14 +569,17 @@ impl Datapath {
                     }
                     if kind == PortType::Vxlan {
                         vxlan::write_header(pkt.push(prefix), id as u32);
-                        let r = match &self.udp {
-                            Some(s) => {
-                                s.send_to(pkt.data(), SocketAddrV4::new(remote, vxlan::UDP_PORT))
-                            }
-                            None => Err(std::io::Error::other("no vxlan socket")),
-                        };
+                        let start = self.vx_pending.len();
+                        self.vx_pending.extend_from_slice(pkt.data());
+                        let dst = SocketAddrV4::new(remote, vxlan::UDP_PORT);
+                        self.vx_msgs.push((start, pkt.len(), dst));
+                        self.vx_ports.push((o.port, len));
                         pkt.pull(prefix);
-                        r
+                        if self.vx_msgs.len() >= VX_BATCH {
+                            self.flush_vxlan();
+                        }
+                        // Counted when the batch leaves.
+                        return;
                     } else {
                         gre::write_header(pkt.push(prefix), ether::ETH_P_TEB, gre_key);
                         let r = match &self.gre {
