@@ -44,7 +44,7 @@ fn run_cmd_in(ns: &str, args: &[&str]) -> String {
     let mut a = vec!["netns", "exec", ns];
     a.extend_from_slice(args);
     let r = common::run("ip", &a, None, Duration::from_secs(20));
-    format!("{}", r.describe())
+    r.describe()
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use crate::PortId;
 use crate::flow::Flow;
 use crate::mac_table::MacTable;
+use crate::table::{FlowId, FlowTable};
 use std::collections::BTreeMap;
 
 pub const NUM_TABLES: usize = 255;
@@ -13,7 +14,7 @@ pub struct Bridge {
     /// OpenFlow port number -> port.
     pub ports: BTreeMap<u32, PortId>,
     /// Flows per table, highest priority first; equal priorities keep insertion order.
-    pub tables: Vec<Vec<Flow>>,
+    pub tables: Vec<FlowTable>,
     pub macs: MacTable,
 }
 
@@ -22,7 +23,7 @@ impl Bridge {
         Bridge {
             name: name.to_string(),
             ports: BTreeMap::new(),
-            tables: (0..NUM_TABLES).map(|_| Vec::new()).collect(),
+            tables: empty_tables(),
             macs: MacTable::new(),
         }
     }
@@ -41,18 +42,24 @@ impl Bridge {
     }
 
     /// Inserts a flow, replacing one with the same table, priority and match (its
-    /// counters restart, as with ovs-ofctl add-flow).
-    pub fn insert(&mut self, flow: Flow) {
-        let t = &mut self.tables[usize::from(flow.table)];
-        if let Some(i) = t.iter().position(|f| f.same_rule(&flow)) {
-            t[i] = flow;
-            return;
-        }
-        let at = t.partition_point(|f| f.priority >= flow.priority);
-        t.insert(at, flow);
+    /// counters restart, as with ovs-ofctl add-flow). Returns its id in its table
+    /// (None only for a table number past the last table).
+    pub fn insert(&mut self, flow: Flow) -> Option<FlowId> {
+        let t = self.tables.get_mut(usize::from(flow.table))?;
+        Some(t.insert(flow))
     }
 
     pub fn flow_count(&self) -> usize {
-        self.tables.iter().map(Vec::len).sum()
+        self.tables.iter().map(FlowTable::len).sum()
     }
+
+    /// All flows, table by table in table order.
+    pub fn flows(&self) -> impl Iterator<Item = &Flow> + '_ {
+        self.tables.iter().flat_map(FlowTable::iter)
+    }
+}
+
+/// A fresh set of empty tables.
+pub fn empty_tables() -> Vec<FlowTable> {
+    (0..NUM_TABLES).map(|_| FlowTable::new()).collect()
 }

@@ -13,29 +13,31 @@ pub struct TunnelMeta {
 
 /// Extracts the key; `in_port` is filled in by the switch. Truncated headers leave the
 /// deeper fields zero, as in Open vSwitch.
+#[inline]
 pub fn flow_key(frame: &[u8], tunnel: Option<&TunnelMeta>) -> FlowKey {
     let mut k = FlowKey::default();
+    extract(&mut k, frame, tunnel);
+    k
+}
+
+/// [`flow_key`] into a key the caller holds (all zero to begin with).
+#[inline]
+pub(crate) fn extract(k: &mut FlowKey, frame: &[u8], tunnel: Option<&TunnelMeta>) {
     if let Some(t) = tunnel {
         k.set(Field::TunId, t.id.into());
         k.set(Field::TunSrc, t.src.into());
         k.set(Field::TunDst, t.dst.into());
     }
     if frame.len() < ETH_HLEN {
-        return k;
+        return;
     }
-    k.set(
-        Field::DlDst,
-        wire::MacAddr::from_slice(&frame[0..6]).to_u64().into(),
-    );
-    k.set(
-        Field::DlSrc,
-        wire::MacAddr::from_slice(&frame[6..12]).to_u64().into(),
-    );
+    k.set(Field::DlDst, mac_at(frame, 0).into());
+    k.set(Field::DlSrc, mac_at(frame, 6).into());
     let mut off = 12;
     let mut ty = be16(frame, off);
     if matches!(ty, ETH_P_VLAN | ETH_P_QINQ) {
         if frame.len() < off + 6 {
-            return k;
+            return;
         }
         k.set(Field::VlanTci, u128::from(be16(frame, off + 2) | 0x1000));
         off += 4;
@@ -45,12 +47,21 @@ pub fn flow_key(frame: &[u8], tunnel: Option<&TunnelMeta>) -> FlowKey {
     k.set(Field::DlType, ty.into());
     let l3 = &frame[off..];
     match ty {
-        ETH_P_IPV4 => ipv4(&mut k, l3),
-        ETH_P_IPV6 => ipv6(&mut k, l3),
-        ETH_P_ARP => arp(&mut k, l3),
+        ETH_P_IPV4 => ipv4(k, l3),
+        ETH_P_IPV6 => ipv6(k, l3),
+        ETH_P_ARP => arp(k, l3),
         _ => {}
     }
-    k
+}
+
+/// The MAC at `off` as a number (as `MacAddr::to_u64`); the caller checked the length.
+#[inline(always)]
+fn mac_at(p: &[u8], off: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(m) = p.get(off..off + 6) {
+        b[2..].copy_from_slice(m);
+    }
+    u64::from_be_bytes(b)
 }
 
 fn ipv4(k: &mut FlowKey, p: &[u8]) {
@@ -110,14 +121,8 @@ fn arp(k: &mut FlowKey, p: &[u8]) {
     if op <= 0xff {
         k.set(Field::ArpOp, op.into());
     }
-    k.set(
-        Field::ArpSha,
-        wire::MacAddr::from_slice(&p[8..14]).to_u64().into(),
-    );
+    k.set(Field::ArpSha, mac_at(p, 8).into());
     k.set(Field::ArpSpa, be32(p, 14).into());
-    k.set(
-        Field::ArpTha,
-        wire::MacAddr::from_slice(&p[18..24]).to_u64().into(),
-    );
+    k.set(Field::ArpTha, mac_at(p, 18).into());
     k.set(Field::ArpTpa, be32(p, 24).into());
 }

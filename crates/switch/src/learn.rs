@@ -62,8 +62,15 @@ fn read(src: LearnSrc, key: &FlowKey, width: u32) -> u128 {
 impl LearnSpec {
     /// The match and actions of the flow this spec learns from `key`.
     pub fn instantiate(&self, key: &FlowKey) -> (Match, Vec<Action>) {
-        let mut m = Match::catch_all();
         let mut actions = Vec::new();
+        let m = self.instantiate_into(key, &mut actions);
+        (m, actions)
+    }
+
+    /// [`LearnSpec::instantiate`], appending the actions to a buffer the caller
+    /// reuses.
+    pub fn instantiate_into(&self, key: &FlowKey, actions: &mut Vec<Action>) -> Match {
+        let mut m = Match::catch_all();
         for item in &self.items {
             match *item {
                 LearnItem::Match { dst, src } => {
@@ -80,6 +87,6 @@ impl LearnSpec {
                 }
             }
         }
-        (m, actions)
+        m
     }
 }

@@ -1,7 +1,8 @@
 //! `switch`: the sans-IO engine of neutrino's virtual switch — bridges, ports, OpenFlow
 //! tables with the ovs-ofctl text syntax, the pipeline (resubmit, goto_table, learn,
 //! NORMAL with MAC learning per VLAN, patch ports between bridges), a DHCP server
-//! at the port (the `dhcp` action), and trace.
+//! at the port (the `dhcp` action), and trace. Lookups go through a tuple-space
+//! classifier per table ([`table`]) behind an exact-match flow cache ([`cache`]).
 //!
 //! A packet goes in as bytes plus metadata; what comes out is a list of outputs, each a
 //! port and the header state the packet must leave with. This crate opens no sockets,
@@ -11,19 +12,23 @@
 
 pub mod action;
 pub mod bridge;
+pub mod cache;
 pub mod commit;
 pub mod dhcp;
 pub mod extract;
 pub mod field;
 pub mod flow;
+pub mod hash;
 pub mod learn;
 pub mod mac_table;
 pub mod parse;
 pub mod port;
 pub mod print;
 mod switch;
+pub mod table;
 mod xlate;
 
+pub use cache::FlowCacheStats;
 pub use dhcp::{DhcpBinding, DhcpStats, StaticRoute};
 pub use extract::{TunnelMeta, flow_key};
 pub use field::{Field, FlowKey};

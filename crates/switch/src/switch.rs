@@ -2,9 +2,11 @@
 
 use crate::PortId;
 use crate::bridge::Bridge;
+use crate::cache::{Effect, FlowCache, FlowCacheStats};
 use crate::extract::{TunnelMeta, flow_key};
 use crate::field::Field;
 use crate::flow::{Flow, FlowStats};
+use crate::hash::FastMap;
 use crate::parse::{FlowSpec, PortNames, parse_flow};
 use crate::port::{PortConfig, PortType};
 use crate::print;
@@ -88,8 +90,20 @@ pub struct Switch {
     tunnels: HashMap<(PortType, u32), Vec<PortId>>,
     /// Frames made by the engine while switching, for [`Switch::take_replies`].
     replies: Vec<Reply>,
-    /// Bumped on every change of ports or flows (for caches in front of the tables).
+    /// Bumped on every change of ports, flows or of MAC-table state that changes
+    /// NORMAL's decisions (a MAC learned, moved or revived, entries aged out or
+    /// flushed; not a mere refresh). The flow cache is valid for one generation.
     pub generation: u64,
+    /// Port name -> port (names are unique across bridges).
+    by_name: FastMap<String, PortId>,
+    /// Exact-match cache in front of the tables (see [`crate::cache`]).
+    cache: FlowCache,
+    /// Reused by flooding so the packet path does not allocate.
+    pub(crate) scratch_ports: Vec<PortId>,
+    /// Patch port -> its peer (see [`Switch::patch_peer`]), by port id.
+    peers: Vec<Option<PortId>>,
+    /// Reused by `learn()` for the actions it builds.
+    pub(crate) scratch_actions: Vec<crate::action::Action>,
 }
 
 /// Port names of one bridge, for parsing and printing flows.
@@ -100,11 +114,8 @@ pub struct BridgePorts<'a> {
 
 impl PortNames for BridgePorts<'_> {
     fn port_number(&self, name: &str) -> Option<u32> {
-        let b = self.sw.bridges.get(self.br)?.as_ref()?;
-        b.ports
-            .iter()
-            .find(|(_, id)| self.sw.port(**id).is_some_and(|p| p.config.name == name))
-            .map(|(n, _)| *n)
+        let (_, p) = self.sw.port_by_name(name)?;
+        (p.bridge == self.br).then_some(p.ofport)
     }
     fn port_name(&self, number: u32) -> Option<String> {
         let b = self.sw.bridges.get(self.br)?.as_ref()?;
@@ -200,7 +211,8 @@ impl Switch {
             .unwrap_or_default();
         let mut removed = Vec::new();
         for p in port_ids {
-            if let Some(port) = self.ports[p].take() {
+            if let Some(port) = self.ports.get_mut(p).and_then(Option::take) {
+                self.by_name.remove(&port.config.name);
                 removed.push((p, port.config));
             }
         }
@@ -228,7 +240,10 @@ impl Switch {
     }
 
     pub fn port_by_name(&self, name: &str) -> Option<(PortId, &Port)> {
-        self.ports().find(|(_, p)| p.config.name == name)
+        let id = *self.by_name.get(name)?;
+        self.port(id)
+            .filter(|p| p.config.name == name)
+            .map(|p| (id, p))
     }
 
     pub fn add_port(&mut self, bridge: &str, mut cfg: PortConfig) -> Result<PortId, SwitchError> {
@@ -254,6 +269,7 @@ impl Switch {
             _ => b.free_ofport(),
         };
         cfg.ofport = Some(ofport);
+        let name = cfg.name.clone();
         let port = Port {
             config: cfg,
             bridge: br,
@@ -271,6 +287,7 @@ impl Switch {
                 self.ports.len() - 1
             }
         };
+        self.by_name.insert(name, id);
         if let Some(b) = self.bridge_mut(br) {
             b.ports.insert(ofport, id);
         }
@@ -298,9 +315,12 @@ impl Switch {
             b.ports.remove(&ofport);
             b.macs.flush_port(id);
         }
-        let port = self.ports[id]
-            .take()
+        let port = self
+            .ports
+            .get_mut(id)
+            .and_then(Option::take)
             .ok_or_else(|| SwitchError::NoSuchPort(name.to_string(), bridge.to_string()))?;
+        self.by_name.remove(name);
         self.rebuild_tunnel_index();
         self.generation += 1;
         Ok((id, port.config))
@@ -370,6 +390,11 @@ impl Switch {
                     .push(id);
             }
         }
+        // Patch peers, resolved once instead of by name per packet.
+        let peers: Vec<Option<PortId>> = (0..self.ports.len())
+            .map(|id| self.resolve_patch_peer(id))
+            .collect();
+        self.peers = peers;
     }
 
     /// The tunnel port a packet from `remote` with `key` arrived on: a port with that
@@ -389,7 +414,12 @@ impl Switch {
     }
 
     /// The patch port's peer, if it exists and names this port back.
+    #[inline]
     pub fn patch_peer(&self, id: PortId) -> Option<PortId> {
+        self.peers.get(id).copied().flatten()
+    }
+
+    fn resolve_patch_peer(&self, id: PortId) -> Option<PortId> {
         let p = self.port(id)?;
         let peer_name = p.config.peer.as_deref()?;
         let (pid, peer) = self.port_by_name(peer_name)?;
@@ -478,31 +508,32 @@ impl Switch {
             .bridge_mut(br)
             .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
         let new: Vec<Flow> = specs.into_iter().map(|s| Self::to_flow(s, now)).collect();
+        // The installed flow with the same definition (counters and age aside).
+        // At most one flow has a given (table, priority, match), so the index
+        // answers what a scan for an equal flow would.
+        let same = |tables: &[crate::table::FlowTable], f: &Flow| -> Option<FlowStats> {
+            let t = tables.get(usize::from(f.table))?;
+            let o = t.get(t.find_rule(f.priority, &f.matcher)?)?;
+            (!o.learned && o.same_definition(f)).then_some(o.stats)
+        };
         // The same flows again (an agent re-syncing after a restart): change
         // nothing, so counters, learned flows and cached decisions all stay.
-        let installed = b.tables.iter().flatten().filter(|f| !f.learned).count();
-        if installed == new.len()
-            && new.iter().all(|f| {
-                b.tables[usize::from(f.table)]
-                    .iter()
-                    .any(|o| !o.learned && o.same_definition(f))
-            })
-        {
+        let installed = b.flows().filter(|f| !f.learned).count();
+        if installed == new.len() && new.iter().all(|f| same(&b.tables, f).is_some()) {
             return Ok(n);
         }
-        let old = std::mem::replace(
-            &mut b.tables,
-            (0..crate::bridge::NUM_TABLES).map(|_| Vec::new()).collect(),
-        );
+        // Build the new tables aside and swap them in: atomic, and flows that stay
+        // keep their counters.
+        let mut tables = crate::bridge::empty_tables();
         for mut f in new {
-            if let Some(prev) = old[usize::from(f.table)]
-                .iter()
-                .find(|o| !o.learned && o.same_definition(&f))
-            {
-                f.stats = prev.stats;
+            if let Some(stats) = same(&b.tables, &f) {
+                f.stats = stats;
             }
-            b.insert(f);
+            if let Some(t) = tables.get_mut(usize::from(f.table)) {
+                t.insert(f);
+            }
         }
+        b.tables = tables;
         self.generation += 1;
         Ok(n)
     }
@@ -525,19 +556,19 @@ impl Switch {
             .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
         let mut n = 0;
         for (t, flows) in b.tables.iter_mut().enumerate() {
-            flows.retain(|f| {
-                let hit = match &spec {
-                    None => true,
-                    Some(s) => {
-                        s.table.is_none_or(|st| usize::from(st) == t)
-                            && (f.cookie & s.cookie_mask) == (s.cookie & s.cookie_mask)
-                            && s.matcher.covers(&f.matcher)
-                    }
-                };
-                if hit {
-                    n += 1;
+            if flows.is_empty()
+                || spec
+                    .as_ref()
+                    .is_some_and(|s| s.table.is_some_and(|st| usize::from(st) != t))
+            {
+                continue;
+            }
+            n += flows.retain(|f| match &spec {
+                None => false,
+                Some(s) => {
+                    !((f.cookie & s.cookie_mask) == (s.cookie & s.cookie_mask)
+                        && s.matcher.covers(&f.matcher))
                 }
-                !hit
             });
         }
         self.generation += 1;
@@ -550,9 +581,7 @@ impl Switch {
             return Vec::new();
         };
         let names = self.names(br);
-        b.tables
-            .iter()
-            .flatten()
+        b.flows()
             .map(|f| print::flow_text(&f.parts(), &names))
             .collect()
     }
@@ -570,12 +599,7 @@ impl Switch {
             .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
         let names = self.names(br);
         let mut out = Vec::new();
-        for f in b
-            .tables
-            .iter()
-            .flatten()
-            .filter(|f| table.is_none_or(|t| t == f.table))
-        {
+        for f in b.flows().filter(|f| table.is_none_or(|t| t == f.table)) {
             let dur = now.saturating_sub(f.stats.created);
             let mut s = format!(
                 " cookie={:#x}, duration={}.{:03}s, table={}, n_packets={}, n_bytes={}, ",
@@ -621,7 +645,7 @@ impl Switch {
         Ok(b.macs
             .entries()
             .into_iter()
-            .filter(|(_, _, e)| now < e.seen + b.macs.aging_ms)
+            .filter(|(_, _, e)| now < e.seen.saturating_add(b.macs.aging_ms))
             .map(|(vlan, mac, e)| FdbEntry {
                 port: self
                     .port(e.port)
@@ -639,15 +663,90 @@ impl Switch {
         let mut changed = false;
         for b in self.bridges.iter_mut().flatten() {
             for t in b.tables.iter_mut() {
-                let before = t.len();
-                t.retain(|f| !f.expired(now));
-                changed |= t.len() != before;
+                changed |= t.expire(now) > 0;
             }
-            b.macs.expire(now);
+            changed |= b.macs.expire(now);
         }
         if changed {
             self.generation += 1;
         }
+    }
+
+    // ---- flow cache ----
+
+    /// Sets how many entries the flow cache holds (0 turns it off: every packet
+    /// takes the slow path). The default is [`crate::cache::DEFAULT_CAPACITY`].
+    pub fn set_flow_cache_capacity(&mut self, capacity: usize) {
+        self.cache.set_capacity(capacity);
+    }
+
+    pub fn flow_cache_stats(&self) -> FlowCacheStats {
+        self.cache.stats()
+    }
+
+    /// Replays a cached decision for (in_port, key) and returns the key (the
+    /// entry's copy: the caller's was just written field by field, and a wide copy
+    /// of it would stall on store forwarding); None on a miss (nothing changed
+    /// then, or only MAC refreshes the slow path will do again anyway).
+    #[inline]
+    fn replay_cached(
+        &mut self,
+        in_port: PortId,
+        key: &crate::FlowKey,
+        now: u64,
+        bytes: u64,
+        out: &mut Vec<Output>,
+    ) -> Option<crate::FlowKey> {
+        let e = self.cache.get(in_port, key)?;
+        if now >= e.valid_until {
+            return None;
+        }
+        for eff in e.effects.as_slice() {
+            match *eff {
+                Effect::Mac { br, slot, port } => {
+                    // Effects are sorted MACs first: a failure here leaves the flow
+                    // counters untouched for the slow path to count.
+                    let fresh = self
+                        .bridges
+                        .get_mut(br as usize)
+                        .and_then(Option::as_mut)
+                        .is_some_and(|b| b.macs.refresh(slot, port as PortId, now));
+                    if !fresh {
+                        return None;
+                    }
+                }
+                Effect::Flow { br, table, id } => {
+                    if let Some(f) = self
+                        .bridges
+                        .get_mut(br as usize)
+                        .and_then(Option::as_mut)
+                        .and_then(|b| b.tables.get_mut(usize::from(table)))
+                        .and_then(|t| t.get_mut(id))
+                    {
+                        f.stats.packets += 1;
+                        f.stats.bytes += bytes;
+                        f.stats.used = now;
+                    }
+                }
+                Effect::Learned { br, table, id } => {
+                    if let Some(f) = self
+                        .bridges
+                        .get_mut(br as usize)
+                        .and_then(Option::as_mut)
+                        .and_then(|b| b.tables.get_mut(usize::from(table)))
+                        .and_then(|t| t.get_mut(id))
+                    {
+                        f.stats.created = now;
+                        f.stats.used = now;
+                    }
+                }
+            }
+        }
+        match e.outputs.as_slice() {
+            [o] => out.push(*o),
+            outs => out.extend_from_slice(outs),
+        }
+        Some(e.key)
     }
 
     // ---- packets ----
@@ -655,6 +754,11 @@ impl Switch {
     /// Runs a frame that arrived on `in_port` through its bridge's pipeline and appends
     /// the resulting outputs to `out` (their keys describe the headers to send with).
     /// Returns the key the frame was reduced to.
+    ///
+    /// A frame whose (port, key) was seen before in this generation takes the flow
+    /// cache instead: the same outputs, counters and MAC refreshes, without the
+    /// tables (see [`crate::cache`]). Nothing is allocated on that path; `out` is
+    /// the caller's to reuse.
     pub fn receive(
         &mut self,
         in_port: PortId,
@@ -663,16 +767,60 @@ impl Switch {
         now: u64,
         out: &mut Vec<Output>,
     ) -> crate::FlowKey {
-        let mut key = flow_key(frame, tunnel);
+        let mut key = crate::FlowKey::default();
+        crate::extract::extract(&mut key, frame, tunnel);
         let Some(p) = self.port(in_port) else {
             return key;
         };
         let (br, ofport) = (p.bridge, p.ofport);
         key.set(Field::InPort, ofport.into());
-        let orig = key;
+        let bytes = frame.len() as u64;
+        let caching = self.cache.enabled();
+        if caching {
+            self.cache.sync(self.generation);
+            if let Some(k) = self.replay_cached(in_port, &key, now, bytes, out) {
+                self.cache.hits += 1;
+                return k;
+            }
+            self.cache.misses += 1;
+        }
+        self.receive_slow(in_port, br, &key, frame, now, out, caching);
+        key
+    }
+
+    /// The tables (and, when caching, recording the decision for the cache).
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn receive_slow(
+        &mut self,
+        in_port: PortId,
+        br: usize,
+        orig: &crate::FlowKey,
+        frame: &[u8],
+        now: u64,
+        out: &mut Vec<Output>,
+        caching: bool,
+    ) {
+        let mut key = *orig;
+        let start = out.len();
+        let generation = self.generation;
         let mut cx = Ctx::new(out, None, now, frame.len() as u64).with_frame(frame);
+        if caching {
+            cx = cx.recording(std::mem::take(&mut self.cache.scratch));
+        }
         self.run_table(&mut cx, br, 0, &mut key);
-        orig
+        let (effects, cacheable, valid_until) = (cx.effects.take(), cx.cacheable, cx.valid_until);
+        drop(cx);
+        if let Some(effects) = effects {
+            // A packet that changed the switch (learned a MAC or a flow) is not
+            // cached: the next one, which only refreshes, will be.
+            if cacheable && self.generation == generation {
+                let outs = out.get(start..).unwrap_or_default();
+                self.cache
+                    .insert(in_port, orig, outs, &effects, valid_until);
+            }
+            self.cache.scratch = effects;
+        }
     }
 
     /// Traces a real frame arriving on `in_port` (what `receive` would do with it,

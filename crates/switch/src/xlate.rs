@@ -3,8 +3,10 @@
 
 use crate::PortId;
 use crate::action::{Action, OFPP_ALL, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL};
+use crate::cache::Effect;
 use crate::field::{Field, FlowKey};
 use crate::flow::Flow;
+use crate::mac_table::Learned;
 use crate::port::PortType;
 use crate::print;
 use crate::switch::Switch;
@@ -32,6 +34,12 @@ pub(crate) struct Ctx<'a> {
     depth: usize,
     /// Bridge-level indentation for trace output.
     indent: usize,
+    /// Side effects recorded for the flow cache (None: not recording).
+    pub(crate) effects: Option<Vec<Effect>>,
+    /// False once the packet did something that must run every time (`dhcp`).
+    pub(crate) cacheable: bool,
+    /// The decision holds while `now` is below this (MAC entries NORMAL relied on).
+    pub(crate) valid_until: u64,
 }
 
 impl<'a> Ctx<'a> {
@@ -50,6 +58,23 @@ impl<'a> Ctx<'a> {
             bytes,
             depth: 0,
             indent: 0,
+            effects: None,
+            cacheable: true,
+            valid_until: u64::MAX,
+        }
+    }
+
+    /// Records side effects for the flow cache into `buf` (emptied first).
+    pub(crate) fn recording(mut self, mut buf: Vec<Effect>) -> Ctx<'a> {
+        buf.clear();
+        self.effects = Some(buf);
+        self
+    }
+
+    #[inline]
+    fn record(&mut self, e: Effect) {
+        if let Some(v) = self.effects.as_mut() {
+            v.push(e);
         }
     }
 
@@ -62,9 +87,10 @@ impl<'a> Ctx<'a> {
         self.trace.is_some()
     }
 
+    #[inline]
     fn note(&mut self, s: impl FnOnce() -> String) {
-        let pad = "    ".repeat(self.indent);
         if let Some(t) = self.trace.as_deref_mut() {
+            let pad = "    ".repeat(self.indent);
             t.push(format!("{pad}{}", s()));
         }
     }
@@ -82,20 +108,27 @@ impl Switch {
         br: usize,
         table: u8,
         key: &FlowKey,
-        cx: &Ctx,
+        cx: &mut Ctx,
     ) -> Option<(Arc<[Action]>, Option<Flow>)> {
         let tracing = cx.tracing();
         let (now, bytes) = (cx.now, cx.bytes);
-        let b = self.bridge_mut(br)?;
-        let f = b.tables[usize::from(table)]
-            .iter_mut()
-            .find(|f| f.matcher.matches(key))?;
+        let t = self.bridge_mut(br)?.tables.get_mut(usize::from(table))?;
+        let id = t.lookup(key)?;
+        let f = t.get_mut(id)?;
         if !tracing {
             f.stats.packets += 1;
             f.stats.bytes += bytes;
             f.stats.used = now;
         }
-        Some((f.actions.clone(), tracing.then(|| f.clone())))
+        let found = (f.actions.clone(), tracing.then(|| f.clone()));
+        if !tracing {
+            cx.record(Effect::Flow {
+                br: br as u32,
+                table,
+                id,
+            });
+        }
+        Some(found)
     }
 
     pub(crate) fn run_table(&mut self, cx: &mut Ctx, br: usize, table: u8, key: &mut FlowKey) {
@@ -195,60 +228,85 @@ impl Switch {
                     let v = (key.get(src.field) & src.mask()) >> src.start;
                     key.set_masked(dst.field, v << dst.start, dst.mask());
                 }
-                Action::Learn(spec) => {
-                    let (matcher, acts) = spec.instantiate(key);
-                    if cx.tracing() {
-                        let names = self.names(br);
-                        let parts = print::FlowParts {
-                            table: spec.table,
-                            priority: spec.priority,
-                            cookie: spec.cookie,
-                            idle_timeout: spec.idle_timeout,
-                            hard_timeout: spec.hard_timeout,
-                            matcher: &matcher,
-                            actions: &acts,
-                        };
-                        let text = print::flow_text(&parts, &names);
-                        cx.note(|| format!("    learn: would install {text}"));
-                        continue;
-                    }
-                    let now = cx.now;
-                    if let Some(b) = self.bridge_mut(br) {
-                        let t = &mut b.tables[usize::from(spec.table)];
-                        if let Some(f) = t.iter_mut().find(|f| {
-                            f.priority == spec.priority
-                                && f.matcher == matcher
-                                && *f.actions == acts[..]
-                        }) {
-                            // Same flow learned again: refresh its timers only.
-                            f.stats.created = now;
-                            f.stats.used = now;
-                            continue;
-                        }
-                        b.insert(Flow {
-                            table: spec.table,
-                            priority: spec.priority,
-                            cookie: spec.cookie,
-                            idle_timeout: spec.idle_timeout,
-                            hard_timeout: spec.hard_timeout,
-                            matcher,
-                            actions: Arc::from(acts),
-                            stats: crate::flow::FlowStats {
-                                created: now,
-                                used: now,
-                                ..Default::default()
-                            },
-                            learned: true,
-                        });
-                        self.generation += 1;
-                    }
-                }
+                Action::Learn(spec) => self.learn(cx, br, spec, key),
             }
         }
     }
 
+    /// `learn()`: installs the flow the spec makes of this packet, or refreshes its
+    /// timers if it is installed already.
+    fn learn(&mut self, cx: &mut Ctx, br: usize, spec: &crate::learn::LearnSpec, key: &FlowKey) {
+        let mut acts = std::mem::take(&mut self.scratch_actions);
+        acts.clear();
+        let matcher = spec.instantiate_into(key, &mut acts);
+        self.learn_with(cx, br, spec, matcher, &acts);
+        self.scratch_actions = acts;
+    }
+
+    fn learn_with(
+        &mut self,
+        cx: &mut Ctx,
+        br: usize,
+        spec: &crate::learn::LearnSpec,
+        matcher: crate::flow::Match,
+        acts: &[Action],
+    ) {
+        if cx.tracing() {
+            let names = self.names(br);
+            let parts = print::FlowParts {
+                table: spec.table,
+                priority: spec.priority,
+                cookie: spec.cookie,
+                idle_timeout: spec.idle_timeout,
+                hard_timeout: spec.hard_timeout,
+                matcher: &matcher,
+                actions: acts,
+            };
+            let text = print::flow_text(&parts, &names);
+            cx.note(|| format!("    learn: would install {text}"));
+            return;
+        }
+        let now = cx.now;
+        let Some(b) = self.bridge_mut(br) else { return };
+        let Some(t) = b.tables.get_mut(usize::from(spec.table)) else {
+            return;
+        };
+        if let Some(id) = t.find_rule(spec.priority, &matcher)
+            && let Some(f) = t.get_mut(id)
+            && *f.actions == *acts
+        {
+            // Same flow learned again: refresh its timers only.
+            f.stats.created = now;
+            f.stats.used = now;
+            cx.record(Effect::Learned {
+                br: br as u32,
+                table: spec.table,
+                id,
+            });
+            return;
+        }
+        b.insert(Flow {
+            table: spec.table,
+            priority: spec.priority,
+            cookie: spec.cookie,
+            idle_timeout: spec.idle_timeout,
+            hard_timeout: spec.hard_timeout,
+            matcher,
+            actions: Arc::from(acts),
+            stats: crate::flow::FlowStats {
+                created: now,
+                used: now,
+                ..Default::default()
+            },
+            learned: true,
+        });
+        self.generation += 1;
+    }
+
     /// `dhcp`: answers from the input port's binding; the reply goes back out of it.
     fn dhcp(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {
+        // Answers depend on the frame's bytes and queue replies: never cached.
+        cx.cacheable = false;
         let in_ofport = key.get(Field::InPort) as u32;
         let Some(pid) = self
             .bridge(br)
@@ -323,15 +381,25 @@ impl Switch {
         };
         let Some(port) = self.port(pid) else { return };
         if port.config.kind == PortType::Patch {
-            let name = port.config.name.clone();
             let Some(peer) = self.patch_peer(pid) else {
-                cx.note(|| format!("    -> patch port {name} has no peer: dropped"));
+                if cx.tracing() {
+                    let name = port.config.name.clone();
+                    cx.note(|| format!("    -> patch port {name} has no peer: dropped"));
+                }
                 return;
             };
             let Some(pp) = self.port(peer) else { return };
-            let (pbr, pofport, pname) = (pp.bridge, pp.ofport, pp.config.name.clone());
-            let bname = self.bridge(pbr).map(|b| b.name.clone()).unwrap_or_default();
-            cx.note(|| format!("    -> output to patch port {name}, into {bname} via {pname}"));
+            let (pbr, pofport) = (pp.bridge, pp.ofport);
+            // Names only for trace: the packet path allocates nothing here.
+            let bname = if cx.tracing() {
+                let name = port.config.name.clone();
+                let pname = pp.config.name.clone();
+                let bname = self.bridge(pbr).map(|b| b.name.clone()).unwrap_or_default();
+                cx.note(|| format!("    -> output to patch port {name}, into {bname} via {pname}"));
+                bname
+            } else {
+                String::new()
+            };
             let mut k = *key;
             // Crossing a patch clears registers, metadata and tunnel fields (as in OVS).
             for f in [
@@ -352,8 +420,10 @@ impl Switch {
             }
             k.set(Field::InPort, u128::from(pofport));
             cx.indent += 1;
-            cx.note(String::new);
-            cx.trace_bridge(&bname);
+            if cx.tracing() {
+                cx.note(String::new);
+                cx.trace_bridge(&bname);
+            }
             self.run_table(cx, pbr, 0, &mut k);
             cx.indent -= 1;
             return;
@@ -374,13 +444,20 @@ impl Switch {
 
     fn flood(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {
         let in_port = key.get(Field::InPort) as u32;
-        let ports: Vec<u32> = self
-            .bridge(br)
-            .map(|b| b.ports.keys().copied().filter(|p| *p != in_port).collect())
-            .unwrap_or_default();
-        for p in ports {
-            self.output_to(cx, br, p, key);
+        let mut ports = std::mem::take(&mut self.scratch_ports);
+        ports.clear();
+        if let Some(b) = self.bridge(br) {
+            ports.extend(
+                b.ports
+                    .iter()
+                    .filter(|(n, _)| **n != in_port)
+                    .map(|(n, _)| *n as usize),
+            );
         }
+        for &p in &ports {
+            self.output_to(cx, br, p as u32, key);
+        }
+        self.scratch_ports = ports;
     }
 
     /// L2 learning switch per VLAN; port tags make access ports, untagged ports trunks.
@@ -410,32 +487,53 @@ impl Switch {
             && !tracing
             && let Some(b) = self.bridge_mut(br)
         {
-            b.macs.learn(vlan, src, in_id, now);
+            match b.macs.learn(vlan, src, in_id, now) {
+                Learned::Refreshed(slot) => cx.record(Effect::Mac {
+                    br: br as u32,
+                    slot,
+                    port: in_id as u32,
+                }),
+                // Decisions may change: cached ones go (this packet is not cached).
+                Learned::Changed => self.generation += 1,
+                // Every packet from this MAC must try again.
+                Learned::Full => cx.cacheable = false,
+            }
         }
+        // (port, end of freshness) of the destination.
         let known = if dst & 0x0100_0000_0000 == 0 {
-            self.bridge(br).and_then(|b| b.macs.lookup(vlan, dst, now))
+            self.bridge(br).and_then(|b| {
+                b.macs
+                    .lookup_entry(vlan, dst, now)
+                    .map(|e| (e.port, e.seen.saturating_add(b.macs.aging_ms)))
+            })
         } else {
             None
         };
-        let targets: Vec<PortId> = match known {
-            Some(p) if p == in_id => {
-                cx.note(|| {
-                    format!("    NORMAL: vlan {vlan}: destination is on the input port: drop")
-                });
-                return;
-            }
-            Some(p) => {
-                let name = self
-                    .port(p)
-                    .map(|x| x.config.name.clone())
-                    .unwrap_or_default();
-                cx.note(|| {
-                    format!(
-                        "    NORMAL: vlan {vlan}: learned {} on {name}",
-                        wire::MacAddr::from_u64(dst)
-                    )
-                });
-                vec![p]
+        let out = NormalOut { vlan, tagged, tci };
+        match known {
+            Some((p, fresh_until)) => {
+                // Past its aging the slow path would flood: a cached copy of this
+                // decision must not outlive it.
+                cx.valid_until = cx.valid_until.min(fresh_until);
+                if p == in_id {
+                    cx.note(|| {
+                        format!("    NORMAL: vlan {vlan}: destination is on the input port: drop")
+                    });
+                    return;
+                }
+                if tracing {
+                    let name = self
+                        .port(p)
+                        .map(|x| x.config.name.clone())
+                        .unwrap_or_default();
+                    cx.note(|| {
+                        format!(
+                            "    NORMAL: vlan {vlan}: learned {} on {name}",
+                            wire::MacAddr::from_u64(dst)
+                        )
+                    });
+                }
+                self.normal_out(cx, br, p, key, out);
             }
             None => {
                 cx.note(|| {
@@ -444,32 +542,43 @@ impl Switch {
                         wire::MacAddr::from_u64(dst)
                     )
                 });
-                let b = match self.bridge(br) {
-                    Some(b) => b,
-                    None => return,
-                };
-                b.ports
-                    .values()
-                    .copied()
-                    .filter(|p| *p != in_id)
-                    .filter(|p| {
-                        self.port(*p)
-                            .is_some_and(|x| x.config.tag.is_none_or(|t| t == vlan))
-                    })
-                    .collect()
+                let mut targets = std::mem::take(&mut self.scratch_ports);
+                targets.clear();
+                if let Some(b) = self.bridge(br) {
+                    targets.extend(b.ports.values().copied().filter(|p| {
+                        *p != in_id
+                            && self
+                                .port(*p)
+                                .is_some_and(|x| x.config.tag.is_none_or(|t| t == vlan))
+                    }));
+                }
+                for &p in &targets {
+                    self.normal_out(cx, br, p, key, out);
+                }
+                self.scratch_ports = targets;
             }
-        };
-        for p in targets {
-            let Some(port) = self.port(p) else { continue };
-            let (ofport, tag) = (port.ofport, port.config.tag);
-            let mut k = *key;
-            let out_tci = match tag {
-                Some(_) => 0,
-                None if vlan != 0 => 0x1000 | vlan | if tagged { tci & 0xe000 } else { 0 },
-                None => 0,
-            };
-            k.set(Field::VlanTci, u128::from(out_tci));
-            self.output_to(cx, br, ofport, &k);
         }
     }
+
+    /// Sends a NORMAL-switched packet out of `p` with the VLAN header that port takes.
+    fn normal_out(&mut self, cx: &mut Ctx, br: usize, p: PortId, key: &FlowKey, o: NormalOut) {
+        let Some(port) = self.port(p) else { return };
+        let (ofport, tag) = (port.ofport, port.config.tag);
+        let mut k = *key;
+        let out_tci = match tag {
+            Some(_) => 0,
+            None if o.vlan != 0 => 0x1000 | o.vlan | if o.tagged { o.tci & 0xe000 } else { 0 },
+            None => 0,
+        };
+        k.set(Field::VlanTci, u128::from(out_tci));
+        self.output_to(cx, br, ofport, &k);
+    }
+}
+
+/// What NORMAL decided about VLANs for one packet.
+#[derive(Clone, Copy)]
+struct NormalOut {
+    vlan: u16,
+    tagged: bool,
+    tci: u16,
 }

@@ -97,3 +97,223 @@ pub fn neutron_host() -> Host {
         vxlan,
     }
 }
+
+// ---- Neutron's pipeline at scale (shared with benches/pipeline.rs) ----
+
+/// The VNI and local VLAN of the network the scaled host's VM 0 is on.
+pub const SCALE_VNI: u64 = 0x64;
+pub const SCALE_VLAN: u16 = 1;
+/// VM 0: its MAC and IPv4 address.
+pub const VM0_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 1];
+pub const VM0_IP: [u8; 4] = [10, 0, 0, 2];
+/// The remote VM (behind vxlan-c0a86402) with an l2pop entry at every scale.
+pub const REMOTE0_MAC: [u8; 6] = [0xfa, 0x16, 0x3f, 0, 0, 1];
+pub const REMOTE0_IP: [u8; 4] = [10, 0, 0, 9];
+
+const LEARN_FLOW: &str = "table=10,priority=1,actions=learn(table=20,hard_timeout=300,priority=1,\
+cookie=0x1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],\
+load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:patch-int";
+
+/// A host with Neutron's br-int + br-tun pipeline, as the agent lays it out,
+/// padded to `flows` flows in all.
+pub struct Scaled {
+    pub sw: Switch,
+    /// VM 0's tap (VLAN 1, anti-spoofing for VM0_MAC/VM0_IP).
+    pub tap0: usize,
+    /// The tunnel to 192.168.100.2, where REMOTE0 lives.
+    pub vxlan0: usize,
+    /// Padding VM ports: (port, MAC, IPv4, local VLAN).
+    pub vms: Vec<(usize, [u8; 6], [u8; 4], u16)>,
+    /// Padding l2pop entries: (MAC, local VLAN, VNI, tunnel port).
+    pub remotes: Vec<([u8; 6], u16, u64, usize)>,
+    /// Flows installed in all (both bridges).
+    pub flows: usize,
+}
+
+/// Local VLAN -> VNI of the padding networks.
+pub fn scale_vni(vlan: u16) -> u64 {
+    SCALE_VNI - 1 + u64::from(vlan)
+}
+
+fn mac_text(m: [u8; 6]) -> String {
+    wire::MacAddr(m).to_string()
+}
+
+fn ip_text(a: [u8; 4]) -> String {
+    Ipv4Addr::from(a).to_string()
+}
+
+/// The bare pipeline (13 flows: just what a VM's frame to a remote VM and back
+/// needs) when `flows` is at most 13; otherwise padded with realistic flows to
+/// exactly `flows`: a fifth as br-int anti-spoofing for more VM ports (5 flows a
+/// port, on local VLANs 2..=100), a few more tunnels, and the rest br-tun l2pop
+/// unicast entries (table 20) and ARP responder entries (table 21) on VLANs 1..=100.
+pub fn scaled_host(flows: usize) -> Scaled {
+    let mut sw = Switch::new();
+    sw.add_bridge("br-int", 0).unwrap();
+    sw.add_bridge("br-tun", 0).unwrap();
+    let mut t = port("tap0", PortType::Tap);
+    t.tag = Some(SCALE_VLAN);
+    let tap0 = sw.add_port("br-int", t).unwrap();
+    let mut p = port("patch-tun", PortType::Patch);
+    p.peer = Some("patch-int".into());
+    sw.add_port("br-int", p).unwrap();
+    let mut p = port("patch-int", PortType::Patch);
+    p.peer = Some("patch-tun".into());
+    sw.add_port("br-tun", p).unwrap();
+    let tunnel = |sw: &mut Switch, i: u8| {
+        let mut v = port(&format!("vxlan-c0a864{:02x}", i + 2), PortType::Vxlan);
+        v.remote_ip = Some(Ipv4Addr::new(192, 168, 100, i + 2));
+        v.local_ip = Some(Ipv4Addr::new(192, 168, 100, 1));
+        v.key = Some(TunnelKey::Flow);
+        sw.add_port("br-tun", v).unwrap()
+    };
+    let vxlan0 = tunnel(&mut sw, 0);
+    let vx0 = "vxlan-c0a86402";
+    let mut int = vec![
+        "table=0,priority=9,in_port=tap0,actions=resubmit(,25)".to_string(),
+        "table=0,priority=0,actions=resubmit(,60)".into(),
+        format!(
+            "table=25,priority=2,in_port=tap0,dl_src={},ip,nw_src={},actions=resubmit(,60)",
+            mac_text(VM0_MAC),
+            ip_text(VM0_IP)
+        ),
+        "table=60,priority=3,actions=NORMAL".into(),
+    ];
+    let mut tun = vec![
+        "table=0,priority=1,in_port=patch-int,actions=resubmit(,2)".to_string(),
+        format!("table=0,priority=1,in_port={vx0},actions=resubmit(,4)"),
+        "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)"
+            .into(),
+        "table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,22)"
+            .into(),
+        format!(
+            "table=4,priority=1,tun_id={SCALE_VNI:#x},actions=mod_vlan_vid:{SCALE_VLAN},resubmit(,10)"
+        ),
+        LEARN_FLOW.into(),
+        format!(
+            "table=20,priority=2,dl_vlan={SCALE_VLAN},dl_dst={},actions=strip_vlan,set_tunnel:{SCALE_VNI:#x},output:{vx0}",
+            mac_text(REMOTE0_MAC)
+        ),
+        "table=20,priority=0,actions=resubmit(,22)".into(),
+        format!(
+            "table=22,priority=1,dl_vlan={SCALE_VLAN},actions=strip_vlan,set_tunnel:{SCALE_VNI:#x},output:{vx0}"
+        ),
+    ];
+    let base = int.len() + tun.len();
+    let mut vms = Vec::new();
+    let mut remotes = Vec::new();
+    if flows > base {
+        let pad = flows - base;
+        // More tunnels (one table-0 flow each).
+        let n_tunnels = (pad / 5000).min(15);
+        let mut tunnels = vec![(vx0.to_string(), vxlan0)];
+        for i in 1..=n_tunnels {
+            let id = tunnel(&mut sw, i as u8);
+            let name = format!("vxlan-c0a864{:02x}", i + 2);
+            tun.push(format!(
+                "table=0,priority=1,in_port={name},actions=resubmit(,4)"
+            ));
+            tunnels.push((name, id));
+        }
+        // br-int anti-spoofing for more VM ports.
+        let n_ports = (pad - n_tunnels) / 5 / 5;
+        for i in 0..n_ports {
+            let name = format!("tap{i:08x}");
+            let vlan = 2 + (i % 99) as u16;
+            let mac = [0xfa, 0x16, 0x3e, 1, (i >> 8) as u8, i as u8];
+            let ip = [10, 1, (i >> 8) as u8, i as u8];
+            let mut t = port(&name, PortType::Tap);
+            t.tag = Some(vlan);
+            let id = sw.add_port("br-int", t).unwrap();
+            let (m, a) = (mac_text(mac), ip_text(ip));
+            int.push(format!(
+                "table=0,priority=10,in_port={name},arp,actions=resubmit(,24)"
+            ));
+            int.push(format!(
+                "table=0,priority=9,in_port={name},actions=resubmit(,25)"
+            ));
+            int.push(format!(
+                "table=24,priority=2,in_port={name},arp,arp_spa={a},actions=resubmit(,25)"
+            ));
+            int.push(format!(
+                "table=25,priority=2,in_port={name},dl_src={m},ip,nw_src={a},actions=resubmit(,60)"
+            ));
+            int.push(format!(
+                "table=25,priority=2,in_port={name},dl_src={m},arp,actions=resubmit(,60)"
+            ));
+            vms.push((id, mac, ip, vlan));
+        }
+        // The rest in br-tun: 3 of 4 l2pop unicast entries, 1 of 4 ARP responders.
+        let mut j = 0usize;
+        while int.len() + tun.len() < flows {
+            let vlan = 1 + (j % 100) as u16;
+            let vni = scale_vni(vlan);
+            let mac = [
+                0xfa,
+                0x16,
+                0x3f,
+                1 + (j >> 16) as u8,
+                (j >> 8) as u8,
+                j as u8,
+            ];
+            if j % 4 == 3 {
+                let ip = [10, 2 + (j >> 16) as u8, (j >> 8) as u8, j as u8];
+                let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+                tun.push(format!(
+                    "table=21,priority=1,arp,dl_vlan={vlan},arp_tpa={},actions=\
+                     move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:{},\
+                     load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],\
+                     move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],load:0x{hex}->NXM_NX_ARP_SHA[],\
+                     load:{:#x}->NXM_OF_ARP_SPA[],IN_PORT",
+                    ip_text(ip),
+                    mac_text(mac),
+                    u32::from(Ipv4Addr::from(ip))
+                ));
+            } else {
+                let (tname, tid) = &tunnels[j % tunnels.len()];
+                tun.push(format!(
+                    "table=20,priority=2,dl_vlan={vlan},dl_dst={},actions=strip_vlan,set_tunnel:{vni:#x},output:{tname}",
+                    mac_text(mac)
+                ));
+                remotes.push((mac, vlan, vni, *tid));
+            }
+            j += 1;
+        }
+    }
+    let total = int.len() + tun.len();
+    sw.replace_flows("br-int", &int, 0).unwrap();
+    sw.replace_flows("br-tun", &tun, 0).unwrap();
+    Scaled {
+        sw,
+        tap0,
+        vxlan0,
+        vms,
+        remotes,
+        flows: total,
+    }
+}
+
+/// A minimal IPv4/UDP frame (VLAN-less), `sport` -> 5001.
+pub fn udp(src: [u8; 6], dst: [u8; 6], s: [u8; 4], d: [u8; 4], sport: u16) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0x08, 0x00]);
+    let payload = [0u8; 18];
+    let total = (20 + 8 + payload.len()) as u16;
+    let mut ip = vec![0x45, 0];
+    ip.extend_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&[0, 1, 0x40, 0, 64, 17, 0, 0]);
+    ip.extend_from_slice(&s);
+    ip.extend_from_slice(&d);
+    let c = wire::checksum::checksum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&sport.to_be_bytes());
+    f.extend_from_slice(&5001u16.to_be_bytes());
+    f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]);
+    f.extend_from_slice(&payload);
+    f
+}

@@ -1,0 +1,580 @@
+//! One flow table: its flows in OpenFlow order (highest priority first, equal
+//! priorities in insertion order — the order `dump-flows` prints and the order that
+//! breaks ties) plus a classifier that finds the best match without scanning.
+//!
+//! The classifier is tuple space search, as in Open vSwitch: flows with the same
+//! match mask share a *subtable*, a hash map from the masked key to the flows with
+//! that masked value. A lookup masks the packet's key once per subtable and probes
+//! one bucket; subtables are visited by decreasing maximum priority and the search
+//! stops as soon as the best flow found beats every remaining subtable. Within a
+//! bucket, flows are chained by (priority desc, insertion order asc), so the first
+//! one that matches is the subtable's best; ties between subtables go to the flow
+//! inserted first, exactly as a linear scan of the ordered list would pick.
+//!
+//! Flows live in a slab: a [`FlowId`] stays valid until that flow is removed (the
+//! flow cache keeps them to replay counter updates; every removal bumps the
+//! switch's generation, which empties the cache).
+
+use crate::field::{FlowKey, KEY_WORDS};
+use crate::flow::{Flow, Match};
+use crate::hash::{FastMap, IdMap, finish, fold, random_seed};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A flow's place in its table's slab.
+pub type FlowId = u32;
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct Slot {
+    flow: Flow,
+    /// Insertion order among flows of equal priority (kept when a flow is replaced).
+    seq: u64,
+    /// The next flow in the same bucket chain.
+    next: u32,
+    sub: u32,
+    hash: u64,
+    /// False when the value has bits outside the mask: such a match never matches
+    /// (as with a plain masked compare), but the flow is still listed and found
+    /// by `find_rule`.
+    live: bool,
+}
+
+#[derive(Debug)]
+struct Subtable {
+    /// The table's random seed (learned flows' matches come from packets).
+    seed: u64,
+    mask: FlowKey,
+    /// Indices of the key words the mask touches.
+    words: [u8; KEY_WORDS],
+    n_words: usize,
+    /// Hash of the masked value -> first flow of the chain.
+    buckets: IdMap<u32>,
+    /// Priority -> number of flows, for the subtable's maximum priority.
+    prios: BTreeMap<u16, u32>,
+}
+
+impl Subtable {
+    fn new(mask: FlowKey, seed: u64) -> Subtable {
+        let mut words = [0u8; KEY_WORDS];
+        let mut n_words = 0;
+        for (i, w) in mask.w.iter().enumerate() {
+            if *w != 0 {
+                words[n_words] = i as u8;
+                n_words += 1;
+            }
+        }
+        Subtable {
+            seed,
+            mask,
+            words,
+            n_words,
+            buckets: IdMap::default(),
+            prios: BTreeMap::new(),
+        }
+    }
+
+    #[inline]
+    fn hash(&self, k: &FlowKey) -> u64 {
+        let mut h = self.seed;
+        for &i in &self.words[..self.n_words] {
+            let i = usize::from(i);
+            h = fold(h, k.w[i] & self.mask.w[i]);
+        }
+        finish(h)
+    }
+
+    /// `key` under the mask equals `value` (a live flow's value is pre-masked, so
+    /// the words outside the mask are zero on both sides of a match).
+    #[inline]
+    fn matches(&self, key: &FlowKey, value: &FlowKey) -> bool {
+        self.words[..self.n_words].iter().all(|&i| {
+            let i = usize::from(i);
+            key.w[i] & self.mask.w[i] == value.w[i]
+        })
+    }
+
+    fn max_priority(&self) -> Option<u16> {
+        self.prios.last_key_value().map(|(p, _)| *p)
+    }
+}
+
+#[derive(Debug)]
+pub struct FlowTable {
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    /// (priority desc, insertion order) -> flow: the table's order.
+    order: BTreeMap<(Reverse<u16>, u64), u32>,
+    subtables: Vec<Subtable>,
+    by_mask: FastMap<FlowKey, u32>,
+    /// Non-empty subtables as (max priority, index), highest first.
+    search: Vec<(u16, u32)>,
+    next_seq: u64,
+    /// Flows with an idle or hard timeout: expiry looks at these only.
+    timed: BTreeSet<FlowId>,
+    seed: u64,
+}
+
+impl Default for FlowTable {
+    fn default() -> Self {
+        FlowTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            order: BTreeMap::new(),
+            subtables: Vec::new(),
+            by_mask: FastMap::default(),
+            search: Vec::new(),
+            next_seq: 0,
+            timed: BTreeSet::new(),
+            seed: random_seed(),
+        }
+    }
+}
+
+impl FlowTable {
+    pub fn new() -> FlowTable {
+        FlowTable::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// The flows in table order (highest priority first).
+    pub fn iter(&self) -> impl Iterator<Item = &Flow> + '_ {
+        self.order.values().filter_map(|id| self.get(*id))
+    }
+
+    pub fn get(&self, id: FlowId) -> Option<&Flow> {
+        self.slots
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .map(|s| &s.flow)
+    }
+
+    pub fn get_mut(&mut self, id: FlowId) -> Option<&mut Flow> {
+        self.slots
+            .get_mut(id as usize)
+            .and_then(Option::as_mut)
+            .map(|s| &mut s.flow)
+    }
+
+    fn slot(&self, id: u32) -> Option<&Slot> {
+        self.slots.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// The best flow for `key`: highest priority, first inserted among equals.
+    #[inline]
+    pub fn lookup(&self, key: &FlowKey) -> Option<FlowId> {
+        // (priority, seq, id) of the best so far.
+        let mut best: Option<(u16, u64, u32)> = None;
+        for &(max, si) in &self.search {
+            if let Some((bp, _, _)) = best
+                && max < bp
+            {
+                break;
+            }
+            let Some(st) = self.subtables.get(si as usize) else {
+                continue;
+            };
+            let Some(&head) = st.buckets.get(&st.hash(key)) else {
+                continue;
+            };
+            let mut id = head;
+            while let Some(s) = self.slot(id) {
+                if s.live && st.matches(key, &s.flow.matcher.value) {
+                    let p = s.flow.priority;
+                    let better = match best {
+                        None => true,
+                        Some((bp, bseq, _)) => p > bp || (p == bp && s.seq < bseq),
+                    };
+                    if better {
+                        best = Some((p, s.seq, id));
+                    }
+                    break;
+                }
+                id = s.next;
+            }
+        }
+        best.map(|(_, _, id)| id)
+    }
+
+    /// The flow with exactly this priority and match, if any.
+    pub fn find_rule(&self, priority: u16, m: &Match) -> Option<FlowId> {
+        let si = *self.by_mask.get(&m.mask)?;
+        let st = self.subtables.get(si as usize)?;
+        let mut id = *st.buckets.get(&st.hash(&m.value))?;
+        while let Some(s) = self.slot(id) {
+            if s.flow.priority == priority && s.flow.matcher == *m {
+                return Some(id);
+            }
+            id = s.next;
+        }
+        None
+    }
+
+    /// Inserts a flow; one with the same priority and match is replaced in place
+    /// (keeping its position, as ovs-ofctl add-flow does). Returns the flow's id.
+    pub fn insert(&mut self, flow: Flow) -> FlowId {
+        let timed = flow.idle_timeout != 0 || flow.hard_timeout != 0;
+        if let Some(id) = self.find_rule(flow.priority, &flow.matcher)
+            && let Some(s) = self.slots.get_mut(id as usize).and_then(Option::as_mut)
+        {
+            s.flow = flow;
+            if timed {
+                self.timed.insert(id);
+            } else {
+                self.timed.remove(&id);
+            }
+            return id;
+        }
+        let p = flow.priority;
+        let si = match self.by_mask.get(&flow.matcher.mask) {
+            Some(&si) => si,
+            None => {
+                let si = self.subtables.len() as u32;
+                self.subtables
+                    .push(Subtable::new(flow.matcher.mask, self.seed));
+                self.by_mask.insert(flow.matcher.mask, si);
+                si
+            }
+        };
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let st = &mut self.subtables[si as usize];
+        let old_max = st.max_priority();
+        let hash = st.hash(&flow.matcher.value);
+        let live = (0..KEY_WORDS).all(|i| flow.matcher.value.w[i] & !flow.matcher.mask.w[i] == 0);
+        // The chain is ordered by (priority desc, seq asc); this flow has the highest
+        // seq, so it goes after every flow of priority >= p.
+        let head = st.buckets.get(&hash).copied().unwrap_or(NIL);
+        let prio_of = |slots: &[Option<Slot>], id: u32| {
+            slots
+                .get(id as usize)
+                .and_then(Option::as_ref)
+                .map(|s| (s.flow.priority, s.next))
+        };
+        let next = match prio_of(&self.slots, head) {
+            Some((hp, _)) if hp >= p => {
+                let mut prev = head;
+                loop {
+                    let Some((_, n)) = prio_of(&self.slots, prev) else {
+                        break NIL;
+                    };
+                    match prio_of(&self.slots, n) {
+                        Some((np, _)) if np >= p => prev = n,
+                        _ => {
+                            if let Some(Some(ps)) = self.slots.get_mut(prev as usize) {
+                                ps.next = id;
+                            }
+                            break n;
+                        }
+                    }
+                }
+            }
+            _ => {
+                st.buckets.insert(hash, id);
+                head
+            }
+        };
+        *st.prios.entry(p).or_insert(0) += 1;
+        let new_max = st.max_priority();
+        self.slots[id as usize] = Some(Slot {
+            flow,
+            seq,
+            next,
+            sub: si,
+            hash,
+            live,
+        });
+        self.order.insert((Reverse(p), seq), id);
+        if timed {
+            self.timed.insert(id);
+        }
+        if old_max != new_max {
+            self.rebuild_search();
+        }
+        id
+    }
+
+    /// Removes a flow; returns it.
+    fn remove(&mut self, id: FlowId) -> Option<Flow> {
+        let s = self.slots.get_mut(id as usize)?.take()?;
+        self.free.push(id);
+        self.order.remove(&(Reverse(s.flow.priority), s.seq));
+        self.timed.remove(&id);
+        if let Some(st) = self.subtables.get_mut(s.sub as usize) {
+            match st.buckets.get(&s.hash).copied() {
+                Some(head) if head == id => {
+                    if s.next == NIL {
+                        st.buckets.remove(&s.hash);
+                    } else {
+                        st.buckets.insert(s.hash, s.next);
+                    }
+                }
+                Some(head) => {
+                    let mut prev = head;
+                    while let Some(ps) = self.slots.get_mut(prev as usize).and_then(Option::as_mut)
+                    {
+                        if ps.next == id {
+                            ps.next = s.next;
+                            break;
+                        }
+                        prev = ps.next;
+                    }
+                }
+                None => {}
+            }
+            if let Some(n) = st.prios.get_mut(&s.flow.priority) {
+                *n -= 1;
+                if *n == 0 {
+                    st.prios.remove(&s.flow.priority);
+                }
+            }
+        }
+        Some(s.flow)
+    }
+
+    /// Keeps the flows `keep` accepts (called in table order); returns how many went.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Flow) -> bool) -> usize {
+        let doomed: Vec<u32> = self
+            .order
+            .values()
+            .copied()
+            .filter(|id| self.get(*id).is_some_and(|f| !keep(f)))
+            .collect();
+        self.remove_all(&doomed);
+        doomed.len()
+    }
+
+    fn remove_all(&mut self, ids: &[FlowId]) {
+        for &id in ids {
+            self.remove(id);
+        }
+        if self.order.is_empty() {
+            // Give the memory back (a flushed big table).
+            *self = FlowTable::default();
+        } else if !ids.is_empty() {
+            self.rebuild_search();
+        }
+    }
+
+    /// Drops flows whose idle or hard timeout has passed; returns how many. Only
+    /// flows with a timeout are looked at.
+    pub fn expire(&mut self, now: u64) -> usize {
+        let doomed: Vec<FlowId> = self
+            .timed
+            .iter()
+            .copied()
+            .filter(|id| self.get(*id).is_some_and(|f| f.expired(now)))
+            .collect();
+        self.remove_all(&doomed);
+        doomed.len()
+    }
+
+    fn rebuild_search(&mut self) {
+        self.search.clear();
+        for (i, st) in self.subtables.iter().enumerate() {
+            if let Some(max) = st.max_priority() {
+                self.search.push((max, i as u32));
+            }
+        }
+        self.search.sort_by_key(|&(max, i)| (Reverse(max), i));
+    }
+
+    /// How many distinct masks (subtables) hold flows.
+    pub fn subtable_count(&self) -> usize {
+        self.search.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::action::Action;
+    use crate::field::Field;
+    use std::sync::Arc;
+
+    fn flow(priority: u16, fields: &[(Field, u128, u128)], out: u32) -> Flow {
+        let mut m = Match::catch_all();
+        for &(f, v, mask) in fields {
+            m.set(f, v, mask);
+        }
+        Flow {
+            table: 0,
+            priority,
+            cookie: 0,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            matcher: m,
+            actions: Arc::from(vec![Action::Output(out)]),
+            stats: Default::default(),
+            learned: false,
+        }
+    }
+
+    /// The reference: the first flow of the ordered list that matches.
+    fn linear(t: &FlowTable, k: &FlowKey) -> Option<u32> {
+        t.iter()
+            .find(|f| f.matcher.matches(k))
+            .map(|f| match f.actions[0] {
+                Action::Output(p) => p,
+                _ => 0,
+            })
+    }
+
+    fn out_of(t: &FlowTable, k: &FlowKey) -> Option<u32> {
+        t.lookup(k)
+            .and_then(|id| t.get(id))
+            .map(|f| match f.actions[0] {
+                Action::Output(p) => p,
+                _ => 0,
+            })
+    }
+
+    #[test]
+    fn lookup_agrees_with_a_linear_scan() {
+        // A deterministic pseudo-random mix of masks, priorities and values, with
+        // many ties, checked against the ordered linear scan on many keys.
+        let mut t = FlowTable::new();
+        let mut x: u64 = 0x1234_5678;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let masks: [&[(Field, u128)]; 5] = [
+            &[],
+            &[(Field::InPort, 0xffff_ffff)],
+            &[
+                (Field::InPort, 0xffff_ffff),
+                (Field::DlSrc, 0xffff_ffff_ffff),
+            ],
+            &[(Field::VlanTci, 0x0fff), (Field::DlDst, 0xffff_ffff_ffff)],
+            &[(Field::DlDst, 0x0100_0000_0000)],
+        ];
+        for n in 0..600u32 {
+            let ms = masks[rnd(5) as usize];
+            let fields: Vec<_> = ms
+                .iter()
+                .map(|&(f, m)| (f, u128::from(rnd(4)), m))
+                .collect();
+            t.insert(flow(rnd(4) as u16, &fields, n));
+            if n % 7 == 0 {
+                // Remove something now and then.
+                let victim = rnd(3) as u16;
+                let mut seen = false;
+                t.retain(|f| {
+                    let hit = !seen && f.priority == victim;
+                    seen |= hit;
+                    !hit
+                });
+            }
+        }
+        for _ in 0..3000 {
+            let mut k = FlowKey::default();
+            k.set(Field::InPort, u128::from(rnd(4)));
+            k.set(Field::DlSrc, u128::from(rnd(4)));
+            k.set(Field::VlanTci, u128::from(rnd(4)));
+            k.set(
+                Field::DlDst,
+                u128::from(rnd(4)) | (u128::from(rnd(2)) << 40),
+            );
+            assert_eq!(out_of(&t, &k), linear(&t, &k), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn replacing_keeps_position_and_equal_priorities_keep_insertion_order() {
+        let mut t = FlowTable::new();
+        t.insert(flow(1, &[(Field::InPort, 1, 0xffff_ffff)], 10));
+        t.insert(flow(1, &[], 11));
+        t.insert(flow(5, &[(Field::DlType, 0x800, 0xffff)], 12));
+        // Same rule: replaced where it stands.
+        t.insert(flow(1, &[(Field::InPort, 1, 0xffff_ffff)], 20));
+        let outs: Vec<_> = t
+            .iter()
+            .map(|f| match f.actions[0] {
+                Action::Output(p) => p,
+                _ => 0,
+            })
+            .collect();
+        assert_eq!(outs, vec![12, 20, 11]);
+        let mut k = FlowKey::default();
+        k.set(Field::InPort, 1);
+        assert_eq!(out_of(&t, &k), Some(20));
+        k.set(Field::InPort, 2);
+        assert_eq!(out_of(&t, &k), Some(11));
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.subtable_count(), 3);
+    }
+
+    #[test]
+    fn a_value_outside_its_mask_never_matches() {
+        let mut t = FlowTable::new();
+        let mut f = flow(9, &[], 1);
+        f.matcher.value.set(Field::InPort, 1);
+        t.insert(f);
+        t.insert(flow(0, &[], 2));
+        let mut k = FlowKey::default();
+        k.set(Field::InPort, 1);
+        assert_eq!(out_of(&t, &k), Some(2));
+        assert_eq!(linear(&t, &k), Some(2));
+    }
+
+    #[test]
+    fn expiry_looks_at_timed_flows() {
+        let mut t = FlowTable::new();
+        let mut f = flow(1, &[(Field::InPort, 1, 0xffff_ffff)], 1);
+        f.hard_timeout = 10;
+        t.insert(f.clone());
+        t.insert(flow(0, &[], 2));
+        assert_eq!(t.expire(9_999), 0);
+        assert_eq!(t.expire(10_000), 1);
+        assert_eq!(t.len(), 1);
+        // Replaced by a flow without timeout: never expires.
+        t.insert(f.clone());
+        let mut g = f;
+        g.hard_timeout = 0;
+        t.insert(g);
+        assert_eq!(t.expire(u64::MAX), 0);
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn retain_everything_away_and_back() {
+        let mut t = FlowTable::new();
+        for i in 0..100 {
+            t.insert(flow(
+                (i % 3) as u16,
+                &[(Field::DlDst, u128::from(i), 0xffff_ffff_ffff)],
+                i,
+            ));
+        }
+        assert_eq!(t.retain(|f| f.priority != 1), 33);
+        assert_eq!(t.len(), 67);
+        let mut k = FlowKey::default();
+        k.set(Field::DlDst, 4);
+        assert_eq!(out_of(&t, &k), None);
+        k.set(Field::DlDst, 5);
+        assert_eq!(out_of(&t, &k), Some(5));
+        assert_eq!(t.retain(|_| false), 67);
+        assert!(t.is_empty());
+        assert_eq!(out_of(&t, &k), None);
+        t.insert(flow(0, &[], 7));
+        assert_eq!(out_of(&t, &k), Some(7));
+    }
+}
