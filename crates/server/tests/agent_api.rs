@@ -133,7 +133,7 @@ async fn agent_api() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let pid = id(&ports[0]);
         let (s, r) = api
-            .put(&admin, &format!("/agent-api/v1/hosts/compute-01/port-status"),
+            .put(&admin, "/agent-api/v1/hosts/compute-01/port-status",
                 json!({"ports": [{"id": pid, "status": "ACTIVE"}, {"id": id(&ports[1]), "status": "ACTIVE"}]}))
             .await;
         assert_eq!(s, StatusCode::OK, "{r}");
