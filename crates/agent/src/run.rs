@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Everything the agent needs to run.
 #[derive(Debug, Clone)]
@@ -28,6 +28,8 @@ pub struct AgentConfig {
 const AGENT_TYPE: &str = "Open vSwitch agent";
 const BINARY: &str = "neutrino-openvswitch-agent";
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How often an idle agent re-applies its last view to the switch.
+const RESYNC: Duration = Duration::from_secs(60);
 
 /// Runs until the process is told to stop (SIGINT/SIGTERM).
 pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
@@ -121,6 +123,7 @@ struct Synced {
     vlans: Option<BTreeMap<String, u16>>,
     /// False when the last apply failed: the next turn applies again.
     ok: bool,
+    applied_at: Option<Instant>,
     disabled_noted: bool,
 }
 
@@ -145,8 +148,14 @@ async fn watch(client: &Client, cfg: &AgentConfig) -> anyhow::Result<()> {
             )
             .await;
         let view = match got {
-            Ok(Value::Null) => match (&last, s.ok) {
-                (Some(v), false) => v.clone(),
+            Ok(Value::Null) => match &last {
+                // Nothing changed: apply again after a failure, and now and then
+                // anyway, so a switch that lost its state (or was changed by hand)
+                // is put right without waiting for the next change.
+                Some(v) if !s.ok || s.applied_at.is_some_and(|t| t.elapsed() >= RESYNC) => {
+                    s.ok = false;
+                    v.clone()
+                }
                 _ => continue,
             },
             Ok(v) => match serde_json::from_value::<HostView>(v) {
@@ -215,18 +224,24 @@ async fn turn(
         for (port, e) in &report.port_errors {
             warn!("port {port}: {e}");
         }
-        info!(
-            revision = view.revision,
-            ports = compiled.vm_ports.len(),
-            added = report.ports_added,
-            removed = report.ports_removed,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "in sync"
-        );
+        let first = s.applied_at.is_none();
+        if first || report.changed() {
+            info!(
+                revision = view.revision,
+                ports = compiled.vm_ports.len(),
+                added = report.ports_added,
+                removed = report.ports_removed,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "in sync"
+            );
+        } else {
+            debug!(revision = view.revision, "in sync, nothing to change");
+        }
         s.vlans = Some(compiled.vlans.clone());
         s.compiled = Some(compiled);
         s.report = report;
         s.applied = Some(key);
+        s.applied_at = Some(Instant::now());
         s.ok = true;
     }
     let Some(compiled) = &s.compiled else {
