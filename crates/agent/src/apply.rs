@@ -92,8 +92,16 @@ impl Switchd {
     /// flows (without those of ports that could not be made) and the removal of
     /// stale ports in a second.
     pub fn apply(&self, c: &Compiled) -> Result<ApplyReport, ApplyError> {
+        self.apply_to(c, self.show()?)
+    }
+
+    /// [`Switchd::apply`] against `current`, what `show` just said.
+    pub fn apply_to(
+        &self,
+        c: &Compiled,
+        current: Vec<BridgeView>,
+    ) -> Result<ApplyReport, ApplyError> {
         let mut report = ApplyReport::default();
-        let current = self.show()?;
         let have: BTreeMap<&str, &BridgeView> =
             current.iter().map(|b| (b.name.as_str(), b)).collect();
         // Where each existing port lives, by name (names are unique per switch).
@@ -135,6 +143,8 @@ impl Switchd {
         }
         let (names, reqs): (Vec<(String, PortOp)>, Vec<Request>) =
             ops.into_iter().map(|(n, o, r)| ((n, o), r)).unzip();
+        let touched: std::collections::BTreeSet<String> =
+            names.iter().map(|(n, _)| n.clone()).collect();
         for ((name, op), resp) in names.into_iter().zip(self.batch(reqs)?) {
             match resp {
                 Response::Error { message } => {
@@ -194,10 +204,14 @@ impl Switchd {
                 report.ports_removed += 1;
             }
         }
-        for b in self.show()? {
-            for p in b.ports {
-                if let Some(e) = p.error {
-                    report.port_errors.insert(p.config.name, e);
+        // Ports that were there already and whose device could not be opened.
+        for b in &current {
+            for p in &b.ports {
+                if let Some(e) = &p.error
+                    && !touched.contains(&p.config.name)
+                    && !report.port_errors.contains_key(&p.config.name)
+                {
+                    report.port_errors.insert(p.config.name.clone(), e.clone());
                 }
             }
         }

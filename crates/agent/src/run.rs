@@ -28,6 +28,8 @@ pub struct AgentConfig {
 const AGENT_TYPE: &str = "Open vSwitch agent";
 const BINARY: &str = "neutrino-openvswitch-agent";
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Least time between two host-view requests.
+const MIN_FETCH: Duration = Duration::from_millis(100);
 /// How often an idle agent re-applies its last view to the switch.
 const RESYNC: Duration = Duration::from_secs(60);
 
@@ -131,8 +133,18 @@ async fn watch(client: &Client, cfg: &AgentConfig) -> anyhow::Result<()> {
     let path = format!("/agent-api/v1/hosts/{}/view", cfg.host.host);
     let mut s = Synced::default();
     let mut last: Option<HostView> = None;
+    let mut last_fetch: Option<Instant> = None;
     let mut backoff = Backoff::default();
     loop {
+        // Under a burst of changes (hundreds of ports being created), fetch at
+        // most every MIN_FETCH: each view then carries many changes at once.
+        if let Some(t) = last_fetch {
+            let since_last = Instant::now().duration_since(t);
+            if since_last < MIN_FETCH {
+                tokio::time::sleep(MIN_FETCH - since_last).await;
+            }
+        }
+        last_fetch = Some(Instant::now());
         let since = s.revision.to_string();
         // After a failed apply (switchd away), come back soon to try again.
         let timeout = if s.ok || last.is_none() {
@@ -209,12 +221,13 @@ async fn turn(
         let prior = s.vlans.clone();
         let v = view.clone();
         let (compiled, report) = tokio::task::spawn_blocking(move || {
+            let current = sw.show()?;
             let prior = match prior {
                 Some(p) => p,
-                None => apply::recover_vlans(&sw.show()?, &v),
+                None => apply::recover_vlans(&current, &v),
             };
             let c = compile::compile(&v, &host, &prior);
-            let r = sw.apply(&c)?;
+            let r = sw.apply_to(&c, current)?;
             Ok::<_, apply::ApplyError>((c, r))
         })
         .await??;
