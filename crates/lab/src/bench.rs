@@ -60,6 +60,15 @@ pub fn bench_ports(lab: &mut Lab, count: usize) -> Result<BenchResult> {
     for (_, _, vm) in &specs {
         if !lab.state.namespaces.contains(vm) {
             lab.adopt_ns(vm)?;
+            // Hundreds of NICs coming up would each send IPv6 autoconfiguration
+            // multicast, flooded to every port: this bench measures wiring, not that.
+            for key in ["all", "default"] {
+                crate::net::exec_in(
+                    vm,
+                    "sysctl",
+                    &["-qw", &format!("net.ipv6.conf.{key}.disable_ipv6=1")],
+                )?;
+            }
         }
     }
     let bench_net = net.clone();
