@@ -39,6 +39,8 @@ const MAX_GSO_SEND: usize = 60_000;
 const UNDERLAY_MTU: usize = 1500;
 /// Outer IPv4 header.
 const OUTER_IP: usize = 20;
+/// How long the loop keeps polling without sleeping after the last event.
+const SPIN: Duration = Duration::from_micros(300);
 /// Small VXLAN datagrams gathered before one sendmmsg.
 const VX_BATCH: usize = 64;
 
@@ -154,12 +156,20 @@ impl Datapath {
     fn event_loop(&mut self, requests: &Receiver<Pending>) -> Result<()> {
         let mut events = Events::with_capacity(256);
         let mut last_expire = 0;
+        let mut last_packet: Option<Instant> = None;
         loop {
-            let timeout = if self.ready.is_empty() {
-                Duration::from_millis(500)
-            } else {
+            // Right after traffic, poll without sleeping for a short while (yielding
+            // the CPU to anyone runnable): waking a sleeping thread costs tens of
+            // microseconds here, most of a request/response's time in the switch.
+            let spinning = self.ready.is_empty() && last_packet.is_some_and(|t| t.elapsed() < SPIN);
+            let timeout = if !self.ready.is_empty() || spinning {
                 Duration::ZERO
+            } else {
+                Duration::from_millis(500)
             };
+            if spinning {
+                std::thread::yield_now();
+            }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == ErrorKind::Interrupted {
                     continue;
@@ -175,6 +185,7 @@ impl Datapath {
                 } else if !self.ready.contains(&ev.token()) {
                     self.ready.push_back(ev.token());
                 }
+                last_packet = Some(Instant::now());
             }
             for _ in 0..self.ready.len() {
                 let Some(tok) = self.ready.pop_front() else {
