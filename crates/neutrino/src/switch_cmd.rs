@@ -283,8 +283,23 @@ pub fn run(args: SwitchArgs) -> Result<()> {
                 println!("{l}");
             }
         }
-        Response::Show { bridges, tunnels } => {
+        Response::Show {
+            bridges,
+            tunnels,
+            flow_cache: c,
+        } => {
             print_show(&bridges);
+            if c.hits + c.misses > 0 {
+                println!(
+                    "flow cache: {} of {} entries, {} hits, {} misses ({:.1}% hit), {} invalidations",
+                    c.entries,
+                    c.capacity,
+                    c.hits,
+                    c.misses,
+                    100.0 * c.hits as f64 / (c.hits + c.misses) as f64,
+                    c.invalidations
+                );
+            }
             if tunnels.malformed + tunnels.unknown + tunnels.bad_checksum > 0 {
                 println!(
                     "tunnel packets dropped: {} malformed, {} for no port, {} with a bad inner checksum",

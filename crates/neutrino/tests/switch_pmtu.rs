@@ -102,4 +102,11 @@ fn ipv6_fragments_and_udp_through_vxlan() {
     run_cmd_in(&vm1.ns, &["python3", "-c", &send]);
     let out = server.wait_with_output().expect("udp receiver");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1200 hello");
+    // All that went through the engine's flow cache, and `show` says so.
+    let show = lab.switch_ok(vm1.host, &["show"]);
+    let line = show
+        .lines()
+        .find(|l| l.starts_with("flow cache:"))
+        .unwrap_or_else(|| panic!("no flow cache line in show:\n{show}"));
+    assert!(!line.contains(" 0 hits"), "{line}");
 }

@@ -143,7 +143,7 @@ fn same_key(a: &FlowKey, b: &FlowKey) -> bool {
 }
 
 /// Counters of the flow cache.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FlowCacheStats {
     /// Entries valid in the current generation.
     pub entries: usize,

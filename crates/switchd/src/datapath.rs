@@ -851,6 +851,7 @@ impl Datapath {
             Request::Show => Response::Show {
                 bridges: self.show(),
                 tunnels: self.tunnels,
+                flow_cache: self.sw.flow_cache_stats(),
             },
             Request::AddFlows { bridge, flows } => match self.sw.add_flows(&bridge, &flows, now) {
                 Ok(_) => done(self),

@@ -114,6 +114,9 @@ pub enum Response {
     Show {
         bridges: Vec<BridgeView>,
         tunnels: TunnelCounters,
+        /// The engine's flow cache (entries, hits, misses, invalidations).
+        #[serde(default)]
+        flow_cache: switch::FlowCacheStats,
     },
     Ports {
         ports: Vec<PortStatsRow>,
