@@ -67,6 +67,35 @@ fn eventually_pings(l: &Lab, from: &str, to_ip: &str, within: Duration) -> bool 
     }
 }
 
+fn ping6_ok(l: &Lab, from: &str, to: &str) -> bool {
+    let vm = l.vm(from).expect("vm");
+    lab::net::exec_in(
+        &vm.ns,
+        "ping",
+        &["-6", "-n", "-c", "2", "-i", "0.3", "-W", "1", to],
+    )
+    .map(|o| o.status.success())
+    .unwrap_or(false)
+}
+
+/// A VM's IPv6 link-local address (its kernel forms it from the MAC).
+fn link_local(l: &Lab, vm: &str) -> String {
+    let v = l.vm(vm).expect("vm");
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = lab::net::ip_in(
+            &v.ns,
+            &["-6", "-o", "addr", "show", "dev", &v.tap, "scope", "link"],
+        )
+        .unwrap_or_default();
+        if let Some(a) = out.split_whitespace().skip_while(|w| *w != "inet6").nth(1) {
+            return a.split('/').next().unwrap_or(a).to_string();
+        }
+        assert!(Instant::now() < until, "{vm} has no link-local address");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn vm_exec(l: &Lab, vm: &str, args: &[&str]) {
     let v = l.vm(vm).expect("vm");
     let out = lab::net::exec_in(&v.ns, args[0], &args[1..]).expect("run in vm");
@@ -127,14 +156,14 @@ fn vxlan_lab_dhcp_isolation_antispoofing_delete_and_third_compute() {
     assert!(ping_ok(l, "vm1", &vm2.ip), "TenantA still works");
 
     // Anti-spoofing: another IP, then another MAC, cuts vm1 off.
-    vm_exec(l, "vm1", &["ip", "addr", "flush", "dev", &vm1.tap]);
+    vm_exec(l, "vm1", &["ip", "-4", "addr", "flush", "dev", &vm1.tap]);
     vm_exec(
         l,
         "vm1",
         &["ip", "addr", "add", "10.0.0.77/24", "dev", &vm1.tap],
     );
     assert!(!ping_ok(l, "vm1", &vm2.ip), "a spoofed IP got through");
-    vm_exec(l, "vm1", &["ip", "addr", "flush", "dev", &vm1.tap]);
+    vm_exec(l, "vm1", &["ip", "-4", "addr", "flush", "dev", &vm1.tap]);
     vm_exec(
         l,
         "vm1",
@@ -169,6 +198,44 @@ fn vxlan_lab_dhcp_isolation_antispoofing_delete_and_third_compute() {
         &["ip", "link", "set", "dev", &vm1.tap, "address", &vm1.mac],
     );
     assert!(eventually_pings(l, "vm1", &vm2.ip, Duration::from_secs(5)));
+
+    // IPv6: the ports' link-local addresses reach each other; an address the port
+    // does not have is cut off.
+    let ll2 = link_local(l, "vm2");
+    let to_ll2 = format!("{ll2}%{}", vm1.tap);
+    assert!(ping6_ok(l, "vm1", &to_ll2), "link-local IPv6 between ports");
+    vm_exec(
+        l,
+        "vm1",
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "fd00::77/64",
+            "dev",
+            &vm1.tap,
+            "nodad",
+        ],
+    );
+    vm_exec(
+        l,
+        "vm2",
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "fd00::78/64",
+            "dev",
+            &vm2.tap,
+            "nodad",
+        ],
+    );
+    assert!(
+        !ping6_ok(l, "vm1", "fd00::78"),
+        "a spoofed IPv6 source got through"
+    );
 
     // A compute added later gets tunnels, and its VM reaches the others.
     let c3 = l.add_compute().unwrap();

@@ -5,7 +5,7 @@ use super::{Carrier, HostConfig, WiredNet, tun_patch_pair};
 use crate::names::{self, BR_INT, DEAD_VLAN};
 use model::{HostView, LocalPort};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use switch::PortConfig;
 
 pub(super) fn spec(
@@ -136,7 +136,7 @@ fn port_flows(
         };
         allowed.push((m, ip.clone()));
     }
-    let mut macs = BTreeSet::from([mac]);
+    let mut macs = BTreeSet::from([mac.clone()]);
     for (m, ip) in &allowed {
         macs.insert(m.clone());
         flows.push(format!(
@@ -146,13 +146,72 @@ fn port_flows(
             "table=25,priority=2,in_port={t},dl_src={m},ip,nw_src={ip},actions=resubmit(,60)"
         ));
     }
-    for m in macs {
+    for m in &macs {
         flows.push(format!(
             "table=25,priority=2,in_port={t},dl_src={m},arp,actions=resubmit(,60)"
         ));
-        // IPv6 source addresses are not checked yet (see README); the MAC is.
+    }
+    for (m, src) in ipv6_sources(p, &mac) {
         flows.push(format!(
-            "table=25,priority=2,in_port={t},dl_src={m},ipv6,actions=resubmit(,60)"
+            "table=25,priority=2,in_port={t},dl_src={m},ipv6,ipv6_src={src},actions=resubmit(,60)"
         ));
     }
+}
+
+/// (MAC, IPv6 source) pairs a port may send from: its IPv6 fixed IPs and
+/// address pairs, the EUI-64 link-local address of each MAC it may use, and `::`
+/// (duplicate address detection before an address is configured).
+fn ipv6_sources(p: &LocalPort, mac: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut macs = vec![mac.to_string()];
+    for f in &p.fixed_ips {
+        if f.ip_address.parse::<Ipv6Addr>().is_ok() {
+            out.push((mac.to_string(), f.ip_address.clone()));
+        }
+    }
+    for pair in &p.allowed_address_pairs {
+        let ip = &pair.ip_address;
+        if ip.parse::<Ipv6Addr>().is_err() && ip.parse::<ipnet::Ipv6Net>().is_err() {
+            continue;
+        }
+        let m = if pair.mac_address.is_empty() {
+            mac.to_string()
+        } else {
+            pair.mac_address.to_ascii_lowercase()
+        };
+        if !macs.contains(&m) {
+            macs.push(m.clone());
+        }
+        out.push((m, ip.clone()));
+    }
+    for m in macs {
+        if let Some(ll) = link_local(&m) {
+            out.push((m.clone(), ll.to_string()));
+        }
+        out.push((m, "::".to_string()));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The EUI-64 link-local address (fe80::/64) of a MAC, as Linux forms it by default.
+fn link_local(mac: &str) -> Option<Ipv6Addr> {
+    let b: Vec<u8> = mac
+        .split(':')
+        .map(|x| u8::from_str_radix(x, 16))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let [a, b1, c, d, e, f] = <[u8; 6]>::try_from(b).ok()?;
+    let seg = |hi: u8, lo: u8| (u16::from(hi) << 8) | u16::from(lo);
+    Some(Ipv6Addr::new(
+        0xfe80,
+        0,
+        0,
+        0,
+        seg(a ^ 0x02, b1),
+        seg(c, 0xff),
+        seg(0xfe, d),
+        seg(e, f),
+    ))
 }

@@ -185,7 +185,10 @@ fn one_remote_host_exact_bridges() {
             "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ip,nw_src=10.0.0.3,actions=resubmit(,60)"
         ),
         format!(
-            "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ipv6,actions=resubmit(,60)"
+            "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ipv6,ipv6_src=::,actions=resubmit(,60)"
+        ),
+        format!(
+            "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ipv6,ipv6_src=fe80::f816:3eff:fe00:1,actions=resubmit(,60)"
         ),
         "table=60,priority=3,actions=NORMAL".to_string(),
     ];
@@ -497,4 +500,49 @@ fn dhcp_server_arp_only_when_nobody_holds_the_address() {
     let c = compile_fresh(&v);
     let int = c.bridge("br-int").unwrap();
     assert_eq!(flows_with(int, "actions=dhcp").len(), 1);
+}
+
+#[test]
+fn ipv6_sources_are_checked_too() {
+    let mut v = one_remote();
+    v.networks[0].subnets.push(SubnetView {
+        id: "v6".into(),
+        cidr: "fd00::/64".into(),
+        ip_version: 6,
+        gateway_ip: Some("fd00::1".into()),
+        enable_dhcp: true,
+        dns_nameservers: vec![],
+        host_routes: vec![],
+    });
+    v.ports[0].fixed_ips.push(FixedIp {
+        subnet_id: "v6".into(),
+        ip_address: "fd00::3".into(),
+    });
+    v.ports[0].allowed_address_pairs = vec![AddressPair {
+        ip_address: "fd00::100/120".into(),
+        mac_address: String::new(),
+    }];
+    let c = compile(&v, &cfg(), &BTreeMap::new());
+    let int = c.bridge("br-int").unwrap();
+    let v6: Vec<&str> = int
+        .flows
+        .iter()
+        .filter(|f| f.contains(",ipv6,"))
+        .map(String::as_str)
+        .collect();
+    let t = "tapp1111111-11";
+    let want: Vec<String> = ["::", "fd00::100/120", "fd00::3", "fe80::f816:3eff:fe00:1"]
+        .iter()
+        .map(|a| {
+            format!(
+                "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ipv6,ipv6_src={a},actions=resubmit(,60)"
+            )
+        })
+        .collect();
+    assert_eq!(v6, want);
+    // The DHCPv4 binding still comes from the IPv4 address.
+    assert_eq!(
+        int.ports[1].dhcp.as_ref().unwrap().ip.to_string(),
+        "10.0.0.3"
+    );
 }
