@@ -54,19 +54,29 @@ impl UdpTunnelSocket {
     /// Sends `buf` as datagrams of `segment` bytes each (the last may be shorter) to
     /// `dst` in one call. With `segment` >= buf.len() it is a plain send.
     pub fn send_segments(&self, buf: &[u8], segment: u16, dst: SocketAddrV4) -> io::Result<usize> {
+        self.send_segments_iov(&[io::IoSlice::new(buf)], segment, dst)
+    }
+
+    /// Like [`UdpTunnelSocket::send_segments`], with the bytes gathered from
+    /// `iov` in order (datagram boundaries fall every `segment` bytes, whatever
+    /// the slices): headers and payload can be sent without being copied together.
+    pub fn send_segments_iov(
+        &self,
+        iov: &[io::IoSlice<'_>],
+        segment: u16,
+        dst: SocketAddrV4,
+    ) -> io::Result<usize> {
+        let total: usize = iov.iter().map(|s| s.len()).sum();
         let mut sa = sockaddr(dst);
-        let mut iov = libc::iovec {
-            iov_base: buf.as_ptr() as *mut libc::c_void,
-            iov_len: buf.len(),
-        };
         let mut cbuf = CmsgBuf([0; CMSG_SPACE]);
         // SAFETY: msghdr is plain old data; all-zero is valid before we fill it.
         let mut msg: libc::msghdr = unsafe { zeroed() };
         msg.msg_name = (&raw mut sa).cast();
         msg.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        msg.msg_iov = &raw mut iov;
-        msg.msg_iovlen = 1;
-        if usize::from(segment) < buf.len() {
+        // IoSlice is ABI-compatible with struct iovec on Unix; the kernel only reads it.
+        msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = iov.len();
+        if usize::from(segment) < total {
             msg.msg_control = cbuf.0.as_mut_ptr().cast();
             // SAFETY: CMSG_SPACE of a u16 is a constant computation.
             msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as usize;
@@ -80,7 +90,8 @@ impl UdpTunnelSocket {
                 std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), segment);
             }
         }
-        // SAFETY: msg points at live buffers (iov, address, control) for the call's duration.
+        // SAFETY: msg points at live buffers (iovecs, address, control) for the call's
+        // duration.
         let n = unsafe { libc::sendmsg(self.as_raw_fd(), &raw const msg, 0) };
         if n < 0 {
             Err(io::Error::last_os_error())

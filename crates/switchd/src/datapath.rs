@@ -460,6 +460,48 @@ impl Datapath {
 
     /// Sends the frames the engine made itself (DHCP and ARP answers) as they are:
     /// complete frames with their checksums, no offload.
+    /// A TCP super-frame out a VXLAN tunnel: per-segment headers are built in
+    /// `tx_segs`, the payload is sent from the frame itself (scatter-gather), in
+    /// UDP GSO sends of at most MAX_GSO_SEND bytes.
+    fn send_vxlan_gso(
+        &mut self,
+        frame: &[u8],
+        mss: usize,
+        vni: u64,
+        remote: Ipv4Addr,
+    ) -> std::io::Result<usize> {
+        const PAIRS: usize = 64;
+        let prefix = vxlan::HEADER_LEN;
+        self.tx_segs.clear();
+        let (n, h) = wire::offload::segment_tcp_headers(frame, mss, prefix, &mut self.tx_segs)
+            .map_err(|_| std::io::Error::other("cannot segment"))?;
+        let each = prefix + h.payload;
+        for i in 0..n {
+            vxlan::write_header(&mut self.tx_segs[i * each..i * each + prefix], vni as u32);
+        }
+        let Some(sock) = &self.udp else {
+            return Err(std::io::Error::other("no vxlan socket"));
+        };
+        let dst = SocketAddrV4::new(remote, vxlan::UDP_PORT);
+        let stride = each + mss;
+        let per_send = (MAX_GSO_SEND / stride).clamp(1, PAIRS);
+        let mut sent = 0;
+        let mut first = 0;
+        while first < n {
+            let last = (first + per_send).min(n);
+            let mut iov = [std::io::IoSlice::new(&[]); 2 * PAIRS];
+            for (k, i) in (first..last).enumerate() {
+                iov[2 * k] = std::io::IoSlice::new(&self.tx_segs[i * each..(i + 1) * each]);
+                let start = (h.payload + i * mss).min(frame.len());
+                let end = (h.payload + (i + 1) * mss).min(frame.len());
+                iov[2 * k + 1] = std::io::IoSlice::new(&frame[start..end]);
+            }
+            sent += sock.send_segments_iov(&iov[..2 * (last - first)], stride as u16, dst)?;
+            first = last;
+        }
+        Ok(sent)
+    }
+
     /// Sends the gathered small VXLAN datagrams and counts them on their ports.
     fn flush_vxlan(&mut self) {
         if self.vx_msgs.is_empty() {
@@ -557,9 +599,11 @@ impl Datapath {
                     }
                     return;
                 }
-                if hdr.is_gso() {
+                if hdr.is_gso() && kind == PortType::Vxlan {
                     // Keep the order of what goes out the socket.
                     self.flush_vxlan();
+                    self.send_vxlan_gso(pkt.data(), usize::from(hdr.gso_size), id, remote)
+                } else if hdr.is_gso() {
                     self.tx_segs.clear();
                     match segment_tcp(
                         pkt.data(),

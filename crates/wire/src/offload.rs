@@ -266,6 +266,64 @@ pub fn segment_tcp(
     Ok(n)
 }
 
+/// Like [`segment_tcp`], but writes only each segment's headers to `out` (behind
+/// `prefix` zero bytes, all the same size `prefix + h.payload`); segment `i`'s
+/// payload stays in `frame`, at `h.payload + i * mss`, at most `mss` bytes. The
+/// headers' lengths and checksums already cover that payload, so headers and
+/// payload slices can be sent together (scatter-gather) without copying the
+/// payload. Returns the number of segments and the frame's header offsets.
+pub fn segment_tcp_headers(
+    frame: &[u8],
+    mss: usize,
+    prefix: usize,
+    out: &mut Vec<u8>,
+) -> Result<(usize, TcpFrame), WireError> {
+    let h = tcp_frame(frame).ok_or(WireError::Malformed("GSO frame is not TCP over IPv4/IPv6"))?;
+    if mss == 0 {
+        return Err(WireError::Malformed("GSO size 0"));
+    }
+    let hl = h.payload;
+    let payload = &frame[hl..];
+    let n = payload.len().div_ceil(mss).max(1);
+    let seq = be32(frame, h.l4 + 4);
+    let id = if h.ipv6 { 0 } else { be16(frame, h.l3 + 4) };
+    let flags = frame[h.l4 + 13];
+    for i in 0..n {
+        let chunk = &payload[(i * mss).min(payload.len())..((i + 1) * mss).min(payload.len())];
+        let start = out.len();
+        out.resize(start + prefix, 0);
+        out.extend_from_slice(&frame[..hl]);
+        let s = &mut out[start + prefix..];
+        let (l3, l4) = (h.l3, h.l4);
+        if h.ipv6 {
+            let plen = (hl - l3 - 40 + chunk.len()) as u16;
+            s[l3 + 4..l3 + 6].copy_from_slice(&plen.to_be_bytes());
+        } else {
+            let tot = (hl - l3 + chunk.len()) as u16;
+            s[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
+            s[l3 + 4..l3 + 6].copy_from_slice(&id.wrapping_add(i as u16).to_be_bytes());
+            s[l3 + 10..l3 + 12].fill(0);
+            let c = checksum::checksum(&s[l3..l4]);
+            s[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+        }
+        s[l4 + 4..l4 + 8].copy_from_slice(&seq.wrapping_add((i * mss) as u32).to_be_bytes());
+        let mut fl = flags;
+        if i + 1 < n {
+            fl &= !(TCP_FIN | TCP_PSH);
+        }
+        if i > 0 {
+            fl &= !TCP_CWR;
+        }
+        s[l4 + 13] = fl;
+        s[l4 + 16..l4 + 18].fill(0);
+        let tcp_len = hl - l4 + chunk.len();
+        // The TCP header is a whole number of 32-bit words: the sums chain.
+        let sum = checksum::add(checksum::add(pseudo_sum(s, &h, tcp_len), &s[l4..hl]), chunk);
+        s[l4 + 16..l4 + 18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+    }
+    Ok((n, h))
+}
+
 /// What [`Coalescer::push`] did with a frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pushed {
