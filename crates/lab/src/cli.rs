@@ -86,7 +86,7 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
                 lab.state.admin_password, lab.api.auth_url, lab.api.ns
             );
             println!(
-                "remove it all with: neutrino lab down --prefix {}",
+                "remove it all with: neutrino lab down --prefix {} (or: sudo scripts/lab.sh down)",
                 a.prefix
             );
             if !ok {
