@@ -66,6 +66,8 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             admin_password,
             keep,
         } => {
+            crate::topology::check_prefix(&a.prefix)?;
+            crate::topology::require_root()?;
             let mut o = LabOptions::new(&a.prefix, &dir, &exe);
             o.tunnel_type = match tunnel_type {
                 Tunnel::Vxlan => TunnelType::Vxlan,

@@ -85,7 +85,7 @@ pub fn check_prefix(p: &str) -> Result<()> {
     Ok(())
 }
 
-fn require_root() -> Result<()> {
+pub fn require_root() -> Result<()> {
     // SAFETY: geteuid(2) has no arguments and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         return Err(fail!("the lab makes network namespaces: run it as root"));
