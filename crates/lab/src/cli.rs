@@ -76,11 +76,7 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             o.computes = computes;
             o.admin_password = admin_password;
             o.keep_on_failure = keep;
-            let lab = match Lab::up(&o) {
-                Ok(l) => l,
-                Err(e) if keep => bail!("{e}"),
-                Err(e) => bail!("{e} (everything made was removed)"),
-            };
+            let lab = Lab::up(&o)?;
             let (text, ok) = report::report(&lab);
             println!("{text}");
             println!(

@@ -175,7 +175,7 @@ impl Lab {
             Err(e) => {
                 progress(format!("failed: {e}; removing what was made"));
                 lab.remove();
-                Err(e)
+                Err(fail!("{e} (everything made was removed)"))
             }
         }
     }
