@@ -684,6 +684,20 @@ impl Switch {
         self.cache.stats()
     }
 
+    /// The flow a cache entry names (valid within the entry's generation).
+    fn flow_at(
+        bridges: &mut [Option<Bridge>],
+        br: usize,
+        table: u8,
+        id: crate::table::FlowId,
+    ) -> Option<&mut crate::flow::Flow> {
+        bridges
+            .get_mut(br)
+            .and_then(Option::as_mut)
+            .and_then(|b| b.tables.get_mut(usize::from(table)))
+            .and_then(|t| t.get_mut(id))
+    }
+
     /// Replays a cached decision for (in_port, key) and returns the key (the
     /// entry's copy: the caller's was just written field by field, and a wide copy
     /// of it would stall on store forwarding); None on a miss (nothing changed
@@ -716,26 +730,14 @@ impl Switch {
                     }
                 }
                 Effect::Flow { br, table, id } => {
-                    if let Some(f) = self
-                        .bridges
-                        .get_mut(br as usize)
-                        .and_then(Option::as_mut)
-                        .and_then(|b| b.tables.get_mut(usize::from(table)))
-                        .and_then(|t| t.get_mut(id))
-                    {
+                    if let Some(f) = Self::flow_at(&mut self.bridges, br as usize, table, id) {
                         f.stats.packets += 1;
                         f.stats.bytes += bytes;
                         f.stats.used = now;
                     }
                 }
                 Effect::Learned { br, table, id } => {
-                    if let Some(f) = self
-                        .bridges
-                        .get_mut(br as usize)
-                        .and_then(Option::as_mut)
-                        .and_then(|b| b.tables.get_mut(usize::from(table)))
-                        .and_then(|t| t.get_mut(id))
-                    {
+                    if let Some(f) = Self::flow_at(&mut self.bridges, br as usize, table, id) {
                         f.stats.created = now;
                         f.stats.used = now;
                     }

@@ -611,10 +611,10 @@ impl Datapath {
                         prefix,
                         &mut self.tx_segs,
                     ) {
-                        Ok(n) => {
+                        Ok(_) => {
                             let hl = wire::offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload);
                             let stride = prefix + hl + usize::from(hdr.gso_size);
-                            self.send_tunnel_segments(kind, remote, id, gre_key, prefix, stride, n)
+                            self.send_gre_segments(remote, gre_key, prefix, stride)
                         }
                         Err(_) => Err(std::io::Error::other("cannot segment")),
                     }
@@ -660,52 +660,22 @@ impl Datapath {
         }
     }
 
-    /// Sends the `n` segments in `tx_segs` (each `stride` bytes but the last, each
-    /// behind `prefix` bytes of room) through a tunnel: VXLAN with UDP GSO in as few
-    /// sends as the 64 KB limit allows, GRE one by one.
-    #[allow(clippy::too_many_arguments)]
-    fn send_tunnel_segments(
+    /// The segments in `tx_segs` (each `stride` bytes, the last maybe shorter)
+    /// out the GRE socket, headers written into their `prefix` room.
+    fn send_gre_segments(
         &mut self,
-        kind: PortType,
         remote: Ipv4Addr,
-        id: u64,
         gre_key: Option<u32>,
         prefix: usize,
         stride: usize,
-        n: usize,
     ) -> std::io::Result<usize> {
-        let total = self.tx_segs.len();
-        let mut off = 0;
-        for _ in 0..n {
-            let end = (off + stride).min(total);
-            if kind == PortType::Vxlan {
-                vxlan::write_header(&mut self.tx_segs[off..off + prefix], id as u32);
-            } else {
-                gre::write_header(
-                    &mut self.tx_segs[off..off + prefix],
-                    ether::ETH_P_TEB,
-                    gre_key,
-                );
-            }
-            off = end;
+        for seg in self.tx_segs.chunks_mut(stride) {
+            gre::write_header(&mut seg[..prefix], ether::ETH_P_TEB, gre_key);
         }
-        if kind == PortType::Vxlan {
-            let Some(s) = &self.udp else {
-                return Err(std::io::Error::other("no vxlan socket"));
-            };
-            let dst = SocketAddrV4::new(remote, vxlan::UDP_PORT);
-            let per_send = (MAX_GSO_SEND / stride).max(1) * stride;
-            let mut sent = 0;
-            for chunk in self.tx_segs.chunks(per_send) {
-                sent += s.send_segments(chunk, stride as u16, dst)?;
-            }
-            Ok(sent)
-        } else {
-            let Some(s) = &self.gre else {
-                return Err(std::io::Error::other("no gre socket"));
-            };
-            s.send_batch(&self.tx_segs, stride, remote)
-        }
+        let Some(s) = &self.gre else {
+            return Err(std::io::Error::other("no gre socket"));
+        };
+        s.send_batch(&self.tx_segs, stride, remote)
     }
 
     // ---- ports ----

@@ -222,6 +222,76 @@ pub fn complete_checksum(f: &mut [u8], hdr: &VirtioNetHdr) -> bool {
     true
 }
 
+/// What every segment of one super-frame shares.
+struct Segmenter {
+    h: TcpFrame,
+    mss: usize,
+    n: usize,
+    seq: u32,
+    id: u16,
+    flags: u8,
+}
+
+impl Segmenter {
+    fn new(frame: &[u8], mss: usize) -> Result<Segmenter, WireError> {
+        let h =
+            tcp_frame(frame).ok_or(WireError::Malformed("GSO frame is not TCP over IPv4/IPv6"))?;
+        if mss == 0 {
+            return Err(WireError::Malformed("GSO size 0"));
+        }
+        Ok(Segmenter {
+            h,
+            mss,
+            n: (frame.len() - h.payload).div_ceil(mss).max(1),
+            seq: be32(frame, h.l4 + 4),
+            id: if h.ipv6 { 0 } else { be16(frame, h.l3 + 4) },
+            flags: frame[h.l4 + 13],
+        })
+    }
+
+    /// Segment `i`'s payload within the frame.
+    fn chunk<'a>(&self, frame: &'a [u8], i: usize) -> &'a [u8] {
+        let p = &frame[self.h.payload..];
+        &p[(i * self.mss).min(p.len())..((i + 1) * self.mss).min(p.len())]
+    }
+
+    /// Turns `hdr`, a copy of the frame's headers, into segment `i`'s headers for
+    /// `chunk`: IP length, id and checksum, TCP sequence, flags and checksum.
+    fn fix_header(&self, hdr: &mut [u8], i: usize, chunk: &[u8]) {
+        let (h, hl) = (&self.h, self.h.payload);
+        let (l3, l4) = (h.l3, h.l4);
+        if h.ipv6 {
+            let plen = (hl - l3 - 40 + chunk.len()) as u16;
+            hdr[l3 + 4..l3 + 6].copy_from_slice(&plen.to_be_bytes());
+        } else {
+            let tot = (hl - l3 + chunk.len()) as u16;
+            hdr[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
+            hdr[l3 + 4..l3 + 6].copy_from_slice(&self.id.wrapping_add(i as u16).to_be_bytes());
+            hdr[l3 + 10..l3 + 12].fill(0);
+            let c = checksum::checksum(&hdr[l3..l4]);
+            hdr[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+        }
+        let seq = self.seq.wrapping_add((i * self.mss) as u32);
+        hdr[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
+        let mut fl = self.flags;
+        if i + 1 < self.n {
+            fl &= !(TCP_FIN | TCP_PSH);
+        }
+        if i > 0 {
+            fl &= !TCP_CWR;
+        }
+        hdr[l4 + 13] = fl;
+        hdr[l4 + 16..l4 + 18].fill(0);
+        let tcp_len = hl - l4 + chunk.len();
+        // The TCP header is a whole number of 32-bit words: the sums chain.
+        let sum = checksum::add(
+            checksum::add(pseudo_sum(hdr, h, tcp_len), &hdr[l4..hl]),
+            chunk,
+        );
+        hdr[l4 + 16..l4 + 18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+    }
+}
+
 /// Cuts a TCP super-frame into segments of at most `mss` payload bytes. Each segment
 /// is appended to `out` behind `prefix` zero bytes (room for an encapsulation header);
 /// all but the last have the same length. Returns the number of segments.
@@ -231,39 +301,18 @@ pub fn segment_tcp(
     prefix: usize,
     out: &mut Vec<u8>,
 ) -> Result<usize, WireError> {
-    let h = tcp_frame(frame).ok_or(WireError::Malformed("GSO frame is not TCP over IPv4/IPv6"))?;
-    if mss == 0 {
-        return Err(WireError::Malformed("GSO size 0"));
-    }
-    let payload = &frame[h.payload..];
-    let n = payload.len().div_ceil(mss).max(1);
-    let seq = be32(frame, h.l4 + 4);
-    let id = if h.ipv6 { 0 } else { be16(frame, h.l3 + 4) };
-    let flags = frame[h.l4 + 13];
-    for i in 0..n {
-        let chunk = &payload[(i * mss).min(payload.len())..((i + 1) * mss).min(payload.len())];
-        let start = out.len();
-        out.resize(start + prefix, 0);
-        out.extend_from_slice(&frame[..h.payload]);
+    let sg = Segmenter::new(frame, mss)?;
+    let hl = sg.h.payload;
+    for i in 0..sg.n {
+        let chunk = sg.chunk(frame, i);
+        let start = out.len() + prefix;
+        out.resize(start, 0);
+        out.extend_from_slice(&frame[..hl]);
         out.extend_from_slice(chunk);
-        let s = &mut out[start + prefix..];
-        fix_ip(s, &h, (!h.ipv6).then(|| id.wrapping_add(i as u16)));
-        let l4 = h.l4;
-        s[l4 + 4..l4 + 8].copy_from_slice(&seq.wrapping_add((i * mss) as u32).to_be_bytes());
-        let mut fl = flags;
-        if i + 1 < n {
-            fl &= !(TCP_FIN | TCP_PSH);
-        }
-        if i > 0 {
-            fl &= !TCP_CWR;
-        }
-        s[l4 + 13] = fl;
-        s[l4 + 16..l4 + 18].fill(0);
-        let tcp_len = s.len() - l4;
-        let sum = checksum::add(pseudo_sum(s, &h, tcp_len), &s[l4..]);
-        s[l4 + 16..l4 + 18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+        let (hdr, chunk) = out[start..].split_at_mut(hl);
+        sg.fix_header(hdr, i, chunk);
     }
-    Ok(n)
+    Ok(sg.n)
 }
 
 /// Like [`segment_tcp`], but writes only each segment's headers to `out` (behind
@@ -278,50 +327,15 @@ pub fn segment_tcp_headers(
     prefix: usize,
     out: &mut Vec<u8>,
 ) -> Result<(usize, TcpFrame), WireError> {
-    let h = tcp_frame(frame).ok_or(WireError::Malformed("GSO frame is not TCP over IPv4/IPv6"))?;
-    if mss == 0 {
-        return Err(WireError::Malformed("GSO size 0"));
-    }
-    let hl = h.payload;
-    let payload = &frame[hl..];
-    let n = payload.len().div_ceil(mss).max(1);
-    let seq = be32(frame, h.l4 + 4);
-    let id = if h.ipv6 { 0 } else { be16(frame, h.l3 + 4) };
-    let flags = frame[h.l4 + 13];
-    for i in 0..n {
-        let chunk = &payload[(i * mss).min(payload.len())..((i + 1) * mss).min(payload.len())];
-        let start = out.len();
-        out.resize(start + prefix, 0);
+    let sg = Segmenter::new(frame, mss)?;
+    let hl = sg.h.payload;
+    for i in 0..sg.n {
+        let start = out.len() + prefix;
+        out.resize(start, 0);
         out.extend_from_slice(&frame[..hl]);
-        let s = &mut out[start + prefix..];
-        let (l3, l4) = (h.l3, h.l4);
-        if h.ipv6 {
-            let plen = (hl - l3 - 40 + chunk.len()) as u16;
-            s[l3 + 4..l3 + 6].copy_from_slice(&plen.to_be_bytes());
-        } else {
-            let tot = (hl - l3 + chunk.len()) as u16;
-            s[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
-            s[l3 + 4..l3 + 6].copy_from_slice(&id.wrapping_add(i as u16).to_be_bytes());
-            s[l3 + 10..l3 + 12].fill(0);
-            let c = checksum::checksum(&s[l3..l4]);
-            s[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
-        }
-        s[l4 + 4..l4 + 8].copy_from_slice(&seq.wrapping_add((i * mss) as u32).to_be_bytes());
-        let mut fl = flags;
-        if i + 1 < n {
-            fl &= !(TCP_FIN | TCP_PSH);
-        }
-        if i > 0 {
-            fl &= !TCP_CWR;
-        }
-        s[l4 + 13] = fl;
-        s[l4 + 16..l4 + 18].fill(0);
-        let tcp_len = hl - l4 + chunk.len();
-        // The TCP header is a whole number of 32-bit words: the sums chain.
-        let sum = checksum::add(checksum::add(pseudo_sum(s, &h, tcp_len), &s[l4..hl]), chunk);
-        s[l4 + 16..l4 + 18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+        sg.fix_header(&mut out[start..], i, sg.chunk(frame, i));
     }
-    Ok((n, h))
+    Ok((sg.n, sg.h))
 }
 
 /// What [`Coalescer::push`] did with a frame.

@@ -4,7 +4,6 @@
 
 use super::{Carrier, HostConfig, RemoteHost, WiredNet, tun_patch_pair};
 use crate::names::{self, BR_TUN, PATCH_INT};
-use model::HostView;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use switch::{PortConfig, PortType, TunnelKey};
@@ -19,7 +18,6 @@ pub(super) fn classifier_table(kind: PortType) -> u8 {
 }
 
 pub(super) fn spec(
-    _view: &HostView,
     cfg: &HostConfig,
     wired: &BTreeMap<&str, WiredNet>,
     remote: &BTreeMap<(PortType, Ipv4Addr), RemoteHost>,

@@ -6,11 +6,6 @@ use model::{LocalPort, NetworkView};
 use std::net::Ipv4Addr;
 use switch::{DhcpBinding, StaticRoute};
 
-/// Lease time handed out (Neutron's default dhcp_lease_duration).
-pub const LEASE_SECS: u32 = 86400;
-/// MAC the responder answers from (the same on every network: it never leaves the
-/// VM's port).
-pub const SERVER_MAC: &str = "fa:16:3e:ff:ff:fe";
 /// What one DHCP answer carries at most (the switch refuses bigger bindings).
 const MAX_DNS: usize = 16;
 const MAX_ROUTES: usize = 32;
@@ -30,10 +25,15 @@ pub(super) fn binding(p: &LocalPort, net: &NetworkView) -> Option<DhcpBinding> {
         // The server identifier: the gateway (what Neutron's clients usually have
         // a route to), else the subnet's last host address.
         let server_ip = router.unwrap_or_else(|| last_host(cidr));
-        Some(DhcpBinding {
-            mac: p.mac_address.to_ascii_lowercase(),
+        // Lease time and server MAC: the switch's defaults (one day, as Neutron's
+        // dhcp_lease_duration; one MAC for every network, it never leaves the port).
+        let base = DhcpBinding::new(
+            &p.mac_address.to_ascii_lowercase(),
             ip,
-            prefix_len: cidr.prefix_len(),
+            cidr.prefix_len(),
+            server_ip,
+        );
+        Some(DhcpBinding {
             router,
             dns: subnet
                 .dns_nameservers
@@ -55,10 +55,7 @@ pub(super) fn binding(p: &LocalPort, net: &NetworkView) -> Option<DhcpBinding> {
                 .take(MAX_ROUTES)
                 .collect(),
             mtu: u16::try_from(net.mtu).ok().filter(|m| *m >= 68),
-            lease_secs: LEASE_SECS,
-            server_ip,
-            server_mac: SERVER_MAC.to_string(),
-            domain_name: None,
+            ..base
         })
     })
 }

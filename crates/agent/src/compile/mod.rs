@@ -174,7 +174,7 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
     let remote = remote_hosts(view, cfg, &wired, &mut warnings);
     let mut bridges = vec![
         br_int::spec(view, cfg, &vm_ports, &wired, taps),
-        br_tun::spec(view, cfg, &wired, &remote),
+        br_tun::spec(cfg, &wired, &remote),
     ];
     for (physnet, bridge) in &cfg.bridge_mappings {
         bridges.push(br_phys::spec(physnet, bridge, &wired));
