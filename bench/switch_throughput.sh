@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Switch throughput/latency bench: VM -> VM across two "hosts" (network
 # namespaces joined by a veth underlay 192.168.100.1/2), measured in one run:
-#   neutrino-vxlan  neutrino switchd per host (br-int/br-tun, Neutron flows)
+#   neutrino-vxlan  neutrino switchd per host (br-int/br-tun, Neutron flows);
+#                   TCP super-frames go out the uplink TAP with the kernel's GSO
+#                   over UDP tunnels (Linux 6.17+) when the kernel has it
+#   neutrino-vxlan-sw  the same with --vxlan-uplink off: software segmentation
+#                   and UDP GSO sends (the path on older kernels)
 #   neutrino-gre    same over GRE (only with --gre)
 #   kernel-vxlan    Linux vxlan device (VNI 100) + Linux bridge + veth per host
 #   veth            a plain veth pair between the two VM namespaces (ceiling)
@@ -123,6 +127,10 @@ underlay() {
     ip -n "$H2" addr add "$H2_IP/24" dev "${P}u2"
     ip -n "$H1" link set "${P}u1" up
     ip -n "$H2" link set "${P}u2" up
+    # A hypervisor that routes: switchd's uplink TAP needs forwarding (every path
+    # gets the same setting).
+    ip netns exec "$H1" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$H2" sysctl -qw net.ipv4.ip_forward=1
 }
 
 vm_ip() {  # ns ifname ip
@@ -154,7 +162,7 @@ start_switchd() {  # host-ns run-dir
 
 neutrino_host() {  # kind host-ns local-ip remote-ip vm-ns vm-mac vm-ip
     local kind=$1 ns=$2 local_ip=$3 remote_ip=$4 vm=$5 mac=$6 vmip=$7
-    local dir="$WORK/$ns-$kind" hex port tap="tap${P#nb}${vm: -2}"
+    local dir="$WORK/$ns-$kind-${NEUTRINO_VXLAN_UPLINK:-auto}" hex port tap="tap${P#nb}${vm: -2}"
     hex=$(printf '%02x%02x%02x%02x' ${remote_ip//./ })
     port="$kind-$hex"
     start_switchd "$ns" "$dir"
@@ -261,11 +269,15 @@ measure() {  # name  (VM1 -> VM2 at $VM2_IP; appends "name metric value" lines)
 }
 
 # ---- scenarios ----------------------------------------------------------------
-scenario_neutrino() {  # vxlan|gre
+scenario_neutrino() {  # vxlan|gre [uplink mode: auto|off]
+    local name="neutrino-$1"
+    export NEUTRINO_VXLAN_UPLINK=${2:-auto}
+    [ "$NEUTRINO_VXLAN_UPLINK" = off ] && name="$name-sw"
     underlay
     neutrino_host "$1" "$H1" "$H1_IP" "$H2_IP" "$V1" "$VM1_MAC" "$VM1_IP"
     neutrino_host "$1" "$H2" "$H2_IP" "$H1_IP" "$V2" "$VM2_MAC" "$VM2_IP"
-    measure "neutrino-$1"
+    measure "$name"
+    sw "$WORK/$H1-$1-$NEUTRINO_VXLAN_UPLINK" show | grep -E '^(vxlan uplink|flow cache)' | sed 's/^/  H1 /' >&2 || true
 }
 
 scenario_kernel() {
@@ -319,6 +331,7 @@ run_scenario() {  # function args...  (isolated in a subshell; failure recorded,
 
 del_namespaces  # leftovers of an earlier run that reused our pid
 run_scenario scenario_neutrino vxlan
+run_scenario scenario_neutrino vxlan off
 if [ "$WITH_GRE" = 1 ]; then run_scenario scenario_neutrino gre; fi
 run_scenario scenario_kernel
 run_scenario scenario_same_host
@@ -333,7 +346,7 @@ for line in open(path):
     name, metric, v = line.split()
     vals.setdefault(name, {}).setdefault(metric, []).append(float(v))
 med = {n: {m: statistics.median(v) for m, v in ms.items()} for n, ms in vals.items()}
-order = ["neutrino-vxlan", "neutrino-gre", "kernel-vxlan", "neutrino-same-host", "veth"]
+order = ["neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-gre", "kernel-vxlan", "neutrino-same-host", "veth"]
 metrics = [("tcp", "TCP Gbps"), ("tcp8", "8xTCP Gbps"), ("udp64_pps", "UDP64 pps"),
            ("ping_ms", "ping ms"), ("rr_us", "TCP RR us")]
 print()
@@ -354,8 +367,9 @@ def ratio(a, b, m):
     return "n/a"
 print()
 print("ratios (throughput: higher is better; latency: lower is better)")
-print(f"  {'metric':<11} {'vxlan/kernel':>13} {'gre/vxlan':>10} {'same-host/veth':>15}")
+print(f"  {'metric':<11} {'vxlan/kernel':>13} {'vxlan-sw/kernel':>16} {'gre/vxlan':>10} {'same-host/veth':>15}")
 for m, h in metrics:
     print(f"  {h:<11} {ratio('neutrino-vxlan','kernel-vxlan',m):>13} "
+          f"{ratio('neutrino-vxlan-sw','kernel-vxlan',m):>16} "
           f"{ratio('neutrino-gre','neutrino-vxlan',m):>10} {ratio('neutrino-same-host','veth',m):>15}")
 EOF

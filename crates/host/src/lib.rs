@@ -3,7 +3,8 @@
 //! What lives here: network namespaces (entering one from a short-lived thread, opening its
 //! fd), TAP devices (`/dev/net/tun` ioctls), link ioctls (index, flags, MAC, MTU), moving and
 //! deleting links over netlink, and the sockets switchd does its I/O on: AF_PACKET for
-//! `system` ports, one UDP socket for VXLAN and one raw IPv4 socket (protocol 47) for GRE.
+//! `system` ports, one UDP socket for VXLAN and one raw IPv4 socket (protocol 47) for GRE,
+//! and the uplink TAP that hands VXLAN super-frames to the kernel's tunnel GSO.
 //!
 //! What must not live here: any switching logic. No packet parsing beyond what a socket
 //! forces on us (the outer IPv4 header of a raw GRE read, the VLAN tag AF_PACKET hands over
@@ -25,6 +26,7 @@ mod sys;
 mod tap;
 mod tunnel_socket;
 mod udp_gso;
+mod uplink;
 
 pub use link::{
     delete_link, get_mac, get_mtu, ifindex, link_exists, move_to_netns, set_mac, set_mtu, set_up,
@@ -36,6 +38,7 @@ pub use tap::{
     VNET_HDR_LEN,
 };
 pub use tunnel_socket::{GrePacket, GreSocket, UdpTunnelSocket};
+pub use uplink::{UPLINK_VNET_HDR_LEN, UplinkTap, route_source};
 
 /// Result of this crate's setup operations.
 pub type Result<T> = std::result::Result<T, Error>;
@@ -77,6 +80,14 @@ pub enum Error {
         /// What was wrong.
         reason: &'static str,
     },
+    /// A feature this kernel or namespace cannot offer, and why.
+    #[error("{what} unavailable: {reason}")]
+    Unavailable {
+        /// The feature.
+        what: &'static str,
+        /// Why not.
+        reason: String,
+    },
     /// An interface or namespace name the kernel would refuse.
     #[error("invalid {what} name {name:?}: {reason}")]
     InvalidName {
@@ -94,7 +105,9 @@ impl Error {
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
             Error::Os { error, .. } | Error::Netlink { error, .. } => error.raw_os_error(),
-            Error::NetlinkReply { .. } | Error::InvalidName { .. } => None,
+            Error::NetlinkReply { .. } | Error::InvalidName { .. } | Error::Unavailable { .. } => {
+                None
+            }
         }
     }
 

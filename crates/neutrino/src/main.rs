@@ -26,6 +26,11 @@ enum Command {
         /// Directory for the control socket (switchd.sock) and state file (state.json).
         #[arg(long, env = "NEUTRINO_RUN_DIR", default_value = DEFAULT_RUN_DIR)]
         run_dir: PathBuf,
+        /// VXLAN TCP super-frames out the uplink TAP `nt-uplink` with the kernel's GSO
+        /// over UDP tunnels (Linux 6.17+, needs net.ipv4.ip_forward=1): auto uses it
+        /// when possible, tap logs an error when not, off always segments in software.
+        #[arg(long, env = "NEUTRINO_VXLAN_UPLINK", default_value = "auto")]
+        vxlan_uplink: switchd::UplinkMode,
     },
     /// Talk to a running switchd: bridges, ports, flows, trace.
     Switch(switch_cmd::SwitchArgs),
@@ -67,9 +72,12 @@ fn init_logging(default: &str) {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Switchd { run_dir } => {
+        Command::Switchd {
+            run_dir,
+            vxlan_uplink,
+        } => {
             init_logging("info");
-            switchd::run(&run_dir).map_err(anyhow::Error::from)
+            switchd::run(&run_dir, vxlan_uplink).map_err(anyhow::Error::from)
         }
         Command::Switch(args) => {
             init_logging("warn");

@@ -300,6 +300,12 @@ pub fn run(args: SwitchArgs) -> Result<()> {
                     c.invalidations
                 );
             }
+            if tunnels.uplink_active {
+                println!(
+                    "vxlan uplink: nt-uplink (kernel GSO over UDP tunnels), {} super-frames sent, {} errors, {} received whole",
+                    tunnels.uplink_frames, tunnels.uplink_errors, tunnels.rx_super_frames
+                );
+            }
             if tunnels.malformed + tunnels.unknown + tunnels.bad_checksum > 0 {
                 println!(
                     "tunnel packets dropped: {} malformed, {} for no port, {} with a bad inner checksum",

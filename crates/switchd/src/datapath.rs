@@ -4,6 +4,7 @@
 use crate::backend::{self, Backend};
 use crate::control::{self, Pending};
 use crate::protocol::{BridgeView, PortStatsRow, PortView, Request, Response, TunnelCounters};
+use crate::uplink::{Uplink, UplinkMode};
 use crate::{Error, Result, SOCKET_NAME, STATE_NAME, state};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -39,8 +40,11 @@ const MAX_GSO_SEND: usize = 60_000;
 const UNDERLAY_MTU: usize = 1500;
 /// Outer IPv4 header.
 const OUTER_IP: usize = 20;
+/// The largest inner frame one VXLAN packet on the underlay carries unfragmented.
+const MAX_WIRE_INNER: usize = UNDERLAY_MTU - OUTER_IP - 8 - vxlan::HEADER_LEN;
 /// How long the loop keeps polling without sleeping after the last event.
 const SPIN: Duration = Duration::from_micros(300);
+fn spin_window() -> Duration { static W: std::sync::OnceLock<Duration> = std::sync::OnceLock::new(); *W.get_or_init(|| std::env::var("NEUTRINO_SPIN_US").ok().and_then(|v| v.parse().ok()).map(Duration::from_micros).unwrap_or(SPIN)) }
 /// Small VXLAN datagrams gathered before one sendmmsg.
 const VX_BATCH: usize = 64;
 
@@ -75,10 +79,15 @@ struct Datapath {
     vx_pending: Vec<u8>,
     vx_msgs: Vec<(usize, usize, SocketAddrV4)>,
     vx_ports: Vec<(PortId, usize)>,
+    uplink_mode: UplinkMode,
+    uplink: Option<Uplink>,
+    uplink_tried: bool,
 }
 
 /// Runs switchd on `run_dir` until the process is killed.
-pub fn run(run_dir: &Path) -> Result<()> {
+/// Runs switchd on `run_dir` until killed; `uplink` says whether VXLAN super-frames
+/// may go out the uplink TAP.
+pub fn run(run_dir: &Path, uplink: UplinkMode) -> Result<()> {
     std::fs::create_dir_all(run_dir)
         .map_err(|e| Error::io(format!("create {}", run_dir.display()), e))?;
     let sock = run_dir.join(SOCKET_NAME);
@@ -133,6 +142,9 @@ pub fn run(run_dir: &Path) -> Result<()> {
         vx_pending: Vec::with_capacity(VX_BATCH * 2048),
         vx_msgs: Vec::with_capacity(VX_BATCH),
         vx_ports: Vec::with_capacity(VX_BATCH),
+        uplink_mode: uplink,
+        uplink: None,
+        uplink_tried: false,
     };
     let ids: Vec<PortId> = dp.sw.ports().map(|(id, _)| id).collect();
     for id in ids {
@@ -161,7 +173,7 @@ impl Datapath {
             // Right after traffic, poll without sleeping for a short while (yielding
             // the CPU to anyone runnable): waking a sleeping thread costs tens of
             // microseconds here, most of a request/response's time in the switch.
-            let spinning = self.ready.is_empty() && last_packet.is_some_and(|t| t.elapsed() < SPIN);
+            let spinning = self.ready.is_empty() && last_packet.is_some_and(|t| t.elapsed() < spin_window());
             let timeout = if !self.ready.is_empty() || spinning {
                 Duration::ZERO
             } else {
@@ -308,6 +320,22 @@ impl Datapath {
     ) {
         if frame.len() < ether::ETH_HLEN {
             self.tunnels.malformed += 1;
+            return;
+        }
+        if frame.len() > MAX_WIRE_INNER
+            && kind == PortType::Vxlan
+            && let Some(hdr) = wire::gso_split::received_super_frame(frame, MAX_WIRE_INNER)
+        {
+            // Never segmented on the way: hand it on whole, checksum still partial.
+            let Some(id) = self.sw.tunnel_port(kind, src, vni) else {
+                self.tunnels.unknown += 1;
+                return;
+            };
+            self.gro_flush();
+            self.tunnels.rx_super_frames += 1;
+            self.rx.set_from(frame);
+            self.rx_hdr = hdr;
+            self.tunnel_in_port(id, src, dst, vni);
             return;
         }
         if check_rx_checksum(frame) == RxChecksum::Bad {
@@ -576,6 +604,7 @@ impl Datapath {
                     TunnelKey::Fixed(k) => k,
                 };
                 let Some(remote) = cfg.remote_ip else { return };
+                let local = cfg.local_ip;
                 let gre_key = cfg.key.map(|_| id as u32);
                 let prefix = if kind == PortType::Vxlan {
                     vxlan::HEADER_LEN
@@ -602,7 +631,16 @@ impl Datapath {
                 if hdr.is_gso() && kind == PortType::Vxlan {
                     // Keep the order of what goes out the socket.
                     self.flush_vxlan();
-                    self.send_vxlan_gso(pkt.data(), usize::from(hdr.gso_size), id, remote)
+                    match self
+                        .uplink
+                        .as_mut()
+                        .and_then(|u| u.send(pkt.data(), hdr, id as u32, local, remote))
+                    {
+                        Some(r) => r,
+                        None => {
+                            self.send_vxlan_gso(pkt.data(), usize::from(hdr.gso_size), id, remote)
+                        }
+                    }
                 } else if hdr.is_gso() {
                     self.tx_segs.clear();
                     match segment_tcp(
@@ -685,6 +723,9 @@ impl Datapath {
         let Some(cfg) = self.sw.port(id).map(|p| p.config.clone()) else {
             return;
         };
+        if let Some(u) = &mut self.uplink {
+            u.forget_routes();
+        }
         let b = match backend::open(&cfg) {
             Ok(b) => b,
             Err(e) => {
@@ -727,6 +768,10 @@ impl Datapath {
                     .map_err(|e| Error::io("epoll add vxlan socket", e))?;
                 self.udp = Some(s);
                 self.ready.push_back(UDP);
+                if !self.uplink_tried {
+                    self.uplink_tried = true;
+                    self.uplink = Uplink::open(self.uplink_mode);
+                }
             }
             PortType::Gre if self.gre.is_none() => {
                 let s = host::GreSocket::bind(Ipv4Addr::UNSPECIFIED)?;
@@ -864,7 +909,12 @@ impl Datapath {
             }
             Request::Show => Response::Show {
                 bridges: self.show(),
-                tunnels: self.tunnels,
+                tunnels: TunnelCounters {
+                    uplink_active: self.uplink.is_some(),
+                    uplink_frames: self.uplink.as_ref().map_or(0, |u| u.frames),
+                    uplink_errors: self.uplink.as_ref().map_or(0, |u| u.errors),
+                    ..self.tunnels
+                },
                 flow_cache: self.sw.flow_cache_stats(),
             },
             Request::AddFlows { bridge, flows } => match self.sw.add_flows(&bridge, &flows, now) {

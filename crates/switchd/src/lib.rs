@@ -15,8 +15,10 @@ mod control;
 mod datapath;
 pub mod protocol;
 mod state;
+mod uplink;
 
 pub use datapath::run;
+pub use uplink::UplinkMode;
 
 /// What can stop the daemon or a request.
 #[derive(Debug, thiserror::Error)]

@@ -99,6 +99,17 @@ pub struct TunnelCounters {
     /// Inner TCP/UDP frames whose checksum was wrong.
     #[serde(default)]
     pub bad_checksum: u64,
+    /// VXLAN super-frames go out the uplink TAP (kernel GSO over UDP tunnels).
+    #[serde(default)]
+    pub uplink_active: bool,
+    /// Super-frames (or parts of them) written to the uplink TAP, and failed writes.
+    #[serde(default)]
+    pub uplink_frames: u64,
+    #[serde(default)]
+    pub uplink_errors: u64,
+    /// Super-frames received whole from a tunnel (never segmented on the way).
+    #[serde(default)]
+    pub rx_super_frames: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ pub mod checksum;
 pub mod dhcp;
 pub mod ether;
 pub mod gre;
+pub mod gso_split;
 pub mod icmp;
 pub mod offload;
 pub mod virtio;

@@ -14,12 +14,12 @@ use crate::checksum;
 use crate::ether::{ETH_P_IPV4, ETH_P_IPV6, ETH_P_QINQ, ETH_P_VLAN, IPPROTO_TCP, be16, be32};
 use crate::virtio::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, VirtioNetHdr};
 
-const TCP_FIN: u8 = 0x01;
+pub(crate) const TCP_FIN: u8 = 0x01;
 const TCP_SYN: u8 = 0x02;
 const TCP_RST: u8 = 0x04;
-const TCP_PSH: u8 = 0x08;
+pub(crate) const TCP_PSH: u8 = 0x08;
 const TCP_URG: u8 = 0x20;
-const TCP_CWR: u8 = 0x80;
+pub(crate) const TCP_CWR: u8 = 0x80;
 /// Largest frame a coalesced super-frame may grow to.
 pub const MAX_SUPER_FRAME: usize = 65_000;
 
@@ -87,7 +87,7 @@ pub fn tcp_frame(f: &[u8]) -> Option<TcpFrame> {
 }
 
 /// The TCP pseudo-header sum for a segment of `tcp_len` bytes.
-fn pseudo_sum(f: &[u8], h: &TcpFrame, tcp_len: usize) -> u32 {
+pub(crate) fn pseudo_sum(f: &[u8], h: &TcpFrame, tcp_len: usize) -> u32 {
     pseudo_sum_proto(f, h, tcp_len, IPPROTO_TCP)
 }
 

@@ -16,6 +16,14 @@ pub const GSO_UDP: u8 = 3;
 pub const GSO_TCPV6: u8 = 4;
 pub const GSO_UDP_L4: u8 = 5;
 pub const GSO_ECN: u8 = 0x80;
+/// GSO over a UDP tunnel with an outer IPv4 header (Linux 6.17+ TAP, virtio 1.4),
+/// or-ed into `gso_type` with the inner type (TCPV4/TCPV6).
+pub const GSO_UDP_TUNNEL_IPV4: u8 = 0x20;
+/// The tunnel's outer UDP checksum is left to the GSO (partial, like the inner one).
+pub const F_UDP_TUNNEL_CSUM: u8 = 8;
+/// `struct virtio_net_hdr_v1_hash_tunnel`: the 12-byte header, 8 bytes of hash report
+/// (unused, zero) and the outer transport and inner network header offsets.
+pub const TUNNEL_HDR_LEN: usize = 24;
 
 /// Offload metadata carried with a packet through the switch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,6 +57,16 @@ impl VirtioNetHdr {
     pub fn write(&self, out: &mut [u8]) {
         self.write_legacy(out);
         out[10..12].copy_from_slice(&0u16.to_le_bytes());
+    }
+
+    /// Writes the 24-byte tunnel header: this header (its `csum_start` and `hdr_len`
+    /// are the inner TCP header's offset and the end of the inner headers), then
+    /// where the outer UDP header and the inner IP header start.
+    pub fn write_tunnel(&self, out: &mut [u8], outer_udp: u16, inner_ip: u16) {
+        self.write(out);
+        out[12..20].fill(0);
+        out[20..22].copy_from_slice(&outer_udp.to_le_bytes());
+        out[22..24].copy_from_slice(&inner_ip.to_le_bytes());
     }
 
     /// Writes the 10-byte header.

@@ -1,0 +1,229 @@
+//! VXLAN super-frames out the uplink TAP (`host::UplinkTap`): the inner super-frame
+//! keeps its GSO state, outer Ethernet/IPv4/UDP/VXLAN headers go in front, and the
+//! kernel's GSO over UDP tunnels segments it only if a real wire is on the way. No
+//! software segmentation and no checksum pass over the payload here; the payload is
+//! written straight from the frame (scatter-gather).
+//!
+//! Frames that are not TCP super-frames keep going out the VXLAN socket (batched).
+
+use std::collections::HashMap;
+use std::io::{self, IoSlice};
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+use tracing::{info, warn};
+use wire::virtio::{F_NEEDS_CSUM, F_UDP_TUNNEL_CSUM, GSO_UDP_TUNNEL_IPV4, VirtioNetHdr};
+use wire::{checksum, ether, vxlan};
+
+/// The uplink TAP's name (one per switchd, in its namespace).
+pub const UPLINK_NAME: &str = "nt-uplink";
+/// Outer Ethernet + IPv4 + UDP + VXLAN.
+const OUTER: usize = 14 + 20 + 8 + vxlan::HEADER_LEN;
+/// Largest inner part: the outer IPv4 length must fit 16 bits.
+const MAX_INNER: usize = 65_535 - (OUTER - 14);
+/// Source MAC of the frames written in (the kernel only checks the destination).
+const SRC_MAC: [u8; 6] = [0x02, 0x6e, 0x74, 0x00, 0x00, 0x01];
+
+/// Whether switchd sends VXLAN super-frames through the uplink TAP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UplinkMode {
+    /// When the kernel and namespace allow it; the VXLAN socket otherwise.
+    #[default]
+    Auto,
+    /// Always try; a failure is an error in the log (the socket still carries traffic).
+    Tap,
+    /// Never: segment in software and send with UDP GSO.
+    Off,
+}
+
+impl FromStr for UplinkMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(UplinkMode::Auto),
+            "tap" => Ok(UplinkMode::Tap),
+            "off" => Ok(UplinkMode::Off),
+            _ => Err(format!("unknown uplink mode {s:?} (auto, tap, off)")),
+        }
+    }
+}
+
+/// The open uplink and what it needs per remote.
+pub struct Uplink {
+    tap: host::UplinkTap,
+    /// Local source address towards each remote VTEP (a route lookup, cached).
+    sources: HashMap<Ipv4Addr, Ipv4Addr>,
+    /// Headers of the parts of the frame being sent.
+    parts: Vec<u8>,
+    /// Super-frames (parts) written.
+    pub frames: u64,
+    pub errors: u64,
+}
+
+impl Uplink {
+    /// Opens the uplink as `mode` says; None (with the reason logged) when not used.
+    pub fn open(mode: UplinkMode) -> Option<Uplink> {
+        if mode == UplinkMode::Off {
+            return None;
+        }
+        match host::UplinkTap::open(UPLINK_NAME) {
+            Ok(tap) => {
+                info!("VXLAN super-frames go out {UPLINK_NAME} (kernel GSO over UDP tunnels)");
+                Some(Uplink {
+                    tap,
+                    sources: HashMap::new(),
+                    parts: Vec::with_capacity(4096),
+                    frames: 0,
+                    errors: 0,
+                })
+            }
+            Err(e) if mode == UplinkMode::Auto => {
+                info!("VXLAN super-frames are segmented in software: {e}");
+                None
+            }
+            Err(e) => {
+                warn!("--vxlan-uplink tap: {e}; segmenting in software");
+                None
+            }
+        }
+    }
+
+    /// Forgets cached source addresses (routes may have changed).
+    pub fn forget_routes(&mut self) {
+        self.sources.clear();
+    }
+
+    /// Sends TCP super-frame `frame` (offload state `hdr`) to `remote` in VXLAN `vni`,
+    /// from `local` (or the address the route to `remote` would use).
+    /// None when it cannot go this way (not TCP, no route): send it the other way.
+    pub fn send(
+        &mut self,
+        frame: &[u8],
+        hdr: &VirtioNetHdr,
+        vni: u32,
+        local: Option<Ipv4Addr>,
+        remote: Ipv4Addr,
+    ) -> Option<io::Result<usize>> {
+        let local = match local.or_else(|| self.sources.get(&remote).copied()) {
+            Some(a) => a,
+            None => {
+                let a = host::route_source(remote).ok()?;
+                self.sources.insert(remote, a);
+                a
+            }
+        };
+        self.parts.clear();
+        let sp = wire::gso_split::split(frame, usize::from(hdr.gso_size), MAX_INNER, &mut self.parts)
+            .ok()?;
+        let hl = sp.header_len();
+        let mut sent = 0;
+        for i in 0..sp.parts {
+            let payload = sp.payload(i);
+            let inner_len = hl + payload.len();
+            let mut head = [0u8; host::UPLINK_VNET_HDR_LEN + OUTER];
+            let (vnet, outer) = head.split_at_mut(host::UPLINK_VNET_HDR_LEN);
+            write_outer(outer, self.tap.mac(), local, remote, vni, inner_len);
+            let t = VirtioNetHdr {
+                flags: F_NEEDS_CSUM | F_UDP_TUNNEL_CSUM,
+                gso_type: (hdr.gso_type & !GSO_UDP_TUNNEL_IPV4) | GSO_UDP_TUNNEL_IPV4,
+                hdr_len: (OUTER + hl) as u16,
+                gso_size: hdr.gso_size,
+                csum_start: (OUTER + sp.frame.l4) as u16,
+                csum_offset: 16,
+            };
+            t.write_tunnel(vnet, 14 + 20, (OUTER + sp.frame.l3) as u16);
+            let iov = [
+                IoSlice::new(&head),
+                IoSlice::new(&self.parts[i * hl..(i + 1) * hl]),
+                IoSlice::new(&frame[payload]),
+            ];
+            match self.tap.write_vectored(&iov) {
+                Ok(n) => {
+                    sent += n;
+                    self.frames += 1;
+                }
+                Err(e) => {
+                    self.errors += 1;
+                    return Some(Err(e));
+                }
+            }
+        }
+        Some(Ok(sent))
+    }
+}
+
+/// Outer Ethernet (to the TAP), IPv4 (DF, TTL 64), UDP (checksum partial: the
+/// folded pseudo-header sum) and VXLAN headers for `inner_len` bytes of inner frame.
+fn write_outer(
+    out: &mut [u8],
+    tap_mac: [u8; 6],
+    local: Ipv4Addr,
+    remote: Ipv4Addr,
+    vni: u32,
+    inner_len: usize,
+) {
+    out[0..6].copy_from_slice(&tap_mac);
+    out[6..12].copy_from_slice(&SRC_MAC);
+    out[12..14].copy_from_slice(&ether::ETH_P_IPV4.to_be_bytes());
+    let udp_len = 8 + vxlan::HEADER_LEN + inner_len;
+    let ip = &mut out[14..34];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+    ip[6] = 0x40; // DF: the switch answers path-MTU itself
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&local.octets());
+    ip[16..20].copy_from_slice(&remote.octets());
+    let c = checksum::checksum(ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let udp = &mut out[34..42];
+    udp[0..2].copy_from_slice(&vxlan::UDP_PORT.to_be_bytes());
+    udp[2..4].copy_from_slice(&vxlan::UDP_PORT.to_be_bytes());
+    udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
+    let pseudo = checksum::add(0, &out[14 + 12..14 + 20])
+        .wrapping_add(17)
+        .wrapping_add(udp_len as u32);
+    let partial = !checksum::finish(pseudo);
+    out[34 + 6..34 + 8].copy_from_slice(&partial.to_be_bytes());
+    vxlan::write_header(&mut out[42..], vni);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_bad_ones_say_what_is_allowed() {
+        assert_eq!("auto".parse::<UplinkMode>(), Ok(UplinkMode::Auto));
+        assert_eq!("tap".parse::<UplinkMode>(), Ok(UplinkMode::Tap));
+        assert_eq!("off".parse::<UplinkMode>(), Ok(UplinkMode::Off));
+        let e = "fast".parse::<UplinkMode>().expect_err("refused");
+        assert!(e.contains("auto, tap, off"), "{e}");
+    }
+
+    #[test]
+    fn outer_headers_are_valid_ipv4_udp_vxlan() {
+        let mut out = [0u8; OUTER];
+        let (l, r) = (Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(192, 168, 1, 2));
+        write_outer(&mut out, [2, 0, 0, 0, 0, 9], l, r, 0x1234, 1000);
+        assert_eq!(out[0..6], [2, 0, 0, 0, 0, 9]);
+        assert_eq!(checksum::checksum(&out[14..34]), 0, "IPv4 header checksum");
+        assert_eq!(u16::from_be_bytes([out[16], out[17]]) as usize, 20 + 8 + 8 + 1000);
+        assert_eq!(u16::from_be_bytes([out[38], out[39]]) as usize, 8 + 8 + 1000);
+        assert_eq!(vxlan::parse_header(&out[42..]), Ok(0x1234));
+        // Completing the UDP checksum over a zero payload gives what a full
+        // computation gives.
+        let mut dgram = out[34..].to_vec();
+        dgram.resize(8 + 8 + 1000, 0);
+        let seed = u32::from(u16::from_be_bytes([dgram[6], dgram[7]]));
+        dgram[6..8].fill(0);
+        let completed = checksum::finish(checksum::add(seed, &dgram));
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&l.octets());
+        pseudo.extend_from_slice(&r.octets());
+        pseudo.extend_from_slice(&[0, 17]);
+        pseudo.extend_from_slice(&(dgram.len() as u16).to_be_bytes());
+        pseudo.extend_from_slice(&dgram);
+        assert_eq!(completed, checksum::checksum(&pseudo));
+    }
+}

@@ -1,0 +1,280 @@
+//! Cutting a TCP super-frame into smaller super-frames at segment boundaries,
+//! without touching the payload.
+//!
+//! A super-frame handed on with GSO intact (to a TAP that takes UDP-tunnel GSO) must
+//! fit, with the tunnel's outer headers, in one IP packet's 16-bit length; a TAP lets
+//! a VM send slightly more than that. [`split`] writes, for each part, a copy of the
+//! frame's headers fixed up for that part — IP length (and IPv4 id and header
+//! checksum), TCP sequence number, flags, and the checksum field left partial (the
+//! folded pseudo-header sum, as CHECKSUM_PARTIAL wants) — and says which payload
+//! bytes follow them. Headers and payload slices can then be written together.
+
+use std::ops::Range;
+
+use crate::WireError;
+use crate::checksum;
+use crate::ether::{be16, be32};
+use crate::offload::{TCP_CWR, TCP_FIN, TCP_PSH, TcpFrame, pseudo_sum, tcp_frame};
+
+/// How a super-frame was cut: every part's headers are `header_len` bytes, part `i`'s
+/// are at `i * header_len` in the output, followed by `payload(i)` of the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub frame: TcpFrame,
+    pub parts: usize,
+    /// Segments (of `mss` payload bytes) in each part but maybe the last.
+    pub segments_per_part: usize,
+    mss: usize,
+    len: usize,
+}
+
+impl Split {
+    /// Bytes of each part's headers (the frame's headers).
+    pub fn header_len(&self) -> usize {
+        self.frame.payload
+    }
+
+    /// Part `i`'s payload, as a range of the frame.
+    pub fn payload(&self, i: usize) -> Range<usize> {
+        let per = self.segments_per_part * self.mss;
+        let start = (self.frame.payload + i * per).min(self.len);
+        start..(start + per).min(self.len)
+    }
+}
+
+/// Cuts `frame` (a TCP super-frame of `mss`-byte segments) into parts of at most
+/// `max_len` bytes each (headers included; at least one segment per part), appending
+/// each part's headers to `out`.
+pub fn split(
+    frame: &[u8],
+    mss: usize,
+    max_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<Split, WireError> {
+    let h = tcp_frame(frame).ok_or(WireError::Malformed("GSO frame is not TCP over IPv4/IPv6"))?;
+    if mss == 0 {
+        return Err(WireError::Malformed("GSO size 0"));
+    }
+    let hl = h.payload;
+    let segments = (frame.len() - hl).div_ceil(mss).max(1);
+    let per = (max_len.saturating_sub(hl) / mss).max(1);
+    let sp = Split {
+        frame: h,
+        parts: segments.div_ceil(per),
+        segments_per_part: per,
+        mss,
+        len: frame.len(),
+    };
+    let seq = be32(frame, h.l4 + 4);
+    let id = if h.ipv6 { 0 } else { be16(frame, h.l3 + 4) };
+    let flags = frame[h.l4 + 13];
+    for i in 0..sp.parts {
+        let at = out.len();
+        out.extend_from_slice(&frame[..hl]);
+        let hdr = &mut out[at..];
+        let plen = sp.payload(i).len();
+        let first_seg = i * per;
+        if h.ipv6 {
+            let l = (hl - h.l3 - 40 + plen) as u16;
+            hdr[h.l3 + 4..h.l3 + 6].copy_from_slice(&l.to_be_bytes());
+        } else {
+            let l = (hl - h.l3 + plen) as u16;
+            hdr[h.l3 + 2..h.l3 + 4].copy_from_slice(&l.to_be_bytes());
+            let part_id = id.wrapping_add(first_seg as u16);
+            hdr[h.l3 + 4..h.l3 + 6].copy_from_slice(&part_id.to_be_bytes());
+            hdr[h.l3 + 10..h.l3 + 12].fill(0);
+            let c = checksum::checksum(&hdr[h.l3..h.l4]);
+            hdr[h.l3 + 10..h.l3 + 12].copy_from_slice(&c.to_be_bytes());
+        }
+        let part_seq = seq.wrapping_add((first_seg * mss) as u32);
+        hdr[h.l4 + 4..h.l4 + 8].copy_from_slice(&part_seq.to_be_bytes());
+        let mut fl = flags;
+        if i + 1 < sp.parts {
+            fl &= !(TCP_FIN | TCP_PSH);
+        }
+        if i > 0 {
+            fl &= !TCP_CWR;
+        }
+        hdr[h.l4 + 13] = fl;
+        let partial = !checksum::finish(pseudo_sum(hdr, &h, hl - h.l4 + plen));
+        hdr[h.l4 + 16..h.l4 + 18].copy_from_slice(&partial.to_be_bytes());
+    }
+    Ok(sp)
+}
+
+/// A TCP frame that came out of a tunnel whole — bigger than any one packet on the
+/// underlay could carry, so it was never segmented (a tunnel-GSO super-frame that
+/// crossed only veths): its offload state, to hand it on as a super-frame. Its
+/// checksum field is set to the partial value (the folded pseudo-header sum); the
+/// segment size is what fits in a `max_segment_frame`-byte inner frame. None when it
+/// is not such a frame (not TCP, inconsistent IP length, or no bigger than one
+/// segment).
+pub fn received_super_frame(
+    frame: &mut [u8],
+    max_segment_frame: usize,
+) -> Option<crate::virtio::VirtioNetHdr> {
+    use crate::virtio::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, VirtioNetHdr};
+    let h = tcp_frame(frame)?;
+    let ip_len = if h.ipv6 {
+        usize::from(be16(frame, h.l3 + 4)) + 40
+    } else {
+        usize::from(be16(frame, h.l3 + 2))
+    };
+    if h.l3 + ip_len != frame.len() {
+        return None;
+    }
+    let mss = max_segment_frame.checked_sub(h.payload).filter(|m| *m > 0)?;
+    if frame.len() - h.payload <= mss {
+        return None;
+    }
+    let partial = !checksum::finish(pseudo_sum(frame, &h, frame.len() - h.l4));
+    frame[h.l4 + 16..h.l4 + 18].copy_from_slice(&partial.to_be_bytes());
+    Some(VirtioNetHdr {
+        flags: F_NEEDS_CSUM,
+        gso_type: if h.ipv6 { GSO_TCPV6 } else { GSO_TCPV4 },
+        hdr_len: h.payload as u16,
+        gso_size: mss as u16,
+        csum_start: h.l4 as u16,
+        csum_offset: 16,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offload::segment_tcp;
+
+    /// An Ethernet + IPv4/IPv6 + TCP (with 12 bytes of options) super-frame.
+    fn super_frame(ipv6: bool, payload: usize, flags: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f[0] = 2;
+        f[6] = 2;
+        let tcp_len = 32 + payload;
+        if ipv6 {
+            f.extend_from_slice(&0x86ddu16.to_be_bytes());
+            let mut ip = vec![0u8; 40];
+            ip[0] = 0x60;
+            ip[4..6].copy_from_slice(&(tcp_len as u16).to_be_bytes());
+            ip[6] = 6;
+            ip[7] = 64;
+            ip[8] = 0xfd;
+            ip[23] = 1;
+            ip[24] = 0xfd;
+            ip[39] = 2;
+            f.extend_from_slice(&ip);
+        } else {
+            f.extend_from_slice(&0x0800u16.to_be_bytes());
+            let mut ip = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0];
+            ip[2..4].copy_from_slice(&((20 + tcp_len) as u16).to_be_bytes());
+            ip.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+            let c = checksum::checksum(&ip);
+            ip[10..12].copy_from_slice(&c.to_be_bytes());
+            f.extend_from_slice(&ip);
+        }
+        let mut tcp = vec![0u8; 32];
+        tcp[0..2].copy_from_slice(&5001u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&40000u16.to_be_bytes());
+        tcp[4..8].copy_from_slice(&0xffff_f000u32.to_be_bytes());
+        tcp[12] = 8 << 4;
+        tcp[13] = flags;
+        tcp[14..16].copy_from_slice(&512u16.to_be_bytes());
+        f.extend_from_slice(&tcp);
+        f.extend((0..payload).map(|i| (i * 7 % 251) as u8));
+        f
+    }
+
+    /// A part with its headers, checksum completed as a NIC would.
+    fn completed_part(out: &[u8], sp: &Split, frame: &[u8], i: usize) -> Vec<u8> {
+        let hl = sp.header_len();
+        let mut p = out[i * hl..(i + 1) * hl].to_vec();
+        p.extend_from_slice(&frame[sp.payload(i)]);
+        let l4 = sp.frame.l4;
+        let seed = u32::from(u16::from_be_bytes([p[l4 + 16], p[l4 + 17]]));
+        p[l4 + 16..l4 + 18].fill(0);
+        let c = checksum::finish(checksum::add(seed, &p[l4..]));
+        p[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn parts_segment_exactly_like_the_whole_frame() {
+        for ipv6 in [false, true] {
+            let mss = 1398;
+            let frame = super_frame(ipv6, 65_000, 0x18 | TCP_CWR | TCP_FIN);
+            let mut out = Vec::new();
+            let sp = split(&frame, mss, 30_000, &mut out).expect("splits");
+            assert_eq!(sp.parts, 3, "65000 bytes in parts of 21 segments");
+            assert_eq!(sp.segments_per_part, (30_000 - sp.header_len()) / mss);
+            let mut whole = Vec::new();
+            let n = segment_tcp(&frame, mss, 0, &mut whole).expect("segments");
+            let mut from_parts = Vec::new();
+            let mut count = 0;
+            for i in 0..sp.parts {
+                let part = completed_part(&out, &sp, &frame, i);
+                assert!(part.len() <= 30_000);
+                count += segment_tcp(&part, mss, 0, &mut from_parts).expect("segments");
+            }
+            assert_eq!(count, n);
+            assert_eq!(from_parts, whole, "ipv6={ipv6}");
+        }
+    }
+
+    #[test]
+    fn a_frame_that_fits_is_one_part_with_a_partial_checksum() {
+        let frame = super_frame(false, 10_000, 0x18);
+        let mut out = Vec::new();
+        let sp = split(&frame, 1448, 65_000, &mut out).expect("splits");
+        assert_eq!(sp.parts, 1);
+        assert_eq!(sp.payload(0), sp.header_len()..frame.len());
+        let hl = sp.header_len();
+        let l4 = sp.frame.l4;
+        // Only the checksum field differs: it holds the folded pseudo-header sum.
+        assert_eq!(out[..l4 + 16], frame[..l4 + 16]);
+        assert_eq!(out[l4 + 18..hl], frame[l4 + 18..hl]);
+        let ps = !checksum::finish(pseudo_sum(&frame, &sp.frame, frame.len() - l4));
+        assert_eq!(u16::from_be_bytes([out[l4 + 16], out[l4 + 17]]), ps);
+    }
+
+    #[test]
+    fn a_whole_super_frame_from_a_tunnel_gets_its_gso_state_back() {
+        for ipv6 in [false, true] {
+            let mut f = super_frame(ipv6, 20_000, 0x18);
+            let l4 = if ipv6 { 54 } else { 34 };
+            f[l4 + 16] = 0xab; // whatever the sender left there
+            let hdr = received_super_frame(&mut f, 1464).expect("a super-frame");
+            assert_eq!(hdr.gso_size as usize, 1464 - (l4 + 32));
+            assert_eq!(usize::from(hdr.csum_start), l4);
+            assert_eq!(usize::from(hdr.hdr_len), l4 + 32);
+            assert!(hdr.is_gso());
+            // Completing the partial checksum as a NIC would gives a valid frame.
+            let mut full = f.clone();
+            let seed = u32::from(u16::from_be_bytes([full[l4 + 16], full[l4 + 17]]));
+            full[l4 + 16..l4 + 18].fill(0);
+            let c = checksum::finish(checksum::add(seed, &full[l4..]));
+            full[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
+            assert_eq!(
+                crate::offload::check_rx_checksum(&mut full),
+                crate::offload::RxChecksum::Valid
+            );
+        }
+        // One segment's worth, a wrong IP length, or UDP: not a super-frame.
+        let mut small = super_frame(false, 1000, 0x18);
+        assert!(received_super_frame(&mut small, 1464).is_none());
+        let mut short = super_frame(false, 20_000, 0x18);
+        short.truncate(10_000);
+        assert!(received_super_frame(&mut short, 1464).is_none());
+        let mut udp = super_frame(false, 20_000, 0);
+        udp[14 + 9] = 17;
+        assert!(received_super_frame(&mut udp, 1464).is_none());
+    }
+
+    #[test]
+    fn non_tcp_and_zero_mss_are_refused() {
+        let mut udp = super_frame(false, 100, 0);
+        udp[14 + 9] = 17;
+        let mut out = Vec::new();
+        assert!(split(&udp, 1000, 65_000, &mut out).is_err());
+        assert!(split(&super_frame(false, 100, 0), 0, 65_000, &mut out).is_err());
+        assert!(out.is_empty());
+    }
+}
