@@ -56,13 +56,13 @@ impl UplinkTap {
             UPLINK_VNET_HDR_LEN as libc::c_int,
         )
         .map_err(|e| Error::os("TUNSETVNETHDRSZ", name, e))?;
-        let offload = TUN_F_CSUM
-            | TUN_F_TSO4
-            | TUN_F_TSO6
-            | TUN_F_UDP_TUNNEL_GSO
-            | TUN_F_UDP_TUNNEL_GSO_CSUM;
-        if let Err(e) = ioctl_value(tap.as_fd(), libc::TUNSETOFFLOAD, libc::c_ulong::from(offload))
-        {
+        let offload =
+            TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_UDP_TUNNEL_GSO | TUN_F_UDP_TUNNEL_GSO_CSUM;
+        if let Err(e) = ioctl_value(
+            tap.as_fd(),
+            libc::TUNSETOFFLOAD,
+            libc::c_ulong::from(offload),
+        ) {
             return Err(unavailable(format!(
                 "the kernel's TAP has no GSO over UDP tunnels (Linux 6.17+): {e}"
             )));
@@ -72,7 +72,10 @@ impl UplinkTap {
         for (key, value) in [("accept_local", "1"), ("rp_filter", "0")] {
             let path = format!("ipv4/conf/{name}/{key}");
             if !write_sysctl(&path, value) {
-                return Err(unavailable(format!("cannot set net.{}", path.replace('/', "."))));
+                return Err(unavailable(format!(
+                    "cannot set net.{}",
+                    path.replace('/', ".")
+                )));
             }
         }
         crate::set_up(name, true)?;

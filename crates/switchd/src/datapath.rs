@@ -44,7 +44,16 @@ const OUTER_IP: usize = 20;
 const MAX_WIRE_INNER: usize = UNDERLAY_MTU - OUTER_IP - 8 - vxlan::HEADER_LEN;
 /// How long the loop keeps polling without sleeping after the last event.
 const SPIN: Duration = Duration::from_micros(300);
-fn spin_window() -> Duration { static W: std::sync::OnceLock<Duration> = std::sync::OnceLock::new(); *W.get_or_init(|| std::env::var("NEUTRINO_SPIN_US").ok().and_then(|v| v.parse().ok()).map(Duration::from_micros).unwrap_or(SPIN)) }
+fn spin_window() -> Duration {
+    static W: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *W.get_or_init(|| {
+        std::env::var("NEUTRINO_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_micros)
+            .unwrap_or(SPIN)
+    })
+}
 /// Small VXLAN datagrams gathered before one sendmmsg.
 const VX_BATCH: usize = 64;
 
@@ -65,7 +74,7 @@ struct Datapath {
     /// Encapsulated segments of one super-frame, sent with UDP GSO.
     tx_segs: Vec<u8>,
     /// A received run of VXLAN datagrams (UDP GRO).
-    udp_buf: Vec<u8>,
+    udp_buf: PacketBuf,
     gro: Coalescer,
     /// (port, key, outer source, outer destination) of the frames held by `gro`.
     gro_src: Option<(PortId, u64, Ipv4Addr, Option<Ipv4Addr>)>,
@@ -134,7 +143,7 @@ pub fn run(run_dir: &Path, uplink: UplinkMode) -> Result<()> {
         scratch: PacketBuf::with_capacity(MAX_FRAME),
         outs: Vec::with_capacity(64),
         tx_segs: Vec::with_capacity(2 * MAX_FRAME),
-        udp_buf: vec![0; MAX_FRAME],
+        udp_buf: PacketBuf::with_capacity(MAX_FRAME),
         gro: Coalescer::new(),
         gro_src: None,
         ready: VecDeque::new(),
@@ -173,7 +182,8 @@ impl Datapath {
             // Right after traffic, poll without sleeping for a short while (yielding
             // the CPU to anyone runnable): waking a sleeping thread costs tens of
             // microseconds here, most of a request/response's time in the switch.
-            let spinning = self.ready.is_empty() && last_packet.is_some_and(|t| t.elapsed() < spin_window());
+            let spinning =
+                self.ready.is_empty() && last_packet.is_some_and(|t| t.elapsed() < spin_window());
             let timeout = if !self.ready.is_empty() || spinning {
                 Duration::ZERO
             } else {
@@ -272,17 +282,25 @@ impl Datapath {
     }
 
     /// Reads runs of VXLAN datagrams (UDP GRO), coalesces the inner TCP segments of
-    /// each flow back into super-frames and switches them.
-    fn service_udp_with(&mut self, buf: &mut [u8]) -> bool {
+    /// each flow back into super-frames and switches them. A datagram that carries a
+    /// whole super-frame is switched from the receive buffer itself (swapped in).
+    fn service_udp_with(&mut self, buf: &mut PacketBuf) -> bool {
         for _ in 0..BATCH {
             let Some(sock) = &self.udp else { return false };
-            match sock.recv_segments(buf) {
+            match sock.recv_segments(buf.reset_for_read()) {
                 Ok((n, src, seg)) => {
+                    if seg >= n
+                        && n > vxlan::HEADER_LEN + MAX_WIRE_INNER
+                        && self.take_super_frame(buf, n, *src.ip())
+                    {
+                        continue;
+                    }
+                    let data = &mut buf.reset_for_read()[..n];
                     let seg = seg.max(1);
                     let mut off = 0;
                     while off < n {
                         let end = (off + seg).min(n);
-                        let d = &mut buf[off..end];
+                        let d = &mut data[off..end];
                         off = end;
                         let Ok(vni) = vxlan::parse_header(d) else {
                             self.tunnels.malformed += 1;
@@ -309,6 +327,32 @@ impl Datapath {
         true
     }
 
+    /// The `n`-byte VXLAN datagram in `buf` carries a TCP super-frame that was never
+    /// segmented on the way (kernel GSO over UDP tunnels across veths): switch it whole,
+    /// with its GSO state, checksum still partial. False when it is not one.
+    fn take_super_frame(&mut self, buf: &mut PacketBuf, n: usize, src: Ipv4Addr) -> bool {
+        buf.set_len(n);
+        let Ok(vni) = vxlan::parse_header(buf.data()) else {
+            return false;
+        };
+        buf.pull(vxlan::HEADER_LEN);
+        let Some(hdr) = wire::gso_split::received_super_frame(buf.data_mut(), MAX_WIRE_INNER)
+        else {
+            return false;
+        };
+        let vni = u64::from(vni);
+        let Some(id) = self.sw.tunnel_port(PortType::Vxlan, src, vni) else {
+            self.tunnels.unknown += 1;
+            return true;
+        };
+        self.gro_flush();
+        self.tunnels.rx_super_frames += 1;
+        std::mem::swap(&mut self.rx, buf);
+        self.rx_hdr = hdr;
+        self.tunnel_in_port(id, src, None, vni);
+        true
+    }
+
     /// One inner frame of a tunnel packet: into the coalescer, or switched as it is.
     fn tunnel_inner(
         &mut self,
@@ -320,22 +364,6 @@ impl Datapath {
     ) {
         if frame.len() < ether::ETH_HLEN {
             self.tunnels.malformed += 1;
-            return;
-        }
-        if frame.len() > MAX_WIRE_INNER
-            && kind == PortType::Vxlan
-            && let Some(hdr) = wire::gso_split::received_super_frame(frame, MAX_WIRE_INNER)
-        {
-            // Never segmented on the way: hand it on whole, checksum still partial.
-            let Some(id) = self.sw.tunnel_port(kind, src, vni) else {
-                self.tunnels.unknown += 1;
-                return;
-            };
-            self.gro_flush();
-            self.tunnels.rx_super_frames += 1;
-            self.rx.set_from(frame);
-            self.rx_hdr = hdr;
-            self.tunnel_in_port(id, src, dst, vni);
             return;
         }
         if check_rx_checksum(frame) == RxChecksum::Bad {
@@ -383,7 +411,7 @@ impl Datapath {
 
     fn service_gre(&mut self) -> bool {
         let mut buf = std::mem::take(&mut self.udp_buf);
-        let more = self.service_gre_with(&mut buf);
+        let more = self.service_gre_with(buf.reset_for_read());
         self.gro_flush();
         self.udp_buf = buf;
         more

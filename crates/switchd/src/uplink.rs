@@ -113,8 +113,9 @@ impl Uplink {
             }
         };
         self.parts.clear();
-        let sp = wire::gso_split::split(frame, usize::from(hdr.gso_size), MAX_INNER, &mut self.parts)
-            .ok()?;
+        let sp =
+            wire::gso_split::split(frame, usize::from(hdr.gso_size), MAX_INNER, &mut self.parts)
+                .ok()?;
         let hl = sp.header_len();
         let mut sent = 0;
         for i in 0..sp.parts {
@@ -208,8 +209,14 @@ mod tests {
         write_outer(&mut out, [2, 0, 0, 0, 0, 9], l, r, 0x1234, 1000);
         assert_eq!(out[0..6], [2, 0, 0, 0, 0, 9]);
         assert_eq!(checksum::checksum(&out[14..34]), 0, "IPv4 header checksum");
-        assert_eq!(u16::from_be_bytes([out[16], out[17]]) as usize, 20 + 8 + 8 + 1000);
-        assert_eq!(u16::from_be_bytes([out[38], out[39]]) as usize, 8 + 8 + 1000);
+        assert_eq!(
+            u16::from_be_bytes([out[16], out[17]]) as usize,
+            20 + 8 + 8 + 1000
+        );
+        assert_eq!(
+            u16::from_be_bytes([out[38], out[39]]) as usize,
+            8 + 8 + 1000
+        );
         assert_eq!(vxlan::parse_header(&out[42..]), Ok(0x1234));
         // Completing the UDP checksum over a zero payload gives what a full
         // computation gives.

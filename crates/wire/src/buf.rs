@@ -7,7 +7,8 @@ use crate::ether::{ETH_P_QINQ, ETH_P_VLAN, VLAN_HLEN, be16};
 /// two VLAN tags, rounded up.
 pub const HEADROOM: usize = 128;
 
-#[derive(Clone)]
+/// `Default` is an empty buffer with no allocation (a placeholder to swap in).
+#[derive(Clone, Default)]
 pub struct PacketBuf {
     buf: Vec<u8>,
     start: usize,

@@ -123,7 +123,9 @@ pub fn received_super_frame(
     if h.l3 + ip_len != frame.len() {
         return None;
     }
-    let mss = max_segment_frame.checked_sub(h.payload).filter(|m| *m > 0)?;
+    let mss = max_segment_frame
+        .checked_sub(h.payload)
+        .filter(|m| *m > 0)?;
     if frame.len() - h.payload <= mss {
         return None;
     }
