@@ -279,6 +279,15 @@ impl Lab {
                 "eth1",
                 &format!("{ip}/24"),
             )?;
+            // Hypervisors route: switchd's uplink TAP hands VXLAN super-frames to
+            // the kernel, which forwards them out eth1 (see switchd --vxlan-uplink).
+            let out = net::exec_in(&ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
+            if !out.status.success() {
+                return Err(fail!(
+                    "cannot turn on IPv4 forwarding in {ns}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
             Some(ip)
         } else {
             None

@@ -31,6 +31,10 @@ enum Command {
         /// when possible, tap logs an error when not, off always segments in software.
         #[arg(long, env = "NEUTRINO_VXLAN_UPLINK", default_value = "auto")]
         vxlan_uplink: switchd::UplinkMode,
+        /// Microseconds the datapath keeps polling after the last packet before it
+        /// sleeps (lower latency for request/response traffic; 0 = always sleep).
+        #[arg(long, env = "NEUTRINO_POLL_SPIN_US", default_value_t = 300)]
+        poll_spin_us: u64,
     },
     /// Talk to a running switchd: bridges, ports, flows, trace.
     Switch(switch_cmd::SwitchArgs),
@@ -75,9 +79,17 @@ fn main() {
         Command::Switchd {
             run_dir,
             vxlan_uplink,
+            poll_spin_us,
         } => {
             init_logging("info");
-            switchd::run(&run_dir, vxlan_uplink).map_err(anyhow::Error::from)
+            switchd::run(
+                &run_dir,
+                switchd::Options {
+                    vxlan_uplink,
+                    spin: std::time::Duration::from_micros(poll_spin_us),
+                },
+            )
+            .map_err(anyhow::Error::from)
         }
         Command::Switch(args) => {
             init_logging("warn");

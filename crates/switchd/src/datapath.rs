@@ -42,18 +42,6 @@ const UNDERLAY_MTU: usize = 1500;
 const OUTER_IP: usize = 20;
 /// The largest inner frame one VXLAN packet on the underlay carries unfragmented.
 const MAX_WIRE_INNER: usize = UNDERLAY_MTU - OUTER_IP - 8 - vxlan::HEADER_LEN;
-/// How long the loop keeps polling without sleeping after the last event.
-const SPIN: Duration = Duration::from_micros(300);
-fn spin_window() -> Duration {
-    static W: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *W.get_or_init(|| {
-        std::env::var("NEUTRINO_SPIN_US")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_micros)
-            .unwrap_or(SPIN)
-    })
-}
 /// Small VXLAN datagrams gathered before one sendmmsg.
 const VX_BATCH: usize = 64;
 
@@ -89,14 +77,34 @@ struct Datapath {
     vx_msgs: Vec<(usize, usize, SocketAddrV4)>,
     vx_ports: Vec<(PortId, usize)>,
     uplink_mode: UplinkMode,
+    spin: Duration,
     uplink: Option<Uplink>,
     uplink_tried: bool,
 }
 
 /// Runs switchd on `run_dir` until the process is killed.
-/// Runs switchd on `run_dir` until killed; `uplink` says whether VXLAN super-frames
-/// may go out the uplink TAP.
-pub fn run(run_dir: &Path, uplink: UplinkMode) -> Result<()> {
+/// How switchd moves packets (command-line options of `neutrino switchd`).
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Whether VXLAN super-frames may go out the uplink TAP.
+    pub vxlan_uplink: UplinkMode,
+    /// How long the loop keeps polling (yielding the CPU) after the last event before
+    /// it sleeps: waking a sleeping thread costs tens of microseconds on a VM, most of
+    /// a request/response's time in the switch. Zero: always sleep.
+    pub spin: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            vxlan_uplink: UplinkMode::Auto,
+            spin: Duration::from_micros(300),
+        }
+    }
+}
+
+/// Runs switchd on `run_dir` until killed.
+pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
     std::fs::create_dir_all(run_dir)
         .map_err(|e| Error::io(format!("create {}", run_dir.display()), e))?;
     let sock = run_dir.join(SOCKET_NAME);
@@ -151,7 +159,8 @@ pub fn run(run_dir: &Path, uplink: UplinkMode) -> Result<()> {
         vx_pending: Vec::with_capacity(VX_BATCH * 2048),
         vx_msgs: Vec::with_capacity(VX_BATCH),
         vx_ports: Vec::with_capacity(VX_BATCH),
-        uplink_mode: uplink,
+        uplink_mode: opts.vxlan_uplink,
+        spin: opts.spin,
         uplink: None,
         uplink_tried: false,
     };
@@ -183,7 +192,7 @@ impl Datapath {
             // the CPU to anyone runnable): waking a sleeping thread costs tens of
             // microseconds here, most of a request/response's time in the switch.
             let spinning =
-                self.ready.is_empty() && last_packet.is_some_and(|t| t.elapsed() < spin_window());
+                self.ready.is_empty() && last_packet.is_some_and(|t| t.elapsed() < self.spin);
             let timeout = if !self.ready.is_empty() || spinning {
                 Duration::ZERO
             } else {

@@ -17,7 +17,7 @@ pub mod protocol;
 mod state;
 mod uplink;
 
-pub use datapath::run;
+pub use datapath::{Options, run};
 pub use uplink::UplinkMode;
 
 /// What can stop the daemon or a request.
