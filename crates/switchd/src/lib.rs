@@ -1,5 +1,6 @@
 //! `switchd`: the daemon around the `switch` engine — port backends (TAP, internal,
-//! AF_PACKET system ports, VXLAN over one UDP socket, GRE over one raw socket), the
+//! AF_PACKET system ports, VXLAN over one UDP socket plus the uplink TAP for TCP
+//! super-frames (kernel GSO over UDP tunnels, Linux 6.17+), GRE over one raw socket), the
 //! datapath event loop, the control socket (`RUN_DIR/switchd.sock`, JSON lines, mode
 //! 0600) and the state file (`RUN_DIR/state.json`, written atomically) it restores
 //! from after a restart.
