@@ -16,6 +16,7 @@
 # Prints a table and the ratios neutrino/kernel and neutrino/veth.
 #
 # Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
+#          [--only vxlan,vxlan-sw,gre,kernel,same-host,veth]
 # Env:   NEUTRINO_BIN (default: <repo>/target/release/neutrino; built with
 #        `cargo build --release -p neutrino` if missing)
 #
@@ -27,6 +28,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=10
 RUNS=3
 WITH_GRE=0
+ONLY=""
 KEEP_LOGS=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -34,7 +36,8 @@ while [ $# -gt 0 ]; do
         --time) DURATION=$2; shift ;;
         --runs) RUNS=$2; shift ;;
         --keep-logs) KEEP_LOGS=1 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        --only) ONLY=",$2,"; shift ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -330,12 +333,13 @@ run_scenario() {  # function args...  (isolated in a subshell; failure recorded,
 }
 
 del_namespaces  # leftovers of an earlier run that reused our pid
-run_scenario scenario_neutrino vxlan
-run_scenario scenario_neutrino vxlan off
-if [ "$WITH_GRE" = 1 ]; then run_scenario scenario_neutrino gre; fi
-run_scenario scenario_kernel
-run_scenario scenario_same_host
-run_scenario scenario_veth
+wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
+wanted vxlan && run_scenario scenario_neutrino vxlan
+wanted vxlan-sw && run_scenario scenario_neutrino vxlan off
+if [ "$WITH_GRE" = 1 ] || [[ "$ONLY" == *",gre,"* ]]; then run_scenario scenario_neutrino gre; fi
+wanted kernel && run_scenario scenario_kernel
+wanted same-host && run_scenario scenario_same_host
+wanted veth && run_scenario scenario_veth
 
 # ---- report -------------------------------------------------------------------
 python3 - "$RESULTS" "$DURATION" "$RUNS" <<'EOF'

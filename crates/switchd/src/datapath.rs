@@ -4,6 +4,7 @@
 use crate::backend::{self, Backend};
 use crate::control::{self, Pending};
 use crate::protocol::{BridgeView, PortStatsRow, PortView, Request, Response, TunnelCounters};
+use crate::spin::SpinPolicy;
 use crate::uplink::{Uplink, UplinkMode};
 use crate::{Error, Result, SOCKET_NAME, STATE_NAME, state};
 use mio::unix::SourceFd;
@@ -77,7 +78,7 @@ struct Datapath {
     vx_msgs: Vec<(usize, usize, SocketAddrV4)>,
     vx_ports: Vec<(PortId, usize)>,
     uplink_mode: UplinkMode,
-    spin: Duration,
+    spin: SpinPolicy,
     uplink: Option<Uplink>,
     uplink_tried: bool,
 }
@@ -88,9 +89,8 @@ struct Datapath {
 pub struct Options {
     /// Whether VXLAN super-frames may go out the uplink TAP.
     pub vxlan_uplink: UplinkMode,
-    /// How long the loop keeps polling (yielding the CPU) after the last event before
-    /// it sleeps: waking a sleeping thread costs tens of microseconds on a VM, most of
-    /// a request/response's time in the switch. Zero: always sleep.
+    /// How long the loop keeps polling (yielding the CPU) after the last event of
+    /// light traffic before it sleeps (see spin.rs). Zero: always sleep.
     pub spin: Duration,
 }
 
@@ -160,7 +160,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         vx_msgs: Vec::with_capacity(VX_BATCH),
         vx_ports: Vec::with_capacity(VX_BATCH),
         uplink_mode: opts.vxlan_uplink,
-        spin: opts.spin,
+        spin: SpinPolicy::new(opts.spin, Instant::now()),
         uplink: None,
         uplink_tried: false,
     };
@@ -188,11 +188,10 @@ impl Datapath {
         let mut last_expire = 0;
         let mut last_packet: Option<Instant> = None;
         loop {
-            // Right after traffic, poll without sleeping for a short while (yielding
-            // the CPU to anyone runnable): waking a sleeping thread costs tens of
-            // microseconds here, most of a request/response's time in the switch.
+            // After light traffic, poll without sleeping for a while (yielding the
+            // CPU to anyone runnable); see spin.rs.
             let spinning =
-                self.ready.is_empty() && last_packet.is_some_and(|t| t.elapsed() < self.spin);
+                self.ready.is_empty() && self.spin.should_spin(Instant::now(), last_packet);
             let timeout = if !self.ready.is_empty() || spinning {
                 Duration::ZERO
             } else {
@@ -475,6 +474,7 @@ impl Datapath {
 
     /// Runs the frame in `self.rx` through the engine and sends it where it goes.
     fn switch_frame(&mut self, in_port: PortId, tun: Option<TunnelMeta>) {
+        self.spin.note_frame(self.rx_hdr.is_gso());
         let now = self.now();
         let mut outs = std::mem::take(&mut self.outs);
         outs.clear();

@@ -15,6 +15,7 @@ pub mod client;
 mod control;
 mod datapath;
 pub mod protocol;
+mod spin;
 mod state;
 mod uplink;
 
