@@ -38,7 +38,7 @@ impl UplinkTap {
             what: "uplink TAP",
             reason,
         };
-        if read_sysctl("ipv4/ip_forward").as_deref() != Some("1") {
+        if !ipv4_forwarding() {
             return Err(unavailable(
                 "IPv4 forwarding is off in this namespace (net.ipv4.ip_forward=0)".into(),
             ));
@@ -121,6 +121,12 @@ impl AsFd for UplinkTap {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.tap.as_fd()
     }
+}
+
+/// Whether this namespace forwards IPv4 (`net.ipv4.ip_forward`), which the uplink
+/// TAP needs.
+pub fn ipv4_forwarding() -> bool {
+    read_sysctl("ipv4/ip_forward").as_deref() == Some("1")
 }
 
 /// `/proc/sys/net/<key>` of the calling thread's namespace, trimmed.

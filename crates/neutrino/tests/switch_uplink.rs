@@ -4,7 +4,8 @@
 //! super-frames crossing whole (never segmented on the veth underlay); the same when
 //! the underlay must segment and checksum in software (offloads off, as on a real
 //! wire) — the receiver's kernel and switchd find no bad outer or inner checksum; and
-//! a Linux vxlan device as the far end takes the super-frames too.
+//! a Linux vxlan device as the far end takes the super-frames too; and the uplink
+//! follows IPv4 forwarding going off and on.
 
 mod common;
 
@@ -157,6 +158,39 @@ fn super_frames_cross_whole_and_intact() {
     assert!(
         whole1 > 100 && whole2 > 100,
         "super-frames must arrive whole over a veth: {whole1}, {whole2}"
+    );
+
+    // Forwarding off on H1: its uplink closes (the kernel would drop what it takes
+    // in) and traffic goes on in software; back on: the uplink is used again.
+    let h1 = lab.host(H::H1).ns.clone();
+    ip(&[
+        "netns",
+        "exec",
+        &h1,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=0",
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        uplink_counters(&lab, H::H1).is_none(),
+        "uplink still active without forwarding"
+    );
+    checked_stream(&lab, &vm1, &vm2, 16);
+    ip(&[
+        "netns",
+        "exec",
+        &h1,
+        "sysctl",
+        "-qw",
+        "net.ipv4.ip_forward=1",
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+    checked_stream(&lab, &vm1, &vm2, 16);
+    let (again, err, _) = uplink_counters(&lab, H::H1).expect("uplink active again on H1");
+    assert!(
+        again > sent1 + 50 && err == 0,
+        "after forwarding came back: {again} vs {sent1}"
     );
 }
 

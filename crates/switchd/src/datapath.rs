@@ -5,7 +5,7 @@ use crate::backend::{self, Backend};
 use crate::control::{self, Pending};
 use crate::protocol::{BridgeView, PortStatsRow, PortView, Request, Response, TunnelCounters};
 use crate::spin::SpinPolicy;
-use crate::uplink::{Uplink, UplinkMode};
+use crate::uplink::{UplinkMode, UplinkSlot};
 use crate::{Error, Result, SOCKET_NAME, STATE_NAME, state};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -77,10 +77,8 @@ struct Datapath {
     vx_pending: Vec<u8>,
     vx_msgs: Vec<(usize, usize, SocketAddrV4)>,
     vx_ports: Vec<(PortId, usize)>,
-    uplink_mode: UplinkMode,
     spin: SpinPolicy,
-    uplink: Option<Uplink>,
-    uplink_tried: bool,
+    uplink: UplinkSlot,
 }
 
 /// Runs switchd on `run_dir` until the process is killed.
@@ -159,10 +157,8 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         vx_pending: Vec::with_capacity(VX_BATCH * 2048),
         vx_msgs: Vec::with_capacity(VX_BATCH),
         vx_ports: Vec::with_capacity(VX_BATCH),
-        uplink_mode: opts.vxlan_uplink,
         spin: SpinPolicy::new(opts.spin, Instant::now()),
-        uplink: None,
-        uplink_tried: false,
+        uplink: UplinkSlot::new(opts.vxlan_uplink),
     };
     let ids: Vec<PortId> = dp.sw.ports().map(|(id, _)| id).collect();
     for id in ids {
@@ -230,6 +226,7 @@ impl Datapath {
             let now = self.now();
             if now >= last_expire + 1000 {
                 self.sw.expire(now);
+                self.uplink.tick();
                 last_expire = now;
             }
         }
@@ -670,7 +667,7 @@ impl Datapath {
                     self.flush_vxlan();
                     match self
                         .uplink
-                        .as_mut()
+                        .get_mut()
                         .and_then(|u| u.send(pkt.data(), hdr, id as u32, local, remote))
                     {
                         Some(r) => r,
@@ -760,7 +757,7 @@ impl Datapath {
         let Some(cfg) = self.sw.port(id).map(|p| p.config.clone()) else {
             return;
         };
-        if let Some(u) = &mut self.uplink {
+        if let Some(u) = self.uplink.get_mut() {
             u.forget_routes();
         }
         let b = match backend::open(&cfg) {
@@ -805,10 +802,7 @@ impl Datapath {
                     .map_err(|e| Error::io("epoll add vxlan socket", e))?;
                 self.udp = Some(s);
                 self.ready.push_back(UDP);
-                if !self.uplink_tried {
-                    self.uplink_tried = true;
-                    self.uplink = Uplink::open(self.uplink_mode);
-                }
+                self.uplink.start();
             }
             PortType::Gre if self.gre.is_none() => {
                 let s = host::GreSocket::bind(Ipv4Addr::UNSPECIFIED)?;
@@ -946,11 +940,14 @@ impl Datapath {
             }
             Request::Show => Response::Show {
                 bridges: self.show(),
-                tunnels: TunnelCounters {
-                    uplink_active: self.uplink.is_some(),
-                    uplink_frames: self.uplink.as_ref().map_or(0, |u| u.frames),
-                    uplink_errors: self.uplink.as_ref().map_or(0, |u| u.errors),
-                    ..self.tunnels
+                tunnels: {
+                    let (uplink_active, uplink_frames, uplink_errors) = self.uplink.counters();
+                    TunnelCounters {
+                        uplink_active,
+                        uplink_frames,
+                        uplink_errors,
+                        ..self.tunnels
+                    }
                 },
                 flow_cache: self.sw.flow_cache_stats(),
             },

@@ -48,6 +48,117 @@ impl FromStr for UplinkMode {
     }
 }
 
+/// Where the uplink stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// No VXLAN port yet (or mode off).
+    Idle,
+    Active,
+    /// IPv4 forwarding is off: opened once it is on.
+    WaitingForForwarding,
+    /// Cannot be opened here (old kernel, strict rp_filter...); said once.
+    Unavailable,
+}
+
+/// The uplink's life: opened with the first VXLAN port, closed when IPv4 forwarding
+/// goes off (its frames would be dropped) and opened again when it comes back.
+pub struct UplinkSlot {
+    mode: UplinkMode,
+    state: State,
+    uplink: Option<Uplink>,
+    /// Counts of uplinks closed before, so `show` keeps counting up.
+    frames_before: u64,
+    errors_before: u64,
+}
+
+impl UplinkSlot {
+    pub fn new(mode: UplinkMode) -> UplinkSlot {
+        UplinkSlot {
+            mode,
+            state: State::Idle,
+            uplink: None,
+            frames_before: 0,
+            errors_before: 0,
+        }
+    }
+
+    /// A VXLAN socket exists: use the uplink if the mode and the host allow.
+    pub fn start(&mut self) {
+        if self.mode != UplinkMode::Off && self.state == State::Idle {
+            self.try_open();
+        }
+    }
+
+    /// Once a second: follows IPv4 forwarding going off and on.
+    pub fn tick(&mut self) {
+        let forwarding = match self.state {
+            State::Active | State::WaitingForForwarding => host::ipv4_forwarding(),
+            State::Idle | State::Unavailable => return,
+        };
+        match (self.state, forwarding) {
+            (State::Active, false) => {
+                if let Some(u) = self.uplink.take() {
+                    self.frames_before += u.frames;
+                    self.errors_before += u.errors;
+                }
+                self.state = State::WaitingForForwarding;
+                warn!(
+                    "IPv4 forwarding went off: {UPLINK_NAME} closed, VXLAN super-frames are segmented in software"
+                );
+            }
+            (State::WaitingForForwarding, true) => self.try_open(),
+            _ => {}
+        }
+    }
+
+    fn try_open(&mut self) {
+        if !host::ipv4_forwarding() {
+            if self.state != State::WaitingForForwarding {
+                let msg = "VXLAN super-frames are segmented in software until IPv4 forwarding is on (net.ipv4.ip_forward=1)";
+                if self.mode == UplinkMode::Tap {
+                    warn!("{msg}");
+                } else {
+                    info!("{msg}");
+                }
+            }
+            self.state = State::WaitingForForwarding;
+            return;
+        }
+        match Uplink::open() {
+            Ok(u) => {
+                info!("VXLAN super-frames go out {UPLINK_NAME} (kernel GSO over UDP tunnels)");
+                self.uplink = Some(u);
+                self.state = State::Active;
+            }
+            Err(e) => {
+                if self.mode == UplinkMode::Tap {
+                    warn!("--vxlan-uplink tap: {e}; segmenting in software");
+                } else {
+                    info!("VXLAN super-frames are segmented in software: {e}");
+                }
+                self.state = State::Unavailable;
+            }
+        }
+    }
+
+    pub fn get_mut(&mut self) -> Option<&mut Uplink> {
+        self.uplink.as_mut()
+    }
+
+    /// (active, super-frames written, write errors) since switchd started.
+    pub fn counters(&self) -> (bool, u64, u64) {
+        let (f, e) = self
+            .uplink
+            .as_ref()
+            .map_or((0, 0), |u| (u.frames, u.errors));
+        (
+            self.uplink.is_some(),
+            self.frames_before + f,
+            self.errors_before + e,
+        )
+    }
+}
+
 /// The open uplink and what it needs per remote.
 pub struct Uplink {
     tap: host::UplinkTap,
@@ -61,31 +172,14 @@ pub struct Uplink {
 }
 
 impl Uplink {
-    /// Opens the uplink as `mode` says; None (with the reason logged) when not used.
-    pub fn open(mode: UplinkMode) -> Option<Uplink> {
-        if mode == UplinkMode::Off {
-            return None;
-        }
-        match host::UplinkTap::open(UPLINK_NAME) {
-            Ok(tap) => {
-                info!("VXLAN super-frames go out {UPLINK_NAME} (kernel GSO over UDP tunnels)");
-                Some(Uplink {
-                    tap,
-                    sources: HashMap::new(),
-                    parts: Vec::with_capacity(4096),
-                    frames: 0,
-                    errors: 0,
-                })
-            }
-            Err(e) if mode == UplinkMode::Auto => {
-                info!("VXLAN super-frames are segmented in software: {e}");
-                None
-            }
-            Err(e) => {
-                warn!("--vxlan-uplink tap: {e}; segmenting in software");
-                None
-            }
-        }
+    fn open() -> Result<Uplink, host::Error> {
+        Ok(Uplink {
+            tap: host::UplinkTap::open(UPLINK_NAME)?,
+            sources: HashMap::new(),
+            parts: Vec::with_capacity(4096),
+            frames: 0,
+            errors: 0,
+        })
     }
 
     /// Forgets cached source addresses (routes may have changed).
