@@ -10,7 +10,9 @@
 #   kernel-vxlan    Linux vxlan device (VNI 100) + Linux bridge + veth per host
 #   veth            a plain veth pair between the two VM namespaces (ceiling)
 #   same-host       two VMs on one neutrino br-int (NORMAL), against veth
-# Each path, RUNS times (median reported): iperf3 TCP one stream and 8 parallel
+# Runs are interleaved (run 1 of every path, then run 2 ...; each path's topology
+# built afresh per run) so a slow spell of this shared machine does not fall on one
+# path only. Each path, RUNS times (median reported): iperf3 TCP one stream and 8 parallel
 # streams (server in VM2, client in VM1), 64-byte UDP packets per second, ping
 # avg RTT and TCP request/response (1 byte each way) latency.
 # Prints a table and the ratios neutrino/kernel and neutrino/veth.
@@ -165,7 +167,7 @@ start_switchd() {  # host-ns run-dir
 
 neutrino_host() {  # kind host-ns local-ip remote-ip vm-ns vm-mac vm-ip
     local kind=$1 ns=$2 local_ip=$3 remote_ip=$4 vm=$5 mac=$6 vmip=$7
-    local dir="$WORK/$ns-$kind-${NEUTRINO_VXLAN_UPLINK:-auto}" hex port tap="tap${P#nb}${vm: -2}"
+    local dir="$WORK/$ns-$kind-${NEUTRINO_VXLAN_UPLINK:-auto}-$RUN_NO" hex port tap="tap${P#nb}${vm: -2}"
     hex=$(printf '%02x%02x%02x%02x' ${remote_ip//./ })
     port="$kind-$hex"
     start_switchd "$ns" "$dir"
@@ -241,7 +243,7 @@ gbps_of() {  # iperf3 json
 measure() {  # name  (VM1 -> VM2 at $VM2_IP; appends "name metric value" lines)
     local name=$1 run json v
     wait_ping "$V1" "$VM2_IP"
-    for run in $(seq "$RUNS"); do
+    for run in $RUN_NO; do
         json="$WORK/$name.$run.tcp.json"
         iperf_server
         ip netns exec "$V1" iperf3 -c "$VM2_IP" -p 5201 -t "$DURATION" -J >"$json" \
@@ -280,7 +282,7 @@ scenario_neutrino() {  # vxlan|gre [uplink mode: auto|off]
     neutrino_host "$1" "$H1" "$H1_IP" "$H2_IP" "$V1" "$VM1_MAC" "$VM1_IP"
     neutrino_host "$1" "$H2" "$H2_IP" "$H1_IP" "$V2" "$VM2_MAC" "$VM2_IP"
     measure "$name"
-    sw "$WORK/$H1-$1-$NEUTRINO_VXLAN_UPLINK" show | grep -E '^(vxlan uplink|flow cache)' | sed 's/^/  H1 /' >&2 || true
+    sw "$WORK/$H1-$1-$NEUTRINO_VXLAN_UPLINK-$RUN_NO" show | grep -E '^(vxlan uplink|flow cache)' | sed 's/^/  H1 /' >&2 || true
 }
 
 scenario_kernel() {
@@ -292,7 +294,7 @@ scenario_kernel() {
 
 scenario_same_host() {
     mkns "$H1"
-    local dir="$WORK/$H1-same" n tap mac ip ns i
+    local dir="$WORK/$H1-same-$RUN_NO" n tap mac ip ns i
     start_switchd "$H1" "$dir"
     sw "$dir" add-br br-int
     for n in 1 2; do
@@ -334,12 +336,14 @@ run_scenario() {  # function args...  (isolated in a subshell; failure recorded,
 
 del_namespaces  # leftovers of an earlier run that reused our pid
 wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
-wanted vxlan && run_scenario scenario_neutrino vxlan
-wanted vxlan-sw && run_scenario scenario_neutrino vxlan off
-if [ "$WITH_GRE" = 1 ] || [[ "$ONLY" == *",gre,"* ]]; then run_scenario scenario_neutrino gre; fi
-wanted kernel && run_scenario scenario_kernel
-wanted same-host && run_scenario scenario_same_host
-wanted veth && run_scenario scenario_veth
+for RUN_NO in $(seq "$RUNS"); do
+    wanted vxlan && run_scenario scenario_neutrino vxlan
+    wanted vxlan-sw && run_scenario scenario_neutrino vxlan off
+    if [ "$WITH_GRE" = 1 ] || [[ "$ONLY" == *",gre,"* ]]; then run_scenario scenario_neutrino gre; fi
+    wanted kernel && run_scenario scenario_kernel
+    wanted same-host && run_scenario scenario_same_host
+    wanted veth && run_scenario scenario_veth
+done
 
 # ---- report -------------------------------------------------------------------
 python3 - "$RESULTS" "$DURATION" "$RUNS" <<'EOF'
