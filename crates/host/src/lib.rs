@@ -37,7 +37,7 @@ pub use tap::{
     TUN_F_CSUM, TUN_F_TSO_ECN, TUN_F_TSO4, TUN_F_TSO6, TUN_F_UFO, TUN_F_USO4, TUN_F_USO6, Tap,
     VNET_HDR_LEN,
 };
-pub use tunnel_socket::{GrePacket, GreSocket, UdpTunnelSocket};
+pub use tunnel_socket::{GrePacket, GreSocket, RECV_BATCH as GRE_RECV_BATCH, UdpTunnelSocket};
 pub use uplink::{UPLINK_VNET_HDR_LEN, UplinkTap, ipv4_forwarding, route_source};
 
 /// Result of this crate's setup operations.

@@ -93,6 +93,8 @@ pub struct GrePacket {
 
 /// Most GRE packets handed to one sendmmsg call.
 pub const SEND_BATCH: usize = 64;
+/// Most GRE packets taken by one recvmmsg call.
+pub const RECV_BATCH: usize = 64;
 
 /// One raw IPv4 socket, protocol 47 (GRE), for all GRE ports: non-blocking, 4 MiB buffers.
 /// The kernel prepends the outer IPv4 header on send (no IP_HDRINCL); on receive the buffer
@@ -123,6 +125,80 @@ impl GreSocket {
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<GrePacket> {
         let n = (&self.sock).read(buf)?;
         parse_outer_ipv4(&buf[..n])
+    }
+
+    /// Receives up to [`RECV_BATCH`] packets in one system call (recvmmsg): `buf` is cut
+    /// into slots of `slot` bytes, packet `i` lands in slot `i` and `out[i]` says where
+    /// its GRE header lies in `buf` (offsets from the start of `buf`), or None when it
+    /// was truncated (longer than a slot) or its outer header is malformed.
+    /// `WouldBlock` when nothing is waiting.
+    pub fn recv_batch(
+        &self,
+        buf: &mut [u8],
+        slot: usize,
+        out: &mut Vec<Option<GrePacket>>,
+    ) -> io::Result<usize> {
+        out.clear();
+        let n = (buf.len() / slot.max(1)).min(RECV_BATCH);
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "buffer smaller than a slot",
+            ));
+        }
+        let mut iovs = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; RECV_BATCH];
+        // SAFETY: mmsghdr is plain old data; all-zero is valid before we fill it.
+        let mut msgs: [libc::mmsghdr; RECV_BATCH] = unsafe { std::mem::zeroed() };
+        for (i, chunk) in buf.chunks_mut(slot).take(n).enumerate() {
+            iovs[i].iov_base = chunk.as_mut_ptr().cast();
+            iovs[i].iov_len = chunk.len();
+            msgs[i].msg_hdr.msg_iov = &raw mut iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: msgs[..n] point at iovecs over disjoint slots of `buf`, live for the
+        // call; the count is within the array.
+        let r = unsafe {
+            libc::recvmmsg(
+                self.sock.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        for (i, m) in msgs.iter().take(r as usize).enumerate() {
+            let at = i * slot;
+            let len = (m.msg_len as usize).min(slot);
+            let p = if m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                None
+            } else {
+                parse_outer_ipv4(&buf[at..at + len])
+                    .ok()
+                    .map(|p| GrePacket {
+                        start: at + p.start,
+                        ..p
+                    })
+            };
+            out.push(p);
+        }
+        Ok(r as usize)
+    }
+
+    /// Sends datagrams `buf[start..start + len]` (GRE header and payload each) to their
+    /// destinations (the port is ignored), up to 64 per system call (sendmmsg). Returns
+    /// how many were sent, in order; an error only when not even the first could be.
+    pub fn send_many(
+        &self,
+        buf: &[u8],
+        msgs: &[(usize, usize, SocketAddrV4)],
+    ) -> io::Result<usize> {
+        crate::udp_gso::send_many_fd(self.sock.as_raw_fd(), buf, msgs)
     }
 
     /// Sends a GRE header and payload to `dst`; the kernel adds the outer IPv4 header.

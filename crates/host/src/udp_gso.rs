@@ -108,62 +108,7 @@ impl UdpTunnelSocket {
         buf: &[u8],
         msgs: &[(usize, usize, SocketAddrV4)],
     ) -> io::Result<usize> {
-        const BATCH: usize = 64;
-        let mut sent = 0;
-        for group in msgs.chunks(BATCH) {
-            let mut addrs =
-                [sockaddr(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0)); BATCH];
-            let mut iovs = [libc::iovec {
-                iov_base: std::ptr::null_mut(),
-                iov_len: 0,
-            }; BATCH];
-            // SAFETY: mmsghdr is plain old data; all-zero is valid before we fill it.
-            let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
-            for (i, &(start, len, dst)) in group.iter().enumerate() {
-                let Some(piece) = buf.get(start..start + len) else {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "datagram outside the buffer",
-                    ));
-                };
-                addrs[i] = sockaddr(dst);
-                iovs[i].iov_base = piece.as_ptr() as *mut libc::c_void;
-                iovs[i].iov_len = piece.len();
-            }
-            for i in 0..group.len() {
-                let h = &mut hdrs[i].msg_hdr;
-                h.msg_name = (&raw mut addrs[i]).cast();
-                h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
-                h.msg_iov = &raw mut iovs[i];
-                h.msg_iovlen = 1;
-            }
-            let mut done = 0;
-            while done < group.len() {
-                // SAFETY: hdrs[done..] point at live iovecs, buffers and addresses for
-                // the call's duration; the count is within the array.
-                let r = unsafe {
-                    libc::sendmmsg(
-                        self.as_raw_fd(),
-                        hdrs[done..].as_mut_ptr(),
-                        (group.len() - done) as u32,
-                        0,
-                    )
-                };
-                if r < 0 {
-                    let e = io::Error::last_os_error();
-                    if e.kind() == io::ErrorKind::Interrupted {
-                        continue;
-                    }
-                    return if sent > 0 { Ok(sent) } else { Err(e) };
-                }
-                if r == 0 {
-                    return Ok(sent);
-                }
-                done += r as usize;
-                sent += r as usize;
-            }
-        }
-        Ok(sent)
+        send_many_fd(self.as_raw_fd(), buf, msgs)
     }
 
     /// Receives one datagram, or with UDP_GRO a run of them: returns (bytes, source,
@@ -212,4 +157,68 @@ impl UdpTunnelSocket {
         );
         Ok((n, src, seg))
     }
+}
+
+/// sendmmsg of datagrams `buf[start..start + len]` to their destinations on socket `fd`,
+/// up to 64 per call: how many were sent, in order; an error only when none was.
+pub(crate) fn send_many_fd(
+    fd: std::os::fd::RawFd,
+    buf: &[u8],
+    msgs: &[(usize, usize, SocketAddrV4)],
+) -> io::Result<usize> {
+    const BATCH: usize = 64;
+    let mut sent = 0;
+    for group in msgs.chunks(BATCH) {
+        let mut addrs = [sockaddr(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0)); BATCH];
+        let mut iovs = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; BATCH];
+        // SAFETY: mmsghdr is plain old data; all-zero is valid before we fill it.
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+        for (i, &(start, len, dst)) in group.iter().enumerate() {
+            let Some(piece) = buf.get(start..start + len) else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "datagram outside the buffer",
+                ));
+            };
+            addrs[i] = sockaddr(dst);
+            iovs[i].iov_base = piece.as_ptr() as *mut libc::c_void;
+            iovs[i].iov_len = piece.len();
+        }
+        for i in 0..group.len() {
+            let h = &mut hdrs[i].msg_hdr;
+            h.msg_name = (&raw mut addrs[i]).cast();
+            h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            h.msg_iov = &raw mut iovs[i];
+            h.msg_iovlen = 1;
+        }
+        let mut done = 0;
+        while done < group.len() {
+            // SAFETY: hdrs[done..] point at live iovecs, buffers and addresses for
+            // the call's duration; the count is within the array.
+            let r = unsafe {
+                libc::sendmmsg(
+                    fd,
+                    hdrs[done..].as_mut_ptr(),
+                    (group.len() - done) as u32,
+                    0,
+                )
+            };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return if sent > 0 { Ok(sent) } else { Err(e) };
+            }
+            if r == 0 {
+                return Ok(sent);
+            }
+            done += r as usize;
+            sent += r as usize;
+        }
+    }
+    Ok(sent)
 }

@@ -43,8 +43,10 @@ const UNDERLAY_MTU: usize = 1500;
 const OUTER_IP: usize = 20;
 /// The largest inner frame one VXLAN packet on the underlay carries unfragmented.
 const MAX_WIRE_INNER: usize = UNDERLAY_MTU - OUTER_IP - 8 - vxlan::HEADER_LEN;
-/// Small VXLAN datagrams gathered before one sendmmsg.
-const VX_BATCH: usize = 64;
+/// Room for one received GRE packet (a jumbo underlay's 9000 bytes and more).
+const GRE_SLOT: usize = 9216;
+/// Small tunnel packets (VXLAN or GRE) gathered before one sendmmsg.
+const TUN_BATCH: usize = 64;
 
 struct Datapath {
     sw: Switch,
@@ -74,9 +76,14 @@ struct Datapath {
     too_big: Option<Vec<u8>>,
     /// Small VXLAN datagrams waiting to leave together (sendmmsg): their bytes,
     /// (offset, length, destination), and (port, frame bytes) for the counters.
-    vx_pending: Vec<u8>,
-    vx_msgs: Vec<(usize, usize, SocketAddrV4)>,
-    vx_ports: Vec<(PortId, usize)>,
+    tun_pending: Vec<u8>,
+    tun_msgs: Vec<(usize, usize, SocketAddrV4)>,
+    tun_ports: Vec<(PortId, usize)>,
+    /// Which socket the gathered packets are for.
+    tun_kind: PortType,
+    /// GRE packets received in one recvmmsg, slot by slot, and where each lies.
+    gre_buf: Vec<u8>,
+    gre_pkts: Vec<Option<host::GrePacket>>,
     spin: SpinPolicy,
     uplink: UplinkSlot,
 }
@@ -154,9 +161,12 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         gro_src: None,
         ready: VecDeque::new(),
         too_big: None,
-        vx_pending: Vec::with_capacity(VX_BATCH * 2048),
-        vx_msgs: Vec::with_capacity(VX_BATCH),
-        vx_ports: Vec::with_capacity(VX_BATCH),
+        tun_pending: Vec::with_capacity(TUN_BATCH * 2048),
+        tun_msgs: Vec::with_capacity(TUN_BATCH),
+        tun_ports: Vec::with_capacity(TUN_BATCH),
+        tun_kind: PortType::Vxlan,
+        gre_buf: Vec::new(),
+        gre_pkts: Vec::with_capacity(host::GRE_RECV_BATCH),
         spin: SpinPolicy::new(opts.spin, Instant::now()),
         uplink: UplinkSlot::new(opts.vxlan_uplink),
     };
@@ -218,7 +228,7 @@ impl Datapath {
                     break;
                 };
                 let more = self.service(tok);
-                self.flush_vxlan();
+                self.flush_tunnel_batch();
                 if more {
                     self.ready.push_back(tok);
                 }
@@ -415,30 +425,54 @@ impl Datapath {
     }
 
     fn service_gre(&mut self) -> bool {
-        let mut buf = std::mem::take(&mut self.udp_buf);
-        let more = self.service_gre_with(buf.reset_for_read());
+        if self.gre_buf.is_empty() {
+            self.gre_buf = vec![0; host::GRE_RECV_BATCH * GRE_SLOT];
+        }
+        let mut buf = std::mem::take(&mut self.gre_buf);
+        let mut pkts = std::mem::take(&mut self.gre_pkts);
+        let more = self.service_gre_with(&mut buf, &mut pkts);
         self.gro_flush();
-        self.udp_buf = buf;
+        self.gre_buf = buf;
+        self.gre_pkts = pkts;
         more
     }
 
-    /// Reads a batch of GRE packets; consecutive TCP segments of one flow are
-    /// coalesced into super-frames as on the VXLAN side.
-    fn service_gre_with(&mut self, buf: &mut [u8]) -> bool {
-        for _ in 0..BATCH {
+    /// Reads batches of GRE packets (recvmmsg); consecutive TCP segments of one flow
+    /// are coalesced into super-frames like VXLAN's.
+    fn service_gre_with(
+        &mut self,
+        buf: &mut [u8],
+        pkts: &mut Vec<Option<host::GrePacket>>,
+    ) -> bool {
+        for _ in 0..BATCH / host::GRE_RECV_BATCH.min(BATCH) {
             let Some(sock) = &self.gre else { return false };
-            match sock.recv_from(buf) {
-                Ok(p) => {
-                    let pkt = &mut buf[p.start..p.start + p.len];
-                    let h = match gre::parse_header(pkt) {
-                        Ok(h) if h.protocol == ether::ETH_P_TEB => h,
-                        _ => {
+            match sock.recv_batch(buf, GRE_SLOT, pkts) {
+                Ok(n) => {
+                    for p in pkts.iter() {
+                        let Some(p) = p else {
                             self.tunnels.malformed += 1;
                             continue;
-                        }
-                    };
-                    let key = u64::from(h.key.unwrap_or(0));
-                    self.tunnel_inner(PortType::Gre, p.src, Some(p.dst), key, &mut pkt[h.len..]);
+                        };
+                        let pkt = &mut buf[p.start..p.start + p.len];
+                        let h = match gre::parse_header(pkt) {
+                            Ok(h) if h.protocol == ether::ETH_P_TEB => h,
+                            _ => {
+                                self.tunnels.malformed += 1;
+                                continue;
+                            }
+                        };
+                        let key = u64::from(h.key.unwrap_or(0));
+                        self.tunnel_inner(
+                            PortType::Gre,
+                            p.src,
+                            Some(p.dst),
+                            key,
+                            &mut pkt[h.len..],
+                        );
+                    }
+                    if n < host::GRE_RECV_BATCH {
+                        return false;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -565,19 +599,20 @@ impl Datapath {
     }
 
     /// Sends the gathered small VXLAN datagrams and counts them on their ports.
-    fn flush_vxlan(&mut self) {
-        if self.vx_msgs.is_empty() {
+    fn flush_tunnel_batch(&mut self) {
+        if self.tun_msgs.is_empty() {
             return;
         }
-        let res = match &self.udp {
-            Some(s) => s.send_many(&self.vx_pending, &self.vx_msgs),
-            None => Err(std::io::Error::other("no vxlan socket")),
+        let res = match (self.tun_kind, &self.udp, &self.gre) {
+            (PortType::Vxlan, Some(s), _) => s.send_many(&self.tun_pending, &self.tun_msgs),
+            (PortType::Gre, _, Some(s)) => s.send_many(&self.tun_pending, &self.tun_msgs),
+            _ => Err(std::io::Error::other("no tunnel socket")),
         };
         let (sent, dropped) = match &res {
             Ok(n) => (*n, true),
             Err(e) => (0, e.kind() == ErrorKind::WouldBlock),
         };
-        for (i, &(port, bytes)) in self.vx_ports.iter().enumerate() {
+        for (i, &(port, bytes)) in self.tun_ports.iter().enumerate() {
             if let Some(p) = self.sw.port_mut(port) {
                 if i < sent {
                     p.stats.tx_packets += 1;
@@ -589,9 +624,9 @@ impl Datapath {
                 }
             }
         }
-        self.vx_pending.clear();
-        self.vx_msgs.clear();
-        self.vx_ports.clear();
+        self.tun_pending.clear();
+        self.tun_msgs.clear();
+        self.tun_ports.clear();
     }
 
     fn send_replies(&mut self, orig: &switch::FlowKey) {
@@ -664,7 +699,7 @@ impl Datapath {
                 }
                 if hdr.is_gso() && kind == PortType::Vxlan {
                     // Keep the order of what goes out the socket.
-                    self.flush_vxlan();
+                    self.flush_tunnel_batch();
                     match self
                         .uplink
                         .get_mut()
@@ -676,6 +711,7 @@ impl Datapath {
                         }
                     }
                 } else if hdr.is_gso() {
+                    self.flush_tunnel_batch();
                     self.tx_segs.clear();
                     match segment_tcp(
                         pkt.data(),
@@ -696,26 +732,29 @@ impl Datapath {
                     }
                     if kind == PortType::Vxlan {
                         vxlan::write_header(pkt.push(prefix), id as u32);
-                        let start = self.vx_pending.len();
-                        self.vx_pending.extend_from_slice(pkt.data());
-                        let dst = SocketAddrV4::new(remote, vxlan::UDP_PORT);
-                        self.vx_msgs.push((start, pkt.len(), dst));
-                        self.vx_ports.push((o.port, len));
-                        pkt.pull(prefix);
-                        if self.vx_msgs.len() >= VX_BATCH {
-                            self.flush_vxlan();
-                        }
-                        // Counted when the batch leaves.
-                        return;
                     } else {
                         gre::write_header(pkt.push(prefix), ether::ETH_P_TEB, gre_key);
-                        let r = match &self.gre {
-                            Some(s) => s.send_to(pkt.data(), remote),
-                            None => Err(std::io::Error::other("no gre socket")),
-                        };
-                        pkt.pull(prefix);
-                        r
                     }
+                    if self.tun_kind != kind {
+                        self.flush_tunnel_batch();
+                        self.tun_kind = kind;
+                    }
+                    let start = self.tun_pending.len();
+                    self.tun_pending.extend_from_slice(pkt.data());
+                    let port = if kind == PortType::Vxlan {
+                        vxlan::UDP_PORT
+                    } else {
+                        0
+                    };
+                    let dst = SocketAddrV4::new(remote, port);
+                    self.tun_msgs.push((start, pkt.len(), dst));
+                    self.tun_ports.push((o.port, len));
+                    pkt.pull(prefix);
+                    if self.tun_msgs.len() >= TUN_BATCH {
+                        self.flush_tunnel_batch();
+                    }
+                    // Counted when the batch leaves.
+                    return;
                 }
             }
             _ => return,
