@@ -38,7 +38,7 @@ pub use tap::{
     VNET_HDR_LEN,
 };
 pub use tunnel_socket::{GrePacket, GreSocket, RECV_BATCH as GRE_RECV_BATCH, UdpTunnelSocket};
-pub use uplink::{UPLINK_VNET_HDR_LEN, UplinkTap, ipv4_forwarding, route_source};
+pub use uplink::{UPLINK_VNET_HDR_LEN, UplinkTap, ipv4_forwarding, route_to};
 
 /// Result of this crate's setup operations.
 pub type Result<T> = std::result::Result<T, Error>;

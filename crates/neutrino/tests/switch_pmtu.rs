@@ -10,7 +10,11 @@ use std::time::Duration;
 
 fn run(tag: &str, t: Tunnel, want_mtu: &str) {
     let (lab, vm1, vm2) = Lab::two_vms(tag, t);
-    lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
+    check(&lab, &vm1, &vm2, want_mtu);
+}
+
+fn check(lab: &Lab, vm1: &Vm, vm2: &Vm, want_mtu: &str) {
+    lab.wait_ping(vm1, vm2.ip, PING_WITHIN);
     ip(&["-n", &vm1.ns, "link", "set", "dev", &vm1.tap, "mtu", "1500"]);
     // 1472 bytes of ICMP payload = a 1500-byte IP packet with DF.
     let r = run_cmd_in(
@@ -37,7 +41,7 @@ fn run(tag: &str, t: Tunnel, want_mtu: &str) {
         ],
     );
     assert!(ok.contains(" 0% packet loss"), "{ok}");
-    lab.tcp_transfer(&vm1, &vm2, 5);
+    lab.tcp_transfer(vm1, vm2, 5);
 }
 
 fn run_cmd_in(ns: &str, args: &[&str]) -> String {
@@ -53,6 +57,28 @@ fn vxlan_frag_needed() {
         return;
     }
     run("pmv", Tunnel::Vxlan, "1450");
+}
+
+/// The tunnel MTU follows the underlay's route MTU (here 1400, not 1500).
+#[test]
+fn vxlan_frag_needed_follows_the_underlay_mtu() {
+    if !lab_available() {
+        return;
+    }
+    let mut lab = Lab::new("pmu");
+    for (h, dev) in [(H::H1, "u1"), (H::H2, "u2")] {
+        let ns = lab.host(h).ns.clone();
+        let dev = format!("{}{dev}", lab.prefix);
+        ip(&["-n", &ns, "link", "set", "dev", &dev, "mtu", "1400"]);
+    }
+    lab.setup_switch_host(H::H1, Tunnel::Vxlan, &[NET1]);
+    lab.setup_switch_host(H::H2, Tunnel::Vxlan, &[NET1]);
+    let vm1 = lab.vm(H::H1, 1, "10.0.0.2", "fa:16:3e:00:00:01", 1);
+    let vm2 = lab.vm(H::H2, 2, "10.0.0.4", "fa:16:3e:00:00:04", 1);
+    lab.attach_vm(&vm1);
+    lab.attach_vm(&vm2);
+    ip(&["-n", &vm2.ns, "link", "set", "dev", &vm2.tap, "mtu", "1350"]);
+    check(&lab, &vm1, &vm2, "1350");
 }
 
 #[test]

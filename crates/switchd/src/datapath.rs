@@ -5,6 +5,7 @@ use crate::backend::{self, Backend};
 use crate::control::{self, Pending};
 use crate::protocol::{BridgeView, PortStatsRow, PortView, Request, Response, TunnelCounters};
 use crate::spin::SpinPolicy;
+use crate::underlay::Underlay;
 use crate::uplink::{UplinkMode, UplinkSlot};
 use crate::{Error, Result, SOCKET_NAME, STATE_NAME, state};
 use mio::unix::SourceFd;
@@ -36,13 +37,11 @@ const BATCH: usize = 64;
 const MAX_FRAME: usize = 65536 + VNET_HDR_LEN;
 /// Most bytes handed to one UDP GSO send (the kernel's limit is 64 KB).
 const MAX_GSO_SEND: usize = 60_000;
-/// The underlay's MTU: a tunnel packet bigger than this would be fragmented, so a
-/// frame that must not be (IPv4 with DF, IPv6) gets a path-MTU error instead.
-const UNDERLAY_MTU: usize = 1500;
 /// Outer IPv4 header.
 const OUTER_IP: usize = 20;
-/// The largest inner frame one VXLAN packet on the underlay carries unfragmented.
-const MAX_WIRE_INNER: usize = UNDERLAY_MTU - OUTER_IP - 8 - vxlan::HEADER_LEN;
+/// Outer IPv4 + UDP + VXLAN in front of an inner frame (its Ethernet header counts
+/// as payload).
+const VXLAN_OUTER: usize = OUTER_IP + 8 + vxlan::HEADER_LEN;
 /// Room for one received GRE packet (a jumbo underlay's 9000 bytes and more).
 const GRE_SLOT: usize = 9216;
 /// Small tunnel packets (VXLAN or GRE) gathered before one sendmmsg.
@@ -85,6 +84,7 @@ struct Datapath {
     gre_buf: Vec<u8>,
     gre_pkts: Vec<Option<host::GrePacket>>,
     spin: SpinPolicy,
+    underlay: Underlay,
     uplink: UplinkSlot,
 }
 
@@ -168,6 +168,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         gre_buf: Vec::new(),
         gre_pkts: Vec::with_capacity(host::GRE_RECV_BATCH),
         spin: SpinPolicy::new(opts.spin, Instant::now()),
+        underlay: Underlay::default(),
         uplink: UplinkSlot::new(opts.vxlan_uplink),
     };
     let ids: Vec<PortId> = dp.sw.ports().map(|(id, _)| id).collect();
@@ -305,7 +306,7 @@ impl Datapath {
             match sock.recv_segments(buf.reset_for_read()) {
                 Ok((n, src, seg)) => {
                     if seg >= n
-                        && n > vxlan::HEADER_LEN + MAX_WIRE_INNER
+                        && n + OUTER_IP + 8 > self.underlay.path(*src.ip(), Instant::now()).mtu
                         && self.take_super_frame(buf, n, *src.ip())
                     {
                         continue;
@@ -351,8 +352,9 @@ impl Datapath {
             return false;
         };
         buf.pull(vxlan::HEADER_LEN);
-        let Some(hdr) = wire::gso_split::received_super_frame(buf.data_mut(), MAX_WIRE_INNER)
-        else {
+        let mtu = self.underlay.path(src, Instant::now()).mtu;
+        let max_inner = mtu.saturating_sub(VXLAN_OUTER);
+        let Some(hdr) = wire::gso_split::received_super_frame(buf.data_mut(), max_inner) else {
             return false;
         };
         let vni = u64::from(vni);
@@ -689,8 +691,9 @@ impl Datapath {
                 } else {
                     pkt.len()
                 };
-                if outer + piece > UNDERLAY_MTU && wire::icmp::must_not_fragment(pkt.data()) {
-                    let mtu = (UNDERLAY_MTU - outer - ether::ETH_HLEN) as u16;
+                let path = self.underlay.path(remote, Instant::now());
+                if outer + piece > path.mtu && wire::icmp::must_not_fragment(pkt.data()) {
+                    let mtu = path.mtu.saturating_sub(outer + ether::ETH_HLEN) as u16;
                     self.too_big = wire::icmp::too_big_reply(pkt.data(), mtu);
                     if let Some(p) = self.sw.port_mut(o.port) {
                         p.stats.tx_dropped += 1;
@@ -703,7 +706,8 @@ impl Datapath {
                     match self
                         .uplink
                         .get_mut()
-                        .and_then(|u| u.send(pkt.data(), hdr, id as u32, local, remote))
+                        .zip(local.or(path.source))
+                        .and_then(|(u, src)| u.send(pkt.data(), hdr, id as u32, src, remote))
                     {
                         Some(r) => r,
                         None => {
@@ -796,9 +800,7 @@ impl Datapath {
         let Some(cfg) = self.sw.port(id).map(|p| p.config.clone()) else {
             return;
         };
-        if let Some(u) = self.uplink.get_mut() {
-            u.forget_routes();
-        }
+        self.underlay.forget();
         let b = match backend::open(&cfg) {
             Ok(b) => b,
             Err(e) => {

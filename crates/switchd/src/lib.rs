@@ -17,6 +17,7 @@ mod datapath;
 pub mod protocol;
 mod spin;
 mod state;
+mod underlay;
 mod uplink;
 
 pub use datapath::{Options, run};

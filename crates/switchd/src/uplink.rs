@@ -6,7 +6,6 @@
 //!
 //! Frames that are not TCP super-frames keep going out the VXLAN socket (batched).
 
-use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -162,8 +161,6 @@ impl UplinkSlot {
 /// The open uplink and what it needs per remote.
 pub struct Uplink {
     tap: host::UplinkTap,
-    /// Local source address towards each remote VTEP (a route lookup, cached).
-    sources: HashMap<Ipv4Addr, Ipv4Addr>,
     /// Headers of the parts of the frame being sent.
     parts: Vec<u8>,
     /// Super-frames (parts) written.
@@ -175,37 +172,22 @@ impl Uplink {
     fn open() -> Result<Uplink, host::Error> {
         Ok(Uplink {
             tap: host::UplinkTap::open(UPLINK_NAME)?,
-            sources: HashMap::new(),
             parts: Vec::with_capacity(4096),
             frames: 0,
             errors: 0,
         })
     }
 
-    /// Forgets cached source addresses (routes may have changed).
-    pub fn forget_routes(&mut self) {
-        self.sources.clear();
-    }
-
     /// Sends TCP super-frame `frame` (offload state `hdr`) to `remote` in VXLAN `vni`,
-    /// from `local` (or the address the route to `remote` would use).
-    /// None when it cannot go this way (not TCP, no route): send it the other way.
+    /// from `local`. None when it cannot go this way (not TCP): send it the other way.
     pub fn send(
         &mut self,
         frame: &[u8],
         hdr: &VirtioNetHdr,
         vni: u32,
-        local: Option<Ipv4Addr>,
+        local: Ipv4Addr,
         remote: Ipv4Addr,
     ) -> Option<io::Result<usize>> {
-        let local = match local.or_else(|| self.sources.get(&remote).copied()) {
-            Some(a) => a,
-            None => {
-                let a = host::route_source(remote).ok()?;
-                self.sources.insert(remote, a);
-                a
-            }
-        };
         self.parts.clear();
         let sp =
             wire::gso_split::split(frame, usize::from(hdr.gso_size), MAX_INNER, &mut self.parts)
