@@ -31,8 +31,9 @@ enum Command {
         /// when possible, tap logs an error when not, off always segments in software.
         #[arg(long, env = "NEUTRINO_VXLAN_UPLINK", default_value = "auto")]
         vxlan_uplink: switchd::UplinkMode,
-        /// Microseconds the datapath keeps polling after the last packet before it
-        /// sleeps (lower latency for request/response traffic; 0 = always sleep).
+        /// Microseconds the datapath keeps polling after the last packet of light
+        /// traffic before it sleeps (lower request/response latency; bulk traffic
+        /// never polls; 0 = always sleep).
         #[arg(long, env = "NEUTRINO_POLL_SPIN_US", default_value_t = 300)]
         poll_spin_us: u64,
     },
