@@ -73,7 +73,7 @@ struct Datapath {
     /// A path-MTU error for the sender of the frame being switched (it was too
     /// big for a tunnel and must not be fragmented).
     too_big: Option<Vec<u8>>,
-    /// Small VXLAN datagrams waiting to leave together (sendmmsg): their bytes,
+    /// Small tunnel packets waiting to leave together (sendmmsg): their bytes,
     /// (offset, length, destination), and (port, frame bytes) for the counters.
     tun_pending: Vec<u8>,
     tun_msgs: Vec<(usize, usize, SocketAddrV4)>,
@@ -88,7 +88,6 @@ struct Datapath {
     uplink: UplinkSlot,
 }
 
-/// Runs switchd on `run_dir` until the process is killed.
 /// How switchd moves packets (command-line options of `neutrino switchd`).
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -108,7 +107,7 @@ impl Default for Options {
     }
 }
 
-/// Runs switchd on `run_dir` until killed.
+/// Runs switchd on `run_dir` until the process is killed.
 pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
     std::fs::create_dir_all(run_dir)
         .map_err(|e| Error::io(format!("create {}", run_dir.display()), e))?;
@@ -439,52 +438,42 @@ impl Datapath {
         more
     }
 
-    /// Reads batches of GRE packets (recvmmsg); consecutive TCP segments of one flow
-    /// are coalesced into super-frames like VXLAN's.
+    /// Reads a batch of GRE packets (recvmmsg); consecutive TCP segments of one flow
+    /// are coalesced into super-frames like VXLAN's. True when the batch was full.
     fn service_gre_with(
         &mut self,
         buf: &mut [u8],
         pkts: &mut Vec<Option<host::GrePacket>>,
     ) -> bool {
-        for _ in 0..BATCH / host::GRE_RECV_BATCH.min(BATCH) {
-            let Some(sock) = &self.gre else { return false };
+        let Some(sock) = &self.gre else { return false };
+        let n = loop {
             match sock.recv_batch(buf, GRE_SLOT, pkts) {
-                Ok(n) => {
-                    for p in pkts.iter() {
-                        let Some(p) = p else {
-                            self.tunnels.malformed += 1;
-                            continue;
-                        };
-                        let pkt = &mut buf[p.start..p.start + p.len];
-                        let h = match gre::parse_header(pkt) {
-                            Ok(h) if h.protocol == ether::ETH_P_TEB => h,
-                            _ => {
-                                self.tunnels.malformed += 1;
-                                continue;
-                            }
-                        };
-                        let key = u64::from(h.key.unwrap_or(0));
-                        self.tunnel_inner(
-                            PortType::Gre,
-                            p.src,
-                            Some(p.dst),
-                            key,
-                            &mut pkt[h.len..],
-                        );
-                    }
-                    if n < host::GRE_RECV_BATCH {
-                        return false;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Ok(n) => break n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) => {
                     warn!("gre socket: {e}");
                     return false;
                 }
             }
+        };
+        for p in pkts.iter() {
+            let Some(p) = p else {
+                self.tunnels.malformed += 1;
+                continue;
+            };
+            let pkt = &mut buf[p.start..p.start + p.len];
+            let h = match gre::parse_header(pkt) {
+                Ok(h) if h.protocol == ether::ETH_P_TEB => h,
+                _ => {
+                    self.tunnels.malformed += 1;
+                    continue;
+                }
+            };
+            let key = u64::from(h.key.unwrap_or(0));
+            self.tunnel_inner(PortType::Gre, p.src, Some(p.dst), key, &mut pkt[h.len..]);
         }
-        true
+        n == host::GRE_RECV_BATCH
     }
 
     fn tunnel_in_port(&mut self, id: PortId, src: Ipv4Addr, dst: Option<Ipv4Addr>, key: u64) {
@@ -600,7 +589,7 @@ impl Datapath {
         Ok(sent)
     }
 
-    /// Sends the gathered small VXLAN datagrams and counts them on their ports.
+    /// Sends the gathered small tunnel packets and counts them on their ports.
     fn flush_tunnel_batch(&mut self) {
         if self.tun_msgs.is_empty() {
             return;
