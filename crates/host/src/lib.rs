@@ -28,6 +28,8 @@ mod tunnel_socket;
 mod udp_gso;
 mod uplink;
 
+pub use udp_gso::SendOutcome;
+
 pub use link::{
     delete_link, get_mac, get_mtu, ifindex, link_exists, move_to_netns, set_mac, set_mtu, set_up,
 };

@@ -191,14 +191,15 @@ impl GreSocket {
     }
 
     /// Sends datagrams `buf[start..start + len]` (GRE header and payload each) to their
-    /// destinations (the port is ignored), up to 64 per system call (sendmmsg). Returns
-    /// how many were sent, in order; an error only when not even the first could be.
+    /// destinations (the port is ignored), up to 64 per system call (sendmmsg);
+    /// `outcome` says what became of each, in order.
     pub fn send_many(
         &self,
         buf: &[u8],
         msgs: &[(usize, usize, SocketAddrV4)],
-    ) -> io::Result<usize> {
-        crate::udp_gso::send_many_fd(self.sock.as_raw_fd(), buf, msgs)
+        outcome: &mut crate::SendOutcome,
+    ) {
+        crate::udp_gso::send_many_fd(self.sock.as_raw_fd(), buf, msgs, outcome)
     }
 
     /// Sends a GRE header and payload to `dst`; the kernel adds the outer IPv4 header.

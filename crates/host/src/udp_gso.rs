@@ -101,14 +101,14 @@ impl UdpTunnelSocket {
     }
 
     /// Sends datagrams `buf[start..start + len]` to their destinations, up to 64
-    /// per system call (sendmmsg). Returns how many were sent, in order; an error
-    /// only when not even the first could be.
+    /// per system call (sendmmsg); `outcome` says what became of each, in order.
     pub fn send_many(
         &self,
         buf: &[u8],
         msgs: &[(usize, usize, SocketAddrV4)],
-    ) -> io::Result<usize> {
-        send_many_fd(self.as_raw_fd(), buf, msgs)
+        outcome: &mut SendOutcome,
+    ) {
+        send_many_fd(self.as_raw_fd(), buf, msgs, outcome)
     }
 
     /// Receives one datagram, or with UDP_GRO a run of them: returns (bytes, source,
@@ -159,15 +159,20 @@ impl UdpTunnelSocket {
     }
 }
 
+/// What became of each datagram of a [`send_many_fd`] batch, in order.
+pub type SendOutcome = Vec<std::result::Result<(), io::ErrorKind>>;
+
 /// sendmmsg of datagrams `buf[start..start + len]` to their destinations on socket `fd`,
-/// up to 64 per call: how many were sent, in order; an error only when none was.
+/// up to 64 per call. `outcome` gets one entry per datagram: a datagram the kernel
+/// refuses (an unreachable remote, a firewall) is recorded and the rest still go.
 pub(crate) fn send_many_fd(
     fd: std::os::fd::RawFd,
     buf: &[u8],
     msgs: &[(usize, usize, SocketAddrV4)],
-) -> io::Result<usize> {
+    outcome: &mut SendOutcome,
+) {
     const BATCH: usize = 64;
-    let mut sent = 0;
+    outcome.clear();
     for group in msgs.chunks(BATCH) {
         let mut addrs = [sockaddr(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0)); BATCH];
         let mut iovs = [libc::iovec {
@@ -177,12 +182,8 @@ pub(crate) fn send_many_fd(
         // SAFETY: mmsghdr is plain old data; all-zero is valid before we fill it.
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         for (i, &(start, len, dst)) in group.iter().enumerate() {
-            let Some(piece) = buf.get(start..start + len) else {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "datagram outside the buffer",
-                ));
-            };
+            // One outside the buffer is never handed to the kernel (see `fits`).
+            let piece = buf.get(start..start + len).unwrap_or(&[]);
             addrs[i] = sockaddr(dst);
             iovs[i].iov_base = piece.as_ptr() as *mut libc::c_void;
             iovs[i].iov_len = piece.len();
@@ -194,31 +195,43 @@ pub(crate) fn send_many_fd(
             h.msg_iov = &raw mut iovs[i];
             h.msg_iovlen = 1;
         }
+        let fits = |i: usize| {
+            let (start, len, _) = group[i];
+            buf.get(start..start + len).is_some()
+        };
         let mut done = 0;
         while done < group.len() {
-            // SAFETY: hdrs[done..] point at live iovecs, buffers and addresses for
+            if !fits(done) {
+                outcome.push(Err(io::ErrorKind::InvalidInput));
+                done += 1;
+                continue;
+            }
+            // Up to the next datagram that lies outside the buffer.
+            let end = (done..group.len())
+                .find(|&i| !fits(i))
+                .unwrap_or(group.len());
+            // SAFETY: hdrs[done..end] point at live iovecs, buffers and addresses for
             // the call's duration; the count is within the array.
-            let r = unsafe {
-                libc::sendmmsg(
-                    fd,
-                    hdrs[done..].as_mut_ptr(),
-                    (group.len() - done) as u32,
-                    0,
-                )
-            };
+            let r =
+                unsafe { libc::sendmmsg(fd, hdrs[done..].as_mut_ptr(), (end - done) as u32, 0) };
             if r < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                return if sent > 0 { Ok(sent) } else { Err(e) };
+                // The first unsent datagram is the one the kernel refused.
+                outcome.push(Err(e.kind()));
+                done += 1;
+                continue;
             }
             if r == 0 {
-                return Ok(sent);
+                outcome.push(Err(io::ErrorKind::WouldBlock));
+                done += 1;
+                continue;
             }
-            done += r as usize;
-            sent += r as usize;
+            let r = (r as usize).min(end - done);
+            outcome.extend(std::iter::repeat_n(Ok(()), r));
+            done += r;
         }
     }
-    Ok(sent)
 }

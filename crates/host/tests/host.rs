@@ -345,3 +345,86 @@ fn packet_sockets_carry_frames_over_a_veth_and_keep_vlan_tags() {
     drop((a, b));
     assert_eq!(ns.promiscuity("ntpb"), 0);
 }
+
+/// A datagram the kernel refuses in the middle of a batch (broadcast without
+/// SO_BROADCAST) is recorded as such; the ones after it still leave.
+#[test]
+fn send_many_goes_on_past_a_refused_datagram() {
+    if !require_root("send_many_goes_on_past_a_refused_datagram") {
+        return;
+    }
+    let ns = Netns::new();
+    let (a, b) = in_netns(&ns.name, || {
+        (
+            UdpTunnelSocket::bind(Ipv4Addr::LOCALHOST, 0).unwrap(),
+            UdpTunnelSocket::bind(Ipv4Addr::LOCALHOST, 4789).unwrap(),
+        )
+    })
+    .unwrap();
+    let to = b.local_addr().unwrap();
+    let refused = std::net::SocketAddrV4::new(Ipv4Addr::BROADCAST, 4789);
+    let buf = b"onetwothree";
+    let msgs = [(0, 3, to), (3, 3, refused), (6, 5, to), (20, 5, to)];
+    let mut outcome = Vec::new();
+    a.send_many(buf, &msgs, &mut outcome);
+    assert_eq!(outcome.len(), 4, "{outcome:?}");
+    assert!(outcome[0].is_ok() && outcome[2].is_ok(), "{outcome:?}");
+    assert_eq!(outcome[1], Err(std::io::ErrorKind::PermissionDenied));
+    assert_eq!(
+        outcome[3],
+        Err(std::io::ErrorKind::InvalidInput),
+        "outside the buffer"
+    );
+    let mut got = Vec::new();
+    let mut rbuf = [0u8; 64];
+    for _ in 0..2 {
+        let (n, _) = poll("datagram", || b.recv_from(&mut rbuf).map(Some));
+        got.push(rbuf[..n].to_vec());
+    }
+    assert_eq!(got, vec![b"one".to_vec(), b"three".to_vec()]);
+}
+
+#[test]
+fn gre_socket_receives_batches_slot_by_slot() {
+    if !require_root("gre_socket_receives_batches_slot_by_slot") {
+        return;
+    }
+    let a = Netns::new();
+    let b = Netns::new();
+    veth_between(&a, &b);
+    let (local_a, local_b) = (Ipv4Addr::new(10, 201, 0, 1), Ipv4Addr::new(10, 201, 0, 2));
+    let tx = in_netns(&a.name, move || GreSocket::bind(local_a).unwrap()).unwrap();
+    let rx = in_netns(&b.name, || GreSocket::bind(Ipv4Addr::UNSPECIFIED).unwrap()).unwrap();
+    let mut sent = Vec::new();
+    for i in 0..3u8 {
+        let mut packet = vec![0x20, 0x00, 0x65, 0x58, 0, 0, 0, i];
+        packet.extend_from_slice(&test_frame(&vec![i; 100 + usize::from(i)], None));
+        tx.send_to(&packet, local_b).unwrap();
+        sent.push(packet);
+    }
+    // One packet bigger than a slot comes back as None (truncated), not garbage.
+    let mut big = vec![0x20, 0x00, 0x65, 0x58, 0, 0, 0, 9];
+    big.extend_from_slice(&test_frame(&[7; 1200], None));
+    tx.send_to(&big, local_b).unwrap();
+    let slot = 1024;
+    let mut buf = vec![0u8; 8 * slot];
+    let mut pkts = Vec::new();
+    let mut got: Vec<Option<Vec<u8>>> = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while got.len() < 4 && std::time::Instant::now() < deadline {
+        match rx.recv_batch(&mut buf, slot, &mut pkts) {
+            Ok(_) => got.extend(pkts.iter().map(|p| {
+                p.map(|p| {
+                    assert_eq!((p.src, p.dst), (local_a, local_b));
+                    buf[p.start..p.start + p.len].to_vec()
+                })
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(e) => panic!("recv_batch: {e}"),
+        }
+    }
+    let expected: Vec<Option<Vec<u8>>> = sent.into_iter().map(Some).chain([None]).collect();
+    assert_eq!(got, expected);
+}

@@ -78,7 +78,8 @@ struct Datapath {
     tun_pending: Vec<u8>,
     tun_msgs: Vec<(usize, usize, SocketAddrV4)>,
     tun_ports: Vec<(PortId, usize)>,
-    /// Which socket the gathered packets are for.
+    /// Which socket the gathered packets are for, and what became of each.
+    tun_outcome: host::SendOutcome,
     tun_kind: PortType,
     /// GRE packets received in one recvmmsg, slot by slot, and where each lies.
     gre_buf: Vec<u8>,
@@ -164,6 +165,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         tun_msgs: Vec::with_capacity(TUN_BATCH),
         tun_ports: Vec::with_capacity(TUN_BATCH),
         tun_kind: PortType::Vxlan,
+        tun_outcome: Vec::with_capacity(TUN_BATCH),
         gre_buf: Vec::new(),
         gre_pkts: Vec::with_capacity(host::GRE_RECV_BATCH),
         spin: SpinPolicy::new(opts.spin, Instant::now()),
@@ -594,27 +596,29 @@ impl Datapath {
         if self.tun_msgs.is_empty() {
             return;
         }
-        let res = match (self.tun_kind, &self.udp, &self.gre) {
-            (PortType::Vxlan, Some(s), _) => s.send_many(&self.tun_pending, &self.tun_msgs),
-            (PortType::Gre, _, Some(s)) => s.send_many(&self.tun_pending, &self.tun_msgs),
-            _ => Err(std::io::Error::other("no tunnel socket")),
-        };
-        let (sent, dropped) = match &res {
-            Ok(n) => (*n, true),
-            Err(e) => (0, e.kind() == ErrorKind::WouldBlock),
-        };
+        let mut outcome = std::mem::take(&mut self.tun_outcome);
+        match (self.tun_kind, &self.udp, &self.gre) {
+            (PortType::Vxlan, Some(s), _) => {
+                s.send_many(&self.tun_pending, &self.tun_msgs, &mut outcome)
+            }
+            (PortType::Gre, _, Some(s)) => {
+                s.send_many(&self.tun_pending, &self.tun_msgs, &mut outcome)
+            }
+            _ => outcome.clear(),
+        }
         for (i, &(port, bytes)) in self.tun_ports.iter().enumerate() {
             if let Some(p) = self.sw.port_mut(port) {
-                if i < sent {
-                    p.stats.tx_packets += 1;
-                    p.stats.tx_bytes += bytes as u64;
-                } else if dropped {
-                    p.stats.tx_dropped += 1;
-                } else {
-                    p.stats.tx_errors += 1;
+                match outcome.get(i) {
+                    Some(Ok(())) => {
+                        p.stats.tx_packets += 1;
+                        p.stats.tx_bytes += bytes as u64;
+                    }
+                    Some(Err(ErrorKind::WouldBlock)) => p.stats.tx_dropped += 1,
+                    _ => p.stats.tx_errors += 1,
                 }
             }
         }
+        self.tun_outcome = outcome;
         self.tun_pending.clear();
         self.tun_msgs.clear();
         self.tun_ports.clear();
