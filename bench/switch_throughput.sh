@@ -339,7 +339,9 @@ wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
 for RUN_NO in $(seq "$RUNS"); do
     wanted vxlan && run_scenario scenario_neutrino vxlan
     wanted vxlan-sw && run_scenario scenario_neutrino vxlan off
-    if [ "$WITH_GRE" = 1 ] || [[ "$ONLY" == *",gre,"* ]]; then run_scenario scenario_neutrino gre; fi
+    if { [ -z "$ONLY" ] && [ "$WITH_GRE" = 1 ]; } || [[ "$ONLY" == *",gre,"* ]]; then
+        run_scenario scenario_neutrino gre
+    fi
     wanted kernel && run_scenario scenario_kernel
     wanted same-host && run_scenario scenario_same_host
     wanted veth && run_scenario scenario_veth

@@ -5,7 +5,8 @@
 //! the underlay must segment and checksum in software (offloads off, as on a real
 //! wire) — the receiver's kernel and switchd find no bad outer or inner checksum; and
 //! a Linux vxlan device as the far end takes the super-frames too; and the uplink
-//! follows IPv4 forwarding going off and on.
+//! follows IPv4 forwarding going off and on. On kernels before 6.17 there is no
+//! uplink to test: these tests say so and pass.
 
 mod common;
 
@@ -118,6 +119,25 @@ fn uplink_counters(lab: &Lab, h: H) -> Option<(u64, u64, u64)> {
     (n >= 3).then(|| (nums[n - 3], nums[n - 2], nums[n - 1]))
 }
 
+/// The "N with a bad inner checksum" count of `switch show` (0 when not shown).
+fn bad_inner_checksums(show: &str) -> u64 {
+    let Some(line) = show
+        .lines()
+        .find(|l| l.starts_with("tunnel packets dropped:"))
+    else {
+        return 0;
+    };
+    let before = line
+        .split(" with a bad inner checksum")
+        .next()
+        .unwrap_or("");
+    before
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .find(|p| !p.is_empty())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
 fn snmp_udp_csum_errors(ns: &str) -> u64 {
     let out = ip(&["netns", "exec", ns, "cat", "/proc/net/snmp"]);
     let udp: Vec<&str> = out.lines().filter(|l| l.starts_with("Udp:")).collect();
@@ -133,6 +153,16 @@ fn snmp_udp_csum_errors(ns: &str) -> u64 {
         .nth(i)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+#[test]
+fn bad_inner_checksum_count_is_read_from_show() {
+    let show = "tunnel packets dropped: 3 malformed, 4 for no port, 0 with a bad inner checksum";
+    assert_eq!(bad_inner_checksums(show), 0);
+    let show =
+        "x\ntunnel packets dropped: 0 malformed, 0 for no port, 12 with a bad inner checksum";
+    assert_eq!(bad_inner_checksums(show), 12);
+    assert_eq!(bad_inner_checksums("nothing dropped"), 0);
 }
 
 #[test]
@@ -229,8 +259,9 @@ fn software_segmented_super_frames_carry_valid_checksums() {
     let (_, _, whole) = uplink_counters(&lab, H::H2).expect("uplink active on H2");
     assert_eq!(whole, 0, "segmented on the way: nothing arrives whole");
     let show = lab.switch_ok(H::H2, &["show"]);
-    assert!(
-        !show.contains("bad inner checksum"),
+    assert_eq!(
+        bad_inner_checksums(&show),
+        0,
         "inner checksums wrong:\n{show}"
     );
 }

@@ -42,8 +42,13 @@ const OUTER_IP: usize = 20;
 /// Outer IPv4 + UDP + VXLAN in front of an inner frame (its Ethernet header counts
 /// as payload).
 const VXLAN_OUTER: usize = OUTER_IP + 8 + vxlan::HEADER_LEN;
-/// Room for one received GRE packet (a jumbo underlay's 9000 bytes and more).
-const GRE_SLOT: usize = 9216;
+/// No datagram this small carries a whole super-frame (quick pre-check).
+const MIN_SUPER_DATAGRAM: usize = 1200;
+/// Room for one received GRE packet: up to 64 KB, since the kernel's GRO may merge
+/// GRE packets from a NIC before the raw socket sees them.
+const GRE_SLOT: usize = 65_536;
+/// GRE packets taken per recvmmsg.
+const GRE_SLOTS: usize = 16;
 /// Small tunnel packets (VXLAN or GRE) gathered before one sendmmsg.
 const TUN_BATCH: usize = 64;
 
@@ -167,7 +172,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         tun_kind: PortType::Vxlan,
         tun_outcome: Vec::with_capacity(TUN_BATCH),
         gre_buf: Vec::new(),
-        gre_pkts: Vec::with_capacity(host::GRE_RECV_BATCH),
+        gre_pkts: Vec::with_capacity(GRE_SLOTS),
         spin: SpinPolicy::new(opts.spin, Instant::now()),
         underlay: Underlay::default(),
         uplink: UplinkSlot::new(opts.vxlan_uplink),
@@ -307,7 +312,7 @@ impl Datapath {
             match sock.recv_segments(buf.reset_for_read()) {
                 Ok((n, src, seg)) => {
                     if seg >= n
-                        && n + OUTER_IP + 8 > self.underlay.path(*src.ip(), Instant::now()).mtu
+                        && n > MIN_SUPER_DATAGRAM
                         && self.take_super_frame(buf, n, *src.ip())
                     {
                         continue;
@@ -352,16 +357,21 @@ impl Datapath {
         let Ok(vni) = vxlan::parse_header(buf.data()) else {
             return false;
         };
-        buf.pull(vxlan::HEADER_LEN);
-        let mtu = self.underlay.path(src, Instant::now()).mtu;
-        let max_inner = mtu.saturating_sub(VXLAN_OUTER);
-        let Some(hdr) = wire::gso_split::received_super_frame(buf.data_mut(), max_inner) else {
+        let vni = u64::from(vni);
+        // Only from a known remote (the route lookup below is not for anyone's asking).
+        let Some(id) = self.sw.tunnel_port(PortType::Vxlan, src, vni) else {
             return false;
         };
-        let vni = u64::from(vni);
-        let Some(id) = self.sw.tunnel_port(PortType::Vxlan, src, vni) else {
-            self.tunnels.unknown += 1;
-            return true;
+        let mtu = self.underlay.path(src, Instant::now()).mtu;
+        if n + OUTER_IP + 8 <= mtu {
+            return false; // one wire packet can carry it: not necessarily whole
+        }
+        buf.pull(vxlan::HEADER_LEN);
+        // Segments no bigger than the tunnel carries, and at most 1500-byte packets
+        // (a smaller segment size is always safe if the VM forwards it).
+        let max_segment = mtu.saturating_sub(VXLAN_OUTER).min(1514);
+        let Some(hdr) = wire::gso_split::received_super_frame(buf.data(), max_segment) else {
+            return false;
         };
         self.gro_flush();
         self.tunnels.rx_super_frames += 1;
@@ -429,7 +439,7 @@ impl Datapath {
 
     fn service_gre(&mut self) -> bool {
         if self.gre_buf.is_empty() {
-            self.gre_buf = vec![0; host::GRE_RECV_BATCH * GRE_SLOT];
+            self.gre_buf = vec![0; GRE_SLOTS * GRE_SLOT];
         }
         let mut buf = std::mem::take(&mut self.gre_buf);
         let mut pkts = std::mem::take(&mut self.gre_pkts);
@@ -475,7 +485,7 @@ impl Datapath {
             let key = u64::from(h.key.unwrap_or(0));
             self.tunnel_inner(PortType::Gre, p.src, Some(p.dst), key, &mut pkt[h.len..]);
         }
-        n == host::GRE_RECV_BATCH
+        n == GRE_SLOTS
     }
 
     fn tunnel_in_port(&mut self, id: PortId, src: Ipv4Addr, dst: Option<Ipv4Addr>, key: u64) {
@@ -700,8 +710,9 @@ impl Datapath {
                         .uplink
                         .get_mut()
                         .zip(local.or(path.source))
-                        .and_then(|(u, src)| u.send(pkt.data(), hdr, id as u32, src, remote))
-                    {
+                        .and_then(|(u, src)| {
+                            u.send(pkt.data(), hdr, id as u32, src, remote, path.mtu)
+                        }) {
                         Some(r) => r,
                         None => {
                             self.send_vxlan_gso(pkt.data(), usize::from(hdr.gso_size), id, remote)

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 pub const REFRESH: Duration = Duration::from_secs(10);
 /// The MTU assumed when the route cannot be looked up.
 pub const DEFAULT_MTU: usize = 1500;
+/// Most remotes remembered (all are forgotten when there are more).
+const MAX_PATHS: usize = 4096;
 
 /// The underlay path to one remote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,9 @@ impl Underlay {
                 mtu: DEFAULT_MTU,
             },
         };
+        if self.paths.len() >= MAX_PATHS {
+            self.paths.clear();
+        }
         self.paths.insert(remote, (p, now));
         p
     }

@@ -11,7 +11,10 @@ use std::net::Ipv4Addr;
 use std::str::FromStr;
 
 use tracing::{info, warn};
-use wire::virtio::{F_NEEDS_CSUM, F_UDP_TUNNEL_CSUM, GSO_UDP_TUNNEL_IPV4, VirtioNetHdr};
+use wire::virtio::{
+    F_NEEDS_CSUM, F_UDP_TUNNEL_CSUM, GSO_ECN, GSO_TCPV4, GSO_TCPV6, GSO_UDP_TUNNEL_IPV4,
+    VirtioNetHdr,
+};
 use wire::{checksum, ether, vxlan};
 
 /// The uplink TAP's name (one per switchd, in its namespace).
@@ -179,7 +182,9 @@ impl Uplink {
     }
 
     /// Sends TCP super-frame `frame` (offload state `hdr`) to `remote` in VXLAN `vni`,
-    /// from `local`. None when it cannot go this way (not TCP): send it the other way.
+    /// from `local`, over an underlay of `mtu` bytes. None when it cannot go this way
+    /// (not TCP, segments too big for the underlay, or the kernel refused its first
+    /// part): send it the other way.
     pub fn send(
         &mut self,
         frame: &[u8],
@@ -187,12 +192,19 @@ impl Uplink {
         vni: u32,
         local: Ipv4Addr,
         remote: Ipv4Addr,
+        mtu: usize,
     ) -> Option<io::Result<usize>> {
+        let mss = usize::from(hdr.gso_size);
+        let h = wire::offload::tcp_frame(frame)?;
+        // Every segment must fit the underlay: the kernel's forwarding would drop it.
+        if OUTER - 14 + h.payload + mss > mtu || h.payload + mss > MAX_INNER {
+            return None;
+        }
         self.parts.clear();
-        let sp =
-            wire::gso_split::split(frame, usize::from(hdr.gso_size), MAX_INNER, &mut self.parts)
-                .ok()?;
+        let sp = wire::gso_split::split(frame, mss, MAX_INNER, &mut self.parts).ok()?;
         let hl = sp.header_len();
+        // The inner type from the frame itself, not from what the VM claimed.
+        let inner = if sp.frame.ipv6 { GSO_TCPV6 } else { GSO_TCPV4 };
         let mut sent = 0;
         for i in 0..sp.parts {
             let payload = sp.payload(i);
@@ -202,7 +214,7 @@ impl Uplink {
             write_outer(outer, self.tap.mac(), local, remote, vni, inner_len);
             let t = VirtioNetHdr {
                 flags: F_NEEDS_CSUM | F_UDP_TUNNEL_CSUM,
-                gso_type: (hdr.gso_type & !GSO_UDP_TUNNEL_IPV4) | GSO_UDP_TUNNEL_IPV4,
+                gso_type: inner | (hdr.gso_type & GSO_ECN) | GSO_UDP_TUNNEL_IPV4,
                 hdr_len: (OUTER + hl) as u16,
                 gso_size: hdr.gso_size,
                 csum_start: (OUTER + sp.frame.l4) as u16,
@@ -221,7 +233,8 @@ impl Uplink {
                 }
                 Err(e) => {
                     self.errors += 1;
-                    return Some(Err(e));
+                    // Nothing sent yet: the software path may still take it.
+                    return if i == 0 { None } else { Some(Err(e)) };
                 }
             }
         }

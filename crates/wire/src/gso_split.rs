@@ -104,13 +104,15 @@ pub fn split(
 
 /// A TCP frame that came out of a tunnel whole — bigger than any one packet on the
 /// underlay could carry, so it was never segmented (a tunnel-GSO super-frame that
-/// crossed only veths): its offload state, to hand it on as a super-frame. Its
-/// checksum field is set to the partial value (the folded pseudo-header sum); the
-/// segment size is what fits in a `max_segment_frame`-byte inner frame. None when it
-/// is not such a frame (not TCP, inconsistent IP length, or no bigger than one
-/// segment).
+/// crossed only veths): its offload state, to hand it on as a super-frame with its
+/// checksum still partial. Only a frame whose checksum field holds exactly the
+/// partial value (the folded pseudo-header sum) qualifies; one with a full checksum
+/// (say, reassembled from IP fragments) is left to be verified as usual. The segment
+/// size is what fits in a `max_segment_frame`-byte inner frame. None when it is not
+/// such a frame (not TCP, inconsistent IP length, not partial, or no bigger than
+/// one segment).
 pub fn received_super_frame(
-    frame: &mut [u8],
+    frame: &[u8],
     max_segment_frame: usize,
 ) -> Option<crate::virtio::VirtioNetHdr> {
     use crate::virtio::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, VirtioNetHdr};
@@ -130,7 +132,9 @@ pub fn received_super_frame(
         return None;
     }
     let partial = !checksum::finish(pseudo_sum(frame, &h, frame.len() - h.l4));
-    frame[h.l4 + 16..h.l4 + 18].copy_from_slice(&partial.to_be_bytes());
+    if be16(frame, h.l4 + 16) != partial {
+        return None;
+    }
     Some(VirtioNetHdr {
         flags: F_NEEDS_CSUM,
         gso_type: if h.ipv6 { GSO_TCPV6 } else { GSO_TCPV4 },
@@ -242,8 +246,12 @@ mod tests {
         for ipv6 in [false, true] {
             let mut f = super_frame(ipv6, 20_000, 0x18);
             let l4 = if ipv6 { 54 } else { 34 };
-            f[l4 + 16] = 0xab; // whatever the sender left there
-            let hdr = received_super_frame(&mut f, 1464).expect("a super-frame");
+            let h = tcp_frame(&f).expect("tcp");
+            // A full checksum (not partial): left to the usual verification.
+            assert!(received_super_frame(&f, 1464).is_none());
+            let partial = !checksum::finish(pseudo_sum(&f, &h, f.len() - l4));
+            f[l4 + 16..l4 + 18].copy_from_slice(&partial.to_be_bytes());
+            let hdr = received_super_frame(&f, 1464).expect("a super-frame");
             assert_eq!(hdr.gso_size as usize, 1464 - (l4 + 32));
             assert_eq!(usize::from(hdr.csum_start), l4);
             assert_eq!(usize::from(hdr.hdr_len), l4 + 32);
@@ -260,14 +268,21 @@ mod tests {
             );
         }
         // One segment's worth, a wrong IP length, or UDP: not a super-frame.
-        let mut small = super_frame(false, 1000, 0x18);
-        assert!(received_super_frame(&mut small, 1464).is_none());
-        let mut short = super_frame(false, 20_000, 0x18);
+        let with_partial = |mut f: Vec<u8>| {
+            if let Some(h) = tcp_frame(&f) {
+                let p = !checksum::finish(pseudo_sum(&f, &h, f.len() - h.l4));
+                f[h.l4 + 16..h.l4 + 18].copy_from_slice(&p.to_be_bytes());
+            }
+            f
+        };
+        let small = with_partial(super_frame(false, 1000, 0x18));
+        assert!(received_super_frame(&small, 1464).is_none());
+        let mut short = with_partial(super_frame(false, 20_000, 0x18));
         short.truncate(10_000);
-        assert!(received_super_frame(&mut short, 1464).is_none());
-        let mut udp = super_frame(false, 20_000, 0);
+        assert!(received_super_frame(&short, 1464).is_none());
+        let mut udp = with_partial(super_frame(false, 20_000, 0));
         udp[14 + 9] = 17;
-        assert!(received_super_frame(&mut udp, 1464).is_none());
+        assert!(received_super_frame(&udp, 1464).is_none());
     }
 
     #[test]
