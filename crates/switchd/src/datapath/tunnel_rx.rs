@@ -1,0 +1,220 @@
+//! Tunnel receive: VXLAN datagrams (UDP GRO runs, or whole super-frames) and GRE
+//! batches, coalesced back into super-frames and handed to the engine.
+
+use super::*;
+
+impl Datapath {
+    pub(super) fn service_udp(&mut self) -> bool {
+        let mut buf = std::mem::take(&mut self.udp_buf);
+        let more = self.service_udp_with(&mut buf);
+        self.udp_buf = buf;
+        more
+    }
+
+    /// Reads runs of VXLAN datagrams (UDP GRO), coalesces the inner TCP segments of
+    /// each flow back into super-frames and switches them. A datagram that carries a
+    /// whole super-frame is switched from the receive buffer itself (swapped in).
+    pub(super) fn service_udp_with(&mut self, buf: &mut PacketBuf) -> bool {
+        for _ in 0..BATCH {
+            let Some(sock) = &self.udp else { return false };
+            match sock.recv_segments(buf.reset_for_read()) {
+                Ok((n, src, seg)) => {
+                    if seg >= n
+                        && n > MIN_SUPER_DATAGRAM
+                        && self.take_super_frame(buf, n, *src.ip())
+                    {
+                        continue;
+                    }
+                    let data = &mut buf.reset_for_read()[..n];
+                    let seg = seg.max(1);
+                    let mut off = 0;
+                    while off < n {
+                        let end = (off + seg).min(n);
+                        let d = &mut data[off..end];
+                        off = end;
+                        let Ok(vni) = vxlan::parse_header(d) else {
+                            self.tunnels.malformed += 1;
+                            continue;
+                        };
+                        self.tunnel_inner(
+                            PortType::Vxlan,
+                            *src.ip(),
+                            None,
+                            u64::from(vni),
+                            &mut d[vxlan::HEADER_LEN..],
+                        );
+                    }
+                    self.gro_flush();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("vxlan socket: {e}");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// The `n`-byte VXLAN datagram in `buf` carries a TCP super-frame that was never
+    /// segmented on the way (kernel GSO over UDP tunnels across veths): switch it whole,
+    /// with its GSO state, checksum still partial. False when it is not one.
+    pub(super) fn take_super_frame(
+        &mut self,
+        buf: &mut PacketBuf,
+        n: usize,
+        src: Ipv4Addr,
+    ) -> bool {
+        buf.set_len(n);
+        let Ok(vni) = vxlan::parse_header(buf.data()) else {
+            return false;
+        };
+        let vni = u64::from(vni);
+        // Only from a known remote (the route lookup below is not for anyone's asking).
+        let Some(id) = self.sw.tunnel_port(PortType::Vxlan, src, vni) else {
+            return false;
+        };
+        let mtu = self.underlay.path(src, Instant::now()).mtu;
+        if n + OUTER_IP + 8 <= mtu {
+            return false; // one wire packet can carry it: not necessarily whole
+        }
+        buf.pull(vxlan::HEADER_LEN);
+        // Segments no bigger than the tunnel carries, and at most 1500-byte packets
+        // (a smaller segment size is always safe if the VM forwards it).
+        let max_segment = mtu.saturating_sub(VXLAN_OUTER).min(1514);
+        let Some(hdr) = wire::gso_split::received_super_frame(buf.data(), max_segment) else {
+            return false;
+        };
+        self.gro_flush();
+        self.tunnels.rx_super_frames += 1;
+        std::mem::swap(&mut self.rx, buf);
+        self.rx_hdr = hdr;
+        self.tunnel_in_port(id, src, None, vni);
+        true
+    }
+
+    /// One inner frame of a tunnel packet: into the coalescer, or switched as it is.
+    pub(super) fn tunnel_inner(
+        &mut self,
+        kind: PortType,
+        src: Ipv4Addr,
+        dst: Option<Ipv4Addr>,
+        vni: u64,
+        frame: &mut [u8],
+    ) {
+        if frame.len() < ether::ETH_HLEN {
+            self.tunnels.malformed += 1;
+            return;
+        }
+        if check_rx_checksum(frame) == RxChecksum::Bad {
+            self.tunnels.bad_checksum += 1;
+            return;
+        }
+        let Some(id) = self.sw.tunnel_port(kind, src, vni) else {
+            self.tunnels.unknown += 1;
+            return;
+        };
+        if self
+            .gro_src
+            .is_some_and(|(p, v, s, d)| (p, v, s, d) != (id, vni, src, dst))
+        {
+            self.gro_flush();
+        }
+        loop {
+            match self.gro.push(frame) {
+                Pushed::Merged => {
+                    self.gro_src = Some((id, vni, src, dst));
+                    return;
+                }
+                Pushed::Flush => self.gro_flush(),
+                Pushed::NotTcp => {
+                    self.gro_flush();
+                    self.rx.set_from(frame);
+                    self.rx_hdr = VirtioNetHdr::default();
+                    self.tunnel_in_port(id, src, dst, vni);
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(super) fn gro_flush(&mut self) {
+        let Some((id, vni, src, dst)) = self.gro_src.take() else {
+            return;
+        };
+        let Some(hdr) = self.gro.flush_into(&mut self.rx) else {
+            return;
+        };
+        self.rx_hdr = hdr;
+        self.tunnel_in_port(id, src, dst, vni);
+    }
+
+    pub(super) fn service_gre(&mut self) -> bool {
+        if self.gre_buf.is_empty() {
+            self.gre_buf = vec![0; GRE_SLOTS * GRE_SLOT];
+        }
+        let mut buf = std::mem::take(&mut self.gre_buf);
+        let mut pkts = std::mem::take(&mut self.gre_pkts);
+        let more = self.service_gre_with(&mut buf, &mut pkts);
+        self.gro_flush();
+        self.gre_buf = buf;
+        self.gre_pkts = pkts;
+        more
+    }
+
+    /// Reads a batch of GRE packets (recvmmsg); consecutive TCP segments of one flow
+    /// are coalesced into super-frames like VXLAN's. True when the batch was full.
+    pub(super) fn service_gre_with(
+        &mut self,
+        buf: &mut [u8],
+        pkts: &mut Vec<Option<host::GrePacket>>,
+    ) -> bool {
+        let Some(sock) = &self.gre else { return false };
+        let n = loop {
+            match sock.recv_batch(buf, GRE_SLOT, pkts) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) => {
+                    warn!("gre socket: {e}");
+                    return false;
+                }
+            }
+        };
+        for p in pkts.iter() {
+            let Some(p) = p else {
+                self.tunnels.malformed += 1;
+                continue;
+            };
+            let pkt = &mut buf[p.start..p.start + p.len];
+            let h = match gre::parse_header(pkt) {
+                Ok(h) if h.protocol == ether::ETH_P_TEB => h,
+                _ => {
+                    self.tunnels.malformed += 1;
+                    continue;
+                }
+            };
+            let key = u64::from(h.key.unwrap_or(0));
+            self.tunnel_inner(PortType::Gre, p.src, Some(p.dst), key, &mut pkt[h.len..]);
+        }
+        n == GRE_SLOTS
+    }
+
+    pub(super) fn tunnel_in_port(
+        &mut self,
+        id: PortId,
+        src: Ipv4Addr,
+        dst: Option<Ipv4Addr>,
+        key: u64,
+    ) {
+        let local = self.sw.port(id).and_then(|p| p.config.local_ip);
+        let meta = TunnelMeta {
+            id: key,
+            src: u32::from(src),
+            dst: dst.or(local).map(u32::from).unwrap_or(0),
+        };
+        self.count_rx(id, self.rx.len());
+        self.switch_frame(id, Some(meta));
+    }
+}
