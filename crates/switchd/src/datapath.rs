@@ -51,8 +51,8 @@ const MIN_SUPER_DATAGRAM: usize = 1200;
 /// Room for one received GRE packet: up to 64 KB, since the kernel's GRO may merge
 /// GRE packets from a NIC before the raw socket sees them.
 const GRE_SLOT: usize = 65_536;
-/// GRE packets taken per recvmmsg.
-const GRE_SLOTS: usize = 16;
+/// GRE packets taken per recvmmsg (4 MB of slots, allocated when GRE is first used).
+const GRE_SLOTS: usize = 64;
 /// Small tunnel packets (VXLAN or GRE) gathered before one sendmmsg.
 const TUN_BATCH: usize = 64;
 
