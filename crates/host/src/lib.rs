@@ -22,6 +22,7 @@
 mod link;
 mod netns;
 mod packet_socket;
+mod route;
 mod sys;
 mod tap;
 mod tunnel_socket;
@@ -35,12 +36,13 @@ pub use link::{
 };
 pub use netns::{in_netns, netns_exists, open_netns};
 pub use packet_socket::{PACKET_VNET_HDR_LEN, PacketSocket};
+pub use route::route_to;
 pub use tap::{
     TUN_F_CSUM, TUN_F_TSO_ECN, TUN_F_TSO4, TUN_F_TSO6, TUN_F_UFO, TUN_F_USO4, TUN_F_USO6, Tap,
     VNET_HDR_LEN,
 };
 pub use tunnel_socket::{GrePacket, GreSocket, RECV_BATCH as GRE_RECV_BATCH, UdpTunnelSocket};
-pub use uplink::{UPLINK_VNET_HDR_LEN, UplinkTap, ipv4_forwarding, route_to};
+pub use uplink::{UPLINK_VNET_HDR_LEN, UplinkTap, ipv4_forwarding};
 
 /// Result of this crate's setup operations.
 pub type Result<T> = std::result::Result<T, Error>;

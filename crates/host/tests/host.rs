@@ -274,17 +274,28 @@ fn veth_between(a: &Netns, b: &Netns) {
     b.ip(&["link", "set", "ntvb", "up"]);
 }
 
+const GRE_A: Ipv4Addr = Ipv4Addr::new(10, 201, 0, 1);
+const GRE_B: Ipv4Addr = Ipv4Addr::new(10, 201, 0, 2);
+
+/// Two namespaces joined by a veth, a GRE socket bound to A's address in A (sends)
+/// and one bound to any address in B (receives). The namespaces live as long as the
+/// returned guards.
+fn gre_pair() -> (Netns, Netns, GreSocket, GreSocket) {
+    let a = Netns::new();
+    let b = Netns::new();
+    veth_between(&a, &b);
+    let tx = in_netns(&a.name, || GreSocket::bind(GRE_A).unwrap()).unwrap();
+    let rx = in_netns(&b.name, || GreSocket::bind(Ipv4Addr::UNSPECIFIED).unwrap()).unwrap();
+    (a, b, tx, rx)
+}
+
 #[test]
 fn gre_socket_sends_and_receives_with_outer_addresses() {
     if !require_root("gre_socket_sends_and_receives_with_outer_addresses") {
         return;
     }
-    let a = Netns::new();
-    let b = Netns::new();
-    veth_between(&a, &b);
-    let (local_a, local_b) = (Ipv4Addr::new(10, 201, 0, 1), Ipv4Addr::new(10, 201, 0, 2));
-    let tx = in_netns(&a.name, move || GreSocket::bind(local_a).unwrap()).unwrap();
-    let rx = in_netns(&b.name, || GreSocket::bind(Ipv4Addr::UNSPECIFIED).unwrap()).unwrap();
+    let (_a, _b, tx, rx) = gre_pair();
+    let (local_a, local_b) = (GRE_A, GRE_B);
 
     // GRE with key (flags 0x2000, protocol 0x6558 transparent Ethernet bridging, key 100).
     let mut packet = vec![0x20, 0x00, 0x65, 0x58, 0, 0, 0, 100];
@@ -389,12 +400,8 @@ fn gre_socket_receives_batches_slot_by_slot() {
     if !require_root("gre_socket_receives_batches_slot_by_slot") {
         return;
     }
-    let a = Netns::new();
-    let b = Netns::new();
-    veth_between(&a, &b);
-    let (local_a, local_b) = (Ipv4Addr::new(10, 201, 0, 1), Ipv4Addr::new(10, 201, 0, 2));
-    let tx = in_netns(&a.name, move || GreSocket::bind(local_a).unwrap()).unwrap();
-    let rx = in_netns(&b.name, || GreSocket::bind(Ipv4Addr::UNSPECIFIED).unwrap()).unwrap();
+    let (_a, _b, tx, rx) = gre_pair();
+    let (local_a, local_b) = (GRE_A, GRE_B);
     let mut sent = Vec::new();
     for i in 0..3u8 {
         let mut packet = vec![0x20, 0x00, 0x65, 0x58, 0, 0, 0, i];

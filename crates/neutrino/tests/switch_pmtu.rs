@@ -71,12 +71,7 @@ fn vxlan_frag_needed_follows_the_underlay_mtu() {
         let dev = format!("{}{dev}", lab.prefix);
         ip(&["-n", &ns, "link", "set", "dev", &dev, "mtu", "1400"]);
     }
-    lab.setup_switch_host(H::H1, Tunnel::Vxlan, &[NET1]);
-    lab.setup_switch_host(H::H2, Tunnel::Vxlan, &[NET1]);
-    let vm1 = lab.vm(H::H1, 1, "10.0.0.2", "fa:16:3e:00:00:01", 1);
-    let vm2 = lab.vm(H::H2, 2, "10.0.0.4", "fa:16:3e:00:00:04", 1);
-    lab.attach_vm(&vm1);
-    lab.attach_vm(&vm2);
+    let (vm1, vm2) = lab.add_two_vms(Tunnel::Vxlan);
     ip(&["-n", &vm2.ns, "link", "set", "dev", &vm2.tap, "mtu", "1350"]);
     check(&lab, &vm1, &vm2, "1350");
 }

@@ -13,8 +13,8 @@ use std::ops::Range;
 
 use crate::WireError;
 use crate::checksum;
-use crate::ether::{be16, be32};
-use crate::offload::{TCP_CWR, TCP_FIN, TCP_PSH, TcpFrame, pseudo_sum, tcp_frame};
+use crate::ether::be16;
+use crate::offload::{Segmenter, TcpChecksum, TcpFrame, pseudo_sum, tcp_frame};
 
 /// How a super-frame was cut: every part's headers are `header_len` bytes, part `i`'s
 /// are at `i * header_len` in the output, followed by `payload(i)` of the frame.
@@ -51,53 +51,23 @@ pub fn split(
     max_len: usize,
     out: &mut Vec<u8>,
 ) -> Result<Split, WireError> {
-    let h = tcp_frame(frame).ok_or(WireError::Malformed("GSO frame is not TCP over IPv4/IPv6"))?;
-    if mss == 0 {
-        return Err(WireError::Malformed("GSO size 0"));
-    }
-    let hl = h.payload;
-    let segments = (frame.len() - hl).div_ceil(mss).max(1);
+    let sg = Segmenter::new(frame, mss)?;
+    let hl = sg.h.payload;
     let per = (max_len.saturating_sub(hl) / mss).max(1);
     let sp = Split {
-        frame: h,
-        parts: segments.div_ceil(per),
+        frame: sg.h,
+        parts: sg.n.div_ceil(per),
         segments_per_part: per,
         mss,
         len: frame.len(),
     };
-    let seq = be32(frame, h.l4 + 4);
-    let id = if h.ipv6 { 0 } else { be16(frame, h.l3 + 4) };
-    let flags = frame[h.l4 + 13];
     for i in 0..sp.parts {
         let at = out.len();
         out.extend_from_slice(&frame[..hl]);
-        let hdr = &mut out[at..];
+        let first = i * per;
+        let last = (first + per).min(sg.n) - 1;
         let plen = sp.payload(i).len();
-        let first_seg = i * per;
-        if h.ipv6 {
-            let l = (hl - h.l3 - 40 + plen) as u16;
-            hdr[h.l3 + 4..h.l3 + 6].copy_from_slice(&l.to_be_bytes());
-        } else {
-            let l = (hl - h.l3 + plen) as u16;
-            hdr[h.l3 + 2..h.l3 + 4].copy_from_slice(&l.to_be_bytes());
-            let part_id = id.wrapping_add(first_seg as u16);
-            hdr[h.l3 + 4..h.l3 + 6].copy_from_slice(&part_id.to_be_bytes());
-            hdr[h.l3 + 10..h.l3 + 12].fill(0);
-            let c = checksum::checksum(&hdr[h.l3..h.l4]);
-            hdr[h.l3 + 10..h.l3 + 12].copy_from_slice(&c.to_be_bytes());
-        }
-        let part_seq = seq.wrapping_add((first_seg * mss) as u32);
-        hdr[h.l4 + 4..h.l4 + 8].copy_from_slice(&part_seq.to_be_bytes());
-        let mut fl = flags;
-        if i + 1 < sp.parts {
-            fl &= !(TCP_FIN | TCP_PSH);
-        }
-        if i > 0 {
-            fl &= !TCP_CWR;
-        }
-        hdr[h.l4 + 13] = fl;
-        let partial = !checksum::finish(pseudo_sum(hdr, &h, hl - h.l4 + plen));
-        hdr[h.l4 + 16..h.l4 + 18].copy_from_slice(&partial.to_be_bytes());
+        sg.fix_run(&mut out[at..], first, last, TcpChecksum::Partial(plen));
     }
     Ok(sp)
 }
@@ -148,7 +118,7 @@ pub fn received_super_frame(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::offload::segment_tcp;
+    use crate::offload::{TCP_CWR, TCP_FIN, segment_tcp};
 
     /// An Ethernet + IPv4/IPv6 + TCP (with 12 bytes of options) super-frame.
     fn super_frame(ipv6: bool, payload: usize, flags: u8) -> Vec<u8> {

@@ -17,7 +17,7 @@ use crate::virtio::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, VirtioNetHdr};
 pub(crate) const TCP_FIN: u8 = 0x01;
 const TCP_SYN: u8 = 0x02;
 const TCP_RST: u8 = 0x04;
-pub(crate) const TCP_PSH: u8 = 0x08;
+const TCP_PSH: u8 = 0x08;
 const TCP_URG: u8 = 0x20;
 pub(crate) const TCP_CWR: u8 = 0x80;
 /// Largest frame a coalesced super-frame may grow to.
@@ -222,18 +222,28 @@ pub fn complete_checksum(f: &mut [u8], hdr: &VirtioNetHdr) -> bool {
     true
 }
 
+/// How [`Segmenter::fix_run`] fills the TCP checksum field.
+pub(crate) enum TcpChecksum<'a> {
+    /// The full checksum over the headers and this payload.
+    Full(&'a [u8]),
+    /// Partial (CHECKSUM_PARTIAL): the folded pseudo-header sum for this many
+    /// payload bytes, for a GSO that completes it later.
+    Partial(usize),
+}
+
 /// What every segment of one super-frame shares.
-struct Segmenter {
-    h: TcpFrame,
+pub(crate) struct Segmenter {
+    pub(crate) h: TcpFrame,
     mss: usize,
-    n: usize,
+    /// Segments the frame's payload makes.
+    pub(crate) n: usize,
     seq: u32,
     id: u16,
     flags: u8,
 }
 
 impl Segmenter {
-    fn new(frame: &[u8], mss: usize) -> Result<Segmenter, WireError> {
+    pub(crate) fn new(frame: &[u8], mss: usize) -> Result<Segmenter, WireError> {
         let h =
             tcp_frame(frame).ok_or(WireError::Malformed("GSO frame is not TCP over IPv4/IPv6"))?;
         if mss == 0 {
@@ -258,37 +268,53 @@ impl Segmenter {
     /// Turns `hdr`, a copy of the frame's headers, into segment `i`'s headers for
     /// `chunk`: IP length, id and checksum, TCP sequence, flags and checksum.
     fn fix_header(&self, hdr: &mut [u8], i: usize, chunk: &[u8]) {
+        self.fix_run(hdr, i, i, TcpChecksum::Full(chunk));
+    }
+
+    /// Turns `hdr`, a copy of the frame's headers, into the headers of segments
+    /// `first..=last` sent as one packet (or one smaller super-frame): IP length, id
+    /// and checksum, TCP sequence and flags (FIN/PSH only if it ends the frame, CWR
+    /// only if it starts it), and the TCP checksum as `csum` says.
+    pub(crate) fn fix_run(&self, hdr: &mut [u8], first: usize, last: usize, csum: TcpChecksum) {
         let (h, hl) = (&self.h, self.h.payload);
         let (l3, l4) = (h.l3, h.l4);
+        let payload_len = match csum {
+            TcpChecksum::Full(chunk) => chunk.len(),
+            TcpChecksum::Partial(len) => len,
+        };
         if h.ipv6 {
-            let plen = (hl - l3 - 40 + chunk.len()) as u16;
+            let plen = (hl - l3 - 40 + payload_len) as u16;
             hdr[l3 + 4..l3 + 6].copy_from_slice(&plen.to_be_bytes());
         } else {
-            let tot = (hl - l3 + chunk.len()) as u16;
+            let tot = (hl - l3 + payload_len) as u16;
             hdr[l3 + 2..l3 + 4].copy_from_slice(&tot.to_be_bytes());
-            hdr[l3 + 4..l3 + 6].copy_from_slice(&self.id.wrapping_add(i as u16).to_be_bytes());
+            let id = self.id.wrapping_add(first as u16);
+            hdr[l3 + 4..l3 + 6].copy_from_slice(&id.to_be_bytes());
             hdr[l3 + 10..l3 + 12].fill(0);
             let c = checksum::checksum(&hdr[l3..l4]);
             hdr[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
         }
-        let seq = self.seq.wrapping_add((i * self.mss) as u32);
+        let seq = self.seq.wrapping_add((first * self.mss) as u32);
         hdr[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
         let mut fl = self.flags;
-        if i + 1 < self.n {
+        if last + 1 < self.n {
             fl &= !(TCP_FIN | TCP_PSH);
         }
-        if i > 0 {
+        if first > 0 {
             fl &= !TCP_CWR;
         }
         hdr[l4 + 13] = fl;
         hdr[l4 + 16..l4 + 18].fill(0);
-        let tcp_len = hl - l4 + chunk.len();
-        // The TCP header is a whole number of 32-bit words: the sums chain.
-        let sum = checksum::add(
-            checksum::add(pseudo_sum(hdr, h, tcp_len), &hdr[l4..hl]),
-            chunk,
-        );
-        hdr[l4 + 16..l4 + 18].copy_from_slice(&checksum::finish(sum).to_be_bytes());
+        let tcp_len = hl - l4 + payload_len;
+        let c = match csum {
+            // The TCP header is a whole number of 32-bit words: the sums chain.
+            TcpChecksum::Full(chunk) => checksum::finish(checksum::add(
+                checksum::add(pseudo_sum(hdr, h, tcp_len), &hdr[l4..hl]),
+                chunk,
+            )),
+            TcpChecksum::Partial(_) => !checksum::finish(pseudo_sum(hdr, h, tcp_len)),
+        };
+        hdr[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
     }
 }
 

@@ -478,13 +478,20 @@ impl Lab {
     /// vm1 (H1, 10.0.0.2) and vm2 (H2, 10.0.0.4) on local VLAN 1.
     pub fn two_vms(tag: &str, t: Tunnel) -> (Lab, Vm, Vm) {
         let mut lab = Lab::new(tag);
-        lab.setup_switch_host(H::H1, t, &[NET1]);
-        lab.setup_switch_host(H::H2, t, &[NET1]);
-        let vm1 = lab.vm(H::H1, 1, "10.0.0.2", "fa:16:3e:00:00:01", 1);
-        let vm2 = lab.vm(H::H2, 2, "10.0.0.4", "fa:16:3e:00:00:04", 1);
-        lab.attach_vm(&vm1);
-        lab.attach_vm(&vm2);
+        let (vm1, vm2) = lab.add_two_vms(t);
         (lab, vm1, vm2)
+    }
+
+    /// The standard two-host setup of [`Lab::two_vms`] on a lab already made (for
+    /// tests that change the hosts first).
+    pub fn add_two_vms(&mut self, t: Tunnel) -> (Vm, Vm) {
+        self.setup_switch_host(H::H1, t, &[NET1]);
+        self.setup_switch_host(H::H2, t, &[NET1]);
+        let vm1 = self.vm(H::H1, 1, "10.0.0.2", "fa:16:3e:00:00:01", 1);
+        let vm2 = self.vm(H::H2, 2, "10.0.0.4", "fa:16:3e:00:00:04", 1);
+        self.attach_vm(&vm1);
+        self.attach_vm(&vm2);
+        (vm1, vm2)
     }
 
     pub fn host(&self, h: H) -> &Host {
