@@ -24,6 +24,18 @@ pub struct UdpTunnelSocket {
 impl UdpTunnelSocket {
     /// Binds to `local:port` in the calling thread's namespace (`port` 0 picks one).
     pub fn bind(local: Ipv4Addr, port: u16) -> Result<UdpTunnelSocket> {
+        Self::bind_with(local, port, false)
+    }
+
+    /// Like [`UdpTunnelSocket::bind`], with SO_REUSEPORT: several sockets of this
+    /// process (one per poll thread) share the port and the kernel spreads incoming
+    /// datagrams across them by their addresses and ports. A socket bound without it
+    /// (a kernel vxlan device, another program) still makes the bind fail.
+    pub fn bind_shared(local: Ipv4Addr, port: u16) -> Result<UdpTunnelSocket> {
+        Self::bind_with(local, port, true)
+    }
+
+    fn bind_with(local: Ipv4Addr, port: u16, reuse_port: bool) -> Result<UdpTunnelSocket> {
         let addr = SocketAddrV4::new(local, port);
         let what = addr.to_string();
         let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
@@ -31,6 +43,10 @@ impl UdpTunnelSocket {
         sock.set_nonblocking(true)
             .map_err(|e| Error::os("O_NONBLOCK", what.as_str(), e))?;
         set_big_buffers(sock.as_fd(), &what)?;
+        if reuse_port {
+            sock.set_reuse_port(true)
+                .map_err(|e| Error::os("SO_REUSEPORT", what.as_str(), e))?;
+        }
         sock.bind(&SockAddr::from(addr))
             .map_err(|e| Error::os("bind UDP", what.as_str(), e))?;
         Ok(UdpTunnelSocket {

@@ -36,6 +36,10 @@ enum Command {
         /// never polls; 0 = always sleep).
         #[arg(long, env = "NEUTRINO_POLL_SPIN_US", default_value_t = 300)]
         poll_spin_us: u64,
+        /// Poll threads that read ports and tunnel sockets (ports are spread across
+        /// them); 0 = one per core.
+        #[arg(long, env = "NEUTRINO_POLL_THREADS", default_value_t = 0)]
+        poll_threads: usize,
     },
     /// Talk to a running switchd: bridges, ports, flows, trace.
     Switch(switch_cmd::SwitchArgs),
@@ -81,6 +85,7 @@ fn main() {
             run_dir,
             vxlan_uplink,
             poll_spin_us,
+            poll_threads,
         } => {
             init_logging("info");
             switchd::run(
@@ -88,6 +93,7 @@ fn main() {
                 switchd::Options {
                     vxlan_uplink,
                     spin: std::time::Duration::from_micros(poll_spin_us),
+                    poll_threads,
                 },
             )
             .map_err(anyhow::Error::from)

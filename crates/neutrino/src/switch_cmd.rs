@@ -383,6 +383,9 @@ fn print_show(bridges: &[BridgeView]) {
             if let Some(e) = &p.error {
                 println!("                error: \"{e}\"");
             }
+            if let Some(t) = p.poll_thread {
+                println!("                poll thread: {t}");
+            }
             if let Some(d) = &c.dhcp {
                 print_dhcp(d, p.dhcp_stats.as_ref());
             }

@@ -26,6 +26,7 @@ pub mod port;
 pub mod print;
 mod switch;
 pub mod table;
+pub mod tunnel_index;
 mod xlate;
 
 pub use cache::FlowCacheStats;
@@ -34,6 +35,7 @@ pub use extract::{TunnelMeta, flow_key};
 pub use field::{Field, FlowKey};
 pub use port::{PortConfig, PortType, TunnelKey};
 pub use switch::*;
+pub use tunnel_index::TunnelIndex;
 pub use xlate::Output;
 
 /// Index of a port in the switch, stable while the port exists.

@@ -12,7 +12,6 @@ use crate::port::{PortConfig, PortType};
 use crate::print;
 use crate::xlate::{Ctx, Output};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -43,6 +42,20 @@ pub struct PortStats {
     pub tx_bytes: u64,
     pub tx_dropped: u64,
     pub tx_errors: u64,
+}
+
+impl PortStats {
+    /// Adds counts gathered elsewhere (a poll thread's batch) to these.
+    pub fn add(&mut self, d: &PortStats) {
+        self.rx_packets += d.rx_packets;
+        self.rx_bytes += d.rx_bytes;
+        self.rx_dropped += d.rx_dropped;
+        self.rx_errors += d.rx_errors;
+        self.tx_packets += d.tx_packets;
+        self.tx_bytes += d.tx_bytes;
+        self.tx_dropped += d.tx_dropped;
+        self.tx_errors += d.tx_errors;
+    }
 }
 
 #[derive(Debug)]
@@ -87,7 +100,7 @@ pub struct Switch {
     bridges: Vec<Option<Bridge>>,
     ports: Vec<Option<Port>>,
     /// (type, remote IP) -> tunnel ports, for receive demultiplexing.
-    tunnels: HashMap<(PortType, u32), Vec<PortId>>,
+    tunnels: crate::tunnel_index::TunnelIndex,
     /// Frames made by the engine while switching, for [`Switch::take_replies`].
     replies: Vec<Reply>,
     /// Bumped on every change of ports, flows or of MAC-table state that changes
@@ -385,9 +398,7 @@ impl Switch {
                 && let Some(ip) = p.config.remote_ip
             {
                 self.tunnels
-                    .entry((p.config.kind, u32::from(ip)))
-                    .or_default()
-                    .push(id);
+                    .insert(p.config.kind, ip, id, p.config.tunnel_key());
             }
         }
         // Patch peers, resolved once instead of by name per packet.
@@ -400,17 +411,13 @@ impl Switch {
     /// The tunnel port a packet from `remote` with `key` arrived on: a port with that
     /// fixed key first, else a `key=flow` port.
     pub fn tunnel_port(&self, kind: PortType, remote: Ipv4Addr, key: u64) -> Option<PortId> {
-        let cands = self.tunnels.get(&(kind, u32::from(remote)))?;
-        let key_of = |id: &PortId| self.port(*id).map(|p| p.config.tunnel_key());
-        cands
-            .iter()
-            .find(|id| key_of(id) == Some(crate::port::TunnelKey::Fixed(key)))
-            .or_else(|| {
-                cands
-                    .iter()
-                    .find(|id| key_of(id) == Some(crate::port::TunnelKey::Flow))
-            })
-            .copied()
+        self.tunnels.lookup(kind, remote, key)
+    }
+
+    /// The tunnel ports by remote and key (a copy lets another thread resolve
+    /// tunnel packets; it changes only when ports do).
+    pub fn tunnel_index(&self) -> &crate::tunnel_index::TunnelIndex {
+        &self.tunnels
     }
 
     /// The patch port's peer, if it exists and names this port back.

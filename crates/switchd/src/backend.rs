@@ -80,8 +80,8 @@ pub(crate) fn open(cfg: &PortConfig) -> Result<Backend> {
 }
 
 /// Closes a removed port: a TAP loses persistence so its device disappears.
-pub(crate) fn close(b: Backend) {
-    if let Backend::Tap(t) = &b
+pub(crate) fn close(b: &Backend) {
+    if let Backend::Tap(t) = b
         && let Err(e) = t.set_persist(false)
     {
         tracing::warn!("un-persisting {}: {e}", t.name());

@@ -1,37 +1,28 @@
-//! The control socket: a listener thread that reads JSON-line requests, hands them to
-//! the datapath thread and writes back its answers.
+//! The control socket: a listener thread, and a thread per connection that reads
+//! JSON-line requests and answers each with the datapath's lock held (see
+//! datapath/shared.rs).
 
+use crate::datapath::Shared;
 use crate::protocol::{Request, Response};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Arc;
-use std::sync::mpsc::{Sender, channel};
 use tracing::{debug, warn};
 
 /// Largest request accepted (replace-flows with 100,000 flows fits easily).
 const MAX_REQUEST: u64 = 256 << 20;
 
-/// A request waiting for the datapath thread, with the way back to its client.
-pub(crate) struct Pending {
-    pub req: Request,
-    pub reply: Sender<Response>,
-}
-
-pub(crate) fn spawn(
-    listener: UnixListener,
-    tx: Sender<Pending>,
-    waker: Arc<mio::Waker>,
-) -> std::io::Result<()> {
+pub(crate) fn spawn(listener: UnixListener, shared: Arc<Shared>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("control".into())
         .spawn(move || {
             for conn in listener.incoming() {
                 match conn {
                     Ok(stream) => {
-                        let (tx, waker) = (tx.clone(), waker.clone());
+                        let shared = shared.clone();
                         let spawned = std::thread::Builder::new()
                             .name("control-conn".into())
-                            .spawn(move || serve(stream, tx, waker));
+                            .spawn(move || serve(stream, &shared));
                         if let Err(e) = spawned {
                             warn!("cannot start a control connection thread: {e}");
                         }
@@ -43,7 +34,7 @@ pub(crate) fn spawn(
     Ok(())
 }
 
-fn serve(stream: UnixStream, tx: Sender<Pending>, waker: Arc<mio::Waker>) {
+fn serve(stream: UnixStream, shared: &Shared) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -62,19 +53,7 @@ fn serve(stream: UnixStream, tx: Sender<Pending>, waker: Arc<mio::Waker>) {
             Err(e) => Response::Error {
                 message: format!("bad request: {e}"),
             },
-            Ok(req) => {
-                let (rtx, rrx) = channel();
-                if tx.send(Pending { req, reply: rtx }).is_err() {
-                    return;
-                }
-                if let Err(e) = waker.wake() {
-                    warn!("waking the datapath: {e}");
-                }
-                match rrx.recv() {
-                    Ok(r) => r,
-                    Err(_) => return,
-                }
-            }
+            Ok(req) => shared.handle(req),
         };
         let Ok(mut out) = serde_json::to_string(&resp) else {
             return;

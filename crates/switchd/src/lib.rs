@@ -7,8 +7,9 @@
 //!
 //! It owns devices and sockets; it must not decide policy (which flows exist is the
 //! agent's business) and holds no switching logic of its own (that is the engine's).
-//! One thread owns the engine and every packet fd, so the packet path takes no lock;
-//! control requests reach it over a channel and a waker.
+//! Poll threads (one per core by default) each read their own ports and their own
+//! VXLAN socket; the engine sits behind one lock that a thread takes once per batch
+//! of frames, and control requests take it between batches.
 
 mod backend;
 pub mod client;

@@ -75,6 +75,9 @@ pub struct PortView {
     /// What the `dhcp` action did on the port (ports with a DHCP binding).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhcp_stats: Option<DhcpStats>,
+    /// The poll thread that reads the port (ports with a device of their own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_thread: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

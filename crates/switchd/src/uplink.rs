@@ -9,6 +9,7 @@
 use std::io::{self, IoSlice};
 use std::net::Ipv4Addr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use tracing::{info, warn};
 use wire::virtio::{
@@ -63,14 +64,15 @@ enum State {
 }
 
 /// The uplink's life: opened with the first VXLAN port, closed when IPv4 forwarding
-/// goes off (its frames would be dropped) and opened again when it comes back.
+/// goes off (its frames would be dropped) and opened again when it comes back. One
+/// per switchd; every poll thread writes to the same TAP (each write is one frame).
 pub struct UplinkSlot {
     mode: UplinkMode,
     state: State,
-    uplink: Option<Uplink>,
-    /// Counts of uplinks closed before, so `show` keeps counting up.
-    frames_before: u64,
-    errors_before: u64,
+    tap: Option<Arc<host::UplinkTap>>,
+    /// Super-frames (parts) written and failed writes, summed over poll threads.
+    frames: u64,
+    errors: u64,
 }
 
 impl UplinkSlot {
@@ -78,9 +80,9 @@ impl UplinkSlot {
         UplinkSlot {
             mode,
             state: State::Idle,
-            uplink: None,
-            frames_before: 0,
-            errors_before: 0,
+            tap: None,
+            frames: 0,
+            errors: 0,
         }
     }
 
@@ -91,25 +93,27 @@ impl UplinkSlot {
         }
     }
 
-    /// Once a second: follows IPv4 forwarding going off and on.
-    pub fn tick(&mut self) {
+    /// Once a second: follows IPv4 forwarding going off and on. True when the TAP
+    /// was closed or opened (poll threads must pick up the change).
+    pub fn tick(&mut self) -> bool {
         let forwarding = match self.state {
             State::Active | State::WaitingForForwarding => host::ipv4_forwarding(),
-            State::Idle | State::Unavailable => return,
+            State::Idle | State::Unavailable => return false,
         };
         match (self.state, forwarding) {
             (State::Active, false) => {
-                if let Some(u) = self.uplink.take() {
-                    self.frames_before += u.frames;
-                    self.errors_before += u.errors;
-                }
+                self.tap = None;
                 self.state = State::WaitingForForwarding;
                 warn!(
                     "IPv4 forwarding went off: {UPLINK_NAME} closed, VXLAN super-frames are segmented in software"
                 );
+                true
             }
-            (State::WaitingForForwarding, true) => self.try_open(),
-            _ => {}
+            (State::WaitingForForwarding, true) => {
+                self.try_open();
+                self.tap.is_some()
+            }
+            _ => false,
         }
     }
 
@@ -126,10 +130,10 @@ impl UplinkSlot {
             self.state = State::WaitingForForwarding;
             return;
         }
-        match Uplink::open() {
-            Ok(u) => {
+        match host::UplinkTap::open(UPLINK_NAME) {
+            Ok(t) => {
                 info!("VXLAN super-frames go out {UPLINK_NAME} (kernel GSO over UDP tunnels)");
-                self.uplink = Some(u);
+                self.tap = Some(Arc::new(t));
                 self.state = State::Active;
             }
             Err(e) => {
@@ -143,27 +147,27 @@ impl UplinkSlot {
         }
     }
 
-    pub fn get_mut(&mut self) -> Option<&mut Uplink> {
-        self.uplink.as_mut()
+    /// The open TAP, for a poll thread to write to.
+    pub fn tap(&self) -> Option<Arc<host::UplinkTap>> {
+        self.tap.clone()
+    }
+
+    /// Adds a poll thread's counts.
+    pub fn count(&mut self, frames: u64, errors: u64) {
+        self.frames += frames;
+        self.errors += errors;
     }
 
     /// (active, super-frames written, write errors) since switchd started.
     pub fn counters(&self) -> (bool, u64, u64) {
-        let (f, e) = self
-            .uplink
-            .as_ref()
-            .map_or((0, 0), |u| (u.frames, u.errors));
-        (
-            self.uplink.is_some(),
-            self.frames_before + f,
-            self.errors_before + e,
-        )
+        (self.tap.is_some(), self.frames, self.errors)
     }
 }
 
-/// The open uplink and what it needs per remote.
-pub struct Uplink {
-    tap: host::UplinkTap,
+/// A poll thread's side of the uplink: room for the parts' headers, and counts not
+/// yet added to the slot's.
+#[derive(Debug, Default)]
+pub struct UplinkSender {
     /// Headers of the parts of the frame being sent.
     parts: Vec<u8>,
     /// Super-frames (parts) written.
@@ -171,22 +175,15 @@ pub struct Uplink {
     pub errors: u64,
 }
 
-impl Uplink {
-    fn open() -> Result<Uplink, host::Error> {
-        Ok(Uplink {
-            tap: host::UplinkTap::open(UPLINK_NAME)?,
-            parts: Vec::with_capacity(4096),
-            frames: 0,
-            errors: 0,
-        })
-    }
-
-    /// Sends TCP super-frame `frame` (offload state `hdr`) to `remote` in VXLAN `vni`,
-    /// from `local`, over an underlay of `mtu` bytes. None when it cannot go this way
-    /// (not TCP, segments too big for the underlay, or the kernel refused its first
-    /// part): send it the other way.
+impl UplinkSender {
+    /// Sends TCP super-frame `frame` (offload state `hdr`) through `tap` to `remote`
+    /// in VXLAN `vni`, from `local`, over an underlay of `mtu` bytes. None when it
+    /// cannot go this way (not TCP, segments too big for the underlay, or the kernel
+    /// refused its first part): send it the other way.
+    #[allow(clippy::too_many_arguments)]
     pub fn send(
         &mut self,
+        tap: &host::UplinkTap,
         frame: &[u8],
         hdr: &VirtioNetHdr,
         vni: u32,
@@ -205,13 +202,20 @@ impl Uplink {
         let hl = sp.header_len();
         // The inner type from the frame itself, not from what the VM claimed.
         let inner = if sp.frame.ipv6 { GSO_TCPV6 } else { GSO_TCPV4 };
+        let src_port = flow_source_port(frame, sp.frame.l3, sp.frame.l4, sp.frame.ipv6);
         let mut sent = 0;
         for i in 0..sp.parts {
             let payload = sp.payload(i);
             let inner_len = hl + payload.len();
             let mut head = [0u8; host::UPLINK_VNET_HDR_LEN + OUTER];
             let (vnet, outer) = head.split_at_mut(host::UPLINK_VNET_HDR_LEN);
-            write_outer(outer, self.tap.mac(), local, remote, vni, inner_len);
+            let ends = Ends {
+                tap_mac: tap.mac(),
+                local,
+                remote,
+                src_port,
+            };
+            write_outer(outer, &ends, vni, inner_len);
             let t = VirtioNetHdr {
                 flags: F_NEEDS_CSUM | F_UDP_TUNNEL_CSUM,
                 gso_type: inner | (hdr.gso_type & GSO_ECN) | GSO_UDP_TUNNEL_IPV4,
@@ -226,7 +230,7 @@ impl Uplink {
                 IoSlice::new(&self.parts[i * hl..(i + 1) * hl]),
                 IoSlice::new(&frame[payload]),
             ];
-            match self.tap.write_vectored(&iov) {
+            match tap.write_vectored(&iov) {
                 Ok(n) => {
                     sent += n;
                     self.frames += 1;
@@ -242,17 +246,40 @@ impl Uplink {
     }
 }
 
-/// Outer Ethernet (to the TAP), IPv4 (DF, TTL 64), UDP (checksum partial: the
-/// folded pseudo-header sum) and VXLAN headers for `inner_len` bytes of inner frame.
-fn write_outer(
-    out: &mut [u8],
+/// The outer UDP source port for an inner flow (RFC 7348 section 5: a hash of the
+/// inner headers, in the dynamic range), so the underlay's ECMP and the far end's
+/// SO_REUSEPORT sockets spread flows while each flow stays on one path.
+fn flow_source_port(frame: &[u8], l3: usize, l4: usize, ipv6: bool) -> u16 {
+    let addrs = if ipv6 {
+        l3 + 8..l3 + 40
+    } else {
+        l3 + 12..l3 + 20
+    };
+    let mut h: u32 = 0x811c_9dc5;
+    for part in [frame.get(addrs), frame.get(l4..l4 + 4)]
+        .into_iter()
+        .flatten()
+    {
+        for &b in part {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+    }
+    0xc000 | (h ^ (h >> 16)) as u16 & 0x3fff
+}
+
+/// Who an outer header is between.
+struct Ends {
     tap_mac: [u8; 6],
     local: Ipv4Addr,
     remote: Ipv4Addr,
-    vni: u32,
-    inner_len: usize,
-) {
-    out[0..6].copy_from_slice(&tap_mac);
+    src_port: u16,
+}
+
+/// Outer Ethernet (to the TAP), IPv4 (DF, TTL 64), UDP (checksum partial: the
+/// folded pseudo-header sum) and VXLAN headers for `inner_len` bytes of inner frame.
+fn write_outer(out: &mut [u8], ends: &Ends, vni: u32, inner_len: usize) {
+    let (local, remote) = (ends.local, ends.remote);
+    out[0..6].copy_from_slice(&ends.tap_mac);
     out[6..12].copy_from_slice(&SRC_MAC);
     out[12..14].copy_from_slice(&ether::ETH_P_IPV4.to_be_bytes());
     let udp_len = 8 + vxlan::HEADER_LEN + inner_len;
@@ -267,7 +294,7 @@ fn write_outer(
     let c = checksum::checksum(ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     let udp = &mut out[34..42];
-    udp[0..2].copy_from_slice(&vxlan::UDP_PORT.to_be_bytes());
+    udp[0..2].copy_from_slice(&ends.src_port.to_be_bytes());
     udp[2..4].copy_from_slice(&vxlan::UDP_PORT.to_be_bytes());
     udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
     let pseudo = checksum::add(0, &out[14 + 12..14 + 20])
@@ -295,8 +322,16 @@ mod tests {
     fn outer_headers_are_valid_ipv4_udp_vxlan() {
         let mut out = [0u8; OUTER];
         let (l, r) = (Ipv4Addr::new(192, 168, 1, 1), Ipv4Addr::new(192, 168, 1, 2));
-        write_outer(&mut out, [2, 0, 0, 0, 0, 9], l, r, 0x1234, 1000);
+        let ends = Ends {
+            tap_mac: [2, 0, 0, 0, 0, 9],
+            local: l,
+            remote: r,
+            src_port: 50_000,
+        };
+        write_outer(&mut out, &ends, 0x1234, 1000);
         assert_eq!(out[0..6], [2, 0, 0, 0, 0, 9]);
+        assert_eq!(u16::from_be_bytes([out[34], out[35]]), 50_000);
+        assert_eq!(u16::from_be_bytes([out[36], out[37]]), vxlan::UDP_PORT);
         assert_eq!(checksum::checksum(&out[14..34]), 0, "IPv4 header checksum");
         assert_eq!(
             u16::from_be_bytes([out[16], out[17]]) as usize,
@@ -321,5 +356,24 @@ mod tests {
         pseudo.extend_from_slice(&(dgram.len() as u16).to_be_bytes());
         pseudo.extend_from_slice(&dgram);
         assert_eq!(completed, checksum::checksum(&pseudo));
+    }
+
+    #[test]
+    fn source_port_is_per_flow_and_in_the_dynamic_range() {
+        let frame = |sport: u8| {
+            let mut f = vec![0u8; 54];
+            f[14 + 12..14 + 20].copy_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+            f[34..38].copy_from_slice(&[0x30, sport, 0x14, 0x51]);
+            f
+        };
+        let a = flow_source_port(&frame(1), 14, 34, false);
+        assert_eq!(a, flow_source_port(&frame(1), 14, 34, false));
+        let ports: std::collections::HashSet<u16> = (0..=255u8)
+            .map(|p| flow_source_port(&frame(p), 14, 34, false))
+            .collect();
+        assert!(ports.iter().all(|p| *p >= 0xc000), "{ports:?}");
+        assert!(ports.len() > 200, "flows spread: {}", ports.len());
+        // Short frames do not panic.
+        let _ = flow_source_port(&[0u8; 10], 14, 34, true);
     }
 }

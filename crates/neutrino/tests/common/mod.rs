@@ -513,6 +513,11 @@ impl Lab {
     /// Starts `ip netns exec HOST neutrino switchd --run-dir DIR` and waits
     /// until `switch show` succeeds.
     pub fn start_switchd(&mut self, h: H) {
+        self.start_switchd_with(h, &[]);
+    }
+
+    /// [`Lab::start_switchd`] with more command-line options.
+    pub fn start_switchd_with(&mut self, h: H, extra: &[&str]) {
         let host = &mut self.hosts[h.idx()];
         assert!(
             host.daemon.is_none(),
@@ -529,6 +534,7 @@ impl Lab {
         let child = Command::new("ip")
             .args(["netns", "exec", &host.ns, BIN, "switchd", "--run-dir"])
             .arg(&host.run_dir)
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log fd"))
             .stderr(log)

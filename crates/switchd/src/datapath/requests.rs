@@ -1,23 +1,22 @@
 //! Control requests against the running datapath: bridge, port and flow changes
-//! (saved to the state file after each), and the views `switch show` prints.
+//! (saved to the state file after each), and the views `switch show` prints. They run
+//! on the control connection's thread with the engine's lock held.
 
-use super::*;
+use super::shared::{Core, Shared};
+use crate::protocol::{BridgeView, PortStatsRow, PortView, Request, Response};
+use switch::PortType;
 
-impl Datapath {
-    pub(super) fn save(&self) -> Option<String> {
-        state::save(&self.state_path, self.sw.config())
-            .err()
-            .map(|e| {
-                error!("{e}");
-                e.to_string()
-            })
-    }
-
+impl Shared {
     // ---- control ----
 
-    pub(super) fn handle(&mut self, req: Request) -> Response {
+    pub(super) fn handle_locked(
+        &self,
+        core: &mut Core,
+        req: Request,
+        ports_changed: &mut bool,
+    ) -> Response {
         let Request::Batch { requests } = req else {
-            return self.handle_one(req, true);
+            return self.handle_one(core, req, true, ports_changed);
         };
         let mut results = Vec::with_capacity(requests.len());
         for r in requests {
@@ -25,10 +24,10 @@ impl Datapath {
                 Request::Batch { .. } => Response::Error {
                     message: "a batch cannot hold another batch".into(),
                 },
-                r => self.handle_one(r, false),
+                r => self.handle_one(core, r, false, ports_changed),
             });
         }
-        if let Some(e) = self.save() {
+        if let Some(e) = core.save() {
             // Everything was applied; say so on each change that is not on disk.
             for r in &mut results {
                 if matches!(r, Response::Done { .. }) {
@@ -43,28 +42,35 @@ impl Datapath {
 
     /// One request; `save` writes the state file after a change (a batch
     /// writes it once at its end instead).
-    pub(super) fn handle_one(&mut self, req: Request, save: bool) -> Response {
+    pub(super) fn handle_one(
+        &self,
+        core: &mut Core,
+        req: Request,
+        save: bool,
+        ports_changed: &mut bool,
+    ) -> Response {
         let now = self.now();
         let err = |e: switch::SwitchError| Response::Error {
             message: e.to_string(),
         };
-        let done = |s: &Self| match if save { s.save() } else { None } {
+        let done = |c: &Core| match if save { c.save() } else { None } {
             None => Response::Done { message: None },
             Some(e) => Response::Error {
                 message: format!("applied, but not saved: {e}"),
             },
         };
         match req {
-            Request::AddBr { bridge } => match self.sw.add_bridge(&bridge, now) {
-                Ok(()) => done(self),
+            Request::AddBr { bridge } => match core.sw.add_bridge(&bridge, now) {
+                Ok(()) => done(core),
                 Err(e) => err(e),
             },
-            Request::DelBr { bridge } => match self.sw.del_bridge(&bridge) {
+            Request::DelBr { bridge } => match core.sw.del_bridge(&bridge) {
                 Ok(removed) => {
                     for (id, _) in removed {
-                        self.detach(id);
+                        self.detach(core, id);
+                        *ports_changed = true;
                     }
-                    done(self)
+                    done(core)
                 }
                 Err(e) => err(e),
             },
@@ -81,81 +87,75 @@ impl Datapath {
                         message: format!("no interface named '{}' to attach", port.name),
                     };
                 }
-                match self.sw.add_port(&bridge, port) {
+                match core.sw.add_port(&bridge, port) {
                     Ok(id) => {
-                        self.attach(id);
-                        if let Some(Backend::Failed(e)) = self.backends.get(&id) {
+                        self.attach(core, id);
+                        if let Some(e) = core.failure(id) {
                             let message = format!("port added but not working: {e}");
-                            let name = self
+                            let name = core
                                 .sw
                                 .port(id)
                                 .map(|p| p.config.name.clone())
                                 .unwrap_or_default();
                             // Do not keep a port whose device could not be made.
-                            let _ = self.sw.del_port(&bridge, &name);
-                            self.detach(id);
+                            let _ = core.sw.del_port(&bridge, &name);
+                            self.detach(core, id);
                             return Response::Error { message };
                         }
-                        done(self)
+                        *ports_changed = true;
+                        done(core)
                     }
                     Err(e) => err(e),
                 }
             }
-            Request::DelPort { bridge, port } => match self.sw.del_port(&bridge, &port) {
+            Request::DelPort { bridge, port } => match core.sw.del_port(&bridge, &port) {
                 Ok((id, _)) => {
-                    self.detach(id);
-                    done(self)
+                    self.detach(core, id);
+                    *ports_changed = true;
+                    done(core)
                 }
                 Err(e) => err(e),
             },
             Request::SetPortDhcp { bridge, port, dhcp } => {
-                match self.sw.set_port_dhcp(&bridge, &port, dhcp) {
-                    Ok(()) => done(self),
+                match core.sw.set_port_dhcp(&bridge, &port, dhcp) {
+                    Ok(()) => done(core),
                     Err(e) => err(e),
                 }
             }
             Request::Show => Response::Show {
-                bridges: self.show(),
-                tunnels: {
-                    let (uplink_active, uplink_frames, uplink_errors) = self.uplink.counters();
-                    TunnelCounters {
-                        uplink_active,
-                        uplink_frames,
-                        uplink_errors,
-                        ..self.tunnels
-                    }
-                },
-                flow_cache: self.sw.flow_cache_stats(),
+                bridges: show(core),
+                tunnels: core.tunnel_counters(),
+                flow_cache: core.sw.flow_cache_stats(),
             },
-            Request::AddFlows { bridge, flows } => match self.sw.add_flows(&bridge, &flows, now) {
-                Ok(_) => done(self),
+            Request::AddFlows { bridge, flows } => match core.sw.add_flows(&bridge, &flows, now) {
+                Ok(_) => done(core),
                 Err(e) => err(e),
             },
             Request::ReplaceFlows { bridge, flows } => {
-                match self.sw.replace_flows(&bridge, &flows, now) {
-                    Ok(_) => done(self),
+                match core.sw.replace_flows(&bridge, &flows, now) {
+                    Ok(_) => done(core),
                     Err(e) => err(e),
                 }
             }
             Request::DelFlows { bridge, matching } => {
-                match self.sw.del_flows(&bridge, matching.as_deref()) {
-                    Ok(_) => done(self),
+                match core.sw.del_flows(&bridge, matching.as_deref()) {
+                    Ok(_) => done(core),
                     Err(e) => err(e),
                 }
             }
-            Request::DumpFlows { bridge, table } => match self.sw.dump_flows(&bridge, table, now) {
+            Request::DumpFlows { bridge, table } => match core.sw.dump_flows(&bridge, table, now) {
                 Ok(lines) => Response::Lines { lines },
                 Err(e) => err(e),
             },
-            Request::DumpPorts { bridge } => match self.sw.bridge_id(&bridge) {
+            Request::DumpPorts { bridge } => match core.sw.bridge_id(&bridge) {
                 Ok(br) => {
-                    let ports = self
+                    let ports = core
                         .sw
                         .bridge(br)
                         .map(|b| {
                             b.ports
                                 .iter()
-                                .filter_map(|(n, id)| self.sw.port(*id).map(|p| (n, p)))
+                                .filter_map(|(n, id)| core.sw.port(*id).map(|p| (n, p)))
                                 .map(|(n, p)| PortStatsRow {
                                     ofport: *n,
                                     name: p.config.name.clone(),
@@ -168,11 +168,11 @@ impl Datapath {
                 }
                 Err(e) => err(e),
             },
-            Request::FdbShow { bridge } => match self.sw.fdb(&bridge, now) {
+            Request::FdbShow { bridge } => match core.sw.fdb(&bridge, now) {
                 Ok(entries) => Response::Fdb { entries },
                 Err(e) => err(e),
             },
-            Request::Trace { bridge, flow } => match self.sw.trace(&bridge, &flow, now) {
+            Request::Trace { bridge, flow } => match core.sw.trace(&bridge, &flow, now) {
                 Ok(lines) => Response::Lines { lines },
                 Err(e) => err(e),
             },
@@ -181,37 +181,35 @@ impl Datapath {
             },
         }
     }
+}
 
-    pub(super) fn show(&self) -> Vec<BridgeView> {
-        self.sw
-            .bridge_names()
-            .into_iter()
-            .filter_map(|name| {
-                let br = self.sw.bridge_id(&name).ok()?;
-                let b = self.sw.bridge(br)?;
-                let ports = b
-                    .ports
-                    .iter()
-                    .filter_map(|(n, id)| {
-                        let p = self.sw.port(*id)?;
-                        let error = match self.backends.get(id) {
-                            Some(Backend::Failed(e)) => Some(e.clone()),
-                            _ => None,
-                        };
-                        Some(PortView {
-                            config: p.config.clone(),
-                            ofport: *n,
-                            error,
-                            dhcp_stats: p.config.dhcp.as_ref().map(|_| p.dhcp_stats),
-                        })
+fn show(core: &Core) -> Vec<BridgeView> {
+    core.sw
+        .bridge_names()
+        .into_iter()
+        .filter_map(|name| {
+            let br = core.sw.bridge_id(&name).ok()?;
+            let b = core.sw.bridge(br)?;
+            let ports = b
+                .ports
+                .iter()
+                .filter_map(|(n, id)| {
+                    let p = core.sw.port(*id)?;
+                    let error = core.failure(*id).map(str::to_string);
+                    Some(PortView {
+                        config: p.config.clone(),
+                        ofport: *n,
+                        error,
+                        dhcp_stats: p.config.dhcp.as_ref().map(|_| p.dhcp_stats),
+                        poll_thread: core.ports.get(id).and_then(|a| a.worker),
                     })
-                    .collect();
-                Some(BridgeView {
-                    name,
-                    ports,
-                    flows: b.flow_count(),
                 })
+                .collect();
+            Some(BridgeView {
+                name,
+                ports,
+                flows: b.flow_count(),
             })
-            .collect()
-    }
+        })
+        .collect()
 }

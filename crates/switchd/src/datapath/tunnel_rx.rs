@@ -1,9 +1,17 @@
 //! Tunnel receive: VXLAN datagrams (UDP GRO runs, or whole super-frames) and GRE
 //! batches, coalesced back into super-frames and handed to the engine.
 
+use super::worker::Worker;
 use super::*;
+use std::io::ErrorKind;
+use std::net::Ipv4Addr;
+use switch::{PortId, PortType, TunnelMeta};
+use tracing::warn;
+use wire::offload::{Pushed, RxChecksum, check_rx_checksum};
+use wire::virtio::VirtioNetHdr;
+use wire::{PacketBuf, ether, gre};
 
-impl Datapath {
+impl Worker {
     pub(super) fn service_udp(&mut self) -> bool {
         let mut buf = std::mem::take(&mut self.udp_buf);
         let more = self.service_udp_with(&mut buf);
@@ -16,7 +24,9 @@ impl Datapath {
     /// whole super-frame is switched from the receive buffer itself (swapped in).
     pub(super) fn service_udp_with(&mut self, buf: &mut PacketBuf) -> bool {
         for _ in 0..BATCH {
-            let Some(sock) = &self.udp else { return false };
+            let Some(sock) = &self.snap.udp else {
+                return false;
+            };
             match sock.recv_segments(buf.reset_for_read()) {
                 Ok((n, src, seg)) => {
                     if seg >= n
@@ -33,7 +43,7 @@ impl Datapath {
                         let d = &mut data[off..end];
                         off = end;
                         let Ok(vni) = vxlan::parse_header(d) else {
-                            self.tunnels.malformed += 1;
+                            self.counts.tunnels.malformed += 1;
                             continue;
                         };
                         self.tunnel_inner(
@@ -72,7 +82,7 @@ impl Datapath {
         };
         let vni = u64::from(vni);
         // Only from a known remote (the route lookup below is not for anyone's asking).
-        let Some(id) = self.sw.tunnel_port(PortType::Vxlan, src, vni) else {
+        let Some(id) = self.snap.tunnels.lookup(PortType::Vxlan, src, vni) else {
             return false;
         };
         let mtu = self.underlay.path(src, Instant::now()).mtu;
@@ -87,9 +97,10 @@ impl Datapath {
             return false;
         };
         self.gro_flush();
-        self.tunnels.rx_super_frames += 1;
-        std::mem::swap(&mut self.rx, buf);
-        self.rx_hdr = hdr;
+        self.counts.tunnels.rx_super_frames += 1;
+        let i = self.slot();
+        std::mem::swap(&mut self.frames[i].buf, buf);
+        self.frames[i].hdr = hdr;
         self.tunnel_in_port(id, src, None, vni);
         true
     }
@@ -104,15 +115,15 @@ impl Datapath {
         frame: &mut [u8],
     ) {
         if frame.len() < ether::ETH_HLEN {
-            self.tunnels.malformed += 1;
+            self.counts.tunnels.malformed += 1;
             return;
         }
         if check_rx_checksum(frame) == RxChecksum::Bad {
-            self.tunnels.bad_checksum += 1;
+            self.counts.tunnels.bad_checksum += 1;
             return;
         }
-        let Some(id) = self.sw.tunnel_port(kind, src, vni) else {
-            self.tunnels.unknown += 1;
+        let Some(id) = self.snap.tunnels.lookup(kind, src, vni) else {
+            self.counts.tunnels.unknown += 1;
             return;
         };
         if self
@@ -130,8 +141,9 @@ impl Datapath {
                 Pushed::Flush => self.gro_flush(),
                 Pushed::NotTcp => {
                     self.gro_flush();
-                    self.rx.set_from(frame);
-                    self.rx_hdr = VirtioNetHdr::default();
+                    let i = self.slot();
+                    self.frames[i].buf.set_from(frame);
+                    self.frames[i].hdr = VirtioNetHdr::default();
                     self.tunnel_in_port(id, src, dst, vni);
                     return;
                 }
@@ -143,10 +155,11 @@ impl Datapath {
         let Some((id, vni, src, dst)) = self.gro_src.take() else {
             return;
         };
-        let Some(hdr) = self.gro.flush_into(&mut self.rx) else {
+        let i = self.slot();
+        let Some(hdr) = self.gro.flush_into(&mut self.frames[i].buf) else {
             return;
         };
-        self.rx_hdr = hdr;
+        self.frames[i].hdr = hdr;
         self.tunnel_in_port(id, src, dst, vni);
     }
 
@@ -170,7 +183,9 @@ impl Datapath {
         buf: &mut [u8],
         pkts: &mut Vec<Option<host::GrePacket>>,
     ) -> bool {
-        let Some(sock) = &self.gre else { return false };
+        let Some(sock) = self.snap.gre.clone() else {
+            return false;
+        };
         let n = loop {
             match sock.recv_batch(buf, GRE_SLOT, pkts) {
                 Ok(n) => break n,
@@ -184,14 +199,14 @@ impl Datapath {
         };
         for p in pkts.iter() {
             let Some(p) = p else {
-                self.tunnels.malformed += 1;
+                self.counts.tunnels.malformed += 1;
                 continue;
             };
             let pkt = &mut buf[p.start..p.start + p.len];
             let h = match gre::parse_header(pkt) {
                 Ok(h) if h.protocol == ether::ETH_P_TEB => h,
                 _ => {
-                    self.tunnels.malformed += 1;
+                    self.counts.tunnels.malformed += 1;
                     continue;
                 }
             };
@@ -201,6 +216,8 @@ impl Datapath {
         n == GRE_SLOTS
     }
 
+    /// The frame in the slot last given out came from tunnel port `id`: it joins
+    /// the batch with its tunnel metadata.
     pub(super) fn tunnel_in_port(
         &mut self,
         id: PortId,
@@ -208,13 +225,19 @@ impl Datapath {
         dst: Option<Ipv4Addr>,
         key: u64,
     ) {
-        let local = self.sw.port(id).and_then(|p| p.config.local_ip);
-        let meta = TunnelMeta {
+        let local = self.snap.ports.get(&id).and_then(|p| p.local);
+        let i = self.nframes;
+        let f = &mut self.frames[i];
+        f.in_port = id;
+        f.tun = Some(TunnelMeta {
             id: key,
             src: u32::from(src),
             dst: dst.or(local).map(u32::from).unwrap_or(0),
-        };
-        self.count_rx(id, self.rx.len());
-        self.switch_frame(id, Some(meta));
+        });
+        let len = f.buf.len();
+        let s = self.counts.port(id);
+        s.rx_packets += 1;
+        s.rx_bytes += len as u64;
+        self.commit(len);
     }
 }

@@ -1,18 +1,123 @@
-//! Tunnel send: super-frames cut in software (VXLAN scatter-gather UDP GSO, GRE
-//! segments) and the batch of small tunnel packets that leaves in one sendmmsg.
+//! Tunnel send: the path-MTU check, super-frames out the uplink TAP or cut in
+//! software (VXLAN scatter-gather UDP GSO, GRE segments), and the batch of small
+//! tunnel packets that leaves in one sendmmsg.
 
+use super::worker::Worker;
 use super::*;
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use switch::{PortId, PortType};
+use wire::offload::{complete_checksum, segment_tcp};
+use wire::virtio::VirtioNetHdr;
+use wire::{PacketBuf, ether, gre};
 
-impl Datapath {
+/// Where a frame goes out a tunnel port.
+pub(super) struct TunnelOut {
+    pub port: PortId,
+    pub kind: PortType,
+    /// VNI or GRE key.
+    pub id: u64,
+    pub remote: Ipv4Addr,
+    pub local: Option<Ipv4Addr>,
+    /// The GRE key to send, if the port sends one.
+    pub gre_key: Option<u32>,
+}
+
+impl Worker {
+    /// Sends `pkt` out a tunnel; None when it was counted already (dropped as too
+    /// big, or gathered into the small-packet batch, counted when that leaves).
+    pub(super) fn transmit_tunnel(
+        &mut self,
+        t: &TunnelOut,
+        pkt: &mut PacketBuf,
+        hdr: &VirtioNetHdr,
+    ) -> Option<std::io::Result<usize>> {
+        let vxlan = t.kind == PortType::Vxlan;
+        let prefix = if vxlan {
+            vxlan::HEADER_LEN
+        } else {
+            gre::header_len(t.gre_key.is_some())
+        };
+        let outer = OUTER_IP + if vxlan { 8 } else { 0 } + prefix;
+        // What one packet on the underlay will carry: the frame, or one segment.
+        let piece = if hdr.is_gso() {
+            wire::offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload)
+                + usize::from(hdr.gso_size)
+        } else {
+            pkt.len()
+        };
+        let path = self.underlay.path(t.remote, Instant::now());
+        if outer + piece > path.mtu && wire::icmp::must_not_fragment(pkt.data()) {
+            let mtu = path.mtu.saturating_sub(outer + ether::ETH_HLEN) as u16;
+            self.too_big = wire::icmp::too_big_reply(pkt.data(), mtu);
+            self.counts.port(t.port).tx_dropped += 1;
+            return None;
+        }
+        if hdr.is_gso() && vxlan {
+            // Keep the order of what goes out the socket.
+            self.flush_tunnel_batch();
+            let sent = self
+                .snap
+                .uplink
+                .as_deref()
+                .zip(t.local.or(path.source))
+                .and_then(|(tap, src)| {
+                    self.uplink
+                        .send(tap, pkt.data(), hdr, t.id as u32, src, t.remote, path.mtu)
+                });
+            return Some(match sent {
+                Some(r) => r,
+                None => self.send_vxlan_gso(pkt.data(), usize::from(hdr.gso_size), t),
+            });
+        }
+        if hdr.is_gso() {
+            self.flush_tunnel_batch();
+            self.tx_segs.clear();
+            let gso = usize::from(hdr.gso_size);
+            return Some(
+                match segment_tcp(pkt.data(), gso, prefix, &mut self.tx_segs) {
+                    Ok(_) => {
+                        let hl = wire::offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload);
+                        self.send_gre_segments(t, prefix, prefix + hl + gso)
+                    }
+                    Err(_) => Err(std::io::Error::other("cannot segment")),
+                },
+            );
+        }
+        if hdr.is_gso() || hdr.flags & wire::virtio::F_NEEDS_CSUM != 0 {
+            complete_checksum(pkt.data_mut(), hdr);
+        }
+        let len = pkt.len();
+        if vxlan {
+            vxlan::write_header(pkt.push(prefix), t.id as u32);
+        } else {
+            gre::write_header(pkt.push(prefix), ether::ETH_P_TEB, t.gre_key);
+        }
+        if self.tun_kind != t.kind {
+            self.flush_tunnel_batch();
+            self.tun_kind = t.kind;
+        }
+        let start = self.tun_pending.len();
+        self.tun_pending.extend_from_slice(pkt.data());
+        let port = if vxlan { vxlan::UDP_PORT } else { 0 };
+        self.tun_msgs
+            .push((start, pkt.len(), SocketAddrV4::new(t.remote, port)));
+        self.tun_ports.push((t.port, len));
+        pkt.pull(prefix);
+        if self.tun_msgs.len() >= TUN_BATCH {
+            self.flush_tunnel_batch();
+        }
+        None
+    }
+
     /// A TCP super-frame out a VXLAN tunnel: per-segment headers are built in
     /// `tx_segs`, the payload is sent from the frame itself (scatter-gather), in
     /// UDP GSO sends of at most MAX_GSO_SEND bytes.
-    pub(super) fn send_vxlan_gso(
+    fn send_vxlan_gso(
         &mut self,
         frame: &[u8],
         mss: usize,
-        vni: u64,
-        remote: Ipv4Addr,
+        t: &TunnelOut,
     ) -> std::io::Result<usize> {
         const PAIRS: usize = 64;
         let prefix = vxlan::HEADER_LEN;
@@ -21,12 +126,12 @@ impl Datapath {
             .map_err(|_| std::io::Error::other("cannot segment"))?;
         let each = prefix + h.payload;
         for i in 0..n {
-            vxlan::write_header(&mut self.tx_segs[i * each..i * each + prefix], vni as u32);
+            vxlan::write_header(&mut self.tx_segs[i * each..i * each + prefix], t.id as u32);
         }
-        let Some(sock) = &self.udp else {
+        let Some(sock) = &self.snap.udp else {
             return Err(std::io::Error::other("no vxlan socket"));
         };
-        let dst = SocketAddrV4::new(remote, vxlan::UDP_PORT);
+        let dst = SocketAddrV4::new(t.remote, vxlan::UDP_PORT);
         let stride = each + mss;
         let per_send = (MAX_GSO_SEND / stride).clamp(1, PAIRS);
         let mut sent = 0;
@@ -52,7 +157,7 @@ impl Datapath {
             return;
         }
         let mut outcome = std::mem::take(&mut self.tun_outcome);
-        match (self.tun_kind, &self.udp, &self.gre) {
+        match (self.tun_kind, &self.snap.udp, &self.snap.gre) {
             (PortType::Vxlan, Some(s), _) => {
                 s.send_many(&self.tun_pending, &self.tun_msgs, &mut outcome)
             }
@@ -62,15 +167,14 @@ impl Datapath {
             _ => outcome.clear(),
         }
         for (i, &(port, bytes)) in self.tun_ports.iter().enumerate() {
-            if let Some(p) = self.sw.port_mut(port) {
-                match outcome.get(i) {
-                    Some(Ok(())) => {
-                        p.stats.tx_packets += 1;
-                        p.stats.tx_bytes += bytes as u64;
-                    }
-                    Some(Err(ErrorKind::WouldBlock)) => p.stats.tx_dropped += 1,
-                    _ => p.stats.tx_errors += 1,
+            let s = self.counts.port(port);
+            match outcome.get(i) {
+                Some(Ok(())) => {
+                    s.tx_packets += 1;
+                    s.tx_bytes += bytes as u64;
                 }
+                Some(Err(ErrorKind::WouldBlock)) => s.tx_dropped += 1,
+                _ => s.tx_errors += 1,
             }
         }
         self.tun_outcome = outcome;
@@ -81,21 +185,18 @@ impl Datapath {
 
     /// The segments in `tx_segs` (each `stride` bytes, the last maybe shorter)
     /// out the GRE socket, headers written into their `prefix` room.
-    pub(super) fn send_gre_segments(
+    fn send_gre_segments(
         &mut self,
-        remote: Ipv4Addr,
-        gre_key: Option<u32>,
+        t: &TunnelOut,
         prefix: usize,
         stride: usize,
     ) -> std::io::Result<usize> {
         for seg in self.tx_segs.chunks_mut(stride) {
-            gre::write_header(&mut seg[..prefix], ether::ETH_P_TEB, gre_key);
+            gre::write_header(&mut seg[..prefix], ether::ETH_P_TEB, t.gre_key);
         }
-        let Some(s) = &self.gre else {
+        let Some(s) = &self.snap.gre else {
             return Err(std::io::Error::other("no gre socket"));
         };
-        s.send_batch(&self.tx_segs, stride, remote)
+        s.send_batch(&self.tx_segs, stride, t.remote)
     }
-
-    // ---- ports ----
 }

@@ -1,0 +1,151 @@
+//! Integration tests of switchd's poll threads: ports are spread across the threads,
+//! frames cross from one thread's port to another's with their offload state, the
+//! counters every thread gathers add up, and ports come and go while other threads
+//! write to them. Needs root (fails instead of skipping when CI=true).
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Three VMs on one bridge of a switchd with `threads` poll threads.
+fn three_vms(tag: &str, threads: &str) -> (Lab, [Vm; 3]) {
+    let mut lab = Lab::new(tag);
+    lab.start_switchd_with(H::H1, &["--poll-threads", threads]);
+    lab.switch_ok(H::H1, &["add-br", "br0"]);
+    let uid = lab.uid.clone();
+    let vms = [1u8, 2, 3].map(|n| Vm {
+        host: H::H1,
+        ns: format!("{}v{n}", lab.prefix),
+        tap: format!("t{uid}{n}"),
+        ip: ["10.2.0.1", "10.2.0.2", "10.2.0.3"][usize::from(n - 1)],
+        mac: [
+            "fa:16:3e:00:02:01",
+            "fa:16:3e:00:02:02",
+            "fa:16:3e:00:02:03",
+        ][usize::from(n - 1)],
+        tag: 0,
+    });
+    for vm in &vms {
+        lab.add_ns(&vm.ns);
+        add_vm_port(&mut lab, vm);
+    }
+    (lab, vms)
+}
+
+/// The VM's TAP port on br0, created inside its (existing) namespace.
+fn add_vm_port(lab: &mut Lab, vm: &Vm) {
+    lab.switch_ok(
+        H::H1,
+        &[
+            "add-port", "br0", &vm.tap, "--type", "tap", "--netns", &vm.ns, "--mac", vm.mac,
+        ],
+    );
+    lab.wait_vm_nic(vm, Duration::from_secs(5));
+    lab.configure_vm_ip(vm);
+}
+
+/// (rx packets, tx packets) of `port` from `dump-ports`.
+fn port_counts(lab: &Lab, port: &str) -> (u64, u64) {
+    let dump = lab.switch_ok(H::H1, &["dump-ports", "br0"]);
+    let mut lines = dump
+        .lines()
+        .skip_while(|l| !l.trim_end().ends_with(&format!(" {port}:")));
+    let pkts = |l: Option<&str>| -> u64 {
+        l.and_then(|l| l.split("pkts=").nth(1))
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no counters for {port}:\n{dump}"))
+    };
+    lines.next();
+    let rx = pkts(lines.next());
+    let tx = pkts(lines.next());
+    (rx, tx)
+}
+
+#[test]
+fn ports_are_spread_across_poll_threads_and_frames_cross_them() {
+    if !lab_available() {
+        return;
+    }
+    let (lab, [a, b, c]) = three_vms("thr", "3");
+    // The least-loaded thread takes each new port: one port per thread.
+    let show = lab.switch_ok(H::H1, &["show"]);
+    let mut threads: Vec<&str> = show
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("poll thread: "))
+        .collect();
+    threads.sort_unstable();
+    assert_eq!(threads, ["0", "1", "2"], "{show}");
+
+    lab.wait_ping(&a, b.ip, PING_WITHIN);
+    lab.wait_ping(&b, c.ip, PING_WITHIN);
+    lab.wait_ping(&c, a.ip, PING_WITHIN);
+    // TCP super-frames from one thread's port to another's, both ways.
+    lab.tcp_transfer(&a, &b, 40);
+    lab.tcp_transfer(&c, &a, 20);
+
+    // Counters gathered by three threads add up: 50 echo requests A->B are read on
+    // A's thread and written on B's; the answers the other way.
+    let (a_rx, a_tx) = port_counts(&lab, &a.tap);
+    let (b_rx, b_tx) = port_counts(&lab, &b.tap);
+    let out = run(
+        "ip",
+        &[
+            "netns", "exec", &a.ns, "ping", "-c", "50", "-i", "0.01", "-W", "1", b.ip,
+        ],
+        None,
+        Duration::from_secs(20),
+    );
+    assert!(out.ok(), "{}", out.describe());
+    let (a_rx2, a_tx2) = port_counts(&lab, &a.tap);
+    let (b_rx2, b_tx2) = port_counts(&lab, &b.tap);
+    assert!(a_rx2 - a_rx >= 50, "A rx {a_rx} -> {a_rx2}");
+    assert!(b_tx2 - b_tx >= 50, "B tx {b_tx} -> {b_tx2}");
+    assert!(b_rx2 - b_rx >= 50, "B rx {b_rx} -> {b_rx2}");
+    assert!(a_tx2 - a_tx >= 50, "A tx {a_tx} -> {a_tx2}");
+}
+
+#[test]
+fn ports_come_and_go_while_other_threads_write_to_them() {
+    if !lab_available() {
+        return;
+    }
+    let (mut lab, [a, b, c]) = three_vms("thc", "2");
+    lab.wait_ping(&a, b.ip, PING_WITHIN);
+    lab.wait_ping(&a, c.ip, PING_WITHIN);
+    // A floods C (on another thread than A's, or the same: both are exercised over
+    // the rounds) while C's port is deleted and added again.
+    let mut flood = Command::new("ip")
+        .args(["netns", "exec", &a.ns, "ping", "-f", "-W", "1", c.ip])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ping -f");
+    for round in 0..8 {
+        lab.switch_ok(H::H1, &["del-port", "br0", &c.tap]);
+        // Every thread has let go of the device when del-port answers.
+        let gone = ip_try(&["-n", &c.ns, "link", "show", "dev", &c.tap]);
+        assert!(
+            !gone.ok(),
+            "round {round}: {} still exists after del-port:\n{}",
+            c.tap,
+            gone.describe()
+        );
+        add_vm_port(&mut lab, &c);
+    }
+    let _ = flood.kill();
+    let _ = flood.wait();
+    lab.wait_ping(&a, c.ip, PING_WITHIN);
+    lab.wait_ping(&c, b.ip, PING_WITHIN);
+    lab.tcp_transfer(&b, &c, 20);
+    let show = lab.switch_ok(H::H1, &["show"]);
+    assert_eq!(
+        show.lines()
+            .filter(|l| l.trim().starts_with("poll thread: "))
+            .count(),
+        3,
+        "{show}"
+    );
+}

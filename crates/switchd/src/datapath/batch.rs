@@ -1,0 +1,186 @@
+//! A poll thread's batch: frames are read into slots, switched by the engine all
+//! under one taking of the lock, then written out — each output with the header
+//! state the engine chose and the frame's offload state.
+
+use super::worker::Worker;
+use super::*;
+use std::io::ErrorKind;
+use switch::{Field, FlowKey, Output, PortId, TunnelKey};
+use wire::PacketBuf;
+use wire::virtio::VirtioNetHdr;
+
+impl Worker {
+    /// The next free slot of the batch (switching the batch first when it is full).
+    /// Fill `frames[slot]` and [`Worker::commit`] it before asking for another.
+    pub(super) fn slot(&mut self) -> usize {
+        if self.nframes >= BATCH || self.batch_bytes >= BATCH_BYTES {
+            self.run_batch();
+        }
+        if self.nframes == self.frames.len() {
+            self.frames.push(super::worker::Frame::new());
+        }
+        self.nframes
+    }
+
+    /// The slot last given out now holds a `len`-byte frame.
+    pub(super) fn commit(&mut self, len: usize) {
+        self.nframes += 1;
+        self.batch_bytes += len;
+    }
+
+    /// Switches the batch: the engine decides for every frame under one lock, then
+    /// the frames go out.
+    pub(super) fn run_batch(&mut self) {
+        let n = self.nframes;
+        if n == 0 {
+            return;
+        }
+        self.nframes = 0;
+        self.batch_bytes = 0;
+        self.outs.clear();
+        self.results.clear();
+        self.replies.clear();
+        let now = self.shared.now();
+        {
+            let mut core = self.shared.lock();
+            self.counts.flush(&mut core);
+            for (i, f) in self.frames[..n].iter().enumerate() {
+                let start = self.outs.len();
+                let orig =
+                    core.sw
+                        .receive(f.in_port, f.buf.data(), f.tun.as_ref(), now, &mut self.outs);
+                self.results.push((orig, start..self.outs.len()));
+                if core.sw.has_replies() {
+                    self.replies
+                        .extend(core.sw.take_replies().into_iter().map(|r| (i, r)));
+                }
+            }
+        }
+        for i in 0..n {
+            self.send_frame(i);
+        }
+    }
+
+    /// Frame `i` of the batch out of every port the engine chose.
+    fn send_frame(&mut self, i: usize) {
+        let (orig, range) = self.results[i].clone();
+        let in_port = self.frames[i].in_port;
+        let rx_hdr = self.frames[i].hdr;
+        self.spin.note_frame(rx_hdr.is_gso());
+        let outs = std::mem::take(&mut self.outs);
+        let last = range.end.saturating_sub(1);
+        for k in range {
+            let o = &outs[k];
+            // The last output may rewrite the received buffer; others work on a copy.
+            let mut pkt = if k == last {
+                std::mem::replace(&mut self.frames[i].buf, PacketBuf::with_capacity(0))
+            } else {
+                let mut s = std::mem::replace(&mut self.scratch, PacketBuf::with_capacity(0));
+                s.set_from(self.frames[i].buf.data());
+                s
+            };
+            let before = pkt.len();
+            switch::commit::apply(&mut pkt, &orig, &o.key);
+            // VLAN pushes/pops move the L4 header: keep the offload offsets right.
+            let mut hdr = rx_hdr;
+            let delta = pkt.len() as i64 - before as i64;
+            if delta != 0 && (hdr.is_gso() || hdr.flags & wire::virtio::F_NEEDS_CSUM != 0) {
+                hdr.csum_start = (i64::from(hdr.csum_start) + delta) as u16;
+                hdr.hdr_len = (i64::from(hdr.hdr_len) + delta).max(0) as u16;
+            }
+            self.transmit(o, &mut pkt, &hdr);
+            if k == last {
+                self.frames[i].buf = pkt;
+            } else {
+                self.scratch = pkt;
+            }
+        }
+        self.outs = outs;
+        if self.replies.first().is_some_and(|(f, _)| *f == i) {
+            self.send_replies(i, &orig);
+        }
+        if let Some(reply) = self.too_big.take() {
+            self.send_made(in_port, &orig, &reply);
+        }
+    }
+
+    /// Sends the frames the engine made itself for frame `i` (DHCP and ARP answers)
+    /// as they are: complete frames with their checksums, no offload.
+    fn send_replies(&mut self, i: usize, orig: &FlowKey) {
+        let replies = std::mem::take(&mut self.replies);
+        let mine = replies.iter().take_while(|(f, _)| *f == i).count();
+        for (_, r) in &replies[..mine] {
+            self.send_made(r.port, orig, &r.frame);
+        }
+        self.replies = replies;
+        self.replies.drain(..mine);
+    }
+
+    /// A frame made here (an answer) out of `port`. Bindings live on tap, internal
+    /// and system ports; the key only says which port (and would give a tunnel its
+    /// tun_id).
+    fn send_made(&mut self, port: PortId, orig: &FlowKey, frame: &[u8]) {
+        let mut pkt = std::mem::replace(&mut self.scratch, PacketBuf::with_capacity(0));
+        pkt.set_from(frame);
+        let o = Output { port, key: *orig };
+        self.transmit(&o, &mut pkt, &VirtioNetHdr::default());
+        self.scratch = pkt;
+    }
+
+    pub(super) fn transmit(&mut self, o: &Output, pkt: &mut PacketBuf, hdr: &VirtioNetHdr) {
+        let Some(port) = self.snap.ports.get(&o.port) else {
+            return;
+        };
+        let len = pkt.len();
+        let res = match &*port.backend {
+            Backend::Tap(t) => {
+                // A TAP takes the frame with its offload state as it is.
+                hdr.write(pkt.push(VNET_HDR_LEN));
+                let r = t.write(pkt.data());
+                pkt.pull(VNET_HDR_LEN);
+                r
+            }
+            Backend::Packet(p) => {
+                // AF_PACKET with PACKET_VNET_HDR: the kernel segments or checksums
+                // whatever the interface cannot.
+                hdr.write_legacy(pkt.push(host::PACKET_VNET_HDR_LEN));
+                let r = p.send(pkt.data());
+                pkt.pull(host::PACKET_VNET_HDR_LEN);
+                r
+            }
+            Backend::Tunnel => {
+                let Some(remote) = port.remote else { return };
+                let id = match port.tunnel_key {
+                    TunnelKey::Flow => o.key.get_u64(Field::TunId),
+                    TunnelKey::Fixed(k) => k,
+                };
+                let out = super::tunnel_tx::TunnelOut {
+                    port: o.port,
+                    kind: port.kind,
+                    id,
+                    remote,
+                    local: port.local,
+                    gre_key: port.keyed.then_some(id as u32),
+                };
+                match self.transmit_tunnel(&out, pkt, hdr) {
+                    Some(r) => r,
+                    None => return,
+                }
+            }
+            _ => return,
+        };
+        self.count_tx(o.port, len, &res);
+    }
+
+    pub(super) fn count_tx(&mut self, port: PortId, len: usize, res: &std::io::Result<usize>) {
+        let s = self.counts.port(port);
+        match res {
+            Ok(_) => {
+                s.tx_packets += 1;
+                s.tx_bytes += len as u64;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => s.tx_dropped += 1,
+            Err(_) => s.tx_errors += 1,
+        }
+    }
+}

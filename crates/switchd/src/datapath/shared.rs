@@ -1,0 +1,262 @@
+//! What the poll threads share: the engine and the ports' devices behind one lock —
+//! taken once per batch of frames, by a control request, or by a thread refreshing
+//! its copy of the port table — and the generation number that says such a copy is
+//! stale. Ports are given to threads here (the one reading fewest ports).
+
+use super::*;
+use crate::protocol::Response;
+use mio::Interest;
+use mio::unix::SourceFd;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use switch::PortType;
+use tracing::{error, warn};
+
+/// How long a port change waits for every poll thread to take it up.
+const PUBLISH_WAIT: Duration = Duration::from_secs(2);
+
+/// The state behind the lock.
+pub(crate) struct Core {
+    pub sw: Switch,
+    pub ports: HashMap<PortId, Attached>,
+    /// One VXLAN socket per poll thread (SO_REUSEPORT when there are several), made
+    /// with the first VXLAN port.
+    pub udp: Vec<Arc<host::UdpTunnelSocket>>,
+    /// The GRE socket: every thread sends through it, the first one reads it (a raw
+    /// socket sees every packet; several would each get a copy).
+    pub gre: Option<Arc<host::GreSocket>>,
+    /// Tunnel counters summed over the threads.
+    pub tunnels: TunnelCounters,
+    pub uplink: UplinkSlot,
+    state_path: PathBuf,
+}
+
+/// A port's device and the thread that reads it.
+pub(crate) struct Attached {
+    pub backend: Arc<Backend>,
+    pub worker: Option<usize>,
+}
+
+/// How to reach one poll thread from elsewhere.
+pub(crate) struct WorkerLink {
+    /// Its epoll set (ports are registered into it from the control thread).
+    pub registry: mio::Registry,
+    pub waker: Waker,
+    /// The port-table generation it has taken up.
+    pub seen: AtomicU64,
+}
+
+pub(crate) struct Shared {
+    core: Mutex<Core>,
+    /// Bumped after every change of ports, sockets or the uplink.
+    pub generation: AtomicU64,
+    pub links: Vec<WorkerLink>,
+    clock: Instant,
+}
+
+impl Core {
+    pub fn new(sw: Switch, state_path: PathBuf, uplink: UplinkSlot) -> Core {
+        Core {
+            sw,
+            ports: HashMap::new(),
+            udp: Vec::new(),
+            gre: None,
+            tunnels: TunnelCounters::default(),
+            uplink,
+            state_path,
+        }
+    }
+
+    /// Writes the state file; the error as text (logged too).
+    pub fn save(&self) -> Option<String> {
+        state::save(&self.state_path, self.sw.config())
+            .err()
+            .map(|e| {
+                error!("{e}");
+                e.to_string()
+            })
+    }
+
+    /// Why a port's device is not working, if it is not.
+    pub fn failure(&self, id: PortId) -> Option<&str> {
+        match self.ports.get(&id).map(|a| &*a.backend) {
+            Some(Backend::Failed(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Tunnel counters, with the uplink's.
+    pub fn tunnel_counters(&self) -> TunnelCounters {
+        let (uplink_active, uplink_frames, uplink_errors) = self.uplink.counters();
+        TunnelCounters {
+            uplink_active,
+            uplink_frames,
+            uplink_errors,
+            ..self.tunnels
+        }
+    }
+}
+
+impl Shared {
+    pub fn new(core: Core, links: Vec<WorkerLink>) -> Shared {
+        Shared {
+            core: Mutex::new(core),
+            generation: AtomicU64::new(1),
+            links,
+            clock: Instant::now(),
+        }
+    }
+
+    /// The engine and devices. A thread that panicked while holding the lock left
+    /// them as they were; carrying on beats stopping every port.
+    pub fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Milliseconds since switchd started (the engine's clock).
+    pub fn now(&self) -> u64 {
+        self.clock.elapsed().as_millis() as u64
+    }
+
+    /// Tells every poll thread its port table is stale (without waiting).
+    pub fn bump(&self) -> u64 {
+        let g = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        for l in &self.links {
+            if let Err(e) = l.waker.wake() {
+                warn!("waking a poll thread: {e}");
+            }
+        }
+        g
+    }
+
+    /// Ports changed: returns once every poll thread has taken up the change — a new
+    /// port is read, a removed port's device is closed. Never called with the lock
+    /// held, nor from a poll thread.
+    pub fn publish(&self) {
+        let g = self.bump();
+        let deadline = Instant::now() + PUBLISH_WAIT;
+        while self
+            .links
+            .iter()
+            .any(|l| l.seen.load(Ordering::Acquire) < g)
+        {
+            if Instant::now() > deadline {
+                warn!("a poll thread took more than {PUBLISH_WAIT:?} to take up a port change");
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+
+    /// Opens the backend of a port the engine already has and gives its fd to the
+    /// poll thread reading fewest ports.
+    pub fn attach(&self, core: &mut Core, id: PortId) {
+        let Some(cfg) = core.sw.port(id).map(|p| p.config.clone()) else {
+            return;
+        };
+        let b = match backend::open(&cfg) {
+            Ok(b) => b,
+            Err(e) => {
+                error!("port {}: {e}", cfg.name);
+                Backend::Failed(e.to_string())
+            }
+        };
+        let mut worker = None;
+        if let Some(fd) = b.raw_fd() {
+            let w = (0..self.links.len())
+                .min_by_key(|w| core.ports.values().filter(|a| a.worker == Some(*w)).count())
+                .unwrap_or(0);
+            // A frame already waiting is reported at registration (epoll checks
+            // readiness when an fd is added).
+            match self.links[w].registry.register(
+                &mut SourceFd(&fd),
+                Token(PORT_BASE + id),
+                Interest::READABLE,
+            ) {
+                Ok(()) => worker = Some(w),
+                Err(e) => error!("port {}: epoll add: {e}", cfg.name),
+            }
+        }
+        let b = if matches!(b, Backend::Tunnel) {
+            match self.ensure_tunnel_socket(core, cfg.kind) {
+                Ok(()) => b,
+                Err(e) => {
+                    error!("port {}: {e}", cfg.name);
+                    Backend::Failed(e.to_string())
+                }
+            }
+        } else {
+            b
+        };
+        core.ports.insert(
+            id,
+            Attached {
+                backend: Arc::new(b),
+                worker,
+            },
+        );
+    }
+
+    fn ensure_tunnel_socket(&self, core: &mut Core, kind: PortType) -> Result<()> {
+        match kind {
+            PortType::Vxlan if core.udp.is_empty() => {
+                let mut socks = Vec::with_capacity(self.links.len());
+                for l in &self.links {
+                    let s = if self.links.len() == 1 {
+                        host::UdpTunnelSocket::bind(Ipv4Addr::UNSPECIFIED, vxlan::UDP_PORT)?
+                    } else {
+                        host::UdpTunnelSocket::bind_shared(Ipv4Addr::UNSPECIFIED, vxlan::UDP_PORT)?
+                    };
+                    if let Err(e) = s.enable_gro() {
+                        warn!("UDP GRO unavailable, receiving datagram by datagram: {e}");
+                    }
+                    l.registry
+                        .register(&mut SourceFd(&s.as_raw_fd()), UDP, Interest::READABLE)
+                        .map_err(|e| Error::io("epoll add vxlan socket", e))?;
+                    socks.push(Arc::new(s));
+                }
+                core.udp = socks;
+                core.uplink.start();
+            }
+            PortType::Gre if core.gre.is_none() => {
+                let s = host::GreSocket::bind(Ipv4Addr::UNSPECIFIED)?;
+                self.links[0]
+                    .registry
+                    .register(&mut SourceFd(&s.as_raw_fd()), GRE, Interest::READABLE)
+                    .map_err(|e| Error::io("epoll add gre socket", e))?;
+                core.gre = Some(Arc::new(s));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Stops reading a removed port; its device closes when the last poll thread
+    /// lets go of it (see [`Shared::publish`]).
+    pub fn detach(&self, core: &mut Core, id: PortId) {
+        let Some(a) = core.ports.remove(&id) else {
+            return;
+        };
+        if let (Some(fd), Some(w)) = (a.backend.raw_fd(), a.worker) {
+            let _ = self.links[w].registry.deregister(&mut SourceFd(&fd));
+        }
+        backend::close(&a.backend);
+    }
+
+    /// Answers a control request; port changes are taken up by every poll thread
+    /// before the answer goes back.
+    pub fn handle(&self, req: crate::protocol::Request) -> Response {
+        let mut core = self.lock();
+        let mut ports_changed = false;
+        let resp = self.handle_locked(&mut core, req, &mut ports_changed);
+        drop(core);
+        if ports_changed {
+            self.publish();
+        }
+        resp
+    }
+}

@@ -1,0 +1,361 @@
+//! One poll thread: an event loop over the ports it was given and its VXLAN socket
+//! (the first thread also reads the GRE socket), with its own copy of the port table
+//! and tunnel index, its own buffers and its own counters, added to the shared ones
+//! once per batch. Frames are read into a batch and switched together (batch.rs).
+
+use super::shared::Core;
+use super::*;
+use crate::spin::SpinPolicy;
+use crate::underlay::Underlay;
+use crate::uplink::UplinkSender;
+use mio::Events;
+use std::collections::{HashMap, VecDeque};
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+use switch::{FlowKey, Output, PortStats, PortType, Reply, TunnelIndex, TunnelKey, TunnelMeta};
+use tracing::warn;
+use wire::PacketBuf;
+use wire::offload::Coalescer;
+use wire::virtio::VirtioNetHdr;
+
+/// How often the first thread ages the engine's tables and checks the uplink.
+const TICK: Duration = Duration::from_secs(1);
+
+/// What a poll thread knows of a port: its device, and how to send out of it.
+pub(super) struct PortInfo {
+    pub backend: Arc<Backend>,
+    pub kind: PortType,
+    pub tunnel_key: TunnelKey,
+    /// A GRE key is sent (the port has a `key` option).
+    pub keyed: bool,
+    pub remote: Option<Ipv4Addr>,
+    pub local: Option<Ipv4Addr>,
+}
+
+/// A poll thread's copy of what changes only with ports.
+#[derive(Default)]
+pub(super) struct Snapshot {
+    pub ports: HashMap<PortId, PortInfo>,
+    pub tunnels: TunnelIndex,
+    pub udp: Option<Arc<host::UdpTunnelSocket>>,
+    pub gre: Option<Arc<host::GreSocket>>,
+    pub uplink: Option<Arc<host::UplinkTap>>,
+}
+
+/// One frame of a batch, with where it came from and its offload state.
+pub(super) struct Frame {
+    pub buf: PacketBuf,
+    pub hdr: VirtioNetHdr,
+    pub in_port: PortId,
+    pub tun: Option<TunnelMeta>,
+}
+
+impl Frame {
+    pub fn new() -> Frame {
+        Frame {
+            buf: PacketBuf::with_capacity(MAX_FRAME),
+            hdr: VirtioNetHdr::default(),
+            in_port: 0,
+            tun: None,
+        }
+    }
+}
+
+/// Counters gathered between two takings of the lock.
+#[derive(Default)]
+pub(super) struct Counts {
+    /// Per port id: the counts, and whether the id is in `touched`.
+    ports: Vec<(PortStats, bool)>,
+    touched: Vec<PortId>,
+    pub tunnels: TunnelCounters,
+}
+
+impl Counts {
+    pub fn port(&mut self, id: PortId) -> &mut PortStats {
+        if id >= self.ports.len() {
+            self.ports.resize(id + 1, (PortStats::default(), false));
+        }
+        let e = &mut self.ports[id];
+        if !e.1 {
+            e.1 = true;
+            self.touched.push(id);
+        }
+        &mut e.0
+    }
+
+    fn is_empty(&self) -> bool {
+        self.touched.is_empty() && self.tunnels == TunnelCounters::default()
+    }
+
+    /// Adds everything to the shared counters and starts again from zero.
+    pub fn flush(&mut self, core: &mut Core) {
+        for id in self.touched.drain(..) {
+            if let Some((d, mark)) = self.ports.get_mut(id) {
+                if let Some(p) = core.sw.port_mut(id) {
+                    p.stats.add(d);
+                }
+                *d = PortStats::default();
+                *mark = false;
+            }
+        }
+        let (t, d) = (&mut core.tunnels, &self.tunnels);
+        t.malformed += d.malformed;
+        t.unknown += d.unknown;
+        t.bad_checksum += d.bad_checksum;
+        t.rx_super_frames += d.rx_super_frames;
+        self.tunnels = TunnelCounters::default();
+    }
+}
+
+pub(super) struct Worker {
+    pub index: usize,
+    pub shared: Arc<Shared>,
+    poll: Poll,
+    generation: u64,
+    pub snap: Snapshot,
+    ready: VecDeque<Token>,
+    /// The batch: `frames[..nframes]` are filled, `batch_bytes` long in all.
+    pub frames: Vec<Frame>,
+    pub nframes: usize,
+    pub batch_bytes: usize,
+    /// The engine's answers for the batch: all outputs, and per frame its key and
+    /// its outputs' range; frames the engine made (DHCP, ARP) by batch index.
+    pub outs: Vec<Output>,
+    pub results: Vec<(FlowKey, Range<usize>)>,
+    pub replies: Vec<(usize, Reply)>,
+    pub scratch: PacketBuf,
+    /// Encapsulated segments of one super-frame, sent with UDP GSO.
+    pub tx_segs: Vec<u8>,
+    /// A received run of VXLAN datagrams (UDP GRO).
+    pub udp_buf: PacketBuf,
+    pub gro: Coalescer,
+    /// (port, key, outer source, outer destination) of the frames held by `gro`.
+    pub gro_src: Option<(PortId, u64, Ipv4Addr, Option<Ipv4Addr>)>,
+    /// A path-MTU error for the sender of the frame being sent (it was too big for
+    /// a tunnel and must not be fragmented).
+    pub too_big: Option<Vec<u8>>,
+    /// Small tunnel packets waiting to leave together (sendmmsg): their bytes,
+    /// (offset, length, destination), and (port, frame bytes) for the counters.
+    pub tun_pending: Vec<u8>,
+    pub tun_msgs: Vec<(usize, usize, SocketAddrV4)>,
+    pub tun_ports: Vec<(PortId, usize)>,
+    /// Which socket the gathered packets are for, and what became of each.
+    pub tun_outcome: host::SendOutcome,
+    pub tun_kind: PortType,
+    /// GRE packets received in one recvmmsg, slot by slot, and where each lies.
+    pub gre_buf: Vec<u8>,
+    pub gre_pkts: Vec<Option<host::GrePacket>>,
+    pub spin: SpinPolicy,
+    pub underlay: Underlay,
+    pub uplink: UplinkSender,
+    pub counts: Counts,
+}
+
+impl Worker {
+    pub fn new(index: usize, shared: Arc<Shared>, poll: Poll, opts: &Options) -> Worker {
+        Worker {
+            index,
+            shared,
+            poll,
+            // Differs from any published generation: the first turn takes a copy.
+            generation: 0,
+            snap: Snapshot::default(),
+            ready: VecDeque::new(),
+            frames: Vec::with_capacity(BATCH),
+            nframes: 0,
+            batch_bytes: 0,
+            outs: Vec::with_capacity(4 * BATCH),
+            results: Vec::with_capacity(BATCH),
+            replies: Vec::new(),
+            scratch: PacketBuf::with_capacity(MAX_FRAME),
+            tx_segs: Vec::with_capacity(2 * MAX_FRAME),
+            udp_buf: PacketBuf::with_capacity(MAX_FRAME),
+            gro: Coalescer::new(),
+            gro_src: None,
+            too_big: None,
+            tun_pending: Vec::with_capacity(TUN_BATCH * 2048),
+            tun_msgs: Vec::with_capacity(TUN_BATCH),
+            tun_ports: Vec::with_capacity(TUN_BATCH),
+            tun_outcome: Vec::with_capacity(TUN_BATCH),
+            tun_kind: PortType::Vxlan,
+            gre_buf: Vec::new(),
+            gre_pkts: Vec::with_capacity(GRE_SLOTS),
+            spin: SpinPolicy::new(opts.spin, Instant::now()),
+            underlay: Underlay::default(),
+            uplink: UplinkSender::default(),
+            counts: Counts::default(),
+        }
+    }
+
+    /// The event loop; returns only on an error of epoll itself.
+    pub fn run(&mut self) -> Result<()> {
+        let mut events = Events::with_capacity(256);
+        let mut last_tick = Instant::now();
+        let mut last_packet: Option<Instant> = None;
+        loop {
+            if self.shared.generation.load(Ordering::Acquire) != self.generation {
+                self.refresh();
+            }
+            // After light traffic, poll without sleeping for a while (yielding the
+            // CPU to anyone runnable); see spin.rs.
+            let spinning =
+                self.ready.is_empty() && self.spin.should_spin(Instant::now(), last_packet);
+            let timeout = if !self.ready.is_empty() || spinning {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(500)
+            };
+            if spinning {
+                std::thread::yield_now();
+            }
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::io("epoll_wait", e));
+            }
+            for ev in events.iter() {
+                // The waker only says the port table changed (checked above).
+                if ev.token() == WAKER {
+                    continue;
+                }
+                if !self.ready.contains(&ev.token()) {
+                    self.ready.push_back(ev.token());
+                }
+                last_packet = Some(Instant::now());
+            }
+            for _ in 0..self.ready.len() {
+                let Some(tok) = self.ready.pop_front() else {
+                    break;
+                };
+                let more = self.service(tok);
+                self.run_batch();
+                self.flush_tunnel_batch();
+                if more {
+                    self.ready.push_back(tok);
+                }
+            }
+            if !self.counts.is_empty() || self.uplink.frames + self.uplink.errors > 0 {
+                let mut core = self.shared.lock();
+                self.counts.flush(&mut core);
+                core.uplink.count(self.uplink.frames, self.uplink.errors);
+                (self.uplink.frames, self.uplink.errors) = (0, 0);
+            }
+            if self.index == 0 && last_tick.elapsed() >= TICK {
+                last_tick = Instant::now();
+                let now = self.shared.now();
+                let mut core = self.shared.lock();
+                core.sw.expire(now);
+                let uplink_changed = core.uplink.tick();
+                drop(core);
+                if uplink_changed {
+                    self.shared.bump();
+                }
+            }
+        }
+    }
+
+    /// Takes a new copy of the port table, sockets and tunnel index (and hands in
+    /// this thread's counts on the way).
+    pub fn refresh(&mut self) {
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        {
+            let mut core = self.shared.lock();
+            self.counts.flush(&mut core);
+            self.snap.ports.clear();
+            for (id, a) in &core.ports {
+                let Some(p) = core.sw.port(*id) else {
+                    continue;
+                };
+                let c = &p.config;
+                self.snap.ports.insert(
+                    *id,
+                    PortInfo {
+                        backend: a.backend.clone(),
+                        kind: c.kind,
+                        tunnel_key: c.tunnel_key(),
+                        keyed: c.key.is_some(),
+                        remote: c.remote_ip,
+                        local: c.local_ip,
+                    },
+                );
+            }
+            self.snap.tunnels = core.sw.tunnel_index().clone();
+            self.snap.udp = core.udp.get(self.index).cloned();
+            self.snap.gre = core.gre.clone();
+            self.snap.uplink = core.uplink.tap();
+        }
+        self.underlay.forget();
+        self.generation = generation;
+        self.shared.links[self.index]
+            .seen
+            .store(generation, Ordering::Release);
+    }
+
+    /// Reads up to a batch from one source; true when it may have more.
+    fn service(&mut self, tok: Token) -> bool {
+        match tok {
+            UDP => self.service_udp(),
+            GRE => self.service_gre(),
+            Token(t) if t >= PORT_BASE => self.service_port(t - PORT_BASE),
+            _ => false,
+        }
+    }
+
+    /// The device of port `id`; a port this thread has not heard of yet (its fd was
+    /// registered just now) is looked up again in a fresh copy.
+    fn backend(&mut self, id: PortId) -> Option<Arc<Backend>> {
+        if !self.snap.ports.contains_key(&id) {
+            self.refresh();
+        }
+        self.snap.ports.get(&id).map(|p| p.backend.clone())
+    }
+
+    fn service_port(&mut self, id: PortId) -> bool {
+        let Some(backend) = self.backend(id) else {
+            return false;
+        };
+        // The virtio-net header carries the frame's offload state.
+        let hlen = match &*backend {
+            Backend::Tap(_) => VNET_HDR_LEN,
+            Backend::Packet(_) => host::PACKET_VNET_HDR_LEN,
+            _ => return false,
+        };
+        for _ in 0..BATCH {
+            let i = self.slot();
+            let f = &mut self.frames[i];
+            let buf = f.buf.reset_for_read();
+            let res = match &*backend {
+                Backend::Tap(t) => t.read(buf),
+                Backend::Packet(p) => p.recv(buf),
+                _ => return false,
+            };
+            match res {
+                Ok(n) => {
+                    f.buf.set_len(n);
+                    f.hdr = VirtioNetHdr::parse(f.buf.data()).unwrap_or_default();
+                    if !f.buf.pull(hlen) {
+                        continue;
+                    }
+                    f.in_port = id;
+                    f.tun = None;
+                    let len = f.buf.len();
+                    let s = self.counts.port(id);
+                    s.rx_packets += 1;
+                    s.rx_bytes += len as u64;
+                    self.commit(len);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.counts.port(id).rx_errors += 1;
+                    warn!("read from port {id}: {e}");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
