@@ -37,7 +37,7 @@ enum Command {
         #[arg(long, env = "NEUTRINO_POLL_SPIN_US", default_value_t = 300)]
         poll_spin_us: u64,
         /// Poll threads that read ports and tunnel sockets (ports are spread across
-        /// them); 0 = one per core.
+        /// them); 0 = half the cores, at least one (the rest is left to the VMs).
         #[arg(long, env = "NEUTRINO_POLL_THREADS", default_value_t = 0)]
         poll_threads: usize,
     },

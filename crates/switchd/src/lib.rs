@@ -7,7 +7,7 @@
 //!
 //! It owns devices and sockets; it must not decide policy (which flows exist is the
 //! agent's business) and holds no switching logic of its own (that is the engine's).
-//! Poll threads (one per core by default) each read their own ports and their own
+//! Poll threads (half the cores by default, `--poll-threads`) each read their own ports and their own
 //! VXLAN socket; the engine sits behind one lock that a thread takes once per batch
 //! of frames, and control requests take it between batches.
 
@@ -21,7 +21,7 @@ mod state;
 mod underlay;
 mod uplink;
 
-pub use datapath::{Options, run};
+pub use datapath::{Options, default_poll_threads, run};
 pub use uplink::UplinkMode;
 
 /// What can stop the daemon or a request.

@@ -513,10 +513,11 @@ impl Lab {
     /// Starts `ip netns exec HOST neutrino switchd --run-dir DIR` and waits
     /// until `switch show` succeeds.
     pub fn start_switchd(&mut self, h: H) {
-        self.start_switchd_with(h, &[]);
+        // Two poll threads whatever the machine, so every test crosses threads.
+        self.start_switchd_with(h, &["--poll-threads", "2"]);
     }
 
-    /// [`Lab::start_switchd`] with more command-line options.
+    /// [`Lab::start_switchd`] with other command-line options.
     pub fn start_switchd_with(&mut self, h: H, extra: &[&str]) {
         let host = &mut self.hosts[h.idx()];
         assert!(
