@@ -149,3 +149,48 @@ fn ports_come_and_go_while_other_threads_write_to_them() {
         "{show}"
     );
 }
+
+/// The agent re-creates a changed port as delete + add of the same name in one
+/// batch: the new TAP must be made although poll threads held the old one's fd.
+#[test]
+fn a_port_deleted_and_added_in_one_batch_works() {
+    use switchd::protocol::{Request, Response};
+    if !lab_available() {
+        return;
+    }
+    let (lab, [a, b, _c]) = three_vms("thb", "2");
+    lab.wait_ping(&a, b.ip, PING_WITHIN);
+    let sock = lab.host(H::H1).run_dir.join(switchd::SOCKET_NAME);
+    let mut cfg = switch::PortConfig::new(&b.tap, switch::PortType::Tap);
+    cfg.netns = Some(b.ns.clone());
+    cfg.mac = Some(b.mac.to_string());
+    for round in 0..3 {
+        let req = Request::Batch {
+            requests: vec![
+                Request::DelPort {
+                    bridge: "br0".into(),
+                    port: b.tap.clone(),
+                },
+                Request::AddPort {
+                    bridge: "br0".into(),
+                    port: cfg.clone(),
+                },
+            ],
+        };
+        match switchd::client::call(&sock, &req) {
+            Ok(Response::Batch { results }) => {
+                for r in &results {
+                    assert!(
+                        matches!(r, Response::Done { .. }),
+                        "round {round}: {results:?}\n{}",
+                        lab.diag()
+                    );
+                }
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+        lab.wait_vm_nic(&b, Duration::from_secs(5));
+        lab.configure_vm_ip(&b);
+        lab.wait_ping(&a, b.ip, PING_WITHIN);
+    }
+}

@@ -202,7 +202,6 @@ impl UplinkSender {
         let hl = sp.header_len();
         // The inner type from the frame itself, not from what the VM claimed.
         let inner = if sp.frame.ipv6 { GSO_TCPV6 } else { GSO_TCPV4 };
-        let src_port = flow_source_port(frame, sp.frame.l3, sp.frame.l4, sp.frame.ipv6);
         let mut sent = 0;
         for i in 0..sp.parts {
             let payload = sp.payload(i);
@@ -213,7 +212,6 @@ impl UplinkSender {
                 tap_mac: tap.mac(),
                 local,
                 remote,
-                src_port,
             };
             write_outer(outer, &ends, vni, inner_len);
             let t = VirtioNetHdr {
@@ -246,33 +244,11 @@ impl UplinkSender {
     }
 }
 
-/// The outer UDP source port for an inner flow (RFC 7348 section 5: a hash of the
-/// inner headers, in the dynamic range), so the underlay's ECMP and the far end's
-/// SO_REUSEPORT sockets spread flows while each flow stays on one path.
-fn flow_source_port(frame: &[u8], l3: usize, l4: usize, ipv6: bool) -> u16 {
-    let addrs = if ipv6 {
-        l3 + 8..l3 + 40
-    } else {
-        l3 + 12..l3 + 20
-    };
-    let mut h: u32 = 0x811c_9dc5;
-    for part in [frame.get(addrs), frame.get(l4..l4 + 4)]
-        .into_iter()
-        .flatten()
-    {
-        for &b in part {
-            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
-        }
-    }
-    0xc000 | (h ^ (h >> 16)) as u16 & 0x3fff
-}
-
 /// Who an outer header is between.
 struct Ends {
     tap_mac: [u8; 6],
     local: Ipv4Addr,
     remote: Ipv4Addr,
-    src_port: u16,
 }
 
 /// Outer Ethernet (to the TAP), IPv4 (DF, TTL 64), UDP (checksum partial: the
@@ -294,7 +270,10 @@ fn write_outer(out: &mut [u8], ends: &Ends, vni: u32, inner_len: usize) {
     let c = checksum::checksum(ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     let udp = &mut out[34..42];
-    udp[0..2].copy_from_slice(&ends.src_port.to_be_bytes());
+    // Source port 4789 as on the VXLAN socket: a flow's super-frames and its small
+    // packets (sent there) must reach the same socket at the far end, or a receiver
+    // with several poll threads could reorder them.
+    udp[0..2].copy_from_slice(&vxlan::UDP_PORT.to_be_bytes());
     udp[2..4].copy_from_slice(&vxlan::UDP_PORT.to_be_bytes());
     udp[4..6].copy_from_slice(&(udp_len as u16).to_be_bytes());
     let pseudo = checksum::add(0, &out[14 + 12..14 + 20])
@@ -326,11 +305,10 @@ mod tests {
             tap_mac: [2, 0, 0, 0, 0, 9],
             local: l,
             remote: r,
-            src_port: 50_000,
         };
         write_outer(&mut out, &ends, 0x1234, 1000);
         assert_eq!(out[0..6], [2, 0, 0, 0, 0, 9]);
-        assert_eq!(u16::from_be_bytes([out[34], out[35]]), 50_000);
+        assert_eq!(u16::from_be_bytes([out[34], out[35]]), vxlan::UDP_PORT);
         assert_eq!(u16::from_be_bytes([out[36], out[37]]), vxlan::UDP_PORT);
         assert_eq!(checksum::checksum(&out[14..34]), 0, "IPv4 header checksum");
         assert_eq!(
@@ -356,24 +334,5 @@ mod tests {
         pseudo.extend_from_slice(&(dgram.len() as u16).to_be_bytes());
         pseudo.extend_from_slice(&dgram);
         assert_eq!(completed, checksum::checksum(&pseudo));
-    }
-
-    #[test]
-    fn source_port_is_per_flow_and_in_the_dynamic_range() {
-        let frame = |sport: u8| {
-            let mut f = vec![0u8; 54];
-            f[14 + 12..14 + 20].copy_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
-            f[34..38].copy_from_slice(&[0x30, sport, 0x14, 0x51]);
-            f
-        };
-        let a = flow_source_port(&frame(1), 14, 34, false);
-        assert_eq!(a, flow_source_port(&frame(1), 14, 34, false));
-        let ports: std::collections::HashSet<u16> = (0..=255u8)
-            .map(|p| flow_source_port(&frame(p), 14, 34, false))
-            .collect();
-        assert!(ports.iter().all(|p| *p >= 0xc000), "{ports:?}");
-        assert!(ports.len() > 200, "flows spread: {}", ports.len());
-        // Short frames do not panic.
-        let _ = flow_source_port(&[0u8; 10], 14, 34, true);
     }
 }

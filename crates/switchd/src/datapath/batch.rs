@@ -5,6 +5,7 @@
 use super::worker::Worker;
 use super::*;
 use std::io::ErrorKind;
+use std::sync::atomic::Ordering;
 use switch::{Field, FlowKey, Output, PortId, TunnelKey};
 use wire::PacketBuf;
 use wire::virtio::VirtioNetHdr;
@@ -41,8 +42,15 @@ impl Worker {
         self.results.clear();
         self.replies.clear();
         let now = self.shared.now();
+        let mut fresh = None;
         {
             let mut core = self.shared.lock();
+            // Ports changed since the last copy: the engine decides with the new
+            // ones, so the frames must go out with them too.
+            if self.stale() {
+                let generation = self.shared.generation.load(Ordering::Acquire);
+                fresh = Some((super::worker::take_snapshot(&core, self.index), generation));
+            }
             self.counts.flush(&mut core);
             for (i, f) in self.frames[..n].iter().enumerate() {
                 let start = self.outs.len();
@@ -55,6 +63,9 @@ impl Worker {
                         .extend(core.sw.take_replies().into_iter().map(|r| (i, r)));
                 }
             }
+        }
+        if let Some((snap, generation)) = fresh {
+            self.adopt(snap, generation);
         }
         for i in 0..n {
             self.send_frame(i);

@@ -6,38 +6,58 @@ use super::shared::{Core, Shared};
 use crate::protocol::{BridgeView, PortStatsRow, PortView, Request, Response};
 use switch::PortType;
 
-impl Shared {
-    // ---- control ----
+/// What a request changed of the ports.
+#[derive(Default)]
+pub(super) struct Changes {
+    /// Ports were added or removed: the poll threads must take up the change.
+    pub ports: bool,
+    /// A port was removed: its device stays open until every thread let go of it.
+    pub removed: bool,
+}
 
-    pub(super) fn handle_locked(
-        &self,
-        core: &mut Core,
-        req: Request,
-        ports_changed: &mut bool,
-    ) -> Response {
-        let Request::Batch { requests } = req else {
-            return self.handle_one(core, req, true, ports_changed);
-        };
-        let mut results = Vec::with_capacity(requests.len());
-        for r in requests {
-            results.push(match r {
-                Request::Batch { .. } => Response::Error {
-                    message: "a batch cannot hold another batch".into(),
-                },
-                r => self.handle_one(core, r, false, ports_changed),
-            });
-        }
-        if let Some(e) = core.save() {
-            // Everything was applied; say so on each change that is not on disk.
-            for r in &mut results {
-                if matches!(r, Response::Done { .. }) {
-                    *r = Response::Error {
-                        message: format!("applied, but not saved: {e}"),
-                    };
+impl Shared {
+    /// Answers a control request with the lock held; port changes are taken up by
+    /// every poll thread before the answer goes back.
+    pub fn handle(&self, req: Request) -> Response {
+        let mut core = self.lock();
+        let mut changes = Changes::default();
+        let resp = match req {
+            Request::Batch { requests } => {
+                let mut results = Vec::with_capacity(requests.len());
+                for r in requests {
+                    // A device removed earlier in the batch (the agent re-creates a
+                    // changed port as delete + add) must be closed by every thread
+                    // before one of the same name can be made.
+                    if changes.removed && matches!(r, Request::AddPort { .. }) {
+                        self.publish(core);
+                        changes = Changes::default();
+                        core = self.lock();
+                    }
+                    results.push(match r {
+                        Request::Batch { .. } => Response::Error {
+                            message: "a batch cannot hold another batch".into(),
+                        },
+                        r => self.handle_one(&mut core, r, false, &mut changes),
+                    });
                 }
+                if let Some(e) = core.save() {
+                    // Everything was applied; say so on each change not on disk.
+                    for r in &mut results {
+                        if matches!(r, Response::Done { .. }) {
+                            *r = Response::Error {
+                                message: format!("applied, but not saved: {e}"),
+                            };
+                        }
+                    }
+                }
+                Response::Batch { results }
             }
+            r => self.handle_one(&mut core, r, true, &mut changes),
+        };
+        if changes.ports {
+            self.publish(core);
         }
-        Response::Batch { results }
+        resp
     }
 
     /// One request; `save` writes the state file after a change (a batch
@@ -47,7 +67,7 @@ impl Shared {
         core: &mut Core,
         req: Request,
         save: bool,
-        ports_changed: &mut bool,
+        changes: &mut Changes,
     ) -> Response {
         let now = self.now();
         let err = |e: switch::SwitchError| Response::Error {
@@ -68,7 +88,8 @@ impl Shared {
                 Ok(removed) => {
                     for (id, _) in removed {
                         self.detach(core, id);
-                        *ports_changed = true;
+                        changes.ports = true;
+                        changes.removed = true;
                     }
                     done(core)
                 }
@@ -102,7 +123,7 @@ impl Shared {
                             self.detach(core, id);
                             return Response::Error { message };
                         }
-                        *ports_changed = true;
+                        changes.ports = true;
                         done(core)
                     }
                     Err(e) => err(e),
@@ -111,7 +132,8 @@ impl Shared {
             Request::DelPort { bridge, port } => match core.sw.del_port(&bridge, &port) {
                 Ok((id, _)) => {
                     self.detach(core, id);
-                    *ports_changed = true;
+                    changes.ports = true;
+                    changes.removed = true;
                     done(core)
                 }
                 Err(e) => err(e),

@@ -4,7 +4,6 @@
 //! stale. Ports are given to threads here (the one reading fewest ports).
 
 use super::*;
-use crate::protocol::Response;
 use mio::Interest;
 use mio::unix::SourceFd;
 use std::collections::HashMap;
@@ -122,22 +121,27 @@ impl Shared {
         self.clock.elapsed().as_millis() as u64
     }
 
-    /// Tells every poll thread its port table is stale (without waiting).
+    /// Marks the port table changed. Called with the lock held, so that no thread
+    /// switches against the changed engine with its old copy (a batch compares the
+    /// generation under the lock).
     pub fn bump(&self) -> u64 {
-        let g = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Wakes every poll thread (to take up a new generation).
+    pub fn wake_all(&self) {
         for l in &self.links {
             if let Err(e) = l.waker.wake() {
                 warn!("waking a poll thread: {e}");
             }
         }
-        g
     }
 
-    /// Ports changed: returns once every poll thread has taken up the change — a new
-    /// port is read, a removed port's device is closed. Never called with the lock
-    /// held, nor from a poll thread.
-    pub fn publish(&self) {
-        let g = self.bump();
+    /// Returns once every poll thread has taken up generation `g` — a new port is
+    /// read, a removed port's device is closed — or after [`PUBLISH_WAIT`]. Never
+    /// called with the lock held, nor from a poll thread.
+    pub fn wait_taken_up(&self, g: u64) {
+        self.wake_all();
         let deadline = Instant::now() + PUBLISH_WAIT;
         while self
             .links
@@ -150,6 +154,14 @@ impl Shared {
             }
             std::thread::sleep(Duration::from_micros(100));
         }
+    }
+
+    /// Ports changed under `core`: bumps the generation, lets go of the lock and
+    /// waits until every poll thread has taken the change up.
+    pub fn publish(&self, core: MutexGuard<'_, Core>) {
+        let g = self.bump();
+        drop(core);
+        self.wait_taken_up(g);
     }
 
     /// Opens the backend of a port the engine already has and gives its fd to the
@@ -236,7 +248,7 @@ impl Shared {
     }
 
     /// Stops reading a removed port; its device closes when the last poll thread
-    /// lets go of it (see [`Shared::publish`]).
+    /// lets go of it (see [`Shared::wait_taken_up`]).
     pub fn detach(&self, core: &mut Core, id: PortId) {
         let Some(a) = core.ports.remove(&id) else {
             return;
@@ -245,18 +257,5 @@ impl Shared {
             let _ = self.links[w].registry.deregister(&mut SourceFd(&fd));
         }
         backend::close(&a.backend);
-    }
-
-    /// Answers a control request; port changes are taken up by every poll thread
-    /// before the answer goes back.
-    pub fn handle(&self, req: crate::protocol::Request) -> Response {
-        let mut core = self.lock();
-        let mut ports_changed = false;
-        let resp = self.handle_locked(&mut core, req, &mut ports_changed);
-        drop(core);
-        if ports_changed {
-            self.publish();
-        }
-        resp
     }
 }

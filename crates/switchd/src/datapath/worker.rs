@@ -26,6 +26,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// What a poll thread knows of a port: its device, and how to send out of it.
 pub(super) struct PortInfo {
     pub backend: Arc<Backend>,
+    /// The poll thread that reads it.
+    pub worker: Option<usize>,
     pub kind: PortType,
     pub tunnel_key: TunnelKey,
     /// A GRE key is sent (the port has a `key` option).
@@ -248,10 +250,10 @@ impl Worker {
                 let now = self.shared.now();
                 let mut core = self.shared.lock();
                 core.sw.expire(now);
-                let uplink_changed = core.uplink.tick();
-                drop(core);
-                if uplink_changed {
+                if core.uplink.tick() {
                     self.shared.bump();
+                    drop(core);
+                    self.shared.wake_all();
                 }
             }
         }
@@ -260,38 +262,55 @@ impl Worker {
     /// Takes a new copy of the port table, sockets and tunnel index (and hands in
     /// this thread's counts on the way).
     pub fn refresh(&mut self) {
-        let generation = self.shared.generation.load(Ordering::Acquire);
-        {
+        let (snap, generation) = {
             let mut core = self.shared.lock();
             self.counts.flush(&mut core);
-            self.snap.ports.clear();
-            for (id, a) in &core.ports {
-                let Some(p) = core.sw.port(*id) else {
-                    continue;
-                };
-                let c = &p.config;
-                self.snap.ports.insert(
-                    *id,
-                    PortInfo {
-                        backend: a.backend.clone(),
-                        kind: c.kind,
-                        tunnel_key: c.tunnel_key(),
-                        keyed: c.key.is_some(),
-                        remote: c.remote_ip,
-                        local: c.local_ip,
-                    },
-                );
-            }
-            self.snap.tunnels = core.sw.tunnel_index().clone();
-            self.snap.udp = core.udp.get(self.index).cloned();
-            self.snap.gre = core.gre.clone();
-            self.snap.uplink = core.uplink.tap();
+            let generation = self.shared.generation.load(Ordering::Acquire);
+            (take_snapshot(&core, self.index), generation)
+        };
+        self.adopt(snap, generation);
+    }
+
+    /// Switches to a new copy taken at `generation`. Sources that are new to this
+    /// thread go on the ready list: their first event may have come (and been
+    /// dropped) before the copy knew them, and epoll reports an edge only once.
+    pub fn adopt(&mut self, snap: Snapshot, generation: u64) {
+        if new_socket(&self.snap.udp, &snap.udp) && !self.ready.contains(&UDP) {
+            self.ready.push_back(UDP);
         }
+        if self.index == 0 && new_socket(&self.snap.gre, &snap.gre) && !self.ready.contains(&GRE) {
+            self.ready.push_back(GRE);
+        }
+        for (id, p) in &snap.ports {
+            let known = self
+                .snap
+                .ports
+                .get(id)
+                .is_some_and(|o| Arc::ptr_eq(&o.backend, &p.backend));
+            let tok = Token(PORT_BASE + id);
+            if p.worker == Some(self.index) && !known && !self.ready.contains(&tok) {
+                self.ready.push_back(tok);
+            }
+        }
+        // Ports gone, or now read by another thread.
+        self.ready.retain(|t| match t.0.checked_sub(PORT_BASE) {
+            Some(id) => snap
+                .ports
+                .get(&id)
+                .is_some_and(|p| p.worker == Some(self.index)),
+            None => true,
+        });
+        self.snap = snap;
         self.underlay.forget();
         self.generation = generation;
         self.shared.links[self.index]
             .seen
             .store(generation, Ordering::Release);
+    }
+
+    /// Whether this thread's copy is older than the ports (the lock held).
+    pub fn stale(&self) -> bool {
+        self.shared.generation.load(Ordering::Acquire) != self.generation
     }
 
     /// Reads up to a batch from one source; true when it may have more.
@@ -304,13 +323,17 @@ impl Worker {
         }
     }
 
-    /// The device of port `id`; a port this thread has not heard of yet (its fd was
-    /// registered just now) is looked up again in a fresh copy.
+    /// The device of port `id` if this thread reads it; a port it has not heard of
+    /// yet (its fd was registered just now) is looked up again in a fresh copy.
     fn backend(&mut self, id: PortId) -> Option<Arc<Backend>> {
         if !self.snap.ports.contains_key(&id) {
             self.refresh();
         }
-        self.snap.ports.get(&id).map(|p| p.backend.clone())
+        self.snap
+            .ports
+            .get(&id)
+            .filter(|p| p.worker == Some(self.index))
+            .map(|p| p.backend.clone())
     }
 
     fn service_port(&mut self, id: PortId) -> bool {
@@ -357,5 +380,44 @@ impl Worker {
             }
         }
         true
+    }
+}
+
+/// A poll thread's copy of the port table, sockets and tunnel index.
+pub(super) fn take_snapshot(core: &Core, index: usize) -> Snapshot {
+    let mut snap = Snapshot {
+        ports: HashMap::with_capacity(core.ports.len()),
+        tunnels: core.sw.tunnel_index().clone(),
+        udp: core.udp.get(index).cloned(),
+        gre: core.gre.clone(),
+        uplink: core.uplink.tap(),
+    };
+    for (id, a) in &core.ports {
+        let Some(p) = core.sw.port(*id) else {
+            continue;
+        };
+        let c = &p.config;
+        snap.ports.insert(
+            *id,
+            PortInfo {
+                backend: a.backend.clone(),
+                worker: a.worker,
+                kind: c.kind,
+                tunnel_key: c.tunnel_key(),
+                keyed: c.key.is_some(),
+                remote: c.remote_ip,
+                local: c.local_ip,
+            },
+        );
+    }
+    snap
+}
+
+/// A socket this copy has that the one before did not.
+fn new_socket<T>(old: &Option<Arc<T>>, new: &Option<Arc<T>>) -> bool {
+    match (old, new) {
+        (Some(o), Some(n)) => !Arc::ptr_eq(o, n),
+        (None, Some(_)) => true,
+        _ => false,
     }
 }
