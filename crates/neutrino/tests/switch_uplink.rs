@@ -88,14 +88,7 @@ fn forwarding_lab(tag: &str) -> (Lab, Vm, Vm) {
     let mut lab = Lab::new(tag);
     for h in [H::H1, H::H2] {
         let ns = lab.host(h).ns.clone();
-        ip(&[
-            "netns",
-            "exec",
-            &ns,
-            "sysctl",
-            "-qw",
-            "net.ipv4.ip_forward=1",
-        ]);
+        set_ip_forward(&ns, true);
     }
     let (vm1, vm2) = lab.add_two_vms(Tunnel::Vxlan);
     (lab, vm1, vm2)
@@ -196,28 +189,14 @@ fn super_frames_cross_whole_and_intact() {
     // Forwarding off on H1: its uplink closes (the kernel would drop what it takes
     // in) and traffic goes on in software; back on: the uplink is used again.
     let h1 = lab.host(H::H1).ns.clone();
-    ip(&[
-        "netns",
-        "exec",
-        &h1,
-        "sysctl",
-        "-qw",
-        "net.ipv4.ip_forward=0",
-    ]);
+    set_ip_forward(&h1, false);
     std::thread::sleep(Duration::from_secs(2));
     assert!(
         uplink_counters(&lab, H::H1).is_none(),
         "uplink still active without forwarding"
     );
     checked_stream(&lab, &vm1, &vm2, 16);
-    ip(&[
-        "netns",
-        "exec",
-        &h1,
-        "sysctl",
-        "-qw",
-        "net.ipv4.ip_forward=1",
-    ]);
+    set_ip_forward(&h1, true);
     std::thread::sleep(Duration::from_secs(2));
     checked_stream(&lab, &vm1, &vm2, 16);
     let (again, err, _) = uplink_counters(&lab, H::H1).expect("uplink active again on H1");
@@ -272,14 +251,7 @@ fn a_linux_vxlan_peer_takes_the_super_frames() {
     }
     let mut lab = Lab::new("uk");
     let h1 = lab.host(H::H1).ns.clone();
-    ip(&[
-        "netns",
-        "exec",
-        &h1,
-        "sysctl",
-        "-qw",
-        "net.ipv4.ip_forward=1",
-    ]);
+    set_ip_forward(&h1, true);
     lab.setup_switch_host(H::H1, Tunnel::Vxlan, &[NET1]);
     let vm1 = lab.vm(H::H1, 1, "10.0.0.2", "fa:16:3e:00:00:01", 1);
     lab.attach_vm(&vm1);
@@ -293,4 +265,10 @@ fn a_linux_vxlan_peer_takes_the_super_frames() {
         sent > 50 && err == 0,
         "super-frames sent {sent}, errors {err}"
     );
+}
+
+/// Turns IPv4 forwarding in namespace `ns` on or off (the uplink follows it).
+fn set_ip_forward(ns: &str, on: bool) {
+    let value = format!("net.ipv4.ip_forward={}", u8::from(on));
+    ip(&["netns", "exec", ns, "sysctl", "-qw", &value]);
 }

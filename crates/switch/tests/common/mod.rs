@@ -41,6 +41,16 @@ pub fn port(name: &str, kind: PortType) -> PortConfig {
     PortConfig::new(name, kind)
 }
 
+/// patch-tun on br-int and patch-int on br-tun, peers of each other.
+pub fn add_patch_pair(sw: &mut Switch) {
+    let mut p = port("patch-tun", PortType::Patch);
+    p.peer = Some("patch-int".into());
+    sw.add_port("br-int", p).unwrap();
+    let mut p = port("patch-int", PortType::Patch);
+    p.peer = Some("patch-tun".into());
+    sw.add_port("br-tun", p).unwrap();
+}
+
 /// Neutron's br-tun flows for VNI 0x64 on local VLAN 1 towards `tun`.
 pub fn br_tun_flows(tun: &str) -> Vec<String> {
     [
@@ -77,12 +87,7 @@ pub fn neutron_host() -> Host {
     let mut t2 = port("tap2", PortType::Tap);
     t2.tag = Some(1);
     let tap2 = sw.add_port("br-int", t2).unwrap();
-    let mut p = port("patch-tun", PortType::Patch);
-    p.peer = Some("patch-int".into());
-    sw.add_port("br-int", p).unwrap();
-    let mut p = port("patch-int", PortType::Patch);
-    p.peer = Some("patch-tun".into());
-    sw.add_port("br-tun", p).unwrap();
+    add_patch_pair(&mut sw);
     let mut v = port("vxlan-c0a86402", PortType::Vxlan);
     v.remote_ip = Some(Ipv4Addr::new(192, 168, 100, 2));
     v.local_ip = Some(Ipv4Addr::new(192, 168, 100, 1));
@@ -155,12 +160,7 @@ pub fn scaled_host(flows: usize) -> Scaled {
     let mut t = port("tap0", PortType::Tap);
     t.tag = Some(SCALE_VLAN);
     let tap0 = sw.add_port("br-int", t).unwrap();
-    let mut p = port("patch-tun", PortType::Patch);
-    p.peer = Some("patch-int".into());
-    sw.add_port("br-int", p).unwrap();
-    let mut p = port("patch-int", PortType::Patch);
-    p.peer = Some("patch-tun".into());
-    sw.add_port("br-tun", p).unwrap();
+    add_patch_pair(&mut sw);
     let tunnel = |sw: &mut Switch, i: u8| {
         let mut v = port(&format!("vxlan-c0a864{:02x}", i + 2), PortType::Vxlan);
         v.remote_ip = Some(Ipv4Addr::new(192, 168, 100, i + 2));

@@ -47,8 +47,8 @@ impl Worker {
             let mut core = self.shared.lock();
             // Ports changed since the last copy: the engine decides with the new
             // ones, so the frames must go out with them too.
-            if self.stale() {
-                let generation = self.shared.generation.load(Ordering::Acquire);
+            let generation = self.shared.generation.load(Ordering::Acquire);
+            if generation != self.generation {
                 fresh = Some((super::worker::take_snapshot(&core, self.index), generation));
             }
             self.counts.flush(&mut core);

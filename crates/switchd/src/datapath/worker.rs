@@ -115,7 +115,8 @@ pub(super) struct Worker {
     pub index: usize,
     pub shared: Arc<Shared>,
     poll: Poll,
-    generation: u64,
+    /// The generation `snap` was taken at.
+    pub generation: u64,
     pub snap: Snapshot,
     ready: VecDeque<Token>,
     /// The batch: `frames[..nframes]` are filled, `batch_bytes` long in all.
@@ -306,11 +307,6 @@ impl Worker {
         self.shared.links[self.index]
             .seen
             .store(generation, Ordering::Release);
-    }
-
-    /// Whether this thread's copy is older than the ports (the lock held).
-    pub fn stale(&self) -> bool {
-        self.shared.generation.load(Ordering::Acquire) != self.generation
     }
 
     /// Reads up to a batch from one source; true when it may have more.
