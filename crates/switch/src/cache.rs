@@ -21,6 +21,15 @@
 //! packet. An entry is also bounded in time by the MAC entries NORMAL used to pick a
 //! unicast port (`valid_until`): past their aging, the slow path floods instead.
 //!
+//! A hit does not touch the flows it replays: it adds one packet, its bytes and
+//! the time to the entry's own [`Pending`] counts (OVS's megaflows likewise carry
+//! their statistics until the revalidator pushes them to the rules). The switch
+//! settles them into the flows' counters (and `learn()`'s timers) before anything
+//! reads or removes flows — `dump-flows`, expiry, flow and port changes, capacity
+//! changes — and before a slow-path packet, which may overwrite an entry. So a
+//! packet's cost does not grow with the number of flows it crossed, and what a
+//! reader sees is exact.
+//!
 //! Never cached: packets that ran the `dhcp` action (it answers from the frame's
 //! bytes and queues replies every time), packets whose MAC could not be learned
 //! because the MAC table is full, any packet during which the generation changed,
@@ -107,6 +116,15 @@ impl<T: Copy, const N: usize> Small<T, N> {
     }
 }
 
+/// What cache hits owe the flows of one entry since the counters were last settled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Pending {
+    pub packets: u64,
+    pub bytes: u64,
+    /// The last hit's time.
+    pub used: u64,
+}
+
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub port: PortId,
@@ -117,6 +135,8 @@ pub(crate) struct Entry {
     pub outputs: Small<Output, INLINE_OUTPUTS>,
     /// MAC refreshes first (they can still turn the hit into a miss), then flows.
     pub effects: Small<Effect, INLINE_EFFECTS>,
+    /// Hits not yet added to the flows (listed in `FlowCache::pending` when nonzero).
+    pub pending: Pending,
 }
 
 /// Four ways: their hashes and entries (index into the slab, NIL when unused).
@@ -165,6 +185,8 @@ pub(crate) struct FlowCache {
     victim: usize,
     /// Live entries were made since the last invalidation (else nothing to drop).
     dirty: bool,
+    /// Entries whose `pending` counts are nonzero, each once.
+    pending: Vec<u32>,
     /// Recording buffer lent to the slow path (kept for its capacity).
     pub scratch: Vec<Effect>,
     pub hits: u64,
@@ -182,6 +204,7 @@ impl Default for FlowCache {
             seed: random_seed(),
             victim: 0,
             dirty: false,
+            pending: Vec::new(),
             scratch: Vec::new(),
             hits: 0,
             misses: 0,
@@ -227,9 +250,9 @@ impl FlowCache {
         (h as usize) & (self.sets.len().wrapping_sub(1))
     }
 
-    /// The entry for (port, key) made in the current generation.
+    /// Where the entry for (port, key) made in the current generation is.
     #[inline]
-    pub fn get(&self, port: PortId, key: &FlowKey) -> Option<&Entry> {
+    pub fn find(&self, port: PortId, key: &FlowKey) -> Option<usize> {
         if self.sets.is_empty() {
             return None;
         }
@@ -242,10 +265,47 @@ impl FlowCache {
                 && e.port == port
                 && same_key(&e.key, key)
             {
-                return Some(e);
+                return Some(set.idx[w] as usize);
             }
         }
         None
+    }
+
+    #[inline]
+    pub fn entry(&self, i: usize) -> Option<&Entry> {
+        self.entries.get(i)
+    }
+
+    /// One more hit of entry `i`, owed to its flows until they are settled.
+    #[inline]
+    pub fn count_hit(&mut self, i: usize, bytes: u64, now: u64) {
+        if let Some(e) = self.entries.get_mut(i) {
+            if e.pending.packets == 0 {
+                self.pending.push(i as u32);
+            }
+            e.pending.packets += 1;
+            e.pending.bytes += bytes;
+            e.pending.used = now;
+        }
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Hands every entry's pending counts, with its effects, to `settle` and
+    /// zeroes them. Entries of older generations too: their flow ids stay good
+    /// until a flow is removed, and the switch settles before removing any.
+    pub fn drain_pending(&mut self, mut settle: impl FnMut(&[Effect], Pending)) {
+        let FlowCache {
+            pending, entries, ..
+        } = self;
+        for i in pending.drain(..) {
+            if let Some(e) = entries.get_mut(i as usize) {
+                let p = std::mem::take(&mut e.pending);
+                settle(e.effects.as_slice(), p);
+            }
+        }
     }
 
     pub fn insert(
@@ -305,12 +365,15 @@ impl FlowCache {
                         id: 0,
                     }; INLINE_EFFECTS],
                 ),
+                pending: Pending::default(),
             });
         }
         set.hashes[way] = h;
         let Some(e) = entries.get_mut(set.idx[way] as usize) else {
             return;
         };
+        // The switch settles counters before a slow-path packet can get here.
+        debug_assert_eq!(e.pending, Pending::default(), "overwriting unsettled hits");
         e.port = port;
         e.key = *key;
         e.generation = generation;
@@ -335,8 +398,10 @@ impl FlowCache {
         self.dirty = true;
     }
 
+    /// Drops every entry: the switch settles their counters first.
     pub fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity;
+        self.pending.clear();
         // Reallocated at the new size on the next fill.
         self.sets = Vec::new();
         self.entries = Vec::new();

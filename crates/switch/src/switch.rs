@@ -217,6 +217,7 @@ impl Switch {
 
     /// Removes a bridge and its ports; returns the removed ports for the daemon to close.
     pub fn del_bridge(&mut self, name: &str) -> Result<Vec<(PortId, PortConfig)>, SwitchError> {
+        self.settle_counters();
         let id = self.bridge_id(name)?;
         let port_ids: Vec<PortId> = self
             .bridge(id)
@@ -314,6 +315,7 @@ impl Switch {
         bridge: &str,
         name: &str,
     ) -> Result<(PortId, PortConfig), SwitchError> {
+        self.settle_counters();
         let br = self.bridge_id(bridge)?;
         let (id, ofport) = match self.port_by_name(name) {
             Some((id, p)) if p.bridge == br => (id, p.ofport),
@@ -487,6 +489,7 @@ impl Switch {
         lines: &[String],
         now: u64,
     ) -> Result<usize, SwitchError> {
+        self.settle_counters();
         let br = self.bridge_id(bridge)?;
         let specs = self.parse_lines(br, lines, true)?;
         let n = specs.len();
@@ -508,6 +511,7 @@ impl Switch {
         lines: &[String],
         now: u64,
     ) -> Result<usize, SwitchError> {
+        self.settle_counters();
         let br = self.bridge_id(bridge)?;
         let specs = self.parse_lines(br, lines, true)?;
         let n = specs.len();
@@ -551,6 +555,7 @@ impl Switch {
         bridge: &str,
         match_text: Option<&str>,
     ) -> Result<usize, SwitchError> {
+        self.settle_counters();
         let br = self.bridge_id(bridge)?;
         let spec = match match_text {
             Some(t) if !t.trim().is_empty() => {
@@ -595,11 +600,12 @@ impl Switch {
 
     /// `dump-flows`: ovs-ofctl's layout with counters and durations.
     pub fn dump_flows(
-        &self,
+        &mut self,
         bridge: &str,
         table: Option<u8>,
         now: u64,
     ) -> Result<Vec<String>, SwitchError> {
+        self.settle_counters();
         let br = self.bridge_id(bridge)?;
         let b = self
             .bridge(br)
@@ -667,6 +673,7 @@ impl Switch {
 
     /// Drops expired flows and MAC entries.
     pub fn expire(&mut self, now: u64) {
+        self.settle_counters();
         let mut changed = false;
         for b in self.bridges.iter_mut().flatten() {
             for t in b.tables.iter_mut() {
@@ -684,6 +691,7 @@ impl Switch {
     /// Sets how many entries the flow cache holds (0 turns it off: every packet
     /// takes the slow path). The default is [`crate::cache::DEFAULT_CAPACITY`].
     pub fn set_flow_cache_capacity(&mut self, capacity: usize) {
+        self.settle_counters();
         self.cache.set_capacity(capacity);
     }
 
@@ -718,44 +726,65 @@ impl Switch {
         bytes: u64,
         out: &mut Vec<Output>,
     ) -> Option<crate::FlowKey> {
-        let e = self.cache.get(in_port, key)?;
+        let i = self.cache.find(in_port, key)?;
+        let e = self.cache.entry(i)?;
         if now >= e.valid_until {
             return None;
         }
+        // MAC refreshes come first in an entry: a stale one turns the hit into a
+        // miss before anything is counted. Flow counters and `learn()` timers are
+        // owed by the entry (`count_hit`) and settled later.
         for eff in e.effects.as_slice() {
-            match *eff {
-                Effect::Mac { br, slot, port } => {
-                    // Effects are sorted MACs first: a failure here leaves the flow
-                    // counters untouched for the slow path to count.
-                    let fresh = self
-                        .bridges
-                        .get_mut(br as usize)
-                        .and_then(Option::as_mut)
-                        .is_some_and(|b| b.macs.refresh(slot, port as PortId, now));
-                    if !fresh {
-                        return None;
-                    }
-                }
-                Effect::Flow { br, table, id } => {
-                    if let Some(f) = Self::flow_at(&mut self.bridges, br as usize, table, id) {
-                        f.stats.packets += 1;
-                        f.stats.bytes += bytes;
-                        f.stats.used = now;
-                    }
-                }
-                Effect::Learned { br, table, id } => {
-                    if let Some(f) = Self::flow_at(&mut self.bridges, br as usize, table, id) {
-                        f.stats.created = now;
-                        f.stats.used = now;
-                    }
-                }
+            let Effect::Mac { br, slot, port } = *eff else {
+                break;
+            };
+            let fresh = self
+                .bridges
+                .get_mut(br as usize)
+                .and_then(Option::as_mut)
+                .is_some_and(|b| b.macs.refresh(slot, port as PortId, now));
+            if !fresh {
+                return None;
             }
         }
         match e.outputs.as_slice() {
             [o] => out.push(*o),
             outs => out.extend_from_slice(outs),
         }
-        Some(e.key)
+        let k = e.key;
+        self.cache.count_hit(i, bytes, now);
+        Some(k)
+    }
+
+    /// Adds what cached hits owe to their flows: packets, bytes and last use, and
+    /// for flows `learn()` found already installed, the timer reset. Runs before
+    /// anything reads or removes flows (see [`crate::cache`]); cheap when nothing
+    /// is owed.
+    pub fn settle_counters(&mut self) {
+        if !self.cache.has_pending() {
+            return;
+        }
+        let bridges = &mut self.bridges;
+        self.cache.drain_pending(|effects, p| {
+            for eff in effects {
+                match *eff {
+                    Effect::Mac { .. } => {}
+                    Effect::Flow { br, table, id } => {
+                        if let Some(f) = Self::flow_at(bridges, br as usize, table, id) {
+                            f.stats.packets += p.packets;
+                            f.stats.bytes += p.bytes;
+                            f.stats.used = f.stats.used.max(p.used);
+                        }
+                    }
+                    Effect::Learned { br, table, id } => {
+                        if let Some(f) = Self::flow_at(bridges, br as usize, table, id) {
+                            f.stats.created = f.stats.created.max(p.used);
+                            f.stats.used = f.stats.used.max(p.used);
+                        }
+                    }
+                }
+            }
+        });
     }
 
     // ---- packets ----
@@ -810,6 +839,8 @@ impl Switch {
         out: &mut Vec<Output>,
         caching: bool,
     ) {
+        // The slow path may overwrite a cache entry or replace a learned flow.
+        self.settle_counters();
         let mut key = *orig;
         let start = out.len();
         let generation = self.generation;

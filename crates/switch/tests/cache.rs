@@ -43,7 +43,7 @@ impl Twin {
         f(&mut self.b);
     }
 
-    fn same_state(&self, now: u64) {
+    fn same_state(&mut self, now: u64) {
         for br in self.a.bridge_names() {
             assert_eq!(
                 self.a.dump_flows(&br, None, now).unwrap(),
@@ -243,7 +243,7 @@ fn cached_and_uncached_agree_on_the_test_host() {
     );
 }
 
-fn dump(sw: &Switch, br: &str) -> Vec<String> {
+fn dump(sw: &mut Switch, br: &str) -> Vec<String> {
     sw.dump_flows(br, None, 0).unwrap()
 }
 
@@ -436,7 +436,7 @@ fn counters_count_on_hits() {
     t.same_state(100);
     // The first learns A, the second fills the cache, the rest hit.
     assert_eq!(t.a.flow_cache_stats().hits, 8);
-    let flows = dump(&t.a, "br-tun");
+    let flows = dump(&mut t.a, "br-tun");
     let flood = flows
         .iter()
         .find(|l| l.contains("table=22") && l.contains("dl_vlan=1"))
@@ -446,6 +446,60 @@ fn counters_count_on_hits() {
         flood.contains(&format!("n_bytes={},", 10 * f.len())),
         "{flood}"
     );
+}
+
+/// Hits owe their counts to the flows until something reads or removes flows. With
+/// no read in between, a flow deleted after cached hits and another added in its
+/// slot must not inherit them; a flow with an idle timeout that only cached
+/// packets kept busy must not expire.
+#[test]
+fn owed_counts_settle_before_flows_change_or_expire() {
+    let mut t = Twin::new(|| neutron_host().sw);
+    let h = neutron_host();
+    let f = arp_request(MAC_A);
+    let flood = "table=22,priority=1,dl_vlan=1";
+    for i in 0..10 {
+        t.send(h.tap1, &f, None, i);
+    }
+    assert!(t.a.flow_cache_stats().hits >= 8);
+    t.both(|sw| {
+        assert_eq!(sw.del_flows("br-tun", Some(flood)).unwrap(), 1);
+        sw.add_flows(
+            "br-tun",
+            &["table=22,priority=3,dl_vlan=2,actions=drop".into()],
+            20,
+        )
+        .unwrap();
+    });
+    t.same_state(30);
+    let fresh = dump(&mut t.a, "br-tun");
+    let fresh = fresh.iter().find(|l| l.contains("dl_vlan=2")).unwrap();
+    assert!(fresh.contains("n_packets=0,"), "{fresh}");
+
+    // Idle timeout 1 s on the flood flow; packets every 300 ms for 3 s, each
+    // expiry pass 900 ms after the one before and no read in between.
+    t.both(|sw| {
+        sw.add_flows(
+            "br-tun",
+            &[format!(
+                "{flood},idle_timeout=1,actions=strip_vlan,set_tunnel:0x64,output:vxlan-c0a86402"
+            )],
+            100,
+        )
+        .unwrap();
+    });
+    let mut now = 100;
+    while now < 3100 {
+        t.send(h.tap1, &f, None, now);
+        if now % 900 == 100 {
+            t.both(|sw| sw.expire(now));
+        }
+        now += 300;
+    }
+    t.same_state(now);
+    let kept = dump(&mut t.a, "br-tun");
+    let kept = kept.iter().find(|l| l.contains("idle_timeout=1")).unwrap();
+    assert!(kept.contains("n_packets=10,"), "{kept}");
 }
 
 #[test]
@@ -495,7 +549,7 @@ fn dhcp_is_never_cached() {
     }
     let st = sw.flow_cache_stats();
     assert_eq!((st.hits, st.entries), (0, 0), "{st:?}");
-    assert!(dump(&sw, "br-int")[0].contains("n_packets=3,"));
+    assert!(dump(&mut sw, "br-int")[0].contains("n_packets=3,"));
 }
 
 #[test]
@@ -516,12 +570,12 @@ fn trace_neither_uses_nor_fills_the_cache() {
     send(&mut h.sw, h.tap1, &f, None, 1);
     send(&mut h.sw, h.tap1, &f, None, 1);
     let before = h.sw.flow_cache_stats();
-    let flows_before = dump(&h.sw, "br-tun");
+    let flows_before = dump(&mut h.sw, "br-tun");
     assert_eq!(h.sw.trace("br-int", flow, 1).unwrap(), fresh);
     let again = h.sw.trace_frame(h.tap1, &f, None, 1).unwrap();
     assert_eq!(again, frame_trace);
     assert_eq!(h.sw.flow_cache_stats(), before);
-    assert_eq!(dump(&h.sw, "br-tun"), flows_before);
+    assert_eq!(dump(&mut h.sw, "br-tun"), flows_before);
     assert!(fresh.join("\n").contains("table 22: dl_vlan=1, priority 1"));
 }
 
@@ -544,8 +598,8 @@ fn the_cache_is_bounded() {
 fn a_host_with_100k_flows_installs_and_forwards() {
     let mut s = scaled_host(100_000);
     assert_eq!(s.flows, 100_000);
-    let n = |sw: &Switch, br: &str| sw.dump_flows(br, None, 0).unwrap().len();
-    assert_eq!(n(&s.sw, "br-int") + n(&s.sw, "br-tun"), 100_000);
+    let n = |sw: &mut Switch, br: &str| sw.dump_flows(br, None, 0).unwrap().len();
+    assert_eq!(n(&mut s.sw, "br-int") + n(&mut s.sw, "br-tun"), 100_000);
     let fwd = udp(VM0_MAC, REMOTE0_MAC, VM0_IP, REMOTE0_IP, 1234);
     let back = udp(REMOTE0_MAC, VM0_MAC, REMOTE0_IP, VM0_IP, 5678);
     for cached in [true, false] {
@@ -615,13 +669,13 @@ fn replace_flows_keeps_counters_of_unchanged_flows_order_and_atomicity() {
     for now in 0..3 {
         send(&mut h.sw, h.tap1, &f, None, now);
     }
-    let flood = |sw: &Switch| {
+    let flood = |sw: &mut Switch| {
         dump(sw, "br-tun")
             .into_iter()
             .find(|l| l.contains("table=22") && l.contains("dl_vlan=1"))
             .unwrap()
     };
-    assert!(flood(&h.sw).contains("n_packets=3,"));
+    assert!(flood(&mut h.sw).contains("n_packets=3,"));
     // A set with one more flow: the unchanged ones keep their counters.
     let mut flows = br_tun_flows("vxlan-c0a86402");
     flows.push("table=21,priority=0,actions=resubmit(,22)".into());
@@ -631,7 +685,11 @@ fn replace_flows_keeps_counters_of_unchanged_flows_order_and_atomicity() {
     flows.push("table=30,priority=5,dl_vlan=6,actions=drop".into());
     flows.push("table=30,priority=5,actions=drop".into());
     h.sw.replace_flows("br-tun", &flows, 10).unwrap();
-    assert!(flood(&h.sw).contains("n_packets=3,"), "{}", flood(&h.sw));
+    assert!(
+        flood(&mut h.sw).contains("n_packets=3,"),
+        "{}",
+        flood(&mut h.sw)
+    );
     let t30: Vec<String> =
         h.sw.dump_flows("br-tun", Some(30), 10)
             .unwrap()
@@ -648,12 +706,12 @@ fn replace_flows_keeps_counters_of_unchanged_flows_order_and_atomicity() {
         ]
     );
     // A bad line: nothing changes.
-    let before = dump(&h.sw, "br-tun");
+    let before = dump(&mut h.sw, "br-tun");
     let g = h.sw.generation;
     let mut bad = flows.clone();
     bad.push("table=0,priority=1,in_port=nosuch,actions=drop".into());
     assert!(h.sw.replace_flows("br-tun", &bad, 11).is_err());
-    assert_eq!(dump(&h.sw, "br-tun"), before);
+    assert_eq!(dump(&mut h.sw, "br-tun"), before);
     assert_eq!(h.sw.generation, g);
 }
 
