@@ -13,66 +13,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// Sends `megabytes` of seeded pseudo-random bytes over TCP from `from` to `to` and
-/// asserts the receiver's SHA-256 equals the sender's.
-fn checked_stream(lab: &Lab, from: &Vm, to: &Vm, megabytes: u32) {
-    const PY: &str = r#"
-import hashlib, random, socket, sys
-n = int(sys.argv[2]) << 20
-if sys.argv[1] == "recv":
-    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    l.bind(("0.0.0.0", 5301)); l.listen(1); l.settimeout(30); c, _ = l.accept()
-    h, got = hashlib.sha256(), 0
-    while got < n:
-        b = c.recv(1 << 20)
-        if not b: break
-        h.update(b); got += len(b)
-    print(got, h.hexdigest())
-else:
-    r = random.Random(5301); block = bytes(r.getrandbits(8) for _ in range(1 << 16))
-    c = socket.create_connection((sys.argv[3], 5301), timeout=30)
-    h, sent = hashlib.sha256(), 0
-    while sent < n:
-        b = block[sent % 4099:] + block[:sent % 4099]
-        b = b[: n - sent]
-        c.sendall(b); h.update(b); sent += len(b)
-    c.shutdown(socket.SHUT_WR)
-    print(sent, h.hexdigest())
-"#;
-    let mb = megabytes.to_string();
-    let server = std::process::Command::new("ip")
-        .args(["netns", "exec", &to.ns, "python3", "-c", PY, "recv", &mb])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn receiver");
-    std::thread::sleep(Duration::from_millis(500));
-    let sent = run(
-        "ip",
-        &[
-            "netns", "exec", &from.ns, "python3", "-c", PY, "send", &mb, to.ip,
-        ],
-        None,
-        Duration::from_secs(60),
-    );
-    let got = server.wait_with_output().expect("receiver output");
-    let got = String::from_utf8_lossy(&got.stdout).trim().to_string();
-    assert!(
-        sent.ok(),
-        "sender failed: {}\n{}",
-        sent.describe(),
-        lab.diag()
-    );
-    assert_eq!(
-        got,
-        sent.stdout.trim(),
-        "{} -> {}: the receiver's bytes differ from what was sent\n{}",
-        from.ns,
-        to.ns,
-        lab.diag()
-    );
-}
-
 /// The kernel has TAP GSO over UDP tunnels (Linux 6.17+).
 fn kernel_has_tunnel_gso() -> bool {
     let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
@@ -172,8 +112,8 @@ fn super_frames_cross_whole_and_intact() {
     }
     let (lab, vm1, vm2) = forwarding_lab("ul");
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
-    checked_stream(&lab, &vm1, &vm2, 64);
-    checked_stream(&lab, &vm2, &vm1, 64);
+    lab.checked_stream(&vm1, &vm2, 64);
+    lab.checked_stream(&vm2, &vm1, 64);
     let (sent1, err1, whole1) = uplink_counters(&lab, H::H1).expect("uplink active on H1");
     let (sent2, err2, whole2) = uplink_counters(&lab, H::H2).expect("uplink active on H2");
     assert!(
@@ -195,10 +135,10 @@ fn super_frames_cross_whole_and_intact() {
         uplink_counters(&lab, H::H1).is_none(),
         "uplink still active without forwarding"
     );
-    checked_stream(&lab, &vm1, &vm2, 16);
+    lab.checked_stream(&vm1, &vm2, 16);
     set_ip_forward(&h1, true);
     std::thread::sleep(Duration::from_secs(2));
-    checked_stream(&lab, &vm1, &vm2, 16);
+    lab.checked_stream(&vm1, &vm2, 16);
     let (again, err, _) = uplink_counters(&lab, H::H1).expect("uplink active again on H1");
     assert!(
         again > sent1 + 50 && err == 0,
@@ -223,7 +163,7 @@ fn software_segmented_super_frames_carry_valid_checksums() {
     ]);
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
     let before = snmp_udp_csum_errors(&h2);
-    checked_stream(&lab, &vm1, &vm2, 32);
+    lab.checked_stream(&vm1, &vm2, 32);
     assert_eq!(
         snmp_udp_csum_errors(&h2),
         before,
@@ -258,8 +198,8 @@ fn a_linux_vxlan_peer_takes_the_super_frames() {
     let vm2 = lab.vm(H::H2, 2, "10.0.0.4", "fa:16:3e:00:00:04", 1);
     lab.attach_kernel_vxlan_vm(&vm2, NET1.vni);
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
-    checked_stream(&lab, &vm1, &vm2, 32);
-    checked_stream(&lab, &vm2, &vm1, 32);
+    lab.checked_stream(&vm1, &vm2, 32);
+    lab.checked_stream(&vm2, &vm1, 32);
     let (sent, err, _) = uplink_counters(&lab, H::H1).expect("uplink active on H1");
     assert!(
         sent > 50 && err == 0,

@@ -897,6 +897,66 @@ impl Lab {
         }
     }
 
+    /// Sends `megabytes` of seeded pseudo-random bytes over TCP from `from` to `to` and
+    /// asserts the receiver's SHA-256 equals the sender's.
+    pub fn checked_stream(&self, from: &Vm, to: &Vm, megabytes: u32) {
+        const PY: &str = r#"
+import hashlib, random, socket, sys
+n = int(sys.argv[2]) << 20
+if sys.argv[1] == "recv":
+    l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("0.0.0.0", 5301)); l.listen(1); l.settimeout(30); c, _ = l.accept()
+    h, got = hashlib.sha256(), 0
+    while got < n:
+        b = c.recv(1 << 20)
+        if not b: break
+        h.update(b); got += len(b)
+    print(got, h.hexdigest())
+else:
+    r = random.Random(5301); block = bytes(r.getrandbits(8) for _ in range(1 << 16))
+    c = socket.create_connection((sys.argv[3], 5301), timeout=30)
+    h, sent = hashlib.sha256(), 0
+    while sent < n:
+        b = block[sent % 4099:] + block[:sent % 4099]
+        b = b[: n - sent]
+        c.sendall(b); h.update(b); sent += len(b)
+    c.shutdown(socket.SHUT_WR)
+    print(sent, h.hexdigest())
+"#;
+        let mb = megabytes.to_string();
+        let server = std::process::Command::new("ip")
+            .args(["netns", "exec", &to.ns, "python3", "-c", PY, "recv", &mb])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn receiver");
+        std::thread::sleep(Duration::from_millis(500));
+        let sent = run(
+            "ip",
+            &[
+                "netns", "exec", &from.ns, "python3", "-c", PY, "send", &mb, to.ip,
+            ],
+            None,
+            Duration::from_secs(60),
+        );
+        let got = server.wait_with_output().expect("receiver output");
+        let got = String::from_utf8_lossy(&got.stdout).trim().to_string();
+        assert!(
+            sent.ok(),
+            "sender failed: {}\n{}",
+            sent.describe(),
+            self.diag()
+        );
+        assert_eq!(
+            got,
+            sent.stdout.trim(),
+            "{} -> {}: the receiver's bytes differ from what was sent\n{}",
+            from.ns,
+            to.ns,
+            self.diag()
+        );
+    }
+
     /// Retries `ping -c 3` from `from` to `ip` until one succeeds; panics with
     /// switch state and logs if none did `within`.
     pub fn wait_ping(&self, from: &Vm, ip: &str, within: Duration) {
