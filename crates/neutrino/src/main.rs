@@ -78,6 +78,11 @@ fn init_logging(default: &str) {
         .init();
 }
 
+/// Counts allocations and live heap bytes (`switch show`'s memory line; the tests
+/// hold switchd's datapath to no allocation per packet with it).
+#[global_allocator]
+static HEAP: switchd::heap::CountingAllocator = switchd::heap::CountingAllocator;
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -287,8 +287,15 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             bridges,
             tunnels,
             flow_cache: c,
+            heap,
         } => {
             print_show(&bridges);
+            if let Some(h) = heap {
+                println!(
+                    "memory: {} bytes in use, {} allocations since start",
+                    h.live_bytes, h.allocations
+                );
+            }
             if c.hits + c.misses > 0 {
                 println!(
                     "flow cache: {} of {} entries, {} hits, {} misses ({:.1}% hit), {} invalidations",

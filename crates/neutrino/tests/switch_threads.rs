@@ -46,24 +46,6 @@ fn add_vm_port(lab: &mut Lab, vm: &Vm) {
     lab.configure_vm_ip(vm);
 }
 
-/// (rx packets, tx packets) of `port` from `dump-ports`.
-fn port_counts(lab: &Lab, port: &str) -> (u64, u64) {
-    let dump = lab.switch_ok(H::H1, &["dump-ports", "br0"]);
-    let mut lines = dump
-        .lines()
-        .skip_while(|l| !l.trim_end().ends_with(&format!(" {port}:")));
-    let pkts = |l: Option<&str>| -> u64 {
-        l.and_then(|l| l.split("pkts=").nth(1))
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no counters for {port}:\n{dump}"))
-    };
-    lines.next();
-    let rx = pkts(lines.next());
-    let tx = pkts(lines.next());
-    (rx, tx)
-}
-
 #[test]
 fn ports_are_spread_across_poll_threads_and_frames_cross_them() {
     if !lab_available() {
@@ -88,8 +70,8 @@ fn ports_are_spread_across_poll_threads_and_frames_cross_them() {
 
     // Counters gathered by three threads add up: 50 echo requests A->B are read on
     // A's thread and written on B's; the answers the other way.
-    let (a_rx, a_tx) = port_counts(&lab, &a.tap);
-    let (b_rx, b_tx) = port_counts(&lab, &b.tap);
+    let (a_rx, a_tx) = lab.port_counts(H::H1, "br0", &a.tap);
+    let (b_rx, b_tx) = lab.port_counts(H::H1, "br0", &b.tap);
     let out = run(
         "ip",
         &[
@@ -99,8 +81,8 @@ fn ports_are_spread_across_poll_threads_and_frames_cross_them() {
         Duration::from_secs(20),
     );
     assert!(out.ok(), "{}", out.describe());
-    let (a_rx2, a_tx2) = port_counts(&lab, &a.tap);
-    let (b_rx2, b_tx2) = port_counts(&lab, &b.tap);
+    let (a_rx2, a_tx2) = lab.port_counts(H::H1, "br0", &a.tap);
+    let (b_rx2, b_tx2) = lab.port_counts(H::H1, "br0", &b.tap);
     assert!(a_rx2 - a_rx >= 50, "A rx {a_rx} -> {a_rx2}");
     assert!(b_tx2 - b_tx >= 50, "B tx {b_tx} -> {b_tx2}");
     assert!(b_rx2 - b_rx >= 50, "B rx {b_rx} -> {b_rx2}");

@@ -15,6 +15,7 @@ mod backend;
 pub mod client;
 mod control;
 mod datapath;
+pub mod heap;
 pub mod protocol;
 mod spin;
 mod state;

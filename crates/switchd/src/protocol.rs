@@ -131,6 +131,9 @@ pub enum Response {
         /// The engine's flow cache (entries, hits, misses, invalidations).
         #[serde(default)]
         flow_cache: switch::FlowCacheStats,
+        /// switchd's heap, when the binary counts it.
+        #[serde(default)]
+        heap: Option<crate::heap::HeapStats>,
     },
     Ports {
         ports: Vec<PortStatsRow>,

@@ -957,6 +957,42 @@ else:
         );
     }
 
+    /// (rx, tx) packets of `port` on `bridge` of host `h`, from `dump-ports`.
+    pub fn port_counts(&self, h: H, bridge: &str, port: &str) -> (u64, u64) {
+        let dump = self.switch_ok(h, &["dump-ports", bridge]);
+        let mut lines = dump
+            .lines()
+            .skip_while(|l| !l.trim_end().ends_with(&format!(" {port}:")));
+        let pkts = |l: Option<&str>| -> u64 {
+            l.and_then(|l| l.split("pkts=").nth(1))
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no counters for {port}:\n{dump}"))
+        };
+        lines.next();
+        let rx = pkts(lines.next());
+        let tx = pkts(lines.next());
+        (rx, tx)
+    }
+
+    /// switchd's (allocations since start, live heap bytes) on host `h`, from the
+    /// memory line of `switch show`.
+    pub fn heap(&self, h: H) -> (u64, u64) {
+        let show = self.switch_ok(h, &["show"]);
+        let line = show
+            .lines()
+            .find_map(|l| l.strip_prefix("memory: "))
+            .unwrap_or_else(|| panic!("no memory line in show:\n{show}"));
+        let num = |word: &str| -> u64 {
+            line.split(", ")
+                .find(|part| part.contains(word))
+                .and_then(|part| part.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no {word} in {line:?}"))
+        };
+        (num("allocations"), num("bytes in use"))
+    }
+
     /// Retries `ping -c 3` from `from` to `ip` until one succeeds; panics with
     /// switch state and logs if none did `within`.
     pub fn wait_ping(&self, from: &Vm, ip: &str, within: Duration) {

@@ -84,9 +84,9 @@ impl Worker {
             let o = &outs[k];
             // The last output may rewrite the received buffer; others work on a copy.
             let mut pkt = if k == last {
-                std::mem::replace(&mut self.frames[i].buf, PacketBuf::with_capacity(0))
+                std::mem::take(&mut self.frames[i].buf)
             } else {
-                let mut s = std::mem::replace(&mut self.scratch, PacketBuf::with_capacity(0));
+                let mut s = std::mem::take(&mut self.scratch);
                 s.set_from(self.frames[i].buf.data());
                 s
             };
@@ -131,7 +131,7 @@ impl Worker {
     /// and system ports; the key only says which port (and would give a tunnel its
     /// tun_id).
     fn send_made(&mut self, port: PortId, orig: &FlowKey, frame: &[u8]) {
-        let mut pkt = std::mem::replace(&mut self.scratch, PacketBuf::with_capacity(0));
+        let mut pkt = std::mem::take(&mut self.scratch);
         pkt.set_from(frame);
         let o = Output { port, key: *orig };
         self.transmit(&o, &mut pkt, &VirtioNetHdr::default());

@@ -148,6 +148,7 @@ impl Shared {
                 bridges: show(core),
                 tunnels: core.tunnel_counters(),
                 flow_cache: core.sw.flow_cache_stats(),
+                heap: crate::heap::stats(),
             },
             Request::AddFlows { bridge, flows } => match core.sw.add_flows(&bridge, &flows, now) {
                 Ok(_) => done(core),

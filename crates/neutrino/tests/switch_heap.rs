@@ -1,0 +1,119 @@
+//! switchd's datapath allocates nothing per packet: two hosts over a tunnel, warmed
+//! up, then a ping flood (small frames, one per batch or so), TCP streams both ways
+//! (super-frames, segments, coalescing, ACKs) and a UDP flood, while the heap's
+//! allocation count (the memory line of `switch show`, counted by the binary's
+//! allocator) may only move by what the control requests of the test itself cost.
+//! Over VXLAN and GRE. Needs root (fails instead of skipping when CI=true).
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+/// Allocations the test's own control requests may cost per host (`show` and
+/// `dump-ports` build their answers on the heap): about 60-100 measured.
+const CONTROL_SLACK: u64 = 500;
+
+fn flood(lab: &Lab, from: &Vm, to: &Vm) {
+    let r = run(
+        "ip",
+        &[
+            "netns", "exec", &from.ns, "ping", "-f", "-c", "4000", "-W", "1", to.ip,
+        ],
+        None,
+        Duration::from_secs(60),
+    );
+    assert!(
+        r.ok(),
+        "ping flood {} -> {}: {}",
+        from.ns,
+        to.ip,
+        r.describe()
+    );
+    // UDP both ways: iperf3 -u, small datagrams.
+    require_tool("iperf3", "iperf3");
+    let mut server = std::process::Command::new("ip")
+        .args(["netns", "exec", &to.ns, "iperf3", "-s", "-1", "-p", "5202"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn iperf3 server");
+    std::thread::sleep(Duration::from_millis(300));
+    let r = run(
+        "ip",
+        &[
+            "netns", "exec", &from.ns, "iperf3", "-c", to.ip, "-p", "5202", "-u", "-b", "20M",
+            "-l", "200", "-t", "2",
+        ],
+        None,
+        Duration::from_secs(20),
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        r.ok(),
+        "UDP {} -> {}: {}\n{}",
+        from.ns,
+        to.ip,
+        r.describe(),
+        lab.diag()
+    );
+}
+
+fn no_allocation_per_packet(tag: &str, t: Tunnel) {
+    let (lab, vm1, vm2) = Lab::two_vms(tag, t);
+    lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
+    lab.wait_ping(&vm2, vm1.ip, PING_WITHIN);
+    // Warm up: buffers, caches and learned state are made on first use.
+    lab.tcp_transfer(&vm1, &vm2, 8);
+    flood(&lab, &vm1, &vm2);
+
+    let frames = |vm: &Vm| {
+        let (rx, tx) = lab.port_counts(vm.host, "br-int", &vm.tap);
+        rx + tx
+    };
+    let before = [lab.heap(H::H1), lab.heap(H::H2)];
+    let frames_before = [frames(&vm1), frames(&vm2)];
+
+    lab.tcp_transfer(&vm1, &vm2, 40);
+    flood(&lab, &vm1, &vm2);
+    flood(&lab, &vm2, &vm1);
+
+    let frames_after = [frames(&vm1), frames(&vm2)];
+    let after = [lab.heap(H::H1), lab.heap(H::H2)];
+    for (i, h) in [H::H1, H::H2].into_iter().enumerate() {
+        let allocations = after[i].0 - before[i].0;
+        let frames = frames_after[i] - frames_before[i];
+        eprintln!(
+            "{h:?}: {frames} frames through the VM's port, {allocations} allocations, \
+             heap {} -> {} bytes",
+            before[i].1, after[i].1
+        );
+        assert!(
+            frames > 10_000,
+            "too little traffic to judge: {frames} frames"
+        );
+        assert!(
+            allocations < CONTROL_SLACK + frames / 1000,
+            "{h:?}: {allocations} allocations for {frames} frames: the datapath allocates \
+             per packet (or per batch)\n{}",
+            lab.diag()
+        );
+    }
+}
+
+#[test]
+fn vxlan_datapath_does_not_allocate_per_packet() {
+    if !lab_available() {
+        return;
+    }
+    no_allocation_per_packet("hpv", Tunnel::Vxlan);
+}
+
+#[test]
+fn gre_datapath_does_not_allocate_per_packet() {
+    if !lab_available() {
+        return;
+    }
+    no_allocation_per_packet("hpg", Tunnel::Gre);
+}
