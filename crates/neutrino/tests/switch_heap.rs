@@ -1,9 +1,9 @@
-//! switchd's datapath allocates nothing per packet: two hosts over a tunnel, warmed
-//! up, then a ping flood (small frames, one per batch or so), TCP streams both ways
-//! (super-frames, segments, coalescing, ACKs) and a UDP flood, while the heap's
-//! allocation count (the memory line of `switch show`, counted by the binary's
-//! allocator) may only move by what the control requests of the test itself cost.
-//! Over VXLAN and GRE. Needs root (fails instead of skipping when CI=true).
+//! switchd's datapath allocates nothing and logs nothing per packet: two hosts over
+//! a tunnel, warmed up, then a ping flood (small frames, one per batch or so), TCP
+//! streams both ways (super-frames, segments, coalescing, ACKs) and a UDP flood,
+//! while the heap's allocation count (the memory line of `switch show`, counted by
+//! the binary's allocator) may only move by what the control requests of the test
+//! itself cost, and the log stays as it was. Over VXLAN and GRE. Needs root (fails instead of skipping when CI=true).
 
 mod common;
 
@@ -72,6 +72,7 @@ fn no_allocation_per_packet(tag: &str, t: Tunnel) {
         let (rx, tx) = lab.port_counts(vm.host, "br-int", &vm.tap);
         rx + tx
     };
+    let logs_before = [lab.log_lines(H::H1), lab.log_lines(H::H2)];
     let before = [lab.heap(H::H1), lab.heap(H::H2)];
     let frames_before = [frames(&vm1), frames(&vm2)];
 
@@ -81,6 +82,7 @@ fn no_allocation_per_packet(tag: &str, t: Tunnel) {
 
     let frames_after = [frames(&vm1), frames(&vm2)];
     let after = [lab.heap(H::H1), lab.heap(H::H2)];
+    let logs_after = [lab.log_lines(H::H1), lab.log_lines(H::H2)];
     for (i, h) in [H::H1, H::H2].into_iter().enumerate() {
         let allocations = after[i].0 - before[i].0;
         let frames = frames_after[i] - frames_before[i];
@@ -97,6 +99,12 @@ fn no_allocation_per_packet(tag: &str, t: Tunnel) {
             allocations < CONTROL_SLACK + frames / 1000,
             "{h:?}: {allocations} allocations for {frames} frames: the datapath allocates \
              per packet (or per batch)\n{}",
+            lab.diag()
+        );
+        assert!(
+            logs_after[i] <= logs_before[i] + 10,
+            "{h:?}: switchd logged {} lines during the traffic\n{}",
+            logs_after[i] - logs_before[i],
             lab.diag()
         );
     }

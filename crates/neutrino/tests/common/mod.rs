@@ -975,6 +975,13 @@ else:
         (rx, tx)
     }
 
+    /// Lines in host `h`'s switchd log so far.
+    pub fn log_lines(&self, h: H) -> usize {
+        std::fs::read_to_string(&self.host(h).log)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
     /// switchd's (allocations since start, live heap bytes) on host `h`, from the
     /// memory line of `switch show`.
     pub fn heap(&self, h: H) -> (u64, u64) {
