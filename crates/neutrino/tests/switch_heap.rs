@@ -30,7 +30,7 @@ fn flood(lab: &Lab, from: &Vm, to: &Vm) {
         to.ip,
         r.describe()
     );
-    // UDP both ways: iperf3 -u, small datagrams.
+    // UDP: iperf3 -u, 200-byte datagrams.
     require_tool("iperf3", "iperf3");
     let mut server = std::process::Command::new("ip")
         .args(["netns", "exec", &to.ns, "iperf3", "-s", "-1", "-p", "5202"])
@@ -38,16 +38,26 @@ fn flood(lab: &Lab, from: &Vm, to: &Vm) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn iperf3 server");
-    std::thread::sleep(Duration::from_millis(300));
-    let r = run(
-        "ip",
-        &[
-            "netns", "exec", &from.ns, "iperf3", "-c", to.ip, "-p", "5202", "-u", "-b", "20M",
-            "-l", "200", "-t", "2",
-        ],
-        None,
-        Duration::from_secs(20),
-    );
+    // The server may take a moment to listen: retry a refused client.
+    let mut r = None;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(200));
+        let attempt = run(
+            "ip",
+            &[
+                "netns", "exec", &from.ns, "iperf3", "-c", to.ip, "-p", "5202", "-u", "-b", "20M",
+                "-l", "200", "-t", "2",
+            ],
+            None,
+            Duration::from_secs(20),
+        );
+        let done = attempt.ok();
+        r = Some(attempt);
+        if done {
+            break;
+        }
+    }
+    let r = r.expect("at least one attempt");
     let _ = server.kill();
     let _ = server.wait();
     assert!(

@@ -3,7 +3,8 @@
 //! the outputs with their header state — and the side effects to replay on a hit:
 //!
 //! - the counters (packets, bytes, last use) of every flow the packet hit, by
-//!   (bridge, table, [`FlowId`]); ids are only valid within one generation;
+//!   (bridge, table, [`FlowId`]); an id stays good until its flow is removed, and
+//!   the switch settles what entries owe before removing any flow;
 //! - NORMAL's refresh of the source MAC, so an active MAC does not age out while its
 //!   traffic takes the cached path; a hit whose MAC entry is no longer fresh on the
 //!   same port goes to the slow path instead (which re-learns it, bumping the
@@ -285,7 +286,7 @@ impl FlowCache {
             }
             e.pending.packets += 1;
             e.pending.bytes += bytes;
-            e.pending.used = now;
+            e.pending.used = e.pending.used.max(now);
         }
     }
 
@@ -372,8 +373,11 @@ impl FlowCache {
         let Some(e) = entries.get_mut(set.idx[way] as usize) else {
             return;
         };
-        // The switch settles counters before a slow-path packet can get here.
+        // The switch settles counters before a slow-path packet can get here; were
+        // that ever missed, the old hits are dropped rather than credited to the
+        // new entry's flows.
         debug_assert_eq!(e.pending, Pending::default(), "overwriting unsettled hits");
+        e.pending = Pending::default();
         e.port = port;
         e.key = *key;
         e.generation = generation;
@@ -401,6 +405,7 @@ impl FlowCache {
     /// Drops every entry: the switch settles their counters first.
     pub fn set_capacity(&mut self, capacity: usize) {
         self.capacity = capacity;
+        debug_assert!(self.pending.is_empty(), "dropping unsettled hits");
         self.pending.clear();
         // Reallocated at the new size on the next fill.
         self.sets = Vec::new();

@@ -165,6 +165,9 @@ impl Switch {
             .ok_or_else(|| SwitchError::NoSuchBridge(name.to_string()))
     }
 
+    /// The bridge's ports and tables. Flow counters read through it lag behind by
+    /// what cached hits owe them until [`Switch::settle_counters`] (which
+    /// `dump_flows` runs first).
     pub fn bridge(&self, id: usize) -> Option<&Bridge> {
         self.bridges.get(id)?.as_ref()
     }
@@ -699,7 +702,7 @@ impl Switch {
         self.cache.stats()
     }
 
-    /// The flow a cache entry names (valid within the entry's generation).
+    /// The flow a cache entry names (valid until that flow is removed).
     fn flow_at(
         bridges: &mut [Option<Bridge>],
         br: usize,

@@ -12,8 +12,9 @@
 //! inserted first, exactly as a linear scan of the ordered list would pick.
 //!
 //! Flows live in a slab: a [`FlowId`] stays valid until that flow is removed (the
-//! flow cache keeps them to replay counter updates; every removal bumps the
-//! switch's generation, which empties the cache).
+//! flow cache keeps them to settle the counts its hits owe; the switch settles
+//! before it removes a flow, and every removal bumps the switch's generation,
+//! which empties the cache).
 
 use crate::field::{FlowKey, KEY_WORDS};
 use crate::flow::{Flow, Match};

@@ -502,6 +502,37 @@ fn owed_counts_settle_before_flows_change_or_expire() {
     assert!(kept.contains("n_packets=10,"), "{kept}");
 }
 
+/// Hits owed when replace_flows rebuilds the tables (flow ids move) or the cache is
+/// resized (entries dropped) go to the flows they hit, with no read in between.
+#[test]
+fn owed_counts_settle_before_replace_flows_and_resizing() {
+    let mut t = Twin::new(|| neutron_host().sw);
+    let h = neutron_host();
+    let f = arp_request(MAC_A);
+    for i in 0..10 {
+        t.send(h.tap1, &f, None, i);
+    }
+    // Two new flows ahead of the flood flow in its table: ids shift in the rebuild.
+    let mut flows = br_tun_flows("vxlan-c0a86402");
+    flows.insert(0, "table=22,priority=9,dl_vlan=9,actions=drop".into());
+    flows.insert(0, "table=22,priority=8,dl_vlan=8,actions=drop".into());
+    t.both(|sw| {
+        sw.replace_flows("br-tun", &flows, 20).unwrap();
+    });
+    t.same_state(30);
+    for i in 40..50 {
+        t.send(h.tap1, &f, None, i);
+    }
+    t.a.set_flow_cache_capacity(1024);
+    t.same_state(60);
+    let flood = dump(&mut t.a, "br-tun");
+    let flood = flood
+        .iter()
+        .find(|l| l.contains("priority=1,dl_vlan=1"))
+        .unwrap();
+    assert!(flood.contains("n_packets=20,"), "{flood}");
+}
+
 #[test]
 fn learned_flows_are_refreshed_by_cached_packets() {
     let mut t = Twin::new(|| neutron_host().sw);

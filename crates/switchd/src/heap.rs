@@ -3,8 +3,9 @@
 //! hold the datapath to its promise of no allocation per packet.
 //!
 //! The binary installs it (`#[global_allocator]` in `neutrino`'s main); without
-//! that, [`stats`] says nothing. The cost is two relaxed atomic adds per
-//! allocation, none per packet on a datapath that does not allocate.
+//! that, [`stats`] says nothing. The cost is a relaxed atomic add or two per
+//! allocation and one per free: nothing per packet on a datapath that does not
+//! allocate.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -13,23 +14,25 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub struct CountingAllocator;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
-static FREED_BYTES: AtomicU64 = AtomicU64::new(0);
+/// Bytes allocated minus bytes freed. One counter: every free comes after its
+/// allocation in its modification order, so it never goes below zero.
+static LIVE_BYTES: AtomicU64 = AtomicU64::new(0);
 
 #[inline]
 fn note_alloc(size: usize) {
     ALLOCATIONS.fetch_add(1, Relaxed);
-    ALLOCATED_BYTES.fetch_add(size as u64, Relaxed);
+    LIVE_BYTES.fetch_add(size as u64, Relaxed);
 }
 
 #[inline]
 fn note_free(size: usize) {
-    FREED_BYTES.fetch_add(size as u64, Relaxed);
+    LIVE_BYTES.fetch_sub(size as u64, Relaxed);
 }
 
 // SAFETY: every method forwards to `System` with the caller's pointer and layout
-// unchanged (so System's guarantees are ours) and only adds counting on the side;
-// a failed allocation (null) is not counted.
+// unchanged (so System's guarantees are ours) and only adds counting on the side:
+// relaxed atomic adds, which never allocate, panic or unwind. A failed allocation
+// (null) is not counted.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract for `alloc` is passed on unchanged.
@@ -79,10 +82,8 @@ pub struct HeapStats {
 /// The counts, or None when [`CountingAllocator`] is not this process's allocator.
 pub fn stats() -> Option<HeapStats> {
     let allocations = ALLOCATIONS.load(Relaxed);
-    (allocations > 0).then(|| HeapStats {
+    (allocations > 0).then_some(HeapStats {
         allocations,
-        live_bytes: ALLOCATED_BYTES
-            .load(Relaxed)
-            .saturating_sub(FREED_BYTES.load(Relaxed)),
+        live_bytes: LIVE_BYTES.load(Relaxed),
     })
 }

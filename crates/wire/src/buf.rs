@@ -6,6 +6,8 @@ use crate::ether::{ETH_P_QINQ, ETH_P_VLAN, VLAN_HLEN, be16};
 /// Room kept in front of a received frame: outer Ethernet + IPv4 + UDP + VXLAN (50) and
 /// two VLAN tags, rounded up.
 pub const HEADROOM: usize = 128;
+/// Room a `Default` buffer gets when it is read into (a jumbo Ethernet frame).
+const PLACEHOLDER_READ: usize = 9216;
 
 /// `Default` is an empty buffer with no allocation (a placeholder to swap in).
 #[derive(Clone, Default)]
@@ -45,8 +47,12 @@ impl PacketBuf {
     }
 
     /// Resets to empty with the standard headroom and hands out the whole tail for a
-    /// read; call [`PacketBuf::set_len`] with what the read returned.
+    /// read; call [`PacketBuf::set_len`] with what the read returned. An empty
+    /// placeholder (`Default`) first grows to hold a full-size Ethernet frame.
     pub fn reset_for_read(&mut self) -> &mut [u8] {
+        if self.buf.len() <= HEADROOM {
+            self.buf.resize(HEADROOM + PLACEHOLDER_READ, 0);
+        }
         self.start = HEADROOM;
         self.end = HEADROOM;
         &mut self.buf[HEADROOM..]
@@ -176,5 +182,19 @@ mod tests {
         assert_eq!(p.len(), frame().len() + HEADROOM + 10);
         assert!(p.pull(HEADROOM + 10));
         assert_eq!(p.data(), &frame()[..]);
+    }
+
+    #[test]
+    fn a_default_placeholder_is_usable() {
+        let mut p = PacketBuf::default();
+        assert!(p.is_empty());
+        let room = p.reset_for_read();
+        assert!(room.len() >= 1514, "{}", room.len());
+        room[..frame().len()].copy_from_slice(&frame());
+        p.set_len(frame().len());
+        assert_eq!(p.data(), &frame()[..]);
+        let mut q = PacketBuf::default();
+        q.set_from(&frame());
+        assert_eq!(q.data(), &frame()[..]);
     }
 }

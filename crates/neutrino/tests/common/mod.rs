@@ -914,7 +914,14 @@ if sys.argv[1] == "recv":
     print(got, h.hexdigest())
 else:
     r = random.Random(5301); block = bytes(r.getrandbits(8) for _ in range(1 << 16))
-    c = socket.create_connection((sys.argv[3], 5301), timeout=30)
+    import time
+    for attempt in range(50):
+        try:
+            c = socket.create_connection((sys.argv[3], 5301), timeout=30); break
+        except ConnectionRefusedError:
+            time.sleep(0.2)
+    else:
+        sys.exit("receiver never listened")
     h, sent = hashlib.sha256(), 0
     while sent < n:
         b = block[sent % 4099:] + block[:sent % 4099]
@@ -959,20 +966,29 @@ else:
 
     /// (rx, tx) packets of `port` on `bridge` of host `h`, from `dump-ports`.
     pub fn port_counts(&self, h: H, bridge: &str, port: &str) -> (u64, u64) {
+        let [(rx, _), (tx, _)] = self.port_stats(h, bridge, port);
+        (rx, tx)
+    }
+
+    /// [(rx packets, rx bytes), (tx packets, tx bytes)] of `port` on `bridge` of
+    /// host `h`, from `dump-ports`.
+    pub fn port_stats(&self, h: H, bridge: &str, port: &str) -> [(u64, u64); 2] {
         let dump = self.switch_ok(h, &["dump-ports", bridge]);
         let mut lines = dump
             .lines()
             .skip_while(|l| !l.trim_end().ends_with(&format!(" {port}:")));
-        let pkts = |l: Option<&str>| -> u64 {
-            l.and_then(|l| l.split("pkts=").nth(1))
+        let num = |l: Option<&str>, name: &str| -> u64 {
+            l.and_then(|l| l.split(&format!(" {name}=")).nth(1))
                 .and_then(|v| v.split(',').next())
                 .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("no counters for {port}:\n{dump}"))
+                .unwrap_or_else(|| panic!("no {name} counter for {port}:\n{dump}"))
         };
         lines.next();
-        let rx = pkts(lines.next());
-        let tx = pkts(lines.next());
-        (rx, tx)
+        let (rx, tx) = (lines.next(), lines.next());
+        [
+            (num(rx, "pkts"), num(rx, "bytes")),
+            (num(tx, "pkts"), num(tx, "bytes")),
+        ]
     }
 
     /// Lines in host `h`'s switchd log so far.

@@ -80,7 +80,7 @@ impl Worker {
                         let hl = wire::offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload);
                         self.send_gre_segments(t, prefix, prefix + hl + gso)
                     }
-                    Err(_) => Err(std::io::Error::other("cannot segment")),
+                    Err(_) => Err(std::io::Error::from(std::io::ErrorKind::InvalidData)),
                 },
             );
         }
@@ -123,13 +123,13 @@ impl Worker {
         let prefix = vxlan::HEADER_LEN;
         self.tx_segs.clear();
         let (n, h) = wire::offload::segment_tcp_headers(frame, mss, prefix, &mut self.tx_segs)
-            .map_err(|_| std::io::Error::other("cannot segment"))?;
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
         let each = prefix + h.payload;
         for i in 0..n {
             vxlan::write_header(&mut self.tx_segs[i * each..i * each + prefix], t.id as u32);
         }
         let Some(sock) = &self.snap.udp else {
-            return Err(std::io::Error::other("no vxlan socket"));
+            return Err(std::io::Error::from(std::io::ErrorKind::NotConnected));
         };
         let dst = SocketAddrV4::new(t.remote, vxlan::UDP_PORT);
         let stride = each + mss;
@@ -195,7 +195,7 @@ impl Worker {
             gre::write_header(&mut seg[..prefix], ether::ETH_P_TEB, t.gre_key);
         }
         let Some(s) = &self.snap.gre else {
-            return Err(std::io::Error::other("no gre socket"));
+            return Err(std::io::Error::from(std::io::ErrorKind::NotConnected));
         };
         s.send_batch(&self.tx_segs, stride, t.remote)
     }
