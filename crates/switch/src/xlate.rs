@@ -371,12 +371,14 @@ impl Switch {
 
     fn output_to(&mut self, cx: &mut Ctx, br: usize, ofport: u32, key: &FlowKey) {
         let Some(&pid) = self.bridge(br).and_then(|b| b.ports.get(&ofport)) else {
-            let what = if ofport == OFPP_LOCAL {
-                "LOCAL (no bridge interface)".to_string()
-            } else {
-                ofport.to_string()
-            };
-            cx.note(|| format!("    output to {what}: no such port, dropped"));
+            cx.note(|| {
+                let what = if ofport == OFPP_LOCAL {
+                    "LOCAL (no bridge interface)".to_string()
+                } else {
+                    ofport.to_string()
+                };
+                format!("    output to {what}: no such port, dropped")
+            });
             return;
         };
         let Some(port) = self.port(pid) else { return };
