@@ -14,7 +14,8 @@
 # built afresh per run) so a slow spell of this shared machine does not fall on one
 # path only. Each path, RUNS times (median reported): iperf3 TCP one stream and 8 parallel
 # streams (server in VM2, client in VM1), 64-byte UDP packets per second, ping
-# avg RTT and TCP request/response (1 byte each way) latency.
+# avg RTT and TCP request/response (1 byte each way) latency; during the one
+# stream, the whole machine's busy cores (/proc/stat) give Gbps per core.
 # Prints a table and the ratios neutrino/kernel and neutrino/veth.
 #
 # Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
         --runs) RUNS=$2; shift ;;
         --keep-logs) KEEP_LOGS=1 ;;
         --only) ONLY=",$2,"; shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -240,15 +241,30 @@ gbps_of() {  # iperf3 json
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' "$1"
 }
 
+cpu_jiffies() {  # the whole machine's "busy total" jiffies, from /proc/stat
+    awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
+}
+
 measure() {  # name  (VM1 -> VM2 at $VM2_IP; appends "name metric value" lines)
-    local name=$1 run json v
+    local name=$1 run json v before after gbps
     wait_ping "$V1" "$VM2_IP"
     for run in $RUN_NO; do
         json="$WORK/$name.$run.tcp.json"
         iperf_server
+        before=$(cpu_jiffies)
         ip netns exec "$V1" iperf3 -c "$VM2_IP" -p 5201 -t "$DURATION" -J >"$json" \
             || { cat "$json" >&2; die "iperf3 client failed on $name"; }
-        record "$name" tcp "$(gbps_of "$json")"
+        after=$(cpu_jiffies)
+        gbps=$(gbps_of "$json")
+        record "$name" tcp "$gbps"
+        # Efficiency: Gbps per busy core of the whole machine during the stream
+        # (VMs, switchd, kernel), so a path that is only faster by burning more CPU
+        # shows it.
+        v=$(python3 -c 'import sys
+b0, t0, b1, t1 = map(float, sys.argv[1:5])
+cores = (b1 - b0) / max(t1 - t0, 1) * int(sys.argv[5])
+print("%.3f" % (float(sys.argv[6]) / cores if cores > 0 else 0))' $before $after "$(nproc)" "$gbps")
+        record "$name" tcp_per_core "$v"
         json="$WORK/$name.$run.tcp8.json"
         iperf_server
         ip netns exec "$V1" iperf3 -c "$VM2_IP" -p 5201 -t "$DURATION" -P 8 -J >"$json" \
@@ -269,7 +285,7 @@ measure() {  # name  (VM1 -> VM2 at $VM2_IP; appends "name metric value" lines)
         sleep 0.3
         v=$(ip netns exec "$V1" python3 -c "$RR_PY" client "$VM2_IP")
         record "$name" rr_us "$v"
-        echo "  $name run $run: $(grep "^$name " "$RESULTS" | tail -5 | awk '{printf "%s=%s ", $2, $3}')" >&2
+        echo "  $name run $run: $(grep "^$name " "$RESULTS" | tail -6 | awk '{printf "%s=%s ", $2, $3}')" >&2
     done
 }
 
@@ -357,11 +373,12 @@ for line in open(path):
     vals.setdefault(name, {}).setdefault(metric, []).append(float(v))
 med = {n: {m: statistics.median(v) for m, v in ms.items()} for n, ms in vals.items()}
 order = ["neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-gre", "kernel-vxlan", "neutrino-same-host", "veth"]
-metrics = [("tcp", "TCP Gbps"), ("tcp8", "8xTCP Gbps"), ("udp64_pps", "UDP64 pps"),
-           ("ping_ms", "ping ms"), ("rr_us", "TCP RR us")]
+metrics = [("tcp", "TCP Gbps"), ("tcp_per_core", "Gbps/core"), ("tcp8", "8xTCP Gbps"),
+           ("udp64_pps", "UDP64 pps"), ("ping_ms", "ping ms"), ("rr_us", "TCP RR us")]
 print()
 print(f"VM1 -> VM2, medians of {runs} runs: iperf3 TCP {duration} s (1 and 8 streams),")
-print("64-byte UDP 5 s, ping -c 20 -i 0.05, TCP 1-byte request/response; VM MTU 1450")
+print("64-byte UDP 5 s, ping -c 20 -i 0.05, TCP 1-byte request/response; VM MTU 1450;")
+print("Gbps/core: the one-stream TCP rate per busy core of the whole machine")
 print(f"{'path':<20}" + "".join(f"{h:>12}" for _, h in metrics))
 for n in order:
     if n not in med:
