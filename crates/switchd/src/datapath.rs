@@ -5,6 +5,7 @@
 //! port table, tunnel index, sockets, counters — is its own (worker.rs).
 
 mod batch;
+mod port_table;
 mod requests;
 mod shared;
 mod tunnel_rx;

@@ -139,7 +139,7 @@ impl Worker {
     }
 
     pub(super) fn transmit(&mut self, o: &Output, pkt: &mut PacketBuf, hdr: &VirtioNetHdr) {
-        let Some(port) = self.snap.ports.get(&o.port) else {
+        let Some(port) = self.snap.ports.get(o.port) else {
             return;
         };
         let len = pkt.len();

@@ -225,7 +225,7 @@ impl Worker {
         dst: Option<Ipv4Addr>,
         key: u64,
     ) {
-        let local = self.snap.ports.get(&id).and_then(|p| p.local);
+        let local = self.snap.ports.get(id).and_then(|p| p.local);
         let i = self.nframes;
         let f = &mut self.frames[i];
         f.in_port = id;

@@ -9,7 +9,7 @@ use crate::spin::SpinPolicy;
 use crate::underlay::Underlay;
 use crate::uplink::UplinkSender;
 use mio::Events;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::Range;
@@ -39,7 +39,7 @@ pub(super) struct PortInfo {
 /// A poll thread's copy of what changes only with ports.
 #[derive(Default)]
 pub(super) struct Snapshot {
-    pub ports: HashMap<PortId, PortInfo>,
+    pub ports: super::port_table::PortTable,
     pub tunnels: TunnelIndex,
     pub udp: Option<Arc<host::UdpTunnelSocket>>,
     pub gre: Option<Arc<host::GreSocket>>,
@@ -282,7 +282,7 @@ impl Worker {
         if self.index == 0 && new_socket(&self.snap.gre, &snap.gre) && !self.ready.contains(&GRE) {
             self.ready.push_back(GRE);
         }
-        for (id, p) in &snap.ports {
+        for (id, p) in snap.ports.iter() {
             let known = self
                 .snap
                 .ports
@@ -297,7 +297,7 @@ impl Worker {
         self.ready.retain(|t| match t.0.checked_sub(PORT_BASE) {
             Some(id) => snap
                 .ports
-                .get(&id)
+                .get(id)
                 .is_some_and(|p| p.worker == Some(self.index)),
             None => true,
         });
@@ -322,12 +322,12 @@ impl Worker {
     /// The device of port `id` if this thread reads it; a port it has not heard of
     /// yet (its fd was registered just now) is looked up again in a fresh copy.
     fn backend(&mut self, id: PortId) -> Option<Arc<Backend>> {
-        if !self.snap.ports.contains_key(&id) {
+        if !self.snap.ports.contains(id) {
             self.refresh();
         }
         self.snap
             .ports
-            .get(&id)
+            .get(id)
             .filter(|p| p.worker == Some(self.index))
             .map(|p| p.backend.clone())
     }
@@ -382,7 +382,7 @@ impl Worker {
 /// A poll thread's copy of the port table, sockets and tunnel index.
 pub(super) fn take_snapshot(core: &Core, index: usize) -> Snapshot {
     let mut snap = Snapshot {
-        ports: HashMap::with_capacity(core.ports.len()),
+        ports: super::port_table::PortTable::default(),
         tunnels: core.sw.tunnel_index().clone(),
         udp: core.udp.get(index).cloned(),
         gre: core.gre.clone(),
