@@ -3,14 +3,15 @@
 //! thread so it can resolve tunnel packets without taking the engine's lock.
 
 use crate::PortId;
+use crate::hash::FastMap;
 use crate::port::{PortType, TunnelKey};
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 /// Tunnel ports by (kind, remote), each with its key setting.
 #[derive(Debug, Clone, Default)]
 pub struct TunnelIndex {
-    ports: HashMap<(PortType, u32), Vec<(PortId, TunnelKey)>>,
+    /// Looked up for every received tunnel packet: the engine's fast hasher.
+    ports: FastMap<(PortType, u32), Vec<(PortId, TunnelKey)>>,
 }
 
 impl TunnelIndex {
