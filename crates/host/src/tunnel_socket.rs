@@ -215,7 +215,7 @@ impl GreSocket {
         msgs: &[(usize, usize, SocketAddrV4)],
         outcome: &mut crate::SendOutcome,
     ) {
-        crate::udp_gso::send_many_fd(self.sock.as_raw_fd(), buf, msgs, outcome)
+        crate::udp_gso::send_many_fd(self.sock.as_raw_fd(), buf, msgs, None, outcome)
     }
 
     /// Sends a GRE header and payload to `dst`; the kernel adds the outer IPv4 header.

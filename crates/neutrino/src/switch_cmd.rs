@@ -313,6 +313,12 @@ pub fn run(args: SwitchArgs) -> Result<()> {
                     tunnels.uplink_frames, tunnels.uplink_errors, tunnels.rx_super_frames
                 );
             }
+            if tunnels.tx_runs > 0 {
+                println!(
+                    "vxlan small-packet runs: {} UDP GSO sends carried {} packets",
+                    tunnels.tx_runs, tunnels.tx_run_packets
+                );
+            }
             if tunnels.malformed + tunnels.unknown + tunnels.bad_checksum > 0 {
                 println!(
                     "tunnel packets dropped: {} malformed, {} for no port, {} with a bad inner checksum",

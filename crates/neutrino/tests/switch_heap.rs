@@ -30,42 +30,13 @@ fn flood(lab: &Lab, from: &Vm, to: &Vm) {
         to.ip,
         r.describe()
     );
-    // UDP: iperf3 -u, 200-byte datagrams.
-    require_tool("iperf3", "iperf3");
-    let mut server = std::process::Command::new("ip")
-        .args(["netns", "exec", &to.ns, "iperf3", "-s", "-1", "-p", "5202"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn iperf3 server");
-    // The server may take a moment to listen: retry a refused client.
-    let mut r = None;
-    for _ in 0..20 {
-        std::thread::sleep(Duration::from_millis(200));
-        let attempt = run(
-            "ip",
-            &[
-                "netns", "exec", &from.ns, "iperf3", "-c", to.ip, "-p", "5202", "-u", "-b", "20M",
-                "-l", "200", "-t", "2",
-            ],
-            None,
-            Duration::from_secs(20),
-        );
-        let done = attempt.ok();
-        r = Some(attempt);
-        if done {
-            break;
-        }
-    }
-    let r = r.expect("at least one attempt");
-    let _ = server.kill();
-    let _ = server.wait();
+    // UDP: 200-byte datagrams, a millisecond's burst at a time.
+    let (sent, received) = lab.udp_flood(from, to, 200, "20M", 2);
     assert!(
-        r.ok(),
-        "UDP {} -> {}: {}\n{}",
+        received * 2 > sent,
+        "UDP {} -> {}: {received} of {sent} arrived\n{}",
         from.ns,
         to.ip,
-        r.describe(),
         lab.diag()
     );
 }

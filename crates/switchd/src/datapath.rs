@@ -8,6 +8,7 @@ mod batch;
 mod port_table;
 mod requests;
 mod shared;
+mod tunnel_runs;
 mod tunnel_rx;
 mod tunnel_tx;
 mod worker;

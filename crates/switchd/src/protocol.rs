@@ -113,6 +113,12 @@ pub struct TunnelCounters {
     /// Super-frames received whole from a tunnel (never segmented on the way).
     #[serde(default)]
     pub rx_super_frames: u64,
+    /// Runs of small same-size VXLAN packets to one remote sent as one UDP GSO
+    /// message, and the packets they carried.
+    #[serde(default)]
+    pub tx_runs: u64,
+    #[serde(default)]
+    pub tx_run_packets: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1016,6 +1016,72 @@ else:
         (num("allocations"), num("bytes in use"))
     }
 
+    /// Floods `to` with `len`-byte UDP datagrams from `from` for `secs` seconds at
+    /// `rate` (iperf3's -b, e.g. "20M"; iperf3 sends in bursts every millisecond);
+    /// returns (sent, received) datagrams.
+    pub fn udp_flood(&self, from: &Vm, to: &Vm, len: u32, rate: &str, secs: u32) -> (u64, u64) {
+        require_tool("iperf3", "iperf3");
+        let mut server = std::process::Command::new("ip")
+            .args(["netns", "exec", &to.ns, "iperf3", "-s", "-1", "-p", "5203"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn iperf3 server");
+        let (len, secs) = (len.to_string(), secs.to_string());
+        let mut last = None;
+        for _ in 0..20 {
+            thread::sleep(Duration::from_millis(200));
+            let r = run(
+                "ip",
+                &[
+                    "netns", "exec", &from.ns, "iperf3", "-c", to.ip, "-p", "5203", "-u", "-b",
+                    rate, "-l", &len, "-t", &secs, "-J",
+                ],
+                None,
+                Duration::from_secs(30),
+            );
+            if r.ok() {
+                last = Some(r);
+                break;
+            }
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        let r = last.unwrap_or_else(|| {
+            panic!("UDP flood {} -> {} failed\n{}", from.ns, to.ip, self.diag())
+        });
+        let field = |name: &str| -> u64 {
+            // "sum": {... "packets": N, "lost_packets": M ...} in the end section.
+            let end = r.stdout.rsplit("\"sum\"").next().unwrap_or_default();
+            end.split(&format!("\"{name}\":"))
+                .nth(1)
+                .and_then(|v| v.split([',', '}']).next())
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in iperf3 output:\n{}", r.stdout))
+        };
+        let sent = field("packets");
+        (sent, sent.saturating_sub(field("lost_packets")))
+    }
+
+    /// The VXLAN small-packet run counters of host `h`'s `switch show`: (UDP GSO
+    /// sends, packets they carried), zero when the line is absent.
+    pub fn tx_runs(&self, h: H) -> (u64, u64) {
+        let show = self.switch_ok(h, &["show"]);
+        show.lines()
+            .find_map(|l| l.strip_prefix("vxlan small-packet runs: "))
+            .map(|l| {
+                let nums: Vec<u64> = l
+                    .split_whitespace()
+                    .filter_map(|w| w.parse().ok())
+                    .collect();
+                (
+                    nums.first().copied().unwrap_or(0),
+                    nums.get(1).copied().unwrap_or(0),
+                )
+            })
+            .unwrap_or((0, 0))
+    }
+
     /// Retries `ping -c 3` from `from` to `ip` until one succeeds; panics with
     /// switch state and logs if none did `within`.
     pub fn wait_ping(&self, from: &Vm, ip: &str, within: Duration) {

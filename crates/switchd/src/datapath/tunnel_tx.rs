@@ -1,6 +1,7 @@
 //! Tunnel send: the path-MTU check, super-frames out the uplink TAP or cut in
 //! software (VXLAN scatter-gather UDP GSO, GRE segments), and the batch of small
-//! tunnel packets that leaves in one sendmmsg.
+//! tunnel packets that leaves in one sendmmsg (VXLAN: in UDP GSO runs, see
+//! `tunnel_runs`).
 
 use super::worker::Worker;
 use super::*;
@@ -102,6 +103,7 @@ impl Worker {
         let port = if vxlan { vxlan::UDP_PORT } else { 0 };
         self.tun_msgs
             .push((start, pkt.len(), SocketAddrV4::new(t.remote, port)));
+        self.tun_fits.push(outer + len <= path.mtu);
         self.tun_ports.push((t.port, len));
         pkt.pull(prefix);
         if self.tun_msgs.len() >= TUN_BATCH {
@@ -159,7 +161,18 @@ impl Worker {
         let mut outcome = std::mem::take(&mut self.tun_outcome);
         match (self.tun_kind, &self.snap.udp, &self.snap.gre) {
             (PortType::Vxlan, Some(s), _) => {
-                s.send_many(&self.tun_pending, &self.tun_msgs, &mut outcome)
+                self.tun_runs.build(&self.tun_msgs, &self.tun_fits);
+                s.send_many_segmented(
+                    &self.tun_pending,
+                    &self.tun_runs.msgs,
+                    &self.tun_runs.segs,
+                    &mut self.tun_run_outcome,
+                );
+                self.tun_runs
+                    .per_packet(&self.tun_run_outcome, &mut outcome);
+                let (runs, packets) = self.tun_runs.grouped();
+                self.counts.tunnels.tx_runs += runs;
+                self.counts.tunnels.tx_run_packets += packets;
             }
             (PortType::Gre, _, Some(s)) => {
                 s.send_many(&self.tun_pending, &self.tun_msgs, &mut outcome)
@@ -180,6 +193,7 @@ impl Worker {
         self.tun_outcome = outcome;
         self.tun_pending.clear();
         self.tun_msgs.clear();
+        self.tun_fits.clear();
         self.tun_ports.clear();
     }
 

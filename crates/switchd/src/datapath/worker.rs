@@ -107,6 +107,8 @@ impl Counts {
         t.unknown += d.unknown;
         t.bad_checksum += d.bad_checksum;
         t.rx_super_frames += d.rx_super_frames;
+        t.tx_runs += d.tx_runs;
+        t.tx_run_packets += d.tx_run_packets;
         self.tunnels = TunnelCounters::default();
     }
 }
@@ -143,7 +145,12 @@ pub(super) struct Worker {
     /// (offset, length, destination), and (port, frame bytes) for the counters.
     pub tun_pending: Vec<u8>,
     pub tun_msgs: Vec<(usize, usize, SocketAddrV4)>,
+    /// Whether each fits the underlay path whole (so may join a UDP GSO run).
+    pub tun_fits: Vec<bool>,
     pub tun_ports: Vec<(PortId, usize)>,
+    /// The VXLAN batch grouped into UDP GSO runs, and what became of each run.
+    pub tun_runs: super::tunnel_runs::Runs,
+    pub tun_run_outcome: host::SendOutcome,
     /// Which socket the gathered packets are for, and what became of each.
     pub tun_outcome: host::SendOutcome,
     pub tun_kind: PortType,
@@ -180,7 +187,10 @@ impl Worker {
             too_big: None,
             tun_pending: Vec::with_capacity(TUN_BATCH * 2048),
             tun_msgs: Vec::with_capacity(TUN_BATCH),
+            tun_fits: Vec::with_capacity(TUN_BATCH),
             tun_ports: Vec::with_capacity(TUN_BATCH),
+            tun_runs: super::tunnel_runs::Runs::with_capacity(TUN_BATCH),
+            tun_run_outcome: Vec::with_capacity(TUN_BATCH),
             tun_outcome: Vec::with_capacity(TUN_BATCH),
             tun_kind: PortType::Vxlan,
             gre_buf: Vec::new(),

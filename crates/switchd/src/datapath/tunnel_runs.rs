@@ -1,0 +1,158 @@
+//! Small VXLAN packets leave in one sendmmsg per batch; consecutive ones to the same
+//! remote with the same length (a UDP flood, a run of TCP ACKs) go further as one
+//! UDP GSO message (UDP_SEGMENT): the local stack and the veth or NIC handle one
+//! packet instead of dozens, and the datagrams on the wire are the same as if sent
+//! one by one (the kernel or the NIC cuts them; a far end that cannot take the
+//! run whole gets them cut at its socket).
+//!
+//! Only packets that fit the underlay path's MTU whole are grouped (a UDP GSO
+//! segment can never be fragmented).
+
+use std::net::SocketAddrV4;
+
+/// Most datagrams in one run (Linux takes up to 64 on older kernels).
+const MAX_RUN: usize = 64;
+/// Most bytes in one run: one UDP datagram's payload, with room to spare.
+const MAX_RUN_BYTES: usize = 65_000;
+
+/// The runs a batch of tunnel packets was grouped into.
+#[derive(Default)]
+pub(super) struct Runs {
+    /// (offset, length, destination) of each run in the batch's buffer.
+    pub msgs: Vec<(usize, usize, SocketAddrV4)>,
+    /// Each run's datagram size (0: a single packet sent as it is).
+    pub segs: Vec<u16>,
+    /// Packets in each run, in order.
+    counts: Vec<usize>,
+}
+
+impl Runs {
+    pub fn with_capacity(n: usize) -> Runs {
+        Runs {
+            msgs: Vec::with_capacity(n),
+            segs: Vec::with_capacity(n),
+            counts: Vec::with_capacity(n),
+        }
+    }
+
+    /// Groups `packets` ((offset, length, destination), contiguous in one buffer)
+    /// into runs; `fits[i]` says whether packet `i` may be part of one.
+    pub fn build(&mut self, packets: &[(usize, usize, SocketAddrV4)], fits: &[bool]) {
+        self.msgs.clear();
+        self.segs.clear();
+        self.counts.clear();
+        for (i, &(start, len, dst)) in packets.iter().enumerate() {
+            let groupable = fits.get(i).copied().unwrap_or(false) && len > 0;
+            let seg = u16::try_from(len).ok().filter(|_| groupable).unwrap_or(0);
+            if let (Some(run), Some(&run_seg), Some(n)) = (
+                self.msgs.last_mut(),
+                self.segs.last(),
+                self.counts.last_mut(),
+            ) && seg != 0
+                && run_seg == seg
+                && run.2 == dst
+                && run.0 + run.1 == start
+                && *n < MAX_RUN
+                && run.1 + len <= MAX_RUN_BYTES
+            {
+                run.1 += len;
+                *n += 1;
+                continue;
+            }
+            self.msgs.push((start, len, dst));
+            self.segs.push(seg);
+            self.counts.push(1);
+        }
+    }
+
+    /// How many runs carry more than one packet, and how many packets they carry.
+    pub fn grouped(&self) -> (u64, u64) {
+        self.counts
+            .iter()
+            .filter(|&&n| n > 1)
+            .fold((0, 0), |(r, p), &n| (r + 1, p + n as u64))
+    }
+
+    /// What became of each packet, from what became of each run.
+    pub fn per_packet(&self, runs: &host::SendOutcome, packets: &mut host::SendOutcome) {
+        packets.clear();
+        for (i, &n) in self.counts.iter().enumerate() {
+            let r = runs
+                .get(i)
+                .copied()
+                .unwrap_or(Err(std::io::ErrorKind::Other));
+            packets.extend(std::iter::repeat_n(r, n));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn to(last: u8) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::new(192, 168, 100, last), 4789)
+    }
+
+    /// `lens` laid out back to back from offset 0, to the given remotes.
+    fn batch(p: &[(usize, u8)]) -> Vec<(usize, usize, SocketAddrV4)> {
+        let mut off = 0;
+        p.iter()
+            .map(|&(len, r)| {
+                let m = (off, len, to(r));
+                off += len;
+                m
+            })
+            .collect()
+    }
+
+    #[test]
+    fn equal_packets_to_one_remote_make_one_run() {
+        let p = batch(&[(100, 2), (100, 2), (100, 2), (60, 2), (60, 3), (60, 3)]);
+        let mut r = Runs::default();
+        r.build(&p, &[true; 6]);
+        assert_eq!(
+            r.msgs,
+            vec![(0, 300, to(2)), (300, 60, to(2)), (360, 120, to(3))]
+        );
+        assert_eq!(r.segs, vec![100, 60, 60]);
+        assert_eq!(r.counts, vec![3, 1, 2]);
+        assert_eq!(r.grouped(), (2, 5));
+        let mut per = Vec::new();
+        r.per_packet(
+            &vec![Ok(()), Err(std::io::ErrorKind::WouldBlock), Ok(())],
+            &mut per,
+        );
+        assert_eq!(
+            per,
+            vec![
+                Ok(()),
+                Ok(()),
+                Ok(()),
+                Err(std::io::ErrorKind::WouldBlock),
+                Ok(()),
+                Ok(())
+            ]
+        );
+    }
+
+    #[test]
+    fn packets_too_big_for_the_path_and_long_runs_are_split() {
+        let p = batch(&[(1400, 2), (1400, 2), (1400, 2)]);
+        let mut r = Runs::default();
+        r.build(&p, &[true, false, true]);
+        assert_eq!(r.counts, vec![1, 1, 1]);
+        assert_eq!(r.segs, vec![1400, 0, 1400]);
+
+        let p = batch(&[(64, 2); 130]);
+        r.build(&p, &[true; 130]);
+        assert_eq!(r.counts, vec![64, 64, 2]);
+
+        let p = batch(&[(1400, 2); 60]);
+        r.build(&p, &[true; 60]);
+        assert!(r.msgs.iter().all(|m| m.1 <= MAX_RUN_BYTES), "{:?}", r.msgs);
+        assert_eq!(r.counts.iter().sum::<usize>(), 60);
+        assert_eq!(r.counts[0], MAX_RUN_BYTES / 1400);
+    }
+}
