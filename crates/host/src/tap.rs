@@ -105,6 +105,12 @@ impl Tap {
     pub fn write(&self, frame: &[u8]) -> io::Result<usize> {
         (&self.file).write(frame)
     }
+
+    /// Writes one frame gathered from `parts` (one writev: a TAP takes each write
+    /// as one frame).
+    pub fn write_vectored(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        (&self.file).write_vectored(parts)
+    }
 }
 
 impl AsRawFd for Tap {

@@ -313,6 +313,12 @@ pub fn run(args: SwitchArgs) -> Result<()> {
                     tunnels.uplink_frames, tunnels.uplink_errors, tunnels.rx_super_frames
                 );
             }
+            if tunnels.udp_runs > 0 {
+                println!(
+                    "udp runs into VM ports: {} UDP GSO writes carried {} datagrams",
+                    tunnels.udp_runs, tunnels.udp_run_frames
+                );
+            }
             if tunnels.tx_runs > 0 {
                 println!(
                     "vxlan small-packet runs: {} UDP GSO sends carried {} packets",

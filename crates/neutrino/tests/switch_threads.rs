@@ -67,6 +67,18 @@ fn ports_are_spread_across_poll_threads_and_frames_cross_them() {
     // TCP super-frames from one thread's port to another's, both ways.
     lab.tcp_transfer(&a, &b, 40);
     lab.tcp_transfer(&c, &a, 20);
+    // Bursts of small UDP datagrams into B's TAP go as UDP GSO runs, and B's
+    // kernel cuts them back into the datagrams A sent.
+    let (runs_before, _) = lab.udp_runs(H::H1);
+    let (sent, received) = lab.udp_flood(&a, &b, 64, "20M", 2);
+    let (runs, datagrams) = lab.udp_runs(H::H1);
+    eprintln!("UDP A -> B: {received} of {sent} arrived; {runs} runs carried {datagrams}");
+    assert!(runs > runs_before, "no UDP run into a TAP\n{}", lab.diag());
+    assert!(
+        sent > 1000 && received * 2 > sent,
+        "{received} of {sent} datagrams arrived\n{}",
+        lab.diag()
+    );
 
     // Counters gathered by three threads add up: 50 echo requests A->B are read on
     // A's thread and written on B's; the answers the other way.

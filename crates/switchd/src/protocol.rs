@@ -119,6 +119,12 @@ pub struct TunnelCounters {
     pub tx_runs: u64,
     #[serde(default)]
     pub tx_run_packets: u64,
+    /// Runs of UDP datagrams of one flow written into a VM's TAP as one UDP GSO
+    /// packet, and the datagrams they carried.
+    #[serde(default)]
+    pub udp_runs: u64,
+    #[serde(default)]
+    pub udp_run_frames: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

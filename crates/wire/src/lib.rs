@@ -18,6 +18,7 @@ pub mod gre;
 pub mod gso_split;
 pub mod icmp;
 pub mod offload;
+pub mod udp_merge;
 pub mod virtio;
 pub mod vxlan;
 

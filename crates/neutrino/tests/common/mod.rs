@@ -1066,9 +1066,19 @@ else:
     /// The VXLAN small-packet run counters of host `h`'s `switch show`: (UDP GSO
     /// sends, packets they carried), zero when the line is absent.
     pub fn tx_runs(&self, h: H) -> (u64, u64) {
+        self.show_pair(h, "vxlan small-packet runs: ")
+    }
+
+    /// The UDP runs written into VM ports on host `h`: (UDP GSO writes, datagrams).
+    pub fn udp_runs(&self, h: H) -> (u64, u64) {
+        self.show_pair(h, "udp runs into VM ports: ")
+    }
+
+    /// The first two numbers of the `switch show` line starting with `prefix`.
+    fn show_pair(&self, h: H, prefix: &str) -> (u64, u64) {
         let show = self.switch_ok(h, &["show"]);
         show.lines()
-            .find_map(|l| l.strip_prefix("vxlan small-packet runs: "))
+            .find_map(|l| l.strip_prefix(prefix))
             .map(|l| {
                 let nums: Vec<u64> = l
                     .split_whitespace()

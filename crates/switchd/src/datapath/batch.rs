@@ -70,6 +70,7 @@ impl Worker {
         for i in 0..n {
             self.send_frame(i);
         }
+        self.flush_udp_run();
     }
 
     /// Frame `i` of the batch out of every port the engine chose.
@@ -142,6 +143,12 @@ impl Worker {
         let Some(port) = self.snap.ports.get(o.port) else {
             return;
         };
+        if matches!(&*port.backend, Backend::Tap(_)) && self.merge_udp(o.port, pkt, hdr) {
+            return; // counted when the run is written
+        }
+        let Some(port) = self.snap.ports.get(o.port) else {
+            return;
+        };
         let len = pkt.len();
         let res = match &*port.backend {
             Backend::Tap(t) => {
@@ -184,14 +191,61 @@ impl Worker {
     }
 
     pub(super) fn count_tx(&mut self, port: PortId, len: usize, res: &std::io::Result<usize>) {
+        self.count_tx_frames(port, 1, len, res);
+    }
+
+    fn count_tx_frames(
+        &mut self,
+        port: PortId,
+        frames: u64,
+        bytes: usize,
+        res: &std::io::Result<usize>,
+    ) {
         let s = self.counts.port(port);
         match res {
             Ok(_) => {
-                s.tx_packets += 1;
-                s.tx_bytes += len as u64;
+                s.tx_packets += frames;
+                s.tx_bytes += bytes as u64;
             }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => s.tx_dropped += 1,
-            Err(_) => s.tx_errors += 1,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => s.tx_dropped += frames,
+            Err(_) => s.tx_errors += frames,
         }
+    }
+
+    /// Takes a UDP datagram for TAP `port` into the pending run when it can join
+    /// (or start) one; a run it cannot join goes out first, so frames to a port
+    /// keep their order. False: the caller sends the frame itself.
+    fn merge_udp(&mut self, port: PortId, pkt: &PacketBuf, hdr: &VirtioNetHdr) -> bool {
+        if self.udp_run_port == Some(port) && self.udp_run.push(pkt.data(), hdr) {
+            return true;
+        }
+        self.flush_udp_run();
+        if self.udp_run.push(pkt.data(), hdr) {
+            self.udp_run_port = Some(port);
+            return true;
+        }
+        false
+    }
+
+    /// Writes the pending UDP run to its TAP: one packet (UDP GSO when it holds
+    /// more than one datagram), counted as the frames it holds.
+    pub(super) fn flush_udp_run(&mut self) {
+        let Some(port) = self.udp_run_port.take() else {
+            return;
+        };
+        let Some((hdr, frame, frames, bytes)) = self.udp_run.take() else {
+            return;
+        };
+        let Some(Backend::Tap(t)) = self.snap.ports.get(port).map(|p| &*p.backend) else {
+            return;
+        };
+        let mut vnet = [0u8; VNET_HDR_LEN];
+        hdr.write(&mut vnet);
+        let res = t.write_vectored(&[std::io::IoSlice::new(&vnet), std::io::IoSlice::new(frame)]);
+        if frames > 1 {
+            self.counts.tunnels.udp_runs += 1;
+            self.counts.tunnels.udp_run_frames += frames as u64;
+        }
+        self.count_tx_frames(port, frames as u64, bytes, &res);
     }
 }

@@ -109,6 +109,8 @@ impl Counts {
         t.rx_super_frames += d.rx_super_frames;
         t.tx_runs += d.tx_runs;
         t.tx_run_packets += d.tx_run_packets;
+        t.udp_runs += d.udp_runs;
+        t.udp_run_frames += d.udp_run_frames;
         self.tunnels = TunnelCounters::default();
     }
 }
@@ -148,6 +150,10 @@ pub(super) struct Worker {
     /// Whether each fits the underlay path whole (so may join a UDP GSO run).
     pub tun_fits: Vec<bool>,
     pub tun_ports: Vec<(PortId, usize)>,
+    /// UDP datagrams of one flow on their way into one TAP port, merged into one
+    /// UDP GSO packet (see `wire::udp_merge`), and that port.
+    pub udp_run: wire::udp_merge::UdpMerge,
+    pub udp_run_port: Option<PortId>,
     /// The VXLAN batch grouped into UDP GSO runs, and what became of each run.
     pub tun_runs: super::tunnel_runs::Runs,
     pub tun_run_outcome: host::SendOutcome,
@@ -190,6 +196,8 @@ impl Worker {
             tun_fits: Vec::with_capacity(TUN_BATCH),
             tun_ports: Vec::with_capacity(TUN_BATCH),
             tun_runs: super::tunnel_runs::Runs::with_capacity(TUN_BATCH),
+            udp_run: wire::udp_merge::UdpMerge::with_capacity(65_536),
+            udp_run_port: None,
             tun_run_outcome: Vec::with_capacity(TUN_BATCH),
             tun_outcome: Vec::with_capacity(TUN_BATCH),
             tun_kind: PortType::Vxlan,
