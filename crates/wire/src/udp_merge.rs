@@ -4,8 +4,10 @@
 //! socket (or, forwarding, at the device), as Linux's own UDP GRO does.
 //!
 //! Only IPv4 datagrams whose checksum is still to be computed (`NEEDS_CSUM`, as a
-//! VM's UDP leaves its TAP) are merged, so no checksum is ever made up for bytes
-//! nobody checked: without options or fragmentation, equal in everything but the
+//! VM's UDP leaves its TAP) or was checked (a complete checksum that verifies, or
+//! none) are merged, so no checksum is ever made up for bytes nobody checked (a
+//! corrupted datagram is passed on as it is, for its receiver to drop): without
+//! options or fragmentation, equal in everything but the
 //! payload and the IP id, ids consecutive (the cut gives the same ids back), all
 //! payloads as long as the first but the last, which may be shorter and ends the
 //! run. At most [`MAX_DATAGRAMS`] datagrams and an IPv4 packet's 65,535 bytes.
@@ -40,12 +42,26 @@ pub struct UdpMerge {
     frame_bytes: usize,
 }
 
+/// Whether the UDP checksum of the IPv4 datagram in `frame` (lengths checked) is
+/// absent or right.
+fn checksum_verifies(frame: &[u8]) -> bool {
+    if frame[40..42] == [0, 0] {
+        return true;
+    }
+    let mut sum = checksum::add(0, &frame[26..34]);
+    sum = checksum::add(sum, &[0, 17]);
+    sum = checksum::add(sum, &frame[38..40]);
+    checksum::finish(checksum::add(sum, &frame[ETH + IP..])) == 0
+}
+
 /// The UDP payload length of `frame` if it is a datagram that may be merged.
 fn mergeable(frame: &[u8], hdr: &VirtioNetHdr) -> Option<usize> {
+    let partial = hdr.flags == F_NEEDS_CSUM
+        && usize::from(hdr.csum_start) == ETH + IP
+        && hdr.csum_offset == 6;
+    let complete = hdr.flags & F_NEEDS_CSUM == 0;
     if hdr.is_gso()
-        || hdr.flags != F_NEEDS_CSUM
-        || usize::from(hdr.csum_start) != ETH + IP
-        || hdr.csum_offset != 6
+        || !(partial || complete)
         || frame.len() <= HEADERS
         || frame[12..14] != [0x08, 0x00]
         || frame[14] != 0x45
@@ -57,7 +73,8 @@ fn mergeable(frame: &[u8], hdr: &VirtioNetHdr) -> Option<usize> {
     }
     let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
     let udp_len = usize::from(u16::from_be_bytes([frame[38], frame[39]]));
-    (total == frame.len() - ETH && udp_len == total - IP).then_some(udp_len - UDP)
+    let lengths = total == frame.len() - ETH && udp_len == total - IP;
+    (lengths && (partial || checksum_verifies(frame))).then_some(udp_len - UDP)
 }
 
 impl UdpMerge {
@@ -275,9 +292,12 @@ mod tests {
         assert!(!m.push(&datagram(11, 64, 1, 8).0, &h));
         assert!(!m.push(&datagram(12, 64, 1, 7).0, &h));
         assert!(!m.push(&datagram(11, 65, 1, 7).0, &h));
-        // A checksum already complete, a fragment, a TCP segment: never merged.
+        // A complete checksum that does not verify, a fragment, a TCP segment: never
+        // merged.
         let full = VirtioNetHdr::default();
-        assert!(!m.push(&datagram(11, 64, 1, 7).0, &full));
+        let (mut wrong, _) = datagram(11, 64, 1, 7);
+        wrong[40..42].copy_from_slice(&[0x12, 0x34]);
+        assert!(!m.push(&wrong, &full));
         let (mut frag, _) = datagram(11, 64, 1, 7);
         frag[20] = 0x20; // MF
         assert!(!m.push(&frag, &h));
@@ -293,6 +313,37 @@ mod tests {
         assert!(one.push(&a, &h));
         let (h1, f1, n, _) = one.take().unwrap();
         assert_eq!((h1, f1, n), (h, &a[..], 1));
+    }
+
+    /// `datagram` with its UDP checksum completed (as it arrives from a tunnel).
+    fn complete(id: u16, payload: usize) -> (Vec<u8>, VirtioNetHdr) {
+        let (mut f, _) = datagram(id, payload, 3, 7);
+        let mut sum = checksum::add(0, &f[26..34]);
+        sum = checksum::add(sum, &[0, 17]);
+        sum = checksum::add(sum, &f[38..40]);
+        let c = checksum::finish(checksum::add(sum, &f[ETH + IP..]));
+        f[40..42].copy_from_slice(&c.to_be_bytes());
+        (f, VirtioNetHdr::default())
+    }
+
+    #[test]
+    fn complete_checksums_are_checked_before_merging() {
+        let mut m = UdpMerge::with_capacity(65_536);
+        let (a, ha) = complete(1, 100);
+        let (b, hb) = complete(2, 100);
+        assert!(m.push(&a, &ha));
+        assert!(m.push(&b, &hb));
+        let (mut bad, hbad) = complete(3, 100);
+        bad[60] ^= 0xff;
+        assert!(!m.push(&bad, &hbad), "a datagram whose checksum fails");
+        let (mut none, hnone) = complete(3, 100);
+        none[40..42].fill(0);
+        assert!(m.push(&none, &hnone), "no checksum at all");
+        let (hdr, frame, n, _) = m.take().unwrap();
+        assert_eq!((n, hdr.gso_type, hdr.flags), (3, GSO_UDP_L4, F_NEEDS_CSUM));
+        assert_eq!(cut(&hdr, frame).len(), 3);
+        // Alone, a bad one is refused too (it goes out as it came, unmerged).
+        assert!(!m.push(&bad, &hbad));
     }
 
     #[test]

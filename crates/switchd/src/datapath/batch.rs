@@ -216,6 +216,9 @@ impl Worker {
     /// (or start) one; a run it cannot join goes out first, so frames to a port
     /// keep their order. False: the caller sends the frame itself.
     fn merge_udp(&mut self, port: PortId, pkt: &PacketBuf, hdr: &VirtioNetHdr) -> bool {
+        if self.udp_merge_off {
+            return false;
+        }
         if self.udp_run_port == Some(port) && self.udp_run.push(pkt.data(), hdr) {
             return true;
         }
@@ -243,6 +246,12 @@ impl Worker {
         hdr.write(&mut vnet);
         let res = t.write_vectored(&[std::io::IoSlice::new(&vnet), std::io::IoSlice::new(frame)]);
         if frames > 1 {
+            if matches!(&res, Err(e) if e.kind() == ErrorKind::InvalidInput) {
+                // A kernel that does not take UDP GSO from a TAP writer (older
+                // ones): this run is lost, the next ones go unmerged.
+                self.udp_merge_off = true;
+                tracing::warn!("TAP refused a UDP GSO write: merging UDP runs turned off");
+            }
             self.counts.tunnels.udp_runs += 1;
             self.counts.tunnels.udp_run_frames += frames as u64;
         }

@@ -154,6 +154,8 @@ pub(super) struct Worker {
     /// UDP GSO packet (see `wire::udp_merge`), and that port.
     pub udp_run: wire::udp_merge::UdpMerge,
     pub udp_run_port: Option<PortId>,
+    /// The kernel refused a merged run (no GSO_UDP_L4 on TAP writes): no more.
+    pub udp_merge_off: bool,
     /// The VXLAN batch grouped into UDP GSO runs, and what became of each run.
     pub tun_runs: super::tunnel_runs::Runs,
     pub tun_run_outcome: host::SendOutcome,
@@ -198,6 +200,7 @@ impl Worker {
             tun_runs: super::tunnel_runs::Runs::with_capacity(TUN_BATCH),
             udp_run: wire::udp_merge::UdpMerge::with_capacity(65_536),
             udp_run_port: None,
+            udp_merge_off: false,
             tun_run_outcome: Vec::with_capacity(TUN_BATCH),
             tun_outcome: Vec::with_capacity(TUN_BATCH),
             tun_kind: PortType::Vxlan,
