@@ -39,7 +39,7 @@ pub use packet_socket::{PACKET_VNET_HDR_LEN, PacketSocket};
 pub use route::route_to;
 pub use tap::{
     TUN_F_CSUM, TUN_F_TSO_ECN, TUN_F_TSO4, TUN_F_TSO6, TUN_F_UFO, TUN_F_USO4, TUN_F_USO6, Tap,
-    VNET_HDR_LEN,
+    VNET_HDR_LEN, tap_takes_udp_gso,
 };
 pub use tunnel_socket::{GrePacket, GreSocket, RECV_BATCH as GRE_RECV_BATCH, UdpTunnelSocket};
 pub use uplink::{UPLINK_VNET_HDR_LEN, UplinkTap, ipv4_forwarding};

@@ -124,3 +124,41 @@ impl AsFd for Tap {
         self.file.as_fd()
     }
 }
+
+/// Whether this kernel takes UDP GSO packets (virtio `GSO_UDP_L4`) written to a TAP:
+/// Linux 6.2 and later (the release that added USO to tun). Read once from
+/// `/proc/sys/kernel/osrelease`; false when it cannot be read.
+pub fn tap_takes_udp_gso() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .ok()
+            .and_then(|r| release_at_least(&r, (6, 2)))
+            .unwrap_or(false)
+    })
+}
+
+/// Whether a kernel release string ("6.18.44-foo") is at least `(major, minor)`.
+fn release_at_least(release: &str, want: (u32, u32)) -> Option<bool> {
+    let mut parts = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::parse::<u32>);
+    let major = parts.next()?.ok()?;
+    let minor = parts.next()?.ok()?;
+    Some((major, minor) >= want)
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::release_at_least;
+
+    #[test]
+    fn releases_compare_by_major_and_minor() {
+        assert_eq!(release_at_least("6.18.44-fc-v595\n", (6, 2)), Some(true));
+        assert_eq!(release_at_least("6.2.0", (6, 2)), Some(true));
+        assert_eq!(release_at_least("6.1.112-amd64", (6, 2)), Some(false));
+        assert_eq!(release_at_least("5.15.0-91-generic", (6, 2)), Some(false));
+        assert_eq!(release_at_least("garbage", (6, 2)), None);
+    }
+}

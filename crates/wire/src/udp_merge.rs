@@ -66,6 +66,8 @@ fn mergeable(frame: &[u8], hdr: &VirtioNetHdr) -> Option<usize> {
         || frame[12..14] != [0x08, 0x00]
         || frame[14] != 0x45
         || frame[23] != 17
+        // A corrupt IP header stays as it is, for the receiver to drop.
+        || checksum::checksum(&frame[ETH..ETH + IP]) != 0
         // MF or a fragment offset.
         || u16::from_be_bytes([frame[20], frame[21]]) & 0x3fff != 0
     {
@@ -304,6 +306,9 @@ mod tests {
         let (mut tcp, _) = datagram(11, 64, 1, 7);
         tcp[23] = 6;
         assert!(!m.push(&tcp, &h));
+        let (mut bad_ip, _) = datagram(11, 64, 1, 7);
+        bad_ip[24] ^= 0x55;
+        assert!(!m.push(&bad_ip, &h), "an IP header checksum that fails");
         // A shorter one ends the run.
         assert!(m.push(&datagram(11, 20, 1, 7).0, &h));
         assert!(!m.push(&datagram(12, 20, 1, 7).0, &h));

@@ -252,8 +252,10 @@ impl Worker {
                 self.udp_merge_off = true;
                 tracing::warn!("TAP refused a UDP GSO write: merging UDP runs turned off");
             }
-            self.counts.tunnels.udp_runs += 1;
-            self.counts.tunnels.udp_run_frames += frames as u64;
+            if res.is_ok() {
+                self.counts.tunnels.udp_runs += 1;
+                self.counts.tunnels.udp_run_frames += frames as u64;
+            }
         }
         self.count_tx_frames(port, frames as u64, bytes, &res);
     }

@@ -10,8 +10,9 @@
 
 use std::net::SocketAddrV4;
 
-/// Most datagrams in one run (Linux takes up to 64 on older kernels).
-const MAX_RUN: usize = 64;
+/// Most datagrams in one run: kernels before 5.16 (without a fix not every vendor
+/// took) count the 28 header bytes against gso_size * 64, so a full 64 fails there.
+const MAX_RUN: usize = 63;
 /// Most bytes in one run: one UDP datagram's payload, with room to spare.
 const MAX_RUN_BYTES: usize = 65_000;
 
@@ -65,12 +66,33 @@ impl Runs {
         }
     }
 
-    /// How many runs carry more than one packet, and how many packets they carry.
-    pub fn grouped(&self) -> (u64, u64) {
+    /// How many runs of more than one packet went out (`runs`: what became of
+    /// each), and how many packets they carried.
+    pub fn grouped(&self, runs: &host::SendOutcome) -> (u64, u64) {
         self.counts
             .iter()
-            .filter(|&&n| n > 1)
-            .fold((0, 0), |(r, p), &n| (r + 1, p + n as u64))
+            .zip(runs)
+            .filter(|(n, r)| **n > 1 && r.is_ok())
+            .fold((0, 0), |(r, p), (&n, _)| (r + 1, p + n as u64))
+    }
+
+    /// The packets (indexes into the batch) of each run that carried more than
+    /// one and failed with something other than a full socket buffer: a kernel or
+    /// path that cannot take a UDP GSO send (an IPsec underlay, a device without
+    /// checksum offload on an old kernel, a path MTU that just shrank). They are
+    /// sent again one by one.
+    pub fn failed_runs<'a>(
+        &'a self,
+        runs: &'a host::SendOutcome,
+    ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+        let mut first = 0;
+        self.counts.iter().enumerate().filter_map(move |(i, &n)| {
+            let range = first..first + n;
+            first += n;
+            let failed =
+                matches!(runs.get(i), Some(Err(e)) if *e != std::io::ErrorKind::WouldBlock);
+            (n > 1 && failed).then_some(range)
+        })
     }
 
     /// What became of each packet, from what became of each run.
@@ -118,7 +140,16 @@ mod tests {
         );
         assert_eq!(r.segs, vec![100, 60, 60]);
         assert_eq!(r.counts, vec![3, 1, 2]);
-        assert_eq!(r.grouped(), (2, 5));
+        assert_eq!(r.grouped(&vec![Ok(()), Ok(()), Ok(())]), (2, 5));
+        let failed = vec![Err(std::io::ErrorKind::InvalidInput), Ok(()), Ok(())];
+        assert_eq!(r.grouped(&failed), (1, 2));
+        assert_eq!(r.failed_runs(&failed).collect::<Vec<_>>(), vec![0..3]);
+        let full = vec![Err(std::io::ErrorKind::WouldBlock), Ok(()), Ok(())];
+        assert_eq!(
+            r.failed_runs(&full).count(),
+            0,
+            "a full buffer is not retried"
+        );
         let mut per = Vec::new();
         r.per_packet(
             &vec![Ok(()), Err(std::io::ErrorKind::WouldBlock), Ok(())],
@@ -147,7 +178,7 @@ mod tests {
 
         let p = batch(&[(64, 2); 130]);
         r.build(&p, &[true; 130]);
-        assert_eq!(r.counts, vec![64, 64, 2]);
+        assert_eq!(r.counts, vec![63, 63, 4]);
 
         let p = batch(&[(1400, 2); 60]);
         r.build(&p, &[true; 60]);

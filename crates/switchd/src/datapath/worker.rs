@@ -154,11 +154,14 @@ pub(super) struct Worker {
     /// UDP GSO packet (see `wire::udp_merge`), and that port.
     pub udp_run: wire::udp_merge::UdpMerge,
     pub udp_run_port: Option<PortId>,
-    /// The kernel refused a merged run (no GSO_UDP_L4 on TAP writes): no more.
+    /// The kernel does not take GSO_UDP_L4 on TAP writes (before Linux 6.2, or it
+    /// refused one): no merging.
     pub udp_merge_off: bool,
     /// The VXLAN batch grouped into UDP GSO runs, and what became of each run.
     pub tun_runs: super::tunnel_runs::Runs,
     pub tun_run_outcome: host::SendOutcome,
+    /// What became of packets of a failed run sent again one by one.
+    pub tun_single_outcome: host::SendOutcome,
     /// Which socket the gathered packets are for, and what became of each.
     pub tun_outcome: host::SendOutcome,
     pub tun_kind: PortType,
@@ -200,8 +203,9 @@ impl Worker {
             tun_runs: super::tunnel_runs::Runs::with_capacity(TUN_BATCH),
             udp_run: wire::udp_merge::UdpMerge::with_capacity(65_536),
             udp_run_port: None,
-            udp_merge_off: false,
+            udp_merge_off: !host::tap_takes_udp_gso(),
             tun_run_outcome: Vec::with_capacity(TUN_BATCH),
+            tun_single_outcome: Vec::with_capacity(TUN_BATCH),
             tun_outcome: Vec::with_capacity(TUN_BATCH),
             tun_kind: PortType::Vxlan,
             gre_buf: Vec::new(),
