@@ -127,6 +127,20 @@ pub struct TunnelCounters {
     pub udp_run_frames: u64,
 }
 
+impl TunnelCounters {
+    /// Adds the counts a poll thread gathered (the uplink's come from its slot).
+    pub fn add(&mut self, d: &TunnelCounters) {
+        self.malformed += d.malformed;
+        self.unknown += d.unknown;
+        self.bad_checksum += d.bad_checksum;
+        self.rx_super_frames += d.rx_super_frames;
+        self.tx_runs += d.tx_runs;
+        self.tx_run_packets += d.tx_run_packets;
+        self.udp_runs += d.udp_runs;
+        self.udp_run_frames += d.udp_run_frames;
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Response {

@@ -4,16 +4,16 @@
 //! socket (or, forwarding, at the device), as Linux's own UDP GRO does.
 //!
 //! Only IPv4 datagrams whose checksum is still to be computed (`NEEDS_CSUM`, as a
-//! VM's UDP leaves its TAP) or was checked (a complete checksum that verifies, or
-//! none) are merged, so no checksum is ever made up for bytes nobody checked (a
-//! corrupted datagram is passed on as it is, for its receiver to drop): without
-//! options or fragmentation, equal in everything but the
-//! payload and the IP id, ids consecutive (the cut gives the same ids back), all
+//! VM's UDP leaves its TAP) or was already checked (`DATA_VALID`, as switchd marks
+//! what it verified coming out of a tunnel) are merged, so no checksum is ever made
+//! up for bytes nobody checked (anything else is passed on as it is, for its
+//! receiver to judge): without options or fragmentation, equal in everything but
+//! the payload and the IP id, ids consecutive (the cut gives the same ids back), all
 //! payloads as long as the first but the last, which may be shorter and ends the
 //! run. At most [`MAX_DATAGRAMS`] datagrams and an IPv4 packet's 65,535 bytes.
 
 use crate::checksum;
-use crate::virtio::{F_NEEDS_CSUM, GSO_UDP_L4, VirtioNetHdr};
+use crate::virtio::{F_DATA_VALID, F_NEEDS_CSUM, GSO_UDP_L4, VirtioNetHdr};
 
 /// Most datagrams merged into one packet.
 pub const MAX_DATAGRAMS: usize = 64;
@@ -42,26 +42,14 @@ pub struct UdpMerge {
     frame_bytes: usize,
 }
 
-/// Whether the UDP checksum of the IPv4 datagram in `frame` (lengths checked) is
-/// absent or right.
-fn checksum_verifies(frame: &[u8]) -> bool {
-    if frame[40..42] == [0, 0] {
-        return true;
-    }
-    let mut sum = checksum::add(0, &frame[26..34]);
-    sum = checksum::add(sum, &[0, 17]);
-    sum = checksum::add(sum, &frame[38..40]);
-    checksum::finish(checksum::add(sum, &frame[ETH + IP..])) == 0
-}
-
 /// The UDP payload length of `frame` if it is a datagram that may be merged.
 fn mergeable(frame: &[u8], hdr: &VirtioNetHdr) -> Option<usize> {
     let partial = hdr.flags == F_NEEDS_CSUM
         && usize::from(hdr.csum_start) == ETH + IP
         && hdr.csum_offset == 6;
-    let complete = hdr.flags & F_NEEDS_CSUM == 0;
+    let checked = hdr.flags == F_DATA_VALID;
     if hdr.is_gso()
-        || !(partial || complete)
+        || !(partial || checked)
         || frame.len() <= HEADERS
         || frame[12..14] != [0x08, 0x00]
         || frame[14] != 0x45
@@ -76,7 +64,7 @@ fn mergeable(frame: &[u8], hdr: &VirtioNetHdr) -> Option<usize> {
     let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
     let udp_len = usize::from(u16::from_be_bytes([frame[38], frame[39]]));
     let lengths = total == frame.len() - ETH && udp_len == total - IP;
-    (lengths && (partial || checksum_verifies(frame))).then_some(udp_len - UDP)
+    lengths.then_some(udp_len - UDP)
 }
 
 impl UdpMerge {
@@ -320,7 +308,8 @@ mod tests {
         assert_eq!((h1, f1, n), (h, &a[..], 1));
     }
 
-    /// `datagram` with its UDP checksum completed (as it arrives from a tunnel).
+    /// `datagram` with its UDP checksum completed and checked, as it arrives from a
+    /// tunnel (`DATA_VALID`).
     fn complete(id: u16, payload: usize) -> (Vec<u8>, VirtioNetHdr) {
         let (mut f, _) = datagram(id, payload, 3, 7);
         let mut sum = checksum::add(0, &f[26..34]);
@@ -328,18 +317,24 @@ mod tests {
         sum = checksum::add(sum, &f[38..40]);
         let c = checksum::finish(checksum::add(sum, &f[ETH + IP..]));
         f[40..42].copy_from_slice(&c.to_be_bytes());
-        (f, VirtioNetHdr::default())
+        let checked = VirtioNetHdr {
+            flags: F_DATA_VALID,
+            ..VirtioNetHdr::default()
+        };
+        (f, checked)
     }
 
     #[test]
-    fn complete_checksums_are_checked_before_merging() {
+    fn complete_checksums_merge_only_when_checked() {
         let mut m = UdpMerge::with_capacity(65_536);
         let (a, ha) = complete(1, 100);
         let (b, hb) = complete(2, 100);
         assert!(m.push(&a, &ha));
         assert!(m.push(&b, &hb));
-        let (mut bad, hbad) = complete(3, 100);
+        // Nobody checked this one (its checksum fails): it is not taken.
+        let (mut bad, _) = complete(3, 100);
         bad[60] ^= 0xff;
+        let hbad = VirtioNetHdr::default();
         assert!(!m.push(&bad, &hbad), "a datagram whose checksum fails");
         let (mut none, hnone) = complete(3, 100);
         none[40..42].fill(0);

@@ -861,12 +861,7 @@ impl Lab {
         require_tool("iperf3", "iperf3");
         let size = format!("{megabytes}M");
         for reverse in [false, true] {
-            let mut server = std::process::Command::new("ip")
-                .args(["netns", "exec", &to.ns, "iperf3", "-s", "-1", "-p", "5201"])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("spawn iperf3 server");
+            let mut server = iperf3_server(to, "5201");
             let mut args = vec![
                 "netns", "exec", &from.ns, "iperf3", "-c", to.ip, "-p", "5201", "-n", &size,
             ];
@@ -1021,12 +1016,7 @@ else:
     /// returns (sent, received) datagrams.
     pub fn udp_flood(&self, from: &Vm, to: &Vm, len: u32, rate: &str, secs: u32) -> (u64, u64) {
         require_tool("iperf3", "iperf3");
-        let mut server = std::process::Command::new("ip")
-            .args(["netns", "exec", &to.ns, "iperf3", "-s", "-1", "-p", "5203"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn iperf3 server");
+        let mut server = iperf3_server(to, "5203");
         let (len, secs) = (len.to_string(), secs.to_string());
         let mut last = None;
         for _ in 0..20 {
@@ -1209,6 +1199,16 @@ impl Drop for Lab {
 }
 
 /// Last `n` lines of a file (or a note that it cannot be read).
+/// A one-shot iperf3 server in `vm` on `port` (the caller kills and reaps it).
+fn iperf3_server(vm: &Vm, port: &str) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", &vm.ns, "iperf3", "-s", "-1", "-p", port])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn iperf3 server")
+}
+
 pub fn tail(path: &Path, n: usize) -> String {
     let mut s = String::new();
     match File::open(path).and_then(|mut f| f.read_to_string(&mut s)) {

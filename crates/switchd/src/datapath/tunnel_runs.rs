@@ -16,15 +16,19 @@ const MAX_RUN: usize = 63;
 /// Most bytes in one run: one UDP datagram's payload, with room to spare.
 const MAX_RUN_BYTES: usize = 65_000;
 
-/// The runs a batch of tunnel packets was grouped into.
+/// The runs a batch of tunnel packets was grouped into, and the buffers for
+/// sending them (kept for their capacity).
 #[derive(Default)]
 pub(super) struct Runs {
     /// (offset, length, destination) of each run in the batch's buffer.
-    pub msgs: Vec<(usize, usize, SocketAddrV4)>,
+    msgs: Vec<(usize, usize, SocketAddrV4)>,
     /// Each run's datagram size (0: a single packet sent as it is).
-    pub segs: Vec<u16>,
+    segs: Vec<u16>,
     /// Packets in each run, in order.
     counts: Vec<usize>,
+    /// What became of each run, and of a failed run's packets sent one by one.
+    run_outcome: host::SendOutcome,
+    single_outcome: host::SendOutcome,
 }
 
 impl Runs {
@@ -33,12 +37,50 @@ impl Runs {
             msgs: Vec::with_capacity(n),
             segs: Vec::with_capacity(n),
             counts: Vec::with_capacity(n),
+            run_outcome: Vec::with_capacity(n),
+            single_outcome: Vec::with_capacity(n),
         }
+    }
+
+    /// Sends `packets` ((offset, length, destination) in `buf`, back to back) on
+    /// `sock` in runs, `fits[i]` saying whether packet `i` may join one; `outcome`
+    /// gets what became of each packet. A run the kernel will not take as one goes
+    /// again packet by packet, the way it would have gone without runs. Returns
+    /// the runs of more than one packet that went out, and the packets they carried.
+    pub fn send(
+        &mut self,
+        sock: &host::UdpTunnelSocket,
+        buf: &[u8],
+        packets: &[(usize, usize, SocketAddrV4)],
+        fits: &[bool],
+        outcome: &mut host::SendOutcome,
+    ) -> (u64, u64) {
+        self.build(packets, fits);
+        sock.send_many_segmented(buf, &self.msgs, &self.segs, &mut self.run_outcome);
+        self.per_packet(&self.run_outcome, outcome);
+        let mut single = std::mem::take(&mut self.single_outcome);
+        for range in self.failed_runs(&self.run_outcome) {
+            sock.send_many(
+                buf,
+                packets.get(range.clone()).unwrap_or_default(),
+                &mut single,
+            );
+            for (o, r) in outcome
+                .get_mut(range)
+                .unwrap_or_default()
+                .iter_mut()
+                .zip(&single)
+            {
+                *o = *r;
+            }
+        }
+        self.single_outcome = single;
+        self.grouped(&self.run_outcome)
     }
 
     /// Groups `packets` ((offset, length, destination), contiguous in one buffer)
     /// into runs; `fits[i]` says whether packet `i` may be part of one.
-    pub fn build(&mut self, packets: &[(usize, usize, SocketAddrV4)], fits: &[bool]) {
+    fn build(&mut self, packets: &[(usize, usize, SocketAddrV4)], fits: &[bool]) {
         self.msgs.clear();
         self.segs.clear();
         self.counts.clear();
@@ -68,7 +110,7 @@ impl Runs {
 
     /// How many runs of more than one packet went out (`runs`: what became of
     /// each), and how many packets they carried.
-    pub fn grouped(&self, runs: &host::SendOutcome) -> (u64, u64) {
+    fn grouped(&self, runs: &host::SendOutcome) -> (u64, u64) {
         self.counts
             .iter()
             .zip(runs)
@@ -81,7 +123,7 @@ impl Runs {
     /// path that cannot take a UDP GSO send (an IPsec underlay, a device without
     /// checksum offload on an old kernel, a path MTU that just shrank). They are
     /// sent again one by one.
-    pub fn failed_runs<'a>(
+    fn failed_runs<'a>(
         &'a self,
         runs: &'a host::SendOutcome,
     ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
@@ -96,7 +138,7 @@ impl Runs {
     }
 
     /// What became of each packet, from what became of each run.
-    pub fn per_packet(&self, runs: &host::SendOutcome, packets: &mut host::SendOutcome) {
+    fn per_packet(&self, runs: &host::SendOutcome, packets: &mut host::SendOutcome) {
         packets.clear();
         for (i, &n) in self.counts.iter().enumerate() {
             let r = runs

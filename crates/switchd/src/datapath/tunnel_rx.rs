@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use switch::{PortId, PortType, TunnelMeta};
 use tracing::warn;
 use wire::offload::{Pushed, RxChecksum, check_rx_checksum};
-use wire::virtio::VirtioNetHdr;
+use wire::virtio::{F_DATA_VALID, VirtioNetHdr};
 use wire::{PacketBuf, ether, gre};
 
 impl Worker {
@@ -118,10 +118,14 @@ impl Worker {
             self.counts.tunnels.malformed += 1;
             return;
         }
-        if check_rx_checksum(frame) == RxChecksum::Bad {
-            self.counts.tunnels.bad_checksum += 1;
-            return;
-        }
+        let checked = match check_rx_checksum(frame) {
+            RxChecksum::Bad => {
+                self.counts.tunnels.bad_checksum += 1;
+                return;
+            }
+            RxChecksum::Valid | RxChecksum::Completed => true,
+            RxChecksum::NotChecked => false,
+        };
         let Some(id) = self.snap.tunnels.lookup(kind, src, vni) else {
             self.counts.tunnels.unknown += 1;
             return;
@@ -143,7 +147,12 @@ impl Worker {
                     self.gro_flush();
                     let i = self.slot();
                     self.frames[i].buf.set_from(frame);
-                    self.frames[i].hdr = VirtioNetHdr::default();
+                    // Checked here: a VM's kernel need not check again (and UDP
+                    // runs into its TAP may be merged, see wire::udp_merge).
+                    self.frames[i].hdr = VirtioNetHdr {
+                        flags: if checked { F_DATA_VALID } else { 0 },
+                        ..VirtioNetHdr::default()
+                    };
                     self.tunnel_in_port(id, src, dst, vni);
                     return;
                 }

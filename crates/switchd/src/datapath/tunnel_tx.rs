@@ -161,31 +161,15 @@ impl Worker {
         let mut outcome = std::mem::take(&mut self.tun_outcome);
         match (self.tun_kind, &self.snap.udp, &self.snap.gre) {
             (PortType::Vxlan, Some(s), _) => {
-                self.tun_runs.build(&self.tun_msgs, &self.tun_fits);
-                s.send_many_segmented(
+                let (runs, packets) = self.tun_runs.send(
+                    s,
                     &self.tun_pending,
-                    &self.tun_runs.msgs,
-                    &self.tun_runs.segs,
-                    &mut self.tun_run_outcome,
+                    &self.tun_msgs,
+                    &self.tun_fits,
+                    &mut outcome,
                 );
-                self.tun_runs
-                    .per_packet(&self.tun_run_outcome, &mut outcome);
-                let (runs, packets) = self.tun_runs.grouped(&self.tun_run_outcome);
                 self.counts.tunnels.tx_runs += runs;
                 self.counts.tunnels.tx_run_packets += packets;
-                // A run the kernel would not take as one goes again packet by
-                // packet (the way it would have gone without runs).
-                let mut single = std::mem::take(&mut self.tun_single_outcome);
-                for range in self.tun_runs.failed_runs(&self.tun_run_outcome) {
-                    let msgs = self.tun_msgs.get(range.clone()).unwrap_or_default();
-                    s.send_many(&self.tun_pending, msgs, &mut single);
-                    for (k, r) in range.zip(single.iter()) {
-                        if let Some(o) = outcome.get_mut(k) {
-                            *o = *r;
-                        }
-                    }
-                }
-                self.tun_single_outcome = single;
             }
             (PortType::Gre, _, Some(s)) => {
                 s.send_many(&self.tun_pending, &self.tun_msgs, &mut outcome)

@@ -102,15 +102,7 @@ impl Counts {
                 *mark = false;
             }
         }
-        let (t, d) = (&mut core.tunnels, &self.tunnels);
-        t.malformed += d.malformed;
-        t.unknown += d.unknown;
-        t.bad_checksum += d.bad_checksum;
-        t.rx_super_frames += d.rx_super_frames;
-        t.tx_runs += d.tx_runs;
-        t.tx_run_packets += d.tx_run_packets;
-        t.udp_runs += d.udp_runs;
-        t.udp_run_frames += d.udp_run_frames;
+        core.tunnels.add(&self.tunnels);
         self.tunnels = TunnelCounters::default();
     }
 }
@@ -157,11 +149,8 @@ pub(super) struct Worker {
     /// The kernel does not take GSO_UDP_L4 on TAP writes (before Linux 6.2, or it
     /// refused one): no merging.
     pub udp_merge_off: bool,
-    /// The VXLAN batch grouped into UDP GSO runs, and what became of each run.
+    /// Sends the VXLAN batch grouped into UDP GSO runs.
     pub tun_runs: super::tunnel_runs::Runs,
-    pub tun_run_outcome: host::SendOutcome,
-    /// What became of packets of a failed run sent again one by one.
-    pub tun_single_outcome: host::SendOutcome,
     /// Which socket the gathered packets are for, and what became of each.
     pub tun_outcome: host::SendOutcome,
     pub tun_kind: PortType,
@@ -204,8 +193,6 @@ impl Worker {
             udp_run: wire::udp_merge::UdpMerge::with_capacity(65_536),
             udp_run_port: None,
             udp_merge_off: !host::tap_takes_udp_gso(),
-            tun_run_outcome: Vec::with_capacity(TUN_BATCH),
-            tun_single_outcome: Vec::with_capacity(TUN_BATCH),
             tun_outcome: Vec::with_capacity(TUN_BATCH),
             tun_kind: PortType::Vxlan,
             gre_buf: Vec::new(),
