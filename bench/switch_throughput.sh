@@ -10,6 +10,8 @@
 #   kernel-vxlan    Linux vxlan device (VNI 100) + Linux bridge + veth per host
 #   veth            a plain veth pair between the two VM namespaces (ceiling)
 #   same-host       two VMs on one neutrino br-int (NORMAL), against veth
+#   same-host-pinned  the same with the poll thread pinned to the last CPU
+#                   (`switchd --poll-cpus`; only when named in --only)
 # Runs are interleaved (run 1 of every path, then run 2 ...; each path's topology
 # built afresh per run) so a slow spell of this shared machine does not fall on one
 # path only. Each path, RUNS times (median reported): iperf3 TCP one stream and 8 parallel
@@ -19,7 +21,7 @@
 # Prints a table and the ratios neutrino/kernel and neutrino/veth.
 #
 # Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
-#          [--only vxlan,vxlan-sw,gre,kernel,same-host,veth]
+#          [--only vxlan,vxlan-sw,gre,kernel,same-host,same-host-pinned,veth]
 # Env:   NEUTRINO_BIN (default: <repo>/target/release/neutrino; built with
 #        `cargo build --release -p neutrino` if missing)
 #
@@ -40,7 +42,7 @@ while [ $# -gt 0 ]; do
         --runs) RUNS=$2; shift ;;
         --keep-logs) KEEP_LOGS=1 ;;
         --only) ONLY=",$2,"; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -149,9 +151,9 @@ sw() {  # host-run-dir args...
     "$NEUTRINO_BIN" switch --run-dir "$dir" "$@"
 }
 
-start_switchd() {  # host-ns run-dir
+start_switchd() {  # host-ns run-dir [switchd options...]
     mkdir -p "$2"
-    ip netns exec "$1" "$NEUTRINO_BIN" switchd --run-dir "$2" >"$2/switchd.log" 2>&1 &
+    ip netns exec "$1" "$NEUTRINO_BIN" switchd --run-dir "$2" "${@:3}" >"$2/switchd.log" 2>&1 &
     local pid=$! i
     track "$pid"
     for i in $(seq 100); do
@@ -308,10 +310,11 @@ scenario_kernel() {
     measure kernel-vxlan
 }
 
-scenario_same_host() {
+scenario_same_host() {  # [switchd options...]
     mkns "$H1"
-    local dir="$WORK/$H1-same-$RUN_NO" n tap mac ip ns i
-    start_switchd "$H1" "$dir"
+    local dir="$WORK/$H1-same-$RUN_NO${1:+-pinned}" n tap mac ip ns i name=neutrino-same-host
+    [ $# -gt 0 ] && name=neutrino-same-host-pinned
+    start_switchd "$H1" "$dir" "$@"
     sw "$dir" add-br br-int
     for n in 1 2; do
         if [ "$n" = 1 ]; then mac=$VM1_MAC; ip=$VM1_IP; ns=$V1
@@ -322,7 +325,7 @@ scenario_same_host() {
         for i in $(seq 50); do ip -n "$ns" link show "$tap" >/dev/null 2>&1 && break; sleep 0.1; done
         vm_ip "$ns" "$tap" "$ip"
     done
-    measure neutrino-same-host
+    measure "$name"
 }
 
 scenario_veth() {
@@ -351,6 +354,7 @@ run_scenario() {  # function args...  (isolated in a subshell; failure recorded,
 }
 
 del_namespaces  # leftovers of an earlier run that reused our pid
+LAST_CPU=$(python3 -c 'import os; print(max(os.sched_getaffinity(0)))')
 wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
 for RUN_NO in $(seq "$RUNS"); do
     wanted vxlan && run_scenario scenario_neutrino vxlan
@@ -360,6 +364,7 @@ for RUN_NO in $(seq "$RUNS"); do
     fi
     wanted kernel && run_scenario scenario_kernel
     wanted same-host && run_scenario scenario_same_host
+    [[ "$ONLY" == *",same-host-pinned,"* ]] && run_scenario scenario_same_host --poll-cpus "$LAST_CPU"
     wanted veth && run_scenario scenario_veth
 done
 
@@ -372,14 +377,15 @@ for line in open(path):
     name, metric, v = line.split()
     vals.setdefault(name, {}).setdefault(metric, []).append(float(v))
 med = {n: {m: statistics.median(v) for m, v in ms.items()} for n, ms in vals.items()}
-order = ["neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-gre", "kernel-vxlan", "neutrino-same-host", "veth"]
+order = ["neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-gre", "kernel-vxlan", "neutrino-same-host",
+         "neutrino-same-host-pinned", "veth"]
 metrics = [("tcp", "TCP Gbps"), ("tcp_per_core", "Gbps/core"), ("tcp8", "8xTCP Gbps"),
            ("udp64_pps", "UDP64 pps"), ("ping_ms", "ping ms"), ("rr_us", "TCP RR us")]
 print()
 print(f"VM1 -> VM2, medians of {runs} runs: iperf3 TCP {duration} s (1 and 8 streams),")
 print("64-byte UDP 5 s, ping -c 20 -i 0.05, TCP 1-byte request/response; VM MTU 1450;")
 print("Gbps/core: the one-stream TCP rate per busy core of the whole machine")
-print(f"{'path':<20}" + "".join(f"{h:>12}" for _, h in metrics))
+print(f"{'path':<26}" + "".join(f"{h:>12}" for _, h in metrics))
 for n in order:
     if n not in med:
         continue
@@ -387,16 +393,18 @@ for n in order:
     for m, _ in metrics:
         v = med[n].get(m)
         cells.append(f"{'-':>12}" if v is None else (f"{v:>12.0f}" if m == "udp64_pps" else f"{v:>12.3f}"))
-    print(f"{n:<20}" + "".join(cells))
+    print(f"{n:<26}" + "".join(cells))
 def ratio(a, b, m):
     if m in med.get(a, {}) and m in med.get(b, {}) and med[b][m] > 0:
         return f"{med[a][m] / med[b][m]:.2f}"
     return "n/a"
 print()
 print("ratios (throughput: higher is better; latency: lower is better)")
-print(f"  {'metric':<11} {'vxlan/kernel':>13} {'vxlan-sw/kernel':>16} {'gre/vxlan':>10} {'same-host/veth':>15}")
+print(f"  {'metric':<11} {'vxlan/kernel':>13} {'vxlan-sw/kernel':>16} {'gre/vxlan':>10} {'same-host/veth':>15}"
+      f" {'pinned/veth':>12}")
 for m, h in metrics:
     print(f"  {h:<11} {ratio('neutrino-vxlan','kernel-vxlan',m):>13} "
           f"{ratio('neutrino-vxlan-sw','kernel-vxlan',m):>16} "
-          f"{ratio('neutrino-gre','neutrino-vxlan',m):>10} {ratio('neutrino-same-host','veth',m):>15}")
+          f"{ratio('neutrino-gre','neutrino-vxlan',m):>10} {ratio('neutrino-same-host','veth',m):>15}"
+          f" {ratio('neutrino-same-host-pinned','veth',m):>12}")
 EOF

@@ -4,7 +4,8 @@
 //! fd), TAP devices (`/dev/net/tun` ioctls), link ioctls (index, flags, MAC, MTU), moving and
 //! deleting links over netlink, and the sockets switchd does its I/O on: AF_PACKET for
 //! `system` ports, one UDP socket for VXLAN and one raw IPv4 socket (protocol 47) for GRE,
-//! and the uplink TAP that hands VXLAN super-frames to the kernel's tunnel GSO.
+//! and the uplink TAP that hands VXLAN super-frames to the kernel's tunnel GSO; pinning a
+//! thread to a CPU.
 //!
 //! What must not live here: any switching logic. No packet parsing beyond what a socket
 //! forces on us (the outer IPv4 header of a raw GRE read, the VLAN tag AF_PACKET hands over
@@ -19,6 +20,7 @@
 //! Every function acts in the calling thread's network namespace; use [`in_netns`] to act in
 //! another one. All fds are close-on-exec; socket and TAP fds are non-blocking.
 
+pub mod cpu;
 mod link;
 mod netns;
 mod packet_socket;

@@ -37,9 +37,14 @@ enum Command {
         #[arg(long, env = "NEUTRINO_POLL_SPIN_US", default_value_t = 300)]
         poll_spin_us: u64,
         /// Poll threads that read ports and tunnel sockets (ports are spread across
-        /// them); 0 = half the cores, at least one (the rest is left to the VMs).
+        /// them); 0 = one per CPU of --poll-cpus, else half the cores, at least one
+        /// (the rest is left to the VMs).
         #[arg(long, env = "NEUTRINO_POLL_THREADS", default_value_t = 0)]
         poll_threads: usize,
+        /// Pin the poll threads to these CPUs, one thread per CPU in the order given
+        /// (`2`, `0,2`, `2-3`; `none`: not pinned, the default).
+        #[arg(long, env = "NEUTRINO_POLL_CPUS", value_name = "LIST", value_parser = parse_cpus)]
+        poll_cpus: Option<CpuList>,
     },
     /// Talk to a running switchd: bridges, ports, flows, trace.
     Switch(switch_cmd::SwitchArgs),
@@ -69,6 +74,14 @@ enum Command {
     Role(api::identity::RoleArgs),
 }
 
+/// A `--poll-cpus` list (clap would read a bare `Vec` as repeated values).
+#[derive(Debug, Clone)]
+struct CpuList(Vec<usize>);
+
+fn parse_cpus(text: &str) -> Result<CpuList, String> {
+    switchd::parse_cpu_list(text).map(CpuList)
+}
+
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NEUTRINO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -91,6 +104,7 @@ fn main() {
             vxlan_uplink,
             poll_spin_us,
             poll_threads,
+            poll_cpus,
         } => {
             init_logging("info");
             switchd::run(
@@ -99,6 +113,7 @@ fn main() {
                     vxlan_uplink,
                     spin: std::time::Duration::from_micros(poll_spin_us),
                     poll_threads,
+                    poll_cpus: poll_cpus.map(|l| l.0).unwrap_or_default(),
                 },
             )
             .map_err(anyhow::Error::from)

@@ -288,8 +288,12 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             tunnels,
             flow_cache: c,
             heap,
+            poll_cpus,
         } => {
             print_show(&bridges);
+            if !poll_cpus.is_empty() {
+                println!("{}", poll_threads_line(&poll_cpus));
+            }
             if let Some(h) = heap {
                 println!(
                     "memory: {} bytes in use, {} allocations since start",
@@ -445,5 +449,19 @@ fn print_dhcp(d: &DhcpBinding, stats: Option<&switch::DhcpStats>) {
             "                dhcp stats: offers={} acks={} naks={} arp_replies={} releases={} ignored={} dropped={}",
             s.offers, s.acks, s.naks, s.arp_replies, s.releases, s.ignored, s.dropped
         );
+    }
+}
+
+/// `poll threads: 2 (poll-0 on CPU 2, poll-1 on CPU 3)`, or `(not pinned)`.
+fn poll_threads_line(cpus: &[Option<usize>]) -> String {
+    let pinned: Vec<String> = cpus
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.map(|c| format!("poll-{i} on CPU {c}")))
+        .collect();
+    if pinned.is_empty() {
+        format!("poll threads: {} (not pinned)", cpus.len())
+    } else {
+        format!("poll threads: {} ({})", cpus.len(), pinned.join(", "))
     }
 }

@@ -11,8 +11,13 @@ use std::time::Duration;
 
 /// Three VMs on one bridge of a switchd with `threads` poll threads.
 fn three_vms(tag: &str, threads: &str) -> (Lab, [Vm; 3]) {
+    three_vms_with(tag, &["--poll-threads", threads])
+}
+
+/// Three VMs on one bridge of a switchd started with `options`.
+fn three_vms_with(tag: &str, options: &[&str]) -> (Lab, [Vm; 3]) {
     let mut lab = Lab::new(tag);
-    lab.start_switchd_with(H::H1, &["--poll-threads", threads]);
+    lab.start_switchd_with(H::H1, options);
     lab.switch_ok(H::H1, &["add-br", "br0"]);
     let uid = lab.uid.clone();
     let vms = [1u8, 2, 3].map(|n| Vm {
@@ -187,4 +192,88 @@ fn a_port_deleted_and_added_in_one_batch_works() {
         lab.configure_vm_ip(&b);
         lab.wait_ping(&a, b.ip, PING_WITHIN);
     }
+}
+
+/// The CPUs a thread of `pid` named `comm` may run on, as /proc writes them.
+fn thread_cpus(pid: u32, comm: &str) -> Option<String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for task in tasks.flatten() {
+        let path = task.path();
+        if std::fs::read_to_string(path.join("comm")).ok()?.trim() != comm {
+            continue;
+        }
+        let status = std::fs::read_to_string(path.join("status")).ok()?;
+        return status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(|v| v.trim().to_string());
+    }
+    None
+}
+
+#[test]
+fn poll_threads_pinned_with_poll_cpus_stay_on_their_cpu() {
+    if !lab_available() {
+        return;
+    }
+    let cpus = std::fs::read_to_string("/sys/devices/system/cpu/online").expect("online CPUs");
+    let last = cpus
+        .trim()
+        .rsplit([',', '-'])
+        .next()
+        .expect("a CPU")
+        .to_string();
+    let (lab, [a, b, _c]) = three_vms_with("thp", &["--poll-cpus", &last]);
+    let show = lab.switch_ok(H::H1, &["show"]);
+    let line = format!("poll threads: 1 (poll-0 on CPU {last})");
+    assert!(show.lines().any(|l| l == line), "no '{line}' in:\n{show}");
+    let pid = lab.switchd_pid(H::H1);
+    assert_eq!(thread_cpus(pid, "poll-0").as_deref(), Some(last.as_str()));
+    // Only the poll thread is pinned: the control thread may run anywhere.
+    assert_eq!(
+        thread_cpus(pid, "control").as_deref(),
+        Some(cpus.trim()),
+        "control thread"
+    );
+    lab.wait_ping(&a, b.ip, PING_WITHIN);
+    lab.tcp_transfer(&a, &b, 20);
+}
+
+#[test]
+fn bad_poll_cpus_are_refused_before_anything_is_made() {
+    let dir = std::env::temp_dir().join(format!("neutrino-pollcpus-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (list, says) in [
+        ("2-1", "range '2-1' in CPU list '2-1' runs backwards"),
+        ("x", "'x' in CPU list 'x' is not a CPU number"),
+        (
+            "4000",
+            "--poll-cpus: CPU 4000 is not one this process may run on",
+        ),
+    ] {
+        let out = Command::new(BIN)
+            .args(["switchd", "--run-dir"])
+            .arg(&dir)
+            .args(["--poll-cpus", list])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run neutrino switchd");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{list}: {err}");
+        assert!(err.contains(says), "{list}: {err}");
+        assert!(!dir.exists(), "{list}: the run dir was made");
+    }
+    let out = Command::new(BIN)
+        .args(["switchd", "--run-dir"])
+        .arg(&dir)
+        .args(["--poll-cpus", "0", "--poll-threads", "2"])
+        .output()
+        .expect("run neutrino switchd");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(
+        err.trim(),
+        "neutrino: --poll-threads 2 does not match --poll-cpus, which names 1 CPU (one poll thread per CPU)"
+    );
+    assert!(!dir.exists());
 }

@@ -63,15 +63,18 @@ const GRE_SLOTS: usize = 64;
 const TUN_BATCH: usize = 64;
 
 /// How switchd moves packets (command-line options of `neutrino switchd`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Whether VXLAN super-frames may go out the uplink TAP.
     pub vxlan_uplink: UplinkMode,
     /// How long the loop keeps polling (yielding the CPU) after the last event of
     /// light traffic before it sleeps (see spin.rs). Zero: always sleep.
     pub spin: Duration,
-    /// Poll threads; 0: [`default_poll_threads`].
+    /// Poll threads; 0: one per CPU of `poll_cpus`, or [`default_poll_threads`].
     pub poll_threads: usize,
+    /// CPUs the poll threads are pinned to, thread i to the i-th (see poll_cpus.rs);
+    /// empty: not pinned.
+    pub poll_cpus: Vec<usize>,
 }
 
 impl Default for Options {
@@ -80,6 +83,7 @@ impl Default for Options {
             vxlan_uplink: UplinkMode::Auto,
             spin: Duration::from_micros(300),
             poll_threads: 0,
+            poll_cpus: Vec::new(),
         }
     }
 }
@@ -94,6 +98,15 @@ pub fn default_poll_threads() -> usize {
 
 /// Runs switchd on `run_dir` until the process is killed (or a poll thread fails).
 pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
+    let allowed = host::cpu::allowed_cpus().map_err(|e| Error::io("sched_getaffinity", e))?;
+    let pins = crate::poll_cpus::assign(
+        &opts.poll_cpus,
+        opts.poll_threads,
+        default_poll_threads(),
+        &allowed,
+    )
+    .map_err(Error::Io)?;
+    let threads = pins.len();
     std::fs::create_dir_all(run_dir)
         .map_err(|e| Error::io(format!("create {}", run_dir.display()), e))?;
     let sock = run_dir.join(SOCKET_NAME);
@@ -123,10 +136,6 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         }
         None => Switch::new(),
     };
-    let threads = match opts.poll_threads {
-        0 => default_poll_threads(),
-        n => n,
-    };
     let mut polls = Vec::with_capacity(threads);
     let mut links = Vec::with_capacity(threads);
     for _ in 0..threads {
@@ -140,6 +149,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
             registry,
             waker,
             seen: AtomicU64::new(0),
+            cpu: pins[links.len()],
         });
         polls.push(poll);
     }
@@ -163,19 +173,35 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
     for (i, poll) in polls.into_iter().enumerate() {
         let mut w = Worker::new(i, shared.clone(), poll, &opts);
         let done = done.clone();
+        let cpu = pins[i];
         std::thread::Builder::new()
             .name(format!("poll-{i}"))
             .spawn(move || {
+                if let Some(c) = cpu
+                    && let Err(e) = host::cpu::pin_current_thread(c)
+                {
+                    let _ = done.send((i, Err(Error::io(format!("pin poll-{i} to CPU {c}"), e))));
+                    return;
+                }
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.run()))
                     .unwrap_or_else(|_| Err(Error::Io(format!("poll thread {i} panicked"))));
                 let _ = done.send((i, r));
             })
             .map_err(|e| Error::io("poll thread", e))?;
     }
-    info!(
-        "switchd listening on {} ({threads} poll threads)",
-        sock.display()
-    );
+    let pinned: Vec<usize> = pins.iter().flatten().copied().collect();
+    if pinned.is_empty() {
+        info!(
+            "switchd listening on {} ({threads} poll threads)",
+            sock.display()
+        );
+    } else {
+        info!(
+            "switchd listening on {} ({threads} poll threads on CPUs {})",
+            sock.display(),
+            crate::poll_cpus::format_cpu_list(&pinned)
+        );
+    }
     match stopped.recv() {
         Ok((_, Err(e))) => Err(e),
         Ok((i, Ok(()))) => Err(Error::Io(format!("poll thread {i} stopped"))),

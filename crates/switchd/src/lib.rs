@@ -16,6 +16,7 @@ pub mod client;
 mod control;
 mod datapath;
 pub mod heap;
+mod poll_cpus;
 pub mod protocol;
 mod spin;
 mod state;
@@ -23,6 +24,7 @@ mod underlay;
 mod uplink;
 
 pub use datapath::{Options, default_poll_threads, run};
+pub use poll_cpus::{format_cpu_list, parse_cpu_list};
 pub use uplink::UplinkMode;
 
 /// What can stop the daemon or a request.

@@ -160,6 +160,9 @@ pub enum Response {
         /// switchd's heap, when the binary counts it.
         #[serde(default)]
         heap: Option<crate::heap::HeapStats>,
+        /// Per poll thread, the CPU it is pinned to (`--poll-cpus`).
+        #[serde(default)]
+        poll_cpus: Vec<Option<usize>>,
     },
     Ports {
         ports: Vec<PortStatsRow>,

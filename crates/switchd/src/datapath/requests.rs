@@ -149,6 +149,7 @@ impl Shared {
                 tunnels: core.tunnel_counters(),
                 flow_cache: core.sw.flow_cache_stats(),
                 heap: crate::heap::stats(),
+                poll_cpus: self.links.iter().map(|l| l.cpu).collect(),
             },
             Request::AddFlows { bridge, flows } => match core.sw.add_flows(&bridge, &flows, now) {
                 Ok(_) => done(core),

@@ -47,6 +47,8 @@ pub(crate) struct WorkerLink {
     pub waker: Waker,
     /// The port-table generation it has taken up.
     pub seen: AtomicU64,
+    /// The CPU it is pinned to (`--poll-cpus`).
+    pub cpu: Option<usize>,
 }
 
 pub(crate) struct Shared {
