@@ -84,6 +84,23 @@ fn ports_are_spread_across_poll_threads_and_frames_cross_them() {
         "{received} of {sent} datagrams arrived\n{}",
         lab.diag()
     );
+    // The same over IPv6.
+    for (vm, addr) in [(&a, "fd00:9::1/64"), (&b, "fd00:9::2/64")] {
+        ip(&["-n", &vm.ns, "addr", "add", addr, "dev", &vm.tap, "nodad"]);
+    }
+    let (sent, received) = lab.udp_flood_to(&a, &b, "fd00:9::2", 64, "20M", 2);
+    let (runs6, datagrams6) = lab.udp_runs(H::H1);
+    eprintln!(
+        "IPv6 UDP A -> B: {received} of {sent} arrived; {} runs carried {}",
+        runs6 - runs,
+        datagrams6 - datagrams
+    );
+    assert!(runs6 > runs, "no IPv6 UDP run into a TAP\n{}", lab.diag());
+    assert!(
+        sent > 1000 && received * 2 > sent,
+        "IPv6: {received} of {sent} datagrams arrived\n{}",
+        lab.diag()
+    );
 
     // Counters gathered by three threads add up: 50 echo requests A->B are read on
     // A's thread and written on B's; the answers the other way.

@@ -3,27 +3,73 @@
 //! through its device and IP layers and cuts it back into the same datagrams at the
 //! socket (or, forwarding, at the device), as Linux's own UDP GRO does.
 //!
-//! Only IPv4 datagrams whose checksum is still to be computed (`NEEDS_CSUM`, as a
-//! VM's UDP leaves its TAP) or was already checked (`DATA_VALID`, as switchd marks
-//! what it verified coming out of a tunnel) are merged, so no checksum is ever made
-//! up for bytes nobody checked (anything else is passed on as it is, for its
-//! receiver to judge): without options or fragmentation, equal in everything but
-//! the payload and the IP id, ids consecutive (the cut gives the same ids back), all
-//! payloads as long as the first but the last, which may be shorter and ends the
-//! run. At most [`MAX_DATAGRAMS`] datagrams and an IPv4 packet's 65,535 bytes.
+//! Only datagrams whose checksum is still to be computed (`NEEDS_CSUM`, as a VM's UDP
+//! leaves its TAP) or was already checked (`DATA_VALID`, as switchd marks what it
+//! verified coming out of a tunnel) are merged, so no checksum is ever made up for
+//! bytes nobody checked (anything else is passed on as it is, for its receiver to
+//! judge). IPv4 without options or fragmentation, ids consecutive (the cut gives the
+//! same ids back), IP header checksum correct; IPv6 with UDP right after the fixed
+//! header (no extension headers, so no fragments). Equal in everything but the
+//! payload (and the IPv4 id), all payloads as long as the first but the last, which
+//! may be shorter and ends the run. At most [`MAX_DATAGRAMS`] datagrams and 65,535
+//! bytes of IPv4 packet or IPv6 payload.
 
 use crate::checksum;
 use crate::virtio::{F_DATA_VALID, F_NEEDS_CSUM, GSO_UDP_L4, VirtioNetHdr};
+use std::ops::Range;
 
 /// Most datagrams merged into one packet.
 pub const MAX_DATAGRAMS: usize = 64;
 const ETH: usize = 14;
-const IP: usize = 20;
 const UDP: usize = 8;
-const HEADERS: usize = ETH + IP + UDP;
-/// Bytes that must be equal in every datagram of a run: MACs and type, TOS, the
-/// DF/MF/offset word, TTL, protocol, addresses and ports.
-const SAME: [std::ops::Range<usize>; 5] = [0..16, 20..22, 22..24, 26..34, 34..38];
+
+/// The IP version of a run; the header offsets follow from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Family {
+    #[default]
+    V4,
+    V6,
+}
+
+impl Family {
+    /// The IP header's length (no options, no extension headers).
+    const fn ip(self) -> usize {
+        match self {
+            Family::V4 => 20,
+            Family::V6 => 40,
+        }
+    }
+
+    /// Where the UDP header starts.
+    const fn udp(self) -> usize {
+        ETH + self.ip()
+    }
+
+    /// Ethernet, IP and UDP headers.
+    const fn headers(self) -> usize {
+        self.udp() + UDP
+    }
+
+    /// Bytes that must be equal in every datagram of a run. IPv4: MACs and type,
+    /// TOS, the DF/MF/offset word, TTL, protocol, addresses and ports. IPv6: MACs
+    /// and type, version, traffic class and flow label, next header, hop limit,
+    /// addresses and ports.
+    fn same(self) -> &'static [Range<usize>] {
+        match self {
+            Family::V4 => &[0..16, 20..24, 26..38],
+            Family::V6 => &[0..18, 20..58],
+        }
+    }
+
+    /// Bytes of a merged run's IP packet (IPv4) or payload (IPv6) when its frame is
+    /// `frame_len` bytes long: at most 65,535.
+    fn counted(self, frame_len: usize) -> usize {
+        match self {
+            Family::V4 => frame_len - ETH,
+            Family::V6 => frame_len - ETH - 40,
+        }
+    }
+}
 
 /// One run being merged.
 #[derive(Default)]
@@ -32,9 +78,11 @@ pub struct UdpMerge {
     frame: Vec<u8>,
     /// The first frame's offload header (given back as it is for a run of one).
     first_hdr: VirtioNetHdr,
+    family: Family,
     count: usize,
     /// Payload bytes of each datagram but the last.
     segment: usize,
+    /// The first IPv4 id (IPv6 has none).
     first_id: u16,
     /// A shorter datagram came: nothing more joins.
     closed: bool,
@@ -42,29 +90,49 @@ pub struct UdpMerge {
     frame_bytes: usize,
 }
 
-/// The UDP payload length of `frame` if it is a datagram that may be merged.
-fn mergeable(frame: &[u8], hdr: &VirtioNetHdr) -> Option<usize> {
-    let partial = hdr.flags == F_NEEDS_CSUM
-        && usize::from(hdr.csum_start) == ETH + IP
-        && hdr.csum_offset == 6;
-    let checked = hdr.flags == F_DATA_VALID;
-    if hdr.is_gso()
-        || !(partial || checked)
-        || frame.len() <= HEADERS
-        || frame[12..14] != [0x08, 0x00]
-        || frame[14] != 0x45
-        || frame[23] != 17
-        // A corrupt IP header stays as it is, for the receiver to drop.
-        || checksum::checksum(&frame[ETH..ETH + IP]) != 0
-        // MF or a fragment offset.
-        || u16::from_be_bytes([frame[20], frame[21]]) & 0x3fff != 0
-    {
+fn be16(f: &[u8], at: usize) -> usize {
+    usize::from(u16::from_be_bytes([f[at], f[at + 1]]))
+}
+
+/// The family and UDP payload length of `frame` if it is a datagram that may be
+/// merged.
+fn mergeable(frame: &[u8], hdr: &VirtioNetHdr) -> Option<(Family, usize)> {
+    if hdr.is_gso() || frame.len() <= Family::V4.headers() {
         return None;
     }
-    let total = usize::from(u16::from_be_bytes([frame[16], frame[17]]));
-    let udp_len = usize::from(u16::from_be_bytes([frame[38], frame[39]]));
-    let lengths = total == frame.len() - ETH && udp_len == total - IP;
-    lengths.then_some(udp_len - UDP)
+    let family = match (frame[12], frame[13]) {
+        (0x08, 0x00) if frame[14] == 0x45 && frame[23] == 17 => Family::V4,
+        (0x86, 0xdd)
+            if frame.len() > Family::V6.headers() && frame[14] >> 4 == 6 && frame[20] == 17 =>
+        {
+            Family::V6
+        }
+        _ => return None,
+    };
+    let partial = hdr.flags == F_NEEDS_CSUM
+        && usize::from(hdr.csum_start) == family.udp()
+        && hdr.csum_offset == 6;
+    let checked = hdr.flags == F_DATA_VALID;
+    if !(partial || checked) {
+        return None;
+    }
+    let udp_len = be16(frame, family.udp() + 4);
+    let lengths = match family {
+        Family::V4 => {
+            // A corrupt IP header stays as it is, for the receiver to drop; so do
+            // fragments (MF or an offset).
+            if checksum::checksum(&frame[ETH..ETH + 20]) != 0 || be16(frame, 20) & 0x3fff != 0 {
+                return None;
+            }
+            let total = be16(frame, 16);
+            total == frame.len() - ETH && udp_len == total - 20
+        }
+        Family::V6 => {
+            let payload = be16(frame, 18);
+            payload == frame.len() - ETH - 40 && udp_len == payload
+        }
+    };
+    (lengths && udp_len > UDP).then_some((family, udp_len - UDP))
 }
 
 impl UdpMerge {
@@ -88,14 +156,18 @@ impl UdpMerge {
     /// False when it cannot join (the caller sends the run first, then tries again
     /// or sends the frame as it is).
     pub fn push(&mut self, frame: &[u8], hdr: &VirtioNetHdr) -> bool {
-        let Some(payload) = mergeable(frame, hdr) else {
+        let Some((family, payload)) = mergeable(frame, hdr) else {
             return false;
         };
-        let id = u16::from_be_bytes([frame[18], frame[19]]);
+        let id = match family {
+            Family::V4 => u16::from_be_bytes([frame[18], frame[19]]),
+            Family::V6 => 0,
+        };
         if self.count == 0 {
             self.frame.clear();
             self.frame.extend_from_slice(frame);
             self.first_hdr = *hdr;
+            self.family = family;
             self.count = 1;
             self.segment = payload;
             self.first_id = id;
@@ -103,19 +175,21 @@ impl UdpMerge {
             self.frame_bytes = frame.len();
             return true;
         }
-        let same = SAME
-            .iter()
-            .all(|r| frame.get(r.clone()) == self.frame.get(r.clone()));
+        let same = family == self.family
+            && family
+                .same()
+                .iter()
+                .all(|r| frame.get(r.clone()) == self.frame.get(r.clone()));
         if self.closed
             || !same
             || self.count >= MAX_DATAGRAMS
             || payload > self.segment
-            || id != self.first_id.wrapping_add(self.count as u16)
-            || self.frame.len() + payload - ETH > usize::from(u16::MAX)
+            || (family == Family::V4 && id != self.first_id.wrapping_add(self.count as u16))
+            || family.counted(self.frame.len() + payload) > usize::from(u16::MAX)
         {
             return false;
         }
-        self.frame.extend_from_slice(&frame[HEADERS..]);
+        self.frame.extend_from_slice(&frame[family.headers()..]);
         self.count += 1;
         self.closed = payload < self.segment;
         self.frame_bytes += frame.len();
@@ -134,27 +208,37 @@ impl UdpMerge {
         if count == 1 {
             return Some((self.first_hdr, &self.frame, 1, bytes));
         }
+        let family = self.family;
         let f = &mut self.frame;
-        let total = (f.len() - ETH) as u16;
-        f[16..18].copy_from_slice(&total.to_be_bytes());
-        f[24..26].fill(0);
-        let ip_sum = checksum::checksum(&f[ETH..ETH + IP]);
-        f[24..26].copy_from_slice(&ip_sum.to_be_bytes());
-        let udp_len = total - IP as u16;
-        f[38..40].copy_from_slice(&udp_len.to_be_bytes());
+        let udp = family.udp();
+        let udp_len = (f.len() - udp) as u16;
+        let mut pseudo = match family {
+            Family::V4 => {
+                let total = (f.len() - ETH) as u16;
+                f[16..18].copy_from_slice(&total.to_be_bytes());
+                f[24..26].fill(0);
+                let ip_sum = checksum::checksum(&f[ETH..ETH + 20]);
+                f[24..26].copy_from_slice(&ip_sum.to_be_bytes());
+                checksum::add(0, &f[26..34])
+            }
+            Family::V6 => {
+                f[18..20].copy_from_slice(&udp_len.to_be_bytes());
+                checksum::add(0, &f[22..54])
+            }
+        };
+        f[udp + 4..udp + 6].copy_from_slice(&udp_len.to_be_bytes());
         // The pseudo-header sum for the whole packet, not complemented: the device
         // (here the receiving kernel) adds the data and adjusts it per datagram.
-        let mut pseudo = checksum::add(0, &f[26..34]);
         pseudo = checksum::add(pseudo, &[0, 17]);
         pseudo = checksum::add(pseudo, &udp_len.to_be_bytes());
         let partial = !checksum::finish(pseudo);
-        f[40..42].copy_from_slice(&partial.to_be_bytes());
+        f[udp + 6..udp + 8].copy_from_slice(&partial.to_be_bytes());
         let hdr = VirtioNetHdr {
             flags: F_NEEDS_CSUM,
             gso_type: GSO_UDP_L4,
-            hdr_len: HEADERS as u16,
+            hdr_len: family.headers() as u16,
             gso_size: self.segment as u16,
-            csum_start: (ETH + IP) as u16,
+            csum_start: udp as u16,
             csum_offset: 6,
         };
         Some((hdr, &self.frame, count, bytes))
@@ -164,6 +248,9 @@ impl UdpMerge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const IP: usize = 20;
+    const HEADERS: usize = ETH + IP + UDP;
 
     /// A VM's UDP datagram as it leaves the TAP: checksum partial (pseudo-header
     /// only), `payload` bytes of `fill`, IP id `id`.
@@ -364,5 +451,143 @@ mod tests {
         );
         let (_, f, _, _) = m.take().unwrap();
         assert!(f.len() - ETH <= 65_535);
+    }
+
+    const V6: usize = ETH + 40 + UDP;
+
+    /// A VM's IPv6 UDP datagram as it leaves the TAP (checksum partial).
+    fn datagram6(payload: usize, fill: u8, dport: u16) -> (Vec<u8>, VirtioNetHdr) {
+        let mut f = vec![0u8; V6 + payload];
+        f[0..6].copy_from_slice(&[0xfa, 0x16, 0x3e, 0, 0, 4]);
+        f[6..12].copy_from_slice(&[0xfa, 0x16, 0x3e, 0, 0, 2]);
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        f[14..18].copy_from_slice(&[0x60, 0x01, 0x23, 0x45]); // flow label 0x12345
+        f[18..20].copy_from_slice(&((UDP + payload) as u16).to_be_bytes());
+        f[20] = 17;
+        f[21] = 64;
+        f[22..24].copy_from_slice(&[0xfd, 0x00]);
+        f[37] = 2;
+        f[38..40].copy_from_slice(&[0xfd, 0x00]);
+        f[53] = 4;
+        f[54..56].copy_from_slice(&5000u16.to_be_bytes());
+        f[56..58].copy_from_slice(&dport.to_be_bytes());
+        f[58..60].copy_from_slice(&((UDP + payload) as u16).to_be_bytes());
+        f[V6..].fill(fill);
+        let hdr = VirtioNetHdr {
+            flags: F_NEEDS_CSUM,
+            csum_start: 54,
+            csum_offset: 6,
+            ..VirtioNetHdr::default()
+        };
+        (f, hdr)
+    }
+
+    /// What a kernel does with an IPv6 UDP GSO packet: datagrams of `gso_size`
+    /// payload bytes, each with its own payload and UDP lengths.
+    fn cut6(hdr: &VirtioNetHdr, f: &[u8]) -> Vec<Vec<u8>> {
+        f[V6..]
+            .chunks(usize::from(hdr.gso_size))
+            .map(|p| {
+                let mut d = f[..V6].to_vec();
+                d.extend_from_slice(p);
+                let len = ((UDP + p.len()) as u16).to_be_bytes();
+                d[18..20].copy_from_slice(&len);
+                d[58..60].copy_from_slice(&len);
+                d[60..62].fill(0);
+                d
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_ipv6_run_cuts_back_into_the_same_datagrams() {
+        let mut m = UdpMerge::with_capacity(65_536);
+        let sent: Vec<_> = (0..4u8)
+            .map(|i| datagram6(if i == 3 { 7 } else { 100 }, i, 9))
+            .collect();
+        for (f, h) in &sent {
+            assert!(m.push(f, h));
+        }
+        let (hdr, frame, count, bytes) = m.take().unwrap();
+        assert_eq!(count, 4);
+        assert_eq!(bytes, sent.iter().map(|(f, _)| f.len()).sum::<usize>());
+        assert_eq!(
+            (hdr.gso_type, hdr.gso_size, hdr.flags),
+            (GSO_UDP_L4, 100, F_NEEDS_CSUM)
+        );
+        assert_eq!((hdr.csum_start, hdr.csum_offset, hdr.hdr_len), (54, 6, 62));
+        let udp_len = frame.len() - 54;
+        assert_eq!(
+            usize::from(u16::from_be_bytes([frame[18], frame[19]])),
+            udp_len
+        );
+        assert_eq!(
+            usize::from(u16::from_be_bytes([frame[58], frame[59]])),
+            udp_len
+        );
+        // The partial checksum is the IPv6 pseudo-header sum for the whole packet.
+        let mut p = checksum::add(0, &frame[22..54]);
+        p = checksum::add(p, &[0, 17]);
+        p = checksum::add(p, &(udp_len as u16).to_be_bytes());
+        assert_eq!(
+            u16::from_be_bytes([frame[60], frame[61]]),
+            !checksum::finish(p)
+        );
+        let back = cut6(&hdr, frame);
+        assert_eq!(back.len(), 4);
+        for (b, (f, _)) in back.iter().zip(&sent) {
+            let mut f = f.clone();
+            f[60..62].fill(0);
+            assert_eq!(b, &f);
+        }
+    }
+
+    #[test]
+    fn ipv6_datagrams_that_do_not_belong_are_refused() {
+        let mut m = UdpMerge::with_capacity(65_536);
+        let (a, h) = datagram6(64, 1, 7);
+        assert!(m.push(&a, &h));
+        assert!(!m.push(&datagram6(64, 1, 8).0, &h), "another port");
+        assert!(!m.push(&datagram6(65, 1, 7).0, &h), "a longer payload");
+        let (mut label, _) = datagram6(64, 1, 7);
+        label[17] ^= 1;
+        assert!(!m.push(&label, &h), "another flow label");
+        let (mut hop, _) = datagram6(64, 1, 7);
+        hop[20] = 0; // a hop-by-hop options header first
+        assert!(!m.push(&hop, &h), "an extension header");
+        let (mut frag, _) = datagram6(64, 1, 7);
+        frag[20] = 44;
+        assert!(!m.push(&frag, &h), "a fragment");
+        let (mut short, _) = datagram6(64, 1, 7);
+        short[19] ^= 1;
+        assert!(
+            !m.push(&short, &h),
+            "a payload length that does not fit the frame"
+        );
+        // An IPv4 datagram never joins an IPv6 run (nor the other way round).
+        let (v4, h4) = datagram(1, 64, 1, 7);
+        assert!(!m.push(&v4, &h4));
+        assert!(m.push(&a, &h));
+        assert_eq!(m.len(), 2);
+        let mut m4 = UdpMerge::with_capacity(65_536);
+        assert!(m4.push(&v4, &h4));
+        assert!(!m4.push(&a, &h));
+        // A complete checksum nobody checked is not merged; one that was is.
+        assert!(!m.push(&a, &VirtioNetHdr::default()));
+        let checked = VirtioNetHdr {
+            flags: F_DATA_VALID,
+            ..VirtioNetHdr::default()
+        };
+        assert!(m.push(&a, &checked));
+        // 65,535 bytes of IPv6 payload at most.
+        let mut big = UdpMerge::with_capacity(65_536);
+        let (d, h) = datagram6(1452, 0, 7);
+        for i in 0..45 {
+            assert!(big.push(&d, &h), "datagram {i}");
+        }
+        assert!(!big.push(&d, &h), "past 65,535 bytes of payload");
+        let (_, f, n, _) = big.take().unwrap();
+        assert_eq!(n, 45);
+        assert!(f.len() - ETH - 40 <= 65_535);
     }
 }

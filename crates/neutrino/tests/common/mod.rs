@@ -1015,6 +1015,19 @@ else:
     /// `rate` (iperf3's -b, e.g. "20M"; iperf3 sends in bursts every millisecond);
     /// returns (sent, received) datagrams.
     pub fn udp_flood(&self, from: &Vm, to: &Vm, len: u32, rate: &str, secs: u32) -> (u64, u64) {
+        self.udp_flood_to(from, to, to.ip, len, rate, secs)
+    }
+
+    /// [`Lab::udp_flood`] to another of `to`'s addresses (an IPv6 one).
+    pub fn udp_flood_to(
+        &self,
+        from: &Vm,
+        to: &Vm,
+        addr: &str,
+        len: u32,
+        rate: &str,
+        secs: u32,
+    ) -> (u64, u64) {
         require_tool("iperf3", "iperf3");
         let mut server = iperf3_server(to, "5203");
         let (len, secs) = (len.to_string(), secs.to_string());
@@ -1024,7 +1037,7 @@ else:
             let r = run(
                 "ip",
                 &[
-                    "netns", "exec", &from.ns, "iperf3", "-c", to.ip, "-p", "5203", "-u", "-b",
+                    "netns", "exec", &from.ns, "iperf3", "-c", addr, "-p", "5203", "-u", "-b",
                     rate, "-l", &len, "-t", &secs, "-J",
                 ],
                 None,
@@ -1037,9 +1050,8 @@ else:
         }
         let _ = server.kill();
         let _ = server.wait();
-        let r = last.unwrap_or_else(|| {
-            panic!("UDP flood {} -> {} failed\n{}", from.ns, to.ip, self.diag())
-        });
+        let r = last
+            .unwrap_or_else(|| panic!("UDP flood {} -> {addr} failed\n{}", from.ns, self.diag()));
         let field = |name: &str| -> u64 {
             // "sum": {... "packets": N, "lost_packets": M ...} in the end section.
             let end = r.stdout.rsplit("\"sum\"").next().unwrap_or_default();
