@@ -1,40 +1,63 @@
 //! Which CPUs this process may run on, and pinning the calling thread to one of them
-//! (`sched_getaffinity` / `sched_setaffinity`).
+//! (`sched_getaffinity` / `sched_setaffinity`). The masks grow with the machine: a
+//! fixed `cpu_set_t` names only 1,024 CPUs, and the kernel refuses a mask shorter
+//! than its own.
 
 use std::io;
 
+type Word = libc::c_ulong;
+const BITS: usize = Word::BITS as usize;
+/// Largest CPU number handled (the kernel's own limit, NR_CPUS, is at most 8,192).
+pub const MAX_CPU: usize = 1 << 16;
+
 /// The CPUs the calling thread may run on, in increasing order.
 pub fn allowed_cpus() -> io::Result<Vec<usize>> {
-    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: one syscall writing at most size_of::<cpu_set_t>() bytes into `set`,
-    // which lives for the call.
-    let rc =
-        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    crate::sys::check(rc)?;
-    Ok((0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `cpu` is below CPU_SETSIZE, the set's size in bits.
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect())
+    let mut words = 1024 / BITS;
+    loop {
+        let mut mask: Vec<Word> = vec![0; words];
+        // SAFETY: one syscall writing at most `words` words into `mask`, which lives
+        // for the call; the kernel reads the buffer as a CPU bitmask of that size.
+        let rc = unsafe {
+            libc::sched_getaffinity(
+                0,
+                words * std::mem::size_of::<Word>(),
+                mask.as_mut_ptr().cast::<libc::cpu_set_t>(),
+            )
+        };
+        match crate::sys::check(rc) {
+            Ok(()) => {
+                return Ok((0..words * BITS)
+                    .filter(|&cpu| (mask[cpu / BITS] >> (cpu % BITS)) & 1 == 1)
+                    .collect());
+            }
+            // The kernel's mask is longer than ours: try a longer one.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && words * BITS < MAX_CPU => {
+                words *= 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
-/// Pins the calling thread to `cpu` (which must be below `CPU_SETSIZE`).
+/// Pins the calling thread to `cpu`.
 pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
+    if cpu > MAX_CPU {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "CPU {cpu} is beyond the {} this system can name",
-                libc::CPU_SETSIZE
-            ),
+            format!("CPU {cpu} is beyond the {MAX_CPU} this program handles"),
         ));
     }
-    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` was checked to be below CPU_SETSIZE.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: one syscall reading size_of::<cpu_set_t>() bytes from `set`.
-    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    let mut mask: Vec<Word> = vec![0; cpu / BITS + 1];
+    mask[cpu / BITS] |= 1 << (cpu % BITS);
+    // SAFETY: one syscall reading `mask.len()` words from `mask`, which lives for the
+    // call; the kernel reads the buffer as a CPU bitmask of that size.
+    let rc = unsafe {
+        libc::sched_setaffinity(
+            0,
+            mask.len() * std::mem::size_of::<Word>(),
+            mask.as_ptr().cast::<libc::cpu_set_t>(),
+        )
+    };
     crate::sys::check(rc)
 }
 
@@ -63,10 +86,16 @@ mod tests {
 
     #[test]
     fn cpus_out_of_range_are_refused() {
-        let e = std::thread::spawn(|| pin_current_thread(libc::CPU_SETSIZE as usize))
+        let e = std::thread::spawn(|| pin_current_thread(usize::MAX))
             .join()
             .expect("thread")
-            .expect_err("beyond CPU_SETSIZE");
+            .expect_err("beyond MAX_CPU");
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        // A CPU the machine does not have: the kernel says so.
+        let e = std::thread::spawn(|| pin_current_thread(MAX_CPU))
+            .join()
+            .expect("thread")
+            .expect_err("no such CPU");
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
     }
 }

@@ -98,7 +98,11 @@ pub fn default_poll_threads() -> usize {
 
 /// Runs switchd on `run_dir` until the process is killed (or a poll thread fails).
 pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
-    let allowed = host::cpu::allowed_cpus().map_err(|e| Error::io("sched_getaffinity", e))?;
+    let allowed = if opts.poll_cpus.is_empty() {
+        Vec::new()
+    } else {
+        host::cpu::allowed_cpus().map_err(|e| Error::io("sched_getaffinity", e))?
+    };
     let pins = crate::poll_cpus::assign(
         &opts.poll_cpus,
         opts.poll_threads,

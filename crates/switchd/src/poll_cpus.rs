@@ -7,21 +7,34 @@
 //! switchds sharing a machine (the lab's hosts) pinning them all to one CPU lowered 8
 //! streams across hosts by a tenth.
 
-/// Parses a CPU list the way `taskset -c` and cgroups write one: `3`, `0,2`, `2-5,7`;
-/// `none` is the empty list (no pinning). Order is kept: poll thread i goes to the
-/// i-th CPU named.
+/// Parses a CPU list the way cgroups' `cpuset.cpus` and `taskset -c` write one (no
+/// strides): `3`, `0,2`, `2-5,7`; `none` is the empty list (no pinning). Order is
+/// kept: poll thread i goes to the i-th CPU named.
 pub fn parse_cpu_list(text: &str) -> Result<Vec<usize>, String> {
     let text = text.trim();
     if text == "none" {
         return Ok(Vec::new());
     }
+    if text.is_empty() {
+        return Err("the CPU list is empty (name CPUs, or 'none')".into());
+    }
     let mut cpus = Vec::new();
     for part in text.split(',') {
         let part = part.trim();
+        if part.is_empty() {
+            return Err(format!("an empty entry in CPU list '{text}'"));
+        }
         let cpu = |s: &str| {
-            s.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("'{s}' in CPU list '{text}' is not a CPU number"))
+            let s = s.trim();
+            if s.starts_with('-') || part.starts_with('-') {
+                return Err(format!(
+                    "'{part}' in CPU list '{text}': CPU numbers start at 0"
+                ));
+            }
+            match s.parse::<usize>() {
+                Ok(c) if s.bytes().all(|b| b.is_ascii_digit()) => Ok(c),
+                _ => Err(format!("'{s}' in CPU list '{text}' is not a CPU number")),
+            }
         };
         let (first, last) = match part.split_once('-') {
             Some((a, b)) => (cpu(a)?, cpu(b)?),
@@ -125,13 +138,24 @@ mod tests {
     #[test]
     fn bad_lists_say_what_is_wrong() {
         for (text, says) in [
-            ("", "'' in CPU list '' is not a CPU number"),
+            ("", "the CPU list is empty (name CPUs, or 'none')"),
             ("a", "'a' in CPU list 'a' is not a CPU number"),
-            ("1,,2", "'' in CPU list '1,,2' is not a CPU number"),
-            ("-1", "'' in CPU list '-1' is not a CPU number"),
+            ("+3", "'+3' in CPU list '+3' is not a CPU number"),
+            ("1,,2", "an empty entry in CPU list '1,,2'"),
+            ("1,", "an empty entry in CPU list '1,'"),
+            ("-1", "'-1' in CPU list '-1': CPU numbers start at 0"),
+            ("0-6:2", "'6:2' in CPU list '0-6:2' is not a CPU number"),
             ("3-1", "range '3-1' in CPU list '3-1' runs backwards"),
             ("1,0-2", "CPU 1 is named twice in CPU list '1,0-2'"),
             ("0-99999", "CPU list '0-99999' names more than 4096 CPUs"),
+            (
+                "0-18446744073709551615",
+                "CPU list '0-18446744073709551615' names more than 4096 CPUs",
+            ),
+            (
+                "99999999999999999999",
+                "'99999999999999999999' in CPU list '99999999999999999999' is not a CPU number",
+            ),
         ] {
             assert_eq!(parse_cpu_list(text), Err(says.to_string()), "{text}");
         }

@@ -252,6 +252,33 @@ mod tests {
     const IP: usize = 20;
     const HEADERS: usize = ETH + IP + UDP;
 
+    /// What the kernel's UDP GSO does to the partial checksum of each datagram it
+    /// cuts: takes the run's UDP length out of the pseudo-header sum and puts the
+    /// datagram's in (one's complement arithmetic).
+    fn adjust(partial: [u8; 2], old_len: [u8; 2], new_len: usize) -> [u8; 2] {
+        let add = |a: u16, b: u16| {
+            let s = u32::from(a) + u32::from(b);
+            ((s & 0xffff) + (s >> 16)) as u16
+        };
+        let sum = add(
+            add(u16::from_be_bytes(partial), !u16::from_be_bytes(old_len)),
+            new_len as u16,
+        );
+        sum.to_be_bytes()
+    }
+
+    /// Checks a cut datagram's checksum the way the tunnel receive path does (an
+    /// implementation of its own): a partial one must hold the datagram's
+    /// pseudo-header sum, and is completed.
+    fn assert_partial_sum_right(d: &[u8]) {
+        let mut d = d.to_vec();
+        assert_eq!(
+            crate::offload::check_rx_checksum(&mut d),
+            crate::offload::RxChecksum::Completed,
+            "the partial checksum is not this datagram's pseudo-header sum"
+        );
+    }
+
     /// A VM's UDP datagram as it leaves the TAP: checksum partial (pseudo-header
     /// only), `payload` bytes of `fill`, IP id `id`.
     fn datagram(id: u16, payload: usize, fill: u8, dport: u16) -> (Vec<u8>, VirtioNetHdr) {
@@ -300,6 +327,8 @@ mod tests {
                 let s = checksum::checksum(&d[ETH..ETH + IP]);
                 d[24..26].copy_from_slice(&s.to_be_bytes());
                 d[38..40].copy_from_slice(&((UDP + p.len()) as u16).to_be_bytes());
+                let check = adjust([f[40], f[41]], [f[38], f[39]], UDP + p.len());
+                d[40..42].copy_from_slice(&check);
                 d
             })
             .collect()
@@ -355,6 +384,7 @@ mod tests {
         assert_eq!(back.len(), 5);
         for (b, (f, _)) in back.iter().zip(&sent) {
             assert_eq!(without_udp_check(b), without_udp_check(f));
+            assert_partial_sum_right(b);
         }
         assert!(m.is_empty());
         assert!(m.take().is_none());
@@ -493,7 +523,8 @@ mod tests {
                 let len = ((UDP + p.len()) as u16).to_be_bytes();
                 d[18..20].copy_from_slice(&len);
                 d[58..60].copy_from_slice(&len);
-                d[60..62].fill(0);
+                let check = adjust([f[60], f[61]], [f[58], f[59]], UDP + p.len());
+                d[60..62].copy_from_slice(&check);
                 d
             })
             .collect()
@@ -536,9 +567,11 @@ mod tests {
         let back = cut6(&hdr, frame);
         assert_eq!(back.len(), 4);
         for (b, (f, _)) in back.iter().zip(&sent) {
-            let mut f = f.clone();
+            let (mut b, mut f) = (b.clone(), f.clone());
+            assert_partial_sum_right(&b);
+            b[60..62].fill(0);
             f[60..62].fill(0);
-            assert_eq!(b, &f);
+            assert_eq!(b, f);
         }
     }
 
@@ -579,15 +612,31 @@ mod tests {
             ..VirtioNetHdr::default()
         };
         assert!(m.push(&a, &checked));
-        // 65,535 bytes of IPv6 payload at most.
+        // 65,535 bytes of IPv6 payload at most (the fixed header not counted):
+        // 45 datagrams of 1,456 bytes make 65,528.
         let mut big = UdpMerge::with_capacity(65_536);
-        let (d, h) = datagram6(1452, 0, 7);
+        let (d, h) = datagram6(1456, 0, 7);
         for i in 0..45 {
             assert!(big.push(&d, &h), "datagram {i}");
         }
         assert!(!big.push(&d, &h), "past 65,535 bytes of payload");
         let (_, f, n, _) = big.take().unwrap();
         assert_eq!(n, 45);
-        assert!(f.len() - ETH - 40 <= 65_535);
+        assert_eq!(f.len() - ETH - 40, 65_528);
+    }
+
+    #[test]
+    fn cut_short_frames_are_refused_without_panicking() {
+        let (v4, h4) = datagram(1, 64, 1, 7);
+        let (v6, h6) = datagram6(64, 1, 7);
+        for (frame, hdr) in [(&v4, &h4), (&v6, &h6)] {
+            for len in 0..frame.len() {
+                let mut m = UdpMerge::with_capacity(2048);
+                assert!(!m.push(&frame[..len], hdr), "{len} bytes");
+                // Nor does a cut frame join a run.
+                assert!(m.push(frame, hdr));
+                assert!(!m.push(&frame[..len], hdr), "{len} bytes into a run");
+            }
+        }
     }
 }
