@@ -33,6 +33,7 @@ pub const VNET_HDR_LEN: usize = 12;
 pub struct Tap {
     file: File,
     name: String,
+    multi_queue: bool,
 }
 
 impl Tap {
@@ -40,6 +41,41 @@ impl Tap {
     /// thread's namespace: IFF_TAP | IFF_NO_PI, plus IFF_VNET_HDR when `vnet_hdr` is true
     /// (then also TUNSETVNETHDRSZ 12 bytes, virtio_net_hdr_v1). fd is O_NONBLOCK | O_CLOEXEC.
     pub fn open(name: &str, vnet_hdr: bool) -> Result<Tap> {
+        Tap::open_mode(name, vnet_hdr, false)
+    }
+
+    /// Opens up to `count` queues of TAP device `name`, each with a virtio-net header:
+    /// a multi-queue device (IFF_MULTI_QUEUE) when `count` > 1, so that the VM's kernel
+    /// spreads its flows over the queues and each queue can be read by another thread.
+    /// An existing (persistent) device keeps the mode it was made with: one made with
+    /// a single queue gives one queue; one made multi-queue gives `count` queues (one
+    /// when one is asked for).
+    pub fn open_queues(name: &str, count: usize) -> Result<Vec<Tap>> {
+        let want = count > 1;
+        let first = match Tap::open_mode(name, true, want) {
+            Ok(t) => t,
+            // The device exists in the other mode (the kernel refuses a mismatch).
+            Err(Error::Os { error, .. }) if error.raw_os_error() == Some(libc::EINVAL) => {
+                Tap::open_mode(name, true, !want)?
+            }
+            Err(e) => return Err(e),
+        };
+        let multi = first.multi_queue;
+        let mut queues = vec![first];
+        if multi {
+            for _ in 1..count {
+                queues.push(Tap::open_mode(name, true, true)?);
+            }
+        }
+        Ok(queues)
+    }
+
+    /// Whether this fd is one queue of a multi-queue device.
+    pub fn is_multi_queue(&self) -> bool {
+        self.multi_queue
+    }
+
+    fn open_mode(name: &str, vnet_hdr: bool, multi_queue: bool) -> Result<Tap> {
         let mut ifr = IfReq::new(name)?;
         let file = OpenOptions::new()
             .read(true)
@@ -50,6 +86,9 @@ impl Tap {
         let mut flags = libc::IFF_TAP | libc::IFF_NO_PI;
         if vnet_hdr {
             flags |= libc::IFF_VNET_HDR;
+        }
+        if multi_queue {
+            flags |= libc::IFF_MULTI_QUEUE;
         }
         // The flag values all fit in the C short that ifr_flags is.
         ifr.set_flags(flags as i16);
@@ -64,8 +103,12 @@ impl Tap {
             .map_err(|e| Error::os("TUNSETVNETHDRSZ", name, e))?;
         }
         let name = ifr.name();
-        tracing::debug!(tap = %name, vnet_hdr, "TAP opened");
-        Ok(Tap { file, name })
+        tracing::debug!(tap = %name, vnet_hdr, multi_queue, "TAP opened");
+        Ok(Tap {
+            file,
+            name,
+            multi_queue,
+        })
     }
 
     /// The device's name (as the kernel confirmed it).

@@ -406,7 +406,13 @@ fn print_show(bridges: &[BridgeView]) {
             if let Some(e) = &p.error {
                 println!("                error: \"{e}\"");
             }
-            if let Some(t) = p.poll_thread {
+            if p.poll_threads.len() > 1 {
+                let list: Vec<String> = p.poll_threads.iter().map(usize::to_string).collect();
+                println!(
+                    "                poll threads: {} (a TAP queue each)",
+                    list.join(",")
+                );
+            } else if let Some(t) = p.poll_thread {
                 println!("                poll thread: {t}");
             }
             if let Some(d) = &c.dhcp {

@@ -57,14 +57,8 @@ fn ports_are_spread_across_poll_threads_and_frames_cross_them() {
         return;
     }
     let (lab, [a, b, c]) = three_vms("thr", "3");
-    // The least-loaded thread takes each new port: one port per thread.
-    let show = lab.switch_ok(H::H1, &["show"]);
-    let mut threads: Vec<&str> = show
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("poll thread: "))
-        .collect();
-    threads.sort_unstable();
-    assert_eq!(threads, ["0", "1", "2"], "{show}");
+    // Each VM's TAP has a queue per thread, read by that thread.
+    assert_each_queue_read(&lab, [&a, &b, &c], "0,1,2");
 
     lab.wait_ping(&a, b.ip, PING_WITHIN);
     lab.wait_ping(&b, c.ip, PING_WITHIN);
@@ -156,14 +150,7 @@ fn ports_come_and_go_while_other_threads_write_to_them() {
     lab.wait_ping(&a, c.ip, PING_WITHIN);
     lab.wait_ping(&c, b.ip, PING_WITHIN);
     lab.tcp_transfer(&b, &c, 20);
-    let show = lab.switch_ok(H::H1, &["show"]);
-    assert_eq!(
-        show.lines()
-            .filter(|l| l.trim().starts_with("poll thread: "))
-            .count(),
-        3,
-        "{show}"
-    );
+    assert_each_queue_read(&lab, [&a, &b, &c], "0,1");
 }
 
 /// The agent re-creates a changed port as delete + add of the same name in one
@@ -299,4 +286,133 @@ fn bad_poll_cpus_are_refused_before_anything_is_made() {
         "neutrino: --poll-threads 2 does not match --poll-cpus, which names 1 CPU (one poll thread per CPU)"
     );
     assert!(!dir.exists());
+}
+
+/// Every VM's TAP has a queue per poll thread (`threads`: "0,1"), read by that thread.
+fn assert_each_queue_read(lab: &Lab, vms: [&Vm; 3], threads: &str) {
+    let show = lab.switch_ok(H::H1, &["show"]);
+    let want = format!("poll threads: {threads} (a TAP queue each)");
+    for vm in vms {
+        assert_eq!(port_threads(&show, &vm.tap), want, "{show}");
+    }
+}
+
+/// The `poll thread(s):` line of each port of `show`, by port name.
+fn port_threads(show: &str, port: &str) -> String {
+    let port_line = format!("Port {port}");
+    show.lines()
+        .skip_while(|l| l.trim() != port_line)
+        .skip(1)
+        .take_while(|l| !l.trim().starts_with("Port "))
+        .find_map(|l| {
+            let l = l.trim();
+            l.starts_with("poll thread").then(|| l.to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// Sends one datagram from each of 64 source ports of `from` to `to` and returns how
+/// many distinct flows arrived: the VM's kernel hashes the flows over its TAP's
+/// queues, so with two queues read by two threads some go through each.
+fn flows_that_arrive(from: &Vm, to: &Vm) -> usize {
+    let receiver = Command::new("ip")
+        .args(["netns", "exec", &to.ns, "python3", "-c"])
+        .arg(
+            "import socket,time\n\
+             s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+             s.bind(('0.0.0.0',9999)); s.settimeout(0.5)\n\
+             seen=set(); end=time.time()+6\n\
+             while time.time()<end and len(seen)<64:\n\
+             \ttry:\n\
+             \t\td,a=s.recvfrom(2048); seen.add(a[1])\n\
+             \texcept socket.timeout: pass\n\
+             print(len(seen))",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn receiver");
+    std::thread::sleep(Duration::from_millis(500));
+    let send = format!(
+        "import socket\n\
+         for p in range(41000,41064):\n\
+         \ts=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+         \ts.bind(('{}',p)); s.sendto(b'x'*100,('{}',9999)); s.close()",
+        from.ip, to.ip
+    );
+    let r = run(
+        "ip",
+        &["netns", "exec", &from.ns, "python3", "-c", &send],
+        None,
+        Duration::from_secs(10),
+    );
+    assert!(r.ok(), "{}", r.describe());
+    let out = receiver.wait_with_output().expect("receiver");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[test]
+fn vm_taps_get_a_queue_per_poll_thread() {
+    if !lab_available() {
+        return;
+    }
+    let (mut lab, [a, b, c]) = three_vms("thq", "2");
+    assert_each_queue_read(&lab, [&a, &b, &c], "0,1");
+    // The VM sees a device with two queues.
+    let queues = ip(&[
+        "netns",
+        "exec",
+        &a.ns,
+        "ls",
+        &format!("/sys/class/net/{}/queues", a.tap),
+    ]);
+    assert!(
+        queues.contains("tx-0") && queues.contains("tx-1"),
+        "{}: {queues}",
+        a.tap
+    );
+    lab.wait_ping(&a, b.ip, PING_WITHIN);
+    assert_eq!(flows_that_arrive(&a, &b), 64, "\n{}", lab.diag());
+    lab.tcp_transfer(&a, &b, 20);
+
+    // A restart with three threads opens a third queue of the same devices; with
+    // one thread, one queue.
+    for (threads, line) in [
+        ("3", "poll threads: 0,1,2 (a TAP queue each)"),
+        ("1", "poll thread: 0"),
+    ] {
+        lab.kill_switchd(H::H1);
+        lab.start_switchd_with(H::H1, &["--poll-threads", threads]);
+        let show = lab.switch_ok(H::H1, &["show"]);
+        assert_eq!(port_threads(&show, &a.tap), line, "{show}");
+        lab.wait_ping(&a, b.ip, PING_WITHIN);
+        lab.wait_ping(&c, a.ip, PING_WITHIN);
+        assert_eq!(flows_that_arrive(&c, &b), 64, "\n{}", lab.diag());
+    }
+}
+
+#[test]
+fn single_queue_taps_stay_single_queue_after_a_restart_with_more_threads() {
+    if !lab_available() {
+        return;
+    }
+    let (mut lab, [a, b, c]) = three_vms("ths", "1");
+    lab.kill_switchd(H::H1);
+    lab.start_switchd_with(H::H1, &["--poll-threads", "2"]);
+    // Each single-queue TAP is read by one thread, the least loaded when it came:
+    // both threads have ports.
+    let show = lab.switch_ok(H::H1, &["show"]);
+    let mut threads: Vec<String> = [&a, &b, &c]
+        .iter()
+        .map(|vm| port_threads(&show, &vm.tap))
+        .collect();
+    threads.sort_unstable();
+    threads.dedup();
+    assert_eq!(threads, ["poll thread: 0", "poll thread: 1"], "{show}");
+    lab.wait_ping(&a, b.ip, PING_WITHIN);
+    lab.wait_ping(&c, a.ip, PING_WITHIN);
+    lab.tcp_transfer(&b, &a, 10);
 }

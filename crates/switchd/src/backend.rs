@@ -7,7 +7,7 @@ use wire::MacAddr;
 /// What carries a port's frames.
 pub(crate) enum Backend {
     /// A TAP device (also `internal` ports), opened with a virtio-net header.
-    Tap(host::Tap),
+    Tap(TapQueues),
     /// An existing interface through AF_PACKET.
     Packet(host::PacketSocket),
     /// Tunnel ports send through the shared socket of their kind.
@@ -18,19 +18,45 @@ pub(crate) enum Backend {
     Failed(String),
 }
 
+/// A TAP device's queues: one per poll thread when the device is multi-queue (the
+/// VM's kernel spreads its flows over them, and each thread reads and writes its
+/// own), else one that every thread writes to.
+pub(crate) struct TapQueues {
+    first: host::Tap,
+    more: Vec<host::Tap>,
+}
+
+impl TapQueues {
+    /// The queue poll thread `worker` reads and writes.
+    pub fn queue(&self, worker: usize) -> &host::Tap {
+        match worker % (1 + self.more.len()) {
+            0 => &self.first,
+            i => self.more.get(i - 1).unwrap_or(&self.first),
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &host::Tap> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+}
+
 impl Backend {
-    pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+    /// The fds poll threads read: a multi-queue TAP's i-th goes to thread i.
+    pub fn fds(&self) -> Vec<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
         match self {
-            Backend::Tap(t) => Some(t.as_raw_fd()),
-            Backend::Packet(p) => Some(p.as_raw_fd()),
-            _ => None,
+            Backend::Tap(t) => t.all().map(AsRawFd::as_raw_fd).collect(),
+            Backend::Packet(p) => vec![p.as_raw_fd()],
+            _ => Vec::new(),
         }
     }
 }
 
-fn configure_tap(cfg: &PortConfig) -> Result<host::Tap> {
-    let tap = host::Tap::open(&cfg.name, true)?;
+fn configure_tap(cfg: &PortConfig, queues: usize) -> Result<TapQueues> {
+    let mut all = host::Tap::open_queues(&cfg.name, queues)?.into_iter();
+    let tap = all
+        .next()
+        .ok_or_else(|| crate::Error::Io(format!("no queue of TAP '{}' opened", cfg.name)))?;
     tap.set_persist(true)?;
     // The VM may hand us TCP super-frames with partial checksums: they cross the
     // switch whole and are cut only where a port cannot take them.
@@ -44,13 +70,18 @@ fn configure_tap(cfg: &PortConfig) -> Result<host::Tap> {
         host::set_mtu(&cfg.name, mtu)?;
     }
     host::set_up(&cfg.name, true)?;
-    Ok(tap)
+    Ok(TapQueues {
+        first: tap,
+        more: all.collect(),
+    })
 }
 
 /// Opens (or, after a restart, re-attaches to) a port's device. TAP devices are made
 /// persistent so they, and the addresses a VM put on them, survive a switchd restart;
 /// a tap for another namespace is created inside it (the fd works from anywhere).
-pub(crate) fn open(cfg: &PortConfig) -> Result<Backend> {
+/// TAPs get `queues` queues (multi-queue when more than one; a device that exists
+/// keeps the mode it was made with).
+pub(crate) fn open(cfg: &PortConfig, queues: usize) -> Result<Backend> {
     Ok(match cfg.kind {
         PortType::Tap | PortType::Internal => match &cfg.netns {
             Some(ns) => {
@@ -60,9 +91,9 @@ pub(crate) fn open(cfg: &PortConfig) -> Result<Backend> {
                     )));
                 }
                 let c = cfg.clone();
-                Backend::Tap(host::in_netns(ns, move || configure_tap(&c))??)
+                Backend::Tap(host::in_netns(ns, move || configure_tap(&c, queues))??)
             }
-            None => Backend::Tap(configure_tap(cfg)?),
+            None => Backend::Tap(configure_tap(cfg, queues)?),
         },
         PortType::System => {
             if !host::link_exists(&cfg.name) {
@@ -82,8 +113,8 @@ pub(crate) fn open(cfg: &PortConfig) -> Result<Backend> {
 /// Closes a removed port: a TAP loses persistence so its device disappears.
 pub(crate) fn close(b: &Backend) {
     if let Backend::Tap(t) = b
-        && let Err(e) = t.set_persist(false)
+        && let Err(e) = t.first.set_persist(false)
     {
-        tracing::warn!("un-persisting {}: {e}", t.name());
+        tracing::warn!("un-persisting {}: {e}", t.first.name());
     }
 }

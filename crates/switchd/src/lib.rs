@@ -8,7 +8,8 @@
 //! It owns devices and sockets; it must not decide policy (which flows exist is the
 //! agent's business) and holds no switching logic of its own (that is the engine's).
 //! Poll threads (half the cores by default, `--poll-threads`) each read their own ports and their own
-//! VXLAN socket; the engine sits behind one lock that a thread takes once per batch
+//! VXLAN socket; with several threads a VM's TAP is multi-queue and every thread reads and
+//! writes its own queue. The engine sits behind one lock that a thread takes once per batch
 //! of frames, and control requests take it between batches.
 
 mod backend;

@@ -154,7 +154,7 @@ impl Worker {
             Backend::Tap(t) => {
                 // A TAP takes the frame with its offload state as it is.
                 hdr.write(pkt.push(VNET_HDR_LEN));
-                let r = t.write(pkt.data());
+                let r = t.queue(self.index).write(pkt.data());
                 pkt.pull(VNET_HDR_LEN);
                 r
             }
@@ -244,7 +244,9 @@ impl Worker {
         };
         let mut vnet = [0u8; VNET_HDR_LEN];
         hdr.write(&mut vnet);
-        let res = t.write_vectored(&[std::io::IoSlice::new(&vnet), std::io::IoSlice::new(frame)]);
+        let res = t
+            .queue(self.index)
+            .write_vectored(&[std::io::IoSlice::new(&vnet), std::io::IoSlice::new(frame)]);
         if frames > 1 {
             if matches!(&res, Err(e) if e.kind() == ErrorKind::InvalidInput) {
                 // A kernel that does not take UDP GSO from a TAP writer (older

@@ -1,7 +1,8 @@
 //! What the poll threads share: the engine and the ports' devices behind one lock —
 //! taken once per batch of frames, by a control request, or by a thread refreshing
 //! its copy of the port table — and the generation number that says such a copy is
-//! stale. Ports are given to threads here (the one reading fewest ports).
+//! stale. Ports are given to threads here: a multi-queue TAP a queue per thread,
+//! any other device the thread reading fewest ports.
 
 use super::*;
 use mio::Interest;
@@ -34,10 +35,41 @@ pub(crate) struct Core {
     state_path: PathBuf,
 }
 
-/// A port's device and the thread that reads it.
+/// A port's device and the threads that read it.
 pub(crate) struct Attached {
     pub backend: Arc<Backend>,
-    pub worker: Option<usize>,
+    pub readers: Readers,
+}
+
+/// Which poll threads read a port's device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Readers {
+    /// Nothing to read (tunnel and patch ports, devices that failed).
+    #[default]
+    None,
+    /// One thread reads the device.
+    One(usize),
+    /// A multi-queue TAP: thread i reads queue i, for this many queues.
+    EachQueue(usize),
+}
+
+impl Readers {
+    pub fn includes(self, worker: usize) -> bool {
+        match self {
+            Readers::None => false,
+            Readers::One(w) => w == worker,
+            Readers::EachQueue(n) => worker < n,
+        }
+    }
+
+    /// The threads, in order.
+    pub fn threads(self) -> Vec<usize> {
+        match self {
+            Readers::None => Vec::new(),
+            Readers::One(w) => vec![w],
+            Readers::EachQueue(n) => (0..n).collect(),
+        }
+    }
 }
 
 /// How to reach one poll thread from elsewhere.
@@ -172,26 +204,52 @@ impl Shared {
         let Some(cfg) = core.sw.port(id).map(|p| p.config.clone()) else {
             return;
         };
-        let b = match backend::open(&cfg) {
+        let b = match backend::open(&cfg, self.links.len()) {
             Ok(b) => b,
             Err(e) => {
                 error!("port {}: {e}", cfg.name);
                 Backend::Failed(e.to_string())
             }
         };
-        let mut worker = None;
-        if let Some(fd) = b.raw_fd() {
+        let fds = b.fds();
+        let mut readers = Readers::None;
+        if fds.len() > 1 {
+            // A queue per thread (never more queues than threads: that is what was
+            // asked for). A frame already waiting is reported at registration.
+            let mut ok = 0;
+            for (w, fd) in fds.iter().enumerate().take(self.links.len()) {
+                match self.links[w].registry.register(
+                    &mut SourceFd(fd),
+                    Token(PORT_BASE + id),
+                    Interest::READABLE,
+                ) {
+                    Ok(()) => ok += 1,
+                    Err(e) => {
+                        error!("port {} queue {w}: epoll add: {e}", cfg.name);
+                        break;
+                    }
+                }
+            }
+            if ok > 0 {
+                readers = Readers::EachQueue(ok);
+            }
+        } else if let Some(fd) = fds.first() {
             let w = (0..self.links.len())
-                .min_by_key(|w| core.ports.values().filter(|a| a.worker == Some(*w)).count())
+                .min_by_key(|w| {
+                    core.ports
+                        .values()
+                        .filter(|a| a.readers.includes(*w))
+                        .count()
+                })
                 .unwrap_or(0);
             // A frame already waiting is reported at registration (epoll checks
             // readiness when an fd is added).
             match self.links[w].registry.register(
-                &mut SourceFd(&fd),
+                &mut SourceFd(fd),
                 Token(PORT_BASE + id),
                 Interest::READABLE,
             ) {
-                Ok(()) => worker = Some(w),
+                Ok(()) => readers = Readers::One(w),
                 Err(e) => error!("port {}: epoll add: {e}", cfg.name),
             }
         }
@@ -210,7 +268,7 @@ impl Shared {
             id,
             Attached {
                 backend: Arc::new(b),
-                worker,
+                readers,
             },
         );
     }
@@ -255,8 +313,16 @@ impl Shared {
         let Some(a) = core.ports.remove(&id) else {
             return;
         };
-        if let (Some(fd), Some(w)) = (a.backend.raw_fd(), a.worker) {
-            let _ = self.links[w].registry.deregister(&mut SourceFd(&fd));
+        let fds = a.backend.fds();
+        for w in a.readers.threads() {
+            let fd = if fds.len() > 1 {
+                fds.get(w)
+            } else {
+                fds.first()
+            };
+            if let (Some(fd), Some(link)) = (fd, self.links.get(w)) {
+                let _ = link.registry.deregister(&mut SourceFd(fd));
+            }
         }
         backend::close(&a.backend);
     }

@@ -26,8 +26,8 @@ const TICK: Duration = Duration::from_secs(1);
 /// What a poll thread knows of a port: its device, and how to send out of it.
 pub(super) struct PortInfo {
     pub backend: Arc<Backend>,
-    /// The poll thread that reads it.
-    pub worker: Option<usize>,
+    /// The poll threads that read it.
+    pub readers: super::shared::Readers,
     pub kind: PortType,
     pub tunnel_key: TunnelKey,
     /// A GRE key is sent (the port has a `key` option).
@@ -301,7 +301,7 @@ impl Worker {
                 .get(id)
                 .is_some_and(|o| Arc::ptr_eq(&o.backend, &p.backend));
             let tok = Token(PORT_BASE + id);
-            if p.worker == Some(self.index) && !known && !self.ready.contains(&tok) {
+            if p.readers.includes(self.index) && !known && !self.ready.contains(&tok) {
                 self.ready.push_back(tok);
             }
         }
@@ -310,7 +310,7 @@ impl Worker {
             Some(id) => snap
                 .ports
                 .get(id)
-                .is_some_and(|p| p.worker == Some(self.index)),
+                .is_some_and(|p| p.readers.includes(self.index)),
             None => true,
         });
         self.snap = snap;
@@ -340,7 +340,7 @@ impl Worker {
         self.snap
             .ports
             .get(id)
-            .filter(|p| p.worker == Some(self.index))
+            .filter(|p| p.readers.includes(self.index))
             .map(|p| p.backend.clone())
     }
 
@@ -359,7 +359,7 @@ impl Worker {
             let f = &mut self.frames[i];
             let buf = f.buf.reset_for_read();
             let res = match &*backend {
-                Backend::Tap(t) => t.read(buf),
+                Backend::Tap(t) => t.queue(self.index).read(buf),
                 Backend::Packet(p) => p.recv(buf),
                 _ => return false,
             };
@@ -409,7 +409,7 @@ pub(super) fn take_snapshot(core: &Core, index: usize) -> Snapshot {
             *id,
             PortInfo {
                 backend: a.backend.clone(),
-                worker: a.worker,
+                readers: a.readers,
                 kind: c.kind,
                 tunnel_key: c.tunnel_key(),
                 keyed: c.key.is_some(),
