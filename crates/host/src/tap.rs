@@ -23,6 +23,9 @@ pub const TUN_F_USO4: u32 = libc::TUN_F_USO4;
 /// TUNSETOFFLOAD: the reader can take UDPv6 GSO frames (Linux 6.2+).
 pub const TUN_F_USO6: u32 = libc::TUN_F_USO6;
 
+/// Most queues a TAP device can have (the tun driver's MAX_TAP_QUEUES).
+pub const MAX_QUEUES: usize = 256;
+
 /// Length of the `virtio_net_hdr_v1` (with `num_buffers`) that precedes every frame read from
 /// or written to a TAP opened with `vnet_hdr = true`.
 pub const VNET_HDR_LEN: usize = 12;
@@ -63,16 +66,18 @@ impl Tap {
         let multi = first.multi_queue;
         let mut queues = vec![first];
         if multi {
-            for _ in 1..count {
-                queues.push(Tap::open_mode(name, true, true)?);
+            for _ in 1..count.min(MAX_QUEUES) {
+                match Tap::open_mode(name, true, true) {
+                    Ok(q) => queues.push(q),
+                    // Fewer queues still carry every flow (out of fds, say).
+                    Err(e) => {
+                        tracing::warn!("{name}: {} of {count} queues opened: {e}", queues.len());
+                        break;
+                    }
+                }
             }
         }
         Ok(queues)
-    }
-
-    /// Whether this fd is one queue of a multi-queue device.
-    pub fn is_multi_queue(&self) -> bool {
-        self.multi_queue
     }
 
     fn open_mode(name: &str, vnet_hdr: bool, multi_queue: bool) -> Result<Tap> {

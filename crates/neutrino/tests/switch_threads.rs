@@ -1,7 +1,9 @@
-//! Integration tests of switchd's poll threads: ports are spread across the threads,
-//! frames cross from one thread's port to another's with their offload state, the
-//! counters every thread gathers add up, and ports come and go while other threads
-//! write to them. Needs root (fails instead of skipping when CI=true).
+//! Integration tests of switchd's poll threads: a VM's TAP gets a queue per thread
+//! and the VM's flows spread over them, other devices are spread across the threads,
+//! frames cross from one thread's port to another's (single-queue TAPs) with their
+//! offload state, the counters every thread gathers add up, and ports come and go
+//! while other threads write to them. Needs root (fails instead of skipping when
+//! CI=true).
 
 mod common;
 
@@ -63,7 +65,7 @@ fn ports_are_spread_across_poll_threads_and_frames_cross_them() {
     lab.wait_ping(&a, b.ip, PING_WITHIN);
     lab.wait_ping(&b, c.ip, PING_WITHIN);
     lab.wait_ping(&c, a.ip, PING_WITHIN);
-    // TCP super-frames from one thread's port to another's, both ways.
+    // TCP super-frames between the VMs, both ways.
     lab.tcp_transfer(&a, &b, 40);
     lab.tcp_transfer(&c, &a, 20);
     // Bursts of small UDP datagrams into B's TAP go as UDP GSO runs, and B's
@@ -125,8 +127,7 @@ fn ports_come_and_go_while_other_threads_write_to_them() {
     let (mut lab, [a, b, c]) = three_vms("thc", "2");
     lab.wait_ping(&a, b.ip, PING_WITHIN);
     lab.wait_ping(&a, c.ip, PING_WITHIN);
-    // A floods C (on another thread than A's, or the same: both are exercised over
-    // the rounds) while C's port is deleted and added again.
+    // A floods C while C's port (a queue per thread) is deleted and added again.
     let mut flood = Command::new("ip")
         .args(["netns", "exec", &a.ns, "ping", "-f", "-W", "1", c.ip])
         .stdout(Stdio::null())
@@ -297,6 +298,20 @@ fn assert_each_queue_read(lab: &Lab, vms: [&Vm; 3], threads: &str) {
     }
 }
 
+/// Whether the VM's TAP is a multi-queue device (IFF_MULTI_QUEUE in tun_flags).
+fn is_multi_queue(vm: &Vm) -> bool {
+    let flags = ip(&[
+        "netns",
+        "exec",
+        &vm.ns,
+        "cat",
+        &format!("/sys/class/net/{}/tun_flags", vm.tap),
+    ]);
+    u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16)
+        .map(|f| f & 0x100 != 0)
+        .unwrap_or_else(|e| panic!("tun_flags of {}: {flags:?}: {e}", vm.tap))
+}
+
 /// The `poll thread(s):` line of each port of `show`, by port name.
 fn port_threads(show: &str, port: &str) -> String {
     let port_line = format!("Port {port}");
@@ -374,8 +389,23 @@ fn vm_taps_get_a_queue_per_poll_thread() {
         "{}: {queues}",
         a.tap
     );
+    assert!(is_multi_queue(&a), "{} is not multi-queue", a.tap);
     lab.wait_ping(&a, b.ip, PING_WITHIN);
     assert_eq!(flows_that_arrive(&a, &b), 64, "\n{}", lab.diag());
+    // Both of A's transmit queues carried some of the flows.
+    let tc = ip(&[
+        "netns", "exec", &a.ns, "tc", "-s", "qdisc", "show", "dev", &a.tap,
+    ]);
+    let sent: Vec<u64> = tc
+        .lines()
+        .zip(tc.lines().skip(1))
+        .filter(|(q, _)| q.contains("parent :"))
+        .filter_map(|(_, stats)| stats.split_whitespace().nth(3)?.parse().ok())
+        .collect();
+    assert!(
+        sent.len() == 2 && sent.iter().all(|&n| n > 0),
+        "per-queue packets {sent:?}:\n{tc}"
+    );
     lab.tcp_transfer(&a, &b, 20);
 
     // A restart with three threads opens a third queue of the same devices; with
@@ -388,6 +418,7 @@ fn vm_taps_get_a_queue_per_poll_thread() {
         lab.start_switchd_with(H::H1, &["--poll-threads", threads]);
         let show = lab.switch_ok(H::H1, &["show"]);
         assert_eq!(port_threads(&show, &a.tap), line, "{show}");
+        assert!(is_multi_queue(&a), "{} lost its mode", a.tap);
         lab.wait_ping(&a, b.ip, PING_WITHIN);
         lab.wait_ping(&c, a.ip, PING_WITHIN);
         assert_eq!(flows_that_arrive(&c, &b), 64, "\n{}", lab.diag());
@@ -412,6 +443,7 @@ fn single_queue_taps_stay_single_queue_after_a_restart_with_more_threads() {
     threads.sort_unstable();
     threads.dedup();
     assert_eq!(threads, ["poll thread: 0", "poll thread: 1"], "{show}");
+    assert!(!is_multi_queue(&a), "{} became multi-queue", a.tap);
     lab.wait_ping(&a, b.ip, PING_WITHIN);
     lab.wait_ping(&c, a.ip, PING_WITHIN);
     lab.tcp_transfer(&b, &a, 10);

@@ -38,6 +38,12 @@ impl TapQueues {
     fn all(&self) -> impl Iterator<Item = &host::Tap> {
         std::iter::once(&self.first).chain(&self.more)
     }
+
+    /// Keeps the first `n` queues (at least one) and closes the others, which
+    /// detaches them from the device: the VM's kernel stops sending into them.
+    pub fn truncate(&mut self, n: usize) {
+        self.more.truncate(n.saturating_sub(1));
+    }
 }
 
 impl Backend {

@@ -198,8 +198,8 @@ impl Shared {
         self.wait_taken_up(g);
     }
 
-    /// Opens the backend of a port the engine already has and gives its fd to the
-    /// poll thread reading fewest ports.
+    /// Opens the backend of a port the engine already has and gives its fds to the
+    /// poll threads (see [`Shared::register`]).
     pub fn attach(&self, core: &mut Core, id: PortId) {
         let Some(cfg) = core.sw.port(id).map(|p| p.config.clone()) else {
             return;
@@ -211,48 +211,7 @@ impl Shared {
                 Backend::Failed(e.to_string())
             }
         };
-        let fds = b.fds();
-        let mut readers = Readers::None;
-        if fds.len() > 1 {
-            // A queue per thread (never more queues than threads: that is what was
-            // asked for). A frame already waiting is reported at registration.
-            let mut ok = 0;
-            for (w, fd) in fds.iter().enumerate().take(self.links.len()) {
-                match self.links[w].registry.register(
-                    &mut SourceFd(fd),
-                    Token(PORT_BASE + id),
-                    Interest::READABLE,
-                ) {
-                    Ok(()) => ok += 1,
-                    Err(e) => {
-                        error!("port {} queue {w}: epoll add: {e}", cfg.name);
-                        break;
-                    }
-                }
-            }
-            if ok > 0 {
-                readers = Readers::EachQueue(ok);
-            }
-        } else if let Some(fd) = fds.first() {
-            let w = (0..self.links.len())
-                .min_by_key(|w| {
-                    core.ports
-                        .values()
-                        .filter(|a| a.readers.includes(*w))
-                        .count()
-                })
-                .unwrap_or(0);
-            // A frame already waiting is reported at registration (epoll checks
-            // readiness when an fd is added).
-            match self.links[w].registry.register(
-                &mut SourceFd(fd),
-                Token(PORT_BASE + id),
-                Interest::READABLE,
-            ) {
-                Ok(()) => readers = Readers::One(w),
-                Err(e) => error!("port {}: epoll add: {e}", cfg.name),
-            }
-        }
+        let (b, readers) = self.register(b, id, &cfg.name, core);
         let b = if matches!(b, Backend::Tunnel) {
             match self.ensure_tunnel_socket(core, cfg.kind) {
                 Ok(()) => b,
@@ -271,6 +230,61 @@ impl Shared {
                 readers,
             },
         );
+    }
+
+    /// Registers a device's fds with the poll threads: a multi-queue TAP's queue i
+    /// with thread i (queues that could not be registered are closed, so the VM
+    /// sends nothing into them), any other fd with the thread reading fewest ports.
+    /// A device no thread could take is marked failed.
+    fn register(&self, mut b: Backend, id: PortId, name: &str, core: &Core) -> (Backend, Readers) {
+        let fds = b.fds();
+        let token = Token(PORT_BASE + id);
+        if fds.len() > 1 {
+            // Never more queues than threads: that is what was asked for. A frame
+            // already waiting is reported at registration.
+            let mut ok = 0;
+            for (w, fd) in fds.iter().enumerate().take(self.links.len()) {
+                match self.links[w]
+                    .registry
+                    .register(&mut SourceFd(fd), token, Interest::READABLE)
+                {
+                    Ok(()) => ok += 1,
+                    Err(e) => {
+                        error!("port {name} queue {w}: epoll add: {e}");
+                        break;
+                    }
+                }
+            }
+            if let Backend::Tap(t) = &mut b {
+                t.truncate(ok);
+            }
+            return match ok {
+                0 => (Backend::Failed("epoll add failed".into()), Readers::None),
+                1 => (b, Readers::One(0)),
+                n => (b, Readers::EachQueue(n)),
+            };
+        }
+        let Some(fd) = fds.first() else {
+            return (b, Readers::None);
+        };
+        let w = (0..self.links.len())
+            .min_by_key(|w| {
+                core.ports
+                    .values()
+                    .filter(|a| a.readers.includes(*w))
+                    .count()
+            })
+            .unwrap_or(0);
+        match self.links[w]
+            .registry
+            .register(&mut SourceFd(fd), token, Interest::READABLE)
+        {
+            Ok(()) => (b, Readers::One(w)),
+            Err(e) => {
+                error!("port {name}: epoll add: {e}");
+                (Backend::Failed(format!("epoll add: {e}")), Readers::None)
+            }
+        }
     }
 
     fn ensure_tunnel_socket(&self, core: &mut Core, kind: PortType) -> Result<()> {
