@@ -36,7 +36,6 @@ pub const VNET_HDR_LEN: usize = 12;
 pub struct Tap {
     file: File,
     name: String,
-    multi_queue: bool,
 }
 
 impl Tap {
@@ -55,15 +54,14 @@ impl Tap {
     /// when one is asked for).
     pub fn open_queues(name: &str, count: usize) -> Result<Vec<Tap>> {
         let want = count > 1;
-        let first = match Tap::open_mode(name, true, want) {
-            Ok(t) => t,
+        let (first, multi) = match Tap::open_mode(name, true, want) {
+            Ok(t) => (t, want),
             // The device exists in the other mode (the kernel refuses a mismatch).
             Err(Error::Os { error, .. }) if error.raw_os_error() == Some(libc::EINVAL) => {
-                Tap::open_mode(name, true, !want)?
+                (Tap::open_mode(name, true, !want)?, !want)
             }
             Err(e) => return Err(e),
         };
-        let multi = first.multi_queue;
         let mut queues = vec![first];
         if multi {
             for _ in 1..count.min(MAX_QUEUES) {
@@ -109,11 +107,7 @@ impl Tap {
         }
         let name = ifr.name();
         tracing::debug!(tap = %name, vnet_hdr, multi_queue, "TAP opened");
-        Ok(Tap {
-            file,
-            name,
-            multi_queue,
-        })
+        Ok(Tap { file, name })
     }
 
     /// The device's name (as the kernel confirmed it).

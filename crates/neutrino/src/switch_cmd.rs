@@ -406,14 +406,16 @@ fn print_show(bridges: &[BridgeView]) {
             if let Some(e) = &p.error {
                 println!("                error: \"{e}\"");
             }
-            if p.poll_threads.len() > 1 {
-                let list: Vec<String> = p.poll_threads.iter().map(usize::to_string).collect();
-                println!(
-                    "                poll threads: {} (a TAP queue each)",
-                    list.join(",")
-                );
-            } else if let Some(t) = p.poll_thread {
-                println!("                poll thread: {t}");
+            match p.poll_threads.as_slice() {
+                [] => {}
+                [t] => println!("                poll thread: {t}"),
+                many => {
+                    let list: Vec<String> = many.iter().map(usize::to_string).collect();
+                    println!(
+                        "                poll threads: {} (a TAP queue each)",
+                        list.join(",")
+                    );
+                }
             }
             if let Some(d) = &c.dhcp {
                 print_dhcp(d, p.dhcp_stats.as_ref());

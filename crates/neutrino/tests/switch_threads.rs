@@ -298,15 +298,15 @@ fn assert_each_queue_read(lab: &Lab, vms: [&Vm; 3], threads: &str) {
     }
 }
 
+/// `ls` or `cat` of /sys/class/net/TAP/`what`, as the VM's namespace sees it.
+fn vm_sysfs(vm: &Vm, command: &str, what: &str) -> String {
+    let path = format!("/sys/class/net/{}/{what}", vm.tap);
+    ip(&["netns", "exec", &vm.ns, command, &path])
+}
+
 /// Whether the VM's TAP is a multi-queue device (IFF_MULTI_QUEUE in tun_flags).
 fn is_multi_queue(vm: &Vm) -> bool {
-    let flags = ip(&[
-        "netns",
-        "exec",
-        &vm.ns,
-        "cat",
-        &format!("/sys/class/net/{}/tun_flags", vm.tap),
-    ]);
+    let flags = vm_sysfs(vm, "cat", "tun_flags");
     u32::from_str_radix(flags.trim().trim_start_matches("0x"), 16)
         .map(|f| f & 0x100 != 0)
         .unwrap_or_else(|e| panic!("tun_flags of {}: {flags:?}: {e}", vm.tap))
@@ -377,13 +377,7 @@ fn vm_taps_get_a_queue_per_poll_thread() {
     let (mut lab, [a, b, c]) = three_vms("thq", "2");
     assert_each_queue_read(&lab, [&a, &b, &c], "0,1");
     // The VM sees a device with two queues.
-    let queues = ip(&[
-        "netns",
-        "exec",
-        &a.ns,
-        "ls",
-        &format!("/sys/class/net/{}/queues", a.tap),
-    ]);
+    let queues = vm_sysfs(&a, "ls", "queues");
     assert!(
         queues.contains("tx-0") && queues.contains("tx-1"),
         "{}: {queues}",

@@ -194,18 +194,15 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
             .map_err(|e| Error::io("poll thread", e))?;
     }
     let pinned: Vec<usize> = pins.iter().flatten().copied().collect();
-    if pinned.is_empty() {
-        info!(
-            "switchd listening on {} ({threads} poll threads)",
-            sock.display()
-        );
+    let on = if pinned.is_empty() {
+        String::new()
     } else {
-        info!(
-            "switchd listening on {} ({threads} poll threads on CPUs {})",
-            sock.display(),
-            crate::poll_cpus::format_cpu_list(&pinned)
-        );
-    }
+        format!(" on CPUs {}", crate::poll_cpus::format_cpu_list(&pinned))
+    };
+    info!(
+        "switchd listening on {} ({threads} poll threads{on})",
+        sock.display()
+    );
     match stopped.recv() {
         Ok((_, Err(e))) => Err(e),
         Ok((i, Ok(()))) => Err(Error::Io(format!("poll thread {i} stopped"))),

@@ -25,7 +25,7 @@ mod underlay;
 mod uplink;
 
 pub use datapath::{Options, default_poll_threads, run};
-pub use poll_cpus::{format_cpu_list, parse_cpu_list};
+pub use poll_cpus::parse_cpu_list;
 pub use uplink::UplinkMode;
 
 /// What can stop the daemon or a request.

@@ -75,12 +75,8 @@ pub struct PortView {
     /// What the `dhcp` action did on the port (ports with a DHCP binding).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhcp_stats: Option<DhcpStats>,
-    /// The poll thread that reads the port (ports with a device of their own; the
-    /// first of them for a multi-queue TAP).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub poll_thread: Option<usize>,
-    /// Every poll thread that reads the port: several for a multi-queue TAP (thread
-    /// i reads queue i).
+    /// The poll threads that read the port (ports with a device of their own):
+    /// several for a multi-queue TAP (thread i reads queue i).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub poll_threads: Vec<usize>,
 }

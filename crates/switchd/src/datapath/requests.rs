@@ -225,10 +225,6 @@ fn show(core: &Core) -> Vec<BridgeView> {
                         ofport: *n,
                         error,
                         dhcp_stats: p.config.dhcp.as_ref().map(|_| p.dhcp_stats),
-                        poll_thread: core
-                            .ports
-                            .get(id)
-                            .and_then(|a| a.readers.threads().first().copied()),
                         poll_threads: core
                             .ports
                             .get(id)

@@ -9,7 +9,7 @@ use mio::Interest;
 use mio::unix::SourceFd;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -64,10 +64,15 @@ impl Readers {
 
     /// The threads, in order.
     pub fn threads(self) -> Vec<usize> {
+        self.thread_fds().into_iter().map(|(w, _)| w).collect()
+    }
+
+    /// Each reading thread with the index of the fd it reads in [`Backend::fds`].
+    fn thread_fds(self) -> Vec<(usize, usize)> {
         match self {
             Readers::None => Vec::new(),
-            Readers::One(w) => vec![w],
-            Readers::EachQueue(n) => (0..n).collect(),
+            Readers::One(w) => vec![(w, 0)],
+            Readers::EachQueue(n) => (0..n).map(|i| (i, i)).collect(),
         }
     }
 }
@@ -238,16 +243,20 @@ impl Shared {
     /// A device no thread could take is marked failed.
     fn register(&self, mut b: Backend, id: PortId, name: &str, core: &Core) -> (Backend, Readers) {
         let fds = b.fds();
-        let token = Token(PORT_BASE + id);
+        // A frame already waiting is reported at registration (epoll checks
+        // readiness when an fd is added).
+        let add = |w: usize, fd: &RawFd| {
+            self.links[w].registry.register(
+                &mut SourceFd(fd),
+                Token(PORT_BASE + id),
+                Interest::READABLE,
+            )
+        };
         if fds.len() > 1 {
-            // Never more queues than threads: that is what was asked for. A frame
-            // already waiting is reported at registration.
+            // Never more queues than threads: that is what was asked for.
             let mut ok = 0;
             for (w, fd) in fds.iter().enumerate().take(self.links.len()) {
-                match self.links[w]
-                    .registry
-                    .register(&mut SourceFd(fd), token, Interest::READABLE)
-                {
+                match add(w, fd) {
                     Ok(()) => ok += 1,
                     Err(e) => {
                         error!("port {name} queue {w}: epoll add: {e}");
@@ -275,10 +284,7 @@ impl Shared {
                     .count()
             })
             .unwrap_or(0);
-        match self.links[w]
-            .registry
-            .register(&mut SourceFd(fd), token, Interest::READABLE)
-        {
+        match add(w, fd) {
             Ok(()) => (b, Readers::One(w)),
             Err(e) => {
                 error!("port {name}: epoll add: {e}");
@@ -328,13 +334,8 @@ impl Shared {
             return;
         };
         let fds = a.backend.fds();
-        for w in a.readers.threads() {
-            let fd = if fds.len() > 1 {
-                fds.get(w)
-            } else {
-                fds.first()
-            };
-            if let (Some(fd), Some(link)) = (fd, self.links.get(w)) {
+        for (w, i) in a.readers.thread_fds() {
+            if let (Some(fd), Some(link)) = (fds.get(i), self.links.get(w)) {
                 let _ = link.registry.deregister(&mut SourceFd(fd));
             }
         }
