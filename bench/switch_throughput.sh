@@ -6,6 +6,8 @@
 #                   over UDP tunnels (Linux 6.17+) when the kernel has it
 #   neutrino-vxlan-sw  the same with --vxlan-uplink off: software segmentation
 #                   and UDP GSO sends (the path on older kernels)
+#   neutrino-vxlan-poll  the same with poll threads that never sleep once
+#                   traffic has come (`--poll-spin-us always`: a core each)
 #   neutrino-gre    same over GRE (only with --gre)
 #   kernel-vxlan    Linux vxlan device (VNI 100) + Linux bridge + veth per host
 #   veth            a plain veth pair between the two VM namespaces (ceiling)
@@ -18,10 +20,13 @@
 # streams (server in VM2, client in VM1), 64-byte UDP packets per second, ping
 # avg RTT and TCP request/response (1 byte each way) latency; during the one
 # stream, the whole machine's busy cores (/proc/stat) give Gbps per core.
+# Then (with cargo) `cargo bench -p host --bench wake_latency` measures what waking
+# a process asleep 50 ms costs here, and the report prints the ping ratio that
+# path would have if a switch that sleeps added nothing but its wake-ups.
 # Prints a table and the ratios neutrino/kernel and neutrino/veth.
 #
 # Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
-#          [--only vxlan,vxlan-sw,gre,kernel,same-host,same-host-pinned,veth]
+#          [--only vxlan,vxlan-sw,vxlan-poll,gre,kernel,same-host,same-host-pinned,veth]
 # Env:   NEUTRINO_BIN (default: <repo>/target/release/neutrino; built with
 #        `cargo build --release -p neutrino` if missing)
 #
@@ -170,7 +175,7 @@ start_switchd() {  # host-ns run-dir [switchd options...]
 
 neutrino_host() {  # kind host-ns local-ip remote-ip vm-ns vm-mac vm-ip
     local kind=$1 ns=$2 local_ip=$3 remote_ip=$4 vm=$5 mac=$6 vmip=$7
-    local dir="$WORK/$ns-$kind-${NEUTRINO_VXLAN_UPLINK:-auto}-$RUN_NO" hex port tap="tap${P#nb}${vm: -2}"
+    local dir="$WORK/$ns-$SCENARIO_NAME-$RUN_NO" hex port tap="tap${P#nb}${vm: -2}"
     hex=$(printf '%02x%02x%02x%02x' ${remote_ip//./ })
     port="$kind-$hex"
     start_switchd "$ns" "$dir"
@@ -292,15 +297,20 @@ print("%.3f" % (float(sys.argv[6]) / cores if cores > 0 else 0))' $before $after
 }
 
 # ---- scenarios ----------------------------------------------------------------
-scenario_neutrino() {  # vxlan|gre [uplink mode: auto|off]
-    local name="neutrino-$1"
+scenario_neutrino() {  # vxlan|gre [uplink mode: auto|off] [poll]
+    SCENARIO_NAME="neutrino-$1"
     export NEUTRINO_VXLAN_UPLINK=${2:-auto}
-    [ "$NEUTRINO_VXLAN_UPLINK" = off ] && name="$name-sw"
+    [ "$NEUTRINO_VXLAN_UPLINK" = off ] && SCENARIO_NAME="$SCENARIO_NAME-sw"
+    if [ "${3:-}" = poll ]; then
+        # Poll threads that never sleep once traffic has come (a core each).
+        export NEUTRINO_POLL_SPIN_US=always
+        SCENARIO_NAME="$SCENARIO_NAME-poll"
+    fi
     underlay
     neutrino_host "$1" "$H1" "$H1_IP" "$H2_IP" "$V1" "$VM1_MAC" "$VM1_IP"
     neutrino_host "$1" "$H2" "$H2_IP" "$H1_IP" "$V2" "$VM2_MAC" "$VM2_IP"
-    measure "$name"
-    sw "$WORK/$H1-$1-$NEUTRINO_VXLAN_UPLINK-$RUN_NO" show | grep -E '^(vxlan uplink|flow cache)' | sed 's/^/  H1 /' >&2 || true
+    measure "$SCENARIO_NAME"
+    sw "$WORK/$H1-$SCENARIO_NAME-$RUN_NO" show | grep -E '^(vxlan uplink|flow cache)' | sed 's/^/  H1 /' >&2 || true
 }
 
 scenario_kernel() {
@@ -359,6 +369,7 @@ wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
 for RUN_NO in $(seq "$RUNS"); do
     wanted vxlan && run_scenario scenario_neutrino vxlan
     wanted vxlan-sw && run_scenario scenario_neutrino vxlan off
+    wanted vxlan-poll && run_scenario scenario_neutrino vxlan auto poll
     if { [ -z "$ONLY" ] && [ "$WITH_GRE" = 1 ]; } || [[ "$ONLY" == *",gre,"* ]]; then
         run_scenario scenario_neutrino gre
     fi
@@ -368,16 +379,24 @@ for RUN_NO in $(seq "$RUNS"); do
     wanted veth && run_scenario scenario_veth
 done
 
+# What waking a sleeping process costs on this machine after 50 ms idle (the ping
+# interval): the floor of any path that must wake a thread per host crossed.
+WAKE_US=""
+if { wanted kernel || wanted veth; } && command -v cargo >/dev/null 2>&1; then
+    WAKE_US=$(cd "$REPO" && cargo bench -q -p host --bench wake_latency -- quick 2>/dev/null \
+        | sed -n 's/^wake_us .*same-cpu-50ms=\([0-9.]*\).*/\1/p')
+fi
+
 # ---- report -------------------------------------------------------------------
-python3 - "$RESULTS" "$DURATION" "$RUNS" <<'EOF'
+python3 - "$RESULTS" "$DURATION" "$RUNS" "$WAKE_US" <<'EOF'
 import statistics, sys
-path, duration, runs = sys.argv[1], sys.argv[2], sys.argv[3]
+path, duration, runs, wake_us = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 vals = {}
 for line in open(path):
     name, metric, v = line.split()
     vals.setdefault(name, {}).setdefault(metric, []).append(float(v))
 med = {n: {m: statistics.median(v) for m, v in ms.items()} for n, ms in vals.items()}
-order = ["neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-gre", "kernel-vxlan", "neutrino-same-host",
+order = ["neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-vxlan-poll", "neutrino-gre", "kernel-vxlan", "neutrino-same-host",
          "neutrino-same-host-pinned", "veth"]
 metrics = [("tcp", "TCP Gbps"), ("tcp_per_core", "Gbps/core"), ("tcp8", "8xTCP Gbps"),
            ("udp64_pps", "UDP64 pps"), ("ping_ms", "ping ms"), ("rr_us", "TCP RR us")]
@@ -400,11 +419,23 @@ def ratio(a, b, m):
     return "n/a"
 print()
 print("ratios (throughput: higher is better; latency: lower is better)")
-print(f"  {'metric':<11} {'vxlan/kernel':>13} {'vxlan-sw/kernel':>16} {'gre/vxlan':>10} {'same-host/veth':>15}"
-      f" {'pinned/veth':>12}")
+print(f"  {'metric':<11} {'vxlan/kernel':>13} {'vxlan-sw/kernel':>16} {'vxlan-poll/kernel':>18}"
+      f" {'gre/vxlan':>10} {'same-host/veth':>15} {'pinned/veth':>12}")
 for m, h in metrics:
     print(f"  {h:<11} {ratio('neutrino-vxlan','kernel-vxlan',m):>13} "
           f"{ratio('neutrino-vxlan-sw','kernel-vxlan',m):>16} "
+          f"{ratio('neutrino-vxlan-poll','kernel-vxlan',m):>18} "
           f"{ratio('neutrino-gre','neutrino-vxlan',m):>10} {ratio('neutrino-same-host','veth',m):>15}"
           f" {ratio('neutrino-same-host-pinned','veth',m):>12}")
+if wake_us:
+    w = float(wake_us)
+    print()
+    print(f"waking a process asleep 50 ms, on its waker's CPU: {w:.1f} us (cargo bench -p host --bench wake_latency)")
+    # Across hosts a ping wakes the switch on each host; on one host, the one switch.
+    for base, wakes, label in (("kernel-vxlan", 2, "vxlan/kernel"), ("veth", 1, "same-host/veth")):
+        k = med.get(base, {}).get("ping_ms")
+        if k:
+            floor = (k * 1000 + wakes * w) / (k * 1000)
+            print(f"  ping floor {label}: {floor:.2f} (the {base} round trip plus {wakes} such wake-up(s),"
+                  f" with no other cost)")
 EOF

@@ -33,9 +33,11 @@ enum Command {
         vxlan_uplink: switchd::UplinkMode,
         /// Microseconds the datapath keeps polling after the last packet of light
         /// traffic before it sleeps (lower request/response latency; bulk traffic
-        /// never polls; 0 = always sleep).
-        #[arg(long, env = "NEUTRINO_POLL_SPIN_US", default_value_t = 300)]
-        poll_spin_us: u64,
+        /// never polls; 0 = always sleep; `always` = never sleep once traffic has
+        /// come: a core per poll thread, for the lowest latency).
+        #[arg(long, env = "NEUTRINO_POLL_SPIN_US", default_value = "300", value_name = "US",
+              value_parser = parse_spin)]
+        poll_spin_us: std::time::Duration,
         /// Poll threads that read ports and tunnel sockets (ports are spread across
         /// them); 0 = one per CPU of --poll-cpus, else half the cores, at least one
         /// (the rest is left to the VMs).
@@ -78,6 +80,17 @@ enum Command {
 #[derive(Debug, Clone)]
 struct CpuList(Vec<usize>);
 
+/// `--poll-spin-us`: microseconds, or `always` (never sleep after traffic).
+fn parse_spin(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim() {
+        "always" => Ok(std::time::Duration::MAX),
+        t => t
+            .parse::<u64>()
+            .map(std::time::Duration::from_micros)
+            .map_err(|_| format!("{text:?} is neither a number of microseconds nor \"always\"")),
+    }
+}
+
 fn parse_cpus(text: &str) -> Result<CpuList, String> {
     switchd::parse_cpu_list(text).map(CpuList)
 }
@@ -111,7 +124,7 @@ fn main() {
                 &run_dir,
                 switchd::Options {
                     vxlan_uplink,
-                    spin: std::time::Duration::from_micros(poll_spin_us),
+                    spin: poll_spin_us,
                     poll_threads,
                     poll_cpus: poll_cpus.map(|l| l.0).unwrap_or_default(),
                 },
@@ -148,5 +161,23 @@ fn main() {
         let msg = format!("{e:#}").replace('\n', " ");
         eprintln!("neutrino: {msg}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn poll_spin_takes_microseconds_or_always() {
+        assert_eq!(parse_spin("300"), Ok(Duration::from_micros(300)));
+        assert_eq!(parse_spin("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_spin("always"), Ok(Duration::MAX));
+        assert_eq!(
+            parse_spin("-1"),
+            Err("\"-1\" is neither a number of microseconds nor \"always\"".to_string())
+        );
+        assert!(parse_spin("forever").is_err());
     }
 }

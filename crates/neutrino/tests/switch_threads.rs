@@ -199,8 +199,8 @@ fn a_port_deleted_and_added_in_one_batch_works() {
     }
 }
 
-/// The CPUs a thread of `pid` named `comm` may run on, as /proc writes them.
-fn thread_cpus(pid: u32, comm: &str) -> Option<String> {
+/// A /proc file (`status`, `stat`) of the thread of `pid` named `comm`.
+fn thread_file(pid: u32, comm: &str, file: &str) -> Option<String> {
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     for task in tasks.flatten() {
         let path = task.path();
@@ -208,13 +208,16 @@ fn thread_cpus(pid: u32, comm: &str) -> Option<String> {
         let Ok(name) = std::fs::read_to_string(path.join("comm")) else {
             continue;
         };
-        if name.trim() != comm {
-            continue;
+        if name.trim() == comm {
+            return std::fs::read_to_string(path.join(file)).ok();
         }
-        let status = std::fs::read_to_string(path.join("status")).ok()?;
-        return allowed_list(&status);
     }
     None
+}
+
+/// The CPUs a thread of `pid` named `comm` may run on, as /proc writes them.
+fn thread_cpus(pid: u32, comm: &str) -> Option<String> {
+    allowed_list(&thread_file(pid, comm, "status")?)
 }
 
 /// The `Cpus_allowed_list` of a /proc status file.
@@ -248,6 +251,54 @@ fn poll_threads_pinned_with_poll_cpus_stay_on_their_cpu() {
     );
     lab.wait_ping(&a, b.ip, PING_WITHIN);
     lab.tcp_transfer(&a, &b, 20);
+}
+
+/// CPU time (user + system) of the thread of `pid` named `comm`, from its /proc
+/// stat (in USER_HZ ticks, 100 a second on Linux).
+fn thread_cpu_time(pid: u32, comm: &str) -> Option<Duration> {
+    let stat = thread_file(pid, comm, "stat")?;
+    // Fields after the command name: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// CPU time poll-0 of `lab`'s switchd takes over `idle` after a ping (no traffic).
+fn poll_cpu_while_idle(lab: &Lab, a: &Vm, b: &Vm, idle: Duration) -> Duration {
+    lab.wait_ping(a, b.ip, PING_WITHIN);
+    let pid = lab.switchd_pid(H::H1);
+    let before = thread_cpu_time(pid, "poll-0").expect("poll-0's /proc stat");
+    std::thread::sleep(idle);
+    let after = thread_cpu_time(pid, "poll-0").expect("poll-0's /proc stat");
+    after.saturating_sub(before)
+}
+
+#[test]
+fn poll_spin_always_keeps_polling_after_traffic_and_the_default_sleeps() {
+    if !lab_available() {
+        return;
+    }
+    let idle = Duration::from_secs(1);
+    let (lab, [a, b, _c]) =
+        three_vms_with("tsa", &["--poll-threads", "1", "--poll-spin-us", "always"]);
+    let polling = poll_cpu_while_idle(&lab, &a, &b, idle);
+    // Frames still cross while the thread polls.
+    lab.tcp_transfer(&a, &b, 20);
+    lab.wait_ping(&b, a.ip, PING_WITHIN);
+    drop(lab);
+    let (lab, [a, b, _c]) = three_vms_with("tsd", &["--poll-threads", "1"]);
+    let sleeping = poll_cpu_while_idle(&lab, &a, &b, idle);
+    eprintln!("poll-0 over {idle:?} idle: {polling:?} polling, {sleeping:?} by default");
+    // Polling: even sharing 2 cores with everything else it runs a good part of
+    // the second; the default sleeps 300 us after the ping's last frame.
+    assert!(
+        polling >= Duration::from_millis(150),
+        "poll-0 took {polling:?} of {idle:?} with --poll-spin-us always"
+    );
+    assert!(
+        sleeping <= Duration::from_millis(50),
+        "poll-0 took {sleeping:?} of {idle:?} by default"
+    );
 }
 
 #[test]

@@ -68,7 +68,8 @@ pub struct Options {
     /// Whether VXLAN super-frames may go out the uplink TAP.
     pub vxlan_uplink: UplinkMode,
     /// How long the loop keeps polling (yielding the CPU) after the last event of
-    /// light traffic before it sleeps (see spin.rs). Zero: always sleep.
+    /// light traffic before it sleeps (see spin.rs). Zero: always sleep;
+    /// `Duration::MAX`: never, once traffic has come.
     pub spin: Duration,
     /// Poll threads; 0: one per CPU of `poll_cpus`, or [`default_poll_threads`].
     pub poll_threads: usize,
@@ -199,8 +200,13 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
     } else {
         format!(" on CPUs {}", crate::poll_cpus::format_cpu_list(&pinned))
     };
+    let polling = if opts.spin == Duration::MAX {
+        "never sleeping once traffic has come".to_string()
+    } else {
+        format!("polling {} us after light traffic", opts.spin.as_micros())
+    };
     info!(
-        "switchd listening on {} ({threads} poll threads{on})",
+        "switchd listening on {} ({threads} poll threads{on}, {polling})",
         sock.display()
     );
     match stopped.recv() {
