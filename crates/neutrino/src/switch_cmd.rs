@@ -289,10 +289,16 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             flow_cache: c,
             heap,
             poll_cpus,
+            poll_spin,
         } => {
             print_show(&bridges);
             if !poll_cpus.is_empty() {
-                println!("{}", poll_threads_line(&poll_cpus));
+                match poll_spin {
+                    Some(spin) => {
+                        println!("{}, {}", poll_threads_line(&poll_cpus), spin.describe())
+                    }
+                    None => println!("{}", poll_threads_line(&poll_cpus)),
+                }
             }
             if let Some(h) = heap {
                 println!(

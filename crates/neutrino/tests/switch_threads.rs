@@ -239,7 +239,8 @@ fn poll_threads_pinned_with_poll_cpus_stay_on_their_cpu() {
     let last = cpus.rsplit([',', '-']).next().expect("a CPU").to_string();
     let (lab, [a, b, _c]) = three_vms_with("thp", &["--poll-cpus", &last]);
     let show = lab.switch_ok(H::H1, &["show"]);
-    let line = format!("poll threads: 1 (poll-0 on CPU {last})");
+    let line =
+        format!("poll threads: 1 (poll-0 on CPU {last}), polling 300 us after light traffic");
     assert!(show.lines().any(|l| l == line), "no '{line}' in:\n{show}");
     let pid = lab.switchd_pid(H::H1);
     assert_eq!(thread_cpus(pid, "poll-0").as_deref(), Some(last.as_str()));
@@ -281,6 +282,9 @@ fn poll_spin_always_keeps_polling_after_traffic_and_the_default_sleeps() {
     let idle = Duration::from_secs(1);
     let (lab, [a, b, _c]) =
         three_vms_with("tsa", &["--poll-threads", "1", "--poll-spin-us", "always"]);
+    let show = lab.switch_ok(H::H1, &["show"]);
+    let line = "poll threads: 1 (not pinned), never sleeping once traffic has come";
+    assert!(show.lines().any(|l| l == line), "no '{line}' in:\n{show}");
     let polling = poll_cpu_while_idle(&lab, &a, &b, idle);
     // Frames still cross while the thread polls.
     lab.tcp_transfer(&a, &b, 20);

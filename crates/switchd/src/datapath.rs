@@ -161,6 +161,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
     let shared = Arc::new(Shared::new(
         Core::new(sw, state_path, UplinkSlot::new(opts.vxlan_uplink)),
         links,
+        opts.spin,
     ));
     {
         let mut core = shared.lock();
@@ -200,14 +201,10 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
     } else {
         format!(" on CPUs {}", crate::poll_cpus::format_cpu_list(&pinned))
     };
-    let polling = if opts.spin == Duration::MAX {
-        "never sleeping once traffic has come".to_string()
-    } else {
-        format!("polling {} us after light traffic", opts.spin.as_micros())
-    };
     info!(
-        "switchd listening on {} ({threads} poll threads{on}, {polling})",
-        sock.display()
+        "switchd listening on {} ({threads} poll threads{on}, {})",
+        sock.display(),
+        crate::protocol::PollSpin::of(opts.spin).describe()
     );
     match stopped.recv() {
         Ok((_, Err(e))) => Err(e),

@@ -142,6 +142,36 @@ impl TunnelCounters {
     }
 }
 
+/// When poll threads sleep (`switchd --poll-spin-us`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PollSpin {
+    /// They keep polling this many microseconds after light traffic (0: never).
+    Micros(u64),
+    /// They never sleep once traffic has come (`always`).
+    Always,
+}
+
+impl PollSpin {
+    /// From the option's value (`Duration::MAX` is `always`).
+    pub fn of(spin: std::time::Duration) -> PollSpin {
+        if spin == std::time::Duration::MAX {
+            PollSpin::Always
+        } else {
+            PollSpin::Micros(u64::try_from(spin.as_micros()).unwrap_or(u64::MAX))
+        }
+    }
+
+    /// How `switch show` and the startup log say it.
+    pub fn describe(self) -> String {
+        match self {
+            PollSpin::Micros(0) => "sleeping when idle".to_string(),
+            PollSpin::Micros(us) => format!("polling {us} us after light traffic"),
+            PollSpin::Always => "never sleeping once traffic has come".to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Response {
@@ -164,6 +194,9 @@ pub enum Response {
         /// Per poll thread, the CPU it is pinned to (`--poll-cpus`).
         #[serde(default)]
         poll_cpus: Vec<Option<usize>>,
+        /// When the poll threads sleep (`--poll-spin-us`); absent from older switchds.
+        #[serde(default)]
+        poll_spin: Option<PollSpin>,
     },
     Ports {
         ports: Vec<PortStatsRow>,
@@ -184,6 +217,39 @@ pub enum Response {
 mod tests {
     use super::*;
     use std::net::Ipv4Addr;
+
+    #[test]
+    fn poll_spin_is_told_as_the_option_was_given() {
+        use std::time::Duration;
+        assert_eq!(PollSpin::of(Duration::MAX), PollSpin::Always);
+        assert_eq!(
+            PollSpin::of(Duration::from_micros(300)),
+            PollSpin::Micros(300)
+        );
+        assert_eq!(
+            PollSpin::Micros(300).describe(),
+            "polling 300 us after light traffic"
+        );
+        assert_eq!(PollSpin::Micros(0).describe(), "sleeping when idle");
+        assert_eq!(
+            PollSpin::Always.describe(),
+            "never sleeping once traffic has come"
+        );
+        // An older switchd's show has no poll_spin: it reads as unknown.
+        let old = r#"{"result":"show","bridges":[],"tunnels":{"malformed":0,"unknown":0}}"#;
+        match serde_json::from_str::<Response>(old).unwrap() {
+            Response::Show { poll_spin, .. } => assert_eq!(poll_spin, None),
+            other => panic!("{other:?}"),
+        }
+        for spin in [PollSpin::Always, PollSpin::Micros(300)] {
+            let json = serde_json::to_string(&spin).unwrap();
+            assert_eq!(
+                serde_json::from_str::<PollSpin>(&json).unwrap(),
+                spin,
+                "{json}"
+            );
+        }
+    }
 
     #[test]
     fn batch_round_trips_as_json() {

@@ -93,6 +93,8 @@ pub(crate) struct Shared {
     /// Bumped after every change of ports, sockets or the uplink.
     pub generation: AtomicU64,
     pub links: Vec<WorkerLink>,
+    /// How long poll threads keep polling after light traffic (`--poll-spin-us`).
+    pub spin: Duration,
     clock: Instant,
 }
 
@@ -140,11 +142,12 @@ impl Core {
 }
 
 impl Shared {
-    pub fn new(core: Core, links: Vec<WorkerLink>) -> Shared {
+    pub fn new(core: Core, links: Vec<WorkerLink>, spin: Duration) -> Shared {
         Shared {
             core: Mutex::new(core),
             generation: AtomicU64::new(1),
             links,
+            spin,
             clock: Instant::now(),
         }
     }
