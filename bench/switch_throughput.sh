@@ -28,7 +28,9 @@
 # Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
 #          [--only vxlan,vxlan-sw,vxlan-poll,gre,kernel,same-host,same-host-pinned,veth]
 # Env:   NEUTRINO_BIN (default: <repo>/target/release/neutrino; built with
-#        `cargo build --release -p neutrino` if missing)
+#        `cargo build --release -p neutrino` if missing); switchd's own NEUTRINO_*
+#        options (NEUTRINO_POLL_THREADS, NEUTRINO_POLL_SPIN_US, ...) apply to every
+#        switchd started, except what a row sets itself; the report names them
 #
 # Everything lives in namespaces named nb<pid>*; nothing touches the root
 # namespace. All of it is torn down on exit (processes killed by PID).
@@ -47,7 +49,7 @@ while [ $# -gt 0 ]; do
         --runs) RUNS=$2; shift ;;
         --keep-logs) KEEP_LOGS=1 ;;
         --only) ONLY=",$2,"; shift ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -302,7 +304,7 @@ scenario_neutrino() {  # vxlan|gre [uplink mode: auto|off] [poll]
     export NEUTRINO_VXLAN_UPLINK=${2:-auto}
     [ "$NEUTRINO_VXLAN_UPLINK" = off ] && SCENARIO_NAME="$SCENARIO_NAME-sw"
     if [ "${3:-}" = poll ]; then
-        # Poll threads that never sleep once traffic has come (a core each).
+        # Poll threads that poll without end after light traffic (a core each).
         export NEUTRINO_POLL_SPIN_US=always
         SCENARIO_NAME="$SCENARIO_NAME-poll"
     fi
@@ -382,15 +384,23 @@ done
 # What waking a sleeping process costs on this machine after 50 ms idle (the ping
 # interval): the floor of any path that must wake a thread per host crossed.
 WAKE_US=""
-if { wanted kernel || wanted veth; } && command -v cargo >/dev/null 2>&1; then
-    WAKE_US=$(cd "$REPO" && cargo bench -q -p host --bench wake_latency -- quick 2>/dev/null \
-        | sed -n 's/^wake_us .*same-cpu-50ms=\([0-9.]*\).*/\1/p')
+if wanted kernel || wanted veth; then
+    wake_bench="cd '$REPO' && cargo bench -q -p host --bench wake_latency -- quick"
+    if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+        # As the user who ran sudo: target/ stays theirs, and so does their cargo.
+        wake_bench="sudo -u '$SUDO_USER' -H bash -lc \"$wake_bench\""
+    fi
+    if bash -c "$wake_bench" >"$WORK/wake.log" 2>&1; then
+        WAKE_US=$(sed -n 's/^wake_us .*same-cpu-50ms=\([0-9.]*\).*/\1/p' "$WORK/wake.log")
+    fi
+    [ -n "$WAKE_US" ] || { echo "note: the wake-up bench did not run (no ping floor):" >&2; tail -3 "$WORK/wake.log" >&2; }
 fi
+SWITCHD_ENV=$(env | grep -E '^NEUTRINO_(POLL_|VXLAN_UPLINK)' | sort | tr '\n' ' ' || true)
 
 # ---- report -------------------------------------------------------------------
-python3 - "$RESULTS" "$DURATION" "$RUNS" "$WAKE_US" <<'EOF'
+python3 - "$RESULTS" "$DURATION" "$RUNS" "$WAKE_US" "$SWITCHD_ENV" <<'EOF'
 import statistics, sys
-path, duration, runs, wake_us = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+path, duration, runs, wake_us, switchd_env = sys.argv[1:6]
 vals = {}
 for line in open(path):
     name, metric, v = line.split()
@@ -404,6 +414,8 @@ print()
 print(f"VM1 -> VM2, medians of {runs} runs: iperf3 TCP {duration} s (1 and 8 streams),")
 print("64-byte UDP 5 s, ping -c 20 -i 0.05, TCP 1-byte request/response; VM MTU 1450;")
 print("Gbps/core: the one-stream TCP rate per busy core of the whole machine")
+if switchd_env.strip():
+    print(f"switchd environment (every row but what a row sets): {switchd_env.strip()}")
 print(f"{'path':<26}" + "".join(f"{h:>12}" for _, h in metrics))
 for n in order:
     if n not in med:

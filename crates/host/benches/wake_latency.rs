@@ -25,7 +25,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>
 #[derive(Clone, Copy)]
 enum Placement {
     SameCpu(usize),
-    OtherCpu(usize, usize),
+    OtherCpu { waker: usize, sleeper: usize },
     Unpinned,
 }
 
@@ -33,14 +33,14 @@ impl Placement {
     fn name(self) -> &'static str {
         match self {
             Placement::SameCpu(_) => "same-cpu",
-            Placement::OtherCpu(..) => "other-cpu",
+            Placement::OtherCpu { .. } => "other-cpu",
             Placement::Unpinned => "unpinned",
         }
     }
     fn cpus(self) -> (Option<usize>, Option<usize>) {
         match self {
             Placement::SameCpu(c) => (Some(c), Some(c)),
-            Placement::OtherCpu(a, b) => (Some(a), Some(b)),
+            Placement::OtherCpu { waker, sleeper } => (Some(waker), Some(sleeper)),
             Placement::Unpinned => (None, None),
         }
     }
@@ -61,7 +61,10 @@ fn main() -> Result<()> {
     };
     let mut placements = vec![Placement::SameCpu(first)];
     if let Some(&second) = cpus.get(1) {
-        placements.push(Placement::OtherCpu(first, second));
+        placements.push(Placement::OtherCpu {
+            waker: first,
+            sleeper: second,
+        });
     }
     placements.push(Placement::Unpinned);
     let gaps = [
@@ -90,6 +93,9 @@ fn main() -> Result<()> {
     for placement in placements {
         for (gap, gap_name, samples) in gaps {
             let mut wakes = measure(placement, gap, samples)?;
+            if wakes.is_empty() {
+                return Err("no wake-up was measured".into());
+            }
             wakes.sort_by(f64::total_cmp);
             let at = |q: usize| wakes[(wakes.len() - 1) * q / 100];
             println!(

@@ -33,11 +33,11 @@ enum Command {
         vxlan_uplink: switchd::UplinkMode,
         /// Microseconds the datapath keeps polling after the last packet of light
         /// traffic before it sleeps (lower request/response latency; bulk traffic
-        /// never polls; 0 = always sleep; `always` = never sleep once traffic has
-        /// come: a core per poll thread, for the lowest latency).
-        #[arg(long, env = "NEUTRINO_POLL_SPIN_US", default_value = "300", value_name = "US",
-              value_parser = parse_spin)]
-        poll_spin_us: std::time::Duration,
+        /// never polls; 0 = always sleep; `always` = poll without end after light
+        /// traffic: a core per poll thread even when idle, for the lowest latency).
+        #[arg(long, env = "NEUTRINO_POLL_SPIN_US", default_value = "300",
+              value_name = "US|always", value_parser = parse_spin)]
+        poll_spin_us: switchd::PollSpin,
         /// Poll threads that read ports and tunnel sockets (ports are spread across
         /// them); 0 = one per CPU of --poll-cpus, else half the cores, at least one
         /// (the rest is left to the VMs).
@@ -80,13 +80,13 @@ enum Command {
 #[derive(Debug, Clone)]
 struct CpuList(Vec<usize>);
 
-/// `--poll-spin-us`: microseconds, or `always` (never sleep after traffic).
-fn parse_spin(text: &str) -> Result<std::time::Duration, String> {
+/// `--poll-spin-us`: microseconds, or `always` (poll without end after traffic).
+fn parse_spin(text: &str) -> Result<switchd::PollSpin, String> {
     match text.trim() {
-        "always" => Ok(std::time::Duration::MAX),
+        "always" => Ok(switchd::PollSpin::Always),
         t => t
             .parse::<u64>()
-            .map(std::time::Duration::from_micros)
+            .map(switchd::PollSpin::Micros)
             .map_err(|_| format!("{text:?} is neither a number of microseconds nor \"always\"")),
     }
 }
@@ -167,13 +167,13 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use switchd::PollSpin;
 
     #[test]
     fn poll_spin_takes_microseconds_or_always() {
-        assert_eq!(parse_spin("300"), Ok(Duration::from_micros(300)));
-        assert_eq!(parse_spin("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_spin("always"), Ok(Duration::MAX));
+        assert_eq!(parse_spin("300"), Ok(PollSpin::Micros(300)));
+        assert_eq!(parse_spin("0"), Ok(PollSpin::Micros(0)));
+        assert_eq!(parse_spin("always"), Ok(PollSpin::Always));
         assert_eq!(
             parse_spin("-1"),
             Err("\"-1\" is neither a number of microseconds nor \"always\"".to_string())

@@ -14,7 +14,7 @@ mod tunnel_tx;
 mod worker;
 
 use crate::backend::{self, Backend};
-use crate::protocol::TunnelCounters;
+use crate::protocol::{PollSpin, TunnelCounters};
 use crate::uplink::{UplinkMode, UplinkSlot};
 use crate::{Error, Result, SOCKET_NAME, STATE_NAME, state};
 use mio::{Poll, Token, Waker};
@@ -68,9 +68,8 @@ pub struct Options {
     /// Whether VXLAN super-frames may go out the uplink TAP.
     pub vxlan_uplink: UplinkMode,
     /// How long the loop keeps polling (yielding the CPU) after the last event of
-    /// light traffic before it sleeps (see spin.rs). Zero: always sleep;
-    /// `Duration::MAX`: never, once traffic has come.
-    pub spin: Duration,
+    /// light traffic before it sleeps (see spin.rs).
+    pub spin: PollSpin,
     /// Poll threads; 0: one per CPU of `poll_cpus`, or [`default_poll_threads`].
     pub poll_threads: usize,
     /// CPUs the poll threads are pinned to, thread i to the i-th (see poll_cpus.rs);
@@ -82,7 +81,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             vxlan_uplink: UplinkMode::Auto,
-            spin: Duration::from_micros(300),
+            spin: PollSpin::Micros(300),
             poll_threads: 0,
             poll_cpus: Vec::new(),
         }
@@ -204,7 +203,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
     info!(
         "switchd listening on {} ({threads} poll threads{on}, {})",
         sock.display(),
-        crate::protocol::PollSpin::of(opts.spin).describe()
+        opts.spin.describe()
     );
     match stopped.recv() {
         Ok((_, Err(e))) => Err(e),

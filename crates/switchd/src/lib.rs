@@ -26,6 +26,7 @@ mod uplink;
 
 pub use datapath::{Options, default_poll_threads, run};
 pub use poll_cpus::parse_cpu_list;
+pub use protocol::PollSpin;
 pub use uplink::UplinkMode;
 
 /// What can stop the daemon or a request.

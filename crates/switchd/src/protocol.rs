@@ -142,32 +142,25 @@ impl TunnelCounters {
     }
 }
 
-/// When poll threads sleep (`switchd --poll-spin-us`).
+/// How long poll threads keep polling after light traffic before they sleep
+/// (`switchd --poll-spin-us`). Under bulk traffic they sleep between events either
+/// way (see spin.rs).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum PollSpin {
-    /// They keep polling this many microseconds after light traffic (0: never).
+    /// This many microseconds (0: they sleep as soon as nothing is ready).
     Micros(u64),
-    /// They never sleep once traffic has come (`always`).
+    /// Without end (`always`): a core per poll thread, even when idle.
     Always,
 }
 
 impl PollSpin {
-    /// From the option's value (`Duration::MAX` is `always`).
-    pub fn of(spin: std::time::Duration) -> PollSpin {
-        if spin == std::time::Duration::MAX {
-            PollSpin::Always
-        } else {
-            PollSpin::Micros(u64::try_from(spin.as_micros()).unwrap_or(u64::MAX))
-        }
-    }
-
     /// How `switch show` and the startup log say it.
     pub fn describe(self) -> String {
         match self {
             PollSpin::Micros(0) => "sleeping when idle".to_string(),
             PollSpin::Micros(us) => format!("polling {us} us after light traffic"),
-            PollSpin::Always => "never sleeping once traffic has come".to_string(),
+            PollSpin::Always => "polling without end after light traffic".to_string(),
         }
     }
 }
@@ -220,12 +213,6 @@ mod tests {
 
     #[test]
     fn poll_spin_is_told_as_the_option_was_given() {
-        use std::time::Duration;
-        assert_eq!(PollSpin::of(Duration::MAX), PollSpin::Always);
-        assert_eq!(
-            PollSpin::of(Duration::from_micros(300)),
-            PollSpin::Micros(300)
-        );
         assert_eq!(
             PollSpin::Micros(300).describe(),
             "polling 300 us after light traffic"
@@ -233,7 +220,7 @@ mod tests {
         assert_eq!(PollSpin::Micros(0).describe(), "sleeping when idle");
         assert_eq!(
             PollSpin::Always.describe(),
-            "never sleeping once traffic has come"
+            "polling without end after light traffic"
         );
         // An older switchd's show has no poll_spin: it reads as unknown.
         let old = r#"{"result":"show","bridges":[],"tunnels":{"malformed":0,"unknown":0}}"#;

@@ -4,6 +4,7 @@
 //! bulk traffic (TCP super-frames, or many frames per millisecond) the next event
 //! comes soon anyway and the CPU is better left to the VMs: the loop sleeps.
 
+use crate::protocol::PollSpin;
 use std::time::{Duration, Instant};
 
 /// Length of the periods traffic is judged over.
@@ -21,10 +22,14 @@ pub struct SpinPolicy {
 }
 
 impl SpinPolicy {
-    /// Polls for `window` after the last event when traffic is light (zero: never).
-    pub fn new(window: Duration, now: Instant) -> SpinPolicy {
+    /// Polls for `spin` after the last event when traffic is light.
+    pub fn new(spin: PollSpin, now: Instant) -> SpinPolicy {
         SpinPolicy {
-            window,
+            // Without end: no gap between events reaches Duration::MAX.
+            window: match spin {
+                PollSpin::Micros(us) => Duration::from_micros(us),
+                PollSpin::Always => Duration::MAX,
+            },
             period_start: now,
             frames: 0,
             gso: false,
@@ -59,19 +64,32 @@ mod tests {
     #[test]
     fn light_traffic_polls_for_the_window_then_sleeps() {
         let t0 = Instant::now();
-        let mut s = SpinPolicy::new(300 * US, t0);
+        let mut s = SpinPolicy::new(PollSpin::Micros(300), t0);
         s.note_frame(false);
         assert!(s.should_spin(t0 + 10 * US, Some(t0)));
         assert!(s.should_spin(t0 + 299 * US, Some(t0)));
         assert!(!s.should_spin(t0 + 301 * US, Some(t0)));
         assert!(!s.should_spin(t0, None), "no event yet: sleep");
-        assert!(!SpinPolicy::new(Duration::ZERO, t0).should_spin(t0, Some(t0)));
+        assert!(!SpinPolicy::new(PollSpin::Micros(0), t0).should_spin(t0, Some(t0)));
+    }
+
+    #[test]
+    fn always_polls_after_light_traffic_however_long_ago_but_not_through_bulk() {
+        let t0 = Instant::now();
+        let mut s = SpinPolicy::new(PollSpin::Always, t0);
+        assert!(!s.should_spin(t0, None), "no event yet: sleep");
+        s.note_frame(false);
+        let day = Duration::from_secs(86_400);
+        assert!(s.should_spin(t0 + day, Some(t0)));
+        s.note_frame(true);
+        let t1 = t0 + day + PERIOD;
+        assert!(!s.should_spin(t1, Some(t1)), "after super-frames: sleep");
     }
 
     #[test]
     fn bulk_traffic_sleeps_until_a_quiet_period() {
         let t0 = Instant::now();
-        let mut s = SpinPolicy::new(300 * US, t0);
+        let mut s = SpinPolicy::new(PollSpin::Micros(300), t0);
         s.note_frame(true); // a super-frame
         let t1 = t0 + PERIOD;
         assert!(!s.should_spin(t1, Some(t1)), "after super-frames: sleep");

@@ -150,7 +150,7 @@ impl Shared {
                 flow_cache: core.sw.flow_cache_stats(),
                 heap: crate::heap::stats(),
                 poll_cpus: self.links.iter().map(|l| l.cpu).collect(),
-                poll_spin: Some(crate::protocol::PollSpin::of(self.spin)),
+                poll_spin: Some(self.poll_spin),
             },
             Request::AddFlows { bridge, flows } => match core.sw.add_flows(&bridge, &flows, now) {
                 Ok(_) => done(core),

@@ -5,6 +5,7 @@
 //! any other device the thread reading fewest ports.
 
 use super::*;
+use crate::protocol::PollSpin;
 use mio::Interest;
 use mio::unix::SourceFd;
 use std::collections::HashMap;
@@ -94,7 +95,7 @@ pub(crate) struct Shared {
     pub generation: AtomicU64,
     pub links: Vec<WorkerLink>,
     /// How long poll threads keep polling after light traffic (`--poll-spin-us`).
-    pub spin: Duration,
+    pub poll_spin: PollSpin,
     clock: Instant,
 }
 
@@ -142,12 +143,12 @@ impl Core {
 }
 
 impl Shared {
-    pub fn new(core: Core, links: Vec<WorkerLink>, spin: Duration) -> Shared {
+    pub fn new(core: Core, links: Vec<WorkerLink>, poll_spin: PollSpin) -> Shared {
         Shared {
             core: Mutex::new(core),
             generation: AtomicU64::new(1),
             links,
-            spin,
+            poll_spin,
             clock: Instant::now(),
         }
     }
