@@ -25,7 +25,14 @@
 # path would have if a switch that sleeps added nothing but its wake-ups.
 # Prints a table and the ratios neutrino/kernel and neutrino/veth.
 #
+# With --hops (or --hops-interval SECONDS, default 0.05) nothing above is measured:
+# each path instead pings VM1 -> VM2 40 times with tcpdump on both VMs' NICs and
+# both ends of the underlay, and prints how long the request and the reply spent
+# between each pair of capture points (median and least, in us): where a round
+# trip's time goes.
+#
 # Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
+#          [--hops | --hops-interval SECONDS]
 #          [--only vxlan,vxlan-sw,vxlan-poll,gre,kernel,same-host,same-host-pinned,veth]
 # Env:   NEUTRINO_BIN (default: <repo>/target/release/neutrino; built with
 #        `cargo build --release -p neutrino` if missing); switchd's own NEUTRINO_*
@@ -42,6 +49,8 @@ RUNS=3
 WITH_GRE=0
 ONLY=""
 KEEP_LOGS=0
+HOPS=0
+HOPS_INTERVAL=0.05
 while [ $# -gt 0 ]; do
     case "$1" in
         --gre) WITH_GRE=1 ;;
@@ -49,6 +58,8 @@ while [ $# -gt 0 ]; do
         --runs) RUNS=$2; shift ;;
         --keep-logs) KEEP_LOGS=1 ;;
         --only) ONLY=",$2,"; shift ;;
+        --hops) HOPS=1 ;;
+        --hops-interval) HOPS=1; HOPS_INTERVAL=$2; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -64,6 +75,7 @@ need ss iproute2
 need ping iputils-ping
 need iperf3 iperf3
 need python3 python3
+[ "$HOPS" = 0 ] || need tcpdump tcpdump
 
 NEUTRINO_BIN=${NEUTRINO_BIN:-$REPO/target/release/neutrino}
 if [ ! -x "$NEUTRINO_BIN" ]; then
@@ -254,8 +266,99 @@ cpu_jiffies() {  # the whole machine's "busy total" jiffies, from /proc/stat
     awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6 }' /proc/stat
 }
 
+HOPS_PY='
+import collections, statistics, struct, sys
+def frames(path):
+    data = open(path, "rb").read()
+    nano = struct.unpack("<I", data[:4])[0] == 0xA1B23C4D
+    at = 24
+    while at + 16 <= len(data):
+        sec, frac, caplen, _ = struct.unpack("<IIII", data[at:at + 16])
+        at += 16
+        yield sec + frac / (1e9 if nano else 1e6), data[at:at + caplen]
+        at += caplen
+def echo(f):
+    """(ICMP type, sequence) of an echo in an Ethernet frame, through VXLAN or GRE."""
+    if len(f) < 34 or f[12:14] != b"\x08\x00":
+        return None
+    ip = f[14:]
+    ihl, proto = (ip[0] & 15) * 4, ip[9]
+    l4 = ip[ihl:]
+    if proto == 1 and len(l4) >= 8 and l4[0] in (0, 8):
+        return l4[0], struct.unpack("!H", l4[6:8])[0]
+    if proto == 17 and len(l4) >= 16 and struct.unpack("!H", l4[2:4])[0] == 4789:
+        return echo(l4[16:])
+    if proto == 47 and len(l4) >= 4 and l4[2:4] == b"\x65\x58":
+        flags = l4[0]
+        return echo(l4[4 + 4 * bin(flags & 0xB0).count("1"):])
+    return None
+points = [a.split("=", 1) for a in sys.argv[1:]]
+seen = collections.defaultdict(dict)
+for label, path in points:
+    for t, f in frames(path):
+        e = echo(f)
+        if e and label not in seen[e]:
+            seen[e][label] = t
+order = [("request", 8, p) for p, _ in points] + [("reply", 0, p) for p, _ in reversed(points)]
+hops = collections.defaultdict(list)
+for seq in sorted({s for _, s in seen}):
+    times = [seen[(ty, seq)].get(p) for _, ty, p in order]
+    if None in times:
+        continue
+    for i in range(1, len(order)):
+        hops[i].append((times[i] - times[i - 1]) * 1e6)
+    hops[0].append((times[-1] - times[0]) * 1e6)
+if not hops:
+    sys.exit("no echo seen at every capture point")
+print(f"    {len(hops[0])} round trips seen at every point; us, median (least)")
+for i in range(1, len(order)):
+    (wa, _, pa), (wb, _, pb) = order[i - 1], order[i]
+    what = wa if wa == wb else "turn"
+    print(f"    {what:<8} {pa:>12} -> {pb:<12} {statistics.median(hops[i]):8.1f} ({min(hops[i]):.1f})")
+whole = statistics.median(hops[0])
+print("    " + "round trip".ljust(34) + f"{whole:8.1f} ({min(hops[0]):.1f})")
+'
+
+trace_hops() {  # name: pings VM1 -> VM2 with tcpdump at every capture point
+    local name=$1 ns ifc label pid k=0 args=() dumps=()
+    wait_ping "$V1" "$VM2_IP"
+    for ns in "$V1" "$H1" "$H2" "$V2"; do
+        case $ns in
+            "$H1") ifc="${P}u1"; label=host1 ;;
+            "$H2") ifc="${P}u2"; label=host2 ;;
+            "$V1") label=vm1; ifc=$(ip -n "$ns" -o link show | awk -F': ' '$2 != "lo" { sub(/@.*/, "", $2); print $2; exit }') ;;
+            *) label=vm2; ifc=$(ip -n "$ns" -o link show | awk -F': ' '$2 != "lo" { sub(/@.*/, "", $2); print $2; exit }') ;;
+        esac
+        ip -n "$ns" link show "$ifc" >/dev/null 2>&1 || continue  # one host: no underlay
+        k=$((k + 1))
+        ip netns exec "$ns" tcpdump -i "$ifc" -n -U --time-stamp-precision=nano \
+            -w "$WORK/$name.$RUN_NO.$k.pcap" 'icmp or udp port 4789 or ip proto 47' \
+            2>"$WORK/$name.$RUN_NO.$k.log" &
+        pid=$!
+        track "$pid"
+        dumps+=("$pid")
+        args+=("$label=$WORK/$name.$RUN_NO.$k.pcap")
+    done
+    for k in $(seq 50); do
+        [ "$(cat "$WORK/$name.$RUN_NO".*.log | grep -c listening)" = "${#dumps[@]}" ] && break
+        sleep 0.1
+    done
+    ip netns exec "$V1" ping -q -c 40 -i "$HOPS_INTERVAL" "$VM2_IP" >/dev/null || die "ping failed on $name"
+    # tcpdump is not in immediate mode (a wake-up per packet would slow the paths it
+    # watches): the kernel hands it its buffer within 1 s (libpcap's timeout).
+    sleep 1.5
+    for pid in "${dumps[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+    for pid in "${dumps[@]}"; do wait "$pid" 2>/dev/null || true; done
+    echo "$name run $RUN_NO, ping every $HOPS_INTERVAL s:"
+    python3 -c "$HOPS_PY" "${args[@]}"
+}
+
 measure() {  # name  (VM1 -> VM2 at $VM2_IP; appends "name metric value" lines)
     local name=$1 run json v before after gbps
+    if [ "$HOPS" = 1 ]; then
+        trace_hops "$name"
+        return
+    fi
     wait_ping "$V1" "$VM2_IP"
     for run in $RUN_NO; do
         json="$WORK/$name.$run.tcp.json"
@@ -380,6 +483,8 @@ for RUN_NO in $(seq "$RUNS"); do
     [[ "$ONLY" == *",same-host-pinned,"* ]] && run_scenario scenario_same_host --poll-cpus "$LAST_CPU"
     wanted veth && run_scenario scenario_veth
 done
+
+[ "$HOPS" = 0 ] || exit 0  # --hops printed its tables as it went
 
 # What waking a sleeping process costs on this machine after 50 ms idle (the ping
 # interval): the floor of any path that must wake a thread per host crossed.
