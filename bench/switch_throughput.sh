@@ -375,7 +375,7 @@ measure() {  # name  (VM1 -> VM2 at $VM2_IP; appends "name metric value" lines)
         v=$(python3 -c 'import sys
 b0, t0, b1, t1 = map(float, sys.argv[1:5])
 cores = (b1 - b0) / max(t1 - t0, 1) * int(sys.argv[5])
-print("%.3f" % (float(sys.argv[6]) / cores if cores > 0 else 0))' $before $after "$(nproc)" "$gbps")
+print("%.3f" % (float(sys.argv[6]) / cores if cores > 0 else 0))' $before $after "$(nproc --all)" "$gbps")
         record "$name" tcp_per_core "$v"
         json="$WORK/$name.$run.tcp8.json"
         iperf_server

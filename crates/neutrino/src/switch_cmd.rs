@@ -293,12 +293,13 @@ pub fn run(args: SwitchArgs) -> Result<()> {
         } => {
             print_show(&bridges);
             if !poll_cpus.is_empty() {
-                match poll_spin {
-                    Some(spin) => {
-                        println!("{}, {}", poll_threads_line(&poll_cpus), spin.describe())
-                    }
-                    None => println!("{}", poll_threads_line(&poll_cpus)),
-                }
+                // An older switchd does not say how its threads poll.
+                let spin = poll_spin.map(|s| format!(", {}", s.describe()));
+                println!(
+                    "{}{}",
+                    poll_threads_line(&poll_cpus),
+                    spin.unwrap_or_default()
+                );
             }
             if let Some(h) = heap {
                 println!(

@@ -74,7 +74,13 @@ fn ports_are_spread_across_poll_threads_and_frames_cross_them() {
     let (sent, received) = lab.udp_flood(&a, &b, 64, "20M", 2);
     let (runs, datagrams) = lab.udp_runs(H::H1);
     eprintln!("UDP A -> B: {received} of {sent} arrived; {runs} runs carried {datagrams}");
-    assert!(runs > runs_before, "no UDP run into a TAP\n{}", lab.diag());
+    // Linux 6.2 and later take UDP GSO from a TAP writer; before, switchd does not merge.
+    let merging = kernel_at_least(6, 2);
+    assert!(
+        runs > runs_before || !merging,
+        "no UDP run into a TAP\n{}",
+        lab.diag()
+    );
     assert!(
         sent > 1000 && received * 2 > sent,
         "{received} of {sent} datagrams arrived\n{}",
@@ -91,7 +97,11 @@ fn ports_are_spread_across_poll_threads_and_frames_cross_them() {
         runs6 - runs,
         datagrams6 - datagrams
     );
-    assert!(runs6 > runs, "no IPv6 UDP run into a TAP\n{}", lab.diag());
+    assert!(
+        runs6 > runs || !merging,
+        "no IPv6 UDP run into a TAP\n{}",
+        lab.diag()
+    );
     assert!(
         sent > 1000 && received * 2 > sent,
         "IPv6: {received} of {sent} datagrams arrived\n{}",
@@ -217,15 +227,8 @@ fn thread_file(pid: u32, comm: &str, file: &str) -> Option<String> {
 
 /// The CPUs a thread of `pid` named `comm` may run on, as /proc writes them.
 fn thread_cpus(pid: u32, comm: &str) -> Option<String> {
-    allowed_list(&thread_file(pid, comm, "status")?)
-}
-
-/// The `Cpus_allowed_list` of a /proc status file.
-fn allowed_list(status: &str) -> Option<String> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .map(|v| v.trim().to_string())
+    let status = thread_file(pid, comm, "status")?;
+    status_field(&status, "Cpus_allowed_list").map(str::to_string)
 }
 
 #[test]
@@ -235,7 +238,7 @@ fn poll_threads_pinned_with_poll_cpus_stay_on_their_cpu() {
     }
     // The CPUs this test may use (and so the switchd it starts).
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let cpus = allowed_list(&status).expect("Cpus_allowed_list");
+    let cpus = status_field(&status, "Cpus_allowed_list").expect("Cpus_allowed_list");
     let last = cpus.rsplit([',', '-']).next().expect("a CPU").to_string();
     let (lab, [a, b, _c]) = three_vms_with("thp", &["--poll-cpus", &last]);
     let show = lab.switch_ok(H::H1, &["show"]);
@@ -247,49 +250,31 @@ fn poll_threads_pinned_with_poll_cpus_stay_on_their_cpu() {
     // Only the poll thread is pinned: the control thread may run anywhere.
     assert_eq!(
         thread_cpus(pid, "control").as_deref(),
-        Some(cpus.as_str()),
+        Some(cpus),
         "control thread"
     );
     lab.wait_ping(&a, b.ip, PING_WITHIN);
     lab.tcp_transfer(&a, &b, 20);
 }
 
-/// CPU time (user + system) of the thread of `pid` named `comm`, from its /proc
-/// stat (in USER_HZ ticks, 100 a second on Linux).
-fn thread_cpu_time(pid: u32, comm: &str) -> Option<Duration> {
-    let stat = thread_file(pid, comm, "stat")?;
-    // Fields after the command name: state is field 3, utime 14, stime 15.
-    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
 /// How often the thread of `pid` named `comm` has gone to sleep: its voluntary
 /// context switches (giving the CPU up with sched_yield is not one).
 fn thread_sleeps(pid: u32, comm: &str) -> Option<u64> {
     let status = thread_file(pid, comm, "status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))?
-        .trim()
+    status_field(&status, "voluntary_ctxt_switches")?
         .parse()
         .ok()
 }
 
 /// How often poll-0 of `lab`'s switchd sleeps over `idle` after a ping (no
-/// traffic meanwhile), and the CPU time it takes.
-fn poll_thread_while_idle(lab: &Lab, a: &Vm, b: &Vm, idle: Duration) -> (u64, Duration) {
+/// traffic meanwhile).
+fn poll_thread_sleeps_while_idle(lab: &Lab, a: &Vm, b: &Vm, idle: Duration) -> u64 {
     lab.wait_ping(a, b.ip, PING_WITHIN);
     let pid = lab.switchd_pid(H::H1);
-    let read = || {
-        let sleeps = thread_sleeps(pid, "poll-0").expect("poll-0's /proc status");
-        let cpu = thread_cpu_time(pid, "poll-0").expect("poll-0's /proc stat");
-        (sleeps, cpu)
-    };
-    let (sleeps, cpu) = read();
+    let sleeps = || thread_sleeps(pid, "poll-0").expect("poll-0's /proc status");
+    let before = sleeps();
     std::thread::sleep(idle);
-    let (sleeps_after, cpu_after) = read();
-    (sleeps_after - sleeps, cpu_after.saturating_sub(cpu))
+    sleeps() - before
 }
 
 #[test]
@@ -303,16 +288,16 @@ fn poll_spin_always_keeps_polling_after_traffic_and_the_default_sleeps() {
     let show = lab.switch_ok(H::H1, &["show"]);
     let line = "poll threads: 1 (not pinned), polling without end after light traffic";
     assert!(show.lines().any(|l| l == line), "no '{line}' in:\n{show}");
-    let (polling_sleeps, polling_cpu) = poll_thread_while_idle(&lab, &a, &b, idle);
+    let polling_sleeps = poll_thread_sleeps_while_idle(&lab, &a, &b, idle);
     // Frames still cross while the thread polls.
     lab.tcp_transfer(&a, &b, 20);
     lab.wait_ping(&b, a.ip, PING_WITHIN);
     drop(lab);
     let (lab, [a, b, _c]) = three_vms_with("tsd", &["--poll-threads", "1"]);
-    let (default_sleeps, default_cpu) = poll_thread_while_idle(&lab, &a, &b, idle);
+    let default_sleeps = poll_thread_sleeps_while_idle(&lab, &a, &b, idle);
     eprintln!(
-        "poll-0 over {idle:?} idle: slept {polling_sleeps} times ({polling_cpu:?} CPU) polling, \
-         {default_sleeps} times ({default_cpu:?}) by default"
+        "poll-0 over {idle:?} idle: slept {polling_sleeps} times polling, \
+         {default_sleeps} times by default"
     );
     // Polling, the thread never sleeps (it yields, which is no sleep), however
     // little CPU a busy machine leaves it. By default it sleeps 300 us after the

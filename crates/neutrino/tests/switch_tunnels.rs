@@ -155,8 +155,9 @@ fn small_packet_runs_arrive(lab: &Lab, from: &Vm, to: &Vm, far_neutrino: bool) {
             "  far end: {} runs into the TAP carried {datagrams}",
             merged - merged_before
         );
+        // Linux 6.2 and later take UDP GSO from a TAP writer; before, no merging.
         assert!(
-            merged > merged_before,
+            merged > merged_before || !kernel_at_least(6, 2),
             "no UDP run into the far TAP\n{}",
             lab.diag()
         );

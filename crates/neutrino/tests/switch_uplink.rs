@@ -13,17 +13,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// The kernel has TAP GSO over UDP tunnels (Linux 6.17+).
-fn kernel_has_tunnel_gso() -> bool {
-    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut v = r
-        .trim()
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
-    (major, minor) >= (6, 17)
-}
-
 fn forwarding_lab(tag: &str) -> (Lab, Vm, Vm) {
     let mut lab = Lab::new(tag);
     for h in [H::H1, H::H2] {
@@ -39,7 +28,8 @@ fn uplink_testable() -> bool {
     if !lab_available() {
         return false;
     }
-    if !kernel_has_tunnel_gso() {
+    // TAP GSO over UDP tunnels came with Linux 6.17.
+    if !kernel_at_least(6, 17) {
         eprintln!("kernel older than 6.17: no TAP GSO over UDP tunnels, nothing to test");
         return false;
     }
@@ -48,12 +38,7 @@ fn uplink_testable() -> bool {
 
 /// `vxlan uplink: ... N super-frames sent, E errors, R received whole` from `switch show`.
 fn uplink_counters(lab: &Lab, h: H) -> Option<(u64, u64, u64)> {
-    let show = lab.switch_ok(h, &["show"]);
-    let line = show.lines().find(|l| l.starts_with("vxlan uplink:"))?;
-    let nums: Vec<u64> = line
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|p| p.parse().ok())
-        .collect();
+    let nums = lab.show_numbers(h, "vxlan uplink:")?;
     // The numbers after the device name's digits: sent, errors, received.
     let n = nums.len();
     (n >= 3).then(|| (nums[n - 3], nums[n - 2], nums[n - 1]))

@@ -14,7 +14,6 @@
 mod common;
 
 use common::*;
-use std::time::Duration;
 
 const PROVIDER_VLAN: &str = "100";
 
@@ -109,15 +108,7 @@ fn vlan_provider_network_carries_tagged_super_frames_both_ways() {
     lab.wait_ping(&vm2, vm1.ip, PING_WITHIN);
     // Fragments: 3000-byte echoes leave in three pieces each way.
     for (from, to) in [(&vm1, vm2.ip), (&vm2, vm1.ip)] {
-        let r = run(
-            "ip",
-            &[
-                "netns", "exec", &from.ns, "ping", "-c", "3", "-W", "2", "-i", "0.2", "-s", "3000",
-                "-M", "dont", to,
-            ],
-            None,
-            Duration::from_secs(15),
-        );
+        let r = lab.ping_with(from, to, 3, &["-W", "2", "-s", "3000", "-M", "dont"]);
         assert!(
             r.ok(),
             "fragmented ping {} -> {to}: {}",
@@ -126,24 +117,7 @@ fn vlan_provider_network_carries_tagged_super_frames_both_ways() {
         );
     }
     for (from, to) in [(&vm1, "fd00:2::2"), (&vm2, "fd00:2::1")] {
-        let mut ok = false;
-        for _ in 0..20 {
-            let r = run(
-                "ip",
-                &[
-                    "netns", "exec", &from.ns, "ping", "-6", "-c", "2", "-W", "1", "-i", "0.2",
-                    "-s", "2000", to,
-                ],
-                None,
-                Duration::from_secs(10),
-            );
-            if r.ok() {
-                ok = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        assert!(ok, "IPv6 ping {} -> {to} failed\n{}", from.ns, lab.diag());
+        lab.wait_ping_with(from, to, &["-6", "-s", "2000"], PING_WITHIN);
     }
 
     lab.checked_stream(&vm1, &vm2, 48);

@@ -72,11 +72,28 @@ fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+            status_field(&s, "Uid").and_then(|v| v.split_whitespace().nth(1).map(|u| u == "0"))
         })
         .unwrap_or(false)
+}
+
+/// The value of field `key` in a /proc `status` file (`Uid`, `Cpus_allowed_list`).
+pub fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
+    status.lines().find_map(|l| {
+        l.strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .map(str::trim)
+    })
+}
+
+/// The running kernel is at least `major.minor` (from /proc/sys/kernel/osrelease).
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = r
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (v.next().unwrap_or(0), v.next().unwrap_or(0)) >= (major, minor)
 }
 
 fn find_in_path(tool: &str) -> Option<PathBuf> {
@@ -843,15 +860,18 @@ impl Lab {
 
     /// `ip netns exec VM ping -c COUNT -W 1 -i 0.2 IP`.
     pub fn ping(&self, from: &Vm, ip: &str, count: u32) -> Run {
+        self.ping_with(from, ip, count, &[])
+    }
+
+    /// `ping` with more options (`-6`, `-s 2000`; a later `-W` wins).
+    pub fn ping_with(&self, from: &Vm, ip: &str, count: u32, extra: &[&str]) -> Run {
         let c = count.to_string();
-        run(
-            "ip",
-            &[
-                "netns", "exec", &from.ns, "ping", "-c", &c, "-W", "1", "-i", "0.2", ip,
-            ],
-            None,
-            Duration::from_secs(5 + u64::from(count)),
-        )
+        let mut args = vec![
+            "netns", "exec", &from.ns, "ping", "-c", &c, "-W", "1", "-i", "0.2",
+        ];
+        args.extend_from_slice(extra);
+        args.push(ip);
+        run("ip", &args, None, Duration::from_secs(5 + u64::from(count)))
     }
 
     /// Moves `megabytes` of TCP from `from` to `to` with iperf3 (server in `to`),
@@ -994,21 +1014,12 @@ else:
     }
 
     /// switchd's (allocations since start, live heap bytes) on host `h`, from the
-    /// memory line of `switch show`.
+    /// memory line of `switch show` ("memory: B bytes in use, A allocations ...").
     pub fn heap(&self, h: H) -> (u64, u64) {
-        let show = self.switch_ok(h, &["show"]);
-        let line = show
-            .lines()
-            .find_map(|l| l.strip_prefix("memory: "))
-            .unwrap_or_else(|| panic!("no memory line in show:\n{show}"));
-        let num = |word: &str| -> u64 {
-            line.split(", ")
-                .find(|part| part.contains(word))
-                .and_then(|part| part.split_whitespace().next())
-                .and_then(|n| n.parse().ok())
-                .unwrap_or_else(|| panic!("no {word} in {line:?}"))
-        };
-        (num("allocations"), num("bytes in use"))
+        match self.show_numbers(h, "memory: ").as_deref() {
+            Some([live, allocations, ..]) => (*allocations, *live),
+            _ => panic!("no memory line in show:\n{}", self.switch_ok(h, &["show"])),
+        }
     }
 
     /// Floods `to` with `len`-byte UDP datagrams from `from` for `secs` seconds at
@@ -1076,30 +1087,38 @@ else:
         self.show_pair(h, "udp runs into VM ports: ")
     }
 
-    /// The first two numbers of the `switch show` line starting with `prefix`.
+    /// The first two numbers of the `switch show` line starting with `prefix`
+    /// ((0, 0) when there is none).
     fn show_pair(&self, h: H, prefix: &str) -> (u64, u64) {
+        let nums = self.show_numbers(h, prefix).unwrap_or_default();
+        (
+            nums.first().copied().unwrap_or(0),
+            nums.get(1).copied().unwrap_or(0),
+        )
+    }
+
+    /// The numbers, in order, of the `switch show` line starting with `prefix`.
+    pub fn show_numbers(&self, h: H, prefix: &str) -> Option<Vec<u64>> {
         let show = self.switch_ok(h, &["show"]);
-        show.lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .map(|l| {
-                let nums: Vec<u64> = l
-                    .split_whitespace()
-                    .filter_map(|w| w.parse().ok())
-                    .collect();
-                (
-                    nums.first().copied().unwrap_or(0),
-                    nums.get(1).copied().unwrap_or(0),
-                )
-            })
-            .unwrap_or((0, 0))
+        let line = show.lines().find_map(|l| l.strip_prefix(prefix))?;
+        Some(
+            line.split(|c: char| !c.is_ascii_digit())
+                .filter_map(|p| p.parse().ok())
+                .collect(),
+        )
     }
 
     /// Retries `ping -c 3` from `from` to `ip` until one succeeds; panics with
     /// switch state and logs if none did `within`.
     pub fn wait_ping(&self, from: &Vm, ip: &str, within: Duration) {
+        self.wait_ping_with(from, ip, &[], within);
+    }
+
+    /// [`Lab::wait_ping`] with more ping options.
+    pub fn wait_ping_with(&self, from: &Vm, ip: &str, extra: &[&str], within: Duration) {
         let start = Instant::now();
         loop {
-            let r = self.ping(from, ip, 3);
+            let r = self.ping_with(from, ip, 3, extra);
             if r.ok() {
                 eprintln!("{} -> {ip}: ok after {:?}", from.ns, start.elapsed());
                 return;
@@ -1210,7 +1229,6 @@ impl Drop for Lab {
     }
 }
 
-/// Last `n` lines of a file (or a note that it cannot be read).
 /// A one-shot iperf3 server in `vm` on `port` (the caller kills and reaps it).
 fn iperf3_server(vm: &Vm, port: &str) -> Child {
     Command::new("ip")
@@ -1221,6 +1239,7 @@ fn iperf3_server(vm: &Vm, port: &str) -> Child {
         .expect("spawn iperf3 server")
 }
 
+/// Last `n` lines of a file (or a note that it cannot be read).
 pub fn tail(path: &Path, n: usize) -> String {
     let mut s = String::new();
     match File::open(path).and_then(|mut f| f.read_to_string(&mut s)) {
