@@ -14,6 +14,11 @@
 #   same-host       two VMs on one neutrino br-int (NORMAL), against veth
 #   same-host-pinned  the same with the poll thread pinned to the last CPU
 #                   (`switchd --poll-cpus`; only when named in --only)
+#   relay-vxlan     the ceiling of a userspace switch on TAPs: a bare relay per host
+#                   (crates/switchd/examples/tap_relay.rs) with switchd's system
+#                   calls and offloads (VM TAP, uplink TAP, UDP_GRO socket) and no
+#                   switching at all; neutrino-vxlan/relay-vxlan is switchd's own cost
+#   relay-same-host the same between two VMs' TAPs on one host, against same-host
 # Runs are interleaved (run 1 of every path, then run 2 ...; each path's topology
 # built afresh per run) so a slow spell of this shared machine does not fall on one
 # path only. Each path, RUNS times (median reported): iperf3 TCP one stream and 8 parallel
@@ -33,7 +38,8 @@
 #
 # Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
 #          [--hops | --hops-interval SECONDS]
-#          [--only vxlan,vxlan-sw,vxlan-poll,gre,kernel,same-host,same-host-pinned,veth]
+#          [--only vxlan,vxlan-sw,vxlan-poll,gre,kernel,relay-vxlan,same-host,
+#                  same-host-pinned,relay-same-host,veth]
 # Env:   NEUTRINO_BIN (default: <repo>/target/release/neutrino; built with
 #        `cargo build --release -p neutrino` if missing); switchd's own NEUTRINO_*
 #        options (NEUTRINO_POLL_THREADS, NEUTRINO_POLL_SPIN_US, ...) apply to every
@@ -82,6 +88,14 @@ if [ ! -x "$NEUTRINO_BIN" ]; then
     echo "building neutrino (release): $NEUTRINO_BIN missing" >&2
     (cd "$REPO" && cargo build --release -p neutrino) || die "cargo build failed"
     [ -x "$NEUTRINO_BIN" ] || die "$NEUTRINO_BIN still missing after build"
+fi
+
+wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
+RELAY_BIN=${RELAY_BIN:-$REPO/target/release/examples/tap_relay}
+if { wanted relay-vxlan || wanted relay-same-host; } && [ ! -x "$RELAY_BIN" ]; then
+    echo "building the bench's relay (release): $RELAY_BIN missing" >&2
+    (cd "$REPO" && cargo build --release -p switchd --example tap_relay) || die "cargo build failed"
+    [ -x "$RELAY_BIN" ] || die "$RELAY_BIN still missing after build"
 fi
 
 P="nb$$"                      # prefix of every namespace/interface (<= 15 bytes)
@@ -217,6 +231,21 @@ kernel_host() {  # host-ns local-ip remote-ip vm-ns vm-mac vm-ip
     ip -n "$ns" link set "${P}kh" mtu "$VM_MTU" master brk up
     ip -n "$ns" link set brk up
     vm_ip "$vm" eth0 "$vmip"
+}
+
+start_relay() {  # host-ns vm-ns tap-name relay-args...  (waits for the VM's TAP)
+    local ns=$1 vm=$2 tap=$3 i pid
+    shift 3
+    ip netns exec "$ns" "$RELAY_BIN" "$@" >"$WORK/relay-$ns-$RUN_NO.log" 2>&1 &
+    pid=$!
+    track "$pid"
+    for i in $(seq 50); do
+        ip -n "$vm" link show "$tap" >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$WORK/relay-$ns-$RUN_NO.log" >&2
+    die "relay in $ns did not make $tap in $vm"
 }
 
 wait_ping() {  # from-ns ip
@@ -443,6 +472,27 @@ scenario_same_host() {  # [switchd options...]
     measure "$name"
 }
 
+scenario_relay_vxlan() {
+    underlay
+    local tap1="tap${P#nb}r1" tap2="tap${P#nb}r2"
+    mkns "$V1"; mkns "$V2"
+    start_relay "$H1" "$V1" "$tap1" vxlan "$tap1" "$V1" "$VM1_MAC" "$H1_IP" "$H2_IP" 100
+    start_relay "$H2" "$V2" "$tap2" vxlan "$tap2" "$V2" "$VM2_MAC" "$H2_IP" "$H1_IP" 100
+    vm_ip "$V1" "$tap1" "$VM1_IP"
+    vm_ip "$V2" "$tap2" "$VM2_IP"
+    measure relay-vxlan
+}
+
+scenario_relay_same_host() {
+    mkns "$H1"; mkns "$V1"; mkns "$V2"
+    local tap1="tap${P#nb}q1" tap2="tap${P#nb}q2"
+    start_relay "$H1" "$V1" "$tap1" pair "$tap1" "$V1" "$VM1_MAC" "$tap2" "$V2" "$VM2_MAC"
+    for i in $(seq 50); do ip -n "$V2" link show "$tap2" >/dev/null 2>&1 && break; sleep 0.1; done
+    vm_ip "$V1" "$tap1" "$VM1_IP"
+    vm_ip "$V2" "$tap2" "$VM2_IP"
+    measure relay-same-host
+}
+
 scenario_veth() {
     mkns "$V1"; mkns "$V2"
     ip -n "$V1" link add eth0 type veth peer name eth0 netns "$V2"
@@ -470,7 +520,6 @@ run_scenario() {  # function args...  (isolated in a subshell; failure recorded,
 
 del_namespaces  # leftovers of an earlier run that reused our pid
 LAST_CPU=$(python3 -c 'import os; print(max(os.sched_getaffinity(0)))')
-wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
 for RUN_NO in $(seq "$RUNS"); do
     wanted vxlan && run_scenario scenario_neutrino vxlan
     wanted vxlan-sw && run_scenario scenario_neutrino vxlan off
@@ -479,8 +528,10 @@ for RUN_NO in $(seq "$RUNS"); do
         run_scenario scenario_neutrino gre
     fi
     wanted kernel && run_scenario scenario_kernel
+    wanted relay-vxlan && run_scenario scenario_relay_vxlan
     wanted same-host && run_scenario scenario_same_host
     [[ "$ONLY" == *",same-host-pinned,"* ]] && run_scenario scenario_same_host --poll-cpus "$LAST_CPU"
+    wanted relay-same-host && run_scenario scenario_relay_same_host
     wanted veth && run_scenario scenario_veth
 done
 
@@ -511,8 +562,8 @@ for line in open(path):
     name, metric, v = line.split()
     vals.setdefault(name, {}).setdefault(metric, []).append(float(v))
 med = {n: {m: statistics.median(v) for m, v in ms.items()} for n, ms in vals.items()}
-order = ["neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-vxlan-poll", "neutrino-gre", "kernel-vxlan", "neutrino-same-host",
-         "neutrino-same-host-pinned", "veth"]
+order = ["neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-vxlan-poll", "neutrino-gre", "kernel-vxlan", "relay-vxlan",
+         "neutrino-same-host", "neutrino-same-host-pinned", "relay-same-host", "veth"]
 metrics = [("tcp", "TCP Gbps"), ("tcp_per_core", "Gbps/core"), ("tcp8", "8xTCP Gbps"),
            ("udp64_pps", "UDP64 pps"), ("ping_ms", "ping ms"), ("rr_us", "TCP RR us")]
 print()
@@ -544,6 +595,13 @@ for m, h in metrics:
           f"{ratio('neutrino-vxlan-poll','kernel-vxlan',m):>18} "
           f"{ratio('neutrino-gre','neutrino-vxlan',m):>10} {ratio('neutrino-same-host','veth',m):>15}"
           f" {ratio('neutrino-same-host-pinned','veth',m):>12}")
+if "relay-vxlan" in med or "relay-same-host" in med:
+    print()
+    print("the relay (switching nothing, with switchd's system calls): what a userspace switch on TAPs reaches here")
+    print(f"  {'metric':<11} {'relay/kernel':>13} {'vxlan/relay':>12} {'relay-same/veth':>16} {'same-host/relay':>16}")
+    for m, h in metrics:
+        print(f"  {h:<11} {ratio('relay-vxlan','kernel-vxlan',m):>13} {ratio('neutrino-vxlan','relay-vxlan',m):>12}"
+              f" {ratio('relay-same-host','veth',m):>16} {ratio('neutrino-same-host','relay-same-host',m):>16}")
 if wake_us:
     w = float(wake_us)
     print()

@@ -22,7 +22,7 @@ pub mod protocol;
 mod spin;
 mod state;
 mod underlay;
-mod uplink;
+pub mod uplink;
 
 pub use datapath::{Options, default_poll_threads, run};
 pub use poll_cpus::parse_cpu_list;

@@ -1,0 +1,238 @@
+//! The bench's ceiling for a userspace switch on TAPs: a relay that moves frames
+//! between a VM's TAP and the tunnel (or between two VMs' TAPs) with the same system
+//! calls and offloads switchd uses — TAP reads and writes with virtio-net headers,
+//! TCP super-frames out the uplink TAP with GSO over UDP tunnels, VXLAN received
+//! whole on a UDP_GRO socket — and nothing else: no tables, no flow cache, no
+//! learning, no counters, no threads; like switchd it keeps reading for 300 us after
+//! the last frame before it sleeps. What it reaches is what any switch built on
+//! these kernel interfaces can reach on this machine; switchd's own work is the
+//! difference between the two. Not a product: `bench/switch_throughput.sh` runs it
+//! (rows `relay-vxlan` and `relay-same-host`), inside namespaces the bench made.
+//!
+//! Usage (inside a host namespace):
+//!   tap_relay vxlan NAME NETNS MAC LOCAL_IP REMOTE_IP VNI
+//!   tap_relay pair NAME1 NETNS1 MAC1 NAME2 NETNS2 MAC2
+
+use std::io::{self, ErrorKind, IoSlice};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use host::{Tap, UdpTunnelSocket, UplinkTap};
+use switchd::uplink::{UPLINK_NAME, UplinkSender};
+use wire::virtio::{F_DATA_VALID, HDR_LEN, VirtioNetHdr};
+use wire::{gso_split, offload, vxlan};
+
+/// Room for a 64 KB super-frame and its headers.
+const BUF: usize = 65_536 + 256;
+/// The lab's underlay MTU.
+const UNDERLAY_MTU: usize = 1500;
+/// How long to keep reading after the last frame before sleeping in poll(2), as
+/// switchd's poll threads do by default (`--poll-spin-us 300`).
+const SPIN: Duration = Duration::from_micros(300);
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["vxlan", name, ns, mac, local, remote, vni] => {
+            let tap = open_vm_tap(name, ns, mac)?;
+            let local: Ipv4Addr = local.parse().context("LOCAL_IP")?;
+            let remote: Ipv4Addr = remote.parse().context("REMOTE_IP")?;
+            let vni: u32 = vni.parse().context("VNI")?;
+            let uplink = UplinkTap::open(UPLINK_NAME)?;
+            let sock = UdpTunnelSocket::bind(local, vxlan::UDP_PORT)?;
+            sock.enable_gro()?;
+            let ends = Ends { local, remote, vni };
+            relay_vxlan(&tap, &uplink, &sock, &ends)
+        }
+        ["pair", n1, ns1, m1, n2, ns2, m2] => {
+            let a = open_vm_tap(n1, ns1, m1)?;
+            let b = open_vm_tap(n2, ns2, m2)?;
+            relay_pair(&a, &b)
+        }
+        _ => bail!(
+            "usage: tap_relay vxlan NAME NETNS MAC LOCAL_IP REMOTE_IP VNI | pair NAME1 NETNS1 MAC1 NAME2 NETNS2 MAC2"
+        ),
+    }
+}
+
+/// A VM's TAP as switchd makes it: in the VM's namespace, virtio-net headers, TSO and
+/// checksum offload, the VM's MAC, up.
+fn open_vm_tap(name: &str, ns: &str, mac: &str) -> Result<Tap> {
+    let mut m = [0u8; 6];
+    let parts: Vec<&str> = mac.split(':').collect();
+    if parts.len() != 6 {
+        bail!("bad MAC {mac:?}");
+    }
+    for (o, p) in m.iter_mut().zip(parts) {
+        *o = u8::from_str_radix(p, 16).with_context(|| format!("bad MAC {mac:?}"))?;
+    }
+    let name = name.to_owned();
+    let tap = host::in_netns(ns, move || -> host::Result<Tap> {
+        let tap = Tap::open(&name, true)?;
+        tap.set_offload(host::TUN_F_CSUM | host::TUN_F_TSO4 | host::TUN_F_TSO6)?;
+        host::set_mac(&name, m)?;
+        host::set_up(&name, true)?;
+        Ok(tap)
+    })??;
+    Ok(tap)
+}
+
+struct Ends {
+    local: Ipv4Addr,
+    remote: Ipv4Addr,
+    vni: u32,
+}
+
+/// Waits until one of `fds` is readable.
+fn wait(fds: &[i32]) -> io::Result<()> {
+    let mut p: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: p is a live array of p.len() pollfds for the call's duration.
+    let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, -1) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        if e.kind() != ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Whether a read or write error only means "nothing now".
+fn nothing_now(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted)
+}
+
+fn relay_pair(a: &Tap, b: &Tap) -> Result<()> {
+    let mut buf = vec![0u8; BUF];
+    loop {
+        wait(&[a.as_raw_fd(), b.as_raw_fd()])?;
+        let mut last = Instant::now();
+        loop {
+            let mut moved = false;
+            for (from, to) in [(a, b), (b, a)] {
+                match from.read(&mut buf) {
+                    Ok(n) => {
+                        moved = true;
+                        // A full TAP queue drops, as a switch's would.
+                        let _ = to.write(&buf[..n]);
+                    }
+                    Err(e) if nothing_now(&e) => {}
+                    Err(e) => return Err(e).context("TAP read"),
+                }
+            }
+            if moved {
+                last = Instant::now();
+            } else if last.elapsed() > SPIN {
+                break;
+            }
+        }
+    }
+}
+
+fn relay_vxlan(tap: &Tap, uplink: &UplinkTap, sock: &UdpTunnelSocket, ends: &Ends) -> Result<()> {
+    let mut out = vec![0u8; BUF];
+    let mut inb = vec![0u8; BUF];
+    let mut sender = UplinkSender::default();
+    let dst = SocketAddrV4::new(ends.remote, vxlan::UDP_PORT);
+    loop {
+        wait(&[tap.as_raw_fd(), sock.as_raw_fd()])?;
+        let mut last = Instant::now();
+        loop {
+            let a = from_vm(tap, uplink, sock, ends, dst, &mut out, &mut sender)?;
+            let b = from_tunnel(tap, sock, &mut inb)?;
+            if a || b {
+                last = Instant::now();
+            } else if last.elapsed() > SPIN {
+                break;
+            }
+        }
+    }
+}
+
+/// One frame from the VM: a TCP super-frame out the uplink whole, anything else
+/// as one VXLAN datagram. False when the TAP had nothing.
+fn from_vm(
+    tap: &Tap,
+    uplink: &UplinkTap,
+    sock: &UdpTunnelSocket,
+    ends: &Ends,
+    dst: SocketAddrV4,
+    buf: &mut [u8],
+    sender: &mut UplinkSender,
+) -> Result<bool> {
+    // The VXLAN header goes in front of the frame, where the virtio-net header was.
+    const VX: usize = HDR_LEN - vxlan::HEADER_LEN;
+    let n = match tap.read(buf) {
+        Ok(n) => n,
+        Err(e) if nothing_now(&e) => return Ok(false),
+        Err(e) => return Err(e).context("TAP read"),
+    };
+    let Ok(hdr) = VirtioNetHdr::parse(&buf[..n]) else {
+        return Ok(true);
+    };
+    let (head, frame) = buf[..n].split_at_mut(HDR_LEN);
+    if hdr.is_gso() {
+        let (local, remote) = (ends.local, ends.remote);
+        // A super-frame the uplink refuses is dropped: the relay cuts nothing in
+        // software (the bench's VMs send only TCP super-frames the uplink takes).
+        let _ = sender.send(uplink, frame, &hdr, ends.vni, local, remote, UNDERLAY_MTU);
+        return Ok(true);
+    }
+    if !offload::complete_checksum(frame, &hdr) {
+        return Ok(true);
+    }
+    vxlan::write_header(&mut head[VX..], ends.vni);
+    let _ = sock.send_to(&buf[VX..n], dst);
+    Ok(true)
+}
+
+/// One datagram (or GRO run) from the tunnel into the VM's TAP. False when the
+/// socket had nothing.
+fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<bool> {
+    // Received at HDR_LEN - 8 so the inner frame starts right after room for the
+    // virtio-net header.
+    const AT: usize = HDR_LEN - vxlan::HEADER_LEN;
+    let (n, _src, seg) = match sock.recv_segments(&mut buf[AT..]) {
+        Ok(r) => r,
+        Err(e) if nothing_now(&e) => return Ok(false),
+        Err(e) => return Err(e).context("VXLAN receive"),
+    };
+    if seg >= n {
+        let frame = &buf[HDR_LEN..AT + n];
+        let max_segment = UNDERLAY_MTU - vxlan::OVERHEAD;
+        let hdr = gso_split::received_super_frame(frame, max_segment).unwrap_or(VirtioNetHdr {
+            flags: F_DATA_VALID,
+            ..VirtioNetHdr::default()
+        });
+        hdr.write(&mut buf[..HDR_LEN]);
+        let _ = tap.write(&buf[..AT + n]);
+        return Ok(true);
+    }
+    // A run of datagrams: each inner frame on its own.
+    let valid = {
+        let mut h = [0u8; HDR_LEN];
+        VirtioNetHdr {
+            flags: F_DATA_VALID,
+            ..VirtioNetHdr::default()
+        }
+        .write(&mut h);
+        h
+    };
+    let run = &buf[AT..AT + n];
+    for d in run.chunks(seg.max(1)) {
+        if d.len() > vxlan::HEADER_LEN {
+            let iov = [IoSlice::new(&valid), IoSlice::new(&d[vxlan::HEADER_LEN..])];
+            let _ = tap.write_vectored(&iov);
+        }
+    }
+    Ok(true)
+}
