@@ -3,8 +3,9 @@
 //! calls and offloads switchd uses — TAP reads and writes with virtio-net headers,
 //! TCP super-frames out the uplink TAP with GSO over UDP tunnels, VXLAN received
 //! whole on a UDP_GRO socket — and nothing else: no tables, no flow cache, no
-//! learning, no counters, no threads; like switchd it keeps reading for 300 us after
-//! the last frame before it sleeps. What it reaches is what any switch built on
+//! learning, no counters, no threads. It polls and sleeps by switchd's own policy
+//! (`switchd::spin`): after light traffic it keeps reading for 300 us, yielding the
+//! CPU, before it sleeps; under bulk traffic it sleeps at once. What it reaches is what any switch built on
 //! these kernel interfaces can reach on this machine; switchd's own work is the
 //! difference between the two. Not a product: `bench/switch_throughput.sh` runs it
 //! (rows `relay-vxlan` and `relay-same-host`), inside namespaces the bench made.
@@ -16,10 +17,12 @@
 use std::io::{self, ErrorKind, IoSlice};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use host::{Tap, UdpTunnelSocket, UplinkTap};
+use switchd::protocol::PollSpin;
+use switchd::spin::SpinPolicy;
 use switchd::uplink::{UPLINK_NAME, UplinkSender};
 use wire::virtio::{F_DATA_VALID, HDR_LEN, VirtioNetHdr};
 use wire::{gso_split, offload, vxlan};
@@ -30,7 +33,7 @@ const BUF: usize = 65_536 + 256;
 const UNDERLAY_MTU: usize = 1500;
 /// How long to keep reading after the last frame before sleeping in poll(2), as
 /// switchd's poll threads do by default (`--poll-spin-us 300`).
-const SPIN: Duration = Duration::from_micros(300);
+const SPIN: PollSpin = PollSpin::Micros(300);
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -113,29 +116,44 @@ fn nothing_now(e: &io::Error) -> bool {
 
 fn relay_pair(a: &Tap, b: &Tap) -> Result<()> {
     let mut buf = vec![0u8; BUF];
+    let mut spin = SpinPolicy::new(SPIN, Instant::now());
+    let mut last = None;
     loop {
-        wait(&[a.as_raw_fd(), b.as_raw_fd()])?;
-        let mut last = Instant::now();
-        loop {
-            let mut moved = false;
-            for (from, to) in [(a, b), (b, a)] {
-                match from.read(&mut buf) {
-                    Ok(n) => {
-                        moved = true;
-                        // A full TAP queue drops, as a switch's would.
-                        let _ = to.write(&buf[..n]);
-                    }
-                    Err(e) if nothing_now(&e) => {}
-                    Err(e) => return Err(e).context("TAP read"),
+        let mut moved = false;
+        for (from, to) in [(a, b), (b, a)] {
+            match from.read(&mut buf) {
+                Ok(n) => {
+                    moved = true;
+                    let gso = VirtioNetHdr::parse(&buf[..n]).is_ok_and(|h| h.is_gso());
+                    spin.note_frame(gso);
+                    // A full TAP queue drops, as a switch's would.
+                    let _ = to.write(&buf[..n]);
                 }
-            }
-            if moved {
-                last = Instant::now();
-            } else if last.elapsed() > SPIN {
-                break;
+                Err(e) if nothing_now(&e) => {}
+                Err(e) => return Err(e).context("TAP read"),
             }
         }
+        idle_or_not(moved, &mut spin, &mut last, &[a.as_raw_fd(), b.as_raw_fd()])?;
     }
+}
+
+/// After a turn of reads: note when the last frame came; with none this turn, poll
+/// on (yielding the CPU) or sleep until a descriptor is readable, as the policy says.
+fn idle_or_not(
+    moved: bool,
+    spin: &mut SpinPolicy,
+    last: &mut Option<Instant>,
+    fds: &[i32],
+) -> io::Result<()> {
+    let now = Instant::now();
+    if moved {
+        *last = Some(now);
+    } else if spin.should_spin(now, *last) {
+        std::thread::yield_now();
+    } else {
+        wait(fds)?;
+    }
+    Ok(())
 }
 
 fn relay_vxlan(tap: &Tap, uplink: &UplinkTap, sock: &UdpTunnelSocket, ends: &Ends) -> Result<()> {
@@ -143,23 +161,21 @@ fn relay_vxlan(tap: &Tap, uplink: &UplinkTap, sock: &UdpTunnelSocket, ends: &End
     let mut inb = vec![0u8; BUF];
     let mut sender = UplinkSender::default();
     let dst = SocketAddrV4::new(ends.remote, vxlan::UDP_PORT);
+    let mut spin = SpinPolicy::new(SPIN, Instant::now());
+    let mut last = None;
     loop {
-        wait(&[tap.as_raw_fd(), sock.as_raw_fd()])?;
-        let mut last = Instant::now();
-        loop {
-            let a = from_vm(tap, uplink, sock, ends, dst, &mut out, &mut sender)?;
-            let b = from_tunnel(tap, sock, &mut inb)?;
-            if a || b {
-                last = Instant::now();
-            } else if last.elapsed() > SPIN {
-                break;
-            }
+        let a = from_vm(tap, uplink, sock, ends, dst, &mut out, &mut sender)?;
+        let b = from_tunnel(tap, sock, &mut inb)?;
+        for gso in [a, b].into_iter().flatten() {
+            spin.note_frame(gso);
         }
+        let fds = [tap.as_raw_fd(), sock.as_raw_fd()];
+        idle_or_not(a.is_some() || b.is_some(), &mut spin, &mut last, &fds)?;
     }
 }
 
 /// One frame from the VM: a TCP super-frame out the uplink whole, anything else
-/// as one VXLAN datagram. False when the TAP had nothing.
+/// as one VXLAN datagram. Whether it was a super-frame; None when the TAP had nothing.
 fn from_vm(
     tap: &Tap,
     uplink: &UplinkTap,
@@ -168,16 +184,16 @@ fn from_vm(
     dst: SocketAddrV4,
     buf: &mut [u8],
     sender: &mut UplinkSender,
-) -> Result<bool> {
+) -> Result<Option<bool>> {
     // The VXLAN header goes in front of the frame, where the virtio-net header was.
     const VX: usize = HDR_LEN - vxlan::HEADER_LEN;
     let n = match tap.read(buf) {
         Ok(n) => n,
-        Err(e) if nothing_now(&e) => return Ok(false),
+        Err(e) if nothing_now(&e) => return Ok(None),
         Err(e) => return Err(e).context("TAP read"),
     };
     let Ok(hdr) = VirtioNetHdr::parse(&buf[..n]) else {
-        return Ok(true);
+        return Ok(Some(false));
     };
     let (head, frame) = buf[..n].split_at_mut(HDR_LEN);
     if hdr.is_gso() {
@@ -185,37 +201,38 @@ fn from_vm(
         // A super-frame the uplink refuses is dropped: the relay cuts nothing in
         // software (the bench's VMs send only TCP super-frames the uplink takes).
         let _ = sender.send(uplink, frame, &hdr, ends.vni, local, remote, UNDERLAY_MTU);
-        return Ok(true);
+        return Ok(Some(true));
     }
     if !offload::complete_checksum(frame, &hdr) {
-        return Ok(true);
+        return Ok(Some(false));
     }
     vxlan::write_header(&mut head[VX..], ends.vni);
     let _ = sock.send_to(&buf[VX..n], dst);
-    Ok(true)
+    Ok(Some(false))
 }
 
-/// One datagram (or GRO run) from the tunnel into the VM's TAP. False when the
-/// socket had nothing.
-fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<bool> {
+/// One datagram (or GRO run) from the tunnel into the VM's TAP. Whether it carried
+/// a super-frame; None when the socket had nothing.
+fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<Option<bool>> {
     // Received at HDR_LEN - 8 so the inner frame starts right after room for the
     // virtio-net header.
     const AT: usize = HDR_LEN - vxlan::HEADER_LEN;
     let (n, _src, seg) = match sock.recv_segments(&mut buf[AT..]) {
         Ok(r) => r,
-        Err(e) if nothing_now(&e) => return Ok(false),
+        Err(e) if nothing_now(&e) => return Ok(None),
         Err(e) => return Err(e).context("VXLAN receive"),
     };
     if seg >= n {
         let frame = &buf[HDR_LEN..AT + n];
         let max_segment = UNDERLAY_MTU - vxlan::OVERHEAD;
-        let hdr = gso_split::received_super_frame(frame, max_segment).unwrap_or(VirtioNetHdr {
+        let whole = gso_split::received_super_frame(frame, max_segment);
+        let hdr = whole.unwrap_or(VirtioNetHdr {
             flags: F_DATA_VALID,
             ..VirtioNetHdr::default()
         });
         hdr.write(&mut buf[..HDR_LEN]);
         let _ = tap.write(&buf[..AT + n]);
-        return Ok(true);
+        return Ok(Some(whole.is_some()));
     }
     // A run of datagrams: each inner frame on its own.
     let valid = {
@@ -234,5 +251,5 @@ fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<bool
             let _ = tap.write_vectored(&iov);
         }
     }
-    Ok(true)
+    Ok(Some(false))
 }

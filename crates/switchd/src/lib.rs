@@ -19,7 +19,7 @@ mod datapath;
 pub mod heap;
 mod poll_cpus;
 pub mod protocol;
-mod spin;
+pub mod spin;
 mod state;
 mod underlay;
 pub mod uplink;
