@@ -14,11 +14,14 @@
 #   same-host       two VMs on one neutrino br-int (NORMAL), against veth
 #   same-host-pinned  the same with the poll thread pinned to the last CPU
 #                   (`switchd --poll-cpus`; only when named in --only)
-#   relay-vxlan     the ceiling of a userspace switch on TAPs: a bare relay per host
-#                   (crates/switchd/examples/tap_relay.rs) with switchd's system
-#                   calls and offloads (VM TAP, uplink TAP, UDP_GRO socket) and no
-#                   switching at all; neutrino-vxlan/relay-vxlan is switchd's own cost
+#   relay-vxlan     the TCP ceiling of a userspace switch on TAPs: a bare relay per
+#                   host (crates/switchd/examples/tap_relay.rs) through the kernel
+#                   interfaces switchd uses for TCP (VM TAP, uplink TAP, UDP_GRO
+#                   socket), one read and one write per frame, no switching at all;
+#                   neutrino-vxlan/relay-vxlan is switchd's own cost (not for 64-byte
+#                   UDP: the relay sends small packets one by one, switchd in runs)
 #   relay-same-host the same between two VMs' TAPs on one host, against same-host
+#                   (switchd's NEUTRINO_* settings do not apply to the relay)
 # Runs are interleaved (run 1 of every path, then run 2 ...; each path's topology
 # built afresh per run) so a slow spell of this shared machine does not fall on one
 # path only. Each path, RUNS times (median reported): iperf3 TCP one stream and 8 parallel
@@ -41,7 +44,8 @@
 #          [--only vxlan,vxlan-sw,vxlan-poll,gre,kernel,relay-vxlan,same-host,
 #                  same-host-pinned,relay-same-host,veth]
 # Env:   NEUTRINO_BIN (default: <repo>/target/release/neutrino; built with
-#        `cargo build --release -p neutrino` if missing); switchd's own NEUTRINO_*
+#        `cargo build --release -p neutrino` if missing); RELAY_BIN (default: the
+#        relay example, built with cargo each run that has a relay row); switchd's own NEUTRINO_*
 #        options (NEUTRINO_POLL_THREADS, NEUTRINO_POLL_SPIN_US, ...) apply to every
 #        switchd started, except what a row sets itself; the report names them
 #
@@ -91,11 +95,17 @@ if [ ! -x "$NEUTRINO_BIN" ]; then
 fi
 
 wanted() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
-RELAY_BIN=${RELAY_BIN:-$REPO/target/release/examples/tap_relay}
-if { wanted relay-vxlan || wanted relay-same-host; } && [ ! -x "$RELAY_BIN" ]; then
-    echo "building the bench's relay (release): $RELAY_BIN missing" >&2
-    (cd "$REPO" && cargo build --release -p switchd --example tap_relay) || die "cargo build failed"
-    [ -x "$RELAY_BIN" ] || die "$RELAY_BIN still missing after build"
+if wanted relay-vxlan || wanted relay-same-host; then
+    if [ -z "${RELAY_BIN:-}" ]; then
+        # Built every time (nothing to do when up to date), as the user who ran sudo.
+        RELAY_BIN=$REPO/target/release/examples/tap_relay
+        build="cd '$REPO' && cargo build -q --release -p switchd --example tap_relay"
+        if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+            build="sudo -u '$SUDO_USER' -H bash -lc \"$build\""
+        fi
+        bash -c "$build" || die "cargo build of the bench's relay failed"
+    fi
+    [ -x "$RELAY_BIN" ] || die "no relay at $RELAY_BIN"
 fi
 
 P="nb$$"                      # prefix of every namespace/interface (<= 15 bytes)
@@ -116,7 +126,7 @@ kill_recorded() {  # only PIDs a scenario did not reap, and only if still ours
     local pid
     while read -r pid; do
         [ -n "$pid" ] || continue
-        if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE "$NEUTRINO_BIN|iperf3"; then
+        if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE "$NEUTRINO_BIN|${RELAY_BIN:-tap_relay}|iperf3"; then
             kill -KILL "$pid" 2>/dev/null || true
         fi
     done < "$WORK/pids"
@@ -233,19 +243,20 @@ kernel_host() {  # host-ns local-ip remote-ip vm-ns vm-mac vm-ip
     vm_ip "$vm" eth0 "$vmip"
 }
 
-start_relay() {  # host-ns vm-ns tap-name relay-args...  (waits for the VM's TAP)
-    local ns=$1 vm=$2 tap=$3 i pid
-    shift 3
-    ip netns exec "$ns" "$RELAY_BIN" "$@" >"$WORK/relay-$ns-$RUN_NO.log" 2>&1 &
+start_relay() {  # host-ns relay-args...  (waits until it says it is ready)
+    local ns=$1 log i pid
+    shift
+    log="$WORK/relay-$ns-$RUN_NO.log"
+    ip netns exec "$ns" "$RELAY_BIN" "$@" >"$log" 2>&1 &
     pid=$!
     track "$pid"
-    for i in $(seq 50); do
-        ip -n "$vm" link show "$tap" >/dev/null 2>&1 && return 0
+    for i in $(seq 100); do
+        grep -qx ready "$log" && return 0
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    cat "$WORK/relay-$ns-$RUN_NO.log" >&2
-    die "relay in $ns did not make $tap in $vm"
+    cat "$log" >&2
+    die "the relay in $ns is not ready"
 }
 
 wait_ping() {  # from-ns ip
@@ -476,8 +487,8 @@ scenario_relay_vxlan() {
     underlay
     local tap1="tap${P#nb}r1" tap2="tap${P#nb}r2"
     mkns "$V1"; mkns "$V2"
-    start_relay "$H1" "$V1" "$tap1" vxlan "$tap1" "$V1" "$VM1_MAC" "$H1_IP" "$H2_IP" 100
-    start_relay "$H2" "$V2" "$tap2" vxlan "$tap2" "$V2" "$VM2_MAC" "$H2_IP" "$H1_IP" 100
+    start_relay "$H1" vxlan "$tap1" "$V1" "$VM1_MAC" "$H1_IP" "$H2_IP" 100
+    start_relay "$H2" vxlan "$tap2" "$V2" "$VM2_MAC" "$H2_IP" "$H1_IP" 100
     vm_ip "$V1" "$tap1" "$VM1_IP"
     vm_ip "$V2" "$tap2" "$VM2_IP"
     measure relay-vxlan
@@ -486,8 +497,7 @@ scenario_relay_vxlan() {
 scenario_relay_same_host() {
     mkns "$H1"; mkns "$V1"; mkns "$V2"
     local tap1="tap${P#nb}q1" tap2="tap${P#nb}q2"
-    start_relay "$H1" "$V1" "$tap1" pair "$tap1" "$V1" "$VM1_MAC" "$tap2" "$V2" "$VM2_MAC"
-    for i in $(seq 50); do ip -n "$V2" link show "$tap2" >/dev/null 2>&1 && break; sleep 0.1; done
+    start_relay "$H1" pair "$tap1" "$V1" "$VM1_MAC" "$tap2" "$V2" "$VM2_MAC"
     vm_ip "$V1" "$tap1" "$VM1_IP"
     vm_ip "$V2" "$tap2" "$VM2_IP"
     measure relay-same-host
@@ -597,9 +607,12 @@ for m, h in metrics:
           f" {ratio('neutrino-same-host-pinned','veth',m):>12}")
 if "relay-vxlan" in med or "relay-same-host" in med:
     print()
-    print("the relay (switching nothing, with switchd's system calls): what a userspace switch on TAPs reaches here")
+    print("the relay (switching nothing, one read and one write per frame): the TCP ceiling of a")
+    print("userspace switch on TAPs here (small packets: no ceiling, it sends them one by one)")
     print(f"  {'metric':<11} {'relay/kernel':>13} {'vxlan/relay':>12} {'relay-same/veth':>16} {'same-host/relay':>16}")
     for m, h in metrics:
+        if m == "udp64_pps":
+            continue
         print(f"  {h:<11} {ratio('relay-vxlan','kernel-vxlan',m):>13} {ratio('neutrino-vxlan','relay-vxlan',m):>12}"
               f" {ratio('relay-same-host','veth',m):>16} {ratio('neutrino-same-host','relay-same-host',m):>16}")
 if wake_us:

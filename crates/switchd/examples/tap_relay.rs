@@ -1,16 +1,21 @@
-//! The bench's ceiling for a userspace switch on TAPs: a relay that moves frames
-//! between a VM's TAP and the tunnel (or between two VMs' TAPs) with the same system
-//! calls and offloads switchd uses — TAP reads and writes with virtio-net headers,
-//! TCP super-frames out the uplink TAP with GSO over UDP tunnels, VXLAN received
-//! whole on a UDP_GRO socket — and nothing else: no tables, no flow cache, no
-//! learning, no counters, no threads. It polls and sleeps by switchd's own policy
-//! (`switchd::spin`): after light traffic it keeps reading for 300 us, yielding the
-//! CPU, before it sleeps; under bulk traffic it sleeps at once. What it reaches is what any switch built on
-//! these kernel interfaces can reach on this machine; switchd's own work is the
-//! difference between the two. Not a product: `bench/switch_throughput.sh` runs it
-//! (rows `relay-vxlan` and `relay-same-host`), inside namespaces the bench made.
+//! The bench's ceiling for a userspace switch on TAPs, for TCP: a relay that moves
+//! frames between a VM's TAP and the tunnel (or between two VMs' TAPs) through the
+//! kernel interfaces switchd uses for TCP — TAP reads and writes with virtio-net
+//! headers, TCP super-frames out the uplink TAP with GSO over UDP tunnels, VXLAN
+//! received whole on a UDP_GRO socket — one read and one write per frame on each
+//! host, and nothing else: no tables, no flow cache, no learning, no checksum
+//! checks, no counters. It drains up to 64 frames per descriptor a turn, and polls
+//! and sleeps by switchd's own policy (`switchd::spin`, its default 300 us; the
+//! NEUTRINO_POLL_* settings do not apply): after light traffic it keeps reading,
+//! yielding the CPU, before it sleeps in poll(2); under bulk it sleeps at once.
+//! What it reaches with one TCP stream is what a single-threaded switch built on
+//! these interfaces can reach on this machine, and switchd's own work is the
+//! difference. Small packets are not its business: it sends each one alone (no
+//! UDP GSO runs, no merged TAP writes), so its 64-byte UDP rate is no ceiling.
+//! Not a product: `bench/switch_throughput.sh` runs it (rows `relay-vxlan` and
+//! `relay-same-host`), inside namespaces the bench made.
 //!
-//! Usage (inside a host namespace):
+//! Usage (inside a host namespace; prints "ready" once set up):
 //!   tap_relay vxlan NAME NETNS MAC LOCAL_IP REMOTE_IP VNI
 //!   tap_relay pair NAME1 NETNS1 MAC1 NAME2 NETNS2 MAC2
 
@@ -34,6 +39,15 @@ const UNDERLAY_MTU: usize = 1500;
 /// How long to keep reading after the last frame before sleeping in poll(2), as
 /// switchd's poll threads do by default (`--poll-spin-us 300`).
 const SPIN: PollSpin = PollSpin::Micros(300);
+/// Reads from one descriptor per turn at most (switchd's batch).
+const BATCH: usize = 64;
+/// Largest inner frame of one tunnel packet: what a received super-frame's segments
+/// are cut to (switchd's own rule: the underlay MTU less outer IPv4, UDP and VXLAN,
+/// at most a 1500-byte packet).
+const MAX_SEGMENT_FRAME: usize = {
+    let m = UNDERLAY_MTU - 20 - 8 - vxlan::HEADER_LEN;
+    if m < 1514 { m } else { 1514 }
+};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -47,17 +61,28 @@ fn main() -> Result<()> {
             let sock = UdpTunnelSocket::bind(local, vxlan::UDP_PORT)?;
             sock.enable_gro()?;
             let ends = Ends { local, remote, vni };
+            ready()?;
             relay_vxlan(&tap, &uplink, &sock, &ends)
         }
         ["pair", n1, ns1, m1, n2, ns2, m2] => {
             let a = open_vm_tap(n1, ns1, m1)?;
             let b = open_vm_tap(n2, ns2, m2)?;
+            ready()?;
             relay_pair(&a, &b)
         }
         _ => bail!(
             "usage: tap_relay vxlan NAME NETNS MAC LOCAL_IP REMOTE_IP VNI | pair NAME1 NETNS1 MAC1 NAME2 NETNS2 MAC2"
         ),
     }
+}
+
+/// Tells the bench every device and socket is open.
+fn ready() -> Result<()> {
+    use std::io::Write;
+    let mut out = io::stdout();
+    writeln!(out, "ready")?;
+    out.flush()?;
+    Ok(())
 }
 
 /// A VM's TAP as switchd makes it: in the VM's namespace, virtio-net headers, TSO and
@@ -121,16 +146,18 @@ fn relay_pair(a: &Tap, b: &Tap) -> Result<()> {
     loop {
         let mut moved = false;
         for (from, to) in [(a, b), (b, a)] {
-            match from.read(&mut buf) {
-                Ok(n) => {
-                    moved = true;
-                    let gso = VirtioNetHdr::parse(&buf[..n]).is_ok_and(|h| h.is_gso());
-                    spin.note_frame(gso);
-                    // A full TAP queue drops, as a switch's would.
-                    let _ = to.write(&buf[..n]);
+            for _ in 0..BATCH {
+                match from.read(&mut buf) {
+                    Ok(n) => {
+                        moved = true;
+                        let gso = VirtioNetHdr::parse(&buf[..n]).is_ok_and(|h| h.is_gso());
+                        spin.note_frame(gso);
+                        // A full TAP queue drops, as a switch's would.
+                        let _ = to.write(&buf[..n]);
+                    }
+                    Err(e) if nothing_now(&e) => break,
+                    Err(e) => return Err(e).context("TAP read"),
                 }
-                Err(e) if nothing_now(&e) => {}
-                Err(e) => return Err(e).context("TAP read"),
             }
         }
         idle_or_not(moved, &mut spin, &mut last, &[a.as_raw_fd(), b.as_raw_fd()])?;
@@ -164,18 +191,31 @@ fn relay_vxlan(tap: &Tap, uplink: &UplinkTap, sock: &UdpTunnelSocket, ends: &End
     let mut spin = SpinPolicy::new(SPIN, Instant::now());
     let mut last = None;
     loop {
-        let a = from_vm(tap, uplink, sock, ends, dst, &mut out, &mut sender)?;
-        let b = from_tunnel(tap, sock, &mut inb)?;
-        for gso in [a, b].into_iter().flatten() {
+        let mut moved = false;
+        for _ in 0..BATCH {
+            let Some(gso) = from_vm(tap, uplink, sock, ends, dst, &mut out, &mut sender)? else {
+                break;
+            };
             spin.note_frame(gso);
+            moved = true;
+        }
+        for _ in 0..BATCH {
+            let Some((datagrams, gso)) = from_tunnel(tap, sock, &mut inb)? else {
+                break;
+            };
+            for _ in 0..datagrams {
+                spin.note_frame(gso);
+            }
+            moved = true;
         }
         let fds = [tap.as_raw_fd(), sock.as_raw_fd()];
-        idle_or_not(a.is_some() || b.is_some(), &mut spin, &mut last, &fds)?;
+        idle_or_not(moved, &mut spin, &mut last, &fds)?;
     }
 }
 
-/// One frame from the VM: a TCP super-frame out the uplink whole, anything else
-/// as one VXLAN datagram. Whether it was a super-frame; None when the TAP had nothing.
+/// One frame from the VM: a TCP super-frame out the uplink whole (one the uplink
+/// refuses is dropped), anything else as one VXLAN datagram. Whether it was a
+/// super-frame; None when the TAP had nothing.
 fn from_vm(
     tap: &Tap,
     uplink: &UplinkTap,
@@ -195,6 +235,9 @@ fn from_vm(
     let Ok(hdr) = VirtioNetHdr::parse(&buf[..n]) else {
         return Ok(Some(false));
     };
+    if n <= HDR_LEN {
+        return Ok(Some(false));
+    }
     let (head, frame) = buf[..n].split_at_mut(HDR_LEN);
     if hdr.is_gso() {
         let (local, remote) = (ends.local, ends.remote);
@@ -211,9 +254,9 @@ fn from_vm(
     Ok(Some(false))
 }
 
-/// One datagram (or GRO run) from the tunnel into the VM's TAP. Whether it carried
-/// a super-frame; None when the socket had nothing.
-fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<Option<bool>> {
+/// One datagram (or GRO run) from the tunnel into the VM's TAP: how many datagrams
+/// and whether they carried a super-frame; None when the socket had nothing.
+fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<Option<(usize, bool)>> {
     // Received at HDR_LEN - 8 so the inner frame starts right after room for the
     // virtio-net header.
     const AT: usize = HDR_LEN - vxlan::HEADER_LEN;
@@ -223,18 +266,22 @@ fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<Opti
         Err(e) => return Err(e).context("VXLAN receive"),
     };
     if seg >= n {
+        // One datagram: not VXLAN, or too short to carry a frame, is dropped.
+        if n < vxlan::HEADER_LEN + 14 || vxlan::parse_header(&buf[AT..AT + n]).is_err() {
+            return Ok(Some((1, false)));
+        }
         let frame = &buf[HDR_LEN..AT + n];
-        let max_segment = UNDERLAY_MTU - vxlan::OVERHEAD;
-        let whole = gso_split::received_super_frame(frame, max_segment);
+        let whole = gso_split::received_super_frame(frame, MAX_SEGMENT_FRAME);
         let hdr = whole.unwrap_or(VirtioNetHdr {
             flags: F_DATA_VALID,
             ..VirtioNetHdr::default()
         });
         hdr.write(&mut buf[..HDR_LEN]);
         let _ = tap.write(&buf[..AT + n]);
-        return Ok(Some(whole.is_some()));
+        return Ok(Some((1, whole.is_some())));
     }
-    // A run of datagrams: each inner frame on its own.
+    // A run of datagrams: each inner frame on its own (the outer UDP checksum, which
+    // the kernel checked, covers it).
     let valid = {
         let mut h = [0u8; HDR_LEN];
         VirtioNetHdr {
@@ -245,11 +292,13 @@ fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<Opti
         h
     };
     let run = &buf[AT..AT + n];
+    let mut datagrams = 0;
     for d in run.chunks(seg.max(1)) {
-        if d.len() > vxlan::HEADER_LEN {
+        datagrams += 1;
+        if d.len() >= vxlan::HEADER_LEN + 14 && vxlan::parse_header(d).is_ok() {
             let iov = [IoSlice::new(&valid), IoSlice::new(&d[vxlan::HEADER_LEN..])];
             let _ = tap.write_vectored(&iov);
         }
     }
-    Ok(Some(false))
+    Ok(Some((datagrams, false)))
 }

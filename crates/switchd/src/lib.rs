@@ -19,9 +19,13 @@ mod datapath;
 pub mod heap;
 mod poll_cpus;
 pub mod protocol;
+/// Public only for the bench's relay (examples/tap_relay.rs).
+#[doc(hidden)]
 pub mod spin;
 mod state;
 mod underlay;
+/// Public only for the bench's relay (examples/tap_relay.rs).
+#[doc(hidden)]
 pub mod uplink;
 
 pub use datapath::{Options, default_poll_threads, run};
