@@ -14,7 +14,7 @@
 #   same-host       two VMs on one neutrino br-int (NORMAL), against veth
 #   same-host-pinned  the same with the poll thread pinned to the last CPU
 #                   (`switchd --poll-cpus`; only when named in --only)
-#   relay-vxlan     the TCP ceiling of a userspace switch on TAPs: a bare relay per
+#   relay-vxlan     a userspace switch on TAPs doing no work, for TCP: a bare relay per
 #                   host (crates/switchd/examples/tap_relay.rs) through the kernel
 #                   interfaces switchd uses for TCP (VM TAP, uplink TAP, UDP_GRO
 #                   socket), one read and one write per frame, no switching at all;
@@ -607,8 +607,8 @@ for m, h in metrics:
           f" {ratio('neutrino-same-host-pinned','veth',m):>12}")
 if "relay-vxlan" in med or "relay-same-host" in med:
     print()
-    print("the relay (switching nothing, one read and one write per frame): the TCP ceiling of a")
-    print("userspace switch on TAPs here (small packets: no ceiling, it sends them one by one)")
+    print("the relay (switching nothing, one read and one write per frame): what these kernel")
+    print("interfaces give a switch doing no work of its own, for TCP (not for small packets: it sends them one by one)")
     print(f"  {'metric':<11} {'relay/kernel':>13} {'vxlan/relay':>12} {'relay-same/veth':>16} {'same-host/relay':>16}")
     for m, h in metrics:
         if m == "udp64_pps":

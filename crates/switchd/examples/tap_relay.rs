@@ -1,4 +1,4 @@
-//! The bench's ceiling for a userspace switch on TAPs, for TCP: a relay that moves
+//! The bench's reference for a userspace switch on TAPs, for TCP: a relay that moves
 //! frames between a VM's TAP and the tunnel (or between two VMs' TAPs) through the
 //! kernel interfaces switchd uses for TCP — TAP reads and writes with virtio-net
 //! headers, TCP super-frames out the uplink TAP with GSO over UDP tunnels, VXLAN
@@ -8,10 +8,12 @@
 //! and sleeps by switchd's own policy (`switchd::spin`, its default 300 us; the
 //! NEUTRINO_POLL_* settings do not apply): after light traffic it keeps reading,
 //! yielding the CPU, before it sleeps in poll(2); under bulk it sleeps at once.
-//! What it reaches with one TCP stream is what a single-threaded switch built on
-//! these interfaces can reach on this machine, and switchd's own work is the
-//! difference. Small packets are not its business: it sends each one alone (no
-//! UDP GSO runs, no merged TAP writes), so its 64-byte UDP rate is no ceiling.
+//! What it reaches with TCP is what these interfaces give a switch that does no
+//! work of its own on this machine: against the kernel path, the interfaces' cost;
+//! against switchd, switchd's (switchd has matched it across hosts and beaten it on
+//! one host, so it is a reference, not a proven bound). Small packets are not its
+//! business: it sends each one alone (no UDP GSO runs, no merged TAP writes), so its
+//! 64-byte UDP rate says nothing.
 //! Not a product: `bench/switch_throughput.sh` runs it (rows `relay-vxlan` and
 //! `relay-same-host`), inside namespaces the bench made.
 //!
