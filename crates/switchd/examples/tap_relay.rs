@@ -4,14 +4,15 @@
 //! headers, TCP super-frames out the uplink TAP with GSO over UDP tunnels, VXLAN
 //! received whole on a UDP_GRO socket — one read and one write per frame on each
 //! host, and nothing else: no tables, no flow cache, no learning, no checksum
-//! checks, no counters. It drains up to 64 frames per descriptor a turn, and polls
+//! checks, no counters. It drains up to 64 frames per descriptor a turn (between two
+//! TAPs it reads the batch, then writes it, as switchd does), and polls
 //! and sleeps by switchd's own policy (`switchd::spin`, its default 300 us; the
 //! NEUTRINO_POLL_* settings do not apply): after light traffic it keeps reading,
 //! yielding the CPU, before it sleeps in poll(2); under bulk it sleeps at once.
 //! What it reaches with TCP is what these interfaces give a switch that does no
 //! work of its own on this machine: against the kernel path, the interfaces' cost;
-//! against switchd, switchd's (switchd has matched it across hosts and beaten it on
-//! one host, so it is a reference, not a proven bound). Small packets are not its
+//! against switchd, switchd's (switchd has matched it, within a few per cent either
+//! way, so it is a reference, not a proven bound). Small packets are not its
 //! business: it sends each one alone (no UDP GSO runs, no merged TAP writes), so its
 //! 64-byte UDP rate says nothing.
 //! Not a product: `bench/switch_throughput.sh` runs it (rows `relay-vxlan` and
@@ -142,25 +143,32 @@ fn nothing_now(e: &io::Error) -> bool {
 }
 
 fn relay_pair(a: &Tap, b: &Tap) -> Result<()> {
-    let mut buf = vec![0u8; BUF];
+    let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; BUF]).collect();
+    let mut lens = [0usize; BATCH];
     let mut spin = SpinPolicy::new(SPIN, Instant::now());
     let mut last = None;
     loop {
         let mut moved = false;
         for (from, to) in [(a, b), (b, a)] {
-            for _ in 0..BATCH {
-                match from.read(&mut buf) {
+            // A batch read first, then written out, as switchd does.
+            let mut got = 0;
+            while got < BATCH {
+                match from.read(&mut bufs[got]) {
                     Ok(n) => {
-                        moved = true;
-                        let gso = VirtioNetHdr::parse(&buf[..n]).is_ok_and(|h| h.is_gso());
+                        let gso = VirtioNetHdr::parse(&bufs[got][..n]).is_ok_and(|h| h.is_gso());
                         spin.note_frame(gso);
-                        // A full TAP queue drops, as a switch's would.
-                        let _ = to.write(&buf[..n]);
+                        lens[got] = n;
+                        got += 1;
                     }
                     Err(e) if nothing_now(&e) => break,
                     Err(e) => return Err(e).context("TAP read"),
                 }
             }
+            for (buf, &n) in bufs.iter().zip(&lens).take(got) {
+                // A full TAP queue drops, as a switch's would.
+                let _ = to.write(&buf[..n]);
+            }
+            moved |= got > 0;
         }
         idle_or_not(moved, &mut spin, &mut last, &[a.as_raw_fd(), b.as_raw_fd()])?;
     }
