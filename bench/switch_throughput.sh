@@ -17,8 +17,8 @@
 #   relay-vxlan     a userspace switch on TAPs doing no work, for TCP: a bare relay per
 #                   host (crates/switchd/examples/tap_relay.rs) through the kernel
 #                   interfaces switchd uses for TCP (VM TAP, uplink TAP, UDP_GRO
-#                   socket), one read and one write per frame, no switching at all;
-#                   neutrino-vxlan/relay-vxlan is switchd's own cost (not for 64-byte
+#                   socket), one write per frame, no switching at all; against it,
+#                   neutrino-vxlan shows what switchd's own work costs (not for 64-byte
 #                   UDP: the relay sends small packets one by one, switchd in runs)
 #   relay-same-host the same between two VMs' TAPs on one host, against same-host
 #                   (switchd's NEUTRINO_* settings do not apply to the relay)
@@ -126,7 +126,7 @@ kill_recorded() {  # only PIDs a scenario did not reap, and only if still ours
     local pid
     while read -r pid; do
         [ -n "$pid" ] || continue
-        if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qE "$NEUTRINO_BIN|${RELAY_BIN:-tap_relay}|iperf3"; then
+        if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -e "$NEUTRINO_BIN" -e "${RELAY_BIN:-tap_relay}" -e iperf3; then
             kill -KILL "$pid" 2>/dev/null || true
         fi
     done < "$WORK/pids"
@@ -607,7 +607,7 @@ for m, h in metrics:
           f" {ratio('neutrino-same-host-pinned','veth',m):>12}")
 if "relay-vxlan" in med or "relay-same-host" in med:
     print()
-    print("the relay (switching nothing, one read and one write per frame): what these kernel")
+    print("the relay (switching nothing, one write per frame): what these kernel")
     print("interfaces give a switch doing no work of its own, for TCP (not for small packets: it sends them one by one)")
     print(f"  {'metric':<11} {'relay/kernel':>13} {'vxlan/relay':>12} {'relay-same/veth':>16} {'same-host/relay':>16}")
     for m, h in metrics:

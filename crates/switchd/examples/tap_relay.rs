@@ -2,8 +2,8 @@
 //! frames between a VM's TAP and the tunnel (or between two VMs' TAPs) through the
 //! kernel interfaces switchd uses for TCP — TAP reads and writes with virtio-net
 //! headers, TCP super-frames out the uplink TAP with GSO over UDP tunnels, VXLAN
-//! received whole on a UDP_GRO socket — one read and one write per frame on each
-//! host, and nothing else: no tables, no flow cache, no learning, no checksum
+//! received whole on a UDP_GRO socket — one write per frame, and one read per
+//! frame or UDP GRO run, on each host, and nothing else: no tables, no flow cache, no learning, no checksum
 //! checks, no counters. It drains up to 64 frames per descriptor a turn (between two
 //! TAPs it reads the batch, then writes it, as switchd does), and polls
 //! and sleeps by switchd's own policy (`switchd::spin`, its default 300 us; the
