@@ -33,7 +33,7 @@ use switchd::protocol::PollSpin;
 use switchd::spin::SpinPolicy;
 use switchd::uplink::{UPLINK_NAME, UplinkSender};
 use wire::virtio::{F_DATA_VALID, HDR_LEN, VirtioNetHdr};
-use wire::{gso_split, offload, vxlan};
+use wire::{MacAddr, gso_split, offload, vxlan};
 
 /// Room for a 64 KB super-frame and its headers.
 const BUF: usize = 65_536 + 256;
@@ -42,6 +42,10 @@ const UNDERLAY_MTU: usize = 1500;
 /// How long to keep reading after the last frame before sleeping in poll(2), as
 /// switchd's poll threads do by default (`--poll-spin-us 300`).
 const SPIN: PollSpin = PollSpin::Micros(300);
+/// Where a VXLAN header starts in a buffer: the inner frame then starts at HDR_LEN,
+/// right after the virtio-net header a TAP reads or writes, so a frame crosses
+/// between TAP and tunnel without moving (only the 12 or 8 header bytes change).
+const VXLAN_AT: usize = HDR_LEN - vxlan::HEADER_LEN;
 /// Reads from one descriptor per turn at most (switchd's batch).
 const BATCH: usize = 64;
 /// Largest inner frame of one tunnel packet: what a received super-frame's segments
@@ -91,14 +95,9 @@ fn ready() -> Result<()> {
 /// A VM's TAP as switchd makes it: in the VM's namespace, virtio-net headers, TSO and
 /// checksum offload, the VM's MAC, up.
 fn open_vm_tap(name: &str, ns: &str, mac: &str) -> Result<Tap> {
-    let mut m = [0u8; 6];
-    let parts: Vec<&str> = mac.split(':').collect();
-    if parts.len() != 6 {
-        bail!("bad MAC {mac:?}");
-    }
-    for (o, p) in m.iter_mut().zip(parts) {
-        *o = u8::from_str_radix(p, 16).with_context(|| format!("bad MAC {mac:?}"))?;
-    }
+    let MacAddr(m) = mac
+        .parse()
+        .map_err(|e| anyhow::anyhow!("MAC {mac:?}: {e}"))?;
     let name = name.to_owned();
     let tap = host::in_netns(ns, move || -> host::Result<Tap> {
         let tap = Tap::open(&name, true)?;
@@ -117,15 +116,12 @@ struct Ends {
 }
 
 /// Waits until one of `fds` is readable.
-fn wait(fds: &[i32]) -> io::Result<()> {
-    let mut p: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
+fn wait(fds: [i32; 2]) -> io::Result<()> {
+    let mut p = fds.map(|fd| libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    });
     // SAFETY: p is a live array of p.len() pollfds for the call's duration.
     let r = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, -1) };
     if r < 0 {
@@ -170,7 +166,7 @@ fn relay_pair(a: &Tap, b: &Tap) -> Result<()> {
             }
             moved |= got > 0;
         }
-        idle_or_not(moved, &mut spin, &mut last, &[a.as_raw_fd(), b.as_raw_fd()])?;
+        idle_or_not(moved, &mut spin, &mut last, [a.as_raw_fd(), b.as_raw_fd()])?;
     }
 }
 
@@ -180,7 +176,7 @@ fn idle_or_not(
     moved: bool,
     spin: &mut SpinPolicy,
     last: &mut Option<Instant>,
-    fds: &[i32],
+    fds: [i32; 2],
 ) -> io::Result<()> {
     let now = Instant::now();
     if moved {
@@ -219,7 +215,7 @@ fn relay_vxlan(tap: &Tap, uplink: &UplinkTap, sock: &UdpTunnelSocket, ends: &End
             moved = true;
         }
         let fds = [tap.as_raw_fd(), sock.as_raw_fd()];
-        idle_or_not(moved, &mut spin, &mut last, &fds)?;
+        idle_or_not(moved, &mut spin, &mut last, fds)?;
     }
 }
 
@@ -235,8 +231,6 @@ fn from_vm(
     buf: &mut [u8],
     sender: &mut UplinkSender,
 ) -> Result<Option<bool>> {
-    // The VXLAN header goes in front of the frame, where the virtio-net header was.
-    const VX: usize = HDR_LEN - vxlan::HEADER_LEN;
     let n = match tap.read(buf) {
         Ok(n) => n,
         Err(e) if nothing_now(&e) => return Ok(None),
@@ -259,35 +253,33 @@ fn from_vm(
     if !offload::complete_checksum(frame, &hdr) {
         return Ok(Some(false));
     }
-    vxlan::write_header(&mut head[VX..], ends.vni);
-    let _ = sock.send_to(&buf[VX..n], dst);
+    vxlan::write_header(&mut head[VXLAN_AT..], ends.vni);
+    let _ = sock.send_to(&buf[VXLAN_AT..n], dst);
     Ok(Some(false))
 }
 
 /// One datagram (or GRO run) from the tunnel into the VM's TAP: how many datagrams
 /// and whether they carried a super-frame; None when the socket had nothing.
 fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<Option<(usize, bool)>> {
-    // Received at HDR_LEN - 8 so the inner frame starts right after room for the
-    // virtio-net header.
-    const AT: usize = HDR_LEN - vxlan::HEADER_LEN;
-    let (n, _src, seg) = match sock.recv_segments(&mut buf[AT..]) {
+    let (n, _src, seg) = match sock.recv_segments(&mut buf[VXLAN_AT..]) {
         Ok(r) => r,
         Err(e) if nothing_now(&e) => return Ok(None),
         Err(e) => return Err(e).context("VXLAN receive"),
     };
     if seg >= n {
         // One datagram: not VXLAN, or too short to carry a frame, is dropped.
-        if n < vxlan::HEADER_LEN + 14 || vxlan::parse_header(&buf[AT..AT + n]).is_err() {
+        if n < vxlan::HEADER_LEN + 14 || vxlan::parse_header(&buf[VXLAN_AT..VXLAN_AT + n]).is_err()
+        {
             return Ok(Some((1, false)));
         }
-        let frame = &buf[HDR_LEN..AT + n];
+        let frame = &buf[HDR_LEN..VXLAN_AT + n];
         let whole = gso_split::received_super_frame(frame, MAX_SEGMENT_FRAME);
         let hdr = whole.unwrap_or(VirtioNetHdr {
             flags: F_DATA_VALID,
             ..VirtioNetHdr::default()
         });
         hdr.write(&mut buf[..HDR_LEN]);
-        let _ = tap.write(&buf[..AT + n]);
+        let _ = tap.write(&buf[..VXLAN_AT + n]);
         return Ok(Some((1, whole.is_some())));
     }
     // A run of datagrams: each inner frame on its own (the outer UDP checksum, which
@@ -301,7 +293,7 @@ fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<Opti
         .write(&mut h);
         h
     };
-    let run = &buf[AT..AT + n];
+    let run = &buf[VXLAN_AT..VXLAN_AT + n];
     let mut datagrams = 0;
     for d in run.chunks(seg.max(1)) {
         datagrams += 1;

@@ -1029,6 +1029,15 @@ else:
         self.udp_flood_to(from, to, to.ip, len, rate, secs)
     }
 
+    /// Asserts a flood sent over 1,000 datagrams and more than half arrived.
+    pub fn assert_flood_arrived(&self, what: &str, sent: u64, received: u64) {
+        assert!(
+            sent > 1000 && received * 2 > sent,
+            "{what}: {received} of {sent} datagrams arrived\n{}",
+            self.diag()
+        );
+    }
+
     /// [`Lab::udp_flood`] to another of `to`'s addresses (an IPv6 one).
     pub fn udp_flood_to(
         &self,
