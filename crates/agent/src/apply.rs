@@ -8,15 +8,14 @@ use crate::compile::Compiled;
 use crate::names::{self, BR_INT, DEAD_VLAN};
 use model::{HostView, PortStatus};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use switch::PortConfig;
-use switchd::protocol::{BridgeView, Request, Response};
+use switch_proto::{BridgeView, Client, ClientError, PortSpec, Request, Response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     #[error("switchd: {0}")]
-    Switchd(#[from] switchd::Error),
+    Switchd(#[from] ClientError),
     #[error("switchd refused {what}: {message}")]
     Refused { what: String, message: String },
     #[error("switchd answered {what} unexpectedly")]
@@ -45,18 +44,18 @@ impl ApplyReport {
 /// The host's switchd, reached through its control socket.
 #[derive(Debug, Clone)]
 pub struct Switchd {
-    socket: PathBuf,
+    client: Client,
 }
 
 impl Switchd {
     pub fn new(run_dir: &Path) -> Switchd {
         Switchd {
-            socket: run_dir.join("switchd.sock"),
+            client: Client::new(run_dir),
         }
     }
 
     fn call(&self, what: &str, req: &Request) -> Result<Response, ApplyError> {
-        match switchd::client::call(&self.socket, req)? {
+        match self.client.call(req)? {
             Response::Error { message } => Err(ApplyError::Refused {
                 what: what.to_string(),
                 message,
@@ -105,7 +104,7 @@ impl Switchd {
         let have: BTreeMap<&str, &BridgeView> =
             current.iter().map(|b| (b.name.as_str(), b)).collect();
         // Where each existing port lives, by name (names are unique per switch).
-        let mut where_is: BTreeMap<&str, (&str, PortConfig)> = BTreeMap::new();
+        let mut where_is: BTreeMap<&str, (&str, PortSpec)> = BTreeMap::new();
         for b in &current {
             for p in &b.ports {
                 where_is.insert(
@@ -160,15 +159,16 @@ impl Switchd {
         // Flows never name a port that is not there (the bridge would refuse them all).
         let mut reqs = Vec::new();
         for b in &c.bridges {
-            let flows = b
+            let typed = b
                 .flows
                 .iter()
-                .filter(|f| !report.port_errors.keys().any(|p| names_port(f, p)))
+                .filter(|f| !report.port_errors.keys().any(|p| f.names_port(p)))
                 .cloned()
                 .collect();
             reqs.push(Request::ReplaceFlows {
                 bridge: b.name.clone(),
-                flows,
+                flows: Vec::new(),
+                typed,
             });
         }
         let mut stale = Vec::new();
@@ -229,8 +229,8 @@ enum PortOp {
 /// What it takes to turn the port `have` (bridge, config) into `want` on `bridge`.
 fn port_ops(
     bridge: &str,
-    want: &PortConfig,
-    have: Option<&(&str, PortConfig)>,
+    want: &PortSpec,
+    have: Option<&(&str, PortSpec)>,
 ) -> Vec<(PortOp, Request)> {
     let want_cmp = comparable(want);
     let mut ops = Vec::new();
@@ -239,7 +239,7 @@ fn port_ops(
             if *cfg == want_cmp {
                 return ops;
             }
-            let same_but_dhcp = PortConfig {
+            let same_but_dhcp = PortSpec {
                 dhcp: want_cmp.dhcp.clone(),
                 ..cfg.clone()
             } == want_cmp;
@@ -273,14 +273,9 @@ fn port_ops(
     ops
 }
 
-/// Whether flow text `f` names port `port` (as in_port or an output).
-fn names_port(f: &str, port: &str) -> bool {
-    f.split([',', '=', ':', '(', ')']).any(|t| t == port)
-}
-
 /// A port's configuration without what switchd fills in itself (the ofport).
-fn comparable(p: &PortConfig) -> PortConfig {
-    PortConfig {
+fn comparable(p: &PortSpec) -> PortSpec {
+    PortSpec {
         ofport: None,
         ..p.clone()
     }
@@ -366,18 +361,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_ports_named_in_flows() {
-        let f = "table=0,priority=9,in_port=tapabc,actions=resubmit(,25)";
-        assert!(names_port(f, "tapabc"));
-        assert!(!names_port(f, "tapab"));
-        let g = "table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_tunnel:0x64,output:vxlan-c0a86420,output:vxlan-c0a86421";
-        assert!(names_port(g, "vxlan-c0a86421"));
-        assert!(!names_port(g, "vxlan-c0a8642"));
-    }
-
-    #[test]
     fn port_ops_by_difference() {
-        let mut want = PortConfig::new("tapx", switch::PortType::Tap);
+        let mut want = PortSpec::new("tapx", switch_proto::PortType::Tap);
         want.tag = Some(1);
         let same = ("br-int", want.clone());
         assert!(port_ops("br-int", &want, Some(&same)).is_empty());
@@ -389,7 +374,7 @@ mod tests {
             .collect();
         assert_eq!(ops, [PortOp::Del, PortOp::Add]);
         let mut with_dhcp = want.clone();
-        with_dhcp.dhcp = Some(switch::DhcpBinding::new(
+        with_dhcp.dhcp = Some(switch_proto::DhcpBinding::new(
             "fa:16:3e:00:00:01",
             "10.0.0.3".parse().unwrap(),
             24,

@@ -18,6 +18,7 @@
 pub mod apply;
 pub mod cli;
 pub mod compile;
+pub mod flows;
 pub mod names;
 pub mod run;
 

@@ -6,7 +6,7 @@ use crate::state::{LabState, Node};
 use crate::{Result, fail, net, procs, progress, vms};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use switchd::protocol::{Request, Response};
+use switch_proto::{Client, Request, Response};
 
 pub const MGMT_NET: &str = "192.168.10";
 pub const DATA_NET: &str = "192.168.100";
@@ -400,10 +400,10 @@ impl Lab {
         )?;
         self.state.nodes[i].switchd_pid = Some(pid);
         self.state.save()?;
-        let sock = run.join("switchd.sock");
+        let switch = Client::new(&run);
         let until = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(Response::Show { .. }) = switchd::client::call(&sock, &Request::Show) {
+            if let Ok(Response::Show { .. }) = switch.call(&Request::Show) {
                 return Ok(());
             }
             if Instant::now() >= until || !procs::is_running(pid) {

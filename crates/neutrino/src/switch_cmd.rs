@@ -5,8 +5,9 @@ use clap::{Args, Subcommand};
 use std::io::Read;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use switch::{DhcpBinding, PortConfig, PortType, StaticRoute, TunnelKey};
-use switchd::protocol::{BridgeView, Request, Response};
+use switch_proto::{
+    BridgeView, Client, DhcpBinding, PortSpec, PortType, Request, Response, StaticRoute, TunnelKey,
+};
 
 #[derive(Args)]
 pub struct SwitchArgs {
@@ -85,13 +86,13 @@ enum SwitchCmd {
         #[arg(long)]
         mtu: Option<u16>,
         /// Lease time in seconds.
-        #[arg(long, default_value_t = switch::dhcp::DEFAULT_LEASE_SECS)]
+        #[arg(long, default_value_t = switch_proto::port::DEFAULT_LEASE_SECS)]
         lease: u32,
         /// The server identifier and source address of the replies (answered to ARP).
         #[arg(long)]
         server_ip: Ipv4Addr,
         /// Source MAC of the replies.
-        #[arg(long, default_value = switch::dhcp::DEFAULT_SERVER_MAC)]
+        #[arg(long, default_value = switch_proto::port::DEFAULT_SERVER_MAC)]
         server_mac: String,
         /// Domain name (option 15).
         #[arg(long)]
@@ -194,7 +195,7 @@ pub fn run(args: SwitchArgs) -> Result<()> {
                 .map(|k| k.parse::<TunnelKey>())
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
-            let mut cfg = PortConfig::new(&port, kind);
+            let mut cfg = PortSpec::new(&port, kind);
             cfg.netns = netns;
             cfg.tag = tag;
             cfg.peer = peer;
@@ -204,7 +205,6 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             cfg.mac = mac;
             cfg.mtu = mtu;
             cfg.ofport = ofport;
-            cfg.validate().map_err(anyhow::Error::msg)?;
             Request::AddPort { bridge, port: cfg }
         }
         SwitchCmd::DelPort { bridge, port } => Request::DelPort { bridge, port },
@@ -240,7 +240,6 @@ pub fn run(args: SwitchArgs) -> Result<()> {
                 server_mac: server_mac.to_ascii_lowercase(),
                 domain_name,
             };
-            b.validate().map_err(anyhow::Error::msg)?;
             Request::SetPortDhcp {
                 bridge,
                 port,
@@ -256,23 +255,25 @@ pub fn run(args: SwitchArgs) -> Result<()> {
         SwitchCmd::AddFlow { bridge, flow } => Request::AddFlows {
             bridge,
             flows: vec![flow],
+            typed: Vec::new(),
         },
         SwitchCmd::AddFlows { bridge, file } => Request::AddFlows {
             bridge,
             flows: read_lines(&file)?,
+            typed: Vec::new(),
         },
         SwitchCmd::DelFlows { bridge, matching } => Request::DelFlows { bridge, matching },
         SwitchCmd::ReplaceFlows { bridge, file } => Request::ReplaceFlows {
             bridge,
             flows: read_lines(&file)?,
+            typed: Vec::new(),
         },
         SwitchCmd::DumpFlows { bridge, table } => Request::DumpFlows { bridge, table },
         SwitchCmd::DumpPorts { bridge } => Request::DumpPorts { bridge },
         SwitchCmd::FdbShow { bridge } => Request::FdbShow { bridge },
         SwitchCmd::Trace { bridge, flow } => Request::Trace { bridge, flow },
     };
-    let sock = args.run_dir.join(switchd::SOCKET_NAME);
-    match switchd::client::call(&sock, &req)? {
+    match Client::new(&args.run_dir).call(&req)? {
         Response::Done { message } => {
             if let Some(m) = message {
                 println!("{m}");
@@ -290,6 +291,7 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             heap,
             poll_cpus,
             poll_spin,
+            protocol_version: _,
         } => {
             print_show(&bridges);
             if !poll_cpus.is_empty() {
@@ -431,7 +433,7 @@ fn print_show(bridges: &[BridgeView]) {
     }
 }
 
-fn print_dhcp(d: &DhcpBinding, stats: Option<&switch::DhcpStats>) {
+fn print_dhcp(d: &DhcpBinding, stats: Option<&switch_proto::DhcpStats>) {
     println!(
         "                dhcp: {}/{} for {} (server {} {}, lease {}s)",
         d.ip, d.prefix_len, d.mac, d.server_ip, d.server_mac, d.lease_secs

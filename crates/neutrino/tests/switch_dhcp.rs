@@ -260,7 +260,7 @@ fn vm_gets_address_mtu_and_route_from_the_switch() {
     let neigh = lab.neigh_mac(&vm1, SERVER_IP);
     assert_eq!(
         neigh.as_deref(),
-        Some(switch::dhcp::DEFAULT_SERVER_MAC),
+        Some(switch_proto::port::DEFAULT_SERVER_MAC),
         "server address resolved to the server MAC"
     );
     client.signal("USR2");

@@ -160,14 +160,14 @@ fn ports_come_and_go_while_other_threads_write_to_them() {
 /// batch: the new TAP must be made although poll threads held the old one's fd.
 #[test]
 fn a_port_deleted_and_added_in_one_batch_works() {
-    use switchd::protocol::{Request, Response};
+    use switch_proto::{Client, PortSpec, PortType, Request, Response};
     if !lab_available() {
         return;
     }
     let (lab, [a, b, _c]) = three_vms("thb", "2");
     lab.wait_ping(&a, b.ip, PING_WITHIN);
-    let sock = lab.host(H::H1).run_dir.join(switchd::SOCKET_NAME);
-    let mut cfg = switch::PortConfig::new(&b.tap, switch::PortType::Tap);
+    let switch = Client::new(&lab.host(H::H1).run_dir);
+    let mut cfg = PortSpec::new(&b.tap, PortType::Tap);
     cfg.netns = Some(b.ns.clone());
     cfg.mac = Some(b.mac.to_string());
     for round in 0..3 {
@@ -183,7 +183,7 @@ fn a_port_deleted_and_added_in_one_batch_works() {
                 },
             ],
         };
-        match switchd::client::call(&sock, &req) {
+        match switch.call(&req) {
             Ok(Response::Batch { results }) => {
                 for r in &results {
                     assert!(

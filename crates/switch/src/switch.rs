@@ -485,6 +485,17 @@ impl Switch {
         }
     }
 
+    /// Parses flows in ovs-ofctl text for `bridge` (its port names resolved);
+    /// blank lines and `#` comments are skipped.
+    pub fn parse_flows(
+        &self,
+        bridge: &str,
+        lines: &[String],
+    ) -> Result<Vec<FlowSpec>, SwitchError> {
+        let br = self.bridge_id(bridge)?;
+        self.parse_lines(br, lines, true)
+    }
+
     /// Adds flows; all lines are parsed before any is installed.
     pub fn add_flows(
         &mut self,
@@ -492,9 +503,19 @@ impl Switch {
         lines: &[String],
         now: u64,
     ) -> Result<usize, SwitchError> {
+        let specs = self.parse_flows(bridge, lines)?;
+        self.add_flow_specs(bridge, specs, now)
+    }
+
+    /// Adds flows already parsed (or built typed) for `bridge`.
+    pub fn add_flow_specs(
+        &mut self,
+        bridge: &str,
+        specs: Vec<FlowSpec>,
+        now: u64,
+    ) -> Result<usize, SwitchError> {
         self.settle_counters();
         let br = self.bridge_id(bridge)?;
-        let specs = self.parse_lines(br, lines, true)?;
         let n = specs.len();
         let b = self
             .bridge_mut(br)
@@ -514,9 +535,19 @@ impl Switch {
         lines: &[String],
         now: u64,
     ) -> Result<usize, SwitchError> {
+        let specs = self.parse_flows(bridge, lines)?;
+        self.replace_flow_specs(bridge, specs, now)
+    }
+
+    /// [`Switch::replace_flows`] with flows already parsed (or built typed).
+    pub fn replace_flow_specs(
+        &mut self,
+        bridge: &str,
+        specs: Vec<FlowSpec>,
+        now: u64,
+    ) -> Result<usize, SwitchError> {
         self.settle_counters();
         let br = self.bridge_id(bridge)?;
-        let specs = self.parse_lines(br, lines, true)?;
         let n = specs.len();
         let b = self
             .bridge_mut(br)

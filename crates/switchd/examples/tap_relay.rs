@@ -29,7 +29,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use host::{Tap, UdpTunnelSocket, UplinkTap};
-use switchd::protocol::PollSpin;
+use switchd::PollSpin;
 use switchd::spin::SpinPolicy;
 use switchd::uplink::{UPLINK_NAME, UplinkSender};
 use wire::virtio::{F_DATA_VALID, HDR_LEN, VirtioNetHdr};

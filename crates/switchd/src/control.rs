@@ -3,10 +3,10 @@
 //! datapath/shared.rs).
 
 use crate::datapath::Shared;
-use crate::protocol::{Request, Response};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Arc;
+use switch_proto::{Envelope, Response};
 use tracing::{debug, warn};
 
 /// Largest request accepted (replace-flows with 100,000 flows fits easily).
@@ -49,11 +49,20 @@ fn serve(stream: UnixStream, shared: &Shared) {
                 return;
             }
         }
-        let resp = match serde_json::from_str::<Request>(&line) {
+        let resp = match serde_json::from_str::<Envelope>(&line) {
             Err(e) => Response::Error {
                 message: format!("bad request: {e}"),
             },
-            Ok(req) => shared.handle(req),
+            Ok(Envelope {
+                version: Some(v), ..
+            }) if v > switch_proto::VERSION => Response::Error {
+                message: format!(
+                    "this switchd speaks control protocol version {}, the client {v}: \
+                     upgrade switchd",
+                    switch_proto::VERSION
+                ),
+            },
+            Ok(env) => shared.handle(env.request),
         };
         let Ok(mut out) = serde_json::to_string(&resp) else {
             return;

@@ -14,7 +14,6 @@ mod tunnel_tx;
 mod worker;
 
 use crate::backend::{self, Backend};
-use crate::protocol::{PollSpin, TunnelCounters};
 use crate::uplink::{UplinkMode, UplinkSlot};
 use crate::{Error, Result, SOCKET_NAME, STATE_NAME, state};
 use mio::{Poll, Token, Waker};
@@ -28,6 +27,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 use switch::{PortId, Switch};
+use switch_proto::{PollSpin, TunnelCounters};
 use tracing::info;
 use wire::virtio::HDR_LEN as VNET_HDR_LEN;
 use wire::vxlan;
@@ -127,13 +127,14 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
     let state_path = run_dir.join(STATE_NAME);
     let sw = match state::load(&state_path)? {
         Some(s) => {
-            let sw = Switch::restore(&s.bridges, 0).map_err(|e| Error::State {
+            let bridges = s.engine_config();
+            let sw = Switch::restore(&bridges, 0).map_err(|e| Error::State {
                 path: state_path.display().to_string(),
                 message: e.to_string(),
             })?;
             info!(
                 "restored {} bridges from {}",
-                s.bridges.len(),
+                bridges.len(),
                 state_path.display()
             );
             sw

@@ -70,14 +70,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
     }
 }
 
-/// What the heap holds and how often it was asked for memory.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct HeapStats {
-    /// Allocations (and resizes) since the process started.
-    pub allocations: u64,
-    /// Bytes allocated and not yet freed.
-    pub live_bytes: u64,
-}
+pub use switch_proto::HeapStats;
 
 /// The counts, or None when [`CountingAllocator`] is not this process's allocator.
 pub fn stats() -> Option<HeapStats> {

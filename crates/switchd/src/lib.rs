@@ -13,12 +13,11 @@
 //! of frames, and control requests take it between batches.
 
 mod backend;
-pub mod client;
 mod control;
+mod convert;
 mod datapath;
 pub mod heap;
 mod poll_cpus;
-pub mod protocol;
 /// Public only for the bench's relay (examples/tap_relay.rs).
 #[doc(hidden)]
 pub mod spin;
@@ -30,7 +29,7 @@ pub mod uplink;
 
 pub use datapath::{Options, default_poll_threads, run};
 pub use poll_cpus::parse_cpu_list;
-pub use protocol::PollSpin;
+pub use switch_proto::PollSpin;
 pub use uplink::UplinkMode;
 
 /// What can stop the daemon or a request.
@@ -55,6 +54,6 @@ impl Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// The control socket's file name inside the run directory.
-pub const SOCKET_NAME: &str = "switchd.sock";
+pub use switch_proto::SOCKET_NAME;
 /// The state file's name inside the run directory.
 pub const STATE_NAME: &str = "state.json";

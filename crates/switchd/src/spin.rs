@@ -4,8 +4,8 @@
 //! bulk traffic (TCP super-frames, or many frames per millisecond) the next event
 //! comes soon anyway and the CPU is better left to the VMs: the loop sleeps.
 
-use crate::protocol::PollSpin;
 use std::time::{Duration, Instant};
+use switch_proto::PollSpin;
 
 /// Length of the periods traffic is judged over.
 const PERIOD: Duration = Duration::from_millis(1);

@@ -2,59 +2,68 @@
 //! responder, anti-spoofing (tables 24/25) and NORMAL switching (table 60).
 
 use super::{Carrier, HostConfig, WiredNet, tun_patch_pair};
+use crate::flows;
 use crate::names::{self, BR_INT, DEAD_VLAN};
+use ipnet::{Ipv4Net, Ipv6Net};
 use model::{HostView, LocalPort};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
-use switch::PortConfig;
+use switch_proto::{Action, Flow, Mac, Match, PortSpec, Proto};
 
 pub(super) fn spec(
     view: &HostView,
     cfg: &HostConfig,
     vm_ports: &[&LocalPort],
     wired: &BTreeMap<&str, WiredNet>,
-    taps: Vec<PortConfig>,
+    taps: Vec<PortSpec>,
 ) -> super::BridgeSpec {
     let mut flows = vec![
-        format!("table=0,priority=65535,dl_vlan={DEAD_VLAN},actions=drop"),
-        "table=0,priority=0,actions=resubmit(,60)".to_string(),
-        "table=24,priority=0,actions=drop".to_string(),
-        "table=25,priority=0,actions=drop".to_string(),
-        "table=60,priority=3,actions=NORMAL".to_string(),
+        Flow::new(0, 65535)
+            .when(Match::DlVlan(DEAD_VLAN))
+            .then([Action::Drop]),
+        Flow::new(0, 0).then([Action::resubmit(60)]),
+        Flow::new(24, 0),
+        Flow::new(25, 0),
+        Flow::new(60, 3).then([Action::Normal]),
     ];
     let (patch_tun, _) = tun_patch_pair();
     let mut ports = vec![patch_tun];
     for bridge in cfg.bridge_mappings.values() {
         let int = names::int_patch(bridge);
-        flows.push(format!("table=0,priority=2,in_port={int},actions=drop"));
+        flows.push(
+            Flow::new(0, 2)
+                .when(Match::in_port(&int))
+                .then([Action::Drop]),
+        );
         ports.push(super::patch(&int, &names::phy_patch(bridge)));
     }
     for w in wired.values() {
         if let Carrier::Provider { bridge, vid } = &w.kind {
             let int = names::int_patch(bridge);
             let m = match vid {
-                Some(v) => format!("dl_vlan={v}"),
-                None => "vlan_tci=0x0000/0x1fff".to_string(),
+                Some(v) => Match::DlVlan(*v),
+                None => Match::VlanTci {
+                    value: 0,
+                    mask: 0x1fff,
+                },
             };
-            flows.push(format!(
-                "table=0,priority=3,in_port={int},{m},actions=mod_vlan_vid:{},resubmit(,60)",
-                w.vlan
-            ));
+            flows.push(
+                Flow::new(0, 3)
+                    .when(Match::in_port(&int))
+                    .when(m)
+                    .then([Action::ModVlanVid(w.vlan), Action::resubmit(60)]),
+            );
         }
     }
     let held = addresses_in_use(view);
     for (p, tap) in vm_ports.iter().zip(&taps) {
         if tap.tag == Some(DEAD_VLAN) {
-            flows.push(format!(
-                "table=0,priority=65535,in_port={},actions=drop",
-                tap.name
-            ));
+            flows.push(dead_port(&tap.name));
             continue;
         }
         port_flows(p, tap, &held, &mut flows);
     }
-    flows.sort();
-    flows.dedup();
+    flows::sort(&mut flows);
     ports.extend(taps);
     super::BridgeSpec {
         name: BR_INT.to_string(),
@@ -62,6 +71,13 @@ pub(super) fn spec(
         flows,
         owns_all_ports: true,
     }
+}
+
+/// Everything from `tap` dropped at the door.
+fn dead_port(tap: &str) -> Flow {
+    Flow::new(0, 65535)
+        .when(Match::in_port(tap))
+        .then([Action::Drop])
 }
 
 /// IPv4 addresses held by some port (local or remote) per network: the DHCP
@@ -87,108 +103,148 @@ fn addresses_in_use(view: &HostView) -> BTreeSet<(String, Ipv4Addr)> {
 
 fn port_flows(
     p: &LocalPort,
-    tap: &PortConfig,
+    tap: &PortSpec,
     held: &BTreeSet<(String, Ipv4Addr)>,
-    flows: &mut Vec<String>,
+    flows: &mut Vec<Flow>,
 ) {
-    let t = &tap.name;
+    let t = tap.name.as_str();
+    let from = |table: u8, priority: u16| Flow::new(table, priority).when(Match::in_port(t));
     if let Some(b) = &tap.dhcp {
-        flows.push(format!(
-            "table=0,priority=50,in_port={t},udp,tp_src=68,tp_dst=67,actions=dhcp"
-        ));
+        flows.push(
+            from(0, 50)
+                .when(Match::Proto(Proto::Udp))
+                .when(Match::TpSrc(68))
+                .when(Match::TpDst(67))
+                .then([Action::Dhcp]),
+        );
         if !held.contains(&(p.network_id.clone(), b.server_ip)) {
-            flows.push(format!(
-                "table=0,priority=50,in_port={t},arp,arp_op=1,arp_tpa={},actions=dhcp",
-                b.server_ip
-            ));
+            flows.push(
+                from(0, 50)
+                    .when(Match::Proto(Proto::Arp))
+                    .when(Match::ArpOp(1))
+                    .when(Match::ArpTpa(Match::host(b.server_ip)))
+                    .then([Action::Dhcp]),
+            );
         }
     }
     if !p.port_security_enabled {
-        flows.push(format!(
-            "table=0,priority=9,in_port={t},actions=resubmit(,60)"
-        ));
+        flows.push(from(0, 9).then([Action::resubmit(60)]));
         return;
     }
-    flows.push(format!(
-        "table=0,priority=10,in_port={t},arp,actions=resubmit(,24)"
-    ));
-    flows.push(format!(
-        "table=0,priority=9,in_port={t},actions=resubmit(,25)"
-    ));
-    let mac = p.mac_address.to_ascii_lowercase();
-    // (MAC, IPv4 address or CIDR) pairs this port may send from.
-    let mut allowed: Vec<(String, String)> = p
+    let Ok(mac) = p.mac_address.parse::<Mac>() else {
+        // Not a MAC the switch could check the port's frames against.
+        flows.push(dead_port(t));
+        return;
+    };
+    flows.push(
+        from(0, 10)
+            .when(Match::Proto(Proto::Arp))
+            .then([Action::resubmit(24)]),
+    );
+    flows.push(from(0, 9).then([Action::resubmit(25)]));
+    // (MAC, IPv4 address or prefix) pairs this port may send from.
+    let mut allowed: Vec<(Mac, Ipv4Net)> = p
         .fixed_ips
         .iter()
-        .filter(|f| f.ip_address.parse::<Ipv4Addr>().is_ok())
-        .map(|f| (mac.clone(), f.ip_address.clone()))
+        .filter_map(|f| f.ip_address.parse::<Ipv4Addr>().ok())
+        .map(|ip| (mac, Ipv4Net::from(ip)))
         .collect();
     for pair in &p.allowed_address_pairs {
-        let ip = &pair.ip_address;
-        let v4 = ip.parse::<Ipv4Addr>().is_ok() || ip.parse::<ipnet::Ipv4Net>().is_ok();
-        if !v4 {
+        let Some(net) = v4_prefix(&pair.ip_address) else {
             continue;
-        }
-        let m = if pair.mac_address.is_empty() {
-            mac.clone()
-        } else {
-            pair.mac_address.to_ascii_lowercase()
         };
-        allowed.push((m, ip.clone()));
+        let m = if pair.mac_address.is_empty() {
+            Some(mac)
+        } else {
+            pair.mac_address.parse().ok()
+        };
+        if let Some(m) = m {
+            allowed.push((m, net));
+        }
     }
-    let mut macs = BTreeSet::from([mac.clone()]);
-    for (m, ip) in &allowed {
-        macs.insert(m.clone());
-        flows.push(format!(
-            "table=24,priority=2,in_port={t},arp,arp_spa={ip},actions=resubmit(,25)"
-        ));
-        flows.push(format!(
-            "table=25,priority=2,in_port={t},dl_src={m},ip,nw_src={ip},actions=resubmit(,60)"
-        ));
+    let mut macs = BTreeSet::from([mac]);
+    for (m, net) in &allowed {
+        macs.insert(*m);
+        flows.push(
+            from(24, 2)
+                .when(Match::Proto(Proto::Arp))
+                .when(Match::ArpSpa(*net))
+                .then([Action::resubmit(25)]),
+        );
+        flows.push(
+            from(25, 2)
+                .when(Match::DlSrc(*m))
+                .when(Match::Proto(Proto::Ip))
+                .when(Match::NwSrc(*net))
+                .then([Action::resubmit(60)]),
+        );
     }
     for m in &macs {
-        flows.push(format!(
-            "table=25,priority=2,in_port={t},dl_src={m},arp,actions=resubmit(,60)"
-        ));
+        flows.push(
+            from(25, 2)
+                .when(Match::DlSrc(*m))
+                .when(Match::Proto(Proto::Arp))
+                .then([Action::resubmit(60)]),
+        );
     }
-    for (m, src) in ipv6_sources(p, &mac) {
-        flows.push(format!(
-            "table=25,priority=2,in_port={t},dl_src={m},ipv6,ipv6_src={src},actions=resubmit(,60)"
-        ));
+    for (m, src) in ipv6_sources(p, mac) {
+        flows.push(
+            from(25, 2)
+                .when(Match::DlSrc(m))
+                .when(Match::Proto(Proto::Ipv6))
+                .when(Match::Ipv6Src(src))
+                .then([Action::resubmit(60)]),
+        );
     }
+}
+
+/// An IPv4 address (a /32) or prefix, as an address pair gives it.
+fn v4_prefix(s: &str) -> Option<Ipv4Net> {
+    s.parse::<Ipv4Addr>()
+        .map(Ipv4Net::from)
+        .ok()
+        .or_else(|| s.parse().ok())
+}
+
+/// An IPv6 address (a /128) or prefix.
+fn v6_prefix(s: &str) -> Option<Ipv6Net> {
+    s.parse::<Ipv6Addr>()
+        .map(Ipv6Net::from)
+        .ok()
+        .or_else(|| s.parse().ok())
 }
 
 /// (MAC, IPv6 source) pairs a port may send from: its IPv6 fixed IPs and
 /// address pairs, the EUI-64 link-local address of each MAC it may use, and `::`
 /// (duplicate address detection before an address is configured).
-fn ipv6_sources(p: &LocalPort, mac: &str) -> Vec<(String, String)> {
+fn ipv6_sources(p: &LocalPort, mac: Mac) -> Vec<(Mac, Ipv6Net)> {
     let mut out = Vec::new();
-    let mut macs = vec![mac.to_string()];
+    let mut macs = vec![mac];
     for f in &p.fixed_ips {
-        if f.ip_address.parse::<Ipv6Addr>().is_ok() {
-            out.push((mac.to_string(), f.ip_address.clone()));
+        if let Ok(ip) = f.ip_address.parse::<Ipv6Addr>() {
+            out.push((mac, Ipv6Net::from(ip)));
         }
     }
     for pair in &p.allowed_address_pairs {
-        let ip = &pair.ip_address;
-        if ip.parse::<Ipv6Addr>().is_err() && ip.parse::<ipnet::Ipv6Net>().is_err() {
+        let Some(net) = v6_prefix(&pair.ip_address) else {
             continue;
-        }
+        };
         let m = if pair.mac_address.is_empty() {
-            mac.to_string()
+            Some(mac)
         } else {
-            pair.mac_address.to_ascii_lowercase()
+            pair.mac_address.parse().ok()
+        };
+        let Some(m) = m else {
+            continue;
         };
         if !macs.contains(&m) {
-            macs.push(m.clone());
+            macs.push(m);
         }
-        out.push((m, ip.clone()));
+        out.push((m, net));
     }
     for m in macs {
-        if let Some(ll) = link_local(&m) {
-            out.push((m.clone(), ll.to_string()));
-        }
-        out.push((m, "::".to_string()));
+        out.push((m, Ipv6Net::from(link_local(m))));
+        out.push((m, Ipv6Net::from(Ipv6Addr::UNSPECIFIED)));
     }
     out.sort();
     out.dedup();
@@ -196,15 +252,10 @@ fn ipv6_sources(p: &LocalPort, mac: &str) -> Vec<(String, String)> {
 }
 
 /// The EUI-64 link-local address (fe80::/64) of a MAC, as Linux forms it by default.
-fn link_local(mac: &str) -> Option<Ipv6Addr> {
-    let b: Vec<u8> = mac
-        .split(':')
-        .map(|x| u8::from_str_radix(x, 16))
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let [a, b1, c, d, e, f] = <[u8; 6]>::try_from(b).ok()?;
+fn link_local(mac: Mac) -> Ipv6Addr {
+    let [a, b1, c, d, e, f] = mac.0;
     let seg = |hi: u8, lo: u8| (u16::from(hi) << 8) | u16::from(lo);
-    Some(Ipv6Addr::new(
+    Ipv6Addr::new(
         0xfe80,
         0,
         0,
@@ -213,5 +264,5 @@ fn link_local(mac: &str) -> Option<Ipv6Addr> {
         seg(c, 0xff),
         seg(0xfe, d),
         seg(e, f),
-    ))
+    )
 }

@@ -2,8 +2,10 @@
 //! networks. Local VLANs from br-int become the provider VLAN, or untagged.
 
 use super::{Carrier, WiredNet};
+use crate::flows;
 use crate::names;
 use std::collections::BTreeMap;
+use switch_proto::{Action, Flow, Match};
 
 pub(super) fn spec(
     physnet: &str,
@@ -12,8 +14,10 @@ pub(super) fn spec(
 ) -> super::BridgeSpec {
     let phy = names::phy_patch(bridge);
     let mut flows = vec![
-        "table=0,priority=0,actions=NORMAL".to_string(),
-        format!("table=0,priority=2,in_port={phy},actions=drop"),
+        Flow::new(0, 0).then([Action::Normal]),
+        Flow::new(0, 2)
+            .when(Match::in_port(&phy))
+            .then([Action::Drop]),
     ];
     for w in wired.values() {
         let Carrier::Provider { bridge: b, vid } = &w.kind else {
@@ -23,15 +27,17 @@ pub(super) fn spec(
             continue;
         }
         let out = match vid {
-            Some(v) => format!("mod_vlan_vid:{v}"),
-            None => "strip_vlan".to_string(),
+            Some(v) => Action::ModVlanVid(*v),
+            None => Action::StripVlan,
         };
-        flows.push(format!(
-            "table=0,priority=4,in_port={phy},dl_vlan={},actions={out},NORMAL",
-            w.vlan
-        ));
+        flows.push(
+            Flow::new(0, 4)
+                .when(Match::in_port(&phy))
+                .when(Match::DlVlan(w.vlan))
+                .then([out, Action::Normal]),
+        );
     }
-    flows.sort();
+    flows::sort(&mut flows);
     super::BridgeSpec {
         name: bridge.to_string(),
         ports: vec![super::patch(&phy, &names::int_patch(bridge))],

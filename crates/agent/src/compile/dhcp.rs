@@ -4,7 +4,7 @@
 use ipnet::Ipv4Net;
 use model::{LocalPort, NetworkView};
 use std::net::Ipv4Addr;
-use switch::{DhcpBinding, StaticRoute};
+use switch_proto::{DhcpBinding, StaticRoute};
 
 /// What one DHCP answer carries at most (the switch refuses bigger bindings).
 const MAX_DNS: usize = 16;

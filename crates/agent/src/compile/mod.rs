@@ -25,7 +25,7 @@ use crate::names::{self, DEAD_VLAN, PATCH_INT, PATCH_TUN};
 use model::{HostView, LocalPort, NetworkType, NetworkView};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
-use switch::{PortConfig, PortType};
+use switch_proto::{Flow, Mac, PortSpec, PortType};
 
 pub use vlans::assign as assign_vlans;
 
@@ -43,8 +43,8 @@ pub struct HostConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BridgeSpec {
     pub name: String,
-    pub ports: Vec<PortConfig>,
-    pub flows: Vec<String>,
+    pub ports: Vec<PortSpec>,
+    pub flows: Vec<Flow>,
     /// True when the agent owns every port of the bridge (br-int, br-tun): ports not
     /// listed are removed. A physical bridge also holds the operator's NIC, so only
     /// the agent's own patch port is managed there.
@@ -153,7 +153,7 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
             .filter(|_| p.admin_state_up);
         let tap = names::tap(&p.id);
         let dhcp = wn.and_then(|w| dhcp::binding(p, w.net));
-        taps.push(PortConfig {
+        taps.push(PortSpec {
             name: tap.clone(),
             kind: PortType::Tap,
             tag: Some(wn.map_or(DEAD_VLAN, |w| w.vlan)),
@@ -161,7 +161,7 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
             mac: Some(p.mac_address.to_ascii_lowercase()),
             mtu: nets.get(p.network_id.as_str()).map(|n| n.mtu),
             dhcp,
-            ..PortConfig::new(&tap, PortType::Tap)
+            ..PortSpec::new(&tap, PortType::Tap)
         });
         vms.push(VmPort {
             port_id: p.id.clone(),
@@ -226,7 +226,7 @@ fn carrier(net: &NetworkView, cfg: &HostConfig) -> Result<Carrier, String> {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RemoteHost {
     /// Network id -> (MAC, IPv4 addresses) of that host's ports on it.
-    pub ports: BTreeMap<String, Vec<(String, Vec<Ipv4Addr>)>>,
+    pub ports: BTreeMap<String, Vec<(Mac, Vec<Ipv4Addr>)>>,
 }
 
 /// Tunnel endpoints (port type, remote IP) that have ports on this host's tunnelled
@@ -257,6 +257,13 @@ fn remote_hosts(
             }
             continue;
         };
+        let Ok(mac) = rp.mac_address.parse::<Mac>() else {
+            warnings.push(format!(
+                "remote port on host {} has a bad MAC address '{}'; not reachable from here",
+                rp.host, rp.mac_address
+            ));
+            continue;
+        };
         let ips = rp
             .ip_addresses
             .iter()
@@ -267,7 +274,7 @@ fn remote_hosts(
             .ports
             .entry(rp.network_id.clone())
             .or_default()
-            .push((rp.mac_address.to_ascii_lowercase(), ips));
+            .push((mac, ips));
     }
     for h in unreachable {
         warnings.push(format!(
@@ -278,13 +285,13 @@ fn remote_hosts(
 }
 
 /// br-int <-> br-tun patch ports.
-pub(crate) fn patch(name: &str, peer: &str) -> PortConfig {
-    PortConfig {
+pub(crate) fn patch(name: &str, peer: &str) -> PortSpec {
+    PortSpec {
         peer: Some(peer.to_string()),
-        ..PortConfig::new(name, PortType::Patch)
+        ..PortSpec::new(name, PortType::Patch)
     }
 }
 
-pub(crate) fn tun_patch_pair() -> (PortConfig, PortConfig) {
+pub(crate) fn tun_patch_pair() -> (PortSpec, PortSpec) {
     (patch(PATCH_TUN, PATCH_INT), patch(PATCH_INT, PATCH_TUN))
 }

@@ -3,8 +3,9 @@
 //! on the control connection's thread with the engine's lock held.
 
 use super::shared::{Core, Shared};
-use crate::protocol::{BridgeView, PortStatsRow, PortView, Request, Response};
+use crate::convert;
 use switch::PortType;
+use switch_proto::{BridgeView, Flow, PortStatsRow, PortView, Request, Response};
 
 /// What a request changed of the ports.
 #[derive(Default)]
@@ -96,6 +97,7 @@ impl Shared {
                 Err(e) => err(e),
             },
             Request::AddPort { bridge, port } => {
+                let port = convert::port_config(port);
                 if let Some(ns) = &port.netns
                     && !host::netns_exists(ns)
                 {
@@ -139,7 +141,10 @@ impl Shared {
                 Err(e) => err(e),
             },
             Request::SetPortDhcp { bridge, port, dhcp } => {
-                match core.sw.set_port_dhcp(&bridge, &port, dhcp) {
+                match core
+                    .sw
+                    .set_port_dhcp(&bridge, &port, dhcp.map(convert::dhcp_binding))
+                {
                     Ok(()) => done(core),
                     Err(e) => err(e),
                 }
@@ -147,21 +152,34 @@ impl Shared {
             Request::Show => Response::Show {
                 bridges: show(core),
                 tunnels: core.tunnel_counters(),
-                flow_cache: core.sw.flow_cache_stats(),
+                flow_cache: convert::flow_cache_stats(core.sw.flow_cache_stats()),
                 heap: crate::heap::stats(),
                 poll_cpus: self.links.iter().map(|l| l.cpu).collect(),
                 poll_spin: Some(self.poll_spin),
+                protocol_version: Some(switch_proto::VERSION),
             },
-            Request::AddFlows { bridge, flows } => match core.sw.add_flows(&bridge, &flows, now) {
-                Ok(_) => done(core),
-                Err(e) => err(e),
-            },
-            Request::ReplaceFlows { bridge, flows } => {
-                match core.sw.replace_flows(&bridge, &flows, now) {
+            Request::AddFlows {
+                bridge,
+                flows,
+                typed,
+            } => match flow_specs(core, &bridge, &flows, &typed) {
+                Ok(specs) => match core.sw.add_flow_specs(&bridge, specs, now) {
                     Ok(_) => done(core),
                     Err(e) => err(e),
-                }
-            }
+                },
+                Err(e) => err(e),
+            },
+            Request::ReplaceFlows {
+                bridge,
+                flows,
+                typed,
+            } => match flow_specs(core, &bridge, &flows, &typed) {
+                Ok(specs) => match core.sw.replace_flow_specs(&bridge, specs, now) {
+                    Ok(_) => done(core),
+                    Err(e) => err(e),
+                },
+                Err(e) => err(e),
+            },
             Request::DelFlows { bridge, matching } => {
                 match core.sw.del_flows(&bridge, matching.as_deref()) {
                     Ok(_) => done(core),
@@ -184,7 +202,7 @@ impl Shared {
                                 .map(|(n, p)| PortStatsRow {
                                     ofport: *n,
                                     name: p.config.name.clone(),
-                                    stats: p.stats,
+                                    stats: convert::port_stats(&p.stats),
                                 })
                                 .collect()
                         })
@@ -194,7 +212,9 @@ impl Shared {
                 Err(e) => err(e),
             },
             Request::FdbShow { bridge } => match core.sw.fdb(&bridge, now) {
-                Ok(entries) => Response::Fdb { entries },
+                Ok(entries) => Response::Fdb {
+                    entries: entries.into_iter().map(convert::fdb_entry).collect(),
+                },
                 Err(e) => err(e),
             },
             Request::Trace { bridge, flow } => match core.sw.trace(&bridge, &flow, now) {
@@ -222,10 +242,14 @@ fn show(core: &Core) -> Vec<BridgeView> {
                     let p = core.sw.port(*id)?;
                     let error = core.failure(*id).map(str::to_string);
                     Some(PortView {
-                        config: p.config.clone(),
+                        config: convert::port_spec(&p.config),
                         ofport: *n,
                         error,
-                        dhcp_stats: p.config.dhcp.as_ref().map(|_| p.dhcp_stats),
+                        dhcp_stats: p
+                            .config
+                            .dhcp
+                            .as_ref()
+                            .map(|_| convert::dhcp_stats(&p.dhcp_stats)),
                         poll_threads: core
                             .ports
                             .get(id)
@@ -241,4 +265,20 @@ fn show(core: &Core) -> Vec<BridgeView> {
             })
         })
         .collect()
+}
+
+/// The text flows parsed and the typed ones built for `bridge`, texts first; all
+/// are checked before any is installed.
+fn flow_specs(
+    core: &Core,
+    bridge: &str,
+    texts: &[String],
+    typed: &[Flow],
+) -> Result<Vec<switch::parse::FlowSpec>, switch::SwitchError> {
+    let mut specs = core.sw.parse_flows(bridge, texts)?;
+    let names = core.sw.names(core.sw.bridge_id(bridge)?);
+    for f in typed {
+        specs.push(convert::flow_spec(f, &names).map_err(switch::SwitchError::Parse)?);
+    }
+    Ok(specs)
 }

@@ -5,7 +5,6 @@
 //! any other device the thread reading fewest ports.
 
 use super::*;
-use crate::protocol::PollSpin;
 use mio::Interest;
 use mio::unix::SourceFd;
 use std::collections::HashMap;
@@ -15,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use switch::PortType;
+use switch_proto::PollSpin;
 use tracing::{error, warn};
 
 /// How long a port change waits for every poll thread to take it up.

@@ -1,7 +1,31 @@
-//! The control protocol: one JSON request per line, one JSON response per line.
+//! Requests and responses: one JSON object per line each way.
 
+use crate::flow::Flow;
+use crate::port::{DhcpBinding, PortSpec};
+use crate::stats::{
+    DhcpStats, FdbEntry, FlowCacheStats, HeapStats, PollSpin, PortStats, TunnelCounters,
+};
 use serde::{Deserialize, Serialize};
-use switch::{DhcpBinding, DhcpStats, FdbEntry, PortConfig, PortStats};
+
+/// What a client sends: the protocol version it speaks and the request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Absent from version 1 clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+impl Envelope {
+    /// `request` stamped with this crate's [`crate::VERSION`].
+    pub fn new(request: Request) -> Envelope {
+        Envelope {
+            version: Some(crate::VERSION),
+            request,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "kebab-case")]
@@ -14,7 +38,7 @@ pub enum Request {
     },
     AddPort {
         bridge: String,
-        port: PortConfig,
+        port: PortSpec,
     },
     DelPort {
         bridge: String,
@@ -29,13 +53,22 @@ pub enum Request {
         dhcp: Option<DhcpBinding>,
     },
     Show,
+    /// Adds flows: `flows` in ovs-ofctl text, `typed` as values (version 2); all are
+    /// checked before any is installed.
     AddFlows {
         bridge: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         flows: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        typed: Vec<Flow>,
     },
+    /// Replaces every flow of the bridge at once with `flows` and `typed`.
     ReplaceFlows {
         bridge: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         flows: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        typed: Vec<Flow>,
     },
     DelFlows {
         bridge: String,
@@ -67,7 +100,7 @@ pub enum Request {
 /// A port as `show` reports it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PortView {
-    pub config: PortConfig,
+    pub config: PortSpec,
     pub ofport: u32,
     /// Set when the port's device or socket could not be opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,76 +128,6 @@ pub struct PortStatsRow {
     pub stats: PortStats,
 }
 
-/// Counters of the shared tunnel sockets (packets no port could take).
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct TunnelCounters {
-    pub malformed: u64,
-    pub unknown: u64,
-    /// Inner TCP/UDP frames whose checksum was wrong.
-    #[serde(default)]
-    pub bad_checksum: u64,
-    /// VXLAN super-frames go out the uplink TAP (kernel GSO over UDP tunnels).
-    #[serde(default)]
-    pub uplink_active: bool,
-    /// Super-frames (or parts of them) written to the uplink TAP, and failed writes.
-    #[serde(default)]
-    pub uplink_frames: u64,
-    #[serde(default)]
-    pub uplink_errors: u64,
-    /// Super-frames received whole from a tunnel (never segmented on the way).
-    #[serde(default)]
-    pub rx_super_frames: u64,
-    /// Runs of small same-size VXLAN packets to one remote sent as one UDP GSO
-    /// message, and the packets they carried.
-    #[serde(default)]
-    pub tx_runs: u64,
-    #[serde(default)]
-    pub tx_run_packets: u64,
-    /// Runs of UDP datagrams of one flow written into a VM's TAP as one UDP GSO
-    /// packet, and the datagrams they carried.
-    #[serde(default)]
-    pub udp_runs: u64,
-    #[serde(default)]
-    pub udp_run_frames: u64,
-}
-
-impl TunnelCounters {
-    /// Adds the counts a poll thread gathered (the uplink's come from its slot).
-    pub fn add(&mut self, d: &TunnelCounters) {
-        self.malformed += d.malformed;
-        self.unknown += d.unknown;
-        self.bad_checksum += d.bad_checksum;
-        self.rx_super_frames += d.rx_super_frames;
-        self.tx_runs += d.tx_runs;
-        self.tx_run_packets += d.tx_run_packets;
-        self.udp_runs += d.udp_runs;
-        self.udp_run_frames += d.udp_run_frames;
-    }
-}
-
-/// How long poll threads keep polling after light traffic before they sleep
-/// (`switchd --poll-spin-us`). Under bulk traffic they sleep between events either
-/// way (see spin.rs).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum PollSpin {
-    /// This many microseconds (0: they sleep as soon as nothing is ready).
-    Micros(u64),
-    /// Without end (`always`): a core per poll thread, even when idle.
-    Always,
-}
-
-impl PollSpin {
-    /// How `switch show` and the startup log say it.
-    pub fn describe(self) -> String {
-        match self {
-            PollSpin::Micros(0) => "sleeping when idle".to_string(),
-            PollSpin::Micros(us) => format!("polling {us} us after light traffic"),
-            PollSpin::Always => "polling without end after light traffic".to_string(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Response {
@@ -180,16 +143,19 @@ pub enum Response {
         tunnels: TunnelCounters,
         /// The engine's flow cache (entries, hits, misses, invalidations).
         #[serde(default)]
-        flow_cache: switch::FlowCacheStats,
+        flow_cache: FlowCacheStats,
         /// switchd's heap, when the binary counts it.
         #[serde(default)]
-        heap: Option<crate::heap::HeapStats>,
+        heap: Option<HeapStats>,
         /// Per poll thread, the CPU it is pinned to (`--poll-cpus`).
         #[serde(default)]
         poll_cpus: Vec<Option<usize>>,
         /// When the poll threads sleep (`--poll-spin-us`); absent from older switchds.
         #[serde(default)]
         poll_spin: Option<PollSpin>,
+        /// The protocol version the switchd speaks; absent from version 1.
+        #[serde(default)]
+        protocol_version: Option<u32>,
     },
     Ports {
         ports: Vec<PortStatsRow>,
@@ -209,6 +175,7 @@ pub enum Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flow::{Action, Match};
     use std::net::Ipv4Addr;
 
     #[test]
@@ -225,7 +192,14 @@ mod tests {
         // An older switchd's show has no poll_spin: it reads as unknown.
         let old = r#"{"result":"show","bridges":[],"tunnels":{"malformed":0,"unknown":0}}"#;
         match serde_json::from_str::<Response>(old).unwrap() {
-            Response::Show { poll_spin, .. } => assert_eq!(poll_spin, None),
+            Response::Show {
+                poll_spin,
+                protocol_version,
+                ..
+            } => {
+                assert_eq!(poll_spin, None);
+                assert_eq!(protocol_version, None);
+            }
             other => panic!("{other:?}"),
         }
         for spin in [PollSpin::Always, PollSpin::Micros(300)] {
@@ -249,6 +223,7 @@ mod tests {
                 Request::ReplaceFlows {
                     bridge: "br-int".into(),
                     flows: vec!["priority=0,actions=NORMAL".into()],
+                    typed: vec![],
                 },
             ],
         };
@@ -279,6 +254,37 @@ mod tests {
     }
 
     #[test]
+    fn typed_flows_travel_in_a_versioned_envelope() {
+        let flow = crate::Flow::new(0, 1)
+            .when(Match::in_port("patch-int"))
+            .then([Action::resubmit(2)]);
+        let env = Envelope::new(Request::ReplaceFlows {
+            bridge: "br-tun".into(),
+            flows: vec![],
+            typed: vec![flow.clone()],
+        });
+        let json = serde_json::to_string(&env).unwrap();
+        assert!(
+            json.starts_with(r#"{"version":2,"cmd":"replace-flows""#),
+            "{json}"
+        );
+        let back: Envelope = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.version, Some(crate::VERSION));
+        match back.request {
+            Request::ReplaceFlows { typed, flows, .. } => {
+                assert_eq!(typed, vec![flow]);
+                assert!(flows.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        // A version 1 client: no version, text flows.
+        let old = r#"{"cmd":"add-flows","bridge":"br0","flows":["actions=NORMAL"]}"#;
+        let env: Envelope = serde_json::from_str(old).unwrap();
+        assert_eq!(env.version, None);
+        assert!(matches!(env.request, Request::AddFlows { ref flows, .. } if flows.len() == 1));
+    }
+
+    #[test]
     fn set_port_dhcp_round_trips_as_json() {
         let mut b = DhcpBinding::new(
             "fa:16:3e:00:00:01",
@@ -299,7 +305,6 @@ mod tests {
             Request::SetPortDhcp { dhcp, .. } => assert_eq!(dhcp, Some(b)),
             other => panic!("{other:?}"),
         }
-        // Clearing: `dhcp` null or left out.
         for text in [
             r#"{"cmd":"set-port-dhcp","bridge":"br-int","port":"tap1","dhcp":null}"#,
             r#"{"cmd":"set-port-dhcp","bridge":"br-int","port":"tap1"}"#,

@@ -1,0 +1,722 @@
+//! Flows as typed values: what the agent builds and sends, and what switchd turns
+//! into the engine's flows (resolving ports by name on the bridge they are for).
+//!
+//! A [`Flow`] prints in the ovs-ofctl syntax (`table=0,priority=1,in_port=patch-int,
+//! actions=resubmit(,2)`), which the engine parses to the same flow: the text is for
+//! operators and logs; the agent never writes it by hand.
+
+use crate::hex;
+use ipnet::{Ipv4Net, Ipv6Net};
+use serde::{Deserialize, Serialize};
+use std::fmt::{self, Display, Formatter, Write as _};
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+macro_rules! fields {
+    ($( $var:ident : $name:literal, $nxm:literal, $bits:expr; )*) => {
+        /// A named flow field, as actions (`load`, `move`, `learn`, `output:F[]`)
+        /// address it. Names are the engine's, so they print as ovs-ofctl does.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum Field { $(#[serde(rename = $name)] $var,)* }
+
+        impl Field {
+            pub const ALL: &'static [Field] = &[$(Field::$var,)*];
+            /// The ovs-ofctl name.
+            pub fn name(self) -> &'static str {
+                match self { $(Field::$var => $name,)* }
+            }
+            /// The NXM/OXM name (`NXM_OF_ETH_SRC`), as action arguments write it.
+            pub fn nxm_name(self) -> &'static str {
+                match self { $(Field::$var => $nxm,)* }
+            }
+            /// Width in bits.
+            pub fn bits(self) -> u32 {
+                match self { $(Field::$var => $bits,)* }
+            }
+        }
+    };
+}
+
+fields! {
+    InPort: "in_port", "NXM_OF_IN_PORT", 32;
+    DlType: "dl_type", "NXM_OF_ETH_TYPE", 16;
+    VlanTci: "vlan_tci", "NXM_OF_VLAN_TCI", 16;
+    TunId: "tun_id", "NXM_NX_TUN_ID", 64;
+    TunSrc: "tun_src", "NXM_NX_TUN_IPV4_SRC", 32;
+    TunDst: "tun_dst", "NXM_NX_TUN_IPV4_DST", 32;
+    Reg0: "reg0", "NXM_NX_REG0", 32;
+    Reg1: "reg1", "NXM_NX_REG1", 32;
+    Reg2: "reg2", "NXM_NX_REG2", 32;
+    Reg3: "reg3", "NXM_NX_REG3", 32;
+    Reg4: "reg4", "NXM_NX_REG4", 32;
+    Reg5: "reg5", "NXM_NX_REG5", 32;
+    Reg6: "reg6", "NXM_NX_REG6", 32;
+    Reg7: "reg7", "NXM_NX_REG7", 32;
+    Metadata: "metadata", "OXM_OF_METADATA", 64;
+    DlSrc: "dl_src", "NXM_OF_ETH_SRC", 48;
+    NwProto: "nw_proto", "NXM_OF_IP_PROTO", 8;
+    ArpOp: "arp_op", "NXM_OF_ARP_OP", 8;
+    NwTos: "nw_tos", "NXM_OF_IP_TOS", 8;
+    DlDst: "dl_dst", "NXM_OF_ETH_DST", 48;
+    NwTtl: "nw_ttl", "NXM_NX_IP_TTL", 8;
+    NwSrc: "nw_src", "NXM_OF_IP_SRC", 32;
+    ArpSpa: "arp_spa", "NXM_OF_ARP_SPA", 32;
+    NwDst: "nw_dst", "NXM_OF_IP_DST", 32;
+    ArpTpa: "arp_tpa", "NXM_OF_ARP_TPA", 32;
+    TpSrc: "tp_src", "NXM_OF_TCP_SRC", 16;
+    IcmpType: "icmp_type", "NXM_OF_ICMP_TYPE", 16;
+    TpDst: "tp_dst", "NXM_OF_TCP_DST", 16;
+    IcmpCode: "icmp_code", "NXM_OF_ICMP_CODE", 16;
+    ArpSha: "arp_sha", "NXM_NX_ARP_SHA", 48;
+    ArpTha: "arp_tha", "NXM_NX_ARP_THA", 48;
+    Ipv6Src: "ipv6_src", "NXM_NX_IPV6_SRC", 128;
+    Ipv6Dst: "ipv6_dst", "NXM_NX_IPV6_DST", 128;
+}
+
+/// An Ethernet address; on the wire and in flows as `fa:16:3e:00:00:01`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Mac(pub [u8; 6]);
+
+impl Mac {
+    pub const BROADCAST: Mac = Mac([0xff; 6]);
+    pub const ZERO: Mac = Mac([0; 6]);
+    /// The group bit alone (01:00:00:00:00:00), to match unicast or multicast.
+    pub const GROUP_BIT: Mac = Mac([1, 0, 0, 0, 0, 0]);
+
+    pub fn to_u64(self) -> u64 {
+        self.0.iter().fold(0, |acc, b| (acc << 8) | u64::from(*b))
+    }
+}
+
+impl Display for Mac {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+impl FromStr for Mac {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mac, String> {
+        let bad = || format!("bad MAC address '{s}'");
+        let mut out = [0u8; 6];
+        let mut parts = s.split(':');
+        for b in &mut out {
+            let p = parts.next().filter(|p| p.len() == 2).ok_or_else(bad)?;
+            *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+        }
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(Mac(out))
+    }
+}
+
+impl From<Mac> for String {
+    fn from(m: Mac) -> String {
+        m.to_string()
+    }
+}
+
+impl TryFrom<String> for Mac {
+    type Error = String;
+    fn try_from(s: String) -> Result<Mac, String> {
+        s.parse()
+    }
+}
+
+/// A port of the bridge the flow is for: by name (resolved by switchd when the flow
+/// is installed) or by OpenFlow number.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PortRef {
+    Number(u32),
+    Name(String),
+}
+
+impl PortRef {
+    pub fn name(n: &str) -> PortRef {
+        PortRef::Name(n.to_string())
+    }
+}
+
+impl Display for PortRef {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            PortRef::Number(n) => write!(f, "{n}"),
+            PortRef::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// The ovs-ofctl protocol shorthands (`arp` is `dl_type=0x0806`, `udp` adds
+/// `nw_proto=17`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Ip,
+    Arp,
+    Ipv6,
+    Icmp,
+    Tcp,
+    Udp,
+    Icmp6,
+    Tcp6,
+    Udp6,
+}
+
+impl Proto {
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Ip => "ip",
+            Proto::Arp => "arp",
+            Proto::Ipv6 => "ipv6",
+            Proto::Icmp => "icmp",
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Icmp6 => "icmp6",
+            Proto::Tcp6 => "tcp6",
+            Proto::Udp6 => "udp6",
+        }
+    }
+
+    /// The EtherType and IP protocol it stands for.
+    pub fn parts(self) -> (u16, Option<u8>) {
+        match self {
+            Proto::Ip => (0x0800, None),
+            Proto::Arp => (0x0806, None),
+            Proto::Ipv6 => (0x86dd, None),
+            Proto::Icmp => (0x0800, Some(1)),
+            Proto::Tcp => (0x0800, Some(6)),
+            Proto::Udp => (0x0800, Some(17)),
+            Proto::Icmp6 => (0x86dd, Some(58)),
+            Proto::Tcp6 => (0x86dd, Some(6)),
+            Proto::Udp6 => (0x86dd, Some(17)),
+        }
+    }
+}
+
+/// One condition of a flow's match.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Match {
+    InPort(PortRef),
+    Proto(Proto),
+    /// The VLAN id of a tagged packet (`dl_vlan=N`).
+    DlVlan(u16),
+    /// The whole TCI under a mask (`vlan_tci=0x0000/0x1fff`: untagged).
+    VlanTci {
+        value: u16,
+        mask: u16,
+    },
+    DlSrc(Mac),
+    DlDst(Mac),
+    DlDstMasked {
+        mac: Mac,
+        mask: Mac,
+    },
+    TunId(u64),
+    ArpOp(u8),
+    ArpSpa(Ipv4Net),
+    ArpTpa(Ipv4Net),
+    NwSrc(Ipv4Net),
+    NwDst(Ipv4Net),
+    Ipv6Src(Ipv6Net),
+    Ipv6Dst(Ipv6Net),
+    TpSrc(u16),
+    TpDst(u16),
+    /// Any field under a mask (registers, metadata, port ranges).
+    Masked {
+        field: Field,
+        #[serde(with = "hex")]
+        value: u128,
+        #[serde(with = "hex")]
+        mask: u128,
+    },
+}
+
+impl Match {
+    pub fn in_port(name: &str) -> Match {
+        Match::InPort(PortRef::name(name))
+    }
+
+    /// One address as a match (a /32).
+    pub fn host(ip: Ipv4Addr) -> Ipv4Net {
+        Ipv4Net::from(ip)
+    }
+
+    /// The port this condition names, if any.
+    pub fn port_name(&self) -> Option<&str> {
+        match self {
+            Match::InPort(PortRef::Name(n)) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+fn net4(n: &Ipv4Net) -> String {
+    if n.prefix_len() == 32 {
+        n.addr().to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+fn net6(n: &Ipv6Net) -> String {
+    if n.prefix_len() == 128 {
+        n.addr().to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+impl Display for Match {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Match::InPort(p) => write!(f, "in_port={p}"),
+            Match::Proto(p) => f.write_str(p.name()),
+            Match::DlVlan(v) => write!(f, "dl_vlan={v}"),
+            Match::VlanTci { value, mask } => write!(f, "vlan_tci={value:#06x}/{mask:#06x}"),
+            Match::DlSrc(m) => write!(f, "dl_src={m}"),
+            Match::DlDst(m) => write!(f, "dl_dst={m}"),
+            Match::DlDstMasked { mac, mask } => write!(f, "dl_dst={mac}/{mask}"),
+            Match::TunId(t) => write!(f, "tun_id={t:#x}"),
+            Match::ArpOp(o) => write!(f, "arp_op={o}"),
+            Match::ArpSpa(n) => write!(f, "arp_spa={}", net4(n)),
+            Match::ArpTpa(n) => write!(f, "arp_tpa={}", net4(n)),
+            Match::NwSrc(n) => write!(f, "nw_src={}", net4(n)),
+            Match::NwDst(n) => write!(f, "nw_dst={}", net4(n)),
+            Match::Ipv6Src(n) => write!(f, "ipv6_src={}", net6(n)),
+            Match::Ipv6Dst(n) => write!(f, "ipv6_dst={}", net6(n)),
+            Match::TpSrc(p) => write!(f, "tp_src={p}"),
+            Match::TpDst(p) => write!(f, "tp_dst={p}"),
+            Match::Masked { field, value, mask } => {
+                write!(f, "{}={value:#x}/{mask:#x}", field.name())
+            }
+        }
+    }
+}
+
+/// `FIELD[start..end]` as NXM actions write it; the whole field when `bits` is its
+/// width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FieldRange {
+    pub field: Field,
+    pub start: u32,
+    pub bits: u32,
+}
+
+impl FieldRange {
+    pub fn whole(field: Field) -> FieldRange {
+        FieldRange {
+            field,
+            start: 0,
+            bits: field.bits(),
+        }
+    }
+
+    /// Bits `start..=end` of `field`.
+    pub fn bits(field: Field, start: u32, end: u32) -> FieldRange {
+        FieldRange {
+            field,
+            start,
+            bits: end.saturating_sub(start) + 1,
+        }
+    }
+
+    pub fn is_whole(&self) -> bool {
+        self.start == 0 && self.bits == self.field.bits()
+    }
+}
+
+impl Display for FieldRange {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        if self.is_whole() {
+            write!(f, "{}[]", self.field.nxm_name())
+        } else {
+            let end = self.start + self.bits.saturating_sub(1);
+            write!(f, "{}[{}..{}]", self.field.nxm_name(), self.start, end)
+        }
+    }
+}
+
+/// What a learned flow's part takes its value from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LearnSrc {
+    Field(FieldRange),
+    Value(#[serde(with = "hex")] u128),
+}
+
+/// One part of the flow a `learn()` action installs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LearnItem {
+    /// The learned flow matches `dst` equal to `src` taken from this packet.
+    Match { dst: FieldRange, src: LearnSrc },
+    /// The learned flow loads `src` into `dst`.
+    Load { dst: FieldRange, src: LearnSrc },
+    /// The learned flow outputs to the port number held in `src` now.
+    Output { src: FieldRange },
+}
+
+/// `learn(...)`: the flow to install from each packet that runs it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LearnSpec {
+    pub table: u8,
+    pub priority: u16,
+    #[serde(default)]
+    pub idle_timeout: u16,
+    #[serde(default)]
+    pub hard_timeout: u16,
+    #[serde(default)]
+    pub cookie: u64,
+    pub items: Vec<LearnItem>,
+}
+
+/// A constant as load/learn print it: `0`, else hex.
+fn value_text(v: u128) -> String {
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
+impl Display for LearnSpec {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write!(f, "learn(table={}", self.table)?;
+        if self.idle_timeout != 0 {
+            write!(f, ",idle_timeout={}", self.idle_timeout)?;
+        }
+        if self.hard_timeout != 0 {
+            write!(f, ",hard_timeout={}", self.hard_timeout)?;
+        }
+        write!(f, ",priority={}", self.priority)?;
+        if self.cookie != 0 {
+            write!(f, ",cookie={:#x}", self.cookie)?;
+        }
+        for item in &self.items {
+            match item {
+                LearnItem::Match {
+                    dst,
+                    src: LearnSrc::Field(s),
+                } if s == dst => write!(f, ",{dst}")?,
+                LearnItem::Match {
+                    dst,
+                    src: LearnSrc::Field(s),
+                } => write!(f, ",{dst}={s}")?,
+                LearnItem::Match {
+                    dst,
+                    src: LearnSrc::Value(v),
+                } => write!(f, ",{dst}={}", value_text(*v))?,
+                LearnItem::Load {
+                    dst,
+                    src: LearnSrc::Field(s),
+                } => write!(f, ",load:{s}->{dst}")?,
+                LearnItem::Load {
+                    dst,
+                    src: LearnSrc::Value(v),
+                } => write!(f, ",load:{}->{dst}", value_text(*v))?,
+                LearnItem::Output { src } => write!(f, ",output:{src}")?,
+            }
+        }
+        f.write_str(")")
+    }
+}
+
+/// One action; a flow applies them in order.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Output(PortRef),
+    /// Output to the port number held in a field.
+    OutputField(FieldRange),
+    /// Back out of the packet's input port.
+    InPort,
+    /// MAC-learning L2 switching per VLAN, honouring port tags.
+    Normal,
+    Flood,
+    /// resubmit([port],[table]): run the table with the current key, then go on.
+    Resubmit {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_port: Option<PortRef>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table: Option<u8>,
+    },
+    GotoTable(u8),
+    ModVlanVid(u16),
+    ModVlanPcp(u8),
+    StripVlan,
+    PushVlan(u16),
+    SetTunnel(u64),
+    ModDlSrc(Mac),
+    ModDlDst(Mac),
+    /// A constant into (part of) a field.
+    Load {
+        #[serde(with = "hex")]
+        value: u128,
+        dst: FieldRange,
+    },
+    Move {
+        src: FieldRange,
+        dst: FieldRange,
+    },
+    Learn(Box<LearnSpec>),
+    Drop,
+    /// Answer DHCP (and ARP for the DHCP server address) from the input port's
+    /// binding, back out of the input port.
+    Dhcp,
+}
+
+impl Action {
+    /// `resubmit(,table)`.
+    pub fn resubmit(table: u8) -> Action {
+        Action::Resubmit {
+            in_port: None,
+            table: Some(table),
+        }
+    }
+
+    pub fn output(port: &str) -> Action {
+        Action::Output(PortRef::name(port))
+    }
+
+    /// The port this action names, if any.
+    pub fn port_name(&self) -> Option<&str> {
+        match self {
+            Action::Output(PortRef::Name(n))
+            | Action::Resubmit {
+                in_port: Some(PortRef::Name(n)),
+                ..
+            } => Some(n),
+            _ => None,
+        }
+    }
+}
+
+impl Display for Action {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Output(p) => write!(f, "output:{p}"),
+            Action::OutputField(r) => write!(f, "output:{r}"),
+            Action::InPort => f.write_str("IN_PORT"),
+            Action::Normal => f.write_str("NORMAL"),
+            Action::Flood => f.write_str("FLOOD"),
+            Action::Resubmit { in_port, table } => {
+                f.write_str("resubmit(")?;
+                if let Some(p) = in_port {
+                    write!(f, "{p}")?;
+                }
+                f.write_str(",")?;
+                if let Some(t) = table {
+                    write!(f, "{t}")?;
+                }
+                f.write_str(")")
+            }
+            Action::GotoTable(t) => write!(f, "goto_table:{t}"),
+            Action::ModVlanVid(v) => write!(f, "mod_vlan_vid:{v}"),
+            Action::ModVlanPcp(p) => write!(f, "mod_vlan_pcp:{p}"),
+            Action::StripVlan => f.write_str("strip_vlan"),
+            Action::PushVlan(t) => write!(f, "push_vlan:{t:#06x}"),
+            Action::SetTunnel(k) => write!(f, "set_tunnel:{k:#x}"),
+            Action::ModDlSrc(m) => write!(f, "mod_dl_src:{m}"),
+            Action::ModDlDst(m) => write!(f, "mod_dl_dst:{m}"),
+            Action::Load { value, dst } => write!(f, "load:{}->{dst}", value_text(*value)),
+            Action::Move { src, dst } => write!(f, "move:{src}->{dst}"),
+            Action::Learn(l) => write!(f, "{l}"),
+            Action::Drop => f.write_str("drop"),
+            Action::Dhcp => f.write_str("dhcp"),
+        }
+    }
+}
+
+/// One flow-table entry as a client asks for it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Flow {
+    pub table: u8,
+    pub priority: u16,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub cookie: u64,
+    #[serde(default, skip_serializing_if = "is_zero_u16")]
+    pub idle_timeout: u16,
+    #[serde(default, skip_serializing_if = "is_zero_u16")]
+    pub hard_timeout: u16,
+    /// Conditions, all of which must hold (none: every packet).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<Match>,
+    /// Empty: drop.
+    pub actions: Vec<Action>,
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_u16(v: &u16) -> bool {
+    *v == 0
+}
+
+impl Flow {
+    /// A flow in `table` at `priority` that matches everything and drops.
+    pub fn new(table: u8, priority: u16) -> Flow {
+        Flow {
+            table,
+            priority,
+            cookie: 0,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            matches: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
+
+    /// Adds a condition (printed in the order added).
+    pub fn when(mut self, m: Match) -> Flow {
+        self.matches.push(m);
+        self
+    }
+
+    /// Sets the actions.
+    pub fn then(mut self, actions: impl IntoIterator<Item = Action>) -> Flow {
+        self.actions = actions.into_iter().collect();
+        self
+    }
+
+    /// True when the flow names the port `name` (in a match or an action): a bridge
+    /// without that port refuses it.
+    pub fn names_port(&self, name: &str) -> bool {
+        self.matches.iter().any(|m| m.port_name() == Some(name))
+            || self.actions.iter().any(|a| a.port_name() == Some(name))
+    }
+}
+
+impl Display for Flow {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let mut s = format!("table={},priority={}", self.table, self.priority);
+        if self.cookie != 0 {
+            let _ = write!(s, ",cookie={:#x}", self.cookie);
+        }
+        if self.idle_timeout != 0 {
+            let _ = write!(s, ",idle_timeout={}", self.idle_timeout);
+        }
+        if self.hard_timeout != 0 {
+            let _ = write!(s, ",hard_timeout={}", self.hard_timeout);
+        }
+        for m in &self.matches {
+            let _ = write!(s, ",{m}");
+        }
+        s.push_str(",actions=");
+        if self.actions.is_empty() {
+            s.push_str("drop");
+        }
+        for (i, a) in self.actions.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            let _ = write!(s, "{a}");
+        }
+        f.write_str(&s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arp_reply() -> Flow {
+        let mac: Mac = "fa:16:3e:00:00:02".parse().unwrap();
+        Flow::new(21, 1)
+            .when(Match::Proto(Proto::Arp))
+            .when(Match::DlVlan(1))
+            .when(Match::ArpTpa(Match::host(Ipv4Addr::new(10, 0, 0, 4))))
+            .then([
+                Action::Move {
+                    src: FieldRange::whole(Field::DlSrc),
+                    dst: FieldRange::whole(Field::DlDst),
+                },
+                Action::ModDlSrc(mac),
+                Action::Load {
+                    value: 2,
+                    dst: FieldRange::whole(Field::ArpOp),
+                },
+                Action::Load {
+                    value: mac.to_u64().into(),
+                    dst: FieldRange::whole(Field::ArpSha),
+                },
+                Action::InPort,
+            ])
+    }
+
+    #[test]
+    fn prints_as_ovs_ofctl_writes_it() {
+        assert_eq!(
+            arp_reply().to_string(),
+            "table=21,priority=1,arp,dl_vlan=1,arp_tpa=10.0.0.4,actions=\
+             move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:fa:16:3e:00:00:02,\
+             load:0x2->NXM_OF_ARP_OP[],load:0xfa163e000002->NXM_NX_ARP_SHA[],IN_PORT"
+        );
+        let f = Flow::new(0, 0)
+            .when(Match::VlanTci {
+                value: 0,
+                mask: 0x1fff,
+            })
+            .when(Match::DlDstMasked {
+                mac: Mac::ZERO,
+                mask: Mac::GROUP_BIT,
+            })
+            .then([Action::resubmit(20)]);
+        assert_eq!(
+            f.to_string(),
+            "table=0,priority=0,vlan_tci=0x0000/0x1fff,\
+             dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)"
+        );
+        assert_eq!(
+            Flow::new(3, 0).to_string(),
+            "table=3,priority=0,actions=drop"
+        );
+    }
+
+    #[test]
+    fn round_trips_as_json_with_wide_values_as_hex() {
+        let mut f = arp_reply();
+        f.matches.push(Match::Masked {
+            field: Field::Ipv6Src,
+            value: u128::MAX,
+            mask: u128::MAX,
+        });
+        f.matches.push(Match::in_port("tap1"));
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(
+            json.contains(r#""value":"0xffffffffffffffffffffffffffffffff""#),
+            "{json}"
+        );
+        assert!(json.contains(r#"{"in_port":"tap1"}"#), "{json}");
+        let back: Flow = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, f);
+        assert!(back.names_port("tap1"));
+        assert!(!back.names_port("tap2"));
+    }
+
+    #[test]
+    fn macs_parse_strictly() {
+        assert_eq!(
+            "fa:16:3e:00:00:01".parse::<Mac>().unwrap().to_u64(),
+            0xfa163e000001
+        );
+        for bad in [
+            "",
+            "fa:16:3e:00:00",
+            "fa:16:3e:00:00:01:02",
+            "fa:16:3e:00:00:0g",
+            "fa:16:3e:0:00:01",
+        ] {
+            assert!(bad.parse::<Mac>().is_err(), "{bad}");
+        }
+    }
+}

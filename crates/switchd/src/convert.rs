@@ -1,0 +1,583 @@
+//! Between the control protocol's types (`switch-proto`) and the engine's: ports,
+//! DHCP bindings and counters field by field, and typed flows into the engine's
+//! flows with their ports resolved on the bridge they are for. The protocol can stay
+//! as it is while the engine changes, and the other way round; this is the one
+//! place that knows both.
+
+use std::net::IpAddr;
+use switch::action::{Action as EAction, FieldRange as ERange, OFPP_IN_PORT, OFPP_NORMAL};
+use switch::flow::Match as EMatch;
+use switch::learn::{LearnItem as EItem, LearnSpec as ELearn, LearnSrc as ESrc};
+use switch::parse::{FlowSpec, PortNames, parse_port};
+use switch::{Field as EField, PortConfig, PortType as EType, TunnelKey as EKey};
+use switch_proto as p;
+
+pub(crate) fn port_type(t: p::PortType) -> EType {
+    match t {
+        p::PortType::Tap => EType::Tap,
+        p::PortType::Internal => EType::Internal,
+        p::PortType::System => EType::System,
+        p::PortType::Patch => EType::Patch,
+        p::PortType::Vxlan => EType::Vxlan,
+        p::PortType::Gre => EType::Gre,
+    }
+}
+
+fn proto_port_type(t: EType) -> p::PortType {
+    match t {
+        EType::Tap => p::PortType::Tap,
+        EType::Internal => p::PortType::Internal,
+        EType::System => p::PortType::System,
+        EType::Patch => p::PortType::Patch,
+        EType::Vxlan => p::PortType::Vxlan,
+        EType::Gre => p::PortType::Gre,
+    }
+}
+
+pub(crate) fn port_config(s: p::PortSpec) -> PortConfig {
+    PortConfig {
+        name: s.name,
+        kind: port_type(s.kind),
+        tag: s.tag,
+        netns: s.netns,
+        mac: s.mac,
+        mtu: s.mtu,
+        peer: s.peer,
+        remote_ip: s.remote_ip,
+        local_ip: s.local_ip,
+        key: s.key.map(|k| match k {
+            p::TunnelKey::Fixed(n) => EKey::Fixed(n),
+            p::TunnelKey::Flow => EKey::Flow,
+        }),
+        ofport: s.ofport,
+        dhcp: s.dhcp.map(dhcp_binding),
+    }
+}
+
+pub(crate) fn port_spec(c: &PortConfig) -> p::PortSpec {
+    p::PortSpec {
+        name: c.name.clone(),
+        kind: proto_port_type(c.kind),
+        tag: c.tag,
+        netns: c.netns.clone(),
+        mac: c.mac.clone(),
+        mtu: c.mtu,
+        peer: c.peer.clone(),
+        remote_ip: c.remote_ip,
+        local_ip: c.local_ip,
+        key: c.key.map(|k| match k {
+            EKey::Fixed(n) => p::TunnelKey::Fixed(n),
+            EKey::Flow => p::TunnelKey::Flow,
+        }),
+        ofport: c.ofport,
+        dhcp: c.dhcp.as_ref().map(proto_dhcp_binding),
+    }
+}
+
+pub(crate) fn dhcp_binding(b: p::DhcpBinding) -> switch::DhcpBinding {
+    switch::DhcpBinding {
+        mac: b.mac,
+        ip: b.ip,
+        prefix_len: b.prefix_len,
+        router: b.router,
+        dns: b.dns,
+        host_routes: b
+            .host_routes
+            .into_iter()
+            .map(|r| switch::StaticRoute {
+                destination: r.destination,
+                prefix_len: r.prefix_len,
+                nexthop: r.nexthop,
+            })
+            .collect(),
+        mtu: b.mtu,
+        lease_secs: b.lease_secs,
+        server_ip: b.server_ip,
+        server_mac: b.server_mac,
+        domain_name: b.domain_name,
+    }
+}
+
+fn proto_dhcp_binding(b: &switch::DhcpBinding) -> p::DhcpBinding {
+    p::DhcpBinding {
+        mac: b.mac.clone(),
+        ip: b.ip,
+        prefix_len: b.prefix_len,
+        router: b.router,
+        dns: b.dns.clone(),
+        host_routes: b
+            .host_routes
+            .iter()
+            .map(|r| p::StaticRoute {
+                destination: r.destination,
+                prefix_len: r.prefix_len,
+                nexthop: r.nexthop,
+            })
+            .collect(),
+        mtu: b.mtu,
+        lease_secs: b.lease_secs,
+        server_ip: b.server_ip,
+        server_mac: b.server_mac.clone(),
+        domain_name: b.domain_name.clone(),
+    }
+}
+
+pub(crate) fn port_stats(s: &switch::PortStats) -> p::PortStats {
+    p::PortStats {
+        rx_packets: s.rx_packets,
+        rx_bytes: s.rx_bytes,
+        rx_dropped: s.rx_dropped,
+        rx_errors: s.rx_errors,
+        tx_packets: s.tx_packets,
+        tx_bytes: s.tx_bytes,
+        tx_dropped: s.tx_dropped,
+        tx_errors: s.tx_errors,
+    }
+}
+
+pub(crate) fn dhcp_stats(s: &switch::DhcpStats) -> p::DhcpStats {
+    p::DhcpStats {
+        offers: s.offers,
+        acks: s.acks,
+        naks: s.naks,
+        arp_replies: s.arp_replies,
+        releases: s.releases,
+        ignored: s.ignored,
+        dropped: s.dropped,
+    }
+}
+
+pub(crate) fn fdb_entry(e: switch::FdbEntry) -> p::FdbEntry {
+    p::FdbEntry {
+        port: e.port,
+        vlan: e.vlan,
+        mac: e.mac,
+        age_secs: e.age_secs,
+    }
+}
+
+pub(crate) fn flow_cache_stats(s: switch::FlowCacheStats) -> p::FlowCacheStats {
+    p::FlowCacheStats {
+        entries: s.entries,
+        capacity: s.capacity,
+        hits: s.hits,
+        misses: s.misses,
+        invalidations: s.invalidations,
+    }
+}
+
+// ---- flows ----
+
+fn field(f: p::Field) -> Result<EField, String> {
+    EField::by_name(f.name()).ok_or_else(|| format!("this switch has no field {}", f.name()))
+}
+
+fn range(r: p::FieldRange) -> Result<ERange, String> {
+    let f = field(r.field)?;
+    let width = f.span().bits;
+    if r.bits == 0 || r.start.checked_add(r.bits).is_none_or(|end| end > width) {
+        return Err(format!("bad bit range {r}: {} has {width} bits", f.name()));
+    }
+    Ok(ERange {
+        field: f,
+        start: r.start,
+        bits: r.bits,
+    })
+}
+
+fn fits(what: &str, value: u128, bits: u32) -> Result<(), String> {
+    if bits < 128 && value >> bits != 0 {
+        return Err(format!(
+            "{what}: value {value:#x} does not fit in {bits} bits"
+        ));
+    }
+    Ok(())
+}
+
+fn port(r: &p::PortRef, ports: &dyn PortNames) -> Result<u32, String> {
+    match r {
+        p::PortRef::Number(n) => Ok(*n),
+        p::PortRef::Name(n) => parse_port(n, ports).map_err(|e| e.0),
+    }
+}
+
+/// The value and mask of an address prefix, in the field's bit numbering.
+fn prefix(addr: IpAddr, len: u8) -> (u128, u128) {
+    let (v, width) = match addr {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), 32u32),
+        IpAddr::V6(a) => (u128::from(a), 128u32),
+    };
+    let len = u32::from(len).min(width);
+    let ones = if width == 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    };
+    let mask = if len == 0 {
+        0
+    } else {
+        (ones << (width - len)) & ones
+    };
+    (v & mask, mask)
+}
+
+fn add_match(m: &mut EMatch, c: &p::Match, ports: &dyn PortNames) -> Result<(), String> {
+    let full = |f: EField| f.full_mask();
+    match c {
+        p::Match::InPort(r) => m.set(EField::InPort, port(r, ports)?.into(), full(EField::InPort)),
+        p::Match::Proto(pr) => {
+            let (dl_type, nw_proto) = pr.parts();
+            m.set(EField::DlType, dl_type.into(), 0xffff);
+            if let Some(n) = nw_proto {
+                m.set(EField::NwProto, n.into(), 0xff);
+            }
+        }
+        p::Match::DlVlan(v) => {
+            if *v >= 4096 {
+                return Err(format!("bad value '{v}' for dl_vlan"));
+            }
+            m.set(EField::VlanTci, u128::from(0x1000 | v), 0x1fff);
+        }
+        p::Match::VlanTci { value, mask } => {
+            m.set(EField::VlanTci, (*value).into(), (*mask).into())
+        }
+        p::Match::DlSrc(mac) => m.set(EField::DlSrc, mac.to_u64().into(), full(EField::DlSrc)),
+        p::Match::DlDst(mac) => m.set(EField::DlDst, mac.to_u64().into(), full(EField::DlDst)),
+        p::Match::DlDstMasked { mac, mask } => {
+            m.set(EField::DlDst, mac.to_u64().into(), mask.to_u64().into())
+        }
+        p::Match::TunId(t) => m.set(EField::TunId, (*t).into(), full(EField::TunId)),
+        p::Match::ArpOp(o) => m.set(EField::ArpOp, (*o).into(), 0xff),
+        p::Match::ArpSpa(n) | p::Match::ArpTpa(n) | p::Match::NwSrc(n) | p::Match::NwDst(n) => {
+            let f = match c {
+                p::Match::ArpSpa(_) => EField::ArpSpa,
+                p::Match::ArpTpa(_) => EField::ArpTpa,
+                p::Match::NwSrc(_) => EField::NwSrc,
+                _ => EField::NwDst,
+            };
+            let (v, mask) = prefix(IpAddr::V4(n.addr()), n.prefix_len());
+            m.set(f, v, mask);
+        }
+        p::Match::Ipv6Src(n) | p::Match::Ipv6Dst(n) => {
+            let f = if matches!(c, p::Match::Ipv6Src(_)) {
+                EField::Ipv6Src
+            } else {
+                EField::Ipv6Dst
+            };
+            let (v, mask) = prefix(IpAddr::V6(n.addr()), n.prefix_len());
+            m.set(f, v, mask);
+        }
+        p::Match::TpSrc(v) => m.set(EField::TpSrc, (*v).into(), 0xffff),
+        p::Match::TpDst(v) => m.set(EField::TpDst, (*v).into(), 0xffff),
+        p::Match::Masked {
+            field: f,
+            value,
+            mask,
+        } => {
+            let ef = field(*f)?;
+            let bits = ef.span().bits;
+            fits(f.name(), *value, bits)?;
+            fits(f.name(), *mask, bits)?;
+            m.set(ef, value & mask, *mask);
+        }
+    }
+    Ok(())
+}
+
+fn learn_src(s: p::flow::LearnSrc) -> Result<ESrc, String> {
+    Ok(match s {
+        p::flow::LearnSrc::Field(r) => ESrc::Field(range(r)?),
+        p::flow::LearnSrc::Value(v) => ESrc::Value(v),
+    })
+}
+
+fn learn(l: &p::LearnSpec) -> Result<ELearn, String> {
+    if l.table == 255 {
+        return Err("learn: bad table 255".into());
+    }
+    let mut items = Vec::with_capacity(l.items.len());
+    for item in &l.items {
+        items.push(match *item {
+            p::LearnItem::Match { dst, src } => EItem::Match {
+                dst: range(dst)?,
+                src: learn_src(src)?,
+            },
+            p::LearnItem::Load { dst, src } => EItem::Load {
+                dst: range(dst)?,
+                src: learn_src(src)?,
+            },
+            p::LearnItem::Output { src } => EItem::Output { src: range(src)? },
+        });
+    }
+    Ok(ELearn {
+        table: l.table,
+        priority: l.priority,
+        idle_timeout: l.idle_timeout,
+        hard_timeout: l.hard_timeout,
+        cookie: l.cookie,
+        items,
+    })
+}
+
+fn action(a: &p::Action, ports: &dyn PortNames) -> Result<EAction, String> {
+    let load = |f: EField, value: u128| EAction::Load {
+        value,
+        dst: ERange::whole(f),
+    };
+    Ok(match a {
+        p::Action::Output(r) => match port(r, ports)? {
+            OFPP_IN_PORT => EAction::InPort,
+            OFPP_NORMAL => EAction::Normal,
+            n => EAction::Output(n),
+        },
+        p::Action::OutputField(r) => EAction::OutputField(range(*r)?),
+        p::Action::InPort => EAction::InPort,
+        p::Action::Normal => EAction::Normal,
+        p::Action::Flood => EAction::Flood,
+        p::Action::Resubmit { in_port, table } => {
+            if *table == Some(255) {
+                return Err("resubmit: bad table 255".into());
+            }
+            EAction::Resubmit {
+                in_port: in_port.as_ref().map(|r| port(r, ports)).transpose()?,
+                table: *table,
+            }
+        }
+        p::Action::GotoTable(t) if *t < 255 => EAction::GotoTable(*t),
+        p::Action::GotoTable(t) => return Err(format!("goto_table: bad table {t}")),
+        p::Action::ModVlanVid(v) if *v < 4096 => EAction::ModVlanVid(*v),
+        p::Action::ModVlanVid(v) => return Err(format!("bad value '{v}' for mod_vlan_vid")),
+        p::Action::ModVlanPcp(v) if *v < 8 => EAction::ModVlanPcp(*v),
+        p::Action::ModVlanPcp(v) => return Err(format!("bad value '{v}' for mod_vlan_pcp")),
+        p::Action::StripVlan => EAction::StripVlan,
+        p::Action::PushVlan(t) => EAction::PushVlan(*t),
+        p::Action::SetTunnel(k) => EAction::SetTunnel(*k),
+        p::Action::ModDlSrc(m) => load(EField::DlSrc, m.to_u64().into()),
+        p::Action::ModDlDst(m) => load(EField::DlDst, m.to_u64().into()),
+        p::Action::Load { value, dst } => {
+            let dst = range(*dst)?;
+            fits(&format!("load into {}", dst.field.name()), *value, dst.bits)?;
+            EAction::Load { value: *value, dst }
+        }
+        p::Action::Move { src, dst } => {
+            let (src, dst) = (range(*src)?, range(*dst)?);
+            if src.bits != dst.bits {
+                return Err(format!(
+                    "move between fields of different widths: {} -> {}",
+                    src.field.name(),
+                    dst.field.name()
+                ));
+            }
+            EAction::Move { src, dst }
+        }
+        p::Action::Learn(l) => EAction::Learn(Box::new(learn(l)?)),
+        p::Action::Drop => EAction::Drop,
+        p::Action::Dhcp => EAction::Dhcp,
+    })
+}
+
+/// A typed flow as the engine installs it on the bridge whose ports `ports` names;
+/// the error names the flow (in its text form) and what is wrong with it.
+pub(crate) fn flow_spec(f: &p::Flow, ports: &dyn PortNames) -> Result<FlowSpec, String> {
+    let build = || -> Result<FlowSpec, String> {
+        if f.table == 255 {
+            return Err("bad table 255".into());
+        }
+        let mut matcher = EMatch::catch_all();
+        for c in &f.matches {
+            add_match(&mut matcher, c, ports)?;
+        }
+        // No actions is a drop, as the text `actions=drop` parses.
+        let actions = if f.actions.is_empty() {
+            vec![EAction::Drop]
+        } else {
+            f.actions
+                .iter()
+                .map(|a| action(a, ports))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(FlowSpec {
+            table: Some(f.table),
+            priority: f.priority,
+            cookie: f.cookie,
+            cookie_mask: u64::MAX,
+            idle_timeout: f.idle_timeout,
+            hard_timeout: f.hard_timeout,
+            matcher,
+            actions: Some(actions),
+        })
+    };
+    build().map_err(|e| format!("flow '{f}': {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switch::parse::parse_flow;
+
+    struct Names;
+    impl PortNames for Names {
+        fn port_number(&self, name: &str) -> Option<u32> {
+            match name {
+                "patch-int" => Some(1),
+                "vxlan-c0a86420" => Some(2),
+                _ => None,
+            }
+        }
+        fn port_name(&self, n: u32) -> Option<String> {
+            match n {
+                1 => Some("patch-int".into()),
+                2 => Some("vxlan-c0a86420".into()),
+                _ => None,
+            }
+        }
+    }
+
+    /// Every typed flow becomes exactly the flow its own text parses to.
+    #[test]
+    fn typed_flows_equal_their_parsed_text() {
+        use p::{Action as A, Field as F, FieldRange as R, Match as M};
+        let mac: p::Mac = "fa:16:3e:00:00:02".parse().unwrap_or(p::Mac::ZERO);
+        let flows = [
+            p::Flow::new(0, 1)
+                .when(M::in_port("patch-int"))
+                .then([A::resubmit(2)]),
+            p::Flow::new(2, 0)
+                .when(M::DlDstMasked {
+                    mac: p::Mac::ZERO,
+                    mask: p::Mac::GROUP_BIT,
+                })
+                .then([A::resubmit(20)]),
+            p::Flow::new(20, 2)
+                .when(M::DlVlan(1))
+                .when(M::DlDst(mac))
+                .then([
+                    A::StripVlan,
+                    A::SetTunnel(0x64),
+                    A::output("vxlan-c0a86420"),
+                ]),
+            p::Flow::new(25, 2)
+                .when(M::in_port("patch-int"))
+                .when(M::DlSrc(mac))
+                .when(M::Proto(p::Proto::Ip))
+                .when(M::NwSrc("10.0.0.0/24".parse().unwrap_or_default()))
+                .then([A::resubmit(60)]),
+            p::Flow::new(25, 2)
+                .when(M::Proto(p::Proto::Ipv6))
+                .when(M::Ipv6Src("fe80::/64".parse().unwrap_or_default()))
+                .when(M::VlanTci {
+                    value: 0,
+                    mask: 0x1fff,
+                })
+                .then([A::Normal]),
+            p::Flow::new(21, 1)
+                .when(M::Proto(p::Proto::Arp))
+                .when(M::ArpOp(1))
+                .when(M::ArpTpa("10.0.0.4/32".parse().unwrap_or_default()))
+                .then([
+                    A::Move {
+                        src: R::whole(F::DlSrc),
+                        dst: R::whole(F::DlDst),
+                    },
+                    A::ModDlSrc(mac),
+                    A::Load {
+                        value: 2,
+                        dst: R::whole(F::ArpOp),
+                    },
+                    A::InPort,
+                ]),
+            p::Flow::new(10, 1).then([
+                A::Learn(Box::new(p::LearnSpec {
+                    table: 20,
+                    priority: 1,
+                    idle_timeout: 0,
+                    hard_timeout: 300,
+                    cookie: 1,
+                    items: vec![
+                        p::LearnItem::Match {
+                            dst: R::bits(F::VlanTci, 0, 11),
+                            src: p::flow::LearnSrc::Field(R::bits(F::VlanTci, 0, 11)),
+                        },
+                        p::LearnItem::Match {
+                            dst: R::whole(F::DlDst),
+                            src: p::flow::LearnSrc::Field(R::whole(F::DlSrc)),
+                        },
+                        p::LearnItem::Load {
+                            dst: R::whole(F::VlanTci),
+                            src: p::flow::LearnSrc::Value(0),
+                        },
+                        p::LearnItem::Output {
+                            src: R::whole(F::InPort),
+                        },
+                    ],
+                })),
+                A::output("patch-int"),
+            ]),
+            p::Flow::new(3, 0),
+            p::Flow::new(30, 5)
+                .when(M::Masked {
+                    field: F::Reg5,
+                    value: 7,
+                    mask: 0xff,
+                })
+                .when(M::Proto(p::Proto::Udp))
+                .when(M::TpDst(67))
+                .then([A::Dhcp]),
+        ];
+        for f in &flows {
+            let typed = flow_spec(f, &Names).unwrap_or_else(|e| panic!("{e}"));
+            let parsed =
+                parse_flow(&f.to_string(), &Names, true).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(typed.matcher, parsed.matcher, "{f}");
+            assert_eq!(typed.actions, parsed.actions, "{f}");
+            assert_eq!(
+                (typed.table, typed.priority),
+                (parsed.table, parsed.priority),
+                "{f}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_typed_flows_are_refused_with_the_flow_named() {
+        use p::{Action as A, Field as F, FieldRange as R, Match as M};
+        let cases = [
+            (
+                p::Flow::new(0, 1).when(M::in_port("nope")).then([A::Drop]),
+                "unknown port 'nope'",
+            ),
+            (
+                p::Flow::new(0, 1).then([A::output("tap9")]),
+                "unknown port 'tap9'",
+            ),
+            (p::Flow::new(255, 1), "bad table 255"),
+            (
+                p::Flow::new(0, 1).when(M::DlVlan(4096)),
+                "bad value '4096' for dl_vlan",
+            ),
+            (
+                p::Flow::new(0, 1).then([A::Load {
+                    value: 0x1ff,
+                    dst: R::whole(F::ArpOp),
+                }]),
+                "does not fit in 8 bits",
+            ),
+            (
+                p::Flow::new(0, 1).then([A::Move {
+                    src: R::whole(F::DlSrc),
+                    dst: R::whole(F::NwSrc),
+                }]),
+                "different widths",
+            ),
+            (
+                p::Flow::new(0, 1).then([A::OutputField(R::bits(F::ArpOp, 4, 12))]),
+                "bad bit range",
+            ),
+        ];
+        for (f, want) in cases {
+            let e = flow_spec(&f, &Names).err().unwrap_or_default();
+            assert!(e.contains(want), "{f}: {e}");
+            assert!(e.starts_with(&format!("flow '{f}'")), "{e}");
+        }
+    }
+}
