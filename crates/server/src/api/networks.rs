@@ -7,6 +7,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
 use crate::segments;
+use crate::store::{IPS, MACS, SEGMENTS};
 use crate::util::{new_id, now};
 use axum::Json;
 use axum::body::Bytes;
@@ -235,14 +236,14 @@ pub async fn delete(
         ));
     }
     for p in ports {
-        tx.release_port_ips(&p.id).await?;
-        tx.release_mac(&p.mac_address).await?;
+        tx.release_owner(&IPS, &p.id).await?;
+        tx.release(&MACS, [], p.mac_address.as_str()).await?;
         tx.delete::<Port>(&p.id).await?;
     }
     for s in tx.list_by_parent::<Subnet>(&id).await? {
         tx.delete::<Subnet>(&s.id).await?;
     }
-    tx.release_segments(&id).await?;
+    tx.release_owner(&SEGMENTS, &id).await?;
     tx.delete::<Network>(&id).await?;
     tx.commit().await?;
     tracing::info!(%id, "network deleted");

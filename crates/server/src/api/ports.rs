@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
 use crate::ipam;
-use crate::store::Tx;
+use crate::store::{IPS, MACS, Tx};
 use crate::util::{new_id, now};
 use axum::Json;
 use axum::body::Bytes;
@@ -132,7 +132,7 @@ pub async fn allocate_ips(
                 if out
                     .iter()
                     .any(|f| f.subnet_id == subnet.id && f.ip_address == s)
-                    || tx.ip_owner(&subnet.id, &s).await?.is_some()
+                    || tx.owner(&IPS, [&subnet.id], s.as_str()).await?.is_some()
                 {
                     return Err(ApiError::conflict(
                         "IpAddressInUse",
@@ -144,13 +144,13 @@ pub async fn allocate_ips(
                 ip
             }
             None => {
-                let taken = tx.allocated_ips(&subnet.id).await?;
+                let taken = tx.taken(&IPS, [&subnet.id]).await?;
                 ipam::next_free(&pools_of(subnet), subnet.ip_version == 6, &taken)
                     .ok_or_else(|| exhausted(network_id))?
             }
         };
         let ip = ip.to_string();
-        tx.claim_ip(&subnet.id, &ip, port_id).await?;
+        tx.claim(&IPS, [&subnet.id], ip.as_str(), port_id).await?;
         out.push(FixedIp {
             subnet_id: subnet.id.clone(),
             ip_address: ip,
@@ -167,7 +167,7 @@ pub async fn allocate_mac(
 ) -> ApiResult<String> {
     let mac = match requested {
         Some(m) => {
-            if tx.mac_taken(&m).await? {
+            if tx.owner(&MACS, [], m.as_str()).await?.is_some() {
                 return Err(ApiError::conflict(
                     "MacAddressInUse",
                     format!(
@@ -180,7 +180,7 @@ pub async fn allocate_mac(
         None => {
             let mut mac = ipam::random_mac();
             for _ in 0..16 {
-                if !tx.mac_taken(&mac).await? {
+                if tx.owner(&MACS, [], mac.as_str()).await?.is_none() {
                     break;
                 }
                 mac = ipam::random_mac();
@@ -188,7 +188,7 @@ pub async fn allocate_mac(
             mac
         }
     };
-    tx.claim_mac(&mac, port_id).await?;
+    tx.claim(&MACS, [], mac.as_str(), port_id).await?;
     Ok(mac)
 }
 
@@ -231,8 +231,8 @@ pub fn blank_port(
 
 /// Deletes a port and frees its addresses.
 pub async fn remove_port(tx: &mut Tx, p: &Port) -> ApiResult<()> {
-    tx.release_port_ips(&p.id).await?;
-    tx.release_mac(&p.mac_address).await?;
+    tx.release_owner(&IPS, &p.id).await?;
+    tx.release(&MACS, [], p.mac_address.as_str()).await?;
     tx.delete::<Port>(&p.id).await?;
     Ok(())
 }
@@ -433,7 +433,7 @@ pub async fn update(
             .ok_or_else(|| not_found(&id))?;
         check_if_match(&headers, p.revision_number)?;
         if let Some(req) = &fixed {
-            tx.release_port_ips(&p.id).await?;
+            tx.release_owner(&IPS, &p.id).await?;
             p.fixed_ips =
                 allocate_ips(&mut tx, &p.network_id, Some(req.clone()), &p.id, false).await?;
         }
@@ -441,7 +441,7 @@ pub async fn update(
             let m = ipam::normalize_mac(&m)
                 .ok_or_else(|| ApiError::invalid(format!("'{m}' is not a valid MAC address")))?;
             if m != p.mac_address {
-                tx.release_mac(&p.mac_address).await?;
+                tx.release(&MACS, [], p.mac_address.as_str()).await?;
                 p.mac_address = allocate_mac(&mut tx, Some(m), &p.id).await?;
             }
         }

@@ -7,6 +7,7 @@ use super::common::{Attrs, check_if_match, created, list_body, one, retry, show_
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
+use crate::store::NAMES;
 use crate::store::Tx;
 use crate::util::{new_id, now};
 use axum::Json;
@@ -70,11 +71,11 @@ fn new_group(project: &str, name: &str, description: &str) -> SecurityGroup {
 
 /// The id of `project`'s default group, created (with its rules) if missing.
 pub async fn ensure_default(tx: &mut Tx, project: &str) -> ApiResult<String> {
-    if let Some(id) = tx.name_owner("default_sg", project).await? {
+    if let Some(id) = tx.owner(&NAMES, ["default_sg"], project).await? {
         return Ok(id);
     }
     let g = new_group(project, "default", "Default security group");
-    tx.claim_name("default_sg", project, &g.id).await?;
+    tx.claim(&NAMES, ["default_sg"], project, &g.id).await?;
     tx.insert(&g).await?;
     for eth in ["IPv4", "IPv6"] {
         tx.insert(&new_rule(&g, "egress", eth, None)).await?;
@@ -240,7 +241,12 @@ pub async fn delete(
         .filter(|g| ctx.owns(&g.project_id))
         .ok_or_else(|| not_found(&id))?;
     check_if_match(&headers, g.revision_number)?;
-    if tx.name_owner("default_sg", &g.project_id).await?.as_deref() == Some(id.as_str()) {
+    if tx
+        .owner(&NAMES, ["default_sg"], g.project_id.as_str())
+        .await?
+        .as_deref()
+        == Some(id.as_str())
+    {
         return Err(ApiError::conflict(
             "SecurityGroupCannotRemoveDefault",
             "Insufficient rights for removing default security group.",
