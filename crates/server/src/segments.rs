@@ -4,10 +4,10 @@
 //! what keeps an id from being given twice.
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::Tx;
+use crate::store::{SEGMENTS, Tx};
 use axum::http::StatusCode;
 use model::NetworkType;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 pub type Range = (u32, u32);
 
@@ -102,7 +102,7 @@ fn exhausted() -> ApiError {
     )
 }
 
-fn lowest_free(ranges: &[Range], used: &std::collections::HashSet<u32>) -> Option<u32> {
+fn lowest_free(ranges: &[Range], used: &HashSet<u32>) -> Option<u32> {
     ranges
         .iter()
         .flat_map(|&(a, b)| a..=b)
@@ -126,7 +126,7 @@ pub async fn allocate(
                     "provider:physical_network specified for {t} network"
                 )));
             }
-            let used = tx.segments_used(t.as_str(), "").await?;
+            let used = used(tx, t.as_str(), "").await?;
             let id = match requested {
                 Some(id) => {
                     if id == 0 || id > max_id(t) {
@@ -149,7 +149,8 @@ pub async fn allocate(
                     lowest_free(ranges, &used).ok_or_else(exhausted)?
                 }
             };
-            tx.claim_segment(t.as_str(), "", id, network_id).await?;
+            tx.claim(&SEGMENTS, [t.as_str(), ""], id, network_id)
+                .await?;
             Ok((None, Some(id)))
         }
         NetworkType::Vlan => {
@@ -165,7 +166,7 @@ pub async fn allocate(
                             "provider:segmentation_id {id} out of range for vlan (1 through 4094)"
                         )));
                     }
-                    if tx.segments_used("vlan", &net).await?.contains(&id) {
+                    if used(tx, "vlan", &net).await?.contains(&id) {
                         return Err(in_use(t, &net, id));
                     }
                     (net, id)
@@ -181,7 +182,7 @@ pub async fn allocate(
                         if want.as_ref().is_some_and(|w| w != net) {
                             continue;
                         }
-                        let used = tx.segments_used("vlan", net).await?;
+                        let used = used(tx, "vlan", net).await?;
                         if let Some(id) = lowest_free(ranges, &used) {
                             found = Some((net.clone(), id));
                             break;
@@ -190,7 +191,7 @@ pub async fn allocate(
                     found.ok_or_else(exhausted)?
                 }
             };
-            tx.claim_segment("vlan", &net, id, network_id).await?;
+            tx.claim(&SEGMENTS, ["vlan", &net], id, network_id).await?;
             Ok((Some(net), Some(id)))
         }
         NetworkType::Flat => {
@@ -207,13 +208,22 @@ pub async fn allocate(
                     "physical_network '{net}' unknown for flat provider network"
                 )));
             }
-            if !tx.segments_used("flat", &net).await?.is_empty() {
+            if !used(tx, "flat", &net).await?.is_empty() {
                 return Err(in_use(t, &net, 0));
             }
-            tx.claim_segment("flat", &net, 0, network_id).await?;
+            tx.claim(&SEGMENTS, ["flat", &net], 0, network_id).await?;
             Ok((Some(net), None))
         }
     }
+}
+
+/// Segmentation ids taken for a type on a physical network (`""` for tunnels).
+async fn used(tx: &mut Tx, network_type: &str, physnet: &str) -> ApiResult<HashSet<u32>> {
+    let ids = tx.taken(&SEGMENTS, [network_type, physnet]).await?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|i| u32::try_from(i).ok())
+        .collect())
 }
 
 #[cfg(test)]

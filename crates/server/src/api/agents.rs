@@ -2,28 +2,31 @@
 //! `description`), delete. Agents register through [`register`]; `alive` comes
 //! from the age of the last heartbeat.
 
-use super::common::{Attrs, list_body, one, show_body};
+use super::common::{Attrs, one};
+use super::resource::{Resource, fetch_writable};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::identity::Ctx;
+use crate::store::Tx;
 use crate::util::new_id;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use model::Agent;
 use serde_json::Value;
 
-pub fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("AgentNotFound", "Agent", id)
+/// Whether `a`'s last heartbeat is younger than the configured down time.
+fn alive(state: &AppState, a: &Agent) -> bool {
+    let down = chrono::Duration::from_std(state.config.agent_down_time)
+        .unwrap_or(chrono::Duration::seconds(75));
+    chrono::NaiveDateTime::parse_from_str(&a.heartbeat_timestamp, "%Y-%m-%d %H:%M:%S")
+        .map(|t| chrono::Utc::now().naive_utc() - t < down)
+        .unwrap_or(false)
 }
 
 fn with_alive(state: &AppState, mut a: Agent) -> Agent {
-    let down = chrono::Duration::from_std(state.config.agent_down_time)
-        .unwrap_or(chrono::Duration::seconds(75));
-    a.alive = chrono::NaiveDateTime::parse_from_str(&a.heartbeat_timestamp, "%Y-%m-%d %H:%M:%S")
-        .map(|t| chrono::Utc::now().naive_utc() - t < down)
-        .unwrap_or(false);
+    a.alive = alive(state, &a);
     a
 }
 
@@ -59,36 +62,35 @@ pub async fn register(state: &AppState, mut agent: Agent) -> ApiResult<Agent> {
     Ok(with_alive(state, agent))
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    ctx.require_admin("get_agent")?;
-    let items: Vec<Agent> = state
-        .store
-        .list::<Agent>()
-        .await?
-        .into_iter()
-        .map(|a| with_alive(&state, a))
-        .collect();
-    list_body(&state, &headers, "agents", &items, &q)
-}
+/// Agents are admin only; any admin sees and changes every agent.
+impl Resource for Agent {
+    const MEMBER: &'static str = "agent";
+    const COLLECTION: &'static str = "agents";
+    const NOT_FOUND: (&'static str, &'static str) = ("AgentNotFound", "Agent");
 
-pub async fn show(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    ctx.require_admin("get_agent")?;
-    let a = state
-        .store
-        .get::<Agent>(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
-    Ok(show_body("agent", &with_alive(&state, a), &q))
+    fn revision(&self) -> Option<u64> {
+        None
+    }
+
+    fn may_read(ctx: &Ctx) -> ApiResult<()> {
+        ctx.require_admin("get_agent")
+    }
+
+    fn may_write(ctx: &Ctx, action: &str) -> ApiResult<()> {
+        ctx.require_admin(action)
+    }
+
+    /// `alive`, from the age of the last heartbeat.
+    async fn render(state: &AppState, agents: &mut [Agent]) -> ApiResult<()> {
+        for a in agents {
+            a.alive = alive(state, a);
+        }
+        Ok(())
+    }
+
+    async fn on_delete(_tx: &mut Tx, _agent: &Agent) -> ApiResult<()> {
+        Ok(())
+    }
 }
 
 pub async fn update(
@@ -100,7 +102,8 @@ pub async fn update(
     ctx.require_admin("update_agent")?;
     let attrs = Attrs::from_body(&body, "agent")?;
     let mut tx = state.store.write().await?;
-    let mut a = tx.get::<Agent>(&id).await?.ok_or_else(|| not_found(&id))?;
+    let mut a: Agent =
+        fetch_writable(&mut tx, &ctx, &HeaderMap::new(), &id, "update_agent").await?;
     if let Some(v) = attrs.bool("admin_state_up")? {
         a.admin_state_up = v;
     }
@@ -110,19 +113,4 @@ pub async fn update(
     tx.update(&a).await?;
     tx.commit().await?;
     Ok(one("agent", &with_alive(&state, a)))
-}
-
-pub async fn delete(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    ctx.require_admin("delete_agent")?;
-    let mut tx = state.store.write().await?;
-    if tx.get::<Agent>(&id).await?.is_none() {
-        return Err(not_found(&id));
-    }
-    tx.delete::<Agent>(&id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -2,10 +2,9 @@
 //! a `network:floatingip` port), associated with a port's fixed IP through a
 //! router that has a gateway on that network and an interface on the port's subnet.
 
-use super::common::{
-    Attrs, check_if_match, created, list_body, network_visible, one, retry, show_body, touch,
-};
+use super::common::{Attrs, created, one, retry, touch};
 use super::ports::{IpRequest, allocate_ips, allocate_mac, blank_port, remove_port};
+use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
@@ -13,14 +12,10 @@ use crate::store::Tx;
 use crate::util::{new_id, now};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use model::{FloatingIp, Network, Port, Router, device_owner};
+use model::{FloatingIp, Port, Router, device_owner};
 use serde_json::Value;
-
-pub fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("FloatingIPNotFound", "Floating IP", id)
-}
 
 /// Points `f` at `port_id` (and one of its fixed IPs).
 async fn associate(
@@ -34,7 +29,7 @@ async fn associate(
         .get::<Port>(port_id)
         .await?
         .filter(|p| ctx.owns(&p.project_id))
-        .ok_or_else(|| super::ports::not_found(port_id))?;
+        .ok_or_else(|| Port::not_found(port_id))?;
     let fixed = match &fixed_ip {
         Some(ip) => port
             .fixed_ips
@@ -113,42 +108,12 @@ async fn associate(
     Ok(())
 }
 
-fn disassociate(f: &mut FloatingIp) {
+/// Detaches `f` from its port (it stays allocated to its project).
+pub(super) fn disassociate(f: &mut FloatingIp) {
     f.port_id = None;
     f.fixed_ip_address = None;
     f.router_id = None;
     f.status = "DOWN".into();
-}
-
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    let items: Vec<FloatingIp> = state
-        .store
-        .list::<FloatingIp>()
-        .await?
-        .into_iter()
-        .filter(|f| ctx.owns(&f.project_id))
-        .collect();
-    list_body(&state, &headers, "floatingips", &items, &q)
-}
-
-pub async fn show(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    let f = state
-        .store
-        .get::<FloatingIp>(&id)
-        .await?
-        .filter(|f| ctx.owns(&f.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    Ok(show_body("floatingip", &f, &q))
 }
 
 pub async fn create(
@@ -163,12 +128,7 @@ pub async fn create(
     let network_id = a.str("floating_network_id")?.ok_or_else(|| {
         ApiError::invalid("Invalid input for operation: floating_network_id is required.")
     })?;
-    let net = state
-        .store
-        .get::<Network>(&network_id)
-        .await?
-        .filter(|n| network_visible(&ctx, n))
-        .ok_or_else(|| super::networks::not_found(&network_id))?;
+    let net = super::networks::visible(&state, &ctx, &network_id).await?;
     if !net.router_external {
         return Err(ApiError::bad_request(format!(
             "Bad floatingip request: Network {network_id} is not a valid external network."
@@ -246,12 +206,8 @@ pub async fn update(
         "tenant_id",
     ])?;
     let mut tx = state.store.write().await?;
-    let mut f = tx
-        .get::<FloatingIp>(&id)
-        .await?
-        .filter(|f| ctx.owns(&f.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    check_if_match(&headers, f.revision_number)?;
+    let mut f: FloatingIp =
+        fetch_writable(&mut tx, &ctx, &headers, &id, "update_floatingip").await?;
     if let Some(port) = a.nullable_str("port_id")? {
         match port {
             None => disassociate(&mut f),
@@ -267,26 +223,22 @@ pub async fn update(
     Ok(one("floatingip", &f))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    ctx.require_writer("delete_floatingip")?;
-    let mut tx = state.store.write().await?;
-    let f = tx
-        .get::<FloatingIp>(&id)
-        .await?
-        .filter(|f| ctx.owns(&f.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    check_if_match(&headers, f.revision_number)?;
-    for p in tx.list_by_parent::<Port>(&f.floating_network_id).await? {
-        if p.device_owner == device_owner::FLOATING_IP && p.device_id == id {
-            remove_port(&mut tx, &p).await?;
-        }
+impl Resource for FloatingIp {
+    const MEMBER: &'static str = "floatingip";
+    const COLLECTION: &'static str = "floatingips";
+    const NOT_FOUND: (&'static str, &'static str) = ("FloatingIPNotFound", "Floating IP");
+
+    fn revision(&self) -> Option<u64> {
+        Some(self.revision_number)
     }
-    tx.delete::<FloatingIp>(&id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+
+    /// Frees the address: removes the port that holds it.
+    async fn on_delete(tx: &mut Tx, f: &FloatingIp) -> ApiResult<()> {
+        for p in tx.list_by_parent::<Port>(&f.floating_network_id).await? {
+            if p.device_owner == device_owner::FLOATING_IP && p.device_id == f.id {
+                remove_port(tx, &p).await?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -6,6 +6,7 @@ pub mod extensions;
 pub mod floatingips;
 pub mod networks;
 pub mod ports;
+pub mod resource;
 pub mod routers;
 pub mod security_groups;
 pub mod subnets;
@@ -16,6 +17,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use model::{Agent, FloatingIp, Network, Port, SecurityGroup, SecurityGroupRule, Subnet};
+use resource::{delete, list, show};
 use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
@@ -25,31 +28,37 @@ pub fn routes() -> Router<AppState> {
         .route("/v2.0/", get(resources))
         .route("/v2.0/extensions", get(extensions::list))
         .route("/v2.0/extensions/{alias}", get(extensions::show))
-        .route("/v2.0/networks", get(networks::list).post(networks::create))
+        .route(
+            "/v2.0/networks",
+            get(list::<Network>).post(networks::create),
+        )
         .route(
             "/v2.0/networks/{id}",
-            get(networks::show)
+            get(show::<Network>)
                 .put(networks::update)
-                .delete(networks::delete),
+                .delete(delete::<Network>),
         )
-        .route("/v2.0/subnets", get(subnets::list).post(subnets::create))
+        .route("/v2.0/subnets", get(list::<Subnet>).post(subnets::create))
         .route(
             "/v2.0/subnets/{id}",
-            get(subnets::show)
+            get(show::<Subnet>)
                 .put(subnets::update)
-                .delete(subnets::delete),
+                .delete(delete::<Subnet>),
         )
-        .route("/v2.0/ports", get(ports::list).post(ports::create))
+        .route("/v2.0/ports", get(list::<Port>).post(ports::create))
         .route(
             "/v2.0/ports/{id}",
-            get(ports::show).put(ports::update).delete(ports::delete),
+            get(show::<Port>).put(ports::update).delete(delete::<Port>),
         )
-        .route("/v2.0/routers", get(routers::list).post(routers::create))
+        .route(
+            "/v2.0/routers",
+            get(list::<model::Router>).post(routers::create),
+        )
         .route(
             "/v2.0/routers/{id}",
-            get(routers::show)
+            get(show::<model::Router>)
                 .put(routers::update)
-                .delete(routers::delete),
+                .delete(delete::<model::Router>),
         )
         .route(
             "/v2.0/routers/{id}/add_router_interface",
@@ -61,36 +70,38 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/v2.0/floatingips",
-            get(floatingips::list).post(floatingips::create),
+            get(list::<FloatingIp>).post(floatingips::create),
         )
         .route(
             "/v2.0/floatingips/{id}",
-            get(floatingips::show)
+            get(show::<FloatingIp>)
                 .put(floatingips::update)
-                .delete(floatingips::delete),
+                .delete(delete::<FloatingIp>),
         )
         .route(
             "/v2.0/security-groups",
-            get(security_groups::list).post(security_groups::create),
+            get(list::<SecurityGroup>).post(security_groups::create),
         )
         .route(
             "/v2.0/security-groups/{id}",
-            get(security_groups::show)
+            get(show::<SecurityGroup>)
                 .put(security_groups::update)
-                .delete(security_groups::delete),
+                .delete(delete::<SecurityGroup>),
         )
         .route(
             "/v2.0/security-group-rules",
-            get(security_groups::list_rules).post(security_groups::create_rule),
+            get(list::<SecurityGroupRule>).post(security_groups::create_rule),
         )
         .route(
             "/v2.0/security-group-rules/{id}",
-            get(security_groups::show_rule).delete(security_groups::delete_rule),
+            get(show::<SecurityGroupRule>).delete(delete::<SecurityGroupRule>),
         )
-        .route("/v2.0/agents", get(agents::list))
+        .route("/v2.0/agents", get(list::<Agent>))
         .route(
             "/v2.0/agents/{id}",
-            get(agents::show).put(agents::update).delete(agents::delete),
+            get(show::<Agent>)
+                .put(agents::update)
+                .delete(delete::<Agent>),
         )
 }
 

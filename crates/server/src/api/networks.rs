@@ -1,16 +1,17 @@
 //! `/v2.0/networks`, with the provider and external-net extensions.
 
-use super::common::{
-    Attrs, check_if_match, created, list_body, network_visible, one, retry, show_body, touch,
-};
+use super::common::{Attrs, created, network_visible, one, retry, touch};
+use super::ports::remove_port;
+use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
 use crate::segments;
+use crate::store::{SEGMENTS, Tx};
 use crate::util::{new_id, now};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use model::{Network, NetworkType, Port, Subnet, device_owner};
 use serde_json::Value;
@@ -21,10 +22,6 @@ const PROVIDER: [&str; 3] = [
     "provider:segmentation_id",
 ];
 
-pub fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("NetworkNotFound", "Network", id)
-}
-
 /// A network the caller may see, or 404.
 pub async fn visible(state: &AppState, ctx: &Ctx, id: &str) -> ApiResult<Network> {
     state
@@ -32,33 +29,7 @@ pub async fn visible(state: &AppState, ctx: &Ctx, id: &str) -> ApiResult<Network
         .get::<Network>(id)
         .await?
         .filter(|n| network_visible(ctx, n))
-        .ok_or_else(|| not_found(id))
-}
-
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    let items: Vec<Network> = state
-        .store
-        .list::<Network>()
-        .await?
-        .into_iter()
-        .filter(|n| network_visible(&ctx, n))
-        .collect();
-    list_body(&state, &headers, "networks", &items, &q)
-}
-
-pub async fn show(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    let n = visible(&state, &ctx, &id).await?;
-    Ok(show_body("network", &n, &q))
+        .ok_or_else(|| Network::not_found(id))
 }
 
 fn max_mtu(state: &AppState, t: NetworkType) -> u32 {
@@ -166,15 +137,7 @@ pub async fn update(
     }
     a.read_only(&["id", "project_id", "tenant_id", "subnets", "status"])?;
     let mut tx = state.store.write().await?;
-    let mut n = tx
-        .get::<Network>(&id)
-        .await?
-        .filter(|n| network_visible(&ctx, n))
-        .ok_or_else(|| not_found(&id))?;
-    if !ctx.owns(&n.project_id) {
-        return Err(ApiError::forbidden("update_network"));
-    }
-    check_if_match(&headers, n.revision_number)?;
+    let mut n: Network = fetch_writable(&mut tx, &ctx, &headers, &id, "update_network").await?;
     if let Some(v) = a.str("name")? {
         n.name = v;
     }
@@ -208,43 +171,52 @@ pub async fn update(
     Ok(one("network", &n))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    ctx.require_writer("delete_network")?;
-    let mut tx = state.store.write().await?;
-    let n = tx
-        .get::<Network>(&id)
-        .await?
-        .filter(|n| network_visible(&ctx, n))
-        .ok_or_else(|| not_found(&id))?;
-    if !ctx.owns(&n.project_id) {
-        return Err(ApiError::forbidden("delete_network"));
+impl Resource for Network {
+    const MEMBER: &'static str = "network";
+    const COLLECTION: &'static str = "networks";
+    const NOT_FOUND: (&'static str, &'static str) = ("NetworkNotFound", "Network");
+
+    fn revision(&self) -> Option<u64> {
+        Some(self.revision_number)
     }
-    check_if_match(&headers, n.revision_number)?;
-    let ports = tx.list_by_parent::<Port>(&id).await?;
-    if ports.iter().any(|p| p.device_owner != device_owner::DHCP) {
-        return Err(ApiError::conflict(
-            "NetworkInUse",
-            format!(
-                "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
-            ),
-        ));
+
+    /// Its own, shared ones and external ones.
+    fn visible(ctx: &Ctx, n: &Network) -> bool {
+        network_visible(ctx, n)
     }
-    for p in ports {
-        tx.release_port_ips(&p.id).await?;
-        tx.release_mac(&p.mac_address).await?;
-        tx.delete::<Port>(&p.id).await?;
+
+    /// A shared or external network is visible to all, but only its project (or
+    /// an admin) may change it: the others get a 403, not a 404.
+    fn writable(ctx: &Ctx, n: &Network, action: &str) -> ApiResult<()> {
+        if !network_visible(ctx, n) {
+            Err(Self::not_found(&n.id))
+        } else if !ctx.owns(&n.project_id) {
+            Err(ApiError::forbidden(action))
+        } else {
+            Ok(())
+        }
     }
-    for s in tx.list_by_parent::<Subnet>(&id).await? {
-        tx.delete::<Subnet>(&s.id).await?;
+
+    /// Refused while ports other than DHCP's are on it; takes its DHCP ports,
+    /// subnets and segments with it.
+    async fn on_delete(tx: &mut Tx, n: &Network) -> ApiResult<()> {
+        let id = &n.id;
+        let ports = tx.list_by_parent::<Port>(id).await?;
+        if ports.iter().any(|p| p.device_owner != device_owner::DHCP) {
+            return Err(ApiError::conflict(
+                "NetworkInUse",
+                format!(
+                    "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
+                ),
+            ));
+        }
+        for p in ports {
+            remove_port(tx, &p).await?;
+        }
+        for s in tx.list_by_parent::<Subnet>(id).await? {
+            tx.delete::<Subnet>(&s.id).await?;
+        }
+        tx.release_owner(&SEGMENTS, id).await?;
+        Ok(())
     }
-    tx.release_segments(&id).await?;
-    tx.delete::<Network>(&id).await?;
-    tx.commit().await?;
-    tracing::info!(%id, "network deleted");
-    Ok(StatusCode::NO_CONTENT)
 }

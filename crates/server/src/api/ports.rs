@@ -1,20 +1,19 @@
 //! `/v2.0/ports`: MACs and fixed IPs from IPAM, binding, security groups,
 //! allowed address pairs.
 
-use super::common::{
-    Attrs, check_if_match, created, list_body, network_visible, one, retry, show_body, touch,
-};
+use super::common::{Attrs, created, one, retry, touch};
+use super::resource::{Resource, fetch_writable};
 use super::security_groups;
 use super::subnets::pools_of;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
 use crate::ipam;
-use crate::store::Tx;
+use crate::store::{IPS, MACS, Tx};
 use crate::util::{new_id, now};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 use model::{AddressPair, FixedIp, FloatingIp, Network, Port, SecurityGroup, Subnet, device_owner};
@@ -26,10 +25,6 @@ const BINDING: [&str; 4] = [
     "binding:vnic_type",
     "binding:vif_details",
 ];
-
-pub fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("PortNotFound", "Port", id)
-}
 
 /// One requested fixed IP: a subnet, an address, or both.
 #[derive(Debug, Clone, Default)]
@@ -132,7 +127,7 @@ pub async fn allocate_ips(
                 if out
                     .iter()
                     .any(|f| f.subnet_id == subnet.id && f.ip_address == s)
-                    || tx.ip_owner(&subnet.id, &s).await?.is_some()
+                    || tx.owner(&IPS, [&subnet.id], s.as_str()).await?.is_some()
                 {
                     return Err(ApiError::conflict(
                         "IpAddressInUse",
@@ -144,13 +139,13 @@ pub async fn allocate_ips(
                 ip
             }
             None => {
-                let taken = tx.allocated_ips(&subnet.id).await?;
+                let taken = tx.taken(&IPS, [&subnet.id]).await?;
                 ipam::next_free(&pools_of(subnet), subnet.ip_version == 6, &taken)
                     .ok_or_else(|| exhausted(network_id))?
             }
         };
         let ip = ip.to_string();
-        tx.claim_ip(&subnet.id, &ip, port_id).await?;
+        tx.claim(&IPS, [&subnet.id], ip.as_str(), port_id).await?;
         out.push(FixedIp {
             subnet_id: subnet.id.clone(),
             ip_address: ip,
@@ -167,7 +162,7 @@ pub async fn allocate_mac(
 ) -> ApiResult<String> {
     let mac = match requested {
         Some(m) => {
-            if tx.mac_taken(&m).await? {
+            if tx.owner(&MACS, [], m.as_str()).await?.is_some() {
                 return Err(ApiError::conflict(
                     "MacAddressInUse",
                     format!(
@@ -180,7 +175,7 @@ pub async fn allocate_mac(
         None => {
             let mut mac = ipam::random_mac();
             for _ in 0..16 {
-                if !tx.mac_taken(&mac).await? {
+                if tx.owner(&MACS, [], mac.as_str()).await?.is_none() {
                     break;
                 }
                 mac = ipam::random_mac();
@@ -188,7 +183,7 @@ pub async fn allocate_mac(
             mac
         }
     };
-    tx.claim_mac(&mac, port_id).await?;
+    tx.claim(&MACS, [], mac.as_str(), port_id).await?;
     Ok(mac)
 }
 
@@ -229,10 +224,16 @@ pub fn blank_port(
     }
 }
 
+/// Frees a port's addresses.
+async fn release_addresses(tx: &mut Tx, p: &Port) -> ApiResult<()> {
+    tx.release_owner(&IPS, &p.id).await?;
+    tx.release(&MACS, [], p.mac_address.as_str()).await?;
+    Ok(())
+}
+
 /// Deletes a port and frees its addresses.
 pub async fn remove_port(tx: &mut Tx, p: &Port) -> ApiResult<()> {
-    tx.release_port_ips(&p.id).await?;
-    tx.release_mac(&p.mac_address).await?;
+    release_addresses(tx, p).await?;
     tx.delete::<Port>(&p.id).await?;
     Ok(())
 }
@@ -292,41 +293,10 @@ async fn check_groups(tx: &mut Tx, ctx: &Ctx, project: &str, ids: &[String]) -> 
     for id in ids {
         match tx.get::<SecurityGroup>(id).await? {
             Some(g) if g.project_id == project || ctx.is_admin() => {}
-            _ => return Err(security_groups::not_found(id)),
+            _ => return Err(SecurityGroup::not_found(id)),
         }
     }
     Ok(())
-}
-
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    let items: Vec<Port> = state
-        .store
-        .list::<Port>()
-        .await?
-        .into_iter()
-        .filter(|p| ctx.owns(&p.project_id))
-        .collect();
-    list_body(&state, &headers, "ports", &items, &q)
-}
-
-pub async fn show(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    let p = state
-        .store
-        .get::<Port>(&id)
-        .await?
-        .filter(|p| ctx.owns(&p.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    Ok(show_body("port", &p, &q))
 }
 
 pub async fn create(
@@ -341,12 +311,7 @@ pub async fn create(
     let network_id = a
         .str("network_id")?
         .ok_or_else(|| ApiError::invalid("Invalid input for operation: network_id is required."))?;
-    let network = state
-        .store
-        .get::<Network>(&network_id)
-        .await?
-        .filter(|n| network_visible(&ctx, n))
-        .ok_or_else(|| super::networks::not_found(&network_id))?;
+    let network = super::networks::visible(&state, &ctx, &network_id).await?;
     let mac = match a.str("mac_address")? {
         Some(m) => Some(ipam::normalize_mac(&m).ok_or_else(|| {
             ApiError::invalid(format!(
@@ -377,7 +342,7 @@ pub async fn create(
     let p = retry!({
         let mut tx = state.store.write().await?;
         if tx.get::<Network>(&network_id).await?.is_none() {
-            return Err(super::networks::not_found(&network_id));
+            return Err(Network::not_found(&network_id));
         }
         let sgs = if port_security && !owner.starts_with("network:") {
             match &groups {
@@ -426,14 +391,9 @@ pub async fn update(
     let fixed = a.list("fixed_ips")?.map(parse_fixed_ips).transpose()?;
     let p = retry!({
         let mut tx = state.store.write().await?;
-        let mut p = tx
-            .get::<Port>(&id)
-            .await?
-            .filter(|p| ctx.owns(&p.project_id))
-            .ok_or_else(|| not_found(&id))?;
-        check_if_match(&headers, p.revision_number)?;
+        let mut p: Port = fetch_writable(&mut tx, &ctx, &headers, &id, "update_port").await?;
         if let Some(req) = &fixed {
-            tx.release_port_ips(&p.id).await?;
+            tx.release_owner(&IPS, &p.id).await?;
             p.fixed_ips =
                 allocate_ips(&mut tx, &p.network_id, Some(req.clone()), &p.id, false).await?;
         }
@@ -441,7 +401,7 @@ pub async fn update(
             let m = ipam::normalize_mac(&m)
                 .ok_or_else(|| ApiError::invalid(format!("'{m}' is not a valid MAC address")))?;
             if m != p.mac_address {
-                tx.release_mac(&p.mac_address).await?;
+                tx.release(&MACS, [], p.mac_address.as_str()).await?;
                 p.mac_address = allocate_mac(&mut tx, Some(m), &p.id).await?;
             }
         }
@@ -490,46 +450,42 @@ pub async fn update(
     Ok(one("port", &p))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    ctx.require_writer("delete_port")?;
-    let mut tx = state.store.write().await?;
-    let p = tx
-        .get::<Port>(&id)
-        .await?
-        .filter(|p| ctx.owns(&p.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    check_if_match(&headers, p.revision_number)?;
-    if [
-        device_owner::ROUTER_INTERFACE,
-        device_owner::ROUTER_GATEWAY,
-        device_owner::FLOATING_IP,
-    ]
-    .contains(&p.device_owner.as_str())
-    {
-        return Err(ApiError::conflict(
-            "ServicePortInUse",
-            format!(
-                "Port {id} cannot be deleted directly via the port API: has device owner {}.",
-                p.device_owner
-            ),
-        ));
+impl Resource for Port {
+    const MEMBER: &'static str = "port";
+    const COLLECTION: &'static str = "ports";
+    const NOT_FOUND: (&'static str, &'static str) = ("PortNotFound", "Port");
+
+    fn revision(&self) -> Option<u64> {
+        Some(self.revision_number)
     }
-    for mut f in tx.list::<FloatingIp>().await? {
-        if f.port_id.as_deref() == Some(id.as_str()) {
-            f.port_id = None;
-            f.fixed_ip_address = None;
-            f.router_id = None;
-            f.status = "DOWN".into();
-            touch(&mut f.revision_number, &mut f.updated_at);
-            tx.update(&f).await?;
+
+    /// Router and floating IP ports go with their router interface, gateway or
+    /// floating IP, not through the port API; floating IPs on the port are
+    /// disassociated, and its addresses freed.
+    async fn on_delete(tx: &mut Tx, p: &Port) -> ApiResult<()> {
+        let id = &p.id;
+        if [
+            device_owner::ROUTER_INTERFACE,
+            device_owner::ROUTER_GATEWAY,
+            device_owner::FLOATING_IP,
+        ]
+        .contains(&p.device_owner.as_str())
+        {
+            return Err(ApiError::conflict(
+                "ServicePortInUse",
+                format!(
+                    "Port {id} cannot be deleted directly via the port API: has device owner {}.",
+                    p.device_owner
+                ),
+            ));
         }
+        for mut f in tx.list::<FloatingIp>().await? {
+            if f.port_id.as_deref() == Some(id.as_str()) {
+                super::floatingips::disassociate(&mut f);
+                touch(&mut f.revision_number, &mut f.updated_at);
+                tx.update(&f).await?;
+            }
+        }
+        release_addresses(tx, p).await
     }
-    remove_port(&mut tx, &p).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,12 +1,11 @@
 //! `/v2.0/routers`: external gateways (with SNAT and external fixed IPs) and
 //! router interfaces added or removed by subnet or by port.
 
-use super::common::{
-    Attrs, check_if_match, created, list_body, network_visible, one, retry, show_body, touch,
-};
+use super::common::{Attrs, created, network_visible, one, retry, touch};
 use super::ports::{
     IpRequest, allocate_ips, allocate_mac, blank_port, parse_fixed_ips, remove_port,
 };
+use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
@@ -14,7 +13,7 @@ use crate::store::Tx;
 use crate::util::{new_id, now};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 use model::{
@@ -22,10 +21,6 @@ use model::{
     Subnet, device_owner,
 };
 use serde_json::{Map, Value};
-
-pub fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("RouterNotFound", "Router", id)
-}
 
 fn bad_router(msg: String) -> ApiError {
     ApiError::bad_request(format!("Bad router request: {msg}."))
@@ -89,7 +84,7 @@ async fn set_gateway(
         .get::<Network>(&network_id)
         .await?
         .filter(|n| network_visible(ctx, n))
-        .ok_or_else(|| super::networks::not_found(&network_id))?;
+        .ok_or_else(|| Network::not_found(&network_id))?;
     if !net.router_external {
         return Err(bad_router(format!(
             "Network {network_id} is not an external network"
@@ -147,37 +142,6 @@ async fn clear_gateway(tx: &mut Tx, r: &mut Router) -> ApiResult<()> {
     }
     r.external_gateway_info = None;
     Ok(())
-}
-
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    let items: Vec<Router> = state
-        .store
-        .list::<Router>()
-        .await?
-        .into_iter()
-        .filter(|r| ctx.owns(&r.project_id))
-        .collect();
-    list_body(&state, &headers, "routers", &items, &q)
-}
-
-pub async fn show(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    let r = state
-        .store
-        .get::<Router>(&id)
-        .await?
-        .filter(|r| ctx.owns(&r.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    Ok(show_body("router", &r, &q))
 }
 
 fn check_routes(a: &Attrs) -> ApiResult<()> {
@@ -247,12 +211,7 @@ pub async fn update(
     check_routes(&a)?;
     let r = retry!({
         let mut tx = state.store.write().await?;
-        let mut r = tx
-            .get::<Router>(&id)
-            .await?
-            .filter(|r| ctx.owns(&r.project_id))
-            .ok_or_else(|| not_found(&id))?;
-        check_if_match(&headers, r.revision_number)?;
+        let mut r: Router = fetch_writable(&mut tx, &ctx, &headers, &id, "update_router").await?;
         if a.has("external_gateway_info") {
             let want = a.object("external_gateway_info")?.filter(|m| !m.is_empty());
             let same_net = match (&want, &r.external_gateway_info) {
@@ -297,34 +256,30 @@ pub async fn update(
     Ok(one("router", &r))
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    ctx.require_writer("delete_router")?;
-    let mut tx = state.store.write().await?;
-    let mut r = tx
-        .get::<Router>(&id)
-        .await?
-        .filter(|r| ctx.owns(&r.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    check_if_match(&headers, r.revision_number)?;
-    if !router_ports(&mut tx, &id, device_owner::ROUTER_INTERFACE)
-        .await?
-        .is_empty()
-    {
-        return Err(ApiError::conflict(
-            "RouterInUse",
-            format!("Router {id} still has ports"),
-        ));
+impl Resource for Router {
+    const MEMBER: &'static str = "router";
+    const COLLECTION: &'static str = "routers";
+    const NOT_FOUND: (&'static str, &'static str) = ("RouterNotFound", "Router");
+
+    fn revision(&self) -> Option<u64> {
+        Some(self.revision_number)
     }
-    clear_gateway(&mut tx, &mut r).await?;
-    tx.delete::<Router>(&id).await?;
-    tx.commit().await?;
-    tracing::info!(%id, "router deleted");
-    Ok(StatusCode::NO_CONTENT)
+
+    /// Refused while it has interfaces; its gateway (and the port holding the
+    /// gateway's address) goes with it.
+    async fn on_delete(tx: &mut Tx, r: &Router) -> ApiResult<()> {
+        let id = &r.id;
+        if !router_ports(tx, id, device_owner::ROUTER_INTERFACE)
+            .await?
+            .is_empty()
+        {
+            return Err(ApiError::conflict(
+                "RouterInUse",
+                format!("Router {id} still has ports"),
+            ));
+        }
+        clear_gateway(tx, &mut r.clone()).await
+    }
 }
 
 fn interface_info(r: &Router, p: &Port) -> RouterInterfaceInfo {
@@ -360,7 +315,7 @@ async fn owned_router(tx: &mut Tx, ctx: &Ctx, id: &str) -> ApiResult<Router> {
     tx.get::<Router>(id)
         .await?
         .filter(|r| ctx.owns(&r.project_id))
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(|| Router::not_found(id))
 }
 
 /// `PUT /v2.0/routers/{id}/add_router_interface`.
@@ -390,7 +345,7 @@ pub async fn add_interface(
                     .get::<Subnet>(sid)
                     .await?
                     .filter(|s| ctx.owns(&s.project_id))
-                    .ok_or_else(|| super::subnets::not_found(sid))?;
+                    .ok_or_else(|| Subnet::not_found(sid))?;
                 let gw = s.gateway_ip.clone().ok_or_else(|| {
                     bad_router(format!(
                         "Subnet {sid} for router interface must have a gateway IP"
@@ -429,7 +384,7 @@ pub async fn add_interface(
                     .get::<Port>(pid)
                     .await?
                     .filter(|p| ctx.owns(&p.project_id))
-                    .ok_or_else(|| super::ports::not_found(pid))?;
+                    .ok_or_else(|| Port::not_found(pid))?;
                 if !p.device_id.is_empty() || !p.device_owner.is_empty() {
                     return Err(ApiError::conflict(
                         "PortInUse",

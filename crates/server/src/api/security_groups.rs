@@ -3,27 +3,21 @@
 //! Neutron's default rules: all egress, and ingress from members of the group.
 //! Rules are stored apart and put into their group's body when it is shown.
 
-use super::common::{Attrs, check_if_match, created, list_body, one, retry, show_body, touch};
+use super::common::{Attrs, created, one, retry, touch};
+use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
+use crate::store::NAMES;
 use crate::store::Tx;
 use crate::util::{new_id, now};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 use model::{Port, SecurityGroup, SecurityGroupRule};
 use serde_json::Value;
-
-pub fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("SecurityGroupNotFound", "Security group", id)
-}
-
-fn rule_not_found(id: &str) -> ApiError {
-    ApiError::not_found("SecurityGroupRuleNotFound", "Security group rule", id)
-}
 
 fn new_rule(
     group: &SecurityGroup,
@@ -70,11 +64,11 @@ fn new_group(project: &str, name: &str, description: &str) -> SecurityGroup {
 
 /// The id of `project`'s default group, created (with its rules) if missing.
 pub async fn ensure_default(tx: &mut Tx, project: &str) -> ApiResult<String> {
-    if let Some(id) = tx.name_owner("default_sg", project).await? {
+    if let Some(id) = tx.owner(&NAMES, ["default_sg"], project).await? {
         return Ok(id);
     }
     let g = new_group(project, "default", "Default security group");
-    tx.claim_name("default_sg", project, &g.id).await?;
+    tx.claim(&NAMES, ["default_sg"], project, &g.id).await?;
     tx.insert(&g).await?;
     for eth in ["IPv4", "IPv6"] {
         tx.insert(&new_rule(&g, "egress", eth, None)).await?;
@@ -106,56 +100,109 @@ async fn ensure_default_for(state: &AppState, ctx: &Ctx) -> ApiResult<()> {
     Ok(())
 }
 
-fn with_rules(mut g: SecurityGroup, rules: &[SecurityGroupRule]) -> SecurityGroup {
-    g.security_group_rules = rules
+/// The rules of group `id` among `rules`.
+fn rules_of(id: &str, rules: &[SecurityGroupRule]) -> Vec<SecurityGroupRule> {
+    rules
         .iter()
-        .filter(|r| r.security_group_id == g.id)
+        .filter(|r| r.security_group_id == id)
         .cloned()
-        .collect();
+        .collect()
+}
+
+fn with_rules(mut g: SecurityGroup, rules: &[SecurityGroupRule]) -> SecurityGroup {
+    g.security_group_rules = rules_of(&g.id, rules);
     g
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    ensure_default_for(&state, &ctx).await?;
-    let rules = state.store.list::<SecurityGroupRule>().await?;
-    let items: Vec<SecurityGroup> = state
-        .store
-        .list::<SecurityGroup>()
-        .await?
-        .into_iter()
-        .filter(|g| ctx.owns(&g.project_id))
-        .map(|g| with_rules(g, &rules))
-        .collect();
-    list_body(&state, &headers, "security_groups", &items, &q)
+impl Resource for SecurityGroup {
+    const MEMBER: &'static str = "security_group";
+    const COLLECTION: &'static str = "security_groups";
+    const NOT_FOUND: (&'static str, &'static str) = ("SecurityGroupNotFound", "Security group");
+
+    fn revision(&self) -> Option<u64> {
+        Some(self.revision_number)
+    }
+
+    async fn before_list(state: &AppState, ctx: &Ctx) -> ApiResult<()> {
+        ensure_default_for(state, ctx).await
+    }
+
+    /// Puts each group's rules (stored apart) into its body.
+    async fn render(state: &AppState, groups: &mut [SecurityGroup]) -> ApiResult<()> {
+        let rules = match groups {
+            [] => return Ok(()),
+            [g] => {
+                state
+                    .store
+                    .list_by_parent::<SecurityGroupRule>(&g.id)
+                    .await?
+            }
+            _ => state.store.list::<SecurityGroupRule>().await?,
+        };
+        for g in groups {
+            g.security_group_rules = rules_of(&g.id, &rules);
+        }
+        Ok(())
+    }
+
+    /// Refused for the project's default group and for a group a port uses;
+    /// rules in the group, or naming it as their remote group, go with it.
+    async fn on_delete(tx: &mut Tx, g: &SecurityGroup) -> ApiResult<()> {
+        let id = &g.id;
+        if tx
+            .owner(&NAMES, ["default_sg"], g.project_id.as_str())
+            .await?
+            .as_ref()
+            == Some(id)
+        {
+            return Err(ApiError::conflict(
+                "SecurityGroupCannotRemoveDefault",
+                "Insufficient rights for removing default security group.",
+            ));
+        }
+        if tx
+            .list::<Port>()
+            .await?
+            .iter()
+            .any(|p| p.security_groups.contains(id))
+        {
+            return Err(ApiError::conflict(
+                "SecurityGroupInUse",
+                format!("Security Group {id} in use."),
+            ));
+        }
+        for r in tx.list::<SecurityGroupRule>().await? {
+            if r.security_group_id == *id || r.remote_group_id.as_ref() == Some(id) {
+                tx.delete::<SecurityGroupRule>(&r.id).await?;
+            }
+        }
+        Ok(())
+    }
 }
 
-async fn visible(state: &AppState, ctx: &Ctx, id: &str) -> ApiResult<SecurityGroup> {
-    let g = state
-        .store
-        .get::<SecurityGroup>(id)
-        .await?
-        .filter(|g| ctx.owns(&g.project_id))
-        .ok_or_else(|| not_found(id))?;
-    let rules = state.store.list_by_parent::<SecurityGroupRule>(id).await?;
-    Ok(with_rules(g, &rules))
-}
+impl Resource for SecurityGroupRule {
+    const MEMBER: &'static str = "security_group_rule";
+    const COLLECTION: &'static str = "security_group_rules";
+    const NOT_FOUND: (&'static str, &'static str) =
+        ("SecurityGroupRuleNotFound", "Security group rule");
 
-pub async fn show(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    Ok(show_body(
-        "security_group",
-        &visible(&state, &ctx, &id).await?,
-        &q,
-    ))
+    /// Rules are not updated, and a delete does not check `If-Match`.
+    fn revision(&self) -> Option<u64> {
+        None
+    }
+
+    async fn before_list(state: &AppState, ctx: &Ctx) -> ApiResult<()> {
+        ensure_default_for(state, ctx).await
+    }
+
+    /// Its group's revision moves on.
+    async fn on_delete(tx: &mut Tx, r: &SecurityGroupRule) -> ApiResult<()> {
+        if let Some(mut g) = tx.get::<SecurityGroup>(&r.security_group_id).await? {
+            touch(&mut g.revision_number, &mut g.updated_at);
+            tx.update(&g).await?;
+        }
+        Ok(())
+    }
 }
 
 pub async fn create(
@@ -198,12 +245,8 @@ pub async fn update(
     ctx.require_writer("update_security_group")?;
     let a = Attrs::from_body(&body, "security_group")?;
     let mut tx = state.store.write().await?;
-    let mut g = tx
-        .get::<SecurityGroup>(&id)
-        .await?
-        .filter(|g| ctx.owns(&g.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    check_if_match(&headers, g.revision_number)?;
+    let mut g: SecurityGroup =
+        fetch_writable(&mut tx, &ctx, &headers, &id, "update_security_group").await?;
     if let Some(n) = a.str("name")? {
         if g.name == "default" && n != "default" {
             return Err(ApiError::conflict(
@@ -224,79 +267,6 @@ pub async fn update(
     let rules = tx.list_by_parent::<SecurityGroupRule>(&id).await?;
     tx.commit().await?;
     Ok(one("security_group", &with_rules(g, &rules)))
-}
-
-pub async fn delete(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    ctx.require_writer("delete_security_group")?;
-    let mut tx = state.store.write().await?;
-    let g = tx
-        .get::<SecurityGroup>(&id)
-        .await?
-        .filter(|g| ctx.owns(&g.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    check_if_match(&headers, g.revision_number)?;
-    if tx.name_owner("default_sg", &g.project_id).await?.as_deref() == Some(id.as_str()) {
-        return Err(ApiError::conflict(
-            "SecurityGroupCannotRemoveDefault",
-            "Insufficient rights for removing default security group.",
-        ));
-    }
-    if tx
-        .list::<Port>()
-        .await?
-        .iter()
-        .any(|p| p.security_groups.contains(&id))
-    {
-        return Err(ApiError::conflict(
-            "SecurityGroupInUse",
-            format!("Security Group {id} in use."),
-        ));
-    }
-    for r in tx.list::<SecurityGroupRule>().await? {
-        if r.security_group_id == id || r.remote_group_id.as_deref() == Some(id.as_str()) {
-            tx.delete::<SecurityGroupRule>(&r.id).await?;
-        }
-    }
-    tx.delete::<SecurityGroup>(&id).await?;
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-pub async fn list_rules(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    ensure_default_for(&state, &ctx).await?;
-    let items: Vec<SecurityGroupRule> = state
-        .store
-        .list::<SecurityGroupRule>()
-        .await?
-        .into_iter()
-        .filter(|r| ctx.owns(&r.project_id))
-        .collect();
-    list_body(&state, &headers, "security_group_rules", &items, &q)
-}
-
-pub async fn show_rule(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    let r = state
-        .store
-        .get::<SecurityGroupRule>(&id)
-        .await?
-        .filter(|r| ctx.owns(&r.project_id))
-        .ok_or_else(|| rule_not_found(&id))?;
-    Ok(show_body("security_group_rule", &r, &q))
 }
 
 /// Protocol names Neutron accepts, and numbers 0-255; `any` means all.
@@ -424,7 +394,7 @@ pub async fn create_rule(
         .get::<SecurityGroup>(&group_id)
         .await?
         .filter(|g| ctx.owns(&g.project_id))
-        .ok_or_else(|| not_found(&group_id))?;
+        .ok_or_else(|| SecurityGroup::not_found(&group_id))?;
     if let Some(rg) = &remote_group
         && tx
             .get::<SecurityGroup>(rg)
@@ -432,7 +402,7 @@ pub async fn create_rule(
             .filter(|x| ctx.owns(&x.project_id))
             .is_none()
     {
-        return Err(not_found(rg));
+        return Err(SecurityGroup::not_found(rg));
     }
     let mut r = new_rule(&g, &direction, ethertype, remote_group);
     r.protocol = protocol;
@@ -465,25 +435,4 @@ pub async fn create_rule(
     tx.update(&g).await?;
     tx.commit().await?;
     Ok(created("security_group_rule", &r))
-}
-
-pub async fn delete_rule(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    ctx.require_writer("delete_security_group_rule")?;
-    let mut tx = state.store.write().await?;
-    let r = tx
-        .get::<SecurityGroupRule>(&id)
-        .await?
-        .filter(|r| ctx.owns(&r.project_id))
-        .ok_or_else(|| rule_not_found(&id))?;
-    tx.delete::<SecurityGroupRule>(&id).await?;
-    if let Some(mut g) = tx.get::<SecurityGroup>(&r.security_group_id).await? {
-        touch(&mut g.revision_number, &mut g.updated_at);
-        tx.update(&g).await?;
-    }
-    tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,29 +1,25 @@
 //! `/v2.0/subnets`: CIDR, gateway, allocation pools, DHCP options.
 
-use super::common::{
-    Attrs, check_if_match, created, list_body, network_visible, one, show_body, touch,
-};
+use super::common::{Attrs, created, network_visible, one, touch};
+use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
 use crate::ipam;
+use crate::store::Tx;
 use crate::util::{new_id, now};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 use model::{AllocationPool, HostRoute, Network, Port, Subnet, device_owner};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
-pub fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("SubnetNotFound", "Subnet", id)
-}
-
-/// Which subnets a caller sees: its own, and those of networks it sees through
-/// sharing or `router:external`.
+/// Whether the caller sees `s`: its own, and those of networks it sees through
+/// sharing or `router:external` (`nets`: the networks of the others).
 fn visible_with(ctx: &Ctx, s: &Subnet, nets: &HashMap<String, Network>) -> bool {
     ctx.owns(&s.project_id)
         || nets
@@ -31,55 +27,68 @@ fn visible_with(ctx: &Ctx, s: &Subnet, nets: &HashMap<String, Network>) -> bool 
             .is_some_and(|n| network_visible(ctx, n))
 }
 
-async fn networks(state: &AppState) -> ApiResult<HashMap<String, Network>> {
-    Ok(state
-        .store
-        .list::<Network>()
-        .await?
-        .into_iter()
-        .map(|n| (n.id.clone(), n))
-        .collect())
-}
-
-pub async fn visible(state: &AppState, ctx: &Ctx, id: &str) -> ApiResult<Subnet> {
-    let s = state
-        .store
-        .get::<Subnet>(id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    if ctx.owns(&s.project_id) {
-        return Ok(s);
-    }
-    match state.store.get::<Network>(&s.network_id).await? {
-        Some(n) if network_visible(ctx, &n) => Ok(s),
-        _ => Err(not_found(id)),
-    }
-}
-
-pub async fn list(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    let nets = networks(&state).await?;
-    let items: Vec<Subnet> = state
-        .store
-        .list::<Subnet>()
-        .await?
-        .into_iter()
-        .filter(|s| visible_with(&ctx, s, &nets))
+/// The networks of the subnets in `items` the caller does not own: one read for
+/// one network (a show), all networks for more (a list).
+async fn foreign_networks(
+    state: &AppState,
+    ctx: &Ctx,
+    items: &[Subnet],
+) -> ApiResult<HashMap<String, Network>> {
+    let wanted: BTreeSet<&str> = items
+        .iter()
+        .filter(|s| !ctx.owns(&s.project_id))
+        .map(|s| s.network_id.as_str())
         .collect();
-    list_body(&state, &headers, "subnets", &items, &q)
+    let nets = match wanted.first() {
+        None => Vec::new(),
+        Some(id) if wanted.len() == 1 => {
+            state.store.get::<Network>(id).await?.into_iter().collect()
+        }
+        Some(_) => state.store.list::<Network>().await?,
+    };
+    Ok(nets.into_iter().map(|n| (n.id.clone(), n)).collect())
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Json<Value>> {
-    Ok(show_body("subnet", &visible(&state, &ctx, &id).await?, &q))
+impl Resource for Subnet {
+    const MEMBER: &'static str = "subnet";
+    const COLLECTION: &'static str = "subnets";
+    const NOT_FOUND: (&'static str, &'static str) = ("SubnetNotFound", "Subnet");
+
+    fn revision(&self) -> Option<u64> {
+        Some(self.revision_number)
+    }
+
+    /// Seen with its network (see [`visible_with`]); changed only by its project.
+    async fn readable(state: &AppState, ctx: &Ctx, items: Vec<Subnet>) -> ApiResult<Vec<Subnet>> {
+        let nets = foreign_networks(state, ctx, &items).await?;
+        Ok(items
+            .into_iter()
+            .filter(|s| visible_with(ctx, s, &nets))
+            .collect())
+    }
+
+    /// Refused while ports other than DHCP's have addresses from it; leaves its
+    /// network's list of subnets.
+    async fn on_delete(tx: &mut Tx, s: &Subnet) -> ApiResult<()> {
+        let id = &s.id;
+        let ports = tx.list_by_parent::<Port>(&s.network_id).await?;
+        if ports.iter().any(|p| {
+            p.device_owner != device_owner::DHCP && p.fixed_ips.iter().any(|f| f.subnet_id == *id)
+        }) {
+            return Err(ApiError::conflict(
+                "SubnetInUse",
+                format!(
+                    "Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet."
+                ),
+            ));
+        }
+        if let Some(mut n) = tx.get::<Network>(&s.network_id).await? {
+            n.subnets.retain(|x| x != id);
+            touch(&mut n.revision_number, &mut n.updated_at);
+            tx.update(&n).await?;
+        }
+        Ok(())
+    }
 }
 
 fn parse_ip_in(net: &IpNet, s: &str, what: &str) -> ApiResult<IpAddr> {
@@ -247,7 +256,7 @@ pub async fn create(
         .get::<Network>(&network_id)
         .await?
         .filter(|n| network_visible(&ctx, n))
-        .ok_or_else(|| super::networks::not_found(&network_id))?;
+        .ok_or_else(|| Network::not_found(&network_id))?;
     if !ctx.owns(&network.project_id) {
         return Err(ApiError::forbidden("create_subnet"));
     }
@@ -315,12 +324,7 @@ pub async fn update(
         "tenant_id",
     ])?;
     let mut tx = state.store.write().await?;
-    let mut s = tx
-        .get::<Subnet>(&id)
-        .await?
-        .filter(|s| ctx.owns(&s.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    check_if_match(&headers, s.revision_number)?;
+    let mut s: Subnet = fetch_writable(&mut tx, &ctx, &headers, &id, "update_subnet").await?;
     let net = parse_cidr(&s.cidr)?;
     let v6 = s.ip_version == 6;
     if let Some(g) = a.nullable_str("gateway_ip")? {
@@ -362,40 +366,4 @@ pub async fn update(
     tx.update(&s).await?;
     tx.commit().await?;
     Ok(one("subnet", &s))
-}
-
-pub async fn delete(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    ctx.require_writer("delete_subnet")?;
-    let mut tx = state.store.write().await?;
-    let s = tx
-        .get::<Subnet>(&id)
-        .await?
-        .filter(|s| ctx.owns(&s.project_id))
-        .ok_or_else(|| not_found(&id))?;
-    check_if_match(&headers, s.revision_number)?;
-    let ports = tx.list_by_parent::<Port>(&s.network_id).await?;
-    if ports.iter().any(|p| {
-        p.device_owner != device_owner::DHCP && p.fixed_ips.iter().any(|f| f.subnet_id == id)
-    }) {
-        return Err(ApiError::conflict(
-            "SubnetInUse",
-            format!(
-                "Unable to complete operation on subnet {id}: One or more ports have an IP allocation from this subnet."
-            ),
-        ));
-    }
-    if let Some(mut n) = tx.get::<Network>(&s.network_id).await? {
-        n.subnets.retain(|x| *x != id);
-        touch(&mut n.revision_number, &mut n.updated_at);
-        tx.update(&n).await?;
-    }
-    tx.delete::<Subnet>(&id).await?;
-    tx.commit().await?;
-    tracing::info!(%id, "subnet deleted");
-    Ok(StatusCode::NO_CONTENT)
 }

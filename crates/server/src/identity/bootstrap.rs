@@ -3,6 +3,7 @@
 
 use super::password;
 use crate::docs::StoredAssignment;
+use crate::store::NAMES;
 use crate::util::{new_id, random_secret};
 use crate::{AppState, ServerError};
 use model::{Domain, Project, Role, User};
@@ -41,7 +42,7 @@ pub async fn bootstrap(state: &AppState) -> Result<Option<String>, ServerError> 
     let mut admin_role = String::new();
     for name in ROLES {
         let id = new_id();
-        tx.claim_name("role", name, &id).await?;
+        tx.claim(&NAMES, ["role"], name, &id).await?;
         tx.insert(&Role {
             id: id.clone(),
             name: name.into(),
@@ -63,8 +64,8 @@ pub async fn bootstrap(state: &AppState) -> Result<Option<String>, ServerError> 
         is_domain: false,
         tags: Vec::new(),
     };
-    tx.claim_name(&format!("project:{DEFAULT_DOMAIN}"), "admin", &project.id)
-        .await?;
+    let projects = format!("project:{DEFAULT_DOMAIN}");
+    tx.claim(&NAMES, [&projects], "admin", &project.id).await?;
     tx.insert(&project).await?;
     let user = User {
         id: new_id(),
@@ -76,8 +77,8 @@ pub async fn bootstrap(state: &AppState) -> Result<Option<String>, ServerError> 
         enabled: true,
         password_expires_at: None,
     };
-    tx.claim_name(&format!("user:{DEFAULT_DOMAIN}"), "admin", &user.id)
-        .await?;
+    let users = format!("user:{DEFAULT_DOMAIN}");
+    tx.claim(&NAMES, [&users], "admin", &user.id).await?;
     tx.insert(&user).await?;
     tx.set_password_hash(&user.id, &hash).await?;
     tx.insert(&StoredAssignment::new(&project.id, &user.id, &admin_role))

@@ -7,6 +7,7 @@ use super::common::{
 use crate::AppState;
 use crate::docs::StoredAssignment;
 use crate::error::ApiResult;
+use crate::store::NAMES;
 use crate::util::new_id;
 use axum::Json;
 use axum::body::Bytes;
@@ -98,7 +99,7 @@ pub async fn create(
         return Err(not_found("domain", &domain_id));
     }
     let scope = format!("project:{domain_id}");
-    if tx.name_owner(&scope, &name).await?.is_some() {
+    if tx.owner(&NAMES, [&scope], name.as_str()).await?.is_some() {
         return Err(conflict("project"));
     }
     let p = Project {
@@ -111,7 +112,7 @@ pub async fn create(
         is_domain: false,
         tags: Vec::new(),
     };
-    tx.claim_name(&scope, &name, &p.id).await?;
+    tx.claim(&NAMES, [&scope], name.as_str(), &p.id).await?;
     tx.insert(&p).await?;
     tx.commit().await?;
     tracing::info!(project = %p.name, id = %p.id, "project created");
@@ -139,11 +140,11 @@ pub async fn update(
         && name != p.name
     {
         let scope = format!("project:{}", p.domain_id);
-        if tx.name_owner(&scope, &name).await?.is_some() {
+        if tx.owner(&NAMES, [&scope], name.as_str()).await?.is_some() {
             return Err(conflict("project"));
         }
-        tx.release_names(&p.id).await?;
-        tx.claim_name(&scope, &name, &p.id).await?;
+        tx.release_owner(&NAMES, &p.id).await?;
+        tx.claim(&NAMES, [&scope], name.as_str(), &p.id).await?;
         p.name = name;
     }
     if let Some(d) = opt_str(&m, "description")? {
@@ -172,7 +173,7 @@ pub async fn delete(
     for a in tx.list_by_project::<StoredAssignment>(&id).await? {
         tx.delete::<StoredAssignment>(&a.id).await?;
     }
-    tx.release_names(&id).await?;
+    tx.release_owner(&NAMES, &id).await?;
     tx.delete::<Project>(&id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -7,6 +7,7 @@ use super::common::{
 use crate::AppState;
 use crate::docs::StoredAssignment;
 use crate::error::ApiResult;
+use crate::store::NAMES;
 use crate::util::new_id;
 use axum::Json;
 use axum::body::Bytes;
@@ -57,7 +58,7 @@ pub async fn create(
     let m = body_object(&body, "role")?;
     let name = opt_str(&m, "name")?.ok_or_else(|| bad("Expecting to find name in role"))?;
     let mut tx = state.store.write().await?;
-    if tx.name_owner("role", &name).await?.is_some() {
+    if tx.owner(&NAMES, ["role"], name.as_str()).await?.is_some() {
         return Err(conflict("role"));
     }
     let r = Role {
@@ -66,7 +67,7 @@ pub async fn create(
         domain_id: None,
         description: opt_str(&m, "description")?,
     };
-    tx.claim_name("role", &name, &r.id).await?;
+    tx.claim(&NAMES, ["role"], name.as_str(), &r.id).await?;
     tx.insert(&r).await?;
     tx.commit().await?;
     Ok((
@@ -90,7 +91,7 @@ pub async fn delete(
             tx.delete::<StoredAssignment>(&a.id).await?;
         }
     }
-    tx.release_names(&id).await?;
+    tx.release_owner(&NAMES, &id).await?;
     tx.delete::<Role>(&id).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

@@ -9,6 +9,7 @@ use super::password;
 use crate::AppState;
 use crate::docs::StoredAssignment;
 use crate::error::{ApiError, ApiResult};
+use crate::store::NAMES;
 use crate::util::new_id;
 use axum::Json;
 use axum::body::Bytes;
@@ -110,7 +111,7 @@ pub async fn create(
         return Err(not_found("project", p));
     }
     let scope = format!("user:{domain_id}");
-    if tx.name_owner(&scope, &name).await?.is_some() {
+    if tx.owner(&NAMES, [&scope], name.as_str()).await?.is_some() {
         return Err(conflict("user"));
     }
     let u = User {
@@ -123,7 +124,7 @@ pub async fn create(
         enabled: opt_bool(&m, "enabled")?.unwrap_or(true),
         password_expires_at: None,
     };
-    tx.claim_name(&scope, &name, &u.id).await?;
+    tx.claim(&NAMES, [&scope], name.as_str(), &u.id).await?;
     tx.insert(&u).await?;
     if let Some(h) = &hash {
         tx.set_password_hash(&u.id, h).await?;
@@ -158,11 +159,11 @@ pub async fn update(
         && name != u.name
     {
         let scope = format!("user:{}", u.domain_id);
-        if tx.name_owner(&scope, &name).await?.is_some() {
+        if tx.owner(&NAMES, [&scope], name.as_str()).await?.is_some() {
             return Err(conflict("user"));
         }
-        tx.release_names(&u.id).await?;
-        tx.claim_name(&scope, &name, &u.id).await?;
+        tx.release_owner(&NAMES, &u.id).await?;
+        tx.claim(&NAMES, [&scope], name.as_str(), &u.id).await?;
         u.name = name;
     }
     if let Some(v) = opt_str(&m, "email")? {
@@ -200,7 +201,7 @@ pub async fn delete(
     for a in tx.list_by_parent::<StoredAssignment>(&id).await? {
         tx.delete::<StoredAssignment>(&a.id).await?;
     }
-    tx.release_names(&id).await?;
+    tx.release_owner(&NAMES, &id).await?;
     tx.delete_password_hash(&id).await?;
     tx.delete::<User>(&id).await?;
     tx.commit().await?;

@@ -10,9 +10,11 @@
 //! PostgreSQL, and SQLite has a single writer anyway), so a request sees everything
 //! committed before it.
 
+mod alloc;
 mod schema;
 mod tx;
 
+pub use alloc::{IPS, Key, MACS, NAMES, SEGMENTS, Table};
 pub use tx::Tx;
 
 use crate::error::StoreError;
