@@ -208,9 +208,6 @@ start_switchd() {  # host-ns run-dir [switchd options...]
     die "switchd in $1 not ready after 10 s"
 }
 
-# shellcheck source=../scripts/lib/br-tun-flows.sh
-. "$REPO/scripts/lib/br-tun-flows.sh"
-
 neutrino_host() {  # kind host-ns local-ip remote-ip vm-ns vm-mac vm-ip
     local kind=$1 ns=$2 local_ip=$3 remote_ip=$4 vm=$5 mac=$6 vmip=$7
     local dir="$WORK/$ns-$SCENARIO_NAME-$RUN_NO" hex port tap="tap${P#nb}${vm: -2}"
@@ -222,7 +219,8 @@ neutrino_host() {  # kind host-ns local-ip remote-ip vm-ns vm-mac vm-ip
     sw "$dir" add-port br-int patch-tun --type patch --peer patch-int
     sw "$dir" add-port br-tun patch-int --type patch --peer patch-tun
     sw "$dir" add-port br-tun "$port" --type "$kind" --remote-ip "$remote_ip" --local-ip "$local_ip" --key flow
-    neutron_br_tun_flows "$kind" "$port" | sw "$dir" replace-flows br-tun -
+    # Neutron's br-tun for VNI 0x64 on local VLAN 1, as the agent lays it out.
+    "$NEUTRINO_BIN" flows br-tun --tunnel-type "$kind" --port "$port" --net 0x64:1 | sw "$dir" replace-flows br-tun -
     mkns "$vm"
     sw "$dir" add-port br-int "$tap" --type tap --netns "$vm" --tag 1 --mac "$mac"
     local i

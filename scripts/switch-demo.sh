@@ -38,7 +38,6 @@ ip link add "${P}u1" netns "${P}h1" type veth peer name "${P}u2" netns "${P}h2"
 ip -n "${P}h1" addr add 192.168.100.1/24 dev "${P}u1"; ip -n "${P}h1" link set "${P}u1" up
 ip -n "${P}h2" addr add 192.168.100.2/24 dev "${P}u2"; ip -n "${P}h2" link set "${P}u2" up
 
-. "$REPO/scripts/lib/br-tun-flows.sh"
 sw() { "$BIN" switch --run-dir "$WORK/$1" "${@:2}"; }
 for i in 1 2; do
     ip netns exec "$P""h$i" "$BIN" switchd --run-dir "$WORK/h$i" 2>"$WORK/h$i.log" &
@@ -56,7 +55,8 @@ for i in 1 2; do
     sw "h$i" add-port br-tun "$tun" --type "$KIND" --remote-ip "$other" --local-ip "$me" --key flow
     sw "h$i" add-port br-int "tapvm$i" --type tap --netns "$vm" --tag 1 --mac "$mac"
     ip -n "$vm" addr add "$ip/24" dev "tapvm$i"; ip -n "$vm" link set "tapvm$i" mtu 1450 up
-    neutron_br_tun_flows "$KIND" "$tun" | sw "h$i" replace-flows br-tun -
+    # Neutron's br-tun for VNI 0x64 on local VLAN 1, as the agent lays it out.
+    "$BIN" flows br-tun --tunnel-type "$KIND" --port "$tun" --net 0x64:1 | sw "h$i" replace-flows br-tun -
 done
 
 step "vm1 (10.0.0.2 on h1) pings vm2 (10.0.0.4 on h2) over $KIND"

@@ -4,6 +4,7 @@
 //! with a non-zero exit; the work is done by the library crates.
 
 mod api;
+mod flows_cmd;
 mod switch_cmd;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +51,8 @@ enum Command {
     },
     /// Talk to a running switchd: bridges, ports, flows, trace.
     Switch(switch_cmd::SwitchArgs),
+    /// Print Neutron's flows for a bridge as the agent lays them out (ovs-ofctl text).
+    Flows(flows_cmd::FlowsArgs),
     /// Run the API server (network API at / and /v2.0, identity at /v3; foreground).
     Server(server::cli::ServerArgs),
     /// Run the L2 agent of this host (foreground): wires the host's ports on switchd.
@@ -135,6 +138,7 @@ fn main() {
             init_logging("warn");
             switch_cmd::run(args)
         }
+        Command::Flows(args) => flows_cmd::run(args),
         Command::Server(args) => {
             init_logging("info");
             server::cli::run(args)

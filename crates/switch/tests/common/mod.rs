@@ -1,8 +1,10 @@
 //! Builders shared by the engine tests: frames and a two-bridge Neutron host.
 #![allow(dead_code)]
 
+use agent::flows::{self, TunnelNet};
 use std::net::Ipv4Addr;
 use switch::{PortConfig, PortType, Switch, TunnelKey};
+use switch_proto::{Mac, PortType as ProtoPort};
 
 pub const MAC_A: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 1];
 pub const MAC_B: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 4];
@@ -51,22 +53,16 @@ pub fn add_patch_pair(sw: &mut Switch) {
     sw.add_port("br-tun", p).unwrap();
 }
 
-/// Neutron's br-tun flows for VNI 0x64 on local VLAN 1 towards `tun`.
+/// Neutron's br-tun flows for VNI 0x64 on local VLAN 1 towards `tun`, as the agent
+/// lays them out (`agent::flows`).
 pub fn br_tun_flows(tun: &str) -> Vec<String> {
-    [
-        "table=0,priority=1,in_port=patch-int,actions=resubmit(,2)".to_string(),
-        format!("table=0,priority=1,in_port={tun},actions=resubmit(,4)"),
-        "table=0,priority=0,actions=drop".into(),
-        "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)".into(),
-        "table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,22)".into(),
-        "table=4,priority=1,tun_id=0x64,actions=mod_vlan_vid:1,resubmit(,10)".into(),
-        "table=4,priority=0,actions=drop".into(),
-        "table=10,priority=1,actions=learn(table=20,hard_timeout=300,priority=1,cookie=0x1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:patch-int".into(),
-        "table=20,priority=0,actions=resubmit(,22)".into(),
-        format!("table=22,priority=1,dl_vlan=1,actions=strip_vlan,set_tunnel:0x64,output:{tun}"),
-        "table=22,priority=0,actions=drop".into(),
-    ]
-    .into()
+    let net = TunnelNet { key: 0x64, vlan: 1 };
+    texts(flows::br_tun(ProtoPort::Vxlan, tun, &[net]))
+}
+
+/// Typed flows in the ovs-ofctl text the engine parses.
+pub fn texts(f: impl IntoIterator<Item = switch_proto::Flow>) -> Vec<String> {
+    f.into_iter().map(|f| f.to_string()).collect()
 }
 
 pub struct Host {
@@ -114,10 +110,6 @@ pub const VM0_IP: [u8; 4] = [10, 0, 0, 2];
 /// The remote VM (behind vxlan-c0a86402) with an l2pop entry at every scale.
 pub const REMOTE0_MAC: [u8; 6] = [0xfa, 0x16, 0x3f, 0, 0, 1];
 pub const REMOTE0_IP: [u8; 4] = [10, 0, 0, 9];
-
-const LEARN_FLOW: &str = "table=10,priority=1,actions=learn(table=20,hard_timeout=300,priority=1,\
-cookie=0x1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],\
-load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),output:patch-int";
 
 /// A host with Neutron's br-int + br-tun pipeline, as the agent lays it out,
 /// padded to `flows` flows in all.
@@ -180,26 +172,21 @@ pub fn scaled_host(flows: usize) -> Scaled {
         ),
         "table=60,priority=3,actions=NORMAL".into(),
     ];
-    let mut tun = vec![
-        "table=0,priority=1,in_port=patch-int,actions=resubmit(,2)".to_string(),
-        format!("table=0,priority=1,in_port={vx0},actions=resubmit(,4)"),
-        "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,20)"
-            .into(),
-        "table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,actions=resubmit(,22)"
-            .into(),
-        format!(
-            "table=4,priority=1,tun_id={SCALE_VNI:#x},actions=mod_vlan_vid:{SCALE_VLAN},resubmit(,10)"
-        ),
-        LEARN_FLOW.into(),
-        format!(
-            "table=20,priority=2,dl_vlan={SCALE_VLAN},dl_dst={},actions=strip_vlan,set_tunnel:{SCALE_VNI:#x},output:{vx0}",
-            mac_text(REMOTE0_MAC)
-        ),
-        "table=20,priority=0,actions=resubmit(,22)".into(),
-        format!(
-            "table=22,priority=1,dl_vlan={SCALE_VLAN},actions=strip_vlan,set_tunnel:{SCALE_VNI:#x},output:{vx0}"
-        ),
-    ];
+    let vni = SCALE_VNI as u32;
+    let mut tun = texts([
+        flows::tun_from_patch_int(),
+        flows::tun_from_tunnel(ProtoPort::Vxlan, vx0),
+    ]);
+    tun.extend(texts(flows::tun_base(false)).into_iter().filter(|f| {
+        f.starts_with("table=2,priority=0,")
+            || f.starts_with("table=10,")
+            || f.starts_with("table=20,priority=0,")
+    }));
+    tun.extend(texts([
+        flows::tun_key_to_vlan(ProtoPort::Vxlan, vni, SCALE_VLAN),
+        flows::tun_unicast(SCALE_VLAN, Mac(REMOTE0_MAC), vni, vx0),
+        flows::tun_flood(SCALE_VLAN, vni, [vx0]),
+    ]));
     let base = int.len() + tun.len();
     let mut vms = Vec::new();
     let mut remotes = Vec::new();
@@ -211,9 +198,7 @@ pub fn scaled_host(flows: usize) -> Scaled {
         for i in 1..=n_tunnels {
             let id = tunnel(&mut sw, i as u8);
             let name = format!("vxlan-c0a864{:02x}", i + 2);
-            tun.push(format!(
-                "table=0,priority=1,in_port={name},actions=resubmit(,4)"
-            ));
+            tun.push(flows::tun_from_tunnel(ProtoPort::Vxlan, &name).to_string());
             tunnels.push((name, id));
         }
         // br-int anti-spoofing for more VM ports.
@@ -259,23 +244,11 @@ pub fn scaled_host(flows: usize) -> Scaled {
             ];
             if j % 4 == 3 {
                 let ip = [10, 2 + (j >> 16) as u8, (j >> 8) as u8, j as u8];
-                let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-                tun.push(format!(
-                    "table=21,priority=1,arp,dl_vlan={vlan},arp_tpa={},actions=\
-                     move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:{},\
-                     load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],\
-                     move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],load:0x{hex}->NXM_NX_ARP_SHA[],\
-                     load:{:#x}->NXM_OF_ARP_SPA[],IN_PORT",
-                    ip_text(ip),
-                    mac_text(mac),
-                    u32::from(Ipv4Addr::from(ip))
-                ));
+                let ip = Ipv4Addr::from(ip);
+                tun.push(flows::tun_arp_responder(vlan, Mac(mac), ip).to_string());
             } else {
                 let (tname, tid) = &tunnels[j % tunnels.len()];
-                tun.push(format!(
-                    "table=20,priority=2,dl_vlan={vlan},dl_dst={},actions=strip_vlan,set_tunnel:{vni:#x},output:{tname}",
-                    mac_text(mac)
-                ));
+                tun.push(flows::tun_unicast(vlan, Mac(mac), vni as u32, tname).to_string());
                 remotes.push((mac, vlan, vni, *tid));
             }
             j += 1;
