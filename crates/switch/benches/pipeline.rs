@@ -98,7 +98,7 @@ fn measure(flows: usize, quick: bool, modes: (bool, bool)) -> Row {
             out.clear();
             s.sw.receive(p.port, &p.frame, p.tun.as_ref(), now, &mut out);
             let want = if p.tun.is_some() { s.tap0 } else { s.vxlan0 };
-            assert_eq!(out.iter().map(|o| o.port).collect::<Vec<_>>(), vec![want]);
+            assert_eq!(out.iter().map(|o| o.port()).collect::<Vec<_>>(), vec![want]);
         }
         now += 1;
     }

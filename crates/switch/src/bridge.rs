@@ -2,6 +2,7 @@
 
 use crate::PortId;
 use crate::flow::Flow;
+use crate::hash::Seed;
 use crate::mac_table::MacTable;
 use crate::table::{FlowId, FlowTable};
 use std::collections::BTreeMap;
@@ -16,15 +17,18 @@ pub struct Bridge {
     /// Flows per table, highest priority first; equal priorities keep insertion order.
     pub tables: Vec<FlowTable>,
     pub macs: MacTable,
+    /// Where the bridge's tables and MAC table take their hash seeds from.
+    pub seed: Seed,
 }
 
 impl Bridge {
-    pub fn new(name: &str) -> Bridge {
+    pub fn new(name: &str, seed: Seed) -> Bridge {
         Bridge {
             name: name.to_string(),
             ports: BTreeMap::new(),
-            tables: empty_tables(),
-            macs: MacTable::new(),
+            tables: empty_tables(seed),
+            macs: MacTable::new(seed.derive(NUM_TABLES as u64)),
+            seed,
         }
     }
 
@@ -59,7 +63,9 @@ impl Bridge {
     }
 }
 
-/// A fresh set of empty tables.
-pub fn empty_tables() -> Vec<FlowTable> {
-    (0..NUM_TABLES).map(|_| FlowTable::new()).collect()
+/// A fresh set of empty tables, each with its own seed derived from `seed`.
+pub fn empty_tables(seed: Seed) -> Vec<FlowTable> {
+    (0..NUM_TABLES)
+        .map(|t| FlowTable::new(seed.derive(t as u64)))
+        .collect()
 }

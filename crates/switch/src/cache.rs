@@ -55,9 +55,9 @@
 
 use crate::PortId;
 use crate::field::FlowKey;
-use crate::hash::{hash_key, random_seed};
+use crate::hash::{Seed, hash_key};
 use crate::table::FlowId;
-use crate::xlate::Output;
+use crate::xlate::Forward;
 
 pub const DEFAULT_CAPACITY: usize = 65_536;
 /// Decisions with more outputs than this are not cached.
@@ -133,7 +133,7 @@ pub(crate) struct Entry {
     pub generation: u64,
     /// The hit is good while `now` is below this.
     pub valid_until: u64,
-    pub outputs: Small<Output, INLINE_OUTPUTS>,
+    pub outputs: Small<Forward, INLINE_OUTPUTS>,
     /// MAC refreshes first (they can still turn the hit into a miss), then flows.
     pub effects: Small<Effect, INLINE_EFFECTS>,
     /// Hits not yet added to the flows (listed in `FlowCache::pending` when nonzero).
@@ -195,14 +195,15 @@ pub(crate) struct FlowCache {
     invalidations: u64,
 }
 
-impl Default for FlowCache {
-    fn default() -> Self {
+impl FlowCache {
+    /// An empty cache of the default capacity whose hashes start from `seed`.
+    pub fn new(seed: Seed) -> Self {
         FlowCache {
             sets: Vec::new(),
             entries: Vec::new(),
             generation: 0,
             capacity: DEFAULT_CAPACITY,
-            seed: random_seed(),
+            seed: seed.value(),
             victim: 0,
             dirty: false,
             pending: Vec::new(),
@@ -313,7 +314,7 @@ impl FlowCache {
         &mut self,
         port: PortId,
         key: &FlowKey,
-        outputs: &[Output],
+        outputs: &[Forward],
         effects: &[Effect],
         valid_until: u64,
     ) {
@@ -353,7 +354,7 @@ impl FlowCache {
                 valid_until,
                 outputs: Small::Inline(
                     0,
-                    [Output {
+                    [Forward {
                         port: 0,
                         key: FlowKey::default(),
                     }; INLINE_OUTPUTS],

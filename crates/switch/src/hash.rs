@@ -5,9 +5,11 @@
 //! Each word is folded in with a multiply (as FxHash does) and the result goes
 //! through a final avalanche (MurmurHash3's fmix64), so both the low bits (bucket
 //! index) and the high bits (hashbrown's control byte) depend on every input bit.
-//! Packets choose many of these keys (MACs, headers), so every map starts from a
-//! random seed (taken from std's `RandomState`, as `HashMap::new` does): a guest
-//! cannot precompute keys that pile up in one bucket.
+//! Packets choose many of these keys (MACs, headers), so every map starts from its
+//! own seed, derived from the one seed the switch is made with ([`Seed`]): the
+//! daemon passes a random one (a guest cannot precompute keys that pile up in one
+//! bucket); tests pass a fixed one and get the same maps every run. The engine
+//! never asks the OS for randomness itself.
 
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
@@ -29,9 +31,29 @@ pub fn finish(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// A random 64-bit seed.
-pub fn random_seed() -> u64 {
-    std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+/// A seed that hands out independent seeds for each map or table made from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seed(u64);
+
+impl Seed {
+    pub fn new(seed: u64) -> Seed {
+        Seed(seed)
+    }
+
+    /// The seed for the part named `what` (a small number per use).
+    #[inline]
+    pub fn derive(self, what: u64) -> Seed {
+        Seed(finish(fold(self.0 ^ K, what)))
+    }
+
+    pub fn value(self) -> u64 {
+        self.0
+    }
+
+    /// A map hashing with this seed.
+    pub fn map<K2, V>(self) -> FastMap<K2, V> {
+        FastMap::with_hasher(FastBuild(self.0))
+    }
 }
 
 /// Hashes a flow-cache key: a port number and the key's words, in four
@@ -103,15 +125,9 @@ impl Hasher for FastHasher {
     }
 }
 
-/// Builds [`FastHasher`]s from a seed that is random per map.
+/// Builds [`FastHasher`]s from a map's seed (see [`Seed::map`]).
 #[derive(Clone, Copy, Debug)]
 pub struct FastBuild(u64);
-
-impl Default for FastBuild {
-    fn default() -> Self {
-        FastBuild(random_seed())
-    }
-}
 
 impl BuildHasher for FastBuild {
     type Hasher = FastHasher;

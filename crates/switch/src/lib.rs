@@ -36,7 +36,7 @@ pub use field::{Field, FlowKey};
 pub use port::{PortConfig, PortType, TunnelKey};
 pub use switch::*;
 pub use tunnel_index::TunnelIndex;
-pub use xlate::Output;
+pub use xlate::{Forward, Output, Reply};
 
 /// Index of a port in the switch, stable while the port exists.
 pub type PortId = usize;

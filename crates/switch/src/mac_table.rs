@@ -11,7 +11,7 @@
 //! by slot without hashing.
 
 use crate::PortId;
-use crate::hash::FastMap;
+use crate::hash::{FastMap, Seed};
 
 pub const DEFAULT_AGING_MS: u64 = 300_000;
 pub const MAX_ENTRIES: usize = 65_536;
@@ -37,7 +37,7 @@ pub enum Learned {
     Full,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MacTable {
     /// (vlan, mac) -> slot.
     index: FastMap<(u16, u64), MacSlot>,
@@ -47,10 +47,12 @@ pub struct MacTable {
 }
 
 impl MacTable {
-    pub fn new() -> MacTable {
+    pub fn new(seed: Seed) -> MacTable {
         MacTable {
+            index: seed.map(),
+            slots: Vec::new(),
+            free: Vec::new(),
             aging_ms: DEFAULT_AGING_MS,
-            ..Default::default()
         }
     }
 
@@ -184,7 +186,7 @@ mod tests {
 
     #[test]
     fn learn_says_what_changed() {
-        let mut t = MacTable::new();
+        let mut t = MacTable::new(crate::hash::Seed::new(7));
         assert_eq!(t.learn(1, 0xa, 3, 0), Learned::Changed);
         let Learned::Refreshed(slot) = t.learn(1, 0xa, 3, 10) else {
             panic!("not refreshed");

@@ -18,7 +18,7 @@
 
 use crate::field::{FlowKey, KEY_WORDS};
 use crate::flow::{Flow, Match};
-use crate::hash::{FastMap, IdMap, finish, fold, random_seed};
+use crate::hash::{FastMap, IdMap, Seed, finish, fold};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -117,25 +117,20 @@ pub struct FlowTable {
     seed: u64,
 }
 
-impl Default for FlowTable {
-    fn default() -> Self {
+impl FlowTable {
+    /// An empty table whose hashes start from `seed`.
+    pub fn new(seed: Seed) -> FlowTable {
         FlowTable {
             slots: Vec::new(),
             free: Vec::new(),
             order: BTreeMap::new(),
             subtables: Vec::new(),
-            by_mask: FastMap::default(),
+            by_mask: seed.derive(1).map(),
             search: Vec::new(),
             next_seq: 0,
             timed: BTreeSet::new(),
-            seed: random_seed(),
+            seed: seed.value(),
         }
-    }
-}
-
-impl FlowTable {
-    pub fn new() -> FlowTable {
-        FlowTable::default()
     }
 
     pub fn len(&self) -> usize {
@@ -366,7 +361,7 @@ impl FlowTable {
         }
         if self.order.is_empty() {
             // Give the memory back (a flushed big table).
-            *self = FlowTable::default();
+            *self = FlowTable::new(Seed::new(self.seed));
         } else if !ids.is_empty() {
             self.rebuild_search();
         }
@@ -449,7 +444,7 @@ mod tests {
     fn lookup_agrees_with_a_linear_scan() {
         // A deterministic pseudo-random mix of masks, priorities and values, with
         // many ties, checked against the ordered linear scan on many keys.
-        let mut t = FlowTable::new();
+        let mut t = FlowTable::new(Seed::new(7));
         let mut x: u64 = 0x1234_5678;
         let mut rnd = |n: u64| {
             x ^= x << 13;
@@ -500,7 +495,7 @@ mod tests {
 
     #[test]
     fn replacing_keeps_position_and_equal_priorities_keep_insertion_order() {
-        let mut t = FlowTable::new();
+        let mut t = FlowTable::new(Seed::new(7));
         t.insert(flow(1, &[(Field::InPort, 1, 0xffff_ffff)], 10));
         t.insert(flow(1, &[], 11));
         t.insert(flow(5, &[(Field::DlType, 0x800, 0xffff)], 12));
@@ -525,7 +520,7 @@ mod tests {
 
     #[test]
     fn a_value_outside_its_mask_never_matches() {
-        let mut t = FlowTable::new();
+        let mut t = FlowTable::new(Seed::new(7));
         let mut f = flow(9, &[], 1);
         f.matcher.value.set(Field::InPort, 1);
         t.insert(f);
@@ -538,7 +533,7 @@ mod tests {
 
     #[test]
     fn expiry_looks_at_timed_flows() {
-        let mut t = FlowTable::new();
+        let mut t = FlowTable::new(Seed::new(7));
         let mut f = flow(1, &[(Field::InPort, 1, 0xffff_ffff)], 1);
         f.hard_timeout = 10;
         t.insert(f.clone());
@@ -557,7 +552,7 @@ mod tests {
 
     #[test]
     fn retain_everything_away_and_back() {
-        let mut t = FlowTable::new();
+        let mut t = FlowTable::new(Seed::new(7));
         for i in 0..100 {
             t.insert(flow(
                 (i % 3) as u16,

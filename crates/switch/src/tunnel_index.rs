@@ -3,18 +3,22 @@
 //! thread so it can resolve tunnel packets without taking the engine's lock.
 
 use crate::PortId;
-use crate::hash::FastMap;
+use crate::hash::{FastMap, Seed};
 use crate::port::{PortType, TunnelKey};
 use std::net::Ipv4Addr;
 
 /// Tunnel ports by (kind, remote), each with its key setting.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TunnelIndex {
     /// Looked up for every received tunnel packet: the engine's fast hasher.
     ports: FastMap<(PortType, u32), Vec<(PortId, TunnelKey)>>,
 }
 
 impl TunnelIndex {
+    pub fn new(seed: Seed) -> TunnelIndex {
+        TunnelIndex { ports: seed.map() }
+    }
+
     pub(crate) fn clear(&mut self) {
         self.ports.clear();
     }
@@ -50,7 +54,7 @@ mod tests {
     #[test]
     fn fixed_key_wins_over_flow_and_unknown_is_none() {
         let r = Ipv4Addr::new(192, 168, 1, 2);
-        let mut ix = TunnelIndex::default();
+        let mut ix = TunnelIndex::new(Seed::new(7));
         ix.insert(PortType::Vxlan, r, 7, TunnelKey::Flow);
         ix.insert(PortType::Vxlan, r, 3, TunnelKey::Fixed(100));
         assert_eq!(ix.lookup(PortType::Vxlan, r, 100), Some(3));

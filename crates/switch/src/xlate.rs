@@ -15,11 +15,67 @@ use std::sync::Arc;
 /// Resubmits and patch crossings allowed for one packet before it is dropped as a loop.
 pub const MAX_DEPTH: usize = 64;
 
-/// A port the packet leaves through, with the headers it must carry.
+/// What the engine decided for a received frame, item by item: the frame itself
+/// forwarded out of a port, or a frame the engine made itself (a DHCP or ARP
+/// answer). One channel, in order, for both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Forward(Forward),
+    /// A frame the engine made, to send as it is.
+    Made(Reply),
+}
+
+impl Output {
+    /// The forward this is, if it is one.
+    #[inline]
+    pub fn forward(&self) -> Option<&Forward> {
+        match self {
+            Output::Forward(f) => Some(f),
+            Output::Made(_) => None,
+        }
+    }
+
+    /// The frame the engine made, if this is one.
+    #[inline]
+    pub fn made(&self) -> Option<&Reply> {
+        match self {
+            Output::Made(r) => Some(r),
+            Output::Forward(_) => None,
+        }
+    }
+
+    /// The port it leaves through.
+    pub fn port(&self) -> PortId {
+        match self {
+            Output::Forward(f) => f.port,
+            Output::Made(r) => r.port,
+        }
+    }
+}
+
+/// A whole frame the engine made itself (a DHCP or ARP answer), with its
+/// checksums, to send out of `port` as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub port: PortId,
+    pub frame: Vec<u8>,
+}
+
+/// The received frame out of a port, with the headers it must carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Output {
+pub struct Forward {
     pub port: PortId,
     pub key: FlowKey,
+}
+
+impl Forward {
+    /// Rewrites `pkt`, whose headers `orig` (the key `receive` returned)
+    /// describes, into what leaves through this port: VLAN push/pop/modify,
+    /// Ethernet addresses, ARP fields.
+    #[inline]
+    pub fn rewrite(&self, pkt: &mut wire::PacketBuf, orig: &FlowKey) {
+        crate::commit::apply(pkt, orig, &self.key);
+    }
 }
 
 pub(crate) struct Ctx<'a> {
@@ -349,8 +405,10 @@ impl Switch {
         if let Some(p) = self.port_mut(pid) {
             ans.outcome.count(&mut p.dhcp_stats);
         }
-        if let Some(f) = ans.frame {
-            self.queue_reply(pid, f);
+        if let Some(frame) = ans.frame {
+            // Answered every time: never a cached decision.
+            cx.cacheable = false;
+            cx.out.push(Output::Made(Reply { port: pid, frame }));
         }
     }
 
@@ -430,18 +488,15 @@ impl Switch {
             cx.indent -= 1;
             return;
         }
+        let o = Forward {
+            port: pid,
+            key: *key,
+        };
         if cx.tracing() {
-            let o = crate::xlate::Output {
-                port: pid,
-                key: *key,
-            };
             let d = self.describe_output(&o);
             cx.note(|| format!("    -> {d}"));
         }
-        cx.out.push(Output {
-            port: pid,
-            key: *key,
-        });
+        cx.out.push(Output::Forward(o));
     }
 
     fn flood(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {

@@ -33,8 +33,12 @@ impl Twin {
         let ka = self.a.receive(port, frame, tun, now, &mut oa);
         let kb = self.b.receive(port, frame, tun, now, &mut ob);
         assert_eq!(ka, kb);
-        assert_eq!(oa, ob, "outputs differ at {now} for a frame on port {port}");
-        assert_eq!(self.a.take_replies(), self.b.take_replies());
+        assert_eq!(
+            forwards(&oa),
+            forwards(&ob),
+            "outputs differ at {now} for a frame on port {port}"
+        );
+        assert_eq!(made(&oa), made(&ob));
         oa
     }
 
@@ -247,8 +251,25 @@ fn dump(sw: &mut Switch, br: &str) -> Vec<String> {
     sw.dump_flows(br, None, 0).unwrap()
 }
 
-fn ports_of(out: &[Output]) -> Vec<usize> {
-    out.iter().map(|o| o.port).collect()
+fn ports_of(out: &[impl Port]) -> Vec<usize> {
+    out.iter().map(Port::port).collect()
+}
+
+/// Forwards and outputs alike: the port they leave through.
+trait Port {
+    fn port(&self) -> usize;
+}
+
+impl Port for Output {
+    fn port(&self) -> usize {
+        Output::port(self)
+    }
+}
+
+impl Port for switch::Forward {
+    fn port(&self) -> usize {
+        self.port
+    }
 }
 
 fn send(sw: &mut Switch, port: usize, f: &[u8], tun: Option<&TunnelMeta>, now: u64) -> Vec<Output> {
@@ -553,7 +574,7 @@ fn learned_flows_are_refreshed_by_cached_packets() {
 
 #[test]
 fn dhcp_is_never_cached() {
-    let mut sw = Switch::new();
+    let mut sw = Switch::new(7);
     sw.add_bridge("br-int", 0).unwrap();
     let mut p = port("tap1", PortType::Tap);
     p.dhcp = Some(DhcpBinding::new(
@@ -573,8 +594,8 @@ fn dhcp_is_never_cached() {
     let f = arp_request(MAC_A);
     for i in 0..3 {
         let out = send(&mut sw, tap1, &f, None, i);
-        assert!(out.is_empty());
-        let r = sw.take_replies();
+        assert!(forwards(&out).is_empty());
+        let r = made(&out);
         assert_eq!(r.len(), 1, "request {i}");
         assert_eq!(r[0].port, tap1);
     }
@@ -639,10 +660,16 @@ fn a_host_with_100k_flows_installs_and_forwards() {
         }
         for round in 0..3 {
             let now = 10 + round;
-            let out = send(&mut s.sw, s.vxlan0, &back, Some(&tun(SCALE_VNI)), now);
+            let out = forwards(&send(
+                &mut s.sw,
+                s.vxlan0,
+                &back,
+                Some(&tun(SCALE_VNI)),
+                now,
+            ));
             assert_eq!(ports_of(&out), vec![s.tap0], "{out:?}");
             assert_eq!(out[0].key.get(Field::VlanTci), 0);
-            let out = send(&mut s.sw, s.tap0, &fwd, None, now);
+            let out = forwards(&send(&mut s.sw, s.tap0, &fwd, None, now));
             assert_eq!(ports_of(&out), vec![s.vxlan0], "{out:?}");
             assert_eq!(out[0].key.get(Field::TunId), u128::from(SCALE_VNI));
             assert_eq!(out[0].key.get(Field::VlanTci), 0);
@@ -653,13 +680,13 @@ fn a_host_with_100k_flows_installs_and_forwards() {
     let &(rmac, _, vni, tport) = s.remotes.iter().find(|r| r.1 == vlan).unwrap();
     // (br-int has not learned the remote MAC: it floods on the VLAN, and br-tun
     // sends the copy for patch-tun down the one right tunnel.)
-    let out = send(
+    let out = forwards(&send(
         &mut s.sw,
         p,
         &udp(mac, rmac, ip, [10, 9, 9, 9], 1),
         None,
         20,
-    );
+    ));
     assert_eq!(out[0].port, tport, "{out:?}");
     assert_eq!(out[0].key.get(Field::TunId), u128::from(vni));
     for o in &out[1..] {
@@ -749,7 +776,7 @@ fn replace_flows_keeps_counters_of_unchanged_flows_order_and_atomicity() {
 #[test]
 fn add_flows_at_scale_replaces_and_orders_like_before() {
     // 20,000 flows through add-flow, some twice (replaced in place), in one table.
-    let mut sw = Switch::new();
+    let mut sw = Switch::new(7);
     sw.add_bridge("br", 0).unwrap();
     let lines: Vec<String> = (0..20_000u32)
         .map(|i| {

@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use switch::parse::{PortNames, parse_flow};
-use switch::{Field, PortType, Switch, commit, print};
+use switch::{Field, PortType, Switch, print};
 use wire::PacketBuf;
 
 struct Names;
@@ -110,7 +110,7 @@ fn errors_name_the_offending_token() {
 
 #[test]
 fn add_flows_is_all_or_nothing_and_same_rule_replaces() {
-    let mut sw = Switch::new();
+    let mut sw = Switch::new(7);
     sw.add_bridge("br0", 0).unwrap();
     let before = sw.dump_flows("br0", None, 0).unwrap();
     let err = sw
@@ -140,7 +140,7 @@ fn add_flows_is_all_or_nothing_and_same_rule_replaces() {
 
 #[test]
 fn priorities_and_del_flows_non_strict() {
-    let mut sw = Switch::new();
+    let mut sw = Switch::new(7);
     sw.add_bridge("br0", 0).unwrap();
     let mut a = port("a", PortType::Tap);
     a.tag = None;
@@ -165,7 +165,7 @@ fn priorities_and_del_flows_non_strict() {
         0,
         &mut out,
     );
-    assert_eq!(out.iter().map(|o| o.port).collect::<Vec<_>>(), vec![pc]);
+    assert_eq!(out.iter().map(|o| o.port()).collect::<Vec<_>>(), vec![pc]);
     out.clear();
     sw.receive(pa, &arp_request(MAC_A), None, 0, &mut out);
     assert!(out.is_empty());
@@ -178,7 +178,7 @@ fn priorities_and_del_flows_non_strict() {
 
 #[test]
 fn actions_rewrite_headers() {
-    let mut sw = Switch::new();
+    let mut sw = Switch::new(7);
     sw.add_bridge("br0", 0).unwrap();
     let pa = sw.add_port("br0", port("a", PortType::Tap)).unwrap();
     let pb = sw.add_port("br0", port("b", PortType::Tap)).unwrap();
@@ -194,23 +194,24 @@ fn actions_rewrite_headers() {
     let frame = icmp(MAC_A, MAC_B, [1, 1, 1, 1], [2, 2, 2, 2]);
     let mut out = Vec::new();
     let orig = sw.receive(pa, &frame, None, 0, &mut out);
+    let out = forwards(&out);
     assert_eq!(out.iter().map(|o| o.port).collect::<Vec<_>>(), vec![pb, pa]);
     let mut pkt = PacketBuf::from_slice(&frame);
-    commit::apply(&mut pkt, &orig, &out[0].key);
+    out[0].rewrite(&mut pkt, &orig);
     let d = pkt.data();
     assert_eq!(&d[0..6], &[2, 0, 0, 0, 0, 1]);
     assert_eq!(&d[6..12], &[2, 0, 0, 0, 0, 1]);
     assert_eq!(&d[12..16], &[0x81, 0x00, 0x00, 10]);
     assert_eq!(&d[16..], &frame[12..]);
     let mut pkt = PacketBuf::from_slice(&frame);
-    commit::apply(&mut pkt, &orig, &out[1].key);
+    out[1].rewrite(&mut pkt, &orig);
     assert_eq!(pkt.len(), frame.len());
     assert_eq!(out[1].key.get(Field::Reg0), 7);
 }
 
 #[test]
 fn resubmit_loops_are_cut() {
-    let mut sw = Switch::new();
+    let mut sw = Switch::new(7);
     sw.add_bridge("br0", 0).unwrap();
     let pa = sw.add_port("br0", port("a", PortType::Tap)).unwrap();
     sw.replace_flows("br0", &["priority=1,actions=resubmit(,0)".into()], 0)
@@ -222,7 +223,7 @@ fn resubmit_loops_are_cut() {
 
 #[test]
 fn port_validation_errors() {
-    let mut sw = Switch::new();
+    let mut sw = Switch::new(7);
     sw.add_bridge("br0", 0).unwrap();
     assert!(sw.add_bridge("br0", 0).is_err());
     assert!(sw.add_bridge("a-name-longer-than-15", 0).is_err());

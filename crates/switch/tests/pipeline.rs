@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use std::net::Ipv4Addr;
-use switch::{Field, Output, TunnelMeta, commit};
+use switch::{Field, Forward, TunnelMeta};
 use wire::PacketBuf;
 
 fn outputs(
@@ -12,10 +12,10 @@ fn outputs(
     frame: &[u8],
     tun: Option<&TunnelMeta>,
     now: u64,
-) -> (switch::FlowKey, Vec<Output>) {
+) -> (switch::FlowKey, Vec<Forward>) {
     let mut out = Vec::new();
     let k = h.sw.receive(port, frame, tun, now, &mut out);
-    (k, out)
+    (k, forwards(&out))
 }
 
 #[test]
@@ -31,7 +31,7 @@ fn broadcast_from_vm_floods_locally_and_to_the_tunnel_untagged() {
     assert_eq!(out[1].key.get(Field::TunId), 0x64);
     assert_eq!(out[1].key.get(Field::VlanTci), 0);
     let mut pkt = PacketBuf::from_slice(&f);
-    commit::apply(&mut pkt, &orig, &out[1].key);
+    out[1].rewrite(&mut pkt, &orig);
     assert_eq!(pkt.data(), &f[..]);
 }
 
@@ -206,6 +206,6 @@ fn access_port_drops_tagged_frames() {
 fn state_round_trip_restores_ports_and_flows() {
     let h = neutron_host();
     let cfg = h.sw.config();
-    let sw2 = switch::Switch::restore(&cfg, 0).unwrap();
+    let sw2 = switch::Switch::restore(&cfg, 7, 0).unwrap();
     assert_eq!(sw2.config(), cfg);
 }

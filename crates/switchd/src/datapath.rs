@@ -125,10 +125,15 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
             .map_err(|e| Error::io(format!("remove stale {}", sock.display()), e))?;
     }
     let state_path = run_dir.join(STATE_NAME);
+    // The engine's hash seed: random per process, so guests cannot aim at buckets.
+    let seed = std::hash::BuildHasher::hash_one(
+        &std::collections::hash_map::RandomState::new(),
+        0x5eed_u64,
+    );
     let sw = match state::load(&state_path)? {
         Some(s) => {
             let bridges = s.engine_config();
-            let sw = Switch::restore(&bridges, 0).map_err(|e| Error::State {
+            let sw = Switch::restore(&bridges, seed, 0).map_err(|e| Error::State {
                 path: state_path.display().to_string(),
                 message: e.to_string(),
             })?;
@@ -139,7 +144,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
             );
             sw
         }
-        None => Switch::new(),
+        None => Switch::new(seed),
     };
     let mut polls = Vec::with_capacity(threads);
     let mut links = Vec::with_capacity(threads);

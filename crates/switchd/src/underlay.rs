@@ -4,9 +4,9 @@
 //! [`REFRESH`], forgotten when ports change. The MTU decides which frames get a
 //! path-MTU error and which received datagrams can only be whole super-frames.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
-use switch::hash::FastMap;
 
 /// How long a looked-up path is trusted.
 pub const REFRESH: Duration = Duration::from_secs(10);
@@ -27,7 +27,7 @@ pub struct Path {
 #[derive(Debug, Default)]
 pub struct Underlay {
     /// Looked up for every frame sent to a tunnel: the engine's fast hasher.
-    paths: FastMap<Ipv4Addr, (Path, Instant)>,
+    paths: HashMap<Ipv4Addr, (Path, Instant)>,
 }
 
 impl Underlay {

@@ -252,7 +252,7 @@ fn flows_parse_in_the_switch() {
     v.networks.push(vlan_net());
     v.ports.push(p2_on_b());
     let c = compile(&v, &physnet_cfg(), &BTreeMap::new());
-    let mut sw = switch::Switch::new();
+    let mut sw = switch::Switch::new(7);
     for b in &c.bridges {
         sw.add_bridge(&b.name, 0).unwrap();
         for p in &b.ports {

@@ -3,7 +3,7 @@
 
 use agent::flows::{self, TunnelNet};
 use std::net::Ipv4Addr;
-use switch::{PortConfig, PortType, Switch, TunnelKey};
+use switch::{Forward, Output, PortConfig, PortType, Reply, Switch, TunnelKey};
 use switch_proto::{Mac, PortType as ProtoPort};
 
 pub const MAC_A: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 1];
@@ -74,7 +74,7 @@ pub struct Host {
 
 /// br-int (tap1 and tap2 on VLAN 1, patch-tun) + br-tun (patch-int, vxlan-c0a86402).
 pub fn neutron_host() -> Host {
-    let mut sw = Switch::new();
+    let mut sw = Switch::new(7);
     sw.add_bridge("br-int", 0).unwrap();
     sw.add_bridge("br-tun", 0).unwrap();
     let mut t1 = port("tap1", PortType::Tap);
@@ -146,7 +146,7 @@ fn ip_text(a: [u8; 4]) -> String {
 /// port, on local VLANs 2..=100), a few more tunnels, and the rest br-tun l2pop
 /// unicast entries (table 20) and ARP responder entries (table 21) on VLANs 1..=100.
 pub fn scaled_host(flows: usize) -> Scaled {
-    let mut sw = Switch::new();
+    let mut sw = Switch::new(7);
     sw.add_bridge("br-int", 0).unwrap();
     sw.add_bridge("br-tun", 0).unwrap();
     let mut t = port("tap0", PortType::Tap);
@@ -289,4 +289,14 @@ pub fn udp(src: [u8; 6], dst: [u8; 6], s: [u8; 4], d: [u8; 4], sport: u16) -> Ve
     f.extend_from_slice(&[0, 0]);
     f.extend_from_slice(&payload);
     f
+}
+
+/// The forwards among the engine's outputs, in order.
+pub fn forwards(out: &[Output]) -> Vec<Forward> {
+    out.iter().filter_map(Output::forward).copied().collect()
+}
+
+/// The frames the engine made among its outputs (DHCP and ARP answers), in order.
+pub fn made(out: &[Output]) -> Vec<Reply> {
+    out.iter().filter_map(Output::made).cloned().collect()
 }

@@ -6,7 +6,7 @@ use super::worker::Worker;
 use super::*;
 use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
-use switch::{Field, FlowKey, Output, PortId, TunnelKey};
+use switch::{Field, FlowKey, Forward, Output, PortId, TunnelKey};
 use wire::PacketBuf;
 use wire::virtio::VirtioNetHdr;
 
@@ -40,7 +40,6 @@ impl Worker {
         self.batch_bytes = 0;
         self.outs.clear();
         self.results.clear();
-        self.replies.clear();
         let now = self.shared.now();
         let mut fresh = None;
         {
@@ -52,16 +51,12 @@ impl Worker {
                 fresh = Some((super::worker::take_snapshot(&core, self.index), generation));
             }
             self.counts.flush(&mut core);
-            for (i, f) in self.frames[..n].iter().enumerate() {
+            for f in &self.frames[..n] {
                 let start = self.outs.len();
                 let orig =
                     core.sw
                         .receive(f.in_port, f.buf.data(), f.tun.as_ref(), now, &mut self.outs);
                 self.results.push((orig, start..self.outs.len()));
-                if core.sw.has_replies() {
-                    self.replies
-                        .extend(core.sw.take_replies().into_iter().map(|r| (i, r)));
-                }
             }
         }
         if let Some((snap, generation)) = fresh {
@@ -73,59 +68,53 @@ impl Worker {
         self.flush_udp_run();
     }
 
-    /// Frame `i` of the batch out of every port the engine chose.
+    /// Frame `i` of the batch out of every port the engine chose, and the frames
+    /// the engine made for it (DHCP and ARP answers), in the engine's order.
     fn send_frame(&mut self, i: usize) {
         let (orig, range) = self.results[i].clone();
         let in_port = self.frames[i].in_port;
         let rx_hdr = self.frames[i].hdr;
         self.spin.note_frame(rx_hdr.is_gso());
         let outs = std::mem::take(&mut self.outs);
-        let last = range.end.saturating_sub(1);
-        for k in range {
-            let o = &outs[k];
-            // The last output may rewrite the received buffer; others work on a copy.
-            let mut pkt = if k == last {
-                std::mem::take(&mut self.frames[i].buf)
-            } else {
-                let mut s = std::mem::take(&mut self.scratch);
-                s.set_from(self.frames[i].buf.data());
-                s
-            };
-            let before = pkt.len();
-            switch::commit::apply(&mut pkt, &orig, &o.key);
-            // VLAN pushes/pops move the L4 header: keep the offload offsets right.
-            let mut hdr = rx_hdr;
-            let delta = pkt.len() as i64 - before as i64;
-            if delta != 0 && (hdr.is_gso() || hdr.flags & wire::virtio::F_NEEDS_CSUM != 0) {
-                hdr.csum_start = (i64::from(hdr.csum_start) + delta) as u16;
-                hdr.hdr_len = (i64::from(hdr.hdr_len) + delta).max(0) as u16;
-            }
-            self.transmit(o, &mut pkt, &hdr);
-            if k == last {
-                self.frames[i].buf = pkt;
-            } else {
-                self.scratch = pkt;
+        let mine = outs.get(range).unwrap_or_default();
+        // The last forward may rewrite the received buffer; others work on a copy.
+        let last = mine.iter().rposition(|o| o.forward().is_some());
+        for (k, o) in mine.iter().enumerate() {
+            match o {
+                Output::Forward(f) => self.forward(i, f, &orig, rx_hdr, Some(k) == last),
+                Output::Made(r) => self.send_made(r.port, &orig, &r.frame),
             }
         }
         self.outs = outs;
-        if self.replies.first().is_some_and(|(f, _)| *f == i) {
-            self.send_replies(i, &orig);
-        }
         if let Some(reply) = self.too_big.take() {
             self.send_made(in_port, &orig, &reply);
         }
     }
 
-    /// Sends the frames the engine made itself for frame `i` (DHCP and ARP answers)
-    /// as they are: complete frames with their checksums, no offload.
-    fn send_replies(&mut self, i: usize, orig: &FlowKey) {
-        let replies = std::mem::take(&mut self.replies);
-        let mine = replies.iter().take_while(|(f, _)| *f == i).count();
-        for (_, r) in &replies[..mine] {
-            self.send_made(r.port, orig, &r.frame);
+    /// Frame `i` out of one port, its headers rewritten as the engine decided.
+    fn forward(&mut self, i: usize, f: &Forward, orig: &FlowKey, rx_hdr: VirtioNetHdr, last: bool) {
+        let mut pkt = if last {
+            std::mem::take(&mut self.frames[i].buf)
+        } else {
+            let mut s = std::mem::take(&mut self.scratch);
+            s.set_from(self.frames[i].buf.data());
+            s
+        };
+        let before = pkt.len();
+        f.rewrite(&mut pkt, orig);
+        // VLAN pushes/pops move the L4 header: keep the offload offsets right.
+        let mut hdr = rx_hdr;
+        let delta = pkt.len() as i64 - before as i64;
+        if delta != 0 && (hdr.is_gso() || hdr.flags & wire::virtio::F_NEEDS_CSUM != 0) {
+            hdr.csum_start = (i64::from(hdr.csum_start) + delta) as u16;
+            hdr.hdr_len = (i64::from(hdr.hdr_len) + delta).max(0) as u16;
         }
-        self.replies = replies;
-        self.replies.drain(..mine);
+        self.transmit(f, &mut pkt, &hdr);
+        if last {
+            self.frames[i].buf = pkt;
+        } else {
+            self.scratch = pkt;
+        }
     }
 
     /// A frame made here (an answer) out of `port`. Bindings live on tap, internal
@@ -134,12 +123,12 @@ impl Worker {
     fn send_made(&mut self, port: PortId, orig: &FlowKey, frame: &[u8]) {
         let mut pkt = std::mem::take(&mut self.scratch);
         pkt.set_from(frame);
-        let o = Output { port, key: *orig };
+        let o = Forward { port, key: *orig };
         self.transmit(&o, &mut pkt, &VirtioNetHdr::default());
         self.scratch = pkt;
     }
 
-    pub(super) fn transmit(&mut self, o: &Output, pkt: &mut PacketBuf, hdr: &VirtioNetHdr) {
+    pub(super) fn transmit(&mut self, o: &Forward, pkt: &mut PacketBuf, hdr: &VirtioNetHdr) {
         let Some(port) = self.snap.ports.get(o.port) else {
             return;
         };

@@ -14,7 +14,7 @@ use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::Range;
 use std::sync::atomic::Ordering;
-use switch::{FlowKey, Output, PortStats, PortType, Reply, TunnelIndex, TunnelKey, TunnelMeta};
+use switch::{FlowKey, Output, PortStats, PortType, TunnelIndex, TunnelKey, TunnelMeta};
 use tracing::warn;
 use wire::PacketBuf;
 use wire::offload::Coalescer;
@@ -37,7 +37,6 @@ pub(super) struct PortInfo {
 }
 
 /// A poll thread's copy of what changes only with ports.
-#[derive(Default)]
 pub(super) struct Snapshot {
     pub ports: super::port_table::PortTable,
     pub tunnels: TunnelIndex,
@@ -119,11 +118,10 @@ pub(super) struct Worker {
     pub frames: Vec<Frame>,
     pub nframes: usize,
     pub batch_bytes: usize,
-    /// The engine's answers for the batch: all outputs, and per frame its key and
-    /// its outputs' range; frames the engine made (DHCP, ARP) by batch index.
+    /// The engine's answers for the batch: all outputs (forwards and frames it
+    /// made), and per frame its key and its outputs' range.
     pub outs: Vec<Output>,
     pub results: Vec<(FlowKey, Range<usize>)>,
-    pub replies: Vec<(usize, Reply)>,
     pub scratch: PacketBuf,
     /// Encapsulated segments of one super-frame, sent with UDP GSO.
     pub tx_segs: Vec<u8>,
@@ -165,20 +163,21 @@ pub(super) struct Worker {
 
 impl Worker {
     pub fn new(index: usize, shared: Arc<Shared>, poll: Poll, opts: &Options) -> Worker {
+        let snap = take_snapshot(&shared.lock(), index);
         Worker {
             index,
             shared,
             poll,
-            // Differs from any published generation: the first turn takes a copy.
+            // Differs from any published generation: the first turn takes a copy
+            // again, with the ports this thread was given since.
             generation: 0,
-            snap: Snapshot::default(),
+            snap,
             ready: VecDeque::new(),
             frames: Vec::with_capacity(BATCH),
             nframes: 0,
             batch_bytes: 0,
             outs: Vec::with_capacity(4 * BATCH),
             results: Vec::with_capacity(BATCH),
-            replies: Vec::new(),
             scratch: PacketBuf::with_capacity(MAX_FRAME),
             tx_segs: Vec::with_capacity(2 * MAX_FRAME),
             udp_buf: PacketBuf::with_capacity(MAX_FRAME),
