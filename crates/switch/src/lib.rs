@@ -2,39 +2,76 @@
 //! tables with the ovs-ofctl text syntax, the pipeline (resubmit, goto_table, learn,
 //! NORMAL with MAC learning per VLAN, patch ports between bridges), a DHCP server
 //! at the port (the `dhcp` action), and trace. Lookups go through a tuple-space
-//! classifier per table ([`table`]) behind an exact-match flow cache ([`cache`]).
+//! classifier per table (`table`) behind an exact-match flow cache (`cache`).
 //!
-//! A packet goes in as bytes plus metadata; what comes out is a list of outputs, each a
-//! port and the header state the packet must leave with. This crate opens no sockets,
-//! starts no threads and never reads a clock: time is passed in as milliseconds. It
-//! must not learn about devices, namespaces or the daemon's control protocol — that is
-//! `switchd`'s room; policy (which flows to install) is the agent's.
+//! A packet goes in as bytes plus metadata; what comes out is one list of
+//! [`Output`]s: the frame forwarded out of a port with the header state it must
+//! leave with ([`Forward`], whose [`Forward::rewrite`] applies it), or a frame the
+//! engine made itself ([`Reply`]: DHCP and ARP answers). This crate opens no
+//! sockets, starts no threads, never reads a clock (time is passed in as
+//! milliseconds) and never asks the OS for randomness (the hash seed is passed to
+//! [`Switch::new`]). It must not learn about devices, namespaces or the daemon's
+//! control protocol — that is `switchd`'s room; policy (which flows to install) is
+//! the agent's.
+//!
+//! Why our own code: the packet path is the product (a few ns per cached packet,
+//! no allocation), and no crate does OpenFlow tables with learn() sans-IO.
+//!
+//! # Public API
+//! Everything is re-exported here; the modules are private.
+//! - The switch: [`Switch`] (`new(seed)`, `restore`, `config`; bridges and ports:
+//!   `add_bridge`, `del_bridge`, `add_port`, `del_port`, `set_port_dhcp`, `port`,
+//!   `port_by_name`, `ports`, `bridge`, `bridge_id`, `bridge_names`, `names`,
+//!   `tunnel_port`, `tunnel_index`, `patch_peer`; flows: `parse_flows`,
+//!   `add_flows`, `add_flow_specs`, `replace_flows`, `replace_flow_specs`,
+//!   `del_flows`, `expire`, `fdb`; packets: `receive`, `settle_counters`,
+//!   `set_flow_cache_capacity`, `flow_cache_stats`; text: `flows_text`,
+//!   `dump_flows`, `trace`, `trace_frame`, `describe_output`), [`SwitchError`],
+//!   [`Bridge`], [`BridgePorts`], [`BridgeConfig`], [`Port`], [`PortStats`],
+//!   [`FdbEntry`], [`FlowCacheStats`], [`PortId`].
+//! - What comes out: [`Output`], [`Forward`], [`Reply`].
+//! - What goes in: [`TunnelMeta`], [`TunnelIndex`] (a copy resolves tunnel packets
+//!   without the switch's lock); [`FlowKey`], [`Field`], [`flow_key`].
+//! - Ports: [`PortConfig`], [`PortType`], [`TunnelKey`]; DHCP at the port:
+//!   [`DhcpBinding`], [`StaticRoute`], [`DhcpStats`].
+//! - Flows as values: [`FlowSpec`], [`Match`], [`Action`], [`FieldRange`],
+//!   [`LearnSpec`], [`LearnItem`], [`LearnSrc`], the reserved ports
+//!   [`OFPP_IN_PORT`], [`OFPP_NORMAL`], [`OFPP_FLOOD`], [`OFPP_ALL`], [`OFPP_LOCAL`].
+//! - Flows as ovs-ofctl text: [`parse_flow`], [`parse_actions`], [`parse_port`],
+//!   [`PortNames`], [`ParseError`]; [`flow_text`], [`match_text`],
+//!   [`actions_text`], [`FlowParts`].
 
-pub mod action;
-pub mod bridge;
-pub mod cache;
-pub mod commit;
-pub mod dhcp;
-pub mod extract;
-pub mod field;
-pub mod flow;
-pub mod hash;
-pub mod learn;
-pub mod mac_table;
-pub mod parse;
-pub mod port;
-pub mod print;
+mod action;
+mod bridge;
+mod cache;
+mod commit;
+mod dhcp;
+mod extract;
+mod field;
+mod flow;
+mod hash;
+mod learn;
+mod mac_table;
+mod parse;
+mod port;
+mod print;
 mod switch;
-pub mod table;
-pub mod tunnel_index;
+mod table;
+mod tunnel_index;
 mod xlate;
 
+pub use action::{Action, FieldRange, OFPP_ALL, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL};
+pub use bridge::Bridge;
 pub use cache::FlowCacheStats;
 pub use dhcp::{DhcpBinding, DhcpStats, StaticRoute};
 pub use extract::{TunnelMeta, flow_key};
 pub use field::{Field, FlowKey};
+pub use flow::Match;
+pub use learn::{LearnItem, LearnSpec, LearnSrc};
+pub use parse::{FlowSpec, ParseError, PortNames, parse_actions, parse_flow, parse_port};
 pub use port::{PortConfig, PortType, TunnelKey};
-pub use switch::*;
+pub use print::{FlowParts, actions_text, flow_text, match_text};
+pub use switch::{BridgeConfig, BridgePorts, FdbEntry, Port, PortStats, Switch, SwitchError};
 pub use tunnel_index::TunnelIndex;
 pub use xlate::{Forward, Output, Reply};
 

@@ -624,10 +624,10 @@ fn dhcp_action_parses_prints_and_round_trips() {
     r.sw.replace_flows("br-int", &text, 0).unwrap();
     assert_eq!(r.sw.dump_flows("br-int", None, 0).unwrap(), before);
     let names = r.sw.names(br);
-    let a = switch::parse::parse_actions("dhcp", &names).unwrap();
-    assert_eq!(a, vec![switch::action::Action::Dhcp]);
-    assert_eq!(switch::print::actions_text(&a, &names), "dhcp");
-    assert!(switch::parse::parse_actions("dhcp:1", &names).is_err());
+    let a = switch::parse_actions("dhcp", &names).unwrap();
+    assert_eq!(a, vec![switch::Action::Dhcp]);
+    assert_eq!(switch::actions_text(&a, &names), "dhcp");
+    assert!(switch::parse_actions("dhcp:1", &names).is_err());
 }
 
 #[test]

@@ -2,8 +2,8 @@
 
 mod common;
 use common::*;
-use switch::parse::{PortNames, parse_flow};
-use switch::{Field, PortType, Switch, print};
+use switch::{Field, FlowParts, PortType, Switch, flow_text};
+use switch::{PortNames, parse_flow};
 use wire::PacketBuf;
 
 struct Names;
@@ -25,7 +25,7 @@ impl PortNames for Names {
 
 fn round_trip(text: &str) -> String {
     let s = parse_flow(text, &Names, true).unwrap_or_else(|e| panic!("{text}: {e}"));
-    let parts = print::FlowParts {
+    let parts = FlowParts {
         table: s.table.unwrap_or(0),
         priority: s.priority,
         cookie: s.cookie,
@@ -34,7 +34,7 @@ fn round_trip(text: &str) -> String {
         matcher: &s.matcher,
         actions: s.actions.as_deref().unwrap_or(&[]),
     };
-    let printed = print::flow_text(&parts, &Names);
+    let printed = flow_text(&parts, &Names);
     let again = parse_flow(&printed, &Names, true).unwrap_or_else(|e| panic!("{printed}: {e}"));
     assert_eq!(again.matcher, s.matcher, "{text} -> {printed}");
     assert_eq!(again.actions, s.actions, "{text} -> {printed}");

@@ -5,11 +5,11 @@
 //! place that knows both.
 
 use std::net::IpAddr;
-use switch::action::{Action as EAction, FieldRange as ERange, OFPP_IN_PORT, OFPP_NORMAL};
-use switch::flow::Match as EMatch;
-use switch::learn::{LearnItem as EItem, LearnSpec as ELearn, LearnSrc as ESrc};
-use switch::parse::{FlowSpec, PortNames, parse_port};
+use switch::Match as EMatch;
+use switch::{Action as EAction, FieldRange as ERange, OFPP_IN_PORT, OFPP_NORMAL};
 use switch::{Field as EField, PortConfig, PortType as EType, TunnelKey as EKey};
+use switch::{FlowSpec, PortNames, parse_port};
+use switch::{LearnItem as EItem, LearnSpec as ELearn, LearnSrc as ESrc};
 use switch_proto as p;
 
 pub(crate) fn port_type(t: p::PortType) -> EType {
@@ -413,7 +413,7 @@ pub(crate) fn flow_spec(f: &p::Flow, ports: &dyn PortNames) -> Result<FlowSpec, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switch::parse::parse_flow;
+    use switch::parse_flow;
 
     struct Names;
     impl PortNames for Names {

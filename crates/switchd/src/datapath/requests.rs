@@ -274,7 +274,7 @@ fn flow_specs(
     bridge: &str,
     texts: &[String],
     typed: &[Flow],
-) -> Result<Vec<switch::parse::FlowSpec>, switch::SwitchError> {
+) -> Result<Vec<switch::FlowSpec>, switch::SwitchError> {
     let mut specs = core.sw.parse_flows(bridge, texts)?;
     let names = core.sw.names(core.sw.bridge_id(bridge)?);
     for f in typed {
