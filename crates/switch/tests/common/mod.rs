@@ -1,9 +1,11 @@
 //! Builders shared by the engine tests: frames and a two-bridge Neutron host.
 #![allow(dead_code)]
 
+pub mod dhcp_rig;
+
 use agent::flows::{self, TunnelNet};
 use std::net::Ipv4Addr;
-use switch::{Forward, Output, PortConfig, PortType, Reply, Switch, TunnelKey};
+use switch::{Forward, Output, PortConfig, PortType, Reply, Switch, TunnelKey, TunnelMeta};
 use switch_proto::{Mac, PortType as ProtoPort};
 
 pub const MAC_A: [u8; 6] = [0xfa, 0x16, 0x3e, 0, 0, 1];
@@ -299,4 +301,109 @@ pub fn forwards(out: &[Output]) -> Vec<Forward> {
 /// The frames the engine made among its outputs (DHCP and ARP answers), in order.
 pub fn made(out: &[Output]) -> Vec<Reply> {
     out.iter().filter_map(Output::made).cloned().collect()
+}
+
+pub fn tun(id: u64) -> TunnelMeta {
+    TunnelMeta {
+        id,
+        src: u32::from(Ipv4Addr::new(192, 168, 100, 2)),
+        dst: u32::from(Ipv4Addr::new(192, 168, 100, 1)),
+    }
+}
+
+pub fn dump(sw: &mut Switch, br: &str) -> Vec<String> {
+    sw.dump_flows(br, None, 0).unwrap()
+}
+
+pub fn ports_of(out: &[impl Port]) -> Vec<usize> {
+    out.iter().map(Port::port).collect()
+}
+
+/// Forwards and outputs alike: the port they leave through.
+pub trait Port {
+    fn port(&self) -> usize;
+}
+
+impl Port for Output {
+    fn port(&self) -> usize {
+        Output::port(self)
+    }
+}
+
+impl Port for switch::Forward {
+    fn port(&self) -> usize {
+        self.port
+    }
+}
+
+pub fn send(
+    sw: &mut Switch,
+    port: usize,
+    f: &[u8],
+    tun: Option<&TunnelMeta>,
+    now: u64,
+) -> Vec<Output> {
+    let mut out = Vec::new();
+    sw.receive(port, f, tun, now, &mut out);
+    out
+}
+
+/// The same switch twice: `a` with the flow cache, `b` without. Every packet goes
+/// through both and must come out the same.
+pub struct Twin {
+    pub a: Switch,
+    pub b: Switch,
+}
+
+impl Twin {
+    pub fn new(make: impl Fn() -> Switch) -> Twin {
+        let a = make();
+        let mut b = make();
+        b.set_flow_cache_capacity(0);
+        Twin { a, b }
+    }
+
+    pub fn send(
+        &mut self,
+        port: usize,
+        frame: &[u8],
+        tun: Option<&TunnelMeta>,
+        now: u64,
+    ) -> Vec<Output> {
+        let (mut oa, mut ob) = (Vec::new(), Vec::new());
+        let ka = self.a.receive(port, frame, tun, now, &mut oa);
+        let kb = self.b.receive(port, frame, tun, now, &mut ob);
+        assert_eq!(ka, kb);
+        assert_eq!(
+            forwards(&oa),
+            forwards(&ob),
+            "outputs differ at {now} for a frame on port {port}"
+        );
+        assert_eq!(made(&oa), made(&ob));
+        oa
+    }
+
+    pub fn both(&mut self, f: impl Fn(&mut Switch)) {
+        f(&mut self.a);
+        f(&mut self.b);
+    }
+
+    pub fn same_state(&mut self, now: u64) {
+        for br in self.a.bridge_names() {
+            assert_eq!(
+                self.a.dump_flows(&br, None, now).unwrap(),
+                self.b.dump_flows(&br, None, now).unwrap(),
+                "flows of {br} at {now}"
+            );
+            assert_eq!(
+                self.a.fdb(&br, now).unwrap(),
+                self.b.fdb(&br, now).unwrap(),
+                "fdb of {br} at {now}"
+            );
+        }
+        for (id, p) in self.a.ports() {
+            let q = self.b.port(id).unwrap();
+            assert_eq!(p.dhcp_stats, q.dhcp_stats, "{}", p.config.name);
+        }
+    }
 }
