@@ -3,7 +3,7 @@
 # `neutrino lab ARGS` — by default `up`: the seeds' topology (controller, network
 # node, two computes) in network namespaces, TenantA's network and two VMs that get
 # their addresses by DHCP and ping each other across a VXLAN tunnel.
-#   sudo scripts/lab.sh [up [--tunnel-type gre] [--computes N] | status | add-compute | down]
+#   scripts/lab.sh [up [--tunnel-type gre] [--computes N] | status | add-compute | down]
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-deps.sh

@@ -5,7 +5,7 @@
 # 192.168.100.0/24. Pings vm1 -> vm2, prints `switch show` and a trace, then tears
 # everything down (or keeps it with --keep; remove later with --down PREFIX).
 #
-# Usage: sudo scripts/switch-demo.sh [--gre] [--keep] | --down PREFIX
+# Usage (as root): scripts/switch-demo.sh [--gre] [--keep] | --down PREFIX
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KIND=vxlan KEEP=0

@@ -89,9 +89,8 @@ impl Default for Options {
 }
 
 /// Half the cores, at least one: the VMs whose packets the threads carry need CPU
-/// too. Measured on 2 cores (bench/switch_throughput.sh): a second thread lowered one
-/// TCP stream by a fifth to a third (its ACKs cross on the other thread, and both
-/// threads wake for every burst) while 8 streams and request/response gained.
+/// too (on 2 cores a second thread slows a single TCP stream, whose ACKs then cross
+/// between threads; docs/performance.md has the figures).
 pub fn default_poll_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (usize::from(n) / 2).max(1))
 }

@@ -1,11 +1,8 @@
 //! Pinning poll threads to CPUs (`--poll-cpus`), as a DPDK switch pins its polling
 //! threads to the cores set aside for it: an operator who reserves cores for the
 //! datapath keeps the VMs off them (with their own affinity) and the poll threads on
-//! them. Not the default. On this 2-core machine it gained nothing measurable: two VMs
-//! on one br-int, one TCP stream, 14.4 Gbps pinned against 14.6 unpinned
-//! (bench/switch_throughput.sh --only same-host,same-host-pinned); and with several
-//! switchds sharing a machine (the lab's hosts) pinning them all to one CPU lowered 8
-//! streams across hosts by a tenth.
+//! them. Not the default: on a small machine the VMs and the poll threads share the
+//! cores, and pinning gained nothing (measurements in docs/performance.md).
 
 /// Parses a CPU list the way cgroups' `cpuset.cpus` and `taskset -c` write one (no
 /// strides): `3`, `0,2`, `2-5,7`; `none` is the empty list (no pinning). Order is
