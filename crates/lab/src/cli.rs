@@ -1,6 +1,7 @@
 //! `neutrino lab up|status|down|add-compute`.
 
-use crate::topology::{Lab, LabOptions, TunnelType};
+use crate::topology::{Lab, LabOptions};
+use crate::tunnel::TunnelType;
 use crate::{progress, report};
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
@@ -67,7 +68,7 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             keep,
         } => {
             crate::topology::check_prefix(&a.prefix)?;
-            crate::topology::require_root()?;
+            crate::checks::require_root()?;
             let mut o = LabOptions::new(&a.prefix, &dir, &exe);
             o.tunnel_type = match tunnel_type {
                 Tunnel::Vxlan => TunnelType::Vxlan,

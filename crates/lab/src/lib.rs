@@ -12,16 +12,22 @@
 
 pub mod api;
 pub mod bench;
+pub mod checks;
 pub mod cli;
+pub mod cmd;
+pub mod harness;
 pub mod net;
 pub mod procs;
 pub mod report;
 pub mod state;
+pub mod switchd;
 pub mod topology;
+pub mod tunnel;
 pub mod vms;
 
 pub use state::{LabState, Node, Vm};
-pub use topology::{Lab, LabOptions, TunnelType};
+pub use topology::{Lab, LabOptions};
+pub use tunnel::TunnelType;
 
 /// Everything that can go wrong in the lab, as one line for the operator.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,175 @@
+//! The harness's VMs: a namespace per VM whose NIC is a TAP port switchd moved
+//! there (`--netns`), or, for a host without neutrino, a veth behind a Linux
+//! bridge and a kernel vxlan device; their addresses and neighbours.
+
+use super::{H, TwoHosts, VM_MTU, Vm, ip, ip_try};
+use crate::net;
+use std::thread;
+use std::time::{Duration, Instant};
+
+impl TwoHosts {
+    /// Describes VM number `n` on host `h` (names only; see `attach_vm`).
+    pub fn vm(&self, h: H, n: u8, ip: &'static str, mac: &'static str, tag: u16) -> Vm {
+        let tap = format!("tap{}v{n}", self.uid);
+        assert!(tap.len() <= 15, "tap name too long: {tap}");
+        Vm {
+            host: h,
+            ns: format!("{}v{n}", self.prefix),
+            tap,
+            ip,
+            mac,
+            tag,
+        }
+    }
+
+    /// Creates the VM namespace, the TAP port on host's br-int (`--netns`,
+    /// `--tag`, `--mac`), and configures IP and MTU inside the VM.
+    pub fn attach_vm(&mut self, vm: &Vm) {
+        self.add_ns(&vm.ns);
+        let tag = vm.tag.to_string();
+        self.switch_ok(
+            vm.host,
+            &[
+                "add-port", "br-int", &vm.tap, "--type", "tap", "--netns", &vm.ns, "--tag", &tag,
+                "--mac", vm.mac,
+            ],
+        );
+        self.wait_vm_nic(vm, Duration::from_secs(5));
+        self.configure_vm_ip(vm);
+    }
+
+    /// Waits until the VM's NIC exists inside its namespace with the right MAC.
+    pub fn wait_vm_nic(&self, vm: &Vm, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let r = ip_try(&["-n", &vm.ns, "link", "show", "dev", &vm.tap]);
+            if r.ok() {
+                assert!(
+                    r.stdout.to_ascii_lowercase().contains(vm.mac),
+                    "{} in {} should have MAC {} (--mac):\n{}",
+                    vm.tap,
+                    vm.ns,
+                    vm.mac,
+                    r.stdout
+                );
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "TAP {} did not appear in namespace {} within {within:?} (switchd must create it \
+                     and move it there):\n{}\n{}",
+                    vm.tap,
+                    vm.ns,
+                    r.describe(),
+                    self.diag()
+                );
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `ip addr add IP/24 dev NIC; ip link set NIC mtu 1450 up` inside the VM.
+    pub fn configure_vm_ip(&self, vm: &Vm) {
+        ip(&[
+            "-n",
+            &vm.ns,
+            "addr",
+            "add",
+            &format!("{}/24", vm.ip),
+            "dev",
+            &vm.tap,
+        ]);
+        ip(&[
+            "-n", &vm.ns, "link", "set", "dev", &vm.tap, "mtu", VM_MTU, "up",
+        ]);
+        ip(&["-n", &vm.ns, "link", "set", "lo", "up"]);
+    }
+
+    /// Re-applies the VM-side IP config if the NIC lost it (e.g. the TAP was
+    /// re-created by a restarted switchd). Returns true if it had to.
+    pub fn ensure_vm_ip(&self, vm: &Vm) -> bool {
+        let addrs = ip(&["-n", &vm.ns, "-4", "addr", "show", "dev", &vm.tap]);
+        if addrs.contains(&format!("{}/24", vm.ip)) {
+            ip(&["-n", &vm.ns, "link", "set", "dev", &vm.tap, "up"]);
+            false
+        } else {
+            self.configure_vm_ip(vm);
+            true
+        }
+    }
+
+    /// Host `h` as a plain Linux hypervisor: kernel vxlan device (VNI `vni`,
+    /// remote = other host) + Linux bridge + veth into the VM namespace.
+    pub fn attach_kernel_vxlan_vm(&mut self, vm: &Vm, vni: u32) {
+        let hns = self.host(vm.host).ns.clone();
+        let (local, remote) = (self.host(vm.host).ip, self.host(vm.host).remote_ip);
+        self.add_ns(&vm.ns);
+        let hveth = format!("{}kh", self.prefix);
+        if let Err(e) = kernel_vxlan_vm(&hns, local, remote, vni, &hveth, vm) {
+            panic!("cannot attach {} by a kernel vxlan: {e}", vm.ns);
+        }
+        self.configure_vm_ip(vm);
+    }
+
+    pub fn flush_neigh(&self, vm: &Vm) {
+        ip(&["-n", &vm.ns, "neigh", "flush", "dev", &vm.tap]);
+    }
+
+    /// MAC the VM resolved for `ip` (`ip neigh`), lowercase.
+    pub fn neigh_mac(&self, vm: &Vm, ip_addr: &str) -> Option<String> {
+        let out = ip(&["-n", &vm.ns, "neigh", "show", ip_addr, "dev", &vm.tap]);
+        let mut toks = out.split_whitespace();
+        while let Some(t) = toks.next() {
+            if t == "lladdr" {
+                return toks.next().map(str::to_ascii_lowercase);
+            }
+        }
+        None
+    }
+}
+
+/// In host namespace `hns`: a kernel vxlan device (VNI `vni`, UDP 4789, `local` to
+/// `remote`, no learning) and `hveth` on one Linux bridge `brk`, the veth's peer
+/// being the VM's NIC (`vm.tap` with `vm.mac`) in its namespace, all at the VM MTU.
+pub fn kernel_vxlan_vm(
+    hns: &str,
+    local: &str,
+    remote: &str,
+    vni: u32,
+    hveth: &str,
+    vm: &Vm,
+) -> crate::Result<()> {
+    let vni_s = vni.to_string();
+    let vx = format!("vxlan{vni}");
+    let br = "brk";
+    net::ip_in(
+        hns,
+        &[
+            "link",
+            "add",
+            &vx,
+            "type",
+            "vxlan",
+            "id",
+            &vni_s,
+            "dstport",
+            "4789",
+            "local",
+            local,
+            "remote",
+            remote,
+            "nolearning",
+        ],
+    )?;
+    net::ip_in(hns, &["link", "add", br, "type", "bridge"])?;
+    net::veth(hns, hveth, &vm.ns, &vm.tap)?;
+    net::ip_in(&vm.ns, &["link", "set", "dev", &vm.tap, "address", vm.mac])?;
+    for dev in [vx.as_str(), hveth] {
+        net::ip_in(
+            hns,
+            &["link", "set", dev, "mtu", VM_MTU, "master", br, "up"],
+        )?;
+    }
+    net::ip_in(hns, &["link", "set", br, "up"])?;
+    Ok(())
+}
