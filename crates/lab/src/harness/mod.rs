@@ -27,7 +27,7 @@ pub use crate::switchd::READY_WITHIN as SWITCHD_READY_WITHIN;
 pub use crate::tunnel::{NET1, NET2, TunnelNet, TunnelType, br_tun_flows, net_flows};
 pub use text::{mentions_table, normalize_flows};
 
-use crate::{checks, net, procs};
+use crate::{Result, checks, fail, net, procs};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -108,6 +108,13 @@ pub struct Host {
     daemon: Option<u32>,
 }
 
+impl Host {
+    /// The PID of the switchd running on this host, if one does.
+    pub fn switchd(&self) -> Option<u32> {
+        self.daemon
+    }
+}
+
 /// A VM: a namespace with one NIC.
 #[derive(Clone, Debug)]
 pub struct Vm {
@@ -132,6 +139,8 @@ pub struct TwoHosts {
     pub neutrino: PathBuf,
     namespaces: Vec<String>,
     hosts: Vec<Host>,
+    /// Left up on drop ([`TwoHosts::keep`]).
+    kept: bool,
 }
 
 impl TwoHosts {
@@ -144,12 +153,24 @@ impl TwoHosts {
         );
         let pid = std::process::id();
         let uid = format!("{:04}{tag}", pid % 10000);
-        let prefix = format!("nt{uid}");
         let dir = std::env::temp_dir().join(format!("ntest-{pid}-{tag}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            panic!("cannot create {}: {e}", dir.display());
+        match TwoHosts::create(neutrino.as_ref(), &format!("nt{uid}"), &uid, &dir) {
+            Ok(lab) => lab,
+            Err(e) => panic!("{e}"),
         }
+    }
+
+    /// Creates H1 and H2 (namespaces `PREFIXh1`, `PREFIXh2`) joined by the veth
+    /// underlay (`PREFIXu1`, `PREFIXu2`); VM TAPs will be `tapUIDvN`. `dir` is made
+    /// afresh for the hosts' files. On an error, what was made is removed.
+    pub fn create(neutrino: &Path, prefix: &str, uid: &str, dir: &Path) -> Result<TwoHosts> {
+        if prefix.len() > 10 || format!("tap{uid}v9").len() > 15 {
+            return Err(fail!(
+                "prefix {prefix} or uid {uid} too long for 15-byte device names"
+            ));
+        }
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).map_err(|e| fail!("cannot create {}: {e}", dir.display()))?;
         let host = |n: &str, ip, remote_ip| {
             let run_dir = dir.join(n);
             Host {
@@ -163,25 +184,23 @@ impl TwoHosts {
         };
         let hosts = vec![host("h1", H1_IP, H2_IP), host("h2", H2_IP, H1_IP)];
         let mut lab = TwoHosts {
-            uid,
-            prefix,
-            dir,
-            neutrino: neutrino.as_ref().to_path_buf(),
+            uid: uid.to_string(),
+            prefix: prefix.to_string(),
+            dir: dir.to_path_buf(),
+            neutrino: neutrino.to_path_buf(),
             namespaces: Vec::new(),
             hosts,
+            kept: false,
         };
         let (h1, h2) = (lab.hosts[0].ns.clone(), lab.hosts[1].ns.clone());
-        lab.add_ns(&h1);
-        lab.add_ns(&h2);
+        lab.try_add_ns(&h1)?;
+        lab.try_add_ns(&h2)?;
         // Underlay: veth created inside H1 with its peer created in H2.
-        let (u1, u2) = (format!("{}u1", lab.prefix), format!("{}u2", lab.prefix));
-        let underlay = net::veth(&h1, &u1, &h2, &u2)
-            .and_then(|()| net::addr_up(&h1, &u1, &format!("{H1_IP}/24")))
-            .and_then(|()| net::addr_up(&h2, &u2, &format!("{H2_IP}/24")));
-        if let Err(e) = underlay {
-            panic!("cannot build the underlay: {e}");
-        }
-        lab
+        let (u1, u2) = (format!("{prefix}u1"), format!("{prefix}u2"));
+        net::veth(&h1, &u1, &h2, &u2)?;
+        net::addr_up(&h1, &u1, &format!("{H1_IP}/24"))?;
+        net::addr_up(&h2, &u2, &format!("{H2_IP}/24"))?;
+        Ok(lab)
     }
 
     /// Standard two-host lab over `t`: neutrino on both hosts, network NET1,
@@ -210,13 +229,31 @@ impl TwoHosts {
 
     /// Creates namespace `name` (registered for deletion first), `lo` up.
     pub fn add_ns(&mut self, name: &str) {
-        assert!(name.len() <= 15, "namespace name too long: {name}");
+        if let Err(e) = self.try_add_ns(name) {
+            panic!("{e}");
+        }
+    }
+
+    /// [`TwoHosts::add_ns`], returning errors.
+    pub fn try_add_ns(&mut self, name: &str) -> Result<()> {
+        if name.len() > 15 {
+            return Err(fail!("namespace name too long: {name}"));
+        }
         // A stale namespace from an earlier crashed run with the same pid%10000.
         let _ = net::del_netns(name);
         self.namespaces.push(name.to_string());
-        if let Err(e) = net::add_netns(name) {
-            panic!("{e}");
-        }
+        net::add_netns(name)
+    }
+
+    /// The namespaces made, in creation order.
+    pub fn namespaces(&self) -> &[String] {
+        &self.namespaces
+    }
+
+    /// Leaves everything up when dropped (for `neutrino lab pair up`, whose
+    /// `down` removes it).
+    pub fn keep(mut self) {
+        self.kept = true;
     }
 
     /// Switch state of both hosts, switchd log tails and VM interfaces, for
@@ -262,6 +299,9 @@ impl TwoHosts {
 
 impl Drop for TwoHosts {
     fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
         let panicking = thread::panicking();
         for host in &mut self.hosts {
             if let Some(pid) = host.daemon.take() {

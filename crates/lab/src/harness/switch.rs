@@ -3,7 +3,7 @@
 //! the tests read back from `switch show` and `dump-ports`.
 
 use super::{CMD_TIMEOUT, H, Run, TunnelNet, TunnelType, TwoHosts, br_tun_flows, tail};
-use crate::{procs, switchd};
+use crate::{Result, fail, procs, switchd};
 use std::time::Duration;
 
 impl TwoHosts {
@@ -16,24 +16,27 @@ impl TwoHosts {
 
     /// [`TwoHosts::start_switchd`] with other command-line options.
     pub fn start_switchd_with(&mut self, h: H, extra: &[&str]) {
+        if let Err(e) = self.try_start_switchd_with(h, extra) {
+            panic!("{e}");
+        }
+    }
+
+    /// Starts switchd on `h` with `extra` options; returns its PID.
+    pub fn try_start_switchd_with(&mut self, h: H, extra: &[&str]) -> Result<u32> {
         let host = &self.hosts[h.idx()];
-        assert!(
-            host.daemon.is_none(),
-            "switchd already running on {}",
-            host.ns
-        );
-        let started = switchd::start(&switchd::Start {
+        if host.daemon.is_some() {
+            return Err(fail!("switchd already running on {}", host.ns));
+        }
+        let pid = switchd::start(&switchd::Start {
             ns: &host.ns,
             neutrino: &self.neutrino,
             run_dir: &host.run_dir,
             extra,
             log: &host.log,
             append: true,
-        });
-        match started {
-            Ok(pid) => self.hosts[h.idx()].daemon = Some(pid),
-            Err(e) => panic!("{e}"),
-        }
+        })?;
+        self.hosts[h.idx()].daemon = Some(pid);
+        Ok(pid)
     }
 
     pub fn switchd_pid(&self, h: H) -> u32 {
@@ -73,16 +76,24 @@ impl TwoHosts {
 
     /// Runs a switch command that must succeed; returns its stdout.
     pub fn switch_ok(&self, h: H, args: &[&str]) -> String {
+        match self.try_switch(h, args) {
+            Ok(out) => out,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A switch command's stdout, or an error with its output and switchd's log.
+    pub fn try_switch(&self, h: H, args: &[&str]) -> Result<String> {
         let r = self.switch(h, args);
         if !r.ok() {
-            panic!(
+            return Err(fail!(
                 "switch command on {} failed:\n{}\nswitchd log:\n{}",
                 self.host(h).ns,
                 r.describe(),
                 tail(&self.host(h).log, 30)
-            );
+            ));
         }
-        r.stdout
+        Ok(r.stdout)
     }
 
     /// Name of host `h`'s tunnel port toward the other host.
@@ -94,20 +105,29 @@ impl TwoHosts {
     /// tunnel port to the other host and the br-tun flows for `nets`.
     pub fn setup_switch_host(&mut self, h: H, t: TunnelType, nets: &[TunnelNet]) {
         self.start_switchd(h);
+        if let Err(e) = self.wire_neutron_host(h, t, nets) {
+            panic!("{e}");
+        }
+    }
+
+    /// On `h`'s running switchd, what Neutron's OVS agent makes: br-int, br-tun, the
+    /// patch pair, the tunnel port to the other host (key from the flows) and the
+    /// br-tun flows for `nets`.
+    pub fn wire_neutron_host(&self, h: H, t: TunnelType, nets: &[TunnelNet]) -> Result<()> {
         let (local, remote) = (self.host(h).ip, self.host(h).remote_ip);
         let tun = self.tunnel_port(h, t);
-        self.switch_ok(h, &["add-br", "br-int"]);
-        self.switch_ok(h, &["add-br", "br-tun"]);
+        self.try_switch(h, &["add-br", "br-int"])?;
+        self.try_switch(h, &["add-br", "br-tun"])?;
         for (bridge, port, peer) in [
             ("br-int", "patch-tun", "patch-int"),
             ("br-tun", "patch-int", "patch-tun"),
         ] {
-            self.switch_ok(
+            self.try_switch(
                 h,
                 &["add-port", bridge, port, "--type", "patch", "--peer", peer],
-            );
+            )?;
         }
-        self.switch_ok(
+        self.try_switch(
             h,
             &[
                 "add-port",
@@ -122,16 +142,17 @@ impl TwoHosts {
                 "--key",
                 "flow",
             ],
-        );
+        )?;
         let flows = br_tun_flows(t, &tun, nets);
         let r = self.switch_stdin(h, &["replace-flows", "br-tun", "-"], &flows);
         if !r.ok() {
-            panic!(
+            return Err(fail!(
                 "replace-flows br-tun failed on {}:\n{}\nflows:\n{flows}",
                 self.host(h).ns,
                 r.describe()
-            );
+            ));
         }
+        Ok(())
     }
 
     /// (rx, tx) packets of `port` on `bridge` of host `h`, from `dump-ports`.
