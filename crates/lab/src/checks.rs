@@ -18,6 +18,20 @@ pub fn require_root() -> Result<()> {
     Ok(())
 }
 
+/// A name prefix of 1 to `max` lowercase letters or digits (`what`: "lab", "pair").
+pub fn prefix(what: &str, p: &str, max: usize) -> Result<()> {
+    let ok = !p.is_empty()
+        && p.len() <= max
+        && p.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !ok {
+        return Err(fail!(
+            "bad {what} prefix '{p}': 1-{max} lowercase letters or digits"
+        ));
+    }
+    Ok(())
+}
+
 /// Where `tool` is: in PATH, or in /usr/sbin, /sbin, /usr/bin, /bin.
 pub fn find_tool(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();

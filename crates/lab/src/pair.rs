@@ -71,17 +71,7 @@ fn state_path(dir: &Path) -> PathBuf {
 
 /// A pair prefix: 1-10 lowercase letters or digits (device names stay <= 15 bytes).
 pub fn check_prefix(p: &str) -> Result<()> {
-    if p.is_empty()
-        || p.len() > 10
-        || !p
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    {
-        return Err(fail!(
-            "bad pair prefix '{p}': 1-10 lowercase letters or digits"
-        ));
-    }
-    Ok(())
+    crate::checks::prefix("pair", p, 10)
 }
 
 /// Builds the pair and leaves it up. On an error everything made is removed.

@@ -58,17 +58,7 @@ pub struct Lab {
 }
 
 pub fn check_prefix(p: &str) -> Result<()> {
-    if p.is_empty()
-        || p.len() > 8
-        || !p
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    {
-        return Err(fail!(
-            "bad lab prefix '{p}': 1-8 lowercase letters or digits"
-        ));
-    }
-    Ok(())
+    crate::checks::prefix("lab", p, 8)
 }
 
 fn random_password() -> String {
