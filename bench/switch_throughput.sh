@@ -50,7 +50,10 @@
 #        switchd started, except what a row sets itself; the report names them
 #
 # Everything lives in namespaces named nb<pid>*; nothing touches the root
-# namespace. All of it is torn down on exit (processes killed by PID).
+# namespace. All of it is torn down on exit (processes killed by PID). The two
+# hosts of the neutrino, kernel and relay-vxlan paths (underlay, switchds wired as
+# Neutron's agent would, VMs) are built by `neutrino lab pair up` and removed by
+# `neutrino lab pair down`: the lab crate's harness, which the integration tests use.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -138,9 +141,17 @@ del_namespaces() {
         ip netns del "$ns" 2>/dev/null || true
     done
 }
+pairs_down() {  # every pair still up (a scenario killed before its teardown)
+    local d
+    for d in "$WORK"/pair-*; do
+        [ -f "$d/pair.json" ] || continue
+        "$NEUTRINO_BIN" lab pair down --prefix "$P" --dir "$d" || true
+    done
+}
 final_cleanup() {
     local rc=$?
     kill_recorded
+    pairs_down
     del_namespaces
     if [ "$KEEP_LOGS" = 1 ] || [ "$rc" != 0 ]; then
         echo "logs kept in $WORK" >&2
@@ -154,8 +165,12 @@ trap 'exit 130' INT TERM
 
 # ---- building blocks (used inside scenario subshells, with set -e) ------------
 SCENARIO_PIDS=()
+PAIR_DIR=""
 scenario_teardown() {
     local pid
+    if [ -n "$PAIR_DIR" ]; then
+        "$NEUTRINO_BIN" lab pair down --prefix "$P" --dir "$PAIR_DIR" || true
+    fi
     for pid in "${SCENARIO_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -171,17 +186,11 @@ track() { SCENARIO_PIDS+=("$1"); echo "$1" >> "$WORK/pids"; }
 
 mkns() { ip netns add "$1"; ip -n "$1" link set lo up; }
 
-underlay() {
-    mkns "$H1"; mkns "$H2"
-    ip -n "$H1" link add "${P}u1" type veth peer name "${P}u2" netns "$H2"
-    ip -n "$H1" addr add "$H1_IP/24" dev "${P}u1"
-    ip -n "$H2" addr add "$H2_IP/24" dev "${P}u2"
-    ip -n "$H1" link set "${P}u1" up
-    ip -n "$H2" link set "${P}u2" up
-    # A hypervisor that routes: switchd's uplink TAP needs forwarding (every path
-    # gets the same setting).
-    ip netns exec "$H1" sysctl -qw net.ipv4.ip_forward=1
-    ip netns exec "$H2" sysctl -qw net.ipv4.ip_forward=1
+pair_up() {  # kind [switchd options...]: H1/H2, underlay, and per kind a VM on each
+    PAIR_DIR="$WORK/pair-$SCENARIO_NAME-$RUN_NO"
+    local args=() a
+    for a in "${@:2}"; do args+=("--switchd-arg=$a"); done
+    "$NEUTRINO_BIN" lab pair up --prefix "$P" --dir "$PAIR_DIR" --kind "$1" "${args[@]}" >/dev/null
 }
 
 vm_ip() {  # ns ifname ip
@@ -206,39 +215,6 @@ start_switchd() {  # host-ns run-dir [switchd options...]
     done
     cat "$2/switchd.log" >&2
     die "switchd in $1 not ready after 10 s"
-}
-
-neutrino_host() {  # kind host-ns local-ip remote-ip vm-ns vm-mac vm-ip
-    local kind=$1 ns=$2 local_ip=$3 remote_ip=$4 vm=$5 mac=$6 vmip=$7
-    local dir="$WORK/$ns-$SCENARIO_NAME-$RUN_NO" hex port tap="tap${P#nb}${vm: -2}"
-    hex=$(printf '%02x%02x%02x%02x' ${remote_ip//./ })
-    port="$kind-$hex"
-    start_switchd "$ns" "$dir"
-    sw "$dir" add-br br-int
-    sw "$dir" add-br br-tun
-    sw "$dir" add-port br-int patch-tun --type patch --peer patch-int
-    sw "$dir" add-port br-tun patch-int --type patch --peer patch-tun
-    sw "$dir" add-port br-tun "$port" --type "$kind" --remote-ip "$remote_ip" --local-ip "$local_ip" --key flow
-    # Neutron's br-tun for VNI 0x64 on local VLAN 1, as the agent lays it out.
-    "$NEUTRINO_BIN" flows br-tun --tunnel-type "$kind" --port "$port" --net 0x64:1 | sw "$dir" replace-flows br-tun -
-    mkns "$vm"
-    sw "$dir" add-port br-int "$tap" --type tap --netns "$vm" --tag 1 --mac "$mac"
-    local i
-    for i in $(seq 50); do ip -n "$vm" link show "$tap" >/dev/null 2>&1 && break; sleep 0.1; done
-    vm_ip "$vm" "$tap" "$vmip"
-}
-
-kernel_host() {  # host-ns local-ip remote-ip vm-ns vm-mac vm-ip
-    local ns=$1 local_ip=$2 remote_ip=$3 vm=$4 mac=$5 vmip=$6
-    mkns "$vm"
-    ip -n "$ns" link add vxlan100 type vxlan id 100 dstport 4789 local "$local_ip" remote "$remote_ip" nolearning
-    ip -n "$ns" link add brk type bridge
-    ip -n "$ns" link add "${P}kh" type veth peer name eth0 netns "$vm"
-    ip -n "$vm" link set dev eth0 address "$mac"
-    ip -n "$ns" link set vxlan100 mtu "$VM_MTU" master brk up
-    ip -n "$ns" link set "${P}kh" mtu "$VM_MTU" master brk up
-    ip -n "$ns" link set brk up
-    vm_ip "$vm" eth0 "$vmip"
 }
 
 start_relay() {  # host-ns relay-args...  (waits until it says it is ready)
@@ -449,17 +425,14 @@ scenario_neutrino() {  # vxlan|gre [uplink mode: auto|off] [poll]
         export NEUTRINO_POLL_SPIN_US=always
         SCENARIO_NAME="$SCENARIO_NAME-poll"
     fi
-    underlay
-    neutrino_host "$1" "$H1" "$H1_IP" "$H2_IP" "$V1" "$VM1_MAC" "$VM1_IP"
-    neutrino_host "$1" "$H2" "$H2_IP" "$H1_IP" "$V2" "$VM2_MAC" "$VM2_IP"
+    pair_up "neutrino-$1"
     measure "$SCENARIO_NAME"
-    sw "$WORK/$H1-$SCENARIO_NAME-$RUN_NO" show | grep -E '^(vxlan uplink|flow cache)' | sed 's/^/  H1 /' >&2 || true
+    sw "$PAIR_DIR/h1" show | grep -E '^(vxlan uplink|flow cache)' | sed 's/^/  H1 /' >&2 || true
 }
 
 scenario_kernel() {
-    underlay
-    kernel_host "$H1" "$H1_IP" "$H2_IP" "$V1" "$VM1_MAC" "$VM1_IP"
-    kernel_host "$H2" "$H2_IP" "$H1_IP" "$V2" "$VM2_MAC" "$VM2_IP"
+    SCENARIO_NAME=kernel-vxlan
+    pair_up kernel-vxlan
     measure kernel-vxlan
 }
 
@@ -482,7 +455,8 @@ scenario_same_host() {  # [switchd options...]
 }
 
 scenario_relay_vxlan() {
-    underlay
+    SCENARIO_NAME=relay-vxlan
+    pair_up underlay
     local tap1="tap${P#nb}r1" tap2="tap${P#nb}r2"
     mkns "$V1"; mkns "$V2"
     start_relay "$H1" vxlan "$tap1" "$V1" "$VM1_MAC" "$H1_IP" "$H2_IP" 100

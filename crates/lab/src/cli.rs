@@ -1,6 +1,8 @@
 //! `neutrino lab up|status|down|add-compute`.
 
-use crate::topology::{Lab, LabOptions, TunnelType};
+use crate::pair::{self, PairKind, PairOptions};
+use crate::topology::{Lab, LabOptions};
+use crate::tunnel::TunnelType;
 use crate::{progress, report};
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
@@ -51,6 +53,38 @@ pub enum LabCommand {
     },
     /// Remove every namespace, process and file the lab made.
     Down,
+    /// Two hosts for a bench, left up (no server, no agent): `PREFIXh1` and
+    /// `PREFIXh2` on a veth underlay, a VM on each (`PREFIXv1`, `PREFIXv2`).
+    Pair {
+        #[command(subcommand)]
+        command: PairCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PairCommand {
+    /// Build the pair (DIR is made afresh) and print what was made as JSON.
+    Up {
+        #[arg(long, value_enum, default_value = "neutrino-vxlan")]
+        kind: PairKindArg,
+        /// One more switchd option (repeat it: `--switchd-arg=--poll-cpus --switchd-arg=3`).
+        #[arg(long = "switchd-arg", allow_hyphen_values = true)]
+        switchd_args: Vec<String>,
+    },
+    /// Stop the pair's switchds and delete its namespaces (its files stay in DIR).
+    Down,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PairKindArg {
+    /// The hosts and their underlay only.
+    Underlay,
+    /// A neutrino switchd per host, Neutron's br-int/br-tun over VXLAN.
+    NeutrinoVxlan,
+    /// The same over GRE.
+    NeutrinoGre,
+    /// A kernel vxlan device and Linux bridge per host.
+    KernelVxlan,
 }
 
 pub fn run(a: LabArgs) -> anyhow::Result<()> {
@@ -67,7 +101,7 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             keep,
         } => {
             crate::topology::check_prefix(&a.prefix)?;
-            crate::topology::require_root()?;
+            crate::checks::require_root()?;
             let mut o = LabOptions::new(&a.prefix, &dir, &exe);
             o.tunnel_type = match tunnel_type {
                 Tunnel::Vxlan => TunnelType::Vxlan,
@@ -112,6 +146,25 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
                 bail!("the agent's re-sync changed the switch");
             }
         }
+        LabCommand::Pair { command } => match command {
+            PairCommand::Up { kind, switchd_args } => {
+                let kind = match kind {
+                    PairKindArg::Underlay => PairKind::Underlay,
+                    PairKindArg::NeutrinoVxlan => PairKind::Neutrino(TunnelType::Vxlan),
+                    PairKindArg::NeutrinoGre => PairKind::Neutrino(TunnelType::Gre),
+                    PairKindArg::KernelVxlan => PairKind::KernelVxlan,
+                };
+                let state = pair::up(&PairOptions {
+                    prefix: &a.prefix,
+                    dir: &dir,
+                    neutrino: &exe,
+                    kind,
+                    switchd_args: &switchd_args,
+                })?;
+                println!("{}", serde_json::to_string_pretty(&state)?);
+            }
+            PairCommand::Down => pair::down(&dir, &a.prefix)?,
+        },
         LabCommand::Down => {
             progress(format!("removing lab '{}'", a.prefix));
             Lab::down(&dir, &a.prefix, &exe)?;

@@ -1,27 +1,51 @@
-//! `lab`: the seeds' topology on one machine, in network namespaces only — a
-//! controller (the server on SQLite), a network node and compute nodes (switchd and
-//! agent each) on a management network 192.168.10.0/24 and a data network
-//! 192.168.100.0/24, joined by Linux bridges inside the lab's own switch namespace.
-//! It creates TenantA's network and VMs through the API, as a user would, and
-//! checks that the VMs get their addresses by DHCP and reach each other.
+//! `lab`: neutrino's topologies in network namespaces, and the one harness that
+//! builds them for `neutrino lab`, the integration tests and the benches.
 //!
-//! Every namespace, process and file it makes carries the lab's prefix or lives in
-//! its directory, and `down` removes exactly those. It never touches the root
-//! namespace's interfaces, addresses or routes, and stops only the processes it
-//! started (by PID, checked against their command line).
+//! - `neutrino lab up` ([`topology`], [`vms`], [`api`], [`report`]): the seeds'
+//!   topology on one machine — a controller (the server on SQLite), a network node
+//!   and compute nodes (switchd and agent each) on a management network
+//!   192.168.10.0/24 and a data network 192.168.100.0/24, joined by Linux bridges
+//!   inside the lab's own switch namespace. It creates TenantA's network and VMs
+//!   through the API, as a user would, and checks that the VMs get their addresses
+//!   by DHCP and reach each other. `lab bench-ports` ([`bench`]) is the
+//!   control-plane bench.
+//! - [`harness`]: two hypervisors on a veth underlay with a switchd each, wired by
+//!   hand as Neutron's agent would (flows from `agent::flows`, via [`tunnel`]), and
+//!   VMs as namespaces; what the integration tests in `crates/neutrino/tests` use.
+//!   `neutrino lab pair up|down` ([`pair`]) leaves it up for the throughput bench.
+//! - The pieces both are made of: [`net`] (namespaces, veth, bridges, addresses,
+//!   pings, through `ip`), [`procs`] (processes started in a namespace, stopped by
+//!   PID), [`switchd`] (starting one and waiting for its control socket, the
+//!   `neutrino switch` CLI), [`cmd`] (commands with timeouts) and [`checks`] (root,
+//!   tools, kernel).
+//!
+//! Every namespace, process and file a topology makes carries its prefix or lives
+//! in its directory, and tearing it down removes exactly those. It never touches
+//! the root namespace's interfaces, addresses or routes, and stops only the
+//! processes it started (by PID, checked against their command line). The
+//! building blocks return [`LabError`]; the harness's methods are the tests'
+//! checks and panic with diagnostics, and those that build (hosts, switchds, VMs)
+//! have a `try_` form returning the error, which `lab pair` uses.
 
 pub mod api;
 pub mod bench;
+pub mod checks;
 pub mod cli;
+pub mod cmd;
+pub mod harness;
 pub mod net;
+pub mod pair;
 pub mod procs;
 pub mod report;
 pub mod state;
+pub mod switchd;
 pub mod topology;
+pub mod tunnel;
 pub mod vms;
 
 pub use state::{LabState, Node, Vm};
-pub use topology::{Lab, LabOptions, TunnelType};
+pub use topology::{Lab, LabOptions};
+pub use tunnel::TunnelType;
 
 /// Everything that can go wrong in the lab, as one line for the operator.
 #[derive(Debug, thiserror::Error)]

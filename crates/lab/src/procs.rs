@@ -5,12 +5,14 @@
 //! directory (the PID was not reused by someone else's process).
 
 use crate::{Result, fail};
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Starts `program args` inside `ns` with `env`; its output goes to `log`.
+/// Starts `program args` inside `ns` with `env`; its output goes to `log`
+/// (truncated first).
 pub fn spawn(
     ns: &str,
     program: &Path,
@@ -19,6 +21,36 @@ pub fn spawn(
     log: &Path,
 ) -> Result<u32> {
     let out = File::create(log).map_err(|e| fail!("cannot create {}: {e}", log.display()))?;
+    spawn_to(ns, program, args, env, out, log)
+}
+
+/// [`spawn`], appending to `log` after a line `header` (a restarted daemon keeps
+/// its earlier runs' lines before it).
+pub fn spawn_appending(
+    ns: &str,
+    program: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+    log: &Path,
+    header: &str,
+) -> Result<u32> {
+    let mut out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| fail!("cannot open {}: {e}", log.display()))?;
+    writeln!(out, "{header}").map_err(|e| fail!("cannot write {}: {e}", log.display()))?;
+    spawn_to(ns, program, args, env, out, log)
+}
+
+fn spawn_to(
+    ns: &str,
+    program: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+    out: File,
+    log: &Path,
+) -> Result<u32> {
     let err = out
         .try_clone()
         .map_err(|e| fail!("cannot open {}: {e}", log.display()))?;
@@ -37,7 +69,8 @@ pub fn spawn(
     let child = cmd
         .spawn()
         .map_err(|e| fail!("cannot start {}: {e}", program.display()))?;
-    // The child is reaped by init once we exit; we track it by PID.
+    // nsenter execs the program in place (same PID). The child is reaped by
+    // `stop`/`kill`, or by init once we exit; we track it by PID.
     Ok(child.id())
 }
 

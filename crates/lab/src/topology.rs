@@ -2,32 +2,18 @@
 //! agents per node, and (for `up`) TenantA with two VMs.
 
 use crate::api::Api;
+use crate::checks::require_root;
 use crate::state::{LabState, Node};
-use crate::{Result, fail, net, procs, progress, vms};
+use crate::tunnel::TunnelType;
+use crate::{Result, cmd, fail, net, procs, progress, switchd, vms};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-use switch_proto::{Client, Request, Response};
+use std::time::Duration;
 
 pub const MGMT_NET: &str = "192.168.10";
 pub const DATA_NET: &str = "192.168.100";
 pub const CONTROLLER_IP: &str = "192.168.10.10";
 pub const API_PORT: u16 = 9696;
 const GRACE: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TunnelType {
-    Vxlan,
-    Gre,
-}
-
-impl TunnelType {
-    pub fn name(self) -> &'static str {
-        match self {
-            TunnelType::Vxlan => "vxlan",
-            TunnelType::Gre => "gre",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct LabOptions {
@@ -72,25 +58,7 @@ pub struct Lab {
 }
 
 pub fn check_prefix(p: &str) -> Result<()> {
-    if p.is_empty()
-        || p.len() > 8
-        || !p
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-    {
-        return Err(fail!(
-            "bad lab prefix '{p}': 1-8 lowercase letters or digits"
-        ));
-    }
-    Ok(())
-}
-
-pub fn require_root() -> Result<()> {
-    // SAFETY: geteuid(2) has no arguments and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Err(fail!("the lab makes network namespaces: run it as root"));
-    }
-    Ok(())
+    crate::checks::prefix("lab", p, 8)
 }
 
 fn random_password() -> String {
@@ -281,13 +249,7 @@ impl Lab {
             )?;
             // Hypervisors route: switchd's uplink TAP hands VXLAN super-frames to
             // the kernel, which forwards them out eth1 (see switchd --vxlan-uplink).
-            let out = net::exec_in(&ns, "sysctl", &["-qw", "net.ipv4.ip_forward=1"])?;
-            if !out.status.success() {
-                return Err(fail!(
-                    "cannot turn on IPv4 forwarding in {ns}: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
+            net::forward_ipv4(&ns)?;
             Some(ip)
         } else {
             None
@@ -384,36 +346,17 @@ impl Lab {
     pub fn start_switchd(&mut self, node: &str) -> Result<()> {
         let i = self.node_index(node)?;
         let run = self.node_run_dir(node);
-        std::fs::create_dir_all(&run).map_err(|e| fail!("cannot create {}: {e}", run.display()))?;
-        let args = vec![
-            "switchd".into(),
-            "--run-dir".into(),
-            run.display().to_string(),
-        ];
         let ns = self.state.nodes[i].ns.clone();
-        let pid = procs::spawn(
-            &ns,
-            &self.neutrino,
-            &args,
-            &[],
-            &self.log(&format!("{node}-switchd")),
-        )?;
+        let pid = switchd::start(&switchd::Start {
+            ns: &ns,
+            neutrino: &self.neutrino,
+            run_dir: &run,
+            extra: &[],
+            log: &self.log(&format!("{node}-switchd")),
+            append: false,
+        })?;
         self.state.nodes[i].switchd_pid = Some(pid);
-        self.state.save()?;
-        let switch = Client::new(&run);
-        let until = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Response::Show { .. }) = switch.call(&Request::Show) {
-                return Ok(());
-            }
-            if Instant::now() >= until || !procs::is_running(pid) {
-                return Err(fail!(
-                    "switchd on {node} did not start (see {})",
-                    self.log(&format!("{node}-switchd")).display()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.state.save()
     }
 
     pub fn start_agent(&mut self, node: &str) -> Result<()> {
@@ -477,21 +420,16 @@ impl Lab {
 
     /// Runs `neutrino switch ARGS` against a node's switchd.
     pub fn switch(&self, node: &str, args: &[&str]) -> Result<String> {
-        let out = std::process::Command::new(&self.neutrino)
-            .arg("switch")
-            .arg("--run-dir")
-            .arg(self.node_run_dir(node))
-            .args(args)
-            .output()
-            .map_err(|e| fail!("cannot run neutrino switch: {e}"))?;
-        if !out.status.success() {
+        let run_dir = self.node_run_dir(node);
+        let r = switchd::cli(&self.neutrino, &run_dir, args, None, cmd::CMD_TIMEOUT);
+        if !r.ok() {
             return Err(fail!(
                 "neutrino switch {}: {}",
                 args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
+                r.describe()
             ));
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok(r.stdout)
     }
 
     /// The PIDs of the lab's processes that are running now.

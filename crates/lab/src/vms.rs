@@ -177,14 +177,11 @@ impl PingResult {
 
 /// Pings `to` from `vm`, `count` times, 0.2 s apart.
 pub fn ping(vm: &Vm, to: &str, count: u32) -> Result<PingResult> {
-    let c = count.to_string();
-    let out = net::exec_in(
-        &vm.ns,
-        "ping",
-        &["-n", "-c", &c, "-i", "0.2", "-W", "1", to],
-    )?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    Ok(parse_ping(&vm.name, to, &text))
+    let r = net::ping(&vm.ns, to, count, &["-n"]);
+    if r.status.is_none() {
+        return Err(fail!("{}", r.describe()));
+    }
+    Ok(parse_ping(&vm.name, to, &r.stdout))
 }
 
 pub fn parse_ping(from: &str, to: &str, text: &str) -> PingResult {

@@ -9,8 +9,8 @@
 
 mod common;
 
-use lab::topology::{Lab, LabOptions, TunnelType};
 use lab::vms;
+use lab::{Lab, LabOptions, TunnelType};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -90,7 +90,7 @@ fn udhcpc_once(vm: &Vm, script: &Path, tries: u32) -> Run {
 }
 
 /// Waits until `cond` holds, or panics with `what` and the diagnostics.
-fn wait_for(lab: &Lab, what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+fn wait_for(lab: &TwoHosts, what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !cond() {
         if Instant::now() >= deadline {
@@ -101,7 +101,7 @@ fn wait_for(lab: &Lab, what: &str, within: Duration, mut cond: impl FnMut() -> b
 }
 
 /// Waits until the udhcpc script log at `log` has a line with `event`.
-fn wait_event(lab: &Lab, log: &Path, event: &str) {
+fn wait_event(lab: &TwoHosts, log: &Path, event: &str) {
     let what = format!("udhcpc event '{event}'");
     wait_for(lab, &what, Duration::from_secs(15), || {
         read(log).contains(event)
@@ -109,7 +109,7 @@ fn wait_event(lab: &Lab, log: &Path, event: &str) {
 }
 
 /// `switch show` on H1.
-fn show(lab: &Lab) -> String {
+fn show(lab: &TwoHosts) -> String {
     lab.switch_ok(H::H1, &["show"])
 }
 
@@ -119,7 +119,7 @@ fn words(line: &str) -> Vec<&str> {
 }
 
 /// The number after `key=` on the "dhcp stats" line of `switch show` for `port`.
-fn dhcp_stat(lab: &Lab, port: &str, key: &str) -> u64 {
+fn dhcp_stat(lab: &TwoHosts, port: &str, key: &str) -> u64 {
     let text = show(lab);
     let mut in_port = false;
     for l in text.lines() {
@@ -144,7 +144,7 @@ fn vm_gets_address_mtu_and_route_from_the_switch() {
         return;
     }
     require_tool("busybox", "busybox");
-    let mut lab = Lab::new("dhc");
+    let mut lab = TwoHosts::new(BIN, "dhc");
     lab.start_switchd(H::H1);
     lab.switch_ok(H::H1, &["add-br", "br-int"]);
 
@@ -297,7 +297,7 @@ fn set_dhcp_errors_are_one_line() {
     if !lab_available() {
         return;
     }
-    let mut lab = Lab::new("dhe");
+    let mut lab = TwoHosts::new(BIN, "dhe");
     lab.start_switchd(H::H1);
     lab.switch_ok(H::H1, &["add-br", "br0"]);
     for args in [

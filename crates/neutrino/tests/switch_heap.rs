@@ -15,7 +15,7 @@ use std::time::Duration;
 /// `dump-ports` build their answers on the heap): about 60-100 measured.
 const CONTROL_SLACK: u64 = 500;
 
-fn flood(lab: &Lab, from: &Vm, to: &Vm) {
+fn flood(lab: &TwoHosts, from: &Vm, to: &Vm) {
     let r = run(
         "ip",
         &[
@@ -43,7 +43,7 @@ fn flood(lab: &Lab, from: &Vm, to: &Vm) {
 }
 
 fn no_allocation_per_packet(tag: &str, t: Tunnel) {
-    let (lab, vm1, vm2) = Lab::two_vms(tag, t);
+    let (lab, vm1, vm2) = TwoHosts::two_vms(BIN, tag, t);
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
     lab.wait_ping(&vm2, vm1.ip, PING_WITHIN);
     // Warm up: buffers, caches and learned state are made on first use.

@@ -9,11 +9,11 @@ use common::*;
 use std::time::Duration;
 
 fn run(tag: &str, t: Tunnel, want_mtu: &str) {
-    let (lab, vm1, vm2) = Lab::two_vms(tag, t);
+    let (lab, vm1, vm2) = TwoHosts::two_vms(BIN, tag, t);
     check(&lab, &vm1, &vm2, want_mtu);
 }
 
-fn check(lab: &Lab, vm1: &Vm, vm2: &Vm, want_mtu: &str) {
+fn check(lab: &TwoHosts, vm1: &Vm, vm2: &Vm, want_mtu: &str) {
     lab.wait_ping(vm1, vm2.ip, PING_WITHIN);
     ip(&["-n", &vm1.ns, "link", "set", "dev", &vm1.tap, "mtu", "1500"]);
     // 1472 bytes of ICMP payload = a 1500-byte IP packet with DF.
@@ -65,7 +65,7 @@ fn vxlan_frag_needed_follows_the_underlay_mtu() {
     if !lab_available() {
         return;
     }
-    let mut lab = Lab::new("pmu");
+    let mut lab = TwoHosts::new(BIN, "pmu");
     for (h, dev) in [(H::H1, "u1"), (H::H2, "u2")] {
         let ns = lab.host(h).ns.clone();
         let dev = format!("{}{dev}", lab.prefix);
@@ -90,7 +90,7 @@ fn ipv6_fragments_and_udp_through_vxlan() {
     if !lab_available() {
         return;
     }
-    let (lab, vm1, vm2) = Lab::two_vms("p6", Tunnel::Vxlan);
+    let (lab, vm1, vm2) = TwoHosts::two_vms(BIN, "p6", Tunnel::Vxlan);
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
     for (vm, a) in [(&vm1, "fd00::2/64"), (&vm2, "fd00::4/64")] {
         ip(&["-n", &vm.ns, "addr", "add", a, "dev", &vm.tap, "nodad"]);

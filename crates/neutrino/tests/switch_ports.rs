@@ -13,7 +13,7 @@ fn tap_system_and_internal_ports_switch_locally() {
     if !lab_available() {
         return;
     }
-    let mut lab = Lab::new("prt");
+    let mut lab = TwoHosts::new(BIN, "prt");
     lab.start_switchd(H::H1);
     let h1 = lab.host(H::H1).ns.clone();
     let (p, uid) = (lab.prefix.clone(), lab.uid.clone());
@@ -117,11 +117,11 @@ fn add_port_errors_are_one_line_and_change_nothing() {
     if !lab_available() {
         return;
     }
-    let mut lab = Lab::new("per");
+    let mut lab = TwoHosts::new(BIN, "per");
     lab.start_switchd(H::H1);
     lab.switch_ok(H::H1, &["add-br", "br0"]);
     // Bridges and ports, not the heap line (the requests themselves allocate).
-    let config = |lab: &Lab| -> String {
+    let config = |lab: &TwoHosts| -> String {
         lab.switch_ok(H::H1, &["show"])
             .lines()
             .filter(|l| !l.starts_with("memory: "))

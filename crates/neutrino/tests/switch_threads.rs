@@ -12,13 +12,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Three VMs on one bridge of a switchd with `threads` poll threads.
-fn three_vms(tag: &str, threads: &str) -> (Lab, [Vm; 3]) {
+fn three_vms(tag: &str, threads: &str) -> (TwoHosts, [Vm; 3]) {
     three_vms_with(tag, &["--poll-threads", threads])
 }
 
 /// Three VMs on one bridge of a switchd started with `options`.
-fn three_vms_with(tag: &str, options: &[&str]) -> (Lab, [Vm; 3]) {
-    let mut lab = Lab::new(tag);
+fn three_vms_with(tag: &str, options: &[&str]) -> (TwoHosts, [Vm; 3]) {
+    let mut lab = TwoHosts::new(BIN, tag);
     lab.start_switchd_with(H::H1, options);
     lab.switch_ok(H::H1, &["add-br", "br0"]);
     let uid = lab.uid.clone();
@@ -42,7 +42,7 @@ fn three_vms_with(tag: &str, options: &[&str]) -> (Lab, [Vm; 3]) {
 }
 
 /// The VM's TAP port on br0, created inside its (existing) namespace.
-fn add_vm_port(lab: &mut Lab, vm: &Vm) {
+fn add_vm_port(lab: &mut TwoHosts, vm: &Vm) {
     lab.switch_ok(
         H::H1,
         &[
@@ -260,7 +260,7 @@ fn thread_sleeps(pid: u32, comm: &str) -> Option<u64> {
 
 /// How often poll-0 of `lab`'s switchd sleeps over `idle` after a ping (no
 /// traffic meanwhile).
-fn poll_thread_sleeps_while_idle(lab: &Lab, a: &Vm, b: &Vm, idle: Duration) -> u64 {
+fn poll_thread_sleeps_while_idle(lab: &TwoHosts, a: &Vm, b: &Vm, idle: Duration) -> u64 {
     lab.wait_ping(a, b.ip, PING_WITHIN);
     let pid = lab.switchd_pid(H::H1);
     let sleeps = || thread_sleeps(pid, "poll-0").expect("poll-0's /proc status");
@@ -344,7 +344,7 @@ fn bad_poll_cpus_are_refused_before_anything_is_made() {
 }
 
 /// Every VM's TAP has a queue per poll thread (`threads`: "0,1"), read by that thread.
-fn assert_each_queue_read(lab: &Lab, vms: [&Vm; 3], threads: &str) {
+fn assert_each_queue_read(lab: &TwoHosts, vms: [&Vm; 3], threads: &str) {
     let show = lab.switch_ok(H::H1, &["show"]);
     let want = format!("poll threads: {threads} (a TAP queue each)");
     for vm in vms {

@@ -16,7 +16,7 @@ fn vxlan_ping() {
     if !lab_available() {
         return;
     }
-    let (lab, vm1, vm2) = Lab::two_vms("vx", Tunnel::Vxlan);
+    let (lab, vm1, vm2) = TwoHosts::two_vms(BIN, "vx", Tunnel::Vxlan);
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
     lab.wait_ping(&vm2, vm1.ip, PING_WITHIN);
     lab.tcp_transfer(&vm1, &vm2, 50);
@@ -29,7 +29,7 @@ fn gre_ping() {
     if !lab_available() {
         return;
     }
-    let (lab, vm1, vm2) = Lab::two_vms("gre", Tunnel::Gre);
+    let (lab, vm1, vm2) = TwoHosts::two_vms(BIN, "gre", Tunnel::Gre);
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
     lab.wait_ping(&vm2, vm1.ip, PING_WITHIN);
     lab.tcp_transfer(&vm1, &vm2, 20);
@@ -43,7 +43,7 @@ fn networks_isolated() {
         return;
     }
     let t = Tunnel::Vxlan;
-    let mut lab = Lab::new("iso");
+    let mut lab = TwoHosts::new(BIN, "iso");
     for h in [H::H1, H::H2] {
         lab.setup_switch_host(h, t, &[NET1]);
         let port = lab.tunnel_port(h, t);
@@ -110,12 +110,12 @@ fn kernel_vxlan_interop() {
     if !lab_available() {
         return;
     }
-    let mut lab = Lab::new("kvx");
+    let mut lab = TwoHosts::new(BIN, "kvx");
     lab.setup_switch_host(H::H1, Tunnel::Vxlan, &[NET1]);
     let vm1 = lab.vm(H::H1, 1, "10.0.0.2", "fa:16:3e:00:00:01", 1);
     let vm2 = lab.vm(H::H2, 2, "10.0.0.4", "fa:16:3e:00:00:04", 1);
     lab.attach_vm(&vm1);
-    lab.attach_kernel_vxlan_vm(&vm2, NET1.vni);
+    lab.attach_kernel_vxlan_vm(&vm2, NET1.key);
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
     lab.wait_ping(&vm2, vm1.ip, PING_WITHIN);
     // TCP super-frames from vm1 are cut into segments the kernel's vxlan accepts,
@@ -129,7 +129,7 @@ fn kernel_vxlan_interop() {
 /// as datagrams: most of them (a busy test machine may drop some; a run the far
 /// end could not take would lose them all). A neutrino far end (`far_neutrino`)
 /// checks their checksums and writes them into the VM's TAP merged again.
-fn small_packet_runs_arrive(lab: &Lab, from: &Vm, to: &Vm, far_neutrino: bool) {
+fn small_packet_runs_arrive(lab: &TwoHosts, from: &Vm, to: &Vm, far_neutrino: bool) {
     let (runs_before, _) = lab.tx_runs(H::H1);
     let (merged_before, _) = if far_neutrino {
         lab.udp_runs(H::H2)
@@ -172,12 +172,12 @@ fn switchd_restart() {
     if !lab_available() {
         return;
     }
-    let (mut lab, vm1, vm2) = Lab::two_vms("rst", Tunnel::Vxlan);
+    let (mut lab, vm1, vm2) = TwoHosts::two_vms(BIN, "rst", Tunnel::Vxlan);
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
 
     // Static tables (20 holds learned flows, which may or may not survive).
     let static_tables = ["0", "2", "3", "4", "10", "22"];
-    let dump_static = |lab: &Lab| -> Vec<String> {
+    let dump_static = |lab: &TwoHosts| -> Vec<String> {
         static_tables
             .iter()
             .flat_map(|t| {
@@ -240,7 +240,7 @@ fn trace_names_table22() {
     if !lab_available() {
         return;
     }
-    let (lab, vm1, vm2) = Lab::two_vms("trc", Tunnel::Vxlan);
+    let (lab, vm1, vm2) = TwoHosts::two_vms(BIN, "trc", Tunnel::Vxlan);
     let tun = lab.tunnel_port(H::H1, Tunnel::Vxlan);
 
     let arp = format!(
@@ -292,7 +292,7 @@ fn bad_flow_rejected() {
     if !lab_available() {
         return;
     }
-    let mut lab = Lab::new("bad");
+    let mut lab = TwoHosts::new(BIN, "bad");
     lab.setup_switch_host(H::H1, Tunnel::Vxlan, &[NET1]);
     let before = normalize_flows(&lab.switch_ok(H::H1, &["dump-flows", "br-tun"]));
     assert!(
@@ -339,11 +339,11 @@ fn lab_baseline_kernel_only() {
     if !lab_available() {
         return;
     }
-    let mut lab = Lab::new("krn");
+    let mut lab = TwoHosts::new(BIN, "krn");
     let vm1 = lab.vm(H::H1, 1, "10.0.0.2", "fa:16:3e:00:00:01", 1);
     let vm2 = lab.vm(H::H2, 2, "10.0.0.4", "fa:16:3e:00:00:04", 1);
-    lab.attach_kernel_vxlan_vm(&vm1, NET1.vni);
-    lab.attach_kernel_vxlan_vm(&vm2, NET1.vni);
+    lab.attach_kernel_vxlan_vm(&vm1, NET1.key);
+    lab.attach_kernel_vxlan_vm(&vm2, NET1.key);
     lab.flush_neigh(&vm1);
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
     assert_eq!(lab.neigh_mac(&vm1, vm2.ip).as_deref(), Some(vm2.mac));

@@ -13,8 +13,8 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn forwarding_lab(tag: &str) -> (Lab, Vm, Vm) {
-    let mut lab = Lab::new(tag);
+fn forwarding_lab(tag: &str) -> (TwoHosts, Vm, Vm) {
+    let mut lab = TwoHosts::new(BIN, tag);
     for h in [H::H1, H::H2] {
         let ns = lab.host(h).ns.clone();
         set_ip_forward(&ns, true);
@@ -37,7 +37,7 @@ fn uplink_testable() -> bool {
 }
 
 /// `vxlan uplink: ... N super-frames sent, E errors, R received whole` from `switch show`.
-fn uplink_counters(lab: &Lab, h: H) -> Option<(u64, u64, u64)> {
+fn uplink_counters(lab: &TwoHosts, h: H) -> Option<(u64, u64, u64)> {
     let nums = lab.show_numbers(h, "vxlan uplink:")?;
     // The numbers after the device name's digits: sent, errors, received.
     let n = nums.len();
@@ -174,14 +174,14 @@ fn a_linux_vxlan_peer_takes_the_super_frames() {
     if !uplink_testable() {
         return;
     }
-    let mut lab = Lab::new("uk");
+    let mut lab = TwoHosts::new(BIN, "uk");
     let h1 = lab.host(H::H1).ns.clone();
     set_ip_forward(&h1, true);
     lab.setup_switch_host(H::H1, Tunnel::Vxlan, &[NET1]);
     let vm1 = lab.vm(H::H1, 1, "10.0.0.2", "fa:16:3e:00:00:01", 1);
     lab.attach_vm(&vm1);
     let vm2 = lab.vm(H::H2, 2, "10.0.0.4", "fa:16:3e:00:00:04", 1);
-    lab.attach_kernel_vxlan_vm(&vm2, NET1.vni);
+    lab.attach_kernel_vxlan_vm(&vm2, NET1.key);
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
     lab.checked_stream(&vm1, &vm2, 32);
     lab.checked_stream(&vm2, &vm1, 32);

@@ -40,7 +40,7 @@ fn vlan_network_flows() -> [(&'static str, String); 2] {
 
 /// switchd on host `h` with br-int, br-eth1, the patch pair and the flows (the
 /// wire's port is added by the caller).
-fn setup_vlan_host(lab: &mut Lab, h: H) {
+fn setup_vlan_host(lab: &mut TwoHosts, h: H) {
     lab.start_switchd(h);
     lab.switch_ok(h, &["add-br", "br-int"]);
     lab.switch_ok(h, &["add-br", "br-eth1"]);
@@ -79,7 +79,7 @@ fn vlan_provider_network_carries_tagged_super_frames_both_ways() {
     if !lab_available() {
         return;
     }
-    let mut lab = Lab::new("vln");
+    let mut lab = TwoHosts::new(BIN, "vln");
     setup_vlan_host(&mut lab, H::H1);
     setup_vlan_host(&mut lab, H::H2);
     let (h1, h2) = (lab.host(H::H1).ns.clone(), lab.host(H::H2).ns.clone());

@@ -1,0 +1,199 @@
+//! The harness's VMs: a namespace per VM whose NIC is a TAP port switchd moved
+//! there (`--netns`), or, for a host without neutrino, a veth behind a Linux
+//! bridge and a kernel vxlan device; their addresses and neighbours.
+
+use super::{H, TwoHosts, VM_MTU, Vm, ip, ip_try};
+use crate::{Result, fail, net};
+use std::thread;
+use std::time::{Duration, Instant};
+
+impl TwoHosts {
+    /// Describes VM number `n` on host `h` (names only; see `attach_vm`).
+    pub fn vm(&self, h: H, n: u8, ip: &'static str, mac: &'static str, tag: u16) -> Vm {
+        let tap = format!("tap{}v{n}", self.uid);
+        assert!(tap.len() <= 15, "tap name too long: {tap}");
+        Vm {
+            host: h,
+            ns: format!("{}v{n}", self.prefix),
+            tap,
+            ip,
+            mac,
+            tag,
+        }
+    }
+
+    /// Creates the VM namespace, the TAP port on host's br-int (`--netns`,
+    /// `--tag`, `--mac`), and configures IP and MTU inside the VM.
+    pub fn attach_vm(&mut self, vm: &Vm) {
+        if let Err(e) = self.try_attach_vm(vm) {
+            panic!("{e}");
+        }
+    }
+
+    /// [`TwoHosts::attach_vm`], returning errors.
+    pub fn try_attach_vm(&mut self, vm: &Vm) -> Result<()> {
+        self.try_add_ns(&vm.ns)?;
+        let tag = vm.tag.to_string();
+        self.try_switch(
+            vm.host,
+            &[
+                "add-port", "br-int", &vm.tap, "--type", "tap", "--netns", &vm.ns, "--tag", &tag,
+                "--mac", vm.mac,
+            ],
+        )?;
+        self.try_wait_vm_nic(vm, Duration::from_secs(5))?;
+        configure_ip(vm)
+    }
+
+    /// Waits until the VM's NIC exists inside its namespace with the right MAC.
+    pub fn wait_vm_nic(&self, vm: &Vm, within: Duration) {
+        if let Err(e) = self.try_wait_vm_nic(vm, within) {
+            panic!("{e}");
+        }
+    }
+
+    /// [`TwoHosts::wait_vm_nic`], returning errors.
+    pub fn try_wait_vm_nic(&self, vm: &Vm, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            let r = ip_try(&["-n", &vm.ns, "link", "show", "dev", &vm.tap]);
+            if r.ok() {
+                if !r.stdout.to_ascii_lowercase().contains(vm.mac) {
+                    return Err(fail!(
+                        "{} in {} should have MAC {} (--mac):\n{}",
+                        vm.tap,
+                        vm.ns,
+                        vm.mac,
+                        r.stdout
+                    ));
+                }
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(fail!(
+                    "TAP {} did not appear in namespace {} within {within:?} (switchd must create it \
+                     and move it there):\n{}\n{}",
+                    vm.tap,
+                    vm.ns,
+                    r.describe(),
+                    self.diag()
+                ));
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `ip addr add IP/24 dev NIC; ip link set NIC mtu 1450 up` inside the VM.
+    pub fn configure_vm_ip(&self, vm: &Vm) {
+        if let Err(e) = configure_ip(vm) {
+            panic!("{e}");
+        }
+    }
+
+    /// Re-applies the VM-side IP config if the NIC lost it (e.g. the TAP was
+    /// re-created by a restarted switchd). Returns true if it had to.
+    pub fn ensure_vm_ip(&self, vm: &Vm) -> bool {
+        let addrs = ip(&["-n", &vm.ns, "-4", "addr", "show", "dev", &vm.tap]);
+        if addrs.contains(&format!("{}/24", vm.ip)) {
+            ip(&["-n", &vm.ns, "link", "set", "dev", &vm.tap, "up"]);
+            false
+        } else {
+            self.configure_vm_ip(vm);
+            true
+        }
+    }
+
+    /// Host `h` as a plain Linux hypervisor: kernel vxlan device (VNI `vni`,
+    /// remote = other host) + Linux bridge + veth into the VM namespace.
+    pub fn attach_kernel_vxlan_vm(&mut self, vm: &Vm, vni: u32) {
+        if let Err(e) = self.try_attach_kernel_vxlan_vm(vm, vni) {
+            panic!("cannot attach {} by a kernel vxlan: {e}", vm.ns);
+        }
+    }
+
+    /// [`TwoHosts::attach_kernel_vxlan_vm`], returning errors.
+    pub fn try_attach_kernel_vxlan_vm(&mut self, vm: &Vm, vni: u32) -> Result<()> {
+        let hns = self.host(vm.host).ns.clone();
+        let (local, remote) = (self.host(vm.host).ip, self.host(vm.host).remote_ip);
+        self.try_add_ns(&vm.ns)?;
+        let hveth = format!("{}kh", self.prefix);
+        kernel_vxlan_vm(&hns, local, remote, vni, &hveth, vm)?;
+        configure_ip(vm)
+    }
+
+    pub fn flush_neigh(&self, vm: &Vm) {
+        ip(&["-n", &vm.ns, "neigh", "flush", "dev", &vm.tap]);
+    }
+
+    /// MAC the VM resolved for `ip` (`ip neigh`), lowercase.
+    pub fn neigh_mac(&self, vm: &Vm, ip_addr: &str) -> Option<String> {
+        let out = ip(&["-n", &vm.ns, "neigh", "show", ip_addr, "dev", &vm.tap]);
+        let mut toks = out.split_whitespace();
+        while let Some(t) = toks.next() {
+            if t == "lladdr" {
+                return toks.next().map(str::to_ascii_lowercase);
+            }
+        }
+        None
+    }
+}
+
+/// `ip addr add IP/24 dev NIC; ip link set NIC mtu 1450 up` inside the VM, `lo` up.
+pub fn configure_ip(vm: &Vm) -> Result<()> {
+    net::ip_in(
+        &vm.ns,
+        &["addr", "add", &format!("{}/24", vm.ip), "dev", &vm.tap],
+    )?;
+    net::ip_in(
+        &vm.ns,
+        &["link", "set", "dev", &vm.tap, "mtu", VM_MTU, "up"],
+    )?;
+    net::ip_in(&vm.ns, &["link", "set", "lo", "up"])?;
+    Ok(())
+}
+
+/// In host namespace `hns`: a kernel vxlan device (VNI `vni`, UDP 4789, `local` to
+/// `remote`, no learning) and `hveth` on one Linux bridge `brk`, the veth's peer
+/// being the VM's NIC (`vm.tap` with `vm.mac`) in its namespace, all at the VM MTU.
+pub fn kernel_vxlan_vm(
+    hns: &str,
+    local: &str,
+    remote: &str,
+    vni: u32,
+    hveth: &str,
+    vm: &Vm,
+) -> Result<()> {
+    let vni_s = vni.to_string();
+    let vx = format!("vxlan{vni}");
+    let br = "brk";
+    net::ip_in(
+        hns,
+        &[
+            "link",
+            "add",
+            &vx,
+            "type",
+            "vxlan",
+            "id",
+            &vni_s,
+            "dstport",
+            "4789",
+            "local",
+            local,
+            "remote",
+            remote,
+            "nolearning",
+        ],
+    )?;
+    net::ip_in(hns, &["link", "add", br, "type", "bridge"])?;
+    net::veth(hns, hveth, &vm.ns, &vm.tap)?;
+    net::ip_in(&vm.ns, &["link", "set", "dev", &vm.tap, "address", vm.mac])?;
+    for dev in [vx.as_str(), hveth] {
+        net::ip_in(
+            hns,
+            &["link", "set", dev, "mtu", VM_MTU, "master", br, "up"],
+        )?;
+    }
+    net::ip_in(hns, &["link", "set", br, "up"])?;
+    Ok(())
+}
