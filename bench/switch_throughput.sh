@@ -39,7 +39,7 @@
 # between each pair of capture points (median and least, in us): where a round
 # trip's time goes.
 #
-# Usage: sudo bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
+# Usage (as root): bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
 #          [--hops | --hops-interval SECONDS]
 #          [--only vxlan,vxlan-sw,vxlan-poll,gre,kernel,relay-vxlan,same-host,
 #                  same-host-pinned,relay-same-host,veth]

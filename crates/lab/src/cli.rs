@@ -118,7 +118,7 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
                 lab.state.admin_password, lab.api.auth_url, lab.api.ns
             );
             println!(
-                "remove it all with: neutrino lab down --prefix {} (or: sudo scripts/lab.sh down)",
+                "remove it all with: neutrino lab down --prefix {} (or: scripts/lab.sh down)",
                 a.prefix
             );
             if !ok {
