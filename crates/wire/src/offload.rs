@@ -11,7 +11,7 @@
 
 use crate::WireError;
 use crate::checksum;
-use crate::ether::{ETH_P_IPV4, ETH_P_IPV6, ETH_P_QINQ, ETH_P_VLAN, IPPROTO_TCP, be16, be32};
+use crate::ether::{ETH_P_IPV4, ETH_P_IPV6, IPPROTO_TCP, be16, be32, l3_offset};
 use crate::virtio::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, VirtioNetHdr};
 
 pub(crate) const TCP_FIN: u8 = 0x01;
@@ -30,18 +30,6 @@ pub struct TcpFrame {
     pub l4: usize,
     pub payload: usize,
     pub ipv6: bool,
-}
-
-/// The offset and EtherType of the L3 header behind Ethernet and at most one VLAN tag.
-pub fn l3_offset(f: &[u8]) -> Option<(usize, u16)> {
-    if f.len() < 14 {
-        return None;
-    }
-    let ty = be16(f, 12);
-    if !matches!(ty, ETH_P_VLAN | ETH_P_QINQ) {
-        return Some((14, ty));
-    }
-    (f.len() >= 18).then(|| (18, be16(f, 16)))
 }
 
 /// Locates the headers of an Ethernet (optionally 802.1Q-tagged) IPv4/IPv6 TCP frame;
