@@ -4,9 +4,9 @@
 //! `#[inline]` and compile to the same loads and stores as reading the offsets by
 //! hand.
 
-use std::ops::Range;
-
-use crate::{WireError, checksum};
+use crate::checksum;
+use crate::ether::be16;
+use crate::view::{header_view, set16};
 
 /// The fixed header, without options.
 pub const HEADER_LEN: usize = 20;
@@ -27,40 +27,14 @@ pub mod field {
     pub const ADDRS: Range<usize> = 12..20;
 }
 
-/// An IPv4 header at the start of `buffer` (which may go on into the payload).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipv4Header<T> {
-    buffer: T,
-}
+header_view!(
+    /// An IPv4 header at the start of `buffer` (which may go on into the payload).
+    Ipv4Header,
+    HEADER_LEN,
+    "IPv4"
+);
 
 impl<T: AsRef<[u8]>> Ipv4Header<T> {
-    /// A view without a length check: the accessors panic on a buffer shorter than
-    /// [`HEADER_LEN`].
-    #[inline]
-    pub const fn new_unchecked(buffer: T) -> Ipv4Header<T> {
-        Ipv4Header { buffer }
-    }
-
-    /// A view of a buffer that holds at least the fixed header.
-    #[inline]
-    pub fn new_checked(buffer: T) -> Result<Ipv4Header<T>, WireError> {
-        if buffer.as_ref().len() < HEADER_LEN {
-            return Err(WireError::Truncated("IPv4"));
-        }
-        Ok(Ipv4Header { buffer })
-    }
-
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    #[inline]
-    fn be16(&self, r: Range<usize>) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[r.start], b[r.start + 1]])
-    }
-
     #[inline]
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VER_IHL] >> 4
@@ -75,18 +49,18 @@ impl<T: AsRef<[u8]>> Ipv4Header<T> {
     /// The packet's length, header included.
     #[inline]
     pub fn total_len(&self) -> u16 {
-        self.be16(field::LENGTH)
+        be16(self.buffer.as_ref(), field::LENGTH.start)
     }
 
     #[inline]
     pub fn ident(&self) -> u16 {
-        self.be16(field::IDENT)
+        be16(self.buffer.as_ref(), field::IDENT.start)
     }
 
     /// True for a fragment: more fragments follow, or the offset is not zero.
     #[inline]
     pub fn is_fragment(&self) -> bool {
-        self.be16(field::FLG_OFF) & 0x3fff != 0
+        be16(self.buffer.as_ref(), field::FLG_OFF.start) & 0x3fff != 0
     }
 
     #[inline]
@@ -114,27 +88,22 @@ impl<T: AsRef<[u8]>> Ipv4Header<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Header<T> {
     #[inline]
-    fn set_be16(&mut self, r: Range<usize>, v: u16) {
-        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
-    }
-
-    #[inline]
     pub fn set_total_len(&mut self, v: u16) {
-        self.set_be16(field::LENGTH, v);
+        set16(self.buffer.as_mut(), field::LENGTH, v);
     }
 
     #[inline]
     pub fn set_ident(&mut self, v: u16) {
-        self.set_be16(field::IDENT, v);
+        set16(self.buffer.as_mut(), field::IDENT, v);
     }
 
-    /// Computes the header checksum over the first `header_len` bytes (the header
-    /// and its options) and writes it.
+    /// Computes the header checksum over `header_len()` bytes (the header and its
+    /// options) and writes it. The buffer must hold that many bytes.
     #[inline]
-    pub fn fill_checksum(&mut self, header_len: usize) {
-        self.set_be16(field::CHECKSUM, 0);
-        let c = checksum::checksum(&self.buffer.as_ref()[..header_len]);
-        self.set_be16(field::CHECKSUM, c);
+    pub fn fill_checksum(&mut self) {
+        set16(self.buffer.as_mut(), field::CHECKSUM, 0);
+        let c = checksum::checksum(&self.buffer.as_ref()[..self.header_len()]);
+        set16(self.buffer.as_mut(), field::CHECKSUM, c);
     }
 }
 
@@ -164,7 +133,7 @@ mod tests {
         ip.set_total_len(0x74);
         ip.set_ident(7);
         assert!(!ip.verify_checksum());
-        ip.fill_checksum(20);
+        ip.fill_checksum();
         assert!(ip.verify_checksum());
         assert_eq!((ip.total_len(), ip.ident()), (0x74, 7));
         h[7] = 1;

@@ -1,9 +1,8 @@
 //! The IPv6 fixed header (RFC 8200) as a typed view over bytes, like
 //! [`crate::ipv4::Ipv4Header`]. Extension headers are not walked.
 
-use std::ops::Range;
-
-use crate::WireError;
+use crate::ether::be16;
+use crate::view::{header_view, set16};
 
 /// The fixed header.
 pub const HEADER_LEN: usize = 40;
@@ -20,34 +19,14 @@ pub mod field {
     pub const ADDRS: Range<usize> = 8..40;
 }
 
-/// An IPv6 header at the start of `buffer` (which may go on into the payload).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipv6Header<T> {
-    buffer: T,
-}
+header_view!(
+    /// An IPv6 header at the start of `buffer` (which may go on into the payload).
+    Ipv6Header,
+    HEADER_LEN,
+    "IPv6"
+);
 
 impl<T: AsRef<[u8]>> Ipv6Header<T> {
-    /// A view without a length check: the accessors panic on a buffer shorter than
-    /// [`HEADER_LEN`].
-    #[inline]
-    pub const fn new_unchecked(buffer: T) -> Ipv6Header<T> {
-        Ipv6Header { buffer }
-    }
-
-    /// A view of a buffer that holds at least the fixed header.
-    #[inline]
-    pub fn new_checked(buffer: T) -> Result<Ipv6Header<T>, WireError> {
-        if buffer.as_ref().len() < HEADER_LEN {
-            return Err(WireError::Truncated("IPv6"));
-        }
-        Ok(Ipv6Header { buffer })
-    }
-
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     #[inline]
     pub fn version(&self) -> u8 {
         self.buffer.as_ref()[field::VER_TC_FLOW.start] >> 4
@@ -56,8 +35,7 @@ impl<T: AsRef<[u8]>> Ipv6Header<T> {
     /// Bytes after the fixed header.
     #[inline]
     pub fn payload_len(&self) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[field::LENGTH.start], b[field::LENGTH.start + 1]])
+        be16(self.buffer.as_ref(), field::LENGTH.start)
     }
 
     #[inline]
@@ -76,8 +54,7 @@ impl<T: AsRef<[u8]>> Ipv6Header<T> {
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv6Header<T> {
     #[inline]
     pub fn set_payload_len(&mut self, v: u16) {
-        let r: Range<usize> = field::LENGTH;
-        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+        set16(self.buffer.as_mut(), field::LENGTH, v);
     }
 }
 

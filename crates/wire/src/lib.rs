@@ -22,6 +22,7 @@ pub mod ipv6;
 pub mod offload;
 pub mod tcp;
 pub mod udp;
+mod view;
 pub mod udp_merge;
 pub mod virtio;
 pub mod vxlan;

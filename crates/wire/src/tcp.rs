@@ -1,9 +1,8 @@
 //! The TCP header (RFC 9293) as a typed view over bytes, like
 //! [`crate::ipv4::Ipv4Header`]: the fields offloads read and rewrite.
 
-use std::ops::Range;
-
-use crate::WireError;
+use crate::ether::{be16, be32};
+use crate::view::{header_view, set16, set32};
 
 /// The header without options.
 pub const HEADER_LEN: usize = 20;
@@ -35,39 +34,17 @@ pub mod field {
     pub const OPTIONS: usize = 20;
 }
 
-/// A TCP header at the start of `buffer` (which may go on into the payload).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TcpHeader<T> {
-    buffer: T,
-}
+header_view!(
+    /// A TCP header at the start of `buffer` (which may go on into the payload).
+    TcpHeader,
+    HEADER_LEN,
+    "TCP"
+);
 
 impl<T: AsRef<[u8]>> TcpHeader<T> {
-    /// A view without a length check: the accessors panic on a buffer shorter than
-    /// [`HEADER_LEN`].
-    #[inline]
-    pub const fn new_unchecked(buffer: T) -> TcpHeader<T> {
-        TcpHeader { buffer }
-    }
-
-    /// A view of a buffer that holds at least the header without options.
-    #[inline]
-    pub fn new_checked(buffer: T) -> Result<TcpHeader<T>, WireError> {
-        if buffer.as_ref().len() < HEADER_LEN {
-            return Err(WireError::Truncated("TCP"));
-        }
-        Ok(TcpHeader { buffer })
-    }
-
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
     #[inline]
     pub fn seq_number(&self) -> u32 {
-        let b = self.buffer.as_ref();
-        let s = field::SEQ_NUM.start;
-        u32::from_be_bytes([b[s], b[s + 1], b[s + 2], b[s + 3]])
+        be32(self.buffer.as_ref(), field::SEQ_NUM.start)
     }
 
     /// The header's length in bytes, options included (the data offset times four).
@@ -84,16 +61,14 @@ impl<T: AsRef<[u8]>> TcpHeader<T> {
 
     #[inline]
     pub fn checksum(&self) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[field::CHECKSUM.start], b[field::CHECKSUM.start + 1]])
+        be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpHeader<T> {
     #[inline]
     pub fn set_seq_number(&mut self, v: u32) {
-        let r: Range<usize> = field::SEQ_NUM;
-        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+        set32(self.buffer.as_mut(), field::SEQ_NUM, v);
     }
 
     #[inline]
@@ -103,8 +78,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpHeader<T> {
 
     #[inline]
     pub fn set_checksum(&mut self, v: u16) {
-        let r: Range<usize> = field::CHECKSUM;
-        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
+        set16(self.buffer.as_mut(), field::CHECKSUM, v);
     }
 }
 

@@ -1,9 +1,8 @@
 //! The UDP header (RFC 768) as a typed view over bytes, like
 //! [`crate::ipv4::Ipv4Header`].
 
-use std::ops::Range;
-
-use crate::WireError;
+use crate::ether::be16;
+use crate::view::{header_view, set16};
 
 pub const HEADER_LEN: usize = 8;
 
@@ -18,54 +17,28 @@ pub mod field {
     pub const CHECKSUM: Range<usize> = 6..8;
 }
 
-/// A UDP header at the start of `buffer` (which may go on into the payload).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UdpHeader<T> {
-    buffer: T,
-}
+header_view!(
+    /// A UDP header at the start of `buffer` (which may go on into the payload).
+    UdpHeader,
+    HEADER_LEN,
+    "UDP"
+);
 
 impl<T: AsRef<[u8]>> UdpHeader<T> {
-    /// A view without a length check: the accessors panic on a buffer shorter than
-    /// [`HEADER_LEN`].
-    #[inline]
-    pub const fn new_unchecked(buffer: T) -> UdpHeader<T> {
-        UdpHeader { buffer }
-    }
-
-    /// A view of a buffer that holds at least the header.
-    #[inline]
-    pub fn new_checked(buffer: T) -> Result<UdpHeader<T>, WireError> {
-        if buffer.as_ref().len() < HEADER_LEN {
-            return Err(WireError::Truncated("UDP"));
-        }
-        Ok(UdpHeader { buffer })
-    }
-
-    #[inline]
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    #[inline]
-    fn be16(&self, r: Range<usize>) -> u16 {
-        let b = self.buffer.as_ref();
-        u16::from_be_bytes([b[r.start], b[r.start + 1]])
-    }
-
     #[inline]
     pub fn src_port(&self) -> u16 {
-        self.be16(field::SRC_PORT)
+        be16(self.buffer.as_ref(), field::SRC_PORT.start)
     }
 
     #[inline]
     pub fn dst_port(&self) -> u16 {
-        self.be16(field::DST_PORT)
+        be16(self.buffer.as_ref(), field::DST_PORT.start)
     }
 
     /// The datagram's length, header included.
     #[inline]
     pub fn len(&self) -> u16 {
-        self.be16(field::LENGTH)
+        be16(self.buffer.as_ref(), field::LENGTH.start)
     }
 
     /// True when the length field says zero bytes (an invalid datagram).
@@ -76,34 +49,29 @@ impl<T: AsRef<[u8]>> UdpHeader<T> {
 
     #[inline]
     pub fn checksum(&self) -> u16 {
-        self.be16(field::CHECKSUM)
+        be16(self.buffer.as_ref(), field::CHECKSUM.start)
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpHeader<T> {
     #[inline]
-    fn set_be16(&mut self, r: Range<usize>, v: u16) {
-        self.buffer.as_mut()[r].copy_from_slice(&v.to_be_bytes());
-    }
-
-    #[inline]
     pub fn set_src_port(&mut self, v: u16) {
-        self.set_be16(field::SRC_PORT, v);
+        set16(self.buffer.as_mut(), field::SRC_PORT, v);
     }
 
     #[inline]
     pub fn set_dst_port(&mut self, v: u16) {
-        self.set_be16(field::DST_PORT, v);
+        set16(self.buffer.as_mut(), field::DST_PORT, v);
     }
 
     #[inline]
     pub fn set_len(&mut self, v: u16) {
-        self.set_be16(field::LENGTH, v);
+        set16(self.buffer.as_mut(), field::LENGTH, v);
     }
 
     #[inline]
     pub fn set_checksum(&mut self, v: u16) {
-        self.set_be16(field::CHECKSUM, v);
+        set16(self.buffer.as_mut(), field::CHECKSUM, v);
     }
 }
 
