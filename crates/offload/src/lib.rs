@@ -21,7 +21,8 @@
 //! system calls, no threads, no clock; the daemon (`switchd`) and the host plumbing
 //! (`host`: UDP GSO/GRO sockets, TAPs) do the I/O around it. It reads and writes
 //! headers through `wire`'s typed views and knows no packet format of its own; it
-//! makes no switching decision.
+//! makes no switching decision. It links `wire` alone, never the engine (`switch`),
+//! the daemon or `host`.
 //!
 //! It is our own code, not a library's, because it is the hot path: each function
 //! works in place on the buffers the poll threads already hold, allocates nothing

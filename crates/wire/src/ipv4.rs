@@ -63,6 +63,18 @@ impl<T: AsRef<[u8]>> Ipv4Header<T> {
         be16(self.buffer.as_ref(), field::FLG_OFF.start) & 0x3fff != 0
     }
 
+    /// The Don't Fragment flag.
+    #[inline]
+    pub fn dont_fragment(&self) -> bool {
+        self.buffer.as_ref()[field::FLG_OFF.start] & 0x40 != 0
+    }
+
+    /// The fragment offset, in 8-byte units.
+    #[inline]
+    pub fn frag_offset(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::FLG_OFF.start) & 0x1fff
+    }
+
     #[inline]
     pub fn protocol(&self) -> u8 {
         self.buffer.as_ref()[field::PROTOCOL]
@@ -137,7 +149,8 @@ mod tests {
         assert!(ip.verify_checksum());
         assert_eq!((ip.total_len(), ip.ident()), (0x74, 7));
         h[7] = 1;
-        assert!(Ipv4Header::new_unchecked(&h[..]).is_fragment());
+        let ip = Ipv4Header::new_unchecked(&h[..]);
+        assert!(ip.is_fragment() && ip.dont_fragment() && ip.frag_offset() == 1);
         assert!(Ipv4Header::new_checked(&h[..19]).is_err());
         // A header length past the buffer's end does not verify (nor panic).
         h[0] = 0x4f;
