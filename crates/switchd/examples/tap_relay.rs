@@ -33,7 +33,7 @@ use switchd::PollSpin;
 use switchd::spin::SpinPolicy;
 use switchd::uplink::{UPLINK_NAME, UplinkSender};
 use wire::virtio::{F_DATA_VALID, HDR_LEN, VirtioNetHdr};
-use wire::{MacAddr, gso_split, offload, vxlan};
+use wire::{MacAddr, vxlan};
 
 /// Room for a 64 KB super-frame and its headers.
 const BUF: usize = 65_536 + 256;
@@ -273,7 +273,7 @@ fn from_tunnel(tap: &Tap, sock: &UdpTunnelSocket, buf: &mut [u8]) -> Result<Opti
             return Ok(Some((1, false)));
         }
         let frame = &buf[HDR_LEN..VXLAN_AT + n];
-        let whole = gso_split::received_super_frame(frame, MAX_SEGMENT_FRAME);
+        let whole = offload::received_super_frame(frame, MAX_SEGMENT_FRAME);
         let hdr = whole.unwrap_or(VirtioNetHdr {
             flags: F_DATA_VALID,
             ..VirtioNetHdr::default()

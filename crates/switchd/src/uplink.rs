@@ -12,18 +12,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use tracing::{info, warn};
-use wire::virtio::{
-    F_NEEDS_CSUM, F_UDP_TUNNEL_CSUM, GSO_ECN, GSO_TCPV4, GSO_TCPV6, GSO_UDP_TUNNEL_IPV4,
-    VirtioNetHdr,
-};
+use wire::virtio::VirtioNetHdr;
 use wire::{checksum, ether, vxlan};
 
 /// The uplink TAP's name (one per switchd, in its namespace).
 pub const UPLINK_NAME: &str = "nt-uplink";
 /// Outer Ethernet + IPv4 + UDP + VXLAN.
 const OUTER: usize = 14 + 20 + 8 + vxlan::HEADER_LEN;
-/// Largest inner part: the outer IPv4 length must fit 16 bits.
-const MAX_INNER: usize = 65_535 - (OUTER - 14);
 /// Source MAC of the frames written in (the kernel only checks the destination).
 const SRC_MAC: [u8; 6] = [0x02, 0x6e, 0x74, 0x00, 0x00, 0x01];
 
@@ -191,17 +186,9 @@ impl UplinkSender {
         remote: Ipv4Addr,
         mtu: usize,
     ) -> Option<io::Result<usize>> {
-        let mss = usize::from(hdr.gso_size);
-        let h = wire::offload::tcp_frame(frame)?;
-        // Every segment must fit the underlay: the kernel's forwarding would drop it.
-        if OUTER - 14 + h.payload + mss > mtu || h.payload + mss > MAX_INNER {
-            return None;
-        }
         self.parts.clear();
-        let sp = wire::gso_split::split(frame, mss, MAX_INNER, &mut self.parts).ok()?;
+        let (sp, t) = offload::split_for_udp_tunnel(frame, hdr, OUTER, mtu, &mut self.parts)?;
         let hl = sp.header_len();
-        // The inner type from the frame itself, not from what the VM claimed.
-        let inner = if sp.frame.ipv6 { GSO_TCPV6 } else { GSO_TCPV4 };
         let mut sent = 0;
         for i in 0..sp.parts {
             let payload = sp.payload(i);
@@ -214,14 +201,6 @@ impl UplinkSender {
                 remote,
             };
             write_outer(outer, &ends, vni, inner_len);
-            let t = VirtioNetHdr {
-                flags: F_NEEDS_CSUM | F_UDP_TUNNEL_CSUM,
-                gso_type: inner | (hdr.gso_type & GSO_ECN) | GSO_UDP_TUNNEL_IPV4,
-                hdr_len: (OUTER + hl) as u16,
-                gso_size: hdr.gso_size,
-                csum_start: (OUTER + sp.frame.l4) as u16,
-                csum_offset: 16,
-            };
             t.write_tunnel(vnet, 14 + 20, (OUTER + sp.frame.l3) as u16);
             let iov = [
                 IoSlice::new(&head),

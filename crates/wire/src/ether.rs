@@ -87,6 +87,20 @@ impl FromStr for MacAddr {
     }
 }
 
+/// The offset and EtherType of the L3 header behind Ethernet and at most one VLAN
+/// tag; None when the frame is too short for them.
+#[inline]
+pub fn l3_offset(f: &[u8]) -> Option<(usize, u16)> {
+    if f.len() < ETH_HLEN {
+        return None;
+    }
+    let ty = be16(f, 12);
+    if !matches!(ty, ETH_P_VLAN | ETH_P_QINQ) {
+        return Some((ETH_HLEN, ty));
+    }
+    (f.len() >= ETH_HLEN + VLAN_HLEN).then(|| (ETH_HLEN + VLAN_HLEN, be16(f, 16)))
+}
+
 /// Reads a big-endian u16 at `off`; the caller has checked the length.
 #[inline]
 pub fn be16(b: &[u8], off: usize) -> u16 {

@@ -6,6 +6,8 @@
 
 use crate::checksum;
 use crate::ether::{ETH_HLEN, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_ICMP, IPPROTO_ICMPV6, be16};
+use crate::ipv4::{self, Ipv4Header};
+use crate::ipv6::{self, Ipv6Header};
 
 /// Most of the original datagram quoted in an ICMPv4 error (576-byte reply).
 const V4_QUOTE: usize = 576 - 20 - 8;
@@ -19,7 +21,7 @@ pub fn must_not_fragment(frame: &[u8]) -> bool {
         return false;
     }
     match be16(frame, 12) {
-        ETH_P_IPV4 => frame[ETH_HLEN + 6] & 0x40 != 0,
+        ETH_P_IPV4 => Ipv4Header::new_unchecked(&frame[ETH_HLEN..]).dont_fragment(),
         ETH_P_IPV6 => true,
         _ => false,
     }
@@ -47,21 +49,21 @@ fn ether_swapped(frame: &[u8], ethertype: u16, out: &mut Vec<u8>) {
 
 fn v4(frame: &[u8], mtu: u16) -> Option<Vec<u8>> {
     let ip = frame.get(ETH_HLEN..)?;
-    let ihl = usize::from(ip.first()? & 0x0f) * 4;
-    if ip.len() < 20 || ip[0] >> 4 != 4 || ihl < 20 || ip.len() < ihl {
+    let h = Ipv4Header::new_checked(ip).ok()?;
+    let ihl = h.header_len();
+    if h.version() != 4 || ihl < ipv4::HEADER_LEN || ip.len() < ihl {
         return None;
     }
-    let (src, dst) = (&ip[12..16], &ip[16..20]);
+    let (src, dst) = h.addrs().split_at(4);
     let unicast = |a: &[u8]| a[0] != 0 && a[0] < 224 && a != [255, 255, 255, 255];
     if !unicast(src) || !unicast(dst) {
         return None;
     }
     // Never an error about an error (RFC 1122 3.2.2), nor about a non-first fragment.
-    let frag_off = be16(ip, 6) & 0x1fff;
-    if frag_off != 0 {
+    if h.frag_offset() != 0 {
         return None;
     }
-    if ip[9] == IPPROTO_ICMP && ip.get(ihl).is_some_and(|t| ![0, 8, 13, 14].contains(t)) {
+    if h.protocol() == IPPROTO_ICMP && ip.get(ihl).is_some_and(|t| ![0, 8, 13, 14].contains(t)) {
         return None;
     }
     let quote = &ip[..ip.len().min(V4_QUOTE)];
@@ -86,15 +88,16 @@ fn v4(frame: &[u8], mtu: u16) -> Option<Vec<u8>> {
 
 fn v6(frame: &[u8], mtu: u16) -> Option<Vec<u8>> {
     let ip = frame.get(ETH_HLEN..)?;
-    if ip.len() < 40 || ip[0] >> 4 != 6 {
+    let h = Ipv6Header::new_checked(ip).ok()?;
+    if h.version() != 6 {
         return None;
     }
-    let (src, dst) = (&ip[8..24], &ip[24..40]);
+    let (src, dst) = h.addrs().split_at(16);
     let bad = |a: &[u8]| a[0] == 0xff || a.iter().all(|b| *b == 0);
     if bad(src) || bad(dst) {
         return None;
     }
-    if ip[6] == IPPROTO_ICMPV6 && ip.get(40).is_some_and(|t| *t < 128) {
+    if h.next_header() == IPPROTO_ICMPV6 && ip.get(ipv6::HEADER_LEN).is_some_and(|t| *t < 128) {
         return None;
     }
     let quote = &ip[..ip.len().min(V6_QUOTE)];

@@ -3,11 +3,11 @@
 
 use super::worker::Worker;
 use super::*;
+use offload::{Pushed, RxChecksum, check_rx_checksum};
 use std::io::ErrorKind;
 use std::net::Ipv4Addr;
 use switch::{PortId, PortType, TunnelMeta};
 use tracing::warn;
-use wire::offload::{Pushed, RxChecksum, check_rx_checksum};
 use wire::virtio::{F_DATA_VALID, VirtioNetHdr};
 use wire::{PacketBuf, ether, gre};
 
@@ -93,7 +93,7 @@ impl Worker {
         // Segments no bigger than the tunnel carries, and at most 1500-byte packets
         // (a smaller segment size is always safe if the VM forwards it).
         let max_segment = mtu.saturating_sub(VXLAN_OUTER).min(1514);
-        let Some(hdr) = wire::gso_split::received_super_frame(buf.data(), max_segment) else {
+        let Some(hdr) = offload::received_super_frame(buf.data(), max_segment) else {
             return false;
         };
         self.gro_flush();
@@ -148,7 +148,7 @@ impl Worker {
                     let i = self.slot();
                     self.frames[i].buf.set_from(frame);
                     // Checked here: a VM's kernel need not check again (and UDP
-                    // runs into its TAP may be merged, see wire::udp_merge).
+                    // runs into its TAP may be merged, see offload::UdpMerge).
                     self.frames[i].hdr = VirtioNetHdr {
                         flags: if checked { F_DATA_VALID } else { 0 },
                         ..VirtioNetHdr::default()

@@ -5,10 +5,10 @@
 
 use super::worker::Worker;
 use super::*;
+use offload::{complete_checksum, segment_tcp};
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use switch::{PortId, PortType};
-use wire::offload::{complete_checksum, segment_tcp};
 use wire::virtio::VirtioNetHdr;
 use wire::{PacketBuf, ether, gre};
 
@@ -42,8 +42,7 @@ impl Worker {
         let outer = OUTER_IP + if vxlan { 8 } else { 0 } + prefix;
         // What one packet on the underlay will carry: the frame, or one segment.
         let piece = if hdr.is_gso() {
-            wire::offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload)
-                + usize::from(hdr.gso_size)
+            offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload) + usize::from(hdr.gso_size)
         } else {
             pkt.len()
         };
@@ -78,7 +77,7 @@ impl Worker {
             return Some(
                 match segment_tcp(pkt.data(), gso, prefix, &mut self.tx_segs) {
                     Ok(_) => {
-                        let hl = wire::offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload);
+                        let hl = offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload);
                         self.send_gre_segments(t, prefix, prefix + hl + gso)
                     }
                     Err(_) => Err(std::io::Error::from(std::io::ErrorKind::InvalidData)),
@@ -124,7 +123,7 @@ impl Worker {
         const PAIRS: usize = 64;
         let prefix = vxlan::HEADER_LEN;
         self.tx_segs.clear();
-        let (n, h) = wire::offload::segment_tcp_headers(frame, mss, prefix, &mut self.tx_segs)
+        let (n, h) = offload::segment_tcp_headers(frame, mss, prefix, &mut self.tx_segs)
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
         let each = prefix + h.payload;
         for i in 0..n {

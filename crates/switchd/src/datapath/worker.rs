@@ -9,6 +9,7 @@ use crate::spin::SpinPolicy;
 use crate::underlay::Underlay;
 use crate::uplink::UplinkSender;
 use mio::Events;
+use offload::Coalescer;
 use std::collections::VecDeque;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -17,7 +18,6 @@ use std::sync::atomic::Ordering;
 use switch::{FlowKey, Output, PortStats, PortType, TunnelIndex, TunnelKey, TunnelMeta};
 use tracing::warn;
 use wire::PacketBuf;
-use wire::offload::Coalescer;
 use wire::virtio::VirtioNetHdr;
 
 /// How often the first thread ages the engine's tables and checks the uplink.
@@ -141,8 +141,8 @@ pub(super) struct Worker {
     pub tun_fits: Vec<bool>,
     pub tun_ports: Vec<(PortId, usize)>,
     /// UDP datagrams of one flow on their way into one TAP port, merged into one
-    /// UDP GSO packet (see `wire::udp_merge`), and that port.
-    pub udp_run: wire::udp_merge::UdpMerge,
+    /// UDP GSO packet (see `offload::UdpMerge`), and that port.
+    pub udp_run: offload::UdpMerge,
     pub udp_run_port: Option<PortId>,
     /// The kernel does not take GSO_UDP_L4 on TAP writes (before Linux 6.2, or it
     /// refused one): no merging.
@@ -189,7 +189,7 @@ impl Worker {
             tun_fits: Vec::with_capacity(TUN_BATCH),
             tun_ports: Vec::with_capacity(TUN_BATCH),
             tun_runs: super::tunnel_runs::Runs::with_capacity(TUN_BATCH),
-            udp_run: wire::udp_merge::UdpMerge::with_capacity(65_536),
+            udp_run: offload::UdpMerge::with_capacity(65_536),
             udp_run_port: None,
             udp_merge_off: !host::tap_takes_udp_gso(),
             tun_outcome: Vec::with_capacity(TUN_BATCH),

@@ -11,10 +11,14 @@
 
 use std::ops::Range;
 
-use crate::WireError;
-use crate::checksum;
-use crate::ether::be16;
-use crate::offload::{Segmenter, TcpChecksum, TcpFrame, pseudo_sum, tcp_frame};
+use crate::csum::pseudo_sum;
+use crate::frame::{TcpFrame, tcp_frame};
+use crate::gso;
+use crate::segment::{Segmenter, TcpChecksum};
+use wire::WireError;
+use wire::checksum;
+use wire::ipv6;
+use wire::virtio::{GSO_ECN, VirtioNetHdr};
 
 /// How a super-frame was cut: every part's headers are `header_len` bytes, part `i`'s
 /// are at `i * header_len` in the output, followed by `payload(i)` of the frame.
@@ -72,6 +76,35 @@ pub fn split(
     Ok(sp)
 }
 
+/// Cuts TCP super-frame `frame` (offload state `hdr`) for a TAP that takes GSO over
+/// a UDP tunnel, behind `outer` bytes of outer Ethernet, IPv4, UDP and VXLAN headers,
+/// over an underlay of `mtu` bytes: each part's headers are appended to `out`, and
+/// every part goes with the returned offload state. None when it cannot go that way:
+/// not TCP, or segments too big for the underlay (the kernel's forwarding would drop
+/// them) or for the outer IPv4 length.
+pub fn split_for_udp_tunnel(
+    frame: &[u8],
+    hdr: &VirtioNetHdr,
+    outer: usize,
+    mtu: usize,
+    out: &mut Vec<u8>,
+) -> Option<(Split, VirtioNetHdr)> {
+    let mss = usize::from(hdr.gso_size);
+    let h = tcp_frame(frame)?;
+    let outer_ip = outer.saturating_sub(wire::ether::ETH_HLEN);
+    // The outer IPv4 length must fit 16 bits.
+    let max_inner = usize::from(u16::MAX).checked_sub(outer_ip)?;
+    if outer_ip + h.payload + mss > mtu || h.payload + mss > max_inner {
+        return None;
+    }
+    let sp = split(frame, mss, max_inner, out).ok()?;
+    let ecn = hdr.gso_type & GSO_ECN != 0;
+    Some((
+        sp,
+        gso::tcp_in_udp_tunnel(&sp.frame, hdr.gso_size, ecn, outer),
+    ))
+}
+
 /// A TCP frame that came out of a tunnel whole — bigger than any one packet on the
 /// underlay could carry, so it was never segmented (a tunnel-GSO super-frame that
 /// crossed only veths): its offload state, to hand it on as a super-frame with its
@@ -81,16 +114,12 @@ pub fn split(
 /// size is what fits in a `max_segment_frame`-byte inner frame. None when it is not
 /// such a frame (not TCP, inconsistent IP length, not partial, or no bigger than
 /// one segment).
-pub fn received_super_frame(
-    frame: &[u8],
-    max_segment_frame: usize,
-) -> Option<crate::virtio::VirtioNetHdr> {
-    use crate::virtio::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, VirtioNetHdr};
+pub fn received_super_frame(frame: &[u8], max_segment_frame: usize) -> Option<VirtioNetHdr> {
     let h = tcp_frame(frame)?;
     let ip_len = if h.ipv6 {
-        usize::from(be16(frame, h.l3 + 4)) + 40
+        usize::from(h.ipv6(frame).payload_len()) + ipv6::HEADER_LEN
     } else {
-        usize::from(be16(frame, h.l3 + 2))
+        usize::from(h.ipv4(frame).total_len())
     };
     if h.l3 + ip_len != frame.len() {
         return None;
@@ -102,23 +131,17 @@ pub fn received_super_frame(
         return None;
     }
     let partial = !checksum::finish(pseudo_sum(frame, &h, frame.len() - h.l4));
-    if be16(frame, h.l4 + 16) != partial {
+    if h.tcp(frame).checksum() != partial {
         return None;
     }
-    Some(VirtioNetHdr {
-        flags: F_NEEDS_CSUM,
-        gso_type: if h.ipv6 { GSO_TCPV6 } else { GSO_TCPV4 },
-        hdr_len: h.payload as u16,
-        gso_size: mss as u16,
-        csum_start: h.l4 as u16,
-        csum_offset: 16,
-    })
+    Some(gso::tcp(&h, mss as u16))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::offload::{TCP_CWR, TCP_FIN, segment_tcp};
+    use crate::segment_tcp;
+    use wire::tcp::{CWR as TCP_CWR, FIN as TCP_FIN};
 
     /// An Ethernet + IPv4/IPv6 + TCP (with 12 bytes of options) super-frame.
     fn super_frame(ipv6: bool, payload: usize, flags: u8) -> Vec<u8> {
@@ -233,8 +256,8 @@ mod tests {
             let c = checksum::finish(checksum::add(seed, &full[l4..]));
             full[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
             assert_eq!(
-                crate::offload::check_rx_checksum(&mut full),
-                crate::offload::RxChecksum::Valid
+                crate::check_rx_checksum(&mut full),
+                crate::RxChecksum::Valid
             );
         }
         // One segment's worth, a wrong IP length, or UDP: not a super-frame.

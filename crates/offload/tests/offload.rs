@@ -1,10 +1,10 @@
 //! Software TSO/GRO on crafted packets: sequence numbers, IDs, flags, lengths,
 //! checksums, IPv4 and IPv6, gaps.
 
-use wire::checksum;
-use wire::offload::{
+use offload::{
     Coalescer, Pushed, RxChecksum, check_rx_checksum, complete_checksum, segment_tcp, tcp_frame,
 };
+use wire::checksum;
 use wire::virtio::{F_NEEDS_CSUM, GSO_TCPV4, GSO_TCPV6, VirtioNetHdr};
 
 const SEQ: u32 = 0xfffff000; // wraps during the test
@@ -319,7 +319,7 @@ fn header_only_segmentation_matches_full_segmentation() {
             let mut full = Vec::new();
             let n = segment_tcp(&sf, mss, 8, &mut full).unwrap();
             let mut hdrs = Vec::new();
-            let (m, h) = wire::offload::segment_tcp_headers(&sf, mss, 8, &mut hdrs).unwrap();
+            let (m, h) = offload::segment_tcp_headers(&sf, mss, 8, &mut hdrs).unwrap();
             assert_eq!(n, m);
             let each = 8 + h.payload;
             let mut joined = Vec::new();

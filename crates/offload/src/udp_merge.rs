@@ -14,14 +14,17 @@
 //! may be shorter and ends the run. At most [`MAX_DATAGRAMS`] datagrams and 65,535
 //! bytes of IPv4 packet or IPv6 payload.
 
-use crate::checksum;
-use crate::virtio::{F_DATA_VALID, F_NEEDS_CSUM, GSO_UDP_L4, VirtioNetHdr};
 use std::ops::Range;
+use wire::checksum;
+use wire::ether::{ETH_HLEN as ETH, ETH_P_IPV4, ETH_P_IPV6, IPPROTO_UDP, l3_offset};
+use wire::ipv4::{self, Ipv4Header};
+use wire::ipv6::{self, Ipv6Header};
+use wire::udp::{self, UdpHeader};
+use wire::virtio::{F_DATA_VALID, F_NEEDS_CSUM, GSO_UDP_L4, VirtioNetHdr};
 
 /// Most datagrams merged into one packet.
 pub const MAX_DATAGRAMS: usize = 64;
-const ETH: usize = 14;
-const UDP: usize = 8;
+const UDP: usize = udp::HEADER_LEN;
 
 /// The IP version of a run; the header offsets follow from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,8 +38,8 @@ impl Family {
     /// The IP header's length (no options, no extension headers).
     const fn ip(self) -> usize {
         match self {
-            Family::V4 => 20,
-            Family::V6 => 40,
+            Family::V4 => ipv4::HEADER_LEN,
+            Family::V6 => ipv6::HEADER_LEN,
         }
     }
 
@@ -66,7 +69,7 @@ impl Family {
     fn counted(self, frame_len: usize) -> usize {
         match self {
             Family::V4 => frame_len - ETH,
-            Family::V6 => frame_len - ETH - 40,
+            Family::V6 => frame_len - ETH - ipv6::HEADER_LEN,
         }
     }
 }
@@ -90,46 +93,54 @@ pub struct UdpMerge {
     frame_bytes: usize,
 }
 
-fn be16(f: &[u8], at: usize) -> usize {
-    usize::from(u16::from_be_bytes([f[at], f[at + 1]]))
-}
-
 /// The family and UDP payload length of `frame` if it is a datagram that may be
 /// merged.
 fn mergeable(frame: &[u8], hdr: &VirtioNetHdr) -> Option<(Family, usize)> {
     if hdr.is_gso() || frame.len() <= Family::V4.headers() {
         return None;
     }
-    let family = match (frame[12], frame[13]) {
-        (0x08, 0x00) if frame[14] == 0x45 && frame[23] == 17 => Family::V4,
-        (0x86, 0xdd)
-            if frame.len() > Family::V6.headers() && frame[14] >> 4 == 6 && frame[20] == 17 =>
-        {
+    // IPv4 without options, or IPv6; UDP right behind.
+    let ip = &frame[ETH..];
+    let family = match l3_offset(frame) {
+        Some((ETH, ETH_P_IPV4)) => {
+            let ip = Ipv4Header::new_unchecked(ip);
+            let plain = ip.version() == 4 && ip.header_len() == ipv4::HEADER_LEN;
+            if !(plain && ip.protocol() == IPPROTO_UDP) {
+                return None;
+            }
+            Family::V4
+        }
+        Some((ETH, ETH_P_IPV6)) if frame.len() > Family::V6.headers() => {
+            let ip = Ipv6Header::new_unchecked(ip);
+            if !(ip.version() == 6 && ip.next_header() == IPPROTO_UDP) {
+                return None;
+            }
             Family::V6
         }
         _ => return None,
     };
     let partial = hdr.flags == F_NEEDS_CSUM
         && usize::from(hdr.csum_start) == family.udp()
-        && hdr.csum_offset == 6;
+        && usize::from(hdr.csum_offset) == udp::field::CHECKSUM.start;
     let checked = hdr.flags == F_DATA_VALID;
     if !(partial || checked) {
         return None;
     }
-    let udp_len = be16(frame, family.udp() + 4);
+    let udp_len = usize::from(UdpHeader::new_unchecked(&frame[family.udp()..]).len());
     let lengths = match family {
         Family::V4 => {
+            let ip = Ipv4Header::new_unchecked(ip);
             // A corrupt IP header stays as it is, for the receiver to drop; so do
             // fragments (MF or an offset).
-            if checksum::checksum(&frame[ETH..ETH + 20]) != 0 || be16(frame, 20) & 0x3fff != 0 {
+            if !ip.verify_checksum() || ip.is_fragment() {
                 return None;
             }
-            let total = be16(frame, 16);
-            total == frame.len() - ETH && udp_len == total - 20
+            let total = usize::from(ip.total_len());
+            total == frame.len() - ETH && udp_len == total - ipv4::HEADER_LEN
         }
         Family::V6 => {
-            let payload = be16(frame, 18);
-            payload == frame.len() - ETH - 40 && udp_len == payload
+            let payload = usize::from(Ipv6Header::new_unchecked(ip).payload_len());
+            payload == frame.len() - ETH - ipv6::HEADER_LEN && udp_len == payload
         }
     };
     (lengths && udp_len > UDP).then_some((family, udp_len - UDP))
@@ -160,7 +171,7 @@ impl UdpMerge {
             return false;
         };
         let id = match family {
-            Family::V4 => u16::from_be_bytes([frame[18], frame[19]]),
+            Family::V4 => Ipv4Header::new_unchecked(&frame[ETH..]).ident(),
             Family::V6 => 0,
         };
         if self.count == 0 {
@@ -215,31 +226,31 @@ impl UdpMerge {
         let mut pseudo = match family {
             Family::V4 => {
                 let total = (f.len() - ETH) as u16;
-                f[16..18].copy_from_slice(&total.to_be_bytes());
-                f[24..26].fill(0);
-                let ip_sum = checksum::checksum(&f[ETH..ETH + 20]);
-                f[24..26].copy_from_slice(&ip_sum.to_be_bytes());
-                checksum::add(0, &f[26..34])
+                let mut ip = Ipv4Header::new_unchecked(&mut f[ETH..udp]);
+                ip.set_total_len(total);
+                ip.fill_checksum();
+                checksum::add(0, ip.addrs())
             }
             Family::V6 => {
-                f[18..20].copy_from_slice(&udp_len.to_be_bytes());
-                checksum::add(0, &f[22..54])
+                let mut ip = Ipv6Header::new_unchecked(&mut f[ETH..udp]);
+                ip.set_payload_len(udp_len);
+                checksum::add(0, ip.addrs())
             }
         };
-        f[udp + 4..udp + 6].copy_from_slice(&udp_len.to_be_bytes());
+        let mut uh = UdpHeader::new_unchecked(&mut f[udp..family.headers()]);
+        uh.set_len(udp_len);
         // The pseudo-header sum for the whole packet, not complemented: the device
         // (here the receiving kernel) adds the data and adjusts it per datagram.
-        pseudo = checksum::add(pseudo, &[0, 17]);
+        pseudo = checksum::add(pseudo, &[0, IPPROTO_UDP]);
         pseudo = checksum::add(pseudo, &udp_len.to_be_bytes());
-        let partial = !checksum::finish(pseudo);
-        f[udp + 6..udp + 8].copy_from_slice(&partial.to_be_bytes());
+        uh.set_checksum(!checksum::finish(pseudo));
         let hdr = VirtioNetHdr {
             flags: F_NEEDS_CSUM,
             gso_type: GSO_UDP_L4,
             hdr_len: family.headers() as u16,
             gso_size: self.segment as u16,
             csum_start: udp as u16,
-            csum_offset: 6,
+            csum_offset: udp::field::CHECKSUM.start as u16,
         };
         Some((hdr, &self.frame, count, bytes))
     }
@@ -273,8 +284,8 @@ mod tests {
     fn assert_partial_sum_right(d: &[u8]) {
         let mut d = d.to_vec();
         assert_eq!(
-            crate::offload::check_rx_checksum(&mut d),
-            crate::offload::RxChecksum::Completed,
+            crate::check_rx_checksum(&mut d),
+            crate::RxChecksum::Completed,
             "the partial checksum is not this datagram's pseudo-header sum"
         );
     }
