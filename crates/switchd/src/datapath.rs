@@ -4,13 +4,9 @@
 //! per batch of frames (shared.rs); everything a thread needs between batches — the
 //! port table, tunnel index, sockets, counters — is its own (worker.rs).
 
-mod batch;
 mod port_table;
 mod requests;
 mod shared;
-mod tunnel_runs;
-mod tunnel_rx;
-mod tunnel_tx;
 mod worker;
 
 use crate::backend::{self, Backend};

@@ -3,8 +3,8 @@
 //! tunnel packets that leaves in one sendmmsg (VXLAN: in UDP GSO runs, see
 //! `tunnel_runs`).
 
-use super::worker::Worker;
-use super::*;
+use super::super::*;
+use super::Worker;
 use offload::{complete_checksum, segment_tcp};
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -49,7 +49,7 @@ impl Worker {
         let path = self.underlay.path(t.remote, Instant::now());
         if outer + piece > path.mtu && wire::icmp::must_not_fragment(pkt.data()) {
             let mtu = path.mtu.saturating_sub(outer + ether::ETH_HLEN) as u16;
-            self.too_big = wire::icmp::too_big_reply(pkt.data(), mtu);
+            self.tx.too_big = wire::icmp::too_big_reply(pkt.data(), mtu);
             self.counts.port(t.port).tx_dropped += 1;
             return None;
         }
@@ -72,10 +72,10 @@ impl Worker {
         }
         if hdr.is_gso() {
             self.flush_tunnel_batch();
-            self.tx_segs.clear();
+            self.tx.segs.clear();
             let gso = usize::from(hdr.gso_size);
             return Some(
-                match segment_tcp(pkt.data(), gso, prefix, &mut self.tx_segs) {
+                match segment_tcp(pkt.data(), gso, prefix, &mut self.tx.segs) {
                     Ok(_) => {
                         let hl = offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload);
                         self.send_gre_segments(t, prefix, prefix + hl + gso)
@@ -93,19 +93,20 @@ impl Worker {
         } else {
             gre::write_header(pkt.push(prefix), ether::ETH_P_TEB, t.gre_key);
         }
-        if self.tun_kind != t.kind {
+        if self.tx.kind != t.kind {
             self.flush_tunnel_batch();
-            self.tun_kind = t.kind;
+            self.tx.kind = t.kind;
         }
-        let start = self.tun_pending.len();
-        self.tun_pending.extend_from_slice(pkt.data());
+        let start = self.tx.pending.len();
+        self.tx.pending.extend_from_slice(pkt.data());
         let port = if vxlan { vxlan::UDP_PORT } else { 0 };
-        self.tun_msgs
+        self.tx
+            .msgs
             .push((start, pkt.len(), SocketAddrV4::new(t.remote, port)));
-        self.tun_fits.push(outer + len <= path.mtu);
-        self.tun_ports.push((t.port, len));
+        self.tx.fits.push(outer + len <= path.mtu);
+        self.tx.ports.push((t.port, len));
         pkt.pull(prefix);
-        if self.tun_msgs.len() >= TUN_BATCH {
+        if self.tx.msgs.len() >= TUN_BATCH {
             self.flush_tunnel_batch();
         }
         None
@@ -122,12 +123,12 @@ impl Worker {
     ) -> std::io::Result<usize> {
         const PAIRS: usize = 64;
         let prefix = vxlan::HEADER_LEN;
-        self.tx_segs.clear();
-        let (n, h) = offload::segment_tcp_headers(frame, mss, prefix, &mut self.tx_segs)
+        self.tx.segs.clear();
+        let (n, h) = offload::segment_tcp_headers(frame, mss, prefix, &mut self.tx.segs)
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
         let each = prefix + h.payload;
         for i in 0..n {
-            vxlan::write_header(&mut self.tx_segs[i * each..i * each + prefix], t.id as u32);
+            vxlan::write_header(&mut self.tx.segs[i * each..i * each + prefix], t.id as u32);
         }
         let Some(sock) = &self.snap.udp else {
             return Err(std::io::Error::from(std::io::ErrorKind::NotConnected));
@@ -141,7 +142,7 @@ impl Worker {
             let last = (first + per_send).min(n);
             let mut iov = [std::io::IoSlice::new(&[]); 2 * PAIRS];
             for (k, i) in (first..last).enumerate() {
-                iov[2 * k] = std::io::IoSlice::new(&self.tx_segs[i * each..(i + 1) * each]);
+                iov[2 * k] = std::io::IoSlice::new(&self.tx.segs[i * each..(i + 1) * each]);
                 let start = (h.payload + i * mss).min(frame.len());
                 let end = (h.payload + (i + 1) * mss).min(frame.len());
                 iov[2 * k + 1] = std::io::IoSlice::new(&frame[start..end]);
@@ -154,28 +155,28 @@ impl Worker {
 
     /// Sends the gathered small tunnel packets and counts them on their ports.
     pub(super) fn flush_tunnel_batch(&mut self) {
-        if self.tun_msgs.is_empty() {
+        if self.tx.msgs.is_empty() {
             return;
         }
-        let mut outcome = std::mem::take(&mut self.tun_outcome);
-        match (self.tun_kind, &self.snap.udp, &self.snap.gre) {
+        let mut outcome = std::mem::take(&mut self.tx.outcome);
+        match (self.tx.kind, &self.snap.udp, &self.snap.gre) {
             (PortType::Vxlan, Some(s), _) => {
-                let (runs, packets) = self.tun_runs.send(
+                let (runs, packets) = self.tx.runs.send(
                     s,
-                    &self.tun_pending,
-                    &self.tun_msgs,
-                    &self.tun_fits,
+                    &self.tx.pending,
+                    &self.tx.msgs,
+                    &self.tx.fits,
                     &mut outcome,
                 );
                 self.counts.tunnels.tx_runs += runs;
                 self.counts.tunnels.tx_run_packets += packets;
             }
             (PortType::Gre, _, Some(s)) => {
-                s.send_many(&self.tun_pending, &self.tun_msgs, &mut outcome)
+                s.send_many(&self.tx.pending, &self.tx.msgs, &mut outcome)
             }
             _ => outcome.clear(),
         }
-        for (i, &(port, bytes)) in self.tun_ports.iter().enumerate() {
+        for (i, &(port, bytes)) in self.tx.ports.iter().enumerate() {
             let s = self.counts.port(port);
             match outcome.get(i) {
                 Some(Ok(())) => {
@@ -186,11 +187,11 @@ impl Worker {
                 _ => s.tx_errors += 1,
             }
         }
-        self.tun_outcome = outcome;
-        self.tun_pending.clear();
-        self.tun_msgs.clear();
-        self.tun_fits.clear();
-        self.tun_ports.clear();
+        self.tx.outcome = outcome;
+        self.tx.pending.clear();
+        self.tx.msgs.clear();
+        self.tx.fits.clear();
+        self.tx.ports.clear();
     }
 
     /// The segments in `tx_segs` (each `stride` bytes, the last maybe shorter)
@@ -201,12 +202,12 @@ impl Worker {
         prefix: usize,
         stride: usize,
     ) -> std::io::Result<usize> {
-        for seg in self.tx_segs.chunks_mut(stride) {
+        for seg in self.tx.segs.chunks_mut(stride) {
             gre::write_header(&mut seg[..prefix], ether::ETH_P_TEB, t.gre_key);
         }
         let Some(s) = &self.snap.gre else {
             return Err(std::io::Error::from(std::io::ErrorKind::NotConnected));
         };
-        s.send_batch(&self.tx_segs, stride, t.remote)
+        s.send_batch(&self.tx.segs, stride, t.remote)
     }
 }

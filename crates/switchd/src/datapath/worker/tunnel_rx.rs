@@ -1,8 +1,8 @@
 //! Tunnel receive: VXLAN datagrams (UDP GRO runs, or whole super-frames) and GRE
 //! batches, coalesced back into super-frames and handed to the engine.
 
-use super::worker::Worker;
-use super::*;
+use super::super::*;
+use super::Worker;
 use offload::{Pushed, RxChecksum, check_rx_checksum};
 use std::io::ErrorKind;
 use std::net::Ipv4Addr;
@@ -13,9 +13,9 @@ use wire::{PacketBuf, ether, gre};
 
 impl Worker {
     pub(super) fn service_udp(&mut self) -> bool {
-        let mut buf = std::mem::take(&mut self.udp_buf);
+        let mut buf = std::mem::take(&mut self.rx.udp_buf);
         let more = self.service_udp_with(&mut buf);
-        self.udp_buf = buf;
+        self.rx.udp_buf = buf;
         more
     }
 
@@ -99,8 +99,8 @@ impl Worker {
         self.gro_flush();
         self.counts.tunnels.rx_super_frames += 1;
         let i = self.slot();
-        std::mem::swap(&mut self.frames[i].buf, buf);
-        self.frames[i].hdr = hdr;
+        std::mem::swap(&mut self.batch.frames[i].buf, buf);
+        self.batch.frames[i].hdr = hdr;
         self.tunnel_in_port(id, src, None, vni);
         true
     }
@@ -131,25 +131,26 @@ impl Worker {
             return;
         };
         if self
+            .rx
             .gro_src
             .is_some_and(|(p, v, s, d)| (p, v, s, d) != (id, vni, src, dst))
         {
             self.gro_flush();
         }
         loop {
-            match self.gro.push(frame) {
+            match self.rx.gro.push(frame) {
                 Pushed::Merged => {
-                    self.gro_src = Some((id, vni, src, dst));
+                    self.rx.gro_src = Some((id, vni, src, dst));
                     return;
                 }
                 Pushed::Flush => self.gro_flush(),
                 Pushed::NotTcp => {
                     self.gro_flush();
                     let i = self.slot();
-                    self.frames[i].buf.set_from(frame);
+                    self.batch.frames[i].buf.set_from(frame);
                     // Checked here: a VM's kernel need not check again (and UDP
                     // runs into its TAP may be merged, see offload::UdpMerge).
-                    self.frames[i].hdr = VirtioNetHdr {
+                    self.batch.frames[i].hdr = VirtioNetHdr {
                         flags: if checked { F_DATA_VALID } else { 0 },
                         ..VirtioNetHdr::default()
                     };
@@ -161,27 +162,27 @@ impl Worker {
     }
 
     pub(super) fn gro_flush(&mut self) {
-        let Some((id, vni, src, dst)) = self.gro_src.take() else {
+        let Some((id, vni, src, dst)) = self.rx.gro_src.take() else {
             return;
         };
         let i = self.slot();
-        let Some(hdr) = self.gro.flush_into(&mut self.frames[i].buf) else {
+        let Some(hdr) = self.rx.gro.flush_into(&mut self.batch.frames[i].buf) else {
             return;
         };
-        self.frames[i].hdr = hdr;
+        self.batch.frames[i].hdr = hdr;
         self.tunnel_in_port(id, src, dst, vni);
     }
 
     pub(super) fn service_gre(&mut self) -> bool {
-        if self.gre_buf.is_empty() {
-            self.gre_buf = vec![0; GRE_SLOTS * GRE_SLOT];
+        if self.rx.gre_buf.is_empty() {
+            self.rx.gre_buf = vec![0; GRE_SLOTS * GRE_SLOT];
         }
-        let mut buf = std::mem::take(&mut self.gre_buf);
-        let mut pkts = std::mem::take(&mut self.gre_pkts);
+        let mut buf = std::mem::take(&mut self.rx.gre_buf);
+        let mut pkts = std::mem::take(&mut self.rx.gre_pkts);
         let more = self.service_gre_with(&mut buf, &mut pkts);
         self.gro_flush();
-        self.gre_buf = buf;
-        self.gre_pkts = pkts;
+        self.rx.gre_buf = buf;
+        self.rx.gre_pkts = pkts;
         more
     }
 
@@ -235,8 +236,8 @@ impl Worker {
         key: u64,
     ) {
         let local = self.snap.ports.get(id).and_then(|p| p.local);
-        let i = self.nframes;
-        let f = &mut self.frames[i];
+        let i = self.batch.nframes;
+        let f = &mut self.batch.frames[i];
         f.in_port = id;
         f.tun = Some(TunnelMeta {
             id: key,

@@ -3,6 +3,11 @@
 //! and tunnel index, its own buffers and its own counters, added to the shared ones
 //! once per batch. Frames are read into a batch and switched together (batch.rs).
 
+mod batch;
+mod tunnel_runs;
+mod tunnel_rx;
+mod tunnel_tx;
+
 use super::shared::Core;
 use super::*;
 use crate::spin::SpinPolicy;
@@ -25,32 +30,32 @@ const TICK: Duration = Duration::from_secs(1);
 
 /// What a poll thread knows of a port: its device, and how to send out of it.
 pub(super) struct PortInfo {
-    pub backend: Arc<Backend>,
+    backend: Arc<Backend>,
     /// The poll threads that read it.
-    pub readers: super::shared::Readers,
-    pub kind: PortType,
-    pub tunnel_key: TunnelKey,
+    readers: super::shared::Readers,
+    kind: PortType,
+    tunnel_key: TunnelKey,
     /// A GRE key is sent (the port has a `key` option).
-    pub keyed: bool,
-    pub remote: Option<Ipv4Addr>,
-    pub local: Option<Ipv4Addr>,
+    keyed: bool,
+    remote: Option<Ipv4Addr>,
+    local: Option<Ipv4Addr>,
 }
 
 /// A poll thread's copy of what changes only with ports.
 pub(super) struct Snapshot {
-    pub ports: super::port_table::PortTable,
-    pub tunnels: TunnelIndex,
-    pub udp: Option<Arc<host::UdpTunnelSocket>>,
-    pub gre: Option<Arc<host::GreSocket>>,
-    pub uplink: Option<Arc<host::UplinkTap>>,
+    ports: super::port_table::PortTable,
+    tunnels: TunnelIndex,
+    udp: Option<Arc<host::UdpTunnelSocket>>,
+    gre: Option<Arc<host::GreSocket>>,
+    uplink: Option<Arc<host::UplinkTap>>,
 }
 
 /// One frame of a batch, with where it came from and its offload state.
 pub(super) struct Frame {
-    pub buf: PacketBuf,
-    pub hdr: VirtioNetHdr,
-    pub in_port: PortId,
-    pub tun: Option<TunnelMeta>,
+    buf: PacketBuf,
+    hdr: VirtioNetHdr,
+    in_port: PortId,
+    tun: Option<TunnelMeta>,
 }
 
 impl Frame {
@@ -70,7 +75,7 @@ pub(super) struct Counts {
     /// Per port id: the counts, and whether the id is in `touched`.
     ports: Vec<(PortStats, bool)>,
     touched: Vec<PortId>,
-    pub tunnels: TunnelCounters,
+    tunnels: TunnelCounters,
 }
 
 impl Counts {
@@ -107,58 +112,80 @@ impl Counts {
 }
 
 pub(super) struct Worker {
-    pub index: usize,
-    pub shared: Arc<Shared>,
+    index: usize,
+    shared: Arc<Shared>,
     poll: Poll,
     /// The generation `snap` was taken at.
-    pub generation: u64,
-    pub snap: Snapshot,
+    generation: u64,
+    snap: Snapshot,
     ready: VecDeque<Token>,
-    /// The batch: `frames[..nframes]` are filled, `batch_bytes` long in all.
-    pub frames: Vec<Frame>,
-    pub nframes: usize,
-    pub batch_bytes: usize,
-    /// The engine's answers for the batch: all outputs (forwards and frames it
-    /// made), and per frame its key and its outputs' range.
-    pub outs: Vec<Output>,
-    pub results: Vec<(FlowKey, Range<usize>)>,
-    pub scratch: PacketBuf,
+    batch: Batch,
+    tx: TunnelTx,
+    rx: TunnelRx,
+    merge: UdpRun,
+    spin: SpinPolicy,
+    underlay: Underlay,
+    uplink: UplinkSender,
+    counts: Counts,
+}
+
+/// The frames read in one turn, switched together under one lock, and the
+/// engine's answers for them.
+struct Batch {
+    /// `frames[..nframes]` are filled, `bytes` long in all.
+    frames: Vec<Frame>,
+    nframes: usize,
+    bytes: usize,
+    /// All outputs (forwards and frames the engine made), and per frame its key
+    /// and its outputs' range.
+    outs: Vec<Output>,
+    results: Vec<(FlowKey, Range<usize>)>,
+    /// A buffer for the copies of a frame that leaves by more than one port.
+    scratch: PacketBuf,
+}
+
+/// What tunnel sends gather and reuse.
+struct TunnelTx {
     /// Encapsulated segments of one super-frame, sent with UDP GSO.
-    pub tx_segs: Vec<u8>,
-    /// A received run of VXLAN datagrams (UDP GRO).
-    pub udp_buf: PacketBuf,
-    pub gro: Coalescer,
-    /// (port, key, outer source, outer destination) of the frames held by `gro`.
-    pub gro_src: Option<(PortId, u64, Ipv4Addr, Option<Ipv4Addr>)>,
+    segs: Vec<u8>,
     /// A path-MTU error for the sender of the frame being sent (it was too big for
     /// a tunnel and must not be fragmented).
-    pub too_big: Option<Vec<u8>>,
+    too_big: Option<Vec<u8>>,
     /// Small tunnel packets waiting to leave together (sendmmsg): their bytes,
     /// (offset, length, destination), and (port, frame bytes) for the counters.
-    pub tun_pending: Vec<u8>,
-    pub tun_msgs: Vec<(usize, usize, SocketAddrV4)>,
+    pending: Vec<u8>,
+    msgs: Vec<(usize, usize, SocketAddrV4)>,
     /// Whether each fits the underlay path whole (so may join a UDP GSO run).
-    pub tun_fits: Vec<bool>,
-    pub tun_ports: Vec<(PortId, usize)>,
-    /// UDP datagrams of one flow on their way into one TAP port, merged into one
-    /// UDP GSO packet (see `offload::UdpMerge`), and that port.
-    pub udp_run: offload::UdpMerge,
-    pub udp_run_port: Option<PortId>,
+    fits: Vec<bool>,
+    ports: Vec<(PortId, usize)>,
+    /// Sends the VXLAN batch grouped into UDP GSO runs.
+    runs: tunnel_runs::Runs,
+    /// Which socket the gathered packets are for, and what became of each.
+    outcome: host::SendOutcome,
+    kind: PortType,
+}
+
+/// What tunnel receives fill and reuse.
+struct TunnelRx {
+    /// A received run of VXLAN datagrams (UDP GRO).
+    udp_buf: PacketBuf,
+    gro: Coalescer,
+    /// (port, key, outer source, outer destination) of the frames held by `gro`.
+    gro_src: Option<(PortId, u64, Ipv4Addr, Option<Ipv4Addr>)>,
+    /// GRE packets received in one recvmmsg, slot by slot, and where each lies.
+    gre_buf: Vec<u8>,
+    gre_pkts: Vec<Option<host::GrePacket>>,
+}
+
+/// UDP datagrams of one flow on their way into one TAP port, merged into one UDP
+/// GSO packet (see `offload::UdpMerge`).
+struct UdpRun {
+    run: offload::UdpMerge,
+    /// The TAP port they go to.
+    port: Option<PortId>,
     /// The kernel does not take GSO_UDP_L4 on TAP writes (before Linux 6.2, or it
     /// refused one): no merging.
-    pub udp_merge_off: bool,
-    /// Sends the VXLAN batch grouped into UDP GSO runs.
-    pub tun_runs: super::tunnel_runs::Runs,
-    /// Which socket the gathered packets are for, and what became of each.
-    pub tun_outcome: host::SendOutcome,
-    pub tun_kind: PortType,
-    /// GRE packets received in one recvmmsg, slot by slot, and where each lies.
-    pub gre_buf: Vec<u8>,
-    pub gre_pkts: Vec<Option<host::GrePacket>>,
-    pub spin: SpinPolicy,
-    pub underlay: Underlay,
-    pub uplink: UplinkSender,
-    pub counts: Counts,
+    off: bool,
 }
 
 impl Worker {
@@ -173,29 +200,37 @@ impl Worker {
             generation: 0,
             snap,
             ready: VecDeque::new(),
-            frames: Vec::with_capacity(BATCH),
-            nframes: 0,
-            batch_bytes: 0,
-            outs: Vec::with_capacity(4 * BATCH),
-            results: Vec::with_capacity(BATCH),
-            scratch: PacketBuf::with_capacity(MAX_FRAME),
-            tx_segs: Vec::with_capacity(2 * MAX_FRAME),
-            udp_buf: PacketBuf::with_capacity(MAX_FRAME),
-            gro: Coalescer::new(),
-            gro_src: None,
-            too_big: None,
-            tun_pending: Vec::with_capacity(TUN_BATCH * 2048),
-            tun_msgs: Vec::with_capacity(TUN_BATCH),
-            tun_fits: Vec::with_capacity(TUN_BATCH),
-            tun_ports: Vec::with_capacity(TUN_BATCH),
-            tun_runs: super::tunnel_runs::Runs::with_capacity(TUN_BATCH),
-            udp_run: offload::UdpMerge::with_capacity(65_536),
-            udp_run_port: None,
-            udp_merge_off: !host::tap_takes_udp_gso(),
-            tun_outcome: Vec::with_capacity(TUN_BATCH),
-            tun_kind: PortType::Vxlan,
-            gre_buf: Vec::new(),
-            gre_pkts: Vec::with_capacity(GRE_SLOTS),
+            batch: Batch {
+                frames: Vec::with_capacity(BATCH),
+                nframes: 0,
+                bytes: 0,
+                outs: Vec::with_capacity(4 * BATCH),
+                results: Vec::with_capacity(BATCH),
+                scratch: PacketBuf::with_capacity(MAX_FRAME),
+            },
+            tx: TunnelTx {
+                segs: Vec::with_capacity(2 * MAX_FRAME),
+                too_big: None,
+                pending: Vec::with_capacity(TUN_BATCH * 2048),
+                msgs: Vec::with_capacity(TUN_BATCH),
+                fits: Vec::with_capacity(TUN_BATCH),
+                ports: Vec::with_capacity(TUN_BATCH),
+                runs: tunnel_runs::Runs::with_capacity(TUN_BATCH),
+                outcome: Vec::with_capacity(TUN_BATCH),
+                kind: PortType::Vxlan,
+            },
+            rx: TunnelRx {
+                udp_buf: PacketBuf::with_capacity(MAX_FRAME),
+                gro: Coalescer::new(),
+                gro_src: None,
+                gre_buf: Vec::new(),
+                gre_pkts: Vec::with_capacity(GRE_SLOTS),
+            },
+            merge: UdpRun {
+                run: offload::UdpMerge::with_capacity(65_536),
+                port: None,
+                off: !host::tap_takes_udp_gso(),
+            },
             spin: SpinPolicy::new(opts.spin, Instant::now()),
             underlay: Underlay::default(),
             uplink: UplinkSender::default(),
@@ -355,7 +390,7 @@ impl Worker {
         };
         for _ in 0..BATCH {
             let i = self.slot();
-            let f = &mut self.frames[i];
+            let f = &mut self.batch.frames[i];
             let buf = f.buf.reset_for_read();
             let res = match &*backend {
                 Backend::Tap(t) => t.queue(self.index).read(buf),

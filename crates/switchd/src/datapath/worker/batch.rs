@@ -2,8 +2,8 @@
 //! under one taking of the lock, then written out — each output with the header
 //! state the engine chose and the frame's offload state.
 
-use super::worker::Worker;
-use super::*;
+use super::super::*;
+use super::Worker;
 use std::io::ErrorKind;
 use std::sync::atomic::Ordering;
 use switch::{Field, FlowKey, Forward, Output, PortId, TunnelKey};
@@ -14,32 +14,32 @@ impl Worker {
     /// The next free slot of the batch (switching the batch first when it is full).
     /// Fill `frames[slot]` and [`Worker::commit`] it before asking for another.
     pub(super) fn slot(&mut self) -> usize {
-        if self.nframes >= BATCH || self.batch_bytes >= BATCH_BYTES {
+        if self.batch.nframes >= BATCH || self.batch.bytes >= BATCH_BYTES {
             self.run_batch();
         }
-        if self.nframes == self.frames.len() {
-            self.frames.push(super::worker::Frame::new());
+        if self.batch.nframes == self.batch.frames.len() {
+            self.batch.frames.push(super::Frame::new());
         }
-        self.nframes
+        self.batch.nframes
     }
 
     /// The slot last given out now holds a `len`-byte frame.
     pub(super) fn commit(&mut self, len: usize) {
-        self.nframes += 1;
-        self.batch_bytes += len;
+        self.batch.nframes += 1;
+        self.batch.bytes += len;
     }
 
     /// Switches the batch: the engine decides for every frame under one lock, then
     /// the frames go out.
     pub(super) fn run_batch(&mut self) {
-        let n = self.nframes;
+        let n = self.batch.nframes;
         if n == 0 {
             return;
         }
-        self.nframes = 0;
-        self.batch_bytes = 0;
-        self.outs.clear();
-        self.results.clear();
+        self.batch.nframes = 0;
+        self.batch.bytes = 0;
+        self.batch.outs.clear();
+        self.batch.results.clear();
         let now = self.shared.now();
         let mut fresh = None;
         {
@@ -48,15 +48,21 @@ impl Worker {
             // ones, so the frames must go out with them too.
             let generation = self.shared.generation.load(Ordering::Acquire);
             if generation != self.generation {
-                fresh = Some((super::worker::take_snapshot(&core, self.index), generation));
+                fresh = Some((super::take_snapshot(&core, self.index), generation));
             }
             self.counts.flush(&mut core);
-            for f in &self.frames[..n] {
-                let start = self.outs.len();
-                let orig =
-                    core.sw
-                        .receive(f.in_port, f.buf.data(), f.tun.as_ref(), now, &mut self.outs);
-                self.results.push((orig, start..self.outs.len()));
+            for f in &self.batch.frames[..n] {
+                let start = self.batch.outs.len();
+                let orig = core.sw.receive(
+                    f.in_port,
+                    f.buf.data(),
+                    f.tun.as_ref(),
+                    now,
+                    &mut self.batch.outs,
+                );
+                self.batch
+                    .results
+                    .push((orig, start..self.batch.outs.len()));
             }
         }
         if let Some((snap, generation)) = fresh {
@@ -71,11 +77,11 @@ impl Worker {
     /// Frame `i` of the batch out of every port the engine chose, and the frames
     /// the engine made for it (DHCP and ARP answers), in the engine's order.
     fn send_frame(&mut self, i: usize) {
-        let (orig, range) = self.results[i].clone();
-        let in_port = self.frames[i].in_port;
-        let rx_hdr = self.frames[i].hdr;
+        let (orig, range) = self.batch.results[i].clone();
+        let in_port = self.batch.frames[i].in_port;
+        let rx_hdr = self.batch.frames[i].hdr;
         self.spin.note_frame(rx_hdr.is_gso());
-        let outs = std::mem::take(&mut self.outs);
+        let outs = std::mem::take(&mut self.batch.outs);
         let mine = outs.get(range).unwrap_or_default();
         // The last forward may rewrite the received buffer; others work on a copy.
         let last = mine.iter().rposition(|o| o.forward().is_some());
@@ -85,8 +91,8 @@ impl Worker {
                 Output::Made(r) => self.send_made(r.port, &orig, &r.frame),
             }
         }
-        self.outs = outs;
-        if let Some(reply) = self.too_big.take() {
+        self.batch.outs = outs;
+        if let Some(reply) = self.tx.too_big.take() {
             self.send_made(in_port, &orig, &reply);
         }
     }
@@ -94,10 +100,10 @@ impl Worker {
     /// Frame `i` out of one port, its headers rewritten as the engine decided.
     fn forward(&mut self, i: usize, f: &Forward, orig: &FlowKey, rx_hdr: VirtioNetHdr, last: bool) {
         let mut pkt = if last {
-            std::mem::take(&mut self.frames[i].buf)
+            std::mem::take(&mut self.batch.frames[i].buf)
         } else {
-            let mut s = std::mem::take(&mut self.scratch);
-            s.set_from(self.frames[i].buf.data());
+            let mut s = std::mem::take(&mut self.batch.scratch);
+            s.set_from(self.batch.frames[i].buf.data());
             s
         };
         let before = pkt.len();
@@ -111,9 +117,9 @@ impl Worker {
         }
         self.transmit(f, &mut pkt, &hdr);
         if last {
-            self.frames[i].buf = pkt;
+            self.batch.frames[i].buf = pkt;
         } else {
-            self.scratch = pkt;
+            self.batch.scratch = pkt;
         }
     }
 
@@ -121,11 +127,11 @@ impl Worker {
     /// and system ports; the key only says which port (and would give a tunnel its
     /// tun_id).
     fn send_made(&mut self, port: PortId, orig: &FlowKey, frame: &[u8]) {
-        let mut pkt = std::mem::take(&mut self.scratch);
+        let mut pkt = std::mem::take(&mut self.batch.scratch);
         pkt.set_from(frame);
         let o = Forward { port, key: *orig };
         self.transmit(&o, &mut pkt, &VirtioNetHdr::default());
-        self.scratch = pkt;
+        self.batch.scratch = pkt;
     }
 
     pub(super) fn transmit(&mut self, o: &Forward, pkt: &mut PacketBuf, hdr: &VirtioNetHdr) {
@@ -205,15 +211,15 @@ impl Worker {
     /// (or start) one; a run it cannot join goes out first, so frames to a port
     /// keep their order. False: the caller sends the frame itself.
     fn merge_udp(&mut self, port: PortId, pkt: &PacketBuf, hdr: &VirtioNetHdr) -> bool {
-        if self.udp_merge_off {
+        if self.merge.off {
             return false;
         }
-        if self.udp_run_port == Some(port) && self.udp_run.push(pkt.data(), hdr) {
+        if self.merge.port == Some(port) && self.merge.run.push(pkt.data(), hdr) {
             return true;
         }
         self.flush_udp_run();
-        if self.udp_run.push(pkt.data(), hdr) {
-            self.udp_run_port = Some(port);
+        if self.merge.run.push(pkt.data(), hdr) {
+            self.merge.port = Some(port);
             return true;
         }
         false
@@ -222,10 +228,10 @@ impl Worker {
     /// Writes the pending UDP run to its TAP: one packet (UDP GSO when it holds
     /// more than one datagram), counted as the frames it holds.
     pub(super) fn flush_udp_run(&mut self) {
-        let Some(port) = self.udp_run_port.take() else {
+        let Some(port) = self.merge.port.take() else {
             return;
         };
-        let Some((hdr, frame, frames, bytes)) = self.udp_run.take() else {
+        let Some((hdr, frame, frames, bytes)) = self.merge.run.take() else {
             return;
         };
         let Some(Backend::Tap(t)) = self.snap.ports.get(port).map(|p| &*p.backend) else {
@@ -240,7 +246,7 @@ impl Worker {
             if matches!(&res, Err(e) if e.kind() == ErrorKind::InvalidInput) {
                 // A kernel that does not take UDP GSO from a TAP writer (older
                 // ones): this run is lost, the next ones go unmerged.
-                self.udp_merge_off = true;
+                self.merge.off = true;
                 tracing::warn!("TAP refused a UDP GSO write: merging UDP runs turned off");
             }
             if res.is_ok() {
