@@ -488,15 +488,19 @@ impl Switch {
             cx.indent -= 1;
             return;
         }
-        let o = Forward {
+        // Written straight into the list (the key is 144 bytes: one copy).
+        cx.out.push(Output::Forward(Forward {
             port: pid,
             key: *key,
-        };
+        }));
         if cx.tracing() {
-            let d = self.describe_output(&o);
-            cx.note(|| format!("    -> {d}"));
+            let d = cx
+                .out
+                .last()
+                .and_then(Output::forward)
+                .map(|o| self.describe_output(o));
+            cx.note(|| format!("    -> {}", d.unwrap_or_default()));
         }
-        cx.out.push(Output::Forward(o));
     }
 
     fn flood(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {
