@@ -75,24 +75,33 @@ impl Tx {
     }
 
     pub async fn list_by_parent<T: Doc>(&mut self, parent: &str) -> Result<Vec<T>, StoreError> {
-        let bodies: Vec<String> = sqlx::query_scalar(
+        self.list_where(
             "SELECT body FROM resources WHERE kind = $1 AND parent_id = $2 ORDER BY id",
+            parent,
         )
-        .bind(T::KIND)
-        .bind(parent)
-        .fetch_all(&mut *self.tx)
-        .await?;
-        decode_all(bodies)
+        .await
     }
 
     pub async fn list_by_project<T: Doc>(&mut self, project: &str) -> Result<Vec<T>, StoreError> {
-        let bodies: Vec<String> = sqlx::query_scalar(
+        self.list_where(
             "SELECT body FROM resources WHERE kind = $1 AND project_id = $2 ORDER BY id",
+            project,
         )
-        .bind(T::KIND)
-        .bind(project)
-        .fetch_all(&mut *self.tx)
-        .await?;
+        .await
+    }
+
+    /// The documents of kind `T` a fixed query (`$1` the kind, `$2` the value)
+    /// selects.
+    async fn list_where<T: Doc>(
+        &mut self,
+        query: &'static str,
+        value: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let bodies: Vec<String> = sqlx::query_scalar(query)
+            .bind(T::KIND)
+            .bind(value)
+            .fetch_all(&mut *self.tx)
+            .await?;
         decode_all(bodies)
     }
 
