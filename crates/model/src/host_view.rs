@@ -24,6 +24,39 @@ pub struct HostView {
     pub ports: Vec<LocalPort>,
     /// Ports bound to other hosts, on the networks in `networks`.
     pub remote_ports: Vec<RemotePort>,
+    /// Routers scheduled to this host's L3 agent (network nodes). Their interface
+    /// and gateway ports are bound to the host, so they are in `ports`, and their
+    /// networks in `networks`.
+    #[serde(default)]
+    pub routers: Vec<RouterView>,
+}
+
+/// A router as its L3 agent realises it: a `qrouter-<id>` namespace with a `qr-`
+/// device per interface port and a `qg-` device for the gateway port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouterView {
+    pub id: String,
+    pub admin_state_up: bool,
+    /// Ids of its `network:router_interface` ports (in the view's `ports`).
+    pub interface_ports: Vec<String>,
+    /// Id of its `network:router_gateway` port (in `ports`), on the external
+    /// network.
+    pub gateway_port: Option<String>,
+    /// SNAT of the internal subnets to the gateway address.
+    pub enable_snat: bool,
+    /// Extra routes (`routes`): destination CIDR -> nexthop.
+    pub routes: Vec<HostRoute>,
+    pub floating_ips: Vec<FloatingIpView>,
+}
+
+/// A floating IP associated with a port behind the router.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FloatingIpView {
+    pub id: String,
+    pub floating_ip_address: String,
+    pub fixed_ip_address: String,
+    /// The status the server holds now (the agent reports changes to it).
+    pub status: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +79,10 @@ pub struct SubnetView {
     pub enable_dhcp: bool,
     pub dns_nameservers: Vec<String>,
     pub host_routes: Vec<HostRoute>,
+    /// The address of the network's `network:dhcp` port on this subnet: the DHCP
+    /// server the switch answers as (never the gateway, which is the router's).
+    #[serde(default)]
+    pub dhcp_server_ip: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,4 +136,12 @@ pub struct PortStatus {
     pub id: String,
     /// "ACTIVE" or "DOWN".
     pub status: String,
+}
+
+/// Floating IP status changes an L3 agent reports
+/// (`PUT /agent-api/v1/hosts/{host}/floatingip-status`): ACTIVE once the address
+/// is on the router's gateway device and its NAT rules are in, DOWN otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FloatingIpStatusReport {
+    pub floating_ips: Vec<PortStatus>,
 }

@@ -18,8 +18,8 @@ mod security_group;
 
 pub use agent::Agent;
 pub use host_view::{
-    AgentReport, HostView, LocalPort, NetworkView, PortStatus, PortStatusReport, RemotePort,
-    SubnetView,
+    AgentReport, FloatingIpStatusReport, FloatingIpView, HostView, LocalPort, NetworkView,
+    PortStatus, PortStatusReport, RemotePort, RouterView, SubnetView,
 };
 pub use identity::{Domain, Project, Role, RoleAssignment, RoleRef, Token, TokenUser, User};
 pub use network::{AllocationPool, HostRoute, Network, NetworkType, Subnet};

@@ -34,6 +34,7 @@ fn net(id: &str, sub: &str, kind: NetworkType, seg: u32) -> NetworkView {
             enable_dhcp: true,
             dns_nameservers: vec![],
             host_routes: vec![],
+            dhcp_server_ip: None,
         }],
     }
 }
@@ -108,6 +109,7 @@ fn view(networks: Vec<NetworkView>, ports: Vec<LocalPort>, remote: Vec<RemotePor
         networks,
         ports,
         remote_ports: remote,
+        routers: vec![],
     }
 }
 
@@ -521,6 +523,7 @@ fn ipv6_sources_are_checked_too() {
         enable_dhcp: true,
         dns_nameservers: vec![],
         host_routes: vec![],
+        dhcp_server_ip: None,
     });
     v.ports[0].fixed_ips.push(FixedIp {
         subnet_id: "v6".into(),

@@ -66,6 +66,8 @@ pub fn host_view(host: &str, s: &Snapshot<'_>) -> HostView {
                     enable_dhcp: sn.enable_dhcp,
                     dns_nameservers: sn.dns_nameservers.clone(),
                     host_routes: sn.host_routes.clone(),
+                    // Filled in with the network:dhcp ports (issue 17).
+                    dhcp_server_ip: None,
                 })
                 .collect(),
         })
@@ -110,5 +112,7 @@ pub fn host_view(host: &str, s: &Snapshot<'_>) -> HostView {
         networks,
         ports,
         remote_ports,
+        // Filled in with the L3 scheduler (issue 17).
+        routers: Vec::new(),
     }
 }
