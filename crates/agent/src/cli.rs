@@ -27,6 +27,10 @@ pub struct AgentArgs {
     /// What this host is: compute, network (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "compute")]
     pub roles: Vec<String>,
+    /// Where a router's gateway device goes when its external network has no bridge
+    /// mapping (Neutron's `external_network_bridge`; network nodes).
+    #[arg(long, default_value = crate::names::BR_EX)]
+    pub external_network_bridge: String,
     /// switchd's run directory (its control socket).
     #[arg(long, env = "NEUTRINO_RUN_DIR", default_value = "/var/run/neutrino")]
     pub switch_run_dir: PathBuf,
@@ -78,6 +82,7 @@ pub fn run(a: AgentArgs) -> anyhow::Result<()> {
             host: a.host,
             tunnel_ip: a.tunnel_ip,
             bridge_mappings,
+            external_bridge: a.external_network_bridge,
         },
         roles: a.roles,
         switch_run_dir: a.switch_run_dir,

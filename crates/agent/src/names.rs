@@ -17,6 +17,27 @@ pub fn tap(port_id: &str) -> String {
     format!("tap{short}")
 }
 
+/// A router's namespace: `qrouter-<router id>`, as Neutron's L3 agent names it.
+pub fn router_ns(router_id: &str) -> String {
+    format!("qrouter-{router_id}")
+}
+
+/// A router's interface device: `qr-` + the first 11 characters of the port id.
+pub fn router_interface(port_id: &str) -> String {
+    let short: String = port_id.chars().take(11).collect();
+    format!("qr-{short}")
+}
+
+/// A router's gateway device: `qg-` + the first 11 characters of the port id.
+pub fn router_gateway(port_id: &str) -> String {
+    let short: String = port_id.chars().take(11).collect();
+    format!("qg-{short}")
+}
+
+/// The external bridge the legacy way (`external_network_bridge`): a router's `qg-`
+/// device goes on it untagged when the external network has no bridge mapping.
+pub const BR_EX: &str = "br-ex";
+
 /// A tunnel port toward `remote`: `vxlan-c0a86402`, `gre-c0a86402`.
 pub fn tunnel(kind: &str, remote: Ipv4Addr) -> String {
     let hex: String = remote.octets().iter().map(|o| format!("{o:02x}")).collect();
@@ -57,6 +78,10 @@ mod tests {
         );
         assert_eq!(tunnel("gre", Ipv4Addr::new(10, 0, 0, 1)), "gre-0a000001");
         assert_eq!(int_patch("br-eth1"), "int-br-eth1");
+        let id = "0e5a8f3c-1d2b-4c6a-9e8f-7a6b5c4d3e2f";
+        assert_eq!(router_ns(id), format!("qrouter-{id}"));
+        assert_eq!(router_interface(id), "qr-0e5a8f3c-1d");
+        assert_eq!(router_gateway(id), "qg-0e5a8f3c-1d");
         assert_eq!(phy_patch("br-eth1"), "phy-br-eth1");
         assert_eq!(int_patch("br-provider-long"), "int-br-provider");
         assert!(int_patch("br-provider-long").len() <= 15);

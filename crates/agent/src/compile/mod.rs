@@ -16,16 +16,21 @@ mod br_int;
 mod br_phys;
 mod br_tun;
 mod dhcp;
+pub mod nat;
+pub mod router;
 mod vlans;
 
+#[cfg(test)]
+mod router_tests;
 #[cfg(test)]
 mod tests;
 
 use crate::names::{self, DEAD_VLAN, PATCH_INT, PATCH_TUN};
 use model::{HostView, LocalPort, NetworkType, NetworkView};
+pub use router::{RouteSpec, RouterDevice, RouterPort, RouterSpec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
-use switch_proto::{Flow, Mac, PortSpec, PortType};
+use switch_proto::{Action, Flow, Mac, PortSpec, PortType};
 
 pub use vlans::assign as assign_vlans;
 
@@ -37,6 +42,9 @@ pub struct HostConfig {
     pub tunnel_ip: Ipv4Addr,
     /// Physical network name -> bridge (`--bridge-mapping physnet1:br-eth1`).
     pub bridge_mappings: BTreeMap<String, String>,
+    /// Where a router's `qg-` device goes when its external network has no bridge
+    /// mapping (`--external-network-bridge`, Neutron's `external_network_bridge`).
+    pub external_bridge: String,
 }
 
 /// One bridge as it must be.
@@ -69,6 +77,10 @@ pub struct Compiled {
     /// Network id -> local VLAN on br-int.
     pub vlans: BTreeMap<String, u16>,
     pub vm_ports: Vec<VmPort>,
+    /// Routers scheduled here, as their namespaces must be.
+    pub routers: Vec<RouterSpec>,
+    /// Router interface and gateway ports of this host and whether they are wired.
+    pub router_ports: Vec<RouterPort>,
     /// Things the operator should know (unmapped physical network, missing
     /// segmentation id, a remote host without tunnel IP); not errors.
     pub warnings: Vec<String>,
@@ -130,6 +142,30 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
             }
         }
     }
+    // Routers: their interface networks, and their gateway's when it is a provider
+    // network with a bridge mapping (else `qg-` goes on the external bridge).
+    for r in router::active(view) {
+        let ids = r.interface_ports.iter().map(|p| (p, false));
+        for (pid, gw) in ids.chain(r.gateway_port.iter().map(|p| (p, true))) {
+            let Some(lp) = view.ports.iter().find(|p| p.id == *pid) else {
+                continue;
+            };
+            let Some(net) = nets.get(lp.network_id.as_str()) else {
+                continue;
+            };
+            if carriers.contains_key(net.id.as_str()) || !net.admin_state_up {
+                continue;
+            }
+            match carrier(net, cfg) {
+                Ok(c) if !gw || router::gateway_on_br_int(&c) => {
+                    carriers.insert(net.id.as_str(), c);
+                }
+                Ok(_) => {}
+                Err(w) if !gw => warnings.push(w),
+                Err(_) => {}
+            }
+        }
+    }
     let vlans = vlans::assign(carriers.keys().copied(), prior);
     let mut wired: BTreeMap<&str, WiredNet> = BTreeMap::new();
     for (id, kind) in carriers {
@@ -172,17 +208,35 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
     }
 
     let remote = remote_hosts(view, cfg, &wired, &mut warnings);
-    let mut bridges = vec![
-        br_int::spec(view, cfg, &vm_ports, &wired, taps),
-        br_tun::spec(cfg, &wired, &remote),
-    ];
+    let mut rw = router::wire(view, &cfg.external_bridge, &wired, &nets, &mut warnings);
+    let mut int = br_int::spec(view, cfg, &vm_ports, &wired, taps);
+    int.ports
+        .extend(rw.ports.remove(names::BR_INT).unwrap_or_default());
+    int.flows.append(&mut rw.int_flows);
+    crate::flows::sort(&mut int.flows);
+    let mut bridges = vec![int, br_tun::spec(cfg, &wired, &remote)];
     for (physnet, bridge) in &cfg.bridge_mappings {
         bridges.push(br_phys::spec(physnet, bridge, &wired));
+    }
+    // `qg-` devices on the external bridge: beside a mapping's patch port when the
+    // bridge is also mapped, else on a bridge of their own (switching by NORMAL).
+    for (bridge, ports) in rw.ports {
+        match bridges.iter_mut().find(|b| b.name == bridge) {
+            Some(b) => b.ports.extend(ports),
+            None => bridges.push(BridgeSpec {
+                name: bridge,
+                ports,
+                flows: vec![Flow::new(0, 0).then([Action::Normal])],
+                owns_all_ports: false,
+            }),
+        }
     }
     Compiled {
         bridges,
         vlans,
         vm_ports: vms,
+        routers: rw.routers,
+        router_ports: rw.router_ports,
         warnings,
     }
 }

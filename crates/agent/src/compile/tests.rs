@@ -15,6 +15,7 @@ fn cfg() -> HostConfig {
         host: "compute-01".into(),
         tunnel_ip: "192.168.100.31".parse().unwrap(),
         bridge_mappings: BTreeMap::new(),
+        external_bridge: "br-ex".into(),
     }
 }
 
