@@ -5,6 +5,7 @@
 //! same). Applying the same state twice changes nothing on the wire.
 
 use crate::compile::Compiled;
+use crate::l3::L3Report;
 use crate::names::{self, BR_INT, DEAD_VLAN};
 use model::{HostView, PortStatus};
 use std::collections::BTreeMap;
@@ -178,7 +179,11 @@ impl Switchd {
             };
             for p in &view.ports {
                 let name = p.config.name.as_str();
-                let ours = b.owns_all_ports || name == names::phy_patch(&b.name);
+                // On a bridge the agent shares with the operator (a physical or
+                // the external bridge): its patch port and routers' qg- devices.
+                let ours = b.owns_all_ports
+                    || name == names::phy_patch(&b.name)
+                    || name.starts_with("qg-");
                 if ours && !b.ports.iter().any(|w| w.name == name) {
                     stale.push(name.to_string());
                     reqs.push(Request::DelPort {
@@ -340,17 +345,67 @@ pub fn recover_vlans(bridges: &[BridgeView], view: &HostView) -> BTreeMap<String
 /// The status each VM port of `view` should have after `c` was applied: ACTIVE
 /// when its tap is on a live VLAN and switchd opened it, DOWN otherwise. Only
 /// ports whose status differs from what the server holds are returned.
-pub fn port_statuses(view: &HostView, c: &Compiled, report: &ApplyReport) -> Vec<PortStatus> {
+pub fn port_statuses(
+    view: &HostView,
+    c: &Compiled,
+    report: &ApplyReport,
+    l3: &L3Report,
+) -> Vec<PortStatus> {
     let mut out = Vec::new();
-    for vm in &c.vm_ports {
-        let ok = vm.wired && !report.port_errors.contains_key(&vm.tap);
+    let mut note = |id: &str, ok: bool| {
         let status = if ok { "ACTIVE" } else { "DOWN" };
-        let current = view.ports.iter().find(|p| p.id == vm.port_id);
+        let current = view.ports.iter().find(|p| p.id == id);
         if current.is_some_and(|p| p.status != status) {
             out.push(PortStatus {
-                id: vm.port_id.clone(),
+                id: id.to_string(),
                 status: status.to_string(),
             });
+        }
+    };
+    for vm in &c.vm_ports {
+        note(
+            &vm.port_id,
+            vm.wired && !report.port_errors.contains_key(&vm.tap),
+        );
+    }
+    for rp in &c.router_ports {
+        let ok = rp.wired
+            && !report.port_errors.contains_key(&rp.device)
+            && !l3.failed.contains_key(&rp.router_id);
+        note(&rp.port_id, ok);
+    }
+    // Router ports bound here whose router is not realised (admin down).
+    for p in &view.ports {
+        let router_port = matches!(
+            p.device_owner.as_str(),
+            model::device_owner::ROUTER_INTERFACE | model::device_owner::ROUTER_GATEWAY
+        );
+        if router_port && !c.router_ports.iter().any(|rp| rp.port_id == p.id) {
+            note(&p.id, false);
+        }
+    }
+    out
+}
+
+/// The floating IP statuses that differ from the server's: ACTIVE when its address
+/// is on its router's gateway device and its rules are in, DOWN otherwise.
+pub fn floating_ip_statuses(view: &HostView, c: &Compiled, l3: &L3Report) -> Vec<PortStatus> {
+    let mut out = Vec::new();
+    for r in &view.routers {
+        let realised = c
+            .routers
+            .iter()
+            .find(|s| s.id == r.id)
+            .filter(|_| !l3.failed.contains_key(&r.id));
+        for f in &r.floating_ips {
+            let ok = realised.is_some_and(|s| s.floating_ips.iter().any(|(id, _)| *id == f.id));
+            let status = if ok { "ACTIVE" } else { "DOWN" };
+            if f.status != status {
+                out.push(PortStatus {
+                    id: f.id.clone(),
+                    status: status.to_string(),
+                });
+            }
         }
     }
     out

@@ -19,6 +19,7 @@ pub mod apply;
 pub mod cli;
 pub mod compile;
 pub mod flows;
+pub mod l3;
 pub mod names;
 pub mod run;
 

@@ -5,8 +5,9 @@
 
 use crate::apply::{self, ApplyReport, Switchd};
 use crate::compile::{self, Compiled, HostConfig};
+use crate::l3::{self, L3Report};
 use client::{Auth, Client, ClientError};
-use model::{AgentReport, HostView, PortStatusReport};
+use model::{AgentReport, FloatingIpStatusReport, HostView, PortStatusReport};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,6 +28,10 @@ pub struct AgentConfig {
 
 const AGENT_TYPE: &str = "Open vSwitch agent";
 const BINARY: &str = "neutrino-openvswitch-agent";
+/// The row a network node reports beside its Open vSwitch agent, as Neutron's L3
+/// agent does.
+const L3_AGENT_TYPE: &str = "L3 agent";
+const L3_BINARY: &str = "neutrino-l3-agent";
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Least time between two host-view requests.
 const MIN_FETCH: Duration = Duration::from_millis(100);
@@ -45,9 +50,27 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
 
 async fn serve(cfg: AgentConfig) -> anyhow::Result<()> {
     let client = login(&cfg.auth).await;
-    let hb = tokio::spawn(heartbeat(client.clone(), report(&cfg), cfg.report_interval));
+    let mut beats = vec![tokio::spawn(heartbeat(
+        client.clone(),
+        report(&cfg),
+        cfg.report_interval,
+    ))];
+    if cfg.roles.iter().any(|r| r == "network") {
+        let l3 = AgentReport {
+            agent_type: L3_AGENT_TYPE.into(),
+            binary: L3_BINARY.into(),
+            ..report(&cfg)
+        };
+        beats.push(tokio::spawn(heartbeat(
+            client.clone(),
+            l3,
+            cfg.report_interval,
+        )));
+    }
     let result = watch(&client, &cfg).await;
-    hb.abort();
+    for hb in beats {
+        hb.abort();
+    }
     result
 }
 
@@ -122,6 +145,7 @@ struct Synced {
     applied: Option<HostView>,
     compiled: Option<Compiled>,
     report: ApplyReport,
+    l3: L3Report,
     vlans: Option<BTreeMap<String, u16>>,
     /// False when the last apply failed: the next turn applies again.
     ok: bool,
@@ -220,15 +244,18 @@ async fn turn(
         let host = cfg.host.clone();
         let prior = s.vlans.clone();
         let v = view.clone();
-        let (compiled, report) = tokio::task::spawn_blocking(move || {
+        let (compiled, report, l3) = tokio::task::spawn_blocking(move || {
             let current = sw.show()?;
             let prior = match prior {
                 Some(p) => p,
                 None => apply::recover_vlans(&current, &v),
             };
             let c = compile::compile(&v, &host, &prior);
+            let before = current.clone();
             let r = sw.apply_to(&c, current)?;
-            Ok::<_, apply::ApplyError>((c, r))
+            // Routers after the switch: their devices exist (or are gone) by now.
+            let l3 = l3::apply(&c, &before);
+            Ok::<_, apply::ApplyError>((c, r, l3))
         })
         .await??;
         for w in &compiled.warnings {
@@ -237,11 +264,18 @@ async fn turn(
         for (port, e) in &report.port_errors {
             warn!("port {port}: {e}");
         }
+        for (router, e) in &l3.failed {
+            warn!("router {router}: {e}");
+        }
+        for ns in &l3.removed {
+            info!("removed {ns} (its router is gone)");
+        }
         let first = s.applied_at.is_none();
         if first || report.changed() {
             info!(
                 revision = view.revision,
                 ports = compiled.vm_ports.len(),
+                routers = compiled.routers.len(),
                 added = report.ports_added,
                 removed = report.ports_removed,
                 elapsed_ms = started.elapsed().as_millis() as u64,
@@ -253,6 +287,7 @@ async fn turn(
         s.vlans = Some(compiled.vlans.clone());
         s.compiled = Some(compiled);
         s.report = report;
+        s.l3 = l3;
         s.applied = Some(key);
         s.applied_at = Some(Instant::now());
         s.ok = true;
@@ -260,7 +295,7 @@ async fn turn(
     let Some(compiled) = &s.compiled else {
         return Ok(());
     };
-    let statuses = apply::port_statuses(&view, compiled, &s.report);
+    let statuses = apply::port_statuses(&view, compiled, &s.report, &s.l3);
     if !statuses.is_empty() {
         let n = statuses.len();
         let body = serde_json::to_value(PortStatusReport { ports: statuses })?;
@@ -272,6 +307,18 @@ async fn turn(
             .await?;
         info!(ports = n, "port status reported");
     }
+    let fips = apply::floating_ip_statuses(&view, compiled, &s.l3);
+    if !fips.is_empty() {
+        let n = fips.len();
+        let body = serde_json::to_value(FloatingIpStatusReport { floating_ips: fips })?;
+        client
+            .put(
+                &format!("/agent-api/v1/hosts/{}/floatingip-status", cfg.host.host),
+                &body,
+            )
+            .await?;
+        info!(floating_ips = n, "floating IP status reported");
+    }
     Ok(())
 }
 
@@ -280,6 +327,11 @@ fn without_status(v: &HostView) -> HostView {
     v.revision = 0;
     for p in &mut v.ports {
         p.status.clear();
+    }
+    for r in &mut v.routers {
+        for f in &mut r.floating_ips {
+            f.status.clear();
+        }
     }
     v
 }

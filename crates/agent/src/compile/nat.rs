@@ -1,10 +1,10 @@
 //! A router's NAT in the kernel's netfilter: one nftables table, `ip neutrino`,
 //! that neutrino owns in the router's namespace. SNAT of the internal subnets to the
 //! gateway address (when the router's `enable_snat`), and per floating IP a DNAT to
-//! the fixed address and an SNAT back. The text is what `nft -f` takes to replace the
-//! whole table at once (see apply); its first line is a comment with a digest of the
-//! rest, so an agent that restarts can tell the table in the kernel is already right
-//! and leave it (and the connections it tracks) alone.
+//! the fixed address and an SNAT back. The text is the table as `nft -f` takes it
+//! (apply replaces the whole table in one transaction); the table's comment holds a
+//! digest of its rules, so an agent that restarts can tell the table in the kernel is
+//! already right and leave it alone.
 
 use ipnet::Ipv4Net;
 use std::fmt::Write as _;
@@ -45,19 +45,23 @@ pub fn ruleset(n: &Nat) -> String {
             }
         }
     }
-    let body = format!(
-        "table {TABLE} {{\n\
-         \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{pre}\t}}\n\
+    let chains = format!(
+        "\tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{pre}\t}}\n\
          \tchain output {{\n\t\ttype nat hook output priority -100; policy accept;\n{pre}\t}}\n\
-         \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{post}\t}}\n\
-         }}\n"
+         \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{post}\t}}\n"
     );
-    format!("# neutrino {:016x}\n{body}", digest(&body))
+    format!(
+        "table {TABLE} {{\n\tcomment \"neutrino {:016x}\"\n{chains}}}\n",
+        digest(&chains)
+    )
 }
 
-/// The digest in a ruleset's first line (what [`ruleset`] wrote).
+/// The digest in a table's comment, in [`ruleset`]'s text or in what `nft list
+/// table` prints of it.
 pub fn digest_of(text: &str) -> Option<&str> {
-    text.lines().next()?.strip_prefix("# neutrino ")
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("comment \"neutrino "))?
+        .strip_suffix('"')
 }
 
 /// FNV-1a over the table text: stable across runs and builds (not a security
@@ -89,21 +93,24 @@ mod tests {
             internal: &internal,
             floating: &fips,
         });
-        let body = "table ip neutrino {\n\
-            \tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\
+        let chains = "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\
             \t\tip daddr 10.1.101.241 dnat to 10.0.0.5\n\t}\n\
             \tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n\
             \t\tip daddr 10.1.101.241 dnat to 10.0.0.5\n\t}\n\
             \tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
             \t\toifname \"qg-0e5a8f3c-1d\" ip saddr 10.0.0.5 snat to 10.1.101.241\n\
             \t\toifname \"qg-0e5a8f3c-1d\" ip saddr 10.0.0.0/24 snat to 10.1.101.240\n\
-            \t\toifname \"qg-0e5a8f3c-1d\" ip saddr 10.0.1.0/24 snat to 10.1.101.240\n\t}\n\
-            }\n";
-        assert_eq!(text, format!("# neutrino {:016x}\n{body}", digest(body)));
+            \t\toifname \"qg-0e5a8f3c-1d\" ip saddr 10.0.1.0/24 snat to 10.1.101.240\n\t}\n";
+        let d = format!("{:016x}", digest(chains));
         assert_eq!(
-            digest_of(&text),
-            Some(format!("{:016x}", digest(body)).as_str())
+            text,
+            format!("table ip neutrino {{\n\tcomment \"neutrino {d}\"\n{chains}}}\n")
         );
+        assert_eq!(digest_of(&text), Some(d.as_str()));
+        // As `nft list table` prints it back.
+        let listed =
+            format!("table ip neutrino {{\n\tcomment \"neutrino {d}\"\n\tchain x {{\n\t}}\n}}\n");
+        assert_eq!(digest_of(&listed), Some(d.as_str()));
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub struct RouteSpec {
 /// A router port of this host and whether its device is wired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouterPort {
+    pub router_id: String,
     pub port_id: String,
     pub device: String,
     pub wired: bool,
@@ -111,6 +112,7 @@ pub(super) fn wire(
             };
             let Some(w) = wired.get(net.id.as_str()) else {
                 out.router_ports.push(RouterPort {
+                    router_id: r.id.clone(),
                     port_id: pid.clone(),
                     device: name,
                     wired: false,
@@ -128,6 +130,7 @@ pub(super) fn wire(
                 .push(device_port(&name, &ns, lp, net, Some(w.vlan)));
             out.int_flows.push(unchecked(&name));
             out.router_ports.push(RouterPort {
+                router_id: r.id.clone(),
                 port_id: pid.clone(),
                 device: name.clone(),
                 wired: true,
@@ -179,6 +182,7 @@ pub(super) fn wire(
                         .or_default()
                         .push(device_port(&name, &ns, lp, net, tag));
                     out.router_ports.push(RouterPort {
+                        router_id: r.id.clone(),
                         port_id: pid.clone(),
                         device: name.clone(),
                         wired: true,

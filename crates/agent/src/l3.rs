@@ -1,0 +1,265 @@
+//! The L3 agent's part of applying (network nodes): for each compiled router, its
+//! namespace (loopback up, IPv4 forwarding on), the addresses and routes of its
+//! `qr-`/`qg-` devices (made by switchd as internal ports and moved into the
+//! namespace), its nftables table, and a gratuitous ARP for each floating IP that
+//! has just come onto the gateway device. Namespaces of routers that are gone (their
+//! devices were on this host's switch, and switchd has removed them) are deleted.
+//!
+//! Addresses and routes go through `ip(8)`, the table through `nft -f` inside the
+//! namespace: the table is replaced in one transaction, and left alone when the
+//! kernel's copy carries the same digest, so the connections conntrack tracks are
+//! never disturbed by a restart or a re-sync. Nothing here touches a namespace that
+//! is not a router's of this host.
+
+use crate::compile::{Compiled, RouterDevice, RouterSpec, nat};
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Command, Stdio};
+use switch_proto::BridgeView;
+
+/// What applying the routers did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct L3Report {
+    /// Routers that could not be set up: router id -> why.
+    pub failed: BTreeMap<String, String>,
+    /// Namespaces of routers that are gone, removed.
+    pub removed: Vec<String>,
+    /// Floating IPs announced with a gratuitous ARP.
+    pub announced: Vec<Ipv4Addr>,
+}
+
+/// Sets up every router of `c`, then removes the namespaces of routers whose
+/// devices `before` (switchd's ports before the switch was applied) had and `c`
+/// has no more.
+pub fn apply(c: &Compiled, before: &[BridgeView]) -> L3Report {
+    let mut report = L3Report::default();
+    for r in &c.routers {
+        if let Err(e) = router(r, &mut report.announced) {
+            report.failed.insert(r.id.clone(), e);
+        }
+    }
+    let wanted: BTreeSet<&str> = c.routers.iter().map(|r| r.namespace.as_str()).collect();
+    for ns in router_namespaces(before) {
+        if !wanted.contains(ns.as_str()) && host::netns_exists(&ns) {
+            match run("ip", &["netns", "del", &ns]) {
+                Ok(_) => report.removed.push(ns),
+                Err(e) => {
+                    report.failed.insert(ns, e);
+                }
+            }
+        }
+    }
+    report
+}
+
+/// The router namespaces this host's switch had devices in.
+pub fn router_namespaces(bridges: &[BridgeView]) -> BTreeSet<String> {
+    bridges
+        .iter()
+        .flat_map(|b| &b.ports)
+        .filter_map(|p| p.config.netns.clone())
+        .filter(|ns| ns.starts_with("qrouter-"))
+        .collect()
+}
+
+fn router(r: &RouterSpec, announced: &mut Vec<Ipv4Addr>) -> Result<(), String> {
+    let ns = r.namespace.as_str();
+    if !host::netns_exists(ns) {
+        run("ip", &["netns", "add", ns])?;
+    }
+    ip(ns, &["link", "set", "lo", "up"])?;
+    forwarding_on(ns)?;
+    for d in &r.devices {
+        let added = addresses(ns, d)?;
+        if d.gateway {
+            for fip in r.floating_ips.iter().map(|(_, a)| *a) {
+                if added.contains(&IpAddr::V4(fip)) {
+                    // Best effort: the upstream router learns the address anyway
+                    // on the first packet it sends to it.
+                    if gratuitous_arp(ns, &d.name, fip).is_ok() {
+                        announced.push(fip);
+                    }
+                }
+            }
+        }
+    }
+    routes(ns, r)?;
+    table(ns, &r.nat)
+}
+
+/// `net.ipv4.ip_forward = 1` in the namespace (written from a thread inside it).
+fn forwarding_on(ns: &str) -> Result<(), String> {
+    host::in_netns(ns, || std::fs::write("/proc/sys/net/ipv4/ip_forward", "1"))
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{ns}: IPv4 forwarding: {e}"))
+}
+
+#[derive(Deserialize)]
+struct IpAddrInfo {
+    #[serde(default)]
+    addr_info: Vec<AddrInfo>,
+}
+
+#[derive(Deserialize)]
+struct AddrInfo {
+    local: IpAddr,
+    prefixlen: u8,
+    #[serde(default)]
+    scope: String,
+}
+
+/// Makes the device's global addresses exactly `d.addresses` and brings it up;
+/// returns the addresses it added.
+fn addresses(ns: &str, d: &RouterDevice) -> Result<Vec<IpAddr>, String> {
+    let out = ip(ns, &["-j", "addr", "show", "dev", &d.name])?;
+    let shown: Vec<IpAddrInfo> =
+        serde_json::from_str(&out).map_err(|e| format!("{ns}: ip addr show {}: {e}", d.name))?;
+    let have: BTreeSet<IpNet> = shown
+        .iter()
+        .flat_map(|i| &i.addr_info)
+        .filter(|a| a.scope == "global")
+        .filter_map(|a| IpNet::new(a.local, a.prefixlen).ok())
+        .collect();
+    let want: BTreeSet<IpNet> = d.addresses.iter().copied().collect();
+    for a in have.difference(&want) {
+        ip(ns, &["addr", "del", &a.to_string(), "dev", &d.name])?;
+    }
+    let mut added = Vec::new();
+    for a in want.difference(&have) {
+        ip(ns, &["addr", "add", &a.to_string(), "dev", &d.name])?;
+        added.push(a.addr());
+    }
+    ip(ns, &["link", "set", &d.name, "up"])?;
+    Ok(added)
+}
+
+#[derive(Deserialize)]
+struct RouteInfo {
+    dst: String,
+    #[serde(default)]
+    gateway: Option<IpAddr>,
+}
+
+/// Makes the namespace's routes through a nexthop exactly the router's.
+fn routes(ns: &str, r: &RouterSpec) -> Result<(), String> {
+    let out = ip(ns, &["-j", "-4", "route", "show", "table", "main"])?;
+    let shown: Vec<RouteInfo> =
+        serde_json::from_str(&out).map_err(|e| format!("{ns}: ip route show: {e}"))?;
+    let want: BTreeMap<IpNet, IpAddr> =
+        r.routes.iter().map(|rt| (rt.destination, rt.via)).collect();
+    for s in shown.iter().filter(|s| s.gateway.is_some()) {
+        let dst = if s.dst == "default" {
+            "0.0.0.0/0".to_string()
+        } else {
+            s.dst.clone()
+        };
+        let same = dst
+            .parse::<IpNet>()
+            .ok()
+            .or_else(|| dst.parse::<IpAddr>().ok().map(IpNet::from))
+            .and_then(|d| want.get(&d))
+            .is_some_and(|via| Some(*via) == s.gateway);
+        if !same {
+            ip(ns, &["route", "del", &dst])?;
+        }
+    }
+    for (dst, via) in &want {
+        ip(
+            ns,
+            &[
+                "route",
+                "replace",
+                &dst.to_string(),
+                "via",
+                &via.to_string(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Replaces the namespace's neutrino table with `text` in one transaction, unless
+/// the kernel's already carries the same digest.
+fn table(ns: &str, text: &str) -> Result<(), String> {
+    let listed = run(
+        "ip",
+        &["netns", "exec", ns, "nft", "list", "table", nat::TABLE],
+    );
+    if let (Ok(have), Some(want)) = (&listed, nat::digest_of(text))
+        && nat::digest_of(have) == Some(want)
+    {
+        return Ok(());
+    }
+    let script = format!("table {t}\ndelete table {t}\n{text}", t = nat::TABLE);
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run nft: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(|e| format!("{ns}: nft: {e}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{ns}: nft: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{ns}: nft -f: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// An unsolicited ARP request for `addr` from `dev` (RFC 5227's announcement), so
+/// the upstream router learns where a floating IP now lives.
+fn gratuitous_arp(ns: &str, dev: &str, addr: Ipv4Addr) -> Result<(), String> {
+    let dev = dev.to_string();
+    host::in_netns(ns, move || -> Result<(), String> {
+        let mac = host::get_mac(&dev).map_err(|e| e.to_string())?;
+        let sock = host::PacketSocket::bind_with(&dev, false).map_err(|e| e.to_string())?;
+        let frame = wire::arp::build(&wire::arp::Arp {
+            eth_src: wire::MacAddr(mac),
+            eth_dst: wire::MacAddr([0xff; 6]),
+            vlan_tci: None,
+            op: wire::arp::OP_REQUEST,
+            sha: wire::MacAddr(mac),
+            spa: addr,
+            tha: wire::MacAddr([0; 6]),
+            tpa: addr,
+        });
+        sock.send(&frame).map_err(|e| e.to_string())?;
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?
+}
+
+/// `ip -n NS ARGS`.
+fn ip(ns: &str, args: &[&str]) -> Result<String, String> {
+    let mut all = vec!["-n", ns];
+    all.extend_from_slice(args);
+    run("ip", &all)
+}
+
+fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{program} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
