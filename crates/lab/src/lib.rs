@@ -33,6 +33,7 @@ pub mod checks;
 pub mod cli;
 pub mod cmd;
 pub mod harness;
+pub mod l3;
 pub mod net;
 pub mod pair;
 pub mod procs;

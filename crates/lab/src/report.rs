@@ -150,6 +150,40 @@ pub fn report(lab: &Lab) -> (String, bool) {
             }
         }
     }
+    if !lab.state.routers.is_empty() {
+        let _ = writeln!(s, "\nrouters:");
+        for r in &lab.state.routers {
+            let ns = format!("qrouter-{}", r.id);
+            let _ = writeln!(s, "  {} ({}) in {ns}", r.name, r.tenant);
+            match crate::net::ip_in(&ns, &["-br", "-4", "addr", "show"]) {
+                Ok(out) => out
+                    .lines()
+                    .filter(|l| l.starts_with("qr-") || l.starts_with("qg-"))
+                    .for_each(|l| {
+                        let _ = writeln!(s, "    {l}");
+                    }),
+                Err(e) => {
+                    ok = false;
+                    let _ = writeln!(s, "    !! {e}");
+                }
+            }
+        }
+        let _ = writeln!(s, "\nfloating IPs:");
+        for f in &lab.state.floating_ips {
+            let vm_ip = lab
+                .state
+                .vm(&f.vm)
+                .map(|v| v.ip.clone())
+                .unwrap_or_default();
+            let _ = writeln!(s, "  {} -> {} ({})", f.address, vm_ip, f.vm);
+        }
+        let _ = writeln!(s, "\nthe way out:");
+        for (what, passed, detail) in crate::l3::checks(lab) {
+            ok &= passed;
+            let mark = if passed { "" } else { "!! " };
+            let _ = writeln!(s, "  {mark}{what}: {detail}");
+        }
+    }
     if let Some(c) = lab.state.computes().next() {
         let _ = writeln!(s, "\nswitch show on {}:", c.name);
         match lab.switch(&c.name, &["show"]) {

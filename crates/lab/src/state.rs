@@ -18,6 +18,39 @@ pub struct LabState {
     pub vms: Vec<Vm>,
     #[serde(default)]
     pub tenants: Vec<Tenant>,
+    /// The outside world and Ext-Net, when the lab made them.
+    #[serde(default)]
+    pub external: Option<External>,
+    #[serde(default)]
+    pub routers: Vec<Router>,
+    #[serde(default)]
+    pub floating_ips: Vec<FloatingIp>,
+}
+
+/// The outside world's namespace and the external network.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct External {
+    pub ns: String,
+    pub network_id: String,
+    pub subnet_id: String,
+}
+
+/// A router the lab made for a tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Router {
+    pub name: String,
+    pub id: String,
+    pub tenant: String,
+    /// Its address on the external network.
+    pub gateway_ip: String,
+}
+
+/// A floating IP the lab made for a VM.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FloatingIp {
+    pub id: String,
+    pub address: String,
+    pub vm: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

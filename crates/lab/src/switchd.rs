@@ -108,3 +108,22 @@ pub fn cli(
     full.extend_from_slice(args);
     cmd::run(&neutrino.display().to_string(), &full, stdin, timeout)
 }
+
+/// The router namespaces (`qrouter-*`) the switchd of `run_dir` has devices in; none
+/// when it does not answer.
+pub fn router_namespaces(run_dir: &Path) -> Vec<String> {
+    match Client::new(run_dir).call(&Request::Show) {
+        Ok(Response::Show { bridges, .. }) => {
+            let mut v: Vec<String> = bridges
+                .iter()
+                .flat_map(|b| &b.ports)
+                .filter_map(|p| p.config.netns.clone())
+                .filter(|ns| ns.starts_with("qrouter-"))
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        }
+        _ => Vec::new(),
+    }
+}

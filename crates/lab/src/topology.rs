@@ -29,6 +29,9 @@ pub struct LabOptions {
     pub report_interval: u64,
     /// Create TenantA and its two VMs (what `lab up` shows); tests may skip it.
     pub with_vms: bool,
+    /// With the VMs: the outside world, Ext-Net, TenantA's router and vm1's
+    /// floating IP (the seeds' L3 walk).
+    pub with_l3: bool,
     /// Leave what was made when `up` fails (for debugging; `down` removes it).
     pub keep_on_failure: bool,
 }
@@ -44,6 +47,7 @@ impl LabOptions {
             neutrino: neutrino.into(),
             report_interval: 5,
             with_vms: true,
+            with_l3: true,
             keep_on_failure: false,
         }
     }
@@ -129,6 +133,9 @@ impl Lab {
             nodes: vec![],
             vms: vec![],
             tenants: vec![],
+            external: None,
+            routers: vec![],
+            floating_ips: vec![],
         };
         state.save()?;
         let mut lab = Lab {
@@ -190,6 +197,15 @@ impl Lab {
             let (a, b) = (self.vm("vm1")?, self.vm("vm2")?);
             vms::ping(&a, &b.ip, 3)?.require_all()?;
             vms::ping(&b, &a.ip, 3)?.require_all()?;
+            if o.with_l3 {
+                self.add_l3("TenantA", "vm1")?;
+                for (what, ok, detail) in crate::l3::checks(self) {
+                    progress(format!("{what}: {detail}"));
+                    if !ok {
+                        return Err(fail!("{what}: {detail}"));
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -400,6 +416,15 @@ impl Lab {
         self.state.save()
     }
 
+    /// Stops a node's agent (SIGTERM); `start_agent` brings it back.
+    pub fn stop_agent(&mut self, node: &str) -> Result<()> {
+        let i = self.node_index(node)?;
+        if let Some(pid) = self.state.nodes[i].agent_pid.take() {
+            procs::stop(pid, &self.marker(), GRACE);
+        }
+        self.state.save()
+    }
+
     /// Stops a node's agent (SIGTERM) and starts it again.
     pub fn restart_agent(&mut self, node: &str) -> Result<()> {
         let i = self.node_index(node)?;
@@ -452,6 +477,17 @@ impl Lab {
     /// Removes everything the lab made: processes, namespaces, its directory.
     pub fn remove(&mut self) {
         let m = self.marker();
+        // Router namespaces are named after the routers, not the lab: those its
+        // switchds have devices in, and those of the routers it made.
+        let mut routers: Vec<String> = self
+            .state
+            .routers
+            .iter()
+            .map(|r| format!("qrouter-{}", r.id))
+            .collect();
+        for n in &self.state.nodes {
+            routers.extend(switchd::router_namespaces(&self.node_run_dir(&n.name)));
+        }
         for n in &self.state.nodes {
             for pid in [n.agent_pid, n.switchd_pid].into_iter().flatten() {
                 procs::stop(pid, &m, GRACE);
@@ -463,6 +499,11 @@ impl Lab {
         let mut all: Vec<String> = self.state.namespaces.iter().rev().cloned().collect();
         for ns in net::namespaces_with_prefix(&self.state.prefix) {
             if !all.contains(&ns) {
+                all.push(ns);
+            }
+        }
+        for ns in routers {
+            if net::netns_exists(&ns) && !all.contains(&ns) {
                 all.push(ns);
             }
         }

@@ -1,0 +1,299 @@
+//! Issue 17's end-to-end tests on the lab (root, namespaces only). `lab up` itself
+//! checks the seeds' walk: vm2 on compute-02 reaches the external gateway
+//! 10.1.101.254 through TenantA-R1 on the network node, the outside sees it come
+//! from the router's gateway address (SNAT), and the outside reaches vm1's
+//! floating IP by ping and by TCP. Here: a second tenant with the same addresses
+//! and its own router and floating IP at the same time, isolated; east-west between
+//! two subnets of one router; a floating IP removed and a gateway cleared; an agent
+//! restart on the network node under a ping through a floating IP; a router deleted
+//! while the network node's agent was down.
+//!
+//! Every lab has its own prefix and is removed by a guard, also when a test fails
+//! (router namespaces included).
+
+mod common;
+
+use lab::l3::{EXT_GATEWAY, checks};
+use lab::state::Tenant;
+use lab::{Lab, LabOptions, vms};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+struct Guard(Option<Lab>);
+
+impl Guard {
+    fn lab(&mut self) -> &mut Lab {
+        self.0.as_mut().expect("lab is up")
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut l) = self.0.take() {
+            l.remove();
+        }
+    }
+}
+
+fn up(tag: &str) -> Option<Guard> {
+    if !common::lab_available() {
+        return None;
+    }
+    common::require_tool("busybox", "busybox");
+    common::require_tool("nft", "nftables");
+    let prefix = format!("r{}{tag}", std::process::id() % 10000);
+    let dir = PathBuf::from(format!("/run/neutrino-lab-test/{prefix}"));
+    let mut o = LabOptions::new(&prefix, &dir, std::path::Path::new(common::BIN));
+    o.report_interval = 2;
+    match Lab::up(&o) {
+        Ok(l) => Some(Guard(Some(l))),
+        Err(e) => panic!("lab up: {e}"),
+    }
+}
+
+/// Calls the API as `t`'s user (or the admin with `None`).
+fn call(l: &Lab, t: Option<&Tenant>, method: &str, path: &str, body: Value) -> Value {
+    let auth = t.map_or_else(|| l.api.admin(), |t| l.api.user(t));
+    let (m, p) = (method.to_string(), path.to_string());
+    l.api
+        .with(auth, move |c| async move {
+            let r = match m.as_str() {
+                "POST" => c.post(&p, &body).await,
+                "PUT" => c.put(&p, &body).await,
+                "DELETE" => c.delete(&p).await.map(|_| Value::Null),
+                _ => c.get(&p, &[]).await,
+            };
+            r.map_err(|e| lab::fail!("{m} {p}: {e}"))
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn pings(ns: &str, to: &str) -> bool {
+    lab::net::ping(ns, to, 2, &[]).ok()
+}
+
+fn eventually(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + within;
+    while !f() {
+        assert!(
+            Instant::now() < until,
+            "{what} did not happen within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn all_checks_pass(l: &Lab) {
+    for (what, ok, detail) in checks(l) {
+        assert!(ok, "{what}: {detail}");
+    }
+}
+
+#[test]
+fn tenants_east_west_floating_ip_and_gateway() {
+    let Some(mut g) = up("a") else { return };
+    let l = g.lab();
+    all_checks_pass(l);
+    let ext = l.state.external.clone().expect("external network");
+
+    // TenantB: the same 10.0.0.0/24, its own router and floating IP, at the same time.
+    let tb = l.api.create_tenant("TenantB", "10.0.0.0/24").unwrap();
+    l.state.tenants.push(tb.clone());
+    vms::create_vm(l, "vm3", "TenantB", "compute-01").unwrap();
+    let r = l
+        .api
+        .create_router(&tb, "TenantB-R1", &ext.network_id)
+        .unwrap();
+    l.state.routers.push(r.clone());
+    let vm3 = l.vm("vm3").unwrap();
+    let f = l
+        .api
+        .create_floating_ip(&tb, &ext.network_id, &vm3)
+        .unwrap();
+    l.state.floating_ips.push(f.clone());
+    l.api
+        .wait_router_active(&r.id, Duration::from_secs(30))
+        .unwrap();
+    l.api
+        .wait_floating_ip(&f.id, "ACTIVE", Duration::from_secs(30))
+        .unwrap();
+    all_checks_pass(l);
+    // Neither tenant reaches the other's fixed addresses.
+    let (vm1, vm2) = (l.vm("vm1").unwrap(), l.vm("vm2").unwrap());
+    assert!(!pings(&vm3.ns, &vm2.ip), "TenantB reached TenantA's vm2");
+    assert!(
+        !pings(&vm1.ns, &vm3.ip) || vm1.ip == vm3.ip,
+        "TenantA reached TenantB's vm3"
+    );
+
+    // East-west: a second subnet on TenantA-R1, a VM on it on the other compute.
+    let ta = l.state.tenant("TenantA").cloned().unwrap();
+    let net2 = call(
+        l,
+        Some(&ta),
+        "POST",
+        "/v2.0/networks",
+        json!({"network": {"name": "TenantA-Net2"}}),
+    );
+    let net2 = net2["network"]["id"].as_str().unwrap().to_string();
+    let sub2 = call(
+        l,
+        Some(&ta),
+        "POST",
+        "/v2.0/subnets",
+        json!({"subnet": {"name": "TenantA-Subnet2", "network_id": net2, "cidr": "10.0.1.0/24", "ip_version": 4}}),
+    );
+    let sub2 = sub2["subnet"]["id"].as_str().unwrap().to_string();
+    let ra = l
+        .state
+        .routers
+        .iter()
+        .find(|r| r.tenant == "TenantA")
+        .cloned()
+        .unwrap();
+    call(
+        l,
+        Some(&ta),
+        "PUT",
+        &format!("/v2.0/routers/{}/add_router_interface", ra.id),
+        json!({"subnet_id": sub2}),
+    );
+    let ta2 = Tenant {
+        name: "TenantA2".into(),
+        network_id: net2,
+        subnet_id: sub2,
+        ..ta.clone()
+    };
+    l.state.tenants.push(ta2);
+    vms::create_vm(l, "vm5", "TenantA2", "compute-01").unwrap();
+    let vm5 = l.vm("vm5").unwrap();
+    l.api
+        .wait_router_active(&ra.id, Duration::from_secs(30))
+        .unwrap();
+    eventually(
+        "vm2 -> vm5 across the router",
+        Duration::from_secs(20),
+        || pings(&vm2.ns, &vm5.ip),
+    );
+    assert!(pings(&vm5.ns, &vm2.ip), "vm5 -> vm2");
+
+    // The floating IP removed: no way in, and vm1 is SNATed again.
+    let fa = l
+        .state
+        .floating_ips
+        .iter()
+        .find(|f| f.vm == "vm1")
+        .cloned()
+        .unwrap();
+    call(
+        l,
+        Some(&ta),
+        "DELETE",
+        &format!("/v2.0/floatingips/{}", fa.id),
+        Value::Null,
+    );
+    l.state.floating_ips.retain(|f| f.id != fa.id);
+    eventually(
+        "vm1's floating IP to stop answering",
+        Duration::from_secs(20),
+        || !pings(&ext.ns, &fa.address),
+    );
+    all_checks_pass(l);
+
+    // The gateway cleared: TenantA is cut off from the outside.
+    call(
+        l,
+        Some(&ta),
+        "PUT",
+        &format!("/v2.0/routers/{}", ra.id),
+        json!({"router": {"external_gateway_info": {}}}),
+    );
+    eventually("TenantA to be cut off", Duration::from_secs(20), || {
+        !pings(&vm2.ns, EXT_GATEWAY)
+    });
+    // TenantB still reaches it.
+    assert!(pings(&vm3.ns, EXT_GATEWAY), "TenantB lost the outside");
+}
+
+#[test]
+fn network_agent_restart_and_a_router_deleted_while_it_was_down() {
+    let Some(mut g) = up("b") else { return };
+    let l = g.lab();
+    let ext = l.state.external.clone().expect("external network");
+    let r = l.state.routers[0].clone();
+    let f = l.state.floating_ips[0].clone();
+    let ns = format!("qrouter-{}", r.id);
+    let snapshot = || {
+        let addrs = lab::net::ip_in(&ns, &["-o", "addr", "show"]).unwrap();
+        let table = lab::net::exec_in(&ns, "nft", &["list", "table", "ip", "neutrino"]).unwrap();
+        (addrs, String::from_utf8_lossy(&table.stdout).into_owned())
+    };
+    let before = snapshot();
+    // A ping from outside to the floating IP (10/s for 8 s) while the network
+    // node's agent restarts: nothing lost, nothing changed.
+    let ping = std::process::Command::new("ip")
+        .args([
+            "netns", "exec", &ext.ns, "ping", "-q", "-c", "80", "-i", "0.1", &f.address,
+        ])
+        .output();
+    let handle = std::thread::spawn(move || ping);
+    std::thread::sleep(Duration::from_millis(500));
+    l.restart_agent("network").unwrap();
+    let out = handle.join().unwrap().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("80 received"),
+        "packets lost across the agent restart: {text}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        snapshot(),
+        before,
+        "the restart changed the router's namespace"
+    );
+
+    // The router deleted while the agent is down: cleaned up when it is back.
+    l.stop_agent("network").unwrap();
+    let ta = l.state.tenant("TenantA").cloned().unwrap();
+    call(
+        l,
+        Some(&ta),
+        "DELETE",
+        &format!("/v2.0/floatingips/{}", f.id),
+        Value::Null,
+    );
+    call(
+        l,
+        Some(&ta),
+        "PUT",
+        &format!("/v2.0/routers/{}/remove_router_interface", r.id),
+        json!({"subnet_id": ta.subnet_id}),
+    );
+    call(
+        l,
+        Some(&ta),
+        "PUT",
+        &format!("/v2.0/routers/{}", r.id),
+        json!({"router": {"external_gateway_info": {}}}),
+    );
+    call(
+        l,
+        Some(&ta),
+        "DELETE",
+        &format!("/v2.0/routers/{}", r.id),
+        Value::Null,
+    );
+    assert!(
+        lab::net::netns_exists(&ns),
+        "nothing removes it while the agent is down"
+    );
+    l.start_agent("network").unwrap();
+    eventually(
+        "the deleted router's namespace to go",
+        Duration::from_secs(30),
+        || !lab::net::netns_exists(&ns),
+    );
+    let show = l.switch("network", &["show"]).unwrap();
+    assert!(!show.contains("qr-") && !show.contains("qg-"), "{show}");
+}
