@@ -189,3 +189,21 @@ impl Doc for StoredAssignment {
         &self.assignment.user_id
     }
 }
+
+/// The L3 agent a router is scheduled to (Neutron's `RouterL3AgentBinding`): at
+/// most one per router (its id is the router's), looked up by agent as parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouterBinding {
+    pub router_id: String,
+    pub agent_id: String,
+}
+
+impl Doc for RouterBinding {
+    const KIND: &'static str = "router_l3_agent_binding";
+    fn id(&self) -> &str {
+        &self.router_id
+    }
+    fn parent_id(&self) -> &str {
+        &self.agent_id
+    }
+}

@@ -16,13 +16,14 @@ mod docs;
 pub mod error;
 pub mod identity;
 pub mod ipam;
+pub mod l3;
 pub mod query;
 pub mod segments;
 pub mod store;
 mod util;
 
 pub use config::Config;
-pub use docs::StoredAssignment;
+pub use docs::{RouterBinding, StoredAssignment};
 pub use error::{ApiError, StoreError};
 pub use store::Store;
 

@@ -1,8 +1,11 @@
 //! The host view: a pure function from the store's documents to what one host's
 //! agent must wire.
 
+use crate::RouterBinding;
+use crate::l3::L3_AGENT_TYPE;
 use model::{
-    Agent, HostView, LocalPort, Network, NetworkView, Port, RemotePort, Subnet, SubnetView,
+    Agent, FloatingIp, FloatingIpView, HostView, LocalPort, Network, NetworkView, Port, RemotePort,
+    Router, RouterView, Subnet, SubnetView, device_owner,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +20,9 @@ pub struct Snapshot<'a> {
     pub networks: &'a [Network],
     pub subnets: &'a [Subnet],
     pub ports: &'a [Port],
+    pub routers: &'a [Router],
+    pub floating_ips: &'a [FloatingIp],
+    pub bindings: &'a [RouterBinding],
 }
 
 /// The tunnel endpoint each host's L2 agent registered.
@@ -112,7 +118,63 @@ pub fn host_view(host: &str, s: &Snapshot<'_>) -> HostView {
         networks,
         ports,
         remote_ports,
-        // Filled in with the L3 scheduler (issue 17).
-        routers: Vec::new(),
+        routers: routers(host, s),
     }
+}
+
+/// The routers scheduled to `host`'s L3 agent. Their interface and gateway ports
+/// are bound to the host, so they (and their networks) are in the view already.
+fn routers(host: &str, s: &Snapshot<'_>) -> Vec<RouterView> {
+    let Some(agent) = s
+        .agents
+        .iter()
+        .find(|a| a.host == host && a.agent_type == L3_AGENT_TYPE)
+    else {
+        return Vec::new();
+    };
+    let mine: BTreeSet<&str> = s
+        .bindings
+        .iter()
+        .filter(|b| b.agent_id == agent.id)
+        .map(|b| b.router_id.as_str())
+        .collect();
+    s.routers
+        .iter()
+        .filter(|r| mine.contains(r.id.as_str()))
+        .map(|r| {
+            let ports_of = |owner: &str| -> Vec<String> {
+                s.ports
+                    .iter()
+                    .filter(|p| p.device_id == r.id && p.device_owner == owner)
+                    .map(|p| p.id.clone())
+                    .collect()
+            };
+            RouterView {
+                id: r.id.clone(),
+                admin_state_up: r.admin_state_up,
+                interface_ports: ports_of(device_owner::ROUTER_INTERFACE),
+                gateway_port: ports_of(device_owner::ROUTER_GATEWAY).into_iter().next(),
+                enable_snat: r
+                    .external_gateway_info
+                    .as_ref()
+                    .is_none_or(|g| g.enable_snat),
+                routes: r.routes.clone(),
+                floating_ips: s
+                    .floating_ips
+                    .iter()
+                    .filter(|f| {
+                        f.router_id.as_deref() == Some(r.id.as_str()) && f.port_id.is_some()
+                    })
+                    .filter_map(|f| {
+                        Some(FloatingIpView {
+                            id: f.id.clone(),
+                            floating_ip_address: f.floating_ip_address.clone(),
+                            fixed_ip_address: f.fixed_ip_address.clone()?,
+                            status: f.status.clone(),
+                        })
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }

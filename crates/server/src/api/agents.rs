@@ -7,6 +7,7 @@ use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::identity::Ctx;
+use crate::l3;
 use crate::store::Tx;
 use crate::util::new_id;
 use axum::Json;
@@ -15,14 +16,19 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use model::Agent;
 use serde_json::Value;
+use std::time::Duration;
 
-/// Whether `a`'s last heartbeat is younger than the configured down time.
-fn alive(state: &AppState, a: &Agent) -> bool {
-    let down = chrono::Duration::from_std(state.config.agent_down_time)
-        .unwrap_or(chrono::Duration::seconds(75));
+/// Whether `a`'s last heartbeat is younger than `down_time`.
+pub(crate) fn is_alive(down_time: Duration, a: &Agent) -> bool {
+    let down = chrono::Duration::from_std(down_time).unwrap_or(chrono::Duration::seconds(75));
     chrono::NaiveDateTime::parse_from_str(&a.heartbeat_timestamp, "%Y-%m-%d %H:%M:%S")
         .map(|t| chrono::Utc::now().naive_utc() - t < down)
         .unwrap_or(false)
+}
+
+/// Whether `a`'s last heartbeat is younger than the configured down time.
+fn alive(state: &AppState, a: &Agent) -> bool {
+    is_alive(state.config.agent_down_time, a)
 }
 
 fn with_alive(state: &AppState, mut a: Agent) -> Agent {
@@ -31,6 +37,8 @@ fn with_alive(state: &AppState, mut a: Agent) -> Agent {
 }
 
 /// Registers an agent or records its heartbeat (same host and type: same agent).
+/// An L3 agent that is new or comes back alive takes the routers no admin-up
+/// agent hosts (auto-scheduling).
 pub async fn register(state: &AppState, mut agent: Agent) -> ApiResult<Agent> {
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     let mut tx = state.store.write().await?;
@@ -39,14 +47,17 @@ pub async fn register(state: &AppState, mut agent: Agent) -> ApiResult<Agent> {
         .await?
         .into_iter()
         .find(|a| a.host == agent.host && a.agent_type == agent.agent_type);
-    match existing {
+    let revived = match existing {
         Some(old) => {
-            agent.id = old.id;
-            agent.created_at = old.created_at;
+            let revived = !alive(state, &old);
+            agent.id = old.id.clone();
+            agent.created_at = old.created_at.clone();
+            agent.started_at = if revived { now.clone() } else { old.started_at };
             agent.admin_state_up = old.admin_state_up;
             agent.description = old.description;
             agent.heartbeat_timestamp = now;
             tx.update(&agent).await?;
+            revived
         }
         None => {
             if agent.id.is_empty() {
@@ -56,7 +67,11 @@ pub async fn register(state: &AppState, mut agent: Agent) -> ApiResult<Agent> {
             agent.started_at = now.clone();
             agent.heartbeat_timestamp = now;
             tx.insert(&agent).await?;
+            true
         }
+    };
+    if revived {
+        l3::auto_schedule(&mut tx, &agent).await?;
     }
     tx.commit().await?;
     Ok(with_alive(state, agent))
@@ -80,16 +95,17 @@ impl Resource for Agent {
         ctx.require_admin(action)
     }
 
-    /// `alive`, from the age of the last heartbeat.
+    /// `alive`, from the age of the last heartbeat; an L3 agent's counts.
     async fn render(state: &AppState, agents: &mut [Agent]) -> ApiResult<()> {
-        for a in agents {
+        for a in agents.iter_mut() {
             a.alive = alive(state, a);
         }
-        Ok(())
+        l3::render_agents(state, agents).await
     }
 
-    async fn on_delete(_tx: &mut Tx, _agent: &Agent) -> ApiResult<()> {
-        Ok(())
+    /// Its routers become unscheduled.
+    async fn on_delete(tx: &mut Tx, agent: &Agent) -> ApiResult<()> {
+        l3::agent_deleted(tx, agent).await
     }
 }
 
@@ -112,5 +128,7 @@ pub async fn update(
     }
     tx.update(&a).await?;
     tx.commit().await?;
-    Ok(one("agent", &with_alive(&state, a)))
+    let mut shown = [a];
+    Agent::render(&state, &mut shown).await?;
+    Ok(one("agent", &shown[0]))
 }

@@ -28,6 +28,11 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
     ),
     (
+        "extraroute",
+        "Neutron Extra Route",
+        "Extra routes configuration for L3 router",
+    ),
+    (
         "fields",
         "Fields",
         "Selects the attributes of a resource with the fields parameter.",
@@ -36,6 +41,11 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "filter-validation",
         "Filter parameters validation",
         "Filters on collections: AND across keys, OR within a repeated key.",
+    ),
+    (
+        "l3_agent_scheduler",
+        "L3 Agent Scheduler",
+        "Schedule routers among l3 agents",
     ),
     (
         "net-mtu",
@@ -95,9 +105,19 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The `updated` stamps Neutron gives the extensions whose clients may look at it.
+const UPDATED: &[(&str, &str)] = &[
+    ("extraroute", "2013-02-01T10:00:00-00:00"),
+    ("l3_agent_scheduler", "2013-02-07T10:00:00-00:00"),
+];
+
 fn ext(alias: &str, name: &str, description: &str) -> Value {
+    let updated = UPDATED
+        .iter()
+        .find(|(a, _)| *a == alias)
+        .map_or("2026-11-01T00:00:00-00:00", |(_, u)| u);
     json!({"alias": alias, "name": name, "description": description,
-           "updated": "2026-11-01T00:00:00-00:00", "links": []})
+           "updated": updated, "links": []})
 }
 
 pub async fn list() -> Json<Value> {

@@ -8,6 +8,7 @@ use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
+use crate::l3;
 use crate::store::Tx;
 use crate::util::{new_id, now};
 use axum::Json;
@@ -104,7 +105,8 @@ async fn associate(
     f.port_id = Some(port_id.to_string());
     f.fixed_ip_address = Some(fixed.ip_address);
     f.router_id = Some(router_id);
-    f.status = "ACTIVE".into();
+    // ACTIVE only once the router's L3 agent reports the NAT in place.
+    f.status = "DOWN".into();
     Ok(())
 }
 
@@ -182,6 +184,7 @@ pub async fn create(
             associate(&mut tx, &ctx, &mut f, port, fixed_ip.clone()).await?;
         }
         tx.insert(&f).await?;
+        sync_routers(&mut tx, &state, [f.router_id.as_deref()]).await?;
         tx.commit().await?;
         Ok(f)
     })?;
@@ -208,6 +211,7 @@ pub async fn update(
     let mut tx = state.store.write().await?;
     let mut f: FloatingIp =
         fetch_writable(&mut tx, &ctx, &headers, &id, "update_floatingip").await?;
+    let old_router = f.router_id.clone();
     if let Some(port) = a.nullable_str("port_id")? {
         match port {
             None => disassociate(&mut f),
@@ -219,8 +223,29 @@ pub async fn update(
     }
     touch(&mut f.revision_number, &mut f.updated_at);
     tx.update(&f).await?;
+    sync_routers(
+        &mut tx,
+        &state,
+        [old_router.as_deref(), f.router_id.as_deref()],
+    )
+    .await?;
     tx.commit().await?;
     Ok(one("floatingip", &f))
+}
+
+/// A floating IP change is a change of its router (or routers, when it moves):
+/// [`l3::sync_router`] schedules one that is not yet.
+async fn sync_routers<const N: usize>(
+    tx: &mut Tx,
+    state: &AppState,
+    ids: [Option<&str>; N],
+) -> ApiResult<()> {
+    for id in ids.into_iter().flatten() {
+        if let Some(r) = tx.get::<Router>(id).await? {
+            l3::sync_router(tx, state.config.agent_down_time, &r).await?;
+        }
+    }
+    Ok(())
 }
 
 impl Resource for FloatingIp {

@@ -4,9 +4,11 @@ pub mod agents;
 pub(crate) mod common;
 pub mod extensions;
 pub mod floatingips;
+pub mod l3_agents;
 pub mod networks;
 pub mod ports;
 pub mod resource;
+pub mod router_routes;
 pub mod routers;
 pub mod security_groups;
 pub mod subnets;
@@ -15,7 +17,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, put};
+use axum::routing::{delete as delete_route, get, put};
 use axum::{Json, Router};
 use model::{Agent, FloatingIp, Network, Port, SecurityGroup, SecurityGroupRule, Subnet};
 use resource::{delete, list, show};
@@ -96,7 +98,16 @@ pub fn routes() -> Router<AppState> {
             "/v2.0/security-group-rules/{id}",
             get(show::<SecurityGroupRule>).delete(delete::<SecurityGroupRule>),
         )
+        .route("/v2.0/routers/{id}/l3-agents", get(l3_agents::list_agents))
         .route("/v2.0/agents", get(list::<Agent>))
+        .route(
+            "/v2.0/agents/{id}/l3-routers",
+            get(l3_agents::list_routers).post(l3_agents::add_router),
+        )
+        .route(
+            "/v2.0/agents/{id}/l3-routers/{router_id}",
+            delete_route(l3_agents::remove_router),
+        )
         .route(
             "/v2.0/agents/{id}",
             get(show::<Agent>)

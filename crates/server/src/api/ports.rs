@@ -16,7 +16,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
-use model::{AddressPair, FixedIp, FloatingIp, Network, Port, SecurityGroup, Subnet, device_owner};
+use model::{
+    AddressPair, FixedIp, FloatingIp, Network, Port, Router, SecurityGroup, Subnet, device_owner,
+};
 use serde_json::{Map, Value};
 
 const BINDING: [&str; 4] = [
@@ -260,21 +262,14 @@ fn parse_pairs(items: Vec<Value>, port_mac: &str) -> ApiResult<Vec<AddressPair>>
         .collect()
 }
 
-fn apply_binding(p: &mut Port, a: &Attrs) -> ApiResult<()> {
-    if let Some(h) = a.nullable_str("binding:host_id")? {
-        let h = h.unwrap_or_default();
-        if h != p.binding_host_id {
-            // The new host's agent reports ACTIVE once it has wired the port.
-            p.status = "DOWN".into();
-        }
-        p.binding_host_id = h;
+/// Binds `p` to `host` (unbinds it for ""): the VIF type and details that go with
+/// it, and DOWN when the host changes, until the new host's agent reports ACTIVE
+/// once it has wired the port.
+pub fn set_host(p: &mut Port, host: &str) {
+    if host != p.binding_host_id {
+        p.status = "DOWN".into();
     }
-    if let Some(v) = a.str("binding:vnic_type")? {
-        p.binding_vnic_type = v;
-    }
-    if let Some(v) = a.object("binding:profile")? {
-        p.binding_profile = v;
-    }
+    p.binding_host_id = host.to_string();
     if p.binding_host_id.is_empty() {
         p.binding_vif_type = "unbound".into();
         p.binding_vif_details = Map::new();
@@ -284,6 +279,58 @@ fn apply_binding(p: &mut Port, a: &Attrs) -> ApiResult<()> {
         d.insert("port_filter".into(), Value::Bool(true));
         d.insert("connectivity".into(), Value::String("l2".into()));
         p.binding_vif_details = d;
+    }
+}
+
+fn apply_binding(p: &mut Port, a: &Attrs) -> ApiResult<()> {
+    let host = match a.nullable_str("binding:host_id")? {
+        Some(h) => h.unwrap_or_default(),
+        None => p.binding_host_id.clone(),
+    };
+    if let Some(v) = a.str("binding:vnic_type")? {
+        p.binding_vnic_type = v;
+    }
+    if let Some(v) = a.object("binding:profile")? {
+        p.binding_profile = v;
+    }
+    set_host(p, &host);
+    Ok(())
+}
+
+/// Neutron's checks on `device_owner` and `device_id` from a non-admin: a
+/// `network:` owner only on a network of the caller's own (policy
+/// `create_port:device_owner`), and a router interface only for a router of the
+/// port's project (`DeviceIDNotOwnedByTenant`), so that no tenant can slip a
+/// port into another's router.
+async fn check_device(
+    tx: &mut Tx,
+    ctx: &Ctx,
+    action: &str,
+    network: &Network,
+    project_id: &str,
+    owner: &str,
+    device_id: &str,
+) -> ApiResult<()> {
+    if ctx.is_admin() {
+        return Ok(());
+    }
+    if owner.starts_with("network:") && network.project_id != ctx.project_id() {
+        return Err(ApiError::forbidden(&format!("{action}:device_owner")));
+    }
+    if owner == device_owner::ROUTER_INTERFACE
+        && !device_id.is_empty()
+        && tx
+            .get::<Router>(device_id)
+            .await?
+            .is_some_and(|r| r.project_id != project_id)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "DeviceIDNotOwnedByTenant",
+            format!(
+                "The following device_id {device_id} is not owned by your tenant or matches another tenants router."
+            ),
+        ));
     }
     Ok(())
 }
@@ -341,9 +388,20 @@ pub async fn create(
     }
     let p = retry!({
         let mut tx = state.store.write().await?;
-        if tx.get::<Network>(&network_id).await?.is_none() {
+        let Some(network) = tx.get::<Network>(&network_id).await? else {
             return Err(Network::not_found(&network_id));
-        }
+        };
+        let device_id = a.str("device_id")?.unwrap_or_default();
+        check_device(
+            &mut tx,
+            &ctx,
+            "create_port",
+            &network,
+            &project_id,
+            &owner,
+            &device_id,
+        )
+        .await?;
         let sgs = if port_security && !owner.starts_with("network:") {
             match &groups {
                 Some(g) => {
@@ -363,7 +421,7 @@ pub async fn create(
         p.description = a.str("description")?.unwrap_or_default();
         p.admin_state_up = a.bool("admin_state_up")?.unwrap_or(true);
         p.device_owner = owner.clone();
-        p.device_id = a.str("device_id")?.unwrap_or_default();
+        p.device_id = device_id;
         p.port_security_enabled = port_security;
         p.allowed_address_pairs = parse_pairs(pairs.clone().unwrap_or_default(), &p.mac_address)?;
         apply_binding(&mut p, &a)?;
@@ -419,6 +477,22 @@ pub async fn update(
         }
         if let Some(v) = a.nullable_str("device_id")? {
             p.device_id = v.unwrap_or_default();
+        }
+        if a.has("device_owner") || a.has("device_id") {
+            let net = tx
+                .get::<Network>(&p.network_id)
+                .await?
+                .ok_or_else(|| Network::not_found(&p.network_id))?;
+            check_device(
+                &mut tx,
+                &ctx,
+                "update_port",
+                &net,
+                &p.project_id,
+                &p.device_owner,
+                &p.device_id,
+            )
+            .await?;
         }
         if let Some(v) = a.str("status")? {
             p.status = v;

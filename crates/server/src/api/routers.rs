@@ -6,9 +6,11 @@ use super::ports::{
     IpRequest, allocate_ips, allocate_mac, blank_port, parse_fixed_ips, remove_port,
 };
 use super::resource::{Resource, fetch_writable};
+use super::router_routes;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
+use crate::l3;
 use crate::store::Tx;
 use crate::util::{new_id, now};
 use axum::Json;
@@ -144,15 +146,6 @@ async fn clear_gateway(tx: &mut Tx, r: &mut Router) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_routes(a: &Attrs) -> ApiResult<()> {
-    if a.list("routes")?.is_some_and(|r| !r.is_empty()) {
-        return Err(ApiError::invalid(
-            "Invalid input for routes: static routes (extraroute) are not supported.",
-        ));
-    }
-    Ok(())
-}
-
 pub async fn create(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -161,7 +154,7 @@ pub async fn create(
     ctx.require_writer("create_router")?;
     let a = Attrs::from_body(&body, "router")?;
     a.admin_only(&ctx, "create_router", &["distributed", "ha"])?;
-    check_routes(&a)?;
+    router_routes::refuse_on_create(a.list("routes")?)?;
     let project = a.project(&ctx, "create_router")?;
     let gw = a.object("external_gateway_info")?.filter(|m| !m.is_empty());
     let r = retry!({
@@ -174,7 +167,8 @@ pub async fn create(
             project_id: project.clone(),
             tenant_id: project.clone(),
             admin_state_up: a.bool("admin_state_up")?.unwrap_or(true),
-            status: "ACTIVE".into(),
+            // Shown as l3::render_routers says: ACTIVE once on an alive agent.
+            status: "ALLOCATING".into(),
             external_gateway_info: None,
             routes: Vec::new(),
             distributed: false,
@@ -190,9 +184,11 @@ pub async fn create(
             set_gateway(&mut tx, &ctx, &mut r, info).await?;
         }
         tx.insert(&r).await?;
+        l3::sync_router(&mut tx, state.config.agent_down_time, &r).await?;
         tx.commit().await?;
         Ok(r)
     })?;
+    let r = rendered(&state, r).await?;
     tracing::info!(id = %r.id, name = %r.name, "router created");
     Ok(created("router", &r))
 }
@@ -208,10 +204,16 @@ pub async fn update(
     let a = Attrs::from_body(&body, "router")?;
     a.admin_only(&ctx, "update_router", &["distributed", "ha"])?;
     a.read_only(&["id", "project_id", "tenant_id", "status"])?;
-    check_routes(&a)?;
+    let routes = a.list("routes")?.map(router_routes::parse).transpose()?;
     let r = retry!({
         let mut tx = state.store.write().await?;
         let mut r: Router = fetch_writable(&mut tx, &ctx, &headers, &id, "update_router").await?;
+        // As Neutron: the routes are checked against the ports before a gateway
+        // change in the same request.
+        if let Some(routes) = &routes {
+            router_routes::check_nexthops(&mut tx, &r.id, routes).await?;
+            r.routes = routes.clone();
+        }
         if a.has("external_gateway_info") {
             let want = a.object("external_gateway_info")?.filter(|m| !m.is_empty());
             let same_net = match (&want, &r.external_gateway_info) {
@@ -250,10 +252,19 @@ pub async fn update(
         }
         touch(&mut r.revision_number, &mut r.updated_at);
         tx.update(&r).await?;
+        l3::sync_router(&mut tx, state.config.agent_down_time, &r).await?;
         tx.commit().await?;
         Ok(r)
     })?;
-    Ok(one("router", &r))
+    Ok(one("router", &rendered(&state, r).await?))
+}
+
+/// `r` with its status as shown.
+async fn rendered(state: &AppState, r: Router) -> ApiResult<Router> {
+    let mut shown = [r];
+    l3::render_routers(state, &mut shown).await?;
+    let [r] = shown;
+    Ok(r)
 }
 
 impl Resource for Router {
@@ -265,8 +276,13 @@ impl Resource for Router {
         Some(self.revision_number)
     }
 
+    /// `status`, from the router's L3 agent.
+    async fn render(state: &AppState, routers: &mut [Router]) -> ApiResult<()> {
+        l3::render_routers(state, routers).await
+    }
+
     /// Refused while it has interfaces; its gateway (and the port holding the
-    /// gateway's address) goes with it.
+    /// gateway's address) and its L3 agent binding go with it.
     async fn on_delete(tx: &mut Tx, r: &Router) -> ApiResult<()> {
         let id = &r.id;
         if !router_ports(tx, id, device_owner::ROUTER_INTERFACE)
@@ -278,7 +294,8 @@ impl Resource for Router {
                 format!("Router {id} still has ports"),
             ));
         }
-        clear_gateway(tx, &mut r.clone()).await
+        clear_gateway(tx, &mut r.clone()).await?;
+        l3::unbind(tx, id).await
     }
 }
 
@@ -425,6 +442,7 @@ pub async fn add_interface(
         };
         touch(&mut r.revision_number, &mut r.updated_at);
         tx.update(&r).await?;
+        l3::sync_router(&mut tx, state.config.agent_down_time, &r).await?;
         tx.commit().await?;
         Ok(interface_info(&r, &port))
     })?;
@@ -509,12 +527,14 @@ pub async fn remove_interface(
             ));
         }
     }
+    router_routes::check_not_in_use(&mut tx, &r, &port).await?;
     let info = interface_info(&r, &port);
     if subnet_id.is_some() || port.device_owner == device_owner::ROUTER_INTERFACE {
         remove_port(&mut tx, &port).await?;
     }
     touch(&mut r.revision_number, &mut r.updated_at);
     tx.update(&r).await?;
+    l3::sync_router(&mut tx, state.config.agent_down_time, &r).await?;
     tx.commit().await?;
     tracing::info!(router = %id, port = %info.port_id, "router interface removed");
     Ok(Json(super::common::to_value(&info)))

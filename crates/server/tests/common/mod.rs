@@ -285,3 +285,97 @@ pub async fn call_router(
     let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, v)
 }
+
+/// An agent's registration report: an Open vSwitch agent with a tunnel IP, or an
+/// L3 agent (`ip` None).
+pub fn agent_report(host: &str, ip: Option<&str>) -> Value {
+    let (kind, binary) = match ip {
+        Some(_) => ("Open vSwitch agent", "neutrino-agent"),
+        None => ("L3 agent", "neutrino-l3-agent"),
+    };
+    json!({"host": host, "agent_type": kind, "binary": binary,
+        "tunneling_ip": ip, "tunnel_types": ["vxlan"], "bridge_mappings": {},
+        "roles": [if ip.is_some() && host != "network" { "compute" } else { "network" }],
+        "report_interval_secs": 30})
+}
+
+/// Registers (or heartbeats) an agent; returns its id.
+pub async fn register_agent(api: &Api, admin: &str, host: &str, ip: Option<&str>) -> String {
+    let (s, v) = api
+        .post(admin, "/agent-api/v1/agents", agent_report(host, ip))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["agent"]["id"].as_str().expect("agent id").to_string()
+}
+
+/// Makes agent `id` look dead: its last heartbeat long ago.
+pub async fn kill_agent(api: &Api, id: &str) {
+    let mut tx = api.state.store.write().await.expect("tx");
+    let mut a: model::Agent = tx.get(id).await.expect("get").expect("agent");
+    a.heartbeat_timestamp = "2000-01-01 00:00:00".into();
+    tx.update(&a).await.expect("update");
+    tx.commit().await.expect("commit");
+}
+
+impl Api {
+    /// A request whose raw response body is returned (to tell `null` from empty).
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> (StatusCode, String) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "neutrino.test:9696")
+            .header("x-auth-token", token)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let resp = self.router.clone().oneshot(req).await.expect("response");
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// A tenant network with a subnet; returns (network, subnet) ids.
+pub async fn tenant_net(api: &Api, user: &str, name: &str, cidr: &str) -> (String, String) {
+    let n = api
+        .create(user, "networks", "network", json!({"name": name}))
+        .await;
+    let s = api
+        .create(
+            user,
+            "subnets",
+            "subnet",
+            json!({"network_id": id(&n), "cidr": cidr}),
+        )
+        .await;
+    (id(&n), id(&s))
+}
+
+pub async fn add_interface(api: &Api, user: &str, router: &str, subnet: &str) -> String {
+    let (s, v) = api
+        .put(
+            user,
+            &format!("/v2.0/routers/{router}/add_router_interface"),
+            json!({"subnet_id": subnet}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["port_id"].as_str().expect("port id").to_string()
+}
+
+/// A router of `t`'s with its gateway on `ext`.
+pub async fn gateway_router(api: &Api, t: &str, name: &str, ext: &str) -> Value {
+    api.create(
+        t,
+        "routers",
+        "router",
+        json!({"name": name, "external_gateway_info": {"network_id": ext}}),
+    )
+    .await
+}
