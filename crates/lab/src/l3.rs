@@ -53,28 +53,37 @@ impl Lab {
         Ok(ext)
     }
 
-    /// Ext-Net, its subnet, the tenant's router to it and a floating IP for `vm`,
-    /// made through the API as the seeds do, then checked end to end.
-    pub fn add_l3(&mut self, tenant: &str, vm: &str) -> Result<()> {
+    /// The outside world and Ext-Net with its subnet, as the seeds' admin makes
+    /// them (first: Ext-Net takes VXLAN segment 1 before any tenant network).
+    pub fn add_external(&mut self) -> Result<()> {
         progress("creating the outside world (10.1.101.254) and the network node's eth2 on br-ex");
         let ns = self.add_outside()?;
         progress("creating Ext-Net (VXLAN 1, external) and Ext-Subnet 10.1.101.0/24");
         let (network_id, subnet_id) = self.api.create_external_network()?;
         self.state.external = Some(External {
             ns,
-            network_id: network_id.clone(),
+            network_id,
             subnet_id,
         });
-        self.state.save()?;
+        self.state.save()
+    }
+
+    /// The tenant's router to Ext-Net and a floating IP for `vm`, made through the
+    /// API as the seeds do; waits until the agents have wired them.
+    pub fn add_router(&mut self, tenant: &str, vm: &str) -> Result<()> {
+        let network_id = self
+            .state
+            .external
+            .as_ref()
+            .map(|e| e.network_id.clone())
+            .ok_or_else(|| fail!("the lab has no external network"))?;
         let t = self
             .state
             .tenant(tenant)
             .cloned()
             .ok_or_else(|| fail!("no tenant {tenant} in this lab"))?;
         let name = format!("{tenant}-R1");
-        progress(format!(
-            "creating {name}: interface on {tenant}-Subnet, gateway on Ext-Net"
-        ));
+        progress(format!("creating {name}: interface on {tenant}-Subnet, gateway on Ext-Net"));
         let r = self.api.create_router(&t, &name, &network_id)?;
         self.state.routers.push(r.clone());
         self.state.save()?;
@@ -84,10 +93,8 @@ impl Lab {
         self.state.floating_ips.push(f.clone());
         self.state.save()?;
         progress("waiting for the router's ports and the floating IP to go ACTIVE");
-        self.api
-            .wait_router_active(&r.id, Duration::from_secs(30))?;
-        self.api
-            .wait_floating_ip(&f.id, "ACTIVE", Duration::from_secs(30))?;
+        self.api.wait_router_active(&r.id, Duration::from_secs(30))?;
+        self.api.wait_floating_ip(&f.id, "ACTIVE", Duration::from_secs(30))?;
         Ok(())
     }
 }

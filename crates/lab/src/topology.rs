@@ -179,6 +179,9 @@ impl Lab {
             .collect();
         progress(format!("waiting for the agents of {}", hosts.join(", ")));
         self.api.wait_agents(&hosts, Duration::from_secs(30))?;
+        if o.with_vms && o.with_l3 {
+            self.add_external()?;
+        }
         if o.with_vms {
             progress("creating TenantA, UserA, TenantA-Net and TenantA-Subnet 10.0.0.0/24");
             let t = self.api.create_tenant("TenantA", "10.0.0.0/24")?;
@@ -198,7 +201,7 @@ impl Lab {
             vms::ping(&a, &b.ip, 3)?.require_all()?;
             vms::ping(&b, &a.ip, 3)?.require_all()?;
             if o.with_l3 {
-                self.add_l3("TenantA", "vm1")?;
+                self.add_router("TenantA", "vm1")?;
                 for (what, ok, detail) in crate::l3::checks(self) {
                     progress(format!("{what}: {detail}"));
                     if !ok {
