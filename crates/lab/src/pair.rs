@@ -34,8 +34,8 @@ pub enum PairKind {
     SameHost,
     /// Two VMs joined by a veth pair, no host.
     Veth,
-    /// The two hosts with their underlay and two empty VM namespaces, one a host;
-    /// the caller makes the VMs' NICs (named in `pair.json`).
+    /// The two hosts with their underlay and two empty VM namespaces (VM 1 for H1,
+    /// VM 2 for H2); the caller makes the VMs' NICs (named in `pair.json`).
     RelayVxlan,
     /// One host and two empty VM namespaces; the caller makes their NICs.
     RelaySameHost,
