@@ -50,10 +50,12 @@
 #        switchd started, except what a row sets itself; the report names them
 #
 # Everything lives in namespaces named nb<pid>*; nothing touches the root
-# namespace. All of it is torn down on exit (processes killed by PID). The two
-# hosts of the neutrino, kernel and relay-vxlan paths (underlay, switchds wired as
-# Neutron's agent would, VMs) are built by `neutrino lab pair up` and removed by
-# `neutrino lab pair down`: the lab crate's harness, which the integration tests use.
+# namespace. All of it is torn down on exit (processes killed by PID). Every path's
+# namespaces, cables and switchds (hosts, underlay, switchds wired as Neutron's agent
+# would, VMs; for the relay rows the hosts and empty VM namespaces, the relay making
+# the TAPs) are built by `neutrino lab pair up --kind ...` and removed by `neutrino
+# lab pair down`: the lab crate's harness, which the integration tests use. This
+# script starts only the relay and what measures.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -112,11 +114,10 @@ if wanted relay-vxlan || wanted relay-same-host; then
 fi
 
 P="nb$$"                      # prefix of every namespace/interface (<= 15 bytes)
+# The names and address `neutrino lab pair up` gives hosts and VMs (VM MTU 1450 on
+# every path, for a fair comparison).
 H1="${P}h1"; H2="${P}h2"; V1="${P}v1"; V2="${P}v2"
-H1_IP=192.168.100.1; H2_IP=192.168.100.2
-VM1_IP=10.0.0.2; VM2_IP=10.0.0.4
-VM1_MAC=fa:16:3e:00:00:01; VM2_MAC=fa:16:3e:00:00:04
-VM_MTU=1450                   # same MTU on every path, for a fair comparison
+VM2_IP=10.0.0.4
 WORK=$(mktemp -d /tmp/ntbench.XXXXXX)
 RESULTS="$WORK/results"
 : > "$RESULTS"
@@ -129,22 +130,16 @@ kill_recorded() {  # only PIDs a scenario did not reap, and only if still ours
     local pid
     while read -r pid; do
         [ -n "$pid" ] || continue
-        if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -e "$NEUTRINO_BIN" -e "${RELAY_BIN:-tap_relay}" -e iperf3; then
+        if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -e "${RELAY_BIN:-tap_relay}" -e iperf3; then
             kill -KILL "$pid" 2>/dev/null || true
         fi
     done < "$WORK/pids"
     : > "$WORK/pids"
 }
-del_namespaces() {
-    local ns
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${P}" || true); do
-        ip netns del "$ns" 2>/dev/null || true
-    done
-}
-pairs_down() {  # every pair still up (a scenario killed before its teardown)
-    local d
+pairs_down() {  # every pair still up (a scenario killed before its teardown, or
+    local d     # during `pair up`: `down` then removes the namespaces by name)
     for d in "$WORK"/pair-*; do
-        [ -f "$d/pair.json" ] || continue
+        [ -d "$d" ] || continue
         "$NEUTRINO_BIN" lab pair down --prefix "$P" --dir "$d" || true
     done
 }
@@ -152,7 +147,6 @@ final_cleanup() {
     local rc=$?
     kill_recorded
     pairs_down
-    del_namespaces
     if [ "$KEEP_LOGS" = 1 ] || [ "$rc" != 0 ]; then
         echo "logs kept in $WORK" >&2
     else
@@ -166,11 +160,8 @@ trap 'exit 130' INT TERM
 # ---- building blocks (used inside scenario subshells, with set -e) ------------
 SCENARIO_PIDS=()
 PAIR_DIR=""
-scenario_teardown() {
+scenario_teardown() {  # the relay and the measuring processes first, then the pair
     local pid
-    if [ -n "$PAIR_DIR" ]; then
-        "$NEUTRINO_BIN" lab pair down --prefix "$P" --dir "$PAIR_DIR" || true
-    fi
     for pid in "${SCENARIO_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -180,41 +171,23 @@ scenario_teardown() {
         wait "$pid" 2>/dev/null || true
     done
     : > "$WORK/pids"   # all reaped: nothing for the final cleanup to kill
-    del_namespaces
+    if [ -n "$PAIR_DIR" ]; then
+        "$NEUTRINO_BIN" lab pair down --prefix "$P" --dir "$PAIR_DIR" || true
+    fi
 }
 track() { SCENARIO_PIDS+=("$1"); echo "$1" >> "$WORK/pids"; }
 
-mkns() { ip netns add "$1"; ip -n "$1" link set lo up; }
-
-pair_up() {  # kind [switchd options...]: H1/H2, underlay, and per kind a VM on each
+pair_up() {  # kind [switchd options...]: the scenario's hosts and VMs (lab pair up)
     PAIR_DIR="$WORK/pair-$SCENARIO_NAME-$RUN_NO"
     local args=() a
     for a in "${@:2}"; do args+=("--switchd-arg=$a"); done
     "$NEUTRINO_BIN" lab pair up --prefix "$P" --dir "$PAIR_DIR" --kind "$1" "${args[@]}" >/dev/null
 }
 
-vm_ip() {  # ns ifname ip
-    ip -n "$1" addr add "$3/24" dev "$2"
-    ip -n "$1" link set dev "$2" mtu "$VM_MTU" up
-}
-
-sw() {  # host-run-dir args...
-    local dir=$1; shift
-    "$NEUTRINO_BIN" switch --run-dir "$dir" "$@"
-}
-
-start_switchd() {  # host-ns run-dir [switchd options...]
-    mkdir -p "$2"
-    ip netns exec "$1" "$NEUTRINO_BIN" switchd --run-dir "$2" "${@:3}" >"$2/switchd.log" 2>&1 &
-    local pid=$! i
-    track "$pid"
-    for i in $(seq 100); do
-        sw "$2" show >/dev/null 2>&1 && return 0
-        kill -0 "$pid" 2>/dev/null || { cat "$2/switchd.log" >&2; die "switchd in $1 exited"; }
-        sleep 0.1
-    done
-    cat "$2/switchd.log" >&2
-    die "switchd in $1 not ready after 10 s"
+pair_get() {  # list index field: one value of the pair's pair.json (`vms 0 nic`)
+    python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))[sys.argv[2]][int(sys.argv[3])][sys.argv[4]])' \
+        "$PAIR_DIR/pair.json" "$@"
 }
 
 start_relay() {  # host-ns relay-args...  (waits until it says it is ready)
@@ -427,7 +400,8 @@ scenario_neutrino() {  # vxlan|gre [uplink mode: auto|off] [poll]
     fi
     pair_up "neutrino-$1"
     measure "$SCENARIO_NAME"
-    sw "$PAIR_DIR/h1" show | grep -E '^(vxlan uplink|flow cache)' | sed 's/^/  H1 /' >&2 || true
+    "$NEUTRINO_BIN" switch --run-dir "$PAIR_DIR/h1" show \
+        | grep -E '^(vxlan uplink|flow cache)' | sed 's/^/  H1 /' >&2 || true
 }
 
 scenario_kernel() {
@@ -437,49 +411,37 @@ scenario_kernel() {
 }
 
 scenario_same_host() {  # [switchd options...]
-    mkns "$H1"
-    local dir="$WORK/$H1-same-$RUN_NO${1:+-pinned}" n tap mac ip ns i name=neutrino-same-host
-    [ $# -gt 0 ] && name=neutrino-same-host-pinned
-    start_switchd "$H1" "$dir" "$@"
-    sw "$dir" add-br br-int
-    for n in 1 2; do
-        if [ "$n" = 1 ]; then mac=$VM1_MAC; ip=$VM1_IP; ns=$V1
-        else mac=$VM2_MAC; ip=$VM2_IP; ns=$V2; fi
-        tap="tap${P#nb}s$n"
-        mkns "$ns"
-        sw "$dir" add-port br-int "$tap" --type tap --netns "$ns" --tag 1 --mac "$mac"
-        for i in $(seq 50); do ip -n "$ns" link show "$tap" >/dev/null 2>&1 && break; sleep 0.1; done
-        vm_ip "$ns" "$tap" "$ip"
-    done
-    measure "$name"
+    SCENARIO_NAME=neutrino-same-host
+    [ $# -gt 0 ] && SCENARIO_NAME=neutrino-same-host-pinned
+    pair_up same-host "$@"
+    measure "$SCENARIO_NAME"
 }
 
-scenario_relay_vxlan() {
+scenario_relay_vxlan() {  # the relay makes the VMs' TAPs the lab named
     SCENARIO_NAME=relay-vxlan
-    pair_up underlay
-    local tap1="tap${P#nb}r1" tap2="tap${P#nb}r2"
-    mkns "$V1"; mkns "$V2"
-    start_relay "$H1" vxlan "$tap1" "$V1" "$VM1_MAC" "$H1_IP" "$H2_IP" 100
-    start_relay "$H2" vxlan "$tap2" "$V2" "$VM2_MAC" "$H2_IP" "$H1_IP" 100
-    vm_ip "$V1" "$tap1" "$VM1_IP"
-    vm_ip "$V2" "$tap2" "$VM2_IP"
+    pair_up relay-vxlan
+    local n h
+    for n in 0 1; do
+        h=$([ "$n" = 0 ] && echo "$H1" || echo "$H2")
+        start_relay "$h" vxlan "$(pair_get vms $n nic)" "$(pair_get vms $n ns)" \
+            "$(pair_get vms $n mac)" "$(pair_get hosts $n ip)" "$(pair_get hosts $((1 - n)) ip)" 100
+    done
+    "$NEUTRINO_BIN" lab pair configure-vms --prefix "$P" --dir "$PAIR_DIR"
     measure relay-vxlan
 }
 
 scenario_relay_same_host() {
-    mkns "$H1"; mkns "$V1"; mkns "$V2"
-    local tap1="tap${P#nb}q1" tap2="tap${P#nb}q2"
-    start_relay "$H1" pair "$tap1" "$V1" "$VM1_MAC" "$tap2" "$V2" "$VM2_MAC"
-    vm_ip "$V1" "$tap1" "$VM1_IP"
-    vm_ip "$V2" "$tap2" "$VM2_IP"
+    SCENARIO_NAME=relay-same-host
+    pair_up relay-same-host
+    start_relay "$H1" pair "$(pair_get vms 0 nic)" "$V1" "$(pair_get vms 0 mac)" \
+        "$(pair_get vms 1 nic)" "$V2" "$(pair_get vms 1 mac)"
+    "$NEUTRINO_BIN" lab pair configure-vms --prefix "$P" --dir "$PAIR_DIR"
     measure relay-same-host
 }
 
 scenario_veth() {
-    mkns "$V1"; mkns "$V2"
-    ip -n "$V1" link add eth0 type veth peer name eth0 netns "$V2"
-    vm_ip "$V1" eth0 "$VM1_IP"
-    vm_ip "$V2" eth0 "$VM2_IP"
+    SCENARIO_NAME=veth
+    pair_up veth
     measure veth
 }
 
@@ -500,7 +462,6 @@ run_scenario() {  # function args...  (isolated in a subshell; failure recorded,
     return 0
 }
 
-del_namespaces  # leftovers of an earlier run that reused our pid
 LAST_CPU=$(python3 -c 'import os; print(max(os.sched_getaffinity(0)))')
 for RUN_NO in $(seq "$RUNS"); do
     wanted vxlan && run_scenario scenario_neutrino vxlan

@@ -1,4 +1,4 @@
-//! `neutrino lab up|status|down|add-compute`.
+//! `neutrino lab up|status|down|add-compute|bench-ports|pair`: the command line.
 
 use crate::pair::{self, PairKind, PairOptions};
 use crate::topology::{Lab, LabOptions};
@@ -7,6 +7,7 @@ use crate::{progress, report};
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct LabArgs {
@@ -53,8 +54,9 @@ pub enum LabCommand {
     },
     /// Remove every namespace, process and file the lab made.
     Down,
-    /// Two hosts for a bench, left up (no server, no agent): `PREFIXh1` and
-    /// `PREFIXh2` on a veth underlay, a VM on each (`PREFIXv1`, `PREFIXv2`).
+    /// Hosts and VMs for a bench, left up (no server, no agent): hosts `PREFIXh1`
+    /// and `PREFIXh2` (per kind: both on a veth underlay, one, or none), VMs
+    /// `PREFIXv1` and `PREFIXv2`.
     Pair {
         #[command(subcommand)]
         command: PairCommand,
@@ -71,13 +73,20 @@ pub enum PairCommand {
         #[arg(long = "switchd-arg", allow_hyphen_values = true)]
         switchd_args: Vec<String>,
     },
+    /// For the relay kinds, once the caller has made the VMs' NICs (named in
+    /// pair.json): wait for them and give them the VMs' addresses and MTU.
+    ConfigureVms {
+        /// How long to wait for each NIC, in seconds.
+        #[arg(long, default_value_t = 10)]
+        wait: u64,
+    },
     /// Stop the pair's switchds and delete its namespaces (its files stay in DIR).
     Down,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PairKindArg {
-    /// The hosts and their underlay only.
+    /// The two hosts and their underlay only.
     Underlay,
     /// A neutrino switchd per host, Neutron's br-int/br-tun over VXLAN.
     NeutrinoVxlan,
@@ -85,6 +94,29 @@ pub enum PairKindArg {
     NeutrinoGre,
     /// A kernel vxlan device and Linux bridge per host.
     KernelVxlan,
+    /// One host, its switchd's br-int joining both VMs (TAPs on VLAN 1).
+    SameHost,
+    /// The two VMs on a veth pair, no host.
+    Veth,
+    /// The two hosts and empty VM namespaces (the relay makes the NICs).
+    RelayVxlan,
+    /// One host and empty VM namespaces (the relay makes the NICs).
+    RelaySameHost,
+}
+
+impl From<PairKindArg> for PairKind {
+    fn from(k: PairKindArg) -> PairKind {
+        match k {
+            PairKindArg::Underlay => PairKind::Underlay,
+            PairKindArg::NeutrinoVxlan => PairKind::Neutrino(TunnelType::Vxlan),
+            PairKindArg::NeutrinoGre => PairKind::Neutrino(TunnelType::Gre),
+            PairKindArg::KernelVxlan => PairKind::KernelVxlan,
+            PairKindArg::SameHost => PairKind::SameHost,
+            PairKindArg::Veth => PairKind::Veth,
+            PairKindArg::RelayVxlan => PairKind::RelayVxlan,
+            PairKindArg::RelaySameHost => PairKind::RelaySameHost,
+        }
+    }
 }
 
 pub fn run(a: LabArgs) -> anyhow::Result<()> {
@@ -148,20 +180,17 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
         }
         LabCommand::Pair { command } => match command {
             PairCommand::Up { kind, switchd_args } => {
-                let kind = match kind {
-                    PairKindArg::Underlay => PairKind::Underlay,
-                    PairKindArg::NeutrinoVxlan => PairKind::Neutrino(TunnelType::Vxlan),
-                    PairKindArg::NeutrinoGre => PairKind::Neutrino(TunnelType::Gre),
-                    PairKindArg::KernelVxlan => PairKind::KernelVxlan,
-                };
                 let state = pair::up(&PairOptions {
                     prefix: &a.prefix,
                     dir: &dir,
                     neutrino: &exe,
-                    kind,
+                    kind: kind.into(),
                     switchd_args: &switchd_args,
                 })?;
                 println!("{}", serde_json::to_string_pretty(&state)?);
+            }
+            PairCommand::ConfigureVms { wait } => {
+                pair::configure_vms(&dir, &a.prefix, Duration::from_secs(wait))?
             }
             PairCommand::Down => pair::down(&dir, &a.prefix)?,
         },
@@ -172,4 +201,92 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        lab: LabArgs,
+    }
+
+    fn parse(args: &[&str]) -> LabArgs {
+        let mut all = vec!["lab"];
+        all.extend_from_slice(args);
+        match Cli::try_parse_from(all) {
+            Ok(c) => c.lab,
+            Err(e) => panic!("{args:?}: {e}"),
+        }
+    }
+
+    #[test]
+    fn pair_up_takes_every_kind_by_its_name() {
+        for arg in PairKindArg::value_variants() {
+            let name = arg.to_possible_value().map(|v| v.get_name().to_string());
+            let kind = PairKind::from(*arg);
+            assert_eq!(name.as_deref(), Some(kind.name()));
+            let a = parse(&["pair", "up", "--kind", kind.name()]);
+            match a.command {
+                LabCommand::Pair {
+                    command: PairCommand::Up { kind: k, .. },
+                } => assert_eq!(k, *arg),
+                c => panic!("{c:?}"),
+            }
+        }
+        assert_eq!(PairKindArg::value_variants().len(), PairKind::ALL.len());
+    }
+
+    #[test]
+    fn pair_up_passes_switchd_options_through() {
+        let a = parse(&[
+            "pair",
+            "up",
+            "--prefix",
+            "nb42",
+            "--dir",
+            "/tmp/p",
+            "--kind",
+            "same-host",
+            "--switchd-arg=--poll-cpus",
+            "--switchd-arg",
+            "3",
+        ]);
+        assert_eq!(a.prefix, "nb42");
+        assert_eq!(a.dir, Some(PathBuf::from("/tmp/p")));
+        match a.command {
+            LabCommand::Pair {
+                command: PairCommand::Up { kind, switchd_args },
+            } => {
+                assert_eq!(kind, PairKindArg::SameHost);
+                assert_eq!(switchd_args, ["--poll-cpus", "3"]);
+            }
+            c => panic!("{c:?}"),
+        }
+    }
+
+    #[test]
+    fn pair_configure_vms_and_down_parse() {
+        let a = parse(&["pair", "configure-vms", "--prefix", "nb1", "--wait", "3"]);
+        assert!(matches!(
+            a.command,
+            LabCommand::Pair {
+                command: PairCommand::ConfigureVms { wait: 3 }
+            }
+        ));
+        let a = parse(&["pair", "down", "--prefix", "nb1"]);
+        assert!(matches!(
+            a.command,
+            LabCommand::Pair {
+                command: PairCommand::Down
+            }
+        ));
+        let Err(e) = Cli::try_parse_from(["lab", "pair", "up", "--kind", "bridge"]) else {
+            panic!("an unknown kind parses");
+        };
+        assert!(e.to_string().contains("same-host"), "{e}");
+    }
 }

@@ -12,7 +12,8 @@
 //! - [`harness`]: two hypervisors on a veth underlay with a switchd each, wired by
 //!   hand as Neutron's agent would (flows from `agent::flows`, via [`tunnel`]), and
 //!   VMs as namespaces; what the integration tests in `crates/neutrino/tests` use.
-//!   `neutrino lab pair up|down` ([`pair`]) leaves it up for the throughput bench.
+//!   `neutrino lab pair up|configure-vms|down` ([`pair`]) leaves it up (two hosts,
+//!   one, or only VMs) for the throughput bench and the switch demo.
 //! - The pieces both are made of: [`net`] (namespaces, veth, bridges, addresses,
 //!   pings, through `ip`), [`procs`] (processes started in a namespace, stopped by
 //!   PID), [`switchd`] (starting one and waiting for its control socket, the

@@ -15,6 +15,10 @@
 //!
 //! Names are unique per process and per test (`nt<pid%10000><tag>...`), so tests
 //! may run in parallel. All interface and namespace names are at most 15 bytes.
+//!
+//! The benches also want fewer hosts ([`Layout`]): one host whose switchd joins
+//! two VMs on the same br-int, or none at all (two VMs on a veth pair, the kernel's
+//! ceiling); the hosts that are not made are never started or wired.
 
 mod switch;
 mod text;
@@ -26,6 +30,7 @@ pub use crate::cmd::{CMD_TIMEOUT, Run, run, tail};
 pub use crate::switchd::READY_WITHIN as SWITCHD_READY_WITHIN;
 pub use crate::tunnel::{NET1, NET2, TunnelNet, TunnelType, br_tun_flows, net_flows};
 pub use text::{mentions_table, normalize_flows};
+pub use vm::{configure_nic, wait_nic};
 
 use crate::{Result, checks, fail, net, procs};
 use std::fmt::Write as _;
@@ -75,6 +80,28 @@ pub fn ip(args: &[&str]) -> String {
 /// `ip ARGS...`, result not checked.
 pub fn ip_try(args: &[&str]) -> Run {
     run("ip", args, None, CMD_TIMEOUT)
+}
+
+/// Which hosts [`TwoHosts::create_layout`] makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// H1 and H2 joined by the veth underlay (what the tests use).
+    TwoHosts,
+    /// H1 alone, no underlay.
+    OneHost,
+    /// No host: only the VMs' namespaces, made later.
+    VmsOnly,
+}
+
+impl Layout {
+    /// The hosts this layout makes.
+    pub fn hosts(self) -> &'static [H] {
+        match self {
+            Layout::TwoHosts => &[H::H1, H::H2],
+            Layout::OneHost => &[H::H1],
+            Layout::VmsOnly => &[],
+        }
+    }
 }
 
 /// One of the two hosts.
@@ -164,6 +191,18 @@ impl TwoHosts {
     /// underlay (`PREFIXu1`, `PREFIXu2`); VM TAPs will be `tapUIDvN`. `dir` is made
     /// afresh for the hosts' files. On an error, what was made is removed.
     pub fn create(neutrino: &Path, prefix: &str, uid: &str, dir: &Path) -> Result<TwoHosts> {
+        TwoHosts::create_layout(neutrino, prefix, uid, dir, Layout::TwoHosts)
+    }
+
+    /// [`TwoHosts::create`] making only the hosts of `layout` (and the underlay
+    /// when there are two).
+    pub fn create_layout(
+        neutrino: &Path,
+        prefix: &str,
+        uid: &str,
+        dir: &Path,
+        layout: Layout,
+    ) -> Result<TwoHosts> {
         if prefix.len() > 10 || format!("tap{uid}v9").len() > 15 {
             return Err(fail!(
                 "prefix {prefix} or uid {uid} too long for 15-byte device names"
@@ -192,9 +231,14 @@ impl TwoHosts {
             hosts,
             kept: false,
         };
+        for h in layout.hosts() {
+            let ns = lab.host(*h).ns.clone();
+            lab.try_add_ns(&ns)?;
+        }
+        if layout != Layout::TwoHosts {
+            return Ok(lab);
+        }
         let (h1, h2) = (lab.hosts[0].ns.clone(), lab.hosts[1].ns.clone());
-        lab.try_add_ns(&h1)?;
-        lab.try_add_ns(&h2)?;
         // Underlay: veth created inside H1 with its peer created in H2.
         let (u1, u2) = (format!("{prefix}u1"), format!("{prefix}u2"));
         net::veth(&h1, &u1, &h2, &u2)?;

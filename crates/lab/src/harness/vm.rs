@@ -1,6 +1,7 @@
 //! The harness's VMs: a namespace per VM whose NIC is a TAP port switchd moved
 //! there (`--netns`), or, for a host without neutrino, a veth behind a Linux
-//! bridge and a kernel vxlan device; their addresses and neighbours.
+//! bridge and a kernel vxlan device, or one end of a veth pair to the other VM;
+//! their addresses and neighbours.
 
 use super::{H, TwoHosts, VM_MTU, Vm, ip, ip_try};
 use crate::{Result, fail, net};
@@ -54,33 +55,12 @@ impl TwoHosts {
 
     /// [`TwoHosts::wait_vm_nic`], returning errors.
     pub fn try_wait_vm_nic(&self, vm: &Vm, within: Duration) -> Result<()> {
-        let deadline = Instant::now() + within;
-        loop {
-            let r = ip_try(&["-n", &vm.ns, "link", "show", "dev", &vm.tap]);
-            if r.ok() {
-                if !r.stdout.to_ascii_lowercase().contains(vm.mac) {
-                    return Err(fail!(
-                        "{} in {} should have MAC {} (--mac):\n{}",
-                        vm.tap,
-                        vm.ns,
-                        vm.mac,
-                        r.stdout
-                    ));
-                }
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(fail!(
-                    "TAP {} did not appear in namespace {} within {within:?} (switchd must create it \
-                     and move it there):\n{}\n{}",
-                    vm.tap,
-                    vm.ns,
-                    r.describe(),
-                    self.diag()
-                ));
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
+        wait_nic(&vm.ns, &vm.tap, vm.mac, within).map_err(|e| {
+            fail!(
+                "{e} (switchd must create it and move it there)\n{}",
+                self.diag()
+            )
+        })
     }
 
     /// `ip addr add IP/24 dev NIC; ip link set NIC mtu 1450 up` inside the VM.
@@ -121,6 +101,19 @@ impl TwoHosts {
         configure_ip(vm)
     }
 
+    /// Two VMs joined by a veth pair (`vm1.tap` to `vm2.tap`, with their MACs),
+    /// no host between them: the kernel's own ceiling.
+    pub fn try_attach_veth_vms(&mut self, vm1: &Vm, vm2: &Vm) -> Result<()> {
+        self.try_add_ns(&vm1.ns)?;
+        self.try_add_ns(&vm2.ns)?;
+        net::veth(&vm1.ns, &vm1.tap, &vm2.ns, &vm2.tap)?;
+        for vm in [vm1, vm2] {
+            net::ip_in(&vm.ns, &["link", "set", "dev", &vm.tap, "address", vm.mac])?;
+            configure_ip(vm)?;
+        }
+        Ok(())
+    }
+
     pub fn flush_neigh(&self, vm: &Vm) {
         ip(&["-n", &vm.ns, "neigh", "flush", "dev", &vm.tap]);
     }
@@ -140,16 +133,37 @@ impl TwoHosts {
 
 /// `ip addr add IP/24 dev NIC; ip link set NIC mtu 1450 up` inside the VM, `lo` up.
 pub fn configure_ip(vm: &Vm) -> Result<()> {
-    net::ip_in(
-        &vm.ns,
-        &["addr", "add", &format!("{}/24", vm.ip), "dev", &vm.tap],
-    )?;
-    net::ip_in(
-        &vm.ns,
-        &["link", "set", "dev", &vm.tap, "mtu", VM_MTU, "up"],
-    )?;
-    net::ip_in(&vm.ns, &["link", "set", "lo", "up"])?;
+    configure_nic(&vm.ns, &vm.tap, vm.ip)
+}
+
+/// `ip addr add IP/24 dev NIC; ip link set NIC mtu 1450 up` inside `ns`, `lo` up.
+pub fn configure_nic(ns: &str, nic: &str, ip: &str) -> Result<()> {
+    net::ip_in(ns, &["addr", "add", &format!("{ip}/24"), "dev", nic])?;
+    net::ip_in(ns, &["link", "set", "dev", nic, "mtu", VM_MTU, "up"])?;
+    net::ip_in(ns, &["link", "set", "lo", "up"])?;
     Ok(())
+}
+
+/// Waits until `nic` exists inside `ns`; an error if it does not within `within`
+/// or has another MAC than `mac` (lowercase).
+pub fn wait_nic(ns: &str, nic: &str, mac: &str, within: Duration) -> Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        let r = ip_try(&["-n", ns, "link", "show", "dev", nic]);
+        if r.ok() {
+            if !r.stdout.to_ascii_lowercase().contains(mac) {
+                return Err(fail!("{nic} in {ns} should have MAC {mac}:\n{}", r.stdout));
+            }
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(fail!(
+                "{nic} did not appear in namespace {ns} within {within:?}:\n{}",
+                r.describe()
+            ));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// In host namespace `hns`: a kernel vxlan device (VNI `vni`, UDP 4789, `local` to
