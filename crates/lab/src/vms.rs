@@ -30,14 +30,28 @@ exit 0
 /// Boots a VM: its namespace, its port (bound to `host`), waits for the port to
 /// be ACTIVE and its tap to appear, then runs DHCP and checks the address.
 pub fn create_vm(lab: &mut Lab, name: &str, tenant: &str, host: &str) -> Result<Vm> {
+    create_vm_on(lab, name, tenant, None, host)
+}
+
+/// [`create_vm`] on another of the tenant's networks than its first.
+pub fn create_vm_on(
+    lab: &mut Lab,
+    name: &str,
+    tenant: &str,
+    network_id: Option<&str>,
+    host: &str,
+) -> Result<Vm> {
     if lab.state.vm(name).is_some() {
         return Err(fail!("VM {name} exists already"));
     }
-    let t = lab
+    let mut t = lab
         .state
         .tenant(tenant)
         .cloned()
         .ok_or_else(|| fail!("no tenant {tenant} in this lab"))?;
+    if let Some(n) = network_id {
+        t.network_id = n.to_string();
+    }
     let ns = format!("{}-{name}", lab.state.prefix);
     lab.adopt_ns(&ns)?;
     let port = lab.api.create_vm_port(&t, &ns, host)?;

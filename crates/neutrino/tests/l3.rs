@@ -159,14 +159,7 @@ fn tenants_east_west_floating_ip_and_gateway() {
         &format!("/v2.0/routers/{}/add_router_interface", ra.id),
         json!({"subnet_id": sub2}),
     );
-    let ta2 = Tenant {
-        name: "TenantA2".into(),
-        network_id: net2,
-        subnet_id: sub2,
-        ..ta.clone()
-    };
-    l.state.tenants.push(ta2);
-    vms::create_vm(l, "vm5", "TenantA2", "compute-01").unwrap();
+    vms::create_vm_on(l, "vm5", "TenantA", Some(&net2), "compute-01").unwrap();
     let vm5 = l.vm("vm5").unwrap();
     l.api
         .wait_router_active(&ra.id, Duration::from_secs(30))
@@ -225,7 +218,7 @@ fn network_agent_restart_and_a_router_deleted_while_it_was_down() {
     let f = l.state.floating_ips[0].clone();
     let ns = format!("qrouter-{}", r.id);
     let snapshot = || {
-        let addrs = lab::net::ip_in(&ns, &["-o", "addr", "show"]).unwrap();
+        let addrs = lab::net::ip_in(&ns, &["-o", "-4", "addr", "show"]).unwrap();
         let table = lab::net::exec_in(&ns, "nft", &["list", "table", "ip", "neutrino"]).unwrap();
         (addrs, String::from_utf8_lossy(&table.stdout).into_owned())
     };
