@@ -196,7 +196,11 @@ impl Switchd {
         // Routers' qg- devices on a bridge no router needs any more (the external
         // bridge stays the operator's; only the agent's devices go).
         for view in current.iter().filter(|v| c.bridge(&v.name).is_none()) {
-            for p in view.ports.iter().filter(|p| p.config.name.starts_with("qg-")) {
+            for p in view
+                .ports
+                .iter()
+                .filter(|p| p.config.name.starts_with("qg-"))
+            {
                 stale.push(p.config.name.clone());
                 reqs.push(Request::DelPort {
                     bridge: view.name.clone(),

@@ -83,7 +83,9 @@ impl Lab {
             .cloned()
             .ok_or_else(|| fail!("no tenant {tenant} in this lab"))?;
         let name = format!("{tenant}-R1");
-        progress(format!("creating {name}: interface on {tenant}-Subnet, gateway on Ext-Net"));
+        progress(format!(
+            "creating {name}: interface on {tenant}-Subnet, gateway on Ext-Net"
+        ));
         let r = self.api.create_router(&t, &name, &network_id)?;
         self.state.routers.push(r.clone());
         self.state.save()?;
@@ -93,8 +95,10 @@ impl Lab {
         self.state.floating_ips.push(f.clone());
         self.state.save()?;
         progress("waiting for the router's ports and the floating IP to go ACTIVE");
-        self.api.wait_router_active(&r.id, Duration::from_secs(30))?;
-        self.api.wait_floating_ip(&f.id, "ACTIVE", Duration::from_secs(30))?;
+        self.api
+            .wait_router_active(&r.id, Duration::from_secs(30))?;
+        self.api
+            .wait_floating_ip(&f.id, "ACTIVE", Duration::from_secs(30))?;
         Ok(())
     }
 }

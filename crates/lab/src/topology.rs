@@ -32,6 +32,9 @@ pub struct LabOptions {
     /// With the VMs: the outside world, Ext-Net, TenantA's router and vm1's
     /// floating IP (the seeds' L3 walk).
     pub with_l3: bool,
+    /// With `with_l3`: the router and the floating IP too (tests that make them
+    /// themselves, e.g. with the openstack CLI, leave them out).
+    pub with_router: bool,
     /// Leave what was made when `up` fails (for debugging; `down` removes it).
     pub keep_on_failure: bool,
 }
@@ -48,6 +51,7 @@ impl LabOptions {
             report_interval: 5,
             with_vms: true,
             with_l3: true,
+            with_router: true,
             keep_on_failure: false,
         }
     }
@@ -200,7 +204,7 @@ impl Lab {
             let (a, b) = (self.vm("vm1")?, self.vm("vm2")?);
             vms::ping(&a, &b.ip, 3)?.require_all()?;
             vms::ping(&b, &a.ip, 3)?.require_all()?;
-            if o.with_l3 {
+            if o.with_l3 && o.with_router {
                 self.add_router("TenantA", "vm1")?;
                 for (what, ok, detail) in crate::l3::checks(self) {
                     progress(format!("{what}: {detail}"));
