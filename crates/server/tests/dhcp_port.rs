@@ -1,6 +1,6 @@
 //! The network's DHCP port (`network:dhcp`): made, given and freed addresses as
 //! DHCP subnets come and go, deleted with the last one and with the network;
-//! what a tenant may do to it.
+//! what a tenant may do to it; the host view's DHCP server address.
 
 mod common;
 use axum::http::StatusCode;
@@ -268,5 +268,49 @@ async fn a_shared_network_keeps_its_own_dhcp_port() {
             .create(&user, "ports", "port", json!({"network_id": nid}))
             .await;
         assert_eq!(vm["fixed_ips"][0]["ip_address"], "10.0.0.3");
+    }
+}
+
+#[tokio::test]
+async fn host_view_names_the_dhcp_server_per_subnet() {
+    for b in backends() {
+        let (api, admin, _) = setup(&b).await;
+        let (_, nid) = network(&api, &admin, json!({"name": "net"})).await;
+        for (cidr, dhcp) in [("10.0.0.0/24", true), ("10.0.1.0/24", false)] {
+            subnet(
+                &api,
+                &admin,
+                &nid,
+                json!({"cidr": cidr, "enable_dhcp": dhcp}),
+            )
+            .await;
+        }
+        api.create(
+            &admin,
+            "ports",
+            "port",
+            json!({"network_id": nid,
+            "device_owner": "compute:nova", "device_id": "vm1", "binding:host_id": "compute-01"}),
+        )
+        .await;
+        let (s, v) = api.get(&admin, "/agent-api/v1/hosts/compute-01/view").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let servers: Vec<(Value, Value)> = v["networks"][0]["subnets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| (s["cidr"].clone(), s["dhcp_server_ip"].clone()))
+            .collect();
+        assert_eq!(servers.len(), 2);
+        assert!(
+            servers.contains(&(json!("10.0.0.0/24"), json!("10.0.0.2"))),
+            "{servers:?}"
+        );
+        assert!(
+            servers.contains(&(json!("10.0.1.0/24"), Value::Null)),
+            "{servers:?}"
+        );
+        assert_eq!(v["ports"].as_array().map(Vec::len), Some(1));
+        assert_eq!(v["remote_ports"], json!([]));
     }
 }
