@@ -143,6 +143,9 @@ fn wait_active(lab: &Lab, net: &str, want: usize, within: Duration) -> Result<()
                     &[
                         ("status", "ACTIVE"),
                         ("network_id", net.as_str()),
+                        // The bench's own ports: the network's DHCP port is
+                        // ACTIVE from the start.
+                        ("device_owner", "compute:nova"),
                         ("fields", "id"),
                     ],
                 )

@@ -107,6 +107,10 @@ async fn agent_api() {
             v["networks"][0]["subnets"][0]["dns_nameservers"],
             json!(["10.0.0.53"])
         );
+        // The switch answers DHCP as the network's DHCP port (the pool's first
+        // address); that port is bound nowhere, so it is no one's remote port.
+        assert_eq!(v["networks"][0]["subnets"][0]["dhcp_server_ip"], "10.0.0.2");
+        assert_eq!(ports[0]["fixed_ips"][0]["ip_address"], "10.0.0.3");
         assert_eq!(
             v["remote_ports"],
             json!([{"network_id": nid, "host": "compute-02", "tunnel_ip": "192.168.100.12",

@@ -5,7 +5,7 @@ use super::{Carrier, HostConfig, WiredNet, tun_patch_pair};
 use crate::flows;
 use crate::names::{self, BR_INT, DEAD_VLAN};
 use ipnet::{Ipv4Net, Ipv6Net};
-use model::{HostView, LocalPort};
+use model::{HostView, LocalPort, NetworkView};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use switch_proto::{Action, Flow, Mac, Match, PortSpec, Proto};
@@ -61,7 +61,8 @@ pub(super) fn spec(
             flows.push(dead_port(&tap.name));
             continue;
         }
-        port_flows(p, tap, &held, &mut flows);
+        let net = wired.get(p.network_id.as_str()).map(|w| w.net);
+        port_flows(p, net, tap, &held, &mut flows);
     }
     flows::sort(&mut flows);
     ports.extend(taps);
@@ -80,8 +81,9 @@ fn dead_port(tap: &str) -> Flow {
         .then([Action::Drop])
 }
 
-/// IPv4 addresses held by some port (local or remote) per network: the DHCP
-/// responder answers ARP for its server address only when no port holds it.
+/// IPv4 addresses held by some port (local or remote) per network: when the
+/// server names no DHCP port (an older server), the DHCP responder answers ARP
+/// for its fallback address only when no port holds it.
 fn addresses_in_use(view: &HostView) -> BTreeSet<(String, Ipv4Addr)> {
     let mut held = BTreeSet::new();
     for p in &view.ports {
@@ -103,6 +105,7 @@ fn addresses_in_use(view: &HostView) -> BTreeSet<(String, Ipv4Addr)> {
 
 fn port_flows(
     p: &LocalPort,
+    net: Option<&NetworkView>,
     tap: &PortSpec,
     held: &BTreeSet<(String, Ipv4Addr)>,
     flows: &mut Vec<Flow>,
@@ -117,7 +120,11 @@ fn port_flows(
                 .when(Match::TpDst(67))
                 .then([Action::Dhcp]),
         );
-        if !held.contains(&(p.network_id.clone(), b.server_ip)) {
+        // The network's DHCP port is plugged nowhere: the switch answers ARP for
+        // its address at every VM port. The gateway is not answered (a qr- port
+        // owns it), nor any other address a port holds.
+        let dhcp_port = net.is_some_and(|n| super::dhcp::is_dhcp_port_ip(n, b.server_ip));
+        if dhcp_port || !held.contains(&(p.network_id.clone(), b.server_ip)) {
             flows.push(
                 from(0, 50)
                     .when(Match::Proto(Proto::Arp))

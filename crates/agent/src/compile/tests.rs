@@ -504,6 +504,7 @@ fn no_dhcp_binding_when_subnet_has_dhcp_off() {
 
 #[test]
 fn dhcp_server_arp_only_when_nobody_holds_the_address() {
+    // An older server names no DHCP port: the switch answers as the gateway.
     let mut v = one_remote();
     // A router port elsewhere holds the gateway: it answers ARP itself.
     v.remote_ports
@@ -511,6 +512,60 @@ fn dhcp_server_arp_only_when_nobody_holds_the_address() {
     let c = compile_fresh(&v);
     let int = c.bridge("br-int").unwrap();
     assert_eq!(flows_with(int, "actions=dhcp").len(), 1);
+}
+
+/// `one_remote()` whose subnet's DHCP port holds `ip`.
+fn with_dhcp_port(ip: &str) -> HostView {
+    let mut v = one_remote();
+    v.networks[0].subnets[0].dhcp_server_ip = Some(ip.into());
+    v
+}
+
+#[test]
+fn dhcp_answers_as_the_networks_dhcp_port() {
+    let mut v = with_dhcp_port("10.0.0.2");
+    // The router's qr- port on the network node holds the gateway.
+    v.remote_ports
+        .push(remote(NET_A, NETWORK_NODE, "fa:16:3e:00:00:fe", "10.0.0.1"));
+    let c = compile_fresh(&v);
+    let int = c.bridge("br-int").unwrap();
+    let d = int.ports[1].dhcp.as_ref().expect("dhcp binding");
+    assert_eq!(d.server_ip.to_string(), "10.0.0.2");
+    // VMs still route through the router.
+    assert_eq!(d.router.map(|r| r.to_string()).as_deref(), Some("10.0.0.1"));
+    let t = "tapp1111111-11";
+    assert_eq!(
+        flows_with(int, "actions=dhcp"),
+        [
+            format!("table=0,priority=50,in_port={t},arp,arp_op=1,arp_tpa=10.0.0.2,actions=dhcp"),
+            format!("table=0,priority=50,in_port={t},udp,tp_src=68,tp_dst=67,actions=dhcp"),
+        ]
+    );
+    // The gateway is not the switch's to answer even with no router yet; the
+    // DHCP port's address is, even should some port show up holding it (the
+    // DHCP port itself lives on no host).
+    for holder in [None, Some("10.0.0.2")] {
+        let mut v = with_dhcp_port("10.0.0.2");
+        if let Some(ip) = holder {
+            v.remote_ports
+                .push(remote(NET_A, NETWORK_NODE, "fa:16:3e:00:00:0d", ip));
+        }
+        let c = compile_fresh(&v);
+        let int = c.bridge("br-int").unwrap();
+        assert!(flows_with(int, "arp_tpa=10.0.0.1").is_empty(), "{holder:?}");
+        assert_eq!(flows_with(int, "arp_tpa=10.0.0.2,actions=dhcp").len(), 1);
+    }
+}
+
+#[test]
+fn bad_dhcp_port_address_falls_back_to_the_gateway() {
+    for bad in ["10.9.9.9", "nonsense", "fd00::2"] {
+        let c = compile_fresh(&with_dhcp_port(bad));
+        let int = c.bridge("br-int").unwrap();
+        let d = int.ports[1].dhcp.as_ref().expect("dhcp binding");
+        assert_eq!(d.server_ip.to_string(), "10.0.0.1", "{bad}");
+        assert_eq!(flows_with(int, "arp_tpa=10.0.0.1,actions=dhcp").len(), 1);
+    }
 }
 
 #[test]

@@ -108,8 +108,9 @@ fn seeds_scenario_through_the_cli() {
         shown.trim(),
         format!("ip_address='10.0.0.10', subnet_id='{sub_id}'")
     );
+    // The router interface, vm1-port and the network's DHCP port.
     let all_ports = cli(u, "port list --network TenantA-Net -f json").json();
-    assert_eq!(all_ports.as_array().map(Vec::len), Some(2), "{all_ports}");
+    assert_eq!(all_ports.as_array().map(Vec::len), Some(3), "{all_ports}");
 
     // Floating IP from the pool, associated at creation; then unset and set again.
     let fip = cli(

@@ -2,6 +2,7 @@
 //! agent must wire.
 
 use crate::RouterBinding;
+use crate::api::dhcp_port;
 use crate::l3::L3_AGENT_TYPE;
 use model::{
     Agent, FloatingIp, FloatingIpView, HostView, LocalPort, Network, NetworkView, Port, RemotePort,
@@ -37,6 +38,39 @@ fn tunnel_ips(agents: &[Agent]) -> BTreeMap<&str, String> {
         .collect()
 }
 
+/// A network as its hosts wire it, with each subnet's DHCP server address: the
+/// address of the network's DHCP port on it (see [`dhcp_port`]), on subnets that
+/// serve DHCP.
+fn network_view(n: &Network, s: &Snapshot<'_>) -> NetworkView {
+    let dhcp = s.ports.iter().find(|p| dhcp_port::is_server_port(p, n));
+    NetworkView {
+        id: n.id.clone(),
+        network_type: n.network_type,
+        segmentation_id: n.segmentation_id,
+        physical_network: n.physical_network.clone(),
+        mtu: n.mtu,
+        admin_state_up: n.admin_state_up,
+        subnets: s
+            .subnets
+            .iter()
+            .filter(|sn| sn.network_id == n.id)
+            .map(|sn| SubnetView {
+                id: sn.id.clone(),
+                cidr: sn.cidr.clone(),
+                ip_version: sn.ip_version,
+                gateway_ip: sn.gateway_ip.clone(),
+                enable_dhcp: sn.enable_dhcp,
+                dns_nameservers: sn.dns_nameservers.clone(),
+                host_routes: sn.host_routes.clone(),
+                dhcp_server_ip: dhcp
+                    .filter(|_| dhcp_port::serves(sn))
+                    .and_then(|p| p.fixed_ips.iter().find(|f| f.subnet_id == sn.id))
+                    .map(|f| f.ip_address.clone()),
+            })
+            .collect(),
+    }
+}
+
 pub fn host_view(host: &str, s: &Snapshot<'_>) -> HostView {
     let admin_state_up = s
         .agents
@@ -53,30 +87,7 @@ pub fn host_view(host: &str, s: &Snapshot<'_>) -> HostView {
         .networks
         .iter()
         .filter(|n| net_ids.contains(n.id.as_str()))
-        .map(|n| NetworkView {
-            id: n.id.clone(),
-            network_type: n.network_type,
-            segmentation_id: n.segmentation_id,
-            physical_network: n.physical_network.clone(),
-            mtu: n.mtu,
-            admin_state_up: n.admin_state_up,
-            subnets: s
-                .subnets
-                .iter()
-                .filter(|sn| sn.network_id == n.id)
-                .map(|sn| SubnetView {
-                    id: sn.id.clone(),
-                    cidr: sn.cidr.clone(),
-                    ip_version: sn.ip_version,
-                    gateway_ip: sn.gateway_ip.clone(),
-                    enable_dhcp: sn.enable_dhcp,
-                    dns_nameservers: sn.dns_nameservers.clone(),
-                    host_routes: sn.host_routes.clone(),
-                    // Filled in with the network:dhcp ports (issue 17).
-                    dhcp_server_ip: None,
-                })
-                .collect(),
-        })
+        .map(|n| network_view(n, s))
         .collect();
     let ports = local
         .iter()

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub(crate) mod common;
+pub mod dhcp_port;
 pub mod extensions;
 pub mod floatingips;
 pub mod l3_agents;

@@ -2,6 +2,7 @@
 //! allowed address pairs.
 
 use super::common::{Attrs, created, one, retry, touch};
+use super::dhcp_port;
 use super::resource::{Resource, fetch_writable};
 use super::security_groups;
 use super::subnets::pools_of;
@@ -425,6 +426,7 @@ pub async fn create(
         p.port_security_enabled = port_security;
         p.allowed_address_pairs = parse_pairs(pairs.clone().unwrap_or_default(), &p.mac_address)?;
         apply_binding(&mut p, &a)?;
+        dhcp_port::check_not_posing(&p)?;
         p.security_groups = sgs;
         tx.insert(&p).await?;
         tx.commit().await?;
@@ -450,6 +452,10 @@ pub async fn update(
     let p = retry!({
         let mut tx = state.store.write().await?;
         let mut p: Port = fetch_writable(&mut tx, &ctx, &headers, &id, "update_port").await?;
+        let server_port = dhcp_port::is_server_port_in(&mut tx, &p).await?;
+        if server_port {
+            dhcp_port::check_update(&p, |k| a.has(k))?;
+        }
         if let Some(req) = &fixed {
             tx.release_owner(&IPS, &p.id).await?;
             p.fixed_ips =
@@ -516,6 +522,9 @@ pub async fn update(
             ));
         }
         apply_binding(&mut p, &a)?;
+        if !server_port {
+            dhcp_port::check_not_posing(&p)?;
+        }
         touch(&mut p.revision_number, &mut p.updated_at);
         tx.update(&p).await?;
         tx.commit().await?;
@@ -534,10 +543,14 @@ impl Resource for Port {
     }
 
     /// Router and floating IP ports go with their router interface, gateway or
-    /// floating IP, not through the port API; floating IPs on the port are
-    /// disassociated, and its addresses freed.
+    /// floating IP, and the network's DHCP port with its last DHCP subnet, not
+    /// through the port API; floating IPs on the port are disassociated, and its
+    /// addresses freed.
     async fn on_delete(tx: &mut Tx, p: &Port) -> ApiResult<()> {
         let id = &p.id;
+        if dhcp_port::is_server_port_in(tx, p).await? {
+            return Err(dhcp_port::refused(p, "it cannot be deleted"));
+        }
         if [
             device_owner::ROUTER_INTERFACE,
             device_owner::ROUTER_GATEWAY,

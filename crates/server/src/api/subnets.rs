@@ -1,6 +1,7 @@
 //! `/v2.0/subnets`: CIDR, gateway, allocation pools, DHCP options.
 
-use super::common::{Attrs, created, network_visible, one, touch};
+use super::common::{Attrs, created, network_visible, one, retry, touch};
+use super::dhcp_port;
 use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -68,7 +69,8 @@ impl Resource for Subnet {
     }
 
     /// Refused while ports other than DHCP's have addresses from it; leaves its
-    /// network's list of subnets.
+    /// network's list of subnets, and the DHCP ports' addresses on it go (the
+    /// network's own DHCP port with its last DHCP subnet).
     async fn on_delete(tx: &mut Tx, s: &Subnet) -> ApiResult<()> {
         let id = &s.id;
         let ports = tx.list_by_parent::<Port>(&s.network_id).await?;
@@ -87,7 +89,7 @@ impl Resource for Subnet {
             touch(&mut n.revision_number, &mut n.updated_at);
             tx.update(&n).await?;
         }
-        Ok(())
+        dhcp_port::subnet_gone(tx, s).await
     }
 }
 
@@ -251,57 +253,62 @@ pub async fn create(
     };
     let dns = parse_dns(a.str_list("dns_nameservers")?.unwrap_or_default())?;
     let routes = parse_routes(a.list("host_routes")?.unwrap_or_default())?;
-    let mut tx = state.store.write().await?;
-    let mut network = tx
-        .get::<Network>(&network_id)
-        .await?
-        .filter(|n| network_visible(&ctx, n))
-        .ok_or_else(|| Network::not_found(&network_id))?;
-    if !ctx.owns(&network.project_id) {
-        return Err(ApiError::forbidden("create_subnet"));
-    }
-    for other in tx.list_by_parent::<Subnet>(&network_id).await? {
-        if let Ok(o) = other.cidr.parse::<IpNet>()
-            && (o.contains(&net.network()) || net.contains(&o.network()))
-        {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "OverlappingSubnet",
-                format!(
-                    "Invalid input for operation: Requested subnet with cidr: {net} for network: {network_id} overlaps with another subnet."
-                ),
-            ));
+    // Retried on a unique-key conflict: the DHCP port takes a MAC and addresses.
+    let s = retry!({
+        let mut tx = state.store.write().await?;
+        let mut network = tx
+            .get::<Network>(&network_id)
+            .await?
+            .filter(|n| network_visible(&ctx, n))
+            .ok_or_else(|| Network::not_found(&network_id))?;
+        if !ctx.owns(&network.project_id) {
+            return Err(ApiError::forbidden("create_subnet"));
         }
-    }
-    let ts = now();
-    let s = Subnet {
-        id: new_id(),
-        name: a.str("name")?.unwrap_or_default(),
-        description: a.str("description")?.unwrap_or_default(),
-        project_id: project_id.clone(),
-        tenant_id: project_id,
-        network_id: network_id.clone(),
-        ip_version: if v6 { 6 } else { 4 },
-        cidr: net.to_string(),
-        gateway_ip: gateway.map(|g| g.to_string()),
-        allocation_pools: pools_model(&pools, v6),
-        enable_dhcp: a.bool("enable_dhcp")?.unwrap_or(true),
-        dns_nameservers: dns,
-        host_routes: routes,
-        ipv6_ra_mode: a.str("ipv6_ra_mode")?.filter(|_| v6),
-        ipv6_address_mode: a.str("ipv6_address_mode")?.filter(|_| v6),
-        subnetpool_id: None,
-        service_types: Vec::new(),
-        tags: Vec::new(),
-        revision_number: 1,
-        created_at: ts.clone(),
-        updated_at: ts,
-    };
-    tx.insert(&s).await?;
-    network.subnets.push(s.id.clone());
-    touch(&mut network.revision_number, &mut network.updated_at);
-    tx.update(&network).await?;
-    tx.commit().await?;
+        for other in tx.list_by_parent::<Subnet>(&network_id).await? {
+            if let Ok(o) = other.cidr.parse::<IpNet>()
+                && (o.contains(&net.network()) || net.contains(&o.network()))
+            {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "OverlappingSubnet",
+                    format!(
+                        "Invalid input for operation: Requested subnet with cidr: {net} for network: {network_id} overlaps with another subnet."
+                    ),
+                ));
+            }
+        }
+        let ts = now();
+        let s = Subnet {
+            id: new_id(),
+            name: a.str("name")?.unwrap_or_default(),
+            description: a.str("description")?.unwrap_or_default(),
+            project_id: project_id.clone(),
+            tenant_id: project_id.clone(),
+            network_id: network_id.clone(),
+            ip_version: if v6 { 6 } else { 4 },
+            cidr: net.to_string(),
+            gateway_ip: gateway.map(|g| g.to_string()),
+            allocation_pools: pools_model(&pools, v6),
+            enable_dhcp: a.bool("enable_dhcp")?.unwrap_or(true),
+            dns_nameservers: dns.clone(),
+            host_routes: routes.clone(),
+            ipv6_ra_mode: a.str("ipv6_ra_mode")?.filter(|_| v6),
+            ipv6_address_mode: a.str("ipv6_address_mode")?.filter(|_| v6),
+            subnetpool_id: None,
+            service_types: Vec::new(),
+            tags: Vec::new(),
+            revision_number: 1,
+            created_at: ts.clone(),
+            updated_at: ts,
+        };
+        tx.insert(&s).await?;
+        network.subnets.push(s.id.clone());
+        touch(&mut network.revision_number, &mut network.updated_at);
+        tx.update(&network).await?;
+        dhcp_port::sync(&mut tx, &network_id, None).await?;
+        tx.commit().await?;
+        Ok(s)
+    })?;
     tracing::info!(id = %s.id, cidr = %s.cidr, network = %s.network_id, "subnet created");
     Ok(created("subnet", &s))
 }
@@ -364,6 +371,8 @@ pub async fn update(
     }
     touch(&mut s.revision_number, &mut s.updated_at);
     tx.update(&s).await?;
+    // enable_dhcp may have changed: the DHCP port gains or loses an address.
+    dhcp_port::sync(&mut tx, &s.network_id, None).await?;
     tx.commit().await?;
     Ok(one("subnet", &s))
 }
