@@ -41,6 +41,8 @@ fn up(tag: &str, tunnel: TunnelType) -> Option<Guard> {
     let mut o = LabOptions::new(&prefix, &dir, std::path::Path::new(common::BIN));
     o.tunnel_type = tunnel;
     o.report_interval = 2;
+    // Layer 2 only: the routers' end-to-end tests are in l3.rs.
+    o.with_l3 = false;
     match Lab::up(&o) {
         Ok(l) => Some(Guard(Some(l))),
         Err(e) => panic!("lab up: {e}"),
