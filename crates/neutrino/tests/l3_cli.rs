@@ -4,7 +4,9 @@
 //! set --external-gateway`, `floating ip create`, `floating ip set --port`; `network
 //! agent list` shows the L3 agent on the network node and `--router` finds it; the
 //! router's interface and gateway ports reach ACTIVE (tempest waits for that before
-//! it removes an interface), the floating IP too; and then traffic takes that way.
+//! it removes an interface), the floating IP too; the operator moves the router off
+//! its agent and back (`network agent remove/add router --l3`, `router list
+//! --agent`); and then traffic takes that way.
 //! Root, namespaces only; the lab is removed by a guard.
 
 mod common;
@@ -253,6 +255,132 @@ fn the_seeds_router_steps_with_the_openstack_cli() {
     );
     eventually(
         "the floating IP to go ACTIVE",
+        Duration::from_secs(30),
+        || {
+            os(
+                l,
+                &bin,
+                user,
+                &[
+                    "floating", "ip", "show", &fip, "-f", "value", "-c", "status",
+                ],
+            )
+            .trim()
+                == "ACTIVE"
+        },
+    );
+
+    // The operator moves the router off its L3 agent and back, with Neutron's
+    // l3_agent_scheduler calls: the namespace goes and comes back, the ports follow.
+    let agent_id = os(
+        l,
+        &bin,
+        admin,
+        &[
+            "network",
+            "agent",
+            "list",
+            "--agent-type",
+            "l3",
+            "-f",
+            "value",
+            "-c",
+            "ID",
+        ],
+    )
+    .trim()
+    .to_string();
+    let ns = format!("qrouter-{rid}");
+    os(
+        l,
+        &bin,
+        admin,
+        &[
+            "network",
+            "agent",
+            "remove",
+            "router",
+            "--l3",
+            &agent_id,
+            "TenantA-R1",
+        ],
+    );
+    let hosting = os(
+        l,
+        &bin,
+        admin,
+        &[
+            "network",
+            "agent",
+            "list",
+            "--router",
+            "TenantA-R1",
+            "-f",
+            "value",
+        ],
+    );
+    assert!(hosting.trim().is_empty(), "{hosting}");
+    eventually(
+        "the router's namespace to go",
+        Duration::from_secs(30),
+        || !lab::net::netns_exists(&ns),
+    );
+    let routers = os(
+        l,
+        &bin,
+        admin,
+        &[
+            "router", "list", "--agent", &agent_id, "-f", "value", "-c", "Name",
+        ],
+    );
+    assert!(routers.trim().is_empty(), "{routers}");
+    os(
+        l,
+        &bin,
+        admin,
+        &[
+            "network",
+            "agent",
+            "add",
+            "router",
+            "--l3",
+            &agent_id,
+            "TenantA-R1",
+        ],
+    );
+    let routers = os(
+        l,
+        &bin,
+        admin,
+        &[
+            "router", "list", "--agent", &agent_id, "-f", "value", "-c", "Name",
+        ],
+    );
+    assert_eq!(routers.trim(), "TenantA-R1");
+    eventually(
+        "the router's ports to go ACTIVE again",
+        Duration::from_secs(30),
+        || {
+            let s = os(
+                l,
+                &bin,
+                user,
+                &[
+                    "port",
+                    "list",
+                    "--router",
+                    "TenantA-R1",
+                    "-f",
+                    "value",
+                    "-c",
+                    "Status",
+                ],
+            );
+            !s.trim().is_empty() && s.lines().all(|x| x == "ACTIVE")
+        },
+    );
+    eventually(
+        "the floating IP to go ACTIVE again",
         Duration::from_secs(30),
         || {
             os(
