@@ -5,15 +5,16 @@
 //! has just come onto the gateway device. Namespaces of routers that are gone (their
 //! devices were on this host's switch, and switchd has removed them) are deleted.
 //!
-//! Addresses and routes go through `ip(8)`, the table through `nft -f` inside the
-//! namespace: the table is replaced in one transaction, and left alone when the
-//! kernel's copy carries the same digest, so the connections conntrack tracks are
-//! never disturbed by a restart or a re-sync. Nothing here touches a namespace that
-//! is not a router's of this host.
+//! Addresses and routes go through rtnetlink ([`netlink`]), the table through
+//! `nft -f` inside the namespace: the table is replaced in one transaction, and left
+//! alone when the kernel's copy carries the same digest, so the connections
+//! conntrack tracks are never disturbed by a restart or a re-sync. Nothing here
+//! touches a namespace that is not a router's of this host.
+
+mod netlink;
 
 use crate::compile::{Compiled, RouterDevice, RouterSpec, nat};
-use ipnet::IpNet;
-use serde::Deserialize;
+use ipnet::{IpNet, Ipv4Net};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
@@ -70,7 +71,9 @@ fn router(r: &RouterSpec, announced: &mut Vec<Ipv4Addr>) -> Result<(), String> {
     if !host::netns_exists(ns) {
         run("ip", &["netns", "add", ns])?;
     }
-    ip(ns, &["link", "set", "lo", "up"])?;
+    host::in_netns(ns, || host::set_up("lo", true))
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{ns}: {e}"))?;
     forwarding_on(ns)?;
     for d in &r.devices {
         let added = addresses(ns, d)?;
@@ -97,88 +100,29 @@ fn forwarding_on(ns: &str) -> Result<(), String> {
         .map_err(|e| format!("{ns}: IPv4 forwarding: {e}"))
 }
 
-#[derive(Deserialize)]
-struct IpAddrInfo {
-    #[serde(default)]
-    addr_info: Vec<AddrInfo>,
-}
-
-#[derive(Deserialize)]
-struct AddrInfo {
-    local: IpAddr,
-    prefixlen: u8,
-    #[serde(default)]
-    scope: String,
-}
-
 /// Makes the device's global addresses exactly `d.addresses` and brings it up;
 /// returns the addresses it added.
 fn addresses(ns: &str, d: &RouterDevice) -> Result<Vec<IpAddr>, String> {
-    let out = ip(ns, &["-j", "addr", "show", "dev", &d.name])?;
-    let shown: Vec<IpAddrInfo> =
-        serde_json::from_str(&out).map_err(|e| format!("{ns}: ip addr show {}: {e}", d.name))?;
-    let have: BTreeSet<IpNet> = shown
-        .iter()
-        .flat_map(|i| &i.addr_info)
-        .filter(|a| a.scope == "global")
-        .filter_map(|a| IpNet::new(a.local, a.prefixlen).ok())
-        .collect();
-    let want: BTreeSet<IpNet> = d.addresses.iter().copied().collect();
-    for a in have.difference(&want) {
-        ip(ns, &["addr", "del", &a.to_string(), "dev", &d.name])?;
-    }
-    let mut added = Vec::new();
-    for a in want.difference(&have) {
-        ip(ns, &["addr", "add", &a.to_string(), "dev", &d.name])?;
-        added.push(a.addr());
-    }
-    ip(ns, &["link", "set", &d.name, "up"])?;
+    let added =
+        netlink::sync_addresses(ns, &d.name, &d.addresses).map_err(|e| format!("{ns}: {e}"))?;
+    let dev = d.name.clone();
+    host::in_netns(ns, move || host::set_up(&dev, true))
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{ns}: {e}"))?;
     Ok(added)
 }
 
-#[derive(Deserialize)]
-struct RouteInfo {
-    dst: String,
-    #[serde(default)]
-    gateway: Option<IpAddr>,
-}
-
-/// Makes the namespace's routes through a nexthop exactly the router's.
+/// Makes the namespace's routes through a nexthop exactly the router's (IPv4).
 fn routes(ns: &str, r: &RouterSpec) -> Result<(), String> {
-    let out = ip(ns, &["-j", "-4", "route", "show", "table", "main"])?;
-    let shown: Vec<RouteInfo> =
-        serde_json::from_str(&out).map_err(|e| format!("{ns}: ip route show: {e}"))?;
-    let want: BTreeMap<IpNet, IpAddr> =
-        r.routes.iter().map(|rt| (rt.destination, rt.via)).collect();
-    for s in shown.iter().filter(|s| s.gateway.is_some()) {
-        let dst = if s.dst == "default" {
-            "0.0.0.0/0".to_string()
-        } else {
-            s.dst.clone()
-        };
-        let same = dst
-            .parse::<IpNet>()
-            .ok()
-            .or_else(|| dst.parse::<IpAddr>().ok().map(IpNet::from))
-            .and_then(|d| want.get(&d))
-            .is_some_and(|via| Some(*via) == s.gateway);
-        if !same {
-            ip(ns, &["route", "del", &dst])?;
-        }
-    }
-    for (dst, via) in &want {
-        ip(
-            ns,
-            &[
-                "route",
-                "replace",
-                &dst.to_string(),
-                "via",
-                &via.to_string(),
-            ],
-        )?;
-    }
-    Ok(())
+    let want: BTreeMap<Ipv4Net, Ipv4Addr> = r
+        .routes
+        .iter()
+        .filter_map(|rt| match (rt.destination, rt.via) {
+            (IpNet::V4(d), IpAddr::V4(v)) => Some((d, v)),
+            _ => None,
+        })
+        .collect();
+    netlink::sync_routes(ns, &want).map_err(|e| format!("{ns}: {e}"))
 }
 
 /// Replaces the namespace's neutrino table with `text` in one transaction, unless
@@ -239,13 +183,6 @@ fn gratuitous_arp(ns: &str, dev: &str, addr: Ipv4Addr) -> Result<(), String> {
         Ok(())
     })
     .map_err(|e| e.to_string())?
-}
-
-/// `ip -n NS ARGS`.
-fn ip(ns: &str, args: &[&str]) -> Result<String, String> {
-    let mut all = vec!["-n", ns];
-    all.extend_from_slice(args);
-    run("ip", &all)
 }
 
 fn run(program: &str, args: &[&str]) -> Result<String, String> {
