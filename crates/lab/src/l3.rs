@@ -21,6 +21,8 @@ const POOL: (&str, &str) = ("10.1.101.240", "10.1.101.252");
 /// The network node's device on br-ex, as in the seeds.
 pub const EXT_DEV: &str = "eth2";
 pub const EXT_BRIDGE: &str = "br-ex";
+/// The physical network a flat Ext-Net is on (`LabOptions::flat_external`).
+pub const EXT_PHYSNET: &str = "public";
 
 impl Lab {
     /// The outside world and the network node's eth2 on br-ex.
@@ -39,12 +41,18 @@ impl Lab {
         net::ip_in(&node.ns, &["link", "set", EXT_DEV, "up"])?;
         // The operator's part: the bridge and the NIC on it (the agent adds the
         // routers' qg- devices beside it).
-        let bridges = self.switch(&node.name, &["show"])?;
-        if !bridges
-            .lines()
-            .any(|l| l.trim_start().starts_with(&format!("bridge {EXT_BRIDGE}")))
+        // The agent makes br-ex itself when a bridge mapping names it; it may be
+        // doing so right now.
+        let has_bridge = |lab: &Lab| {
+            lab.switch(&node.name, &["show"])
+                .map(|s| s.lines().any(|l| l.trim() == format!("Bridge {EXT_BRIDGE}")))
+                .unwrap_or(false)
+        };
+        if !has_bridge(self)
+            && let Err(e) = self.switch(&node.name, &["add-br", EXT_BRIDGE])
+            && !has_bridge(self)
         {
-            self.switch(&node.name, &["add-br", EXT_BRIDGE])?;
+            return Err(e);
         }
         self.switch(
             &node.name,
@@ -55,11 +63,17 @@ impl Lab {
 
     /// The outside world and Ext-Net with its subnet, as the seeds' admin makes
     /// them (first: Ext-Net takes VXLAN segment 1 before any tenant network).
-    pub fn add_external(&mut self) -> Result<()> {
+    pub fn add_external(&mut self, flat: bool) -> Result<()> {
         progress("creating the outside world (10.1.101.254) and the network node's eth2 on br-ex");
         let ns = self.add_outside()?;
-        progress("creating Ext-Net (VXLAN 1, external) and Ext-Subnet 10.1.101.0/24");
-        let (network_id, subnet_id) = self.api.create_external_network()?;
+        if flat {
+            progress(
+                "creating Ext-Net (flat on physnet public, mapped to br-ex) and Ext-Subnet 10.1.101.0/24",
+            );
+        } else {
+            progress("creating Ext-Net (VXLAN 1, external) and Ext-Subnet 10.1.101.0/24");
+        }
+        let (network_id, subnet_id) = self.api.create_external_network(flat)?;
         self.state.external = Some(External {
             ns,
             network_id,
@@ -245,14 +259,20 @@ fn tcp_probe(
 
 impl Api {
     /// Ext-Net and Ext-Subnet, as the seeds' admin makes them.
-    pub fn create_external_network(&self) -> Result<(String, String)> {
+    /// Flat on physnet `public` when `flat`, else the seeds' VXLAN segment 1.
+    pub fn create_external_network(&self, flat: bool) -> Result<(String, String)> {
+        let provider = if flat {
+            json!({"provider:network_type": "flat", "provider:physical_network": EXT_PHYSNET})
+        } else {
+            json!({"provider:network_type": "vxlan", "provider:segmentation_id": 1})
+        };
         self.with(self.admin(), move |c| async move {
+            let mut net = json!({"name": "Ext-Net", "router:external": true});
+            if let (Some(n), Some(p)) = (net.as_object_mut(), provider.as_object()) {
+                n.extend(p.clone());
+            }
             let n = c
-                .post(
-                    "/v2.0/networks",
-                    &json!({"network": {"name": "Ext-Net", "router:external": true,
-                        "provider:network_type": "vxlan", "provider:segmentation_id": 1}}),
-                )
+                .post("/v2.0/networks", &json!({ "network": net }))
                 .await
                 .map_err(|e| fail!("API: {e}"))?;
             let nid = id_of(&n["network"])?;

@@ -61,6 +61,9 @@ pub struct Node {
     pub mgmt_ip: String,
     pub data_ip: Option<String>,
     pub roles: Vec<String>,
+    /// The agent's `--bridge-mapping`s (PHYSNET:BRIDGE).
+    #[serde(default)]
+    pub bridge_mappings: Vec<String>,
     pub switchd_pid: Option<u32>,
     pub agent_pid: Option<u32>,
 }

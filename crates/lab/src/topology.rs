@@ -35,6 +35,10 @@ pub struct LabOptions {
     /// With `with_l3`: the router and the floating IP too (tests that make them
     /// themselves, e.g. with the openstack CLI, leave them out).
     pub with_router: bool,
+    /// Ext-Net as a flat provider network on physnet `public`, mapped to br-ex on
+    /// the network node (`--bridge-mapping public:br-ex`), instead of the seeds'
+    /// VXLAN network with `qg-` straight on br-ex.
+    pub flat_external: bool,
     /// Leave what was made when `up` fails (for debugging; `down` removes it).
     pub keep_on_failure: bool,
 }
@@ -52,6 +56,7 @@ impl LabOptions {
             with_vms: true,
             with_l3: true,
             with_router: true,
+            flat_external: false,
             keep_on_failure: false,
         }
     }
@@ -170,6 +175,16 @@ impl Lab {
         self.api.wait_ready(Duration::from_secs(30))?;
         progress("creating the network node");
         self.add_node("network", "net", 20, true, &["network"])?;
+        if o.flat_external {
+            if let Some(n) = self.state.nodes.iter_mut().find(|n| n.name == "network") {
+                n.bridge_mappings = vec![format!(
+                    "{}:{}",
+                    crate::l3::EXT_PHYSNET,
+                    crate::l3::EXT_BRIDGE
+                )];
+            }
+            self.state.save()?;
+        }
         self.start_node("network")?;
         for i in 1..=o.computes {
             self.add_compute_numbered(i)?;
@@ -184,7 +199,7 @@ impl Lab {
         progress(format!("waiting for the agents of {}", hosts.join(", ")));
         self.api.wait_agents(&hosts, Duration::from_secs(30))?;
         if o.with_vms && o.with_l3 {
-            self.add_external()?;
+            self.add_external(o.flat_external)?;
         }
         if o.with_vms {
             progress("creating TenantA, UserA, TenantA-Net and TenantA-Subnet 10.0.0.0/24");
@@ -283,6 +298,7 @@ impl Lab {
             mgmt_ip,
             data_ip,
             roles: roles.iter().map(|r| r.to_string()).collect(),
+            bridge_mappings: Vec::new(),
             switchd_pid: None,
             agent_pid: None,
         });
@@ -404,6 +420,11 @@ impl Lab {
             "--report-interval".into(),
             self.report_interval.to_string(),
         ];
+        let mut args = args;
+        for m in &n.bridge_mappings {
+            args.push("--bridge-mapping".into());
+            args.push(m.clone());
+        }
         let pw = self.state.admin_password.clone();
         let env = [
             ("OS_USERNAME", "admin"),

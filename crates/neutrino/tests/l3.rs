@@ -37,6 +37,10 @@ impl Drop for Guard {
 }
 
 fn up(tag: &str) -> Option<Guard> {
+    up_with(tag, false)
+}
+
+fn up_with(tag: &str, flat_external: bool) -> Option<Guard> {
     if !common::lab_available() {
         return None;
     }
@@ -46,6 +50,7 @@ fn up(tag: &str) -> Option<Guard> {
     let dir = PathBuf::from(format!("/run/neutrino-lab-test/{prefix}"));
     let mut o = LabOptions::new(&prefix, &dir, std::path::Path::new(common::BIN));
     o.report_interval = 2;
+    o.flat_external = flat_external;
     match Lab::up(&o) {
         Ok(l) => Some(Guard(Some(l))),
         Err(e) => panic!("lab up: {e}"),
@@ -289,4 +294,25 @@ fn network_agent_restart_and_a_router_deleted_while_it_was_down() {
     );
     let show = l.switch("network", &["show"]).unwrap();
     assert!(!show.contains("qr-") && !show.contains("qg-"), "{show}");
+}
+
+/// The modern way: Ext-Net a flat provider network on physnet `public`, mapped to
+/// br-ex on the network node (`--bridge-mapping public:br-ex`); the router's qg-
+/// sits on br-int with the network's local VLAN and leaves through phy-br-ex and
+/// eth2. `lab up` checks the whole way out; here it is checked again, and qg- is
+/// where it should be.
+#[test]
+fn a_flat_external_network_through_a_bridge_mapping() {
+    let Some(mut g) = up_with("c", true) else {
+        return;
+    };
+    let l = g.lab();
+    all_checks_pass(l);
+    let show = l.switch("network", &["show"]).unwrap();
+    let int = show.split("Bridge br-ex").next().unwrap_or_default();
+    assert!(int.contains("Port qg-"), "qg- is not on br-int: {show}");
+    assert!(
+        show.contains("phy-br-ex") && show.contains("int-br-ex"),
+        "{show}"
+    );
 }
