@@ -34,6 +34,8 @@ pub struct ApplyReport {
     pub dhcp_updated: usize,
     /// Ports switchd holds but could not open (name -> error).
     pub port_errors: BTreeMap<String, String>,
+    /// The ports made (or made again) by this apply, by name.
+    pub made: std::collections::BTreeSet<String>,
 }
 
 impl ApplyReport {
@@ -151,7 +153,10 @@ impl Switchd {
                     report.port_errors.insert(name, message);
                 }
                 _ => match op {
-                    PortOp::Add => report.ports_added += 1,
+                    PortOp::Add => {
+                        report.ports_added += 1;
+                        report.made.insert(name);
+                    }
                     PortOp::Del => report.ports_removed += 1,
                     PortOp::Dhcp => report.dhcp_updated += 1,
                 },

@@ -244,6 +244,17 @@ async fn turn(
         let host = cfg.host.clone();
         let prior = s.vlans.clone();
         let v = view.clone();
+        // Routers the last apply set up, unless this turn re-applies everything
+        // (after a failure, and every RESYNC).
+        let done: Vec<compile::RouterSpec> = match &s.compiled {
+            Some(c) if s.ok => c
+                .routers
+                .iter()
+                .filter(|r| !s.l3.failed.contains_key(&r.id))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
         let (compiled, report, l3) = tokio::task::spawn_blocking(move || {
             let current = sw.show()?;
             let prior = match prior {
@@ -254,7 +265,7 @@ async fn turn(
             let before = current.clone();
             let r = sw.apply_to(&c, current)?;
             // Routers after the switch: their devices exist (or are gone) by now.
-            let l3 = l3::apply(&c, &before);
+            let l3 = l3::apply(&c, &before, &done, &r.made);
             Ok::<_, apply::ApplyError>((c, r, l3))
         })
         .await??;

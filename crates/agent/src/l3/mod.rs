@@ -34,10 +34,23 @@ pub struct L3Report {
 
 /// Sets up every router of `c`, then removes the namespaces of routers whose
 /// devices `before` (switchd's ports before the switch was applied) had and `c`
-/// has no more.
-pub fn apply(c: &Compiled, before: &[BridgeView]) -> L3Report {
+/// has no more. A router in `done` (set up as it is now by the previous apply) is
+/// left alone unless one of its devices was made again (`made`) or its namespace
+/// is gone: a change elsewhere on the host does not touch a hundred routers.
+pub fn apply(
+    c: &Compiled,
+    before: &[BridgeView],
+    done: &[RouterSpec],
+    made: &BTreeSet<String>,
+) -> L3Report {
     let mut report = L3Report::default();
     for r in &c.routers {
+        let unchanged = done.contains(r)
+            && !r.devices.iter().any(|d| made.contains(&d.name))
+            && host::netns_exists(&r.namespace);
+        if unchanged {
+            continue;
+        }
         if let Err(e) = router(r, &mut report.announced) {
             report.failed.insert(r.id.clone(), e);
         }
