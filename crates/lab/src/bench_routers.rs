@@ -104,6 +104,19 @@ fn bench_subnet(lab: &Lab, ext_net: &str, ext_ns: &str) -> Result<String> {
     Ok(subnet)
 }
 
+/// POSTs `{kind: body}` to `/v2.0/{kind}s`: the resource made.
+async fn create(c: &client::Client, kind: &str, body: Value) -> Result<Value> {
+    let v = c
+        .post(&format!("/v2.0/{kind}s"), &json!({ kind: body }))
+        .await
+        .map_err(api)?;
+    Ok(v[kind].clone())
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
 /// Router `i`: network, subnet, router, interface, gateway, a port, its floating IP.
 async fn make_router(
     c: client::Client,
@@ -111,73 +124,33 @@ async fn make_router(
     ext_net: String,
     ext_subnet: String,
 ) -> Result<BenchRouter> {
-    let n = c
-        .post(
-            "/v2.0/networks",
-            &json!({"network": {"name": format!("bench-r{i}-net")}}),
-        )
-        .await
-        .map_err(api)?;
-    let nid = id(&n["network"])?;
-    let s = c
-        .post(
-            "/v2.0/subnets",
-            &json!({"subnet": {"name": format!("bench-r{i}-subnet"), "network_id": nid,
-                "ip_version": 4, "cidr": router_cidr(i), "enable_dhcp": false}}),
-        )
-        .await
-        .map_err(api)?;
-    let sid = id(&s["subnet"])?;
-    let r = c
-        .post(
-            "/v2.0/routers",
-            &json!({"router": {"name": format!("bench-r{i}")}}),
-        )
-        .await
-        .map_err(api)?;
-    let rid = id(&r["router"])?;
+    let name = format!("bench-r{i}");
+    let nid = id(&create(&c, "network", json!({"name": format!("{name}-net")})).await?)?;
+    let subnet = json!({"name": format!("{name}-subnet"), "network_id": nid,
+        "ip_version": 4, "cidr": router_cidr(i), "enable_dhcp": false});
+    let sid = id(&create(&c, "subnet", subnet).await?)?;
+    let rid = id(&create(&c, "router", json!({ "name": name })).await?)?;
+    let path = format!("/v2.0/routers/{rid}");
     c.put(
-        &format!("/v2.0/routers/{rid}/add_router_interface"),
+        &format!("{path}/add_router_interface"),
         &json!({"subnet_id": sid}),
     )
     .await
     .map_err(api)?;
-    let r = c
-        .put(
-            &format!("/v2.0/routers/{rid}"),
-            &json!({"router": {"external_gateway_info": {"network_id": ext_net,
-                "external_fixed_ips": [{"subnet_id": ext_subnet}]}}}),
-        )
-        .await
-        .map_err(api)?;
-    let gateway_ip = r["router"]["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let p = c
-        .post(
-            "/v2.0/ports",
-            &json!({"port": {"network_id": nid, "name": format!("bench-r{i}-port")}}),
-        )
-        .await
-        .map_err(api)?;
-    let pid = id(&p["port"])?;
-    let f = c
-        .post(
-            "/v2.0/floatingips",
-            &json!({"floatingip": {"floating_network_id": ext_net, "subnet_id": ext_subnet,
-                "port_id": pid}}),
-        )
-        .await
-        .map_err(api)?;
+    let gateway = json!({"router": {"external_gateway_info": {"network_id": ext_net,
+        "external_fixed_ips": [{"subnet_id": ext_subnet}]}}});
+    let r = c.put(&path, &gateway).await.map_err(api)?;
+    let port = json!({"network_id": nid, "name": format!("{name}-port")});
+    let pid = id(&create(&c, "port", port).await?)?;
+    let fip = json!({"floating_network_id": ext_net, "subnet_id": ext_subnet, "port_id": pid});
+    let f = create(&c, "floatingip", fip).await?;
     Ok(BenchRouter {
         id: rid,
-        gateway_ip,
-        fip_id: id(&f["floatingip"])?,
-        fip: f["floatingip"]["floating_ip_address"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
+        gateway_ip: text(
+            &r["router"]["external_gateway_info"]["external_fixed_ips"][0]["ip_address"],
+        ),
+        fip_id: id(&f)?,
+        fip: text(&f["floating_ip_address"]),
     })
 }
 

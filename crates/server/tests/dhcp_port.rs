@@ -259,7 +259,10 @@ async fn a_shared_network_keeps_its_own_dhcp_port() {
                 "device_owner": "network:dhcp", "device_id": format!("dhcp-{nid}")}}),
             )
             .await;
-        assert_eq!((s, err_type(&v)), (StatusCode::FORBIDDEN, "PolicyNotAuthorized"));
+        assert_eq!(
+            (s, err_type(&v)),
+            (StatusCode::FORBIDDEN, "PolicyNotAuthorized")
+        );
         subnet(&api, &admin, &nid, json!({"cidr": "10.0.0.0/24"})).await;
         // The DHCP port is the network's project's: the tenant does not list it.
         let dhcp = dhcp_ports(&api, &admin, &nid).await;
