@@ -12,7 +12,8 @@
 //! (no VM is behind them: a ping to a floating address is DNATed to a port nobody
 //! answers for, so only the `qg-` device's ARP reply is there to see). Then the
 //! network node's agent is restarted and its re-sync timed; every router's
-//! namespace, links, addresses, routes and NAT table must be unchanged.
+//! namespace, links, addresses, routes and NAT table must be unchanged (both
+//! snapshots are left in `DIR/bench-routers-{before,after}.txt`).
 
 use crate::bench::wait_in_sync;
 use crate::topology::Lab;
@@ -374,6 +375,11 @@ pub fn bench_routers(lab: &mut Lab, count: usize) -> Result<RoutersResult> {
     let (apply_ms, _) = wait_in_sync(&log, Duration::from_secs(300))?;
     let resync_secs = t.elapsed().as_secs_f64();
     let after = snapshot(&routers);
+    for (name, snap) in [("before", &before), ("after", &after)] {
+        let path = lab.state.dir.join(format!("bench-routers-{name}.txt"));
+        let text: String = snap.iter().map(|(ns, t)| format!("# {ns}\n{t}")).collect();
+        std::fs::write(&path, text).map_err(|e| fail!("cannot write {}: {e}", path.display()))?;
+    }
     Ok(RoutersResult {
         count: routers.len(),
         api_secs,
