@@ -48,11 +48,7 @@ fn epoch_secs(t: SystemTime) -> f64 {
 /// returns the wall-clock time just before the request went out and how long the
 /// call took.
 fn set_port(lab: &Lab, tenant: &str, fip: &str, port: Option<&str>) -> Result<(f64, f64)> {
-    let t = lab
-        .state
-        .tenant(tenant)
-        .cloned()
-        .ok_or_else(|| fail!("no tenant {tenant} in this lab"))?;
+    let t = lab.tenant(tenant)?;
     let path = format!("/v2.0/floatingips/{fip}");
     let body = json!({"floatingip": {"port_id": port.map_or(Value::Null, Value::from)}});
     lab.api.with(lab.api.user(&t), move |c| async move {

@@ -146,6 +146,26 @@ fn seeds() -> HostView {
     }
 }
 
+/// A second interface of the router, on NET2 (10.0.1.0/24).
+fn second_interface(v: &mut HostView) {
+    v.networks.push(net(
+        NET2,
+        NetworkType::Vxlan,
+        Some(101),
+        None,
+        subnet(SUB2, "10.0.1.0/24", "10.0.1.1", true),
+    ));
+    v.ports.push(router_port(
+        QR2,
+        NET2,
+        SUB2,
+        "10.0.1.1",
+        "fa:16:3e:00:01:02",
+        "network:router_interface",
+    ));
+    v.routers[0].interface_ports.push(QR2.into());
+}
+
 fn compiled(v: &HostView, c: &HostConfig) -> Compiled {
     compile(v, c, &BTreeMap::new())
 }
@@ -339,22 +359,7 @@ fn snat_off_floating_ip_moved_removed_and_extra_routes() {
 #[test]
 fn two_subnets_route_east_west_and_the_gateway_can_go() {
     let mut v = seeds();
-    v.networks.push(net(
-        NET2,
-        NetworkType::Vxlan,
-        Some(101),
-        None,
-        subnet(SUB2, "10.0.1.0/24", "10.0.1.1", true),
-    ));
-    v.ports.push(router_port(
-        QR2,
-        NET2,
-        SUB2,
-        "10.0.1.1",
-        "fa:16:3e:00:01:02",
-        "network:router_interface",
-    ));
-    v.routers[0].interface_ports.push(QR2.into());
+    second_interface(&mut v);
     v.routers[0].gateway_port = None;
     v.ports.retain(|p| p.id != QG);
     let c = compiled(&v, &cfg());
@@ -397,22 +402,7 @@ fn a_restarted_agent_recovers_the_vlans_of_router_only_networks() {
     // NET2's router interface came first (VLAN 1), then NET's: a fresh compile
     // would number them the other way round.
     let mut v = seeds();
-    v.networks.push(net(
-        NET2,
-        NetworkType::Vxlan,
-        Some(101),
-        None,
-        subnet(SUB2, "10.0.1.0/24", "10.0.1.1", true),
-    ));
-    v.ports.push(router_port(
-        QR2,
-        NET2,
-        SUB2,
-        "10.0.1.1",
-        "fa:16:3e:00:01:02",
-        "network:router_interface",
-    ));
-    v.routers[0].interface_ports.push(QR2.into());
+    second_interface(&mut v);
     let prior = BTreeMap::from([(NET2.to_string(), 1)]);
     let running = compile(&v, &cfg(), &prior);
     assert_eq!(running.vlans[NET2], 1);
