@@ -348,11 +348,13 @@ pub fn recover_vlans(bridges: &[BridgeView], view: &HostView) -> BTreeMap<String
         return out;
     };
     for p in &view.ports {
-        let tap = names::tap(&p.id);
+        // A VM's tap, or a router's qr- device (a network only routers use on
+        // this host must keep its VLAN too, or its qr- ports are re-created).
+        let devs = [names::tap(&p.id), names::router_interface(&p.id)];
         let tag = int
             .ports
             .iter()
-            .find(|v| v.config.name == tap)
+            .find(|v| devs.contains(&v.config.name))
             .and_then(|v| v.config.tag)
             .filter(|t| *t != DEAD_VLAN);
         if let Some(tag) = tag {

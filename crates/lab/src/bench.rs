@@ -165,7 +165,7 @@ fn wait_active(lab: &Lab, net: &str, want: usize, within: Duration) -> Result<()
 
 /// Waits for the restarted agent's first "in sync" log line; returns its apply
 /// time and whether it changed anything on the switch.
-fn wait_in_sync(log: &std::path::Path, within: Duration) -> Result<(u64, bool)> {
+pub(crate) fn wait_in_sync(log: &std::path::Path, within: Duration) -> Result<(u64, bool)> {
     let until = Instant::now() + within;
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();

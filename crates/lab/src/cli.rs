@@ -1,4 +1,5 @@
-//! `neutrino lab up|status|down|add-compute|bench-ports|pair`: the command line.
+//! `neutrino lab up|status|down|add-compute|bench-ports|bench-l3|pair`: the command
+//! line.
 
 use crate::pair::{self, PairKind, PairOptions};
 use crate::topology::{Lab, LabOptions};
@@ -52,6 +53,11 @@ pub enum LabCommand {
         #[arg(long, default_value_t = 1000)]
         count: usize,
     },
+    /// Benchmarks of the network node (routers, SNAT, floating IPs) on a lab that is up.
+    BenchL3 {
+        #[command(subcommand)]
+        command: BenchL3Command,
+    },
     /// Remove every namespace, process and file the lab made.
     Down,
     /// Hosts and VMs for a bench, left up (no server, no agent): hosts `PREFIXh1`
@@ -60,6 +66,31 @@ pub enum LabCommand {
     Pair {
         #[command(subcommand)]
         command: PairCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchL3Command {
+    /// One TCP stream through SNAT (vm2 -> 10.1.101.254) and in through vm1's
+    /// floating IP, against a kernel-only reference built in the same run.
+    Throughput {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seconds per iperf3 run.
+        #[arg(long, default_value_t = 3)]
+        seconds: u32,
+    },
+    /// From the API call associating vm1's floating IP to the first ping answered
+    /// from outside; RUNS times.
+    Fip {
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+    },
+    /// COUNT routers with a gateway and a floating IP each, until ACTIVE and
+    /// answering; then the network node's agent restart.
+    Routers {
+        #[arg(long, default_value_t = 100)]
+        count: usize,
     },
 }
 
@@ -178,6 +209,7 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
                 bail!("the agent's re-sync changed the switch");
             }
         }
+        LabCommand::BenchL3 { command } => bench_l3(&dir, &exe, command)?,
         LabCommand::Pair { command } => match command {
             PairCommand::Up { kind, switchd_args } => {
                 let state = pair::up(&PairOptions {
@@ -198,6 +230,28 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             progress(format!("removing lab '{}'", a.prefix));
             Lab::down(&dir, &a.prefix, &exe)?;
             println!("lab '{}' removed", a.prefix);
+        }
+    }
+    Ok(())
+}
+
+fn bench_l3(dir: &std::path::Path, exe: &std::path::Path, c: BenchL3Command) -> anyhow::Result<()> {
+    crate::checks::require_root()?;
+    let mut lab = Lab::open(dir, exe)?;
+    match c {
+        BenchL3Command::Throughput { runs, seconds } => {
+            let rows = crate::bench_l3::bench_throughput(&mut lab, runs.max(1), seconds.max(1))?;
+            crate::bench_l3::print_throughput(&rows, runs.max(1), seconds.max(1));
+        }
+        BenchL3Command::Fip { runs } => {
+            crate::bench_fip::bench_fip(&lab, runs.max(1))?.print();
+        }
+        BenchL3Command::Routers { count } => {
+            let r = crate::bench_routers::bench_routers(&mut lab, count)?;
+            r.print();
+            if !r.changed.is_empty() {
+                bail!("the agent's re-sync changed the routers");
+            }
         }
     }
     Ok(())
@@ -266,6 +320,35 @@ mod tests {
             }
             c => panic!("{c:?}"),
         }
+    }
+
+    #[test]
+    fn bench_l3_parses() {
+        let a = parse(&["bench-l3", "routers", "--count", "100", "--prefix", "bq"]);
+        assert_eq!(a.prefix, "bq");
+        assert!(matches!(
+            a.command,
+            LabCommand::BenchL3 {
+                command: BenchL3Command::Routers { count: 100 }
+            }
+        ));
+        let a = parse(&["bench-l3", "throughput", "--runs", "5"]);
+        assert!(matches!(
+            a.command,
+            LabCommand::BenchL3 {
+                command: BenchL3Command::Throughput {
+                    runs: 5,
+                    seconds: 3
+                }
+            }
+        ));
+        let a = parse(&["bench-l3", "fip"]);
+        assert!(matches!(
+            a.command,
+            LabCommand::BenchL3 {
+                command: BenchL3Command::Fip { runs: 10 }
+            }
+        ));
     }
 
     #[test]

@@ -91,11 +91,7 @@ impl Lab {
             .as_ref()
             .map(|e| e.network_id.clone())
             .ok_or_else(|| fail!("the lab has no external network"))?;
-        let t = self
-            .state
-            .tenant(tenant)
-            .cloned()
-            .ok_or_else(|| fail!("no tenant {tenant} in this lab"))?;
+        let t = self.tenant(tenant)?;
         let name = format!("{tenant}-R1");
         progress(format!(
             "creating {name}: interface on {tenant}-Subnet, gateway on Ext-Net"

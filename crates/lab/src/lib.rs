@@ -8,7 +8,8 @@
 //!   inside the lab's own switch namespace. It creates TenantA's network and VMs
 //!   through the API, as a user would, and checks that the VMs get their addresses
 //!   by DHCP and reach each other. `lab bench-ports` ([`bench`]) is the
-//!   control-plane bench.
+//!   control-plane bench; `lab bench-l3 throughput|fip|routers` ([`bench_l3`],
+//!   [`bench_fip`], [`bench_routers`]) are the network node's (issue 17).
 //! - [`harness`]: two hypervisors on a veth underlay with a switchd each, wired by
 //!   hand as Neutron's agent would (flows from `agent::flows`, via [`tunnel`]), and
 //!   VMs as namespaces; what the integration tests in `crates/neutrino/tests` use.
@@ -30,6 +31,9 @@
 
 pub mod api;
 pub mod bench;
+pub mod bench_fip;
+pub mod bench_l3;
+pub mod bench_routers;
 pub mod checks;
 pub mod cli;
 pub mod cmd;

@@ -232,6 +232,13 @@ impl Lab {
         Ok(())
     }
 
+    pub fn tenant(&self, name: &str) -> Result<crate::state::Tenant> {
+        self.state
+            .tenant(name)
+            .cloned()
+            .ok_or_else(|| fail!("no tenant {name} in this lab"))
+    }
+
     pub fn vm(&self, name: &str) -> Result<crate::Vm> {
         self.state
             .vm(name)

@@ -146,6 +146,26 @@ fn seeds() -> HostView {
     }
 }
 
+/// A second interface of the router, on NET2 (10.0.1.0/24).
+fn second_interface(v: &mut HostView) {
+    v.networks.push(net(
+        NET2,
+        NetworkType::Vxlan,
+        Some(101),
+        None,
+        subnet(SUB2, "10.0.1.0/24", "10.0.1.1", true),
+    ));
+    v.ports.push(router_port(
+        QR2,
+        NET2,
+        SUB2,
+        "10.0.1.1",
+        "fa:16:3e:00:01:02",
+        "network:router_interface",
+    ));
+    v.routers[0].interface_ports.push(QR2.into());
+}
+
 fn compiled(v: &HostView, c: &HostConfig) -> Compiled {
     compile(v, c, &BTreeMap::new())
 }
@@ -339,22 +359,7 @@ fn snat_off_floating_ip_moved_removed_and_extra_routes() {
 #[test]
 fn two_subnets_route_east_west_and_the_gateway_can_go() {
     let mut v = seeds();
-    v.networks.push(net(
-        NET2,
-        NetworkType::Vxlan,
-        Some(101),
-        None,
-        subnet(SUB2, "10.0.1.0/24", "10.0.1.1", true),
-    ));
-    v.ports.push(router_port(
-        QR2,
-        NET2,
-        SUB2,
-        "10.0.1.1",
-        "fa:16:3e:00:01:02",
-        "network:router_interface",
-    ));
-    v.routers[0].interface_ports.push(QR2.into());
+    second_interface(&mut v);
     v.routers[0].gateway_port = None;
     v.ports.retain(|p| p.id != QG);
     let c = compiled(&v, &cfg());
@@ -389,5 +394,49 @@ fn an_admin_down_router_is_not_realised() {
             .ports
             .iter()
             .any(|p| p.name.starts_with("qr-"))
+    );
+}
+
+#[test]
+fn a_restarted_agent_recovers_the_vlans_of_router_only_networks() {
+    // NET2's router interface came first (VLAN 1), then NET's: a fresh compile
+    // would number them the other way round.
+    let mut v = seeds();
+    second_interface(&mut v);
+    let prior = BTreeMap::from([(NET2.to_string(), 1)]);
+    let running = compile(&v, &cfg(), &prior);
+    assert_eq!(running.vlans[NET2], 1);
+    let fresh = compiled(&v, &cfg());
+    assert_ne!(
+        fresh.vlans, running.vlans,
+        "the test needs another numbering"
+    );
+    // What switchd shows after that compile was applied.
+    let shown: Vec<switch_proto::BridgeView> = running
+        .bridges
+        .iter()
+        .map(|b| switch_proto::BridgeView {
+            name: b.name.clone(),
+            ports: b
+                .ports
+                .iter()
+                .map(|p| switch_proto::PortView {
+                    config: p.clone(),
+                    ofport: 0,
+                    error: None,
+                    dhcp_stats: None,
+                    poll_threads: vec![],
+                })
+                .collect(),
+            flows: b.flows.len(),
+        })
+        .collect();
+    let recovered = crate::apply::recover_vlans(&shown, &v);
+    assert_eq!(recovered[NET2], 1);
+    assert_eq!(recovered[NET], running.vlans[NET]);
+    let again = compile(&v, &cfg(), &recovered);
+    assert_eq!(
+        again.bridge("br-int").map(|b| &b.ports),
+        running.bridge("br-int").map(|b| &b.ports)
     );
 }
