@@ -39,13 +39,31 @@ impl Lab {
         net::veth(&node.ns, EXT_DEV, &ext, "eth0")?;
         net::addr_up(&ext, "eth0", &format!("{EXT_GATEWAY}/24"))?;
         net::ip_in(&node.ns, &["link", "set", EXT_DEV, "up"])?;
+        // eth2 stands in for a NIC, and NICs merge what they receive (GRO); a veth
+        // does not by default, and switchd would take the outside's TCP one
+        // segment at a time through AF_PACKET.
+        let gro = net::run_in(
+            &node.ns,
+            "ethtool",
+            &["-K", EXT_DEV, "gro", "on"],
+            crate::cmd::CMD_TIMEOUT,
+        );
+        if !gro.ok() {
+            progress(format!(
+                "warning: GRO stays off on {EXT_DEV}: {}",
+                gro.describe()
+            ));
+        }
         // The operator's part: the bridge and the NIC on it (the agent adds the
         // routers' qg- devices beside it).
         // The agent makes br-ex itself when a bridge mapping names it; it may be
         // doing so right now.
         let has_bridge = |lab: &Lab| {
             lab.switch(&node.name, &["show"])
-                .map(|s| s.lines().any(|l| l.trim() == format!("Bridge {EXT_BRIDGE}")))
+                .map(|s| {
+                    s.lines()
+                        .any(|l| l.trim() == format!("Bridge {EXT_BRIDGE}"))
+                })
                 .unwrap_or(false)
         };
         if !has_bridge(self)
