@@ -50,7 +50,7 @@ pub mod tunnel;
 pub mod vms;
 
 pub use state::{LabState, Node, Vm};
-pub use topology::{Lab, LabOptions};
+pub use topology::{Lab, LabGuard, LabOptions};
 pub use tunnel::TunnelType;
 
 /// Everything that can go wrong in the lab, as one line for the operator.

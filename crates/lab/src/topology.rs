@@ -62,6 +62,32 @@ impl LabOptions {
     }
 }
 
+/// A lab removed when dropped: the tests' guard, which also runs when a test
+/// panics.
+pub struct LabGuard(Option<Lab>);
+
+impl LabGuard {
+    pub fn new(lab: Lab) -> LabGuard {
+        LabGuard(Some(lab))
+    }
+
+    /// The lab (there until the guard is dropped).
+    pub fn lab(&mut self) -> &mut Lab {
+        match self.0.as_mut() {
+            Some(l) => l,
+            None => unreachable!("a LabGuard holds its lab until it is dropped"),
+        }
+    }
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if let Some(mut l) = self.0.take() {
+            l.remove();
+        }
+    }
+}
+
 /// A lab that is up (or partly up: `down` removes whatever was made).
 pub struct Lab {
     pub state: LabState,

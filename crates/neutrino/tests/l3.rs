@@ -20,21 +20,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-struct Guard(Option<Lab>);
-
-impl Guard {
-    fn lab(&mut self) -> &mut Lab {
-        self.0.as_mut().expect("lab is up")
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(mut l) = self.0.take() {
-            l.remove();
-        }
-    }
-}
+type Guard = lab::LabGuard;
 
 fn up(tag: &str) -> Option<Guard> {
     up_with(tag, false)
@@ -52,7 +38,7 @@ fn up_with(tag: &str, flat_external: bool) -> Option<Guard> {
     o.report_interval = 2;
     o.flat_external = flat_external;
     match Lab::up(&o) {
-        Ok(l) => Some(Guard(Some(l))),
+        Ok(l) => Some(Guard::new(l)),
         Err(e) => panic!("lab up: {e}"),
     }
 }

@@ -16,16 +16,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Guard(Option<Lab>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(mut l) = self.0.take() {
-            l.remove();
-        }
-    }
-}
-
 /// The `openstack` command of the repository's venv (installed when missing).
 fn openstack_bin() -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -72,6 +62,33 @@ fn eventually(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until every port of the router is ACTIVE, as `port list --router` shows.
+fn wait_ports_active(l: &Lab, bin: &str, user: (&str, &str, &str), router: &str) {
+    eventually(
+        &format!("{router}'s ports to go ACTIVE"),
+        Duration::from_secs(30),
+        || {
+            let args = [
+                "port", "list", "--router", router, "-f", "value", "-c", "Status",
+            ];
+            let s = os(l, bin, user, &args);
+            !s.trim().is_empty() && s.lines().all(|x| x == "ACTIVE")
+        },
+    );
+}
+
+/// Waits until the floating IP is ACTIVE, as `floating ip show` shows.
+fn wait_floating_ip_active(l: &Lab, bin: &str, user: (&str, &str, &str), fip: &str) {
+    eventually(
+        &format!("floating IP {fip} to go ACTIVE"),
+        Duration::from_secs(30),
+        || {
+            let args = ["floating", "ip", "show", fip, "-f", "value", "-c", "status"];
+            os(l, bin, user, &args).trim() == "ACTIVE"
+        },
+    );
+}
+
 #[test]
 fn the_seeds_router_steps_with_the_openstack_cli() {
     if !common::lab_available() {
@@ -84,8 +101,8 @@ fn the_seeds_router_steps_with_the_openstack_cli() {
     let mut o = LabOptions::new(&prefix, &dir, std::path::Path::new(common::BIN));
     o.report_interval = 2;
     o.with_router = false;
-    let mut g = Guard(Some(Lab::up(&o).unwrap_or_else(|e| panic!("lab up: {e}"))));
-    let l = g.0.as_mut().expect("lab");
+    let mut g = lab::LabGuard::new(Lab::up(&o).unwrap_or_else(|e| panic!("lab up: {e}")));
+    let l = g.lab();
     let pw = l.state.admin_password.clone();
     let admin = ("admin", pw.as_str(), "admin");
     let user = ("UserA", "password", "TenantA");
@@ -211,28 +228,7 @@ fn the_seeds_router_steps_with_the_openstack_cli() {
         ],
     );
     assert_eq!(hosting.trim(), "L3 agent network", "{hosting}");
-    eventually(
-        "the router's ports to go ACTIVE",
-        Duration::from_secs(30),
-        || {
-            let s = os(
-                l,
-                &bin,
-                user,
-                &[
-                    "port",
-                    "list",
-                    "--router",
-                    "TenantA-R1",
-                    "-f",
-                    "value",
-                    "-c",
-                    "Status",
-                ],
-            );
-            !s.trim().is_empty() && s.lines().all(|x| x == "ACTIVE")
-        },
-    );
+    wait_ports_active(l, &bin, user, "TenantA-R1");
     let owners = os(
         l,
         &bin,
@@ -253,22 +249,7 @@ fn the_seeds_router_steps_with_the_openstack_cli() {
         owners.contains("network:router_interface") && owners.contains("network:router_gateway"),
         "{owners}"
     );
-    eventually(
-        "the floating IP to go ACTIVE",
-        Duration::from_secs(30),
-        || {
-            os(
-                l,
-                &bin,
-                user,
-                &[
-                    "floating", "ip", "show", &fip, "-f", "value", "-c", "status",
-                ],
-            )
-            .trim()
-                == "ACTIVE"
-        },
-    );
+    wait_floating_ip_active(l, &bin, user, &fip);
 
     // The operator moves the router off its L3 agent and back, with Neutron's
     // l3_agent_scheduler calls: the namespace goes and comes back, the ports follow.
@@ -357,44 +338,8 @@ fn the_seeds_router_steps_with_the_openstack_cli() {
         ],
     );
     assert_eq!(routers.trim(), "TenantA-R1");
-    eventually(
-        "the router's ports to go ACTIVE again",
-        Duration::from_secs(30),
-        || {
-            let s = os(
-                l,
-                &bin,
-                user,
-                &[
-                    "port",
-                    "list",
-                    "--router",
-                    "TenantA-R1",
-                    "-f",
-                    "value",
-                    "-c",
-                    "Status",
-                ],
-            );
-            !s.trim().is_empty() && s.lines().all(|x| x == "ACTIVE")
-        },
-    );
-    eventually(
-        "the floating IP to go ACTIVE again",
-        Duration::from_secs(30),
-        || {
-            os(
-                l,
-                &bin,
-                user,
-                &[
-                    "floating", "ip", "show", &fip, "-f", "value", "-c", "status",
-                ],
-            )
-            .trim()
-                == "ACTIVE"
-        },
-    );
+    wait_ports_active(l, &bin, user, "TenantA-R1");
+    wait_floating_ip_active(l, &bin, user, &fip);
 
     // And the traffic takes that way.
     l.state.routers.push(lab::state::Router {

@@ -15,21 +15,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Guard(Option<Lab>);
-
-impl Guard {
-    fn lab(&mut self) -> &mut Lab {
-        self.0.as_mut().expect("lab is up")
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(mut l) = self.0.take() {
-            l.remove();
-        }
-    }
-}
+type Guard = lab::LabGuard;
 
 fn up(tag: &str, tunnel: TunnelType) -> Option<Guard> {
     if !common::lab_available() {
@@ -44,7 +30,7 @@ fn up(tag: &str, tunnel: TunnelType) -> Option<Guard> {
     // Layer 2 only: the routers' end-to-end tests are in l3.rs.
     o.with_l3 = false;
     match Lab::up(&o) {
-        Ok(l) => Some(Guard(Some(l))),
+        Ok(l) => Some(Guard::new(l)),
         Err(e) => panic!("lab up: {e}"),
     }
 }
