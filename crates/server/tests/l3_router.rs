@@ -431,6 +431,14 @@ async fn extra_routes() {
         let (st, v) = put(ok.clone()).await;
         assert_eq!(st, StatusCode::OK, "{v}");
         assert_eq!(v["router"]["routes"], ok);
+        // `routes: null` clears them (tempest's test_update_delete_extra_route).
+        let (st, v) = put(Value::Null).await;
+        assert_eq!(
+            (st, v["router"]["routes"].clone()),
+            (StatusCode::OK, json!([]))
+        );
+        let (st, _) = put(ok.clone()).await;
+        assert_eq!(st, StatusCode::OK);
         // Not connected, or the router's own address: InvalidRoutes.
         for hop in ["192.168.7.1", "10.0.0.1", "10.1.101.240"] {
             let (st, e) = put(json!([{"destination": "10.8.0.0/24", "nexthop": hop}])).await;

@@ -166,3 +166,32 @@ async fn security_groups() {
         );
     }
 }
+
+/// The admin may remove a project's default group (tempest cleans up its projects
+/// so); the project gets a new one the next time it asks.
+#[tokio::test]
+async fn the_admin_removes_a_default_group() {
+    for b in backends() {
+        let api = Api::new(&b).await;
+        let admin = api.admin().await;
+        let user = api.tenant(&admin, "TenantA", "member").await;
+        let (_, v) = api.get(&user, "/v2.0/security-groups?name=default").await;
+        let def = v["security_groups"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let path = format!("/v2.0/security-groups/{def}");
+        let (s, v) = api.delete(&user, &path).await;
+        assert_eq!(
+            (s, err_type(&v)),
+            (StatusCode::CONFLICT, "SecurityGroupCannotRemoveDefault")
+        );
+        let (s, _) = api.delete(&admin, &path).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, v) = api.get(&user, "/v2.0/security-groups?name=default").await;
+        assert_eq!(s, StatusCode::OK);
+        let again = v["security_groups"].as_array().cloned().unwrap_or_default();
+        assert_eq!(again.len(), 1, "{v}");
+        assert_ne!(again[0]["id"].as_str(), Some(def.as_str()));
+    }
+}

@@ -87,8 +87,10 @@ impl Resource for Agent {
         None
     }
 
-    fn may_read(ctx: &Ctx) -> ApiResult<()> {
-        ctx.require_admin("get_agent")
+    /// Agents are the admin's only: others list none and are told an agent does
+    /// not exist (Neutron's `get_agent: admin_only` filters, it does not refuse).
+    fn visible(ctx: &Ctx, _agent: &Self) -> bool {
+        ctx.is_admin()
     }
 
     fn may_write(ctx: &Ctx, action: &str) -> ApiResult<()> {
@@ -104,7 +106,7 @@ impl Resource for Agent {
     }
 
     /// Its routers become unscheduled.
-    async fn on_delete(tx: &mut Tx, agent: &Agent) -> ApiResult<()> {
+    async fn on_delete(tx: &mut Tx, _ctx: &Ctx, agent: &Agent) -> ApiResult<()> {
         l3::agent_deleted(tx, agent).await
     }
 }

@@ -97,6 +97,15 @@ impl Attrs {
         }
     }
 
+    /// A list where `null` means empty (`routes: null` clears them, as Neutron's
+    /// convert_none_to_empty_list); `None` when the key is absent.
+    pub fn list_or_null(&self, key: &str) -> ApiResult<Option<Vec<Value>>> {
+        match self.0.get(key) {
+            Some(Value::Null) => Ok(Some(Vec::new())),
+            _ => self.list(key),
+        }
+    }
+
     pub fn str_list(&self, key: &str) -> ApiResult<Option<Vec<String>>> {
         match self.list(key)? {
             None => Ok(None),

@@ -258,7 +258,7 @@ impl Resource for FloatingIp {
     }
 
     /// Frees the address: removes the port that holds it.
-    async fn on_delete(tx: &mut Tx, f: &FloatingIp) -> ApiResult<()> {
+    async fn on_delete(tx: &mut Tx, _ctx: &Ctx, f: &FloatingIp) -> ApiResult<()> {
         for p in tx.list_by_parent::<Port>(&f.floating_network_id).await? {
             if p.device_owner == device_owner::FLOATING_IP && p.device_id == f.id {
                 remove_port(tx, &p).await?;

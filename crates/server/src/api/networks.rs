@@ -199,7 +199,7 @@ impl Resource for Network {
 
     /// Refused while ports other than DHCP's are on it; takes its DHCP ports,
     /// subnets and segments with it.
-    async fn on_delete(tx: &mut Tx, n: &Network) -> ApiResult<()> {
+    async fn on_delete(tx: &mut Tx, _ctx: &Ctx, n: &Network) -> ApiResult<()> {
         let id = &n.id;
         let ports = tx.list_by_parent::<Port>(id).await?;
         if ports.iter().any(|p| p.device_owner != device_owner::DHCP) {

@@ -546,7 +546,7 @@ impl Resource for Port {
     /// floating IP, and the network's DHCP port with its last DHCP subnet, not
     /// through the port API; floating IPs on the port are disassociated, and its
     /// addresses freed.
-    async fn on_delete(tx: &mut Tx, p: &Port) -> ApiResult<()> {
+    async fn on_delete(tx: &mut Tx, _ctx: &Ctx, p: &Port) -> ApiResult<()> {
         let id = &p.id;
         if dhcp_port::is_server_port_in(tx, p).await? {
             return Err(dhcp_port::refused(p, "it cannot be deleted"));

@@ -102,7 +102,8 @@ pub trait Resource: Doc + Send + Sync + 'static {
     /// Runs in the delete's transaction once the item has passed the common
     /// checks, before it is removed: refuses a delete that must wait (a network
     /// whose ports are in use) and releases or removes what hangs off the item.
-    fn on_delete(tx: &mut Tx, item: &Self) -> impl Future<Output = ApiResult<()>> + Send;
+    fn on_delete(tx: &mut Tx, ctx: &Ctx, item: &Self)
+    -> impl Future<Output = ApiResult<()>> + Send;
 }
 
 /// `GET /v2.0/{collection}`: the items the caller sees, with filters, fields,
@@ -147,7 +148,7 @@ pub async fn delete<T: Resource>(
     T::may_write(&ctx, &action)?;
     let mut tx = state.store.write().await?;
     let item = fetch_writable::<T>(&mut tx, &ctx, &headers, &id, &action).await?;
-    T::on_delete(&mut tx, &item).await?;
+    T::on_delete(&mut tx, &ctx, &item).await?;
     tx.delete::<T>(&id).await?;
     tx.commit().await?;
     tracing::info!(%id, kind = T::MEMBER, "deleted");

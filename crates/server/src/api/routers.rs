@@ -204,7 +204,10 @@ pub async fn update(
     let a = Attrs::from_body(&body, "router")?;
     a.admin_only(&ctx, "update_router", &["distributed", "ha"])?;
     a.read_only(&["id", "project_id", "tenant_id", "status"])?;
-    let routes = a.list("routes")?.map(router_routes::parse).transpose()?;
+    let routes = a
+        .list_or_null("routes")?
+        .map(router_routes::parse)
+        .transpose()?;
     let r = retry!({
         let mut tx = state.store.write().await?;
         let mut r: Router = fetch_writable(&mut tx, &ctx, &headers, &id, "update_router").await?;
@@ -283,7 +286,7 @@ impl Resource for Router {
 
     /// Refused while it has interfaces; its gateway (and the port holding the
     /// gateway's address) and its L3 agent binding go with it.
-    async fn on_delete(tx: &mut Tx, r: &Router) -> ApiResult<()> {
+    async fn on_delete(tx: &mut Tx, _ctx: &Ctx, r: &Router) -> ApiResult<()> {
         let id = &r.id;
         if !router_ports(tx, id, device_owner::ROUTER_INTERFACE)
             .await?

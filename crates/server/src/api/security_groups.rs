@@ -145,20 +145,22 @@ impl Resource for SecurityGroup {
         Ok(())
     }
 
-    /// Refused for the project's default group and for a group a port uses;
-    /// rules in the group, or naming it as their remote group, go with it.
-    async fn on_delete(tx: &mut Tx, g: &SecurityGroup) -> ApiResult<()> {
+    /// Refused for the project's default group (to all but an admin: Neutron's
+    /// admin removes it with the project) and for a group a port uses; rules in
+    /// the group, or naming it as their remote group, go with it.
+    async fn on_delete(tx: &mut Tx, ctx: &Ctx, g: &SecurityGroup) -> ApiResult<()> {
         let id = &g.id;
-        if tx
-            .owner(&NAMES, ["default_sg"], g.project_id.as_str())
-            .await?
-            .as_ref()
-            == Some(id)
-        {
+        let project = g.project_id.as_str();
+        let default = tx.owner(&NAMES, ["default_sg"], project).await?.as_ref() == Some(id);
+        if default && !ctx.is_admin() {
             return Err(ApiError::conflict(
                 "SecurityGroupCannotRemoveDefault",
                 "Insufficient rights for removing default security group.",
             ));
+        }
+        if default {
+            // The project gets a new default group the next time it asks.
+            tx.release(&NAMES, ["default_sg"], project).await?;
         }
         if tx
             .list::<Port>()
@@ -196,7 +198,7 @@ impl Resource for SecurityGroupRule {
     }
 
     /// Its group's revision moves on.
-    async fn on_delete(tx: &mut Tx, r: &SecurityGroupRule) -> ApiResult<()> {
+    async fn on_delete(tx: &mut Tx, _ctx: &Ctx, r: &SecurityGroupRule) -> ApiResult<()> {
         if let Some(mut g) = tx.get::<SecurityGroup>(&r.security_group_id).await? {
             touch(&mut g.revision_number, &mut g.updated_at);
             tx.update(&g).await?;

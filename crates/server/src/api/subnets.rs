@@ -71,7 +71,7 @@ impl Resource for Subnet {
     /// Refused while ports other than DHCP's have addresses from it; leaves its
     /// network's list of subnets, and the DHCP ports' addresses on it go (the
     /// network's own DHCP port with its last DHCP subnet).
-    async fn on_delete(tx: &mut Tx, s: &Subnet) -> ApiResult<()> {
+    async fn on_delete(tx: &mut Tx, _ctx: &Ctx, s: &Subnet) -> ApiResult<()> {
         let id = &s.id;
         let ports = tx.list_by_parent::<Port>(&s.network_id).await?;
         if ports.iter().any(|p| {
