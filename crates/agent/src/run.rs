@@ -255,6 +255,11 @@ async fn turn(
                 .collect(),
             _ => Vec::new(),
         };
+        let previous: std::collections::BTreeSet<String> = s
+            .compiled
+            .iter()
+            .flat_map(|c| c.routers.iter().map(|r| r.namespace.clone()))
+            .collect();
         let (compiled, report, l3) = tokio::task::spawn_blocking(move || {
             let current = sw.show()?;
             let prior = match prior {
@@ -265,7 +270,7 @@ async fn turn(
             let before = current.clone();
             let r = sw.apply_to(&c, current)?;
             // Routers after the switch: their devices exist (or are gone) by now.
-            let l3 = l3::apply(&c, &before, &done, &r.made);
+            let l3 = l3::apply(&c, &before, &done, &r.made, &previous);
             Ok::<_, apply::ApplyError>((c, r, l3))
         })
         .await??;

@@ -34,7 +34,8 @@ pub struct L3Report {
 
 /// Sets up every router of `c`, then removes the namespaces of routers whose
 /// devices `before` (switchd's ports before the switch was applied) had and `c`
-/// has no more. A router in `done` (set up as it is now by the previous apply) is
+/// has no more, or that the previous apply set up (`previous`: a router that lost
+/// its devices before it went has none left on the switch). A router in `done` (set up as it is now by the previous apply) is
 /// left alone unless one of its devices was made again (`made`) or its namespace
 /// is gone: a change elsewhere on the host does not touch a hundred routers.
 pub fn apply(
@@ -42,6 +43,7 @@ pub fn apply(
     before: &[BridgeView],
     done: &[RouterSpec],
     made: &BTreeSet<String>,
+    previous: &BTreeSet<String>,
 ) -> L3Report {
     let mut report = L3Report::default();
     for r in &c.routers {
@@ -56,7 +58,9 @@ pub fn apply(
         }
     }
     let wanted: BTreeSet<&str> = c.routers.iter().map(|r| r.namespace.as_str()).collect();
-    for ns in router_namespaces(before) {
+    let mut known = router_namespaces(before);
+    known.extend(previous.iter().cloned());
+    for ns in known {
         if !wanted.contains(ns.as_str()) && host::netns_exists(&ns) {
             match run("ip", &["netns", "del", &ns]) {
                 Ok(_) => report.removed.push(ns),
