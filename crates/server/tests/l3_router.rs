@@ -485,3 +485,35 @@ async fn extra_routes() {
         assert_eq!(st, StatusCode::OK, "{e}");
     }
 }
+
+/// An external network goes with the floating IPs no port uses (as Neutron's,
+/// tempest's test_delete_external_networks_with_floating_ip); one in use keeps it.
+#[tokio::test]
+async fn an_external_network_goes_with_its_idle_floating_ips() {
+    for b in backends() {
+        let api = Api::new(&b).await;
+        let admin = api.admin().await;
+        let (ext, _) = external_net(&api, &admin).await;
+        let fip = api
+            .create(
+                &admin,
+                "floatingips",
+                "floatingip",
+                json!({"floating_network_id": ext}),
+            )
+            .await;
+        let (st, _) = api.delete(&admin, &format!("/v2.0/networks/{ext}")).await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, v) = api
+            .get(&admin, &format!("/v2.0/floatingips/{}", id(&fip)))
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+        // With a floating IP in use by a port, it stays.
+        let s = seeds(&b).await;
+        let (st, v) = s
+            .api
+            .delete(&s.admin, &format!("/v2.0/networks/{}", s.ext))
+            .await;
+        assert_eq!((st, err_type(&v)), (StatusCode::CONFLICT, "NetworkInUse"));
+    }
+}

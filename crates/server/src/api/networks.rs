@@ -13,7 +13,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use model::{Network, NetworkType, Port, Subnet, device_owner};
+use model::{FloatingIp, Network, NetworkType, Port, Subnet, device_owner};
 use serde_json::Value;
 
 const PROVIDER: [&str; 3] = [
@@ -202,7 +202,20 @@ impl Resource for Network {
     async fn on_delete(tx: &mut Tx, _ctx: &Ctx, n: &Network) -> ApiResult<()> {
         let id = &n.id;
         let ports = tx.list_by_parent::<Port>(id).await?;
-        if ports.iter().any(|p| p.device_owner != device_owner::DHCP) {
+        // Floating IPs on the network that no port uses go with it, as Neutron's
+        // (their own ports too); one in use keeps the network in use.
+        let idle: Vec<FloatingIp> = tx
+            .list_by_parent::<FloatingIp>(id)
+            .await?
+            .into_iter()
+            .filter(|f| f.port_id.is_none())
+            .collect();
+        let goes = |p: &Port| {
+            p.device_owner == device_owner::DHCP
+                || (p.device_owner == device_owner::FLOATING_IP
+                    && idle.iter().any(|f| f.id == p.device_id))
+        };
+        if !ports.iter().all(goes) {
             return Err(ApiError::conflict(
                 "NetworkInUse",
                 format!(
@@ -212,6 +225,9 @@ impl Resource for Network {
         }
         for p in ports {
             remove_port(tx, &p).await?;
+        }
+        for f in &idle {
+            tx.delete::<FloatingIp>(&f.id).await?;
         }
         for s in tx.list_by_parent::<Subnet>(id).await? {
             tx.delete::<Subnet>(&s.id).await?;
