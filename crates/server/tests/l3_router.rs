@@ -517,3 +517,27 @@ async fn an_external_network_goes_with_its_idle_floating_ips() {
         assert_eq!((st, err_type(&v)), (StatusCode::CONFLICT, "NetworkInUse"));
     }
 }
+
+/// An update that says nothing dissociates a floating IP, one that says something
+/// else keeps its port (Neutron's, tempest's test_blank_update_clears_association).
+#[tokio::test]
+async fn a_blank_floating_ip_update_dissociates() {
+    for b in backends() {
+        let s = seeds(&b).await;
+        let path = format!("/v2.0/floatingips/{}", s.fip);
+        let (st, v) = s
+            .api
+            .put(
+                &s.user,
+                &path,
+                json!({"floatingip": {"description": "web"}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["floatingip"]["port_id"], s.vm["id"]);
+        let (st, v) = s.api.put(&s.user, &path, json!({"floatingip": {}})).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["floatingip"]["port_id"], Value::Null);
+        assert_eq!(v["floatingip"]["description"], "web");
+    }
+}

@@ -212,7 +212,11 @@ pub async fn update(
     let mut f: FloatingIp =
         fetch_writable(&mut tx, &ctx, &headers, &id, "update_floatingip").await?;
     let old_router = f.router_id.clone();
-    if let Some(port) = a.nullable_str("port_id")? {
+    if a.0.is_empty() {
+        // An empty update dissociates, as Neutron's (a non-empty one without
+        // port_id keeps the association: its bug 1610045).
+        disassociate(&mut f);
+    } else if let Some(port) = a.nullable_str("port_id")? {
         match port {
             None => disassociate(&mut f),
             Some(p) => associate(&mut tx, &ctx, &mut f, &p, a.str("fixed_ip_address")?).await?,
