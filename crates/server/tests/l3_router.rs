@@ -541,3 +541,54 @@ async fn a_blank_floating_ip_update_dissociates() {
         assert_eq!(v["floatingip"]["description"], "web");
     }
 }
+
+/// A subnet's gateway address held by a router interface cannot change or go
+/// (Neutron's GatewayIpInUse, tempest's
+/// test_router_interface_update_and_remove_gateway_ip); without one it can.
+#[tokio::test]
+async fn a_gateway_held_by_a_router_interface_stays() {
+    for b in backends() {
+        let s = seeds(&b).await;
+        let path = format!("/v2.0/subnets/{}", s.sub);
+        for gw in [json!("10.0.0.254"), Value::Null] {
+            let (st, v) = s
+                .api
+                .put(&s.user, &path, json!({"subnet": {"gateway_ip": gw}}))
+                .await;
+            assert_eq!(
+                (st, err_type(&v)),
+                (StatusCode::CONFLICT, "GatewayIpInUse"),
+                "{gw}"
+            );
+        }
+        let (st, v) = s
+            .api
+            .put(
+                &s.user,
+                &path,
+                json!({"subnet": {"gateway_ip": "10.0.0.1"}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "the same address: {v}");
+        let (st, _) = s
+            .api
+            .delete(&s.user, &format!("/v2.0/floatingips/{}", s.fip))
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, v) = s
+            .api
+            .put(
+                &s.user,
+                &format!("/v2.0/routers/{}/remove_router_interface", s.router),
+                json!({"subnet_id": s.sub}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let (st, v) = s
+            .api
+            .put(&s.user, &path, json!({"subnet": {"gateway_ip": null}}))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["subnet"]["gateway_ip"], Value::Null);
+    }
+}

@@ -335,10 +335,36 @@ pub async fn update(
     let net = parse_cidr(&s.cidr)?;
     let v6 = s.ip_version == 6;
     if let Some(g) = a.nullable_str("gateway_ip")? {
-        s.gateway_ip = match g {
+        let new = match g {
             None => None,
             Some(g) => Some(parse_ip_in(&net, &g, "gateway_ip")?.to_string()),
         };
+        if new != s.gateway_ip
+            && let Some(old) = &s.gateway_ip
+        {
+            // A router's interface holds the gateway address: it stays (Neutron's
+            // GatewayIpInUse).
+            let holder = tx
+                .list_by_parent::<Port>(&s.network_id)
+                .await?
+                .into_iter()
+                .find(|p| {
+                    p.device_owner == device_owner::ROUTER_INTERFACE
+                        && p.fixed_ips
+                            .iter()
+                            .any(|f| f.subnet_id == s.id && f.ip_address == *old)
+                });
+            if let Some(p) = holder {
+                return Err(ApiError::conflict(
+                    "GatewayIpInUse",
+                    format!(
+                        "Current gateway ip {old} already in use by port {}. Unable to update.",
+                        p.id
+                    ),
+                ));
+            }
+        }
+        s.gateway_ip = new;
     }
     let gateway = s.gateway_ip.as_deref().and_then(|g| ipam::parse_ip(g).ok());
     if let Some(items) = a.list("allocation_pools")? {
