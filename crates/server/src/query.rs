@@ -202,7 +202,12 @@ pub fn collection(
         for f in &p.fields {
             extra.push_str(&format!("&fields={f}"));
         }
-        if has_after && let Some(last) = id_of(items.last()) {
+        // A full page links to the next one even when it is the last (Neutron's
+        // rule, which clients and tempest follow until a page comes back short).
+        let full = items.len() == limit;
+        if (has_after || full)
+            && let Some(last) = id_of(items.last())
+        {
             links.push(json!({"rel": "next",
                 "href": format!("{base}?limit={limit}&marker={last}{extra}")}));
         }
@@ -271,6 +276,19 @@ mod tests {
         let p = ListParams::parse(&pairs(&[("limit", "2"), ("marker", "id1")]))?;
         let v = collection("things", items(), &p, "http://x/v2.0/things")?;
         assert_eq!(ids(&v), vec!["id2", "id3"]);
+        // The last page, full: a next link all the same, to an empty page.
+        let p = ListParams::parse(&pairs(&[("limit", "1"), ("marker", "id3")]))?;
+        let v = collection("things", items(), &p, "http://x/v2.0/things")?;
+        assert_eq!(ids(&v), vec!["id4"]);
+        assert_eq!(v["things_links"][0]["rel"], "next");
+        let p = ListParams::parse(&pairs(&[("limit", "1"), ("marker", "id4")]))?;
+        let v = collection("things", items(), &p, "http://x/v2.0/things")?;
+        assert!(ids(&v).is_empty());
+        let rels: Vec<&Value> = v["things_links"]
+            .as_array()
+            .map(|a| a.iter().map(|l| &l["rel"]).collect())
+            .unwrap_or_default();
+        assert!(!rels.contains(&&json!("next")), "{v}");
         let p = ListParams::parse(&pairs(&[
             ("limit", "2"),
             ("marker", "id2"),
