@@ -29,7 +29,6 @@ pub enum ApplyError {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ApplyReport {
     pub bridges_added: usize,
-    pub ports_added: usize,
     pub ports_removed: usize,
     pub dhcp_updated: usize,
     /// Ports switchd holds but could not open (name -> error).
@@ -40,7 +39,7 @@ pub struct ApplyReport {
 
 impl ApplyReport {
     pub fn changed(&self) -> bool {
-        self.bridges_added + self.ports_added + self.ports_removed + self.dhcp_updated > 0
+        self.bridges_added + self.made.len() + self.ports_removed + self.dhcp_updated > 0
     }
 }
 
@@ -154,7 +153,6 @@ impl Switchd {
                 }
                 _ => match op {
                     PortOp::Add => {
-                        report.ports_added += 1;
                         report.made.insert(name);
                     }
                     PortOp::Del => report.ports_removed += 1,

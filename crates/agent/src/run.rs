@@ -292,7 +292,7 @@ async fn turn(
                 revision = view.revision,
                 ports = compiled.vm_ports.len(),
                 routers = compiled.routers.len(),
-                added = report.ports_added,
+                added = report.made.len(),
                 removed = report.ports_removed,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "in sync"

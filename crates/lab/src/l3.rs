@@ -148,7 +148,7 @@ pub fn checks(lab: &Lab) -> Vec<(String, bool, String)> {
                 p.ok(),
                 summary(&p),
             ));
-            match tcp_peer(&ext.ns, EXT_GATEWAY, 8711, &vm.ns) {
+            match tcp_probe(&ext.ns, EXT_GATEWAY, 8711, &vm.ns, EXT_GATEWAY) {
                 Ok(peer) => out.push((
                     format!("{} seen from outside as", vm.name),
                     peer == r.gateway_ip,
@@ -193,13 +193,6 @@ fn summary(r: &Run) -> String {
         .find(|l| l.contains("packets transmitted"))
         .map(str::to_string)
         .unwrap_or_else(|| r.describe())
-}
-
-/// A one-shot TCP server in `server_ns` on `listen:port` that prints its peer's
-/// address; a client in `client_ns` connects to `listen:port`. Returns the peer
-/// address the server saw.
-fn tcp_peer(server_ns: &str, listen: &str, port: u16, client_ns: &str) -> Result<String> {
-    tcp_probe(server_ns, listen, port, client_ns, listen)
 }
 
 const SERVER_PY: &str = "import socket,sys\n\

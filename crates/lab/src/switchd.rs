@@ -114,15 +114,7 @@ pub fn cli(
 pub fn router_namespaces(run_dir: &Path) -> Vec<String> {
     match Client::new(run_dir).call(&Request::Show) {
         Ok(Response::Show { bridges, .. }) => {
-            let mut v: Vec<String> = bridges
-                .iter()
-                .flat_map(|b| &b.ports)
-                .filter_map(|p| p.config.netns.clone())
-                .filter(|ns| ns.starts_with("qrouter-"))
-                .collect();
-            v.sort();
-            v.dedup();
-            v
+            agent::l3::router_namespaces(&bridges).into_iter().collect()
         }
         _ => Vec::new(),
     }

@@ -32,12 +32,13 @@ pub struct L3Report {
     pub announced: Vec<Ipv4Addr>,
 }
 
-/// Sets up every router of `c`, then removes the namespaces of routers whose
-/// devices `before` (switchd's ports before the switch was applied) had and `c`
-/// has no more, or that the previous apply set up (`previous`: a router that lost
-/// its devices before it went has none left on the switch). A router in `done` (set up as it is now by the previous apply) is
-/// left alone unless one of its devices was made again (`made`) or its namespace
-/// is gone: a change elsewhere on the host does not touch a hundred routers.
+/// Sets up every router of `c`, then removes the namespaces of routers that `c`
+/// has no more: those whose devices `before` (switchd's ports before the switch
+/// was applied) had, and those the previous apply set up (`previous`: a router
+/// that lost its devices before it went has none left on the switch). A router in
+/// `done` (set up as it is now by the previous apply) is left alone unless one of
+/// its devices was made again (`made`) or its namespace is gone: a change elsewhere
+/// on the host does not touch a hundred routers.
 pub fn apply(
     c: &Compiled,
     before: &[BridgeView],
