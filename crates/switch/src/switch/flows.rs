@@ -79,11 +79,8 @@ impl Switch {
         now: u64,
     ) -> Result<usize, SwitchError> {
         self.settle_counters();
-        let br = self.bridge_id(bridge)?;
         let n = specs.len();
-        let b = self
-            .bridge_mut(br)
-            .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let b = self.named_bridge_mut(bridge)?;
         for s in specs {
             b.insert(Self::to_flow(s, now));
         }
@@ -111,11 +108,8 @@ impl Switch {
         now: u64,
     ) -> Result<usize, SwitchError> {
         self.settle_counters();
-        let br = self.bridge_id(bridge)?;
         let n = specs.len();
-        let b = self
-            .bridge_mut(br)
-            .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let b = self.named_bridge_mut(bridge)?;
         let new: Vec<Flow> = specs.into_iter().map(|s| Self::to_flow(s, now)).collect();
         // The installed flow with the same definition (counters and age aside).
         // At most one flow has a given (table, priority, match), so the index
@@ -161,9 +155,7 @@ impl Switch {
             }
             _ => None,
         };
-        let b = self
-            .bridge_mut(br)
-            .ok_or_else(|| SwitchError::NoSuchBridge(bridge.to_string()))?;
+        let b = self.named_bridge_mut(bridge)?;
         let mut n = 0;
         for (t, flows) in b.tables.iter_mut().enumerate() {
             if flows.is_empty()

@@ -191,6 +191,15 @@ impl Switch {
         self.bridges.get_mut(id)?.as_mut()
     }
 
+    /// The bridge called `name`, for a change to it.
+    pub(crate) fn named_bridge_mut(&mut self, name: &str) -> Result<&mut Bridge, SwitchError> {
+        self.bridges
+            .iter_mut()
+            .flatten()
+            .find(|b| b.name == name)
+            .ok_or_else(|| SwitchError::NoSuchBridge(name.to_string()))
+    }
+
     pub fn bridge_names(&self) -> Vec<String> {
         self.bridges
             .iter()
