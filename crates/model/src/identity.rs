@@ -75,7 +75,8 @@ pub struct Token {
     pub roles: Vec<RoleRef>,
     pub issued_at: String,
     pub expires_at: String,
-    /// Seconds since the Unix epoch; the token is refused from then on.
+    /// `expires_at` in whole seconds since the Unix epoch (truncated), for
+    /// purging old rows; the refusal itself compares `expires_at`.
     pub expires_unix: i64,
 }
 

@@ -61,7 +61,7 @@ pub(crate) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Ctx,
         .token(id.trim())
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    if token.expires_unix <= crate::util::unix_now() {
+    if crate::util::token_expired(&token) {
         return Err(ApiError::unauthorized());
     }
     Ok(Ctx { token })

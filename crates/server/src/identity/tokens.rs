@@ -6,7 +6,7 @@ use super::{KsCtx, base_url, password};
 use crate::AppState;
 use crate::docs::StoredAssignment;
 use crate::error::{ApiError, ApiResult};
-use crate::util::{new_token_id, unix_now};
+use crate::util::{new_token_id, token_expired};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -179,7 +179,7 @@ pub async fn issue(
             .and_then(Value::as_str)
             .ok_or_else(|| bad("Expecting to find id in token"))?;
         let old = state.store.token(id).await?.ok_or_else(unauthorized)?;
-        if old.expires_unix <= unix_now() {
+        if token_expired(&old) {
             return Err(unauthorized());
         }
         let user = state
@@ -254,7 +254,7 @@ async fn subject(state: &AppState, headers: &HeaderMap) -> ApiResult<(String, To
     let not_found =
         || ApiError::keystone(StatusCode::NOT_FOUND, format!("Could not find token: {id}"));
     let token = state.store.token(&id).await?.ok_or_else(not_found)?;
-    if token.expires_unix <= unix_now() {
+    if token_expired(&token) {
         return Err(not_found());
     }
     Ok((id, token))
