@@ -12,5 +12,5 @@ if [ "$(id -u)" = 0 ]; then
     export NEUTRINO_TEST_PG_URL
 fi
 cargo build --workspace --all-targets
-cargo test --workspace -- --test-threads=2
+cargo test --workspace --no-fail-fast -- --test-threads=2
 scripts/openstack-compat-test.sh
