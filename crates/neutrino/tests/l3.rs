@@ -252,9 +252,72 @@ fn network_agent_restart_and_a_router_deleted_while_it_was_down() {
         "the restart changed the router's namespace"
     );
 
+    // The router set admin down: its ports stay bound and ACTIVE (OpenStack's
+    // tempest waits for that before it removes an interface of such a router), but
+    // it carries nothing; set up again, its floating IP answers again.
+    let ta = l.state.tenant("TenantA").cloned().unwrap();
+    let set_admin = |up: bool| {
+        call(
+            l,
+            Some(&ta),
+            "PUT",
+            &format!("/v2.0/routers/{}", r.id),
+            json!({"router": {"admin_state_up": up}}),
+        )
+    };
+    set_admin(false);
+    eventually(
+        "the admin-down router's floating IP to stop answering",
+        Duration::from_secs(20),
+        || !pings(&ext.ns, &f.address),
+    );
+    let ports = call(
+        l,
+        None,
+        "GET",
+        &format!("/v2.0/ports?device_id={}", r.id),
+        Value::Null,
+    );
+    let statuses: Vec<&str> = ports["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["status"].as_str())
+        .collect();
+    assert!(
+        statuses.len() >= 2 && statuses.iter().all(|s| *s == "ACTIVE"),
+        "{statuses:?}"
+    );
+    let link = lab::net::ip_in(&ns, &["-o", "link", "show"]).unwrap();
+    assert!(
+        link.lines()
+            .filter(|l| l.contains("qr-") || l.contains("qg-"))
+            .all(|l| !l.contains(",UP")),
+        "{link}"
+    );
+    eventually(
+        "the floating IP to go DOWN",
+        Duration::from_secs(20),
+        || {
+            call(
+                l,
+                None,
+                "GET",
+                &format!("/v2.0/floatingips/{}", f.id),
+                Value::Null,
+            )["floatingip"]["status"]
+                == "DOWN"
+        },
+    );
+    set_admin(true);
+    eventually(
+        "the floating IP to answer again",
+        Duration::from_secs(20),
+        || pings(&ext.ns, &f.address),
+    );
+
     // The router deleted while the agent is down: cleaned up when it is back.
     l.stop_agent("network").unwrap();
-    let ta = l.state.tenant("TenantA").cloned().unwrap();
     call(
         l,
         Some(&ta),

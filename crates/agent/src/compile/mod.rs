@@ -144,7 +144,7 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
     }
     // Routers: their interface networks, and their gateway's when it is a provider
     // network with a bridge mapping (else `qg-` goes on the external bridge).
-    for r in router::active(view) {
+    for r in router::scheduled(view) {
         let ids = r.interface_ports.iter().map(|p| (p, false));
         for (pid, gw) in ids.chain(r.gateway_port.iter().map(|p| (p, true))) {
             let Some(lp) = view.ports.iter().find(|p| p.id == *pid) else {

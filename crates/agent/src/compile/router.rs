@@ -21,6 +21,11 @@ use switch_proto::{Action, Flow, Match, PortSpec, PortType};
 pub struct RouterSpec {
     pub id: String,
     pub namespace: String,
+    /// The router's `admin_state_up`. A disabled router keeps its namespace and
+    /// wired devices (its ports stay bound and ACTIVE, as Neutron's OVN driver
+    /// has them) but its devices are down: it answers and forwards nothing, and
+    /// carries no routes, NAT or floating IPs.
+    pub enabled: bool,
     /// `qr-` devices first, then the `qg-` device.
     pub devices: Vec<RouterDevice>,
     /// Routes besides the connected ones: the default route and extra routes.
@@ -69,9 +74,10 @@ pub(super) struct RouterWiring {
     pub router_ports: Vec<RouterPort>,
 }
 
-/// The routers of `view` that this host realises (admin up), in view order.
-pub(super) fn active(view: &HostView) -> impl Iterator<Item = &RouterView> {
-    view.routers.iter().filter(|r| r.admin_state_up)
+/// The routers of `view` (all are realised, admin down ones disabled), in view
+/// order.
+pub(super) fn scheduled(view: &HostView) -> impl Iterator<Item = &RouterView> {
+    view.routers.iter()
 }
 
 /// Where a router's gateway port goes: the external network's carrier when it has
@@ -90,11 +96,13 @@ pub(super) fn wire(
 ) -> RouterWiring {
     let ports: BTreeMap<&str, &LocalPort> = view.ports.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut out = RouterWiring::default();
-    for r in active(view) {
+    for r in scheduled(view) {
         let ns = names::router_ns(&r.id);
+        let enabled = r.admin_state_up;
         let mut spec = RouterSpec {
             id: r.id.clone(),
             namespace: ns.clone(),
+            enabled,
             devices: Vec::new(),
             routes: Vec::new(),
             nat: String::new(),
@@ -168,7 +176,7 @@ pub(super) fn wire(
                             via: IpAddr::V4(via),
                         });
                     }
-                    for f in &r.floating_ips {
+                    for f in r.floating_ips.iter().filter(|_| enabled) {
                         if let Ok(a) = f.floating_ip_address.parse::<Ipv4Addr>() {
                             addresses.push(IpNet::V4(Ipv4Net::from(a)));
                             spec.floating_ips.push((f.id.clone(), a));
@@ -216,6 +224,11 @@ pub(super) fn wire(
         }
         spec.routes.sort();
         spec.routes.dedup();
+        if !enabled {
+            spec.routes.clear();
+            internal.clear();
+            gateway = None;
+        }
         let fips: Vec<(Ipv4Addr, Ipv4Addr)> = r
             .floating_ips
             .iter()
@@ -232,7 +245,7 @@ pub(super) fn wire(
         }
         spec.nat = nat::ruleset(&Nat {
             gateway: gateway.as_ref().map(|(d, ip)| (d.as_str(), *ip)),
-            snat: r.enable_snat,
+            snat: r.enable_snat && enabled,
             internal: &internal,
             floating: if gateway.is_some() { &fips } else { &[] },
         });

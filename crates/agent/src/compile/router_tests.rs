@@ -381,20 +381,33 @@ fn two_subnets_route_east_west_and_the_gateway_can_go() {
 }
 
 #[test]
-fn an_admin_down_router_is_not_realised() {
+fn an_admin_down_router_is_wired_but_disabled() {
     let mut v = seeds();
     v.routers[0].admin_state_up = false;
     let c = compiled(&v, &cfg());
-    assert!(c.routers.is_empty());
-    assert!(c.router_ports.is_empty());
-    assert!(c.bridge("br-ex").is_none());
+    let r = &c.routers[0];
+    assert!(!r.enabled);
+    // Its devices are on the switch and its ports are wired (they go ACTIVE)...
+    assert_eq!(r.devices.len(), 2);
     assert!(
-        !c.bridge("br-int")
-            .unwrap()
-            .ports
-            .iter()
-            .any(|p| p.name.starts_with("qr-"))
+        c.router_ports.iter().all(|p| p.wired),
+        "{:?}",
+        c.router_ports
     );
+    assert_eq!(port(&c, "br-int", "qr-1f000000-00").tag, Some(c.vlans[NET]));
+    assert!(c.bridge("br-ex").is_some());
+    // ...but it routes nothing: no routes, no NAT, no floating IP on qg-.
+    assert!(r.routes.is_empty(), "{:?}", r.routes);
+    assert!(!r.nat.contains("nat to"), "{}", r.nat);
+    assert!(r.floating_ips.is_empty());
+    let qg = r.devices.iter().find(|d| d.gateway).unwrap();
+    assert!(qg.addresses.iter().all(|a| a.prefix_len() != 32), "{qg:?}");
+    // Enabling it again gives exactly the router an admin-up one is.
+    v.routers[0].admin_state_up = true;
+    let up = compiled(&v, &cfg());
+    assert!(up.routers[0].enabled);
+    assert_eq!(up.routers[0].devices[0], r.devices[0]);
+    assert!(up.routers[0].nat.contains("nat to"));
 }
 
 #[test]

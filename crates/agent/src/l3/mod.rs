@@ -1,7 +1,7 @@
 //! The L3 agent's part of applying (network nodes): for each compiled router, its
 //! namespace (loopback up, IPv4 forwarding on), the addresses and routes of its
 //! `qr-`/`qg-` devices (made by switchd as internal ports and moved into the
-//! namespace), its nftables table, and a gratuitous ARP for each floating IP that
+//! namespace; down while the router is admin down), its nftables table, and a gratuitous ARP for each floating IP that
 //! has just come onto the gateway device. Namespaces of routers that are gone (their
 //! devices were on this host's switch, and switchd has removed them) are deleted.
 //!
@@ -94,7 +94,7 @@ fn router(r: &RouterSpec, announced: &mut Vec<Ipv4Addr>) -> Result<(), String> {
         .map_err(|e| format!("{ns}: {e}"))?;
     forwarding_on(ns)?;
     for d in &r.devices {
-        let added = addresses(ns, d)?;
+        let added = addresses(ns, d, r.enabled)?;
         if d.gateway {
             for fip in r.floating_ips.iter().map(|(_, a)| *a) {
                 if added.contains(&IpAddr::V4(fip)) {
@@ -118,13 +118,13 @@ fn forwarding_on(ns: &str) -> Result<(), String> {
         .map_err(|e| format!("{ns}: IPv4 forwarding: {e}"))
 }
 
-/// Makes the device's global addresses exactly `d.addresses` and brings it up;
-/// returns the addresses it added.
-fn addresses(ns: &str, d: &RouterDevice) -> Result<Vec<IpAddr>, String> {
+/// Makes the device's global addresses exactly `d.addresses` and sets it up (or
+/// down, for a disabled router); returns the addresses it added.
+fn addresses(ns: &str, d: &RouterDevice, up: bool) -> Result<Vec<IpAddr>, String> {
     let added =
         netlink::sync_addresses(ns, &d.name, &d.addresses).map_err(|e| format!("{ns}: {e}"))?;
     let dev = d.name.clone();
-    host::in_netns(ns, move || host::set_up(&dev, true))
+    host::in_netns(ns, move || host::set_up(&dev, up))
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("{ns}: {e}"))?;
     Ok(added)
