@@ -45,6 +45,7 @@ mod action;
 mod bridge;
 mod cache;
 mod commit;
+pub mod conntrack;
 mod dhcp;
 mod extract;
 mod field;
