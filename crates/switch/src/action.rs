@@ -81,4 +81,54 @@ pub enum Action {
     /// [`crate::DhcpBinding`]; the reply leaves through the input port. The packet
     /// itself goes nowhere (unless later actions send it): answered or dropped.
     Dhcp,
+    /// `ct(...)`: connection tracking (see [`CtAction`]).
+    Ct(Box<CtAction>),
+    /// `ct_clear`: the packet forgets its connection state.
+    CtClear,
+    /// `conjunction(id,k/n)`: this flow is clause `k` of `n` of conjunctive match
+    /// `id`; it never matches by itself (see [`crate::table`]).
+    Conjunction {
+        id: u32,
+        clause: u8,
+        n_clauses: u8,
+    },
+}
+
+/// Where `ct()` takes its zone from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CtZone {
+    Value(u16),
+    Field(FieldRange),
+}
+
+/// `ct(commit,zone=..,table=N,exec(..))`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CtAction {
+    /// Make the connection exist (and apply `exec`).
+    pub commit: bool,
+    pub zone: CtZone,
+    /// Recirculate: the packet, with its connection state, goes on in this table
+    /// (a fork: the actions after `ct` go on without the state).
+    pub table: Option<u8>,
+    /// Actions on the connection when committing: `load`/`set_field` into
+    /// `ct_mark` only.
+    pub exec: Vec<Action>,
+}
+
+impl CtAction {
+    /// The mark `exec` sets: (value, mask) in ct_mark's bits.
+    pub fn mark(&self) -> Option<(u32, u32)> {
+        let mut out: Option<(u32, u32)> = None;
+        for a in &self.exec {
+            if let Action::Load { value, dst } = a
+                && dst.field == crate::field::Field::CtMark
+            {
+                let m = dst.mask() as u32;
+                let v = ((*value << dst.start) as u32) & m;
+                let (ov, om) = out.unwrap_or((0, 0));
+                out = Some(((ov & !m) | v, om | m));
+            }
+        }
+        out
+    }
 }

@@ -83,6 +83,30 @@ pub(crate) enum Effect {
     Flow { br: u32, table: u8, id: FlowId },
     /// `learn()` found its flow already installed: timers reset.
     Learned { br: u32, table: u8, id: FlowId },
+    /// `ct()` without a table: track the packet in `zone` (and with `commit`,
+    /// make its connection exist, setting `mark` under `mask`). Runs on every hit.
+    Ct {
+        zone: u16,
+        commit: bool,
+        mark: u32,
+        mask: u32,
+    },
+}
+
+/// Effects of the `Ct` kind an entry may carry (more: the decision is not cached).
+pub const MAX_CT_EFFECTS: usize = 4;
+
+/// Where a packet goes on after a `ct(table=N)`: the pipeline's next pass, from
+/// `table` of bridge `br`, with `key` (the key at the `ct` action) completed by the
+/// connection state that tracking in `zone` gives this packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Recirc {
+    pub br: u32,
+    pub table: u8,
+    pub zone: u16,
+    pub commit: bool,
+    pub mark: Option<(u32, u32)>,
+    pub key: FlowKey,
 }
 
 /// A few values inline, more on the heap.
@@ -138,6 +162,10 @@ pub(crate) struct Entry {
     pub effects: Small<Effect, INLINE_EFFECTS>,
     /// Hits not yet added to the flows (listed in `FlowCache::pending` when nonzero).
     pub pending: Pending,
+    /// The pass ended in a `ct(table=N)`: the packet goes on from there.
+    pub recirc: Option<Recirc>,
+    /// The entry has `Ct` effects (to run on every hit).
+    pub has_ct: bool,
 }
 
 /// Four ways: their hashes and entries (index into the slab, NIL when unused).
@@ -157,7 +185,7 @@ impl Default for Set {
     }
 }
 
-/// `a == b` without a call to `bcmp` (the key is 18 words).
+/// `a == b` without a call to `bcmp` (the key is 20 words).
 #[inline(always)]
 fn same_key(a: &FlowKey, b: &FlowKey) -> bool {
     a.w.iter().zip(&b.w).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -317,8 +345,17 @@ impl FlowCache {
         outputs: &[Forward],
         effects: &[Effect],
         valid_until: u64,
+        recirc: Option<&Recirc>,
     ) {
-        if self.capacity == 0 || outputs.len() > MAX_OUTPUTS || effects.len() > MAX_EFFECTS {
+        let cts = effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Ct { .. }))
+            .count();
+        if self.capacity == 0
+            || outputs.len() > MAX_OUTPUTS
+            || effects.len() > MAX_EFFECTS
+            || cts > MAX_CT_EFFECTS
+        {
             return;
         }
         if self.sets.is_empty() {
@@ -368,6 +405,8 @@ impl FlowCache {
                     }; INLINE_EFFECTS],
                 ),
                 pending: Pending::default(),
+                recirc: None,
+                has_ct: false,
             });
         }
         set.hashes[way] = h;
@@ -383,6 +422,8 @@ impl FlowCache {
         e.key = *key;
         e.generation = generation;
         e.valid_until = valid_until;
+        e.recirc = recirc.copied();
+        e.has_ct = cts > 0;
         e.outputs.set(outputs);
         // MAC refreshes first: they are checked before anything is counted.
         let mut sorted = [Effect::Flow {

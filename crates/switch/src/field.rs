@@ -7,7 +7,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub const KEY_WORDS: usize = 18;
+pub const KEY_WORDS: usize = 20;
 
 /// A packet's header fields and metadata, packed into words.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug)]
@@ -32,6 +32,8 @@ pub enum Format {
     Ipv4,
     Ipv6,
     Port,
+    /// `ct_state`'s flags (`+trk+est-rel`).
+    CtFlags,
 }
 
 macro_rules! fields {
@@ -103,6 +105,13 @@ fields! {
     ArpTha: "arp_tha", [], "NXM_NX_ARP_THA", 13, 0, 48, Mac;
     Ipv6Src: "ipv6_src", [], "NXM_NX_IPV6_SRC", 14, 0, 128, Ipv6;
     Ipv6Dst: "ipv6_dst", [], "NXM_NX_IPV6_DST", 16, 0, 128, Ipv6;
+    CtMark: "ct_mark", [], "NXM_NX_CT_MARK", 18, 0, 32, Hex;
+    CtZone: "ct_zone", [], "NXM_NX_CT_ZONE", 18, 32, 16, Decimal;
+    CtState: "ct_state", [], "NXM_NX_CT_STATE", 18, 48, 8, CtFlags;
+    ConjId: "conj_id", [], "NXM_NX_CONJ_ID", 19, 0, 32, Decimal;
+    // Which recirculation (after `ct(table=N)`) a pass of the pipeline is: 0
+    // for a packet as received. Set by the engine, part of the flow cache's key.
+    RecircId: "recirc_id", [], "NXM_NX_RECIRC_ID", 19, 32, 32, Hex;
 }
 
 impl Field {
@@ -176,12 +185,77 @@ pub fn format_value(f: Field, v: u128) -> String {
         Format::Mac => wire::MacAddr::from_u64(v as u64).to_string(),
         Format::Ipv4 => Ipv4Addr::from(v as u32).to_string(),
         Format::Ipv6 => Ipv6Addr::from(v).to_string(),
+        Format::CtFlags => ct_flags_text(v as u8, 0xff),
     }
+}
+
+/// `ct_state` flags as ovs-ofctl prints them: the bits of `mask`, each `+name`
+/// when set in `value` and `-name` when not, in OVS's bit order.
+pub fn ct_flags_text(value: u8, mask: u8) -> String {
+    let mut s = String::new();
+    for (bit, name) in crate::conntrack::state::NAMES {
+        if mask & bit != 0 {
+            s.push(if value & bit != 0 { '+' } else { '-' });
+            s.push_str(name);
+        }
+    }
+    if mask & !0x3f != 0 {
+        return format!("{value:#x}/{mask:#x}");
+    }
+    s
+}
+
+/// Parses `+trk+est-rel` into (value, mask).
+pub fn parse_ct_flags(s: &str) -> Option<(u8, u8)> {
+    let (mut v, mut m) = (0u8, 0u8);
+    let mut rest = s;
+    while !rest.is_empty() {
+        let plus = match rest.as_bytes()[0] {
+            b'+' => true,
+            b'-' => false,
+            _ => return None,
+        };
+        rest = &rest[1..];
+        let end = rest.find(['+', '-']).unwrap_or(rest.len());
+        let name = &rest[..end];
+        rest = &rest[end..];
+        let (bit, _) = crate::conntrack::state::NAMES
+            .iter()
+            .find(|(_, n)| *n == name)?;
+        if m & bit != 0 {
+            return None;
+        }
+        m |= bit;
+        if plus {
+            v |= bit;
+        }
+    }
+    (m != 0).then_some((v, m))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ct_flags_round_trip() {
+        for t in [
+            "+trk",
+            "+new-est",
+            "+est-rel-rpl",
+            "-new-est+rel-inv",
+            "+inv+trk",
+        ] {
+            let (v, m) = parse_ct_flags(t).unwrap();
+            let back = ct_flags_text(v, m);
+            assert_eq!(parse_ct_flags(&back), Some((v, m)), "{t} -> {back}");
+        }
+        assert_eq!(ct_flags_text(0x30, 0x30), "+inv+trk");
+        assert_eq!(parse_ct_flags("+trk+inv"), Some((0x30, 0x30)));
+        for bad in ["", "trk", "+foo", "+trk+trk", "+"] {
+            assert_eq!(parse_ct_flags(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn fields_do_not_overlap_unless_aliases() {

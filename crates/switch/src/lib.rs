@@ -1,7 +1,9 @@
 //! `switch`: the sans-IO engine of neutrino's virtual switch — bridges, ports, OpenFlow
 //! tables with the ovs-ofctl text syntax, the pipeline (resubmit, goto_table, learn,
-//! NORMAL with MAC learning per VLAN, patch ports between bridges), a DHCP server
-//! at the port (the `dhcp` action), and trace. Lookups go through a tuple-space
+//! NORMAL with MAC learning per VLAN, patch ports between bridges), connection
+//! tracking (`ct()`, `ct_clear`, the `ct_state`/`ct_zone`/`ct_mark` matches; see
+//! [`conntrack`] and `xlate_ct`), conjunctive matches (`conjunction(id,k/n)`,
+//! `conj_id`), a DHCP server at the port (the `dhcp` action), and trace. Lookups go through a tuple-space
 //! classifier per table (`table`) behind an exact-match flow cache (`cache`).
 //!
 //! A packet goes in as bytes plus metadata; what comes out is one list of
@@ -34,6 +36,8 @@
 //!   without the switch's lock); [`FlowKey`], [`Field`], [`flow_key`].
 //! - Ports: [`PortConfig`], [`PortType`], [`TunnelKey`]; DHCP at the port:
 //!   [`DhcpBinding`], [`StaticRoute`], [`DhcpStats`].
+//! - Connection tracking: [`conntrack`] (the table, [`Switch::conntrack`],
+//!   [`Switch::conntrack_mut`]); actions [`CtAction`], [`CtZone`].
 //! - Flows as values: [`FlowSpec`], [`Match`], [`Action`], [`FieldRange`],
 //!   [`LearnSpec`], [`LearnItem`], [`LearnSrc`], the reserved ports
 //!   [`OFPP_IN_PORT`], [`OFPP_NORMAL`], [`OFPP_FLOOD`], [`OFPP_ALL`], [`OFPP_LOCAL`].
@@ -60,8 +64,14 @@ mod switch;
 mod table;
 mod tunnel_index;
 mod xlate;
+mod xlate_ct;
+#[cfg(test)]
+mod xlate_ct_tests;
 
-pub use action::{Action, FieldRange, OFPP_ALL, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL};
+pub use action::{
+    Action, CtAction, CtZone, FieldRange, OFPP_ALL, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL,
+    OFPP_NORMAL,
+};
 pub use bridge::Bridge;
 pub use cache::FlowCacheStats;
 pub use dhcp::{DhcpBinding, DhcpStats, StaticRoute};

@@ -2,7 +2,7 @@
 //!
 //! Every error names the offending token; nothing is partially built.
 
-use crate::action::{Action, FieldRange, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL};
+use crate::action::{Action, CtAction, CtZone, FieldRange, OFPP_IN_PORT, OFPP_LOCAL, OFPP_NORMAL};
 use crate::field::{Field, Format};
 use crate::flow::Match;
 use crate::learn::{LearnItem, LearnSpec, LearnSrc};
@@ -137,6 +137,21 @@ pub fn parse_value(
                 return Err(bad());
             }
             (u128::from(parse_port(v, ports)?), full)
+        }
+        Format::CtFlags if v.starts_with(['+', '-']) => {
+            if m.is_some() {
+                return Err(bad());
+            }
+            let (v, m) = crate::field::parse_ct_flags(v).ok_or_else(bad)?;
+            (u128::from(v), u128::from(m))
+        }
+        Format::CtFlags => {
+            let v = parse_int(v).ok_or_else(bad)?;
+            let m = match m {
+                Some(m) => parse_int(m).ok_or_else(bad)?,
+                None => full,
+            };
+            (v, m)
         }
         Format::Decimal | Format::Hex => {
             let v = parse_int(v).ok_or_else(bad)?;
@@ -354,6 +369,13 @@ pub fn parse_actions(text: &str, ports: &dyn PortNames) -> Result<Vec<Action>, P
     if out.len() > 1 && out.contains(&Action::Drop) {
         return err("'drop' must be the only action");
     }
+    let conj = out
+        .iter()
+        .filter(|a| matches!(a, Action::Conjunction { .. }))
+        .count();
+    if conj > 0 && conj != out.len() {
+        return err("conjunction() cannot be mixed with other actions");
+    }
     if let Some(i) = out.iter().position(|a| matches!(a, Action::GotoTable(_)))
         && i + 1 != out.len()
     {
@@ -382,6 +404,7 @@ fn parse_action(tok: &str, ports: &dyn PortNames) -> Result<Action, ParseError> 
         ("IN_PORT" | "in_port", None) => Action::InPort,
         ("LOCAL" | "local", None) => Action::Output(OFPP_LOCAL),
         ("strip_vlan" | "pop_vlan", None) => Action::StripVlan,
+        ("ct_clear", None) => Action::CtClear,
         ("output", a) => {
             let a = need(a, tok)?;
             if a.contains('[') {
@@ -506,6 +529,20 @@ fn parse_action(tok: &str, ports: &dyn PortNames) -> Result<Action, ParseError> 
             if let Some(inner) = paren_arg(tok, "learn") {
                 return Ok(Action::Learn(Box::new(parse_learn(inner, ports)?)));
             }
+            if let Some(inner) = paren_arg(tok, "ct") {
+                return Ok(Action::Ct(Box::new(parse_ct(inner, ports)?)));
+            }
+            if let Some(inner) = paren_arg(tok, "conjunction") {
+                return parse_conjunction(inner);
+            }
+            if tok == "ct" {
+                return Ok(Action::Ct(Box::new(CtAction {
+                    commit: false,
+                    zone: CtZone::Value(0),
+                    table: None,
+                    exec: Vec::new(),
+                })));
+            }
             if name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -518,6 +555,72 @@ fn parse_action(tok: &str, ports: &dyn PortNames) -> Result<Action, ParseError> 
             }
             return err(format!("unknown action '{tok}'"));
         }
+    })
+}
+
+/// The inside of `ct(...)`: `commit`, `zone=N` or `zone=FIELD[a..b]` (16 bits),
+/// `table=N`, `exec(...)` of loads into `ct_mark`.
+fn parse_ct(inner: &str, ports: &dyn PortNames) -> Result<CtAction, ParseError> {
+    let mut ct = CtAction {
+        commit: false,
+        zone: CtZone::Value(0),
+        table: None,
+        exec: Vec::new(),
+    };
+    for arg in split_top(inner) {
+        if arg == "commit" {
+            ct.commit = true;
+        } else if let Some(z) = arg.strip_prefix("zone=") {
+            ct.zone = match parse_int(z) {
+                Some(n) => CtZone::Value(
+                    u16::try_from(n).map_err(|_| ParseError(format!("bad ct zone '{z}'")))?,
+                ),
+                None => {
+                    let r = parse_field_range(z)?;
+                    if r.bits != 16 {
+                        return err(format!("a ct zone field must be 16 bits wide: '{z}'"));
+                    }
+                    CtZone::Field(r)
+                }
+            };
+        } else if let Some(t) = arg.strip_prefix("table=") {
+            ct.table = Some(parse_table_num(t)?);
+        } else if let Some(e) = paren_arg(arg, "exec") {
+            ct.exec = parse_actions(e, ports)?;
+            let ok = ct
+                .exec
+                .iter()
+                .all(|a| matches!(a, Action::Load { dst, .. } if dst.field == Field::CtMark));
+            if !ok {
+                return err(format!("ct exec() takes only loads into ct_mark: '{e}'"));
+            }
+        } else {
+            return err(format!("unknown ct argument '{arg}'"));
+        }
+    }
+    if !ct.exec.is_empty() && !ct.commit {
+        return err("ct exec() needs commit");
+    }
+    Ok(ct)
+}
+
+/// The inside of `conjunction(id,k/n)`: 2 <= n <= 64, 1 <= k <= n.
+fn parse_conjunction(inner: &str) -> Result<Action, ParseError> {
+    let bad = || ParseError(format!("bad conjunction '({inner})': want (id,k/n)"));
+    let (id, kn) = inner.split_once(',').ok_or_else(bad)?;
+    let (k, n) = kn.split_once('/').ok_or_else(bad)?;
+    let id = parse_int(id)
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(bad)?;
+    let k = k.trim().parse::<u8>().map_err(|_| bad())?;
+    let n = n.trim().parse::<u8>().map_err(|_| bad())?;
+    if !(2..=64).contains(&n) || k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok(Action::Conjunction {
+        id,
+        clause: k,
+        n_clauses: n,
     })
 }
 

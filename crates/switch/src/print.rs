@@ -1,6 +1,6 @@
 //! Prints flows, matches and actions in the ovs-ofctl syntax that [`crate::parse`] reads.
 
-use crate::action::{Action, FieldRange, OFPP_LOCAL};
+use crate::action::{Action, CtZone, FieldRange, OFPP_LOCAL};
 use crate::field::{Field, format_value};
 use crate::flow::Match;
 use crate::learn::{LearnItem, LearnSpec, LearnSrc};
@@ -9,6 +9,11 @@ use std::fmt::Write;
 
 /// Field printing order; aliases are chosen by EtherType below.
 const ORDER: &[Field] = &[
+    Field::RecircId,
+    Field::ConjId,
+    Field::CtState,
+    Field::CtZone,
+    Field::CtMark,
     Field::Reg0,
     Field::Reg1,
     Field::Reg2,
@@ -49,6 +54,9 @@ pub fn port_text(p: u32, ports: &dyn PortNames) -> String {
 fn value_text(f: Field, v: u128, m: u128, ports: &dyn PortNames) -> String {
     if f == Field::InPort {
         return port_text(v as u32, ports);
+    }
+    if f == Field::CtState {
+        return crate::field::ct_flags_text(v as u8, m as u8);
     }
     let full = f.full_mask();
     if m == full {
@@ -234,6 +242,30 @@ pub fn action_text(a: &Action, ports: &dyn PortNames) -> String {
         }
         Action::Move { src, dst } => format!("move:{}->{}", range_text(src), range_text(dst)),
         Action::Learn(l) => learn_text(l),
+        Action::CtClear => "ct_clear".into(),
+        Action::Conjunction {
+            id,
+            clause,
+            n_clauses,
+        } => format!("conjunction({id},{clause}/{n_clauses})"),
+        Action::Ct(ct) => {
+            let mut parts: Vec<String> = Vec::new();
+            if ct.commit {
+                parts.push("commit".into());
+            }
+            if let Some(t) = ct.table {
+                parts.push(format!("table={t}"));
+            }
+            match ct.zone {
+                CtZone::Value(0) => {}
+                CtZone::Value(z) => parts.push(format!("zone={z}")),
+                CtZone::Field(r) => parts.push(format!("zone={}", range_text(&r))),
+            }
+            if !ct.exec.is_empty() {
+                parts.push(format!("exec({})", actions_text(&ct.exec, ports)));
+            }
+            format!("ct({})", parts.join(","))
+        }
     }
 }
 

@@ -16,7 +16,8 @@
 //! before it removes a flow, and every removal bumps the switch's generation,
 //! which empties the cache).
 
-use crate::field::{FlowKey, KEY_WORDS};
+use crate::action::Action;
+use crate::field::{Field, FlowKey, KEY_WORDS};
 use crate::flow::{Flow, Match};
 use crate::hash::{FastMap, IdMap, Seed, finish, fold};
 use std::cmp::Reverse;
@@ -40,6 +41,13 @@ struct Slot {
     /// (as with a plain masked compare), but the flow is still listed and found
     /// by `find_rule`.
     live: bool,
+    /// A conjunctive flow (its actions are `conjunction(..)`): it never matches by
+    /// itself, it is one clause of a conjunctive match.
+    conj: bool,
+}
+
+fn is_conj(f: &Flow) -> bool {
+    matches!(f.actions.first(), Some(Action::Conjunction { .. }))
 }
 
 #[derive(Debug)]
@@ -115,6 +123,8 @@ pub struct FlowTable {
     /// Flows with an idle or hard timeout: expiry looks at these only.
     timed: BTreeSet<FlowId>,
     seed: u64,
+    /// Conjunctive flows in the table (when none, lookups skip their logic).
+    n_conj: usize,
 }
 
 impl FlowTable {
@@ -130,6 +140,7 @@ impl FlowTable {
             next_seq: 0,
             timed: BTreeSet::new(),
             seed: seed.value(),
+            n_conj: 0,
         }
     }
 
@@ -165,8 +176,76 @@ impl FlowTable {
     }
 
     /// The best flow for `key`: highest priority, first inserted among equals.
+    ///
+    /// Conjunctive matches, as Open vSwitch has them: flows whose actions are
+    /// `conjunction(id,k/n)` never match by themselves. When, at one priority
+    /// above the best ordinary match, the key matches a flow of every clause
+    /// 1..n of some `id`, the lookup is made again with `conj_id=id` and a flow
+    /// matching on that `conj_id` found so is the result.
     #[inline]
     pub fn lookup(&self, key: &FlowKey) -> Option<FlowId> {
+        if self.n_conj == 0 {
+            return self.best(key, None);
+        }
+        self.lookup_conj(key)
+    }
+
+    #[inline(never)]
+    fn lookup_conj(&self, key: &FlowKey) -> Option<FlowId> {
+        let mut hits: Vec<(u16, u32)> = Vec::new();
+        let best = self.best(key, Some(&mut hits));
+        let floor = best.and_then(|id| self.get(id)).map(|f| f.priority);
+        hits.retain(|(p, _)| floor.is_none_or(|fp| *p > fp));
+        hits.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut i = 0;
+        while i < hits.len() {
+            let p = hits[i].0;
+            let j = hits[i..]
+                .iter()
+                .position(|h| h.0 != p)
+                .map_or(hits.len(), |x| i + x);
+            // id -> (clauses, clauses seen as bits)
+            let mut ids: BTreeMap<u32, (u8, u64)> = BTreeMap::new();
+            for &(_, fid) in &hits[i..j] {
+                let Some(f) = self.get(fid) else { continue };
+                for a in f.actions.iter() {
+                    if let Action::Conjunction {
+                        id,
+                        clause,
+                        n_clauses,
+                    } = *a
+                    {
+                        let e = ids.entry(id).or_insert((n_clauses, 0));
+                        if e.0 == n_clauses && (1..=64).contains(&clause) {
+                            e.1 |= 1u64 << (clause - 1);
+                        }
+                    }
+                }
+            }
+            for (id, (n, seen)) in ids {
+                let all = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+                if seen != all {
+                    continue;
+                }
+                let mut k = *key;
+                k.set(Field::ConjId, id.into());
+                if let Some(found) = self.best(&k, None)
+                    && self
+                        .get(found)
+                        .is_some_and(|f| f.matcher.get(Field::ConjId).1 != 0)
+                {
+                    return Some(found);
+                }
+            }
+            i = j;
+        }
+        best
+    }
+
+    /// The best ordinary flow for `key`; with `conj`, the conjunctive flows it
+    /// matches on the way (those that could beat what was found) are listed there.
+    #[inline]
+    fn best(&self, key: &FlowKey, mut conj: Option<&mut Vec<(u16, u32)>>) -> Option<FlowId> {
         // (priority, seq, id) of the best so far.
         let mut best: Option<(u16, u64, u32)> = None;
         for &(max, si) in &self.search {
@@ -185,6 +264,13 @@ impl FlowTable {
             while let Some(s) = self.slot(id) {
                 if s.live && st.matches(key, &s.flow.matcher.value) {
                     let p = s.flow.priority;
+                    if s.conj {
+                        if let Some(c) = conj.as_deref_mut() {
+                            c.push((p, id));
+                        }
+                        id = s.next;
+                        continue;
+                    }
                     let better = match best {
                         None => true,
                         Some((bp, bseq, _)) => p > bp || (p == bp && s.seq < bseq),
@@ -221,6 +307,15 @@ impl FlowTable {
         if let Some(id) = self.find_rule(flow.priority, &flow.matcher)
             && let Some(s) = self.slots.get_mut(id as usize).and_then(Option::as_mut)
         {
+            let conj = is_conj(&flow);
+            if conj != s.conj {
+                if conj {
+                    self.n_conj += 1;
+                } else {
+                    self.n_conj -= 1;
+                }
+            }
+            s.conj = conj;
             s.flow = flow;
             if timed {
                 self.timed.insert(id);
@@ -287,6 +382,8 @@ impl FlowTable {
         };
         *st.prios.entry(p).or_insert(0) += 1;
         let new_max = st.max_priority();
+        let conj = is_conj(&flow);
+        self.n_conj += usize::from(conj);
         self.slots[id as usize] = Some(Slot {
             flow,
             seq,
@@ -294,6 +391,7 @@ impl FlowTable {
             sub: si,
             hash,
             live,
+            conj,
         });
         self.order.insert((Reverse(p), seq), id);
         if timed {
@@ -309,6 +407,7 @@ impl FlowTable {
     fn remove(&mut self, id: FlowId) -> Option<Flow> {
         let s = self.slots.get_mut(id as usize)?.take()?;
         self.free.push(id);
+        self.n_conj -= usize::from(s.conj);
         self.order.remove(&(Reverse(s.flow.priority), s.seq));
         self.timed.remove(&id);
         if let Some(st) = self.subtables.get_mut(s.sub as usize) {

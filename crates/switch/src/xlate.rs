@@ -89,13 +89,20 @@ pub(crate) struct Ctx<'a> {
     bytes: u64,
     depth: usize,
     /// Bridge-level indentation for trace output.
-    indent: usize,
+    pub(crate) indent: usize,
     /// Side effects recorded for the flow cache (None: not recording).
     pub(crate) effects: Option<Vec<Effect>>,
     /// False once the packet did something that must run every time (`dhcp`).
     pub(crate) cacheable: bool,
     /// The decision holds while `now` is below this (MAC entries NORMAL relied on).
     pub(crate) valid_until: u64,
+    /// The first `ct(table=N)` of this pass: where the packet goes on.
+    pub(crate) recirc: Option<crate::cache::Recirc>,
+    /// A commit was refused (the connection table is full): the packet is dropped.
+    pub(crate) ct_refused: bool,
+    /// Tracing a flow text: the `ct_state` and `ct_mark` a `ct()` gives the packet
+    /// (what the traced flow said, else `+trk+new`, as ovs-appctl's ct-next).
+    pub(crate) trace_ct: (u8, u32),
 }
 
 impl<'a> Ctx<'a> {
@@ -117,6 +124,12 @@ impl<'a> Ctx<'a> {
             effects: None,
             cacheable: true,
             valid_until: u64::MAX,
+            recirc: None,
+            ct_refused: false,
+            trace_ct: (
+                crate::conntrack::state::TRK | crate::conntrack::state::NEW,
+                0,
+            ),
         }
     }
 
@@ -128,7 +141,7 @@ impl<'a> Ctx<'a> {
     }
 
     #[inline]
-    fn record(&mut self, e: Effect) {
+    pub(crate) fn record(&mut self, e: Effect) {
         if let Some(v) = self.effects.as_mut() {
             v.push(e);
         }
@@ -139,12 +152,20 @@ impl<'a> Ctx<'a> {
         self
     }
 
-    fn tracing(&self) -> bool {
+    pub(crate) fn tracing(&self) -> bool {
         self.trace.is_some()
     }
 
+    pub(crate) fn frame(&self) -> Option<&'a [u8]> {
+        self.frame
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.now
+    }
+
     #[inline]
-    fn note(&mut self, s: impl FnOnce() -> String) {
+    pub(crate) fn note(&mut self, s: impl FnOnce() -> String) {
         if let Some(t) = self.trace.as_deref_mut() {
             let pad = "    ".repeat(self.indent);
             t.push(format!("{pad}{}", s()));
@@ -285,6 +306,10 @@ impl Switch {
                     key.set_masked(dst.field, v << dst.start, dst.mask());
                 }
                 Action::Learn(spec) => self.learn(cx, br, spec, key),
+                Action::Ct(ct) => self.ct(cx, br, ct, key),
+                Action::CtClear => crate::xlate_ct::clear(key),
+                // A conjunctive flow never runs by itself (see `table`).
+                Action::Conjunction { .. } => {}
             }
         }
     }
@@ -461,7 +486,8 @@ impl Switch {
                 String::new()
             };
             let mut k = *key;
-            // Crossing a patch clears registers, metadata and tunnel fields (as in OVS).
+            // Crossing a patch clears registers, metadata, tunnel fields and the
+            // connection state (as in OVS).
             for f in [
                 Field::Reg0,
                 Field::Reg1,
@@ -475,6 +501,9 @@ impl Switch {
                 Field::TunId,
                 Field::TunSrc,
                 Field::TunDst,
+                Field::CtState,
+                Field::CtZone,
+                Field::CtMark,
             ] {
                 k.set(f, 0);
             }

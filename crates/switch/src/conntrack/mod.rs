@@ -348,6 +348,14 @@ impl Conntrack {
                 conn: None,
             };
         };
+        if let (Kind::Tcp { flags }, Some(e)) = (p.kind, self.entry(slot))
+            && reply
+            && e.proto == Proto::Tcp(TcpState::SynSent)
+            && flags & (tcp_flags::SYN | tcp_flags::RST) == 0
+        {
+            // The answer to a SYN must be a SYN (with ACK) or a RST.
+            return self.invalid();
+        }
         let timeouts = &self.config.timeouts;
         let Some(e) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
             return self.invalid();
@@ -374,6 +382,61 @@ impl Conntrack {
             state: TRK | if e.replied { EST } else { NEW } | if reply { RPL } else { 0 },
             mark: e.mark,
             conn: Some((slot, reply)),
+        }
+    }
+
+    /// What `track` would say of `pkt`, changing nothing (for trace).
+    pub fn peek(&self, pkt: Option<&Packet>, zone: u16, now: u64) -> Verdict {
+        use state::*;
+        let inv = Verdict {
+            state: TRK | INV,
+            mark: 0,
+            conn: None,
+        };
+        let Some(p) = pkt else { return inv };
+        let live = |t: &Tuple| {
+            self.find(zone, t)
+                .filter(|(s, _)| self.entry(*s).is_some_and(|e| e.expires > now))
+        };
+        match p.kind {
+            Kind::Untracked | Kind::OtherIcmp => inv,
+            Kind::Error { inner } => match live(&inner) {
+                Some((slot, quoted_reply)) if inner.src == p.tuple.dst => Verdict {
+                    state: TRK | REL | if quoted_reply { 0 } else { RPL },
+                    mark: self.entry(slot).map_or(0, |e| e.mark),
+                    conn: None,
+                },
+                _ => inv,
+            },
+            _ => match live(&p.tuple) {
+                Some((slot, reply)) => {
+                    let (replied, mark) =
+                        self.entry(slot).map_or((false, 0), |e| (e.replied, e.mark));
+                    Verdict {
+                        state: TRK
+                            | if replied || reply { EST } else { NEW }
+                            | if reply { RPL } else { 0 },
+                        mark,
+                        conn: Some((slot, reply)),
+                    }
+                }
+                None => {
+                    let opens = match p.kind {
+                        Kind::Tcp { flags } => tcp::open(flags, self.config.tcp_loose).is_some(),
+                        Kind::Echo { reply } => !reply,
+                        _ => true,
+                    };
+                    if opens {
+                        Verdict {
+                            state: TRK | NEW,
+                            mark: 0,
+                            conn: None,
+                        }
+                    } else {
+                        inv
+                    }
+                }
+            },
         }
     }
 

@@ -198,7 +198,8 @@ impl Switch {
             .collect())
     }
 
-    /// Drops expired flows and MAC entries.
+    /// Expires timed-out flows and MAC entries, and sweeps a slice of the
+    /// connection table.
     pub fn expire(&mut self, now: u64) {
         self.settle_counters();
         let mut changed = false;
@@ -208,8 +209,14 @@ impl Switch {
             }
             changed |= b.macs.expire(now);
         }
+        // Connections time out without changing any decision (the cache is keyed
+        // by their state).
+        self.conntrack.sweep(now, CT_SWEEP_BUDGET);
         if changed {
             self.generation += 1;
         }
     }
 }
+
+/// Connection-table slots `expire` looks at per call.
+const CT_SWEEP_BUDGET: usize = 4096;

@@ -116,6 +116,10 @@ pub struct Switch {
     scratch_forwards: Vec<crate::xlate::Forward>,
     /// Reused by `learn()` for the actions it builds.
     pub(crate) scratch_actions: Vec<crate::action::Action>,
+    /// The connection table `ct()` tracks in.
+    pub(crate) conntrack: crate::conntrack::Conntrack,
+    /// What tracking knows of the packet being switched.
+    pub(crate) ct_cur: crate::xlate_ct::CtCur,
 }
 
 /// Port names of one bridge, for parsing and printing flows.
@@ -168,7 +172,24 @@ impl Switch {
             peers: Vec::new(),
             scratch_forwards: Vec::new(),
             scratch_actions: Vec::new(),
+            conntrack: crate::conntrack::Conntrack::new(
+                crate::conntrack::CtConfig::default(),
+                seed.derive(4),
+            ),
+            ct_cur: crate::xlate_ct::CtCur::default(),
         }
+    }
+
+    // ---- connection tracking ----
+
+    /// The connection table (`dump-conntrack`, counters).
+    pub fn conntrack(&self) -> &crate::conntrack::Conntrack {
+        &self.conntrack
+    }
+
+    /// The connection table, to flush it or change its limits.
+    pub fn conntrack_mut(&mut self) -> &mut crate::conntrack::Conntrack {
+        &mut self.conntrack
     }
 
     // ---- bridges ----

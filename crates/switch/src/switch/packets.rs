@@ -31,19 +31,19 @@ impl Switch {
             .and_then(|t| t.get_mut(id))
     }
 
-    /// Replays a cached decision for (in_port, key) and returns the key (the
-    /// entry's copy: the caller's was just written field by field, and a wide copy
-    /// of it would stall on store forwarding); None on a miss (nothing changed
-    /// then, or only MAC refreshes the slow path will do again anyway).
+    /// Replays a cached decision for (in_port, key): its outputs, its `ct()`
+    /// tracking and commits, and where the packet goes on (a recirculation);
+    /// None on a miss (nothing changed then, or only MAC refreshes the slow path
+    /// will do again anyway).
     #[inline]
     fn replay_cached(
         &mut self,
         in_port: PortId,
         key: &crate::FlowKey,
+        frame: &[u8],
         now: u64,
-        bytes: u64,
         out: &mut Vec<Output>,
-    ) -> Option<crate::FlowKey> {
+    ) -> Option<Pass> {
         let i = self.cache.find(in_port, key)?;
         let e = self.cache.entry(i)?;
         if now >= e.valid_until {
@@ -65,13 +65,39 @@ impl Switch {
                 return None;
             }
         }
+        let e = self.cache.entry(i)?;
         match e.outputs.as_slice() {
             [o] => out.push(Output::Forward(*o)),
             outs => out.extend(outs.iter().map(|o| Output::Forward(*o))),
         }
-        let k = e.key;
-        self.cache.count_hit(i, bytes, now);
-        Some(k)
+        let mut cts = [(0u16, false, None); crate::cache::MAX_CT_EFFECTS];
+        let mut n = 0;
+        for eff in e.effects.as_slice().iter().filter(|_| e.has_ct) {
+            if let Effect::Ct {
+                zone,
+                commit,
+                mark,
+                mask,
+            } = *eff
+                && n < cts.len()
+            {
+                cts[n] = (zone, commit, (mask != 0).then_some((mark, mask)));
+                n += 1;
+            }
+        }
+        let pass = Pass {
+            first_key: e.key,
+            recirc: e.recirc.as_ref().copied(),
+            refused: false,
+        };
+        self.cache.count_hit(i, frame.len() as u64, now);
+        let mut pass = pass;
+        for &(zone, commit, mark) in &cts[..n] {
+            if self.ct_exec(frame, zone, commit, mark, now).is_err() {
+                pass.refused = true;
+            }
+        }
+        Some(pass)
     }
 
     /// Adds what cached hits owe to their flows: packets, bytes and last use, and
@@ -86,7 +112,7 @@ impl Switch {
         self.cache.drain_pending(|effects, p| {
             for eff in effects {
                 match *eff {
-                    Effect::Mac { .. } => {}
+                    Effect::Mac { .. } | Effect::Ct { .. } => {}
                     Effect::Flow { br, table, id } => {
                         if let Some(f) = Self::flow_at(bridges, br as usize, table, id) {
                             f.stats.packets += p.packets;
@@ -114,7 +140,8 @@ impl Switch {
     /// A frame whose (port, key) was seen before in this generation takes the flow
     /// cache instead: the same outputs, counters and MAC refreshes, without the
     /// tables (see [`crate::cache`]). Nothing is allocated on that path; `out` is
-    /// the caller's to reuse.
+    /// the caller's to reuse. A `ct(table=N)` ends a pass and the packet goes on
+    /// in a next one (see [`crate::xlate_ct`]), each cached on its own.
     pub fn receive(
         &mut self,
         in_port: PortId,
@@ -130,18 +157,56 @@ impl Switch {
         };
         let (br, ofport) = (p.bridge, p.ofport);
         key.set(Field::InPort, ofport.into());
-        let bytes = frame.len() as u64;
+        self.ct_begin();
+        let start = out.len();
+        let first = self.pass(in_port, br, 0, &key, frame, now, out);
+        let mut next = first.recirc;
+        let mut refused = first.refused;
+        for _ in 1..crate::xlate_ct::MAX_PASSES {
+            let Some(r) = next.take() else { break };
+            if refused {
+                break;
+            }
+            let Ok(v) = self.ct_exec(frame, r.zone, r.commit, r.mark, now) else {
+                refused = true;
+                break;
+            };
+            let k = crate::xlate_ct::next_key(&r, v.state, v.mark);
+            let p = self.pass(in_port, r.br as usize, r.table, &k, frame, now, out);
+            next = p.recirc;
+            refused = p.refused;
+        }
+        if refused {
+            // As the kernel does when its table is full: the packet is dropped.
+            out.truncate(start);
+        }
+        first.first_key
+    }
+
+    /// One pass of the pipeline from `table` of bridge `br`: the flow cache, else
+    /// the tables.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn pass(
+        &mut self,
+        in_port: PortId,
+        br: usize,
+        table: u8,
+        key: &crate::FlowKey,
+        frame: &[u8],
+        now: u64,
+        out: &mut Vec<Output>,
+    ) -> Pass {
         let caching = self.cache.enabled();
         if caching {
             self.cache.sync(self.generation);
-            if let Some(k) = self.replay_cached(in_port, &key, now, bytes, out) {
+            if let Some(p) = self.replay_cached(in_port, key, frame, now, out) {
                 self.cache.hits += 1;
-                return k;
+                return p;
             }
             self.cache.misses += 1;
         }
-        self.receive_slow(in_port, br, &key, frame, now, out, caching);
-        key
+        self.receive_slow(in_port, br, table, key, frame, now, out, caching)
     }
 
     /// The tables (and, when caching, recording the decision for the cache).
@@ -151,12 +216,13 @@ impl Switch {
         &mut self,
         in_port: PortId,
         br: usize,
+        table: u8,
         orig: &crate::FlowKey,
         frame: &[u8],
         now: u64,
         out: &mut Vec<Output>,
         caching: bool,
-    ) {
+    ) -> Pass {
         // The slow path may overwrite a cache entry or replace a learned flow.
         self.settle_counters();
         let mut key = *orig;
@@ -166,13 +232,15 @@ impl Switch {
         if caching {
             cx = cx.recording(std::mem::take(&mut self.cache.scratch));
         }
-        self.run_table(&mut cx, br, 0, &mut key);
+        self.run_table(&mut cx, br, table, &mut key);
         let (effects, cacheable, valid_until) = (cx.effects.take(), cx.cacheable, cx.valid_until);
+        let (recirc, refused) = (cx.recirc.take(), cx.ct_refused);
         drop(cx);
         if let Some(effects) = effects {
             // A packet that changed the switch (learned a MAC or a flow) is not
-            // cached: the next one, which only refreshes, will be.
-            if cacheable && self.generation == generation {
+            // cached: the next one, which only refreshes, will be. Nor is one
+            // whose commit was refused (the next may fit).
+            if cacheable && !refused && self.generation == generation {
                 // A cacheable decision only forwards (made frames are answered
                 // every time).
                 let mut fwd = std::mem::take(&mut self.scratch_forwards);
@@ -184,10 +252,25 @@ impl Switch {
                         .filter_map(Output::forward),
                 );
                 self.cache
-                    .insert(in_port, orig, &fwd, &effects, valid_until);
+                    .insert(in_port, orig, &fwd, &effects, valid_until, recirc.as_ref());
                 self.scratch_forwards = fwd;
             }
             self.cache.scratch = effects;
         }
+        Pass {
+            first_key: *orig,
+            recirc,
+            refused,
+        }
     }
+}
+
+/// How a pass ended.
+pub(crate) struct Pass {
+    /// The key the pass started with (the cache's copy on a hit).
+    first_key: crate::FlowKey,
+    /// It ended in a `ct(table=N)`: where the packet goes on.
+    recirc: Option<crate::cache::Recirc>,
+    /// A commit was refused: the packet is dropped.
+    refused: bool,
 }

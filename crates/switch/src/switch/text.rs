@@ -144,8 +144,22 @@ impl Switch {
             "Flow: {}",
             print::match_text(&spec.matcher, &self.names(br))
         )];
+        // The flow's ct_state and ct_mark are what a `ct()` gives the packet (as
+        // ovs-appctl ofproto/trace's ct-next); the first pass starts untracked.
+        let (st, st_mask) = spec.matcher.get(Field::CtState);
+        if st_mask != 0 {
+            lines.push(format!(
+                "(ct() gives the packet ct_state={})",
+                crate::field::ct_flags_text(st as u8, st_mask as u8)
+            ));
+        }
+        let mark = key.get(Field::CtMark) as u32;
+        crate::xlate_ct::clear(&mut key);
         let mut outs = Vec::new();
         let mut cx = Ctx::new(&mut outs, Some(&mut lines), now, 0);
+        if st_mask != 0 {
+            cx.trace_ct = (st as u8, mark);
+        }
         cx.trace_bridge(&self.bridge(br).map(|b| b.name.clone()).unwrap_or_default());
         self.run_table(&mut cx, br, 0, &mut key);
         self.finish_trace(&mut lines, &outs, &[]);
