@@ -86,7 +86,8 @@ pub enum Action {
     /// `ct_clear`: the packet forgets its connection state.
     CtClear,
     /// `conjunction(id,k/n)`: this flow is clause `k` of `n` of conjunctive match
-    /// `id`; it never matches by itself (see [`crate::table`]).
+    /// `id`; it never matches by itself (the table looks up `conj_id=id` when
+    /// every clause matches).
     Conjunction {
         id: u32,
         clause: u8,
