@@ -123,8 +123,19 @@ enum SwitchCmd {
     DumpPorts { bridge: String },
     /// Learned MAC addresses.
     FdbShow { bridge: String },
-    /// Show the path of a packet described as a flow (needs in_port=).
+    /// Show the path of a packet described as a flow (needs in_port=); a
+    /// `ct_state=` in it is what each ct() gives the packet.
     Trace { bridge: String, flow: String },
+    /// Tracked connections, like `ovs-appctl dpctl/dump-conntrack`.
+    DumpConntrack {
+        #[arg(long)]
+        zone: Option<u16>,
+    },
+    /// Forget tracked connections (of one zone): the next packet of each is new.
+    FlushConntrack {
+        #[arg(long)]
+        zone: Option<u16>,
+    },
 }
 
 /// `10.0.0.5/24` -> (address, prefix length).
@@ -272,6 +283,8 @@ pub fn run(args: SwitchArgs) -> Result<()> {
         SwitchCmd::DumpPorts { bridge } => Request::DumpPorts { bridge },
         SwitchCmd::FdbShow { bridge } => Request::FdbShow { bridge },
         SwitchCmd::Trace { bridge, flow } => Request::Trace { bridge, flow },
+        SwitchCmd::DumpConntrack { zone } => Request::DumpConntrack { zone },
+        SwitchCmd::FlushConntrack { zone } => Request::FlushConntrack { zone },
     };
     match Client::new(&args.run_dir).call(&req)? {
         Response::Done { message } => {
@@ -292,6 +305,7 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             poll_cpus,
             poll_spin,
             protocol_version: _,
+            conntrack,
         } => {
             print_show(&bridges);
             if !poll_cpus.is_empty() {
@@ -318,6 +332,27 @@ pub fn run(args: SwitchArgs) -> Result<()> {
                     c.misses,
                     100.0 * c.hits as f64 / (c.hits + c.misses) as f64,
                     c.invalidations
+                );
+            }
+            if let Some(ct) = conntrack.filter(|c| c.committed + c.invalid > 0) {
+                let zones: Vec<String> = ct
+                    .zones
+                    .iter()
+                    .map(|(z, n)| format!("zone {z}: {n}"))
+                    .collect();
+                println!(
+                    "conntrack: {} connections of {} ({}); {} committed, {} refused (table full), {} expired, {} invalid packets",
+                    ct.connections,
+                    ct.max,
+                    if zones.is_empty() {
+                        "no zone".to_string()
+                    } else {
+                        zones.join(", ")
+                    },
+                    ct.committed,
+                    ct.refused,
+                    ct.expired,
+                    ct.invalid
                 );
             }
             if tunnels.uplink_active {

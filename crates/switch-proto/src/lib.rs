@@ -24,11 +24,15 @@ pub mod port;
 pub mod stats;
 
 pub use client::{Client, ClientError};
-pub use flow::{Action, Field, FieldRange, Flow, LearnItem, LearnSpec, Mac, Match, PortRef, Proto};
+pub use flow::{
+    Action, CtSpec, CtZoneSrc, Field, FieldRange, Flow, LearnItem, LearnSpec, Mac, Match, PortRef,
+    Proto, ct_state,
+};
 pub use message::{BridgeView, Envelope, PortStatsRow, PortView, Request, Response};
 pub use port::{DhcpBinding, PortSpec, PortType, StaticRoute, TunnelKey};
 pub use stats::{
-    DhcpStats, FdbEntry, FlowCacheStats, HeapStats, PollSpin, PortStats, TunnelCounters,
+    ConntrackStats, DhcpStats, FdbEntry, FlowCacheStats, HeapStats, PollSpin, PortStats,
+    TunnelCounters,
 };
 
 /// The protocol version this crate speaks. 1: text flows only; 2: typed flows

@@ -3,7 +3,8 @@
 use crate::flow::Flow;
 use crate::port::{DhcpBinding, PortSpec};
 use crate::stats::{
-    DhcpStats, FdbEntry, FlowCacheStats, HeapStats, PollSpin, PortStats, TunnelCounters,
+    ConntrackStats, DhcpStats, FdbEntry, FlowCacheStats, HeapStats, PollSpin, PortStats,
+    TunnelCounters,
 };
 use serde::{Deserialize, Serialize};
 
@@ -90,6 +91,17 @@ pub enum Request {
         bridge: String,
         flow: String,
     },
+    /// The tracked connections (of one zone), a line each, as `ovs-appctl
+    /// dpctl/dump-conntrack` prints them.
+    DumpConntrack {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zone: Option<u16>,
+    },
+    /// Forgets the tracked connections (of one zone).
+    FlushConntrack {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zone: Option<u16>,
+    },
     /// Several requests applied in order, with one state-file write at the end
     /// (an agent wiring hundreds of ports); each gets its own response.
     Batch {
@@ -156,6 +168,9 @@ pub enum Response {
         /// The protocol version the switchd speaks; absent from version 1.
         #[serde(default)]
         protocol_version: Option<u32>,
+        /// The connection table; absent from switchds without one.
+        #[serde(default)]
+        conntrack: Option<ConntrackStats>,
     },
     Ports {
         ports: Vec<PortStatsRow>,

@@ -52,6 +52,26 @@ pub struct FlowCacheStats {
     pub invalidations: u64,
 }
 
+/// The connection table that `ct()` tracks in.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConntrackStats {
+    /// Connections tracked now.
+    pub connections: usize,
+    /// The table's size limit.
+    pub max: usize,
+    /// Connections per zone: (zone, connections).
+    #[serde(default)]
+    pub zones: Vec<(u16, u32)>,
+    /// Connections made by commits since switchd started.
+    pub committed: u64,
+    /// Commits refused because the table was full (their packets dropped).
+    pub refused: u64,
+    /// Connections that timed out.
+    pub expired: u64,
+    /// Packets tracked and found invalid.
+    pub invalid: u64,
+}
+
 /// What switchd's heap holds and how often it was asked for memory.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeapStats {

@@ -166,6 +166,19 @@ pub(crate) fn flow_cache_stats(s: switch::FlowCacheStats) -> p::FlowCacheStats {
     }
 }
 
+pub(crate) fn conntrack_stats(c: &switch::conntrack::Conntrack) -> p::ConntrackStats {
+    let s = c.stats();
+    p::ConntrackStats {
+        connections: c.len(),
+        max: c.config().max,
+        zones: c.zones(),
+        committed: s.committed,
+        refused: s.refused,
+        expired: s.expired,
+        invalid: s.invalid,
+    }
+}
+
 // ---- flows ----
 
 fn field(f: p::Field) -> Result<EField, String> {
@@ -269,6 +282,17 @@ fn add_match(m: &mut EMatch, c: &p::Match, ports: &dyn PortNames) -> Result<(), 
         }
         p::Match::TpSrc(v) => m.set(EField::TpSrc, (*v).into(), 0xffff),
         p::Match::TpDst(v) => m.set(EField::TpDst, (*v).into(), 0xffff),
+        p::Match::CtState { set, mask } => {
+            if mask & !0x3f != 0 {
+                return Err(format!("ct_state: unknown bits in {mask:#x}"));
+            }
+            m.set(EField::CtState, u128::from(set & mask), u128::from(*mask));
+        }
+        p::Match::CtZone(z) => m.set(EField::CtZone, (*z).into(), 0xffff),
+        p::Match::CtMark { value, mask } => {
+            m.set(EField::CtMark, u128::from(value & mask), u128::from(*mask))
+        }
+        p::Match::ConjId(id) => m.set(EField::ConjId, (*id).into(), 0xffff_ffff),
         p::Match::Masked {
             field: f,
             value,
@@ -373,6 +397,49 @@ fn action(a: &p::Action, ports: &dyn PortNames) -> Result<EAction, String> {
         p::Action::Learn(l) => EAction::Learn(Box::new(learn(l)?)),
         p::Action::Drop => EAction::Drop,
         p::Action::Dhcp => EAction::Dhcp,
+        p::Action::CtClear => EAction::CtClear,
+        p::Action::Conjunction {
+            id,
+            clause,
+            n_clauses,
+        } => {
+            if !(2..=64).contains(n_clauses) || *clause == 0 || clause > n_clauses {
+                return Err(format!("bad conjunction({id},{clause}/{n_clauses})"));
+            }
+            EAction::Conjunction {
+                id: *id,
+                clause: *clause,
+                n_clauses: *n_clauses,
+            }
+        }
+        p::Action::Ct(ct) => {
+            let zone = match ct.zone {
+                p::CtZoneSrc::Value(z) => switch::CtZone::Value(z),
+                p::CtZoneSrc::Field(r) => {
+                    let r = range(r)?;
+                    if r.bits != 16 {
+                        return Err("a ct zone field must be 16 bits wide".into());
+                    }
+                    switch::CtZone::Field(r)
+                }
+            };
+            if ct.table == Some(255) {
+                return Err("ct: bad table 255".into());
+            }
+            if ct.mark.is_some() && !ct.commit {
+                return Err("ct: a mark needs commit".into());
+            }
+            EAction::Ct(Box::new(switch::CtAction {
+                commit: ct.commit,
+                zone,
+                table: ct.table,
+                exec: ct
+                    .mark
+                    .map(|v| load(EField::CtMark, v.into()))
+                    .into_iter()
+                    .collect(),
+            }))
+        }
     })
 }
 
@@ -386,6 +453,14 @@ pub(crate) fn flow_spec(f: &p::Flow, ports: &dyn PortNames) -> Result<FlowSpec, 
         let mut matcher = EMatch::catch_all();
         for c in &f.matches {
             add_match(&mut matcher, c, ports)?;
+        }
+        let conj = f
+            .actions
+            .iter()
+            .filter(|a| matches!(a, p::Action::Conjunction { .. }))
+            .count();
+        if conj > 0 && conj != f.actions.len() {
+            return Err("conjunction() cannot be mixed with other actions".into());
         }
         // No actions is a drop, as the text `actions=drop` parses.
         let actions = if f.actions.is_empty() {
@@ -523,6 +598,64 @@ mod tests {
                 .when(M::Proto(p::Proto::Udp))
                 .when(M::TpDst(67))
                 .then([A::Dhcp]),
+            // The firewall's vocabulary.
+            p::Flow::new(71, 65)
+                .when(M::CtState {
+                    set: 0,
+                    mask: p::ct_state::TRK,
+                })
+                .when(M::Proto(p::Proto::Ip))
+                .then([A::Ct(Box::new(p::CtSpec::track(
+                    p::CtZoneSrc::Field(R::bits(F::Reg6, 0, 15)),
+                    72,
+                )))]),
+            p::Flow::new(72, 40)
+                .when(M::CtState {
+                    set: p::ct_state::EST,
+                    mask: p::ct_state::EST,
+                })
+                .then([A::Ct(Box::new(p::CtSpec::commit(
+                    p::CtZoneSrc::Field(R::bits(F::Reg6, 0, 15)),
+                    Some(1),
+                )))]),
+            p::Flow::new(72, 50)
+                .when(M::CtState {
+                    set: p::ct_state::EST | p::ct_state::RPL,
+                    mask: p::ct_state::EST | p::ct_state::REL | p::ct_state::RPL,
+                })
+                .when(M::CtZone(1))
+                .when(M::CtMark {
+                    value: 0,
+                    mask: u32::MAX,
+                })
+                .then([A::resubmit(94)]),
+            p::Flow::new(82, 71)
+                .when(M::Masked {
+                    field: F::Reg6,
+                    value: 1,
+                    mask: 0xffff_ffff,
+                })
+                .then([
+                    A::Conjunction {
+                        id: 18,
+                        clause: 1,
+                        n_clauses: 2,
+                    },
+                    A::Conjunction {
+                        id: 26,
+                        clause: 1,
+                        n_clauses: 2,
+                    },
+                ]),
+            p::Flow::new(82, 71).when(M::ConjId(18)).then([
+                A::Load {
+                    value: 18,
+                    dst: R::whole(F::Reg7),
+                },
+                A::Ct(Box::new(p::CtSpec::commit(p::CtZoneSrc::Value(3), None))),
+                A::CtClear,
+                A::output("patch-int"),
+            ]),
         ];
         for f in &flows {
             let typed = flow_spec(f, &Names).unwrap_or_else(|e| panic!("{e}"));
@@ -572,6 +705,41 @@ mod tests {
             (
                 p::Flow::new(0, 1).then([A::OutputField(R::bits(F::ArpOp, 4, 12))]),
                 "bad bit range",
+            ),
+            (
+                p::Flow::new(0, 1).then([
+                    A::Conjunction {
+                        id: 1,
+                        clause: 1,
+                        n_clauses: 2,
+                    },
+                    A::Drop,
+                ]),
+                "cannot be mixed",
+            ),
+            (
+                p::Flow::new(0, 1).then([A::Conjunction {
+                    id: 1,
+                    clause: 3,
+                    n_clauses: 2,
+                }]),
+                "bad conjunction",
+            ),
+            (
+                p::Flow::new(0, 1).then([A::Ct(Box::new(p::CtSpec {
+                    commit: false,
+                    table: None,
+                    zone: p::CtZoneSrc::Value(1),
+                    mark: Some(1),
+                }))]),
+                "needs commit",
+            ),
+            (
+                p::Flow::new(0, 1).then([A::Ct(Box::new(p::CtSpec::track(
+                    p::CtZoneSrc::Field(R::bits(F::Reg6, 0, 7)),
+                    1,
+                )))]),
+                "16 bits",
             ),
         ];
         for (f, want) in cases {

@@ -64,6 +64,10 @@ fields! {
     ArpTha: "arp_tha", "NXM_NX_ARP_THA", 48;
     Ipv6Src: "ipv6_src", "NXM_NX_IPV6_SRC", 128;
     Ipv6Dst: "ipv6_dst", "NXM_NX_IPV6_DST", 128;
+    CtMark: "ct_mark", "NXM_NX_CT_MARK", 32;
+    CtZone: "ct_zone", "NXM_NX_CT_ZONE", 16;
+    CtState: "ct_state", "NXM_NX_CT_STATE", 8;
+    ConjId: "conj_id", "NXM_NX_CONJ_ID", 32;
 }
 
 /// An Ethernet address; on the wire and in flows as `fa:16:3e:00:00:01`.

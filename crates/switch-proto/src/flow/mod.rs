@@ -115,6 +115,18 @@ pub enum Match {
     Ipv6Dst(Ipv6Net),
     TpSrc(u16),
     TpDst(u16),
+    /// Connection state bits ([`ct_state`]): those of `mask` must be as in `set`.
+    CtState {
+        set: u8,
+        mask: u8,
+    },
+    CtZone(u16),
+    CtMark {
+        value: u32,
+        mask: u32,
+    },
+    /// The conjunctive match a `conjunction(id,..)` set completed.
+    ConjId(u32),
     /// Any field under a mask (registers, metadata, port ranges).
     Masked {
         field: Field,
@@ -180,6 +192,13 @@ impl Display for Match {
             Match::Ipv6Dst(n) => write!(f, "ipv6_dst={}", net6(n)),
             Match::TpSrc(p) => write!(f, "tp_src={p}"),
             Match::TpDst(p) => write!(f, "tp_dst={p}"),
+            Match::CtState { set, mask } => {
+                write!(f, "ct_state={}", ct_state::text(*set, *mask))
+            }
+            Match::CtZone(z) => write!(f, "ct_zone={z}"),
+            Match::CtMark { value, mask } if *mask == u32::MAX => write!(f, "ct_mark={value:#x}"),
+            Match::CtMark { value, mask } => write!(f, "ct_mark={value:#x}/{mask:#x}"),
+            Match::ConjId(id) => write!(f, "conj_id={id}"),
             Match::Masked { field, value, mask } => {
                 write!(f, "{}={value:#x}/{mask:#x}", field.name())
             }
@@ -314,6 +333,92 @@ pub enum Action {
     /// Answer DHCP (and ARP for the DHCP server address) from the input port's
     /// binding, back out of the input port.
     Dhcp,
+    /// Connection tracking.
+    Ct(Box<CtSpec>),
+    /// The packet forgets its connection state.
+    CtClear,
+    /// Clause `clause` of `n_clauses` of conjunctive match `id`; a flow with these
+    /// actions has no other.
+    Conjunction {
+        id: u32,
+        clause: u8,
+        n_clauses: u8,
+    },
+}
+
+/// Where `ct()` takes its zone from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CtZoneSrc {
+    Value(u16),
+    /// 16 bits of a field (Neutron: `NXM_NX_REG6[0..15]`).
+    Field(FieldRange),
+}
+
+/// `ct(commit,table=N,zone=..,exec(load:..->NXM_NX_CT_MARK[]))`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CtSpec {
+    #[serde(default)]
+    pub commit: bool,
+    /// Recirculate: the packet goes on in this table with its connection state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<u8>,
+    pub zone: CtZoneSrc,
+    /// On commit, set the connection's mark to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark: Option<u32>,
+}
+
+impl CtSpec {
+    /// `ct(table=N,zone=FIELD)`: track and go on in table N.
+    pub fn track(zone: CtZoneSrc, table: u8) -> CtSpec {
+        CtSpec {
+            commit: false,
+            table: Some(table),
+            zone,
+            mark: None,
+        }
+    }
+
+    /// `ct(commit,zone=FIELD)`, with a mark when given.
+    pub fn commit(zone: CtZoneSrc, mark: Option<u32>) -> CtSpec {
+        CtSpec {
+            commit: true,
+            table: None,
+            zone,
+            mark,
+        }
+    }
+}
+
+/// `ct_state` bits and their text (`+trk+est-rel`), as Open vSwitch has them.
+pub mod ct_state {
+    pub const NEW: u8 = 0x01;
+    pub const EST: u8 = 0x02;
+    pub const REL: u8 = 0x04;
+    pub const RPL: u8 = 0x08;
+    pub const INV: u8 = 0x10;
+    pub const TRK: u8 = 0x20;
+    const NAMES: [(u8, &str); 6] = [
+        (NEW, "new"),
+        (EST, "est"),
+        (REL, "rel"),
+        (RPL, "rpl"),
+        (INV, "inv"),
+        (TRK, "trk"),
+    ];
+
+    /// `+name` for each bit of `mask` set in `set`, `-name` for the others.
+    pub fn text(set: u8, mask: u8) -> String {
+        let mut s = String::new();
+        for (bit, name) in NAMES {
+            if mask & bit != 0 {
+                s.push(if set & bit != 0 { '+' } else { '-' });
+                s.push_str(name);
+            }
+        }
+        s
+    }
 }
 
 impl Action {
@@ -374,6 +479,30 @@ impl Display for Action {
             Action::Learn(l) => write!(f, "{l}"),
             Action::Drop => f.write_str("drop"),
             Action::Dhcp => f.write_str("dhcp"),
+            Action::CtClear => f.write_str("ct_clear"),
+            Action::Conjunction {
+                id,
+                clause,
+                n_clauses,
+            } => write!(f, "conjunction({id},{clause}/{n_clauses})"),
+            Action::Ct(ct) => {
+                let mut parts: Vec<String> = Vec::new();
+                if ct.commit {
+                    parts.push("commit".into());
+                }
+                if let Some(t) = ct.table {
+                    parts.push(format!("table={t}"));
+                }
+                match ct.zone {
+                    CtZoneSrc::Value(z) => parts.push(format!("zone={z}")),
+                    CtZoneSrc::Field(r) => parts.push(format!("zone={r}")),
+                }
+                if let Some(v) = ct.mark {
+                    let dst = FieldRange::whole(Field::CtMark);
+                    parts.push(format!("exec(load:{}->{dst})", value_text(v.into())));
+                }
+                write!(f, "ct({})", parts.join(","))
+            }
         }
     }
 }

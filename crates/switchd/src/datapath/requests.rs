@@ -157,6 +157,7 @@ impl Shared {
                 poll_cpus: self.links.iter().map(|l| l.cpu).collect(),
                 poll_spin: Some(self.poll_spin),
                 protocol_version: Some(switch_proto::VERSION),
+                conntrack: Some(convert::conntrack_stats(core.sw.conntrack())),
             },
             Request::AddFlows {
                 bridge,
@@ -221,6 +222,24 @@ impl Shared {
                 Ok(lines) => Response::Lines { lines },
                 Err(e) => err(e),
             },
+            Request::DumpConntrack { zone } => Response::Lines {
+                lines: core
+                    .sw
+                    .conntrack()
+                    .dump(zone, now)
+                    .iter()
+                    .map(switch::conntrack::ConnView::text)
+                    .collect(),
+            },
+            Request::FlushConntrack { zone } => {
+                let n = core.sw.conntrack_mut().flush(zone);
+                Response::Done {
+                    message: Some(format!(
+                        "{n} connection{} flushed",
+                        if n == 1 { "" } else { "s" }
+                    )),
+                }
+            }
             Request::Batch { .. } => Response::Error {
                 message: "a batch cannot hold another batch".into(),
             },
