@@ -140,6 +140,8 @@ pub struct PortStatsRow {
     pub stats: PortStats,
 }
 
+// One response per control request: `Show`'s size costs nothing worth an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Response {
