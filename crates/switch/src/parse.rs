@@ -71,6 +71,20 @@ pub fn parse_int(s: &str) -> Option<u128> {
     }
 }
 
+fn is_register(f: Field) -> bool {
+    matches!(
+        f,
+        Field::Reg0
+            | Field::Reg1
+            | Field::Reg2
+            | Field::Reg3
+            | Field::Reg4
+            | Field::Reg5
+            | Field::Reg6
+            | Field::Reg7
+    )
+}
+
 fn fits(f: Field, v: u128) -> bool {
     v & !f.full_mask() == 0
 }
@@ -154,7 +168,15 @@ pub fn parse_value(
             (v, m)
         }
         Format::Decimal | Format::Hex => {
-            let v = parse_int(v).ok_or_else(bad)?;
+            // A register may be given a port's name: it holds that port's number.
+            let v = parse_int(v)
+                .or_else(|| {
+                    is_register(f)
+                        .then(|| ports.port_number(v))
+                        .flatten()
+                        .map(u128::from)
+                })
+                .ok_or_else(bad)?;
             let m = match m {
                 Some(m) => parse_int(m).ok_or_else(bad)?,
                 None => full,
@@ -489,8 +511,14 @@ fn parse_action(tok: &str, ports: &dyn PortNames) -> Result<Action, ParseError> 
                 return err(format!("load needs VALUE->FIELD[]: '{tok}'"));
             };
             let dst = parse_field_range(dst)?;
-            let value =
-                parse_int(v).ok_or_else(|| ParseError(format!("bad value '{v}' in '{tok}'")))?;
+            let value = parse_int(v)
+                .or_else(|| {
+                    is_register(dst.field)
+                        .then(|| ports.port_number(v))
+                        .flatten()
+                        .map(u128::from)
+                })
+                .ok_or_else(|| ParseError(format!("bad value '{v}' in '{tok}'")))?;
             check_width(tok, value, dst)?;
             Action::Load { value, dst }
         }

@@ -198,6 +198,30 @@ fn range(r: p::FieldRange) -> Result<ERange, String> {
     })
 }
 
+/// A register (reg0..reg7), the only fields that hold port numbers by name.
+fn register(f: p::Field) -> Result<EField, String> {
+    match f {
+        p::Field::Reg0
+        | p::Field::Reg1
+        | p::Field::Reg2
+        | p::Field::Reg3
+        | p::Field::Reg4
+        | p::Field::Reg5
+        | p::Field::Reg6
+        | p::Field::Reg7 => field(f),
+        _ => Err(format!("{} cannot hold a port", f.name())),
+    }
+}
+
+/// The protocol's name for an engine field.
+fn p_field_of(f: EField) -> Result<p::Field, String> {
+    p::Field::ALL
+        .iter()
+        .copied()
+        .find(|x| x.name() == f.name())
+        .ok_or_else(|| format!("no field {}", f.name()))
+}
+
 fn fits(what: &str, value: u128, bits: u32) -> Result<(), String> {
     if bits < 128 && value >> bits != 0 {
         return Err(format!(
@@ -293,6 +317,10 @@ fn add_match(m: &mut EMatch, c: &p::Match, ports: &dyn PortNames) -> Result<(), 
             m.set(EField::CtMark, u128::from(value & mask), u128::from(*mask))
         }
         p::Match::ConjId(id) => m.set(EField::ConjId, (*id).into(), 0xffff_ffff),
+        p::Match::RegPort { reg, port: r } => {
+            let f = register(*reg)?;
+            m.set(f, port(r, ports)?.into(), 0xffff_ffff);
+        }
         p::Match::Masked {
             field: f,
             value,
@@ -398,6 +426,20 @@ fn action(a: &p::Action, ports: &dyn PortNames) -> Result<EAction, String> {
         p::Action::Drop => EAction::Drop,
         p::Action::Dhcp => EAction::Dhcp,
         p::Action::CtClear => EAction::CtClear,
+        p::Action::LoadPort { port: r, dst } => {
+            let dst = range(*dst)?;
+            register(p_field_of(dst.field)?)?;
+            let n = port(r, ports)?;
+            fits(
+                &format!("load into {}", dst.field.name()),
+                n.into(),
+                dst.bits,
+            )?;
+            EAction::Load {
+                value: n.into(),
+                dst,
+            }
+        }
         p::Action::Conjunction {
             id,
             clause,
@@ -599,6 +641,19 @@ mod tests {
                 .when(M::TpDst(67))
                 .then([A::Dhcp]),
             // The firewall's vocabulary.
+            p::Flow::new(60, 100).when(M::in_port("patch-int")).then([
+                A::LoadPort {
+                    port: p::PortRef::name("patch-int"),
+                    dst: R::whole(F::Reg5),
+                },
+                A::resubmit(71),
+            ]),
+            p::Flow::new(72, 50)
+                .when(M::RegPort {
+                    reg: F::Reg5,
+                    port: p::PortRef::name("vxlan-c0a86420"),
+                })
+                .then([A::resubmit(94)]),
             p::Flow::new(71, 65)
                 .when(M::CtState {
                     set: 0,
@@ -716,6 +771,13 @@ mod tests {
                     A::Drop,
                 ]),
                 "cannot be mixed",
+            ),
+            (
+                p::Flow::new(0, 1).then([A::LoadPort {
+                    port: p::PortRef::name("patch-int"),
+                    dst: R::whole(F::Metadata),
+                }]),
+                "cannot hold a port",
             ),
             (
                 p::Flow::new(0, 1).then([A::Conjunction {

@@ -127,6 +127,12 @@ pub enum Match {
     },
     /// The conjunctive match a `conjunction(id,..)` set completed.
     ConjId(u32),
+    /// A register holding a port's OpenFlow number (the switch resolves the
+    /// name): Neutron's firewall keeps the port it filters for in reg5.
+    RegPort {
+        reg: Field,
+        port: PortRef,
+    },
     /// Any field under a mask (registers, metadata, port ranges).
     Masked {
         field: Field,
@@ -150,7 +156,11 @@ impl Match {
     /// The port this condition names, if any.
     pub fn port_name(&self) -> Option<&str> {
         match self {
-            Match::InPort(PortRef::Name(n)) => Some(n),
+            Match::InPort(PortRef::Name(n))
+            | Match::RegPort {
+                port: PortRef::Name(n),
+                ..
+            } => Some(n),
             _ => None,
         }
     }
@@ -199,6 +209,7 @@ impl Display for Match {
             Match::CtMark { value, mask } if *mask == u32::MAX => write!(f, "ct_mark={value:#x}"),
             Match::CtMark { value, mask } => write!(f, "ct_mark={value:#x}/{mask:#x}"),
             Match::ConjId(id) => write!(f, "conj_id={id}"),
+            Match::RegPort { reg, port } => write!(f, "{}={port}", reg.name()),
             Match::Masked { field, value, mask } => {
                 write!(f, "{}={value:#x}/{mask:#x}", field.name())
             }
@@ -337,6 +348,11 @@ pub enum Action {
     Ct(Box<CtSpec>),
     /// The packet forgets its connection state.
     CtClear,
+    /// A port's OpenFlow number into a register (the switch resolves the name).
+    LoadPort {
+        port: PortRef,
+        dst: FieldRange,
+    },
     /// Clause `clause` of `n_clauses` of conjunctive match `id`; a flow with these
     /// actions has no other.
     Conjunction {
@@ -438,6 +454,10 @@ impl Action {
     pub fn port_name(&self) -> Option<&str> {
         match self {
             Action::Output(PortRef::Name(n))
+            | Action::LoadPort {
+                port: PortRef::Name(n),
+                ..
+            }
             | Action::Resubmit {
                 in_port: Some(PortRef::Name(n)),
                 ..
@@ -480,6 +500,7 @@ impl Display for Action {
             Action::Drop => f.write_str("drop"),
             Action::Dhcp => f.write_str("dhcp"),
             Action::CtClear => f.write_str("ct_clear"),
+            Action::LoadPort { port, dst } => write!(f, "load:{port}->{dst}"),
             Action::Conjunction {
                 id,
                 clause,
