@@ -29,6 +29,48 @@ pub struct HostView {
     /// networks in `networks`.
     #[serde(default)]
     pub routers: Vec<RouterView>,
+    /// The security groups of this host's ports, with their rules, and every
+    /// group their rules name as `remote_group_id`, with its members' addresses.
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroupView>,
+}
+
+/// A security group as the firewall on a host needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityGroupView {
+    pub id: String,
+    /// Rules (empty for a group in the view only as someone's remote group).
+    pub rules: Vec<SecurityGroupRuleView>,
+    /// The addresses (fixed IPs and allowed address pairs, which may be
+    /// prefixes) of every port in the group, on any host; filled for groups that
+    /// some rule of the view names as its remote group.
+    #[serde(default)]
+    pub members: Vec<String>,
+    /// `stateful` (the stateless security-group extension); the firewall tracks
+    /// connections either way (see docs).
+    #[serde(default = "yes")]
+    pub stateful: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One rule: what it lets in (`ingress`) or out (`egress`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SecurityGroupRuleView {
+    pub id: String,
+    pub direction: String,
+    /// `IPv4` or `IPv6`.
+    pub ethertype: String,
+    /// A name (`tcp`, `udp`, `icmp`, `ipv6-icmp`, ...) or an IP protocol number;
+    /// `None` for any.
+    pub protocol: Option<String>,
+    /// Ports for TCP/UDP/SCTP; ICMP type (min) and code (max).
+    pub port_range_min: Option<u32>,
+    pub port_range_max: Option<u32>,
+    pub remote_ip_prefix: Option<String>,
+    pub remote_group_id: Option<String>,
 }
 
 /// A router as its L3 agent realises it: a `qrouter-<id>` namespace with a `qr-`
@@ -98,6 +140,9 @@ pub struct LocalPort {
     pub allowed_address_pairs: Vec<AddressPair>,
     /// The status the server holds now (the agent reports changes to it).
     pub status: String,
+    /// The port's security groups (ids in the view's `security_groups`).
+    #[serde(default)]
+    pub security_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -19,7 +19,8 @@ mod security_group;
 pub use agent::Agent;
 pub use host_view::{
     AgentReport, FloatingIpStatusReport, FloatingIpView, HostView, LocalPort, NetworkView,
-    PortStatus, PortStatusReport, RemotePort, RouterView, SubnetView,
+    PortStatus, PortStatusReport, RemotePort, RouterView, SecurityGroupRuleView, SecurityGroupView,
+    SubnetView,
 };
 pub use identity::{Domain, Project, Role, RoleAssignment, RoleRef, Token, TokenUser, User};
 pub use network::{AllocationPool, HostRoute, Network, NetworkType, Subnet};

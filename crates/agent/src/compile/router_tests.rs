@@ -77,6 +77,7 @@ fn router_port(id: &str, net: &str, sub: &str, ip: &str, mac: &str, owner: &str)
         port_security_enabled: false,
         allowed_address_pairs: vec![],
         status: "DOWN".into(),
+        security_groups: vec![],
     }
 }
 
@@ -143,6 +144,7 @@ fn seeds() -> HostView {
                 status: "DOWN".into(),
             }],
         }],
+        security_groups: vec![],
     }
 }
 

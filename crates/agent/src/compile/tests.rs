@@ -55,6 +55,7 @@ fn vm(id: &str, net: &str, sub: &str, mac: &str, ip: &str) -> LocalPort {
         port_security_enabled: true,
         allowed_address_pairs: vec![],
         status: "DOWN".into(),
+        security_groups: vec![],
     }
 }
 
@@ -111,6 +112,7 @@ fn view(networks: Vec<NetworkView>, ports: Vec<LocalPort>, remote: Vec<RemotePor
         ports,
         remote_ports: remote,
         routers: vec![],
+        security_groups: vec![],
     }
 }
 

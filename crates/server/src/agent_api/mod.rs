@@ -136,6 +136,8 @@ async fn view(
             let routers: Vec<model::Router> = state.store.list().await?;
             let floating_ips: Vec<FloatingIp> = state.store.list().await?;
             let bindings: Vec<RouterBinding> = state.store.list().await?;
+            let security_groups: Vec<model::SecurityGroup> = state.store.list().await?;
+            let security_group_rules: Vec<model::SecurityGroupRule> = state.store.list().await?;
             let snap = Snapshot {
                 revision,
                 agents: &agents,
@@ -145,6 +147,8 @@ async fn view(
                 routers: &routers,
                 floating_ips: &floating_ips,
                 bindings: &bindings,
+                security_groups: &security_groups,
+                security_group_rules: &security_group_rules,
             };
             return Ok(Json(host_view(&host, &snap)).into_response());
         }

@@ -6,7 +6,8 @@ use crate::api::dhcp_port;
 use crate::l3::L3_AGENT_TYPE;
 use model::{
     Agent, FloatingIp, FloatingIpView, HostView, LocalPort, Network, NetworkView, Port, RemotePort,
-    Router, RouterView, Subnet, SubnetView, device_owner,
+    Router, RouterView, SecurityGroup, SecurityGroupRule, SecurityGroupRuleView, SecurityGroupView,
+    Subnet, SubnetView, device_owner,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +25,8 @@ pub struct Snapshot<'a> {
     pub routers: &'a [Router],
     pub floating_ips: &'a [FloatingIp],
     pub bindings: &'a [RouterBinding],
+    pub security_groups: &'a [SecurityGroup],
+    pub security_group_rules: &'a [SecurityGroupRule],
 }
 
 /// The tunnel endpoint each host's L2 agent registered.
@@ -102,6 +105,7 @@ pub fn host_view(host: &str, s: &Snapshot<'_>) -> HostView {
             port_security_enabled: p.port_security_enabled,
             allowed_address_pairs: p.allowed_address_pairs.clone(),
             status: p.status.clone(),
+            security_groups: p.security_groups.clone(),
         })
         .collect();
     let tunnels = tunnel_ips(s.agents);
@@ -130,7 +134,71 @@ pub fn host_view(host: &str, s: &Snapshot<'_>) -> HostView {
         ports,
         remote_ports,
         routers: routers(host, s),
+        security_groups: security_groups(&local, s),
     }
+}
+
+/// The groups of `local`'s ports with their rules, and the groups those rules
+/// name as remote groups with their members' addresses (ports on any host).
+fn security_groups(local: &[&Port], s: &Snapshot<'_>) -> Vec<SecurityGroupView> {
+    let used: BTreeSet<&str> = local
+        .iter()
+        .filter(|p| p.port_security_enabled)
+        .flat_map(|p| p.security_groups.iter().map(String::as_str))
+        .collect();
+    let mut rules: BTreeMap<&str, Vec<SecurityGroupRuleView>> = BTreeMap::new();
+    let mut remote: BTreeSet<&str> = BTreeSet::new();
+    for r in s
+        .security_group_rules
+        .iter()
+        .filter(|r| used.contains(r.security_group_id.as_str()))
+    {
+        if let Some(g) = &r.remote_group_id {
+            remote.insert(g.as_str());
+        }
+        rules
+            .entry(r.security_group_id.as_str())
+            .or_default()
+            .push(SecurityGroupRuleView {
+                id: r.id.clone(),
+                direction: r.direction.clone(),
+                ethertype: r.ethertype.clone(),
+                protocol: r.protocol.clone(),
+                port_range_min: r.port_range_min,
+                port_range_max: r.port_range_max,
+                remote_ip_prefix: r.remote_ip_prefix.clone(),
+                remote_group_id: r.remote_group_id.clone(),
+            });
+    }
+    let mut members: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for p in s.ports {
+        for g in p
+            .security_groups
+            .iter()
+            .filter(|g| remote.contains(g.as_str()))
+        {
+            let m = members.entry(g.as_str()).or_default();
+            m.extend(p.fixed_ips.iter().map(|f| f.ip_address.clone()));
+            m.extend(p.allowed_address_pairs.iter().map(|a| a.ip_address.clone()));
+        }
+    }
+    s.security_groups
+        .iter()
+        .filter(|g| used.contains(g.id.as_str()) || remote.contains(g.id.as_str()))
+        .map(|g| {
+            let mut rs = rules.remove(g.id.as_str()).unwrap_or_default();
+            rs.sort();
+            SecurityGroupView {
+                id: g.id.clone(),
+                rules: rs,
+                members: members
+                    .remove(g.id.as_str())
+                    .map(|m| m.into_iter().collect())
+                    .unwrap_or_default(),
+                stateful: g.stateful,
+            }
+        })
+        .collect()
 }
 
 /// The routers scheduled to `host`'s L3 agent. Their interface and gateway ports
