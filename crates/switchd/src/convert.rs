@@ -306,6 +306,8 @@ fn add_match(m: &mut EMatch, c: &p::Match, ports: &dyn PortNames) -> Result<(), 
         }
         p::Match::TpSrc(v) => m.set(EField::TpSrc, (*v).into(), 0xffff),
         p::Match::TpDst(v) => m.set(EField::TpDst, (*v).into(), 0xffff),
+        p::Match::IcmpType(v) => m.set(EField::IcmpType, (*v).into(), 0xffff),
+        p::Match::IcmpCode(v) => m.set(EField::IcmpCode, (*v).into(), 0xffff),
         p::Match::CtState { set, mask } => {
             if mask & !0x3f != 0 {
                 return Err(format!("ct_state: unknown bits in {mask:#x}"));

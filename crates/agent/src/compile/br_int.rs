@@ -1,5 +1,6 @@
 //! br-int: VM taps on local VLANs, the dead VLAN, DHCP handed to the switch's
-//! responder, anti-spoofing (tables 24/25) and NORMAL switching (table 60).
+//! responder, and NORMAL switching (table 60); each port's traffic goes on to the
+//! firewall's tables (anti-spoofing and security groups, see `firewall`).
 
 use super::{Carrier, HostConfig, WiredNet, tun_patch_pair};
 use crate::flows;
@@ -22,8 +23,6 @@ pub(super) fn spec(
             .when(Match::DlVlan(DEAD_VLAN))
             .then([Action::Drop]),
         Flow::new(0, 0).then([Action::resubmit(60)]),
-        Flow::new(24, 0),
-        Flow::new(25, 0),
         Flow::new(60, 3).then([Action::Normal]),
     ];
     let (patch_tun, _) = tun_patch_pair();
@@ -134,79 +133,17 @@ fn port_flows(
             );
         }
     }
-    if !p.port_security_enabled {
-        flows.push(from(0, 9).then([Action::resubmit(60)]));
-        return;
-    }
-    let Ok(mac) = p.mac_address.parse::<Mac>() else {
+    if p.port_security_enabled && p.mac_address.parse::<Mac>().is_err() {
         // Not a MAC the switch could check the port's frames against.
         flows.push(dead_port(t));
         return;
-    };
-    flows.push(
-        from(0, 10)
-            .when(Match::Proto(Proto::Arp))
-            .then([Action::resubmit(24)]),
-    );
-    flows.push(from(0, 9).then([Action::resubmit(25)]));
-    // (MAC, IPv4 address or prefix) pairs this port may send from.
-    let mut allowed: Vec<(Mac, Ipv4Net)> = p
-        .fixed_ips
-        .iter()
-        .filter_map(|f| f.ip_address.parse::<Ipv4Addr>().ok())
-        .map(|ip| (mac, Ipv4Net::from(ip)))
-        .collect();
-    for pair in &p.allowed_address_pairs {
-        let Some(net) = v4_prefix(&pair.ip_address) else {
-            continue;
-        };
-        let m = if pair.mac_address.is_empty() {
-            Some(mac)
-        } else {
-            pair.mac_address.parse().ok()
-        };
-        if let Some(m) = m {
-            allowed.push((m, net));
-        }
     }
-    let mut macs = BTreeSet::from([mac]);
-    for (m, net) in &allowed {
-        macs.insert(*m);
-        flows.push(
-            from(24, 2)
-                .when(Match::Proto(Proto::Arp))
-                .when(Match::ArpSpa(*net))
-                .then([Action::resubmit(25)]),
-        );
-        flows.push(
-            from(25, 2)
-                .when(Match::DlSrc(*m))
-                .when(Match::Proto(Proto::Ip))
-                .when(Match::NwSrc(*net))
-                .then([Action::resubmit(60)]),
-        );
-    }
-    for m in &macs {
-        flows.push(
-            from(25, 2)
-                .when(Match::DlSrc(*m))
-                .when(Match::Proto(Proto::Arp))
-                .then([Action::resubmit(60)]),
-        );
-    }
-    for (m, src) in ipv6_sources(p, mac) {
-        flows.push(
-            from(25, 2)
-                .when(Match::DlSrc(m))
-                .when(Match::Proto(Proto::Ipv6))
-                .when(Match::Ipv6Src(src))
-                .then([Action::resubmit(60)]),
-        );
-    }
+    // On to table 60, where the firewall takes the port's traffic.
+    flows.push(from(0, 9).then([Action::resubmit(60)]));
 }
 
 /// An IPv4 address (a /32) or prefix, as an address pair gives it.
-fn v4_prefix(s: &str) -> Option<Ipv4Net> {
+pub(super) fn v4_prefix(s: &str) -> Option<Ipv4Net> {
     s.parse::<Ipv4Addr>()
         .map(Ipv4Net::from)
         .ok()
@@ -224,7 +161,7 @@ fn v6_prefix(s: &str) -> Option<Ipv6Net> {
 /// (MAC, IPv6 source) pairs a port may send from: its IPv6 fixed IPs and
 /// address pairs, the EUI-64 link-local address of each MAC it may use, and `::`
 /// (duplicate address detection before an address is configured).
-fn ipv6_sources(p: &LocalPort, mac: Mac) -> Vec<(Mac, Ipv6Net)> {
+pub(super) fn ipv6_sources(p: &LocalPort, mac: Mac) -> Vec<(Mac, Ipv6Net)> {
     let mut out = Vec::new();
     let mut macs = vec![mac];
     for f in &p.fixed_ips {

@@ -16,6 +16,7 @@ mod br_int;
 mod br_phys;
 mod br_tun;
 mod dhcp;
+mod firewall;
 pub mod nat;
 pub mod router;
 mod vlans;
@@ -209,10 +210,35 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
 
     let remote = remote_hosts(view, cfg, &wired, &mut warnings);
     let mut rw = router::wire(view, &cfg.external_bridge, &wired, &nets, &mut warnings);
+    // The firewall: VM ports with port security are filtered; those without, and
+    // the routers' devices on br-int, pass through its table 73.
+    let mut fw = firewall::Firewall::default();
+    for (p, tap) in vm_ports.iter().zip(&taps) {
+        let Some(vlan) = tap.tag.filter(|v| *v != DEAD_VLAN) else {
+            continue;
+        };
+        if p.port_security_enabled {
+            fw.secured.push(firewall::Secured {
+                port: p,
+                tap: &tap.name,
+                vlan,
+            });
+        } else {
+            fw.open.push((tap.name.clone(), vlan));
+        }
+    }
+    let router_int = rw.ports.remove(names::BR_INT).unwrap_or_default();
+    fw.open.extend(
+        router_int
+            .iter()
+            .filter_map(|p| p.tag.map(|v| (p.name.clone(), v))),
+    );
+    let mut fw_flows = firewall::flows(view, &fw, &mut warnings);
+    drop(fw);
     let mut int = br_int::spec(view, cfg, &vm_ports, &wired, taps);
-    int.ports
-        .extend(rw.ports.remove(names::BR_INT).unwrap_or_default());
+    int.ports.extend(router_int);
     int.flows.append(&mut rw.int_flows);
+    int.flows.append(&mut fw_flows);
     crate::flows::sort(&mut int.flows);
     let mut bridges = vec![int, br_tun::spec(cfg, &wired, &remote)];
     for (physnet, bridge) in &cfg.bridge_mappings {

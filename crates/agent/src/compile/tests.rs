@@ -177,32 +177,33 @@ fn one_remote_host_exact_bridges() {
     assert_eq!(d.router.map(|r| r.to_string()).as_deref(), Some("10.0.0.1"));
     assert_eq!(d.mtu, Some(1450));
     let t = "tapp1111111-11";
+    // Tables 0 and 60 exactly; the firewall's tables (71 on) have tests of their
+    // own (`firewall::tests`).
+    let load = format!("load:{t}->NXM_NX_REG5[],load:0x1->NXM_NX_REG6[]");
     let mut want_int = [
         "table=0,priority=0,actions=resubmit(,60)".to_string(),
-        format!("table=0,priority=10,in_port={t},arp,actions=resubmit(,24)"),
         "table=0,priority=65535,dl_vlan=4095,actions=drop".to_string(),
         format!("table=0,priority=50,in_port={t},arp,arp_op=1,arp_tpa=10.0.0.1,actions=dhcp"),
         format!("table=0,priority=50,in_port={t},udp,tp_src=68,tp_dst=67,actions=dhcp"),
-        format!("table=0,priority=9,in_port={t},actions=resubmit(,25)"),
-        "table=24,priority=0,actions=drop".to_string(),
-        format!("table=24,priority=2,in_port={t},arp,arp_spa=10.0.0.3,actions=resubmit(,25)"),
-        "table=25,priority=0,actions=drop".to_string(),
-        format!(
-            "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,arp,actions=resubmit(,60)"
-        ),
-        format!(
-            "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ip,nw_src=10.0.0.3,actions=resubmit(,60)"
-        ),
-        format!(
-            "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ipv6,ipv6_src=::,actions=resubmit(,60)"
-        ),
-        format!(
-            "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ipv6,ipv6_src=fe80::f816:3eff:fe00:1,actions=resubmit(,60)"
-        ),
+        format!("table=0,priority=9,in_port={t},actions=resubmit(,60)"),
+        format!("table=60,priority=100,in_port={t},actions={load},resubmit(,71)"),
         "table=60,priority=3,actions=NORMAL".to_string(),
+        format!(
+            "table=60,priority=90,dl_vlan=1,dl_dst=fa:16:3e:00:00:01,actions={load},strip_vlan,resubmit(,81)"
+        ),
     ];
     want_int.sort();
-    assert_eq!(texts(int), want_int);
+    let low: Vec<String> = texts(int)
+        .into_iter()
+        .filter(|f| f.starts_with("table=0,") || f.starts_with("table=60,"))
+        .collect();
+    assert_eq!(low, want_int);
+    assert!(has_flow(
+        int,
+        &format!(
+            "table=71,priority=65,reg5={t},in_port={t},ip,dl_src=fa:16:3e:00:00:01,nw_src=10.0.0.3,actions=ct(table=72,zone=NXM_NX_REG6[0..15])"
+        )
+    ));
 
     let tun = c.bridge("br-tun").unwrap();
     assert_eq!(port_names(tun), ["patch-int", "vxlan-c0a86420"]);
@@ -475,22 +476,33 @@ fn anti_spoofing_allows_address_pairs_and_skips_without_port_security() {
     }];
     let c = compile_fresh(&v);
     let int = c.bridge("br-int").unwrap();
+    let t = "tapp1111111-11";
     assert!(has_flow(
         int,
-        "table=24,priority=2,in_port=tapp1111111-11,arp,arp_spa=10.0.0.100,actions=resubmit(,25)"
+        &format!(
+            "table=71,priority=95,reg5={t},in_port={t},arp,dl_src=fa:16:3e:aa:bb:cc,arp_spa=10.0.0.100,actions=resubmit(,94)"
+        )
     ));
     assert!(has_flow(
         int,
-        "table=25,priority=2,in_port=tapp1111111-11,dl_src=fa:16:3e:aa:bb:cc,ip,nw_src=10.0.0.100,actions=resubmit(,60)"
+        &format!(
+            "table=71,priority=65,reg5={t},in_port={t},ip,dl_src=fa:16:3e:aa:bb:cc,nw_src=10.0.0.100,actions=ct(table=72,zone=NXM_NX_REG6[0..15])"
+        )
     ));
 
     v.ports[0].port_security_enabled = false;
     let c = compile_fresh(&v);
     let int = c.bridge("br-int").unwrap();
-    assert!(flows_with(int, "table=24,priority=2").is_empty());
+    assert!(flows_with(int, "table=71,priority=95").is_empty());
     assert!(has_flow(
         int,
-        "table=0,priority=9,in_port=tapp1111111-11,actions=resubmit(,60)"
+        &format!("table=0,priority=9,in_port={t},actions=resubmit(,60)")
+    ));
+    assert!(has_flow(
+        int,
+        &format!(
+            "table=60,priority=100,in_port={t},actions=load:{t}->NXM_NX_REG5[],load:0x1->NXM_NX_REG6[],resubmit(,73)"
+        )
     ));
 }
 
@@ -595,14 +607,15 @@ fn ipv6_sources_are_checked_too() {
     let int = c.bridge("br-int").unwrap();
     let v6: Vec<String> = texts(int)
         .into_iter()
-        .filter(|f| f.contains(",ipv6,"))
+        .filter(|f| f.starts_with("table=71,priority=65,") && f.contains(",ipv6,"))
         .collect();
     let t = "tapp1111111-11";
-    let want: Vec<String> = ["::", "fd00::100/120", "fd00::3", "fe80::f816:3eff:fe00:1"]
+    // (`::` only for neighbour discovery while an address is being checked.)
+    let want: Vec<String> = ["fd00::100/120", "fd00::3", "fe80::f816:3eff:fe00:1"]
         .iter()
         .map(|a| {
             format!(
-                "table=25,priority=2,in_port={t},dl_src=fa:16:3e:00:00:01,ipv6,ipv6_src={a},actions=resubmit(,60)"
+                "table=71,priority=65,reg5={t},in_port={t},ipv6,dl_src=fa:16:3e:00:00:01,ipv6_src={a},actions=ct(table=72,zone=NXM_NX_REG6[0..15])"
             )
         })
         .collect();

@@ -115,6 +115,9 @@ pub enum Match {
     Ipv6Dst(Ipv6Net),
     TpSrc(u16),
     TpDst(u16),
+    /// ICMP or ICMPv6 type and code.
+    IcmpType(u8),
+    IcmpCode(u8),
     /// Connection state bits ([`ct_state`]): those of `mask` must be as in `set`.
     CtState {
         set: u8,
@@ -202,6 +205,8 @@ impl Display for Match {
             Match::Ipv6Dst(n) => write!(f, "ipv6_dst={}", net6(n)),
             Match::TpSrc(p) => write!(f, "tp_src={p}"),
             Match::TpDst(p) => write!(f, "tp_dst={p}"),
+            Match::IcmpType(t) => write!(f, "icmp_type={t}"),
+            Match::IcmpCode(c) => write!(f, "icmp_code={c}"),
             Match::CtState { set, mask } => {
                 write!(f, "ct_state={}", ct_state::text(*set, *mask))
             }
@@ -211,7 +216,16 @@ impl Display for Match {
             Match::ConjId(id) => write!(f, "conj_id={id}"),
             Match::RegPort { reg, port } => write!(f, "{}={port}", reg.name()),
             Match::Masked { field, value, mask } => {
-                write!(f, "{}={value:#x}/{mask:#x}", field.name())
+                let full = if field.bits() >= 128 {
+                    u128::MAX
+                } else {
+                    (1u128 << field.bits()) - 1
+                };
+                if *mask == full {
+                    write!(f, "{}={value:#x}", field.name())
+                } else {
+                    write!(f, "{}={value:#x}/{mask:#x}", field.name())
+                }
             }
         }
     }
