@@ -104,7 +104,8 @@ impl Api {
     }
 
     /// A project with a member user, a network and a subnet on `cidr`, the way
-    /// the seeds' set-up script makes TenantA (the network by the user).
+    /// the seeds' set-up script makes TenantA (the network by the user), and its
+    /// default security group opened to ICMP and TCP from anywhere.
     pub fn create_tenant(&self, name: &str, cidr: &str) -> Result<Tenant> {
         let user = name.replace("Tenant", "User");
         let user = if user == name {
@@ -164,6 +165,24 @@ impl Api {
                 )
                 .await
                 .map_err(api_err)?;
+            // The seeds' tenants open their default group to ping and TCP from
+            // anywhere (the floating IP checks and benches come from outside the
+            // group); everything else inbound stays closed.
+            let groups = c
+                .get("/v2.0/security-groups", &[("name", "default")])
+                .await
+                .map_err(api_err)?;
+            let sg = str_of(&groups["security_groups"][0]["id"])?;
+            for proto in ["icmp", "tcp"] {
+                c.post(
+                    "/v2.0/security-group-rules",
+                    &json!({"security_group_rule": {"security_group_id": sg,
+                        "direction": "ingress", "ethertype": "IPv4", "protocol": proto,
+                        "remote_ip_prefix": "0.0.0.0/0"}}),
+                )
+                .await
+                .map_err(api_err)?;
+            }
             Ok((nid, str_of(&sub["subnet"]["id"])?))
         })?;
         Ok(Tenant {
