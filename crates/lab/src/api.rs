@@ -165,20 +165,24 @@ impl Api {
                 )
                 .await
                 .map_err(api_err)?;
-            // The seeds' tenants open their default group to ping and TCP from
-            // anywhere (the floating IP checks and benches come from outside the
-            // group); everything else inbound stays closed.
+            // The seeds' tenants open their default group to ping (v4 and v6)
+            // and TCP from anywhere (the floating IP checks and benches come from
+            // outside the group); everything else inbound stays closed.
             let groups = c
                 .get("/v2.0/security-groups", &[("name", "default")])
                 .await
                 .map_err(api_err)?;
             let sg = str_of(&groups["security_groups"][0]["id"])?;
-            for proto in ["icmp", "tcp"] {
+            for (eth, proto, anywhere) in [
+                ("IPv4", "icmp", "0.0.0.0/0"),
+                ("IPv4", "tcp", "0.0.0.0/0"),
+                ("IPv6", "ipv6-icmp", "::/0"),
+            ] {
                 c.post(
                     "/v2.0/security-group-rules",
                     &json!({"security_group_rule": {"security_group_id": sg,
-                        "direction": "ingress", "ethertype": "IPv4", "protocol": proto,
-                        "remote_ip_prefix": "0.0.0.0/0"}}),
+                        "direction": "ingress", "ethertype": eth, "protocol": proto,
+                        "remote_ip_prefix": anywhere}}),
                 )
                 .await
                 .map_err(api_err)?;
