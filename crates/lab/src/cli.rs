@@ -58,8 +58,27 @@ pub enum LabCommand {
         #[command(subcommand)]
         command: BenchL3Command,
     },
+    /// Benchmarks of security groups on a lab that is up.
+    BenchSg {
+        #[command(subcommand)]
+        command: BenchSgCommand,
+    },
     /// Remove every namespace, process and file the lab made.
     Down,
+    /// (benches) TCP connect-request-close: serve on a port, or connect for a
+    /// while and print connections per second (`--probe`: until one goes through,
+    /// then print when, in ms since the epoch).
+    #[command(hide = true)]
+    Crr {
+        #[arg(long)]
+        listen: Option<u16>,
+        #[arg(long)]
+        connect: Option<String>,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long)]
+        probe: bool,
+    },
     /// Hosts and VMs for a bench, left up (no server, no agent): hosts `PREFIXh1`
     /// and `PREFIXh2` (per kind: both on a veth underlay, one, or none), VMs
     /// `PREFIXv1` and `PREFIXv2`.
@@ -91,6 +110,34 @@ pub enum BenchL3Command {
     Routers {
         #[arg(long, default_value_t = 100)]
         count: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchSgCommand {
+    /// One TCP stream vm1 -> vm2 with the default group on, against port security
+    /// off, in the same run.
+    Throughput {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long, default_value_t = 3)]
+        seconds: u32,
+    },
+    /// New TCP connections per second vm1 -> vm2 through neutrino's conntrack,
+    /// against the kernel path with nftables `ct state` rules (built in the run).
+    Connections {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
+    /// From a rule created through the API to its traffic passing, with PORTS
+    /// ports in the group across the computes.
+    Rule {
+        #[arg(long, default_value_t = 100)]
+        ports: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
 }
 
@@ -210,6 +257,18 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             }
         }
         LabCommand::BenchL3 { command } => bench_l3(&dir, &exe, command)?,
+        LabCommand::BenchSg { command } => bench_sg(&dir, &exe, command)?,
+        LabCommand::Crr {
+            listen,
+            connect,
+            seconds,
+            probe,
+        } => match (listen, connect) {
+            (Some(port), None) => crate::crr::serve(port)?,
+            (None, Some(to)) if probe => println!("{:.1}", crate::crr::probe(&to, seconds)?),
+            (None, Some(to)) => println!("{:.1}", crate::crr::client(&to, seconds)?),
+            _ => bail!("crr: give --listen PORT or --connect IP:PORT"),
+        },
         LabCommand::Pair { command } => match command {
             PairCommand::Up { kind, switchd_args } => {
                 let state = pair::up(&PairOptions {
@@ -252,6 +311,46 @@ fn bench_l3(dir: &std::path::Path, exe: &std::path::Path, c: BenchL3Command) -> 
             if !r.changed.is_empty() {
                 bail!("the agent's re-sync changed the routers");
             }
+        }
+    }
+    Ok(())
+}
+
+fn bench_sg(dir: &std::path::Path, exe: &std::path::Path, c: BenchSgCommand) -> anyhow::Result<()> {
+    crate::checks::require_root()?;
+    let mut lab = Lab::open(dir, exe)?;
+    match c {
+        BenchSgCommand::Throughput { runs, seconds } => {
+            let (on, off) = crate::bench_sg::bench_throughput(&lab, runs.max(1), seconds.max(1))?;
+            crate::bench_sg::print(
+                "TCP vm1 -> vm2 across hosts, one stream: default group on, against port security off",
+                "Gbps",
+                &on,
+                &off,
+                "port security off",
+                ">= 0.95",
+            );
+        }
+        BenchSgCommand::Connections { runs, seconds } => {
+            let (ours, kernel) =
+                crate::bench_sg::bench_connections(&lab, runs.max(1), seconds.max(1))?;
+            crate::bench_sg::print(
+                "New TCP connections per second (connect, one request, close) vm1 -> vm2 across hosts",
+                "conn/s",
+                &ours,
+                &kernel,
+                "kernel (bridge + vxlan, nftables ct state)",
+                ">= 1.0",
+            );
+        }
+        BenchSgCommand::Rule { ports, runs } => {
+            let t = crate::bench_sg::bench_rule(&mut lab, ports.max(1), runs.max(1))?;
+            let m = crate::bench_l3::median(&t);
+            let max = t.iter().copied().fold(0.0, f64::max);
+            println!(
+                "From a rule created through the API to its traffic passing, {ports} ports in the group: median {m:.0} ms, max {max:.0} ms (target < 1000 ms)"
+            );
+            println!("  runs: {t:.0?}");
         }
     }
     Ok(())

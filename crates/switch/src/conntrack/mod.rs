@@ -195,7 +195,13 @@ pub struct Conntrack {
 }
 
 impl Conntrack {
-    pub fn new(config: CtConfig, seed: Seed) -> Conntrack {
+    /// An empty table whose hash maps take their seeds from `seed` (pick it at
+    /// random: packets choose the keys).
+    pub fn new(config: CtConfig, seed: u64) -> Conntrack {
+        Conntrack::seeded(config, Seed::new(seed))
+    }
+
+    pub(crate) fn seeded(config: CtConfig, seed: Seed) -> Conntrack {
         Conntrack {
             config,
             map: seed.derive(1).map(),

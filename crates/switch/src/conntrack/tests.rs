@@ -6,7 +6,7 @@ use super::*;
 const S: u64 = 1000;
 
 fn ct() -> Conntrack {
-    Conntrack::new(CtConfig::default(), Seed::new(7))
+    Conntrack::new(CtConfig::default(), 7)
 }
 
 /// ct() then, when `commit`, ct(commit): the state the packet saw.
@@ -100,7 +100,7 @@ fn invalid_packets() {
             tcp_loose: false,
             ..CtConfig::default()
         },
-        Seed::new(1),
+        1,
     );
     assert_eq!(
         pass(
@@ -279,7 +279,7 @@ fn the_table_limit_refuses_commits_and_counts() {
             max: 3,
             ..CtConfig::default()
         },
-        Seed::new(2),
+        2,
     );
     for port in 1..=3 {
         pass(&mut c, &udp("10.0.0.5", "10.0.0.6", port, 53), 1, 0, true);

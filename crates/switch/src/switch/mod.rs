@@ -172,7 +172,7 @@ impl Switch {
             peers: Vec::new(),
             scratch_forwards: Vec::new(),
             scratch_actions: Vec::new(),
-            conntrack: crate::conntrack::Conntrack::new(
+            conntrack: crate::conntrack::Conntrack::seeded(
                 crate::conntrack::CtConfig::default(),
                 seed.derive(4),
             ),
