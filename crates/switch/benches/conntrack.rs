@@ -10,7 +10,7 @@
 
 use std::hint::black_box;
 use std::time::Instant;
-use switch::conntrack::{Conntrack, CtConfig, Kind, Packet, Tuple};
+use switch::conntrack::{Conntrack, CtConfig, Kind, Packet, Tuple, addr};
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -30,8 +30,8 @@ fn kernel_conn_size() -> Option<u64> {
 }
 
 fn packet(i: u32, reply: bool) -> Packet {
-    let a = 0xffff_0000_0000u128 | u128::from(0x0a00_0000 | (i >> 14));
-    let b = 0xffff_0000_0000u128 | 0x0a64_0001;
+    let a = addr(std::net::Ipv4Addr::from(0x0a00_0000 | (i >> 14)).into());
+    let b = addr(std::net::Ipv4Addr::new(10, 100, 0, 1).into());
     let sport = 1024 + (i & 0x3fff) as u16;
     let t = Tuple {
         src: a,

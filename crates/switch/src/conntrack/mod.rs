@@ -20,7 +20,7 @@ mod tcp;
 #[cfg(test)]
 mod tests;
 
-pub use packet::{Kind, Packet, Tuple, parse, tcp_flags};
+pub use packet::{Kind, Packet, Tuple, addr, parse, tcp_flags};
 pub use tcp::TcpState;
 
 use crate::hash::{FastMap, Seed};
@@ -184,7 +184,8 @@ pub struct ConnView {
 #[derive(Debug)]
 pub struct Conntrack {
     config: CtConfig,
-    /// (zone, tuple in either direction) -> slot << 1 | reply.
+    /// (zone, the connection's tuple in its canonical direction: the lesser of
+    /// the two) -> slot. One entry a connection, whichever way it is looked up.
     map: FastMap<(u16, Tuple), u32>,
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
@@ -244,7 +245,9 @@ impl Conntrack {
     }
 
     fn find(&self, zone: u16, t: &Tuple) -> Option<(u32, bool)> {
-        self.map.get(&(zone, *t)).map(|v| (v >> 1, v & 1 == 1))
+        let slot = *self.map.get(&canonical(zone, t))?;
+        let e = self.entry(slot)?;
+        Some((slot, e.orig != *t))
     }
 
     fn timeout(&self, e: &Entry) -> u64 {
@@ -262,8 +265,7 @@ impl Conntrack {
         let Some(e) = self.slots.get_mut(slot as usize).and_then(Option::take) else {
             return;
         };
-        self.map.remove(&(e.zone, e.orig));
-        self.map.remove(&(e.zone, e.orig.reversed()));
+        self.map.remove(&canonical(e.zone, &e.orig));
         self.free.push(slot);
         self.live -= 1;
         if let Some(n) = self.per_zone.get_mut(&e.zone) {
@@ -506,11 +508,7 @@ impl Conntrack {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.map.insert((zone, p.tuple), slot << 1);
-        let rev = p.tuple.reversed();
-        if rev != p.tuple {
-            self.map.insert((zone, rev), (slot << 1) | 1);
-        }
+        self.map.insert(canonical(zone, &p.tuple), slot);
         if let Some(s) = self.slots.get_mut(slot as usize) {
             *s = Some(e);
         }
@@ -581,6 +579,12 @@ impl Conntrack {
         v.sort_by_key(|c| (c.zone, c.orig));
         v
     }
+}
+
+/// The map's key of a connection: its zone and the lesser of its two tuples.
+fn canonical(zone: u16, t: &Tuple) -> (u16, Tuple) {
+    let r = t.reversed();
+    (zone, if r < *t { r } else { *t })
 }
 
 /// The table is full: a commit was refused.

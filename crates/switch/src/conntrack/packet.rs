@@ -11,9 +11,11 @@ use wire::ether::{
 /// A connection's identity in one direction (the zone is kept beside it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tuple {
-    /// IPv4 addresses are stored as IPv4-mapped IPv6 (`::ffff:a.b.c.d`).
-    pub src: u128,
-    pub dst: u128,
+    /// Addresses in network order; IPv4 ones as IPv4-mapped IPv6
+    /// (`::ffff:a.b.c.d`). Bytes, not `u128`: a tuple is then 2-byte aligned and
+    /// 38 bytes, which the connection table's memory follows.
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
     pub proto: u8,
     pub v6: bool,
     /// TCP/UDP ports; for ICMP echo, the id in both.
@@ -42,7 +44,15 @@ impl Tuple {
     }
 }
 
-fn ip(v: u128, v6: bool) -> std::net::IpAddr {
+/// An address as a tuple holds it.
+pub fn addr(ip: std::net::IpAddr) -> [u8; 16] {
+    match ip {
+        std::net::IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        std::net::IpAddr::V6(a) => a.octets(),
+    }
+}
+
+fn ip(v: [u8; 16], v6: bool) -> std::net::IpAddr {
     let a = std::net::Ipv6Addr::from(v);
     match (v6, a.to_ipv4_mapped()) {
         (false, Some(v4)) => std::net::IpAddr::V4(v4),
@@ -89,14 +99,18 @@ pub struct Packet {
     pub kind: Kind,
 }
 
-fn v4_mapped(a: u32) -> u128 {
-    0xffff_0000_0000u128 | u128::from(a)
+fn v4_mapped(p: &[u8]) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[10] = 0xff;
+    b[11] = 0xff;
+    b[12..].copy_from_slice(&p[..4]);
+    b
 }
 
-fn be128(p: &[u8]) -> u128 {
+fn bytes16(p: &[u8]) -> [u8; 16] {
     let mut b = [0u8; 16];
     b.copy_from_slice(&p[..16]);
-    u128::from_be_bytes(b)
+    b
 }
 
 /// Parses the frame from its Ethernet header.
@@ -134,8 +148,8 @@ fn parse_v4(p: &[u8], quoted: bool) -> Option<Packet> {
     if be16(p, 6) & 0x1fff != 0 {
         return None; // a later fragment: no L4 header to track by
     }
-    let src = v4_mapped(wire::ether::be32(p, 12));
-    let dst = v4_mapped(wire::ether::be32(p, 16));
+    let src = v4_mapped(&p[12..16]);
+    let dst = v4_mapped(&p[16..20]);
     l4(p[9], &p[ihl..], src, dst, false, quoted)
 }
 
@@ -143,13 +157,13 @@ fn parse_v6(p: &[u8], quoted: bool) -> Option<Packet> {
     if p.len() < 40 || p[0] >> 4 != 6 {
         return None;
     }
-    let src = be128(&p[8..24]);
-    let dst = be128(&p[24..40]);
+    let src = bytes16(&p[8..24]);
+    let dst = bytes16(&p[24..40]);
     // Extension headers are not walked: the next header is the L4 protocol.
     l4(p[6], &p[40..], src, dst, true, quoted)
 }
 
-fn l4(proto: u8, p: &[u8], src: u128, dst: u128, v6: bool, quoted: bool) -> Option<Packet> {
+fn l4(proto: u8, p: &[u8], src: [u8; 16], dst: [u8; 16], v6: bool, quoted: bool) -> Option<Packet> {
     let mut t = Tuple {
         src,
         dst,
