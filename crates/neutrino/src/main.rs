@@ -48,6 +48,15 @@ enum Command {
         /// (`2`, `0,2`, `2-3`; `none`: not pinned, the default).
         #[arg(long, env = "NEUTRINO_POLL_CPUS", value_name = "LIST", value_parser = parse_cpus)]
         poll_cpus: Option<CpuList>,
+        /// Connections the conntrack table holds at most (commits past it are
+        /// refused and their packets dropped, as the kernel does).
+        #[arg(long, env = "NEUTRINO_CONNTRACK_MAX", default_value_t = 1_000_000)]
+        conntrack_max: usize,
+        /// A conntrack timeout, NAME=SECONDS, named as the kernel's sysctls
+        /// (`tcp_established=3600`, `udp=30`, ...; repeat for more). Defaults:
+        /// the kernel's.
+        #[arg(long = "conntrack-timeout", value_name = "NAME=SECONDS")]
+        conntrack_timeouts: Vec<String>,
     },
     /// Talk to a running switchd: bridges, ports, flows, trace.
     Switch(switch_cmd::SwitchArgs),
@@ -112,6 +121,32 @@ fn init_logging(default: &str) {
 #[global_allocator]
 static HEAP: switchd::heap::CountingAllocator = switchd::heap::CountingAllocator;
 
+/// `--conntrack-max` and `--conntrack-timeout NAME=SECONDS`.
+fn conntrack_config(
+    max: usize,
+    timeouts: &[String],
+) -> anyhow::Result<switch::conntrack::CtConfig> {
+    if max == 0 {
+        anyhow::bail!("--conntrack-max must be at least 1");
+    }
+    let mut c = switch::conntrack::CtConfig {
+        max,
+        ..Default::default()
+    };
+    for t in timeouts {
+        let (name, secs) = t
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--conntrack-timeout {t}: want NAME=SECONDS"))?;
+        let secs: u64 = secs.trim().parse().map_err(|_| {
+            anyhow::anyhow!("--conntrack-timeout {t}: '{secs}' is not a number of seconds")
+        })?;
+        c.timeouts
+            .set(name.trim(), secs)
+            .map_err(|e| anyhow::anyhow!("--conntrack-timeout: {e}"))?;
+    }
+    Ok(c)
+}
+
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -121,18 +156,23 @@ fn main() {
             poll_spin_us,
             poll_threads,
             poll_cpus,
+            conntrack_max,
+            conntrack_timeouts,
         } => {
             init_logging("info");
-            switchd::run(
-                &run_dir,
-                switchd::Options {
-                    vxlan_uplink,
-                    spin: poll_spin_us,
-                    poll_threads,
-                    poll_cpus: poll_cpus.map(|l| l.0).unwrap_or_default(),
-                },
-            )
-            .map_err(anyhow::Error::from)
+            conntrack_config(conntrack_max, &conntrack_timeouts).and_then(|conntrack| {
+                switchd::run(
+                    &run_dir,
+                    switchd::Options {
+                        vxlan_uplink,
+                        spin: poll_spin_us,
+                        poll_threads,
+                        poll_cpus: poll_cpus.map(|l| l.0).unwrap_or_default(),
+                        conntrack,
+                    },
+                )
+                .map_err(anyhow::Error::from)
+            })
         }
         Command::Switch(args) => {
             init_logging("warn");
@@ -183,5 +223,21 @@ mod tests {
             Err("\"-1\" is neither a number of microseconds nor \"always\"".to_string())
         );
         assert!(parse_spin("forever").is_err());
+    }
+
+    #[test]
+    fn conntrack_options() {
+        let c = conntrack_config(500, &["tcp_established=7200".into(), " udp = 20".into()])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.max, 500);
+        assert_eq!(c.timeouts.tcp_established, 7_200_000);
+        assert_eq!(c.timeouts.udp, 20_000);
+        for bad in ["udp", "udp=x", "nope=3", "udp=0"] {
+            let e = conntrack_config(1, &[bad.to_string()])
+                .err()
+                .map(|e| e.to_string());
+            assert!(e.is_some_and(|e| !e.contains('\n')), "{bad}");
+        }
+        assert!(conntrack_config(0, &[]).is_err());
     }
 }

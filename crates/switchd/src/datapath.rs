@@ -71,6 +71,8 @@ pub struct Options {
     /// CPUs the poll threads are pinned to, thread i to the i-th (see poll_cpus.rs);
     /// empty: not pinned.
     pub poll_cpus: Vec<usize>,
+    /// The connection table's limit and timeouts.
+    pub conntrack: switch::conntrack::CtConfig,
 }
 
 impl Default for Options {
@@ -80,6 +82,7 @@ impl Default for Options {
             spin: PollSpin::Micros(300),
             poll_threads: 0,
             poll_cpus: Vec::new(),
+            conntrack: switch::conntrack::CtConfig::default(),
         }
     }
 }
@@ -125,7 +128,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         &std::collections::hash_map::RandomState::new(),
         0x5eed_u64,
     );
-    let sw = match state::load(&state_path)? {
+    let mut sw = match state::load(&state_path)? {
         Some(s) => {
             let bridges = s.engine_config();
             let sw = Switch::restore(&bridges, seed, 0).map_err(|e| Error::State {
@@ -141,6 +144,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         }
         None => Switch::new(seed),
     };
+    sw.conntrack_mut().set_config(opts.conntrack.clone());
     let mut polls = Vec::with_capacity(threads);
     let mut links = Vec::with_capacity(threads);
     for _ in 0..threads {

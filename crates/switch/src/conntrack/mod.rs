@@ -85,6 +85,53 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
+    /// The kernel's sysctl names (`nf_conntrack_<name>_timeout`, without the
+    /// prefix and suffix) and the field each sets.
+    pub const NAMES: [&'static str; 12] = [
+        "tcp_syn_sent",
+        "tcp_syn_recv",
+        "tcp_established",
+        "tcp_fin_wait",
+        "tcp_close_wait",
+        "tcp_last_ack",
+        "tcp_time_wait",
+        "tcp_close",
+        "udp",
+        "udp_stream",
+        "icmp",
+        "generic",
+    ];
+
+    /// Sets the timeout called `name` (see [`Timeouts::NAMES`]) to `secs`.
+    pub fn set(&mut self, name: &str, secs: u64) -> Result<(), String> {
+        let ms = secs
+            .checked_mul(1000)
+            .filter(|ms| *ms > 0)
+            .ok_or_else(|| format!("conntrack timeout {name}: {secs} s is out of range"))?;
+        let f = match name {
+            "tcp_syn_sent" => &mut self.tcp_syn_sent,
+            "tcp_syn_recv" => &mut self.tcp_syn_recv,
+            "tcp_established" => &mut self.tcp_established,
+            "tcp_fin_wait" => &mut self.tcp_fin_wait,
+            "tcp_close_wait" => &mut self.tcp_close_wait,
+            "tcp_last_ack" => &mut self.tcp_last_ack,
+            "tcp_time_wait" => &mut self.tcp_time_wait,
+            "tcp_close" => &mut self.tcp_close,
+            "udp" => &mut self.udp,
+            "udp_stream" => &mut self.udp_stream,
+            "icmp" => &mut self.icmp,
+            "generic" => &mut self.generic,
+            _ => {
+                return Err(format!(
+                    "unknown conntrack timeout '{name}' (one of {})",
+                    Timeouts::NAMES.join(", ")
+                ));
+            }
+        };
+        *f = ms;
+        Ok(())
+    }
+
     fn tcp(&self, s: TcpState) -> u64 {
         match s {
             TcpState::SynSent | TcpState::SynSent2 => self.tcp_syn_sent,

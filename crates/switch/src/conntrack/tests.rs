@@ -339,3 +339,27 @@ fn marks_are_set_under_a_mask_and_read_back() {
     let back = udp("10.0.0.6", "10.0.0.5", 2, 1);
     assert_eq!(c.track(parse(&back).as_ref(), 1, 3).mark, 1);
 }
+
+#[test]
+fn timeouts_are_set_by_the_kernels_names() {
+    let mut t = Timeouts::default();
+    t.set("tcp_established", 3600).unwrap();
+    t.set("udp", 10).unwrap();
+    assert_eq!(t.tcp_established, 3_600_000);
+    assert_eq!(t.udp, 10_000);
+    for name in Timeouts::NAMES {
+        assert!(Timeouts::default().set(name, 1).is_ok(), "{name}");
+    }
+    assert!(t.set("tcp_bogus", 1).unwrap_err().contains("unknown"));
+    assert!(t.set("udp", 0).is_err());
+    // A shorter timeout applies to connections from then on.
+    let mut c = Conntrack::new(
+        CtConfig {
+            timeouts: t,
+            ..CtConfig::default()
+        },
+        3,
+    );
+    pass(&mut c, &udp("10.0.0.5", "10.0.0.6", 1, 2), 1, 0, true);
+    assert_eq!(c.dump(None, 0)[0].expires_in, 10 * S);
+}
