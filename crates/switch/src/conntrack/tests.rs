@@ -55,10 +55,13 @@ fn tcp_handshake_data_and_close_in_both_directions() {
     // The server closes first.
     pass(&mut c, &tcp(b, a, 22, 40000, FIN | ACK), 1, 40, false);
     assert_eq!(c.dump(None, 40)[0].tcp_state, Some("FIN_WAIT"));
+    assert_eq!(c.dump(None, 40)[0].expires_in, 120 * S);
     pass(&mut c, &tcp(a, b, 40000, 22, ACK), 1, 50, false);
     assert_eq!(c.dump(None, 50)[0].tcp_state, Some("CLOSE_WAIT"));
+    assert_eq!(c.dump(None, 50)[0].expires_in, 60 * S);
     pass(&mut c, &tcp(a, b, 40000, 22, FIN | ACK), 1, 60, false);
     assert_eq!(c.dump(None, 60)[0].tcp_state, Some("LAST_ACK"));
+    assert_eq!(c.dump(None, 60)[0].expires_in, 30 * S);
     assert_eq!(
         pass(&mut c, &tcp(b, a, 22, 40000, ACK), 1, 70, false),
         TRK | EST | RPL
