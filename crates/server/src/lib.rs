@@ -55,9 +55,7 @@ impl AppState {
         let url = match &config.database_url {
             Some(url) => url.clone(),
             None => {
-                std::fs::create_dir_all(&config.state_dir).map_err(|e| {
-                    ServerError::Io(format!("creating {}", config.state_dir.display()), e)
-                })?;
+                private_files(&config.state_dir)?;
                 Store::sqlite_url(&config.state_dir)
             }
         };
@@ -69,6 +67,35 @@ impl AppState {
         let generated = identity::bootstrap::bootstrap(&state).await?;
         Ok((state, generated))
     }
+}
+
+/// The state dir, mode 0700, and the SQLite database in it, mode 0600 (made
+/// empty when new: SQLite gives its WAL and shared-memory files the database's
+/// mode). It holds password hashes and tokens' digests: no one else reads it.
+fn private_files(dir: &std::path::Path) -> Result<(), ServerError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |what: &str, p: &std::path::Path| {
+        let w = format!("{what} {}", p.display());
+        move |e| ServerError::Io(w, e)
+    };
+    std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(io("setting the mode of", dir))?;
+    let db = dir.join("neutrino.db");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&db)
+        .map_err(io("creating", &db))?;
+    for f in ["neutrino.db", "neutrino.db-wal", "neutrino.db-shm"] {
+        let p = dir.join(f);
+        if p.exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                .map_err(io("setting the mode of", &p))?;
+        }
+    }
+    Ok(())
 }
 
 /// The whole HTTP API: identity at `/v3`, the network API at `/` and `/v2.0/…`.

@@ -145,6 +145,31 @@ async fn identity(b: &Backend) {
     let usera = usera.expect("token");
     assert_eq!(v["token"]["roles"][0]["name"], "member");
 
+    // A user sees only their own token: GET, HEAD and DELETE of the admin's
+    // token say 403 alike (HEAD is no validity oracle); their own is 200.
+    for m in [Method::GET, Method::HEAD, Method::DELETE] {
+        let (s, _, _) = api
+            .call(
+                m.clone(),
+                "/v3/auth/tokens",
+                Some(&usera),
+                None,
+                &[("x-subject-token", &admin)],
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{m}");
+    }
+    let (s, _, _) = api
+        .call(
+            Method::HEAD,
+            "/v3/auth/tokens",
+            Some(&usera),
+            None,
+            &[("x-subject-token", &usera)],
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
     // A member may not manage identity.
     let (s, v) = api
         .post(&usera, "/v3/projects", json!({"project": {"name": "X"}}))

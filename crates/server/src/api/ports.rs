@@ -336,6 +336,39 @@ async fn check_device(
     Ok(())
 }
 
+/// Neutron's policy for a port on a network the caller does not own (another
+/// project's shared network): no address of its choosing (it could take the
+/// gateway, or a neighbour's), no MAC of its choosing, no port security switch
+/// and no allowed address pairs (`*_port:fixed_ips:ip_address`,
+/// `*_port:mac_address`, `*_port:port_security_enabled`,
+/// `*_port:allowed_address_pairs`: the network's owner or the admin).
+fn check_network_owner_only(
+    ctx: &Ctx,
+    network: &Network,
+    a: &Attrs,
+    action: &str,
+    fixed: Option<&[IpRequest]>,
+) -> ApiResult<()> {
+    if ctx.is_admin() || network.project_id == ctx.project_id() {
+        return Ok(());
+    }
+    if fixed.is_some_and(|f| f.iter().any(|r| r.ip_address.is_some())) {
+        return Err(ApiError::forbidden(&format!(
+            "{action}:fixed_ips:ip_address"
+        )));
+    }
+    for key in [
+        "mac_address",
+        "port_security_enabled",
+        "allowed_address_pairs",
+    ] {
+        if a.has(key) {
+            return Err(ApiError::forbidden(&format!("{action}:{key}")));
+        }
+    }
+    Ok(())
+}
+
 /// Checks requested security groups exist and belong to the port's project.
 async fn check_groups(tx: &mut Tx, ctx: &Ctx, project: &str, ids: &[String]) -> ApiResult<()> {
     for id in ids {
@@ -360,6 +393,8 @@ pub async fn create(
         .str("network_id")?
         .ok_or_else(|| ApiError::invalid("Invalid input for operation: network_id is required."))?;
     let network = super::networks::visible(&state, &ctx, &network_id).await?;
+    let fixed = a.list("fixed_ips")?.map(parse_fixed_ips).transpose()?;
+    check_network_owner_only(&ctx, &network, &a, "create_port", fixed.as_deref())?;
     let mac = match a.str("mac_address")? {
         Some(m) => Some(ipam::normalize_mac(&m).ok_or_else(|| {
             ApiError::invalid(format!(
@@ -368,7 +403,6 @@ pub async fn create(
         })?),
         None => None,
     };
-    let fixed = a.list("fixed_ips")?.map(parse_fixed_ips).transpose()?;
     let owner = a.str("device_owner")?.unwrap_or_default();
     let port_security = a
         .bool("port_security_enabled")?
@@ -452,6 +486,9 @@ pub async fn update(
     let p = retry!({
         let mut tx = state.store.write().await?;
         let mut p: Port = fetch_writable(&mut tx, &ctx, &headers, &id, "update_port").await?;
+        if let Some(network) = tx.get::<Network>(&p.network_id).await? {
+            check_network_owner_only(&ctx, &network, &a, "update_port", fixed.as_deref())?;
+        }
         let server_port = dhcp_port::is_server_port_in(&mut tx, &p).await?;
         if server_port {
             dhcp_port::check_update(&p, |k| a.has(k))?;

@@ -2,6 +2,7 @@
 //! validation and revocation. Tokens are random 256-bit ids kept in the store, so
 //! every server on a shared database accepts them.
 
+use super::Ctx;
 use super::{KsCtx, base_url, password};
 use crate::AppState;
 use crate::docs::StoredAssignment;
@@ -260,19 +261,31 @@ async fn subject(state: &AppState, headers: &HeaderMap) -> ApiResult<(String, To
     Ok((id, token))
 }
 
-/// `GET /v3/auth/tokens`: validates X-Subject-Token.
-pub async fn validate(
-    State(state): State<AppState>,
-    KsCtx(ctx): KsCtx,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (id, token) = subject(&state, &headers).await?;
+/// X-Subject-Token, when the caller may see it: the admin any token, a user only
+/// their own (403 otherwise, for GET, HEAD and DELETE alike: HEAD must not say
+/// more than GET does about someone else's token).
+async fn own_subject(
+    state: &AppState,
+    ctx: &Ctx,
+    headers: &HeaderMap,
+) -> ApiResult<(String, Token)> {
+    let (id, token) = subject(state, headers).await?;
     if !ctx.is_admin() && token.user.id != ctx.token.user.id {
         return Err(ApiError::keystone(
             StatusCode::FORBIDDEN,
             "You are not authorized to perform the requested action.",
         ));
     }
+    Ok((id, token))
+}
+
+/// `GET /v3/auth/tokens`: validates X-Subject-Token.
+pub async fn validate(
+    State(state): State<AppState>,
+    KsCtx(ctx): KsCtx,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (id, token) = own_subject(&state, &ctx, &headers).await?;
     let mut resp = Json(token_body(&state, &headers, &token)).into_response();
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-subject-token", v);
@@ -283,10 +296,10 @@ pub async fn validate(
 /// `HEAD /v3/auth/tokens`.
 pub async fn check(
     State(state): State<AppState>,
-    KsCtx(_ctx): KsCtx,
+    KsCtx(ctx): KsCtx,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    subject(&state, &headers).await?;
+    own_subject(&state, &ctx, &headers).await?;
     Ok(StatusCode::OK)
 }
 
@@ -296,13 +309,7 @@ pub async fn revoke(
     KsCtx(ctx): KsCtx,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let (id, token) = subject(&state, &headers).await?;
-    if !ctx.is_admin() && token.user.id != ctx.token.user.id {
-        return Err(ApiError::keystone(
-            StatusCode::FORBIDDEN,
-            "You are not authorized to perform the requested action.",
-        ));
-    }
+    let (id, _) = own_subject(&state, &ctx, &headers).await?;
     state.store.delete_token(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
