@@ -56,10 +56,41 @@ pub fn host_range(net: &IpNet) -> Option<(u128, u128)> {
     let hi = to_u128(net.broadcast());
     let (lo, hi) = match net {
         IpNet::V4(n) if n.prefix_len() >= 31 => (lo, hi),
-        IpNet::V4(_) => (lo + 1, hi.checked_sub(1)?),
-        IpNet::V6(_) => (lo + 1, hi),
+        IpNet::V4(_) => (lo.checked_add(1)?, hi.checked_sub(1)?),
+        IpNet::V6(_) => (lo.checked_add(1)?, hi),
     };
     (lo <= hi).then_some((lo, hi))
+}
+
+/// Why `net` cannot be a subnet, if it cannot: the whole address space, a single
+/// address (no host address for a port), or a range that is not unicast for
+/// hosts (loopback, multicast, link-local, the IPv4 broadcast, unspecified).
+pub fn unusable_subnet(net: &IpNet) -> Option<String> {
+    let bad = |why: &str| Some(format!("{net} is {why} and cannot be a subnet"));
+    if net.prefix_len() == 0 {
+        return bad("the whole address space");
+    }
+    if host_range(net).is_none() || net.prefix_len() == net.max_prefix_len() {
+        return bad("a single address");
+    }
+    match net.network() {
+        IpAddr::V4(a) if a.is_loopback() => bad("loopback"),
+        IpAddr::V4(a) if a.is_multicast() || a.is_broadcast() || u32::from(a) >= 0xf000_0000 => {
+            bad("multicast or reserved")
+        }
+        IpAddr::V4(a) if a.is_link_local() => bad("link-local"),
+        IpAddr::V4(a) if a.is_unspecified() => bad("unspecified"),
+        IpAddr::V6(a) if a.is_loopback() || a.is_unspecified() => bad("loopback or unspecified"),
+        IpAddr::V6(a) if a.is_multicast() => bad("multicast"),
+        IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80 => bad("link-local"),
+        _ => None,
+    }
+}
+
+/// Whether `ip` may be a host's address on `net` (not its network address nor,
+/// for IPv4, its broadcast address).
+pub fn is_host_address(net: &IpNet, ip: IpAddr) -> bool {
+    host_range(net).is_some_and(|(lo, hi)| (lo..=hi).contains(&to_u128(ip)))
 }
 
 /// Default allocation pools: the host range minus the gateway.
@@ -119,8 +150,8 @@ pub fn normalize_mac(s: &str) -> Option<String> {
         }
         out.push(u8::from_str_radix(p, 16).ok()?);
     }
-    if out[0] & 1 == 1 {
-        return None; // multicast
+    if out[0] & 1 == 1 || out.iter().all(|b| *b == 0) {
+        return None; // multicast, or all zero: no NIC's address
     }
     Some(
         out.iter()
@@ -133,6 +164,63 @@ pub fn normalize_mac(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subnets_must_have_hosts_and_be_unicast() {
+        for bad in [
+            "0.0.0.0/0",
+            "::/0",
+            "255.255.255.255/32",
+            "10.0.0.1/32",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128",
+            "fe80::/64",
+            "127.0.0.0/8",
+            "224.0.0.0/24",
+            "ff02::/64",
+            "169.254.0.0/16",
+        ] {
+            assert!(unusable_subnet(&net(bad)).is_some(), "{bad}");
+        }
+        for ok in [
+            "10.0.0.0/24",
+            "10.0.0.0/30",
+            "2001:db8::/64",
+            "fd00::/126",
+            "192.168.1.0/31",
+        ] {
+            assert_eq!(unusable_subnet(&net(ok)), None, "{ok}");
+        }
+        // No overflow at the top of the address space.
+        assert_eq!(
+            host_range(&net("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128")),
+            None
+        );
+        let n = net("10.0.0.0/24");
+        assert!(!is_host_address(
+            &n,
+            "10.0.0.0"
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        ));
+        assert!(!is_host_address(
+            &n,
+            "10.0.0.255"
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        ));
+        assert!(is_host_address(
+            &n,
+            "10.0.0.1"
+                .parse()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        ));
+        assert_eq!(normalize_mac("00:00:00:00:00:00"), None);
+        assert_eq!(normalize_mac("01:00:5e:00:00:01"), None);
+        assert_eq!(
+            normalize_mac("FA:16:3E:00:00:01").as_deref(),
+            Some("fa:16:3e:00:00:01")
+        );
+    }
 
     fn net(s: &str) -> IpNet {
         s.parse().unwrap_or_else(|_| panic!("bad test cidr {s}"))

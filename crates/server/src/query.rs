@@ -142,14 +142,22 @@ pub fn collection(
     p: &ListParams,
     base: &str,
 ) -> ApiResult<Value> {
-    let mut items: Vec<Map<String, Value>> = items
+    let items: Vec<Map<String, Value>> = items
         .into_iter()
         .filter_map(|v| match v {
             Value::Object(m) => Some(m),
             _ => None,
         })
-        .filter(|m| p.matches(m))
         .collect();
+    // A sort key must be an attribute of the resource (checked on what there is).
+    if let Some(first) = items.first()
+        && let Some((k, _)) = p.sort.iter().find(|(k, _)| !first.contains_key(k))
+    {
+        return Err(ApiError::bad_request(format!(
+            "{k} is an invalid attribute for sort_keys"
+        )));
+    }
+    let mut items: Vec<Map<String, Value>> = items.into_iter().filter(|m| p.matches(m)).collect();
     items.sort_by(|a, b| {
         for (k, asc) in &p.sort {
             let o = cmp_values(a.get(k), b.get(k));

@@ -171,3 +171,142 @@ async fn the_state_is_private_and_holds_no_token() {
     let (s, _) = api.get(&admin, "/v2.0/networks").await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+/// Issue 19 item 11: what the API must refuse as invalid (400), nothing stored.
+#[tokio::test]
+async fn invalid_input_is_refused() {
+    for b in backends() {
+        let api = Api::new(&b).await;
+        let admin = api.admin().await;
+        let user = api.tenant(&admin, "TenantA", "member").await;
+        let net = api
+            .create(&user, "networks", "network", json!({"name": "n"}))
+            .await;
+        let nid = id(&net);
+        let subnet = |extra: serde_json::Value| {
+            let mut s = json!({"network_id": nid, "ip_version": 4});
+            if let (Some(o), Some(x)) = (s.as_object_mut(), extra.as_object()) {
+                o.extend(x.clone());
+            }
+            json!({ "subnet": s })
+        };
+        for (what, body) in [
+            ("0/0", subnet(json!({"cidr": "0.0.0.0/0"}))),
+            (
+                "broadcast /32",
+                subnet(json!({"cidr": "255.255.255.255/32"})),
+            ),
+            (
+                "link-local v6",
+                subnet(json!({"cidr": "fe80::/64", "ip_version": 6})),
+            ),
+            (
+                "top /128",
+                subnet(
+                    json!({"cidr": "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "ip_version": 6}),
+                ),
+            ),
+            (
+                "network address as gateway",
+                subnet(json!({"cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.0"})),
+            ),
+            (
+                "broadcast as gateway",
+                subnet(json!({"cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.255"})),
+            ),
+            (
+                "pool with the broadcast",
+                subnet(
+                    json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.200", "end": "10.0.0.255"}]}),
+                ),
+            ),
+        ] {
+            let (s, e) = api.post(&user, "/v2.0/subnets", body).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{what}: {e}");
+            assert!(e["NeutronError"]["message"].is_string(), "{what}: {e}");
+        }
+        let (_, subs) = api.get(&user, "/v2.0/subnets").await;
+        assert_eq!(subs["subnets"].as_array().map(Vec::len), Some(0));
+        let sub = api
+            .create(
+                &user,
+                "subnets",
+                "subnet",
+                json!({"network_id": nid, "cidr": "10.0.0.0/24"}),
+            )
+            .await;
+        let sid = id(&sub);
+        for (what, body) in [
+            (
+                "network address",
+                json!({"network_id": nid, "fixed_ips": [{"subnet_id": sid, "ip_address": "10.0.0.0"}]}),
+            ),
+            (
+                "broadcast address",
+                json!({"network_id": nid, "fixed_ips": [{"subnet_id": sid, "ip_address": "10.0.0.255"}]}),
+            ),
+            (
+                "zero MAC",
+                json!({"network_id": nid, "mac_address": "00:00:00:00:00:00"}),
+            ),
+            (
+                "multicast MAC",
+                json!({"network_id": nid, "mac_address": "01:00:5e:00:00:01"}),
+            ),
+            (
+                "long name",
+                json!({"network_id": nid, "name": "x".repeat(256)}),
+            ),
+            (
+                "NUL in the name",
+                json!({"network_id": nid, "name": "a\u{0}b"}),
+            ),
+            (
+                "right-to-left override",
+                json!({"network_id": nid, "name": "abc\u{202e}gpj.exe"}),
+            ),
+            (
+                "long description",
+                json!({"network_id": nid, "description": "d".repeat(1 << 20)}),
+            ),
+        ] {
+            let (s, e) = api
+                .post(&user, "/v2.0/ports", json!({ "port": body }))
+                .await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{what}: {e}");
+        }
+        let (s, _) = api
+            .post(
+                &user,
+                "/v2.0/ports",
+                json!({"port": {"network_id": nid, "name": "x".repeat(255)}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "255 characters are fine");
+        // An unknown sort key is a 400, a known one sorts.
+        let (s, e) = api
+            .get(&user, "/v2.0/ports?sort_key=bogus&sort_dir=asc")
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+        let (s, _) = api
+            .get(&user, "/v2.0/ports?sort_key=name&sort_dir=desc")
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        // A user's default project must exist.
+        let (_, users) = api.get(&admin, "/v3/users?name=TenantA-user").await;
+        let uid = users["users"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (s, e, _) = api
+            .call(
+                axum::http::Method::PATCH,
+                &format!("/v3/users/{uid}"),
+                Some(&admin),
+                Some(json!({"user": {"default_project_id": "no-such-project"}})),
+                &[],
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    }
+}

@@ -21,6 +21,31 @@ fn invalid_attr(key: &str, v: &Value, what: &str) -> ApiError {
     ))
 }
 
+/// Neutron's limit on names and descriptions.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// A name or description: at most 255 characters, no control characters (NUL,
+/// escapes) and no bidirectional overrides (text that shows other than it reads).
+pub fn check_text(key: &str, s: &str) -> ApiResult<()> {
+    let n = s.chars().count();
+    if n > MAX_NAME_LEN {
+        return Err(ApiError::invalid(format!(
+            "Invalid input for {key}. Reason: '{}...' exceeds maximum length of {MAX_NAME_LEN}.",
+            s.chars().take(20).collect::<String>()
+        )));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err(ApiError::invalid(format!(
+            "Invalid input for {key}. Reason: it contains the character U+{:04X}.",
+            u32::from(c)
+        )));
+    }
+    Ok(())
+}
+
 impl Attrs {
     pub fn from_body(body: &Bytes, key: &str) -> ApiResult<Attrs> {
         if body.is_empty() {
@@ -30,7 +55,14 @@ impl Attrs {
             .map_err(|_| ApiError::bad_request("Malformed request body"))?;
         match v {
             Value::Object(mut m) => match m.remove(key) {
-                Some(Value::Object(attrs)) => Ok(Attrs(attrs)),
+                Some(Value::Object(attrs)) => {
+                    for k in ["name", "description"] {
+                        if let Some(Value::String(s)) = attrs.get(k) {
+                            check_text(k, s)?;
+                        }
+                    }
+                    Ok(Attrs(attrs))
+                }
                 _ => Err(ApiError::bad_request(format!(
                     "Unable to find '{key}' in request body"
                 ))),

@@ -121,7 +121,7 @@ pub async fn allocate_ips(
             .map_err(|_| ApiError::invalid(format!("subnet {} has a bad cidr", subnet.id)))?;
         let ip = match ip {
             Some(ip) => {
-                if !net.contains(&ip) {
+                if !net.contains(&ip) || !ipam::is_host_address(&net, ip) {
                     return Err(ApiError::invalid(format!(
                         "Invalid input for operation: IP address {ip} is not a valid IP for the specified subnet."
                     )));

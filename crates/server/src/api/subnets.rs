@@ -119,8 +119,8 @@ fn parse_pools(
                 ))
             })
         };
-        let start = parse_ip_in(net, get("start")?, "allocation_pools")?;
-        let end = parse_ip_in(net, get("end")?, "allocation_pools")?;
+        let start = host_ip_in(net, get("start")?, "allocation_pools")?;
+        let end = host_ip_in(net, get("end")?, "allocation_pools")?;
         let (s, e) = (ipam::to_u128(start), ipam::to_u128(end));
         if s > e {
             return Err(ApiError::invalid(format!(
@@ -207,8 +207,26 @@ fn parse_routes(items: Vec<Value>) -> ApiResult<Vec<HostRoute>> {
 }
 
 fn parse_cidr(cidr: &str) -> ApiResult<IpNet> {
-    ipam::parse_cidr(cidr)
-        .map_err(|e| ApiError::invalid(format!("Invalid input for cidr. Reason: {e}.")))
+    let net = ipam::parse_cidr(cidr)
+        .map_err(|e| ApiError::invalid(format!("Invalid input for cidr. Reason: {e}.")))?;
+    if let Some(why) = ipam::unusable_subnet(&net) {
+        return Err(ApiError::invalid(format!(
+            "Invalid input for cidr. Reason: {why}."
+        )));
+    }
+    Ok(net)
+}
+
+/// An address of the subnet a host may hold: not the network address nor the
+/// IPv4 broadcast address.
+fn host_ip_in(net: &IpNet, s: &str, what: &str) -> ApiResult<IpAddr> {
+    let ip = parse_ip_in(net, s, what)?;
+    if !ipam::is_host_address(net, ip) {
+        return Err(ApiError::invalid(format!(
+            "Invalid input for {what}. Reason: {ip} is the network or broadcast address of {net}."
+        )));
+    }
+    Ok(ip)
 }
 
 pub async fn create(
@@ -245,7 +263,7 @@ pub async fn create(
     let gateway = match a.nullable_str("gateway_ip")? {
         None => ipam::default_gateway(&net),
         Some(None) => None,
-        Some(Some(g)) => Some(parse_ip_in(&net, &g, "gateway_ip")?),
+        Some(Some(g)) => Some(host_ip_in(&net, &g, "gateway_ip")?),
     };
     let pools = match a.list("allocation_pools")? {
         Some(items) if !items.is_empty() => parse_pools(&net, &items, gateway)?,
@@ -337,7 +355,7 @@ pub async fn update(
     if let Some(g) = a.nullable_str("gateway_ip")? {
         let new = match g {
             None => None,
-            Some(g) => Some(parse_ip_in(&net, &g, "gateway_ip")?.to_string()),
+            Some(g) => Some(host_ip_in(&net, &g, "gateway_ip")?.to_string()),
         };
         if new != s.gateway_ip
             && let Some(old) = &s.gateway_ip

@@ -173,6 +173,9 @@ pub async fn update(
         u.description = Some(v);
     }
     if let Some(v) = opt_str(&m, "default_project_id")? {
+        if tx.get::<Project>(&v).await?.is_none() {
+            return Err(not_found("project", &v));
+        }
         u.default_project_id = Some(v);
     }
     if let Some(v) = opt_bool(&m, "enabled")? {
