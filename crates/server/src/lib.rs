@@ -99,6 +99,7 @@ fn private_files(dir: &std::path::Path) -> Result<(), ServerError> {
 }
 
 /// The whole HTTP API: identity at `/v3`, the network API at `/` and `/v2.0/…`.
+/// Every error answer is a JSON error body (see [`error_bodies`]).
 pub fn router(state: AppState) -> axum::Router {
     axum::Router::new()
         .merge(identity::routes())
@@ -106,6 +107,65 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(agent_api::routes())
         .fallback(api::not_found)
         .with_state(state)
+        .layer(axum::middleware::from_fn(error_bodies))
+}
+
+/// Errors that axum and hyper answer on their own (405 for a method a path does
+/// not take, 413 for a body over the limit, 400/415/422 for a body the JSON
+/// extractor refuses) come as plain text: they are re-answered as Neutron's error
+/// body (Keystone's under `/v3`), with the same status and the text as message.
+async fn error_bodies(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header::CONTENT_TYPE;
+    use axum::response::IntoResponse;
+    let keystone = req.uri().path().starts_with("/v3");
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let json = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return resp;
+    }
+    let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text
+    };
+    // Neutron and Keystone answer a body they cannot take with 400.
+    let status = if status == axum::http::StatusCode::UNPROCESSABLE_ENTITY {
+        axum::http::StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    let err = if keystone {
+        error::ApiError::keystone(status, message)
+    } else {
+        let kind = match status.as_u16() {
+            400 | 422 => "HTTPBadRequest",
+            404 => "HTTPNotFound",
+            405 => "HTTPMethodNotAllowed",
+            413 => "HTTPRequestEntityTooLarge",
+            414 => "HTTPRequestURITooLong",
+            415 => "HTTPUnsupportedMediaType",
+            _ => "HTTPError",
+        };
+        error::ApiError::new(status, kind, message)
+    };
+    let mut out = err.into_response();
+    if let Some(a) = allow {
+        out.headers_mut().insert(axum::http::header::ALLOW, a);
+    }
+    out
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.

@@ -310,3 +310,46 @@ async fn invalid_input_is_refused() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
     }
 }
+
+/// Issue 19 item 10: the errors axum makes itself are JSON error bodies too.
+#[tokio::test]
+async fn every_error_is_a_json_error_body() {
+    use axum::http::Method;
+    let api = Api::new(&Backend::Sqlite).await;
+    let admin = api.admin().await;
+    // 405: a method the path does not take.
+    let (s, v, h) = api
+        .call(Method::PATCH, "/v2.0/networks", Some(&admin), None, &[])
+        .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(err_type(&v), "HTTPMethodNotAllowed", "{v}");
+    assert!(h.get("allow").is_some());
+    // Keystone's body under /v3.
+    let (s, v, _) = api
+        .call(Method::PATCH, "/v3/auth/tokens", Some(&admin), None, &[])
+        .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(v["error"]["code"], 405, "{v}");
+    // 413: a body over the limit.
+    let big = json!({"network": {"name": "n", "description": "x".repeat(3 << 20)}});
+    let (s, v) = api.post(&admin, "/v2.0/networks", big).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(err_type(&v), "HTTPRequestEntityTooLarge", "{v}");
+    // The agents' API: a body its JSON extractor refuses.
+    let (s, v) = api
+        .post(&admin, "/agent-api/v1/agents", json!({"host": 5}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["NeutronError"]["message"].is_string(), "{v}");
+    let (s, v, _) = api
+        .call(
+            Method::PUT,
+            "/agent-api/v1/hosts/h/port-status",
+            Some(&admin),
+            None,
+            &[],
+        )
+        .await;
+    assert!(s.is_client_error(), "{s}");
+    assert!(v["NeutronError"]["message"].is_string(), "{v}");
+}
