@@ -78,6 +78,10 @@ pub struct Token {
     /// `expires_at` in whole seconds since the Unix epoch (truncated), for
     /// purging old rows; the refusal itself compares `expires_at`.
     pub expires_unix: i64,
+    /// A digest of the user's password hash when the token was issued: a
+    /// password change ends the token.
+    #[serde(default)]
+    pub secret_tag: String,
 }
 
 impl Token {

@@ -35,6 +35,9 @@ use tokio::net::TcpListener;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+    /// Tokens found still good, with the store revision they were checked at
+    /// (see `identity::context::still_valid`).
+    pub(crate) checked_tokens: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +66,7 @@ impl AppState {
         let state = AppState {
             store,
             config: Arc::new(config),
+            checked_tokens: Arc::default(),
         };
         let generated = identity::bootstrap::bootstrap(&state).await?;
         Ok((state, generated))

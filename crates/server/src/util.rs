@@ -22,6 +22,17 @@ pub fn token_expired(t: &model::Token) -> bool {
     }
 }
 
+/// What a token keeps of its user's password hash: a short digest, so that a
+/// password change can end the tokens issued before it.
+pub fn secret_tag(password_hash: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(password_hash.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A random secret of `n` letters and digits.
 pub fn random_secret(n: usize) -> String {
     const CHARS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
@@ -57,6 +68,7 @@ mod tests {
             issued_at: String::new(),
             expires_at: expires.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
             expires_unix: expires.timestamp(),
+            secret_tag: String::new(),
         }
     }
 

@@ -353,3 +353,89 @@ async fn every_error_is_a_json_error_body() {
     assert!(s.is_client_error(), "{s}");
     assert!(v["NeutronError"]["message"].is_string(), "{v}");
 }
+
+/// Issue 19 item 4: a token ends with what it stands for: its user deleted or
+/// disabled (no renewal either), its role revoked, its user's password changed,
+/// its project deleted.
+#[tokio::test]
+async fn tokens_end_with_what_they_stand_for() {
+    use axum::http::Method;
+    for b in backends() {
+        let api = Api::new(&b).await;
+        let admin = api.admin().await;
+        // (project name, what ends the token)
+        for what in ["role", "password", "disabled", "project", "user"] {
+            let name = format!("T-{what}");
+            let token = api.tenant(&admin, &name, "member").await;
+            let (s, _) = api.get(&token, "/v2.0/networks").await;
+            assert_eq!(s, StatusCode::OK, "{what}: the token works at first");
+            let (_, users) = api
+                .get(&admin, &format!("/v3/users?name={name}-user"))
+                .await;
+            let uid = users["users"][0]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let (_, projects) = api.get(&admin, &format!("/v3/projects?name={name}")).await;
+            let pid = projects["projects"][0]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let (_, roles) = api.get(&admin, "/v3/roles?name=member").await;
+            let rid = roles["roles"][0]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let patch = |body: serde_json::Value| {
+                let path = format!("/v3/users/{uid}");
+                let admin = admin.clone();
+                let api = &api;
+                async move {
+                    api.call(Method::PATCH, &path, Some(&admin), Some(body), &[])
+                        .await
+                        .0
+                }
+            };
+            let s = match what {
+                "role" => {
+                    api.call(
+                        Method::DELETE,
+                        &format!("/v3/projects/{pid}/users/{uid}/roles/{rid}"),
+                        Some(&admin),
+                        None,
+                        &[],
+                    )
+                    .await
+                    .0
+                }
+                "password" => patch(json!({"user": {"password": "another-one"}})).await,
+                "disabled" => patch(json!({"user": {"enabled": false}})).await,
+                "project" => api.delete(&admin, &format!("/v3/projects/{pid}")).await.0,
+                _ => api.delete(&admin, &format!("/v3/users/{uid}")).await.0,
+            };
+            assert!(s.is_success(), "{what}: {s}");
+            let (s, _) = api.get(&token, "/v2.0/networks").await;
+            assert_eq!(
+                s,
+                StatusCode::UNAUTHORIZED,
+                "{what}: the old token still works"
+            );
+            // No renewal with the token method either.
+            let (s, _, _) = api
+                .call(
+                    Method::POST,
+                    "/v3/auth/tokens",
+                    None,
+                    Some(json!({"auth": {"identity": {"methods": ["token"], "token": {"id": token}}}})),
+                    &[],
+                )
+                .await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{what}: renewed");
+        }
+        // A new password logs in.
+        let (s, _, _) = api
+            .token_for("T-password-user", "another-one", "T-password")
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+}

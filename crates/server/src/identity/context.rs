@@ -61,10 +61,62 @@ pub(crate) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Ctx,
         .token(id.trim())
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    if crate::util::token_expired(&token) {
+    if crate::util::token_expired(&token) || !still_valid_cached(state, id.trim(), &token).await? {
         return Err(ApiError::unauthorized());
     }
     Ok(Ctx { token })
+}
+
+/// Tokens checked at a revision are not checked again until the store changes.
+const CHECKED_TOKENS_MAX: usize = 100_000;
+
+/// [`still_valid`], remembered per token until the store's revision moves (any
+/// change of users, projects, roles or passwords moves it).
+async fn still_valid_cached(state: &AppState, id: &str, t: &Token) -> Result<bool, ApiError> {
+    let revision = state.store.revision().await?;
+    let seen = state
+        .checked_tokens
+        .lock()
+        .ok()
+        .and_then(|m| m.get(id).copied());
+    if seen == Some(revision) {
+        return Ok(true);
+    }
+    let ok = still_valid(state, t).await?;
+    if ok && let Ok(mut m) = state.checked_tokens.lock() {
+        if m.len() >= CHECKED_TOKENS_MAX {
+            m.clear();
+        }
+        m.insert(id.to_string(), revision);
+    }
+    Ok(ok)
+}
+
+/// Whether what a token stands for still holds, as Keystone's revocation events
+/// would have it: its user exists, is enabled and has the password it had when
+/// the token was issued; its project exists and is enabled; and every role the
+/// token carries is still the user's on that project.
+pub(crate) async fn still_valid(state: &AppState, t: &Token) -> Result<bool, ApiError> {
+    let Some(user) = state.store.get::<model::User>(&t.user.id).await? else {
+        return Ok(false);
+    };
+    if !user.enabled {
+        return Ok(false);
+    }
+    let hash = state
+        .store
+        .password_hash(&user.id)
+        .await?
+        .unwrap_or_default();
+    if crate::util::secret_tag(&hash) != t.secret_tag {
+        return Ok(false);
+    }
+    match state.store.get::<model::Project>(&t.project_id).await? {
+        Some(p) if p.enabled => {}
+        _ => return Ok(false),
+    }
+    let now = super::tokens::roles_of(state, &user.id, &t.project_id).await?;
+    Ok(t.roles.iter().all(|r| now.iter().any(|n| n.id == r.id)))
 }
 
 impl FromRequestParts<AppState> for Ctx {

@@ -180,7 +180,9 @@ pub async fn issue(
             .and_then(Value::as_str)
             .ok_or_else(|| bad("Expecting to find id in token"))?;
         let old = state.store.token(id).await?.ok_or_else(unauthorized)?;
-        if token_expired(&old) {
+        // A disabled user, a changed password, a revoked role or a removed
+        // project ends the renewal too.
+        if token_expired(&old) || !super::context::still_valid(&state, &old).await? {
             return Err(unauthorized());
         }
         let user = state
@@ -232,6 +234,13 @@ pub async fn issue(
         issued_at: now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
         expires_at: expires.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
         expires_unix: expires.timestamp(),
+        secret_tag: crate::util::secret_tag(
+            &state
+                .store
+                .password_hash(&user.id)
+                .await?
+                .unwrap_or_default(),
+        ),
     };
     let id = new_token_id();
     state.store.put_token(&id, &token).await?;
@@ -255,7 +264,7 @@ async fn subject(state: &AppState, headers: &HeaderMap) -> ApiResult<(String, To
     let not_found =
         || ApiError::keystone(StatusCode::NOT_FOUND, format!("Could not find token: {id}"));
     let token = state.store.token(&id).await?.ok_or_else(not_found)?;
-    if token_expired(&token) {
+    if token_expired(&token) || !super::context::still_valid(state, &token).await? {
         return Err(not_found());
     }
     Ok((id, token))
