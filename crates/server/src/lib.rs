@@ -38,6 +38,8 @@ pub struct AppState {
     /// Tokens found still good, with the store revision they were checked at
     /// (see `identity::context::still_valid`).
     pub(crate) checked_tokens: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    /// Failed logins per user name and per source (see `identity::lockout`).
+    pub(crate) lockout: Arc<identity::lockout::Lockout>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             checked_tokens: Arc::default(),
+            lockout: Arc::default(),
         };
         let generated = identity::bootstrap::bootstrap(&state).await?;
         Ok((state, generated))
@@ -187,10 +190,13 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Io("local address".into(), e))?;
     tracing::info!(%local, backend = ?state.store.backend(), "neutrino server listening");
     let store = state.store.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| ServerError::Io("serving".into(), e))?;
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| ServerError::Io("serving".into(), e))?;
     store.close().await;
     Ok(())
 }

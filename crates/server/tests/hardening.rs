@@ -439,3 +439,37 @@ async fn tokens_end_with_what_they_stand_for() {
         assert_eq!(s, StatusCode::CREATED);
     }
 }
+
+/// Issue 19 item 8: wrong passwords past the limit lock the name out for the
+/// window, even for the right password; other users log in as before.
+#[tokio::test]
+async fn failed_logins_lock_the_name_out() {
+    let api = Api::new(&Backend::Sqlite).await;
+    let admin = api.admin().await;
+    api.tenant(&admin, "Victim", "member").await;
+    api.tenant(&admin, "Other", "member").await;
+    for i in 0..server::identity::lockout::PER_USER {
+        let (s, _, _) = api.token_for("Victim-user", "guess", "Victim").await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let (s, _, v) = api.token_for("Victim-user", "password", "Victim").await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "the right password got in: {v}"
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Too many failed logins")),
+        "{v}"
+    );
+    let (s, _, _) = api.token_for("Other-user", "password", "Other").await;
+    assert_eq!(s, StatusCode::CREATED);
+    // Made-up names are counted and locked the same way (no telling them apart).
+    for _ in 0..server::identity::lockout::PER_USER {
+        api.token_for("nobody", "guess", "Victim").await;
+    }
+    let (_, _, v) = api.token_for("nobody", "guess", "Victim").await;
+    assert!(v.to_string().contains("Too many failed logins"), "{v}");
+}

@@ -6,6 +6,7 @@ pub mod bootstrap;
 mod common;
 mod context;
 mod discovery;
+pub mod lockout;
 pub mod password;
 mod projects;
 mod roles;

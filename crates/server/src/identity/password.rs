@@ -1,7 +1,16 @@
 //! Password hashing with argon2 (PHC strings), off the async threads.
+//!
+//! Each hash takes argon2's memory (19 MiB with the default parameters) for its
+//! run. Logins need no token, so anyone can ask for hashes: at most one per core
+//! runs at a time (the others wait their turn), and verification works in memory
+//! blocks that are kept and reused, so a burst of logins neither grows the process
+//! nor keeps what it took. An unknown user costs the same time as a wrong
+//! password ([`verify_unknown`]), so names cannot be told apart by timing.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::sync::{LazyLock, Mutex};
+use tokio::sync::Semaphore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -9,9 +18,40 @@ pub enum PasswordError {
     Hash(String),
     #[error("hashing task: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("hashing gate closed")]
+    Gate,
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Hashes running at once: one per core.
+static GATE: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(cores()));
+
+/// Memory blocks for verification, kept between runs (at most one set a core).
+static BLOCKS: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Stored hashes asking for more memory than this are refused (a corrupt or
+/// planted hash must not make a login take gigabytes).
+const MAX_M_COST_KIB: u32 = 256 * 1024;
+
+/// What an unknown user's login is checked against: a hash of a random password
+/// with the default parameters, made once.
+static DUMMY: LazyLock<String> = LazyLock::new(|| {
+    let bytes: [u8; 16] = rand::random();
+    let pw: [u8; 16] = rand::random();
+    let Ok(salt) = SaltString::encode_b64(&bytes) else {
+        return String::new();
+    };
+    Argon2::default()
+        .hash_password(&pw, &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
+});
+
 pub async fn hash(password: String) -> Result<String, PasswordError> {
+    let _turn = GATE.acquire().await.map_err(|_| PasswordError::Gate)?;
     tokio::task::spawn_blocking(move || {
         let bytes: [u8; 16] = rand::random();
         let salt =
@@ -26,15 +66,83 @@ pub async fn hash(password: String) -> Result<String, PasswordError> {
 
 /// Whether `password` matches the stored PHC string (false for a corrupt hash).
 pub async fn verify(password: String, phc: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&phc)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+    let Ok(_turn) = GATE.acquire().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || verify_blocking(password.as_bytes(), &phc))
+        .await
+        .unwrap_or(false)
+}
+
+/// Spends the time of a verification for a user who does not exist; false.
+pub async fn verify_unknown(password: String) -> bool {
+    let phc = DUMMY.clone();
+    verify(password, phc).await;
+    false
+}
+
+fn verify_blocking(password: &[u8], phc: &str) -> bool {
+    let Ok(h) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (h.hash, h.salt) else {
+        return false;
+    };
+    let Ok(alg) = Algorithm::try_from(h.algorithm) else {
+        return false;
+    };
+    let version = h
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or_default();
+    let Ok(params) = Params::try_from(&h) else {
+        return false;
+    };
+    if params.m_cost() > MAX_M_COST_KIB {
+        return false;
+    }
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let a = Argon2::new(alg, version, params.clone());
+    let mut blocks = BLOCKS
+        .lock()
+        .ok()
+        .and_then(|mut v| v.pop())
+        .unwrap_or_default();
+    blocks.resize(params.block_count(), Block::default());
+    let ok = a
+        .hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..])
+        .is_ok()
+        && constant_time_eq(&out, expected.as_bytes());
+    if let Ok(mut v) = BLOCKS.lock()
+        && v.len() < cores()
+    {
+        v.push(blocks);
+    }
+    ok
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn verify_takes_the_right_password_only() {
+        let h = hash("s3cret".into()).await.unwrap_or_default();
+        assert!(verify("s3cret".into(), h.clone()).await);
+        assert!(!verify("wrong".into(), h.clone()).await);
+        assert!(!verify("s3cret".into(), "not a hash".into()).await);
+        assert!(!verify_unknown("s3cret".into()).await);
+        // Reused memory gives the same answers.
+        for _ in 0..3 {
+            assert!(verify("s3cret".into(), h.clone()).await);
+        }
+    }
 }

@@ -48,22 +48,22 @@ async fn find_domain(state: &AppState, spec: Option<&Value>) -> ApiResult<Domain
     Err(bad("Expecting to find id or name in domain"))
 }
 
-async fn find_user(state: &AppState, spec: &Value) -> ApiResult<User> {
+/// The user a password login names, if there is one.
+async fn find_user(state: &AppState, spec: &Value) -> ApiResult<Option<User>> {
     if let Some(id) = spec.get("id").and_then(Value::as_str) {
-        return state.store.get::<User>(id).await?.ok_or_else(unauthorized);
+        return Ok(state.store.get::<User>(id).await?);
     }
     let name = spec
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| bad("Expecting to find id or name in user"))?;
     let domain = find_domain(state, spec.get("domain")).await?;
-    state
+    Ok(state
         .store
         .find_by_name::<User>(name)
         .await?
         .into_iter()
-        .find(|u| u.domain_id == domain.id)
-        .ok_or_else(unauthorized)
+        .find(|u| u.domain_id == domain.id))
 }
 
 async fn find_project(state: &AppState, spec: &Value) -> ApiResult<Project> {
@@ -140,6 +140,7 @@ fn token_body(state: &AppState, headers: &HeaderMap, t: &Token) -> Value {
 /// `POST /v3/auth/tokens`.
 pub async fn issue(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -163,16 +164,50 @@ pub async fn issue(
             .get("password")
             .and_then(Value::as_str)
             .ok_or_else(|| bad("Expecting to find password in user"))?;
+        // Too many failures for this name or from this source: refused, the
+        // password unchecked.
+        let user_key = format!(
+            "user:{}/{}",
+            spec.pointer("/domain/name")
+                .or_else(|| spec.pointer("/domain/id"))
+                .and_then(Value::as_str)
+                .unwrap_or("default"),
+            spec.get("name")
+                .or_else(|| spec.get("id"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        );
+        let mut keys = vec![user_key.clone()];
+        if let Some(c) = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+            keys.push(format!("src:{}", c.0.ip()));
+        }
+        let now = std::time::Instant::now();
+        if state.lockout.locked(&keys, now) {
+            tracing::warn!(key = %user_key, "login refused: too many failures");
+            return Err(ApiError::keystone(
+                StatusCode::UNAUTHORIZED,
+                "Too many failed logins for this user or from this address; try again later.",
+            ));
+        }
+        // An unknown user, or one without a password, costs a verification too:
+        // the answer's timing does not tell which names exist.
         let user = find_user(&state, spec).await?;
-        let hash = state
-            .store
-            .password_hash(&user.id)
-            .await?
-            .ok_or_else(unauthorized)?;
-        if !user.enabled || !password::verify(pw.to_string(), hash).await {
+        let hash = match &user {
+            Some(u) => state.store.password_hash(&u.id).await?,
+            None => None,
+        };
+        let (Some(user), Some(hash)) = (user, hash) else {
+            password::verify_unknown(pw.to_string()).await;
+            state.lockout.failed(&keys, now);
+            tracing::info!("authentication failed: unknown user");
+            return Err(unauthorized());
+        };
+        if !password::verify(pw.to_string(), hash).await || !user.enabled {
+            state.lockout.failed(&keys, now);
             tracing::info!(user = %user.name, "authentication failed");
             return Err(unauthorized());
         }
+        state.lockout.succeeded(&user_key);
         (user, None)
     } else if methods.contains(&"token") {
         let id = identity
