@@ -190,15 +190,85 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Io("local address".into(), e))?;
     tracing::info!(%local, backend = ?state.store.backend(), "neutrino server listening");
     let store = state.store.clone();
-    axum::serve(
+    serve_connections(
         listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router(state),
+        Limits::default(),
+        shutdown_signal(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| ServerError::Io("serving".into(), e))?;
+    .await;
     store.close().await;
     Ok(())
+}
+
+/// What one client may hold of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; past it, new ones are closed at once (a
+    /// client holding thousands open starves no one of descriptors).
+    pub max_connections: usize,
+    /// A request's headers must arrive within this (else the connection closes).
+    pub header_timeout: std::time::Duration,
+    /// A connection lives at most this long (clients reconnect; a long poll of
+    /// the agents' API is 30 s).
+    pub lifetime: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 4096,
+            header_timeout: std::time::Duration::from_secs(10),
+            lifetime: std::time::Duration::from_secs(600),
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes: each connection
+/// with its peer address (for the login lockout), within `limits`.
+pub async fn serve_connections(
+    listener: TcpListener,
+    app: axum::Router,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "too many connections: closed");
+            drop(stream);
+            continue;
+        };
+        let app = app
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        tokio::spawn(async move {
+            let _slot = slot;
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .with_upgrades();
+            match tokio::time::timeout(limits.lifetime, conn).await {
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection"),
+                Err(_) => tracing::debug!(%peer, "connection reached its lifetime"),
+                Ok(Ok(())) => {}
+            }
+        });
+    }
 }
 
 async fn shutdown_signal() {

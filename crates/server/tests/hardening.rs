@@ -473,3 +473,64 @@ async fn failed_logins_lock_the_name_out() {
     let (_, _, v) = api.token_for("nobody", "guess", "Victim").await;
     assert!(v.to_string().contains("Too many failed logins"), "{v}");
 }
+
+/// Issue 19 item 9: a client sending half a header is cut off after the header
+/// timeout, and past the connection cap new connections are closed at once;
+/// whole requests are served as before (on loopback).
+#[tokio::test]
+async fn slow_and_greedy_clients_are_cut_off() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let api = Api::new(&Backend::Sqlite).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("loopback listener");
+    let addr = listener.local_addr().expect("address");
+    let limits = server::Limits {
+        max_connections: 3,
+        header_timeout: Duration::from_millis(500),
+        lifetime: Duration::from_secs(30),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = api.router.clone();
+    let srv = tokio::spawn(server::serve_connections(listener, app, limits, async {
+        let _ = stopped.await;
+    }));
+    // Half a header, then nothing: closed within the timeout (read gives EOF).
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"GET /v2.0/networks HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 256];
+    let r = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf)).await;
+    assert!(
+        matches!(r, Ok(Ok(_))),
+        "the half-header connection was not closed: {r:?}"
+    );
+    // Three idle connections hold the slots; a fourth is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut extra = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = extra.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let r = tokio::time::timeout(Duration::from_secs(2), extra.read(&mut buf)).await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "over the cap: {r:?}");
+    // Once they time out, a whole request is served.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut ok = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    ok.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut text = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), ok.read_to_end(&mut text)).await;
+    assert!(
+        String::from_utf8_lossy(&text).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&text)
+    );
+    let _ = stop.send(());
+    let _ = srv.await;
+}
