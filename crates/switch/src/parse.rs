@@ -456,7 +456,17 @@ fn parse_action(tok: &str, ports: &dyn PortNames) -> Result<Action, ParseError> 
             }
             Action::ModVlanPcp(n as u8)
         }
-        ("push_vlan", a) => Action::PushVlan(u16_of("push_vlan", need(a, tok)?)?),
+        ("push_vlan", a) => {
+            let v = need(a, tok)?;
+            match u16_of("push_vlan", v)? {
+                t @ (0x8100 | 0x88a8) => Action::PushVlan(t),
+                _ => {
+                    return err(format!(
+                        "push_vlan takes a VLAN ethertype (0x8100 or 0x88a8), not '{v}'"
+                    ));
+                }
+            }
+        }
         ("set_tunnel" | "set_tunnel64", a) => {
             let v = need(a, tok)?;
             Action::SetTunnel(
@@ -674,9 +684,10 @@ fn parse_learn(inner: &str, ports: &dyn PortNames) -> Result<LearnSpec, ParseErr
                 }
                 LearnSrc::Field(s)
             } else {
-                LearnSrc::Value(
-                    parse_int(src).ok_or_else(|| ParseError(format!("bad value in '{tok}'")))?,
-                )
+                let v =
+                    parse_int(src).ok_or_else(|| ParseError(format!("bad value in '{tok}'")))?;
+                check_width(tok, v, dst)?;
+                LearnSrc::Value(v)
             };
             spec.items.push(LearnItem::Load { dst, src });
             continue;

@@ -168,6 +168,14 @@ impl PortConfig {
         {
             return Err(format!("tag {t} is not a VLAN id (0-4095)"));
         }
+        if let Some(o) = self.ofport
+            && !(1..0xff00).contains(&o)
+        {
+            return Err(format!("ofport {o} is out of range (1-65279)"));
+        }
+        if self.kind == PortType::System && n == "lo" {
+            return Err("the loopback device cannot be a switch port".into());
+        }
         if let Some(m) = &self.mac
             && m.parse::<wire::MacAddr>().is_err()
         {

@@ -245,3 +245,45 @@ fn port_validation_errors() {
     assert!(sw.add_port("br0", t).is_err());
     assert!(sw.del_port("br0", "zz").is_err());
 }
+
+/// Issue 19 item 14: what was accepted but wrong is refused with one line.
+#[test]
+fn odd_ports_and_actions_are_refused() {
+    use switch::{PortConfig, PortType, Switch};
+    let mut sw = Switch::new(1);
+    sw.add_bridge("br0", 0).unwrap();
+    let lo = sw.add_port("br0", PortConfig::new("lo", PortType::System));
+    assert!(lo.is_err_and(|e| e.to_string().contains("loopback")));
+    for ofport in [0u32, 0xff00, u32::MAX] {
+        let mut p = PortConfig::new("tap1", PortType::Tap);
+        p.ofport = Some(ofport);
+        let e = sw.add_port("br0", p).unwrap_err().to_string();
+        assert!(
+            e.contains("out of range") && !e.contains('\n'),
+            "{ofport}: {e}"
+        );
+    }
+    for bad in [
+        "actions=push_vlan:0x0800",
+        "actions=learn(table=20,load:0x1fff->NXM_OF_VLAN_TCI[0..11])",
+        "actions=learn(table=20,load:0x100->NXM_NX_REG0[0..7])",
+    ] {
+        let e = sw
+            .add_flows("br0", &[bad.to_string()], 0)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains('\n'), "{bad}: {e}");
+    }
+    assert!(
+        sw.add_flows("br0", &["actions=push_vlan:0x8100,NORMAL".to_string()], 0)
+            .is_ok()
+    );
+    assert!(
+        sw.add_flows(
+            "br0",
+            &["actions=learn(table=20,load:0xfff->NXM_OF_VLAN_TCI[0..11])".to_string()],
+            0
+        )
+        .is_ok()
+    );
+}

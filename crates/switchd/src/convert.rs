@@ -356,10 +356,20 @@ fn learn(l: &p::LearnSpec) -> Result<ELearn, String> {
                 dst: range(dst)?,
                 src: learn_src(src)?,
             },
-            p::LearnItem::Load { dst, src } => EItem::Load {
-                dst: range(dst)?,
-                src: learn_src(src)?,
-            },
+            p::LearnItem::Load { dst, src } => {
+                let dst = range(dst)?;
+                if let p::flow::LearnSrc::Value(v) = src {
+                    fits(
+                        &format!("learn load into {}", dst.field.name()),
+                        v,
+                        dst.bits,
+                    )?;
+                }
+                EItem::Load {
+                    dst,
+                    src: learn_src(src)?,
+                }
+            }
             p::LearnItem::Output { src } => EItem::Output { src: range(src)? },
         });
     }
@@ -404,7 +414,12 @@ fn action(a: &p::Action, ports: &dyn PortNames) -> Result<EAction, String> {
         p::Action::ModVlanPcp(v) if *v < 8 => EAction::ModVlanPcp(*v),
         p::Action::ModVlanPcp(v) => return Err(format!("bad value '{v}' for mod_vlan_pcp")),
         p::Action::StripVlan => EAction::StripVlan,
-        p::Action::PushVlan(t) => EAction::PushVlan(*t),
+        p::Action::PushVlan(t @ (0x8100 | 0x88a8)) => EAction::PushVlan(*t),
+        p::Action::PushVlan(t) => {
+            return Err(format!(
+                "push_vlan takes a VLAN ethertype (0x8100 or 0x88a8), not {t:#06x}"
+            ));
+        }
         p::Action::SetTunnel(k) => EAction::SetTunnel(*k),
         p::Action::ModDlSrc(m) => load(EField::DlSrc, m.to_u64().into()),
         p::Action::ModDlDst(m) => load(EField::DlDst, m.to_u64().into()),
