@@ -57,6 +57,10 @@ enum Command {
         /// the kernel's.
         #[arg(long = "conntrack-timeout", value_name = "NAME=SECONDS")]
         conntrack_timeouts: Vec<String>,
+        /// Flows `learn()` may install per table; past it the oldest learned
+        /// flow is evicted (`switch show` counts them).
+        #[arg(long, env = "NEUTRINO_LEARNED_FLOW_LIMIT", default_value_t = 100_000)]
+        learned_flow_limit: usize,
     },
     /// Talk to a running switchd: bridges, ports, flows, trace.
     Switch(switch_cmd::SwitchArgs),
@@ -158,6 +162,7 @@ fn main() {
             poll_cpus,
             conntrack_max,
             conntrack_timeouts,
+            learned_flow_limit,
         } => {
             init_logging("info");
             conntrack_config(conntrack_max, &conntrack_timeouts).and_then(|conntrack| {
@@ -169,6 +174,7 @@ fn main() {
                         poll_threads,
                         poll_cpus: poll_cpus.map(|l| l.0).unwrap_or_default(),
                         conntrack,
+                        learned_flow_limit,
                     },
                 )
                 .map_err(anyhow::Error::from)

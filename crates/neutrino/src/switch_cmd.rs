@@ -306,6 +306,7 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             poll_spin,
             protocol_version: _,
             conntrack,
+            learned,
         } => {
             print_show(&bridges);
             if !poll_cpus.is_empty() {
@@ -332,6 +333,12 @@ pub fn run(args: SwitchArgs) -> Result<()> {
                     c.misses,
                     100.0 * c.hits as f64 / (c.hits + c.misses) as f64,
                     c.invalidations
+                );
+            }
+            if let Some(l) = learned.filter(|l| l.flows > 0 || l.evicted > 0) {
+                println!(
+                    "learned flows: {} (at most {} a table), {} evicted",
+                    l.flows, l.limit, l.evicted
                 );
             }
             if let Some(ct) = conntrack.filter(|c| c.committed + c.invalid > 0) {

@@ -31,8 +31,8 @@ pub use flow::{
 pub use message::{BridgeView, Envelope, PortStatsRow, PortView, Request, Response};
 pub use port::{DhcpBinding, PortSpec, PortType, StaticRoute, TunnelKey};
 pub use stats::{
-    ConntrackStats, DhcpStats, FdbEntry, FlowCacheStats, HeapStats, PollSpin, PortStats,
-    TunnelCounters,
+    ConntrackStats, DhcpStats, FdbEntry, FlowCacheStats, HeapStats, LearnedFlowStats, PollSpin,
+    PortStats, TunnelCounters,
 };
 
 /// The protocol version this crate speaks. 1: text flows only; 2: typed flows

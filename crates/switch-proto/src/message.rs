@@ -3,8 +3,8 @@
 use crate::flow::Flow;
 use crate::port::{DhcpBinding, PortSpec};
 use crate::stats::{
-    ConntrackStats, DhcpStats, FdbEntry, FlowCacheStats, HeapStats, PollSpin, PortStats,
-    TunnelCounters,
+    ConntrackStats, DhcpStats, FdbEntry, FlowCacheStats, HeapStats, LearnedFlowStats, PollSpin,
+    PortStats, TunnelCounters,
 };
 use serde::{Deserialize, Serialize};
 
@@ -173,6 +173,9 @@ pub enum Response {
         /// The connection table; absent from switchds without one.
         #[serde(default)]
         conntrack: Option<ConntrackStats>,
+        /// The flows `learn()` installed, and the cap.
+        #[serde(default)]
+        learned: Option<LearnedFlowStats>,
     },
     Ports {
         ports: Vec<PortStatsRow>,

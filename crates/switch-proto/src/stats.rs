@@ -52,6 +52,16 @@ pub struct FlowCacheStats {
     pub invalidations: u64,
 }
 
+/// The flows `learn()` installed.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LearnedFlowStats {
+    pub flows: usize,
+    /// The cap per table.
+    pub limit: usize,
+    /// Learned flows evicted for the cap.
+    pub evicted: u64,
+}
+
 /// The connection table that `ct()` tracks in.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ConntrackStats {

@@ -82,7 +82,9 @@ pub use learn::{LearnItem, LearnSpec, LearnSrc};
 pub use parse::{FlowSpec, ParseError, PortNames, parse_actions, parse_flow, parse_port};
 pub use port::{PortConfig, PortType, TunnelKey};
 pub use print::{FlowParts, actions_text, flow_text, match_text};
-pub use switch::{BridgeConfig, BridgePorts, FdbEntry, Port, PortStats, Switch, SwitchError};
+pub use switch::{
+    BridgeConfig, BridgePorts, FdbEntry, LearnedFlowStats, Port, PortStats, Switch, SwitchError,
+};
 pub use tunnel_index::TunnelIndex;
 pub use xlate::{Forward, Output, Reply};
 

@@ -125,7 +125,17 @@ pub struct FlowTable {
     seed: u64,
     /// Conjunctive flows in the table (when none, lookups skip their logic).
     n_conj: usize,
+    /// Learned flows in the order they were installed (seq -> id), for the cap.
+    learned: BTreeMap<u64, u32>,
+    /// At most this many learned flows; a new one past it evicts the oldest.
+    learned_limit: usize,
+    /// Learned flows evicted for the cap.
+    evicted: u64,
 }
+
+/// Learned flows a table holds by default (each some hundreds of bytes: about
+/// 100 MB at the limit), as OVS caps its flows.
+pub const DEFAULT_LEARNED_LIMIT: usize = 100_000;
 
 impl FlowTable {
     /// An empty table whose hashes start from `seed`.
@@ -141,6 +151,9 @@ impl FlowTable {
             timed: BTreeSet::new(),
             seed: seed.value(),
             n_conj: 0,
+            learned: BTreeMap::new(),
+            learned_limit: DEFAULT_LEARNED_LIMIT,
+            evicted: 0,
         }
     }
 
@@ -307,6 +320,13 @@ impl FlowTable {
         if let Some(id) = self.find_rule(flow.priority, &flow.matcher)
             && let Some(s) = self.slots.get_mut(id as usize).and_then(Option::as_mut)
         {
+            if flow.learned != s.flow.learned {
+                if flow.learned {
+                    self.learned.insert(s.seq, id);
+                } else {
+                    self.learned.remove(&s.seq);
+                }
+            }
             let conj = is_conj(&flow);
             if conj != s.conj {
                 if conj {
@@ -323,6 +343,9 @@ impl FlowTable {
                 self.timed.remove(&id);
             }
             return id;
+        }
+        if flow.learned && self.learned.len() >= self.learned_limit.max(1) {
+            self.evict_oldest_learned();
         }
         let p = flow.priority;
         let si = match self.by_mask.get(&flow.matcher.mask) {
@@ -384,6 +407,7 @@ impl FlowTable {
         let new_max = st.max_priority();
         let conj = is_conj(&flow);
         self.n_conj += usize::from(conj);
+        let learned = flow.learned;
         self.slots[id as usize] = Some(Slot {
             flow,
             seq,
@@ -394,6 +418,9 @@ impl FlowTable {
             conj,
         });
         self.order.insert((Reverse(p), seq), id);
+        if learned {
+            self.learned.insert(seq, id);
+        }
         if timed {
             self.timed.insert(id);
         }
@@ -408,6 +435,9 @@ impl FlowTable {
         let s = self.slots.get_mut(id as usize)?.take()?;
         self.free.push(id);
         self.n_conj -= usize::from(s.conj);
+        if s.flow.learned {
+            self.learned.remove(&s.seq);
+        }
         self.order.remove(&(Reverse(s.flow.priority), s.seq));
         self.timed.remove(&id);
         if let Some(st) = self.subtables.get_mut(s.sub as usize) {
@@ -459,8 +489,11 @@ impl FlowTable {
             self.remove(id);
         }
         if self.order.is_empty() {
-            // Give the memory back (a flushed big table).
+            // Give the memory back (a flushed big table), keeping the cap.
+            let (limit, evicted) = (self.learned_limit, self.evicted);
             *self = FlowTable::new(Seed::new(self.seed));
+            self.learned_limit = limit;
+            self.evicted = evicted;
         } else if !ids.is_empty() {
             self.rebuild_search();
         }
@@ -487,6 +520,34 @@ impl FlowTable {
             }
         }
         self.search.sort_by_key(|&(max, i)| (Reverse(max), i));
+    }
+
+    /// Removes the learned flow installed first.
+    fn evict_oldest_learned(&mut self) {
+        if let Some((_, id)) = self.learned.pop_first() {
+            self.remove(id);
+            self.evicted += 1;
+            self.rebuild_search();
+        }
+    }
+
+    /// Caps the learned flows at `limit`, evicting the oldest past it now.
+    pub fn set_learned_limit(&mut self, limit: usize) {
+        self.learned_limit = limit.max(1);
+        while self.learned.len() > self.learned_limit {
+            self.evict_oldest_learned();
+        }
+    }
+
+    /// Takes the cap and the eviction count of the table this one replaces.
+    pub fn carry_cap(&mut self, old: &FlowTable) {
+        self.evicted = old.evicted;
+        self.set_learned_limit(old.learned_limit);
+    }
+
+    /// (learned flows, evicted so far).
+    pub fn learned_stats(&self) -> (usize, u64) {
+        (self.learned.len(), self.evicted)
     }
 
     /// How many distinct masks (subtables) hold flows.

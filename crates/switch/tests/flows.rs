@@ -287,3 +287,54 @@ fn odd_ports_and_actions_are_refused() {
         .is_ok()
     );
 }
+
+/// Issue 19 item 13: learned flows are capped per table; past the cap the oldest
+/// is evicted and counted, and the cap holds across replace-flows.
+#[test]
+fn learned_flows_are_capped() {
+    use switch::{PortConfig, PortType, Switch};
+    let mut sw = Switch::new(1);
+    sw.add_bridge("br0", 0).unwrap();
+    let tap = sw
+        .add_port("br0", PortConfig::new("tap1", PortType::Tap))
+        .unwrap();
+    sw.add_port("br0", PortConfig::new("tap2", PortType::Tap))
+        .unwrap();
+    let flows = vec![
+        "table=0,actions=learn(table=20,priority=1,NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],output:NXM_OF_IN_PORT[]),NORMAL"
+            .to_string(),
+    ];
+    sw.replace_flows("br0", &flows, 0).unwrap();
+    sw.set_learned_flow_limit(3);
+    let mut out = Vec::new();
+    for i in 1..=5u8 {
+        let src = [0xfa, 0x16, 0x3e, 0, 0, i];
+        let f = udp(src, MAC_B, [10, 0, 0, i], [10, 0, 0, 99], 1000);
+        out.clear();
+        sw.receive(tap, &f, None, u64::from(i), &mut out);
+    }
+    let s = sw.learned_flow_stats();
+    assert_eq!((s.flows, s.limit, s.evicted), (3, 3, 2));
+    let learned = sw.dump_flows("br0", Some(20), 10).unwrap().join("\n");
+    assert!(
+        !learned.contains("fa:16:3e:00:00:01"),
+        "the oldest stays:\n{learned}"
+    );
+    assert!(learned.contains("fa:16:3e:00:00:05"), "{learned}");
+    // The cap survives a replace of the bridge's flows.
+    sw.replace_flows("br0", &flows, 20).unwrap();
+    for i in 6..=9u8 {
+        let f = udp(
+            [0xfa, 0x16, 0x3e, 0, 0, i],
+            MAC_B,
+            [10, 0, 0, i],
+            [10, 0, 0, 99],
+            1000,
+        );
+        out.clear();
+        sw.receive(tap, &f, None, 30, &mut out);
+    }
+    let s = sw.learned_flow_stats();
+    assert_eq!(s.flows, 3);
+    assert!(s.evicted >= 3, "{s:?}");
+}

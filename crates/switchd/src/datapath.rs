@@ -73,6 +73,8 @@ pub struct Options {
     pub poll_cpus: Vec<usize>,
     /// The connection table's limit and timeouts.
     pub conntrack: switch::conntrack::CtConfig,
+    /// Learned flows a table holds at most.
+    pub learned_flow_limit: usize,
 }
 
 impl Default for Options {
@@ -83,6 +85,7 @@ impl Default for Options {
             poll_threads: 0,
             poll_cpus: Vec::new(),
             conntrack: switch::conntrack::CtConfig::default(),
+            learned_flow_limit: 100_000,
         }
     }
 }
@@ -145,6 +148,7 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         None => Switch::new(seed),
     };
     sw.conntrack_mut().set_config(opts.conntrack.clone());
+    sw.set_learned_flow_limit(opts.learned_flow_limit);
     let mut polls = Vec::with_capacity(threads);
     let mut links = Vec::with_capacity(threads);
     for _ in 0..threads {

@@ -83,11 +83,52 @@ impl VirtioNetHdr {
     pub fn is_gso(&self) -> bool {
         self.gso_type & !GSO_ECN != GSO_NONE
     }
+
+    /// Whether a super-frame of `len` bytes with this header is one a real stack
+    /// sends, by the kernel's own limits: TCP segments of at least 88 bytes of
+    /// payload (TCP_MIN_MSS), UDP in at most 64 segments (UDP_MAX_SEGMENTS), a
+    /// non-zero segment size. Anything else would have the switch cut one frame
+    /// into tens of thousands of packets. Frames without GSO are always fine.
+    pub fn plausible_gso(&self, len: usize) -> bool {
+        if !self.is_gso() {
+            return true;
+        }
+        let size = usize::from(self.gso_size);
+        match self.gso_type & !(GSO_ECN | GSO_UDP_TUNNEL_IPV4) {
+            _ if size == 0 => false,
+            GSO_TCPV4 | GSO_TCPV6 => size >= 88,
+            GSO_UDP_L4 | GSO_UDP => len / size <= 64 + 1,
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn implausible_super_frames() {
+        let h = |gso_type: u8, gso_size: u16| VirtioNetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type,
+            hdr_len: 54,
+            gso_size,
+            csum_start: 34,
+            csum_offset: 16,
+        };
+        // The frame: TCPv4, segments of one byte, 60,054 bytes.
+        assert!(!h(GSO_TCPV4, 1).plausible_gso(60_054));
+        assert!(!h(GSO_TCPV6, 87).plausible_gso(60_054));
+        assert!(h(GSO_TCPV4, 88).plausible_gso(60_054));
+        assert!(h(GSO_TCPV4 | GSO_ECN, 1448).plausible_gso(65_000));
+        assert!(!h(GSO_TCPV4, 0).plausible_gso(100));
+        assert!(h(GSO_UDP_L4, 1000).plausible_gso(64_000));
+        assert!(!h(GSO_UDP_L4, 100).plausible_gso(64_000));
+        assert!(!h(0x7f, 1000).plausible_gso(10_000));
+        assert!(h(GSO_NONE, 0).plausible_gso(60));
+        assert!(h(GSO_TCPV4 | GSO_UDP_TUNNEL_IPV4, 1398).plausible_gso(60_000));
+    }
 
     #[test]
     fn round_trip_little_endian() {

@@ -13,6 +13,9 @@ impl Switch {
         // Each bridge's seed differs from the others' (and from a deleted one's).
         let n = self.bridges.len() as u64 + self.generation;
         let mut b = Bridge::new(name, self.seed.derive(0x100 + n));
+        for t in &mut b.tables {
+            t.set_learned_limit(self.learned_limit);
+        }
         b.insert(Flow {
             table: 0,
             priority: 0,

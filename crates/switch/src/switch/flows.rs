@@ -128,6 +128,9 @@ impl Switch {
         // Build the new tables aside and swap them in: atomic, and flows that stay
         // keep their counters.
         let mut tables = crate::bridge::empty_tables(b.seed);
+        for (t, old) in tables.iter_mut().zip(&b.tables) {
+            t.carry_cap(old);
+        }
         for mut f in new {
             if let Some(stats) = same(&b.tables, &f) {
                 f.stats = stats;

@@ -120,6 +120,18 @@ pub struct Switch {
     pub(crate) conntrack: crate::conntrack::Conntrack,
     /// What tracking knows of the packet being switched.
     pub(crate) ct_cur: crate::xlate_ct::CtCur,
+    /// Learned flows a table holds at most (see [`Switch::set_learned_flow_limit`]).
+    learned_limit: usize,
+}
+
+/// The learned flows of the whole switch (`switch show`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LearnedFlowStats {
+    pub flows: usize,
+    /// The cap, per table.
+    pub limit: usize,
+    /// Learned flows evicted for the cap since the switch started.
+    pub evicted: u64,
 }
 
 /// Port names of one bridge, for parsing and printing flows.
@@ -177,7 +189,39 @@ impl Switch {
                 seed.derive(4),
             ),
             ct_cur: crate::xlate_ct::CtCur::default(),
+            learned_limit: crate::table::DEFAULT_LEARNED_LIMIT,
         }
+    }
+
+    // ---- learned flows ----
+
+    /// Caps the flows `learn()` installs, per table (default 100,000): past it a
+    /// new learned flow evicts the oldest, as OVS's flow limit does; a guest
+    /// spoofing a million source MACs cannot fill the switch's memory.
+    pub fn set_learned_flow_limit(&mut self, limit: usize) {
+        self.settle_counters();
+        self.learned_limit = limit.max(1);
+        for b in self.bridges.iter_mut().flatten() {
+            for t in &mut b.tables {
+                t.set_learned_limit(self.learned_limit);
+            }
+        }
+        self.generation += 1;
+    }
+
+    pub fn learned_flow_stats(&self) -> LearnedFlowStats {
+        let mut s = LearnedFlowStats {
+            limit: self.learned_limit,
+            ..Default::default()
+        };
+        for b in self.bridges.iter().flatten() {
+            for t in &b.tables {
+                let (n, e) = t.learned_stats();
+                s.flows += n;
+                s.evicted += e;
+            }
+        }
+        s
     }
 
     // ---- connection tracking ----

@@ -158,6 +158,14 @@ impl Shared {
                 poll_spin: Some(self.poll_spin),
                 protocol_version: Some(switch_proto::VERSION),
                 conntrack: Some(convert::conntrack_stats(core.sw.conntrack())),
+                learned: Some({
+                    let l = core.sw.learned_flow_stats();
+                    switch_proto::LearnedFlowStats {
+                        flows: l.flows,
+                        limit: l.limit,
+                        evicted: l.evicted,
+                    }
+                }),
             },
             Request::AddFlows {
                 bridge,

@@ -404,6 +404,12 @@ impl Worker {
                     if !f.buf.pull(hlen) {
                         continue;
                     }
+                    if !f.hdr.plausible_gso(f.buf.len()) {
+                        // A super-frame no real stack sends (segments of a few
+                        // bytes): dropped whole, before anything cuts it up.
+                        self.counts.port(id).rx_dropped += 1;
+                        continue;
+                    }
                     f.in_port = id;
                     f.tun = None;
                     let len = f.buf.len();
