@@ -147,6 +147,7 @@ pub async fn create(
     let fixed_ip = a.str("fixed_ip_address")?;
     let f = retry!({
         let mut tx = state.store.write().await?;
+        super::quotas::check(&mut tx, &project, "floatingip", 1).await?;
         let id = new_id();
         let pid = new_id();
         let mac = allocate_mac(&mut tx, None, &pid).await?;

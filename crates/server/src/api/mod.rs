@@ -8,6 +8,7 @@ pub mod floatingips;
 pub mod l3_agents;
 pub mod networks;
 pub mod ports;
+pub mod quotas;
 pub mod resource;
 pub mod router_routes;
 pub mod routers;
@@ -41,6 +42,14 @@ pub fn routes() -> Router<AppState> {
                 .put(networks::update)
                 .delete(delete::<Network>),
         )
+        .route("/v2.0/quotas", get(quotas::list))
+        .route(
+            "/v2.0/quotas/{project}",
+            get(quotas::show).put(quotas::update).delete(quotas::reset),
+        )
+        .route("/v2.0/quotas/{project}/default", get(quotas::defaults))
+        .route("/v2.0/quotas/{project}/details", get(quotas::details))
+        .route("/v2.0/quotas/{project}/details.json", get(quotas::details))
         .route("/v2.0/subnets", get(list::<Subnet>).post(subnets::create))
         .route(
             "/v2.0/subnets/{id}",

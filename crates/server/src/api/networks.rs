@@ -77,6 +77,7 @@ pub async fn create(
     let port_security = a.bool("port_security_enabled")?.unwrap_or(true);
     let n = retry!({
         let mut tx = state.store.write().await?;
+        super::quotas::check(&mut tx, &project_id, "network", 1).await?;
         let id = new_id();
         let (physical_network, segmentation_id) = segments::allocate(
             &mut tx,

@@ -423,6 +423,7 @@ pub async fn create(
     }
     let p = retry!({
         let mut tx = state.store.write().await?;
+        super::quotas::check(&mut tx, &project_id, "port", 1).await?;
         let Some(network) = tx.get::<Network>(&network_id).await? else {
             return Err(Network::not_found(&network_id));
         };

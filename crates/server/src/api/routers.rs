@@ -159,6 +159,7 @@ pub async fn create(
     let gw = a.object("external_gateway_info")?.filter(|m| !m.is_empty());
     let r = retry!({
         let mut tx = state.store.write().await?;
+        super::quotas::check(&mut tx, &project, "router", 1).await?;
         let ts = now();
         let mut r = Router {
             id: new_id(),

@@ -226,6 +226,9 @@ pub async fn create(
     g.stateful = a.bool("stateful")?.unwrap_or(true);
     let mut tx = state.store.write().await?;
     ensure_default(&mut tx, &project).await?;
+    super::quotas::check(&mut tx, &project, "security_group", 1).await?;
+    // (and its two default egress rules)
+    super::quotas::check(&mut tx, &project, "security_group_rule", 2).await?;
     tx.insert(&g).await?;
     let mut rules = Vec::new();
     for eth in ["IPv4", "IPv6"] {
@@ -397,6 +400,7 @@ pub async fn create_rule(
         .await?
         .filter(|g| ctx.owns(&g.project_id))
         .ok_or_else(|| SecurityGroup::not_found(&group_id))?;
+    super::quotas::check(&mut tx, &g.project_id, "security_group_rule", 1).await?;
     if let Some(rg) = &remote_group
         && tx
             .get::<SecurityGroup>(rg)

@@ -274,6 +274,7 @@ pub async fn create(
     // Retried on a unique-key conflict: the DHCP port takes a MAC and addresses.
     let s = retry!({
         let mut tx = state.store.write().await?;
+        super::quotas::check(&mut tx, &project_id, "subnet", 1).await?;
         let mut network = tx
             .get::<Network>(&network_id)
             .await?
