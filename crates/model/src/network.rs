@@ -115,4 +115,8 @@ pub struct Subnet {
     pub revision_number: u64,
     pub created_at: String,
     pub updated_at: String,
+    /// Whether its network is external (`subnet-external-network`); filled in
+    /// when the subnet is shown.
+    #[serde(rename = "router:external", default)]
+    pub router_external: bool,
 }

@@ -195,3 +195,86 @@ async fn the_admin_removes_a_default_group() {
         assert_ne!(again[0]["id"].as_str(), Some(def.as_str()));
     }
 }
+
+/// What tempest's security group tests ask of rules: protocols as JSON numbers,
+/// Neutron's messages for bad ports and ICMP types, no second `default`.
+#[tokio::test]
+async fn rule_ports_protocols_and_the_default_name() {
+    let api = Api::new(&Backend::Sqlite).await;
+    let admin = api.admin().await;
+    let user = api.tenant(&admin, "TenantA", "member").await;
+    let g = api
+        .create(
+            &user,
+            "security-groups",
+            "security_group",
+            json!({"name": "g"}),
+        )
+        .await;
+    let gid = id(&g);
+    let rule = |extra: serde_json::Value| {
+        let mut r = json!({"security_group_id": gid, "direction": "ingress", "ethertype": "IPv4"});
+        if let (Some(o), Some(x)) = (r.as_object_mut(), extra.as_object()) {
+            o.extend(x.clone());
+        }
+        json!({ "security_group_rule": r })
+    };
+    let (s, v) = api
+        .post(
+            &user,
+            "/v2.0/security-group-rules",
+            rule(json!({"protocol": 17, "port_range_min": 53, "port_range_max": 53})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["security_group_rule"]["protocol"], "17");
+    for (proto, min, max, msg) in [
+        ("tcp", json!(-16), json!(80), "Invalid value for port -16"),
+        (
+            "tcp",
+            json!(80),
+            json!(79),
+            "port_range_min must be <= port_range_max",
+        ),
+        (
+            "tcp",
+            json!(80),
+            json!(65536),
+            "Invalid value for port 65536",
+        ),
+        (
+            "tcp",
+            json!(null),
+            json!(6),
+            "port_range_min must be <= port_range_max",
+        ),
+        ("tcp", json!(-16), json!(65536), "Invalid value for port"),
+        ("icmp", json!(1), json!(256), "Invalid value for ICMP code"),
+        ("icmp", json!(-1), json!(25), "Invalid value"),
+        (
+            "icmp",
+            json!(null),
+            json!(6),
+            "ICMP type (port-range-min) is missing",
+        ),
+        ("icmp", json!(300), json!(1), "Invalid value for ICMP type"),
+    ] {
+        let (s, e) = api
+            .post(
+                &user,
+                "/v2.0/security-group-rules",
+                rule(json!({"protocol": proto, "port_range_min": min, "port_range_max": max})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{proto} {min} {max}: {e}");
+        assert!(e.to_string().contains(msg), "{msg}: {e}");
+    }
+    let (s, e) = api
+        .put(
+            &user,
+            &format!("/v2.0/security-groups/{gid}"),
+            json!({"security_group": {"name": "default"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{e}");
+}

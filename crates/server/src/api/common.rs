@@ -75,6 +75,11 @@ impl Attrs {
         self.0.contains_key(key)
     }
 
+    /// The value as given, for attributes that take more than one type.
+    pub fn raw(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
     pub fn str(&self, key: &str) -> ApiResult<Option<String>> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),

@@ -59,6 +59,11 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ),
     ("port-security", "Port Security", "Provides port security"),
     (
+        "subnet-external-network",
+        "Subnet External Network",
+        "Informs if the subnet is associated to an external network.",
+    ),
+    (
         "quotas",
         "Quota management support",
         "Expose functions for quotas management per project",

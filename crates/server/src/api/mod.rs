@@ -1,6 +1,7 @@
 //! The Neutron v2.0 network API: versions at `/`, resources at `/v2.0/…`.
 
 pub mod agents;
+pub mod bulk;
 pub(crate) mod common;
 pub mod dhcp_port;
 pub mod extensions;
@@ -34,7 +35,14 @@ pub fn routes() -> Router<AppState> {
         .route("/v2.0/extensions/{alias}", get(extensions::show))
         .route(
             "/v2.0/networks",
-            get(list::<Network>).post(networks::create),
+            get(list::<Network>).post(
+                |State(s): State<AppState>,
+                 c: crate::identity::Ctx,
+                 h: HeaderMap,
+                 b: axum::body::Bytes| {
+                    bulk::create::<Network, _, _>(s, c, h, b, networks::create)
+                },
+            ),
         )
         .route(
             "/v2.0/networks/{id}",
@@ -50,14 +58,34 @@ pub fn routes() -> Router<AppState> {
         .route("/v2.0/quotas/{project}/default", get(quotas::defaults))
         .route("/v2.0/quotas/{project}/details", get(quotas::details))
         .route("/v2.0/quotas/{project}/details.json", get(quotas::details))
-        .route("/v2.0/subnets", get(list::<Subnet>).post(subnets::create))
+        .route(
+            "/v2.0/subnets",
+            get(list::<Subnet>).post(
+                |State(s): State<AppState>,
+                 c: crate::identity::Ctx,
+                 h: HeaderMap,
+                 b: axum::body::Bytes| {
+                    bulk::create::<Subnet, _, _>(s, c, h, b, subnets::create)
+                },
+            ),
+        )
         .route(
             "/v2.0/subnets/{id}",
             get(show::<Subnet>)
                 .put(subnets::update)
                 .delete(delete::<Subnet>),
         )
-        .route("/v2.0/ports", get(list::<Port>).post(ports::create))
+        .route(
+            "/v2.0/ports",
+            get(list::<Port>).post(
+                |State(s): State<AppState>,
+                 c: crate::identity::Ctx,
+                 h: HeaderMap,
+                 b: axum::body::Bytes| {
+                    bulk::create::<Port, _, _>(s, c, h, b, ports::create)
+                },
+            ),
+        )
         .route(
             "/v2.0/ports/{id}",
             get(show::<Port>).put(ports::update).delete(delete::<Port>),

@@ -259,6 +259,13 @@ pub async fn update(
                 "Updating default security group not allowed.",
             ));
         }
+        if g.name != "default" && n == "default" {
+            // A project has one default group, made by the server.
+            return Err(ApiError::conflict(
+                "SecurityGroupDefaultAlreadyExists",
+                "Default security group already exists.",
+            ));
+        }
         g.name = n;
     }
     if let Some(d) = a.str("description")? {
@@ -316,6 +323,27 @@ fn parse_protocol(p: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
+/// A port range end as Neutron reads it: a number or a numeric string, any sign
+/// (the range checks say what is wrong with it).
+fn port_value(a: &Attrs, key: &str) -> ApiResult<Option<i64>> {
+    match a.raw(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid input for {key}. Reason: '{n}' is not an integer."
+            ))
+        }),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| {
+            ApiError::invalid(format!(
+                "Invalid input for {key}. Reason: '{s}' is not an integer."
+            ))
+        }),
+        Some(v) => Err(ApiError::invalid(format!(
+            "Invalid input for {key}. Reason: '{v}' is not an integer."
+        ))),
+    }
+}
+
 pub async fn create_rule(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -342,30 +370,56 @@ pub async fn create_rule(
             )));
         }
     };
-    let protocol = parse_protocol(a.str("protocol")?)?;
-    let (min, max) = (a.u32("port_range_min")?, a.u32("port_range_max")?);
+    // A protocol may come as a name, a number or a numeric string.
+    let protocol = match a.raw("protocol") {
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => a.str("protocol")?,
+    };
+    let protocol = parse_protocol(protocol)?;
+    let (min, max) = (
+        port_value(&a, "port_range_min")?,
+        port_value(&a, "port_range_max")?,
+    );
     match protocol.as_deref() {
         Some("tcp" | "udp" | "sctp" | "dccp" | "udplite" | "6" | "17" | "132" | "33" | "136") => {
-            if let (Some(lo), Some(hi)) = (min, max)
-                && lo > hi
-            {
-                return Err(ApiError::invalid(
-                    "For TCP/UDP protocols, port_range_min must be <= port_range_max",
-                ));
+            for p in [min, max].into_iter().flatten() {
+                if !(0..=65535).contains(&p) {
+                    return Err(ApiError::invalid(format!("Invalid value for port {p}")));
+                }
             }
-            if min.is_some_and(|p| p == 0 || p > 65535) || max.is_some_and(|p| p == 0 || p > 65535)
-            {
-                return Err(ApiError::invalid("Invalid value for port: must be 1-65535"));
+            match (min, max) {
+                (Some(lo), Some(hi)) if lo > hi => {
+                    return Err(ApiError::invalid(
+                        "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(ApiError::invalid(
+                        "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+                    ));
+                }
+                _ => {}
             }
         }
-        Some("icmp" | "icmpv6" | "ipv6-icmp" | "1" | "58")
-            if min.is_some_and(|t| t > 255) || max.is_some_and(|c| c > 255) =>
-        {
-            return Err(ApiError::invalid(
-                "Invalid value for ICMP type or code: must be 0-255",
-            ));
+        Some("icmp" | "icmpv6" | "ipv6-icmp" | "1" | "58") => {
+            for (field, attr, v) in [
+                ("type", "port-range-min", min),
+                ("code", "port-range-max", max),
+            ] {
+                if let Some(v) = v
+                    && !(0..=255).contains(&v)
+                {
+                    return Err(ApiError::invalid(format!(
+                        "Invalid value for ICMP {field} ({attr}): {v}. It must be 0 to 255."
+                    )));
+                }
+            }
+            if let (None, Some(code)) = (min, max) {
+                return Err(ApiError::invalid(format!(
+                    "ICMP code (port-range-max) {code} is provided but ICMP type (port-range-min) is missing."
+                )));
+            }
         }
-        Some("icmp" | "icmpv6" | "ipv6-icmp" | "1" | "58") => {}
         _ if min.is_some() || max.is_some() => {
             return Err(ApiError::invalid(
                 "Invalid input for operation: port_range_min and port_range_max need a protocol with ports.",
@@ -373,6 +427,10 @@ pub async fn create_rule(
         }
         _ => {}
     }
+    let (min, max) = (
+        min.and_then(|v| u32::try_from(v).ok()),
+        max.and_then(|v| u32::try_from(v).ok()),
+    );
     let remote_ip = match a.str("remote_ip_prefix")? {
         Some(p) => {
             let net: IpNet = p

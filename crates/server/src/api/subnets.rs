@@ -59,6 +59,27 @@ impl Resource for Subnet {
         Some(self.revision_number)
     }
 
+    /// `router:external` is its network's.
+    async fn render(state: &AppState, items: &mut [Subnet]) -> ApiResult<()> {
+        let mut external: HashMap<String, bool> = HashMap::new();
+        for s in items.iter_mut() {
+            let ext = match external.get(&s.network_id) {
+                Some(e) => *e,
+                None => {
+                    let e = state
+                        .store
+                        .get::<Network>(&s.network_id)
+                        .await?
+                        .is_some_and(|n| n.router_external);
+                    external.insert(s.network_id.clone(), e);
+                    e
+                }
+            };
+            s.router_external = ext;
+        }
+        Ok(())
+    }
+
     /// Seen with its network (see [`visible_with`]); changed only by its project.
     async fn readable(state: &AppState, ctx: &Ctx, items: Vec<Subnet>) -> ApiResult<Vec<Subnet>> {
         let nets = foreign_networks(state, ctx, &items).await?;
@@ -319,6 +340,7 @@ pub async fn create(
             revision_number: 1,
             created_at: ts.clone(),
             updated_at: ts,
+            router_external: network.router_external,
         };
         tx.insert(&s).await?;
         network.subnets.push(s.id.clone());
