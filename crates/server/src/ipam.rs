@@ -130,6 +130,30 @@ pub fn next_free(pools: &[(u128, u128)], v6: bool, taken: &HashSet<String>) -> O
     None
 }
 
+/// The EUI-64 address of `mac` in a /64 `prefix`, as SLAAC forms it (the MAC
+/// with the universal/local bit flipped and `ff:fe` in the middle); None when the
+/// prefix is not a /64 or the MAC is not one.
+pub fn eui64(prefix: &IpNet, mac: &str) -> Option<IpAddr> {
+    let IpNet::V6(p) = prefix else { return None };
+    if p.prefix_len() != 64 {
+        return None;
+    }
+    let m: Vec<u8> = mac
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    let [a, b, c, d, e, f] = <[u8; 6]>::try_from(m).ok()?;
+    let iid = u64::from_be_bytes([a ^ 0x02, b, c, 0xff, 0xfe, d, e, f]);
+    let net = u128::from(p.network()) & !u128::from(u64::MAX);
+    Some(IpAddr::V6(Ipv6Addr::from(net | u128::from(iid))))
+}
+
+/// Whether a subnet's addresses are made by the hosts themselves (SLAAC or
+/// DHCPv6-stateless): the port's address is its EUI-64 one.
+pub fn auto_address(mode: Option<&str>) -> bool {
+    matches!(mode, Some("slaac" | "dhcpv6-stateless"))
+}
+
 /// A random MAC with OpenStack's `fa:16:3e` prefix.
 pub fn random_mac() -> String {
     let mut rng = rand::rng();

@@ -91,3 +91,107 @@ async fn external_subnets_say_so() {
     let (_, ext_list) = api.get(&user, "/v2.0/extensions").await;
     assert!(ext_list.to_string().contains("subnet-external-network"));
 }
+
+/// SLAAC and DHCPv6-stateless (tempest's test_dhcp_ipv6): a port's address is its
+/// MAC's EUI-64 one, on every such subnet of the network; mismatched modes are
+/// refused; deleting such a subnet takes the addresses from the ports.
+#[tokio::test]
+async fn slaac_ports_get_eui64_addresses() {
+    let api = Api::new(&Backend::Sqlite).await;
+    let admin = api.admin().await;
+    let user = api.tenant(&admin, "TenantA", "member").await;
+    let net = api
+        .create(&user, "networks", "network", json!({"name": "v6"}))
+        .await;
+    let nid = id(&net);
+    for (ra, addr) in [
+        ("slaac", "dhcpv6-stateful"),
+        ("dhcpv6-stateful", "slaac"),
+        ("dhcpv6-stateless", "slaac"),
+        ("bogus", "bogus"),
+    ] {
+        let (s, e) = api
+            .post(
+                &user,
+                "/v2.0/subnets",
+                json!({"subnet": {"network_id": nid, "cidr": "2001:db8::/64", "ip_version": 6,
+                    "ipv6_ra_mode": ra, "ipv6_address_mode": addr}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{ra}/{addr}: {e}");
+    }
+    let (s, e) = api
+        .post(
+            &user,
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": nid, "cidr": "2001:db8::/80", "ip_version": 6,
+                "ipv6_address_mode": "slaac"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "SLAAC needs a /64: {e}");
+    let v4 = api
+        .create(
+            &user,
+            "subnets",
+            "subnet",
+            json!({"network_id": nid, "cidr": "10.9.0.0/24"}),
+        )
+        .await;
+    let mut v6 = Vec::new();
+    for (cidr, mode) in [
+        ("2001:db8::/64", "slaac"),
+        ("2001:db8:0:1::/64", "dhcpv6-stateless"),
+    ] {
+        v6.push(
+            api.create(
+                &user,
+                "subnets",
+                "subnet",
+                json!({"network_id": nid, "cidr": cidr, "ip_version": 6,
+                    "ipv6_ra_mode": mode, "ipv6_address_mode": mode}),
+            )
+            .await,
+        );
+    }
+    let p = api
+        .create(
+            &user,
+            "ports",
+            "port",
+            json!({"network_id": nid, "mac_address": "fa:16:3e:35:93:07"}),
+        )
+        .await;
+    let ips: Vec<String> = p["fixed_ips"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["ip_address"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        ips.contains(&"2001:db8::f816:3eff:fe35:9307".to_string()),
+        "{ips:?}"
+    );
+    assert!(
+        ips.contains(&"2001:db8:0:1:f816:3eff:fe35:9307".to_string()),
+        "{ips:?}"
+    );
+    assert!(ips.iter().any(|i| i.starts_with("10.9.0.")), "{ips:?}");
+    // Deleting the SLAAC subnet takes the port's address on it.
+    let (s, e) = api
+        .delete(&user, &format!("/v2.0/subnets/{}", id(&v6[0])))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{e}");
+    let (_, p2) = api.get(&user, &format!("/v2.0/ports/{}", id(&p))).await;
+    assert_eq!(
+        p2["port"]["fixed_ips"].as_array().map(Vec::len),
+        Some(2),
+        "{p2}"
+    );
+    // The IPv4 subnet still refuses while the port uses it.
+    let (s, _) = api
+        .delete(&user, &format!("/v2.0/subnets/{}", id(&v4)))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+}

@@ -72,6 +72,20 @@ pub async fn allocate_ips(
     port_id: &str,
     v4_only: bool,
 ) -> ApiResult<Vec<FixedIp>> {
+    allocate_port_ips(tx, network_id, requested, port_id, v4_only, None).await
+}
+
+/// [`allocate_ips`] for a port with a MAC: on SLAAC and DHCPv6-stateless subnets
+/// its address is the MAC's EUI-64 one, and without a request it gets one on
+/// every such subnet of the network (as hosts configure themselves there).
+pub async fn allocate_port_ips(
+    tx: &mut Tx,
+    network_id: &str,
+    requested: Option<Vec<IpRequest>>,
+    port_id: &str,
+    v4_only: bool,
+    mac: Option<&str>,
+) -> ApiResult<Vec<FixedIp>> {
     let subnets = tx.list_by_parent::<Subnet>(network_id).await?;
     let requested = match requested {
         Some(r) => r,
@@ -81,7 +95,20 @@ pub async fn allocate_ips(
                 if v4_only && version == 6 {
                     continue;
                 }
-                if let Some(s) = subnets.iter().find(|s| s.ip_version == version) {
+                let auto: Vec<&Subnet> = subnets
+                    .iter()
+                    .filter(|s| {
+                        s.ip_version == version
+                            && mac.is_some()
+                            && ipam::auto_address(s.ipv6_address_mode.as_deref())
+                    })
+                    .collect();
+                if !auto.is_empty() {
+                    r.extend(auto.iter().map(|s| IpRequest {
+                        subnet_id: Some(s.id.clone()),
+                        ip_address: None,
+                    }));
+                } else if let Some(s) = subnets.iter().find(|s| s.ip_version == version) {
                     r.push(IpRequest {
                         subnet_id: Some(s.id.clone()),
                         ip_address: None,
@@ -141,11 +168,31 @@ pub async fn allocate_ips(
                 }
                 ip
             }
-            None => {
-                let taken = tx.taken(&IPS, [&subnet.id]).await?;
-                ipam::next_free(&pools_of(subnet), subnet.ip_version == 6, &taken)
-                    .ok_or_else(|| exhausted(network_id))?
-            }
+            None => match mac
+                .filter(|_| ipam::auto_address(subnet.ipv6_address_mode.as_deref()))
+                .and_then(|m| ipam::eui64(&net, m))
+            {
+                Some(ip) => {
+                    if tx
+                        .owner(&IPS, [&subnet.id], ip.to_string().as_str())
+                        .await?
+                        .is_some()
+                    {
+                        return Err(ApiError::conflict(
+                            "IpAddressInUse",
+                            format!(
+                                "Unable to complete operation for network {network_id}. The IP address {ip} is in use."
+                            ),
+                        ));
+                    }
+                    ip
+                }
+                None => {
+                    let taken = tx.taken(&IPS, [&subnet.id]).await?;
+                    ipam::next_free(&pools_of(subnet), subnet.ip_version == 6, &taken)
+                        .ok_or_else(|| exhausted(network_id))?
+                }
+            },
         };
         let ip = ip.to_string();
         tx.claim(&IPS, [&subnet.id], ip.as_str(), port_id).await?;
@@ -451,7 +498,8 @@ pub async fn create(
         };
         let id = new_id();
         let mac = allocate_mac(&mut tx, mac.clone(), &id).await?;
-        let ips = allocate_ips(&mut tx, &network_id, fixed.clone(), &id, false).await?;
+        let ips =
+            allocate_port_ips(&mut tx, &network_id, fixed.clone(), &id, false, Some(&mac)).await?;
         let mut p = blank_port(id, &network_id, &project_id, mac, ips);
         p.name = a.str("name")?.unwrap_or_default();
         p.description = a.str("description")?.unwrap_or_default();
@@ -496,8 +544,15 @@ pub async fn update(
         }
         if let Some(req) = &fixed {
             tx.release_owner(&IPS, &p.id).await?;
-            p.fixed_ips =
-                allocate_ips(&mut tx, &p.network_id, Some(req.clone()), &p.id, false).await?;
+            p.fixed_ips = allocate_port_ips(
+                &mut tx,
+                &p.network_id,
+                Some(req.clone()),
+                &p.id,
+                false,
+                Some(&p.mac_address),
+            )
+            .await?;
         }
         if let Some(m) = a.str("mac_address")? {
             let m = ipam::normalize_mac(&m)

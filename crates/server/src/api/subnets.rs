@@ -94,7 +94,23 @@ impl Resource for Subnet {
     /// network's own DHCP port with its last DHCP subnet).
     async fn on_delete(tx: &mut Tx, _ctx: &Ctx, s: &Subnet) -> ApiResult<()> {
         let id = &s.id;
-        let ports = tx.list_by_parent::<Port>(&s.network_id).await?;
+        let mut ports = tx.list_by_parent::<Port>(&s.network_id).await?;
+        // On a SLAAC or DHCPv6-stateless subnet the hosts made their addresses
+        // themselves: they go with the subnet (not a router's interface).
+        if ipam::auto_address(s.ipv6_address_mode.as_deref()) {
+            for p in ports.iter_mut().filter(|p| {
+                p.device_owner != device_owner::ROUTER_INTERFACE
+                    && p.fixed_ips.iter().any(|f| f.subnet_id == *id)
+            }) {
+                for f in p.fixed_ips.iter().filter(|f| f.subnet_id == *id) {
+                    tx.release(&crate::store::IPS, [id.as_str()], f.ip_address.clone())
+                        .await?;
+                }
+                p.fixed_ips.retain(|f| f.subnet_id != *id);
+                touch(&mut p.revision_number, &mut p.updated_at);
+                tx.update(&*p).await?;
+            }
+        }
         if ports.iter().any(|p| {
             p.device_owner != device_owner::DHCP && p.fixed_ips.iter().any(|f| f.subnet_id == *id)
         }) {
@@ -112,6 +128,42 @@ impl Resource for Subnet {
         }
         dhcp_port::subnet_gone(tx, s).await
     }
+}
+
+/// `ipv6_ra_mode` and `ipv6_address_mode` as Neutron checks them: IPv6 only, one
+/// of its three modes, the same when both are given, and a /64 for the modes in
+/// which hosts make their own (EUI-64) addresses.
+fn ipv6_modes(a: &Attrs, net: &IpNet, v6: bool) -> ApiResult<(Option<String>, Option<String>)> {
+    const MODES: [&str; 3] = ["slaac", "dhcpv6-stateful", "dhcpv6-stateless"];
+    let ra = a.str("ipv6_ra_mode")?;
+    let addr = a.str("ipv6_address_mode")?;
+    for (k, v) in [("ipv6_ra_mode", &ra), ("ipv6_address_mode", &addr)] {
+        if let Some(v) = v {
+            if !v6 {
+                return Err(ApiError::invalid(format!(
+                    "Invalid input for operation: {k} is not valid when ip_version is 4."
+                )));
+            }
+            if !MODES.contains(&v.as_str()) {
+                return Err(ApiError::invalid(format!(
+                    "Invalid input for {k}. Reason: '{v}' is not in {MODES:?}."
+                )));
+            }
+        }
+    }
+    if let (Some(r), Some(m)) = (&ra, &addr)
+        && r != m
+    {
+        return Err(ApiError::invalid(format!(
+            "Invalid input for operation: ipv6_ra_mode set to '{r}' with ipv6_address_mode set to '{m}' is not valid. If both attributes are set, they must be the same value."
+        )));
+    }
+    if ipam::auto_address(addr.as_deref()) && net.prefix_len() != 64 {
+        return Err(ApiError::invalid(format!(
+            "Invalid input for operation: Invalid CIDR {net} for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64."
+        )));
+    }
+    Ok((ra, addr))
 }
 
 fn parse_ip_in(net: &IpNet, s: &str, what: &str) -> ApiResult<IpAddr> {
@@ -292,6 +344,7 @@ pub async fn create(
     };
     let dns = parse_dns(a.str_list("dns_nameservers")?.unwrap_or_default())?;
     let routes = parse_routes(a.list("host_routes")?.unwrap_or_default())?;
+    let (ra_mode, address_mode) = ipv6_modes(&a, &net, v6)?;
     // Retried on a unique-key conflict: the DHCP port takes a MAC and addresses.
     let s = retry!({
         let mut tx = state.store.write().await?;
@@ -332,8 +385,8 @@ pub async fn create(
             enable_dhcp: a.bool("enable_dhcp")?.unwrap_or(true),
             dns_nameservers: dns.clone(),
             host_routes: routes.clone(),
-            ipv6_ra_mode: a.str("ipv6_ra_mode")?.filter(|_| v6),
-            ipv6_address_mode: a.str("ipv6_address_mode")?.filter(|_| v6),
+            ipv6_ra_mode: ra_mode.clone(),
+            ipv6_address_mode: address_mode.clone(),
             subnetpool_id: None,
             service_types: Vec::new(),
             tags: Vec::new(),
