@@ -153,6 +153,14 @@ async fn slaac_ports_get_eui64_addresses() {
             .await,
         );
     }
+    api.create(
+        &user,
+        "subnets",
+        "subnet",
+        json!({"network_id": nid, "cidr": "2001:db8:0:2::/64", "ip_version": 6,
+            "ipv6_address_mode": "dhcpv6-stateful"}),
+    )
+    .await;
     let p = api
         .create(
             &user,
@@ -161,6 +169,7 @@ async fn slaac_ports_get_eui64_addresses() {
             json!({"network_id": nid, "mac_address": "fa:16:3e:35:93:07"}),
         )
         .await;
+    // (and a DHCPv6-stateful subnet beside them gives one address from its pool)
     let ips: Vec<String> = p["fixed_ips"]
         .as_array()
         .map(|a| {
@@ -178,6 +187,10 @@ async fn slaac_ports_get_eui64_addresses() {
         "{ips:?}"
     );
     assert!(ips.iter().any(|i| i.starts_with("10.9.0.")), "{ips:?}");
+    assert!(
+        ips.iter().any(|i| i.starts_with("2001:db8:0:2::")),
+        "{ips:?}"
+    );
     // Deleting the SLAAC subnet takes the port's address on it.
     let (s, e) = api
         .delete(&user, &format!("/v2.0/subnets/{}", id(&v6[0])))
@@ -186,7 +199,7 @@ async fn slaac_ports_get_eui64_addresses() {
     let (_, p2) = api.get(&user, &format!("/v2.0/ports/{}", id(&p))).await;
     assert_eq!(
         p2["port"]["fixed_ips"].as_array().map(Vec::len),
-        Some(2),
+        Some(3),
         "{p2}"
     );
     // The IPv4 subnet still refuses while the port uses it.

@@ -103,12 +103,16 @@ pub async fn allocate_port_ips(
                             && ipam::auto_address(s.ipv6_address_mode.as_deref())
                     })
                     .collect();
-                if !auto.is_empty() {
-                    r.extend(auto.iter().map(|s| IpRequest {
-                        subnet_id: Some(s.id.clone()),
-                        ip_address: None,
-                    }));
-                } else if let Some(s) = subnets.iter().find(|s| s.ip_version == version) {
+                // Every self-addressed subnet, and the first one the server
+                // addresses (DHCPv6-stateful, or no mode), if any.
+                r.extend(auto.iter().map(|s| IpRequest {
+                    subnet_id: Some(s.id.clone()),
+                    ip_address: None,
+                }));
+                if let Some(s) = subnets
+                    .iter()
+                    .find(|s| s.ip_version == version && !auto.iter().any(|a| a.id == s.id))
+                {
                     r.push(IpRequest {
                         subnet_id: Some(s.id.clone()),
                         ip_address: None,
