@@ -222,6 +222,11 @@ pub fn collection(
         if has_before && let Some(first) = id_of(items.first()) {
             links.push(json!({"rel": "previous",
                 "href": format!("{base}?limit={limit}&marker={first}&page_reverse=True{extra}")}));
+        } else if items.is_empty() && !p.page_reverse && p.marker.is_some() {
+            // The empty page past the last one leads back to the last page
+            // (Neutron's rule: no marker, reversed; tempest walks back from there).
+            links.push(json!({"rel": "previous",
+                "href": format!("{base}?limit={limit}&page_reverse=True{extra}")}));
         }
     }
     let items: Vec<Value> = items
@@ -297,6 +302,20 @@ mod tests {
             .map(|a| a.iter().map(|l| &l["rel"]).collect())
             .unwrap_or_default();
         assert!(!rels.contains(&&json!("next")), "{v}");
+        // ...and a previous link back to the last page (no marker, reversed).
+        let prev = v["things_links"]
+            .as_array()
+            .and_then(|a| a.iter().find(|l| l["rel"] == "previous"))
+            .and_then(|l| l["href"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(
+            prev, "http://x/v2.0/things?limit=1&page_reverse=True",
+            "{v}"
+        );
+        let p = ListParams::parse(&pairs(&[("limit", "1"), ("page_reverse", "True")]))?;
+        let v = collection("things", items(), &p, "http://x/v2.0/things")?;
+        assert_eq!(ids(&v), vec!["id4"]);
         let p = ListParams::parse(&pairs(&[
             ("limit", "2"),
             ("marker", "id2"),

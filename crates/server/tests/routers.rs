@@ -359,7 +359,7 @@ async fn router_interface_by_port_and_gateway_at_create() {
             .put(
                 &user,
                 &format!("{rpath}/remove_router_interface"),
-                json!({"port_id": "nope"}),
+                json!({"port_id": "8d3c1a5e-0000-4000-8000-00000000beef"}),
             )
             .await;
         assert_eq!(
@@ -398,5 +398,35 @@ async fn router_interface_by_port_and_gateway_at_create() {
             (s, err_type(&v)),
             (StatusCode::CONFLICT, "IpAddressGenerationFailure")
         );
+    }
+}
+
+/// A malformed id in add/remove_router_interface is a 400 (neutron-tempest-
+/// plugin's test_add_interface_port_nonexist), a well-formed unknown one a 404.
+#[tokio::test]
+async fn interface_ids_must_be_uuids() {
+    let api = Api::new(&Backend::Sqlite).await;
+    let admin = api.admin().await;
+    let user = api.tenant(&admin, "TenantA", "member").await;
+    let r = api
+        .create(&user, "routers", "router", serde_json::json!({"name": "r"}))
+        .await;
+    let path = format!("/v2.0/routers/{}/add_router_interface", id(&r));
+    for (body, want) in [
+        (
+            serde_json::json!({"port_id": "tempest-port-1"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"subnet_id": "x"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"port_id": "8d3c1a5e-0000-4000-8000-000000000000"}),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (s, e) = api.put(&user, &path, body.clone()).await;
+        assert_eq!(s, want, "{body}: {e}");
     }
 }

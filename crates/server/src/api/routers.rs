@@ -321,6 +321,15 @@ fn interface_target(body: &Bytes) -> ApiResult<(Option<String>, Option<String>)>
     let v: Value = serde_json::from_slice(body)
         .map_err(|_| ApiError::bad_request("Malformed request body"))?;
     let get = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    for k in ["subnet_id", "port_id"] {
+        if let Some(id) = get(k)
+            && uuid::Uuid::parse_str(&id).is_err()
+        {
+            return Err(ApiError::invalid(format!(
+                "Invalid input for {k}. Reason: '{id}' is not a valid UUID."
+            )));
+        }
+    }
     match (get("subnet_id"), get("port_id")) {
         (Some(_), Some(_)) => Err(bad_router(
             "Cannot specify both subnet-id and port-id".into(),
