@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need, then runs every unit and
 # integration test of the workspace (the server's against SQLite and a local
-# PostgreSQL), and the openstack CLI compatibility test. Integration tests build
+# PostgreSQL), the openstack CLI compatibility test and tempest. Integration tests build
 # hosts and VMs in network namespaces and need root (as root in CI they run; when
 # CI=true and not root they fail, as do the PostgreSQL tests without a database).
 set -euo pipefail
@@ -14,3 +14,4 @@ fi
 cargo build --workspace --all-targets
 cargo test --workspace --no-fail-fast -- --test-threads=2
 scripts/openstack-compat-test.sh
+scripts/tempest-test.sh

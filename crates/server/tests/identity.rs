@@ -225,7 +225,7 @@ async fn identity(b: &Backend) {
 #[tokio::test]
 async fn expired_tokens_are_refused() {
     for b in backends() {
-        let ttl = std::time::Duration::from_secs(2);
+        let ttl = std::time::Duration::from_secs(4);
         let api = Api::with(&b, |c| c.token_ttl = ttl).await;
         let issued = std::time::Instant::now();
         let admin = api.admin().await;
