@@ -96,6 +96,9 @@ fn view(rules: usize, members: usize, secured: bool) -> HostView {
             allowed_address_pairs: vec![],
             status: "DOWN".into(),
             security_groups: if secured { vec!["big".into()] } else { vec![] },
+            project_id: String::new(),
+            name: String::new(),
+            floating_ips: vec![],
         })
         .collect();
     HostView {
@@ -130,6 +133,7 @@ fn view(rules: usize, members: usize, secured: bool) -> HostView {
 /// (compile ms, flows on br-int, install ms, engine bytes).
 fn measure(v: &HostView) -> (f64, usize, f64, u64) {
     let cfg = HostConfig {
+        metadata: None,
         host: "compute-01".into(),
         tunnel_ip: "192.168.100.31"
             .parse()

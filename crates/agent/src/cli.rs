@@ -37,6 +37,20 @@ pub struct AgentArgs {
     /// Seconds between heartbeats.
     #[arg(long, default_value_t = 30)]
     pub report_interval: u64,
+    /// Serve no metadata (169.254.169.254) to this host's VMs.
+    #[arg(long)]
+    pub no_metadata: bool,
+    /// The metadata namespaces' names: this, then the network id.
+    #[arg(long, default_value = crate::names::METADATA_NS_PREFIX)]
+    pub metadata_namespace_prefix: String,
+    /// Forward metadata requests to Nova's metadata API (e.g.
+    /// http://controller:8775) instead of answering them from the port.
+    #[arg(long)]
+    pub nova_metadata_url: Option<String>,
+    /// The secret shared with Nova (`metadata_proxy_shared_secret`) that signs
+    /// the instance id; needed with --nova-metadata-url.
+    #[arg(long, env = "NEUTRINO_METADATA_SECRET", hide_env_values = true)]
+    pub metadata_shared_secret: Option<String>,
     #[arg(long, env = "OS_USERNAME", default_value = "admin")]
     pub username: String,
     #[arg(long, env = "OS_PASSWORD", hide_env_values = true)]
@@ -69,6 +83,32 @@ pub fn run(a: AgentArgs) -> anyhow::Result<()> {
     if a.report_interval == 0 {
         bail!("--report-interval must be at least 1 second");
     }
+    let metadata = if a.no_metadata {
+        None
+    } else {
+        let p = &a.metadata_namespace_prefix;
+        if p.is_empty() || p.len() > 200 || p.contains('/') || p.starts_with('.') {
+            bail!("bad --metadata-namespace-prefix '{p}': a non-empty file name without '/'");
+        }
+        let nova = match (a.nova_metadata_url, a.metadata_shared_secret) {
+            (Some(url), Some(secret)) => {
+                if !url.starts_with("http://") || url.len() <= "http://".len() {
+                    bail!("bad --nova-metadata-url '{url}': expected http://HOST:PORT");
+                }
+                Some((url, secret))
+            }
+            (Some(_), None) => {
+                bail!(
+                    "--nova-metadata-url needs --metadata-shared-secret (or NEUTRINO_METADATA_SECRET)"
+                )
+            }
+            (None, _) => None,
+        };
+        Some(crate::metadata::MetadataConfig {
+            prefix: p.clone(),
+            nova,
+        })
+    };
     let cfg = AgentConfig {
         auth: client::Auth {
             auth_url: a.server.clone(),
@@ -83,11 +123,13 @@ pub fn run(a: AgentArgs) -> anyhow::Result<()> {
             tunnel_ip: a.tunnel_ip,
             bridge_mappings,
             external_bridge: a.external_network_bridge,
+            metadata: metadata.as_ref().map(|m| m.prefix.clone()),
         },
         roles: a.roles,
         switch_run_dir: a.switch_run_dir,
         report_interval: Duration::from_secs(a.report_interval),
         poll_secs: 25,
+        metadata,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -9,6 +9,7 @@
 //! - [`apply`]: makes switchd match a compiled state by diff (adds and removes only
 //!   the ports that changed, replace-flows per bridge), so re-applying the same
 //!   state changes nothing on the wire.
+//! - [`metadata`]: the metadata service's namespaces and HTTP servers.
 //! - [`run`]: the loop that talks to the server (login, heartbeat, long-poll
 //!   watch with backoff, port status reports).
 //!
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod compile;
 pub mod flows;
 pub mod l3;
+pub mod metadata;
 pub mod names;
 pub mod run;
 

@@ -34,6 +34,16 @@ pub fn router_gateway(port_id: &str) -> String {
     format!("qg-{short}")
 }
 
+/// A network's metadata device: `qm-` + the first 11 characters of the network id.
+pub fn metadata_device(network_id: &str) -> String {
+    let short: String = network_id.chars().take(11).collect();
+    format!("qm-{short}")
+}
+
+/// The prefix of metadata namespaces' names (then the network id), as OVN's
+/// `ovnmeta-` namespaces are named.
+pub const METADATA_NS_PREFIX: &str = "qmeta-";
+
 /// The external bridge the legacy way (`external_network_bridge`): a router's `qg-`
 /// device goes on it untagged when the external network has no bridge mapping.
 pub const BR_EX: &str = "br-ex";
@@ -83,6 +93,7 @@ mod tests {
         assert_eq!(router_interface(id), "qr-0e5a8f3c-1d");
         assert_eq!(router_gateway(id), "qg-0e5a8f3c-1d");
         assert_eq!(phy_patch("br-eth1"), "phy-br-eth1");
+        assert_eq!(metadata_device(id), "qm-0e5a8f3c-1d");
         assert_eq!(int_patch("br-provider-long"), "int-br-provider");
         assert!(int_patch("br-provider-long").len() <= 15);
     }

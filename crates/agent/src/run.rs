@@ -6,6 +6,7 @@
 use crate::apply::{self, ApplyReport, Switchd};
 use crate::compile::{self, Compiled, HostConfig};
 use crate::l3::{self, L3Report};
+use crate::metadata::{self, MetadataConfig, MetadataReport};
 use client::{Auth, Client, ClientError};
 use model::{AgentReport, FloatingIpStatusReport, HostView, PortStatusReport};
 use serde_json::Value;
@@ -24,6 +25,9 @@ pub struct AgentConfig {
     pub report_interval: Duration,
     /// How long one watch request waits for a change (seconds).
     pub poll_secs: u64,
+    /// The metadata service (`None`: off). Its namespace prefix is also in
+    /// `host.metadata`, for the compile step.
+    pub metadata: Option<MetadataConfig>,
 }
 
 const AGENT_TYPE: &str = "Open vSwitch agent";
@@ -146,6 +150,7 @@ struct Synced {
     compiled: Option<Compiled>,
     report: ApplyReport,
     l3: L3Report,
+    md: MetadataReport,
     vlans: Option<BTreeMap<String, u16>>,
     /// False when the last apply failed: the next turn applies again.
     ok: bool,
@@ -156,6 +161,7 @@ struct Synced {
 async fn watch(client: &Client, cfg: &AgentConfig) -> anyhow::Result<()> {
     let path = format!("/agent-api/v1/hosts/{}/view", cfg.host.host);
     let mut s = Synced::default();
+    let mut md = cfg.metadata.as_ref().map(metadata::Service::new);
     let mut last: Option<HostView> = None;
     let mut last_fetch: Option<Instant> = None;
     let mut backoff = Backoff::default();
@@ -213,7 +219,7 @@ async fn watch(client: &Client, cfg: &AgentConfig) -> anyhow::Result<()> {
         backoff.reset();
         s.revision = view.revision;
         last = Some(view.clone());
-        if let Err(e) = turn(client, cfg, &mut s, view).await {
+        if let Err(e) = turn(client, cfg, &mut s, md.as_mut(), view).await {
             s.ok = false;
             warn!("{e:#}; retrying");
             backoff.wait().await;
@@ -227,6 +233,7 @@ async fn turn(
     client: &Client,
     cfg: &AgentConfig,
     s: &mut Synced,
+    md: Option<&mut metadata::Service>,
     view: HostView,
 ) -> anyhow::Result<()> {
     if !view.admin_state_up {
@@ -260,7 +267,22 @@ async fn turn(
             .iter()
             .flat_map(|c| c.routers.iter().map(|r| r.namespace.clone()))
             .collect();
-        let (compiled, report, l3) = tokio::task::spawn_blocking(move || {
+        let md_done: Vec<compile::MetadataSpec> = match &s.compiled {
+            Some(c) if s.ok => c
+                .metadata
+                .iter()
+                .filter(|m| !s.md.failed.contains_key(&m.namespace))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        let md_previous: std::collections::BTreeSet<String> = s
+            .compiled
+            .iter()
+            .flat_map(|c| c.metadata.iter().map(|m| m.namespace.clone()))
+            .collect();
+        let md_prefix = cfg.metadata.as_ref().map(|m| m.prefix.clone());
+        let (compiled, report, l3, md_report) = tokio::task::spawn_blocking(move || {
             let current = sw.show()?;
             let prior = match prior {
                 Some(p) => p,
@@ -271,7 +293,11 @@ async fn turn(
             let r = sw.apply_to(&c, current)?;
             // Routers after the switch: their devices exist (or are gone) by now.
             let l3 = l3::apply(&c, &before, &done, &r.made, &previous);
-            Ok::<_, apply::ApplyError>((c, r, l3))
+            let md = match md_prefix {
+                Some(p) => metadata::apply(&c, &p, &before, &md_done, &r.made, &md_previous),
+                None => MetadataReport::default(),
+            };
+            Ok::<_, apply::ApplyError>((c, r, l3, md))
         })
         .await??;
         for w in &compiled.warnings {
@@ -285,6 +311,15 @@ async fn turn(
         }
         for ns in &l3.removed {
             info!("removed {ns} (its router is gone)");
+        }
+        for (ns, e) in &md_report.failed {
+            warn!("metadata namespace {ns}: {e}");
+        }
+        for ns in &md_report.removed {
+            info!("removed {ns} (no more ports of its network here)");
+        }
+        if let Some(md) = md {
+            md.sync(&compiled.metadata, &view, &report.made, &md_report);
         }
         let first = s.applied_at.is_none();
         if first || report.changed() {
@@ -304,6 +339,7 @@ async fn turn(
         s.compiled = Some(compiled);
         s.report = report;
         s.l3 = l3;
+        s.md = md_report;
         s.applied = Some(key);
         s.applied_at = Some(Instant::now());
         s.ok = true;

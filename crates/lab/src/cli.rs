@@ -48,6 +48,13 @@ pub enum LabCommand {
     Status,
     /// Add one more compute node (switchd and agent).
     AddCompute,
+    /// What a VM gets from the metadata service (curl inside the VM).
+    Metadata {
+        /// The VM (vm1, vm2, ...).
+        vm: String,
+        #[arg(default_value = "/openstack/latest/meta_data.json")]
+        path: String,
+    },
     /// Benchmark: wire COUNT ports bound across the computes, then re-sync an agent.
     BenchPorts {
         #[arg(long, default_value_t = 1000)]
@@ -62,6 +69,15 @@ pub enum LabCommand {
     BenchSg {
         #[command(subcommand)]
         command: BenchSgCommand,
+    },
+    /// Benchmark the metadata service from vm1 (requests per second, a
+    /// cloud-init-like first fetch) against a plain HTTP server on vm2.
+    BenchMetadata {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seconds per request-rate measurement.
+        #[arg(long, default_value_t = 3)]
+        seconds: u32,
     },
     /// Remove every namespace, process and file the lab made.
     Down,
@@ -243,6 +259,14 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
                 bail!("the lab is not healthy");
             }
         }
+        LabCommand::Metadata { vm, path } => {
+            let lab = Lab::open(&dir, &exe)?;
+            let v = lab
+                .state
+                .vm(&vm)
+                .ok_or_else(|| anyhow::anyhow!("no VM {vm} in this lab"))?;
+            println!("{}", crate::vms::metadata(v, &path)?);
+        }
         LabCommand::AddCompute => {
             let mut lab = Lab::open(&dir, &exe)?;
             let name = lab.add_compute()?;
@@ -258,6 +282,11 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
         }
         LabCommand::BenchL3 { command } => bench_l3(&dir, &exe, command)?,
         LabCommand::BenchSg { command } => bench_sg(&dir, &exe, command)?,
+        LabCommand::BenchMetadata { runs, seconds } => {
+            crate::checks::require_root()?;
+            let lab = Lab::open(&dir, &exe)?;
+            crate::bench_md::run(&lab, seconds, runs.max(1))?;
+        }
         LabCommand::Crr {
             listen,
             connect,

@@ -150,6 +150,29 @@ pub fn report(lab: &Lab) -> (String, bool) {
             }
         }
     }
+    if !lab.state.vms.is_empty() {
+        let _ = writeln!(s, "\nmetadata (curl http://169.254.169.254 in each VM):");
+        for vm in &lab.state.vms {
+            let got = |p: &str| vms::metadata(vm, &format!("/latest/meta-data/{p}"));
+            match (got("instance-id"), got("local-ipv4")) {
+                (Ok(id), Ok(ip)) => {
+                    ok &= id == vm.ns && ip == vm.ip;
+                    let public = got("public-ipv4")
+                        .map(|a| format!(", public-ipv4 {a}"))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        s,
+                        "  {}: instance-id {id}, local-ipv4 {ip}{public}",
+                        vm.name
+                    );
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    ok = false;
+                    let _ = writeln!(s, "  !! {e}");
+                }
+            }
+        }
+    }
     if !lab.state.routers.is_empty() {
         let _ = writeln!(s, "\nrouters:");
         for r in &lab.state.routers {

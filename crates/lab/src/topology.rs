@@ -94,6 +94,9 @@ pub struct Lab {
     pub api: Api,
     pub neutrino: PathBuf,
     pub report_interval: u64,
+    /// Arguments added to every agent this handle starts (tests: the metadata
+    /// service's Nova mode).
+    pub agent_args: Vec<String>,
 }
 
 pub fn check_prefix(p: &str) -> Result<()> {
@@ -133,6 +136,7 @@ impl Lab {
             state,
             neutrino: neutrino.into(),
             report_interval: 5,
+            agent_args: Vec::new(),
         })
     }
 
@@ -178,6 +182,7 @@ impl Lab {
             state,
             neutrino: o.neutrino.clone(),
             report_interval: o.report_interval,
+            agent_args: Vec::new(),
         };
         match lab.build(o) {
             Ok(()) => Ok(lab),
@@ -452,12 +457,17 @@ impl Lab {
             self.node_run_dir(node).display().to_string(),
             "--report-interval".into(),
             self.report_interval.to_string(),
+            // The lab's hosts share one kernel: their metadata namespaces carry
+            // the lab's and the host's names (and `lab down` finds them).
+            "--metadata-namespace-prefix".into(),
+            format!("{}-{node}-qmeta-", self.state.prefix),
         ];
         let mut args = args;
         for m in &n.bridge_mappings {
             args.push("--bridge-mapping".into());
             args.push(m.clone());
         }
+        args.extend(self.agent_args.iter().cloned());
         let pw = self.state.admin_password.clone();
         let env = [
             ("OS_USERNAME", "admin"),

@@ -1,5 +1,6 @@
-//! VMs: a namespace per VM whose NIC is the tap the agent plugs, an address from
-//! the switch's DHCP responder through busybox udhcpc, and pings between them.
+//! VMs: a namespace per VM whose NIC is the tap the agent plugs, an address (and
+//! routes) from the switch's DHCP responder through busybox udhcpc, and pings
+//! between them.
 
 use crate::state::Vm;
 use crate::topology::Lab;
@@ -21,6 +22,14 @@ bound|renew)
     if [ -n "$router" ]; then
         set -- $router
         ip route replace default via "$1" dev "$interface"
+    fi
+    # Option 121 (RFC 3442): destination/prefix and gateway pairs.
+    if [ -n "$staticroutes" ]; then
+        set -- $staticroutes
+        while [ $# -ge 2 ]; do
+            ip route replace "$1" via "$2" dev "$interface"
+            shift 2
+        done
     fi
     ;;
 esac
@@ -143,6 +152,20 @@ pub fn dhcp(lab: &Lab, vm: &Vm) -> Result<Option<String>> {
         ));
     }
     Ok(address(vm))
+}
+
+/// What the metadata service answers the VM at `path` (curl inside the VM).
+pub fn metadata(vm: &Vm, path: &str) -> Result<String> {
+    let url = format!("http://169.254.169.254/{}", path.trim_start_matches('/'));
+    let out = net::exec_in(&vm.ns, "curl", &["-sS", "-f", "-m", "5", &url])?;
+    if !out.status.success() {
+        return Err(fail!(
+            "{}: GET {url}: {}",
+            vm.name,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The VM's IPv4 address (CIDR), if it has one.

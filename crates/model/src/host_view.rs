@@ -143,6 +143,16 @@ pub struct LocalPort {
     /// The port's security groups (ids in the view's `security_groups`).
     #[serde(default)]
     pub security_groups: Vec<String>,
+    /// The port's project (what the metadata service says the instance
+    /// belongs to).
+    #[serde(default)]
+    pub project_id: String,
+    #[serde(default)]
+    pub name: String,
+    /// The floating IPs associated with the port (the instance's public
+    /// addresses, for the metadata service).
+    #[serde(default)]
+    pub floating_ips: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -196,7 +196,7 @@ pub(super) fn ipv6_sources(p: &LocalPort, mac: Mac) -> Vec<(Mac, Ipv6Net)> {
 }
 
 /// The EUI-64 link-local address (fe80::/64) of a MAC, as Linux forms it by default.
-fn link_local(mac: Mac) -> Ipv6Addr {
+pub fn link_local(mac: Mac) -> Ipv6Addr {
     let [a, b1, c, d, e, f] = mac.0;
     let seg = |hi: u8, lo: u8| (u16::from(hi) << 8) | u16::from(lo);
     Ipv6Addr::new(

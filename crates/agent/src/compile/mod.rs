@@ -17,6 +17,7 @@ mod br_phys;
 mod br_tun;
 mod dhcp;
 mod firewall;
+pub mod metadata;
 pub mod nat;
 pub mod router;
 mod vlans;
@@ -27,6 +28,8 @@ mod router_tests;
 mod tests;
 
 use crate::names::{self, DEAD_VLAN, PATCH_INT, PATCH_TUN};
+pub use br_int::link_local;
+pub use metadata::MetadataSpec;
 use model::{HostView, LocalPort, NetworkType, NetworkView};
 pub use router::{RouteSpec, RouterDevice, RouterPort, RouterSpec};
 use std::collections::{BTreeMap, BTreeSet};
@@ -46,6 +49,9 @@ pub struct HostConfig {
     /// Where a router's `qg-` device goes when its external network has no bridge
     /// mapping (`--external-network-bridge`, Neutron's `external_network_bridge`).
     pub external_bridge: String,
+    /// The metadata service (see [`metadata`]): the prefix of its namespaces'
+    /// names (`qmeta-`, then the network id), or `None` when it is off.
+    pub metadata: Option<String>,
 }
 
 /// One bridge as it must be.
@@ -82,6 +88,8 @@ pub struct Compiled {
     pub routers: Vec<RouterSpec>,
     /// Router interface and gateway ports of this host and whether they are wired.
     pub router_ports: Vec<RouterPort>,
+    /// The metadata namespaces of this host's networks.
+    pub metadata: Vec<MetadataSpec>,
     /// Things the operator should know (unmapped physical network, missing
     /// segmentation id, a remote host without tunnel IP); not errors.
     pub warnings: Vec<String>,
@@ -189,7 +197,12 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
             .get(p.network_id.as_str())
             .filter(|_| p.admin_state_up);
         let tap = names::tap(&p.id);
-        let dhcp = wn.and_then(|w| dhcp::binding(p, w.net));
+        let dhcp = wn
+            .and_then(|w| dhcp::binding(p, w.net))
+            .map(|b| match cfg.metadata {
+                Some(_) => metadata::with_route(b),
+                None => b,
+            });
         taps.push(PortSpec {
             name: tap.clone(),
             kind: PortType::Tap,
@@ -233,11 +246,15 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
             .iter()
             .filter_map(|p| p.tag.map(|v| (p.name.clone(), v))),
     );
+    let mut md = metadata::wire(cfg.metadata.as_deref(), &cfg.host, &vm_ports, &wired);
+    fw.open.append(&mut md.open);
     let mut fw_flows = firewall::flows(view, &fw, &mut warnings);
     drop(fw);
     let mut int = br_int::spec(view, cfg, &vm_ports, &wired, taps);
     int.ports.extend(router_int);
+    int.ports.append(&mut md.ports);
     int.flows.append(&mut rw.int_flows);
+    int.flows.append(&mut md.flows);
     int.flows.append(&mut fw_flows);
     crate::flows::sort(&mut int.flows);
     let mut bridges = vec![int, br_tun::spec(cfg, &wired, &remote)];
@@ -263,6 +280,7 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
         vm_ports: vms,
         routers: rw.routers,
         router_ports: rw.router_ports,
+        metadata: md.specs,
         warnings,
     }
 }

@@ -20,6 +20,7 @@ const QG: &str = "2f000000-0000-4000-8000-000000000003";
 
 fn cfg() -> HostConfig {
     HostConfig {
+        metadata: None,
         host: "network".into(),
         tunnel_ip: "192.168.100.20".parse().unwrap(),
         bridge_mappings: BTreeMap::new(),
@@ -78,6 +79,9 @@ fn router_port(id: &str, net: &str, sub: &str, ip: &str, mac: &str, owner: &str)
         allowed_address_pairs: vec![],
         status: "DOWN".into(),
         security_groups: vec![],
+        project_id: String::new(),
+        name: String::new(),
+        floating_ips: vec![],
     }
 }
 

@@ -12,6 +12,7 @@ const P2: &str = "p2222222-2222-4222-8222-222222222222";
 
 fn cfg() -> HostConfig {
     HostConfig {
+        metadata: None,
         host: "compute-01".into(),
         tunnel_ip: "192.168.100.31".parse().unwrap(),
         bridge_mappings: BTreeMap::new(),
@@ -56,6 +57,9 @@ fn vm(id: &str, net: &str, sub: &str, mac: &str, ip: &str) -> LocalPort {
         allowed_address_pairs: vec![],
         status: "DOWN".into(),
         security_groups: vec![],
+        project_id: String::new(),
+        name: String::new(),
+        floating_ips: vec![],
     }
 }
 
@@ -625,4 +629,59 @@ fn ipv6_sources_are_checked_too() {
         int.ports[1].dhcp.as_ref().unwrap().ip.to_string(),
         "10.0.0.3"
     );
+}
+
+#[test]
+fn metadata_namespace_device_redirect_and_dhcp_route() {
+    let v = one_remote();
+    let mut on = cfg();
+    on.metadata = Some("qmeta-".into());
+    let c = compile(&v, &on, &BTreeMap::new());
+    let int = c.bridge("br-int").unwrap();
+    let dev = crate::names::metadata_device(NET_A);
+    let md = int.ports.iter().find(|p| p.name == dev).expect("qm- port");
+    let vlan = c.vlans[NET_A];
+    assert_eq!(md.tag, Some(vlan));
+    assert_eq!(md.netns.as_deref(), Some(format!("qmeta-{NET_A}").as_str()));
+    assert_eq!(c.metadata.len(), 1);
+    assert_eq!(c.metadata[0].subnets, vec!["10.0.0.0/24".parse().unwrap()]);
+    let mac = c.metadata[0].mac;
+    assert!(
+        has_flow(
+            int,
+            &format!(
+                "table=94,priority=50,reg6={vlan:#x},ip,nw_dst=169.254.169.254,actions=mod_dl_dst:{mac},output:{dev}"
+            )
+        ),
+        "{:#?}",
+        flows_with(int, "table=94")
+    );
+    // Its frames are not checked against a port's addresses.
+    assert!(has_flow(
+        int,
+        &format!("table=0,priority=9,in_port={dev},actions=resubmit(,60)")
+    ));
+    // DHCP routes 169.254.169.254 through the DHCP address.
+    let tap = int.ports.iter().find(|p| p.name == names::tap(P1)).unwrap();
+    let b = tap.dhcp.as_ref().unwrap();
+    assert!(b.host_routes.iter().any(|r| r.destination
+        == std::net::Ipv4Addr::new(169, 254, 169, 254)
+        && r.prefix_len == 32
+        && r.nexthop == b.server_ip));
+    // The flows parse in the switch.
+    let mut sw = switch::Switch::new(7);
+    sw.add_bridge("br-int", 0).unwrap();
+    for p in &int.ports {
+        let cfg: switch::PortConfig =
+            serde_json::from_value(serde_json::to_value(p).unwrap()).unwrap();
+        sw.add_port("br-int", cfg).unwrap();
+    }
+    sw.replace_flows("br-int", &texts(int), 0).unwrap();
+
+    // Off: none of it.
+    let c = compile_fresh(&v);
+    assert!(c.metadata.is_empty());
+    let int = c.bridge("br-int").unwrap();
+    assert!(!port_names(int).contains(&dev.as_str()));
+    assert!(flows_with(int, "169.254.169.254").is_empty());
 }

@@ -106,6 +106,14 @@ pub fn host_view(host: &str, s: &Snapshot<'_>) -> HostView {
             allowed_address_pairs: p.allowed_address_pairs.clone(),
             status: p.status.clone(),
             security_groups: p.security_groups.clone(),
+            project_id: p.project_id.clone(),
+            name: p.name.clone(),
+            floating_ips: s
+                .floating_ips
+                .iter()
+                .filter(|f| f.port_id.as_deref() == Some(p.id.as_str()))
+                .map(|f| f.floating_ip_address.clone())
+                .collect(),
         })
         .collect();
     let tunnels = tunnel_ips(s.agents);

@@ -21,6 +21,9 @@ fn port(groups: &[&str]) -> LocalPort {
         allowed_address_pairs: vec![],
         status: "DOWN".into(),
         security_groups: groups.iter().map(|g| g.to_string()).collect(),
+        project_id: String::new(),
+        name: String::new(),
+        floating_ips: vec![],
     }
 }
 
