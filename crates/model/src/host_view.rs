@@ -89,6 +89,17 @@ pub struct RouterView {
     /// Extra routes (`routes`): destination CIDR -> nexthop.
     pub routes: Vec<HostRoute>,
     pub floating_ips: Vec<FloatingIpView>,
+    /// The metering labels counted on this router (the router's project's and
+    /// the shared ones), with their rules.
+    #[serde(default)]
+    pub metering_labels: Vec<MeteringLabelView>,
+}
+
+/// A metering label as a network node counts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeteringLabelView {
+    pub id: String,
+    pub rules: Vec<crate::MeteringLabelRule>,
 }
 
 /// A floating IP associated with a port behind the router.

@@ -1,6 +1,6 @@
 //! `model`: the API resource types shared by the server, the agent and the CLI —
 //! Neutron v2.0 resources (networks, subnets, ports, routers, floating IPs, security
-//! groups and rules, agents) and the Keystone v3 identity subset (domains, projects,
+//! groups and rules, metering labels and rules, agents) and the Keystone v3 identity subset (domains, projects,
 //! users, roles, role assignments, tokens).
 //!
 //! This room holds plain data with serde (field names as the OpenStack APIs spell
@@ -11,6 +11,7 @@
 mod agent;
 mod host_view;
 mod identity;
+mod metering;
 mod network;
 mod port;
 mod router;
@@ -18,11 +19,12 @@ mod security_group;
 
 pub use agent::Agent;
 pub use host_view::{
-    AgentReport, FloatingIpStatusReport, FloatingIpView, HostView, LocalPort, NetworkView,
-    PortStatus, PortStatusReport, RemotePort, RouterView, SecurityGroupRuleView, SecurityGroupView,
-    SubnetView,
+    AgentReport, FloatingIpStatusReport, FloatingIpView, HostView, LocalPort, MeteringLabelView,
+    NetworkView, PortStatus, PortStatusReport, RemotePort, RouterView, SecurityGroupRuleView,
+    SecurityGroupView, SubnetView,
 };
 pub use identity::{Domain, Project, Role, RoleAssignment, RoleRef, Token, TokenUser, User};
+pub use metering::{MeteringLabel, MeteringLabelRule};
 pub use network::{AllocationPool, HostRoute, Network, NetworkType, Subnet};
 pub use port::{AddressPair, FixedIp, Port, device_owner};
 pub use router::{ExternalFixedIp, ExternalGatewayInfo, FloatingIp, Router, RouterInterfaceInfo};

@@ -207,3 +207,26 @@ impl Doc for RouterBinding {
         &self.agent_id
     }
 }
+
+impl Doc for model::MeteringLabel {
+    const KIND: &'static str = "metering_label";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn project_id(&self) -> &str {
+        &self.project_id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Doc for model::MeteringLabelRule {
+    const KIND: &'static str = "metering_label_rule";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn parent_id(&self) -> &str {
+        &self.metering_label_id
+    }
+}

@@ -147,6 +147,7 @@ fn seeds() -> HostView {
                 fixed_ip_address: "10.0.0.5".into(),
                 status: "DOWN".into(),
             }],
+            metering_labels: vec![],
         }],
         security_groups: vec![],
     }

@@ -138,6 +138,8 @@ async fn view(
             let bindings: Vec<RouterBinding> = state.store.list().await?;
             let security_groups: Vec<model::SecurityGroup> = state.store.list().await?;
             let security_group_rules: Vec<model::SecurityGroupRule> = state.store.list().await?;
+            let metering_labels: Vec<model::MeteringLabel> = state.store.list().await?;
+            let metering_rules: Vec<model::MeteringLabelRule> = state.store.list().await?;
             let snap = Snapshot {
                 revision,
                 agents: &agents,
@@ -149,6 +151,8 @@ async fn view(
                 bindings: &bindings,
                 security_groups: &security_groups,
                 security_group_rules: &security_group_rules,
+                metering_labels: &metering_labels,
+                metering_rules: &metering_rules,
             };
             return Ok(Json(host_view(&host, &snap)).into_response());
         }

@@ -5,9 +5,9 @@ use crate::RouterBinding;
 use crate::api::dhcp_port;
 use crate::l3::L3_AGENT_TYPE;
 use model::{
-    Agent, FloatingIp, FloatingIpView, HostView, LocalPort, Network, NetworkView, Port, RemotePort,
-    Router, RouterView, SecurityGroup, SecurityGroupRule, SecurityGroupRuleView, SecurityGroupView,
-    Subnet, SubnetView, device_owner,
+    Agent, FloatingIp, FloatingIpView, HostView, LocalPort, MeteringLabel, MeteringLabelRule,
+    MeteringLabelView, Network, NetworkView, Port, RemotePort, Router, RouterView, SecurityGroup,
+    SecurityGroupRule, SecurityGroupRuleView, SecurityGroupView, Subnet, SubnetView, device_owner,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +27,8 @@ pub struct Snapshot<'a> {
     pub bindings: &'a [RouterBinding],
     pub security_groups: &'a [SecurityGroup],
     pub security_group_rules: &'a [SecurityGroupRule],
+    pub metering_labels: &'a [MeteringLabel],
+    pub metering_rules: &'a [MeteringLabelRule],
 }
 
 /// The tunnel endpoint each host's L2 agent registered.
@@ -261,7 +263,29 @@ fn routers(host: &str, s: &Snapshot<'_>) -> Vec<RouterView> {
                         })
                     })
                     .collect(),
+                metering_labels: metering_labels(r, s),
             }
+        })
+        .collect()
+}
+
+/// The labels counted on router `r`: its project's and the shared ones, with
+/// their rules, none on an admin-down router (as Neutron's metering agent).
+fn metering_labels(r: &Router, s: &Snapshot<'_>) -> Vec<MeteringLabelView> {
+    if !r.admin_state_up {
+        return Vec::new();
+    }
+    s.metering_labels
+        .iter()
+        .filter(|l| l.shared || l.project_id == r.project_id)
+        .map(|l| MeteringLabelView {
+            id: l.id.clone(),
+            rules: s
+                .metering_rules
+                .iter()
+                .filter(|x| x.metering_label_id == l.id)
+                .cloned()
+                .collect(),
         })
         .collect()
 }

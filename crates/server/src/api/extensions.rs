@@ -18,6 +18,16 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Expose port bindings of a virtual port to external application",
     ),
     (
+        "metering",
+        "Neutron Metering",
+        "Neutron Metering extension.",
+    ),
+    (
+        "metering_source_and_destination_fields",
+        "Neutron Metering with source and destination filtering",
+        "Neutron Metering extension that enables the use of source and destination IP prefixes in metering label rules.",
+    ),
+    (
         "external-net",
         "Neutron external network",
         "Adds external network attribute to network resource.",

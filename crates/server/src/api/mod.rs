@@ -7,6 +7,7 @@ pub mod dhcp_port;
 pub mod extensions;
 pub mod floatingips;
 pub mod l3_agents;
+pub mod metering;
 pub mod networks;
 pub mod ports;
 pub mod quotas;
@@ -22,7 +23,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete as delete_route, get, put};
 use axum::{Json, Router};
-use model::{Agent, FloatingIp, Network, Port, SecurityGroup, SecurityGroupRule, Subnet};
+use model::{
+    Agent, FloatingIp, MeteringLabel, MeteringLabelRule, Network, Port, SecurityGroup,
+    SecurityGroupRule, Subnet,
+};
 use resource::{delete, list, show};
 use serde_json::{Value, json};
 
@@ -136,6 +140,26 @@ pub fn routes() -> Router<AppState> {
             "/v2.0/security-group-rules/{id}",
             get(show::<SecurityGroupRule>).delete(delete::<SecurityGroupRule>),
         )
+        .route(
+            "/v2.0/metering/metering-labels",
+            get(list::<MeteringLabel>).post(metering::create_label),
+        )
+        .route(
+            "/v2.0/metering/metering-labels/{id}",
+            get(show::<MeteringLabel>)
+                .put(metering::not_implemented)
+                .delete(delete::<MeteringLabel>),
+        )
+        .route(
+            "/v2.0/metering/metering-label-rules",
+            get(list::<MeteringLabelRule>).post(metering::create_rule),
+        )
+        .route(
+            "/v2.0/metering/metering-label-rules/{id}",
+            get(show::<MeteringLabelRule>)
+                .put(metering::not_implemented)
+                .delete(delete::<MeteringLabelRule>),
+        )
         .route("/v2.0/routers/{id}/l3-agents", get(l3_agents::list_agents))
         .route("/v2.0/agents", get(list::<Agent>))
         .route(
@@ -172,6 +196,8 @@ async fn resources(State(state): State<AppState>, headers: HeaderMap) -> Json<Va
         ("floatingip", "floatingips"),
         ("security_group", "security-groups"),
         ("security_group_rule", "security-group-rules"),
+        ("metering_label", "metering/metering-labels"),
+        ("metering_label_rule", "metering/metering-label-rules"),
         ("agent", "agents"),
         ("extension", "extensions"),
     ]
