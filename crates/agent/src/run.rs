@@ -251,36 +251,20 @@ async fn turn(
         let host = cfg.host.clone();
         let prior = s.vlans.clone();
         let v = view.clone();
-        // Routers the last apply set up, unless this turn re-applies everything
-        // (after a failure, and every RESYNC).
-        let done: Vec<compile::RouterSpec> = match &s.compiled {
-            Some(c) if s.ok => c
-                .routers
-                .iter()
-                .filter(|r| !s.l3.failed.contains_key(&r.id))
-                .cloned()
-                .collect(),
-            _ => Vec::new(),
-        };
-        let previous: std::collections::BTreeSet<String> = s
-            .compiled
-            .iter()
-            .flat_map(|c| c.routers.iter().map(|r| r.namespace.clone()))
-            .collect();
-        let md_done: Vec<compile::MetadataSpec> = match &s.compiled {
-            Some(c) if s.ok => c
-                .metadata
-                .iter()
-                .filter(|m| !s.md.failed.contains_key(&m.namespace))
-                .cloned()
-                .collect(),
-            _ => Vec::new(),
-        };
-        let md_previous: std::collections::BTreeSet<String> = s
-            .compiled
-            .iter()
-            .flat_map(|c| c.metadata.iter().map(|m| m.namespace.clone()))
-            .collect();
+        // What the last apply set up, unless this turn re-applies everything
+        // (after a failure, and every RESYNC), and the namespaces it had.
+        let (done, previous) = last_turn(
+            s,
+            |c| &c.routers,
+            |r| s.l3.failed.contains_key(&r.id),
+            |r| &r.namespace,
+        );
+        let (md_done, md_previous) = last_turn(
+            s,
+            |c| &c.metadata,
+            |m| s.md.failed.contains_key(&m.namespace),
+            |m| &m.namespace,
+        );
         let md_prefix = cfg.metadata.as_ref().map(|m| m.prefix.clone());
         let (compiled, report, l3, md_report) = tokio::task::spawn_blocking(move || {
             let current = sw.show()?;
@@ -372,6 +356,27 @@ async fn turn(
         info!(floating_ips = n, "floating IP status reported");
     }
     Ok(())
+}
+
+/// Of one kind of namespace the last turn made (routers, metadata): the specs
+/// it set up without failure (none when it failed: all are applied again),
+/// and every namespace it had.
+fn last_turn<T: Clone>(
+    s: &Synced,
+    items: impl Fn(&Compiled) -> &Vec<T>,
+    failed: impl Fn(&T) -> bool,
+    namespace: impl Fn(&T) -> &String,
+) -> (Vec<T>, std::collections::BTreeSet<String>) {
+    let done = match &s.compiled {
+        Some(c) if s.ok => items(c).iter().filter(|x| !failed(x)).cloned().collect(),
+        _ => Vec::new(),
+    };
+    let all = s
+        .compiled
+        .iter()
+        .flat_map(|c| items(c).iter().map(|x| namespace(x).clone()))
+        .collect();
+    (done, all)
 }
 
 fn without_status(v: &HostView) -> HostView {

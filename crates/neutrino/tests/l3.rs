@@ -13,12 +13,13 @@
 
 mod common;
 
+use common::eventually;
+
 use lab::l3::{EXT_GATEWAY, checks};
 use lab::state::Tenant;
-use lab::{Lab, LabOptions, vms};
+use lab::{Lab, vms};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type Guard = lab::LabGuard;
 
@@ -27,20 +28,11 @@ fn up(tag: &str) -> Option<Guard> {
 }
 
 fn up_with(tag: &str, flat_external: bool) -> Option<Guard> {
-    if !common::lab_available() {
-        return None;
+    if common::lab_available() {
+        common::require_tool("busybox", "busybox");
+        common::require_tool("nft", "nftables");
     }
-    common::require_tool("busybox", "busybox");
-    common::require_tool("nft", "nftables");
-    let prefix = format!("r{}{tag}", std::process::id() % 10000);
-    let dir = PathBuf::from(format!("/run/neutrino-lab-test/{prefix}"));
-    let mut o = LabOptions::new(&prefix, &dir, std::path::Path::new(common::BIN));
-    o.report_interval = 2;
-    o.flat_external = flat_external;
-    match Lab::up(&o) {
-        Ok(l) => Some(Guard::new(l)),
-        Err(e) => panic!("lab up: {e}"),
-    }
+    common::lab_up("r", tag, |o| o.flat_external = flat_external)
 }
 
 /// Calls the API as `t`'s user (or the admin with `None`).
@@ -62,17 +54,6 @@ fn call(l: &Lab, t: Option<&Tenant>, method: &str, path: &str, body: Value) -> V
 
 fn pings(ns: &str, to: &str) -> bool {
     lab::net::ping(ns, to, 2, &[]).ok()
-}
-
-fn eventually(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let until = Instant::now() + within;
-    while !f() {
-        assert!(
-            Instant::now() < until,
-            "{what} did not happen within {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 fn all_checks_pass(l: &Lab) {

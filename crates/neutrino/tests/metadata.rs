@@ -9,43 +9,24 @@
 
 mod common;
 
-use lab::{Lab, LabOptions, net, vms};
+use common::eventually;
+use lab::{net, vms};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn up(tag: &str) -> Option<lab::LabGuard> {
-    if !common::lab_available() {
-        return None;
+    if common::lab_available() {
+        common::require_tool("busybox", "busybox");
+        common::require_tool("curl", "curl");
     }
-    common::require_tool("busybox", "busybox");
-    common::require_tool("curl", "curl");
-    let prefix = format!("m{}{tag}", std::process::id() % 10000);
-    let dir = PathBuf::from(format!("/run/neutrino-lab-test/{prefix}"));
-    let mut o = LabOptions::new(&prefix, &dir, std::path::Path::new(common::BIN));
-    o.report_interval = 2;
-    match Lab::up(&o) {
-        Ok(l) => Some(lab::LabGuard::new(l)),
-        Err(e) => panic!("lab up: {e}"),
-    }
+    common::lab_up("m", tag, |_| {})
 }
 
 fn get(vm: &lab::Vm, path: &str) -> Result<String, String> {
     vms::metadata(vm, path).map_err(|e| e.to_string())
-}
-
-fn eventually(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let until = Instant::now() + within;
-    while !f() {
-        assert!(
-            Instant::now() < until,
-            "{what} did not happen within {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 fn namespaces() -> Vec<String> {

@@ -11,28 +11,21 @@
 
 mod common;
 
+use common::eventually;
+
 use lab::l3::EXT_GATEWAY;
 use lab::state::Tenant;
-use lab::{Lab, LabOptions, vms};
+use lab::{Lab, vms};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn up(tag: &str) -> Option<lab::LabGuard> {
-    if !common::lab_available() {
-        return None;
+    if common::lab_available() {
+        common::require_tool("nft", "nftables");
     }
-    common::require_tool("nft", "nftables");
-    let prefix = format!("s{}{tag}", std::process::id() % 10000);
-    let dir = PathBuf::from(format!("/run/neutrino-lab-test/{prefix}"));
-    let mut o = LabOptions::new(&prefix, &dir, std::path::Path::new(common::BIN));
-    o.report_interval = 2;
-    match Lab::up(&o) {
-        Ok(l) => Some(lab::LabGuard::new(l)),
-        Err(e) => panic!("lab up: {e}"),
-    }
+    common::lab_up("s", tag, |_| {})
 }
 
 /// Calls the API as `t`'s user (or the admin with `None`); Err is the error text.
@@ -60,17 +53,6 @@ fn try_call(
 
 fn call(l: &Lab, t: Option<&Tenant>, method: &str, path: &str, body: Value) -> Value {
     try_call(l, t, method, path, body).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn eventually(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let until = Instant::now() + within;
-    while !f() {
-        assert!(
-            Instant::now() < until,
-            "{what} did not happen within {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 fn pings(ns: &str, to: &str) -> bool {

@@ -203,7 +203,8 @@ fn gratuitous_arp(ns: &str, dev: &str, addr: Ipv4Addr) -> Result<(), String> {
     .map_err(|e| e.to_string())?
 }
 
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
+/// Runs `program` and returns its output, or one line saying why it failed.
+pub(crate) fn run(program: &str, args: &[&str]) -> Result<String, String> {
     let out = Command::new(program)
         .args(args)
         .output()

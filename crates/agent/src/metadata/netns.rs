@@ -6,7 +6,6 @@
 use crate::compile::MetadataSpec;
 use crate::compile::metadata::{ADDRESS, ADDRESS_V6};
 use std::collections::BTreeSet;
-use std::process::Command;
 
 /// Gives `s`'s device its addresses and routes and sets it up.
 pub fn setup(s: &MetadataSpec) -> Result<(), String> {
@@ -87,17 +86,5 @@ fn ip(ns: &str, args: &[&str]) -> Result<String, String> {
 }
 
 fn run(args: &[&str]) -> Result<String, String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run ip: {e}"))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+    crate::l3::run("ip", args)
 }
