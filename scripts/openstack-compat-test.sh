@@ -74,6 +74,21 @@ out=$(as_usera security group rule create --protocol icmp default -f json)
 check "security group rule create --protocol icmp default" test "$(jq_ 'd["protocol"], d["direction"]' <<<"$out")" = "('icmp', 'ingress')"
 check "security group rule list default shows icmp" has "$(as_usera security group rule list default -f value -c 'IP Protocol')" icmp
 
+# Metering (admin): a label for TenantA and its rules.
+out=$(as_admin network meter create --project TenantA --description "A's traffic" a-out -f json)
+check "network meter create a-out" test "$(jq_ 'd["name"], d["shared"]' <<<"$out")" = "('a-out', False)"
+out=$(as_admin network meter rule create --egress --remote-ip-prefix 10.0.0.0/24 a-out -f json)
+check "network meter rule create --egress --remote-ip-prefix" test "$(jq_ 'd["direction"], d["remote_ip_prefix"]' <<<"$out")" = "('egress', '10.0.0.0/24')"
+mrule=$(jq_ 'd["id"]' <<<"$out")
+out=$(as_admin network meter rule create --ingress --exclude --source-ip-prefix 192.0.2.0/24 --destination-ip-prefix 10.0.0.0/24 a-out -f json)
+check "network meter rule create --exclude --source/--destination-ip-prefix" test "$(jq_ 'd["source_ip_prefix"], d["destination_ip_prefix"]' <<<"$out")" = "('192.0.2.0/24', '10.0.0.0/24')"
+check "network meter rule list shows both" test "$(as_admin network meter rule list -f value -c ID | wc -l)" = 2
+check "network meter list (UserA) shows TenantA's label" has "$(as_usera network meter list -f value -c Name)" a-out
+check "network meter create by a member: refused" bash -c "! OS_USERNAME=UserA OS_PASSWORD=password OS_PROJECT_NAME=TenantA $openstack network meter create mine 2>$state/err"
+check "network meter rule delete" as_admin network meter rule delete "$mrule"
+check "network meter delete (its last rule with it)" as_admin network meter delete a-out
+check "network meter rule list is empty" test -z "$(as_admin network meter rule list -f value -c ID)"
+
 # Deletes in the wrong order: refused (409), and nothing is deleted.
 check "subnet delete while the router uses it: refused" bash -c "! OS_USERNAME=UserA OS_PASSWORD=password OS_PROJECT_NAME=TenantA $openstack subnet delete TenantA-Subnet 2>$state/err"
 check "  ... with a 409" grep -q "409\|in use\|InUse" "$state/err"

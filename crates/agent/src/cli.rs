@@ -37,6 +37,10 @@ pub struct AgentArgs {
     /// Seconds between heartbeats.
     #[arg(long, default_value_t = 30)]
     pub report_interval: u64,
+    /// Serve Prometheus metrics (metering, switch counters) at
+    /// http://ADDR/metrics, e.g. 127.0.0.1:9109. Off by default.
+    #[arg(long)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// Serve no metadata (169.254.169.254) to this host's VMs.
     #[arg(long)]
     pub no_metadata: bool,
@@ -130,6 +134,7 @@ pub fn run(a: AgentArgs) -> anyhow::Result<()> {
         report_interval: Duration::from_secs(a.report_interval),
         poll_secs: 25,
         metadata,
+        metrics_listen: a.metrics_listen,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -10,6 +10,7 @@
 //!   the ports that changed, replace-flows per bridge), so re-applying the same
 //!   state changes nothing on the wire.
 //! - [`metadata`]: the metadata service's namespaces and HTTP servers.
+//! - [`metrics`]: the Prometheus endpoint (metering and switch counters).
 //! - [`run`]: the loop that talks to the server (login, heartbeat, long-poll
 //!   watch with backoff, port status reports).
 //!
@@ -22,6 +23,7 @@ pub mod compile;
 pub mod flows;
 pub mod l3;
 pub mod metadata;
+pub mod metrics;
 pub mod names;
 pub mod run;
 

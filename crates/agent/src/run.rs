@@ -28,6 +28,8 @@ pub struct AgentConfig {
     /// The metadata service (`None`: off). Its namespace prefix is also in
     /// `host.metadata`, for the compile step.
     pub metadata: Option<MetadataConfig>,
+    /// Where the Prometheus endpoint listens (`--metrics-listen`); off when `None`.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 const AGENT_TYPE: &str = "Open vSwitch agent";
@@ -71,7 +73,16 @@ async fn serve(cfg: AgentConfig) -> anyhow::Result<()> {
             cfg.report_interval,
         )));
     }
-    let result = watch(&client, &cfg).await;
+    let metered = crate::metrics::Routers::default();
+    if let Some(addr) = cfg.metrics_listen {
+        let (dir, routers) = (cfg.switch_run_dir.clone(), metered.clone());
+        beats.push(tokio::spawn(async move {
+            if let Err(e) = crate::metrics::serve(addr, dir, routers).await {
+                warn!("metrics endpoint: {e:#}");
+            }
+        }));
+    }
+    let result = watch(&client, &cfg, &metered).await;
     for hb in beats {
         hb.abort();
     }
@@ -158,7 +169,11 @@ struct Synced {
     disabled_noted: bool,
 }
 
-async fn watch(client: &Client, cfg: &AgentConfig) -> anyhow::Result<()> {
+async fn watch(
+    client: &Client,
+    cfg: &AgentConfig,
+    metered: &crate::metrics::Routers,
+) -> anyhow::Result<()> {
     let path = format!("/agent-api/v1/hosts/{}/view", cfg.host.host);
     let mut s = Synced::default();
     let mut md = cfg.metadata.as_ref().map(metadata::Service::new);
@@ -219,7 +234,20 @@ async fn watch(client: &Client, cfg: &AgentConfig) -> anyhow::Result<()> {
         backoff.reset();
         s.revision = view.revision;
         last = Some(view.clone());
-        if let Err(e) = turn(client, cfg, &mut s, md.as_mut(), view).await {
+        let result = turn(client, cfg, &mut s, md.as_mut(), view).await;
+        if let (Some(c), Ok(mut m)) = (&s.compiled, metered.write()) {
+            *m = c
+                .routers
+                .iter()
+                .filter(|r| r.metering.is_some())
+                .map(|r| crate::metrics::MeteredRouter {
+                    id: r.id.clone(),
+                    namespace: r.namespace.clone(),
+                    labels: r.metering_labels.clone(),
+                })
+                .collect();
+        }
+        if let Err(e) = result {
             s.ok = false;
             warn!("{e:#}; retrying");
             backoff.wait().await;

@@ -84,6 +84,8 @@ enum Command {
     Floating(api::floating_ip::FloatingArgs),
     /// Security groups and rules (`security group [rule] ...`).
     Security(api::security_group::SecurityArgs),
+    /// Metering labels and their rules (admin).
+    Metering(api::metering::MeteringArgs),
     /// Identity: projects.
     Project(api::identity::ProjectArgs),
     /// Identity: users.
@@ -203,6 +205,7 @@ fn main() {
         Command::Router(args) => api::router::run(args),
         Command::Floating(args) => api::floating_ip::run(args),
         Command::Security(args) => api::security_group::run(args),
+        Command::Metering(args) => api::metering::run(args),
         Command::Project(args) => api::identity::run_project(args),
         Command::User(args) => api::identity::run_user(args),
         Command::Role(args) => api::identity::run_role(args),

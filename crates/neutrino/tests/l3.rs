@@ -13,10 +13,9 @@
 
 mod common;
 
-use common::eventually;
+use common::{call, eventually};
 
 use lab::l3::{EXT_GATEWAY, checks};
-use lab::state::Tenant;
 use lab::{Lab, vms};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -33,23 +32,6 @@ fn up_with(tag: &str, flat_external: bool) -> Option<Guard> {
         common::require_tool("nft", "nftables");
     }
     common::lab_up("r", tag, |o| o.flat_external = flat_external)
-}
-
-/// Calls the API as `t`'s user (or the admin with `None`).
-fn call(l: &Lab, t: Option<&Tenant>, method: &str, path: &str, body: Value) -> Value {
-    let auth = t.map_or_else(|| l.api.admin(), |t| l.api.user(t));
-    let (m, p) = (method.to_string(), path.to_string());
-    l.api
-        .with(auth, move |c| async move {
-            let r = match m.as_str() {
-                "POST" => c.post(&p, &body).await,
-                "PUT" => c.put(&p, &body).await,
-                "DELETE" => c.delete(&p).await.map(|_| Value::Null),
-                _ => c.get(&p, &[]).await,
-            };
-            r.map_err(|e| lab::fail!("{m} {p}: {e}"))
-        })
-        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn pings(ns: &str, to: &str) -> bool {
@@ -70,14 +52,7 @@ fn tenants_east_west_floating_ip_and_gateway() {
     let ext = l.state.external.clone().expect("external network");
 
     // TenantB: the same 10.0.0.0/24, its own router and floating IP, at the same time.
-    let tb = l.api.create_tenant("TenantB", "10.0.0.0/24").unwrap();
-    l.state.tenants.push(tb.clone());
-    vms::create_vm(l, "vm3", "TenantB", "compute-01").unwrap();
-    let r = l
-        .api
-        .create_router(&tb, "TenantB-R1", &ext.network_id)
-        .unwrap();
-    l.state.routers.push(r.clone());
+    let (tb, r) = common::tenant_b_with_router(l);
     let vm3 = l.vm("vm3").unwrap();
     let f = l
         .api

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::eventually;
+use common::{call, eventually, try_call};
 
 use lab::l3::EXT_GATEWAY;
 use lab::state::Tenant;
@@ -26,33 +26,6 @@ fn up(tag: &str) -> Option<lab::LabGuard> {
         common::require_tool("nft", "nftables");
     }
     common::lab_up("s", tag, |_| {})
-}
-
-/// Calls the API as `t`'s user (or the admin with `None`); Err is the error text.
-fn try_call(
-    l: &Lab,
-    t: Option<&Tenant>,
-    method: &str,
-    path: &str,
-    body: Value,
-) -> Result<Value, String> {
-    let auth = t.map_or_else(|| l.api.admin(), |t| l.api.user(t));
-    let (m, p) = (method.to_string(), path.to_string());
-    l.api
-        .with(auth, move |c| async move {
-            let r = match m.as_str() {
-                "POST" => c.post(&p, &body).await,
-                "PUT" => c.put(&p, &body).await,
-                "DELETE" => c.delete(&p).await.map(|_| Value::Null),
-                _ => c.get(&p, &[]).await,
-            };
-            r.map_err(|e| lab::fail!("{m} {p}: {e}"))
-        })
-        .map_err(|e| e.to_string())
-}
-
-fn call(l: &Lab, t: Option<&Tenant>, method: &str, path: &str, body: Value) -> Value {
-    try_call(l, t, method, path, body).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn pings(ns: &str, to: &str) -> bool {

@@ -18,6 +18,7 @@ mod br_tun;
 mod dhcp;
 mod firewall;
 pub mod metadata;
+pub mod metering;
 pub mod nat;
 pub mod router;
 mod vlans;

@@ -66,7 +66,7 @@ pub fn digest_of(text: &str) -> Option<&str> {
 
 /// FNV-1a over the table text: stable across runs and builds (not a security
 /// measure: it only tells "the same text" apart).
-fn digest(s: &str) -> u64 {
+pub(crate) fn digest(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -5,8 +5,10 @@
 //! a provider network with a bridge mapping; else straight on the external bridge,
 //! untagged, as `external_network_bridge = br-ex` had it), their addresses, the
 //! default route through the external subnet's gateway, the extra routes, and the
-//! NAT table (see [`super::nat`]).
+//! NAT table (see [`super::nat`]), and the metering table (see
+//! [`super::metering`]).
 
+use super::metering;
 use super::nat::{self, Nat};
 use super::{Carrier, WiredNet};
 use crate::names;
@@ -32,6 +34,10 @@ pub struct RouterSpec {
     pub routes: Vec<RouteSpec>,
     /// The whole nftables table of the namespace, as `nft -f` takes it.
     pub nat: String,
+    /// The metering table (see [`super::metering`]), when labels count here.
+    pub metering: Option<String>,
+    /// The ids of the labels that table counts.
+    pub metering_labels: Vec<String>,
     /// Floating IPs this router carries (their address is on `qg-` and their rules
     /// in `nat`): (floating IP id, floating address).
     pub floating_ips: Vec<(String, Ipv4Addr)>,
@@ -106,6 +112,8 @@ pub(super) fn wire(
             devices: Vec::new(),
             routes: Vec::new(),
             nat: String::new(),
+            metering: None,
+            metering_labels: Vec::new(),
             floating_ips: Vec::new(),
         };
         let mut internal: Vec<Ipv4Net> = Vec::new();
@@ -249,6 +257,12 @@ pub(super) fn wire(
             internal: &internal,
             floating: if gateway.is_some() { &fips } else { &[] },
         });
+        spec.metering = gateway
+            .as_ref()
+            .and_then(|(dev, _)| metering::ruleset(dev, &r.metering_labels));
+        if spec.metering.is_some() {
+            spec.metering_labels = r.metering_labels.iter().map(|l| l.id.clone()).collect();
+        }
         out.routers.push(spec);
     }
     out

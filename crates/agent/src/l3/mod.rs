@@ -2,7 +2,8 @@
 //! namespace (loopback up, IPv4 forwarding on), the addresses and routes of its
 //! `qr-`/`qg-` devices (made by switchd as internal ports and moved into the
 //! namespace; down while the router is admin down), its nftables table, and a gratuitous ARP for each floating IP that
-//! has just come onto the gateway device. Namespaces of routers that are gone (their
+//! has just come onto the gateway device, and the metering table (see
+//! [`metering`]). Namespaces of routers that are gone (their
 //! devices were on this host's switch, and switchd has removed them) are deleted.
 //!
 //! Addresses and routes go through rtnetlink ([`netlink`]), the table through
@@ -11,6 +12,7 @@
 //! conntrack tracks are never disturbed by a restart or a re-sync. Nothing here
 //! touches a namespace that is not a router's of this host.
 
+pub mod metering;
 mod netlink;
 
 use crate::compile::{Compiled, RouterDevice, RouterSpec, nat};
@@ -108,7 +110,8 @@ fn router(r: &RouterSpec, announced: &mut Vec<Ipv4Addr>) -> Result<(), String> {
         }
     }
     routes(ns, r)?;
-    table(ns, &r.nat)
+    table(ns, &r.nat)?;
+    metering::apply(ns, r.metering.as_deref())
 }
 
 /// `net.ipv4.ip_forward = 1` in the namespace (written from a thread inside it).
@@ -155,7 +158,13 @@ fn table(ns: &str, text: &str) -> Result<(), String> {
     {
         return Ok(());
     }
-    let script = format!("table {t}\ndelete table {t}\n{text}", t = nat::TABLE);
+    replace_table(ns, nat::TABLE, text)
+}
+
+/// Replaces (or creates) table `name` (family and name) in `ns` with `text`,
+/// in one `nft -f` transaction.
+pub(crate) fn replace_table(ns: &str, name: &str, text: &str) -> Result<(), String> {
+    let script = format!("table {name}\ndelete table {name}\n{text}");
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns, "nft", "-f", "-"])
         .stdin(Stdio::piped())

@@ -5,6 +5,7 @@
 
 pub mod floating_ip;
 pub mod identity;
+pub mod metering;
 pub mod network;
 pub mod output;
 pub mod port;
