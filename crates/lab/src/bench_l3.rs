@@ -215,7 +215,7 @@ impl Reference {
 
 /// The lab's two flows: (SNAT: a VM without a floating IP to the outside; in
 /// through a floating IP to its VM).
-fn lab_flows(lab: &Lab) -> Result<(Flow, Flow)> {
+pub(crate) fn lab_flows(lab: &Lab) -> Result<(Flow, Flow)> {
     let ext = lab
         .state
         .external

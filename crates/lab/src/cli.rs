@@ -106,6 +106,17 @@ pub enum LabCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchL3Command {
+    /// One TCP stream each way through TenantA-R1 with a metering label of
+    /// RULES rules per direction on it, against none, alternating.
+    Metering {
+        #[arg(long, default_value_t = 100)]
+        rules: usize,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seconds per iperf3 run.
+        #[arg(long, default_value_t = 3)]
+        seconds: u32,
+    },
     /// One TCP stream through SNAT (vm2 -> 10.1.101.254) and in through vm1's
     /// floating IP, against a kernel-only reference built in the same run.
     Throughput {
@@ -331,6 +342,11 @@ fn bench_l3(dir: &std::path::Path, exe: &std::path::Path, c: BenchL3Command) -> 
             let rows = crate::bench_l3::bench_throughput(&mut lab, runs.max(1), seconds.max(1))?;
             crate::bench_l3::print_throughput(&rows, runs.max(1), seconds.max(1));
         }
+        BenchL3Command::Metering {
+            rules,
+            runs,
+            seconds,
+        } => crate::bench_metering::run(&lab, rules.max(1), runs.max(1), seconds.max(1))?,
         BenchL3Command::Fip { runs } => {
             crate::bench_fip::bench_fip(&lab, runs.max(1))?.print();
         }

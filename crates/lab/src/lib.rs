@@ -34,6 +34,7 @@ pub mod bench;
 pub mod bench_fip;
 pub mod bench_l3;
 pub mod bench_md;
+pub mod bench_metering;
 pub mod bench_routers;
 pub mod bench_sg;
 pub mod checks;

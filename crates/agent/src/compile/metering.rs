@@ -3,9 +3,10 @@
 //! traffic the router forwards through its `qg-` device, in (`iifname`,
 //! direction `ingress`) and out (`oifname`, `egress`), is counted per label and
 //! direction in a named counter. Each label has a chain per direction: its
-//! excluded rules first (`return`), then its included rules, each counting and
+//! excluded rules first (`return`), then its included rules, counting and
 //! returning, so a packet is counted at most once per label (Neutron's chains
-//! count it again for each rule it matches). As Neutron's driver: a rule's
+//! count it again for each rule it matches). Rules on one field are merged
+//! into one set lookup per field, so a hundred rules cost about what one does. As Neutron's driver: a rule's
 //! `remote_ip_prefix` is the internal side (destination of ingress, source of
 //! egress); `source_ip_prefix` and `destination_ip_prefix` are what they say in
 //! both directions. IPv6 prefixes match IPv6 (`inet`), which Neutron's driver
@@ -17,6 +18,7 @@
 
 use ipnet::IpNet;
 use model::{MeteringLabelRule, MeteringLabelView};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The table's family and name.
@@ -47,7 +49,7 @@ pub fn ruleset(dev: &str, labels: &[MeteringLabelView]) -> Option<String> {
         for (direction, _) in DIRECTIONS {
             let name = counter(&l.id, direction);
             let _ = writeln!(counters, "\tcounter {name} {{\n\t\tpackets 0 bytes 0\n\t}}");
-            let mut rules: Vec<&MeteringLabelRule> = l
+            let rules: Vec<&MeteringLabelRule> = l
                 .rules
                 .iter()
                 .filter(|r| r.direction == direction)
@@ -55,15 +57,6 @@ pub fn ruleset(dev: &str, labels: &[MeteringLabelView]) -> Option<String> {
             if rules.is_empty() {
                 continue;
             }
-            // Excluded first; then a stable order.
-            rules.sort_by_key(|r| {
-                (
-                    !r.excluded,
-                    r.remote_ip_prefix.clone(),
-                    r.source_ip_prefix.clone(),
-                    r.destination_ip_prefix.clone(),
-                )
-            });
             let chain = format!("l{}", &name[1..]);
             let iface = if direction == "ingress" {
                 "iifname"
@@ -72,14 +65,43 @@ pub fn ruleset(dev: &str, labels: &[MeteringLabelView]) -> Option<String> {
             };
             let _ = writeln!(jumps, "\t\t{iface} \"{dev}\" jump {chain}");
             let _ = writeln!(chains, "\tchain {chain} {{");
-            for r in rules {
-                let Some(m) = matches(r) else { continue };
-                let action = if r.excluded {
+            // Excluded first. Rules that match one field are merged into one set
+            // per field, so a packet meets one lookup, not one rule each.
+            for excluded in [true, false] {
+                let action = if excluded {
                     "return".to_string()
                 } else {
                     format!("counter name \"{name}\" return")
                 };
-                let _ = writeln!(chains, "\t\t{m}{action}");
+                let mut sets: BTreeMap<(&str, &str), Vec<IpNet>> = BTreeMap::new();
+                let mut pairs: Vec<String> = Vec::new();
+                for r in rules.iter().filter(|r| r.excluded == excluded) {
+                    match matches(r).as_deref() {
+                        Some([(family, field, n)]) => {
+                            sets.entry((family, field)).or_default().push(*n);
+                        }
+                        Some(m) if !m.is_empty() => pairs.push(
+                            m.iter()
+                                .map(|(family, field, n)| format!("{family} {field} {n} "))
+                                .collect(),
+                        ),
+                        _ => {}
+                    }
+                }
+                for ((family, field), nets) in sets {
+                    let nets = IpNet::aggregate(&nets);
+                    let list: Vec<String> = nets.iter().map(ToString::to_string).collect();
+                    let set = match list.as_slice() {
+                        [one] => one.clone(),
+                        _ => format!("{{ {} }}", list.join(", ")),
+                    };
+                    let _ = writeln!(chains, "\t\t{family} {field} {set} {action}");
+                }
+                pairs.sort();
+                pairs.dedup();
+                for m in pairs {
+                    let _ = writeln!(chains, "\t\t{m}{action}");
+                }
             }
             let _ = writeln!(chains, "\t}}");
         }
@@ -93,9 +115,9 @@ pub fn ruleset(dev: &str, labels: &[MeteringLabelView]) -> Option<String> {
     ))
 }
 
-/// A rule's matches (`ip saddr 10.0.0.0/24 `), or `None` for prefixes of both
+/// A rule's matches as (family, field, prefix), or `None` for prefixes of both
 /// families in one rule, which no packet meets.
-fn matches(r: &MeteringLabelRule) -> Option<String> {
+fn matches(r: &MeteringLabelRule) -> Option<Vec<(&'static str, &'static str, IpNet)>> {
     let remote_is_source = r.direction == "egress";
     let mut parts: Vec<(&str, IpNet)> = Vec::new();
     let parse = |p: &Option<String>| p.as_deref().and_then(|s| s.parse::<IpNet>().ok());
@@ -108,17 +130,15 @@ fn matches(r: &MeteringLabelRule) -> Option<String> {
     if let Some(n) = parse(&r.destination_ip_prefix) {
         parts.push(("daddr", n));
     }
-    let v6 = parts
-        .first()
-        .is_some_and(|(_, n)| matches!(n, IpNet::V6(_)));
+    let v6 = parts.first().is_some_and(|(_, n)| matches!(n, IpNet::V6(_)));
     if parts.iter().any(|(_, n)| matches!(n, IpNet::V6(_)) != v6) {
         return None;
     }
     let family = if v6 { "ip6" } else { "ip" };
     Some(
         parts
-            .iter()
-            .map(|(field, n)| format!("{family} {field} {n} "))
+            .into_iter()
+            .map(|(field, n)| (family, field, n.trunc()))
             .collect(),
     )
 }
@@ -203,6 +223,30 @@ mod tests {
         other[0].rules.pop();
         let d = |t: &str| super::super::nat::digest_of(t).map(str::to_string);
         assert_ne!(d(&text), d(&ruleset("qg-x", &other).unwrap()));
+    }
+
+    #[test]
+    fn one_field_rules_become_one_set() {
+        let mut rules: Vec<MeteringLabelRule> = (0..100)
+            .map(|i| rule("egress", false, Some(&format!("172.16.{i}.0/24")), None, None))
+            .collect();
+        rules.push(rule("egress", false, Some("172.16.0.0/25"), None, None));
+        rules.push(rule("egress", false, None, Some("10.0.0.0/24"), Some("192.0.2.0/24")));
+        let text = ruleset("qg-x", &[MeteringLabelView { id: "ab".into(), rules }]).unwrap();
+        let chain: Vec<&str> = text
+            .split("\tchain l_ab_out {\n")
+            .nth(1)
+            .unwrap()
+            .split("\t}")
+            .next()
+            .unwrap()
+            .lines()
+            .collect();
+        // 172.16.0.0/24 .. 172.16.99.0/24 (and the /25 inside) merge into
+        // 172.16.0.0/26's neighbours: a handful of prefixes, one rule.
+        assert_eq!(chain.len(), 2, "{chain:#?}");
+        assert!(chain[0].starts_with("\t\tip saddr { 172.16.0.0/18, 172.16.64.0/19, 172.16.96.0/22 } counter"), "{}", chain[0]);
+        assert_eq!(chain[1], "\t\tip saddr 10.0.0.0/24 ip daddr 192.0.2.0/24 counter name \"m_ab_out\" return");
     }
 
     #[test]
