@@ -261,7 +261,7 @@ async fn host_views_of_network_node_and_compute() {
         assert_eq!(
             r,
             &json!({"id": s.router, "admin_state_up": true, "interface_ports": [s.iface],
-                "gateway_port": s.gw, "enable_snat": true, "routes": [],
+                "gateway_port": s.gw, "enable_snat": true, "routes": [], "metering_labels": [],
                 "floating_ips": [{"id": s.fip,
                     "floating_ip_address": fip["floatingip"]["floating_ip_address"],
                     "fixed_ip_address": vm_ip, "status": "DOWN"}]})

@@ -122,6 +122,34 @@ pub(super) fn wire(
     out
 }
 
+/// Keeps the metadata devices' frames on their host: every host has one on the
+/// network, with the same fe80::a9fe:a9fe, so a VM's neighbour solicitation
+/// flooded to other hosts must not be answered from there. Their frames are
+/// dropped where they would leave br-int: into br-tun and the physical bridges.
+pub(super) fn stay_home(bridges: &mut [super::BridgeSpec], specs: &[MetadataSpec]) {
+    for b in bridges.iter_mut() {
+        let from_int = if b.name == names::BR_TUN {
+            names::PATCH_INT.to_string()
+        } else if b.name.starts_with("br-") && b.name != names::BR_INT {
+            names::phy_patch(&b.name)
+        } else {
+            continue;
+        };
+        if !b.ports.iter().any(|p| p.name == from_int) {
+            continue;
+        }
+        for s in specs {
+            b.flows.push(
+                Flow::new(0, 5)
+                    .when(Match::in_port(&from_int))
+                    .when(Match::DlSrc(s.mac))
+                    .then([Action::Drop]),
+            );
+        }
+        crate::flows::sort(&mut b.flows);
+    }
+}
+
 /// `b` with a route to 169.254.169.254/32 through the DHCP server's address,
 /// unless the subnet's own host routes name that destination.
 pub(super) fn with_route(mut b: DhcpBinding) -> DhcpBinding {

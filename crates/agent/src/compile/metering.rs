@@ -130,7 +130,9 @@ fn matches(r: &MeteringLabelRule) -> Option<Vec<(&'static str, &'static str, IpN
     if let Some(n) = parse(&r.destination_ip_prefix) {
         parts.push(("daddr", n));
     }
-    let v6 = parts.first().is_some_and(|(_, n)| matches!(n, IpNet::V6(_)));
+    let v6 = parts
+        .first()
+        .is_some_and(|(_, n)| matches!(n, IpNet::V6(_)));
     if parts.iter().any(|(_, n)| matches!(n, IpNet::V6(_)) != v6) {
         return None;
     }
@@ -228,11 +230,32 @@ mod tests {
     #[test]
     fn one_field_rules_become_one_set() {
         let mut rules: Vec<MeteringLabelRule> = (0..100)
-            .map(|i| rule("egress", false, Some(&format!("172.16.{i}.0/24")), None, None))
+            .map(|i| {
+                rule(
+                    "egress",
+                    false,
+                    Some(&format!("172.16.{i}.0/24")),
+                    None,
+                    None,
+                )
+            })
             .collect();
         rules.push(rule("egress", false, Some("172.16.0.0/25"), None, None));
-        rules.push(rule("egress", false, None, Some("10.0.0.0/24"), Some("192.0.2.0/24")));
-        let text = ruleset("qg-x", &[MeteringLabelView { id: "ab".into(), rules }]).unwrap();
+        rules.push(rule(
+            "egress",
+            false,
+            None,
+            Some("10.0.0.0/24"),
+            Some("192.0.2.0/24"),
+        ));
+        let text = ruleset(
+            "qg-x",
+            &[MeteringLabelView {
+                id: "ab".into(),
+                rules,
+            }],
+        )
+        .unwrap();
         let chain: Vec<&str> = text
             .split("\tchain l_ab_out {\n")
             .nth(1)
@@ -245,8 +268,17 @@ mod tests {
         // 172.16.0.0/24 .. 172.16.99.0/24 (and the /25 inside) merge into
         // 172.16.0.0/26's neighbours: a handful of prefixes, one rule.
         assert_eq!(chain.len(), 2, "{chain:#?}");
-        assert!(chain[0].starts_with("\t\tip saddr { 172.16.0.0/18, 172.16.64.0/19, 172.16.96.0/22 } counter"), "{}", chain[0]);
-        assert_eq!(chain[1], "\t\tip saddr 10.0.0.0/24 ip daddr 192.0.2.0/24 counter name \"m_ab_out\" return");
+        assert!(
+            chain[0].starts_with(
+                "\t\tip saddr { 172.16.0.0/18, 172.16.64.0/19, 172.16.96.0/22 } counter"
+            ),
+            "{}",
+            chain[0]
+        );
+        assert_eq!(
+            chain[1],
+            "\t\tip saddr 10.0.0.0/24 ip daddr 192.0.2.0/24 counter name \"m_ab_out\" return"
+        );
     }
 
     #[test]

@@ -275,6 +275,7 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
             }),
         }
     }
+    metadata::stay_home(&mut bridges, &md.specs);
     Compiled {
         bridges,
         vlans,

@@ -668,6 +668,16 @@ fn metadata_namespace_device_redirect_and_dhcp_route() {
         == std::net::Ipv4Addr::new(169, 254, 169, 254)
         && r.prefix_len == 32
         && r.nexthop == b.server_ip));
+    // Its frames never leave the host (every host has fe80::a9fe:a9fe).
+    let tun = c.bridge("br-tun").unwrap();
+    assert!(
+        has_flow(
+            tun,
+            &format!("table=0,priority=5,in_port=patch-int,dl_src={mac},actions=drop")
+        ),
+        "{:#?}",
+        texts(tun)
+    );
     // The flows parse in the switch.
     let mut sw = switch::Switch::new(7);
     sw.add_bridge("br-int", 0).unwrap();
