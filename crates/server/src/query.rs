@@ -81,10 +81,48 @@ impl ListParams {
 
     /// Whether `item` passes every filter.
     pub fn matches(&self, item: &Map<String, Value>) -> bool {
-        self.filters.iter().all(|(k, wanted)| match item.get(k) {
-            None => true,
-            Some(v) => wanted.iter().any(|w| value_matches(v, w)),
+        self.filters.iter().all(|(k, wanted)| {
+            if TAG_FILTERS.contains(&k.as_str()) {
+                return tags_match(k, item.get("tags"), wanted);
+            }
+            match item.get(k) {
+                None => true,
+                Some(v) => wanted.iter().any(|w| value_matches(v, w)),
+            }
         })
+    }
+
+    /// Filters that name no attribute of `item` (`filter-validation`).
+    pub fn unknown_filters(&self, item: &Map<String, Value>) -> Vec<&str> {
+        self.filters
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| {
+                !(item.contains_key(*k) || TAG_FILTERS.contains(k) && item.contains_key("tags"))
+            })
+            .collect()
+    }
+}
+
+/// The tag filters of `standard-attr-tag`: `tags` (all of), `tags-any` (one of),
+/// `not-tags` (not all of), `not-tags-any` (none of); values comma-separated or
+/// repeated.
+const TAG_FILTERS: [&str; 4] = ["tags", "tags-any", "not-tags", "not-tags-any"];
+
+fn tags_match(filter: &str, tags: Option<&Value>, wanted: &[String]) -> bool {
+    let have: Vec<&str> = tags
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut want = wanted
+        .iter()
+        .flat_map(|w| w.split(','))
+        .filter(|w| !w.is_empty());
+    match filter {
+        "tags" => want.all(|w| have.contains(&w)),
+        "tags-any" => want.any(|w| have.contains(&w)),
+        "not-tags" => !want.all(|w| have.contains(&w)),
+        _ => !want.any(|w| have.contains(&w)),
     }
 }
 
@@ -95,8 +133,13 @@ fn value_matches(v: &Value, wanted: &str) -> bool {
         Value::Number(n) => n.to_string() == wanted,
         Value::String(s) => s == wanted,
         Value::Array(items) => items.iter().any(|i| match i {
-            // fixed_ips=ip_address=10.0.0.3, fixed_ips=subnet_id=…
+            // fixed_ips=ip_address=10.0.0.3, fixed_ips=subnet_id=…, and
+            // fixed_ips=ip_address_substr=10.0.0. (`ip-substring-filtering`)
             Value::Object(o) => match wanted.split_once('=') {
+                Some(("ip_address_substr", w)) => o
+                    .get("ip_address")
+                    .and_then(Value::as_str)
+                    .is_some_and(|ip| ip.contains(w)),
                 Some((k, w)) => o.get(k).is_some_and(|x| value_matches(x, w)),
                 None => false,
             },
@@ -156,6 +199,18 @@ pub fn collection(
         return Err(ApiError::bad_request(format!(
             "{k} is an invalid attribute for sort_keys"
         )));
+    }
+    // So must a filter (`filter-validation`), as Neutron answers.
+    if let Some(first) = items.first() {
+        let bad = p.unknown_filters(first);
+        if !bad.is_empty() {
+            let list: Vec<String> = bad.iter().map(|k| format!("'{k}'")).collect();
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "HTTPBadRequest",
+                format!("[{}] is invalid attribute for filtering", list.join(", ")),
+            ));
+        }
     }
     let mut items: Vec<Map<String, Value>> = items.into_iter().filter(|m| p.matches(m)).collect();
     items.sort_by(|a, b| {
@@ -266,6 +321,34 @@ mod tests {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn tag_filters() -> ApiResult<()> {
+        let tagged = |tags: &[&str]| {
+            let mut m = Map::new();
+            m.insert("tags".into(), json!(tags));
+            m
+        };
+        let items = [
+            tagged(&["red"]),
+            tagged(&["red", "blue"]),
+            tagged(&["red", "blue", "green"]),
+            tagged(&["green"]),
+            tagged(&[]),
+        ];
+        let pick = |q: &[(&str, &str)]| -> ApiResult<Vec<usize>> {
+            let p = ListParams::parse(&pairs(q))?;
+            Ok((0..items.len()).filter(|i| p.matches(&items[*i])).collect())
+        };
+        assert_eq!(pick(&[("tags", "red,blue")])?, [1, 2]);
+        assert_eq!(pick(&[("tags", "red"), ("tags", "blue")])?, [1, 2]);
+        assert_eq!(pick(&[("tags-any", "blue,green")])?, [1, 2, 3]);
+        assert_eq!(pick(&[("not-tags", "red,blue")])?, [0, 3, 4]);
+        assert_eq!(pick(&[("not-tags-any", "red,blue")])?, [3, 4]);
+        let p = ListParams::parse(&pairs(&[("tags", "x"), ("colour", "y")]))?;
+        assert_eq!(p.unknown_filters(&items[0]), ["colour"]);
+        Ok(())
     }
 
     #[test]

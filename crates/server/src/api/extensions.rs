@@ -50,7 +50,17 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     (
         "filter-validation",
         "Filter parameters validation",
-        "Filters on collections: AND across keys, OR within a repeated key.",
+        "Provides validation on filter parameters.",
+    ),
+    (
+        "ip-substring-filtering",
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+    ),
+    (
+        "network-ip-availability",
+        "Network IP Availability",
+        "Provides IP availability data for each network and subnet.",
     ),
     (
         "l3_agent_scheduler",

@@ -6,6 +6,7 @@ pub(crate) mod common;
 pub mod dhcp_port;
 pub mod extensions;
 pub mod floatingips;
+pub mod ip_availability;
 pub mod l3_agents;
 pub mod metering;
 pub mod networks;
@@ -160,6 +161,14 @@ pub fn routes() -> Router<AppState> {
                 .put(metering::not_implemented)
                 .delete(delete::<MeteringLabelRule>),
         )
+        .route(
+            "/v2.0/network-ip-availabilities",
+            get(ip_availability::list),
+        )
+        .route(
+            "/v2.0/network-ip-availabilities/{id}",
+            get(ip_availability::show),
+        )
         .route("/v2.0/routers/{id}/l3-agents", get(l3_agents::list_agents))
         .route("/v2.0/agents", get(list::<Agent>))
         .route(
@@ -197,6 +206,7 @@ async fn resources(State(state): State<AppState>, headers: HeaderMap) -> Json<Va
         ("security_group", "security-groups"),
         ("security_group_rule", "security-group-rules"),
         ("metering_label", "metering/metering-labels"),
+        ("network_ip_availability", "network-ip-availabilities"),
         ("metering_label_rule", "metering/metering-label-rules"),
         ("agent", "agents"),
         ("extension", "extensions"),
