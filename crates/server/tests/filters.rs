@@ -116,19 +116,13 @@ async fn filters_and_ip_availability() {
             .await;
         assert_eq!(s, StatusCode::NOT_FOUND);
 
-        let (_, v) = api.get(&admin, "/v2.0/extensions").await;
-        let aliases: Vec<&str> = v["extensions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|e| e["alias"].as_str())
-            .collect();
+        let aliases = extension_aliases(&api, &admin).await;
         for a in [
             "filter-validation",
             "ip-substring-filtering",
             "network-ip-availability",
         ] {
-            assert!(aliases.contains(&a), "{a}");
+            assert!(aliases.iter().any(|x| x == a), "{a}");
         }
     }
 }

@@ -379,3 +379,16 @@ pub async fn gateway_router(api: &Api, t: &str, name: &str, ext: &str) -> Value 
     )
     .await
 }
+
+/// The aliases `GET /v2.0/extensions` lists.
+pub async fn extension_aliases(api: &Api, t: &str) -> Vec<String> {
+    let (_, v) = api.get(t, "/v2.0/extensions").await;
+    v["extensions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["alias"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
