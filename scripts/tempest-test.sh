@@ -5,9 +5,10 @@
 # dynamic credentials (tempest makes its projects and users through /v3), no
 # compute service, Ext-Net as the public network and exactly the extensions the
 # server lists. Runs all of tempest.api.network and the plugin's router, floating
-# IP, L3 agent scheduler and agent tests; fails on any failure. The lab is
+# IP, L3 agent scheduler, agent, tag, subnet pool, IP availability and metering
+# tests; fails on any failure. The lab is
 # removed afterwards, also on failure. Needs root (namespaces).
-#   scripts/tempest-test.sh
+#   scripts/tempest-test.sh            (TEMPEST_REGEX=... picks other tests)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -91,7 +92,7 @@ api_extensions = $extensions
 ipv6 = True
 ipv6_subnet_attributes = True
 EOF
-regex='^(tempest\.api\.network|neutron_tempest_plugin\.api\.(test_routers\b|test_routers_negative|admin\.test_l3_agent_scheduler|admin\.test_agent_management|test_floating_ips\b|test_floating_ips_negative))'
+regex="${TEMPEST_REGEX:-^(tempest\.api\.network|neutron_tempest_plugin\.api\.(test_routers\b|test_routers_negative|admin\.test_l3_agent_scheduler|admin\.test_agent_management|test_floating_ips\b|test_floating_ips_negative|admin\.test_tag|test_subnetpools|test_subnetpools_negative|test_network_ip_availability|admin\.test_network_ip_availability|test_metering_extensions|test_metering_negative))}"
 cd "$work/ws"
 if TEMPEST_CONFIG_DIR="$work/ws/etc" ip netns exec "$prefix-controller" "$OLDPWD/$venv/bin/tempest" run --regex "$regex" --concurrency 2 >"$work/run.log" 2>&1; then
     grep -A6 '^Totals' "$work/run.log"

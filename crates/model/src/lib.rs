@@ -16,6 +16,7 @@ mod network;
 mod port;
 mod router;
 mod security_group;
+mod subnetpool;
 
 pub use agent::Agent;
 pub use host_view::{
@@ -29,3 +30,4 @@ pub use network::{AllocationPool, HostRoute, Network, NetworkType, Subnet};
 pub use port::{AddressPair, FixedIp, Port, device_owner};
 pub use router::{ExternalFixedIp, ExternalGatewayInfo, FloatingIp, Router, RouterInterfaceInfo};
 pub use security_group::{SecurityGroup, SecurityGroupRule};
+pub use subnetpool::SubnetPool;

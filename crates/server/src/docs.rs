@@ -230,3 +230,16 @@ impl Doc for model::MeteringLabelRule {
         &self.metering_label_id
     }
 }
+
+impl Doc for model::SubnetPool {
+    const KIND: &'static str = "subnetpool";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn project_id(&self) -> &str {
+        &self.project_id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}

@@ -20,6 +20,7 @@ pub mod l3;
 pub mod query;
 pub mod segments;
 pub mod store;
+pub mod subnet_alloc;
 mod util;
 
 pub use config::Config;

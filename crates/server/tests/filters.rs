@@ -33,6 +33,21 @@ async fn filters_and_ip_availability() {
         assert_eq!(s, StatusCode::OK, "{v}");
         assert_eq!(v["networks"].as_array().map(Vec::len), Some(1));
 
+        // Links name the collection's own path.
+        api.create(
+            &user,
+            "security-groups",
+            "security_group",
+            json!({"name": "g2"}),
+        )
+        .await;
+        let (s, v) = api.get(&user, "/v2.0/security-groups?limit=1").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let next = v["security_groups_links"][0]["href"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(next.contains("/v2.0/security-groups?"), "{v}");
+
         // ip-substring-filtering.
         let mut ips = Vec::new();
         for i in 0..3 {

@@ -177,6 +177,18 @@ impl Attrs {
     }
 
     /// Refuses attributes that cannot change.
+    /// A small integer (prefix lengths).
+    pub fn u8(&self, key: &str) -> ApiResult<Option<u8>> {
+        match self.u32(key)? {
+            None => Ok(None),
+            Some(v) => u8::try_from(v).map(Some).map_err(|_| {
+                ApiError::invalid(format!(
+                    "Invalid input for {key}. Reason: '{v}' is too large."
+                ))
+            }),
+        }
+    }
+
     pub fn read_only(&self, keys: &[&str]) -> ApiResult<()> {
         match keys.iter().find(|k| self.has(k)) {
             Some(k) => Err(ApiError::invalid(format!(
@@ -237,12 +249,12 @@ pub fn to_value<T: Serialize>(v: &T) -> Value {
 pub fn list_body<T: Serialize>(
     state: &AppState,
     headers: &HeaderMap,
-    name: &str,
+    (name, path): (&str, &str),
     items: &[T],
     query: &[(String, String)],
 ) -> ApiResult<Json<Value>> {
     let params = ListParams::parse(query)?;
-    let base = format!("{}/v2.0/{name}", crate::identity::base_url(state, headers));
+    let base = format!("{}/v2.0/{path}", crate::identity::base_url(state, headers));
     let values = items.iter().map(to_value).collect();
     collection(name, values, &params, &base).map(Json)
 }

@@ -58,6 +58,31 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Provides IP address substring filtering when listing ports",
     ),
     (
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute: network, subnet, port, router, floatingip, security_group, subnetpool",
+        "Enables to set tag on resources with standard attribute.",
+    ),
+    (
+        "tag-creation",
+        "Tag creation extension",
+        "Allow to create multiple tags for a resource",
+    ),
+    (
+        "tag-ports-during-bulk-creation",
+        "Tag Ports During Bulk Creation",
+        "Allow to tag ports during bulk creation",
+    ),
+    (
+        "subnet_allocation",
+        "Subnet Allocation",
+        "Enables allocation of subnets from a subnet pool",
+    ),
+    (
+        "default-subnetpools",
+        "Default Subnetpools",
+        "Provides ability to mark and use a subnetpool as the default.",
+    ),
+    (
         "network-ip-availability",
         "Network IP Availability",
         "Provides IP availability data for each network and subnet.",

@@ -43,11 +43,7 @@ fn span(start: &str, end: &str) -> u64 {
     let (Ok(a), Ok(b)) = (start.parse::<IpAddr>(), end.parse::<IpAddr>()) else {
         return 0;
     };
-    let n = |ip: IpAddr| match ip {
-        IpAddr::V4(v) => u128::from(u32::from(v)),
-        IpAddr::V6(v) => u128::from(v),
-    };
-    let (a, b) = (n(a), n(b));
+    let (a, b) = (crate::ipam::to_u128(a), crate::ipam::to_u128(b));
     if b < a {
         return 0;
     }
@@ -125,7 +121,7 @@ pub async fn list(
         return super::common::list_body::<NetworkAvailability>(
             &state,
             &headers,
-            COLLECTION,
+            (COLLECTION, PATH),
             &[],
             &rest,
         );
@@ -137,10 +133,11 @@ pub async fn list(
         .iter()
         .map(|n| availability(n, &subnets, &ports, version))
         .collect();
-    super::common::list_body(&state, &headers, COLLECTION, &items, &rest)
+    super::common::list_body(&state, &headers, (COLLECTION, PATH), &items, &rest)
 }
 
 const COLLECTION: &str = "network_ip_availabilities";
+const PATH: &str = "network-ip-availabilities";
 
 /// `GET /v2.0/network-ip-availabilities/{network_id}`.
 pub async fn show(

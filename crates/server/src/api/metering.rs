@@ -24,6 +24,7 @@ use serde_json::Value;
 impl Resource for MeteringLabel {
     const MEMBER: &'static str = "metering_label";
     const COLLECTION: &'static str = "metering_labels";
+    const PATH: &'static str = "metering/metering-labels";
     const NOT_FOUND: (&'static str, &'static str) = ("MeteringLabelNotFound", "Metering label");
 
     fn not_found(id: &str) -> ApiError {
@@ -53,6 +54,7 @@ impl Resource for MeteringLabel {
 impl Resource for MeteringLabelRule {
     const MEMBER: &'static str = "metering_label_rule";
     const COLLECTION: &'static str = "metering_label_rules";
+    const PATH: &'static str = "metering/metering-label-rules";
     const NOT_FOUND: (&'static str, &'static str) =
         ("MeteringLabelRuleNotFound", "Metering label rule");
 

@@ -16,7 +16,9 @@ pub mod resource;
 pub mod router_routes;
 pub mod routers;
 pub mod security_groups;
+pub mod subnetpools;
 pub mod subnets;
+pub mod tags;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -26,13 +28,14 @@ use axum::routing::{delete as delete_route, get, put};
 use axum::{Json, Router};
 use model::{
     Agent, FloatingIp, MeteringLabel, MeteringLabelRule, Network, Port, SecurityGroup,
-    SecurityGroupRule, Subnet,
+    SecurityGroupRule, Subnet, SubnetPool,
 };
 use resource::{delete, list, show};
 use serde_json::{Value, json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .merge(tags::all())
         .route("/", get(versions))
         .route("/v2.0", get(resources))
         .route("/v2.0/", get(resources))
@@ -162,6 +165,16 @@ pub fn routes() -> Router<AppState> {
                 .delete(delete::<MeteringLabelRule>),
         )
         .route(
+            "/v2.0/subnetpools",
+            get(list::<SubnetPool>).post(subnetpools::create),
+        )
+        .route(
+            "/v2.0/subnetpools/{id}",
+            get(show::<SubnetPool>)
+                .put(subnetpools::update)
+                .delete(delete::<SubnetPool>),
+        )
+        .route(
             "/v2.0/network-ip-availabilities",
             get(ip_availability::list),
         )
@@ -207,6 +220,7 @@ async fn resources(State(state): State<AppState>, headers: HeaderMap) -> Json<Va
         ("security_group_rule", "security-group-rules"),
         ("metering_label", "metering/metering-labels"),
         ("network_ip_availability", "network-ip-availabilities"),
+        ("subnetpool", "subnetpools"),
         ("metering_label_rule", "metering/metering-label-rules"),
         ("agent", "agents"),
         ("extension", "extensions"),

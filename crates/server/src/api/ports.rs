@@ -507,6 +507,16 @@ pub async fn create(
         let mut p = blank_port(id, &network_id, &project_id, mac, ips);
         p.name = a.str("name")?.unwrap_or_default();
         p.description = a.str("description")?.unwrap_or_default();
+        // tag-ports-during-bulk-creation: tags in the order given.
+        if let Some(list) = a.list("tags")? {
+            p.tags = super::tags::parse_list(&list)?;
+            if p.tags.len() > super::tags::MAX_TAGS {
+                return Err(ApiError::bad_request(format!(
+                    "Bad ports request: The number of tags exceed the per-resource limit of {}.",
+                    super::tags::MAX_TAGS
+                )));
+            }
+        }
         p.admin_state_up = a.bool("admin_state_up")?.unwrap_or(true);
         p.device_owner = owner.clone();
         p.device_id = device_id;

@@ -24,6 +24,9 @@ pub trait Resource: Doc + Send + Sync + 'static {
     /// The key of a list in response bodies and the path of its links
     /// (`"networks"`).
     const COLLECTION: &'static str;
+    /// The collection's path under `/v2.0/` (for links), where it is not
+    /// [`Resource::COLLECTION`] (`security-groups`, `metering/metering-labels`).
+    const PATH: &'static str = Self::COLLECTION;
 
     /// The error type and resource name of a 404 (`"NetworkNotFound"`,
     /// `"Network"`).
@@ -119,7 +122,7 @@ pub async fn list<T: Resource>(
     let all = state.store.list::<T>().await?;
     let mut items = T::readable(&state, &ctx, all).await?;
     T::render(&state, &mut items).await?;
-    list_body(&state, &headers, T::COLLECTION, &items, &q)
+    list_body(&state, &headers, (T::COLLECTION, T::PATH), &items, &q)
 }
 
 /// `GET /v2.0/{collection}/{id}`: one item the caller sees, with `fields`.

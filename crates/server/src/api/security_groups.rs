@@ -117,6 +117,7 @@ fn with_rules(mut g: SecurityGroup, rules: &[SecurityGroupRule]) -> SecurityGrou
 impl Resource for SecurityGroup {
     const MEMBER: &'static str = "security_group";
     const COLLECTION: &'static str = "security_groups";
+    const PATH: &'static str = "security-groups";
     const NOT_FOUND: (&'static str, &'static str) = ("SecurityGroupNotFound", "Security group");
 
     fn revision(&self) -> Option<u64> {
@@ -185,6 +186,7 @@ impl Resource for SecurityGroup {
 impl Resource for SecurityGroupRule {
     const MEMBER: &'static str = "security_group_rule";
     const COLLECTION: &'static str = "security_group_rules";
+    const PATH: &'static str = "security-group-rules";
     const NOT_FOUND: (&'static str, &'static str) =
         ("SecurityGroupRuleNotFound", "Security group rule");
 

@@ -3,6 +3,7 @@
 use super::common::{Attrs, created, network_visible, one, retry, touch};
 use super::dhcp_port;
 use super::resource::{Resource, fetch_writable};
+use super::subnetpools::{PoolRequest, carve};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
@@ -313,38 +314,35 @@ pub async fn create(
         .str("network_id")?
         .ok_or_else(|| ApiError::invalid("Invalid input for operation: network_id is required."))?;
     let project_id = a.project(&ctx, "create_subnet")?;
-    let cidr = a.str("cidr")?.ok_or_else(|| {
-        ApiError::bad_request(
+    let cidr = a.str("cidr")?.map(|c| parse_cidr(&c)).transpose()?;
+    let prefixlen = a.u8("prefixlen")?;
+    let pool_req = match (a.str("subnetpool_id")?, a.bool("use_default_subnetpool")?) {
+        (Some(id), _) => Some(PoolRequest {
+            pool: Some(id),
+            prefixlen,
+        }),
+        (None, Some(true)) => Some(PoolRequest {
+            pool: None,
+            prefixlen,
+        }),
+        _ => None,
+    };
+    if cidr.is_none() && pool_req.is_none() {
+        return Err(ApiError::bad_request(
             "Bad subnets request: a cidr must be specified in the absence of a subnet pool.",
-        )
-    })?;
-    let net = parse_cidr(&cidr)?;
-    let ip_version = a
-        .u32("ip_version")?
-        .unwrap_or(if net.addr().is_ipv6() { 6 } else { 4 });
-    if ip_version != 4 && ip_version != 6 {
-        return Err(ApiError::invalid(format!(
-            "Invalid input for ip_version. Reason: {ip_version} is not in [4, 6]."
-        )));
-    }
-    let v6 = ip_version == 6;
-    if net.addr().is_ipv6() != v6 {
-        return Err(ApiError::invalid(
-            "Invalid input for operation: cidr and ip_version do not match.",
         ));
     }
-    let gateway = match a.nullable_str("gateway_ip")? {
-        None => ipam::default_gateway(&net),
-        Some(None) => None,
-        Some(Some(g)) => Some(host_ip_in(&net, &g, "gateway_ip")?),
-    };
-    let pools = match a.list("allocation_pools")? {
-        Some(items) if !items.is_empty() => parse_pools(&net, &items, gateway)?,
-        _ => ipam::default_pools(&net, gateway),
+    let requested_version = match a.u32("ip_version")? {
+        None => None,
+        Some(v @ (4 | 6)) => Some(v as u8),
+        Some(v) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid input for ip_version. Reason: {v} is not in [4, 6]."
+            )));
+        }
     };
     let dns = parse_dns(a.str_list("dns_nameservers")?.unwrap_or_default())?;
     let routes = parse_routes(a.list("host_routes")?.unwrap_or_default())?;
-    let (ra_mode, address_mode) = ipv6_modes(&a, &net, v6)?;
     // Retried on a unique-key conflict: the DHCP port takes a MAC and addresses.
     let s = retry!({
         let mut tx = state.store.write().await?;
@@ -357,6 +355,34 @@ pub async fn create(
         if !ctx.owns(&network.project_id) {
             return Err(ApiError::forbidden("create_subnet"));
         }
+        let (net, pool_id) = match (&pool_req, cidr) {
+            (Some(r), c) => {
+                let (n, id) = carve(&mut tx, &ctx, r, c, requested_version).await?;
+                (n, Some(id))
+            }
+            (None, Some(c)) => (c, None),
+            (None, None) => {
+                return Err(ApiError::bad_request(
+                    "Bad subnets request: a cidr must be specified in the absence of a subnet pool.",
+                ));
+            }
+        };
+        let v6 = requested_version.map_or(net.addr().is_ipv6(), |v| v == 6);
+        if net.addr().is_ipv6() != v6 {
+            return Err(ApiError::invalid(
+                "Invalid input for operation: cidr and ip_version do not match.",
+            ));
+        }
+        let gateway = match a.nullable_str("gateway_ip")? {
+            None => ipam::default_gateway(&net),
+            Some(None) => None,
+            Some(Some(g)) => Some(host_ip_in(&net, &g, "gateway_ip")?),
+        };
+        let pools = match a.list("allocation_pools")? {
+            Some(items) if !items.is_empty() => parse_pools(&net, &items, gateway)?,
+            _ => ipam::default_pools(&net, gateway),
+        };
+        let (ra_mode, address_mode) = ipv6_modes(&a, &net, v6)?;
         for other in tx.list_by_parent::<Subnet>(&network_id).await? {
             if let Ok(o) = other.cidr.parse::<IpNet>()
                 && (o.contains(&net.network()) || net.contains(&o.network()))
@@ -387,7 +413,7 @@ pub async fn create(
             host_routes: routes.clone(),
             ipv6_ra_mode: ra_mode.clone(),
             ipv6_address_mode: address_mode.clone(),
-            subnetpool_id: None,
+            subnetpool_id: pool_id,
             service_types: Vec::new(),
             tags: Vec::new(),
             revision_number: 1,

@@ -1,0 +1,89 @@
+//! Prefix allocation from subnet pools: the lowest free prefix of a length
+//! inside a pool's prefixes, skipping what its subnets hold; and the checks on a
+//! pool's prefixes.
+
+use crate::ipam::{from_u128, to_u128};
+use ipnet::IpNet;
+
+/// The lowest prefix of length `len` inside one of `pool` (in order) that
+/// overlaps none of `taken`.
+pub fn allocate(pool: &[IpNet], taken: &[IpNet], len: u8) -> Option<IpNet> {
+    let mut taken: Vec<(u128, u128)> = taken.iter().map(range).collect();
+    taken.sort_unstable();
+    let mut prefixes = pool.to_vec();
+    prefixes.sort();
+    for p in prefixes {
+        if len < p.prefix_len() || len > p.max_prefix_len() {
+            continue;
+        }
+        let v6 = p.addr().is_ipv6();
+        let bits = u32::from(p.max_prefix_len() - len);
+        let size: u128 = 1u128.checked_shl(bits)?;
+        let (lo, hi) = range(&p);
+        let mut candidate = lo;
+        loop {
+            let end = candidate.checked_add(size - 1)?;
+            if end > hi {
+                break;
+            }
+            // The first taken range that overlaps [candidate, end], if any.
+            match taken.iter().find(|(a, b)| *a <= end && *b >= candidate) {
+                None => {
+                    let addr = from_u128(candidate, v6)?;
+                    return IpNet::new(addr, len).ok();
+                }
+                Some((_, b)) => {
+                    // Past it, aligned to the prefix size.
+                    let next = b.checked_add(1)?;
+                    candidate = next.div_ceil(size).checked_mul(size)?;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Whether `net` lies inside one of `pool`.
+pub fn within(pool: &[IpNet], net: &IpNet) -> bool {
+    pool.iter().any(|p| p.contains(net))
+}
+
+/// The first and last address of `n`.
+fn range(n: &IpNet) -> (u128, u128) {
+    (to_u128(n.network()), to_u128(n.broadcast()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn lowest_free_prefix() {
+        let pool = [n("10.10.0.0/16"), n("10.20.0.0/24")];
+        assert_eq!(allocate(&pool, &[], 24), Some(n("10.10.0.0/24")));
+        let taken = [n("10.10.0.0/24"), n("10.10.1.0/25")];
+        assert_eq!(allocate(&pool, &taken, 24), Some(n("10.10.2.0/24")));
+        assert_eq!(allocate(&pool, &taken, 25), Some(n("10.10.1.128/25")));
+        // Too long for none, too short for the pool.
+        assert_eq!(allocate(&pool, &taken, 15), None);
+        assert_eq!(
+            allocate(&pool, &[n("10.10.0.0/16")], 24),
+            Some(n("10.20.0.0/24"))
+        );
+        assert_eq!(
+            allocate(&pool, &[n("10.10.0.0/16"), n("10.20.0.0/24")], 24),
+            None
+        );
+        let v6 = [n("2001:db8::/48")];
+        assert_eq!(
+            allocate(&v6, &[n("2001:db8::/64")], 64),
+            Some(n("2001:db8:0:1::/64"))
+        );
+        assert!(within(&pool, &n("10.10.7.0/24")));
+        assert!(!within(&pool, &n("10.30.0.0/24")));
+    }
+}
