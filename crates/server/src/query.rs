@@ -167,6 +167,18 @@ fn cmp_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     }
 }
 
+/// A query component, percent-encoded (RFC 3986 unreserved characters kept).
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Keeps only the requested fields.
 pub fn select_fields(mut item: Map<String, Value>, fields: &[String]) -> Map<String, Value> {
     if fields.is_empty() {
@@ -265,6 +277,12 @@ pub fn collection(
         for f in &p.fields {
             extra.push_str(&format!("&fields={f}"));
         }
+        // The filters stay on every page.
+        for (k, vals) in &p.filters {
+            for v in vals {
+                extra.push_str(&format!("&{}={}", encode(k), encode(v)));
+            }
+        }
         // A full page links to the next one even when it is the last (Neutron's
         // rule, which clients and tempest follow until a page comes back short).
         let full = items.len() == limit;
@@ -360,6 +378,31 @@ mod tests {
         ]))?;
         let v = collection("things", items(), &p, "http://x/v2.0/things")?;
         assert_eq!(ids(&v), vec!["id3"]);
+        Ok(())
+    }
+
+    #[test]
+    fn links_keep_the_filters() -> ApiResult<()> {
+        let p = ListParams::parse(&pairs(&[("limit", "1"), ("name", "n1"), ("name", "a b&c")]))?;
+        let v = collection("things", items(), &p, "http://x/v2.0/things")?;
+        assert_eq!(ids(&v), vec!["id1"]);
+        let next = v["things_links"][0]["href"].as_str().unwrap_or_default();
+        assert_eq!(
+            next,
+            "http://x/v2.0/things?limit=1&marker=id1&name=n1&name=a%20b%26c"
+        );
+        let p = ListParams::parse(&pairs(&[("limit", "1"), ("marker", "id1"), ("name", "n1")]))?;
+        let v = collection("things", items(), &p, "http://x/v2.0/things")?;
+        assert_eq!(ids(&v), vec!["id3"]);
+        let prev = v["things_links"]
+            .as_array()
+            .and_then(|a| a.iter().find(|l| l["rel"] == "previous"))
+            .and_then(|l| l["href"].as_str())
+            .unwrap_or_default();
+        assert_eq!(
+            prev,
+            "http://x/v2.0/things?limit=1&marker=id3&page_reverse=True&name=n1"
+        );
         Ok(())
     }
 
