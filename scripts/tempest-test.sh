@@ -31,7 +31,10 @@ cleanup() {
     rm -rf "$dir" "$work"
 }
 trap cleanup EXIT
-"$bin" lab --prefix "$prefix" --dir "$dir" up >"$work/lab-up.log" 2>&1 || { tail -20 "$work/lab-up.log"; exit 1; }
+# Quotas as neutron-tempest-plugin's gate jobs set them in neutron.conf: its
+# classes make more routers and groups per project than Neutron's defaults allow.
+NEUTRINO_QUOTAS=router=100,floatingip=500,security_group=150,security_group_rule=1000 \
+    "$bin" lab --prefix "$prefix" --dir "$dir" up >"$work/lab-up.log" 2>&1 || { tail -20 "$work/lab-up.log"; exit 1; }
 read -r password ext <<<"$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["admin_password"], d["external"]["network_id"])' "$dir/lab.json")"
 api=http://192.168.10.10:9696
 extensions=$(ip netns exec "$prefix-controller" curl -sf "$api/v2.0/extensions" \

@@ -49,6 +49,10 @@ pub struct ServerArgs {
     /// Seconds without a heartbeat after which an agent is shown as not alive.
     #[arg(long, default_value_t = 75)]
     pub agent_down_time: u64,
+    /// A default quota other than Neutron's, RESOURCE=N (-1: unlimited;
+    /// repeatable, or comma-separated), as neutron.conf's [quotas] quota_router.
+    #[arg(long = "quota", env = "NEUTRINO_QUOTAS", value_delimiter = ',')]
+    pub quotas: Vec<String>,
 }
 
 impl ServerArgs {
@@ -60,6 +64,8 @@ impl ServerArgs {
         c.public_url = self.public_url.clone();
         c.underlay_mtu = self.underlay_mtu;
         c.agent_down_time = Duration::from_secs(self.agent_down_time);
+        c.quota_defaults =
+            crate::api::quotas::parse_defaults(&self.quotas).map_err(anyhow::Error::msg)?;
         c.segments.tenant_network_type = model::NetworkType::parse(&self.tenant_network_type)
             .filter(|t| *t != model::NetworkType::Flat)
             .with_context(|| format!("unknown tenant network type {}", self.tenant_network_type))?;

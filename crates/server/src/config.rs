@@ -23,6 +23,8 @@ pub struct Config {
     pub underlay_mtu: u32,
     /// An agent whose last heartbeat is older than this is shown as not alive.
     pub agent_down_time: Duration,
+    /// Default quotas other than Neutron's (resource -> limit, -1 unlimited).
+    pub quota_defaults: std::collections::BTreeMap<String, i64>,
 }
 
 impl Config {
@@ -37,6 +39,7 @@ impl Config {
             segments: SegmentConfig::default(),
             underlay_mtu: 1500,
             agent_down_time: Duration::from_secs(75),
+            quota_defaults: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -51,6 +51,8 @@ pub enum ServerError {
     Io(String, std::io::Error),
     #[error("bootstrap: {0}")]
     Bootstrap(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 impl AppState {
@@ -73,6 +75,13 @@ impl AppState {
             lockout: Arc::default(),
         };
         let generated = identity::bootstrap::bootstrap(&state).await?;
+        if !state.config.quota_defaults.is_empty() {
+            let mut tx = state.store.write().await?;
+            api::quotas::store_defaults(&mut tx, &state.config.quota_defaults)
+                .await
+                .map_err(|e| ServerError::Config(format!("storing the default quotas: {e}")))?;
+            tx.commit().await?;
+        }
         Ok((state, generated))
     }
 }

@@ -124,3 +124,54 @@ async fn quotas() {
         assert!(aliases.contains(&"quotas") && aliases.contains(&"quota_details"));
     }
 }
+
+#[tokio::test]
+async fn configured_defaults() {
+    for b in backends() {
+        let api = Api::with(&b, |c| {
+            c.quota_defaults.insert("router".into(), 2);
+        })
+        .await;
+        let admin = api.admin().await;
+        let user = api.tenant(&admin, "TenantA", "member").await;
+        let (_, p) = api.get(&admin, "/v3/projects?name=TenantA").await;
+        let pid = p["projects"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (_, q) = api.get(&user, &format!("/v2.0/quotas/{pid}/default")).await;
+        assert_eq!(q["quota"]["router"], 2);
+        assert_eq!(q["quota"]["network"], 100);
+        for want in [
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::CONFLICT,
+        ] {
+            let (s, v) = api
+                .post(&user, "/v2.0/routers", json!({"router": {"name": "r"}}))
+                .await;
+            assert_eq!(s, want, "{v}");
+        }
+        // A project's own limit still wins; the defaults are no project.
+        let (s, _) = api
+            .put(
+                &admin,
+                &format!("/v2.0/quotas/{pid}"),
+                json!({"quota": {"router": 3}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = api
+            .post(&user, "/v2.0/routers", json!({"router": {"name": "r"}}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        let (_, all) = api.get(&admin, "/v2.0/quotas").await;
+        let projects: Vec<&str> = all["quotas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|q| q["project_id"].as_str())
+            .collect();
+        assert_eq!(projects, [pid.as_str()], "{all}");
+    }
+}

@@ -430,3 +430,76 @@ async fn interface_ids_must_be_uuids() {
         assert_eq!(s, want, "{body}: {e}");
     }
 }
+
+#[tokio::test]
+async fn extra_routes_added_and_removed_atomically() {
+    for b in backends() {
+        let api = Api::new(&b).await;
+        let admin = api.admin().await;
+        let user = api.tenant(&admin, "TenantA", "member").await;
+        let other = api.tenant(&admin, "TenantB", "member").await;
+        let (_, subnet) = tenant_net(&api, &user, "n1", "10.0.0.0/24").await;
+        let router = id(&api
+            .create(&user, "routers", "router", json!({"name": "r"}))
+            .await);
+        add_interface(&api, &user, &router, &subnet).await;
+        let add = format!("/v2.0/routers/{router}/add_extraroutes");
+        let remove = format!("/v2.0/routers/{router}/remove_extraroutes");
+        let route = |d: &str, h: &str| json!({"destination": d, "nexthop": h});
+        let (s, v) = api
+            .put(
+                &user,
+                &add,
+                json!({"router": {"routes": [route("192.168.1.0/24", "10.0.0.10")]}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let (s, v) = api
+            .put(&user, &add, json!({"router": {"routes": [route("192.168.2.0/24", "10.0.0.11"), route("192.168.1.0/24", "10.0.0.10")]}}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(
+            v["router"]["routes"],
+            json!([
+                route("192.168.1.0/24", "10.0.0.10"),
+                route("192.168.2.0/24", "10.0.0.11")
+            ])
+        );
+        let (s, v) = api
+            .put(
+                &user,
+                &remove,
+                json!({"router": {"routes": [route("192.168.1.0/24", "10.0.0.10")]}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(
+            v["router"]["routes"],
+            json!([route("192.168.2.0/24", "10.0.0.11")])
+        );
+        // A nexthop on none of the router's subnets; no routes key; another project.
+        let (s, _) = api
+            .put(
+                &user,
+                &add,
+                json!({"router": {"routes": [route("192.168.3.0/24", "172.16.0.1")]}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, _) = api.put(&user, &add, json!({"router": {}})).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        let (s, _) = api
+            .put(
+                &other,
+                &add,
+                json!({"router": {"routes": [route("192.168.4.0/24", "10.0.0.12")]}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        let (_, v) = api.get(&user, &format!("/v2.0/routers/{router}")).await;
+        assert_eq!(
+            v["router"]["routes"],
+            json!([route("192.168.2.0/24", "10.0.0.11")])
+        );
+    }
+}

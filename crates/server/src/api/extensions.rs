@@ -73,6 +73,11 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Allow to tag ports during bulk creation",
     ),
     (
+        "extraroute-atomic",
+        "Atomically add/remove extra routes",
+        "Edit extra routes of a router on server side by atomically adding/removing extra routes",
+    ),
+    (
         "subnet_allocation",
         "Subnet Allocation",
         "Enables allocation of subnets from a subnet pool",

@@ -182,6 +182,14 @@ pub fn routes() -> Router<AppState> {
             "/v2.0/network-ip-availabilities/{id}",
             get(ip_availability::show),
         )
+        .route(
+            "/v2.0/routers/{id}/add_extraroutes",
+            put(router_routes::add_extraroutes),
+        )
+        .route(
+            "/v2.0/routers/{id}/remove_extraroutes",
+            put(router_routes::remove_extraroutes),
+        )
         .route("/v2.0/routers/{id}/l3-agents", get(l3_agents::list_agents))
         .route("/v2.0/agents", get(list::<Agent>))
         .route(

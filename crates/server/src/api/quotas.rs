@@ -46,14 +46,65 @@ impl Doc for Quota {
     }
 }
 
-fn limits_of(q: Option<&Quota>) -> BTreeMap<String, i64> {
+/// The id of the quota document that holds the server's configured defaults
+/// (`neutrino server --quota RESOURCE=N`, Neutron's `[quotas] quota_<resource>`).
+pub const DEFAULTS_ID: &str = "default";
+
+/// Neutron's defaults, then the configured ones (`d`), then the project's (`q`).
+fn limits_of(d: Option<&Quota>, q: Option<&Quota>) -> BTreeMap<String, i64> {
     DEFAULTS
         .iter()
         .map(|(k, v)| {
+            let configured = d.and_then(|d| d.limits.get(*k)).copied();
             let own = q.and_then(|q| q.limits.get(*k)).copied();
-            (k.to_string(), own.unwrap_or(*v))
+            (k.to_string(), own.or(configured).unwrap_or(*v))
         })
         .collect()
+}
+
+/// The configured defaults and the project's own limits.
+async fn limits(tx: &mut Tx, project: &str) -> ApiResult<BTreeMap<String, i64>> {
+    let d: Option<Quota> = tx.get(DEFAULTS_ID).await?;
+    let q: Option<Quota> = tx.get(project).await?;
+    Ok(limits_of(d.as_ref(), q.as_ref()))
+}
+
+/// Checks `--quota RESOURCE=N` options: known resources, -1 or more.
+pub fn parse_defaults(items: &[String]) -> Result<BTreeMap<String, i64>, String> {
+    let mut out = BTreeMap::new();
+    for item in items {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| format!("bad --quota '{item}': expected RESOURCE=N"))?;
+        if !DEFAULTS.iter().any(|(d, _)| *d == k) {
+            let known: Vec<&str> = DEFAULTS.iter().map(|(d, _)| *d).collect();
+            return Err(format!(
+                "bad --quota '{item}': {k} is not one of {}",
+                known.join(", ")
+            ));
+        }
+        let n: i64 = v
+            .parse()
+            .ok()
+            .filter(|n| *n >= -1)
+            .ok_or_else(|| format!("bad --quota '{item}': {v} is not -1 or more"))?;
+        out.insert(k.to_string(), n);
+    }
+    Ok(out)
+}
+
+/// Stores the configured defaults (they win over what was stored before).
+pub async fn store_defaults(tx: &mut Tx, limits: &BTreeMap<String, i64>) -> ApiResult<()> {
+    let q = Quota {
+        project_id: DEFAULTS_ID.to_string(),
+        limits: limits.clone(),
+    };
+    if tx.get::<Quota>(DEFAULTS_ID).await?.is_some() {
+        tx.update(&q).await?;
+    } else {
+        tx.insert(&q).await?;
+    }
+    Ok(())
 }
 
 /// How many of `resource` the project has now.
@@ -76,8 +127,11 @@ async fn used(tx: &mut Tx, resource: &str, project: &str) -> ApiResult<i64> {
 
 /// Refuses to make `count` more of `resource` for `project` past its limit.
 pub async fn check(tx: &mut Tx, project: &str, resource: &str, count: i64) -> ApiResult<()> {
-    let q: Option<Quota> = tx.get(project).await?;
-    let limit = limits_of(q.as_ref()).get(resource).copied().unwrap_or(-1);
+    let limit = limits(tx, project)
+        .await?
+        .get(resource)
+        .copied()
+        .unwrap_or(-1);
     if limit < 0 {
         return Ok(());
     }
@@ -111,10 +165,12 @@ fn body(limits: &BTreeMap<String, i64>) -> Value {
 pub async fn list(State(state): State<AppState>, ctx: Ctx) -> ApiResult<Json<Value>> {
     ctx.require_admin("get_quota")?;
     let all: Vec<Quota> = state.store.list().await?;
+    let d = all.iter().find(|q| q.project_id == DEFAULTS_ID);
     let quotas: Vec<Value> = all
         .iter()
+        .filter(|q| q.project_id != DEFAULTS_ID)
         .map(|q| {
-            let mut b = body(&limits_of(Some(q)));
+            let mut b = body(&limits_of(d, Some(q)));
             if let Some(o) = b.as_object_mut() {
                 o.insert("project_id".into(), json!(q.project_id));
                 o.insert("tenant_id".into(), json!(q.project_id));
@@ -133,14 +189,22 @@ pub async fn show(
 ) -> ApiResult<Json<Value>> {
     let project = project.trim_end_matches(".json").to_string();
     may_read(&ctx, &project)?;
+    let d: Option<Quota> = state.store.get(DEFAULTS_ID).await?;
     let q: Option<Quota> = state.store.get(&project).await?;
-    Ok(Json(json!({ "quota": body(&limits_of(q.as_ref())) })))
+    Ok(Json(
+        json!({ "quota": body(&limits_of(d.as_ref(), q.as_ref())) }),
+    ))
 }
 
 /// `GET /v2.0/quotas/{project}/default`.
-pub async fn defaults(ctx: Ctx, Path(project): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn defaults(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
     may_read(&ctx, &project)?;
-    Ok(Json(json!({ "quota": body(&limits_of(None)) })))
+    let d: Option<Quota> = state.store.get(DEFAULTS_ID).await?;
+    Ok(Json(json!({ "quota": body(&limits_of(d.as_ref(), None)) })))
 }
 
 /// `GET /v2.0/quotas/{project}/details`: limit, used and reserved per resource.
@@ -151,9 +215,8 @@ pub async fn details(
 ) -> ApiResult<Json<Value>> {
     may_read(&ctx, &project)?;
     let mut tx = state.store.write().await?;
-    let q: Option<Quota> = tx.get(&project).await?;
     let mut out = Map::new();
-    for (k, limit) in limits_of(q.as_ref()) {
+    for (k, limit) in limits(&mut tx, &project).await? {
         let used = used(&mut tx, &k, &project).await?;
         out.insert(k, json!({"limit": limit, "used": used, "reserved": 0}));
     }
@@ -210,8 +273,9 @@ pub async fn update(
     } else {
         tx.insert(&q).await?;
     }
+    let shown = limits(&mut tx, &project).await?;
     tx.commit().await?;
-    Ok(Json(json!({ "quota": body(&limits_of(Some(&q))) })))
+    Ok(Json(json!({ "quota": body(&shown) })))
 }
 
 /// `DELETE /v2.0/quotas/{project}` (admin): back to the defaults.
@@ -227,4 +291,17 @@ pub async fn reset(
         tx.commit().await?;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quota_options() {
+        let ok = super::parse_defaults(&["router=100".into(), "floatingip=-1".into()]).unwrap();
+        assert_eq!(ok["router"], 100);
+        assert_eq!(ok["floatingip"], -1);
+        for bad in ["router", "routers=1", "router=-2", "router=x"] {
+            assert!(super::parse_defaults(&[bad.into()]).is_err(), "{bad}");
+        }
+    }
 }

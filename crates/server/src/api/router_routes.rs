@@ -1,11 +1,21 @@
-//! A router's extra routes (Neutron's `extraroute`): set by `PUT` only, each
-//! `{destination, nexthop}` with the nexthop on a subnet of one of the router's
-//! ports (its gateway included) and not one of the router's own addresses; an
-//! interface a route's nexthop needs cannot be removed.
+//! A router's extra routes (Neutron's `extraroute`): set by `PUT` of the whole
+//! list, or added and removed a few at a time (`extraroute-atomic`:
+//! `PUT .../add_extraroutes` and `.../remove_extraroutes`, in one transaction so
+//! concurrent callers do not overwrite each other), each `{destination,
+//! nexthop}` with the nexthop on a subnet of one of the router's ports (its
+//! gateway included) and not one of the router's own addresses; an interface a
+//! route's nexthop needs cannot be removed.
 
+use super::common::{Attrs, one, touch};
+use super::resource::fetch_writable;
+use crate::AppState;
 use crate::error::{ApiError, ApiResult};
+use crate::identity::Ctx;
 use crate::store::Tx;
-use axum::http::StatusCode;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 use model::{HostRoute, Port, Router, Subnet, device_owner};
 use serde_json::Value;
@@ -188,4 +198,76 @@ pub async fn check_not_in_use(tx: &mut Tx, r: &Router, port: &Port) -> ApiResult
         }
     }
     Ok(())
+}
+
+/// `PUT /v2.0/routers/{id}/add_extraroutes` (`add: true`) and
+/// `.../remove_extraroutes`: `{"router": {"routes": [...]}}`; answers the router.
+async fn change(
+    state: AppState,
+    ctx: Ctx,
+    headers: HeaderMap,
+    id: String,
+    body: Bytes,
+    add: bool,
+) -> ApiResult<Json<Value>> {
+    let action = if add {
+        "add_extraroutes"
+    } else {
+        "remove_extraroutes"
+    };
+    ctx.require_writer(action)?;
+    let a = Attrs::from_body(&body, "router")?;
+    let given = parse(a.list("routes")?.ok_or_else(|| {
+        ApiError::bad_request("Failed to parse request. Required attribute 'routes' not specified")
+    })?)?;
+    let mut tx = state.store.write().await?;
+    let mut r: Router = fetch_writable(&mut tx, &ctx, &headers, &id, action).await?;
+    let before = r.routes.clone();
+    if add {
+        check_nexthops(&mut tx, &r.id, &given).await?;
+        for g in given {
+            if !r.routes.contains(&g) {
+                r.routes.push(g);
+            }
+        }
+        if r.routes.len() > MAX_ROUTES {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "RoutesExhausted",
+                format!(
+                    "Unable to complete operation for {}. The number of routes exceeds the maximum {MAX_ROUTES}.",
+                    r.id
+                ),
+            ));
+        }
+    } else {
+        r.routes.retain(|x| !given.contains(x));
+    }
+    if r.routes != before {
+        touch(&mut r.revision_number, &mut r.updated_at);
+        tx.update(&r).await?;
+        crate::l3::sync_router(&mut tx, state.config.agent_down_time, &r).await?;
+        tx.commit().await?;
+    }
+    Ok(one("router", &super::routers::rendered(&state, r).await?))
+}
+
+pub async fn add_extraroutes(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    change(state, ctx, headers, id, body, true).await
+}
+
+pub async fn remove_extraroutes(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    change(state, ctx, headers, id, body, false).await
 }

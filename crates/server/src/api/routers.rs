@@ -264,7 +264,7 @@ pub async fn update(
 }
 
 /// `r` with its status as shown.
-async fn rendered(state: &AppState, r: Router) -> ApiResult<Router> {
+pub(super) async fn rendered(state: &AppState, r: Router) -> ApiResult<Router> {
     let mut shown = [r];
     l3::render_routers(state, &mut shown).await?;
     let [r] = shown;
