@@ -34,6 +34,7 @@ check() { # check DESCRIPTION COMMAND...
 }
 jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 has() { grep -q -- "$2" <<<"$1"; }
+refused() { ! "$@"; }
 
 # Admin: the external network and subnet, the tenant and its user.
 out=$(as_admin network create Ext-Net --external --provider-network-type vxlan --provider-segment 1 -f json)
@@ -62,6 +63,11 @@ check "port create vm1-port" has "$(as_usera port create --network TenantA-Net v
 fip=$(as_usera floating ip create Ext-Net -f value -c floating_ip_address)
 check "floating ip create from the pool ($fip)" test "$fip" = 10.1.101.241
 check "floating ip set --port" as_usera floating ip set --port vm1-port "$fip"
+check "port set --extra-dhcp-option" as_usera port set --extra-dhcp-option name=bootfile-name,value=pxelinux.0 \
+    --extra-dhcp-option name=server-ip-address,value=10.0.0.9 vm1-port
+out=$(as_usera port show vm1-port -f json)
+check "port show: extra_dhcp_opts" test "$(jq_ 'sorted((o["opt_name"], o["opt_value"], o["ip_version"]) for o in d["extra_dhcp_opts"])' <<<"$out")" = "[('bootfile-name', 'pxelinux.0', 4), ('server-ip-address', '10.0.0.9', 4)]"
+check "port set --extra-dhcp-option name=no-such refused" refused as_usera port set --extra-dhcp-option name=no-such,value=x vm1-port
 vmip=$(as_usera port show vm1-port -f json | jq_ 'd["fixed_ips"][0]["ip_address"]')
 out=$(as_usera floating ip list -f value -c "Floating IP Address" -c "Fixed IP Address")
 check "floating ip list shows $fip -> $vmip" has "$out" "$fip $vmip"

@@ -99,6 +99,7 @@ fn view(rules: usize, members: usize, secured: bool) -> HostView {
             project_id: String::new(),
             name: String::new(),
             floating_ips: vec![],
+            extra_dhcp_opts: vec![],
         })
         .collect();
     HostView {

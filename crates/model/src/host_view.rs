@@ -164,6 +164,9 @@ pub struct LocalPort {
     /// addresses, for the metadata service).
     #[serde(default)]
     pub floating_ips: Vec<String>,
+    /// The port's extra DHCP options (what the switch's DHCP answer adds).
+    #[serde(default)]
+    pub extra_dhcp_opts: Vec<crate::ExtraDhcpOpt>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -6,9 +6,11 @@
 //! This room holds plain data with serde (field names as the OpenStack APIs spell
 //! them, e.g. `provider:network_type`). It must not touch I/O, storage, HTTP or
 //! policy: no sockets, no database, no clock reads; validation and allocation live in
-//! the `server` crate.
+//! the `server` crate. The catalog of DHCP option names (`dhcp_opt`) is data of the
+//! API's vocabulary, shared so the server refuses what the agent could not encode.
 
 mod agent;
+pub mod dhcp_opt;
 mod host_view;
 mod identity;
 mod metering;
@@ -19,6 +21,7 @@ mod security_group;
 mod subnetpool;
 
 pub use agent::Agent;
+pub use dhcp_opt::ExtraDhcpOpt;
 pub use host_view::{
     AgentReport, FloatingIpStatusReport, FloatingIpView, HostView, LocalPort, MeteringLabelView,
     NetworkView, PortStatus, PortStatusReport, RemotePort, RouterView, SecurityGroupRuleView,

@@ -49,6 +49,10 @@ pub struct Port {
     pub binding_vif_details: serde_json::Map<String, serde_json::Value>,
     #[serde(rename = "binding:profile")]
     pub binding_profile: serde_json::Map<String, serde_json::Value>,
+    /// The `extra_dhcp_opt` extension's options (stored documents from before it
+    /// have none).
+    #[serde(default)]
+    pub extra_dhcp_opts: Vec<crate::ExtraDhcpOpt>,
     pub tags: Vec<String>,
     pub revision_number: u64,
     pub created_at: String,

@@ -97,6 +97,12 @@ enum SwitchCmd {
         /// Domain name (option 15).
         #[arg(long)]
         domain_name: Option<String>,
+        /// The next server (`siaddr`) a PXE client boots from.
+        #[arg(long)]
+        next_server: Option<Ipv4Addr>,
+        /// A further option as CODE=HEX (e.g. 66=31302e302e302e39), repeatable.
+        #[arg(long = "option", value_name = "CODE=HEX")]
+        option: Vec<String>,
     },
     /// Stop answering DHCP on a port.
     ClearDhcp { bridge: String, port: String },
@@ -232,8 +238,14 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             server_ip,
             server_mac,
             domain_name,
+            next_server,
+            option,
         } => {
             let (ip, prefix_len) = parse_cidr(&ip)?;
+            let options = option
+                .iter()
+                .map(|o| parse_raw_option(o))
+                .collect::<Result<Vec<_>>>()?;
             let host_routes = host_route
                 .iter()
                 .map(|r| parse_host_route(r))
@@ -250,6 +262,8 @@ pub fn run(args: SwitchArgs) -> Result<()> {
                 server_ip,
                 server_mac: server_mac.to_ascii_lowercase(),
                 domain_name,
+                next_server,
+                options,
             };
             Request::SetPortDhcp {
                 bridge,
@@ -475,6 +489,27 @@ fn print_show(bridges: &[BridgeView]) {
     }
 }
 
+/// `CODE=HEX`, as `set-dhcp --option` takes it.
+fn parse_raw_option(s: &str) -> Result<switch_proto::RawDhcpOption> {
+    let (code, hex) = s
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("bad option '{s}': expected CODE=HEX"))?;
+    let code: u8 = code
+        .trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad option '{s}': code must be 1-254"))?;
+    let hex = hex.trim().trim_start_matches("0x");
+    if hex.is_empty() || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!("bad option '{s}': the value must be hex bytes");
+    }
+    let data = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .map_err(|_| anyhow::anyhow!("bad option '{s}': the value must be hex bytes"))?;
+    Ok(switch_proto::RawDhcpOption { code, data })
+}
+
 fn print_dhcp(d: &DhcpBinding, stats: Option<&switch_proto::DhcpStats>) {
     println!(
         "                dhcp: {}/{} for {} (server {} {}, lease {}s)",
@@ -499,6 +534,21 @@ fn print_dhcp(d: &DhcpBinding, stats: Option<&switch_proto::DhcpStats>) {
             "route={}/{},{}",
             r.destination, r.prefix_len, r.nexthop
         ));
+    }
+    if let Some(n) = d.next_server {
+        opts.push(format!("next-server={n}"));
+    }
+    for o in &d.options {
+        let text = std::str::from_utf8(&o.data)
+            .ok()
+            .filter(|t| t.chars().all(|c| c.is_ascii_graphic()));
+        match text {
+            Some(t) => opts.push(format!("opt{}=\"{t}\"", o.code)),
+            None => {
+                let hex: String = o.data.iter().map(|b| format!("{b:02x}")).collect();
+                opts.push(format!("opt{}=0x{hex}", o.code));
+            }
+        }
     }
     if !opts.is_empty() {
         println!("                dhcp options: {}", opts.join(" "));

@@ -29,7 +29,7 @@ pub use flow::{
     Proto, ct_state,
 };
 pub use message::{BridgeView, Envelope, PortStatsRow, PortView, Request, Response};
-pub use port::{DhcpBinding, PortSpec, PortType, StaticRoute, TunnelKey};
+pub use port::{DhcpBinding, PortSpec, PortType, RawDhcpOption, StaticRoute, TunnelKey};
 pub use stats::{
     ConntrackStats, DhcpStats, FdbEntry, FlowCacheStats, HeapStats, LearnedFlowStats, PollSpin,
     PortStats, TunnelCounters,

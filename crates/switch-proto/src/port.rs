@@ -178,6 +178,22 @@ pub struct DhcpBinding {
     pub server_mac: String,
     #[serde(default)]
     pub domain_name: Option<String>,
+    /// The header's `siaddr` in offers and acks: the server a PXE client boots
+    /// from (dnsmasq's `server-ip-address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_server: Option<Ipv4Addr>,
+    /// Further options, already encoded: sent when the client asks for them (or
+    /// asks for nothing in particular); one with the code of an option the
+    /// binding sets (router, DNS, domain, MTU) replaces it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<RawDhcpOption>,
+}
+
+/// One DHCP option as it goes on the wire: its code and encoded value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawDhcpOption {
+    pub code: u8,
+    pub data: Vec<u8>,
 }
 
 /// Default `server_mac` of a binding.
@@ -200,6 +216,8 @@ impl DhcpBinding {
             server_ip,
             server_mac: DEFAULT_SERVER_MAC.to_string(),
             domain_name: None,
+            next_server: None,
+            options: Vec::new(),
         }
     }
 }

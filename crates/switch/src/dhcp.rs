@@ -56,6 +56,22 @@ pub struct DhcpBinding {
     pub server_mac: String,
     #[serde(default)]
     pub domain_name: Option<String>,
+    /// The header's `siaddr` in offers and acks: the server a PXE client boots
+    /// from (dnsmasq's `server-ip-address`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_server: Option<Ipv4Addr>,
+    /// Further options, already encoded: sent when the client asks for them (or
+    /// asks for nothing in particular); one with the code of an option the
+    /// binding sets (router, DNS, domain, MTU) replaces it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<RawDhcpOption>,
+}
+
+/// One DHCP option as it goes on the wire: its code and encoded value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawDhcpOption {
+    pub code: u8,
+    pub data: Vec<u8>,
 }
 
 /// Default `server_mac` of a binding (as the CLI fills it in).
@@ -95,6 +111,8 @@ impl DhcpBinding {
             server_ip,
             server_mac: DEFAULT_SERVER_MAC.to_string(),
             domain_name: None,
+            next_server: None,
+            options: Vec::new(),
         }
     }
 
@@ -162,9 +180,43 @@ impl DhcpBinding {
         {
             return Err(format!("bad domain name '{d}'"));
         }
+        if let Some(n) = self.next_server {
+            unicast_ip("next server", n)?;
+        }
+        self.validate_options()
+    }
+
+    /// The raw options: codes the exchange itself uses are the switch's; the
+    /// whole answer must still fit one unfragmented datagram.
+    fn validate_options(&self) -> Result<(), String> {
+        if self.options.len() > MAX_RAW_OPTIONS {
+            return Err(format!("at most {MAX_RAW_OPTIONS} extra options"));
+        }
+        let mut total = 0;
+        for (i, o) in self.options.iter().enumerate() {
+            if matches!(o.code, 0 | 1 | 28 | 50..=59 | 61 | 121 | 255) {
+                return Err(format!("option {} is set by the switch itself", o.code));
+            }
+            if o.data.is_empty() || o.data.len() > 255 {
+                return Err(format!("option {}: 1-255 bytes of value", o.code));
+            }
+            if self.options[..i].iter().any(|p| p.code == o.code) {
+                return Err(format!("option {} given twice", o.code));
+            }
+            total += o.data.len() + 2;
+        }
+        if total > MAX_RAW_OPTION_BYTES {
+            return Err(format!(
+                "extra options take {total} bytes (at most {MAX_RAW_OPTION_BYTES})"
+            ));
+        }
         Ok(())
     }
 }
+
+/// Limits of a binding's extra options.
+pub const MAX_RAW_OPTIONS: usize = 32;
+pub const MAX_RAW_OPTION_BYTES: usize = 1024;
 
 /// Per-port counters of the `dhcp` action.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -409,6 +461,20 @@ fn reply(b: &DhcpBinding, req: &Message, outcome: &Outcome) -> Message {
         if !b.host_routes.is_empty() && asked_for(req, OptionCode::ClasslessStaticRoute) {
             o.insert(DhcpOption::ClasslessStaticRoute(classless_routes(b)));
         }
+        for raw in &b.options {
+            let code = OptionCode::from(raw.code);
+            // The binding's own options are replaced; the rest go to a client
+            // that asks for them, or asks for nothing in particular.
+            if o.get(code).is_some() || asked_for(req, code) || !has_request_list(req) {
+                o.insert(DhcpOption::Unknown(v4::UnknownOption::new(
+                    code,
+                    raw.data.clone(),
+                )));
+            }
+        }
+        if let Some(n) = b.next_server {
+            m.set_siaddr(n);
+        }
     }
     if lease {
         o.insert(DhcpOption::AddressLeaseTime(b.lease_secs));
@@ -420,6 +486,10 @@ fn reply(b: &DhcpBinding, req: &Message, outcome: &Outcome) -> Message {
     }
     m.set_opts(o);
     m
+}
+
+fn has_request_list(req: &Message) -> bool {
+    req.opts().get(OptionCode::ParameterRequestList).is_some()
 }
 
 /// RFC 3442 §4: a server SHOULD NOT send option 121 to a client that did not ask.

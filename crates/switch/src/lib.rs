@@ -74,7 +74,7 @@ pub use action::{
 };
 pub use bridge::Bridge;
 pub use cache::FlowCacheStats;
-pub use dhcp::{DhcpBinding, DhcpStats, StaticRoute};
+pub use dhcp::{DhcpBinding, DhcpStats, RawDhcpOption, StaticRoute};
 pub use extract::{TunnelMeta, flow_key};
 pub use field::{Field, FlowKey};
 pub use flow::Match;

@@ -234,6 +234,68 @@ fn minimal_binding_sends_only_what_it_has() {
 }
 
 #[test]
+fn extra_options_and_next_server() {
+    use switch::RawDhcpOption;
+    let raw = |code: u8, data: &[u8]| RawDhcpOption {
+        code,
+        data: data.to_vec(),
+    };
+    let mut r = rig();
+    let mut b = binding();
+    b.next_server = Some(Ipv4Addr::new(10, 0, 0, 9));
+    b.options = vec![
+        raw(66, b"10.0.0.9"),
+        raw(67, b"pxelinux.0"),
+        // Replaces the binding's own router option.
+        raw(3, &[10, 0, 0, 254]),
+    ];
+    r.set_binding(Some(b.clone())).unwrap();
+    // No request list: everything, and siaddr.
+    let p = r.answer(&discover());
+    assert_eq!(p.m.siaddr(), Ipv4Addr::new(10, 0, 0, 9));
+    assert_opt(&p.m, DhcpOption::Router(vec![Ipv4Addr::new(10, 0, 0, 254)]));
+    for (code, want) in [(66u8, &b"10.0.0.9"[..]), (67, b"pxelinux.0")] {
+        match opt(&p.m, OptionCode::from(code)) {
+            Some(DhcpOption::Unknown(u)) => assert_eq!(u.data(), want),
+            Some(DhcpOption::TFTPServerName(v)) | Some(DhcpOption::BootfileName(v)) => {
+                assert_eq!(v, want)
+            }
+            o => panic!("option {code}: {o:?}"),
+        }
+    }
+    // A client asking for 66 only gets 66 and not 67.
+    let asks = DhcpOption::ParameterRequestList(vec![
+        OptionCode::SubnetMask,
+        OptionCode::Router,
+        OptionCode::from(66u8),
+    ]);
+    let replies = r.send(
+        r.tap1,
+        &broadcast_frame(&vm_msg(MessageType::Discover, &[asks])),
+    );
+    let p = parse_reply(&replies[0].frame);
+    assert!(opt(&p.m, OptionCode::from(66u8)).is_some());
+    assert_no_opts(&p.m, &[OptionCode::from(67u8)]);
+    assert_opt(&p.m, DhcpOption::Router(vec![Ipv4Addr::new(10, 0, 0, 254)]));
+    // Refused: the exchange's own codes, empty or twice-given options, too much.
+    for bad in [
+        vec![raw(53, &[2])],
+        vec![raw(54, &[10, 0, 0, 9, 9])],
+        vec![raw(66, b"")],
+        vec![raw(66, b"a"), raw(66, b"b")],
+        (100..140).map(|c| raw(c, b"x")).collect(),
+        (100..110).map(|c| raw(c, &[7; 200])).collect(),
+    ] {
+        let mut nb = b.clone();
+        nb.options = bad;
+        assert!(r.set_binding(Some(nb)).is_err());
+    }
+    let mut nb = b;
+    nb.next_server = Some(Ipv4Addr::BROADCAST);
+    assert!(r.set_binding(Some(nb)).is_err());
+}
+
+#[test]
 fn nothing_for_another_mac_or_an_unbound_port() {
     let mut r = rig();
     let from_other = |m: &Message| frame_from(OTHER, Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST, m);

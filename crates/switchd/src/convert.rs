@@ -95,6 +95,15 @@ pub(crate) fn dhcp_binding(b: p::DhcpBinding) -> switch::DhcpBinding {
         server_ip: b.server_ip,
         server_mac: b.server_mac,
         domain_name: b.domain_name,
+        next_server: b.next_server,
+        options: b
+            .options
+            .into_iter()
+            .map(|o| switch::RawDhcpOption {
+                code: o.code,
+                data: o.data,
+            })
+            .collect(),
     }
 }
 
@@ -119,6 +128,15 @@ fn proto_dhcp_binding(b: &switch::DhcpBinding) -> p::DhcpBinding {
         server_ip: b.server_ip,
         server_mac: b.server_mac.clone(),
         domain_name: b.domain_name.clone(),
+        next_server: b.next_server,
+        options: b
+            .options
+            .iter()
+            .map(|o| p::RawDhcpOption {
+                code: o.code,
+                data: o.data.clone(),
+            })
+            .collect(),
     }
 }
 

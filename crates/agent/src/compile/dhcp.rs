@@ -1,5 +1,6 @@
 //! The DHCP binding of a VM port: what the switch's responder tells the VM (its
-//! address, gateway, DNS, host routes, MTU). Only IPv4 subnets with enable_dhcp.
+//! address, gateway, DNS, host routes, MTU, and the port's extra DHCP options).
+//! Only IPv4 subnets with enable_dhcp.
 //!
 //! The switch answers as the network's `network:dhcp` port (the subnet's
 //! `dhcp_server_ip`): that address is the server identifier, the source of the
@@ -40,7 +41,7 @@ pub(super) fn binding(p: &LocalPort, net: &NetworkView) -> Option<DhcpBinding> {
             cidr.prefix_len(),
             server_ip,
         );
-        Some(DhcpBinding {
+        let mut b = DhcpBinding {
             router,
             dns: subnet
                 .dns_nameservers
@@ -63,7 +64,9 @@ pub(super) fn binding(p: &LocalPort, net: &NetworkView) -> Option<DhcpBinding> {
                 .collect(),
             mtu: u16::try_from(net.mtu).ok().filter(|m| *m >= 68),
             ..base
-        })
+        };
+        super::dhcp_opts::apply(&mut b, &p.extra_dhcp_opts, &p.id);
+        Some(b)
     })
 }
 

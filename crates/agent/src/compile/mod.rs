@@ -16,6 +16,7 @@ mod br_int;
 mod br_phys;
 mod br_tun;
 mod dhcp;
+mod dhcp_opts;
 mod firewall;
 pub mod metadata;
 pub mod metering;

@@ -82,6 +82,7 @@ fn router_port(id: &str, net: &str, sub: &str, ip: &str, mac: &str, owner: &str)
         project_id: String::new(),
         name: String::new(),
         floating_ips: vec![],
+        extra_dhcp_opts: vec![],
     }
 }
 

@@ -60,6 +60,7 @@ fn vm(id: &str, net: &str, sub: &str, mac: &str, ip: &str) -> LocalPort {
         project_id: String::new(),
         name: String::new(),
         floating_ips: vec![],
+        extra_dhcp_opts: vec![],
     }
 }
 

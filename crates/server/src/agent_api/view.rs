@@ -116,6 +116,7 @@ pub fn host_view(host: &str, s: &Snapshot<'_>) -> HostView {
                 .filter(|f| f.port_id.as_deref() == Some(p.id.as_str()))
                 .map(|f| f.floating_ip_address.clone())
                 .collect(),
+            extra_dhcp_opts: p.extra_dhcp_opts.clone(),
         })
         .collect();
     let tunnels = tunnel_ips(s.agents);

@@ -38,6 +38,11 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Extension of the router abstraction for specifying whether SNAT should occur on the external gateway",
     ),
     (
+        "extra_dhcp_opt",
+        "Neutron Extra DHCP options",
+        "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can be specified (e.g. tftp-server, server-ip-address, bootfile-name)",
+    ),
+    (
         "extraroute",
         "Neutron Extra Route",
         "Extra routes configuration for L3 router",

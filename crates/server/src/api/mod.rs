@@ -5,6 +5,7 @@ pub mod bulk;
 pub(crate) mod common;
 pub mod dhcp_port;
 pub mod extensions;
+pub mod extra_dhcp_opts;
 pub mod floatingips;
 pub mod ip_availability;
 pub mod l3_agents;

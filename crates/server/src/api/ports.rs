@@ -271,6 +271,7 @@ pub fn blank_port(
         binding_vnic_type: "normal".into(),
         binding_vif_details: Map::new(),
         binding_profile: Map::new(),
+        extra_dhcp_opts: Vec::new(),
         tags: Vec::new(),
         revision_number: 1,
         created_at: ts.clone(),
@@ -522,6 +523,9 @@ pub async fn create(
         p.device_id = device_id;
         p.port_security_enabled = port_security;
         p.allowed_address_pairs = parse_pairs(pairs.clone().unwrap_or_default(), &p.mac_address)?;
+        if let Some(opts) = a.list("extra_dhcp_opts")? {
+            p.extra_dhcp_opts = super::extra_dhcp_opts::for_create(&opts)?;
+        }
         apply_binding(&mut p, &a)?;
         dhcp_port::check_not_posing(&p)?;
         p.security_groups = sgs;
@@ -619,6 +623,9 @@ pub async fn update(
         }
         if let Some(v) = a.list("allowed_address_pairs")? {
             p.allowed_address_pairs = parse_pairs(v, &p.mac_address)?;
+        }
+        if let Some(v) = a.list("extra_dhcp_opts")? {
+            super::extra_dhcp_opts::apply_update(&mut p.extra_dhcp_opts, &v)?;
         }
         if !p.port_security_enabled
             && (!p.security_groups.is_empty() || !p.allowed_address_pairs.is_empty())

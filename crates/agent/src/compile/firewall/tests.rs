@@ -24,6 +24,7 @@ fn port(groups: &[&str]) -> LocalPort {
         project_id: String::new(),
         name: String::new(),
         floating_ips: vec![],
+        extra_dhcp_opts: vec![],
     }
 }
 
