@@ -122,6 +122,7 @@ fn view(rules: usize, members: usize, secured: bool) -> HostView {
                 dns_nameservers: vec![],
                 host_routes: vec![],
                 dhcp_server_ip: Some("10.0.0.2".into()),
+                address_scope_id: None,
             }],
         }],
         ports,

@@ -136,6 +136,10 @@ pub struct SubnetView {
     /// server the switch answers as (never the gateway, which is the router's).
     #[serde(default)]
     pub dhcp_server_ip: Option<String>,
+    /// The address scope of the subnet's pool: a router does not SNAT between
+    /// subnets of one scope and its external network.
+    #[serde(default)]
+    pub address_scope_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@
 //! the `server` crate. The catalog of DHCP option names (`dhcp_opt`) is data of the
 //! API's vocabulary, shared so the server refuses what the agent could not encode.
 
+mod address_scope;
 mod agent;
 pub mod dhcp_opt;
 mod host_view;
@@ -20,6 +21,7 @@ mod router;
 mod security_group;
 mod subnetpool;
 
+pub use address_scope::AddressScope;
 pub use agent::Agent;
 pub use dhcp_opt::ExtraDhcpOpt;
 pub use host_view::{

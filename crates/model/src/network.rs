@@ -75,6 +75,13 @@ pub struct Network {
     pub availability_zone_hints: Vec<String>,
     pub availability_zones: Vec<String>,
     pub tags: Vec<String>,
+    /// The address scope of the network's IPv4 / IPv6 subnets' pools (the
+    /// `address-scope` extension): filled in when the network is shown, not
+    /// stored.
+    #[serde(default)]
+    pub ipv4_address_scope: Option<String>,
+    #[serde(default)]
+    pub ipv6_address_scope: Option<String>,
     pub revision_number: u64,
     pub created_at: String,
     pub updated_at: String,

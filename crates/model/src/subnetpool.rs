@@ -23,7 +23,7 @@ pub struct SubnetPool {
     pub default_quota: Option<u64>,
     pub shared: bool,
     pub is_default: bool,
-    /// Address scopes are not built: always `None`.
+    /// The address scope the pool is in (its prefixes overlap no other pool's there).
     pub address_scope_id: Option<String>,
     pub tags: Vec<String>,
     pub revision_number: u64,

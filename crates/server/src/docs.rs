@@ -243,3 +243,16 @@ impl Doc for model::SubnetPool {
         &self.name
     }
 }
+
+impl Doc for model::AddressScope {
+    const KIND: &'static str = "address_scope";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn project_id(&self) -> &str {
+        &self.project_id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+}

@@ -48,6 +48,39 @@ pub fn within(pool: &[IpNet], net: &IpNet) -> bool {
     pool.iter().any(|p| p.contains(net))
 }
 
+/// `prefixes` without the addresses of `removed`: what is left, as CIDRs
+/// (a prefix with a removed one inside splits into the halves around it).
+pub fn subtract(prefixes: &[IpNet], removed: &[IpNet]) -> Vec<IpNet> {
+    let mut left: Vec<IpNet> = prefixes.to_vec();
+    for r in removed {
+        let mut next = Vec::new();
+        for p in left {
+            if r.contains(&p) {
+                continue;
+            }
+            if !p.contains(r) {
+                next.push(p);
+                continue;
+            }
+            // Walk down from p towards r, keeping each sibling half off r's path.
+            let mut cur = p;
+            while cur.prefix_len() < r.prefix_len() {
+                let Ok(mut halves) = cur.subnets(cur.prefix_len() + 1) else {
+                    break;
+                };
+                let (Some(a), Some(b)) = (halves.next(), halves.next()) else {
+                    break;
+                };
+                let (keep, down) = if a.contains(r) { (b, a) } else { (a, b) };
+                next.push(keep);
+                cur = down;
+            }
+        }
+        left = next;
+    }
+    IpNet::aggregate(&left)
+}
+
 /// The first and last address of `n`.
 fn range(n: &IpNet) -> (u128, u128) {
     (to_u128(n.network()), to_u128(n.broadcast()))
@@ -59,6 +92,25 @@ mod tests {
 
     fn n(s: &str) -> IpNet {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn subtracting_prefixes() {
+        let all = [n("10.0.0.0/16"), n("192.168.1.0/24")];
+        assert_eq!(
+            subtract(&all, &[n("192.168.1.0/24")]),
+            vec![n("10.0.0.0/16")]
+        );
+        assert_eq!(
+            subtract(&all, &[n("10.0.128.0/17"), n("192.168.0.0/16")]),
+            vec![n("10.0.0.0/17")]
+        );
+        assert_eq!(
+            subtract(&[n("10.0.0.0/22")], &[n("10.0.1.0/24")]),
+            vec![n("10.0.0.0/24"), n("10.0.2.0/23")]
+        );
+        assert_eq!(subtract(&all, &[n("172.16.0.0/12")]), all.to_vec());
+        assert!(subtract(&[n("2001:db8::/48")], &[n("2001:db8::/32")]).is_empty());
     }
 
     #[test]

@@ -116,7 +116,9 @@ pub(super) fn wire(
             metering_labels: Vec::new(),
             floating_ips: Vec::new(),
         };
-        let mut internal: Vec<Ipv4Net> = Vec::new();
+        // Internal IPv4 subnets with their address scopes.
+        let mut internal: Vec<(Ipv4Net, Option<String>)> = Vec::new();
+        let mut gateway_scope: Option<String> = None;
         for pid in &r.interface_ports {
             let name = names::router_interface(pid);
             let Some((lp, net)) = port_and_net(&ports, nets, pid) else {
@@ -136,10 +138,7 @@ pub(super) fn wire(
                 continue;
             };
             let addresses = addresses(lp, net);
-            internal.extend(addresses.iter().filter_map(|a| match a {
-                IpNet::V4(n) => Some(n.trunc()),
-                IpNet::V6(_) => None,
-            }));
+            internal.extend(v4_scopes(lp, net));
             out.ports
                 .entry(names::BR_INT.to_string())
                 .or_default()
@@ -174,6 +173,7 @@ pub(super) fn wire(
                         _ => (ext_bridge.to_string(), None),
                     };
                     let mut addresses = addresses(lp, net);
+                    gateway_scope = v4_scopes(lp, net).into_iter().find_map(|(_, s)| s);
                     let gw_ip = addresses.iter().find_map(|a| match a {
                         IpNet::V4(n) => Some(n.addr()),
                         IpNet::V6(_) => None,
@@ -251,10 +251,17 @@ pub(super) fn wire(
             // No way out: floating IPs are not carried.
             spec.floating_ips.clear();
         }
+        // Subnets in the external network's address scope are routed out as they
+        // are (Neutron's address scopes); the others are SNATed.
+        let snat_nets: Vec<Ipv4Net> = internal
+            .iter()
+            .filter(|(_, scope)| scope.is_none() || *scope != gateway_scope)
+            .map(|(n, _)| *n)
+            .collect();
         spec.nat = nat::ruleset(&Nat {
             gateway: gateway.as_ref().map(|(d, ip)| (d.as_str(), *ip)),
             snat: r.enable_snat && enabled,
-            internal: &internal,
+            internal: &snat_nets,
             floating: if gateway.is_some() { &fips } else { &[] },
         });
         spec.metering = gateway
@@ -286,6 +293,19 @@ fn addresses(lp: &LocalPort, net: &NetworkView) -> Vec<IpNet> {
             let sub = net.subnets.iter().find(|s| s.id == f.subnet_id)?;
             let cidr: IpNet = sub.cidr.parse().ok()?;
             IpNet::new(ip, cidr.prefix_len()).ok()
+        })
+        .collect()
+}
+
+/// The port's IPv4 subnets (as prefixes) with their address scopes.
+fn v4_scopes(lp: &LocalPort, net: &NetworkView) -> Vec<(Ipv4Net, Option<String>)> {
+    lp.fixed_ips
+        .iter()
+        .filter_map(|f| {
+            f.ip_address.parse::<Ipv4Addr>().ok()?;
+            let sub = net.subnets.iter().find(|s| s.id == f.subnet_id)?;
+            let cidr: Ipv4Net = sub.cidr.parse().ok()?;
+            Some((cidr.trunc(), sub.address_scope_id.clone()))
         })
         .collect()
 }

@@ -38,6 +38,7 @@ fn subnet(id: &str, cidr: &str, gw: &str, dhcp: bool) -> SubnetView {
         dns_nameservers: vec![],
         host_routes: vec![],
         dhcp_server_ip: None,
+        address_scope_id: None,
     }
 }
 
@@ -459,5 +460,45 @@ fn a_restarted_agent_recovers_the_vlans_of_router_only_networks() {
     assert_eq!(
         again.bridge("br-int").map(|b| &b.ports),
         running.bridge("br-int").map(|b| &b.ports)
+    );
+}
+
+#[test]
+fn no_snat_inside_the_external_networks_address_scope() {
+    let mut v = seeds();
+    second_interface(&mut v);
+    let scope = |v: &mut HostView, net: &str, s: Option<&str>| {
+        if let Some(n) = v.networks.iter_mut().find(|n| n.id == net) {
+            n.subnets[0].address_scope_id = s.map(str::to_string);
+        }
+    };
+    // TenantA-Net and Ext-Net in one scope, NET2 in none: only NET2 is SNATed.
+    scope(&mut v, NET, Some("scope-1"));
+    scope(&mut v, EXT, Some("scope-1"));
+    let nat = &compiled(&v, &cfg()).routers[0].nat;
+    assert!(!nat.contains("ip saddr 10.0.0.0/24 snat"), "{nat}");
+    assert!(
+        nat.contains("oifname \"qg-2f000000-00\" ip saddr 10.0.1.0/24 snat to 10.1.101.240"),
+        "{nat}"
+    );
+    // Floating IPs stay.
+    assert!(
+        nat.contains("ip daddr 10.1.101.241 dnat to 10.0.0.5"),
+        "{nat}"
+    );
+    // Another scope than the external network's: SNAT again.
+    scope(&mut v, NET, Some("scope-2"));
+    let nat = &compiled(&v, &cfg()).routers[0].nat;
+    assert!(
+        nat.contains("ip saddr 10.0.0.0/24 snat to 10.1.101.240"),
+        "{nat}"
+    );
+    // No scope on the external network: every subnet is SNATed.
+    scope(&mut v, NET, Some("scope-1"));
+    scope(&mut v, EXT, None);
+    let nat = &compiled(&v, &cfg()).routers[0].nat;
+    assert!(
+        nat.contains("ip saddr 10.0.0.0/24 snat to 10.1.101.240"),
+        "{nat}"
     );
 }

@@ -37,6 +37,7 @@ fn net(id: &str, sub: &str, kind: NetworkType, seg: u32) -> NetworkView {
             dns_nameservers: vec![],
             host_routes: vec![],
             dhcp_server_ip: None,
+            address_scope_id: None,
         }],
     }
 }
@@ -599,6 +600,7 @@ fn ipv6_sources_are_checked_too() {
         dns_nameservers: vec![],
         host_routes: vec![],
         dhcp_server_ip: None,
+        address_scope_id: None,
     });
     v.ports[0].fixed_ips.push(FixedIp {
         subnet_id: "v6".into(),

@@ -195,6 +195,7 @@ mod tests {
             dns_nameservers: vec!["10.0.0.53".into()],
             host_routes: vec![],
             dhcp_server_ip: Some("10.0.0.2".into()),
+            address_scope_id: None,
         };
         Instance {
             port_id: "3f1c9a2e-5b4d-4e61-9c2a-1b2c3d4e5f60".into(),

@@ -140,6 +140,7 @@ async fn view(
             let security_group_rules: Vec<model::SecurityGroupRule> = state.store.list().await?;
             let metering_labels: Vec<model::MeteringLabel> = state.store.list().await?;
             let metering_rules: Vec<model::MeteringLabelRule> = state.store.list().await?;
+            let subnet_pools: Vec<model::SubnetPool> = state.store.list().await?;
             let snap = Snapshot {
                 revision,
                 agents: &agents,
@@ -153,6 +154,7 @@ async fn view(
                 security_group_rules: &security_group_rules,
                 metering_labels: &metering_labels,
                 metering_rules: &metering_rules,
+                subnet_pools: &subnet_pools,
             };
             return Ok(Json(host_view(&host, &snap)).into_response());
         }

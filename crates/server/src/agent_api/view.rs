@@ -29,6 +29,7 @@ pub struct Snapshot<'a> {
     pub security_group_rules: &'a [SecurityGroupRule],
     pub metering_labels: &'a [MeteringLabel],
     pub metering_rules: &'a [MeteringLabelRule],
+    pub subnet_pools: &'a [model::SubnetPool],
 }
 
 /// The tunnel endpoint each host's L2 agent registered.
@@ -71,6 +72,13 @@ fn network_view(n: &Network, s: &Snapshot<'_>) -> NetworkView {
                     .filter(|_| dhcp_port::serves(sn))
                     .and_then(|p| p.fixed_ips.iter().find(|f| f.subnet_id == sn.id))
                     .map(|f| f.ip_address.clone()),
+                address_scope_id: sn.subnetpool_id.as_deref().and_then(|pool| {
+                    s.subnet_pools
+                        .iter()
+                        .find(|p| p.id == pool)?
+                        .address_scope_id
+                        .clone()
+                }),
             })
             .collect(),
     }

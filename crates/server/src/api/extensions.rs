@@ -6,6 +6,16 @@ use axum::extract::Path;
 use serde_json::{Value, json};
 
 const EXTENSIONS: &[(&str, &str, &str)] = &[
+    (
+        "address-scope",
+        "Address scope",
+        "Address scopes extension.",
+    ),
+    (
+        "subnetpool-prefix-ops",
+        "Subnet Pool Prefix Operations",
+        "Provides support for adjusting the prefix list of subnet pools",
+    ),
     ("agent", "agent", "The agent management extension."),
     (
         "allowed-address-pairs",

@@ -1,5 +1,6 @@
 //! The Neutron v2.0 network API: versions at `/`, resources at `/v2.0/…`.
 
+pub mod address_scopes;
 pub mod agents;
 pub mod bulk;
 pub(crate) mod common;
@@ -28,8 +29,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete as delete_route, get, put};
 use axum::{Json, Router};
 use model::{
-    Agent, FloatingIp, MeteringLabel, MeteringLabelRule, Network, Port, SecurityGroup,
-    SecurityGroupRule, Subnet, SubnetPool,
+    AddressScope, Agent, FloatingIp, MeteringLabel, MeteringLabelRule, Network, Port,
+    SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
 };
 use resource::{delete, list, show};
 use serde_json::{Value, json};
@@ -176,6 +177,24 @@ pub fn routes() -> Router<AppState> {
                 .delete(delete::<SubnetPool>),
         )
         .route(
+            "/v2.0/subnetpools/{id}/add_prefixes",
+            put(subnetpools::add_prefixes),
+        )
+        .route(
+            "/v2.0/subnetpools/{id}/remove_prefixes",
+            put(subnetpools::remove_prefixes),
+        )
+        .route(
+            "/v2.0/address-scopes",
+            get(list::<AddressScope>).post(address_scopes::create),
+        )
+        .route(
+            "/v2.0/address-scopes/{id}",
+            get(show::<AddressScope>)
+                .put(address_scopes::update)
+                .delete(delete::<AddressScope>),
+        )
+        .route(
             "/v2.0/network-ip-availabilities",
             get(ip_availability::list),
         )
@@ -230,6 +249,7 @@ async fn resources(State(state): State<AppState>, headers: HeaderMap) -> Json<Va
         ("metering_label", "metering/metering-labels"),
         ("network_ip_availability", "network-ip-availabilities"),
         ("subnetpool", "subnetpools"),
+        ("address_scope", "address-scopes"),
         ("metering_label_rule", "metering/metering-label-rules"),
         ("agent", "agents"),
         ("extension", "extensions"),

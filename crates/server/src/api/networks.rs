@@ -108,6 +108,8 @@ pub async fn create(
             availability_zone_hints: Vec::new(),
             availability_zones: vec!["nova".into()],
             tags: Vec::new(),
+            ipv4_address_scope: None,
+            ipv6_address_scope: None,
             revision_number: 1,
             created_at: ts.clone(),
             updated_at: ts,
@@ -169,7 +171,9 @@ pub async fn update(
     touch(&mut n.revision_number, &mut n.updated_at);
     tx.update(&n).await?;
     tx.commit().await?;
-    Ok(one("network", &n))
+    let mut shown = [n];
+    <Network as Resource>::render(&state, &mut shown).await?;
+    Ok(one("network", &shown[0]))
 }
 
 impl Resource for Network {
@@ -184,6 +188,20 @@ impl Resource for Network {
     /// Its own, shared ones and external ones.
     fn visible(ctx: &Ctx, n: &Network) -> bool {
         network_visible(ctx, n)
+    }
+
+    /// The address scopes of its subnets' pools.
+    async fn render(state: &AppState, items: &mut [Network]) -> ApiResult<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let pools = state.store.list::<model::SubnetPool>().await?;
+        if pools.iter().all(|p| p.address_scope_id.is_none()) {
+            return Ok(());
+        }
+        let subnets = state.store.list::<Subnet>().await?;
+        super::address_scopes::fill_network_scopes(items, &subnets, &pools);
+        Ok(())
     }
 
     /// A shared or external network is visible to all, but only its project (or

@@ -2,8 +2,10 @@
 //! subnet can be carved from (`subnetpool_id` with a `prefixlen` or a `cidr`
 //! inside the pool; see `subnets::create`). A project sees its own pools and the
 //! shared ones; only the admin makes a pool shared or the default. Prefixes only
-//! grow on update; a pool with subnets is not deleted. Address scopes are not
-//! built: `address_scope_id` stays null.
+//! grow on update, `add_prefixes`/`remove_prefixes` (subnetpool-prefix-ops) add and
+//! take away address space (never what a subnet uses); a pool with subnets is not
+//! deleted. A pool may join an address scope (`address_scope_id`) of its IP
+//! version that the caller owns or that is shared, if no pool in it overlaps.
 
 use super::common::{Attrs, created, one, touch};
 use super::resource::{Resource, fetch_writable};
@@ -131,11 +133,7 @@ pub async fn create(
             "create_subnetpool:is_default"
         }));
     }
-    if a.str("address_scope_id")?.is_some() {
-        return Err(ApiError::invalid(
-            "Invalid input for address_scope_id: address scopes are not supported.",
-        ));
-    }
+    let scope = a.str("address_scope_id")?;
     let ts = now();
     let p = SubnetPool {
         id: new_id(),
@@ -151,7 +149,7 @@ pub async fn create(
         default_quota: None,
         shared,
         is_default,
-        address_scope_id: None,
+        address_scope_id: scope.clone(),
         tags: Vec::new(),
         revision_number: 1,
         created_at: ts.clone(),
@@ -162,6 +160,10 @@ pub async fn create(
         return Err(ApiError::invalid(format!(
             "Invalid input for operation: a default IPv{version} subnet pool exists already."
         )));
+    }
+    if let Some(scope) = &scope {
+        super::address_scopes::check_association(&mut tx, &ctx, scope, &p.id, version, &prefixes)
+            .await?;
     }
     tx.insert(&p).await?;
     tx.commit().await?;
@@ -187,13 +189,7 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     ctx.require_writer("update_subnetpool")?;
     let a = Attrs::from_body(&body, "subnetpool")?;
-    a.read_only(&[
-        "shared",
-        "address_scope_id",
-        "ip_version",
-        "project_id",
-        "tenant_id",
-    ])?;
+    a.read_only(&["shared", "ip_version", "project_id", "tenant_id"])?;
     let mut tx = state.store.write().await?;
     let mut p: SubnetPool =
         fetch_writable(&mut tx, &ctx, &headers, &id, "update_subnetpool").await?;
@@ -219,6 +215,13 @@ pub async fn update(
     let default = a.u8("default_prefixlen")?.unwrap_or(p.default_prefixlen);
     check_lengths(v6, min, default, max)?;
     (p.min_prefixlen, p.max_prefixlen, p.default_prefixlen) = (min, max, default);
+    let scope = a.nullable_str("address_scope_id")?;
+    if let Some(scope) = &scope {
+        p.address_scope_id = scope.clone();
+    }
+    if scope.is_some() || a.has("prefixes") {
+        check_scope(&mut tx, &ctx, &p).await?;
+    }
     if let Some(d) = a.bool("is_default")? {
         if !ctx.is_admin() {
             return Err(ApiError::forbidden("update_subnetpool:is_default"));
@@ -235,6 +238,107 @@ pub async fn update(
     tx.update(&p).await?;
     tx.commit().await?;
     Ok(one("subnetpool", &p))
+}
+
+/// The pool's prefixes as networks.
+fn nets(p: &SubnetPool) -> Vec<IpNet> {
+    p.prefixes.iter().filter_map(|s| s.parse().ok()).collect()
+}
+
+/// The pool may stay in (or join) its address scope with its prefixes.
+async fn check_scope(tx: &mut Tx, ctx: &Ctx, p: &SubnetPool) -> ApiResult<()> {
+    match &p.address_scope_id {
+        Some(scope) => {
+            super::address_scopes::check_association(tx, ctx, scope, &p.id, p.ip_version, &nets(p))
+                .await
+        }
+        None => Ok(()),
+    }
+}
+
+/// The `prefixes` of a prefix operation's body, of the pool's IP version.
+fn op_prefixes(body: &Bytes, p: &SubnetPool) -> ApiResult<Vec<IpNet>> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("Failed to parse request: {e}")))?;
+    let items = v.get("prefixes").and_then(Value::as_array).ok_or_else(|| {
+        ApiError::bad_request("Failed to parse request. 'prefixes' must be a list of CIDRs.")
+    })?;
+    let (given, version) = parse_prefixes(items)?;
+    if version != p.ip_version {
+        return Err(ApiError::invalid(format!(
+            "Illegal update to prefixes: the subnet pool has IPv{} prefixes.",
+            p.ip_version
+        )));
+    }
+    Ok(given)
+}
+
+/// `PUT /v2.0/subnetpools/{id}/add_prefixes`: the pool's prefixes with these
+/// merged in; answers `{"prefixes": [...]}`.
+pub async fn add_prefixes(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.require_writer("add_prefixes")?;
+    let mut tx = state.store.write().await?;
+    let mut p: SubnetPool = fetch_writable(&mut tx, &ctx, &headers, &id, "add_prefixes").await?;
+    let mut all = nets(&p);
+    all.extend(op_prefixes(&body, &p)?);
+    p.prefixes = IpNet::aggregate(&all)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    check_scope(&mut tx, &ctx, &p).await?;
+    touch(&mut p.revision_number, &mut p.updated_at);
+    tx.update(&p).await?;
+    tx.commit().await?;
+    Ok(Json(serde_json::json!({"prefixes": p.prefixes})))
+}
+
+/// `PUT /v2.0/subnetpools/{id}/remove_prefixes`: the pool without these
+/// addresses; refused when a subnet of the pool is in them or nothing is left.
+pub async fn remove_prefixes(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    ctx.require_writer("remove_prefixes")?;
+    let mut tx = state.store.write().await?;
+    let mut p: SubnetPool = fetch_writable(&mut tx, &ctx, &headers, &id, "remove_prefixes").await?;
+    let removed = op_prefixes(&body, &p)?;
+    for s in tx.list::<Subnet>().await? {
+        if s.subnetpool_id.as_deref() != Some(p.id.as_str()) {
+            continue;
+        }
+        let Ok(cidr) = s.cidr.parse::<IpNet>() else {
+            continue;
+        };
+        if let Some(r) = removed
+            .iter()
+            .find(|r| r.contains(&cidr) || cidr.contains(*r))
+        {
+            return Err(ApiError::invalid(format!(
+                "Illegal update to prefixes: {r} is in use by subnet {} ({cidr}).",
+                s.id
+            )));
+        }
+    }
+    let left = crate::subnet_alloc::subtract(&nets(&p), &removed);
+    if left.is_empty() {
+        return Err(ApiError::invalid(
+            "Illegal update to prefixes: a subnet pool keeps at least one prefix.",
+        ));
+    }
+    p.prefixes = left.iter().map(ToString::to_string).collect();
+    touch(&mut p.revision_number, &mut p.updated_at);
+    tx.update(&p).await?;
+    tx.commit().await?;
+    Ok(Json(serde_json::json!({"prefixes": p.prefixes})))
 }
 
 /// What a subnet create asks of a pool.
