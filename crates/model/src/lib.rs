@@ -17,6 +17,7 @@ mod identity;
 mod metering;
 mod network;
 mod port;
+pub mod rbac;
 mod router;
 mod security_group;
 mod subnetpool;
@@ -33,6 +34,7 @@ pub use identity::{Domain, Project, Role, RoleAssignment, RoleRef, Token, TokenU
 pub use metering::{MeteringLabel, MeteringLabelRule};
 pub use network::{AllocationPool, HostRoute, Network, NetworkType, Subnet};
 pub use port::{AddressPair, FixedIp, Port, device_owner};
+pub use rbac::RbacPolicy;
 pub use router::{ExternalFixedIp, ExternalGatewayInfo, FloatingIp, Router, RouterInterfaceInfo};
 pub use security_group::{SecurityGroup, SecurityGroupRule};
 pub use subnetpool::SubnetPool;

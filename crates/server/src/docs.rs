@@ -256,3 +256,19 @@ impl Doc for model::AddressScope {
         &self.name
     }
 }
+
+impl Doc for model::RbacPolicy {
+    const KIND: &'static str = "rbac_policy";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn project_id(&self) -> &str {
+        &self.project_id
+    }
+    fn name(&self) -> &str {
+        ""
+    }
+    fn parent_id(&self) -> &str {
+        &self.object_id
+    }
+}

@@ -18,6 +18,7 @@ pub mod identity;
 pub mod ipam;
 pub mod l3;
 pub mod query;
+pub mod rbac;
 pub mod segments;
 pub mod store;
 pub mod subnet_alloc;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub(crate) checked_tokens: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
     /// Failed logins per user name and per source (see `identity::lockout`).
     pub(crate) lockout: Arc<identity::lockout::Lockout>,
+    /// RBAC policies as of a store revision (see `rbac`).
+    pub(crate) rbac: Arc<rbac::PolicyCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,8 +76,22 @@ impl AppState {
             config: Arc::new(config),
             checked_tokens: Arc::default(),
             lockout: Arc::default(),
+            rbac: Arc::default(),
         };
         let generated = identity::bootstrap::bootstrap(&state).await?;
+        {
+            let mut tx = state.store.write().await?;
+            let made = api::rbac_policies::migrate(&mut tx).await.map_err(|e| {
+                ServerError::Config(format!("RBAC policies for shared objects: {e}"))
+            })?;
+            tx.commit().await?;
+            if made > 0 {
+                tracing::info!(
+                    made,
+                    "wildcard RBAC policies made for shared and external objects"
+                );
+            }
+        }
         if !state.config.quota_defaults.is_empty() {
             let mut tx = state.store.write().await?;
             api::quotas::store_defaults(&mut tx, &state.config.quota_defaults)

@@ -133,12 +133,8 @@ async fn scopes_pools_and_prefix_operations() {
             pool(&user, json!(["10.10.0.0/16"]), missing).await.0,
             StatusCode::NOT_FOUND
         );
-        // A shared scope takes its owner's (the admin's) pools only.
-        assert_eq!(
-            pool(&other, json!(["2001:db8:1::/48"]), &s6).await.0,
-            StatusCode::BAD_REQUEST
-        );
-        let (s, v) = pool(&admin, json!(["2001:db8:1::/48"]), &s6).await;
+        // A scope shared with all (rbac-address-scope) takes their pools.
+        let (s, v) = pool(&other, json!(["2001:db8:1::/48"]), &s6).await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         // A pool in the scope keeps the scope from being deleted.
         let (s, e) = api.delete(&user, &path).await;

@@ -7,6 +7,7 @@
 //! without SNAT (see the agent's router compile).
 
 use super::common::{Attrs, created, one};
+use super::rbac_policies as rbac;
 use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -32,7 +33,19 @@ impl Resource for AddressScope {
     }
 
     fn visible(ctx: &Ctx, s: &Self) -> bool {
-        s.shared || ctx.owns(&s.project_id)
+        ctx.owns(&s.project_id) || ctx.grants.shared(rbac::ADDRESS_SCOPE, &s.id)
+    }
+
+    /// The visible ones, each with `shared` as the caller sees it.
+    async fn readable(_state: &AppState, ctx: &Ctx, items: Vec<Self>) -> ApiResult<Vec<Self>> {
+        Ok(items
+            .into_iter()
+            .filter(|s| Self::visible(ctx, s))
+            .map(|mut s| {
+                s.shared = ctx.grants.shared(rbac::ADDRESS_SCOPE, &s.id);
+                s
+            })
+            .collect())
     }
 
     async fn on_delete(tx: &mut Tx, _ctx: &Ctx, s: &AddressScope) -> ApiResult<()> {
@@ -50,7 +63,7 @@ impl Resource for AddressScope {
                 ),
             ));
         }
-        Ok(())
+        rbac::remove_all(tx, rbac::ADDRESS_SCOPE, &s.id).await
     }
 }
 
@@ -90,6 +103,9 @@ pub async fn create(
     };
     let mut tx = state.store.write().await?;
     tx.insert(&s).await?;
+    if s.shared {
+        share_with_all(&mut tx, &s).await?;
+    }
     tx.commit().await?;
     Ok(created("address_scope", &s))
 }
@@ -119,6 +135,9 @@ pub async fn update(
                 "Unable to update address scope {id} : Shared address scope can't be unshared."
             )));
         }
+        if shared && !s.shared {
+            share_with_all(&mut tx, &s).await?;
+        }
         s.shared = shared;
     }
     tx.update(&s).await?;
@@ -126,11 +145,21 @@ pub async fn update(
     Ok(one("address_scope", &s))
 }
 
+/// The wildcard share that `shared: true` stands for.
+async fn share_with_all(tx: &mut Tx, s: &AddressScope) -> ApiResult<()> {
+    let p = rbac::policy(
+        rbac::ADDRESS_SCOPE,
+        &s.id,
+        model::rbac::ACCESS_AS_SHARED,
+        model::rbac::WILDCARD,
+        &s.project_id,
+    );
+    rbac::insert(tx, &p).await
+}
+
 /// Checks that pool `pool` (of `version`, with `prefixes`) may be in scope `id`:
-/// a UUID (400) of a scope the caller sees (404) and owns (400: without RBAC on
-/// scopes, a shared scope takes only its owner's and the admin's pools, as
-/// Neutron's), of the pool's IP version (400), and no other pool in it overlaps
-/// (409).
+/// a UUID (400) of a scope the caller sees (404) and owns or has shared with it
+/// (400), of the pool's IP version (400), and no other pool in it overlaps (409).
 pub async fn check_association(
     tx: &mut Tx,
     ctx: &Ctx,
@@ -154,7 +183,7 @@ pub async fn check_association(
             "Illegal subnetpool association: subnetpool {pool} cannot be associated with address scope {id}: {why}."
         ))
     };
-    if !ctx.owns(&scope.project_id) {
+    if !ctx.owns(&scope.project_id) && !ctx.grants.shared(rbac::ADDRESS_SCOPE, id) {
         return Err(illegal("the address scope is another project's"));
     }
     if scope.ip_version != version {

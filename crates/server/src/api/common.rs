@@ -291,9 +291,10 @@ pub fn touch(revision: &mut u64, updated_at: &mut String) {
     *updated_at = crate::util::now();
 }
 
-/// Networks a caller sees: its own, shared ones and external ones.
+/// Networks a caller sees: its own, and those an RBAC policy shares with it or
+/// makes external to it (or to all).
 pub fn network_visible(ctx: &Ctx, n: &model::Network) -> bool {
-    ctx.owns(&n.project_id) || n.shared || n.router_external
+    ctx.owns(&n.project_id) || ctx.grants.any("network", &n.id)
 }
 
 /// Runs a block (a write transaction) again when a unique key refused a write

@@ -7,6 +7,21 @@ use serde_json::{Value, json};
 
 const EXTENSIONS: &[(&str, &str, &str)] = &[
     (
+        "rbac-policies",
+        "RBAC Policies",
+        "Allows creation and modification of policies that control tenant access to resources.",
+    ),
+    (
+        "rbac-subnetpool",
+        "Add subnetpool type to RBAC",
+        "Add subnetpool type to RBAC",
+    ),
+    (
+        "rbac-address-scope",
+        "Add address_scope type to RBAC",
+        "Add address_scope type to RBAC",
+    ),
+    (
         "address-scope",
         "Address scope",
         "Address scopes extension.",
@@ -187,6 +202,7 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
 
 /// The `updated` stamps Neutron gives the extensions whose clients may look at it.
 const UPDATED: &[(&str, &str)] = &[
+    ("rbac-policies", "2015-06-17T12:15:12-00:00"),
     ("extraroute", "2013-02-01T10:00:00-00:00"),
     ("l3_agent_scheduler", "2013-02-07T10:00:00-00:00"),
 ];

@@ -14,6 +14,7 @@ pub mod metering;
 pub mod networks;
 pub mod ports;
 pub mod quotas;
+pub mod rbac_policies;
 pub mod resource;
 pub mod router_routes;
 pub mod routers;
@@ -29,7 +30,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete as delete_route, get, put};
 use axum::{Json, Router};
 use model::{
-    AddressScope, Agent, FloatingIp, MeteringLabel, MeteringLabelRule, Network, Port,
+    AddressScope, Agent, FloatingIp, MeteringLabel, MeteringLabelRule, Network, Port, RbacPolicy,
     SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
 };
 use resource::{delete, list, show};
@@ -185,6 +186,16 @@ pub fn routes() -> Router<AppState> {
             put(subnetpools::remove_prefixes),
         )
         .route(
+            "/v2.0/rbac-policies",
+            get(list::<RbacPolicy>).post(rbac_policies::create),
+        )
+        .route(
+            "/v2.0/rbac-policies/{id}",
+            get(show::<RbacPolicy>)
+                .put(rbac_policies::update)
+                .delete(delete::<RbacPolicy>),
+        )
+        .route(
             "/v2.0/address-scopes",
             get(list::<AddressScope>).post(address_scopes::create),
         )
@@ -250,6 +261,7 @@ async fn resources(State(state): State<AppState>, headers: HeaderMap) -> Json<Va
         ("network_ip_availability", "network-ip-availabilities"),
         ("subnetpool", "subnetpools"),
         ("address_scope", "address-scopes"),
+        ("rbac_policy", "rbac-policies"),
         ("metering_label_rule", "metering/metering-label-rules"),
         ("agent", "agents"),
         ("extension", "extensions"),

@@ -2,6 +2,7 @@
 
 use super::common::{Attrs, created, network_visible, one, retry, touch};
 use super::ports::remove_port;
+use super::rbac_policies as rbac;
 use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -30,6 +31,25 @@ pub async fn visible(state: &AppState, ctx: &Ctx, id: &str) -> ApiResult<Network
         .await?
         .filter(|n| network_visible(ctx, n))
         .ok_or_else(|| Network::not_found(id))
+}
+
+/// Refuses to stop a network being external while routers have their gateway
+/// on it.
+async fn external_in_use(tx: &mut Tx, id: &str) -> ApiResult<()> {
+    let used = tx.list::<model::Router>().await?.iter().any(|r| {
+        r.external_gateway_info
+            .as_ref()
+            .is_some_and(|g| g.network_id == id)
+    });
+    if used {
+        return Err(ApiError::conflict(
+            "ExternalNetworkInUse",
+            format!(
+                "External network {id} cannot be updated to be internal: router gateways use it."
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn max_mtu(state: &AppState, t: NetworkType) -> u32 {
@@ -115,6 +135,21 @@ pub async fn create(
             updated_at: ts,
         };
         tx.insert(&n).await?;
+        for (on, action) in [
+            (shared, model::rbac::ACCESS_AS_SHARED),
+            (external, model::rbac::ACCESS_AS_EXTERNAL),
+        ] {
+            if on {
+                let p = rbac::policy(
+                    rbac::NETWORK,
+                    &n.id,
+                    action,
+                    model::rbac::WILDCARD,
+                    &n.project_id,
+                );
+                rbac::insert(&mut tx, &p).await?;
+            }
+        }
         tx.commit().await?;
         Ok(n)
     })?;
@@ -150,12 +185,10 @@ pub async fn update(
     if let Some(v) = a.bool("admin_state_up")? {
         n.admin_state_up = v;
     }
-    if let Some(v) = a.bool("shared")? {
-        n.shared = v;
-    }
-    if let Some(v) = a.bool("router:external")? {
-        n.router_external = v;
-    }
+    // Sharing and external access are RBAC policies for all (`*`); they set the
+    // stored flags.
+    let wanted_shared = a.bool("shared")?;
+    let wanted_external = a.bool("router:external")?;
     if let Some(v) = a.bool("port_security_enabled")? {
         n.port_security_enabled = v;
     }
@@ -170,6 +203,52 @@ pub async fn update(
     }
     touch(&mut n.revision_number, &mut n.updated_at);
     tx.update(&n).await?;
+    use model::rbac::{ACCESS_AS_EXTERNAL, ACCESS_AS_SHARED, WILDCARD};
+    match wanted_shared {
+        Some(true)
+            if !rbac::has(&mut tx, rbac::NETWORK, &id, ACCESS_AS_SHARED, WILDCARD).await? =>
+        {
+            let p = rbac::policy(
+                rbac::NETWORK,
+                &id,
+                ACCESS_AS_SHARED,
+                WILDCARD,
+                &n.project_id,
+            );
+            rbac::insert(&mut tx, &p).await?;
+        }
+        Some(false) => {
+            rbac::remove(
+                &mut tx,
+                rbac::NETWORK,
+                &id,
+                ACCESS_AS_SHARED,
+                Some(WILDCARD),
+            )
+            .await?
+        }
+        _ => {}
+    }
+    match wanted_external {
+        Some(true) if !n.router_external => {
+            let p = rbac::policy(
+                rbac::NETWORK,
+                &id,
+                ACCESS_AS_EXTERNAL,
+                WILDCARD,
+                &n.project_id,
+            );
+            rbac::insert(&mut tx, &p).await?;
+        }
+        Some(false) if n.router_external => {
+            external_in_use(&mut tx, &id).await?;
+            rbac::remove(&mut tx, rbac::NETWORK, &id, ACCESS_AS_EXTERNAL, None).await?
+        }
+        _ => {}
+    }
+    let Some(n) = tx.get::<Network>(&id).await? else {
+        return Err(Network::not_found(&id));
+    };
     tx.commit().await?;
     let mut shown = [n];
     <Network as Resource>::render(&state, &mut shown).await?;
@@ -204,6 +283,23 @@ impl Resource for Network {
         Ok(())
     }
 
+    /// The visible ones, each with `shared` as the caller sees it (shared with
+    /// it or with all).
+    async fn readable(
+        _state: &AppState,
+        ctx: &Ctx,
+        items: Vec<Network>,
+    ) -> ApiResult<Vec<Network>> {
+        Ok(items
+            .into_iter()
+            .filter(|n| network_visible(ctx, n))
+            .map(|mut n| {
+                n.shared = ctx.grants.shared(rbac::NETWORK, &n.id);
+                n
+            })
+            .collect())
+    }
+
     /// A shared or external network is visible to all, but only its project (or
     /// an admin) may change it: the others get a 403, not a 404.
     fn writable(ctx: &Ctx, n: &Network, action: &str) -> ApiResult<()> {
@@ -220,6 +316,7 @@ impl Resource for Network {
     /// subnets and segments with it.
     async fn on_delete(tx: &mut Tx, _ctx: &Ctx, n: &Network) -> ApiResult<()> {
         let id = &n.id;
+        rbac::remove_all(tx, rbac::NETWORK, id).await?;
         let ports = tx.list_by_parent::<Port>(id).await?;
         // Floating IPs on the network that no port uses go with it, as Neutron's
         // (their own ports too); one in use keeps the network in use.

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 /// Neutron's defaults (`[quotas]` in neutron.conf).
-pub const DEFAULTS: [(&str, i64); 7] = [
+pub const DEFAULTS: [(&str, i64); 8] = [
     ("network", 100),
     ("subnet", 100),
     ("port", 500),
@@ -27,6 +27,7 @@ pub const DEFAULTS: [(&str, i64); 7] = [
     ("floatingip", 50),
     ("security_group", 10),
     ("security_group_rule", 100),
+    ("rbac_policy", 10),
 ];
 
 /// A project's own limits (those it has; the rest are the defaults).
@@ -118,6 +119,10 @@ async fn used(tx: &mut Tx, resource: &str, project: &str) -> ApiResult<i64> {
         "security_group" => tx.list_by_project::<SecurityGroup>(project).await?.len(),
         "security_group_rule" => tx
             .list_by_project::<SecurityGroupRule>(project)
+            .await?
+            .len(),
+        "rbac_policy" => tx
+            .list_by_project::<model::RbacPolicy>(project)
             .await?
             .len(),
         _ => 0,

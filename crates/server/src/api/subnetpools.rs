@@ -8,6 +8,7 @@
 //! version that the caller owns or that is shared, if no pool in it overlaps.
 
 use super::common::{Attrs, created, one, touch};
+use super::rbac_policies as rbac;
 use super::resource::{Resource, fetch_writable};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -39,7 +40,19 @@ impl Resource for SubnetPool {
     }
 
     fn visible(ctx: &Ctx, p: &Self) -> bool {
-        p.shared || ctx.owns(&p.project_id)
+        ctx.owns(&p.project_id) || ctx.grants.shared(rbac::SUBNETPOOL, &p.id)
+    }
+
+    /// The visible ones, each with `shared` as the caller sees it.
+    async fn readable(_state: &AppState, ctx: &Ctx, items: Vec<Self>) -> ApiResult<Vec<Self>> {
+        Ok(items
+            .into_iter()
+            .filter(|p| Self::visible(ctx, p))
+            .map(|mut p| {
+                p.shared = ctx.grants.shared(rbac::SUBNETPOOL, &p.id);
+                p
+            })
+            .collect())
     }
 
     async fn on_delete(tx: &mut Tx, _ctx: &Ctx, p: &SubnetPool) -> ApiResult<()> {
@@ -57,7 +70,7 @@ impl Resource for SubnetPool {
                 ),
             ));
         }
-        Ok(())
+        rbac::remove_all(tx, rbac::SUBNETPOOL, &p.id).await
     }
 }
 
@@ -166,6 +179,16 @@ pub async fn create(
             .await?;
     }
     tx.insert(&p).await?;
+    if shared {
+        let r = rbac::policy(
+            rbac::SUBNETPOOL,
+            &p.id,
+            model::rbac::ACCESS_AS_SHARED,
+            model::rbac::WILDCARD,
+            &p.project_id,
+        );
+        rbac::insert(&mut tx, &r).await?;
+    }
     tx.commit().await?;
     Ok(created("subnetpool", &p))
 }

@@ -10,6 +10,8 @@ use model::Token;
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub token: Token,
+    /// What RBAC policies give the caller's project.
+    pub grants: std::sync::Arc<crate::rbac::Grants>,
 }
 
 impl Ctx {
@@ -64,7 +66,8 @@ pub(crate) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Ctx,
     if crate::util::token_expired(&token) || !still_valid_cached(state, id.trim(), &token).await? {
         return Err(ApiError::unauthorized());
     }
-    Ok(Ctx { token })
+    let grants = crate::rbac::grants(state, &token.project_id).await?;
+    Ok(Ctx { token, grants })
 }
 
 /// Tokens checked at a revision are not checked again until the store changes.
