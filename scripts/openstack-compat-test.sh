@@ -50,6 +50,15 @@ check "role assignment listed" has "$(as_admin role assignment list --user UserA
 
 # UserA: network, subnet, router, interface, gateway, port, floating IP.
 check "network create TenantA-Net" has "$(as_usera network create TenantA-Net -f json)" '"provider:network_type": null\|"name": "TenantA-Net"'
+tb=$(as_admin project create TenantB -f value -c id)
+out=$(as_usera network rbac create --target-project "$tb" --action access_as_shared --type network TenantA-Net -f json)
+check "network rbac create (share TenantA-Net with TenantB)" test "$(jq_ 'd["object_type"], d["action"]' <<<"$out")" = "('network', 'access_as_shared')"
+check "network rbac create: target TenantB" has "$out" "$tb"
+rbac=$(jq_ 'd["id"]' <<<"$out")
+check "network rbac list shows it" has "$(as_usera network rbac list -f value -c ID)" "$rbac"
+check "network rbac show: target TenantB" has "$(as_usera network rbac show "$rbac" -f json)" "$tb"
+check "network rbac delete" as_usera network rbac delete "$rbac"
+check "project delete TenantB" as_admin project delete TenantB
 out=$(as_usera subnet create --network TenantA-Net --subnet-range 10.0.0.0/24 TenantA-Subnet -f json)
 check "subnet create TenantA-Subnet" test "$(jq_ 'd["gateway_ip"]' <<<"$out")" = 10.0.0.1
 check "router create TenantA-R1" has "$(as_usera router create TenantA-R1 -f json)" '"name": "TenantA-R1"'

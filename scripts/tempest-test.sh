@@ -95,7 +95,7 @@ api_extensions = $extensions
 ipv6 = True
 ipv6_subnet_attributes = True
 EOF
-regex="${TEMPEST_REGEX:-^(tempest\.api\.network|neutron_tempest_plugin\.api\.(test_routers\b|test_routers_negative|admin\.test_l3_agent_scheduler|admin\.test_agent_management|test_floating_ips\b|test_floating_ips_negative|admin\.test_tag|test_subnetpools|test_subnetpools_negative|test_network_ip_availability|admin\.test_network_ip_availability|test_metering_extensions|test_metering_negative|test_address_scopes|test_address_scopes_negative|test_subnetpool_prefix_ops|test_extra_dhcp_options))}"
+regex="${TEMPEST_REGEX:-^(tempest\.api\.network|neutron_tempest_plugin\.api\.(test_routers\b|test_routers_negative|admin\.test_l3_agent_scheduler|admin\.test_agent_management|test_floating_ips\b|test_floating_ips_negative|admin\.test_tag|test_subnetpools|test_subnetpools_negative|test_network_ip_availability|admin\.test_network_ip_availability|test_metering_extensions|test_metering_negative|test_address_scopes|test_address_scopes_negative|test_subnetpool_prefix_ops|admin\.test_shared_network_extension|admin\.test_external_network_extension))}"
 cd "$work/ws"
 if TEMPEST_CONFIG_DIR="$work/ws/etc" ip netns exec "$prefix-controller" "$OLDPWD/$venv/bin/tempest" run --regex "$regex" --concurrency 2 >"$work/run.log" 2>&1; then
     grep -A6 '^Totals' "$work/run.log"

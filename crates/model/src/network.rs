@@ -126,4 +126,8 @@ pub struct Subnet {
     /// when the subnet is shown.
     #[serde(rename = "router:external", default)]
     pub router_external: bool,
+    /// Whether its network is shared with the caller; filled in when the
+    /// subnet is shown.
+    #[serde(default)]
+    pub shared: bool,
 }

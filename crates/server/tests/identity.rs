@@ -240,3 +240,50 @@ async fn expired_tokens_are_refused() {
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
     }
 }
+
+/// Keystone's policy on projects: a member reads its own project only, lists
+/// none, and cannot tell another project's id from a made-up one (403 for both).
+#[tokio::test]
+async fn members_read_only_their_own_project() {
+    for b in backends() {
+        let api = Api::new(&b).await;
+        let admin = api.admin().await;
+        let user = api.tenant(&admin, "TenantA", "member").await;
+        let (_, b_project) = api
+            .post(
+                &admin,
+                "/v3/projects",
+                json!({"project": {"name": "TenantB"}}),
+            )
+            .await;
+        let other = b_project["project"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (_, n) = api
+            .post(&user, "/v2.0/networks", json!({"network": {}}))
+            .await;
+        let own = n["network"]["project_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(
+            api.get(&user, &format!("/v3/projects/{own}")).await.0,
+            StatusCode::OK
+        );
+        for path in [
+            format!("/v3/projects/{other}"),
+            "/v3/projects/7d0c0b8e-4f5a-4a8e-9a51-0d2f3c1b2a99".to_string(),
+            "/v3/projects".to_string(),
+            format!("/v3/projects?name={other}"),
+        ] {
+            let (s, e) = api.get(&user, &path).await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {e}");
+            assert_eq!(e["error"]["code"], 403);
+        }
+        assert_eq!(
+            api.get(&admin, &format!("/v3/projects/{other}")).await.0,
+            StatusCode::OK
+        );
+    }
+}

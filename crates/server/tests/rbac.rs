@@ -16,10 +16,7 @@ async fn project_of(api: &Api, t: &str) -> String {
     let n = api
         .create(t, "networks", "network", json!({"name": "probe"}))
         .await;
-    n["project_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    n["project_id"].as_str().unwrap_or_default().to_string()
 }
 
 async fn share(

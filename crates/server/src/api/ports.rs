@@ -656,12 +656,51 @@ impl Resource for Port {
         Some(self.revision_number)
     }
 
+    /// Its own ports, and every port on the caller's own networks (a network's
+    /// owner sees who uses what it shares, as Neutron's policy has it).
+    async fn readable(state: &AppState, ctx: &Ctx, items: Vec<Port>) -> ApiResult<Vec<Port>> {
+        if items.iter().all(|p| ctx.owns(&p.project_id)) {
+            return Ok(items);
+        }
+        let mine: std::collections::HashSet<String> = state
+            .store
+            .list::<Network>()
+            .await?
+            .into_iter()
+            .filter(|n| ctx.owns(&n.project_id))
+            .map(|n| n.id)
+            .collect();
+        Ok(items
+            .into_iter()
+            .filter(|p| ctx.owns(&p.project_id) || mine.contains(&p.network_id))
+            .collect())
+    }
+
+    /// Changes are the port's project's; a delete may also be the network
+    /// owner's (checked in [`Resource::on_delete`], which reads the network).
+    fn writable(ctx: &Ctx, p: &Port, action: &str) -> ApiResult<()> {
+        if ctx.owns(&p.project_id) || action == "delete_port" {
+            Ok(())
+        } else {
+            Err(Self::not_found(&p.id))
+        }
+    }
+
     /// Router and floating IP ports go with their router interface, gateway or
     /// floating IP, and the network's DHCP port with its last DHCP subnet, not
     /// through the port API; floating IPs on the port are disassociated, and its
     /// addresses freed.
-    async fn on_delete(tx: &mut Tx, _ctx: &Ctx, p: &Port) -> ApiResult<()> {
+    async fn on_delete(tx: &mut Tx, ctx: &Ctx, p: &Port) -> ApiResult<()> {
         let id = &p.id;
+        if !ctx.owns(&p.project_id) {
+            let network_owner = tx
+                .get::<Network>(&p.network_id)
+                .await?
+                .is_some_and(|n| ctx.owns(&n.project_id));
+            if !network_owner {
+                return Err(Self::not_found(id));
+            }
+        }
         if dhcp_port::is_server_port_in(tx, p).await? {
             return Err(dhcp_port::refused(p, "it cannot be deleted"));
         }

@@ -92,11 +92,6 @@ async fn set_gateway(
             "Network {network_id} is not an external network"
         )));
     }
-    if tx.list_by_parent::<Subnet>(&network_id).await?.is_empty() {
-        return Err(bad_router(format!(
-            "No subnets on external network {network_id}"
-        )));
-    }
     let id = new_id();
     let mac = allocate_mac(tx, None, &id).await?;
     let ips = allocate_ips(tx, &network_id, fixed, &id, true).await?;

@@ -223,6 +223,7 @@ pub async fn update(
         p.description = d;
     }
     if let Some(items) = a.list("prefixes")? {
+        check_prefix_change(&mut tx, &ctx, &p).await?;
         let (new, version) = parse_prefixes(&items)?;
         let old: Vec<IpNet> = p.prefixes.iter().filter_map(|s| s.parse().ok()).collect();
         if version != p.ip_version || !old.iter().all(|o| crate::subnet_alloc::within(&new, o)) {
@@ -268,6 +269,26 @@ fn nets(p: &SubnetPool) -> Vec<IpNet> {
     p.prefixes.iter().filter_map(|s| s.parse().ok()).collect()
 }
 
+/// Only the owner of the pool's address scope (or the admin) changes the
+/// prefixes of a pool in it: they are the scope's address space.
+async fn check_prefix_change(tx: &mut Tx, ctx: &Ctx, p: &SubnetPool) -> ApiResult<()> {
+    let Some(scope) = &p.address_scope_id else {
+        return Ok(());
+    };
+    let owner = tx
+        .get::<model::AddressScope>(scope)
+        .await?
+        .map(|s| s.project_id)
+        .unwrap_or_default();
+    if ctx.owns(&owner) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "Illegal update to prefixes: only the owner of address scope {scope} changes the prefixes of its subnet pools."
+        )))
+    }
+}
+
 /// The pool may stay in (or join) its address scope with its prefixes.
 async fn check_scope(tx: &mut Tx, ctx: &Ctx, p: &SubnetPool) -> ApiResult<()> {
     match &p.address_scope_id {
@@ -308,6 +329,7 @@ pub async fn add_prefixes(
     ctx.require_writer("add_prefixes")?;
     let mut tx = state.store.write().await?;
     let mut p: SubnetPool = fetch_writable(&mut tx, &ctx, &headers, &id, "add_prefixes").await?;
+    check_prefix_change(&mut tx, &ctx, &p).await?;
     let mut all = nets(&p);
     all.extend(op_prefixes(&body, &p)?);
     p.prefixes = IpNet::aggregate(&all)
@@ -333,6 +355,7 @@ pub async fn remove_prefixes(
     ctx.require_writer("remove_prefixes")?;
     let mut tx = state.store.write().await?;
     let mut p: SubnetPool = fetch_writable(&mut tx, &ctx, &headers, &id, "remove_prefixes").await?;
+    check_prefix_change(&mut tx, &ctx, &p).await?;
     let removed = op_prefixes(&body, &p)?;
     for s in tx.list::<Subnet>().await? {
         if s.subnetpool_id.as_deref() != Some(p.id.as_str()) {

@@ -87,6 +87,12 @@ impl Resource for Subnet {
         Ok(items
             .into_iter()
             .filter(|s| visible_with(ctx, s, &nets))
+            .map(|mut s| {
+                s.shared = ctx
+                    .grants
+                    .shared(super::rbac_policies::NETWORK, &s.network_id);
+                s
+            })
             .collect())
     }
 
@@ -420,6 +426,7 @@ pub async fn create(
             created_at: ts.clone(),
             updated_at: ts,
             router_external: network.router_external,
+            shared: network.shared,
         };
         tx.insert(&s).await?;
         network.subnets.push(s.id.clone());

@@ -54,12 +54,17 @@ pub async fn list(
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> ApiResult<Json<Value>> {
+    // Keystone's identity:list_projects is the admin's (a member lists its own
+    // projects through /v3/users/{id}/projects); clients such as openstackclient take
+    // the 403 as "use the id as given".
+    if !ctx.0.is_admin() {
+        return Err(super::common::forbidden());
+    }
     let items = state
         .store
         .list::<Project>()
         .await?
         .iter()
-        .filter(|p| ctx.0.is_admin() || p.id == ctx.0.project_id())
         .map(|p| entity(&state, &headers, "projects", &p.id, p))
         .collect();
     Ok(Json(collection(&state, &headers, "projects", items, &q)))
@@ -71,11 +76,17 @@ pub async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    // Keystone's identity:get_project: the admin, or the token's own project;
+    // anyone else is refused before the id is looked up (403 whether or not it
+    // exists, so nothing is learnt; clients such as openstackclient then use the
+    // id as given).
+    if !ctx.0.is_admin() && id != ctx.0.project_id() {
+        return Err(super::common::forbidden());
+    }
     let p = state
         .store
         .get::<Project>(&id)
         .await?
-        .filter(|p| ctx.0.is_admin() || p.id == ctx.0.project_id())
         .ok_or_else(|| not_found("project", &id))?;
     Ok(Json(
         json!({"project": entity(&state, &headers, "projects", &p.id, &p)}),
