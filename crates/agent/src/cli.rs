@@ -12,7 +12,9 @@ use std::time::Duration;
 #[derive(Debug, Args)]
 pub struct AgentArgs {
     /// The server's identity endpoint, e.g. http://192.168.10.10:9696/v3
-    /// (a bare http://host:port means its /v3).
+    /// (a bare http://host:port means its /v3); several servers sharing one
+    /// store as URL,URL,...: the agent moves to the next when one cannot be
+    /// reached, and carries on from the revision it had.
     #[arg(long, env = "OS_AUTH_URL")]
     pub server: String,
     /// This host's name, as ports' binding:host_id name it.

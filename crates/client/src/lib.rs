@@ -84,9 +84,19 @@ pub struct Client {
 struct Inner {
     http: reqwest::Client,
     auth: Auth,
+    /// The identity endpoints `auth_url` names (a comma-separated list: servers
+    /// sharing one store), in order.
+    servers: Vec<String>,
+    /// The one in use, and the network endpoint its catalog gives.
+    endpoint: RwLock<Endpoint>,
+    session: RwLock<Session>,
+}
+
+#[derive(Clone)]
+struct Endpoint {
+    index: usize,
     identity_url: String,
     network_url: String,
-    session: RwLock<Session>,
 }
 
 #[derive(Clone, Default)]
@@ -99,8 +109,8 @@ struct Session {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("identity_url", &self.inner.identity_url)
-            .field("network_url", &self.inner.network_url)
+            .field("identity_url", &self.endpoint().identity_url)
+            .field("network_url", &self.endpoint().network_url)
             .field("username", &self.inner.auth.username)
             .field("project_name", &self.inner.auth.project_name)
             .finish()
@@ -115,8 +125,20 @@ struct Login {
 
 impl Client {
     /// Password login scoped to the project: `POST {auth_url}/auth/tokens`.
+    /// `auth_url` may list several servers (comma-separated) that share one
+    /// store: the first that answers is used, and a request that cannot reach
+    /// it moves to the next (the same token works on all of them).
     pub async fn login(auth: Auth) -> Result<Client, ClientError> {
-        let identity_url = url::normalise_auth_url(&auth.auth_url)?;
+        let servers = auth
+            .auth_url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(url::normalise_auth_url)
+            .collect::<Result<Vec<_>, _>>()?;
+        if servers.is_empty() {
+            return Err(ClientError::Config("no server URL given".into()));
+        }
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
@@ -127,30 +149,74 @@ impl Client {
                     error::chain(&e)
                 ))
             })?;
-        let login = do_login(&http, &identity_url, &auth).await?;
-        let network_url = match login.network_url {
-            Some(u) => u.trim_end_matches('/').to_string(),
-            None => url::root_of(&identity_url)?,
-        };
-        Ok(Client {
-            inner: Arc::new(Inner {
-                http,
-                auth,
-                identity_url,
-                network_url,
-                session: RwLock::new(login.session),
-            }),
-        })
+        let mut last = None;
+        for index in 0..servers.len() {
+            match login_at(&http, &servers, index, &auth).await {
+                Ok((endpoint, session)) => {
+                    return Ok(Client {
+                        inner: Arc::new(Inner {
+                            http,
+                            auth,
+                            servers,
+                            endpoint: RwLock::new(endpoint),
+                            session: RwLock::new(session),
+                        }),
+                    });
+                }
+                // Another server may answer; a refused login would everywhere.
+                Err(e @ ClientError::Transport(_)) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| ClientError::Config("no server URL given".into())))
     }
 
-    /// The network API's endpoint (no trailing slash).
-    pub fn network_url(&self) -> &str {
-        &self.inner.network_url
+    fn endpoint(&self) -> Endpoint {
+        match self.inner.endpoint.read() {
+            Ok(e) => e.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
     }
 
-    /// The identity endpoint, ending in `/v3`.
-    pub fn identity_url(&self) -> &str {
-        &self.inner.identity_url
+    /// The network API's endpoint in use (no trailing slash).
+    pub fn network_url(&self) -> String {
+        self.endpoint().network_url
+    }
+
+    /// The identity endpoint in use, ending in `/v3`.
+    pub fn identity_url(&self) -> String {
+        self.endpoint().identity_url
+    }
+
+    /// After `failed` could not be reached: logs in at the next server that
+    /// answers (in order, round the list once); false if none did.
+    async fn fail_over(&self, failed: usize) -> bool {
+        let n = self.inner.servers.len();
+        for step in 1..n {
+            let index = (failed + step) % n;
+            if let Ok((endpoint, session)) = login_at(
+                &self.inner.http,
+                &self.inner.servers,
+                index,
+                &self.inner.auth,
+            )
+            .await
+            {
+                tracing::warn!(
+                    from = %self.inner.servers[failed],
+                    to = %endpoint.identity_url,
+                    "server unreachable: moved to the next"
+                );
+                if let Ok(mut e) = self.inner.endpoint.write() {
+                    *e = endpoint;
+                }
+                if let Ok(mut s) = self.inner.session.write() {
+                    *s = session;
+                }
+                return true;
+            }
+        }
+        false
     }
 
     /// The credentials this client logged in with.
@@ -182,7 +248,8 @@ impl Client {
 
     /// The absolute URL for `path` (see the crate's joining rules).
     pub fn url_for(&self, path: &str) -> String {
-        url::join(&self.inner.network_url, &self.inner.identity_url, path)
+        let e = self.endpoint();
+        url::join(&e.network_url, &e.identity_url, path)
     }
 
     pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, ClientError> {
@@ -214,6 +281,29 @@ impl Client {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<Value, ClientError> {
+        let mut moves = 0;
+        loop {
+            let at = self.endpoint().index;
+            match self.request_once(&method, path, query, body).await {
+                Err(ClientError::Transport(e))
+                    if moves + 1 < self.inner.servers.len() && self.fail_over(at).await =>
+                {
+                    moves += 1;
+                    tracing::debug!("{method} {path}: {e}; retried at the next server");
+                }
+                r => return r,
+            }
+        }
+    }
+
+    async fn request_once(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let method = method.clone();
         let mut target = reqwest::Url::parse(&self.url_for(path))
             .map_err(|e| ClientError::Config(format!("bad URL for {path}: {e}")))?;
         if !query.is_empty() {
@@ -255,13 +345,40 @@ impl Client {
     }
 
     async fn relogin(&self) -> Result<(), ClientError> {
-        let login = do_login(&self.inner.http, &self.inner.identity_url, &self.inner.auth).await?;
+        let identity_url = self.endpoint().identity_url;
+        let login = do_login(&self.inner.http, &identity_url, &self.inner.auth).await?;
         match self.inner.session.write() {
             Ok(mut s) => *s = login.session,
             Err(p) => *p.into_inner() = login.session,
         }
         Ok(())
     }
+}
+
+/// Logs in at server `index` of `servers`: its endpoint and session.
+async fn login_at(
+    http: &reqwest::Client,
+    servers: &[String],
+    index: usize,
+    auth: &Auth,
+) -> Result<(Endpoint, Session), ClientError> {
+    let identity_url = servers
+        .get(index)
+        .cloned()
+        .ok_or_else(|| ClientError::Config(format!("no server number {index}")))?;
+    let login = do_login(http, &identity_url, auth).await?;
+    let network_url = match login.network_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => url::root_of(&identity_url)?,
+    };
+    Ok((
+        Endpoint {
+            index,
+            identity_url,
+            network_url,
+        },
+        login.session,
+    ))
 }
 
 async fn do_login(

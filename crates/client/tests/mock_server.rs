@@ -73,6 +73,14 @@ async fn missing() -> Response {
 }
 
 async fn start(catalog: bool) -> Mock {
+    start_until(catalog, std::future::pending()).await
+}
+
+/// [`start`], serving until `stop` completes (then it closes its connections).
+async fn start_until(
+    catalog: bool,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Mock {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let mock = Mock {
@@ -99,8 +107,17 @@ async fn start(catalog: bool) -> Mock {
             "/net/v2.0/things/1",
             axum::routing::delete(|| async { StatusCode::NO_CONTENT }),
         )
+        .route(
+            "/v2.0/whoami",
+            get(move || async move { axum::Json(json!({"port": port})) }),
+        )
         .with_state(mock.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+            .unwrap()
+    });
     mock
 }
 
@@ -184,4 +201,44 @@ async fn bad_password_is_an_auth_error() {
     assert!(matches!(e, ClientError::Auth(_)), "{e:?}");
     assert!(e.to_string().contains("401"), "{e}");
     assert!(!e.to_string().contains('\n'));
+}
+
+/// Several servers in `auth_url`: the client logs in at the first that answers,
+/// and when the one in use goes away, a request moves to the next and succeeds.
+#[tokio::test]
+async fn moves_to_the_next_server_when_one_goes_away() {
+    let (stop1, stopped1) = tokio::sync::oneshot::channel::<()>();
+    let m1 = start_until(false, async move {
+        let _ = stopped1.await;
+    })
+    .await;
+    let m2 = start(false).await;
+    // A port nothing listens on first: skipped at login.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let mut a = auth(m1.port, "pw", "");
+    a.auth_url = format!(
+        "http://127.0.0.1:{dead_port},http://127.0.0.1:{},http://127.0.0.1:{}",
+        m1.port, m2.port
+    );
+    let c = Client::login(a).await.unwrap();
+    let who = |v: Value| v["port"].as_u64().unwrap_or(0) as u16;
+    assert_eq!(who(c.get("/v2.0/whoami", &[]).await.unwrap()), m1.port);
+    let _ = stop1.send(());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(who(c.get("/v2.0/whoami", &[]).await.unwrap()), m2.port);
+    assert_eq!(c.network_url(), format!("http://127.0.0.1:{}", m2.port));
+    assert_eq!(
+        m2.logins.load(Ordering::SeqCst),
+        1,
+        "logged in at the new server"
+    );
+    // A bad password is refused at once, not tried elsewhere.
+    let mut bad = auth(m2.port, "nope", "");
+    bad.auth_url = format!("http://127.0.0.1:{},http://127.0.0.1:{dead_port}", m2.port);
+    assert!(matches!(
+        Client::login(bad).await,
+        Err(ClientError::Auth(_))
+    ));
 }

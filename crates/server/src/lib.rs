@@ -44,6 +44,8 @@ pub struct AppState {
     pub(crate) lockout: Arc<identity::lockout::Lockout>,
     /// RBAC policies as of a store revision (see `rbac`).
     pub(crate) rbac: Arc<rbac::PolicyCache>,
+    /// The hosts' views, kept from the change log (see `agent_api::cache`).
+    pub views: Arc<agent_api::cache::ViewCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +79,9 @@ impl AppState {
             checked_tokens: Arc::default(),
             lockout: Arc::default(),
             rbac: Arc::default(),
+            views: Arc::default(),
         };
+        agent_api::cache::follow(&state.views, state.store.clone());
         let generated = identity::bootstrap::bootstrap(&state).await?;
         {
             let mut tx = state.store.write().await?;

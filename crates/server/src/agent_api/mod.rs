@@ -4,12 +4,17 @@
 //! status reports.
 //!
 //! The watch is a long poll rather than a stream: `GET …/view?since=REV` answers
-//! at once with the host's whole view when the store has moved past `REV`, or
-//! waits (up to `timeout` seconds) for the next commit, then answers 204 if
-//! nothing changed. A host's view is small, the agent compiles the whole view
-//! anyway (compile is a pure function of it), and resuming after a server
-//! restart or a network blip is just the next request with the same `since`.
+//! at once with the host's whole view when its view changed after `REV`, or
+//! waits (up to `timeout` seconds) for a change to *this host's* view, then
+//! answers 204. Views are kept per host from the store's change log
+//! ([`cache::ViewCache`]): a commit wakes only the hosts whose view it changed,
+//! and other servers' commits arrive through PostgreSQL's LISTEN/NOTIFY. A
+//! host's view is small, the agent compiles the whole view anyway (compile is a
+//! pure function of it), and resuming after a server restart, a failover to
+//! another server or a network blip is just the next request with the same
+//! `since` (revisions are the store's, the same on every server).
 
+pub mod cache;
 mod view;
 
 pub use view::{L2_AGENT_TYPE, Snapshot, host_view};
@@ -29,8 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use model::{
-    Agent, AgentReport, FloatingIp, FloatingIpStatusReport, Network, Port, PortStatus,
-    PortStatusReport, Subnet,
+    Agent, AgentReport, FloatingIp, FloatingIpStatusReport, Port, PortStatus, PortStatusReport,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -49,9 +53,6 @@ pub fn routes() -> Router<AppState> {
 
 /// Longest wait a long poll may ask for.
 const MAX_WAIT: Duration = Duration::from_secs(60);
-/// How often a waiting poll re-reads the revision (writes by other servers that
-/// share a PostgreSQL store are not signalled in-process).
-const RECHECK: Duration = Duration::from_secs(1);
 
 /// `POST /agent-api/v1/agents`: register or heartbeat.
 async fn report(
@@ -126,46 +127,22 @@ async fn view(
 ) -> ApiResult<Response> {
     ctx.require_admin("get_host_view")?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(q.timeout).min(MAX_WAIT);
+    state.views.ensure_current(&state.store).await?;
+    let slot = state.views.slot(&state.store, &host).await?;
+    let mut rx = slot.subscribe();
     loop {
-        let revision = state.store.revision().await?;
-        if revision > q.since || q.since <= 0 {
-            let agents: Vec<Agent> = state.store.list().await?;
-            let networks: Vec<Network> = state.store.list().await?;
-            let subnets: Vec<Subnet> = state.store.list().await?;
-            let ports: Vec<Port> = state.store.list().await?;
-            let routers: Vec<model::Router> = state.store.list().await?;
-            let floating_ips: Vec<FloatingIp> = state.store.list().await?;
-            let bindings: Vec<RouterBinding> = state.store.list().await?;
-            let security_groups: Vec<model::SecurityGroup> = state.store.list().await?;
-            let security_group_rules: Vec<model::SecurityGroupRule> = state.store.list().await?;
-            let metering_labels: Vec<model::MeteringLabel> = state.store.list().await?;
-            let metering_rules: Vec<model::MeteringLabelRule> = state.store.list().await?;
-            let subnet_pools: Vec<model::SubnetPool> = state.store.list().await?;
-            let snap = Snapshot {
-                revision,
-                agents: &agents,
-                networks: &networks,
-                subnets: &subnets,
-                ports: &ports,
-                routers: &routers,
-                floating_ips: &floating_ips,
-                bindings: &bindings,
-                security_groups: &security_groups,
-                security_group_rules: &security_group_rules,
-                metering_labels: &metering_labels,
-                metering_rules: &metering_rules,
-                subnet_pools: &subnet_pools,
-            };
-            return Ok(Json(host_view(&host, &snap)).into_response());
+        let current = rx.borrow_and_update().clone();
+        if let Some(b) = current
+            && (b.rev > q.since || q.since <= 0)
+        {
+            let mut v = (*b.view).clone();
+            v.revision = b.rev;
+            return Ok(Json(v).into_response());
         }
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            return Ok(StatusCode::NO_CONTENT.into_response());
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => continue,
+            _ => return Ok(StatusCode::NO_CONTENT.into_response()),
         }
-        state
-            .store
-            .wait_for_commit(q.since, (deadline - now).min(RECHECK))
-            .await;
     }
 }
 

@@ -11,6 +11,7 @@
 //! committed before it.
 
 mod alloc;
+mod notify;
 mod schema;
 mod tx;
 
@@ -49,9 +50,13 @@ pub struct Store {
     /// In-process writer lock: writers queue here instead of polling SQLite's busy
     /// handler. Across processes, the `meta` row lock does the same job.
     writer: Arc<Mutex<()>>,
-    /// The last revision this process committed, for long polls.
+    /// The newest revision this process knows committed (its own commits, and on
+    /// PostgreSQL every server's through `LISTEN`), for long polls.
     committed: Arc<watch::Sender<i64>>,
     backend: Backend,
+    /// PostgreSQL: the channel commits are announced on, and the listener.
+    channel: Option<Arc<str>>,
+    _listening: Option<Arc<notify::Listening>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,12 +90,26 @@ impl Store {
         }
         let pool = options.connect(url).await?;
         schema::migrate(&pool).await?;
-        let committed = Arc::new(watch::Sender::new(0));
+        let start: i64 = sqlx::query_scalar("SELECT v FROM meta WHERE k = 'revision'")
+            .fetch_one(&pool)
+            .await?;
+        let committed = Arc::new(watch::Sender::new(start));
+        let (channel, listening) = match backend {
+            Backend::Postgres => {
+                let ch = notify::channel(&pool).await?;
+                let l =
+                    notify::listen(url.to_string(), ch.clone(), pool.clone(), committed.clone());
+                (Some(Arc::from(ch)), Some(Arc::new(l)))
+            }
+            Backend::Sqlite => (None, None),
+        };
         Ok(Store {
             pool,
             writer: Arc::new(Mutex::new(())),
             committed,
             backend,
+            channel,
+            _listening: listening,
         })
     }
 
@@ -113,15 +132,55 @@ impl Store {
     /// Starts a write transaction; the global revision is bumped at once.
     pub async fn write(&self) -> Result<Tx, StoreError> {
         let guard = self.writer.clone().lock_owned().await;
-        Tx::begin(&self.pool, guard, self.committed.clone()).await
+        Tx::begin(
+            &self.pool,
+            guard,
+            self.committed.clone(),
+            self.channel.clone(),
+        )
+        .await
     }
 
-    /// Waits until this process commits a revision above `since`, or `timeout`
-    /// passes, whichever is first. Writes by other servers sharing a PostgreSQL
-    /// store are not signalled here: callers re-read [`Store::revision`].
+    /// Waits until a revision above `since` is committed (by this server, or by
+    /// another on the same PostgreSQL store), or `timeout` passes.
     pub async fn wait_for_commit(&self, since: i64, timeout: Duration) {
         let mut rx = self.committed.subscribe();
         let _ = tokio::time::timeout(timeout, rx.wait_for(|v| *v > since)).await;
+    }
+
+    /// The newest revision known committed, without a query.
+    pub fn committed(&self) -> i64 {
+        *self.committed.borrow()
+    }
+
+    /// A receiver that sees every newer committed revision.
+    pub fn commits(&self) -> watch::Receiver<i64> {
+        self.committed.subscribe()
+    }
+
+    /// The (kind, id) of every resource changed after revision `since`, with the
+    /// newest revision among them.
+    pub async fn changes_since(
+        &self,
+        since: i64,
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let rows: Vec<(i64, String, String)> =
+            sqlx::query_as("SELECT rev, kind, id FROM changes WHERE rev > $1 ORDER BY rev")
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows)
+    }
+
+    /// The stored body of one resource (`None`: deleted).
+    pub async fn body(&self, kind: &str, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM resources WHERE kind = $1 AND id = $2")
+                .bind(kind)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The global revision (bumped by every write).

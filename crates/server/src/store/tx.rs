@@ -11,6 +11,8 @@ pub struct Tx {
     pub(super) tx: Transaction<'static, Any>,
     rev: i64,
     committed: Arc<watch::Sender<i64>>,
+    /// PostgreSQL: announce the commit on this channel.
+    channel: Option<Arc<str>>,
     _writer: OwnedMutexGuard<()>,
 }
 
@@ -19,6 +21,7 @@ impl Tx {
         pool: &AnyPool,
         guard: OwnedMutexGuard<()>,
         committed: Arc<watch::Sender<i64>>,
+        channel: Option<Arc<str>>,
     ) -> Result<Tx, StoreError> {
         let mut tx = pool.begin().await?;
         let rev: i64 =
@@ -30,6 +33,7 @@ impl Tx {
             tx,
             rev,
             committed,
+            channel,
             _writer: guard,
         })
     }
@@ -40,17 +44,18 @@ impl Tx {
     }
 
     /// Commits, then tells revision watchers (agents' long polls) about it.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        if let Some(ch) = &self.channel {
+            // Delivered to the listeners when (and only if) the commit succeeds.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(ch.to_string())
+                .bind(self.rev.to_string())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(StoreError::from_sqlx)?;
+        }
         self.tx.commit().await.map_err(StoreError::from_sqlx)?;
-        let rev = self.rev;
-        self.committed.send_if_modified(|v| {
-            if rev > *v {
-                *v = rev;
-                true
-            } else {
-                false
-            }
-        });
+        super::notify::raise(&self.committed, self.rev);
         Ok(())
     }
 

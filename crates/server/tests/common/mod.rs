@@ -86,6 +86,19 @@ impl Api {
         }
     }
 
+    /// A second server on the same store (with PostgreSQL, the same schema).
+    pub async fn second_server(&self) -> Api {
+        let (state, _) = AppState::open(self.config.clone())
+            .await
+            .expect("second server");
+        Api {
+            router: server::router(state.clone()),
+            state,
+            config: self.config.clone(),
+            dir: std::env::temp_dir().join(format!("neutrino-test-{}", unique())),
+        }
+    }
+
     /// Closes the store and opens it again, as a restarted server would.
     pub async fn restart(&mut self) {
         self.state.store.close().await;
