@@ -89,6 +89,8 @@ struct Inner {
     servers: Vec<String>,
     /// The one in use, and the network endpoint its catalog gives.
     endpoint: RwLock<Endpoint>,
+    /// One move at a time: clones failing together log in once.
+    moving: tokio::sync::Mutex<()>,
     session: RwLock<Session>,
 }
 
@@ -159,6 +161,7 @@ impl Client {
                             auth,
                             servers,
                             endpoint: RwLock::new(endpoint),
+                            moving: tokio::sync::Mutex::new(()),
                             session: RwLock::new(session),
                         }),
                     });
@@ -191,6 +194,11 @@ impl Client {
     /// After `failed` could not be reached: logs in at the next server that
     /// answers (in order, round the list once); false if none did.
     async fn fail_over(&self, failed: usize) -> bool {
+        let _one = self.inner.moving.lock().await;
+        if self.endpoint().index != failed {
+            // Another request moved meanwhile.
+            return true;
+        }
         let n = self.inner.servers.len();
         for step in 1..n {
             let index = (failed + step) % n;

@@ -79,6 +79,23 @@ pub enum LabCommand {
         #[arg(long, default_value_t = 3)]
         seconds: u32,
     },
+    /// The control plane at scale (no lab needed): two servers on one
+    /// PostgreSQL, HOSTS simulated agents watching their views, PORTS ports per
+    /// host; port creates at RATE a second, then one server killed.
+    BenchScale {
+        #[arg(long, default_value_t = 100)]
+        hosts: usize,
+        #[arg(long, default_value_t = 20)]
+        ports: usize,
+        /// Port creates per second in the measured phase.
+        #[arg(long, default_value_t = 50)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// A PostgreSQL URL with an empty schema (bench/scale.sh makes one).
+        #[arg(long, env = "NEUTRINO_BENCH_PG_URL")]
+        database_url: String,
+    },
     /// Remove every namespace, process and file the lab made.
     Down,
     /// (benches) TCP connect-request-close: serve on a port, or connect for a
@@ -297,6 +314,25 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             crate::checks::require_root()?;
             let lab = Lab::open(&dir, &exe)?;
             crate::bench_md::run(&lab, seconds, runs.max(1))?;
+        }
+        LabCommand::BenchScale {
+            hosts,
+            ports,
+            rate,
+            seconds,
+            database_url,
+        } => {
+            let dir = dir.join("bench-scale");
+            let _ = std::fs::remove_dir_all(&dir);
+            crate::bench_scale::run(&crate::bench_scale::Options {
+                neutrino: &exe,
+                dir: &dir,
+                database_url,
+                hosts: hosts.max(1),
+                ports,
+                rate: rate.max(1),
+                seconds: seconds.max(1),
+            })?;
         }
         LabCommand::Crr {
             listen,

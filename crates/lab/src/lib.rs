@@ -36,6 +36,7 @@ pub mod bench_l3;
 pub mod bench_md;
 pub mod bench_metering;
 pub mod bench_routers;
+pub mod bench_scale;
 pub mod bench_sg;
 pub mod checks;
 pub mod cli;

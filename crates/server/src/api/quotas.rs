@@ -110,24 +110,17 @@ pub async fn store_defaults(tx: &mut Tx, limits: &BTreeMap<String, i64>) -> ApiR
 
 /// How many of `resource` the project has now.
 async fn used(tx: &mut Tx, resource: &str, project: &str) -> ApiResult<i64> {
-    let n = match resource {
-        "network" => tx.list_by_project::<Network>(project).await?.len(),
-        "subnet" => tx.list_by_project::<Subnet>(project).await?.len(),
-        "port" => tx.list_by_project::<Port>(project).await?.len(),
-        "router" => tx.list_by_project::<Router>(project).await?.len(),
-        "floatingip" => tx.list_by_project::<FloatingIp>(project).await?.len(),
-        "security_group" => tx.list_by_project::<SecurityGroup>(project).await?.len(),
-        "security_group_rule" => tx
-            .list_by_project::<SecurityGroupRule>(project)
-            .await?
-            .len(),
-        "rbac_policy" => tx
-            .list_by_project::<model::RbacPolicy>(project)
-            .await?
-            .len(),
+    Ok(match resource {
+        "network" => tx.count_by_project::<Network>(project).await?,
+        "subnet" => tx.count_by_project::<Subnet>(project).await?,
+        "port" => tx.count_by_project::<Port>(project).await?,
+        "router" => tx.count_by_project::<Router>(project).await?,
+        "floatingip" => tx.count_by_project::<FloatingIp>(project).await?,
+        "security_group" => tx.count_by_project::<SecurityGroup>(project).await?,
+        "security_group_rule" => tx.count_by_project::<SecurityGroupRule>(project).await?,
+        "rbac_policy" => tx.count_by_project::<model::RbacPolicy>(project).await?,
         _ => 0,
-    };
-    Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    })
 }
 
 /// Refuses to make `count` more of `resource` for `project` past its limit.

@@ -47,6 +47,7 @@ const STATEMENTS: &[&str] = &[
         id TEXT PRIMARY KEY,
         expires_unix BIGINT NOT NULL,
         body TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS resources_project ON resources (kind, project_id)",
 ];
 
 pub(crate) async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {

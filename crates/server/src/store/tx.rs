@@ -95,6 +95,20 @@ impl Tx {
         .await
     }
 
+    /// How many documents of kind `T` project `project` has (quotas): counted by
+    /// the database, nothing decoded.
+    pub async fn count_by_project<T: Doc>(&mut self, project: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM resources WHERE kind = $1 AND project_id = $2",
+            )
+            .bind(T::KIND)
+            .bind(project)
+            .fetch_one(&mut *self.tx)
+            .await?,
+        )
+    }
+
     /// The documents of kind `T` a fixed query (`$1` the kind, `$2` the value)
     /// selects.
     async fn list_where<T: Doc>(
