@@ -287,7 +287,13 @@ async fn run_async(o: &Options<'_>) -> Result<()> {
     let (pid_a, pid_b) = (a.child.id(), b.child.id());
     let ab = login(&format!("{},{}", a.url, b.url)).await?;
     let ba = login(&format!("{},{}", b.url, a.url)).await?;
-    let api = |i: usize| if i.is_multiple_of(2) { ab.clone() } else { ba.clone() };
+    let api = |i: usize| {
+        if i.is_multiple_of(2) {
+            ab.clone()
+        } else {
+            ba.clone()
+        }
+    };
 
     progress(format!(
         "bench-scale: {} hosts, {} ports each, networks of {HOSTS_PER_NET} hosts",

@@ -212,3 +212,119 @@ async fn a_commit_through_one_server_reaches_a_watch_on_another() {
         assert!(v.to_string().contains(p["id"].as_str().unwrap_or("?")));
     }
 }
+
+/// A server on its own runtime and thread, so that it can die with everything
+/// it holds (listener, connections, LISTEN): what a killed process would do.
+struct Process {
+    port: u16,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Process {
+    fn start(config: server::Config) -> Process {
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.spawn(async move {
+                let (state, _) = server::AppState::open(config).await.expect("open");
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                let _ = port_tx.send(l.local_addr().expect("addr").port());
+                server::serve_connections(
+                    l,
+                    server::router(state),
+                    server::Limits::default(),
+                    std::future::pending(),
+                )
+                .await;
+            });
+            let _ = stop_rx.recv();
+            rt.shutdown_background();
+        });
+        let port = port_rx.recv().expect("server port");
+        Process {
+            port,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An agent's watch through a client given both servers: server A dies, the
+/// next poll goes to B with the revision it had, and a change made afterwards
+/// reaches it (PostgreSQL only: servers share a store there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_moves_to_the_next_server_when_its_server_dies() {
+    for b in backends() {
+        if matches!(b, Backend::Sqlite) {
+            continue;
+        }
+        let api = Api::new(&b).await;
+        let admin = api.admin().await;
+        let user = api.tenant(&admin, "TenantA", "member").await;
+        let (net, _) = tenant_net(&api, &user, "n", "10.0.0.0/24").await;
+        let project =
+            api.get(&user, &format!("/v2.0/networks/{net}")).await.1["network"]["project_id"]
+                .clone();
+        register_agent(&api, &admin, "h1", Some("192.0.2.1")).await;
+        bound_port(&api, &admin, &net, "h1", &project).await;
+        let mut a = Process::start(api.config.clone());
+        let b_srv = Process::start(api.config.clone());
+        let c = client::Client::login(client::Auth {
+            auth_url: format!(
+                "http://127.0.0.1:{},http://127.0.0.1:{}",
+                a.port, b_srv.port
+            ),
+            username: "admin".into(),
+            password: ADMIN_PW.into(),
+            project_name: "admin".into(),
+            user_domain_name: "Default".into(),
+            project_domain_name: "Default".into(),
+        })
+        .await
+        .expect("login");
+        let path = "/agent-api/v1/hosts/h1/view";
+        let v = c.get(path, &[("since", "0")]).await.expect("first view");
+        let since = v["revision"].as_i64().unwrap_or(0).to_string();
+        assert!(c.identity_url().contains(&a.port.to_string()));
+        a.kill();
+        let poll = {
+            let c = c.clone();
+            let since = since.clone();
+            tokio::spawn(async move {
+                c.get(path, &[("since", since.as_str()), ("timeout", "20")])
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let p = bound_port(&api, &admin, &net, "h1", &project).await;
+        let v = poll.await.expect("poll").expect("the poll moved to B");
+        assert!(
+            v.to_string().contains(p["id"].as_str().unwrap_or("?")),
+            "{v}"
+        );
+        assert!(c.identity_url().contains(&b_srv.port.to_string()));
+    }
+}
