@@ -14,8 +14,8 @@
 //!
 //! Why one netlink message is hand-rolled instead of using rtnetlink: switchd runs plain
 //! threads with no async runtime, and all it needs from rtnetlink is RTM_NEWLINK with
-//! IFLA_NET_NS_FD (move a link to a namespace) and RTM_DELLINK. Two fixed-layout messages and
-//! an ack check are smaller than pulling tokio into the daemon.
+//! IFLA_NET_NS_FD (move a link to a namespace), a veth pair (IFLA_LINKINFO) and RTM_DELLINK.
+//! Three fixed-layout messages and an ack check are smaller than pulling tokio into the daemon.
 //!
 //! Every function acts in the calling thread's network namespace; use [`in_netns`] to act in
 //! another one. All fds are close-on-exec; socket and TAP fds are non-blocking.
@@ -34,7 +34,8 @@ mod uplink;
 pub use udp_gso::SendOutcome;
 
 pub use link::{
-    delete_link, get_mac, get_mtu, ifindex, link_exists, move_to_netns, set_mac, set_mtu, set_up,
+    create_veth, delete_link, get_mac, get_mtu, ifindex, link_exists, move_to_netns, set_mac,
+    set_mtu, set_up,
 };
 pub use netns::{in_netns, netns_exists, open_netns};
 pub use packet_socket::{PACKET_VNET_HDR_LEN, PacketSocket};

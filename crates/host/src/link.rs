@@ -93,6 +93,44 @@ pub fn move_to_netns(name: &str, netns_fd: BorrowedFd<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Creates a veth pair: `host_end` here, `peer` inside the namespace `netns_fd`
+/// (RTM_NEWLINK with IFLA_LINKINFO kind "veth" and VETH_INFO_PEER, create-exclusive,
+/// ack checked). Both ends arrive down.
+pub fn create_veth(host_end: &str, peer: &str, netns_fd: BorrowedFd<'_>) -> Result<()> {
+    let fd = u32::try_from(netns_fd.as_raw_fd()).map_err(|_| {
+        let bad = std::io::Error::from_raw_os_error(libc::EBADF);
+        Error::os("RTM_NEWLINK", host_end, bad)
+    })?;
+    let cstr = |s: &str| {
+        let mut v = s.as_bytes().to_vec();
+        v.push(0);
+        v
+    };
+    // The peer: an ifinfomsg of its own, then its name and namespace.
+    let mut peer_msg = vec![0u8; IFINFOMSG_LEN];
+    peer_msg[0] = libc::AF_UNSPEC as u8;
+    push_attr(&mut peer_msg, IFLA_IFNAME, &cstr(peer));
+    push_attr(&mut peer_msg, IFLA_NET_NS_FD, &fd.to_ne_bytes());
+    let mut data = Vec::new();
+    push_attr(&mut data, VETH_INFO_PEER, &peer_msg);
+    let mut info = Vec::new();
+    push_attr(&mut info, IFLA_INFO_KIND, b"veth");
+    push_attr(&mut info, IFLA_INFO_DATA, &data);
+    let mut attr = Vec::new();
+    push_attr(&mut attr, IFLA_IFNAME, &cstr(host_end));
+    push_attr(&mut attr, IFLA_LINKINFO, &info);
+    netlink_request_flags(
+        "RTM_NEWLINK",
+        libc::RTM_NEWLINK,
+        NLM_F_CREATE | NLM_F_EXCL,
+        host_end,
+        0,
+        &attr,
+    )?;
+    tracing::debug!(link = host_end, peer, "veth pair created");
+    Ok(())
+}
+
 /// Deletes link `name` (RTM_DELLINK by ifindex, ack checked). Deleting one end of a veth
 /// pair deletes both.
 pub fn delete_link(name: &str) -> Result<()> {
@@ -125,6 +163,13 @@ const NLM_F_CAPPED: u16 = 0x100;
 const NLM_F_ACK_TLVS: u16 = 0x200;
 const NLMSGERR_ATTR_MSG: u16 = 1;
 const IFLA_NET_NS_FD: u16 = 28;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const VETH_INFO_PEER: u16 = 1;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
 const SOL_NETLINK: libc::c_int = 270;
 const NETLINK_CAP_ACK: libc::c_int = 10;
 const NETLINK_EXT_ACK: libc::c_int = 11;
@@ -140,12 +185,25 @@ fn netlink_request(
     index: u32,
     attrs: &[u8],
 ) -> Result<()> {
+    netlink_request_flags(op, msg_type, 0, name, index, attrs)
+}
+
+/// [`netlink_request`] with extra `nlmsg_flags` (create, exclusive).
+fn netlink_request_flags(
+    op: &'static str,
+    msg_type: u16,
+    flags: u16,
+    name: &str,
+    index: u32,
+    attrs: &[u8],
+) -> Result<()> {
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let msg = build_link_request(msg_type, seq, index, attrs).ok_or(Error::NetlinkReply {
-        op,
-        name: name.to_owned(),
-        reason: "request too large",
-    })?;
+    let msg =
+        build_link_request(msg_type, flags, seq, index, attrs).ok_or(Error::NetlinkReply {
+            op,
+            name: name.to_owned(),
+            reason: "request too large",
+        })?;
     let sock = Socket::new(
         Domain::from(libc::AF_NETLINK),
         Type::RAW,
@@ -184,12 +242,18 @@ fn netlink_request(
 }
 
 /// nlmsghdr + ifinfomsg (AF_UNSPEC, index) + attributes.
-fn build_link_request(msg_type: u16, seq: u32, index: u32, attrs: &[u8]) -> Option<Vec<u8>> {
+fn build_link_request(
+    msg_type: u16,
+    flags: u16,
+    seq: u32,
+    index: u32,
+    attrs: &[u8],
+) -> Option<Vec<u8>> {
     let len = NLMSG_HDR_LEN + IFINFOMSG_LEN + attrs.len();
     let mut msg = Vec::with_capacity(len);
     msg.extend_from_slice(&u32::try_from(len).ok()?.to_ne_bytes());
     msg.extend_from_slice(&msg_type.to_ne_bytes());
-    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK | flags).to_ne_bytes());
     msg.extend_from_slice(&seq.to_ne_bytes());
     msg.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: the kernel fills in ours
     msg.push(libc::AF_UNSPEC as u8); // ifi_family
@@ -314,7 +378,7 @@ mod tests {
     fn request_layout() {
         let mut attr = Vec::new();
         push_attr(&mut attr, IFLA_NET_NS_FD, &7u32.to_ne_bytes());
-        let msg = build_link_request(libc::RTM_NEWLINK, 9, 3, &attr).unwrap();
+        let msg = build_link_request(libc::RTM_NEWLINK, 0, 9, 3, &attr).unwrap();
         assert_eq!(msg.len(), 40);
         assert_eq!(read_u32(&msg, 0), 40);
         assert_eq!(read_u16(&msg, 4), libc::RTM_NEWLINK);

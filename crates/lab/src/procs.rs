@@ -146,14 +146,30 @@ fn reap(pid: u32) {
     }
 }
 
-/// Kills a process we started without grace (a crash, for tests).
+/// Kills a process we started without grace (a crash, for tests), and waits
+/// until it is gone entirely: its main thread turns zombie before its other
+/// threads have let go of its files (a listening socket still answers then).
 pub fn kill(pid: u32, marker: &str) {
     if is_ours(pid, marker) {
         signal(pid, libc::SIGKILL);
         let until = Instant::now() + Duration::from_secs(2);
-        while is_ours(pid, marker) && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(20));
+        while Instant::now() < until {
+            if reaped(pid) || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
         reap(pid);
     }
+}
+
+/// Whether `pid`, a child of ours, has ended and been reaped now (false while
+/// any of its threads runs, or when it is not our child).
+fn reaped(pid: u32) -> bool {
+    let Ok(p) = i32::try_from(pid) else {
+        return false;
+    };
+    let mut status = 0;
+    // SAFETY: waitpid(2) on one PID with WNOHANG; `status` is a valid out-pointer.
+    unsafe { libc::waitpid(p, &mut status, libc::WNOHANG) == p }
 }

@@ -166,3 +166,81 @@ fn add_port_errors_are_one_line_and_change_nothing() {
     }
     assert_eq!(config(&lab), before);
 }
+
+/// A `veth` port (issue 22): switchd makes the pair, the VM's end (the port's
+/// name) in the VM's namespace with the port's MAC, the host's end (`qvo…`) in
+/// the host's namespace, read with AF_PACKET. It switches to a TAP VM (ping, a
+/// TCP stream, super-frames both ways), survives a switchd restart, and goes
+/// with its port.
+#[test]
+fn veth_ports_are_made_and_removed_by_the_switch() {
+    if !lab_available() {
+        return;
+    }
+    let mut lab = TwoHosts::new(BIN, "vet");
+    lab.start_switchd(H::H1);
+    let h1 = lab.host(H::H1).ns.clone();
+    let (p, uid) = (lab.prefix.clone(), lab.uid.clone());
+    lab.switch_ok(H::H1, &["add-br", "br0"]);
+    let (va, vd) = (format!("{p}va"), format!("{p}vd"));
+    lab.add_ns(&va);
+    lab.add_ns(&vd);
+    let vm_a = Vm {
+        host: H::H1,
+        ns: va.clone(),
+        tap: format!("t{uid}a"),
+        ip: "10.1.0.1",
+        mac: "fa:16:3e:00:01:01",
+        tag: 0,
+    };
+    let vm_d = Vm {
+        host: H::H1,
+        ns: vd.clone(),
+        tap: format!("tap{uid}d"),
+        ip: "10.1.0.4",
+        mac: "fa:16:3e:00:01:04",
+        tag: 0,
+    };
+    lab.switch_ok(
+        H::H1,
+        &[
+            "add-port", "br0", &vm_a.tap, "--type", "tap", "--netns", &va, "--mac", vm_a.mac,
+        ],
+    );
+    lab.wait_vm_nic(&vm_a, Duration::from_secs(5));
+    lab.configure_vm_ip(&vm_a);
+    // Refused: a veth port without a namespace.
+    assert!(
+        !lab.switch(H::H1, &["add-port", "br0", "tapx", "--type", "veth"])
+            .ok()
+    );
+    lab.switch_ok(
+        H::H1,
+        &[
+            "add-port", "br0", &vm_d.tap, "--type", "veth", "--netns", &vd, "--mac", vm_d.mac,
+        ],
+    );
+    lab.wait_vm_nic(&vm_d, Duration::from_secs(5));
+    lab.configure_vm_ip(&vm_d);
+    let host_end = format!("qvo{uid}d");
+    let links = ip(&["-n", &h1, "-o", "link", "show"]);
+    assert!(links.contains(&format!("{host_end}@")), "{links}");
+    let show = lab.switch_ok(H::H1, &["show"]);
+    assert!(show.contains("veth"), "{show}");
+
+    lab.wait_ping(&vm_a, vm_d.ip, PING_WITHIN);
+    lab.wait_ping(&vm_d, vm_a.ip, PING_WITHIN);
+    lab.tcp_transfer(&vm_a, &vm_d, 20);
+    lab.tcp_transfer(&vm_d, &vm_a, 20);
+
+    // A restart takes the pair as it is.
+    lab.kill_switchd(H::H1);
+    lab.start_switchd(H::H1);
+    lab.wait_ping(&vm_a, vm_d.ip, PING_WITHIN);
+
+    lab.switch_ok(H::H1, &["del-port", "br0", &vm_d.tap]);
+    let links = ip(&["-n", &h1, "-o", "link", "show"]);
+    assert!(!links.contains(&host_end), "host end left: {links}");
+    let inside = ip(&["-n", &vd, "-o", "link", "show"]);
+    assert!(!inside.contains(&vm_d.tap), "VM end left: {inside}");
+}

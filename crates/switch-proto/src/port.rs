@@ -13,16 +13,20 @@ pub enum PortType {
     Tap,
     Internal,
     System,
+    /// A veth pair made by switchd: the VM's end (the port's name) in `netns`,
+    /// the host's end in switchd's namespace, read with AF_PACKET.
+    Veth,
     Patch,
     Vxlan,
     Gre,
 }
 
 impl PortType {
-    pub const ALL: [PortType; 6] = [
+    pub const ALL: [PortType; 7] = [
         PortType::Tap,
         PortType::Internal,
         PortType::System,
+        PortType::Veth,
         PortType::Patch,
         PortType::Vxlan,
         PortType::Gre,
@@ -37,6 +41,7 @@ impl PortType {
             PortType::Tap => "tap",
             PortType::Internal => "internal",
             PortType::System => "system",
+            PortType::Veth => "veth",
             PortType::Patch => "patch",
             PortType::Vxlan => "vxlan",
             PortType::Gre => "gre",
@@ -51,7 +56,7 @@ impl FromStr for PortType {
             .into_iter()
             .find(|t| t.name() == s)
             .ok_or_else(|| {
-                format!("unknown port type '{s}' (tap, internal, system, patch, vxlan, gre)")
+                format!("unknown port type '{s}' (tap, internal, system, veth, patch, vxlan, gre)")
             })
     }
 }

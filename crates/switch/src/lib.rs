@@ -80,7 +80,7 @@ pub use field::{Field, FlowKey};
 pub use flow::Match;
 pub use learn::{LearnItem, LearnSpec, LearnSrc};
 pub use parse::{FlowSpec, ParseError, PortNames, parse_actions, parse_flow, parse_port};
-pub use port::{PortConfig, PortType, TunnelKey};
+pub use port::{PortConfig, PortType, TunnelKey, veth_host_end};
 pub use print::{FlowParts, actions_text, flow_text, match_text};
 pub use switch::{
     BridgeConfig, BridgePorts, FdbEntry, LearnedFlowStats, Port, PortStats, Switch, SwitchError,

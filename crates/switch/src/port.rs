@@ -13,9 +13,21 @@ pub enum PortType {
     Tap,
     Internal,
     System,
+    /// A veth pair: the VM's end (the port's name) in a namespace, the host's end
+    /// ([`veth_host_end`]) read by the switch.
+    Veth,
     Patch,
     Vxlan,
     Gre,
+}
+
+/// The host's end of veth port `name`: `tap…` becomes `qvo…` (Neutron's name
+/// for the switch side of a veth), anything else gets a `v` in front.
+pub fn veth_host_end(name: &str) -> String {
+    match name.strip_prefix("tap") {
+        Some(rest) => format!("qvo{rest}"),
+        None => format!("v{name}"),
+    }
 }
 
 impl PortType {
@@ -27,6 +39,7 @@ impl PortType {
             PortType::Tap => "tap",
             PortType::Internal => "internal",
             PortType::System => "system",
+            PortType::Veth => "veth",
             PortType::Patch => "patch",
             PortType::Vxlan => "vxlan",
             PortType::Gre => "gre",
@@ -41,12 +54,13 @@ impl FromStr for PortType {
             "tap" => PortType::Tap,
             "internal" => PortType::Internal,
             "system" => PortType::System,
+            "veth" => PortType::Veth,
             "patch" => PortType::Patch,
             "vxlan" => PortType::Vxlan,
             "gre" => PortType::Gre,
             _ => {
                 return Err(format!(
-                    "unknown port type '{s}' (tap, internal, system, patch, vxlan, gre)"
+                    "unknown port type '{s}' (tap, internal, system, veth, patch, vxlan, gre)"
                 ));
             }
         })
@@ -205,16 +219,27 @@ impl PortConfig {
         if self.kind != PortType::Patch && self.peer.is_some() {
             return Err("--peer is only for patch ports".into());
         }
-        if self.netns.is_some() && !matches!(self.kind, PortType::Tap | PortType::Internal) {
-            return Err("--netns is only for tap and internal ports".into());
+        if self.netns.is_some()
+            && !matches!(
+                self.kind,
+                PortType::Tap | PortType::Internal | PortType::Veth
+            )
+        {
+            return Err("--netns is only for tap, internal and veth ports".into());
+        }
+        if self.kind == PortType::Veth && self.netns.is_none() {
+            return Err("a veth port needs --netns (where the VM's end goes)".into());
+        }
+        if self.kind == PortType::Veth && crate::port::veth_host_end(n).len() > 15 {
+            return Err(format!("veth port name '{n}' is too long"));
         }
         if let Some(d) = &self.dhcp {
             if !matches!(
                 self.kind,
-                PortType::Tap | PortType::Internal | PortType::System
+                PortType::Tap | PortType::Internal | PortType::System | PortType::Veth
             ) {
                 return Err(format!(
-                    "a DHCP binding is for tap, internal and system ports, not {}",
+                    "a DHCP binding is for tap, internal, system and veth ports, not {}",
                     self.kind.name()
                 ));
             }

@@ -111,16 +111,66 @@ pub(crate) fn open(cfg: &PortConfig, queues: usize) -> Result<Backend> {
             host::set_up(&cfg.name, true)?;
             Backend::Packet(host::PacketSocket::bind_with(&cfg.name, true)?)
         }
+        PortType::Veth => Backend::Packet(open_veth(cfg)?),
         PortType::Vxlan | PortType::Gre => Backend::Tunnel,
         PortType::Patch => Backend::Patch,
     })
 }
 
-/// Closes a removed port: a TAP loses persistence so its device disappears.
-pub(crate) fn close(b: &Backend) {
+/// A veth port: the pair is made when the host's end does not exist yet (after a
+/// restart it does, and is taken as it is); the VM's end gets the port's MAC and
+/// MTU inside its namespace; the host's end is read with AF_PACKET and
+/// virtio-net headers, so super-frames cross whole as on a TAP.
+fn open_veth(cfg: &PortConfig) -> Result<host::PacketSocket> {
+    let host_end = switch::veth_host_end(&cfg.name);
+    let ns = cfg
+        .netns
+        .clone()
+        .ok_or_else(|| crate::Error::Io(format!("veth port '{}' has no namespace", cfg.name)))?;
+    if !host::netns_exists(&ns) {
+        return Err(crate::Error::Io(format!(
+            "network namespace '{ns}' does not exist"
+        )));
+    }
+    if !host::link_exists(&host_end) {
+        let fd = host::open_netns(&ns)?;
+        use std::os::fd::AsFd;
+        host::create_veth(&host_end, &cfg.name, fd.as_fd())?;
+    }
+    let c = cfg.clone();
+    host::in_netns(&ns, move || -> Result<()> {
+        if let Some(m) = &c.mac
+            && let Ok(mac) = m.parse::<MacAddr>()
+        {
+            host::set_mac(&c.name, mac.0)?;
+        }
+        if let Some(mtu) = c.mtu {
+            host::set_mtu(&c.name, mtu)?;
+        }
+        host::set_up(&c.name, true)?;
+        Ok(())
+    })??;
+    if let Some(mtu) = cfg.mtu {
+        host::set_mtu(&host_end, mtu)?;
+    }
+    host::set_up(&host_end, true)?;
+    Ok(host::PacketSocket::bind_with(&host_end, true)?)
+}
+
+/// Closes a removed port: a TAP loses persistence so its device disappears; a
+/// veth port's pair is deleted.
+pub(crate) fn close(cfg: &PortConfig, b: &Backend) {
     if let Backend::Tap(t) = b
         && let Err(e) = t.first.set_persist(false)
     {
         tracing::warn!("un-persisting {}: {e}", t.first.name());
+    }
+    if cfg.kind == PortType::Veth {
+        let host_end = switch::veth_host_end(&cfg.name);
+        if host::link_exists(&host_end)
+            && let Err(e) = host::delete_link(&host_end)
+        {
+            tracing::warn!("deleting veth {host_end}: {e}");
+        }
     }
 }

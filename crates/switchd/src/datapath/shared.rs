@@ -40,6 +40,8 @@ pub(crate) struct Core {
 pub(crate) struct Attached {
     pub backend: Arc<Backend>,
     pub readers: Readers,
+    /// The config it was opened with (closing a veth port deletes its pair).
+    pub config: switch::PortConfig,
 }
 
 /// Which poll threads read a port's device.
@@ -237,6 +239,7 @@ impl Shared {
             Attached {
                 backend: Arc::new(b),
                 readers,
+                config: cfg,
             },
         );
     }
@@ -343,6 +346,6 @@ impl Shared {
                 let _ = link.registry.deregister(&mut SourceFd(fd));
             }
         }
-        backend::close(&a.backend);
+        backend::close(&a.config, &a.backend);
     }
 }
