@@ -8,6 +8,28 @@ mod common;
 use common::*;
 use std::time::Duration;
 
+/// VM A of these tests: a tap port on br0 of H1 whose netdev lives in namespace
+/// `ns`, addressed 10.1.0.1.
+fn tap_vm_a(lab: &mut TwoHosts, ns: &str) -> Vm {
+    let vm = Vm {
+        host: H::H1,
+        ns: ns.to_string(),
+        tap: format!("t{}a", lab.uid),
+        ip: "10.1.0.1",
+        mac: "fa:16:3e:00:01:01",
+        tag: 0,
+    };
+    lab.switch_ok(
+        H::H1,
+        &[
+            "add-port", "br0", &vm.tap, "--type", "tap", "--netns", ns, "--mac", vm.mac,
+        ],
+    );
+    lab.wait_vm_nic(&vm, Duration::from_secs(5));
+    lab.configure_vm_ip(&vm);
+    vm
+}
+
 #[test]
 fn tap_system_and_internal_ports_switch_locally() {
     if !lab_available() {
@@ -23,14 +45,6 @@ fn tap_system_and_internal_ports_switch_locally() {
     for ns in [&va, &vb, &vc] {
         lab.add_ns(ns);
     }
-    let vm_a = Vm {
-        host: H::H1,
-        ns: va.clone(),
-        tap: format!("t{uid}a"),
-        ip: "10.1.0.1",
-        mac: "fa:16:3e:00:01:01",
-        tag: 0,
-    };
     let vm_b = Vm {
         host: H::H1,
         ns: vb.clone(),
@@ -49,14 +63,7 @@ fn tap_system_and_internal_ports_switch_locally() {
     };
 
     // A: a tap port whose netdev lives in namespace A.
-    lab.switch_ok(
-        H::H1,
-        &[
-            "add-port", "br0", &vm_a.tap, "--type", "tap", "--netns", &va, "--mac", vm_a.mac,
-        ],
-    );
-    lab.wait_vm_nic(&vm_a, Duration::from_secs(5));
-    lab.configure_vm_ip(&vm_a);
+    let vm_a = tap_vm_a(&mut lab, &va);
 
     // B: a veth pair, one end in B, the other in the host, attached as a system port.
     let sys = format!("s{uid}b");
@@ -185,14 +192,6 @@ fn veth_ports_are_made_and_removed_by_the_switch() {
     let (va, vd) = (format!("{p}va"), format!("{p}vd"));
     lab.add_ns(&va);
     lab.add_ns(&vd);
-    let vm_a = Vm {
-        host: H::H1,
-        ns: va.clone(),
-        tap: format!("t{uid}a"),
-        ip: "10.1.0.1",
-        mac: "fa:16:3e:00:01:01",
-        tag: 0,
-    };
     let vm_d = Vm {
         host: H::H1,
         ns: vd.clone(),
@@ -201,14 +200,7 @@ fn veth_ports_are_made_and_removed_by_the_switch() {
         mac: "fa:16:3e:00:01:04",
         tag: 0,
     };
-    lab.switch_ok(
-        H::H1,
-        &[
-            "add-port", "br0", &vm_a.tap, "--type", "tap", "--netns", &va, "--mac", vm_a.mac,
-        ],
-    );
-    lab.wait_vm_nic(&vm_a, Duration::from_secs(5));
-    lab.configure_vm_ip(&vm_a);
+    let vm_a = tap_vm_a(&mut lab, &va);
     // Refused: a veth port without a namespace.
     assert!(
         !lab.switch(H::H1, &["add-port", "br0", "tapx", "--type", "veth"])
