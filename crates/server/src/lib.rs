@@ -12,6 +12,7 @@ pub mod agent_api;
 pub mod api;
 pub mod cli;
 pub mod config;
+mod conn_errors;
 mod docs;
 pub mod error;
 pub mod identity;
@@ -188,16 +189,7 @@ async fn error_bodies(
     let err = if keystone {
         error::ApiError::keystone(status, message)
     } else {
-        let kind = match status.as_u16() {
-            400 | 422 => "HTTPBadRequest",
-            404 => "HTTPNotFound",
-            405 => "HTTPMethodNotAllowed",
-            413 => "HTTPRequestEntityTooLarge",
-            414 => "HTTPRequestURITooLong",
-            415 => "HTTPUnsupportedMediaType",
-            _ => "HTTPError",
-        };
-        error::ApiError::new(status, kind, message)
+        error::ApiError::new(status, conn_errors::neutron_kind(status.as_u16()), message)
     };
     let mut out = err.into_response();
     if let Some(a) = allow {
@@ -291,7 +283,10 @@ pub async fn serve_connections(
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .serve_connection(
+                    hyper_util::rt::TokioIo::new(conn_errors::ErrorBodies::new(stream)),
+                    service,
+                )
                 .with_upgrades();
             match tokio::time::timeout(limits.lifetime, conn).await {
                 Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection"),

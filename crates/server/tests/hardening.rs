@@ -531,6 +531,26 @@ async fn slow_and_greedy_clients_are_cut_off() {
         "{}",
         String::from_utf8_lossy(&text)
     );
+    // A filter of 10,000 ids (360 KB of URI): 414 with Neutron's error body.
+    let q: Vec<String> = (0..10_000).map(|i| format!("id={i:032x}")).collect();
+    let mut long = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    long.write_all(
+        format!(
+            "GET /v2.0/networks?{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            q.join("&")
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut text = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), long.read_to_end(&mut text)).await;
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.starts_with("HTTP/1.1 414"), "{text}");
+    assert!(
+        text.contains("\"type\":\"HTTPRequestURITooLong\""),
+        "{text}"
+    );
     let _ = stop.send(());
     let _ = srv.await;
 }
