@@ -142,6 +142,7 @@ fn measure(v: &HostView) -> (f64, usize, f64, u64) {
             .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
         bridge_mappings: BTreeMap::new(),
         external_bridge: "br-ex".into(),
+        vm_port_type: switch_proto::PortType::Tap,
     };
     let t = Instant::now();
     let mut c = compile(v, &cfg, &BTreeMap::new());

@@ -33,6 +33,10 @@ pub struct AgentArgs {
     /// mapping (Neutron's `external_network_bridge`; network nodes).
     #[arg(long, default_value = crate::names::BR_EX)]
     pub external_network_bridge: String,
+    /// What VM ports are on the switch: `tap` (the TAP's netdev in the VM's
+    /// namespace) or `veth` (a pair, the host end in this namespace).
+    #[arg(long, default_value = "tap", value_parser = ["tap", "veth"])]
+    pub vm_port_type: String,
     /// switchd's run directory (its control socket).
     #[arg(long, env = "NEUTRINO_RUN_DIR", default_value = "/var/run/neutrino")]
     pub switch_run_dir: PathBuf,
@@ -129,6 +133,11 @@ pub fn run(a: AgentArgs) -> anyhow::Result<()> {
             tunnel_ip: a.tunnel_ip,
             bridge_mappings,
             external_bridge: a.external_network_bridge,
+            vm_port_type: if a.vm_port_type == "veth" {
+                switch_proto::PortType::Veth
+            } else {
+                switch_proto::PortType::Tap
+            },
             metadata: metadata.as_ref().map(|m| m.prefix.clone()),
         },
         roles: a.roles,

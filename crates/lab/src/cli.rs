@@ -43,6 +43,10 @@ pub enum LabCommand {
         /// Keep what was made when `up` fails (for debugging).
         #[arg(long)]
         keep: bool,
+        /// What the VMs' ports are: TAPs in the VMs' namespaces, or veth pairs
+        /// with the host end in the compute's namespace.
+        #[arg(long, default_value = "tap", value_parser = ["tap", "veth"])]
+        vm_ports: String,
     },
     /// Re-check a running lab and print it.
     Status,
@@ -253,6 +257,7 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             computes,
             admin_password,
             keep,
+            vm_ports,
         } => {
             crate::topology::check_prefix(&a.prefix)?;
             crate::checks::require_root()?;
@@ -264,6 +269,7 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             o.computes = computes;
             o.admin_password = admin_password;
             o.keep_on_failure = keep;
+            o.agent_args = vec!["--vm-port-type".into(), vm_ports];
             let lab = Lab::up(&o)?;
             let (text, ok) = report::report(&lab);
             println!("{text}");

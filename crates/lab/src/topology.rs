@@ -41,6 +41,8 @@ pub struct LabOptions {
     pub flat_external: bool,
     /// Leave what was made when `up` fails (for debugging; `down` removes it).
     pub keep_on_failure: bool,
+    /// More arguments for every agent (e.g. `--vm-port-type veth`).
+    pub agent_args: Vec<String>,
 }
 
 impl LabOptions {
@@ -58,6 +60,7 @@ impl LabOptions {
             with_router: true,
             flat_external: false,
             keep_on_failure: false,
+            agent_args: Vec::new(),
         }
     }
 }
@@ -182,7 +185,7 @@ impl Lab {
             state,
             neutrino: o.neutrino.clone(),
             report_interval: o.report_interval,
-            agent_args: Vec::new(),
+            agent_args: o.agent_args.clone(),
         };
         match lab.build(o) {
             Ok(()) => Ok(lab),

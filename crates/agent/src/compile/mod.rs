@@ -54,6 +54,9 @@ pub struct HostConfig {
     /// The metadata service (see [`metadata`]): the prefix of its namespaces'
     /// names (`qmeta-`, then the network id), or `None` when it is off.
     pub metadata: Option<String>,
+    /// What a VM's port is on the switch: a TAP whose netdev is in the VM's
+    /// namespace, or a veth pair whose host end stays in the host's (`--vm-port-type`).
+    pub vm_port_type: PortType,
 }
 
 /// One bridge as it must be.
@@ -207,13 +210,13 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
             });
         taps.push(PortSpec {
             name: tap.clone(),
-            kind: PortType::Tap,
+            kind: cfg.vm_port_type,
             tag: Some(wn.map_or(DEAD_VLAN, |w| w.vlan)),
             netns: Some(p.device_id.clone()),
             mac: Some(p.mac_address.to_ascii_lowercase()),
             mtu: nets.get(p.network_id.as_str()).map(|n| n.mtu),
             dhcp,
-            ..PortSpec::new(&tap, PortType::Tap)
+            ..PortSpec::new(&tap, cfg.vm_port_type)
         });
         vms.push(VmPort {
             port_id: p.id.clone(),

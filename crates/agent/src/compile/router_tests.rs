@@ -21,6 +21,7 @@ const QG: &str = "2f000000-0000-4000-8000-000000000003";
 fn cfg() -> HostConfig {
     HostConfig {
         metadata: None,
+        vm_port_type: switch_proto::PortType::Tap,
         host: "network".into(),
         tunnel_ip: "192.168.100.20".parse().unwrap(),
         bridge_mappings: BTreeMap::new(),

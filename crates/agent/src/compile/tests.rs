@@ -13,6 +13,7 @@ const P2: &str = "p2222222-2222-4222-8222-222222222222";
 fn cfg() -> HostConfig {
     HostConfig {
         metadata: None,
+        vm_port_type: switch_proto::PortType::Tap,
         host: "compute-01".into(),
         tunnel_ip: "192.168.100.31".parse().unwrap(),
         bridge_mappings: BTreeMap::new(),
