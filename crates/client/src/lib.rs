@@ -290,26 +290,44 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<Value, ClientError> {
         let mut moves = 0;
+        // Repeating a request elsewhere is safe when it was never sent, or when
+        // it changes nothing (GET) or sets a state (PUT); a POST or DELETE that
+        // may have run is not sent twice.
+        let repeatable = method == Method::GET || method == Method::PUT;
         loop {
             let at = self.endpoint().index;
-            match self.request_once(&method, path, query, body).await {
-                Err(ClientError::Transport(e))
-                    if moves + 1 < self.inner.servers.len() && self.fail_over(at).await =>
-                {
-                    moves += 1;
-                    tracing::debug!("{method} {path}: {e}; retried at the next server");
+            let mut unsent = false;
+            let r = self
+                .request_once(&method, path, query, body, &mut unsent)
+                .await;
+            let move_on = match &r {
+                Err(ClientError::Transport(_)) => unsent || repeatable,
+                // A proxy or a server without its database: another may answer.
+                Err(ClientError::Api { status, .. }) => {
+                    matches!(status, 502..=504) && (unsent || repeatable)
                 }
-                r => return r,
+                _ => false,
+            };
+            if move_on && moves + 1 < self.inner.servers.len() && self.fail_over(at).await {
+                moves += 1;
+                if let Err(e) = &r {
+                    tracing::debug!("{method} {path}: {e}; repeated at the next server");
+                }
+                continue;
             }
+            return r;
         }
     }
 
+    /// One attempt at the server in use; `unsent` is set when the connection
+    /// could not be made (nothing reached the server).
     async fn request_once(
         &self,
         method: &Method,
         path: &str,
         query: &[(&str, &str)],
         body: Option<&Value>,
+        unsent: &mut bool,
     ) -> Result<Value, ClientError> {
         let method = method.clone();
         let mut target = reqwest::Url::parse(&self.url_for(path))
@@ -332,7 +350,10 @@ impl Client {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let resp = req.send().await.map_err(|e| error::transport(&e))?;
+            let resp = req.send().await.map_err(|e| {
+                *unsent = e.is_connect();
+                error::transport(&e)
+            })?;
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED && !relogged {
                 relogged = true;
@@ -414,6 +435,13 @@ async fn do_login(
         .await
         .map_err(|e| error::transport(&e))?;
     let status = resp.status();
+    if status.is_server_error() {
+        // Server trouble, not refused credentials: another server may answer.
+        return Err(ClientError::Transport(format!(
+            "login at {url}: HTTP {}",
+            status.as_u16()
+        )));
+    }
     let token = resp
         .headers()
         .get("X-Subject-Token")

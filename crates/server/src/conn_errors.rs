@@ -43,7 +43,10 @@ impl<S> ErrorBodies<S> {
 /// The replacement for `head` when it is a whole 4xx/5xx response with
 /// `content-length: 0` (only hyper's own are: every handler's error has a body).
 fn replacement(head: &[u8]) -> Option<Vec<u8>> {
-    if head.len() > 1024 || !head.ends_with(b"\r\n\r\n") {
+    // One whole response head and nothing after it (not a response with its
+    // body, nor two responses written together).
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
+    if head.len() > 1024 || end + 4 != head.len() {
         return None;
     }
     let text = std::str::from_utf8(head).ok()?;
@@ -109,6 +112,27 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ErrorBodies<S> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.drain(cx))?;
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total <= 1024 {
+            let whole: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            if let Some(r) = replacement(&whole) {
+                self.pending = r;
+                return Poll::Ready(Ok(total));
+            }
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.drain(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
@@ -136,6 +160,8 @@ mod tests {
         assert!(r.contains(&format!("content-length: {}\r\n", body.len())));
         for untouched in [
             &b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"[..],
+            // A response with its body, then hyper's own: written together.
+            b"HTTP/1.1 404 Not Found\r\ncontent-length: 2\r\n\r\n{}HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n",
             b"HTTP/1.1 404 Not Found\r\ncontent-length: 90\r\n\r\n",
             b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\n",
             b"{\"networks\": []}",

@@ -57,6 +57,15 @@ async fn a_change_wakes_only_the_hosts_it_concerns() {
         for h in ["h1", "h2", "h3"] {
             since.push(current(&api, &admin, h).await);
         }
+        // An agent ahead of this server (it comes from another one, or the
+        // database was restored) gets the view at once, not after a change.
+        let ahead = format!(
+            "/agent-api/v1/hosts/h2/view?since={}&timeout=10",
+            since[1] + 1000
+        );
+        let (s, v) = api.get(&admin, &ahead).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["revision"].as_i64(), Some(since[1]));
         let wakes_before: Vec<u64> = ["h1", "h2", "h3"]
             .iter()
             .map(|h| api.state.views.wakes(h))

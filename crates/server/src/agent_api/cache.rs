@@ -82,7 +82,7 @@ impl Data {
     }
 
     async fn load(store: &Store) -> Result<Data, StoreError> {
-        Ok(Data {
+        let mut d = Data {
             agents: store.list().await?,
             networks: store.list().await?,
             subnets: store.list().await?,
@@ -95,7 +95,24 @@ impl Data {
             metering_labels: store.list().await?,
             metering_rules: store.list().await?,
             subnet_pools: store.list().await?,
-        })
+        };
+        // `put` searches by Rust's byte order; the database may sort otherwise.
+        fn by_id<T: Doc>(v: &mut [T]) {
+            v.sort_by(|a, b| a.id().cmp(b.id()));
+        }
+        by_id(&mut d.agents);
+        by_id(&mut d.networks);
+        by_id(&mut d.subnets);
+        by_id(&mut d.ports);
+        by_id(&mut d.routers);
+        by_id(&mut d.floating_ips);
+        by_id(&mut d.bindings);
+        by_id(&mut d.security_groups);
+        by_id(&mut d.security_group_rules);
+        by_id(&mut d.metering_labels);
+        by_id(&mut d.metering_rules);
+        by_id(&mut d.subnet_pools);
+        Ok(d)
     }
 
     /// Hosts with a port on network `id`.
@@ -188,6 +205,9 @@ struct Inner {
     /// The store revision the data is at (`None`: not loaded yet).
     rev: Option<i64>,
     data: Data,
+    /// A catch-up failed half-way: some documents are new, but the hosts they
+    /// concern were not rebuilt; the next catch-up rebuilds every host.
+    dirty: bool,
 }
 
 pub struct ViewCache {
@@ -203,6 +223,7 @@ impl Default for ViewCache {
             inner: tokio::sync::Mutex::new(Inner {
                 rev: None,
                 data: Data::default(),
+                dirty: false,
             }),
             slots: Mutex::new(HashMap::new()),
             reads: AtomicU64::new(0),
@@ -280,11 +301,13 @@ impl ViewCache {
         self.catch_up(store, &mut inner).await
     }
 
-    /// [`ViewCache::refresh`] if the data is behind what the store committed (a
-    /// poll answers with nothing older than the commits before it).
-    pub async fn ensure_current(&self, store: &Store) -> Result<(), StoreError> {
+    /// [`ViewCache::refresh`] if the data is behind what the store committed or
+    /// behind `since` (an agent coming from another server may be ahead of what
+    /// this one has heard of): a poll answers with nothing older than the
+    /// commits before it.
+    pub async fn ensure_current(&self, store: &Store, since: i64) -> Result<(), StoreError> {
         let mut inner = self.inner.lock().await;
-        if inner.rev.is_some_and(|r| r < store.committed()) {
+        if inner.rev.is_some_and(|r| r < store.committed().max(since)) {
             self.catch_up(store, &mut inner).await?;
         }
         Ok(())
@@ -292,20 +315,36 @@ impl ViewCache {
 
     async fn catch_up(&self, store: &Store, inner: &mut Inner) -> Result<(), StoreError> {
         let since = inner.rev.unwrap_or(0);
+        // Commits without document changes (a password) move the revision too.
+        let known = store.committed();
         let changes = store.changes_since(since).await?;
         let Some(newest) = changes.iter().map(|c| c.0).max() else {
+            if known > since {
+                inner.rev = Some(known);
+            }
             return Ok(());
         };
+        let newest = newest.max(known);
         let mut seen = BTreeSet::new();
-        let mut hosts = Hosts::default();
+        let mut hosts = Hosts {
+            all: inner.dirty,
+            ..Hosts::default()
+        };
         for (_, kind, id) in &changes {
             if !seen.insert((kind.clone(), id.clone())) {
                 continue;
             }
-            if let Some(c) = self.apply(store, &mut inner.data, kind, id).await? {
-                concerned(&inner.data, &c, &mut hosts);
+            match self.apply(store, &mut inner.data, kind, id).await {
+                Ok(Some(c)) => concerned(&inner.data, &c, &mut hosts),
+                Ok(None) => {}
+                Err(e) => {
+                    // What was applied stays; every host is rebuilt next time.
+                    inner.dirty = true;
+                    return Err(e);
+                }
             }
         }
+        inner.dirty = false;
         inner.rev = Some(newest);
         let slots: Vec<(String, Arc<Slot>)> = self
             .slots
@@ -481,7 +520,8 @@ fn concerned(data: &Data, c: &Change, out: &mut Hosts) {
 }
 
 /// Keeps `cache` current for as long as anything holds it: refreshes after every
-/// commit the store learns of (its own, and other servers' on PostgreSQL).
+/// commit the store learns of (its own, and other servers' on PostgreSQL), and
+/// every 5 s regardless.
 pub fn follow(cache: &Arc<ViewCache>, store: Store) {
     let weak = Arc::downgrade(cache);
     tokio::spawn(async move {
@@ -495,9 +535,9 @@ pub fn follow(cache: &Arc<ViewCache>, store: Store) {
             let Some(cache) = weak.upgrade() else {
                 return;
             };
-            if changed.is_ok()
-                && let Err(e) = cache.refresh(&store).await
-            {
+            // Also every 5 s without a notification: one query, in case this
+            // server's LISTEN is not getting through.
+            if let Err(e) = cache.refresh(&store).await {
                 tracing::warn!("refreshing host views: {e}");
             }
         }

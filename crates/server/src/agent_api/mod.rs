@@ -127,13 +127,16 @@ async fn view(
 ) -> ApiResult<Response> {
     ctx.require_admin("get_host_view")?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(q.timeout).min(MAX_WAIT);
-    state.views.ensure_current(&state.store).await?;
+    state.views.ensure_current(&state.store, q.since).await?;
     let slot = state.views.slot(&state.store, &host).await?;
     let mut rx = slot.subscribe();
     loop {
         let current = rx.borrow_and_update().clone();
+        // An agent ahead of this host's last change (it comes from another
+        // server, which may have seen a view this one coalesced away) gets the
+        // view at once.
         if let Some(b) = current
-            && (b.rev > q.since || q.since <= 0)
+            && (b.rev != q.since || q.since <= 0)
         {
             let mut v = (*b.view).clone();
             v.revision = b.rev;
