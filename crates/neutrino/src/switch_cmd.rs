@@ -321,8 +321,12 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             protocol_version: _,
             conntrack,
             learned,
+            datapath,
         } => {
             print_show(&bridges);
+            if let Some(d) = datapath {
+                println!("datapath: {d}");
+            }
             if !poll_cpus.is_empty() {
                 // An older switchd does not say how its threads poll.
                 let spin = poll_spin.map(|s| format!(", {}", s.describe()));

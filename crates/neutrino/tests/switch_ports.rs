@@ -218,7 +218,9 @@ fn veth_ports_are_made_and_removed_by_the_switch() {
     let links = ip(&["-n", &h1, "-o", "link", "show"]);
     assert!(links.contains(&format!("{host_end}@")), "{links}");
     let show = lab.switch_ok(H::H1, &["show"]);
-    assert!(show.contains("veth"), "{show}");
+    assert!(show.contains("type: veth"), "{show}");
+    // Which path carries the traffic (issue 22): the user-space one, said so.
+    assert!(show.contains("datapath: user space"), "{show}");
 
     lab.wait_ping(&vm_a, vm_d.ip, PING_WITHIN);
     lab.wait_ping(&vm_d, vm_a.ip, PING_WITHIN);

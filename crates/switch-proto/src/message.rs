@@ -176,6 +176,9 @@ pub enum Response {
         /// The flows `learn()` installed, and the cap.
         #[serde(default)]
         learned: Option<LearnedFlowStats>,
+        /// Which path carries the ports' traffic; absent from older switchds.
+        #[serde(default)]
+        datapath: Option<String>,
     },
     Ports {
         ports: Vec<PortStatsRow>,

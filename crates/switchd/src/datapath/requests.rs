@@ -166,6 +166,7 @@ impl Shared {
                         evicted: l.evicted,
                     }
                 }),
+                datapath: Some(crate::DATAPATH.into()),
             },
             Request::AddFlows {
                 bridge,
