@@ -107,6 +107,7 @@ fn view(rules: usize, members: usize, secured: bool) -> HostView {
         host: "compute-01".into(),
         admin_state_up: true,
         networks: vec![NetworkView {
+            external_to_all: true,
             id: "net".into(),
             network_type: NetworkType::Vxlan,
             segmentation_id: Some(100),

@@ -121,6 +121,13 @@ pub struct NetworkView {
     pub mtu: u32,
     pub admin_state_up: bool,
     pub subnets: Vec<SubnetView>,
+    /// Made external for every project, by the admin (`router:external`, a `*`
+    /// `access_as_external` policy): only then does a router's gateway on it go
+    /// on the external bridge. A network a tenant made external for another
+    /// project keeps its gateways in its own segment. Absent from older servers,
+    /// whose external networks were all the admin's.
+    #[serde(default = "yes")]
+    pub external_to_all: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

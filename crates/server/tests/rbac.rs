@@ -244,6 +244,36 @@ async fn sharing_with_one_project() {
             assert_eq!(s, want, "{e}");
         }
 
+        // The host view tells agents whether a network is external to all (the
+        // admin's): only then may a gateway on it go on the external bridge.
+        let admin_ext = id(&api
+            .create(
+                &admin,
+                "networks",
+                "network",
+                json!({"name": "ext-all", "router:external": true}),
+            )
+            .await);
+        for n in [&ext, &admin_ext] {
+            api.create(
+                &admin,
+                "ports",
+                "port",
+                json!({"network_id": n, "binding:host_id": "n1",
+                "device_owner": "compute:nova", "device_id": "x"}),
+            )
+            .await;
+        }
+        let (_, view) = api.get(&admin, "/agent-api/v1/hosts/n1/view?since=0").await;
+        let to_all = |id: &str| {
+            view["networks"]
+                .as_array()
+                .and_then(|a| a.iter().find(|n| n["id"] == json!(id)))
+                .map(|n| n["external_to_all"].clone())
+        };
+        assert_eq!(to_all(&ext), Some(json!(false)), "{view}");
+        assert_eq!(to_all(&admin_ext), Some(json!(true)), "{view}");
+
         // A subnet pool shared with B: B carves a subnet from it, which keeps the
         // policy.
         let (_, pool) = api

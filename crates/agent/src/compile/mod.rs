@@ -171,7 +171,7 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
                 continue;
             }
             match carrier(net, cfg) {
-                Ok(c) if !gw || router::gateway_on_br_int(&c) => {
+                Ok(c) if !gw || router::gateway_on_br_int(&c, net) => {
                     carriers.insert(net.id.as_str(), c);
                 }
                 Ok(_) => {}

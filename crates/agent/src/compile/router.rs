@@ -89,8 +89,13 @@ pub(super) fn scheduled(view: &HostView) -> impl Iterator<Item = &RouterView> {
 /// Where a router's gateway port goes: the external network's carrier when it has
 /// one (a provider network with a bridge mapping: br-int, tagged), else `None` (the
 /// external bridge, untagged).
-pub(super) fn gateway_on_br_int(carrier: &Carrier) -> bool {
-    matches!(carrier, Carrier::Provider { .. })
+/// Whether a router's gateway device goes on br-int, tagged with its network's
+/// local VLAN: when the external network is a provider network with a bridge
+/// mapping, and when it is external only by a tenant's policy (not for all, by
+/// the admin): its gateways then stay in that network's own segment and never
+/// reach the external bridge, where they could claim the outside's addresses.
+pub(super) fn gateway_on_br_int(carrier: &Carrier, net: &NetworkView) -> bool {
+    matches!(carrier, Carrier::Provider { .. }) || !net.external_to_all
 }
 
 pub(super) fn wire(
@@ -167,7 +172,7 @@ pub(super) fn wire(
                 )),
                 Some((lp, net)) => {
                     let (bridge, tag) = match wired.get(net.id.as_str()) {
-                        Some(w) if gateway_on_br_int(&w.kind) => {
+                        Some(w) if gateway_on_br_int(&w.kind, net) => {
                             (names::BR_INT.to_string(), Some(w.vlan))
                         }
                         _ => (ext_bridge.to_string(), None),

@@ -51,6 +51,7 @@ fn net(
     sub: SubnetView,
 ) -> NetworkView {
     NetworkView {
+        external_to_all: true,
         id: id.into(),
         network_type: kind,
         segmentation_id: seg,
@@ -502,4 +503,26 @@ fn no_snat_inside_the_external_networks_address_scope() {
         nat.contains("ip saddr 10.0.0.0/24 snat to 10.1.101.240"),
         "{nat}"
     );
+}
+
+/// A network external only by a tenant's policy (not for all, by the admin):
+/// the router's gateway stays in that network's own segment on br-int, tagged,
+/// and nothing of it reaches the external bridge.
+#[test]
+fn a_gateway_on_a_tenant_shared_external_network_stays_on_br_int() {
+    let mut v = seeds();
+    v.networks[1].external_to_all = false;
+    let out = compiled(&v, &cfg());
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let ext_vlan = out.vlans[EXT];
+    let qg = port(&out, "br-int", "qg-2f000000-00");
+    assert_eq!(qg.tag, Some(ext_vlan));
+    let on_ex = out
+        .bridge("br-ex")
+        .map(|b| b.ports.iter().any(|p| p.name.starts_with("qg-")))
+        .unwrap_or(false);
+    assert!(!on_ex, "qg- on br-ex");
+    // The admin's external network (the seeds'): qg- on br-ex, untagged.
+    let out = compiled(&seeds(), &cfg());
+    assert!(port(&out, "br-ex", "qg-2f000000-00").tag.is_none());
 }

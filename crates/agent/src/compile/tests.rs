@@ -23,6 +23,7 @@ fn cfg() -> HostConfig {
 
 fn net(id: &str, sub: &str, kind: NetworkType, seg: u32) -> NetworkView {
     NetworkView {
+        external_to_all: true,
         id: id.into(),
         network_type: kind,
         segmentation_id: Some(seg),

@@ -16,8 +16,8 @@ use crate::error::StoreError;
 use crate::l3::L3_AGENT_TYPE;
 use crate::store::{Doc, Store};
 use model::{
-    Agent, FloatingIp, HostView, MeteringLabel, MeteringLabelRule, Network, Port, Router,
-    SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
+    Agent, FloatingIp, HostView, MeteringLabel, MeteringLabelRule, Network, Port, RbacPolicy,
+    Router, SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
 };
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,6 +60,7 @@ struct Data {
     metering_labels: Vec<MeteringLabel>,
     metering_rules: Vec<MeteringLabelRule>,
     subnet_pools: Vec<SubnetPool>,
+    rbac_policies: Vec<RbacPolicy>,
 }
 
 impl Data {
@@ -78,6 +79,7 @@ impl Data {
             metering_labels: &self.metering_labels,
             metering_rules: &self.metering_rules,
             subnet_pools: &self.subnet_pools,
+            rbac_policies: &self.rbac_policies,
         }
     }
 
@@ -95,6 +97,7 @@ impl Data {
             metering_labels: store.list().await?,
             metering_rules: store.list().await?,
             subnet_pools: store.list().await?,
+            rbac_policies: store.list().await?,
         };
         // `put` searches by Rust's byte order; the database may sort otherwise.
         fn by_id<T: Doc>(v: &mut [T]) {
@@ -112,6 +115,7 @@ impl Data {
         by_id(&mut d.metering_labels);
         by_id(&mut d.metering_rules);
         by_id(&mut d.subnet_pools);
+        by_id(&mut d.rbac_policies);
         Ok(d)
     }
 
@@ -185,6 +189,8 @@ enum Change {
     Group(String),
     Rule(Option<SecurityGroupRule>, Option<SecurityGroupRule>),
     Pool(String),
+    /// A policy on a network (whether it is external to all).
+    Rbac(Option<RbacPolicy>, Option<RbacPolicy>),
 }
 
 /// Replaces (or removes, with `new` None) the document `id` in `v`, kept sorted
@@ -436,6 +442,10 @@ impl ViewCache {
                 reread!(SubnetPool, subnet_pools);
                 Change::Pool(id.to_string())
             }
+            <RbacPolicy as Doc>::KIND => {
+                let (o, n) = reread!(RbacPolicy, rbac_policies);
+                Change::Rbac(o, n)
+            }
             _ => return Ok(None),
         }))
     }
@@ -502,6 +512,14 @@ fn concerned(data: &Data, c: &Change, out: &mut Hosts) {
                 data.hosts_using_group(&r.security_group_id, out);
                 if let Some(g) = &r.remote_group_id {
                     data.hosts_using_group(g, out);
+                }
+            }
+        }
+        Change::Rbac(o, n) => {
+            for p in [o, n].into_iter().flatten() {
+                if p.object_type == "network" {
+                    data.hosts_on_network(&p.object_id, out);
+                    data.network_nodes(out);
                 }
             }
         }

@@ -30,6 +30,7 @@ pub struct Snapshot<'a> {
     pub metering_labels: &'a [MeteringLabel],
     pub metering_rules: &'a [MeteringLabelRule],
     pub subnet_pools: &'a [model::SubnetPool],
+    pub rbac_policies: &'a [model::RbacPolicy],
 }
 
 /// The tunnel endpoint each host's L2 agent registered.
@@ -50,6 +51,12 @@ fn tunnel_ips(agents: &[Agent]) -> BTreeMap<&str, String> {
 fn network_view(n: &Network, s: &Snapshot<'_>) -> NetworkView {
     let dhcp = s.ports.iter().find(|p| dhcp_port::is_server_port(p, n));
     NetworkView {
+        external_to_all: s.rbac_policies.iter().any(|p| {
+            p.object_type == "network"
+                && p.object_id == n.id
+                && p.action == model::rbac::ACCESS_AS_EXTERNAL
+                && p.target_tenant == model::rbac::WILDCARD
+        }),
         id: n.id.clone(),
         network_type: n.network_type,
         segmentation_id: n.segmentation_id,
