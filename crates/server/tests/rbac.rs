@@ -244,6 +244,34 @@ async fn sharing_with_one_project() {
             assert_eq!(s, want, "{e}");
         }
 
+        // Shared with C (not external to C): C sees it, but its stored
+        // router:external (B's grant) gives C neither a floating IP nor a gateway.
+        let (s, e) = share(&api, &admin, "network", &ext, "access_as_shared", &pc).await;
+        assert_eq!(s, StatusCode::CREATED, "{e}");
+        assert_eq!(
+            api.get(&c, &format!("/v2.0/networks/{ext}")).await.0,
+            StatusCode::OK
+        );
+        let (s, e) = api
+            .post(
+                &c,
+                "/v2.0/floatingips",
+                json!({"floatingip": {"floating_network_id": ext}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+        let (_, r) = api
+            .post(&c, "/v2.0/routers", json!({"router": {"name": "rc"}}))
+            .await;
+        let (s, e) = api
+            .put(
+                &c,
+                &format!("/v2.0/routers/{}", id(&r["router"])),
+                json!({"router": {"external_gateway_info": {"network_id": ext}}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+
         // The host view tells agents whether a network is external to all (the
         // admin's): only then may a gateway on it go on the external bridge.
         let admin_ext = id(&api

@@ -297,6 +297,14 @@ pub fn network_visible(ctx: &Ctx, n: &model::Network) -> bool {
     ctx.owns(&n.project_id) || ctx.grants.any("network", &n.id)
 }
 
+/// Network `n` is external to the caller: external, and the caller's own (or the
+/// admin's view) or external to it by a policy. The stored `router:external`
+/// alone is not enough: an `access_as_external` policy for one project sets it,
+/// and a project that sees the network through a share must not use it as one.
+pub fn external_to_caller(ctx: &Ctx, n: &model::Network) -> bool {
+    n.router_external && (ctx.owns(&n.project_id) || ctx.grants.external(&n.id))
+}
+
 /// Runs a block (a write transaction) again when a unique key refused a write
 /// (another request took the same address first): the transaction was rolled
 /// back, and the next try sees the winner's rows.

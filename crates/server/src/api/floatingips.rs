@@ -131,7 +131,7 @@ pub async fn create(
         ApiError::invalid("Invalid input for operation: floating_network_id is required.")
     })?;
     let net = super::networks::visible(&state, &ctx, &network_id).await?;
-    if !net.router_external {
+    if !super::common::external_to_caller(&ctx, &net) {
         return Err(ApiError::bad_request(format!(
             "Bad floatingip request: Network {network_id} is not a valid external network."
         )));

@@ -87,7 +87,7 @@ async fn set_gateway(
         .await?
         .filter(|n| network_visible(ctx, n))
         .ok_or_else(|| Network::not_found(&network_id))?;
-    if !net.router_external {
+    if !super::common::external_to_caller(ctx, &net) {
         return Err(bad_router(format!(
             "Network {network_id} is not an external network"
         )));
