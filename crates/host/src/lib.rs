@@ -20,6 +20,7 @@
 //! Every function acts in the calling thread's network namespace; use [`in_netns`] to act in
 //! another one. All fds are close-on-exec; socket and TAP fds are non-blocking.
 
+mod bpffs;
 pub mod cpu;
 mod link;
 mod netns;
@@ -31,6 +32,7 @@ mod tunnel_socket;
 mod udp_gso;
 mod uplink;
 
+pub use bpffs::{BPFFS, bpf_pin_dir, ensure_bpffs, remove_bpf_pins};
 pub use udp_gso::SendOutcome;
 
 pub use link::{

@@ -24,6 +24,8 @@ pub struct PacketSocket {
     sock: Socket,
     name: String,
     vnet_hdr: bool,
+    /// False for a transmit-only socket ([`PacketSocket::bind_tx`]).
+    receives: bool,
 }
 
 /// Length of the `struct virtio_net_hdr` (without `num_buffers`) that AF_PACKET puts in
@@ -40,6 +42,23 @@ impl PacketSocket {
     /// preceded by a [`PACKET_VNET_HDR_LEN`]-byte virtio-net header (PACKET_VNET_HDR),
     /// so GSO super-frames and partial checksums cross with their metadata.
     pub fn bind_with(ifname: &str, vnet_hdr: bool) -> Result<PacketSocket> {
+        Self::open(ifname, vnet_hdr, true)
+    }
+
+    /// A socket that only sends out of `ifname` (with virtio-net headers when
+    /// `vnet_hdr`): bound with protocol 0, it is on no receive list, so the kernel
+    /// hands it no copy of what arrives on the interface (switchd's fast path reads
+    /// a port's frames elsewhere).
+    pub fn bind_tx(ifname: &str, vnet_hdr: bool) -> Result<PacketSocket> {
+        Self::open(ifname, vnet_hdr, false)
+    }
+
+    /// Whether frames arriving on the interface are read through this socket.
+    pub fn receives(&self) -> bool {
+        self.receives
+    }
+
+    fn open(ifname: &str, vnet_hdr: bool, receives: bool) -> Result<PacketSocket> {
         let index = ifindex(ifname)?;
         let index = libc::c_int::try_from(index).map_err(|_| {
             let bad = io::Error::new(io::ErrorKind::InvalidData, "ifindex out of range");
@@ -61,6 +80,15 @@ impl PacketSocket {
                 .map_err(|e| Error::os("PACKET_VNET_HDR", ifname, e))?;
         }
         set_big_buffers(fd, ifname)?;
+        if !receives {
+            bind_ll(fd, index, 0).map_err(|e| Error::os("bind AF_PACKET", ifname, e))?;
+            return Ok(PacketSocket {
+                sock,
+                name: ifname.to_owned(),
+                vnet_hdr,
+                receives,
+            });
+        }
         setsockopt_bytes(
             fd,
             libc::SOL_PACKET,
@@ -68,11 +96,13 @@ impl PacketSocket {
             &promisc_mreq(index),
         )
         .map_err(|e| Error::os("PACKET_ADD_MEMBERSHIP", ifname, e))?;
-        bind_ll(fd, index).map_err(|e| Error::os("bind AF_PACKET", ifname, e))?;
+        bind_ll(fd, index, libc::ETH_P_ALL as u16)
+            .map_err(|e| Error::os("bind AF_PACKET", ifname, e))?;
         Ok(PacketSocket {
             sock,
             name: ifname.to_owned(),
             vnet_hdr,
+            receives,
         })
     }
 
@@ -134,11 +164,12 @@ fn promisc_mreq(index: libc::c_int) -> [u8; 16] {
     mreq
 }
 
-/// Binds to interface `index` for all protocols.
-fn bind_ll(fd: BorrowedFd<'_>, index: libc::c_int) -> io::Result<()> {
+/// Binds to interface `index` for `protocol` (ETH_P_ALL: every frame; 0: none,
+/// the socket only sends).
+fn bind_ll(fd: BorrowedFd<'_>, index: libc::c_int, protocol: u16) -> io::Result<()> {
     let addr = libc::sockaddr_ll {
         sll_family: libc::AF_PACKET as u16,
-        sll_protocol: (libc::ETH_P_ALL as u16).to_be(),
+        sll_protocol: protocol.to_be(),
         sll_ifindex: index,
         sll_hatype: 0,
         sll_pkttype: 0,

@@ -150,3 +150,27 @@ pub fn forward_ipv4(ns: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Removes the kernel fast-path pins (maps and links under /sys/fs/bpf) of every
+/// switchd that ran on a run directory under `dir` (a run directory holds
+/// `state.json` or `switchd.sock`). Call before `dir` itself is removed: the pins
+/// are named after the run directory's path.
+pub fn remove_bpf_pins_under(dir: &std::path::Path) {
+    fn walk(d: &std::path::Path, depth: usize) {
+        if d.join("state.json").exists() || d.join("switchd.sock").exists() {
+            let _ = host::remove_bpf_pins(d);
+        }
+        if depth == 0 {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&e.path(), depth - 1);
+            }
+        }
+    }
+    walk(dir, 3);
+}

@@ -381,6 +381,7 @@ pub fn down(dir: &Path, prefix: &str) -> Result<()> {
     for ns in namespaces.iter().rev() {
         net::del_netns(ns)?;
     }
+    net::remove_bpf_pins_under(dir);
     let p = state_path(dir);
     match std::fs::remove_file(&p) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -586,6 +586,7 @@ impl Lab {
                 progress(format!("warning: {e}"));
             }
         }
+        net::remove_bpf_pins_under(&self.state.dir);
         if let Err(e) = std::fs::remove_dir_all(&self.state.dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
@@ -610,6 +611,7 @@ impl Lab {
                 for ns in net::namespaces_with_prefix(prefix) {
                     net::del_netns(&ns)?;
                 }
+                net::remove_bpf_pins_under(dir);
                 let _ = std::fs::remove_dir_all(dir);
             }
         }

@@ -61,6 +61,13 @@ enum Command {
         /// flow is evicted (`switch show` counts them).
         #[arg(long, env = "NEUTRINO_LEARNED_FLOW_LIMIT", default_value_t = 100_000)]
         learned_flow_limit: usize,
+        /// The kernel fast path: tc eBPF programs on veth ports carry the packets
+        /// of flows the engine already decided (`on`, when the kernel lets them
+        /// load; `switch show` says which path carries traffic); `off`: every
+        /// frame through switchd.
+        #[arg(long, env = "NEUTRINO_FAST_PATH", default_value = "on",
+              value_parser = clap::builder::PossibleValuesParser::new(["on", "off"]))]
+        fast_path: String,
     },
     /// Talk to a running switchd: bridges, ports, flows, trace.
     Switch(switch_cmd::SwitchArgs),
@@ -165,6 +172,7 @@ fn main() {
             conntrack_max,
             conntrack_timeouts,
             learned_flow_limit,
+            fast_path,
         } => {
             init_logging("info");
             conntrack_config(conntrack_max, &conntrack_timeouts).and_then(|conntrack| {
@@ -177,6 +185,7 @@ fn main() {
                         poll_cpus: poll_cpus.map(|l| l.0).unwrap_or_default(),
                         conntrack,
                         learned_flow_limit,
+                        fast_path: fast_path == "on",
                     },
                 )
                 .map_err(anyhow::Error::from)

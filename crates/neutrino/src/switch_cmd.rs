@@ -137,6 +137,9 @@ enum SwitchCmd {
         #[arg(long)]
         zone: Option<u16>,
     },
+    /// The kernel fast path's entries with their counters, like `ovs-dpctl
+    /// dump-flows`, after a summary line.
+    DumpDatapath,
     /// Forget tracked connections (of one zone): the next packet of each is new.
     FlushConntrack {
         #[arg(long)]
@@ -298,6 +301,7 @@ pub fn run(args: SwitchArgs) -> Result<()> {
         SwitchCmd::FdbShow { bridge } => Request::FdbShow { bridge },
         SwitchCmd::Trace { bridge, flow } => Request::Trace { bridge, flow },
         SwitchCmd::DumpConntrack { zone } => Request::DumpConntrack { zone },
+        SwitchCmd::DumpDatapath => Request::DumpDatapath,
         SwitchCmd::FlushConntrack { zone } => Request::FlushConntrack { zone },
     };
     match Client::new(&args.run_dir).call(&req)? {

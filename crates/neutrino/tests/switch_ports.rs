@@ -176,7 +176,7 @@ fn add_port_errors_are_one_line_and_change_nothing() {
 
 /// A `veth` port (issue 22): switchd makes the pair, the VM's end (the port's
 /// name) in the VM's namespace with the port's MAC, the host's end (`qvo…`) in
-/// the host's namespace, read with AF_PACKET. It switches to a TAP VM (ping, a
+/// the host's namespace, on the kernel fast path. It switches to a TAP VM (ping, a
 /// TCP stream, super-frames both ways), survives a switchd restart, and goes
 /// with its port.
 #[test]
@@ -219,8 +219,9 @@ fn veth_ports_are_made_and_removed_by_the_switch() {
     assert!(links.contains(&format!("{host_end}@")), "{links}");
     let show = lab.switch_ok(H::H1, &["show"]);
     assert!(show.contains("type: veth"), "{show}");
-    // Which path carries the traffic (issue 22): the user-space one, said so.
-    assert!(show.contains("datapath: user space"), "{show}");
+    // Which path carries the traffic (issue 22): the veth port is on the kernel
+    // fast path (what goes to the TAP VM still crosses switchd).
+    assert!(show.contains("datapath: kernel fast path"), "{show}");
 
     lab.wait_ping(&vm_a, vm_d.ip, PING_WITHIN);
     lab.wait_ping(&vm_d, vm_a.ip, PING_WITHIN);

@@ -97,6 +97,10 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         zone: Option<u16>,
     },
+    /// The kernel fast path's entries with their counts, a line each, as
+    /// `ovs-dpctl dump-flows` prints them, after a summary line (older switchds
+    /// answer with an error: unknown request).
+    DumpDatapath,
     /// Forgets the tracked connections (of one zone).
     FlushConntrack {
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -83,7 +83,8 @@ pub use parse::{FlowSpec, ParseError, PortNames, parse_actions, parse_flow, pars
 pub use port::{PortConfig, PortType, TunnelKey, veth_host_end};
 pub use print::{FlowParts, actions_text, flow_text, match_text};
 pub use switch::{
-    BridgeConfig, BridgePorts, FdbEntry, LearnedFlowStats, Port, PortStats, Switch, SwitchError,
+    BridgeConfig, BridgePorts, FdbEntry, LearnedFlowStats, Offer, Port, PortStats, Switch,
+    SwitchError,
 };
 pub use tunnel_index::TunnelIndex;
 pub use xlate::{Forward, Output, Reply};

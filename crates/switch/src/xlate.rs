@@ -381,7 +381,7 @@ impl Switch {
             },
             learned: true,
         });
-        self.generation += 1;
+        self.flows_changed();
     }
 
     /// `dhcp`: answers from the input port's binding; the reply goes back out of it.

@@ -52,7 +52,7 @@ impl Backend {
         use std::os::fd::AsRawFd;
         match self {
             Backend::Tap(t) => t.all().map(AsRawFd::as_raw_fd).collect(),
-            Backend::Packet(p) => vec![p.as_raw_fd()],
+            Backend::Packet(p) if p.receives() => vec![p.as_raw_fd()],
             _ => Vec::new(),
         }
     }
@@ -87,7 +87,9 @@ fn configure_tap(cfg: &PortConfig, queues: usize) -> Result<TapQueues> {
 /// a tap for another namespace is created inside it (the fd works from anywhere).
 /// TAPs get `queues` queues (multi-queue when more than one; a device that exists
 /// keeps the mode it was made with).
-pub(crate) fn open(cfg: &PortConfig, queues: usize) -> Result<Backend> {
+/// `receive: false` opens a veth port's host end for sending only (the kernel fast
+/// path reads what arrives on it).
+pub(crate) fn open(cfg: &PortConfig, queues: usize, receive: bool) -> Result<Backend> {
     Ok(match cfg.kind {
         PortType::Tap | PortType::Internal => match &cfg.netns {
             Some(ns) => {
@@ -111,7 +113,7 @@ pub(crate) fn open(cfg: &PortConfig, queues: usize) -> Result<Backend> {
             host::set_up(&cfg.name, true)?;
             Backend::Packet(host::PacketSocket::bind_with(&cfg.name, true)?)
         }
-        PortType::Veth => Backend::Packet(open_veth(cfg)?),
+        PortType::Veth => Backend::Packet(open_veth(cfg, receive)?),
         PortType::Vxlan | PortType::Gre => Backend::Tunnel,
         PortType::Patch => Backend::Patch,
     })
@@ -120,8 +122,9 @@ pub(crate) fn open(cfg: &PortConfig, queues: usize) -> Result<Backend> {
 /// A veth port: the pair is made when the host's end does not exist yet (after a
 /// restart it does, and is taken as it is); the VM's end gets the port's MAC and
 /// MTU inside its namespace; the host's end is read with AF_PACKET and
-/// virtio-net headers, so super-frames cross whole as on a TAP.
-fn open_veth(cfg: &PortConfig) -> Result<host::PacketSocket> {
+/// virtio-net headers, so super-frames cross whole as on a TAP (or, with the kernel
+/// fast path, only written to).
+fn open_veth(cfg: &PortConfig, receive: bool) -> Result<host::PacketSocket> {
     let host_end = switch::veth_host_end(&cfg.name);
     let ns = cfg
         .netns
@@ -154,7 +157,11 @@ fn open_veth(cfg: &PortConfig) -> Result<host::PacketSocket> {
         host::set_mtu(&host_end, mtu)?;
     }
     host::set_up(&host_end, true)?;
-    Ok(host::PacketSocket::bind_with(&host_end, true)?)
+    Ok(if receive {
+        host::PacketSocket::bind_with(&host_end, true)?
+    } else {
+        host::PacketSocket::bind_tx(&host_end, true)?
+    })
 }
 
 /// Closes a removed port: a TAP loses persistence so its device disappears; a

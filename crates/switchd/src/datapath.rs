@@ -32,6 +32,7 @@ use worker::Worker;
 const WAKER: Token = Token(0);
 const UDP: Token = Token(1);
 const GRE: Token = Token(2);
+const UPCALL: Token = Token(3);
 const PORT_BASE: usize = 16;
 /// Frames read from one fd before the loop turns to the others (fairness), and most
 /// frames switched under one taking of the engine's lock.
@@ -75,6 +76,8 @@ pub struct Options {
     pub conntrack: switch::conntrack::CtConfig,
     /// Learned flows a table holds at most.
     pub learned_flow_limit: usize,
+    /// Whether to load the kernel fast path (tc eBPF; see crate::fastpath).
+    pub fast_path: bool,
 }
 
 impl Default for Options {
@@ -86,6 +89,7 @@ impl Default for Options {
             poll_cpus: Vec::new(),
             conntrack: switch::conntrack::CtConfig::default(),
             learned_flow_limit: 100_000,
+            fast_path: true,
         }
     }
 }
@@ -166,11 +170,28 @@ pub fn run(run_dir: &Path, opts: Options) -> Result<()> {
         });
         polls.push(poll);
     }
-    let shared = Arc::new(Shared::new(
-        Core::new(sw, state_path, UplinkSlot::new(opts.vxlan_uplink)),
-        links,
-        opts.spin,
-    ));
+    let mut core = Core::new(sw, state_path, UplinkSlot::new(opts.vxlan_uplink));
+    if opts.fast_path {
+        match crate::fastpath::FastPath::start(run_dir, core.sw.generation) {
+            Ok(fp) => {
+                let tap = fp.upcall_tap();
+                links[0]
+                    .registry
+                    .register(
+                        &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&*tap)),
+                        UPCALL,
+                        mio::Interest::READABLE,
+                    )
+                    .map_err(|e| Error::io("epoll add upcall TAP", e))?;
+                core.fastpath = Some(fp);
+            }
+            Err(e) => {
+                tracing::warn!("no kernel fast path, every frame in user space: {e}");
+                core.fastpath_off = e;
+            }
+        }
+    }
+    let shared = Arc::new(Shared::new(core, links, opts.spin));
     {
         let mut core = shared.lock();
         let ids: Vec<PortId> = core.sw.ports().map(|(id, _)| id).collect();

@@ -1,7 +1,8 @@
 //! `switchd`: the daemon around the `switch` engine — port backends (TAP, internal,
 //! AF_PACKET system ports, veth pairs it makes, VXLAN over one UDP socket plus the uplink TAP for TCP
 //! super-frames (kernel GSO over UDP tunnels, Linux 6.17+), GRE over one raw socket), the
-//! datapath event loop, the control socket (`RUN_DIR/switchd.sock`, JSON lines, mode
+//! datapath event loop, the kernel fast path (tc eBPF programs on veth ports that
+//! carry the engine's decisions for the packets that follow; fastpath/), the control socket (`RUN_DIR/switchd.sock`, JSON lines, mode
 //! 0600) and the state file (`RUN_DIR/state.json`, written atomically) it restores
 //! from after a restart.
 //!
@@ -12,15 +13,11 @@
 //! writes its own queue. The engine sits behind one lock that a thread takes once per batch
 //! of frames, and control requests take it between batches.
 
-/// Which path carries traffic, as `switch show` says: this build has no kernel
-/// fast path (issue 22), so switchd reads and writes every frame of every port
-/// (TAP, AF_PACKET, the VXLAN UDP socket, the GRE raw socket).
-pub const DATAPATH: &str = "user space (switchd reads and writes every frame; no kernel fast path in this build; VXLAN and GRE from switchd's sockets)";
-
 mod backend;
 mod control;
 mod convert;
 mod datapath;
+mod fastpath;
 pub mod heap;
 mod poll_cpus;
 /// Public only for the bench's relay (examples/tap_relay.rs).

@@ -366,6 +366,7 @@ impl Drop for TwoHosts {
         for ns in self.namespaces.iter().rev() {
             let _ = net::del_netns(ns);
         }
+        net::remove_bpf_pins_under(&self.dir);
         if panicking {
             eprintln!("test dir kept for inspection: {}", self.dir.display());
         } else {

@@ -56,7 +56,7 @@ impl Switch {
         }
         self.bridges[id] = None;
         self.rebuild_tunnel_index();
-        self.generation += 1;
+        self.flows_changed();
         Ok(removed)
     }
 
@@ -137,7 +137,7 @@ impl Switch {
             .ok_or_else(|| SwitchError::NoSuchPort(name.to_string(), bridge.to_string()))?;
         self.by_name.remove(name);
         self.rebuild_tunnel_index();
-        self.generation += 1;
+        self.flows_changed();
         Ok((id, port.config))
     }
 

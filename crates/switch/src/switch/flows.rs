@@ -84,7 +84,7 @@ impl Switch {
         for s in specs {
             b.insert(Self::to_flow(s, now));
         }
-        self.generation += 1;
+        self.flows_changed();
         Ok(n)
     }
 
@@ -140,7 +140,7 @@ impl Switch {
             }
         }
         b.tables = tables;
-        self.generation += 1;
+        self.flows_changed();
         Ok(n)
     }
 
@@ -176,7 +176,7 @@ impl Switch {
                 }
             });
         }
-        self.generation += 1;
+        self.flows_changed();
         Ok(n)
     }
 
@@ -216,7 +216,7 @@ impl Switch {
         // by their state).
         self.conntrack.sweep(now, CT_SWEEP_BUDGET);
         if changed {
-            self.generation += 1;
+            self.flows_changed();
         }
     }
 }

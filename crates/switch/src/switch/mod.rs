@@ -4,6 +4,7 @@
 
 mod config;
 mod flows;
+mod offer;
 mod packets;
 mod text;
 
@@ -18,6 +19,7 @@ use crate::parse::{FlowSpec, PortNames, parse_flow};
 use crate::port::{PortConfig, PortType};
 use crate::print;
 use crate::xlate::{Ctx, Forward, Output};
+pub use offer::Offer;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -104,6 +106,11 @@ pub struct Switch {
     /// NORMAL's decisions (a MAC learned, moved or revived, entries aged out or
     /// flushed; not a mere refresh). The flow cache is valid for one generation.
     pub generation: u64,
+    /// The generation at which flows were last removed or replaced (a decision
+    /// made before it may name flows that are gone; see [`Switch::credit`]).
+    flows_gen: u64,
+    /// The decision being recorded for [`Switch::receive_offer`].
+    offer: Option<Offer>,
     /// Port name -> port (names are unique across bridges).
     by_name: FastMap<String, PortId>,
     /// Exact-match cache in front of the tables (see [`crate::cache`]).
@@ -167,6 +174,13 @@ fn check_name(what: &str, n: &str) -> Result<(), SwitchError> {
 }
 
 impl Switch {
+    /// Flows were added, replaced or removed: every cached decision is stale, and
+    /// one made before now may name a flow that is gone.
+    pub(crate) fn flows_changed(&mut self) {
+        self.generation += 1;
+        self.flows_gen = self.generation;
+    }
+
     /// An empty switch. Every hash table in it takes its seed from `seed`: the
     /// daemon passes a random one, so a guest cannot choose packets that pile up
     /// in one bucket; tests pass a fixed one.
@@ -178,6 +192,8 @@ impl Switch {
             ports: Vec::new(),
             tunnels: crate::tunnel_index::TunnelIndex::new(seed.derive(1)),
             generation: 0,
+            flows_gen: 0,
+            offer: None,
             by_name: seed.derive(2).map(),
             cache: FlowCache::new(seed.derive(3)),
             scratch_ports: Vec::new(),
@@ -206,7 +222,7 @@ impl Switch {
                 t.set_learned_limit(self.learned_limit);
             }
         }
-        self.generation += 1;
+        self.flows_changed();
     }
 
     pub fn learned_flow_stats(&self) -> LearnedFlowStats {

@@ -18,7 +18,7 @@ impl Switch {
     }
 
     /// The flow a cache entry names (valid until that flow is removed).
-    fn flow_at(
+    pub(super) fn flow_at(
         bridges: &mut [Option<Bridge>],
         br: usize,
         table: u8,
@@ -84,6 +84,13 @@ impl Switch {
                 cts[n] = (zone, commit, (mask != 0).then_some((mark, mask)));
                 n += 1;
             }
+        }
+        if let Some(o) = self.offer.as_mut() {
+            o.add(
+                e.effects.as_slice(),
+                e.valid_until,
+                e.has_ct || e.recirc.is_some(),
+            );
         }
         let pass = Pass {
             first_key: e.key,
@@ -179,6 +186,9 @@ impl Switch {
         if refused {
             // As the kernel does when its table is full: the packet is dropped.
             out.truncate(start);
+            if let Some(o) = self.offer.as_mut() {
+                o.refuse();
+            }
         }
         first.first_key
     }
@@ -236,6 +246,14 @@ impl Switch {
         let (effects, cacheable, valid_until) = (cx.effects.take(), cx.cacheable, cx.valid_until);
         let (recirc, refused) = (cx.recirc.take(), cx.ct_refused);
         drop(cx);
+        if let Some(o) = self.offer.as_mut() {
+            match &effects {
+                Some(eff) if cacheable && !refused && self.generation == generation => {
+                    o.add(eff, valid_until, recirc.is_some());
+                }
+                _ => o.refuse(),
+            }
+        }
         if let Some(effects) = effects {
             // A packet that changed the switch (learned a MAC or a flow) is not
             // cached: the next one, which only refreshes, will be. Nor is one

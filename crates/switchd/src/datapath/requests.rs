@@ -21,6 +21,8 @@ impl Shared {
     /// every poll thread before the answer goes back.
     pub fn handle(&self, req: Request) -> Response {
         let mut core = self.lock();
+        // The kernel's counts reach the flows before anything reads or removes them.
+        core.revalidate(self.now());
         let mut changes = Changes::default();
         let resp = match req {
             Request::Batch { requests } => {
@@ -55,6 +57,7 @@ impl Shared {
             }
             r => self.handle_one(&mut core, r, true, &mut changes),
         };
+        core.sync_fastpath();
         if changes.ports {
             self.publish(core);
         }
@@ -166,7 +169,10 @@ impl Shared {
                         evicted: l.evicted,
                     }
                 }),
-                datapath: Some(crate::DATAPATH.into()),
+                datapath: Some(crate::fastpath::describe(
+                    core.fastpath.as_ref(),
+                    &core.fastpath_off,
+                )),
             },
             Request::AddFlows {
                 bridge,
@@ -230,6 +236,22 @@ impl Shared {
             Request::Trace { bridge, flow } => match core.sw.trace(&bridge, &flow, now) {
                 Ok(lines) => Response::Lines { lines },
                 Err(e) => err(e),
+            },
+            Request::DumpDatapath => Response::Lines {
+                lines: match core.fastpath.as_ref() {
+                    Some(fp) => {
+                        let [hits, upcalls, failed, stale] = fp.counters();
+                        let mut lines = vec![format!(
+                            "kernel fast path: {} entries, hits:{hits}, upcalls:{upcalls}, failed upcalls:{failed}, stale hits:{stale}, installed:{}, not offloadable:{}",
+                            fp.entries(),
+                            fp.installed,
+                            fp.not_offloaded
+                        )];
+                        lines.extend(fp.dump());
+                        lines
+                    }
+                    None => vec![format!("no kernel fast path: {}", core.fastpath_off)],
+                },
             },
             Request::DumpConntrack { zone } => Response::Lines {
                 lines: core

@@ -33,6 +33,10 @@ pub(crate) struct Core {
     /// Tunnel counters summed over the threads.
     pub tunnels: TunnelCounters,
     pub uplink: UplinkSlot,
+    /// The kernel fast path, when its programs loaded (see crate::fastpath), and
+    /// why not when they did not.
+    pub fastpath: Option<crate::fastpath::FastPath>,
+    pub fastpath_off: String,
     state_path: PathBuf,
 }
 
@@ -110,7 +114,24 @@ impl Core {
             gre: None,
             tunnels: TunnelCounters::default(),
             uplink,
+            fastpath: None,
+            fastpath_off: "turned off (--fast-path off)".into(),
             state_path,
+        }
+    }
+
+    /// Gives the fast path's counts to the engine and drops what no longer holds
+    /// (before anything reads or removes flows, and every second).
+    pub fn revalidate(&mut self, now: u64) {
+        if let Some(fp) = self.fastpath.as_mut() {
+            fp.revalidate(&mut self.sw, now);
+        }
+    }
+
+    /// Tells the kernel the engine's generation (entries of older ones are stale).
+    pub fn sync_fastpath(&mut self) {
+        if let Some(fp) = self.fastpath.as_mut() {
+            fp.sync(self.sw.generation);
         }
     }
 
@@ -215,12 +236,18 @@ impl Shared {
         let Some(cfg) = core.sw.port(id).map(|p| p.config.clone()) else {
             return;
         };
-        let b = match backend::open(&cfg, self.links.len()) {
+        let fast = cfg.kind == PortType::Veth && core.fastpath.is_some();
+        let b = match backend::open(&cfg, self.links.len(), !fast) {
             Ok(b) => b,
             Err(e) => {
                 error!("port {}: {e}", cfg.name);
                 Backend::Failed(e.to_string())
             }
+        };
+        let b = if fast && !matches!(b, Backend::Failed(_)) {
+            self.attach_fast(core, b, id, &cfg)
+        } else {
+            b
         };
         let (b, readers) = self.register(b, id, &cfg.name, core);
         let b = if matches!(b, Backend::Tunnel) {
@@ -242,6 +269,31 @@ impl Shared {
                 config: cfg,
             },
         );
+    }
+
+    /// Puts a veth port on the kernel fast path; when that fails, the port is
+    /// read as any other (AF_PACKET) and the reason logged.
+    fn attach_fast(
+        &self,
+        core: &mut Core,
+        b: Backend,
+        id: PortId,
+        cfg: &switch::PortConfig,
+    ) -> Backend {
+        let dev = switch::veth_host_end(&cfg.name);
+        let Some(fp) = core.fastpath.as_mut() else {
+            return b;
+        };
+        match fp.attach_port(&dev, id) {
+            Ok(()) => b,
+            Err(e) => {
+                error!("port {}: not on the fast path: {e}", cfg.name);
+                match host::PacketSocket::bind_with(&dev, true) {
+                    Ok(p) => Backend::Packet(p),
+                    Err(e) => Backend::Failed(e.to_string()),
+                }
+            }
+        }
     }
 
     /// Registers a device's fds with the poll threads: a multi-queue TAP's queue i
@@ -340,6 +392,9 @@ impl Shared {
         let Some(a) = core.ports.remove(&id) else {
             return;
         };
+        if let Some(fp) = core.fastpath.as_mut() {
+            fp.detach_port(id);
+        }
         let fds = a.backend.fds();
         for (w, i) in a.readers.thread_fds() {
             if let (Some(fd), Some(link)) = (fds.get(i), self.links.get(w)) {

@@ -51,19 +51,35 @@ impl Worker {
                 fresh = Some((super::take_snapshot(&core, self.index), generation));
             }
             self.counts.flush(&mut core);
+            let core = &mut *core;
             for f in &self.batch.frames[..n] {
                 let start = self.batch.outs.len();
-                let orig = core.sw.receive(
-                    f.in_port,
-                    f.buf.data(),
-                    f.tun.as_ref(),
-                    now,
-                    &mut self.batch.outs,
-                );
+                let orig = match (&f.fp, core.fastpath.as_mut()) {
+                    (Some(key), Some(fp)) => {
+                        let (orig, offer) = core.sw.receive_offer(
+                            f.in_port,
+                            f.buf.data(),
+                            f.tun.as_ref(),
+                            now,
+                            &mut self.batch.outs,
+                        );
+                        let outs = self.batch.outs.get(start..).unwrap_or_default();
+                        fp.offer(&core.sw, key, &orig, outs, offer, f.in_port);
+                        orig
+                    }
+                    _ => core.sw.receive(
+                        f.in_port,
+                        f.buf.data(),
+                        f.tun.as_ref(),
+                        now,
+                        &mut self.batch.outs,
+                    ),
+                };
                 self.batch
                     .results
                     .push((orig, start..self.batch.outs.len()));
             }
+            core.sync_fastpath();
         }
         if let Some((snap, generation)) = fresh {
             self.adopt(snap, generation);

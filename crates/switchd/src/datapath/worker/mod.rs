@@ -48,6 +48,9 @@ pub(super) struct Snapshot {
     udp: Option<Arc<host::UdpTunnelSocket>>,
     gre: Option<Arc<host::GreSocket>>,
     uplink: Option<Arc<host::UplinkTap>>,
+    /// The fast path's upcall TAP (read by the first thread) and its devices.
+    upcall: Option<Arc<host::Tap>>,
+    fp_ports: std::collections::HashMap<u32, PortId>,
 }
 
 /// One frame of a batch, with where it came from and its offload state.
@@ -56,6 +59,9 @@ pub(super) struct Frame {
     hdr: VirtioNetHdr,
     in_port: PortId,
     tun: Option<TunnelMeta>,
+    /// It came up from the kernel fast path with this key: the engine's decision
+    /// for it may be installed there.
+    fp: Option<crate::fastpath::FpKey>,
 }
 
 impl Frame {
@@ -65,6 +71,7 @@ impl Frame {
             hdr: VirtioNetHdr::default(),
             in_port: 0,
             tun: None,
+            fp: None,
         }
     }
 }
@@ -296,7 +303,10 @@ impl Worker {
                 last_tick = Instant::now();
                 let now = self.shared.now();
                 let mut core = self.shared.lock();
+                // The kernel's counts first: expiry must see flows as used.
+                core.revalidate(now);
                 core.sw.expire(now);
+                core.sync_fastpath();
                 if core.uplink.tick() {
                     self.shared.bump();
                     drop(core);
@@ -360,6 +370,7 @@ impl Worker {
         match tok {
             UDP => self.service_udp(),
             GRE => self.service_gre(),
+            UPCALL => self.service_upcall(),
             Token(t) if t >= PORT_BASE => self.service_port(t - PORT_BASE),
             _ => false,
         }
@@ -376,6 +387,71 @@ impl Worker {
             .get(id)
             .filter(|p| p.readers.includes(self.index))
             .map(|p| p.backend.clone())
+    }
+
+    /// Frames the kernel fast path sent up: the program's header (the key it
+    /// computed and the ingress device) in front of each, after the virtio-net
+    /// header, whose offsets count the program's header too.
+    fn service_upcall(&mut self) -> bool {
+        let Some(tap) = self.snap.upcall.clone() else {
+            return false;
+        };
+        let meta_len = crate::fastpath::META_LEN;
+        for _ in 0..BATCH {
+            let i = self.slot();
+            let f = &mut self.batch.frames[i];
+            let buf = f.buf.reset_for_read();
+            match tap.read(buf) {
+                Ok(n) => {
+                    f.buf.set_len(n);
+                    let mut hdr = VirtioNetHdr::parse(f.buf.data()).unwrap_or_default();
+                    if !f.buf.pull(VNET_HDR_LEN) {
+                        continue;
+                    }
+                    let Some(meta) = crate::fastpath::Meta::parse(f.buf.data()) else {
+                        continue;
+                    };
+                    if !f.buf.pull(meta_len) {
+                        continue;
+                    }
+                    let m = meta_len as u16;
+                    hdr.csum_start = hdr.csum_start.saturating_sub(m);
+                    hdr.hdr_len = hdr.hdr_len.saturating_sub(m);
+                    f.hdr = hdr;
+                    let Some(&id) = self.snap.fp_ports.get(&meta.key.ifindex) else {
+                        continue;
+                    };
+                    self.accept(i, id, meta.key_ok.then_some(meta.key));
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("read from the upcall TAP: {e}");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Slot `i` holds a frame read from port `id` (from the fast path with key
+    /// `fp`): it joins the batch, counted, unless it is a super-frame no real
+    /// stack sends (segments of a few bytes), dropped whole before anything cuts
+    /// it up.
+    fn accept(&mut self, i: usize, id: PortId, fp: Option<crate::fastpath::FpKey>) {
+        let f = &mut self.batch.frames[i];
+        let len = f.buf.len();
+        if !f.hdr.plausible_gso(len) {
+            self.counts.port(id).rx_dropped += 1;
+            return;
+        }
+        f.in_port = id;
+        f.tun = None;
+        f.fp = fp;
+        let s = self.counts.port(id);
+        s.rx_packets += 1;
+        s.rx_bytes += len as u64;
+        self.commit(len);
     }
 
     fn service_port(&mut self, id: PortId) -> bool {
@@ -404,19 +480,7 @@ impl Worker {
                     if !f.buf.pull(hlen) {
                         continue;
                     }
-                    if !f.hdr.plausible_gso(f.buf.len()) {
-                        // A super-frame no real stack sends (segments of a few
-                        // bytes): dropped whole, before anything cuts it up.
-                        self.counts.port(id).rx_dropped += 1;
-                        continue;
-                    }
-                    f.in_port = id;
-                    f.tun = None;
-                    let len = f.buf.len();
-                    let s = self.counts.port(id);
-                    s.rx_packets += 1;
-                    s.rx_bytes += len as u64;
-                    self.commit(len);
+                    self.accept(i, id, None);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -439,6 +503,12 @@ pub(super) fn take_snapshot(core: &Core, index: usize) -> Snapshot {
         udp: core.udp.get(index).cloned(),
         gre: core.gre.clone(),
         uplink: core.uplink.tap(),
+        upcall: core.fastpath.as_ref().map(|f| f.upcall_tap()),
+        fp_ports: core
+            .fastpath
+            .as_ref()
+            .map(|f| f.port_map())
+            .unwrap_or_default(),
     };
     for (id, a) in &core.ports {
         let Some(p) = core.sw.port(*id) else {

@@ -239,6 +239,7 @@ impl Worker {
         let i = self.batch.nframes;
         let f = &mut self.batch.frames[i];
         f.in_port = id;
+        f.fp = None;
         f.tun = Some(TunnelMeta {
             id: key,
             src: u32::from(src),

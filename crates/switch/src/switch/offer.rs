@@ -1,0 +1,139 @@
+//! Decisions offered to a datapath below the engine (switchd's kernel fast path):
+//! what one packet's whole decision was, whether a datapath may carry it out for
+//! the packets of the same key that follow, and how their counts come back.
+//!
+//! An [`Offer`] is made while a packet is switched ([`Switch::receive_offer`]),
+//! from the same records the flow cache keeps: the flows the packet hit, the MAC
+//! entries NORMAL refreshed, the learned flows whose timers it reset. A decision is
+//! offered only when the flow cache would keep it whole: one pass (no `ct()`: its
+//! verdict can change with every packet), nothing that must run each time (DHCP
+//! answers), nothing that changed the switch. The datapath gives the packets and
+//! bytes it carried back with [`Switch::credit`], which replays those effects as
+//! cache hits do, and says whether the decision still holds.
+
+use super::*;
+
+/// One packet's decision, as a datapath below the engine may carry it out.
+#[derive(Clone, Debug)]
+pub struct Offer {
+    /// The generation the decision was made in.
+    pub generation: u64,
+    /// The decision holds while the engine's clock is below this.
+    pub valid_until: u64,
+    offloadable: bool,
+    effects: Vec<Effect>,
+}
+
+impl Offer {
+    fn new(generation: u64) -> Offer {
+        Offer {
+            generation,
+            valid_until: u64::MAX,
+            offloadable: true,
+            effects: Vec::new(),
+        }
+    }
+
+    /// Whether a datapath may repeat the decision for the packets of this key.
+    pub fn offloadable(&self) -> bool {
+        self.offloadable
+    }
+
+    /// The flows the decision crossed, by (bridge, table) — for `dump-datapath`.
+    pub fn flows(&self) -> usize {
+        self.effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Flow { .. }))
+            .count()
+    }
+
+    pub(crate) fn refuse(&mut self) {
+        self.offloadable = false;
+    }
+
+    /// Adds one pass's records.
+    pub(crate) fn add(&mut self, effects: &[Effect], valid_until: u64, has_ct_or_recirc: bool) {
+        if has_ct_or_recirc || effects.iter().any(|e| matches!(e, Effect::Ct { .. })) {
+            self.offloadable = false;
+        }
+        self.effects.extend_from_slice(effects);
+        self.valid_until = self.valid_until.min(valid_until);
+    }
+}
+
+impl Switch {
+    /// [`Switch::receive`], also returning the packet's decision as an [`Offer`]
+    /// (None when the flow cache is off: nothing records decisions then).
+    pub fn receive_offer(
+        &mut self,
+        in_port: PortId,
+        frame: &[u8],
+        tunnel: Option<&TunnelMeta>,
+        now: u64,
+        out: &mut Vec<Output>,
+    ) -> (crate::FlowKey, Option<Offer>) {
+        if !self.cache.enabled() {
+            return (self.receive(in_port, frame, tunnel, now, out), None);
+        }
+        self.offer = Some(Offer::new(self.generation));
+        let start = out.len();
+        let key = self.receive(in_port, frame, tunnel, now, out);
+        let mut offer = self.offer.take();
+        if let Some(o) = offer.as_mut() {
+            // A decision made while the switch changed, or one that answered with
+            // frames of its own, is for this packet only.
+            let made = out
+                .get(start..)
+                .unwrap_or_default()
+                .iter()
+                .any(|o| o.made().is_some());
+            if o.generation != self.generation || made {
+                o.refuse();
+            }
+        }
+        (key, offer)
+    }
+
+    /// What a datapath carried for `offer` since it last said: `packets` packets,
+    /// `bytes` bytes, the last at `now`. Adds them to the flows the decision
+    /// crossed, refreshes the MAC entries NORMAL relied on and resets the timers of
+    /// the learned flows it found, as cache hits do. Returns whether the decision
+    /// still holds: the switch is in the same generation, the MAC entries were
+    /// still fresh and the decision has not run out.
+    ///
+    /// Flow counts are added while the flows the decision named are still there
+    /// (no flow was removed or replaced since it was made); MAC entries are
+    /// refreshed only in the generation it was made in (their slots may hold
+    /// other MACs after).
+    pub fn credit(&mut self, offer: &Offer, packets: u64, bytes: u64, now: u64) -> bool {
+        let current = offer.generation == self.generation;
+        let flows_there = offer.generation >= self.flows_gen;
+        let mut fresh = current && now < offer.valid_until;
+        for eff in &offer.effects {
+            match *eff {
+                Effect::Mac { br, slot, port } if packets > 0 && current => {
+                    fresh &= self
+                        .bridges
+                        .get_mut(br as usize)
+                        .and_then(Option::as_mut)
+                        .is_some_and(|b| b.macs.refresh(slot, port as PortId, now));
+                }
+                Effect::Flow { br, table, id } if packets > 0 && flows_there => {
+                    if let Some(f) = Self::flow_at(&mut self.bridges, br as usize, table, id) {
+                        f.stats.packets += packets;
+                        f.stats.bytes += bytes;
+                        f.stats.used = f.stats.used.max(now);
+                    }
+                }
+                Effect::Learned { br, table, id } if packets > 0 && flows_there => {
+                    if let Some(f) = Self::flow_at(&mut self.bridges, br as usize, table, id) {
+                        f.stats.created = f.stats.created.max(now);
+                        f.stats.used = f.stats.used.max(now);
+                    }
+                }
+                _ => {}
+            }
+        }
+        fresh
+    }
+}

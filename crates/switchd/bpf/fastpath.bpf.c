@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// switchd's kernel fast path: tc ingress programs that carry out the engine's
+// decisions for packets whose key the engine already decided, and send every other
+// packet up to switchd.
+//
+// fp_port runs at the ingress of a VM port's host-side device (a veth's host end, a
+// TAP in switchd's namespace); fp_tunnel at the ingress of switchd's external-mode
+// VXLAN device, after the kernel decapsulated the packet. Both reduce the frame to
+// a key (struct fp_key: the ingress device, tunnel id and source, and every header
+// field the engine's flow key reads for IPv4, plus the TCP flags), look it up in
+// fp_flows, and on a valid hit redirect or drop as the entry says. Everything else
+// (a miss, an entry of an older generation, a frame that is not plain IPv4, an IP
+// fragment) goes up: a 64-byte header (struct fp_meta: the key as computed here, so
+// user space installs exactly this key) is pushed in front of the frame and the
+// frame is redirected to switchd's upcall TAP, which it reads like a VM's.
+//
+// Byte orders: addresses and ports as on the wire; tunnel addresses and the
+// tunnel id as the kernel's bpf_tunnel_key gives them (host order).
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define FP_MAGIC 0x4e545550 /* "NTUP" */
+#define FP_KEY_OK 1
+
+enum fp_kind {
+    FP_DROP = 0,
+    FP_PEER = 1,   /* into a veth's peer, in the VM's namespace */
+    FP_EGRESS = 2, /* out of a device of this namespace (a TAP: to its VM) */
+    FP_TUNNEL = 3, /* into the VXLAN device with a tunnel key */
+};
+
+enum fp_stat {
+    FP_STAT_HIT = 0,
+    FP_STAT_UPCALL = 1,
+    FP_STAT_UPCALL_FAIL = 2,
+    FP_STAT_STALE = 3,
+    FP_STAT_MAX = 4,
+};
+
+struct fp_key {
+    __u32 ifindex;
+    __u32 tun_src;
+    __u64 tun_id;
+    __u8 dl_dst[6];
+    __u8 dl_src[6];
+    __u16 dl_type;
+    __u16 vlan_tci;
+    __u32 nw_src;
+    __u32 nw_dst;
+    __u8 nw_proto;
+    __u8 nw_tos;
+    __u8 nw_ttl;
+    __u8 reserved; /* zero */
+    __u16 tp_src;
+    __u16 tp_dst;
+};
+
+struct fp_val {
+    __u64 gen;
+    __u64 packets;
+    __u64 bytes;
+    __u64 used;
+    __u32 kind;
+    __u32 ifindex;
+    __u32 tun_dst;
+    __u32 tun_ttl;
+    __u64 tun_id;
+};
+
+struct fp_conf {
+    __u64 gen;
+    __u32 upcall_ifindex;
+    __u32 pad;
+};
+
+struct fp_meta {
+    __u32 magic;
+    __u32 flags;
+    struct fp_key key;
+    __u32 tun_dst;
+    __u32 tcp_flags;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct fp_key);
+    __type(value, struct fp_val);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_flows SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct fp_conf);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_conf SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, FP_STAT_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_stats SEC(".maps");
+
+static __always_inline void count(__u32 which)
+{
+    __u64 *c = bpf_map_lookup_elem(&fp_stats, &which);
+    if (c)
+        *c += 1;
+}
+
+/* Fills the IPv4 part of the key; 0 when the frame is plain IPv4 that the fast
+ * path may carry (not a fragment, headers present). */
+static __always_inline int parse(struct __sk_buff *skb, struct fp_key *k, __u32 *tcp_flags)
+{
+    void *data = (void *)(long)skb->data;
+    void *end = (void *)(long)skb->data_end;
+    if (data + ETH_HLEN + 60 + 20 > end) {
+        /* Headers beyond the linear part (a GSO frame): make them readable. */
+        bpf_skb_pull_data(skb, skb->len < ETH_HLEN + 80 ? skb->len : ETH_HLEN + 80);
+        data = (void *)(long)skb->data;
+        end = (void *)(long)skb->data_end;
+    }
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > end)
+        return -1;
+    __builtin_memcpy(k->dl_dst, eth->h_dest, 6);
+    __builtin_memcpy(k->dl_src, eth->h_source, 6);
+    k->dl_type = eth->h_proto;
+    if (eth->h_proto != bpf_htons(ETH_P_IP))
+        return -1;
+    struct iphdr *ip = (void *)(eth + 1);
+    if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5)
+        return -1;
+    if (ip->frag_off & bpf_htons(0x3fff))
+        return -1;
+    k->nw_src = ip->saddr;
+    k->nw_dst = ip->daddr;
+    k->nw_proto = ip->protocol;
+    k->nw_tos = ip->tos;
+    k->nw_ttl = ip->ttl;
+    __u8 *l4 = (__u8 *)ip + ip->ihl * 4;
+    switch (ip->protocol) {
+    case IPPROTO_TCP:
+        if (l4 + 20 > (__u8 *)end)
+            return -1;
+        k->tp_src = *(__u16 *)l4;
+        k->tp_dst = *(__u16 *)(l4 + 2);
+        *tcp_flags = l4[13];
+        break;
+    case IPPROTO_UDP:
+        if (l4 + 8 > (__u8 *)end)
+            return -1;
+        k->tp_src = *(__u16 *)l4;
+        k->tp_dst = *(__u16 *)(l4 + 2);
+        break;
+    case IPPROTO_ICMP:
+        if (l4 + 4 > (__u8 *)end)
+            return -1;
+        k->tp_src = l4[0];
+        k->tp_dst = l4[1];
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static __always_inline int act(struct __sk_buff *skb, struct fp_val *v)
+{
+    __sync_fetch_and_add(&v->packets, 1);
+    __sync_fetch_and_add(&v->bytes, skb->len);
+    v->used = bpf_ktime_get_ns();
+    count(FP_STAT_HIT);
+    switch (v->kind) {
+    case FP_PEER:
+        return bpf_redirect_peer(v->ifindex, 0);
+    case FP_EGRESS:
+        return bpf_redirect(v->ifindex, 0);
+    case FP_TUNNEL: {
+        struct bpf_tunnel_key tk = {};
+        tk.tunnel_id = (__u32)v->tun_id;
+        tk.remote_ipv4 = v->tun_dst;
+        tk.tunnel_ttl = v->tun_ttl ? v->tun_ttl : 64;
+        if (bpf_skb_set_tunnel_key(skb, &tk, sizeof(tk), BPF_F_ZERO_CSUM_TX) < 0)
+            return TC_ACT_SHOT;
+        return bpf_redirect(v->ifindex, 0);
+    }
+    default:
+        return TC_ACT_SHOT;
+    }
+}
+
+static __always_inline int run(struct __sk_buff *skb, int tunnel)
+{
+    __u32 zero = 0;
+    struct fp_conf *conf = bpf_map_lookup_elem(&fp_conf, &zero);
+    struct fp_meta meta = {};
+    meta.magic = FP_MAGIC;
+    meta.key.ifindex = skb->ifindex;
+    if (tunnel) {
+        struct bpf_tunnel_key tk = {};
+        if (bpf_skb_get_tunnel_key(skb, &tk, sizeof(tk), 0) < 0)
+            return TC_ACT_SHOT;
+        meta.key.tun_id = tk.tunnel_id;
+        meta.key.tun_src = tk.remote_ipv4;
+        meta.tun_dst = tk.local_ipv4;
+    }
+    if (parse(skb, &meta.key, &meta.tcp_flags) == 0) {
+        meta.flags = FP_KEY_OK;
+        struct fp_val *v = bpf_map_lookup_elem(&fp_flows, &meta.key);
+        if (v && conf && v->gen == conf->gen)
+            return act(skb, v);
+        if (v)
+            count(FP_STAT_STALE);
+    }
+    if (!conf || !conf->upcall_ifindex) {
+        count(FP_STAT_UPCALL_FAIL);
+        return TC_ACT_SHOT;
+    }
+    count(FP_STAT_UPCALL);
+    if (bpf_skb_change_head(skb, sizeof(meta), 0) ||
+        bpf_skb_store_bytes(skb, 0, &meta, sizeof(meta), 0)) {
+        count(FP_STAT_UPCALL_FAIL);
+        return TC_ACT_SHOT;
+    }
+    return bpf_redirect(conf->upcall_ifindex, 0);
+}
+
+SEC("classifier")
+int fp_port(struct __sk_buff *skb)
+{
+    return run(skb, 0);
+}
+
+SEC("classifier")
+int fp_tunnel(struct __sk_buff *skb)
+{
+    return run(skb, 1);
+}
+
+char _license[] SEC("license") = "Apache-2.0";

@@ -1,0 +1,246 @@
+//! The fast path's values as the BPF programs lay them out (bpf/fastpath.bpf.c):
+//! the key of a kernel entry, its value (what to do, and the counts), the global
+//! configuration, and the header an upcall carries in front of the frame.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+
+/// `struct fp_key`: 48 bytes, no padding.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct FpKey {
+    pub ifindex: u32,
+    /// Outer source of a frame the VXLAN device received (host order).
+    pub tun_src: u32,
+    pub tun_id: u64,
+    pub dl_dst: [u8; 6],
+    pub dl_src: [u8; 6],
+    /// As on the wire (big-endian).
+    pub dl_type: u16,
+    pub vlan_tci: u16,
+    /// Addresses and ports as on the wire.
+    pub nw_src: u32,
+    pub nw_dst: u32,
+    pub nw_proto: u8,
+    pub nw_tos: u8,
+    pub nw_ttl: u8,
+    /// Zero (the TCP flags are not part of the key: packets of one connection
+    /// with different flags share an entry, so they are never reordered between
+    /// the kernel and the upcall path).
+    pub reserved: u8,
+    pub tp_src: u16,
+    pub tp_dst: u16,
+}
+
+// SAFETY: FpKey is repr(C), made only of integers and byte arrays, and has no
+// padding (48 bytes: every field at its natural alignment), so any bit pattern is
+// valid and the kernel's copy hashes the same bytes.
+unsafe impl aya::Pod for FpKey {}
+
+pub(crate) const KIND_DROP: u32 = 0;
+pub(crate) const KIND_PEER: u32 = 1;
+pub(crate) const KIND_EGRESS: u32 = 2;
+pub(crate) const KIND_TUNNEL: u32 = 3;
+
+/// `struct fp_val`: 56 bytes, no padding.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FpVal {
+    /// The kernel generation the entry was made in (valid while it is current).
+    pub gen_: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    /// CLOCK_MONOTONIC nanoseconds of the last hit.
+    pub used: u64,
+    pub kind: u32,
+    pub ifindex: u32,
+    /// Tunnel destination (host order) and TTL, for [`KIND_TUNNEL`].
+    pub tun_dst: u32,
+    pub tun_ttl: u32,
+    pub tun_id: u64,
+}
+
+// SAFETY: repr(C), integers only, no padding (8+8+8+8+4+4+4+4+8 = 56).
+unsafe impl aya::Pod for FpVal {}
+
+/// `struct fp_conf`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FpConf {
+    pub gen_: u64,
+    pub upcall_ifindex: u32,
+    pub pad: u32,
+}
+
+// SAFETY: repr(C), integers only, no padding (8+4+4).
+unsafe impl aya::Pod for FpConf {}
+
+/// Bytes the programs push in front of an upcalled frame (`struct fp_meta`).
+pub(crate) const META_LEN: usize = 64;
+const MAGIC: u32 = 0x4e54_5550;
+const KEY_OK: u32 = 1;
+
+/// What an upcall header says.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Meta {
+    pub key: FpKey,
+    /// The frame is plain IPv4 and `key` covers it: its decision may be installed.
+    pub key_ok: bool,
+    /// Local address of a frame the VXLAN device received (host order; read once
+    /// VXLAN takes the fast path).
+    #[allow(dead_code)]
+    pub tun_dst: u32,
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    b.get(at..at + 2)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u16::from_ne_bytes)
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u32::from_ne_bytes)
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_ne_bytes)
+}
+
+fn mac_at(b: &[u8], at: usize) -> [u8; 6] {
+    b.get(at..at + 6)
+        .and_then(|s| s.try_into().ok())
+        .unwrap_or_default()
+}
+
+impl Meta {
+    /// Reads the header at the start of an upcalled frame; None when it is not one.
+    pub fn parse(b: &[u8]) -> Option<Meta> {
+        if b.len() < META_LEN || u32_at(b, 0) != MAGIC {
+            return None;
+        }
+        let k = 8;
+        let key = FpKey {
+            ifindex: u32_at(b, k),
+            tun_src: u32_at(b, k + 4),
+            tun_id: u64_at(b, k + 8),
+            dl_dst: mac_at(b, k + 16),
+            dl_src: mac_at(b, k + 22),
+            dl_type: u16_at(b, k + 28),
+            vlan_tci: u16_at(b, k + 30),
+            nw_src: u32_at(b, k + 32),
+            nw_dst: u32_at(b, k + 36),
+            nw_proto: b[k + 40],
+            nw_tos: b[k + 41],
+            nw_ttl: b[k + 42],
+            reserved: b[k + 43],
+            tp_src: u16_at(b, k + 44),
+            tp_dst: u16_at(b, k + 46),
+        };
+        Some(Meta {
+            key,
+            key_ok: u32_at(b, 4) & KEY_OK != 0,
+            tun_dst: u32_at(b, k + 48),
+        })
+    }
+}
+
+fn mac(m: &[u8; 6]) -> String {
+    wire::MacAddr(*m).to_string()
+}
+
+fn ip(wire_order: u32) -> Ipv4Addr {
+    Ipv4Addr::from(wire_order.to_ne_bytes())
+}
+
+impl FpKey {
+    /// The key as `ovs-dpctl dump-flows` writes one, with the ingress device's name.
+    pub fn describe(&self, in_dev: &str) -> String {
+        let mut s = format!("in_port({in_dev})");
+        if self.tun_src != 0 {
+            let _ = write!(
+                s,
+                ",tunnel(tun_id={:#x},src={})",
+                self.tun_id,
+                Ipv4Addr::from(self.tun_src)
+            );
+        }
+        let _ = write!(
+            s,
+            ",eth(src={},dst={}),eth_type({:#06x})",
+            mac(&self.dl_src),
+            mac(&self.dl_dst),
+            u16::from_be(self.dl_type)
+        );
+        let _ = write!(
+            s,
+            ",ipv4(src={},dst={},proto={},tos={},ttl={})",
+            ip(self.nw_src),
+            ip(self.nw_dst),
+            self.nw_proto,
+            self.nw_tos,
+            self.nw_ttl
+        );
+        match self.nw_proto {
+            6 => {
+                let _ = write!(
+                    s,
+                    ",tcp(src={},dst={})",
+                    u16::from_be(self.tp_src),
+                    u16::from_be(self.tp_dst)
+                );
+            }
+            17 => {
+                let _ = write!(
+                    s,
+                    ",udp(src={},dst={})",
+                    u16::from_be(self.tp_src),
+                    u16::from_be(self.tp_dst)
+                );
+            }
+            1 => {
+                let _ = write!(s, ",icmp(type={},code={})", self.tp_src, self.tp_dst);
+            }
+            _ => {}
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_match_the_programs() {
+        assert_eq!(std::mem::size_of::<FpKey>(), 48);
+        assert_eq!(std::mem::size_of::<FpVal>(), 56);
+        assert_eq!(std::mem::size_of::<FpConf>(), 16);
+    }
+
+    #[test]
+    fn an_upcall_header_is_read_field_by_field() {
+        let mut b = vec![0u8; META_LEN];
+        b[0..4].copy_from_slice(&MAGIC.to_ne_bytes());
+        b[4..8].copy_from_slice(&1u32.to_ne_bytes());
+        b[8..12].copy_from_slice(&7u32.to_ne_bytes());
+        b[24..30].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        b[36..38].copy_from_slice(&0x0800u16.to_be_bytes());
+        b[40..44].copy_from_slice(&[10, 0, 0, 1]);
+        b[48] = 6;
+        b[52..54].copy_from_slice(&80u16.to_be_bytes());
+        let m = Meta::parse(&b).expect("a header");
+        assert!(m.key_ok);
+        assert_eq!(m.key.ifindex, 7);
+        assert_eq!(m.key.dl_dst, [2, 0, 0, 0, 0, 2]);
+        assert_eq!(u16::from_be(m.key.dl_type), 0x0800);
+        assert_eq!(ip(m.key.nw_src), Ipv4Addr::new(10, 0, 0, 1));
+        assert!(m.key.describe("vm1").contains("tcp(src=80,dst=0)"));
+        b[0] = 0;
+        assert!(Meta::parse(&b).is_none());
+        assert!(Meta::parse(&b[..10]).is_none());
+    }
+}

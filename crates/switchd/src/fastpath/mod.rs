@@ -1,0 +1,474 @@
+//! The kernel fast path: tc ingress programs (bpf/fastpath.bpf.c, built by build.rs,
+//! loaded with aya) that carry out the engine's decisions for the packets that follow
+//! the one the engine decided, as Open vSwitch's kernel datapath does for
+//! ovs-vswitchd. The engine stays the one place that decides; this module installs
+//! its decisions into a kernel hash map, keeps them honest and gives their counts
+//! back.
+//!
+//! - **Ports**: a veth port's host end gets the `fp_port` program on its ingress (a
+//!   TCX link, pinned, so a switchd restart keeps it); the port's AF_PACKET socket
+//!   then only sends. What the kernel cannot carry goes up through the upcall TAP
+//!   (`sw-upcall`), with the key the program computed in front of the frame.
+//! - **Install**: a frame that came up is switched as any other; when the engine
+//!   offers its decision ([`switch::Offer`]) and the decision is one the programs
+//!   can carry out (a drop, or one output into a fast-path port with the headers
+//!   unchanged), the key goes into `fp_flows` with that action.
+//! - **Invalidation**: every entry carries the generation it was made in; the
+//!   programs compare it with the current one (`fp_conf`), so when the engine's
+//!   generation moves (flows, ports, a MAC learned or moved) every entry is stale
+//!   at once and the next packet goes up again. The revalidator (every second, and
+//!   before a control request) gives the entries' new counts to the flows they
+//!   crossed ([`switch::Switch::credit`]), and deletes entries that are stale, idle
+//!   or no longer hold.
+//!
+//! Maps and links are pinned under [`host::bpf_pin_dir`] of the run directory.
+
+mod kernel;
+
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray};
+use aya::programs::links::{FdLink, PinnedLink};
+use aya::programs::tc::SchedClassifierLink;
+use aya::programs::{SchedClassifier, TcAttachType};
+use aya::{Ebpf, EbpfLoader};
+use kernel::{FpConf, FpVal, KIND_DROP, KIND_EGRESS, KIND_PEER, KIND_TUNNEL};
+pub(crate) use kernel::{FpKey, META_LEN, Meta};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use switch::{Field, FlowKey, Offer, Output, PortId, Switch};
+use tracing::{info, warn};
+
+/// The upcall TAP's name in switchd's namespace.
+pub(crate) const UPCALL_DEV: &str = "sw-upcall";
+/// An entry unused this long is deleted (the next packet goes up again).
+pub(crate) const IDLE: Duration = Duration::from_secs(10);
+
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fastpath.bpf.o"));
+
+/// What the fast path can do, as `switch show` says it.
+pub(crate) fn describe(fp: Option<&FastPath>, why_not: &str) -> String {
+    match fp {
+        Some(fp) => format!(
+            "kernel fast path (tc eBPF on {} ports; misses and everything else in user space; VXLAN and GRE from switchd's sockets)",
+            fp.ports.len()
+        ),
+        None => format!("user space (switchd reads and writes every frame: {why_not})"),
+    }
+}
+
+/// One installed decision, as user space remembers it.
+struct Record {
+    offer: Offer,
+    in_port: PortId,
+    out_port: Option<PortId>,
+    /// The kernel's counts when they were last given to the engine.
+    packets: u64,
+    bytes: u64,
+}
+
+/// A fast-path port: its switch port and the device the program is on.
+#[derive(Clone, Debug)]
+struct FpPort {
+    id: PortId,
+    dev: String,
+}
+
+pub(crate) struct FastPath {
+    ebpf: Ebpf,
+    flows: BpfHashMap<MapData, FpKey, FpVal>,
+    conf: Array<MapData, FpConf>,
+    stats: PerCpuArray<MapData, u64>,
+    upcall: Arc<host::Tap>,
+    upcall_ifindex: u32,
+    pin_dir: PathBuf,
+    /// High bits of the kernel generation, new per process: entries a previous
+    /// switchd installed never look current to this one.
+    nonce: u64,
+    pushed: Option<u64>,
+    /// Fast-path devices by ifindex, and the ifindex of each port's device.
+    ports: HashMap<u32, FpPort>,
+    by_port: HashMap<PortId, u32>,
+    records: HashMap<FpKey, Record>,
+    /// Decisions installed, and upcalls whose decision could not be.
+    pub installed: u64,
+    pub not_offloaded: u64,
+}
+
+/// A fast-path failure, as text for logs and `switch show`.
+pub(crate) type FpResult<T> = std::result::Result<T, String>;
+
+fn monotonic_ns() -> u64 {
+    // SAFETY: zeroed is a valid timespec; clock_gettime writes into the live
+    // out-parameter and CLOCK_MONOTONIC always exists on Linux.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    (ts.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ts.tv_nsec as u64)
+}
+
+impl FastPath {
+    /// Loads the programs and maps (reusing the maps a previous switchd on
+    /// `run_dir` pinned) and makes the upcall TAP.
+    pub fn start(run_dir: &Path, generation: u64) -> FpResult<FastPath> {
+        if OBJECT.is_empty() {
+            return Err("built without its BPF programs (clang was missing at build time)".into());
+        }
+        host::ensure_bpffs().map_err(|e| e.to_string())?;
+        let pin_dir = host::bpf_pin_dir(run_dir);
+        std::fs::create_dir_all(&pin_dir)
+            .map_err(|e| format!("create {}: {e}", pin_dir.display()))?;
+        let mut ebpf = EbpfLoader::new()
+            .map_pin_path(&pin_dir)
+            .load(OBJECT)
+            .map_err(|e| format!("loading the BPF object: {e}"))?;
+        for name in ["fp_port", "fp_tunnel"] {
+            let p: &mut SchedClassifier = ebpf
+                .program_mut(name)
+                .ok_or_else(|| format!("program {name} missing from the object"))?
+                .try_into()
+                .map_err(|e| format!("program {name}: {e}"))?;
+            p.load().map_err(|e| {
+                // The verifier's log is long: the log gets it, `show` the gist.
+                let full = e.to_string();
+                warn!("loading {name}: {full}");
+                let gist = full.split("Verifier output").next().unwrap_or_default();
+                format!(
+                    "loading {name}: {} (the log has the verifier's output)",
+                    gist.trim_end_matches([' ', '.', ':'])
+                )
+            })?;
+        }
+        let take = |ebpf: &mut Ebpf, name: &str| {
+            ebpf.take_map(name)
+                .ok_or_else(|| format!("map {name} missing from the object"))
+        };
+        let flows = BpfHashMap::try_from(take(&mut ebpf, "fp_flows")?)
+            .map_err(|e| format!("fp_flows: {e}"))?;
+        let conf =
+            Array::try_from(take(&mut ebpf, "fp_conf")?).map_err(|e| format!("fp_conf: {e}"))?;
+        let stats = PerCpuArray::try_from(take(&mut ebpf, "fp_stats")?)
+            .map_err(|e| format!("fp_stats: {e}"))?;
+        let upcall = host::Tap::open(UPCALL_DEV, true).map_err(|e| e.to_string())?;
+        upcall
+            .set_offload(host::TUN_F_CSUM | host::TUN_F_TSO4 | host::TUN_F_TSO6)
+            .map_err(|e| e.to_string())?;
+        host::set_up(UPCALL_DEV, true).map_err(|e| e.to_string())?;
+        let upcall_ifindex = host::ifindex(UPCALL_DEV).map_err(|e| e.to_string())?;
+        let nonce = std::hash::BuildHasher::hash_one(
+            &std::collections::hash_map::RandomState::new(),
+            0xfa57_u64,
+        ) & 0xffff_ffff;
+        let mut fp = FastPath {
+            ebpf,
+            flows,
+            conf,
+            stats,
+            upcall: Arc::new(upcall),
+            upcall_ifindex,
+            pin_dir,
+            nonce,
+            pushed: None,
+            ports: HashMap::new(),
+            by_port: HashMap::new(),
+            records: HashMap::new(),
+            installed: 0,
+            not_offloaded: 0,
+        };
+        fp.sync(generation);
+        info!(
+            "kernel fast path loaded (maps pinned under {})",
+            fp.pin_dir.display()
+        );
+        Ok(fp)
+    }
+
+    pub fn upcall_tap(&self) -> Arc<host::Tap> {
+        self.upcall.clone()
+    }
+
+    /// The kernel generation for engine generation `g`.
+    fn kgen(&self, g: u64) -> u64 {
+        (self.nonce << 32) ^ (g & 0xffff_ffff)
+    }
+
+    /// Makes entries of other generations stale in the kernel (called after
+    /// anything that may have changed the engine's generation).
+    pub fn sync(&mut self, generation: u64) {
+        let g = self.kgen(generation);
+        if self.pushed == Some(g) {
+            return;
+        }
+        let c = FpConf {
+            gen_: g,
+            upcall_ifindex: self.upcall_ifindex,
+            pad: 0,
+        };
+        match self.conf.set(0, c, 0) {
+            Ok(()) => self.pushed = Some(g),
+            Err(e) => warn!("fast path: writing the generation: {e}"),
+        }
+    }
+
+    /// Puts the `fp_port` program on device `dev`'s ingress for port `id`: the
+    /// pinned link a previous switchd left is given the new program (atomically),
+    /// else a new link is made and pinned.
+    pub fn attach_port(&mut self, dev: &str, id: PortId) -> FpResult<()> {
+        let ifindex = host::ifindex(dev).map_err(|e| e.to_string())?;
+        let pin = self.pin_dir.join(format!("link-{ifindex}"));
+        let prog: &mut SchedClassifier = self
+            .ebpf
+            .program_mut("fp_port")
+            .ok_or("program fp_port missing")?
+            .try_into()
+            .map_err(|e| format!("fp_port: {e}"))?;
+        let reused = PinnedLink::from_pin(&pin)
+            .ok()
+            .and_then(|l| SchedClassifierLink::try_from(FdLink::from(l)).ok())
+            .and_then(|l| prog.attach_to_link(l).ok());
+        if reused.is_none() {
+            let _ = std::fs::remove_file(&pin);
+            let lid = prog
+                .attach(dev, TcAttachType::Ingress)
+                .map_err(|e| format!("attaching to {dev}: {e}"))?;
+            let link = prog
+                .take_link(lid)
+                .map_err(|e| format!("link on {dev}: {e}"))?;
+            let fd = FdLink::try_from(link).map_err(|e| format!("link on {dev}: {e}"))?;
+            // The pin holds the link from now on (the fd closes here).
+            fd.pin(&pin)
+                .map_err(|e| format!("pinning the link on {dev}: {e}"))?;
+        }
+        self.note_port(ifindex, dev, id)
+    }
+
+    fn note_port(&mut self, ifindex: u32, dev: &str, id: PortId) -> FpResult<()> {
+        self.ports.insert(
+            ifindex,
+            FpPort {
+                id,
+                dev: dev.to_owned(),
+            },
+        );
+        self.by_port.insert(id, ifindex);
+        Ok(())
+    }
+
+    /// Forgets port `id` (its device is going away): its link's pin and every
+    /// entry into or out of it.
+    pub fn detach_port(&mut self, id: PortId) {
+        let Some(ifindex) = self.by_port.remove(&id) else {
+            return;
+        };
+        self.ports.remove(&ifindex);
+        let _ = std::fs::remove_file(self.pin_dir.join(format!("link-{ifindex}")));
+        let gone: Vec<FpKey> = self
+            .records
+            .iter()
+            .filter(|(_, r)| r.in_port == id || r.out_port == Some(id))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in gone {
+            self.remove(&k);
+        }
+    }
+
+    /// The ifindex → port map the poll threads copy.
+    pub fn port_map(&self) -> HashMap<u32, PortId> {
+        self.ports.iter().map(|(i, p)| (*i, p.id)).collect()
+    }
+
+    fn remove(&mut self, k: &FpKey) {
+        self.records.remove(k);
+        let _ = self.flows.remove(k);
+    }
+
+    /// Installs the engine's decision for an upcalled frame whose key the program
+    /// computed, when the programs can carry it out.
+    pub fn offer(
+        &mut self,
+        sw: &Switch,
+        key: &FpKey,
+        orig: &FlowKey,
+        outs: &[Output],
+        offer: Option<Offer>,
+        in_port: PortId,
+    ) {
+        let Some(offer) = offer.filter(Offer::offloadable) else {
+            self.not_offloaded += 1;
+            return;
+        };
+        let Some((val, out_port)) = self.action(sw, orig, outs) else {
+            self.not_offloaded += 1;
+            return;
+        };
+        if offer.generation != sw.generation {
+            return;
+        }
+        let val = FpVal {
+            gen_: self.kgen(offer.generation),
+            used: monotonic_ns(),
+            ..val
+        };
+        match self.flows.insert(key, val, 0) {
+            Ok(()) => {
+                self.installed += 1;
+                self.records.insert(
+                    *key,
+                    Record {
+                        offer,
+                        in_port,
+                        out_port,
+                        packets: 0,
+                        bytes: 0,
+                    },
+                );
+            }
+            // Full (65,536 entries): the packets go up until the revalidator
+            // makes room.
+            Err(e) => warn!("fast path: installing an entry: {e}"),
+        }
+    }
+
+    /// The kernel action for a decision: a drop, or one forward into a fast-path
+    /// port with the headers as they came in.
+    fn action(
+        &self,
+        sw: &Switch,
+        orig: &FlowKey,
+        outs: &[Output],
+    ) -> Option<(FpVal, Option<PortId>)> {
+        let mut fwd = outs.iter();
+        let Some(o) = fwd.next() else {
+            return Some((
+                FpVal {
+                    kind: KIND_DROP,
+                    ..FpVal::default()
+                },
+                None,
+            ));
+        };
+        if fwd.next().is_some() {
+            return None;
+        }
+        let f = o.forward()?;
+        for field in [Field::DlSrc, Field::DlDst, Field::VlanTci] {
+            if f.key.get(field) != orig.get(field) {
+                return None;
+            }
+        }
+        sw.port(f.port)?;
+        let ifindex = *self.by_port.get(&f.port)?;
+        let _ = KIND_TUNNEL;
+        Some((
+            FpVal {
+                kind: KIND_PEER,
+                ifindex,
+                ..FpVal::default()
+            },
+            Some(f.port),
+        ))
+    }
+
+    /// Gives the kernel's new counts to the engine and deletes entries that are
+    /// stale (another generation), idle for [`IDLE`], no longer hold (a MAC entry
+    /// they relied on aged out) or that nothing remembers (a previous switchd's).
+    pub fn revalidate(&mut self, sw: &mut Switch, now: u64) {
+        let current = self.kgen(sw.generation);
+        let now_ns = monotonic_ns();
+        let mut entries = Vec::new();
+        for item in self.flows.iter() {
+            match item {
+                Ok(kv) => entries.push(kv),
+                Err(e) => {
+                    warn!("fast path: reading entries: {e}");
+                    break;
+                }
+            }
+        }
+        let mut dead = Vec::new();
+        for (k, v) in entries {
+            let Some(r) = self.records.get_mut(&k) else {
+                dead.push(k);
+                continue;
+            };
+            let (dp, db) = (
+                v.packets.saturating_sub(r.packets),
+                v.bytes.saturating_sub(r.bytes),
+            );
+            (r.packets, r.bytes) = (v.packets, v.bytes);
+            let holds = sw.credit(&r.offer, dp, db, now);
+            if dp > 0 {
+                if let Some(p) = sw.port_mut(r.in_port) {
+                    p.stats.rx_packets += dp;
+                    p.stats.rx_bytes += db;
+                }
+                if let Some(p) = r.out_port.and_then(|o| sw.port_mut(o)) {
+                    p.stats.tx_packets += dp;
+                    p.stats.tx_bytes += db;
+                }
+            }
+            let idle = now_ns.saturating_sub(v.used) > IDLE.as_nanos() as u64;
+            if !holds || v.gen_ != current || idle {
+                dead.push(k);
+            }
+        }
+        for k in dead {
+            self.remove(&k);
+        }
+    }
+
+    /// The kernel's entries with their counts, as `dump-datapath` lists them.
+    pub fn dump(&self) -> Vec<String> {
+        let current = self.pushed.unwrap_or(0);
+        let now_ns = monotonic_ns();
+        let mut lines = Vec::new();
+        for (k, v) in self.flows.iter().flatten() {
+            let dev = |i: u32| {
+                self.ports
+                    .get(&i)
+                    .map_or_else(|| format!("if{i}"), |p| p.dev.clone())
+            };
+            let action = match v.kind {
+                KIND_DROP => "drop".to_owned(),
+                KIND_PEER => format!("peer({})", dev(v.ifindex)),
+                KIND_TUNNEL => format!(
+                    "set(tunnel(tun_id={:#x},dst={})),{}",
+                    v.tun_id,
+                    std::net::Ipv4Addr::from(v.tun_dst),
+                    dev(v.ifindex)
+                ),
+                KIND_EGRESS => format!("redirect({})", dev(v.ifindex)),
+                k => format!("unknown({k})"),
+            };
+            let used = now_ns.saturating_sub(v.used) as f64 / 1e9;
+            let stale = if v.gen_ == current { "" } else { " (stale)" };
+            lines.push(format!(
+                "{}, packets:{}, bytes:{}, used:{used:.3}s, actions:{action}{stale}",
+                k.describe(&dev(k.ifindex)),
+                v.packets,
+                v.bytes
+            ));
+        }
+        lines.sort();
+        lines
+    }
+
+    /// The programs' counters summed over the CPUs: hits, upcalls, failed
+    /// upcalls, stale hits.
+    pub fn counters(&self) -> [u64; 4] {
+        let mut c = [0u64; 4];
+        for (i, slot) in c.iter_mut().enumerate() {
+            if let Ok(v) = self.stats.get(&(i as u32), 0) {
+                *slot = v.iter().sum();
+            }
+        }
+        c
+    }
+
+    pub fn entries(&self) -> usize {
+        self.records.len()
+    }
+}
