@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Switch throughput/latency bench: VM -> VM across two "hosts" (network
 # namespaces joined by a veth underlay 192.168.100.1/2), measured in one run:
-#   neutrino-vxlan  neutrino switchd per host (br-int/br-tun, Neutron flows);
+#   fp-vxlan        neutrino switchd per host (br-int/br-tun, Neutron flows) with
+#                   the VMs on veth ports: the kernel fast path (tc eBPF, the
+#                   default a user gets) carries each flow after its first packet,
+#                   VXLAN through switchd's external vxlan device
+#   fp-same-host    two VMs on veth ports of one switchd's br-int, fast path
+#   neutrino-vxlan  the user-space path (--fast-path off, VMs on TAPs): switchd
+#                   per host (br-int/br-tun, Neutron flows);
 #                   TCP super-frames go out the uplink TAP with the kernel's GSO
 #                   over UDP tunnels (Linux 6.17+) when the kernel has it
 #   neutrino-vxlan-sw  the same with --vxlan-uplink off: software segmentation
@@ -41,7 +47,7 @@
 #
 # Usage (as root): bench/switch_throughput.sh [--gre] [--time SECONDS] [--runs N] [--keep-logs]
 #          [--hops | --hops-interval SECONDS]
-#          [--only vxlan,vxlan-sw,vxlan-poll,gre,kernel,relay-vxlan,same-host,
+#          [--only fp-vxlan,fp-same-host,vxlan,vxlan-sw,vxlan-poll,gre,kernel,relay-vxlan,same-host,
 #                  same-host-pinned,relay-same-host,veth]
 # Env:   NEUTRINO_BIN (default: <repo>/target/release/neutrino; built with
 #        `cargo build --release -p neutrino` if missing); RELAY_BIN (default: the
@@ -177,11 +183,13 @@ scenario_teardown() {  # the relay and the measuring processes first, then the p
 }
 track() { SCENARIO_PIDS+=("$1"); echo "$1" >> "$WORK/pids"; }
 
-pair_up() {  # kind [switchd options...]: the scenario's hosts and VMs (lab pair up)
+pair_up() {  # kind [switchd options...]: the scenario's hosts and VMs (lab pair up);
+             # VM_PORTS=veth puts the VMs on veth ports (the fast path's kind)
     PAIR_DIR="$WORK/pair-$SCENARIO_NAME-$RUN_NO"
     local args=() a
     for a in "${@:2}"; do args+=("--switchd-arg=$a"); done
-    "$NEUTRINO_BIN" lab pair up --prefix "$P" --dir "$PAIR_DIR" --kind "$1" "${args[@]}" >/dev/null
+    "$NEUTRINO_BIN" lab pair up --prefix "$P" --dir "$PAIR_DIR" --kind "$1" \
+        --vm-ports "${VM_PORTS:-tap}" "${args[@]}" >/dev/null
 }
 
 pair_get() {  # list index field: one value of the pair's pair.json (`vms 0 nic`)
@@ -389,8 +397,23 @@ print("%.3f" % (float(sys.argv[6]) / cores if cores > 0 else 0))' $before $after
 }
 
 # ---- scenarios ----------------------------------------------------------------
+scenario_fp_vxlan() {
+    SCENARIO_NAME=fp-vxlan
+    VM_PORTS=veth pair_up neutrino-vxlan
+    measure fp-vxlan
+    "$NEUTRINO_BIN" switch --run-dir "$PAIR_DIR/h1" dump-datapath | head -1 | sed 's/^/  H1 /' >&2 || true
+}
+
+scenario_fp_same_host() {
+    SCENARIO_NAME=fp-same-host
+    VM_PORTS=veth pair_up same-host
+    measure fp-same-host
+}
+
 scenario_neutrino() {  # vxlan|gre [uplink mode: auto|off] [poll]
     SCENARIO_NAME="neutrino-$1"
+    # The user-space path: VMs on TAPs and no kernel fast path.
+    export NEUTRINO_FAST_PATH=off
     export NEUTRINO_VXLAN_UPLINK=${2:-auto}
     [ "$NEUTRINO_VXLAN_UPLINK" = off ] && SCENARIO_NAME="$SCENARIO_NAME-sw"
     if [ "${3:-}" = poll ]; then
@@ -411,6 +434,7 @@ scenario_kernel() {
 }
 
 scenario_same_host() {  # [switchd options...]
+    export NEUTRINO_FAST_PATH=off
     SCENARIO_NAME=neutrino-same-host
     [ $# -gt 0 ] && SCENARIO_NAME=neutrino-same-host-pinned
     pair_up same-host "$@"
@@ -464,6 +488,8 @@ run_scenario() {  # function args...  (isolated in a subshell; failure recorded,
 
 LAST_CPU=$(python3 -c 'import os; print(max(os.sched_getaffinity(0)))')
 for RUN_NO in $(seq "$RUNS"); do
+    wanted fp-vxlan && run_scenario scenario_fp_vxlan
+    wanted fp-same-host && run_scenario scenario_fp_same_host
     wanted vxlan && run_scenario scenario_neutrino vxlan
     wanted vxlan-sw && run_scenario scenario_neutrino vxlan off
     wanted vxlan-poll && run_scenario scenario_neutrino vxlan auto poll
@@ -494,7 +520,7 @@ if wanted kernel || wanted veth; then
     fi
     [ -n "$WAKE_US" ] || { echo "note: the wake-up bench did not run (no ping floor):" >&2; tail -3 "$WORK/wake.log" >&2; }
 fi
-SWITCHD_ENV=$(env | grep -E '^NEUTRINO_(POLL_|VXLAN_UPLINK)' | sort | tr '\n' ' ' || true)
+SWITCHD_ENV=$(env | grep -E '^NEUTRINO_(POLL_|VXLAN_UPLINK|FAST_PATH)' | sort | tr '\n' ' ' || true)
 
 # ---- report -------------------------------------------------------------------
 python3 - "$RESULTS" "$DURATION" "$RUNS" "$WAKE_US" "$SWITCHD_ENV" <<'EOF'
@@ -505,7 +531,7 @@ for line in open(path):
     name, metric, v = line.split()
     vals.setdefault(name, {}).setdefault(metric, []).append(float(v))
 med = {n: {m: statistics.median(v) for m, v in ms.items()} for n, ms in vals.items()}
-order = ["neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-vxlan-poll", "neutrino-gre", "kernel-vxlan", "relay-vxlan",
+order = ["fp-vxlan", "fp-same-host", "neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-vxlan-poll", "neutrino-gre", "kernel-vxlan", "relay-vxlan",
          "neutrino-same-host", "neutrino-same-host-pinned", "relay-same-host", "veth"]
 metrics = [("tcp", "TCP Gbps"), ("tcp_per_core", "Gbps/core"), ("tcp8", "8xTCP Gbps"),
            ("udp64_pps", "UDP64 pps"), ("ping_ms", "ping ms"), ("rr_us", "TCP RR us")]
@@ -530,6 +556,12 @@ def ratio(a, b, m):
     return "n/a"
 print()
 print("ratios (throughput: higher is better; latency: lower is better)")
+if "fp-vxlan" in med or "fp-same-host" in med:
+    print(f"  {'metric':<11} {'fp-vxlan/kernel':>16} {'fp-same-host/veth':>18} {'fp-vxlan/vxlan':>15}")
+    for m, h in metrics:
+        print(f"  {h:<11} {ratio('fp-vxlan','kernel-vxlan',m):>16} {ratio('fp-same-host','veth',m):>18}"
+              f" {ratio('fp-vxlan','neutrino-vxlan',m):>15}")
+    print()
 print(f"  {'metric':<11} {'vxlan/kernel':>13} {'vxlan-sw/kernel':>16} {'vxlan-poll/kernel':>18}"
       f" {'gre/vxlan':>10} {'same-host/veth':>15} {'pinned/veth':>12}")
 for m, h in metrics:

@@ -36,8 +36,8 @@ pub use bpffs::{BPFFS, bpf_pin_dir, ensure_bpffs, remove_bpf_pins};
 pub use udp_gso::SendOutcome;
 
 pub use link::{
-    create_veth, delete_link, get_mac, get_mtu, ifindex, link_exists, move_to_netns, set_mac,
-    set_mtu, set_up,
+    create_veth, create_vxlan_external, delete_link, get_mac, get_mtu, ifindex, link_exists,
+    move_to_netns, set_mac, set_mtu, set_up,
 };
 pub use netns::{in_netns, netns_exists, open_netns};
 pub use packet_socket::{PACKET_VNET_HDR_LEN, PacketSocket};

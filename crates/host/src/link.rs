@@ -131,6 +131,35 @@ pub fn create_veth(host_end: &str, peer: &str, netns_fd: BorrowedFd<'_>) -> Resu
     Ok(())
 }
 
+/// Creates a VXLAN device in external (collect_md) mode: no VNI or remote of its
+/// own, each packet's tunnel key set by whoever sends it (a BPF program) and read
+/// from each packet received; UDP `port`, no learning. As `ip link add NAME type
+/// vxlan external dstport PORT nolearning`. Arrives down.
+pub fn create_vxlan_external(name: &str, port: u16) -> Result<()> {
+    let mut name_z = name.as_bytes().to_vec();
+    name_z.push(0);
+    let mut data = Vec::new();
+    push_attr(&mut data, IFLA_VXLAN_LEARNING, &[0]);
+    push_attr(&mut data, IFLA_VXLAN_PORT, &port.to_be_bytes());
+    push_attr(&mut data, IFLA_VXLAN_COLLECT_METADATA, &[1]);
+    let mut info = Vec::new();
+    push_attr(&mut info, IFLA_INFO_KIND, b"vxlan");
+    push_attr(&mut info, IFLA_INFO_DATA, &data);
+    let mut attr = Vec::new();
+    push_attr(&mut attr, IFLA_IFNAME, &name_z);
+    push_attr(&mut attr, IFLA_LINKINFO, &info);
+    netlink_request_flags(
+        "RTM_NEWLINK",
+        libc::RTM_NEWLINK,
+        NLM_F_CREATE | NLM_F_EXCL,
+        name,
+        0,
+        &attr,
+    )?;
+    tracing::debug!(link = name, port, "external vxlan device created");
+    Ok(())
+}
+
 /// Deletes link `name` (RTM_DELLINK by ifindex, ack checked). Deleting one end of a veth
 /// pair deletes both.
 pub fn delete_link(name: &str) -> Result<()> {
@@ -168,6 +197,10 @@ const IFLA_LINKINFO: u16 = 18;
 const IFLA_INFO_KIND: u16 = 1;
 const IFLA_INFO_DATA: u16 = 2;
 const VETH_INFO_PEER: u16 = 1;
+// linux/if_link.h: IFLA_VXLAN_*.
+const IFLA_VXLAN_LEARNING: u16 = 7;
+const IFLA_VXLAN_PORT: u16 = 15;
+const IFLA_VXLAN_COLLECT_METADATA: u16 = 25;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
 const SOL_NETLINK: libc::c_int = 270;

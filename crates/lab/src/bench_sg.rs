@@ -231,6 +231,7 @@ pub fn bench_connections(lab: &Lab, runs: usize, seconds: u64) -> Result<(Vec<f6
         neutrino: &lab.neutrino,
         kind: crate::pair::PairKind::KernelVxlan,
         switchd_args: &[],
+        vm_ports: "tap",
     };
     progress(
         "building the kernel reference (Linux bridge + vxlan per host, nftables ct rules in the VMs)",

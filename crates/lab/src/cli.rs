@@ -198,6 +198,10 @@ pub enum PairCommand {
         /// One more switchd option (repeat it: `--switchd-arg=--poll-cpus --switchd-arg=3`).
         #[arg(long = "switchd-arg", allow_hyphen_values = true)]
         switchd_args: Vec<String>,
+        /// The VMs' ports on a switchd: TAPs in the VMs' namespaces, or veth
+        /// pairs with the host end in the host's namespace (the kernel fast path).
+        #[arg(long, default_value = "tap", value_parser = ["tap", "veth"])]
+        vm_ports: String,
     },
     /// For the relay kinds, once the caller has made the VMs' NICs (named in
     /// pair.json): wait for them and give them the VMs' addresses and MTU.
@@ -352,13 +356,18 @@ pub fn run(a: LabArgs) -> anyhow::Result<()> {
             _ => bail!("crr: give --listen PORT or --connect IP:PORT"),
         },
         LabCommand::Pair { command } => match command {
-            PairCommand::Up { kind, switchd_args } => {
+            PairCommand::Up {
+                kind,
+                switchd_args,
+                vm_ports,
+            } => {
                 let state = pair::up(&PairOptions {
                     prefix: &a.prefix,
                     dir: &dir,
                     neutrino: &exe,
                     kind: kind.into(),
                     switchd_args: &switchd_args,
+                    vm_ports: &vm_ports,
                 })?;
                 println!("{}", serde_json::to_string_pretty(&state)?);
             }
@@ -499,7 +508,10 @@ mod tests {
         assert_eq!(a.dir, Some(PathBuf::from("/tmp/p")));
         match a.command {
             LabCommand::Pair {
-                command: PairCommand::Up { kind, switchd_args },
+                command:
+                    PairCommand::Up {
+                        kind, switchd_args, ..
+                    },
             } => {
                 assert_eq!(kind, PairKindArg::SameHost);
                 assert_eq!(switchd_args, ["--poll-cpus", "3"]);

@@ -127,12 +127,18 @@ pub struct PairOptions<'a> {
     pub kind: PairKind,
     /// More switchd options (`--poll-cpus 3`); only for kinds that run switchds.
     pub switchd_args: &'a [String],
+    /// The VMs' ports on a switchd: `tap` (in the VM's namespace) or `veth`
+    /// (the host end in the host's namespace: the kernel fast path's kind).
+    pub vm_ports: &'a str,
 }
 
 impl PairOptions<'_> {
     /// Checks the options without touching the machine.
     pub fn check(&self) -> Result<()> {
         check_prefix(self.prefix)?;
+        if !matches!(self.vm_ports, "tap" | "veth") {
+            return Err(fail!("--vm-ports: tap or veth, not '{}'", self.vm_ports));
+        }
         if !self.switchd_args.is_empty() && !self.kind.runs_switchd() {
             return Err(fail!(
                 "--switchd-arg: pair kind '{}' runs no switchd",
@@ -288,7 +294,7 @@ fn build(lab: &mut TwoHosts, o: &PairOptions<'_>, vms: Option<&[Vm; 2]>) -> Resu
                 lab.wire_neutron_host(h, t, &[NET1])?;
             }
             for vm in vms {
-                lab.try_attach_vm(vm)?;
+                lab.try_attach_vm_as(vm, o.vm_ports)?;
             }
         }
         PairKind::KernelVxlan => {
@@ -300,7 +306,7 @@ fn build(lab: &mut TwoHosts, o: &PairOptions<'_>, vms: Option<&[Vm; 2]>) -> Resu
             lab.try_start_switchd_with(H::H1, &extra)?;
             lab.try_switch(H::H1, &["add-br", "br-int"])?;
             for vm in vms {
-                lab.try_attach_vm(vm)?;
+                lab.try_attach_vm_as(vm, o.vm_ports)?;
             }
         }
         PairKind::Veth => lab.try_attach_veth_vms(&vms[0], &vms[1])?,
@@ -452,6 +458,7 @@ mod tests {
             neutrino: Path::new("/nonexistent/neutrino"),
             kind,
             switchd_args: args,
+            vm_ports: "tap",
         }
     }
 

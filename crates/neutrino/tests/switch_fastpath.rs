@@ -186,6 +186,55 @@ fn restart_and_port_removal_under_traffic() {
     lab.switch_ok(H::H1, &["show"]);
 }
 
+/// VXLAN between two hosts through each switchd's external VXLAN device: the
+/// sender's entry sets the tunnel key and sends into it, the receiver's entry
+/// takes the decapsulated frame straight into the VM.
+#[test]
+fn vxlan_goes_through_the_kernel_across_hosts() {
+    if !lab_available() {
+        return;
+    }
+    let mut lab = TwoHosts::new(BIN, "fpv");
+    lab.setup_switch_host(H::H1, Tunnel::Vxlan, &[NET1]);
+    lab.setup_switch_host(H::H2, Tunnel::Vxlan, &[NET1]);
+    let vm1 = lab.vm(H::H1, 1, "10.0.0.2", "fa:16:3e:00:00:01", 1);
+    let vm2 = lab.vm(H::H2, 2, "10.0.0.4", "fa:16:3e:00:00:04", 1);
+    lab.attach_veth_vm(&vm1);
+    lab.attach_veth_vm(&vm2);
+    let show = lab.switch_ok(H::H1, &["show"]);
+    assert!(
+        show.contains("VXLAN through the external device sw-vxlan"),
+        "{show}"
+    );
+    lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
+    let r = lab.ping_with(&vm1, vm2.ip, 10, &["-i", "0.05"]);
+    assert!(r.ok(), "{}\n{}", r.stdout, lab.diag());
+    lab.checked_stream(&vm1, &vm2, 20);
+    lab.checked_stream(&vm2, &vm1, 20);
+    let dump = |h| lab.switch_ok(h, &["dump-datapath"]);
+    let (d1, d2) = (dump(H::H1), dump(H::H2));
+    let out = d1
+        .lines()
+        .find(|l| l.contains("icmp(type=8") && l.contains("sw-vxlan"))
+        .unwrap_or_else(|| panic!("no tunnel entry on H1:\n{d1}"));
+    assert!(
+        out.contains(&format!("dst={}", lab.host(H::H2).ip)),
+        "{out}"
+    );
+    assert!(field(out, "packets") >= 9, "{out}");
+    let into = d2
+        .lines()
+        .find(|l| l.starts_with("in_port(sw-vxlan),tunnel(") && l.contains("icmp(type=8"))
+        .unwrap_or_else(|| panic!("no entry from the tunnel on H2:\n{d2}"));
+    assert!(into.contains("actions:peer(qvo"), "{into}");
+    assert!(field(into, "packets") >= 9, "{into}");
+    assert!(
+        d1.lines()
+            .any(|l| l.contains("proto=6") && l.contains("sw-vxlan")),
+        "{d1}"
+    );
+}
+
 #[test]
 fn fast_path_off_carries_everything_in_user_space() {
     if !lab_available() {

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use switch::{PortType, Switch};
+use switch::{Offer, PortType, Switch};
 
 fn two_ports() -> (Switch, usize, usize) {
     let mut sw = Switch::new(7);
@@ -32,22 +32,24 @@ fn a_settled_forward_is_offered_and_credited() {
     let ba = icmp(MAC_B, MAC_A, [10, 0, 0, 2], [10, 0, 0, 1]);
     let mut out = Vec::new();
     // Learning a MAC changes the switch: that packet's decision is not offered.
-    let (_, o) = sw.receive_offer(a, &ab, None, 10, &mut out);
-    assert!(!o.expect("recorded").offloadable());
+    let mut o = Offer::default();
+    sw.receive_offer(a, &ab, None, 10, &mut out, &mut o);
+    assert!(!o.offloadable());
     out.clear();
-    let (_, o) = sw.receive_offer(b, &ba, None, 20, &mut out);
-    assert!(!o.expect("recorded").offloadable());
+    let mut o = Offer::default();
+    sw.receive_offer(b, &ba, None, 20, &mut out, &mut o);
+    assert!(!o.offloadable());
     out.clear();
     // Both MACs known: a unicast forward, offered (from the tables or the cache).
     for t in [30, 40] {
-        let (_, o) = sw.receive_offer(a, &ab, None, t, &mut out);
-        let o = o.expect("recorded");
+        let mut o = Offer::default();
+        sw.receive_offer(a, &ab, None, t, &mut out, &mut o);
         assert!(o.offloadable(), "{o:?}");
         assert_eq!(ports_of(&forwards(&out)), vec![b]);
         out.clear();
     }
-    let (_, o) = sw.receive_offer(a, &ab, None, 50, &mut out);
-    let o = o.expect("recorded");
+    let mut o = Offer::default();
+    sw.receive_offer(a, &ab, None, 50, &mut out, &mut o);
     let before = n_packets(&mut sw, "icmp");
     // What the datapath carried reaches the flow, and the decision still holds.
     assert!(sw.credit(&o, 7, 7 * ab.len() as u64, 60));
@@ -68,8 +70,9 @@ fn broadcasts_and_ct_are_not_offered_whole() {
     sw.receive(a, &arp, None, 10, &mut out);
     out.clear();
     // A flood out of one other port is a single forward: offered.
-    let (_, o) = sw.receive_offer(a, &arp, None, 20, &mut out);
-    assert!(o.expect("recorded").offloadable());
+    let mut o = Offer::default();
+    sw.receive_offer(a, &arp, None, 20, &mut out, &mut o);
+    assert!(o.offloadable());
     out.clear();
     // ct(): its verdict may change with every packet.
     sw.add_flows(
@@ -83,12 +86,14 @@ fn broadcasts_and_ct_are_not_offered_whole() {
     .unwrap();
     let ab = icmp(MAC_A, MAC_B, [10, 0, 0, 1], [10, 0, 0, 2]);
     for t in [40, 50] {
-        let (_, o) = sw.receive_offer(a, &ab, None, t, &mut out);
-        assert!(!o.expect("recorded").offloadable());
+        let mut o = Offer::default();
+        sw.receive_offer(a, &ab, None, t, &mut out, &mut o);
+        assert!(!o.offloadable());
         out.clear();
     }
     // No flow cache, nothing recorded.
     sw.set_flow_cache_capacity(0);
-    let (_, o) = sw.receive_offer(a, &ab, None, 60, &mut out);
-    assert!(o.is_none());
+    let mut o = Offer::default();
+    sw.receive_offer(a, &ab, None, 60, &mut out, &mut o);
+    assert!(!o.offloadable());
 }

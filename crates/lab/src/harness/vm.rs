@@ -33,12 +33,24 @@ impl TwoHosts {
 
     /// [`TwoHosts::attach_vm`], returning errors.
     pub fn try_attach_vm(&mut self, vm: &Vm) -> Result<()> {
+        self.try_attach_vm_as(vm, "tap")
+    }
+
+    /// [`TwoHosts::attach_vm`] on a `veth` port (the kernel fast path's kind).
+    pub fn attach_veth_vm(&mut self, vm: &Vm) {
+        if let Err(e) = self.try_attach_vm_as(vm, "veth") {
+            panic!("{e}");
+        }
+    }
+
+    /// Attaches `vm` on a port of type `kind` (`tap` or `veth`).
+    pub fn try_attach_vm_as(&mut self, vm: &Vm, kind: &str) -> Result<()> {
         self.try_add_ns(&vm.ns)?;
         let tag = vm.tag.to_string();
         self.try_switch(
             vm.host,
             &[
-                "add-port", "br-int", &vm.tap, "--type", "tap", "--netns", &vm.ns, "--tag", &tag,
+                "add-port", "br-int", &vm.tap, "--type", kind, "--netns", &vm.ns, "--tag", &tag,
                 "--mac", vm.mac,
             ],
         )?;

@@ -13,8 +13,10 @@
 
 use super::*;
 
-/// One packet's decision, as a datapath below the engine may carry it out.
-#[derive(Clone, Debug)]
+/// One packet's decision, as a datapath below the engine may carry it out. The
+/// caller keeps one and lends it to every [`Switch::receive_offer`] (refilled in
+/// place: no allocation per packet once it has grown), and clones it to keep.
+#[derive(Clone, Debug, Default)]
 pub struct Offer {
     /// The generation the decision was made in.
     pub generation: u64,
@@ -25,13 +27,11 @@ pub struct Offer {
 }
 
 impl Offer {
-    fn new(generation: u64) -> Offer {
-        Offer {
-            generation,
-            valid_until: u64::MAX,
-            offloadable: true,
-            effects: Vec::new(),
-        }
+    fn reset(&mut self, generation: u64) {
+        self.generation = generation;
+        self.valid_until = u64::MAX;
+        self.offloadable = true;
+        self.effects.clear();
     }
 
     /// Whether a datapath may repeat the decision for the packets of this key.
@@ -56,14 +56,17 @@ impl Offer {
         if has_ct_or_recirc || effects.iter().any(|e| matches!(e, Effect::Ct { .. })) {
             self.offloadable = false;
         }
+        if !self.offloadable {
+            return;
+        }
         self.effects.extend_from_slice(effects);
         self.valid_until = self.valid_until.min(valid_until);
     }
 }
 
 impl Switch {
-    /// [`Switch::receive`], also returning the packet's decision as an [`Offer`]
-    /// (None when the flow cache is off: nothing records decisions then).
+    /// [`Switch::receive`], also recording the packet's decision in `offer`
+    /// (refused when the flow cache is off: nothing records decisions then).
     pub fn receive_offer(
         &mut self,
         in_port: PortId,
@@ -71,27 +74,32 @@ impl Switch {
         tunnel: Option<&TunnelMeta>,
         now: u64,
         out: &mut Vec<Output>,
-    ) -> (crate::FlowKey, Option<Offer>) {
+        offer: &mut Offer,
+    ) -> crate::FlowKey {
+        offer.reset(self.generation);
         if !self.cache.enabled() {
-            return (self.receive(in_port, frame, tunnel, now, out), None);
+            offer.refuse();
+            return self.receive(in_port, frame, tunnel, now, out);
         }
-        self.offer = Some(Offer::new(self.generation));
+        let mut slot = std::mem::take(offer);
+        slot.generation = self.generation;
+        self.offer = Some(slot);
         let start = out.len();
         let key = self.receive(in_port, frame, tunnel, now, out);
-        let mut offer = self.offer.take();
-        if let Some(o) = offer.as_mut() {
-            // A decision made while the switch changed, or one that answered with
-            // frames of its own, is for this packet only.
-            let made = out
-                .get(start..)
-                .unwrap_or_default()
-                .iter()
-                .any(|o| o.made().is_some());
-            if o.generation != self.generation || made {
-                o.refuse();
-            }
+        if let Some(o) = self.offer.take() {
+            *offer = o;
         }
-        (key, offer)
+        // A decision made while the switch changed, or one that answered with
+        // frames of its own, is for this packet only.
+        let made = out
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .any(|o| o.made().is_some());
+        if offer.generation != self.generation || made {
+            offer.refuse();
+        }
+        key
     }
 
     /// What a datapath carried for `offer` since it last said: `packets` packets,

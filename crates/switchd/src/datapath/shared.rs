@@ -355,6 +355,24 @@ impl Shared {
     fn ensure_tunnel_socket(&self, core: &mut Core, kind: PortType) -> Result<()> {
         match kind {
             PortType::Vxlan if core.udp.is_empty() => {
+                // With VXLAN on the fast path, the kernel's external device owns
+                // UDP 4789 and every frame arrives through it (hits to the VMs,
+                // the rest up through the upcall TAP): switchd's socket only sends.
+                let fast = match core.fastpath.as_mut().map(|f| f.start_vxlan()) {
+                    Some(Ok(())) => true,
+                    Some(Err(e)) => {
+                        warn!("VXLAN stays in user space: {e}");
+                        false
+                    }
+                    None => false,
+                };
+                if fast {
+                    // One socket every poll thread sends through.
+                    let s = Arc::new(host::UdpTunnelSocket::bind(Ipv4Addr::UNSPECIFIED, 0)?);
+                    core.udp = vec![s; self.links.len()];
+                    core.uplink.start();
+                    return Ok(());
+                }
                 let mut socks = Vec::with_capacity(self.links.len());
                 for l in &self.links {
                     let s = if self.links.len() == 1 {

@@ -86,9 +86,7 @@ pub(crate) struct Meta {
     pub key: FpKey,
     /// The frame is plain IPv4 and `key` covers it: its decision may be installed.
     pub key_ok: bool,
-    /// Local address of a frame the VXLAN device received (host order; read once
-    /// VXLAN takes the fast path).
-    #[allow(dead_code)]
+    /// Local address of a frame the VXLAN device received (host order).
     pub tun_dst: u32,
 }
 

@@ -36,11 +36,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use switch::{Field, FlowKey, Offer, Output, PortId, Switch};
+use switch::{Field, FlowKey, Offer, Output, PortId, PortType, Switch, TunnelKey};
 use tracing::{info, warn};
 
 /// The upcall TAP's name in switchd's namespace.
 pub(crate) const UPCALL_DEV: &str = "sw-upcall";
+/// The external-mode VXLAN device's name in switchd's namespace.
+pub(crate) const VXLAN_DEV: &str = "sw-vxlan";
 /// An entry unused this long is deleted (the next packet goes up again).
 pub(crate) const IDLE: Duration = Duration::from_secs(10);
 
@@ -50,8 +52,13 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fa
 pub(crate) fn describe(fp: Option<&FastPath>, why_not: &str) -> String {
     match fp {
         Some(fp) => format!(
-            "kernel fast path (tc eBPF on {} ports; misses and everything else in user space; VXLAN and GRE from switchd's sockets)",
-            fp.ports.len()
+            "kernel fast path (tc eBPF on {} ports; misses and everything else in user space; {})",
+            fp.ports.len(),
+            if fp.vxlan.is_some() {
+                "VXLAN through the external device sw-vxlan, GRE from switchd's socket (no external gretap on this kernel)"
+            } else {
+                "VXLAN and GRE from switchd's sockets"
+            }
         ),
         None => format!("user space (switchd reads and writes every frame: {why_not})"),
     }
@@ -89,6 +96,8 @@ pub(crate) struct FastPath {
     /// Fast-path devices by ifindex, and the ifindex of each port's device.
     ports: HashMap<u32, FpPort>,
     by_port: HashMap<PortId, u32>,
+    /// The external-mode VXLAN device's ifindex, once VXLAN takes the fast path.
+    vxlan: Option<u32>,
     records: HashMap<FpKey, Record>,
     /// Decisions installed, and upcalls whose decision could not be.
     pub installed: u64,
@@ -173,6 +182,7 @@ impl FastPath {
             pushed: None,
             ports: HashMap::new(),
             by_port: HashMap::new(),
+            vxlan: None,
             records: HashMap::new(),
             installed: 0,
             not_offloaded: 0,
@@ -216,14 +226,42 @@ impl FastPath {
     /// pinned link a previous switchd left is given the new program (atomically),
     /// else a new link is made and pinned.
     pub fn attach_port(&mut self, dev: &str, id: PortId) -> FpResult<()> {
+        let ifindex = self.attach("fp_port", dev)?;
+        self.note_port(ifindex, dev, id)
+    }
+
+    /// Puts VXLAN on the fast path: the external-mode device `sw-vxlan` (made
+    /// unless a previous switchd left it) owns UDP 4789 and gets `fp_tunnel` on
+    /// its ingress; installed decisions send into it with a tunnel key.
+    pub fn start_vxlan(&mut self) -> FpResult<()> {
+        if self.vxlan.is_some() {
+            return Ok(());
+        }
+        if !host::link_exists(VXLAN_DEV) {
+            host::create_vxlan_external(VXLAN_DEV, wire::vxlan::UDP_PORT)
+                .map_err(|e| e.to_string())?;
+        }
+        host::set_up(VXLAN_DEV, true).map_err(|e| e.to_string())?;
+        self.vxlan = Some(self.attach("fp_tunnel", VXLAN_DEV)?);
+        info!("VXLAN on the fast path through {VXLAN_DEV}");
+        Ok(())
+    }
+
+    /// The external VXLAN device's ifindex, when VXLAN is on the fast path.
+    pub fn vxlan_ifindex(&self) -> Option<u32> {
+        self.vxlan
+    }
+
+    /// Attaches program `name` to `dev`'s ingress; returns the device's ifindex.
+    fn attach(&mut self, name: &str, dev: &str) -> FpResult<u32> {
         let ifindex = host::ifindex(dev).map_err(|e| e.to_string())?;
         let pin = self.pin_dir.join(format!("link-{ifindex}"));
         let prog: &mut SchedClassifier = self
             .ebpf
-            .program_mut("fp_port")
-            .ok_or("program fp_port missing")?
+            .program_mut(name)
+            .ok_or_else(|| format!("program {name} missing"))?
             .try_into()
-            .map_err(|e| format!("fp_port: {e}"))?;
+            .map_err(|e| format!("{name}: {e}"))?;
         let reused = PinnedLink::from_pin(&pin)
             .ok()
             .and_then(|l| SchedClassifierLink::try_from(FdLink::from(l)).ok())
@@ -241,7 +279,7 @@ impl FastPath {
             fd.pin(&pin)
                 .map_err(|e| format!("pinning the link on {dev}: {e}"))?;
         }
-        self.note_port(ifindex, dev, id)
+        Ok(ifindex)
     }
 
     fn note_port(&mut self, ifindex: u32, dev: &str, id: PortId) -> FpResult<()> {
@@ -293,13 +331,13 @@ impl FastPath {
         key: &FpKey,
         orig: &FlowKey,
         outs: &[Output],
-        offer: Option<Offer>,
+        offer: &Offer,
         in_port: PortId,
     ) {
-        let Some(offer) = offer.filter(Offer::offloadable) else {
+        if !offer.offloadable() {
             self.not_offloaded += 1;
             return;
-        };
+        }
         let Some((val, out_port)) = self.action(sw, orig, outs) else {
             self.not_offloaded += 1;
             return;
@@ -318,7 +356,7 @@ impl FastPath {
                 self.records.insert(
                     *key,
                     Record {
-                        offer,
+                        offer: offer.clone(),
                         in_port,
                         out_port,
                         packets: 0,
@@ -359,9 +397,27 @@ impl FastPath {
                 return None;
             }
         }
-        sw.port(f.port)?;
+        let port = sw.port(f.port)?;
+        if port.config.kind == PortType::Vxlan {
+            let ifindex = self.vxlan?;
+            let remote = port.config.remote_ip?;
+            let id = match port.config.tunnel_key() {
+                TunnelKey::Flow => f.key.get_u64(Field::TunId),
+                TunnelKey::Fixed(k) => k,
+            };
+            return Some((
+                FpVal {
+                    kind: KIND_TUNNEL,
+                    ifindex,
+                    tun_dst: u32::from(remote),
+                    tun_ttl: 64,
+                    tun_id: id,
+                    ..FpVal::default()
+                },
+                Some(f.port),
+            ));
+        }
         let ifindex = *self.by_port.get(&f.port)?;
-        let _ = KIND_TUNNEL;
         Some((
             FpVal {
                 kind: KIND_PEER,
@@ -426,10 +482,10 @@ impl FastPath {
         let now_ns = monotonic_ns();
         let mut lines = Vec::new();
         for (k, v) in self.flows.iter().flatten() {
-            let dev = |i: u32| {
-                self.ports
-                    .get(&i)
-                    .map_or_else(|| format!("if{i}"), |p| p.dev.clone())
+            let dev = |i: u32| match self.ports.get(&i) {
+                Some(p) => p.dev.clone(),
+                None if Some(i) == self.vxlan => VXLAN_DEV.to_owned(),
+                None => format!("if{i}"),
             };
             let action = match v.kind {
                 KIND_DROP => "drop".to_owned(),

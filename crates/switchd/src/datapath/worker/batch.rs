@@ -56,12 +56,14 @@ impl Worker {
                 let start = self.batch.outs.len();
                 let orig = match (&f.fp, core.fastpath.as_mut()) {
                     (Some(key), Some(fp)) => {
-                        let (orig, offer) = core.sw.receive_offer(
+                        let offer = &mut self.batch.offer;
+                        let orig = core.sw.receive_offer(
                             f.in_port,
                             f.buf.data(),
                             f.tun.as_ref(),
                             now,
                             &mut self.batch.outs,
+                            offer,
                         );
                         let outs = self.batch.outs.get(start..).unwrap_or_default();
                         fp.offer(&core.sw, key, &orig, outs, offer, f.in_port);

@@ -51,6 +51,7 @@ pub(super) struct Snapshot {
     /// The fast path's upcall TAP (read by the first thread) and its devices.
     upcall: Option<Arc<host::Tap>>,
     fp_ports: std::collections::HashMap<u32, PortId>,
+    fp_vxlan: Option<u32>,
 }
 
 /// One frame of a batch, with where it came from and its offload state.
@@ -149,6 +150,8 @@ struct Batch {
     results: Vec<(FlowKey, Range<usize>)>,
     /// A buffer for the copies of a frame that leaves by more than one port.
     scratch: PacketBuf,
+    /// The engine's decision for a frame from the fast path, refilled per frame.
+    offer: switch::Offer,
 }
 
 /// What tunnel sends gather and reuse.
@@ -214,6 +217,7 @@ impl Worker {
                 outs: Vec::with_capacity(4 * BATCH),
                 results: Vec::with_capacity(BATCH),
                 scratch: PacketBuf::with_capacity(MAX_FRAME),
+                offer: switch::Offer::default(),
             },
             tx: TunnelTx {
                 segs: Vec::with_capacity(2 * MAX_FRAME),
@@ -418,10 +422,30 @@ impl Worker {
                     hdr.csum_start = hdr.csum_start.saturating_sub(m);
                     hdr.hdr_len = hdr.hdr_len.saturating_sub(m);
                     f.hdr = hdr;
-                    let Some(&id) = self.snap.fp_ports.get(&meta.key.ifindex) else {
+                    let fp = meta.key_ok.then_some(meta.key);
+                    let k = &meta.key;
+                    if Some(k.ifindex) == self.snap.fp_vxlan {
+                        // Received through the VXLAN device: the tunnel port of
+                        // its remote and VNI, as the socket path finds it.
+                        let remote = Ipv4Addr::from(k.tun_src);
+                        let Some(id) = self.snap.tunnels.lookup(PortType::Vxlan, remote, k.tun_id)
+                        else {
+                            self.counts.tunnels.unknown += 1;
+                            continue;
+                        };
+                        let local = self.snap.ports.get(id).and_then(|p| p.local);
+                        let tun = TunnelMeta {
+                            id: k.tun_id,
+                            src: k.tun_src,
+                            dst: local.map_or(meta.tun_dst, u32::from),
+                        };
+                        self.accept(i, id, Some(tun), fp);
+                        continue;
+                    }
+                    let Some(&id) = self.snap.fp_ports.get(&k.ifindex) else {
                         continue;
                     };
-                    self.accept(i, id, meta.key_ok.then_some(meta.key));
+                    self.accept(i, id, None, fp);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -438,7 +462,13 @@ impl Worker {
     /// `fp`): it joins the batch, counted, unless it is a super-frame no real
     /// stack sends (segments of a few bytes), dropped whole before anything cuts
     /// it up.
-    fn accept(&mut self, i: usize, id: PortId, fp: Option<crate::fastpath::FpKey>) {
+    fn accept(
+        &mut self,
+        i: usize,
+        id: PortId,
+        tun: Option<TunnelMeta>,
+        fp: Option<crate::fastpath::FpKey>,
+    ) {
         let f = &mut self.batch.frames[i];
         let len = f.buf.len();
         if !f.hdr.plausible_gso(len) {
@@ -446,7 +476,7 @@ impl Worker {
             return;
         }
         f.in_port = id;
-        f.tun = None;
+        f.tun = tun;
         f.fp = fp;
         let s = self.counts.port(id);
         s.rx_packets += 1;
@@ -480,7 +510,7 @@ impl Worker {
                     if !f.buf.pull(hlen) {
                         continue;
                     }
-                    self.accept(i, id, None);
+                    self.accept(i, id, None, None);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -509,6 +539,7 @@ pub(super) fn take_snapshot(core: &Core, index: usize) -> Snapshot {
             .as_ref()
             .map(|f| f.port_map())
             .unwrap_or_default(),
+        fp_vxlan: core.fastpath.as_ref().and_then(|f| f.vxlan_ifindex()),
     };
     for (id, a) in &core.ports {
         let Some(p) = core.sw.port(*id) else {
