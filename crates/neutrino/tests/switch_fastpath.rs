@@ -105,6 +105,18 @@ fn the_kernel_carries_a_flow_after_its_first_packet() {
     assert_eq!(field(&rep[0], "packets"), 19, "{}", rep[0]);
     // The flow's counter has every packet, whichever path it took.
     assert_eq!(flow_packets(&lab, "icmp"), 40);
+    // trace says which path such a packet takes.
+    let flow = format!(
+        "in_port={},icmp,dl_src={},dl_dst={},nw_src={},nw_dst={}",
+        v1.tap, v1.mac, v2.mac, v1.ip, v2.ip
+    );
+    let t = lab.switch_ok(H::H1, &["trace", "br0", &flow]);
+    assert!(
+        t.contains(&format!("Fast path: yes, after the first packet of such a flow the kernel redirects into the VM behind {b}")),
+        "{t}"
+    );
+    let t = lab.switch_ok(H::H1, &["trace", "br0", &format!("in_port={},arp", v1.tap)]);
+    assert!(t.contains("Fast path: no, only IPv4"), "{t}");
     let summary = lab.switch_ok(H::H1, &["dump-datapath"]);
     assert!(summary.starts_with("kernel fast path:"), "{summary}");
 
@@ -233,6 +245,56 @@ fn vxlan_goes_through_the_kernel_across_hosts() {
             .any(|l| l.contains("proto=6") && l.contains("sw-vxlan")),
         "{d1}"
     );
+}
+
+/// Stateful filtering (the security groups' shape): an established connection's
+/// packets take the kernel, its SYN, FIN and RST go up, and what the rules
+/// refuse (a connection opened from the other side) stays refused.
+#[test]
+fn established_connections_take_the_kernel() {
+    if !lab_available() {
+        return;
+    }
+    let mut lab = TwoHosts::new(BIN, "fpd");
+    lab.start_switchd(H::H1);
+    lab.switch_ok(H::H1, &["add-br", "br0"]);
+    let v1 = veth_vm(&mut lab, "a", "10.1.0.1", "fa:16:3e:00:05:01");
+    let v2 = veth_vm(&mut lab, "b", "10.1.0.2", "fa:16:3e:00:05:02");
+    let flows = "priority=0,actions=NORMAL
+priority=10,ip,ct_state=-trk,actions=ct(table=1)
+table=1,priority=10,ip,ct_state=+trk+new,nw_src=10.1.0.1,actions=ct(commit),NORMAL
+table=1,priority=10,ip,ct_state=+trk+est,actions=NORMAL
+table=1,priority=1,actions=drop
+";
+    let r = lab.switch_stdin(H::H1, &["replace-flows", "br0", "-"], flows);
+    assert!(r.ok(), "{}", r.describe());
+    lab.wait_ping(&v1, v2.ip, PING_WITHIN);
+    lab.checked_stream(&v1, &v2, 30);
+    let a = host_end(&lab, "a");
+    let tcp = entries(&lab, &[&format!("in_port({a})"), "proto=6", "tracked"]);
+    assert_eq!(tcp.len(), 1, "{}", lab.switch_ok(H::H1, &["dump-datapath"]));
+    assert!(field(&tcp[0], "packets") > 100, "{}", tcp[0]);
+    let summary = lab.switch_ok(H::H1, &["dump-datapath"]);
+    let ctl = summary
+        .lines()
+        .next()
+        .map(|l| field(l, "tracked TCP SYN/FIN/RST sent up"))
+        .unwrap_or_default();
+    assert!(ctl > 0, "{summary}");
+    // v2 may answer, never open: its pings (new from 10.1.0.2) are dropped.
+    let r = lab.ping_with(&v2, v1.ip, 3, &["-i", "0.05", "-W", "1"]);
+    assert!(
+        !r.ok(),
+        "v2 opened a connection the rules refuse:\n{}",
+        r.stdout
+    );
+    // A flush ends what the kernel carried: the next packets are new, from v1
+    // allowed again, from v2 still not.
+    lab.switch_ok(H::H1, &["flush-conntrack"]);
+    assert!(entries(&lab, &["tracked"]).is_empty());
+    lab.wait_ping(&v1, v2.ip, PING_WITHIN);
+    let r = lab.ping_with(&v2, v1.ip, 2, &["-W", "1"]);
+    assert!(!r.ok(), "{}", r.stdout);
 }
 
 #[test]

@@ -15,6 +15,10 @@ use std::time::Duration;
 
 fn forwarding_lab(tag: &str) -> (TwoHosts, Vm, Vm) {
     let mut lab = TwoHosts::new(BIN, tag);
+    // The uplink is the user-space path's: with the fast path, VXLAN arrives
+    // through the kernel's device instead of switchd's socket.
+    lab.switchd_args
+        .extend(["--fast-path".into(), "off".into()]);
     for h in [H::H1, H::H2] {
         let ns = lab.host(h).ns.clone();
         set_ip_forward(&ns, true);

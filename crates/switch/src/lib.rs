@@ -84,7 +84,7 @@ pub use port::{PortConfig, PortType, TunnelKey, veth_host_end};
 pub use print::{FlowParts, actions_text, flow_text, match_text};
 pub use switch::{
     BridgeConfig, BridgePorts, FdbEntry, LearnedFlowStats, Offer, Port, PortStats, Switch,
-    SwitchError,
+    SwitchError, Traced,
 };
 pub use tunnel_index::TunnelIndex;
 pub use xlate::{Forward, Output, Reply};

@@ -103,6 +103,8 @@ pub(crate) struct Ctx<'a> {
     /// Tracing a flow text: the `ct_state` and `ct_mark` a `ct()` gives the packet
     /// (what the traced flow said, else `+trk+new`, as ovs-appctl's ct-next).
     pub(crate) trace_ct: (u8, u32),
+    /// Tracing: a `ct()` ran.
+    pub(crate) traced_ct: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -130,6 +132,7 @@ impl<'a> Ctx<'a> {
                 crate::conntrack::state::TRK | crate::conntrack::state::NEW,
                 0,
             ),
+            traced_ct: false,
         }
     }
 

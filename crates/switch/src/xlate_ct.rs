@@ -133,11 +133,18 @@ impl Switch {
             }
         }
         self.ct_cur.last = Some((zone, v2));
+        if let Some(o) = self.offer.as_mut() {
+            let id = v2
+                .conn
+                .and_then(|(slot, _)| Some((slot, self.conntrack.conn_id(slot)?)));
+            o.note_ct(v2.state, id);
+        }
         Ok(v2)
     }
 
     /// `ct()` in a trace: says what it does; a recirculation goes on nested.
     fn trace_ct(&mut self, cx: &mut Ctx, br: usize, ct: &CtAction, zone: u16, key: &FlowKey) {
+        cx.traced_ct = true;
         let (state, mark, whence) = match cx.frame() {
             Some(f) => {
                 let p = conntrack::parse(f);

@@ -63,8 +63,8 @@ fn a_settled_forward_is_offered_and_credited() {
 }
 
 #[test]
-fn broadcasts_and_ct_are_not_offered_whole() {
-    let (mut sw, a, _) = two_ports();
+fn floods_to_one_port_and_established_connections_are_offered() {
+    let (mut sw, a, b) = two_ports();
     let mut out = Vec::new();
     let arp = arp_request(MAC_A);
     sw.receive(a, &arp, None, 10, &mut out);
@@ -74,26 +74,41 @@ fn broadcasts_and_ct_are_not_offered_whole() {
     sw.receive_offer(a, &arp, None, 20, &mut out, &mut o);
     assert!(o.offloadable());
     out.clear();
-    // ct(): its verdict may change with every packet.
+    // ct(): offered once the connection is established, marked tracked (SYN,
+    // FIN and RST must come up), and no longer once the connection is gone.
     sw.add_flows(
         "br0",
         &[
             "priority=10,ip,ct_state=-trk,actions=ct(table=1)".into(),
-            "table=1,priority=1,actions=NORMAL".into(),
+            "table=1,priority=10,ip,ct_state=+trk+new,actions=ct(commit),NORMAL".into(),
+            "table=1,priority=10,ip,ct_state=+trk+est,actions=NORMAL".into(),
         ],
         30,
     )
     .unwrap();
-    let ab = icmp(MAC_A, MAC_B, [10, 0, 0, 1], [10, 0, 0, 2]);
-    for t in [40, 50] {
-        let mut o = Offer::default();
-        sw.receive_offer(a, &ab, None, t, &mut out, &mut o);
-        assert!(!o.offloadable());
+    let (ia, ib) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    let req = udp(MAC_A, MAC_B, ia, ib, 1000);
+    let mut rep = udp(MAC_B, MAC_A, ib, ia, 5001);
+    rep[36..38].copy_from_slice(&1000u16.to_be_bytes());
+    let mut o = Offer::default();
+    let mut offered = |sw: &mut Switch, port, f: &[u8], t| {
+        sw.receive_offer(port, f, None, t, &mut out, &mut o);
         out.clear();
-    }
+        (o.offloadable(), o.tracked(), o.clone())
+    };
+    assert!(!offered(&mut sw, a, &req, 40).0, "a new connection");
+    offered(&mut sw, b, &rep, 50); // learns b's MAC
+    let (ok, tracked, _) = offered(&mut sw, b, &rep, 60);
+    assert!(ok && tracked, "an established connection's reply");
+    let (ok, tracked, est) = offered(&mut sw, a, &req, 70);
+    assert!(ok && tracked);
+    assert!(sw.credit(&est, 5, 5 * req.len() as u64, 80));
+    sw.conntrack_mut().flush(None);
+    assert!(
+        !sw.credit(&est, 1, req.len() as u64, 90),
+        "the connection is gone"
+    );
     // No flow cache, nothing recorded.
     sw.set_flow_cache_capacity(0);
-    let mut o = Offer::default();
-    sw.receive_offer(a, &ab, None, 60, &mut out, &mut o);
-    assert!(!o.offloadable());
+    assert!(!offered(&mut sw, a, &req, 100).0);
 }

@@ -41,7 +41,8 @@ enum fp_stat {
     FP_STAT_UPCALL = 1,
     FP_STAT_UPCALL_FAIL = 2,
     FP_STAT_STALE = 3,
-    FP_STAT_MAX = 4,
+    FP_STAT_CTL = 4,
+    FP_STAT_MAX = 5,
 };
 
 struct fp_key {
@@ -70,9 +71,15 @@ struct fp_val {
     __u32 kind;
     __u32 ifindex;
     __u32 tun_dst;
-    __u32 tun_ttl;
+    __u16 tun_ttl;
+    __u16 flags; /* FP_F_* */
     __u64 tun_id;
 };
+
+/* The decision went through connection tracking: TCP segments that move a
+ * connection's state (SYN, FIN, RST) go up to switchd. */
+#define FP_F_TRACKED 1
+#define TCP_CTL (0x01 | 0x02 | 0x04)
 
 struct fp_conf {
     __u64 gen;
@@ -219,10 +226,13 @@ static __always_inline int run(struct __sk_buff *skb, int tunnel)
     if (parse(skb, &meta.key, &meta.tcp_flags) == 0) {
         meta.flags = FP_KEY_OK;
         struct fp_val *v = bpf_map_lookup_elem(&fp_flows, &meta.key);
-        if (v && conf && v->gen == conf->gen)
-            return act(skb, v);
-        if (v)
+        if (v && conf && v->gen == conf->gen) {
+            if (!(v->flags & FP_F_TRACKED) || !(meta.tcp_flags & TCP_CTL))
+                return act(skb, v);
+            count(FP_STAT_CTL);
+        } else if (v) {
             count(FP_STAT_STALE);
+        }
     }
     if (!conf || !conf->upcall_ifindex) {
         count(FP_STAT_UPCALL_FAIL);

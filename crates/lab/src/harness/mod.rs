@@ -168,6 +168,10 @@ pub struct TwoHosts {
     hosts: Vec<Host>,
     /// Left up on drop ([`TwoHosts::keep`]).
     kept: bool,
+    /// What [`TwoHosts::start_switchd`] passes to every switchd (two poll threads
+    /// whatever the machine, so every test crosses threads); a test that is about
+    /// the user-space path adds `--fast-path off`.
+    pub switchd_args: Vec<String>,
 }
 
 impl TwoHosts {
@@ -230,6 +234,7 @@ impl TwoHosts {
             namespaces: Vec::new(),
             hosts,
             kept: false,
+            switchd_args: vec!["--poll-threads".into(), "2".into()],
         };
         for h in layout.hosts() {
             let ns = lab.host(*h).ns.clone();

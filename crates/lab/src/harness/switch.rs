@@ -10,8 +10,9 @@ impl TwoHosts {
     /// Starts `neutrino switchd --run-dir DIR` inside host `h` and waits until it
     /// answers.
     pub fn start_switchd(&mut self, h: H) {
-        // Two poll threads whatever the machine, so every test crosses threads.
-        self.start_switchd_with(h, &["--poll-threads", "2"]);
+        let args = self.switchd_args.clone();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.start_switchd_with(h, &args);
     }
 
     /// [`TwoHosts::start_switchd`] with other command-line options.

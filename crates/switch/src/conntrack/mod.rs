@@ -201,6 +201,9 @@ struct Entry {
     /// Which side sent the first FIN (TCP): true for the reply side.
     fin_by_reply: Option<bool>,
     expires: u64,
+    /// Unique in this table's life: tells a connection from a later one in the
+    /// same slot (see [`Conntrack::touch`]).
+    id: u64,
 }
 
 /// What `track` found for a packet.
@@ -240,6 +243,8 @@ pub struct Conntrack {
     per_zone: FastMap<u16, u32>,
     cursor: usize,
     stats: CtStats,
+    /// The next connection's id.
+    next_id: u64,
 }
 
 impl Conntrack {
@@ -259,6 +264,7 @@ impl Conntrack {
             per_zone: seed.derive(2).map(),
             cursor: 0,
             stats: CtStats::default(),
+            next_id: 1,
         }
     }
 
@@ -499,6 +505,32 @@ impl Conntrack {
         self.slots.get(slot as usize).and_then(Option::as_ref)
     }
 
+    /// The id of the connection in `slot` (a verdict's `conn`), if one is there.
+    pub fn conn_id(&self, slot: u32) -> Option<u64> {
+        self.entry(slot).map(|e| e.id)
+    }
+
+    /// A packet of connection `id` (in `slot`) passed elsewhere at `now` (the
+    /// kernel fast path carried it, in a state tracking would not have changed):
+    /// its timeout starts again, as tracking that packet would have done. False
+    /// when the connection is gone (expired, flushed, replaced).
+    pub fn touch(&mut self, slot: u32, id: u64, now: u64) -> bool {
+        let Some(e) = self.entry(slot).filter(|e| e.id == id) else {
+            return false;
+        };
+        let t = self.timeout(e);
+        if let Some(e) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) {
+            e.expires = e.expires.max(now.saturating_add(t));
+        }
+        true
+    }
+
+    /// Whether connection `id` is still in `slot` (and not past its timeout).
+    pub fn alive(&self, slot: u32, id: u64, now: u64) -> bool {
+        self.entry(slot)
+            .is_some_and(|e| e.id == id && now < e.expires)
+    }
+
     /// Makes the connection of `pkt` exist in `zone` (what `track` found, `seen`,
     /// saves a second lookup) and sets `mark` (value, mask) on it. A packet that
     /// cannot open a connection (invalid, an ICMP error, a reply) commits nothing.
@@ -546,7 +578,9 @@ impl Conntrack {
             replied: false,
             fin_by_reply: None,
             expires: 0,
+            id: self.next_id,
         };
+        self.next_id += 1;
         e.expires = now.saturating_add(self.timeout(&e));
         let slot = match self.free.pop() {
             Some(s) => s,

@@ -23,6 +23,7 @@ pub use offer::Offer;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+pub use text::Traced;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SwitchError {
@@ -110,7 +111,7 @@ pub struct Switch {
     /// made before it may name flows that are gone; see [`Switch::credit`]).
     flows_gen: u64,
     /// The decision being recorded for [`Switch::receive_offer`].
-    offer: Option<Offer>,
+    pub(crate) offer: Option<Offer>,
     /// Port name -> port (names are unique across bridges).
     by_name: FastMap<String, PortId>,
     /// Exact-match cache in front of the tables (see [`crate::cache`]).

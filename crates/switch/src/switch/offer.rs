@@ -4,12 +4,17 @@
 //!
 //! An [`Offer`] is made while a packet is switched ([`Switch::receive_offer`]),
 //! from the same records the flow cache keeps: the flows the packet hit, the MAC
-//! entries NORMAL refreshed, the learned flows whose timers it reset. A decision is
-//! offered only when the flow cache would keep it whole: one pass (no `ct()`: its
-//! verdict can change with every packet), nothing that must run each time (DHCP
-//! answers), nothing that changed the switch. The datapath gives the packets and
+//! entries NORMAL refreshed, the learned flows whose timers it reset, and the
+//! connections `ct()` found. A decision is offered only when the flow cache would
+//! keep it whole (nothing that must run each time, such as DHCP answers, nothing
+//! that changed the switch) and, when it went through `ct()`, only when every
+//! verdict was an established connection's (`+trk+est`, not new, related or
+//! invalid): tracking the packets that follow changes nothing but their
+//! connection's timeout, as long as they carry no TCP SYN, FIN or RST — which the
+//! datapath must send up ([`Offer::tracked`]). The datapath gives the packets and
 //! bytes it carried back with [`Switch::credit`], which replays those effects as
-//! cache hits do, and says whether the decision still holds.
+//! cache hits do (a tracked connection's timeout starts again), and says whether
+//! the decision still holds (a connection that is gone ends it).
 
 use super::*;
 
@@ -24,6 +29,8 @@ pub struct Offer {
     pub valid_until: u64,
     offloadable: bool,
     effects: Vec<Effect>,
+    /// The connections (slot, id) the decision's `ct()` verdicts relied on.
+    conns: Vec<(u32, u64)>,
 }
 
 impl Offer {
@@ -32,6 +39,28 @@ impl Offer {
         self.valid_until = u64::MAX;
         self.offloadable = true;
         self.effects.clear();
+        self.conns.clear();
+    }
+
+    /// The decision went through `ct()`: TCP packets with SYN, FIN or RST (which
+    /// move their connection's state) must be switched by the engine.
+    pub fn tracked(&self) -> bool {
+        !self.conns.is_empty()
+    }
+
+    /// A `ct()` verdict of this packet: only an established connection's keeps
+    /// the decision offerable.
+    pub(crate) fn note_ct(&mut self, state: u8, conn: Option<(u32, u64)>) {
+        use crate::conntrack::state::{EST, INV, NEW, REL, TRK};
+        let settled = state & (TRK | EST) == (TRK | EST) && state & (NEW | REL | INV) == 0;
+        match conn {
+            Some(c) if settled => {
+                if !self.conns.contains(&c) {
+                    self.conns.push(c);
+                }
+            }
+            _ => self.offloadable = false,
+        }
     }
 
     /// Whether a datapath may repeat the decision for the packets of this key.
@@ -51,11 +80,8 @@ impl Offer {
         self.offloadable = false;
     }
 
-    /// Adds one pass's records.
-    pub(crate) fn add(&mut self, effects: &[Effect], valid_until: u64, has_ct_or_recirc: bool) {
-        if has_ct_or_recirc || effects.iter().any(|e| matches!(e, Effect::Ct { .. })) {
-            self.offloadable = false;
-        }
+    /// Adds one pass's records (its `ct()` verdicts come through `note_ct`).
+    pub(crate) fn add(&mut self, effects: &[Effect], valid_until: u64) {
         if !self.offloadable {
             return;
         }
@@ -65,6 +91,16 @@ impl Offer {
 }
 
 impl Switch {
+    /// Forgets the tracked connections (of one zone), as `flush-conntrack` asks;
+    /// decisions that relied on them stop at once (the generation moves).
+    pub fn flush_conntrack(&mut self, zone: Option<u16>) -> usize {
+        let n = self.conntrack.flush(zone);
+        if n > 0 {
+            self.generation += 1;
+        }
+        n
+    }
+
     /// [`Switch::receive`], also recording the packet's decision in `offer`
     /// (refused when the flow cache is off: nothing records decisions then).
     pub fn receive_offer(
@@ -141,6 +177,14 @@ impl Switch {
                 }
                 _ => {}
             }
+        }
+        for &(slot, id) in &offer.conns {
+            let there = if packets > 0 {
+                self.conntrack.touch(slot, id, now)
+            } else {
+                self.conntrack.alive(slot, id, now)
+            };
+            fresh &= there;
         }
         fresh
     }

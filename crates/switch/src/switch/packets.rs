@@ -86,11 +86,7 @@ impl Switch {
             }
         }
         if let Some(o) = self.offer.as_mut() {
-            o.add(
-                e.effects.as_slice(),
-                e.valid_until,
-                e.has_ct || e.recirc.is_some(),
-            );
+            o.add(e.effects.as_slice(), e.valid_until);
         }
         let pass = Pass {
             first_key: e.key,
@@ -249,7 +245,7 @@ impl Switch {
         if let Some(o) = self.offer.as_mut() {
             match &effects {
                 Some(eff) if cacheable && !refused && self.generation == generation => {
-                    o.add(eff, valid_until, recirc.is_some());
+                    o.add(eff, valid_until);
                 }
                 _ => o.refuse(),
             }

@@ -124,6 +124,17 @@ impl Switch {
         flow: &str,
         now: u64,
     ) -> Result<Vec<String>, SwitchError> {
+        self.trace_decision(bridge, flow, now).map(|t| t.lines)
+    }
+
+    /// [`Switch::trace`], with the decision as values too: for a datapath below
+    /// the engine to say whether it would carry such packets.
+    pub fn trace_decision(
+        &mut self,
+        bridge: &str,
+        flow: &str,
+        now: u64,
+    ) -> Result<Traced, SwitchError> {
         let br = self.bridge_id(bridge)?;
         let spec = self.parse_lines(br, &[flow.to_string()], false)?.remove(0);
         if spec.matcher.mask.get(Field::InPort) == 0 {
@@ -161,9 +172,22 @@ impl Switch {
             cx.trace_ct = (st as u8, mark);
         }
         cx.trace_bridge(&self.bridge(br).map(|b| b.name.clone()).unwrap_or_default());
+        let orig = key;
         self.run_table(&mut cx, br, 0, &mut key);
+        let tracked = cx.traced_ct;
+        drop(cx);
         self.finish_trace(&mut lines, &outs, &[]);
-        Ok(lines)
+        let in_port = self
+            .bridge(br)
+            .and_then(|b| b.ports.get(&in_ofport))
+            .copied();
+        Ok(Traced {
+            lines,
+            in_port,
+            orig,
+            outputs: outs,
+            tracked,
+        })
     }
 
     /// One line on where an output goes, with the tunnel's outer header.
@@ -206,4 +230,16 @@ impl Switch {
             k => format!("{br}: output {} ({}){vlan_txt}", c.name, k.name()),
         }
     }
+}
+
+/// A traced packet's decision ([`Switch::trace_decision`]).
+#[derive(Debug, Clone)]
+pub struct Traced {
+    pub lines: Vec<String>,
+    pub in_port: Option<PortId>,
+    /// The packet's key as it came in.
+    pub orig: crate::FlowKey,
+    pub outputs: Vec<Output>,
+    /// A `ct()` ran on the way.
+    pub tracked: bool,
 }

@@ -233,16 +233,23 @@ impl Shared {
                 },
                 Err(e) => err(e),
             },
-            Request::Trace { bridge, flow } => match core.sw.trace(&bridge, &flow, now) {
-                Ok(lines) => Response::Lines { lines },
+            Request::Trace { bridge, flow } => match core.sw.trace_decision(&bridge, &flow, now) {
+                Ok(t) => {
+                    let mut lines = t.lines.clone();
+                    lines.push(match core.fastpath.as_ref() {
+                        Some(fp) => fp.trace_verdict(&core.sw, &t),
+                        None => format!("Fast path: off ({})", core.fastpath_off),
+                    });
+                    Response::Lines { lines }
+                }
                 Err(e) => err(e),
             },
             Request::DumpDatapath => Response::Lines {
                 lines: match core.fastpath.as_ref() {
                     Some(fp) => {
-                        let [hits, upcalls, failed, stale] = fp.counters();
+                        let [hits, upcalls, failed, stale, ctl] = fp.counters();
                         let mut lines = vec![format!(
-                            "kernel fast path: {} entries, hits:{hits}, upcalls:{upcalls}, failed upcalls:{failed}, stale hits:{stale}, installed:{}, not offloadable:{}",
+                            "kernel fast path: {} entries, hits:{hits}, upcalls:{upcalls}, failed upcalls:{failed}, stale hits:{stale}, tracked TCP SYN/FIN/RST sent up:{ctl}, installed:{}, not offloadable:{}",
                             fp.entries(),
                             fp.installed,
                             fp.not_offloaded
@@ -263,7 +270,7 @@ impl Shared {
                     .collect(),
             },
             Request::FlushConntrack { zone } => {
-                let n = core.sw.conntrack_mut().flush(zone);
+                let n = core.sw.flush_conntrack(zone);
                 Response::Done {
                     message: Some(format!(
                         "{n} connection{} flushed",

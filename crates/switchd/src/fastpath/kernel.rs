@@ -56,11 +56,17 @@ pub(crate) struct FpVal {
     pub ifindex: u32,
     /// Tunnel destination (host order) and TTL, for [`KIND_TUNNEL`].
     pub tun_dst: u32,
-    pub tun_ttl: u32,
+    pub tun_ttl: u16,
+    /// [`F_TRACKED`].
+    pub flags: u16,
     pub tun_id: u64,
 }
 
-// SAFETY: repr(C), integers only, no padding (8+8+8+8+4+4+4+4+8 = 56).
+/// The decision went through connection tracking: the program sends TCP segments
+/// with SYN, FIN or RST up instead.
+pub(crate) const F_TRACKED: u16 = 1;
+
+// SAFETY: repr(C), integers only, no padding (8+8+8+8+4+4+4+2+2+8 = 56).
 unsafe impl aya::Pod for FpVal {}
 
 /// `struct fp_conf`.

@@ -30,7 +30,7 @@ use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::tc::SchedClassifierLink;
 use aya::programs::{SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
-use kernel::{FpConf, FpVal, KIND_DROP, KIND_EGRESS, KIND_PEER, KIND_TUNNEL};
+use kernel::{F_TRACKED, FpConf, FpVal, KIND_DROP, KIND_EGRESS, KIND_PEER, KIND_TUNNEL};
 pub(crate) use kernel::{FpKey, META_LEN, Meta};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +62,18 @@ pub(crate) fn describe(fp: Option<&FastPath>, why_not: &str) -> String {
         ),
         None => format!("user space (switchd reads and writes every frame: {why_not})"),
     }
+}
+
+/// A frame that came up from the kernel, as the engine switched it.
+#[derive(Clone, Copy)]
+pub(crate) struct Upcalled<'a> {
+    /// The key the program computed.
+    pub key: &'a FpKey,
+    /// The engine's key for it, and what the engine decided.
+    pub orig: &'a FlowKey,
+    pub outs: &'a [Output],
+    pub offer: &'a Offer,
+    pub in_port: PortId,
 }
 
 /// One installed decision, as user space remembers it.
@@ -325,15 +337,14 @@ impl FastPath {
 
     /// Installs the engine's decision for an upcalled frame whose key the program
     /// computed, when the programs can carry it out.
-    pub fn offer(
-        &mut self,
-        sw: &Switch,
-        key: &FpKey,
-        orig: &FlowKey,
-        outs: &[Output],
-        offer: &Offer,
-        in_port: PortId,
-    ) {
+    pub fn offer(&mut self, sw: &mut Switch, up: &Upcalled<'_>, now: u64) {
+        let Upcalled {
+            key,
+            orig,
+            outs,
+            offer,
+            in_port,
+        } = *up;
         if !offer.offloadable() {
             self.not_offloaded += 1;
             return;
@@ -348,8 +359,24 @@ impl FastPath {
         let val = FpVal {
             gen_: self.kgen(offer.generation),
             used: monotonic_ns(),
+            flags: if offer.tracked() { F_TRACKED } else { 0 },
             ..val
         };
+        // A packet of a key the kernel already carries came up (a TCP FIN of a
+        // tracked flow, or one that raced the install): the entry stays, with
+        // its counts, when it does the same; otherwise its counts are given to
+        // the flows before it is replaced.
+        if let (Some(r), Ok(old)) = (self.records.get(key), self.flows.get(key, 0)) {
+            if old.gen_ == val.gen_ && same_action(&old, &val) {
+                return;
+            }
+            let (dp, db) = (
+                old.packets.saturating_sub(r.packets),
+                old.bytes.saturating_sub(r.bytes),
+            );
+            let offer_old = r.offer.clone();
+            sw.credit(&offer_old, dp, db, now);
+        }
         match self.flows.insert(key, val, 0) {
             Ok(()) => {
                 self.installed += 1;
@@ -368,6 +395,48 @@ impl FastPath {
             // makes room.
             Err(e) => warn!("fast path: installing an entry: {e}"),
         }
+    }
+
+    /// What `trace` adds: whether the kernel would carry the packets that follow
+    /// a packet with this decision, and if not, why.
+    pub fn trace_verdict(&self, sw: &Switch, t: &switch::Traced) -> String {
+        let Some(in_port) = t.in_port else {
+            return "Fast path: no (no such port)".into();
+        };
+        let tunnel_in = sw
+            .port(in_port)
+            .is_some_and(|p| p.config.kind == PortType::Vxlan && self.vxlan.is_some());
+        if !self.by_port.contains_key(&in_port) && !tunnel_in {
+            return "Fast path: no, the port it came in on is read by switchd (only veth ports and VXLAN take the fast path)".into();
+        }
+        if t.orig.get(Field::DlType) != 0x0800 {
+            return "Fast path: no, only IPv4 takes the fast path (this packet goes up every time)"
+                .into();
+        }
+        if t.outputs.iter().any(|o| o.made().is_some()) {
+            return "Fast path: no, the switch answers this packet itself (every time)".into();
+        }
+        let Some((v, _)) = self.action(sw, &t.orig, &t.outputs) else {
+            return "Fast path: no, the outputs are not ones the kernel carries (one veth port, a VXLAN tunnel or a drop)".into();
+        };
+        let what = match v.kind {
+            KIND_DROP => "drops".to_owned(),
+            KIND_TUNNEL => format!(
+                "sends into {VXLAN_DEV} with tun_id={:#x},dst={}",
+                v.tun_id,
+                std::net::Ipv4Addr::from(v.tun_dst)
+            ),
+            _ => format!(
+                "redirects into the VM behind {}",
+                self.ports.get(&v.ifindex).map_or("?", |p| p.dev.as_str())
+            ),
+        };
+        let ct = if t.tracked {
+            " once its connection is established (TCP SYN, FIN and RST always come up)"
+        } else {
+            ""
+        };
+        format!("Fast path: yes, after the first packet of such a flow the kernel {what}{ct}")
     }
 
     /// The kernel action for a decision: a drop, or one forward into a fast-path
@@ -501,8 +570,13 @@ impl FastPath {
             };
             let used = now_ns.saturating_sub(v.used) as f64 / 1e9;
             let stale = if v.gen_ == current { "" } else { " (stale)" };
+            let tracked = if v.flags & F_TRACKED != 0 {
+                ", tracked (SYN/FIN/RST up)"
+            } else {
+                ""
+            };
             lines.push(format!(
-                "{}, packets:{}, bytes:{}, used:{used:.3}s, actions:{action}{stale}",
+                "{}, packets:{}, bytes:{}, used:{used:.3}s{tracked}, actions:{action}{stale}",
                 k.describe(&dev(k.ifindex)),
                 v.packets,
                 v.bytes
@@ -513,9 +587,9 @@ impl FastPath {
     }
 
     /// The programs' counters summed over the CPUs: hits, upcalls, failed
-    /// upcalls, stale hits.
-    pub fn counters(&self) -> [u64; 4] {
-        let mut c = [0u64; 4];
+    /// upcalls, stale hits, TCP control segments of tracked entries sent up.
+    pub fn counters(&self) -> [u64; 5] {
+        let mut c = [0u64; 5];
         for (i, slot) in c.iter_mut().enumerate() {
             if let Ok(v) = self.stats.get(&(i as u32), 0) {
                 *slot = v.iter().sum();
@@ -527,4 +601,10 @@ impl FastPath {
     pub fn entries(&self) -> usize {
         self.records.len()
     }
+}
+
+/// Whether two entries do the same to a packet.
+fn same_action(a: &FpVal, b: &FpVal) -> bool {
+    (a.kind, a.ifindex, a.tun_dst, a.tun_ttl, a.flags, a.tun_id)
+        == (b.kind, b.ifindex, b.tun_dst, b.tun_ttl, b.flags, b.tun_id)
 }

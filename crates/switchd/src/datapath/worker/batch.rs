@@ -66,7 +66,14 @@ impl Worker {
                             offer,
                         );
                         let outs = self.batch.outs.get(start..).unwrap_or_default();
-                        fp.offer(&core.sw, key, &orig, outs, offer, f.in_port);
+                        let up = crate::fastpath::Upcalled {
+                            key,
+                            orig: &orig,
+                            outs,
+                            offer,
+                            in_port: f.in_port,
+                        };
+                        fp.offer(&mut core.sw, &up, now);
                         orig
                     }
                     _ => core.sw.receive(
