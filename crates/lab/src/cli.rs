@@ -43,9 +43,10 @@ pub enum LabCommand {
         /// Keep what was made when `up` fails (for debugging).
         #[arg(long)]
         keep: bool,
-        /// What the VMs' ports are: TAPs in the VMs' namespaces, or veth pairs
-        /// with the host end in the compute's namespace.
-        #[arg(long, default_value = "tap", value_parser = ["tap", "veth"])]
+        /// What the VMs' ports are: veth pairs with the host end in the
+        /// compute's namespace (the kernel fast path carries them), or TAPs in
+        /// the VMs' namespaces (switched in user space).
+        #[arg(long, default_value = "veth", value_parser = ["tap", "veth"])]
         vm_ports: String,
     },
     /// Re-check a running lab and print it.

@@ -41,7 +41,9 @@ pub struct LabOptions {
     pub flat_external: bool,
     /// Leave what was made when `up` fails (for debugging; `down` removes it).
     pub keep_on_failure: bool,
-    /// More arguments for every agent (e.g. `--vm-port-type veth`).
+    /// More arguments for every agent; by default `--vm-port-type veth`: the VMs
+    /// on veth ports, which the kernel fast path carries (`tap` puts them on
+    /// TAPs in their namespaces, switched in user space).
     pub agent_args: Vec<String>,
 }
 
@@ -60,7 +62,7 @@ impl LabOptions {
             with_router: true,
             flat_external: false,
             keep_on_failure: false,
-            agent_args: Vec::new(),
+            agent_args: vec!["--vm-port-type".into(), "veth".into()],
         }
     }
 }

@@ -186,12 +186,12 @@ fn nova_mode_forwards_with_the_signed_instance_id() {
     let nova = format!("{}:18775", controller.mgmt_ip);
     let heads = fake_nova(&controller.ns, &nova);
     let secret = "s3cret-shared";
-    l.agent_args = vec![
+    l.agent_args.extend([
         "--nova-metadata-url".into(),
         format!("http://{nova}"),
         "--metadata-shared-secret".into(),
         secret.into(),
-    ];
+    ]);
     let vm1 = l.vm("vm1").unwrap();
     l.stop_agent(&vm1.host).unwrap();
     l.start_agent(&vm1.host).unwrap();

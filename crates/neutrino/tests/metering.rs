@@ -238,7 +238,8 @@ fn labels_count_the_routers_traffic() {
         counted(&ns_a, &all, "egress").0 >= before.0,
         "counts lost on a rule change"
     );
-    l.agent_args = vec!["--metrics-listen".into(), "127.0.0.1:9109".into()];
+    l.agent_args
+        .extend(["--metrics-listen".into(), "127.0.0.1:9109".into()]);
     l.stop_agent("network").unwrap();
     l.start_agent("network").unwrap();
     let network_ns = format!("{}-network", l.state.prefix);

@@ -52,7 +52,9 @@ struct fp_key {
     __u8 dl_dst[6];
     __u8 dl_src[6];
     __u16 dl_type;
-    __u16 vlan_tci;
+    /* An ICMP echo's identifier (part of its connection, as a TCP or UDP port
+     * is); 0 otherwise. (VLAN-tagged frames never take the fast path.) */
+    __u16 icmp_id;
     __u32 nw_src;
     __u32 nw_dst;
     __u8 nw_proto;
@@ -172,10 +174,12 @@ static __always_inline int parse(struct __sk_buff *skb, struct fp_key *k, __u32 
         k->tp_dst = *(__u16 *)(l4 + 2);
         break;
     case IPPROTO_ICMP:
-        if (l4 + 4 > (__u8 *)end)
+        if (l4 + 8 > (__u8 *)end)
             return -1;
         k->tp_src = l4[0];
         k->tp_dst = l4[1];
+        if (l4[0] == 0 || l4[0] == 8)
+            k->icmp_id = *(__u16 *)(l4 + 4);
         break;
     default:
         break;

@@ -249,10 +249,11 @@ impl Shared {
                     Some(fp) => {
                         let [hits, upcalls, failed, stale, ctl] = fp.counters();
                         let mut lines = vec![format!(
-                            "kernel fast path: {} entries, hits:{hits}, upcalls:{upcalls}, failed upcalls:{failed}, stale hits:{stale}, tracked TCP SYN/FIN/RST sent up:{ctl}, installed:{}, not offloadable:{}",
+                            "kernel fast path: {} entries, hits:{hits}, upcalls:{upcalls}, failed upcalls:{failed}, stale hits:{stale}, tracked TCP SYN/FIN/RST sent up:{ctl}, installed:{}, not offered by the engine:{}, outputs not carried:{}",
                             fp.entries(),
                             fp.installed,
-                            fp.not_offloaded
+                            fp.not_offered,
+                            fp.not_carried
                         )];
                         lines.extend(fp.dump());
                         lines

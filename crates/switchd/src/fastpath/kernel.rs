@@ -17,7 +17,10 @@ pub(crate) struct FpKey {
     pub dl_src: [u8; 6],
     /// As on the wire (big-endian).
     pub dl_type: u16,
-    pub vlan_tci: u16,
+    /// An ICMP echo's identifier (as on the wire), 0 otherwise: the key is at
+    /// least as narrow as a connection's tuple, so an entry made for one echo
+    /// connection never carries another's packets past the tracker.
+    pub icmp_id: u16,
     /// Addresses and ports as on the wire.
     pub nw_src: u32,
     pub nw_dst: u32,
@@ -134,7 +137,7 @@ impl Meta {
             dl_dst: mac_at(b, k + 16),
             dl_src: mac_at(b, k + 22),
             dl_type: u16_at(b, k + 28),
-            vlan_tci: u16_at(b, k + 30),
+            icmp_id: u16_at(b, k + 30),
             nw_src: u32_at(b, k + 32),
             nw_dst: u32_at(b, k + 36),
             nw_proto: b[k + 40],
@@ -206,7 +209,11 @@ impl FpKey {
                 );
             }
             1 => {
-                let _ = write!(s, ",icmp(type={},code={})", self.tp_src, self.tp_dst);
+                let _ = write!(s, ",icmp(type={},code={}", self.tp_src, self.tp_dst);
+                if matches!(self.tp_src, 0 | 8) {
+                    let _ = write!(s, ",id={}", u16::from_be(self.icmp_id));
+                }
+                s.push(')');
             }
             _ => {}
         }

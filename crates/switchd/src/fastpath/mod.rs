@@ -111,9 +111,12 @@ pub(crate) struct FastPath {
     /// The external-mode VXLAN device's ifindex, once VXLAN takes the fast path.
     vxlan: Option<u32>,
     records: HashMap<FpKey, Record>,
-    /// Decisions installed, and upcalls whose decision could not be.
+    /// Decisions installed; upcalls whose decision the engine did not offer (a
+    /// new connection, a MAC learned on the way, an answer the switch made), and
+    /// whose outputs the kernel cannot carry (floods, TAPs, VLAN rewrites, GRE).
     pub installed: u64,
-    pub not_offloaded: u64,
+    pub not_offered: u64,
+    pub not_carried: u64,
 }
 
 /// A fast-path failure, as text for logs and `switch show`.
@@ -197,7 +200,8 @@ impl FastPath {
             vxlan: None,
             records: HashMap::new(),
             installed: 0,
-            not_offloaded: 0,
+            not_offered: 0,
+            not_carried: 0,
         };
         fp.sync(generation);
         info!(
@@ -346,11 +350,11 @@ impl FastPath {
             in_port,
         } = *up;
         if !offer.offloadable() {
-            self.not_offloaded += 1;
+            self.not_offered += 1;
             return;
         }
         let Some((val, out_port)) = self.action(sw, orig, outs) else {
-            self.not_offloaded += 1;
+            self.not_carried += 1;
             return;
         };
         if offer.generation != sw.generation {
