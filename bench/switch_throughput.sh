@@ -32,7 +32,8 @@
 # built afresh per run) so a slow spell of this shared machine does not fall on one
 # path only. Each path, RUNS times (median reported): iperf3 TCP one stream and 8 parallel
 # streams (server in VM2, client in VM1), 64-byte UDP packets per second, ping
-# avg RTT and TCP request/response (1 byte each way) latency; during the one
+# avg RTT, a new flow's first packet (median of five single pings, each a new
+# ICMP connection) and TCP request/response (1 byte each way) latency; during the one
 # stream, the whole machine's busy cores (/proc/stat) give Gbps per core.
 # Then (with cargo) `cargo bench -p host --bench wake_latency` measures what waking
 # a process asleep 50 ms costs here, and the report prints the ping ratio that
@@ -387,12 +388,22 @@ print("%.3f" % (float(sys.argv[6]) / cores if cores > 0 else 0))' $before $after
             | awk -F'/' '/^(rtt|round-trip)/ { print $5 }')
         [ -n "$v" ] || die "no ping rtt on $name"
         record "$name" ping_ms "$v"
+        # A flow's first packet: five single pings, each its own ICMP connection
+        # (with the fast path: a miss, an upcall and an install on each host),
+        # median round trip.
+        v=$(for i in 1 2 3 4 5; do
+                ip netns exec "$V1" ping -q -c 1 -W 1 "$VM2_IP" \
+                    | awk -F'/' '/^(rtt|round-trip)/ { print $5 }'
+                sleep 0.1
+            done | sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }')
+        [ -n "$v" ] || die "no first-packet rtt on $name"
+        record "$name" first_ms "$v"
         ip netns exec "$V2" python3 -c "$RR_PY" server &
         track "$!"
         sleep 0.3
         v=$(ip netns exec "$V1" python3 -c "$RR_PY" client "$VM2_IP")
         record "$name" rr_us "$v"
-        echo "  $name run $run: $(grep "^$name " "$RESULTS" | tail -6 | awk '{printf "%s=%s ", $2, $3}')" >&2
+        echo "  $name run $run: $(grep "^$name " "$RESULTS" | tail -7 | awk '{printf "%s=%s ", $2, $3}')" >&2
     done
 }
 
@@ -534,7 +545,8 @@ med = {n: {m: statistics.median(v) for m, v in ms.items()} for n, ms in vals.ite
 order = ["fp-vxlan", "fp-same-host", "neutrino-vxlan", "neutrino-vxlan-sw", "neutrino-vxlan-poll", "neutrino-gre", "kernel-vxlan", "relay-vxlan",
          "neutrino-same-host", "neutrino-same-host-pinned", "relay-same-host", "veth"]
 metrics = [("tcp", "TCP Gbps"), ("tcp_per_core", "Gbps/core"), ("tcp8", "8xTCP Gbps"),
-           ("udp64_pps", "UDP64 pps"), ("ping_ms", "ping ms"), ("rr_us", "TCP RR us")]
+           ("udp64_pps", "UDP64 pps"), ("ping_ms", "ping ms"), ("first_ms", "1st pkt ms"),
+           ("rr_us", "TCP RR us")]
 print()
 print(f"VM1 -> VM2, medians of {runs} runs: iperf3 TCP {duration} s (1 and 8 streams),")
 print("64-byte UDP 5 s, ping -c 20 -i 0.05, TCP 1-byte request/response; VM MTU 1450;")

@@ -11,6 +11,14 @@ mod common;
 use common::*;
 use std::time::Duration;
 
+/// Hosts whose switchds run the fast path whatever NEUTRINO_FAST_PATH says (the
+/// suite runs the switch tests again with it off).
+fn fast_lab(tag: &str) -> TwoHosts {
+    let mut lab = TwoHosts::new(BIN, tag);
+    lab.switchd_args.extend(["--fast-path".into(), "on".into()]);
+    lab
+}
+
 /// A VM on a veth port of br0 on H1: namespace `{prefix}{n}`, NIC `tap{uid}{n}`.
 fn veth_vm(lab: &mut TwoHosts, n: &str, ip: &'static str, mac: &'static str) -> Vm {
     let vm = Vm {
@@ -72,7 +80,7 @@ fn the_kernel_carries_a_flow_after_its_first_packet() {
     if !lab_available() {
         return;
     }
-    let mut lab = TwoHosts::new(BIN, "fpa");
+    let mut lab = fast_lab("fpa");
     lab.start_switchd(H::H1);
     lab.switch_ok(H::H1, &["add-br", "br0"]);
     let v1 = veth_vm(&mut lab, "a", "10.1.0.1", "fa:16:3e:00:02:01");
@@ -158,7 +166,7 @@ fn restart_and_port_removal_under_traffic() {
     if !lab_available() {
         return;
     }
-    let mut lab = TwoHosts::new(BIN, "fpb");
+    let mut lab = fast_lab("fpb");
     lab.start_switchd(H::H1);
     lab.switch_ok(H::H1, &["add-br", "br0"]);
     let v1 = veth_vm(&mut lab, "a", "10.1.0.1", "fa:16:3e:00:03:01");
@@ -206,7 +214,7 @@ fn vxlan_goes_through_the_kernel_across_hosts() {
     if !lab_available() {
         return;
     }
-    let mut lab = TwoHosts::new(BIN, "fpv");
+    let mut lab = fast_lab("fpv");
     lab.setup_switch_host(H::H1, Tunnel::Vxlan, &[NET1]);
     lab.setup_switch_host(H::H2, Tunnel::Vxlan, &[NET1]);
     let vm1 = lab.vm(H::H1, 1, "10.0.0.2", "fa:16:3e:00:00:01", 1);
@@ -258,7 +266,7 @@ fn established_connections_take_the_kernel() {
     if !lab_available() {
         return;
     }
-    let mut lab = TwoHosts::new(BIN, "fpd");
+    let mut lab = fast_lab("fpd");
     lab.start_switchd(H::H1);
     lab.switch_ok(H::H1, &["add-br", "br0"]);
     let v1 = veth_vm(&mut lab, "a", "10.1.0.1", "fa:16:3e:00:05:01");

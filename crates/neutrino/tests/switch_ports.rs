@@ -185,6 +185,7 @@ fn veth_ports_are_made_and_removed_by_the_switch() {
         return;
     }
     let mut lab = TwoHosts::new(BIN, "vet");
+    lab.switchd_args.extend(["--fast-path".into(), "on".into()]);
     lab.start_switchd(H::H1);
     let h1 = lab.host(H::H1).ns.clone();
     let (p, uid) = (lab.prefix.clone(), lab.uid.clone());
