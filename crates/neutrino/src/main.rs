@@ -160,8 +160,25 @@ fn conntrack_config(
     Ok(c)
 }
 
+/// Commands that print for a pipe end when the reader does (`dump-flows | head`),
+/// as other command-line tools do, instead of failing on the write. Daemons keep
+/// Rust's default (SIGPIPE ignored): a peer that went away is an error to handle.
+fn stop_quietly_on_closed_pipe() {
+    // SAFETY: restoring a signal's default disposition is async-signal-safe and
+    // happens before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
+    if !matches!(
+        cli.command,
+        Command::Switchd { .. } | Command::Server(_) | Command::Agent(_) | Command::Lab(_)
+    ) {
+        stop_quietly_on_closed_pipe();
+    }
     let result = match cli.command {
         Command::Switchd {
             run_dir,

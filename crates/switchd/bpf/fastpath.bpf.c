@@ -128,53 +128,49 @@ static __always_inline void count(__u32 which)
         *c += 1;
 }
 
-/* Fills the IPv4 part of the key; 0 when the frame is plain IPv4 that the fast
- * path may carry (not a fragment, headers present). */
+/* Fills the key; 0 when the frame is plain IPv4 that the fast path may carry
+ * (not a fragment, headers present). Headers are read with bpf_skb_load_bytes:
+ * direct access would need them in the linear part, and pulling them there makes
+ * a cloned packet (TCP sends clones of what it keeps for retransmission) copy
+ * its head, on every packet. */
 static __always_inline int parse(struct __sk_buff *skb, struct fp_key *k, __u32 *tcp_flags)
 {
-    void *data = (void *)(long)skb->data;
-    void *end = (void *)(long)skb->data_end;
-    if (data + ETH_HLEN + 60 + 20 > end) {
-        /* Headers beyond the linear part (a GSO frame): make them readable. */
-        bpf_skb_pull_data(skb, skb->len < ETH_HLEN + 80 ? skb->len : ETH_HLEN + 80);
-        data = (void *)(long)skb->data;
-        end = (void *)(long)skb->data_end;
-    }
-    struct ethhdr *eth = data;
-    if ((void *)(eth + 1) > end)
+    struct {
+        struct ethhdr eth;
+        struct iphdr ip;
+    } __attribute__((packed)) h;
+    if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h)) < 0)
         return -1;
-    __builtin_memcpy(k->dl_dst, eth->h_dest, 6);
-    __builtin_memcpy(k->dl_src, eth->h_source, 6);
-    k->dl_type = eth->h_proto;
-    if (eth->h_proto != bpf_htons(ETH_P_IP))
+    __builtin_memcpy(k->dl_dst, h.eth.h_dest, 6);
+    __builtin_memcpy(k->dl_src, h.eth.h_source, 6);
+    k->dl_type = h.eth.h_proto;
+    if (h.eth.h_proto != bpf_htons(ETH_P_IP) || h.ip.version != 4 || h.ip.ihl < 5)
         return -1;
-    struct iphdr *ip = (void *)(eth + 1);
-    if ((void *)(ip + 1) > end || ip->version != 4 || ip->ihl < 5)
+    if (h.ip.frag_off & bpf_htons(0x3fff))
         return -1;
-    if (ip->frag_off & bpf_htons(0x3fff))
-        return -1;
-    k->nw_src = ip->saddr;
-    k->nw_dst = ip->daddr;
-    k->nw_proto = ip->protocol;
-    k->nw_tos = ip->tos;
-    k->nw_ttl = ip->ttl;
-    __u8 *l4 = (__u8 *)ip + ip->ihl * 4;
-    switch (ip->protocol) {
+    k->nw_src = h.ip.saddr;
+    k->nw_dst = h.ip.daddr;
+    k->nw_proto = h.ip.protocol;
+    k->nw_tos = h.ip.tos;
+    k->nw_ttl = h.ip.ttl;
+    __u32 off = ETH_HLEN + h.ip.ihl * 4;
+    __u8 l4[14];
+    switch (h.ip.protocol) {
     case IPPROTO_TCP:
-        if (l4 + 20 > (__u8 *)end)
+        if (bpf_skb_load_bytes(skb, off, l4, 14) < 0)
             return -1;
         k->tp_src = *(__u16 *)l4;
         k->tp_dst = *(__u16 *)(l4 + 2);
         *tcp_flags = l4[13];
         break;
     case IPPROTO_UDP:
-        if (l4 + 8 > (__u8 *)end)
+        if (bpf_skb_load_bytes(skb, off, l4, 8) < 0)
             return -1;
         k->tp_src = *(__u16 *)l4;
         k->tp_dst = *(__u16 *)(l4 + 2);
         break;
     case IPPROTO_ICMP:
-        if (l4 + 8 > (__u8 *)end)
+        if (bpf_skb_load_bytes(skb, off, l4, 8) < 0)
             return -1;
         k->tp_src = l4[0];
         k->tp_dst = l4[1];
@@ -191,7 +187,9 @@ static __always_inline int act(struct __sk_buff *skb, struct fp_val *v)
 {
     __sync_fetch_and_add(&v->packets, 1);
     __sync_fetch_and_add(&v->bytes, skb->len);
-    v->used = bpf_ktime_get_ns();
+    /* The coarse clock (a tick's resolution is plenty for idle expiry) costs a
+     * fraction of the precise one on every packet. */
+    v->used = bpf_ktime_get_coarse_ns();
     count(FP_STAT_HIT);
     switch (v->kind) {
     case FP_PEER:

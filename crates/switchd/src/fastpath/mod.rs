@@ -122,12 +122,13 @@ pub(crate) struct FastPath {
 /// A fast-path failure, as text for logs and `switch show`.
 pub(crate) type FpResult<T> = std::result::Result<T, String>;
 
+/// The clock the programs stamp entries with (bpf_ktime_get_coarse_ns).
 fn monotonic_ns() -> u64 {
     // SAFETY: zeroed is a valid timespec; clock_gettime writes into the live
-    // out-parameter and CLOCK_MONOTONIC always exists on Linux.
+    // out-parameter and CLOCK_MONOTONIC_COARSE always exists on Linux.
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     (ts.tv_sec as u64)
         .saturating_mul(1_000_000_000)
         .saturating_add(ts.tv_nsec as u64)
