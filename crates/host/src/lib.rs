@@ -37,7 +37,7 @@ pub use udp_gso::SendOutcome;
 
 pub use link::{
     create_veth, create_vxlan_external, delete_link, get_mac, get_mtu, ifindex, link_exists,
-    move_to_netns, set_mac, set_mtu, set_up,
+    move_to_netns, set_mac, set_mtu, set_tx_queue_len, set_up,
 };
 pub use netns::{in_netns, netns_exists, open_netns};
 pub use packet_socket::{PACKET_VNET_HDR_LEN, PacketSocket};

@@ -57,13 +57,24 @@ pub fn get_mac(name: &str) -> Result<[u8; 6]> {
 
 /// Sets the MTU (SIOCSIFMTU).
 pub fn set_mtu(name: &str, mtu: u32) -> Result<()> {
+    set_int("SIOCSIFMTU", libc::SIOCSIFMTU, name, mtu)
+}
+
+/// Sets how many frames the device's transmit queue holds (SIOCSIFTXQLEN; for a
+/// TAP also the ring its reader drains).
+pub fn set_tx_queue_len(name: &str, len: u32) -> Result<()> {
+    set_int("SIOCSIFTXQLEN", libc::SIOCSIFTXQLEN, name, len)
+}
+
+/// An ifreq ioctl that sets one int of the device.
+fn set_int(op: &'static str, request: libc::c_ulong, name: &str, v: u32) -> Result<()> {
     let mut ifr = IfReq::new(name)?;
-    let mtu = i32::try_from(mtu).map_err(|_| {
-        let bad = std::io::Error::new(std::io::ErrorKind::InvalidInput, "MTU too large");
-        Error::os("SIOCSIFMTU", name, bad)
+    let v = i32::try_from(v).map_err(|_| {
+        let bad = std::io::Error::new(std::io::ErrorKind::InvalidInput, "value too large");
+        Error::os(op, name, bad)
     })?;
-    ifr.set_int(mtu);
-    ifreq_ioctl("SIOCSIFMTU", libc::SIOCSIFMTU, name, &mut ifr)
+    ifr.set_int(v);
+    ifreq_ioctl(op, request, name, &mut ifr)
 }
 
 /// The MTU (SIOCGIFMTU).

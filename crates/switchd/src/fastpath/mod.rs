@@ -41,6 +41,8 @@ use tracing::{info, warn};
 
 /// The upcall TAP's name in switchd's namespace.
 pub(crate) const UPCALL_DEV: &str = "sw-upcall";
+/// Frames the upcall TAP holds while switchd catches up.
+pub(crate) const UPCALL_QUEUE: u32 = 10_000;
 /// The external-mode VXLAN device's name in switchd's namespace.
 pub(crate) const VXLAN_DEV: &str = "sw-vxlan";
 /// An entry unused this long is deleted (the next packet goes up again).
@@ -52,8 +54,9 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fa
 pub(crate) fn describe(fp: Option<&FastPath>, why_not: &str) -> String {
     match fp {
         Some(fp) => format!(
-            "kernel fast path (tc eBPF on {} ports; misses and everything else in user space; {})",
+            "kernel fast path (tc eBPF on {} port{}; misses and everything else in user space; {})",
             fp.ports.len(),
+            if fp.ports.len() == 1 { "" } else { "s" },
             if fp.vxlan.is_some() {
                 "VXLAN through the external device sw-vxlan, GRE from switchd's socket (no external gretap on this kernel)"
             } else {
@@ -180,6 +183,9 @@ impl FastPath {
         upcall
             .set_offload(host::TUN_F_CSUM | host::TUN_F_TSO4 | host::TUN_F_TSO6)
             .map_err(|e| e.to_string())?;
+        // Room for a burst of new flows (a thousand frames, the default, lose
+        // some first packets when many flows start at once).
+        host::set_tx_queue_len(UPCALL_DEV, UPCALL_QUEUE).map_err(|e| e.to_string())?;
         host::set_up(UPCALL_DEV, true).map_err(|e| e.to_string())?;
         let upcall_ifindex = host::ifindex(UPCALL_DEV).map_err(|e| e.to_string())?;
         let nonce = std::hash::BuildHasher::hash_one(
