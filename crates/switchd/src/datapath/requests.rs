@@ -7,6 +7,21 @@ use crate::convert;
 use switch::PortType;
 use switch_proto::{BridgeView, Flow, PortStatsRow, PortView, Request, Response};
 
+/// Whether a request reads flow or port counters or may remove flows or ports:
+/// the kernel fast path's counts are given to the engine first.
+fn settles(req: &Request) -> bool {
+    !matches!(
+        req,
+        Request::Show
+            | Request::FdbShow { .. }
+            | Request::Trace { .. }
+            | Request::DumpConntrack { .. }
+            | Request::AddBr { .. }
+            | Request::AddPort { .. }
+            | Request::SetPortDhcp { .. }
+    )
+}
+
 /// What a request changed of the ports.
 #[derive(Default)]
 pub(super) struct Changes {
@@ -21,8 +36,11 @@ impl Shared {
     /// every poll thread before the answer goes back.
     pub fn handle(&self, req: Request) -> Response {
         let mut core = self.lock();
-        // The kernel's counts reach the flows before anything reads or removes them.
-        core.revalidate(self.now());
+        // The kernel's counts reach the flows before anything reads counters or
+        // removes flows or ports (other requests leave it to the next second).
+        if settles(&req) {
+            core.revalidate(self.now());
+        }
         let mut changes = Changes::default();
         let resp = match req {
             Request::Batch { requests } => {
@@ -249,11 +267,13 @@ impl Shared {
                     Some(fp) => {
                         let [hits, upcalls, failed, stale, ctl] = fp.counters();
                         let mut lines = vec![format!(
-                            "kernel fast path: {} entries, hits:{hits}, upcalls:{upcalls}, failed upcalls:{failed}, stale hits:{stale}, tracked TCP SYN/FIN/RST sent up:{ctl}, installed:{}, not offered by the engine:{}, outputs not carried:{}",
+                            "kernel fast path: {} entries, hits:{hits}, upcalls:{upcalls}, failed upcalls:{failed}, stale hits:{stale}, tracked TCP SYN/FIN/RST sent up:{ctl}, installed:{}, not offered by the engine:{}, outputs not carried:{}, table full:{}, TCP segments before install:{}",
                             fp.entries(),
                             fp.installed,
                             fp.not_offered,
-                            fp.not_carried
+                            fp.not_carried,
+                            fp.full,
+                            fp.warming_up
                         )];
                         lines.extend(fp.dump());
                         lines

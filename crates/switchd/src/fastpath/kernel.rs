@@ -97,7 +97,12 @@ pub(crate) struct Meta {
     pub key_ok: bool,
     /// Local address of a frame the VXLAN device received (host order).
     pub tun_dst: u32,
+    /// The TCP flags (0 when not TCP).
+    pub tcp_flags: u8,
 }
+
+/// TCP SYN, FIN or RST: a segment that moves its connection's state.
+pub(crate) const TCP_CTL: u8 = 0x01 | 0x02 | 0x04;
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
     b.get(at..at + 2)
@@ -151,6 +156,7 @@ impl Meta {
             key,
             key_ok: u32_at(b, 4) & KEY_OK != 0,
             tun_dst: u32_at(b, k + 48),
+            tcp_flags: u32_at(b, k + 52) as u8,
         })
     }
 }

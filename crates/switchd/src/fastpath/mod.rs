@@ -31,7 +31,7 @@ use aya::programs::tc::SchedClassifierLink;
 use aya::programs::{SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
 use kernel::{F_TRACKED, FpConf, FpVal, KIND_DROP, KIND_EGRESS, KIND_PEER, KIND_TUNNEL};
-pub(crate) use kernel::{FpKey, META_LEN, Meta};
+pub(crate) use kernel::{FpKey, META_LEN, Meta, TCP_CTL};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +47,17 @@ pub(crate) const UPCALL_QUEUE: u32 = 10_000;
 pub(crate) const VXLAN_DEV: &str = "sw-vxlan";
 /// An entry unused this long is deleted (the next packet goes up again).
 pub(crate) const IDLE: Duration = Duration::from_secs(10);
+/// Past this many entries, the idle time is [`BUSY_IDLE`]: many short
+/// connections (each its own entries) must not fill the table, and every entry
+/// costs the revalidator two system calls a second.
+pub(crate) const BUSY: usize = 4_096;
+pub(crate) const BUSY_IDLE: Duration = Duration::from_secs(1);
+/// Segments of a tracked TCP connection that come up (within a second) before
+/// its entry is installed.
+pub(crate) const TCP_WARMUP: u8 = 8;
+/// Entries at most (OVS's flow limit): past it, new flows stay in user space until
+/// the revalidator makes room.
+pub(crate) const MAX_ENTRIES: usize = 32_768;
 
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fastpath.bpf.o"));
 
@@ -77,6 +88,8 @@ pub(crate) struct Upcalled<'a> {
     pub outs: &'a [Output],
     pub offer: &'a Offer,
     pub in_port: PortId,
+    /// It is a TCP SYN, FIN or RST.
+    pub ctl: bool,
 }
 
 /// One installed decision, as user space remembers it.
@@ -114,12 +127,19 @@ pub(crate) struct FastPath {
     /// The external-mode VXLAN device's ifindex, once VXLAN takes the fast path.
     vxlan: Option<u32>,
     records: HashMap<FpKey, Record>,
+    /// Tracked TCP keys seen coming up, and how often, until [`TCP_WARMUP`]
+    /// (emptied by the revalidator every second).
+    warming: HashMap<FpKey, u8>,
+    /// Upcalls of tracked TCP connections not installed yet for that.
+    pub warming_up: u64,
     /// Decisions installed; upcalls whose decision the engine did not offer (a
     /// new connection, a MAC learned on the way, an answer the switch made), and
     /// whose outputs the kernel cannot carry (floods, TAPs, VLAN rewrites, GRE).
     pub installed: u64,
     pub not_offered: u64,
     pub not_carried: u64,
+    /// Decisions not installed because the table was full.
+    pub full: u64,
 }
 
 /// A fast-path failure, as text for logs and `switch show`.
@@ -206,9 +226,12 @@ impl FastPath {
             by_port: HashMap::new(),
             vxlan: None,
             records: HashMap::new(),
+            warming: HashMap::new(),
+            warming_up: 0,
             installed: 0,
             not_offered: 0,
             not_carried: 0,
+            full: 0,
         };
         fp.sync(generation);
         info!(
@@ -341,6 +364,23 @@ impl FastPath {
         self.ports.iter().map(|(i, p)| (*i, p.id)).collect()
     }
 
+    /// Gives an entry's outstanding counts to the engine and removes it.
+    fn forget(&mut self, sw: &mut Switch, key: &FpKey, now: u64) {
+        let Some(r) = self.records.get(key) else {
+            return;
+        };
+        if let Ok(v) = self.flows.get(key, 0) {
+            let offer = r.offer.clone();
+            sw.credit(
+                &offer,
+                v.packets.saturating_sub(r.packets),
+                v.bytes.saturating_sub(r.bytes),
+                now,
+            );
+        }
+        self.remove(key);
+    }
+
     fn remove(&mut self, k: &FpKey) {
         self.records.remove(k);
         let _ = self.flows.remove(k);
@@ -355,16 +395,42 @@ impl FastPath {
             outs,
             offer,
             in_port,
+            ctl,
         } = *up;
+        if ctl {
+            // A connection opens, closes or resets on this key: what the kernel
+            // holds for it was an earlier connection's (its next segments would
+            // go past the tracker) or is ending. Its counts go to the flows, the
+            // entry goes, and nothing is installed for a control segment.
+            self.forget(sw, key, now);
+            return;
+        }
         if !offer.offloadable() {
             self.not_offered += 1;
             return;
+        }
+        if offer.tracked() && key.nw_proto == 6 {
+            // A tracked TCP connection is installed once it has shown itself to
+            // be more than a handful of segments: short connections (one request
+            // each, thousands a second) stay in user space, where they cost less
+            // than installs and removals would (measured: docs/performance.md).
+            let n = self.warming.entry(*key).or_insert(0);
+            *n = n.saturating_add(1);
+            if *n < TCP_WARMUP {
+                self.warming_up += 1;
+                return;
+            }
+            self.warming.remove(key);
         }
         let Some((val, out_port)) = self.action(sw, orig, outs) else {
             self.not_carried += 1;
             return;
         };
         if offer.generation != sw.generation {
+            return;
+        }
+        if self.records.len() >= MAX_ENTRIES && !self.records.contains_key(key) {
+            self.full += 1;
             return;
         }
         let val = FpVal {
@@ -402,9 +468,13 @@ impl FastPath {
                     },
                 );
             }
-            // Full (65,536 entries): the packets go up until the revalidator
-            // makes room.
-            Err(e) => warn!("fast path: installing an entry: {e}"),
+            // The map refused (it holds more than MAX_ENTRIES only if another
+            // switchd's entries are still there): the packets go up until the
+            // revalidator makes room. Counted, not logged per packet.
+            Err(e) => {
+                self.full += 1;
+                tracing::debug!("fast path: installing an entry: {e}");
+            }
         }
     }
 
@@ -524,6 +594,13 @@ impl FastPath {
                 }
             }
         }
+        self.warming.clear();
+        let idle_ns = if entries.len() > BUSY {
+            BUSY_IDLE
+        } else {
+            IDLE
+        }
+        .as_nanos() as u64;
         let mut dead = Vec::new();
         for (k, v) in entries {
             let Some(r) = self.records.get_mut(&k) else {
@@ -546,7 +623,7 @@ impl FastPath {
                     p.stats.tx_bytes += db;
                 }
             }
-            let idle = now_ns.saturating_sub(v.used) > IDLE.as_nanos() as u64;
+            let idle = now_ns.saturating_sub(v.used) > idle_ns;
             if !holds || v.gen_ != current || idle {
                 dead.push(k);
             }

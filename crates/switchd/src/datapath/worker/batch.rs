@@ -72,6 +72,7 @@ impl Worker {
                             outs,
                             offer,
                             in_port: f.in_port,
+                            ctl: f.fp_ctl,
                         };
                         fp.offer(&mut core.sw, &up, now);
                         orig

@@ -63,6 +63,8 @@ pub(super) struct Frame {
     /// It came up from the kernel fast path with this key: the engine's decision
     /// for it may be installed there.
     fp: Option<crate::fastpath::FpKey>,
+    /// From the fast path, a TCP SYN, FIN or RST.
+    fp_ctl: bool,
 }
 
 impl Frame {
@@ -73,6 +75,7 @@ impl Frame {
             in_port: 0,
             tun: None,
             fp: None,
+            fp_ctl: false,
         }
     }
 }
@@ -422,6 +425,7 @@ impl Worker {
                     hdr.csum_start = hdr.csum_start.saturating_sub(m);
                     hdr.hdr_len = hdr.hdr_len.saturating_sub(m);
                     f.hdr = hdr;
+                    f.fp_ctl = meta.tcp_flags & crate::fastpath::TCP_CTL != 0;
                     let fp = meta.key_ok.then_some(meta.key);
                     let k = &meta.key;
                     if Some(k.ifindex) == self.snap.fp_vxlan {
