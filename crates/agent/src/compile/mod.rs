@@ -25,6 +25,8 @@ pub mod router;
 mod vlans;
 
 #[cfg(test)]
+mod port_service_tests;
+#[cfg(test)]
 mod router_tests;
 #[cfg(test)]
 mod tests;

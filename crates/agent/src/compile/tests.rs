@@ -3,14 +3,14 @@
 use super::*;
 use model::{AddressPair, FixedIp, HostView, LocalPort, NetworkView, RemotePort, SubnetView};
 
-const NET_A: &str = "11111111-aaaa-4000-8000-000000000001";
-const NET_B: &str = "22222222-bbbb-4000-8000-000000000002";
-const SUB_A: &str = "aaaaaaaa-0000-4000-8000-00000000000a";
-const SUB_B: &str = "bbbbbbbb-0000-4000-8000-00000000000b";
-const P1: &str = "p1111111-1111-4111-8111-111111111111";
-const P2: &str = "p2222222-2222-4222-8222-222222222222";
+pub(super) const NET_A: &str = "11111111-aaaa-4000-8000-000000000001";
+pub(super) const NET_B: &str = "22222222-bbbb-4000-8000-000000000002";
+pub(super) const SUB_A: &str = "aaaaaaaa-0000-4000-8000-00000000000a";
+pub(super) const SUB_B: &str = "bbbbbbbb-0000-4000-8000-00000000000b";
+pub(super) const P1: &str = "p1111111-1111-4111-8111-111111111111";
+pub(super) const P2: &str = "p2222222-2222-4222-8222-222222222222";
 
-fn cfg() -> HostConfig {
+pub(super) fn cfg() -> HostConfig {
     HostConfig {
         metadata: None,
         vm_port_type: switch_proto::PortType::Tap,
@@ -21,7 +21,7 @@ fn cfg() -> HostConfig {
     }
 }
 
-fn net(id: &str, sub: &str, kind: NetworkType, seg: u32) -> NetworkView {
+pub(super) fn net(id: &str, sub: &str, kind: NetworkType, seg: u32) -> NetworkView {
     NetworkView {
         external_to_all: true,
         id: id.into(),
@@ -44,7 +44,7 @@ fn net(id: &str, sub: &str, kind: NetworkType, seg: u32) -> NetworkView {
     }
 }
 
-fn vm(id: &str, net: &str, sub: &str, mac: &str, ip: &str) -> LocalPort {
+pub(super) fn vm(id: &str, net: &str, sub: &str, mac: &str, ip: &str) -> LocalPort {
     LocalPort {
         id: id.into(),
         network_id: net.into(),
@@ -70,13 +70,13 @@ fn vm(id: &str, net: &str, sub: &str, mac: &str, ip: &str) -> LocalPort {
 /// A remote host: its name and tunnel IP.
 type Host = (&'static str, &'static str);
 
-const COMPUTE_02: Host = ("compute-02", "192.168.100.32");
-const COMPUTE_03: Host = ("compute-03", "192.168.100.33");
-const COMPUTE_04: Host = ("compute-04", "192.168.100.34");
-const COMPUTE_05: Host = ("compute-05", "192.168.100.35");
-const NETWORK_NODE: Host = ("network", "192.168.100.20");
+pub(super) const COMPUTE_02: Host = ("compute-02", "192.168.100.32");
+pub(super) const COMPUTE_03: Host = ("compute-03", "192.168.100.33");
+pub(super) const COMPUTE_04: Host = ("compute-04", "192.168.100.34");
+pub(super) const COMPUTE_05: Host = ("compute-05", "192.168.100.35");
+pub(super) const NETWORK_NODE: Host = ("network", "192.168.100.20");
 
-fn remote(net: &str, (host, tip): Host, mac: &str, ip: &str) -> RemotePort {
+pub(super) fn remote(net: &str, (host, tip): Host, mac: &str, ip: &str) -> RemotePort {
     RemotePort {
         network_id: net.into(),
         host: host.into(),
@@ -87,31 +87,35 @@ fn remote(net: &str, (host, tip): Host, mac: &str, ip: &str) -> RemotePort {
 }
 
 /// P1 on NET_A.
-fn p1_on_a() -> LocalPort {
+pub(super) fn p1_on_a() -> LocalPort {
     vm(P1, NET_A, SUB_A, "fa:16:3e:00:00:01", "10.0.0.3")
 }
 
 /// P2 on NET_B.
-fn p2_on_b() -> LocalPort {
+pub(super) fn p2_on_b() -> LocalPort {
     vm(P2, NET_B, SUB_B, "fa:16:3e:00:00:05", "10.0.0.5")
 }
 
 /// NET_B as a VLAN provider network (VLAN 200 on physnet1).
-fn vlan_net() -> NetworkView {
+pub(super) fn vlan_net() -> NetworkView {
     let mut n = net(NET_B, SUB_B, NetworkType::Vlan, 200);
     n.physical_network = Some("physnet1".into());
     n
 }
 
 /// `cfg()` with physnet1 on br-eth1.
-fn physnet_cfg() -> HostConfig {
+pub(super) fn physnet_cfg() -> HostConfig {
     let mut c = cfg();
     c.bridge_mappings
         .insert("physnet1".into(), "br-eth1".into());
     c
 }
 
-fn view(networks: Vec<NetworkView>, ports: Vec<LocalPort>, remote: Vec<RemotePort>) -> HostView {
+pub(super) fn view(
+    networks: Vec<NetworkView>,
+    ports: Vec<LocalPort>,
+    remote: Vec<RemotePort>,
+) -> HostView {
     HostView {
         revision: 7,
         host: "compute-01".into(),
@@ -125,7 +129,7 @@ fn view(networks: Vec<NetworkView>, ports: Vec<LocalPort>, remote: Vec<RemotePor
 }
 
 /// P1 on the VXLAN network NET_A; compute-02 has a port there.
-fn one_remote() -> HostView {
+pub(super) fn one_remote() -> HostView {
     view(
         vec![net(NET_A, SUB_A, NetworkType::Vxlan, 100)],
         vec![p1_on_a()],
@@ -134,32 +138,32 @@ fn one_remote() -> HostView {
 }
 
 /// Compiles `v` with `cfg()` and no VLANs from before.
-fn compile_fresh(v: &HostView) -> Compiled {
+pub(super) fn compile_fresh(v: &HostView) -> Compiled {
     compile(v, &cfg(), &BTreeMap::new())
 }
 
-fn port_names(b: &BridgeSpec) -> Vec<&str> {
+pub(super) fn port_names(b: &BridgeSpec) -> Vec<&str> {
     b.ports.iter().map(|p| p.name.as_str()).collect()
 }
 
 /// The port names of the compiled bridge `name`.
-fn ports_of<'a>(c: &'a Compiled, name: &str) -> Vec<&'a str> {
+pub(super) fn ports_of<'a>(c: &'a Compiled, name: &str) -> Vec<&'a str> {
     port_names(c.bridge(name).unwrap())
 }
 
 /// The bridge's flows in ovs-ofctl text, in their order.
-fn texts(b: &BridgeSpec) -> Vec<String> {
+pub(super) fn texts(b: &BridgeSpec) -> Vec<String> {
     b.flows.iter().map(|f| f.to_string()).collect()
 }
 
-fn flows_with(b: &BridgeSpec, needle: &str) -> Vec<String> {
+pub(super) fn flows_with(b: &BridgeSpec, needle: &str) -> Vec<String> {
     texts(b)
         .into_iter()
         .filter(|f| f.contains(needle))
         .collect()
 }
 
-fn has_flow(b: &BridgeSpec, flow: &str) -> bool {
+pub(super) fn has_flow(b: &BridgeSpec, flow: &str) -> bool {
     texts(b).iter().any(|f| f == flow)
 }
 
@@ -512,191 +516,4 @@ fn anti_spoofing_allows_address_pairs_and_skips_without_port_security() {
             "table=60,priority=100,in_port={t},actions=load:{t}->NXM_NX_REG5[],load:0x1->NXM_NX_REG6[],resubmit(,73)"
         )
     ));
-}
-
-#[test]
-fn no_dhcp_binding_when_subnet_has_dhcp_off() {
-    let mut v = one_remote();
-    v.networks[0].subnets[0].enable_dhcp = false;
-    let c = compile_fresh(&v);
-    let int = c.bridge("br-int").unwrap();
-    assert!(int.ports[1].dhcp.is_none());
-    assert!(flows_with(int, "actions=dhcp").is_empty());
-}
-
-#[test]
-fn dhcp_server_arp_only_when_nobody_holds_the_address() {
-    // An older server names no DHCP port: the switch answers as the gateway.
-    let mut v = one_remote();
-    // A router port elsewhere holds the gateway: it answers ARP itself.
-    v.remote_ports
-        .push(remote(NET_A, NETWORK_NODE, "fa:16:3e:00:00:fe", "10.0.0.1"));
-    let c = compile_fresh(&v);
-    let int = c.bridge("br-int").unwrap();
-    assert_eq!(flows_with(int, "actions=dhcp").len(), 1);
-}
-
-/// `one_remote()` whose subnet's DHCP port holds `ip`.
-fn with_dhcp_port(ip: &str) -> HostView {
-    let mut v = one_remote();
-    v.networks[0].subnets[0].dhcp_server_ip = Some(ip.into());
-    v
-}
-
-#[test]
-fn dhcp_answers_as_the_networks_dhcp_port() {
-    let mut v = with_dhcp_port("10.0.0.2");
-    // The router's qr- port on the network node holds the gateway.
-    v.remote_ports
-        .push(remote(NET_A, NETWORK_NODE, "fa:16:3e:00:00:fe", "10.0.0.1"));
-    let c = compile_fresh(&v);
-    let int = c.bridge("br-int").unwrap();
-    let d = int.ports[1].dhcp.as_ref().expect("dhcp binding");
-    assert_eq!(d.server_ip.to_string(), "10.0.0.2");
-    // VMs still route through the router.
-    assert_eq!(d.router.map(|r| r.to_string()).as_deref(), Some("10.0.0.1"));
-    let t = "tapp1111111-11";
-    assert_eq!(
-        flows_with(int, "actions=dhcp"),
-        [
-            format!("table=0,priority=50,in_port={t},arp,arp_op=1,arp_tpa=10.0.0.2,actions=dhcp"),
-            format!("table=0,priority=50,in_port={t},udp,tp_src=68,tp_dst=67,actions=dhcp"),
-        ]
-    );
-    // The gateway is not the switch's to answer even with no router yet; the
-    // DHCP port's address is, even should some port show up holding it (the
-    // DHCP port itself lives on no host).
-    for holder in [None, Some("10.0.0.2")] {
-        let mut v = with_dhcp_port("10.0.0.2");
-        if let Some(ip) = holder {
-            v.remote_ports
-                .push(remote(NET_A, NETWORK_NODE, "fa:16:3e:00:00:0d", ip));
-        }
-        let c = compile_fresh(&v);
-        let int = c.bridge("br-int").unwrap();
-        assert!(flows_with(int, "arp_tpa=10.0.0.1").is_empty(), "{holder:?}");
-        assert_eq!(flows_with(int, "arp_tpa=10.0.0.2,actions=dhcp").len(), 1);
-    }
-}
-
-#[test]
-fn bad_dhcp_port_address_falls_back_to_the_gateway() {
-    for bad in ["10.9.9.9", "nonsense", "fd00::2"] {
-        let c = compile_fresh(&with_dhcp_port(bad));
-        let int = c.bridge("br-int").unwrap();
-        let d = int.ports[1].dhcp.as_ref().expect("dhcp binding");
-        assert_eq!(d.server_ip.to_string(), "10.0.0.1", "{bad}");
-        assert_eq!(flows_with(int, "arp_tpa=10.0.0.1,actions=dhcp").len(), 1);
-    }
-}
-
-#[test]
-fn ipv6_sources_are_checked_too() {
-    let mut v = one_remote();
-    v.networks[0].subnets.push(SubnetView {
-        id: "v6".into(),
-        cidr: "fd00::/64".into(),
-        ip_version: 6,
-        gateway_ip: Some("fd00::1".into()),
-        enable_dhcp: true,
-        dns_nameservers: vec![],
-        host_routes: vec![],
-        dhcp_server_ip: None,
-        address_scope_id: None,
-    });
-    v.ports[0].fixed_ips.push(FixedIp {
-        subnet_id: "v6".into(),
-        ip_address: "fd00::3".into(),
-    });
-    v.ports[0].allowed_address_pairs = vec![AddressPair {
-        ip_address: "fd00::100/120".into(),
-        mac_address: String::new(),
-    }];
-    let c = compile(&v, &cfg(), &BTreeMap::new());
-    let int = c.bridge("br-int").unwrap();
-    let v6: Vec<String> = texts(int)
-        .into_iter()
-        .filter(|f| f.starts_with("table=71,priority=65,") && f.contains(",ipv6,"))
-        .collect();
-    let t = "tapp1111111-11";
-    // (`::` only for neighbour discovery while an address is being checked.)
-    let want: Vec<String> = ["fd00::100/120", "fd00::3", "fe80::f816:3eff:fe00:1"]
-        .iter()
-        .map(|a| {
-            format!(
-                "table=71,priority=65,reg5={t},in_port={t},ipv6,dl_src=fa:16:3e:00:00:01,ipv6_src={a},actions=ct(table=72,zone=NXM_NX_REG6[0..15])"
-            )
-        })
-        .collect();
-    assert_eq!(v6, want);
-    // The DHCPv4 binding still comes from the IPv4 address.
-    assert_eq!(
-        int.ports[1].dhcp.as_ref().unwrap().ip.to_string(),
-        "10.0.0.3"
-    );
-}
-
-#[test]
-fn metadata_namespace_device_redirect_and_dhcp_route() {
-    let v = one_remote();
-    let mut on = cfg();
-    on.metadata = Some("qmeta-".into());
-    let c = compile(&v, &on, &BTreeMap::new());
-    let int = c.bridge("br-int").unwrap();
-    let dev = crate::names::metadata_device(NET_A);
-    let md = int.ports.iter().find(|p| p.name == dev).expect("qm- port");
-    let vlan = c.vlans[NET_A];
-    assert_eq!(md.tag, Some(vlan));
-    assert_eq!(md.netns.as_deref(), Some(format!("qmeta-{NET_A}").as_str()));
-    assert_eq!(c.metadata.len(), 1);
-    assert_eq!(c.metadata[0].subnets, vec!["10.0.0.0/24".parse().unwrap()]);
-    let mac = c.metadata[0].mac;
-    assert!(
-        has_flow(
-            int,
-            &format!(
-                "table=94,priority=50,reg6={vlan:#x},ip,nw_dst=169.254.169.254,actions=mod_dl_dst:{mac},output:{dev}"
-            )
-        ),
-        "{:#?}",
-        flows_with(int, "table=94")
-    );
-    // Its frames are not checked against a port's addresses.
-    assert!(has_flow(
-        int,
-        &format!("table=0,priority=9,in_port={dev},actions=resubmit(,60)")
-    ));
-    // DHCP routes 169.254.169.254 through the DHCP address.
-    let tap = int.ports.iter().find(|p| p.name == names::tap(P1)).unwrap();
-    let b = tap.dhcp.as_ref().unwrap();
-    assert!(b.host_routes.iter().any(|r| r.destination
-        == std::net::Ipv4Addr::new(169, 254, 169, 254)
-        && r.prefix_len == 32
-        && r.nexthop == b.server_ip));
-    // Its frames never leave the host (every host has fe80::a9fe:a9fe).
-    let tun = c.bridge("br-tun").unwrap();
-    assert!(
-        has_flow(
-            tun,
-            &format!("table=0,priority=5,in_port=patch-int,dl_src={mac},actions=drop")
-        ),
-        "{:#?}",
-        texts(tun)
-    );
-    // The flows parse in the switch.
-    let mut sw = switch::Switch::new(7);
-    sw.add_bridge("br-int", 0).unwrap();
-    for p in &int.ports {
-        let cfg: switch::PortConfig =
-            serde_json::from_value(serde_json::to_value(p).unwrap()).unwrap();
-        sw.add_port("br-int", cfg).unwrap();
-    }
-    sw.replace_flows("br-int", &texts(int), 0).unwrap();
-
-    // Off: none of it.
-    let c = compile_fresh(&v);
-    assert!(c.metadata.is_empty());
-    let int = c.bridge("br-int").unwrap();
-    assert!(!port_names(int).contains(&dev.as_str()));
-    assert!(flows_with(int, "169.254.169.254").is_empty());
 }

@@ -12,6 +12,7 @@ pub mod ip_availability;
 pub mod l3_agents;
 pub mod metering;
 pub mod networks;
+pub mod port_addresses;
 pub mod ports;
 pub mod quotas;
 pub mod rbac_policies;
