@@ -68,14 +68,6 @@ impl Offer {
         self.offloadable
     }
 
-    /// The flows the decision crossed, by (bridge, table) — for `dump-datapath`.
-    pub fn flows(&self) -> usize {
-        self.effects
-            .iter()
-            .filter(|e| matches!(e, Effect::Flow { .. }))
-            .count()
-    }
-
     pub(crate) fn refuse(&mut self) {
         self.offloadable = false;
     }

@@ -426,9 +426,6 @@ impl FastPath {
             self.not_carried += 1;
             return;
         };
-        if offer.generation != sw.generation {
-            return;
-        }
         if self.records.len() >= MAX_ENTRIES && !self.records.contains_key(key) {
             self.full += 1;
             return;
