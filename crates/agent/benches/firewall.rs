@@ -144,6 +144,7 @@ fn measure(v: &HostView) -> (f64, usize, f64, u64) {
         bridge_mappings: BTreeMap::new(),
         external_bridge: "br-ex".into(),
         vm_port_type: switch_proto::PortType::Tap,
+        router_port_type: switch_proto::PortType::Veth,
     };
     let t = Instant::now();
     let mut c = compile(v, &cfg, &BTreeMap::new());

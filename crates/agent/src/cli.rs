@@ -37,6 +37,11 @@ pub struct AgentArgs {
     /// namespace) or `veth` (a pair, the host end in this namespace).
     #[arg(long, default_value = "tap", value_parser = ["tap", "veth"])]
     pub vm_port_type: String,
+    /// What a router's qr-/qg- devices are on the switch: `veth` (a pair, the host
+    /// end in this namespace, read by switchd's kernel fast path) or `internal` (a
+    /// TAP in the router's namespace, read by switchd).
+    #[arg(long, default_value = "veth", value_parser = ["veth", "internal"])]
+    pub router_port_type: String,
     /// switchd's run directory (its control socket).
     #[arg(long, env = "NEUTRINO_RUN_DIR", default_value = "/var/run/neutrino")]
     pub switch_run_dir: PathBuf,
@@ -137,6 +142,11 @@ pub fn run(a: AgentArgs) -> anyhow::Result<()> {
                 switch_proto::PortType::Veth
             } else {
                 switch_proto::PortType::Tap
+            },
+            router_port_type: if a.router_port_type == "internal" {
+                switch_proto::PortType::Internal
+            } else {
+                switch_proto::PortType::Veth
             },
             metadata: metadata.as_ref().map(|m| m.prefix.clone()),
         },

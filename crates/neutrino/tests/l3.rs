@@ -50,6 +50,24 @@ fn tenants_east_west_floating_ip_and_gateway() {
     let l = g.lab();
     all_checks_pass(l);
     let ext = l.state.external.clone().expect("external network");
+    // The router's devices are veth pairs on the kernel fast path (the lab's
+    // default): after the checks' first packets, the network node's kernel sent
+    // routed frames into qr-'s and qg-'s namespace and out of eth2 itself.
+    if std::env::var("NEUTRINO_FAST_PATH").map_or(true, |v| v != "off") {
+        let vm2 = l.vm("vm2").unwrap();
+        assert!(pings(&vm2.ns, EXT_GATEWAY), "vm2 lost the outside");
+        let dp = l.switch("network", &["dump-datapath"]).unwrap();
+        for action in [
+            "actions:peer(vqr-",
+            "actions:peer(vqg-",
+            "actions:redirect(eth2)",
+        ] {
+            assert!(
+                dp.contains(action),
+                "no fast-path entry with {action}:\n{dp}"
+            );
+        }
+    }
 
     // TenantB: the same 10.0.0.0/24, its own router and floating IP, at the same time.
     let (tb, r) = common::tenant_b_with_router(l);

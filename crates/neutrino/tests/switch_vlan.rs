@@ -7,7 +7,8 @@
 //! fragmented ping, IPv6, and TCP streams whose bytes are checked end to end
 //! (super-frames leave br-eth1 tagged; the receiving kernel moves the tag into the
 //! packet metadata and switchd puts it back in front of the headers, moving the
-//! virtio-net offsets with it). The far end is a second switchd rather than a
+//! virtio-net offsets with it; with the kernel fast path, its program does that
+//! for the frames it sends up, and never installs a tagged frame). The far end is a second switchd rather than a
 //! Linux VLAN device, which kernels without the 8021q module (like this lab's)
 //! cannot make. Needs root (fails instead of skipping when CI=true).
 
@@ -142,6 +143,20 @@ fn vlan_provider_network_carries_tagged_super_frames_both_ways() {
                 && l.split_whitespace().any(|w| w == PROVIDER_VLAN)),
             "{peer_mac} behind {wire} in VLAN {PROVIDER_VLAN}:\n{fdb}"
         );
+        // With the kernel fast path (the default) the wire is one of its ports:
+        // tagged frames all went up, with their tag put back in front of the
+        // headers, and none was installed (the key has no VLAN).
+        let dp = lab.switch_ok(h, &["dump-datapath"]);
+        let fast = std::env::var("NEUTRINO_FAST_PATH").map_or(true, |v| v != "off");
+        assert_eq!(dp.starts_with("kernel fast path:"), fast, "{dp}");
+        if fast {
+            assert!(dp.contains("failed upcalls:0,"), "{dp}");
+            assert!(
+                !dp.lines()
+                    .any(|l| l.starts_with(&format!("in_port({wire})"))),
+                "a tagged frame's key was installed:\n{dp}"
+            );
+        }
         let flows = lab.switch_ok(h, &["dump-flows", "br-int"]);
         let from_wire = flows
             .lines()

@@ -4,8 +4,8 @@
 // decisions for packets whose key the engine already decided, and send every other
 // packet up to switchd.
 //
-// fp_port runs at the ingress of a VM port's host-side device (a veth's host end, a
-// TAP in switchd's namespace); fp_tunnel at the ingress of switchd's external-mode
+// fp_port runs at the ingress of a port's device in switchd's namespace (a veth's
+// host end, a system port); fp_tunnel at the ingress of switchd's external-mode
 // VXLAN device, after the kernel decapsulated the packet. Both reduce the frame to
 // a key (struct fp_key: the ingress device, tunnel id and source, and every header
 // field the engine's flow key reads for IPv4, plus the TCP flags), look it up in
@@ -53,7 +53,8 @@ struct fp_key {
     __u8 dl_src[6];
     __u16 dl_type;
     /* An ICMP echo's identifier (part of its connection, as a TCP or UDP port
-     * is); 0 otherwise. (VLAN-tagged frames never take the fast path.) */
+     * is); 0 otherwise. (VLAN-tagged frames never take the fast path, whether
+     * the tag is in the frame or beside it.) */
     __u16 icmp_id;
     __u32 nw_src;
     __u32 nw_dst;
@@ -139,6 +140,10 @@ static __always_inline int parse(struct __sk_buff *skb, struct fp_key *k, __u32 
         struct ethhdr eth;
         struct iphdr ip;
     } __attribute__((packed)) h;
+    /* A tag the kernel took out of the frame (it does before tc ingress) is not
+     * in the key: such a frame never takes the fast path. */
+    if (skb->vlan_present)
+        return -1;
     if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h)) < 0)
         return -1;
     __builtin_memcpy(k->dl_dst, h.eth.h_dest, 6);
@@ -210,6 +215,30 @@ static __always_inline int act(struct __sk_buff *skb, struct fp_val *v)
     }
 }
 
+/* Puts a tag the kernel keeps beside the frame back into it, after the MAC
+ * addresses, as it came on the wire: switchd reads the frame behind the upcall
+ * header, where the TAP would otherwise insert the tag (inside that header). */
+static __always_inline int inline_vlan(struct __sk_buff *skb)
+{
+    __u16 proto = skb->vlan_proto; /* network order */
+    __u16 tci = bpf_htons((__u16)skb->vlan_tci);
+    __u8 macs[12];
+    if (bpf_skb_vlan_pop(skb) < 0)
+        return -1;
+    /* Four bytes in front, the addresses moved into them: the inner EtherType
+     * then follows the tag where it stood (bpf_skb_adjust_room would refuse
+     * what is not IP, an ARP for one). */
+    if (bpf_skb_change_head(skb, 4, 0) < 0 ||
+        bpf_skb_load_bytes(skb, 4, macs, 12) < 0 ||
+        bpf_skb_store_bytes(skb, 0, macs, 12, 0) < 0 ||
+        bpf_skb_store_bytes(skb, 12, &proto, 2, 0) < 0 ||
+        bpf_skb_store_bytes(skb, 14, &tci, 2, 0) < 0)
+        return -1;
+    /* A second tag (QinQ) is now beside the frame, where the TAP would put it
+     * inside the upcall header: such frames are dropped, and counted. */
+    return skb->vlan_present ? -1 : 0;
+}
+
 static __always_inline int run(struct __sk_buff *skb, int tunnel)
 {
     __u32 zero = 0;
@@ -241,6 +270,10 @@ static __always_inline int run(struct __sk_buff *skb, int tunnel)
         return TC_ACT_SHOT;
     }
     count(FP_STAT_UPCALL);
+    if (skb->vlan_present && inline_vlan(skb) < 0) {
+        count(FP_STAT_UPCALL_FAIL);
+        return TC_ACT_SHOT;
+    }
     if (bpf_skb_change_head(skb, sizeof(meta), 0) ||
         bpf_skb_store_bytes(skb, 0, &meta, sizeof(meta), 0)) {
         count(FP_STAT_UPCALL_FAIL);

@@ -87,8 +87,8 @@ fn configure_tap(cfg: &PortConfig, queues: usize) -> Result<TapQueues> {
 /// a tap for another namespace is created inside it (the fd works from anywhere).
 /// TAPs get `queues` queues (multi-queue when more than one; a device that exists
 /// keeps the mode it was made with).
-/// `receive: false` opens a veth port's host end for sending only (the kernel fast
-/// path reads what arrives on it).
+/// `receive: false` opens a veth port's host end or a system port for sending only
+/// (the kernel fast path reads what arrives on it).
 pub(crate) fn open(cfg: &PortConfig, queues: usize, receive: bool) -> Result<Backend> {
     Ok(match cfg.kind {
         PortType::Tap | PortType::Internal => match &cfg.netns {
@@ -111,7 +111,11 @@ pub(crate) fn open(cfg: &PortConfig, queues: usize, receive: bool) -> Result<Bac
                 )));
             }
             host::set_up(&cfg.name, true)?;
-            Backend::Packet(host::PacketSocket::bind_with(&cfg.name, true)?)
+            Backend::Packet(if receive {
+                host::PacketSocket::bind_with(&cfg.name, true)?
+            } else {
+                host::PacketSocket::bind_tx(&cfg.name, true)?
+            })
         }
         PortType::Veth => Backend::Packet(open_veth(cfg, receive)?),
         PortType::Vxlan | PortType::Gre => Backend::Tunnel,

@@ -59,6 +59,11 @@ pub struct HostConfig {
     /// What a VM's port is on the switch: a TAP whose netdev is in the VM's
     /// namespace, or a veth pair whose host end stays in the host's (`--vm-port-type`).
     pub vm_port_type: PortType,
+    /// What a router's `qr-`/`qg-` device is on the switch (`--router-port-type`):
+    /// a veth pair by default, whose host end the kernel fast path reads (routed
+    /// traffic then never crosses user space), or an internal port (a TAP in the
+    /// router's namespace that switchd reads).
+    pub router_port_type: PortType,
 }
 
 /// One bridge as it must be.
@@ -229,7 +234,7 @@ pub fn compile(view: &HostView, cfg: &HostConfig, prior: &BTreeMap<String, u16>)
     }
 
     let remote = remote_hosts(view, cfg, &wired, &mut warnings);
-    let mut rw = router::wire(view, &cfg.external_bridge, &wired, &nets, &mut warnings);
+    let mut rw = router::wire(view, cfg, &wired, &nets, &mut warnings);
     // The firewall: VM ports with port security are filtered; those without, and
     // the routers' devices on br-int, pass through its table 73.
     let mut fw = firewall::Firewall::default();

@@ -100,7 +100,7 @@ pub(super) fn gateway_on_br_int(carrier: &Carrier, net: &NetworkView) -> bool {
 
 pub(super) fn wire(
     view: &HostView,
-    ext_bridge: &str,
+    cfg: &super::HostConfig,
     wired: &BTreeMap<&str, WiredNet>,
     nets: &BTreeMap<&str, &NetworkView>,
     warnings: &mut Vec<String>,
@@ -147,7 +147,14 @@ pub(super) fn wire(
             out.ports
                 .entry(names::BR_INT.to_string())
                 .or_default()
-                .push(device_port(&name, &ns, lp, net, Some(w.vlan)));
+                .push(device_port(
+                    &name,
+                    &ns,
+                    lp,
+                    net,
+                    Some(w.vlan),
+                    cfg.router_port_type,
+                ));
             out.int_flows.push(unchecked(&name));
             out.router_ports.push(RouterPort {
                 router_id: r.id.clone(),
@@ -175,7 +182,7 @@ pub(super) fn wire(
                         Some(w) if gateway_on_br_int(&w.kind, net) => {
                             (names::BR_INT.to_string(), Some(w.vlan))
                         }
-                        _ => (ext_bridge.to_string(), None),
+                        _ => (cfg.external_bridge.clone(), None),
                     };
                     let mut addresses = addresses(lp, net);
                     gateway_scope = v4_scopes(lp, net).into_iter().find_map(|(_, s)| s);
@@ -198,10 +205,14 @@ pub(super) fn wire(
                     if bridge == names::BR_INT {
                         out.int_flows.push(unchecked(&name));
                     }
-                    out.ports
-                        .entry(bridge)
-                        .or_default()
-                        .push(device_port(&name, &ns, lp, net, tag));
+                    out.ports.entry(bridge).or_default().push(device_port(
+                        &name,
+                        &ns,
+                        lp,
+                        net,
+                        tag,
+                        cfg.router_port_type,
+                    ));
                     out.router_ports.push(RouterPort {
                         router_id: r.id.clone(),
                         port_id: pid.clone(),
@@ -330,13 +341,14 @@ fn device_port(
     lp: &LocalPort,
     net: &NetworkView,
     tag: Option<u16>,
+    kind: PortType,
 ) -> PortSpec {
     PortSpec {
         tag,
         netns: Some(ns.to_string()),
         mac: Some(lp.mac_address.to_ascii_lowercase()),
         mtu: Some(net.mtu),
-        ..PortSpec::new(name, PortType::Internal)
+        ..PortSpec::new(name, kind)
     }
 }
 

@@ -22,6 +22,7 @@ fn cfg() -> HostConfig {
     HostConfig {
         metadata: None,
         vm_port_type: switch_proto::PortType::Tap,
+        router_port_type: switch_proto::PortType::Veth,
         host: "network".into(),
         tunnel_ip: "192.168.100.20".parse().unwrap(),
         bridge_mappings: BTreeMap::new(),
@@ -201,7 +202,7 @@ fn the_seeds_router_exactly() {
     // qr- on br-int, tagged with TenantA-Net's local VLAN, in the namespace.
     assert_eq!(c.vlans, BTreeMap::from([(NET.to_string(), 1)]));
     let qr = port(&c, "br-int", "qr-1f000000-00");
-    assert_eq!(qr.kind, PortType::Internal);
+    assert_eq!(qr.kind, PortType::Veth);
     assert_eq!(qr.tag, Some(1));
     assert_eq!(qr.netns.as_deref(), Some(ns.as_str()));
     assert_eq!(qr.mac.as_deref(), Some("fa:16:3e:00:01:01"));

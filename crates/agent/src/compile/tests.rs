@@ -14,6 +14,7 @@ pub(super) fn cfg() -> HostConfig {
     HostConfig {
         metadata: None,
         vm_port_type: switch_proto::PortType::Tap,
+        router_port_type: switch_proto::PortType::Internal,
         host: "compute-01".into(),
         tunnel_ip: "192.168.100.31".parse().unwrap(),
         bridge_mappings: BTreeMap::new(),

@@ -1,8 +1,9 @@
 //! The L3 agent's part of applying (network nodes): for each compiled router, its
 //! namespace (loopback up, IPv4 forwarding on), the addresses and routes of its
-//! `qr-`/`qg-` devices (made by switchd as internal ports and moved into the
-//! namespace; down while the router is admin down), its nftables table, and a gratuitous ARP for each floating IP that
-//! has just come onto the gateway device, and the metering table (see
+//! `qr-`/`qg-` devices (made by switchd inside the namespace: veth pairs by
+//! default, internal ports with `--router-port-type internal`; down while the
+//! router is admin down), its nftables table, and a gratuitous ARP for each
+//! floating IP that has just come onto the gateway device, and the metering table (see
 //! [`metering`]). Namespaces of routers that are gone (their
 //! devices were on this host's switch, and switchd has removed them) are deleted.
 //!

@@ -236,7 +236,7 @@ impl Shared {
         let Some(cfg) = core.sw.port(id).map(|p| p.config.clone()) else {
             return;
         };
-        let fast = cfg.kind == PortType::Veth && core.fastpath.is_some();
+        let fast = matches!(cfg.kind, PortType::Veth | PortType::System) && core.fastpath.is_some();
         let b = match backend::open(&cfg, self.links.len(), !fast) {
             Ok(b) => b,
             Err(e) => {
@@ -271,8 +271,8 @@ impl Shared {
         );
     }
 
-    /// Puts a veth port on the kernel fast path; when that fails, the port is
-    /// read as any other (AF_PACKET) and the reason logged.
+    /// Puts a veth or system port on the kernel fast path; when that fails, the
+    /// port is read as any other (AF_PACKET) and the reason logged.
     fn attach_fast(
         &self,
         core: &mut Core,
@@ -280,11 +280,16 @@ impl Shared {
         id: PortId,
         cfg: &switch::PortConfig,
     ) -> Backend {
-        let dev = switch::veth_host_end(&cfg.name);
+        // A veth's frames go into its peer (the VM's end); a system port's out
+        // of the device itself.
+        let (dev, egress) = match cfg.kind {
+            PortType::System => (cfg.name.clone(), true),
+            _ => (switch::veth_host_end(&cfg.name), false),
+        };
         let Some(fp) = core.fastpath.as_mut() else {
             return b;
         };
-        match fp.attach_port(&dev, id) {
+        match fp.attach_port(&dev, id, egress) {
             Ok(()) => b,
             Err(e) => {
                 error!("port {}: not on the fast path: {e}", cfg.name);

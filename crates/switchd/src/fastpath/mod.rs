@@ -5,9 +5,9 @@
 //! its decisions into a kernel hash map, keeps them honest and gives their counts
 //! back.
 //!
-//! - **Ports**: a veth port's host end gets the `fp_port` program on its ingress (a
-//!   TCX link, pinned, so a switchd restart keeps it); the port's AF_PACKET socket
-//!   then only sends. What the kernel cannot carry goes up through the upcall TAP
+//! - **Ports**: a veth port's host end, or a system port's device, gets the
+//!   `fp_port` program on its ingress (a TCX link, pinned, so a switchd restart
+//!   keeps it); the port's AF_PACKET socket then only sends. What the kernel cannot carry goes up through the upcall TAP
 //!   (`sw-upcall`), with the key the program computed in front of the frame.
 //! - **Install**: a frame that came up is switched as any other; when the engine
 //!   offers its decision ([`switch::Offer`]) and the decision is one the programs
@@ -107,6 +107,9 @@ struct Record {
 struct FpPort {
     id: PortId,
     dev: String,
+    /// Frames for it leave through the device itself (a system port), not into
+    /// its veth peer.
+    egress: bool,
 }
 
 pub(crate) struct FastPath {
@@ -271,9 +274,9 @@ impl FastPath {
     /// Puts the `fp_port` program on device `dev`'s ingress for port `id`: the
     /// pinned link a previous switchd left is given the new program (atomically),
     /// else a new link is made and pinned.
-    pub fn attach_port(&mut self, dev: &str, id: PortId) -> FpResult<()> {
+    pub fn attach_port(&mut self, dev: &str, id: PortId, egress: bool) -> FpResult<()> {
         let ifindex = self.attach("fp_port", dev)?;
-        self.note_port(ifindex, dev, id)
+        self.note_port(ifindex, dev, id, egress)
     }
 
     /// Puts VXLAN on the fast path: the external-mode device `sw-vxlan` (made
@@ -328,12 +331,13 @@ impl FastPath {
         Ok(ifindex)
     }
 
-    fn note_port(&mut self, ifindex: u32, dev: &str, id: PortId) -> FpResult<()> {
+    fn note_port(&mut self, ifindex: u32, dev: &str, id: PortId, egress: bool) -> FpResult<()> {
         self.ports.insert(
             ifindex,
             FpPort {
                 id,
                 dev: dev.to_owned(),
+                egress,
             },
         );
         self.by_port.insert(id, ifindex);
@@ -485,7 +489,7 @@ impl FastPath {
             .port(in_port)
             .is_some_and(|p| p.config.kind == PortType::Vxlan && self.vxlan.is_some());
         if !self.by_port.contains_key(&in_port) && !tunnel_in {
-            return "Fast path: no, the port it came in on is read by switchd (only veth ports and VXLAN take the fast path)".into();
+            return "Fast path: no, the port it came in on is read by switchd (only veth ports, system ports and VXLAN take the fast path)".into();
         }
         if t.orig.get(Field::DlType) != 0x0800 {
             return "Fast path: no, only IPv4 takes the fast path (this packet goes up every time)"
@@ -495,7 +499,7 @@ impl FastPath {
             return "Fast path: no, the switch answers this packet itself (every time)".into();
         }
         let Some((v, _)) = self.action(sw, &t.orig, &t.outputs) else {
-            return "Fast path: no, the outputs are not ones the kernel carries (one veth port, a VXLAN tunnel or a drop)".into();
+            return "Fast path: no, the outputs are not ones the kernel carries (one veth or system port, a VXLAN tunnel or a drop)".into();
         };
         let what = match v.kind {
             KIND_DROP => "drops".to_owned(),
@@ -504,8 +508,12 @@ impl FastPath {
                 v.tun_id,
                 std::net::Ipv4Addr::from(v.tun_dst)
             ),
+            KIND_EGRESS => format!(
+                "sends out of {}",
+                self.ports.get(&v.ifindex).map_or("?", |p| p.dev.as_str())
+            ),
             _ => format!(
-                "redirects into the VM behind {}",
+                "redirects into the namespace behind {}",
                 self.ports.get(&v.ifindex).map_or("?", |p| p.dev.as_str())
             ),
         };
@@ -565,9 +573,10 @@ impl FastPath {
             ));
         }
         let ifindex = *self.by_port.get(&f.port)?;
+        let egress = self.ports.get(&ifindex).is_some_and(|p| p.egress);
         Some((
             FpVal {
-                kind: KIND_PEER,
+                kind: if egress { KIND_EGRESS } else { KIND_PEER },
                 ifindex,
                 ..FpVal::default()
             },
