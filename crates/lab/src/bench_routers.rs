@@ -172,6 +172,16 @@ fn create_routers(
                 "this lab has bench routers already (an earlier run): bring up a fresh lab"
             ));
         }
+        // The admin's project has Neutron's default quotas (10 routers, 50 floating
+        // IPs): the bench lifts them for what it makes.
+        let project = c.project_id();
+        c.put(
+            &format!("/v2.0/quotas/{project}"),
+            &json!({"quota": {"network": -1, "subnet": -1, "router": -1,
+                "port": -1, "floatingip": -1}}),
+        )
+        .await
+        .map_err(api)?;
         let mut set = JoinSet::new();
         let mut out = Vec::new();
         let mut next = 0;
