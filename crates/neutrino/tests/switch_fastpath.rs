@@ -21,24 +21,7 @@ fn fast_lab(tag: &str) -> TwoHosts {
 
 /// A VM on a veth port of br0 on H1: namespace `{prefix}{n}`, NIC `tap{uid}{n}`.
 fn veth_vm(lab: &mut TwoHosts, n: &str, ip: &'static str, mac: &'static str) -> Vm {
-    let vm = Vm {
-        host: H::H1,
-        ns: format!("{}{n}", lab.prefix),
-        tap: format!("tap{}{n}", lab.uid),
-        ip,
-        mac,
-        tag: 0,
-    };
-    lab.add_ns(&vm.ns);
-    lab.switch_ok(
-        H::H1,
-        &[
-            "add-port", "br0", &vm.tap, "--type", "veth", "--netns", &vm.ns, "--mac", vm.mac,
-        ],
-    );
-    lab.wait_vm_nic(&vm, Duration::from_secs(5));
-    lab.configure_vm_ip(&vm);
-    vm
+    lab.veth_vm_on(H::H1, "br0", n, ip, mac)
 }
 
 fn host_end(lab: &TwoHosts, n: &str) -> String {
@@ -47,12 +30,7 @@ fn host_end(lab: &TwoHosts, n: &str) -> String {
 
 /// `dump-datapath` lines (after the summary) that mention every one of `parts`.
 fn entries(lab: &TwoHosts, parts: &[&str]) -> Vec<String> {
-    let out = lab.switch_ok(H::H1, &["dump-datapath"]);
-    out.lines()
-        .skip(1)
-        .filter(|l| parts.iter().all(|p| l.contains(p)))
-        .map(str::to_owned)
-        .collect()
+    lab.datapath_entries(H::H1, parts)
 }
 
 /// The number after `name:` (or `name=`, as dump-flows writes) in a line.

@@ -13,7 +13,6 @@ mod common;
 use common::*;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// Opens TAP argv[1] (no packet info, as QEMU without vnet headers), says
 /// "open", waits for a line on stdin, then from MAC argv[2] / IP argv[3]
@@ -88,16 +87,6 @@ impl Drop for Hypervisor {
     }
 }
 
-/// `dump-datapath` lines that mention every one of `parts`.
-fn entries(lab: &TwoHosts, parts: &[&str]) -> Vec<String> {
-    let out = lab.switch_ok(H::H1, &["dump-datapath"]);
-    out.lines()
-        .skip(1)
-        .filter(|l| parts.iter().all(|p| l.contains(p)))
-        .map(str::to_owned)
-        .collect()
-}
-
 fn packets(line: &str) -> u64 {
     line.split("packets:")
         .nth(1)
@@ -115,23 +104,7 @@ fn a_hypervisors_tap_in_the_hosts_namespace_takes_the_fast_path() {
     lab.switchd_args.extend(["--fast-path".into(), "on".into()]);
     lab.start_switchd(H::H1);
     lab.switch_ok(H::H1, &["add-br", "br0"]);
-    let vm = Vm {
-        host: H::H1,
-        ns: format!("{}b", lab.prefix),
-        tap: format!("tap{}b", lab.uid),
-        ip: "10.1.0.2",
-        mac: "fa:16:3e:00:05:02",
-        tag: 0,
-    };
-    lab.add_ns(&vm.ns);
-    lab.switch_ok(
-        H::H1,
-        &[
-            "add-port", "br0", &vm.tap, "--type", "veth", "--netns", &vm.ns, "--mac", vm.mac,
-        ],
-    );
-    lab.wait_vm_nic(&vm, Duration::from_secs(5));
-    lab.configure_vm_ip(&vm);
+    let vm = lab.veth_vm_on(H::H1, "br0", "b", "10.1.0.2", "fa:16:3e:00:05:02");
 
     // The hypervisor's TAP, in switchd's namespace.
     let host_ns = lab.host(H::H1).ns.clone();
@@ -169,7 +142,7 @@ fn a_hypervisors_tap_in_the_hosts_namespace_takes_the_fast_path() {
     // The first request and the first reply went up to switchd; the kernel
     // carried the other 19 each way.
     let vm_end = format!("qvo{}b", lab.uid);
-    let req = entries(&lab, &[&format!("in_port({tap})"), "icmp(type=8"]);
+    let req = lab.datapath_entries(H::H1, &[&format!("in_port({tap})"), "icmp(type=8"]);
     assert_eq!(req.len(), 1, "{req:?}");
     assert!(
         req[0].ends_with(&format!("actions:peer({vm_end})")),
@@ -177,7 +150,7 @@ fn a_hypervisors_tap_in_the_hosts_namespace_takes_the_fast_path() {
         req[0]
     );
     assert_eq!(packets(&req[0]), 19, "{}", req[0]);
-    let rep = entries(&lab, &[&format!("in_port({vm_end})"), "icmp(type=0"]);
+    let rep = lab.datapath_entries(H::H1, &[&format!("in_port({vm_end})"), "icmp(type=0"]);
     assert_eq!(rep.len(), 1, "{rep:?}");
     assert!(
         rep[0].ends_with(&format!("actions:redirect({tap})")),

@@ -43,6 +43,47 @@ impl TwoHosts {
         }
     }
 
+    /// An untagged VM on a veth port of `bridge` on host `h`: namespace
+    /// `{prefix}{n}`, NIC `tap{uid}{n}` (its host end `qvo{uid}{n}`), addressed.
+    pub fn veth_vm_on(
+        &mut self,
+        h: H,
+        bridge: &str,
+        n: &str,
+        ip: &'static str,
+        mac: &'static str,
+    ) -> Vm {
+        let vm = Vm {
+            host: h,
+            ns: format!("{}{n}", self.prefix),
+            tap: format!("tap{}{n}", self.uid),
+            ip,
+            mac,
+            tag: 0,
+        };
+        self.add_ns(&vm.ns);
+        self.switch_ok(
+            h,
+            &[
+                "add-port", bridge, &vm.tap, "--type", "veth", "--netns", &vm.ns, "--mac", vm.mac,
+            ],
+        );
+        self.wait_vm_nic(&vm, Duration::from_secs(5));
+        self.configure_vm_ip(&vm);
+        vm
+    }
+
+    /// The kernel fast path's entries on host `h` (`dump-datapath` after its
+    /// summary line) that mention every one of `parts`.
+    pub fn datapath_entries(&self, h: H, parts: &[&str]) -> Vec<String> {
+        let out = self.switch_ok(h, &["dump-datapath"]);
+        out.lines()
+            .skip(1)
+            .filter(|l| parts.iter().all(|p| l.contains(p)))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Attaches `vm` on a port of type `kind` (`tap` or `veth`).
     pub fn try_attach_vm_as(&mut self, vm: &Vm, kind: &str) -> Result<()> {
         self.try_add_ns(&vm.ns)?;
