@@ -80,7 +80,25 @@ fn vlan_provider_network_carries_tagged_super_frames_both_ways() {
     if !lab_available() {
         return;
     }
-    let mut lab = TwoHosts::new(BIN, "vln");
+    provider_vlan("vln", "tap");
+}
+
+/// The same with the VMs on veth ports: with the kernel fast path on (the
+/// default), after a flow's first packet the kernel tags a VM's frames and sends
+/// them out of the wire, and takes the tag off the wire's frames and hands them
+/// into the VM's namespace.
+#[test]
+fn vlan_provider_network_on_veth_ports() {
+    if !lab_available() {
+        return;
+    }
+    provider_vlan("vlv", "veth");
+}
+
+/// Two hosts with the provider VLAN network and a VM on each, on ports of
+/// `kind` (`tap` or `veth`), and the traffic both ways.
+fn provider_vlan(tag: &str, kind: &str) {
+    let mut lab = TwoHosts::new(BIN, tag);
     setup_vlan_host(&mut lab, H::H1);
     setup_vlan_host(&mut lab, H::H2);
     let (h1, h2) = (lab.host(H::H1).ns.clone(), lab.host(H::H2).ns.clone());
@@ -99,8 +117,11 @@ fn vlan_provider_network_carries_tagged_super_frames_both_ways() {
 
     let vm1 = lab.vm(H::H1, 1, "10.2.0.1", "fa:16:3e:00:02:01", 1);
     let vm2 = lab.vm(H::H2, 2, "10.2.0.2", "fa:16:3e:00:02:02", 1);
-    lab.attach_vm(&vm1);
-    lab.attach_vm(&vm2);
+    for vm in [&vm1, &vm2] {
+        if let Err(e) = lab.try_attach_vm_as(vm, kind) {
+            panic!("{e}");
+        }
+    }
     for (vm, addr) in [(&vm1, "fd00:2::1/64"), (&vm2, "fd00:2::2/64")] {
         ip(&["-n", &vm.ns, "addr", "add", addr, "dev", &vm.tap, "nodad"]);
     }
@@ -143,19 +164,47 @@ fn vlan_provider_network_carries_tagged_super_frames_both_ways() {
                 && l.split_whitespace().any(|w| w == PROVIDER_VLAN)),
             "{peer_mac} behind {wire} in VLAN {PROVIDER_VLAN}:\n{fdb}"
         );
-        // With the kernel fast path (the default) the wire is one of its ports:
-        // tagged frames all went up, with their tag put back in front of the
-        // headers, and none was installed (the key has no VLAN).
+        // With the kernel fast path (the default) the wire is one of its ports.
+        // VMs on TAPs in their namespaces stay in user space, so nothing from
+        // the wire is installed (its tagged frames went up with their tag put
+        // back in front of the headers); VMs on veths take the kernel both ways.
         let dp = lab.switch_ok(h, &["dump-datapath"]);
         let fast = std::env::var("NEUTRINO_FAST_PATH").map_or(true, |v| v != "off");
         assert_eq!(dp.starts_with("kernel fast path:"), fast, "{dp}");
-        if fast {
-            assert!(dp.contains("failed upcalls:0,"), "{dp}");
+        assert!(
+            dp.lines()
+                .next()
+                .unwrap_or_default()
+                .contains("failed upcalls:0,")
+                || !fast,
+            "{dp}"
+        );
+        let from_wire: Vec<&str> = dp
+            .lines()
+            .filter(|l| l.starts_with(&format!("in_port({wire})")))
+            .collect();
+        if fast && kind == "veth" {
+            let vm = if h == H::H1 { &vm1 } else { &vm2 };
+            let vm_end = format!("qvo{}", vm.tap.trim_start_matches("tap"));
+            let untag = format!(",vlan(vid={PROVIDER_VLAN},pcp=0),");
+            let into_vm = format!("actions:pop_vlan,peer({vm_end})");
             assert!(
-                !dp.lines()
-                    .any(|l| l.starts_with(&format!("in_port({wire})"))),
-                "a tagged frame's key was installed:\n{dp}"
+                from_wire
+                    .iter()
+                    .any(|l| l.contains(&untag) && l.ends_with(&into_vm) && packets(l) > 0),
+                "no kernel entry untagging the wire's frames into {vm_end}:\n{dp}"
             );
+            let tag_out = format!("actions:push_vlan(vid={PROVIDER_VLAN},pcp=0),redirect({wire})");
+            assert!(
+                dp.lines()
+                    .any(|l| l.starts_with(&format!("in_port({vm_end})"))
+                        && !l.contains(",vlan(")
+                        && l.ends_with(&tag_out)
+                        && packets(l) > 0),
+                "no kernel entry tagging {vm_end}'s frames onto the wire:\n{dp}"
+            );
+        } else {
+            assert!(from_wire.is_empty(), "{dp}");
         }
         let flows = lab.switch_ok(h, &["dump-flows", "br-int"]);
         let from_wire = flows
@@ -167,4 +216,13 @@ fn vlan_provider_network_carries_tagged_super_frames_both_ways() {
             "frames from the wire should hit the provider-VLAN flow:\n{flows}"
         );
     }
+}
+
+/// The `packets:` count of a `dump-datapath` line.
+fn packets(line: &str) -> u64 {
+    line.split("packets:")
+        .nth(1)
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }

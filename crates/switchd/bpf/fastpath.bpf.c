@@ -9,9 +9,10 @@
 // VXLAN device, after the kernel decapsulated the packet. Both reduce the frame to
 // a key (struct fp_key: the ingress device, tunnel id and source, and every header
 // field the engine's flow key reads for IPv4, plus the TCP flags), look it up in
-// fp_flows, and on a valid hit redirect or drop as the entry says. Everything else
+// fp_flows2, and on a valid hit redirect or drop as the entry says (after taking
+// a VLAN tag off or putting one on, when the entry says so). Everything else
 // (a miss, an entry of an older generation, a frame that is not plain IPv4, an IP
-// fragment) goes up: a 64-byte header (struct fp_meta: the key as computed here, so
+// fragment) goes up: a 72-byte header (struct fp_meta: the key as computed here, so
 // user space installs exactly this key) is pushed in front of the frame and the
 // frame is redirected to switchd's upcall TAP, which it reads like a VM's.
 //
@@ -26,7 +27,9 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#define FP_MAGIC 0x4e545550 /* "NTUP" */
+/* "NTU2": the header of this layout (a key with its VLAN); a switchd reading
+ * another layout's upcalls drops them rather than misreading them. */
+#define FP_MAGIC 0x4e545532
 #define FP_KEY_OK 1
 
 enum fp_kind {
@@ -53,8 +56,7 @@ struct fp_key {
     __u8 dl_src[6];
     __u16 dl_type;
     /* An ICMP echo's identifier (part of its connection, as a TCP or UDP port
-     * is); 0 otherwise. (VLAN-tagged frames never take the fast path, whether
-     * the tag is in the frame or beside it.) */
+     * is); 0 otherwise. */
     __u16 icmp_id;
     __u32 nw_src;
     __u32 nw_dst;
@@ -64,6 +66,10 @@ struct fp_key {
     __u8 reserved; /* zero */
     __u16 tp_src;
     __u16 tp_dst;
+    /* The 802.1Q tag the kernel took out of the frame, with 0x1000 set (as the
+     * engine's vlan_tci has it); 0 when untagged. */
+    __u16 vlan_tci;
+    __u8 pad[6]; /* zero */
 };
 
 struct fp_val {
@@ -77,11 +83,17 @@ struct fp_val {
     __u16 tun_ttl;
     __u16 flags; /* FP_F_* */
     __u64 tun_id;
+    /* The tag FP_F_VLAN_PUSH puts on (as on the wire, without 0x1000). */
+    __u16 vlan_tci;
+    __u8 pad[6];
 };
 
 /* The decision went through connection tracking: TCP segments that move a
  * connection's state (SYN, FIN, RST) go up to switchd. */
 #define FP_F_TRACKED 1
+/* Before the output: take the frame's tag off, then put one on (both: rewrite). */
+#define FP_F_VLAN_POP 2
+#define FP_F_VLAN_PUSH 4
 #define TCP_CTL (0x01 | 0x02 | 0x04)
 
 struct fp_conf {
@@ -104,7 +116,8 @@ struct {
     __type(key, struct fp_key);
     __type(value, struct fp_val);
     __uint(pinning, LIBBPF_PIN_BY_NAME);
-} fp_flows SEC(".maps");
+} fp_flows2 SEC(".maps"); /* "2": this layout; an older switchd's fp_flows is
+                            * another map */
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -140,10 +153,13 @@ static __always_inline int parse(struct __sk_buff *skb, struct fp_key *k, __u32 
         struct ethhdr eth;
         struct iphdr ip;
     } __attribute__((packed)) h;
-    /* A tag the kernel took out of the frame (it does before tc ingress) is not
-     * in the key: such a frame never takes the fast path. */
-    if (skb->vlan_present)
-        return -1;
+    /* The kernel takes an 802.1Q tag out of the frame before tc ingress: it goes
+     * into the key. 802.1ad tags go up. */
+    if (skb->vlan_present) {
+        if (skb->vlan_proto != bpf_htons(ETH_P_8021Q))
+            return -1;
+        k->vlan_tci = (__u16)skb->vlan_tci | 0x1000;
+    }
     if (bpf_skb_load_bytes(skb, 0, &h, sizeof(h)) < 0)
         return -1;
     __builtin_memcpy(k->dl_dst, h.eth.h_dest, 6);
@@ -196,6 +212,11 @@ static __always_inline int act(struct __sk_buff *skb, struct fp_val *v)
      * fraction of the precise one on every packet. */
     v->used = bpf_ktime_get_coarse_ns();
     count(FP_STAT_HIT);
+    if ((v->flags & FP_F_VLAN_POP) && bpf_skb_vlan_pop(skb) < 0)
+        return TC_ACT_SHOT;
+    if ((v->flags & FP_F_VLAN_PUSH) &&
+        bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), v->vlan_tci) < 0)
+        return TC_ACT_SHOT;
     switch (v->kind) {
     case FP_PEER:
         return bpf_redirect_peer(v->ifindex, 0);
@@ -256,7 +277,7 @@ static __always_inline int run(struct __sk_buff *skb, int tunnel)
     }
     if (parse(skb, &meta.key, &meta.tcp_flags) == 0) {
         meta.flags = FP_KEY_OK;
-        struct fp_val *v = bpf_map_lookup_elem(&fp_flows, &meta.key);
+        struct fp_val *v = bpf_map_lookup_elem(&fp_flows2, &meta.key);
         if (v && conf && v->gen == conf->gen) {
             if (!(v->flags & FP_F_TRACKED) || !(meta.tcp_flags & TCP_CTL))
                 return act(skb, v);

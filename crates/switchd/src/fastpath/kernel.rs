@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-/// `struct fp_key`: 48 bytes, no padding.
+/// `struct fp_key`: 56 bytes, no implicit padding.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct FpKey {
@@ -33,10 +33,15 @@ pub(crate) struct FpKey {
     pub reserved: u8,
     pub tp_src: u16,
     pub tp_dst: u16,
+    /// The 802.1Q tag the kernel took out of the frame, with 0x1000 set (as the
+    /// engine's `vlan_tci`); 0 when untagged.
+    pub vlan_tci: u16,
+    /// Zero.
+    pub pad: [u8; 6],
 }
 
 // SAFETY: FpKey is repr(C), made only of integers and byte arrays, and has no
-// padding (48 bytes: every field at its natural alignment), so any bit pattern is
+// implicit padding (56 bytes: every field at its natural alignment), so any bit pattern is
 // valid and the kernel's copy hashes the same bytes.
 unsafe impl aya::Pod for FpKey {}
 
@@ -45,7 +50,7 @@ pub(crate) const KIND_PEER: u32 = 1;
 pub(crate) const KIND_EGRESS: u32 = 2;
 pub(crate) const KIND_TUNNEL: u32 = 3;
 
-/// `struct fp_val`: 56 bytes, no padding.
+/// `struct fp_val`: 64 bytes, no implicit padding.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FpVal {
@@ -63,13 +68,21 @@ pub(crate) struct FpVal {
     /// [`F_TRACKED`].
     pub flags: u16,
     pub tun_id: u64,
+    /// The tag [`F_VLAN_PUSH`] puts on (as on the wire, without 0x1000).
+    pub vlan_tci: u16,
+    pub pad: [u8; 6],
 }
 
 /// The decision went through connection tracking: the program sends TCP segments
 /// with SYN, FIN or RST up instead.
 pub(crate) const F_TRACKED: u16 = 1;
+/// Before the output the program takes the frame's tag off, then puts
+/// `vlan_tci` on (both: a rewrite).
+pub(crate) const F_VLAN_POP: u16 = 2;
+pub(crate) const F_VLAN_PUSH: u16 = 4;
 
-// SAFETY: repr(C), integers only, no padding (8+8+8+8+4+4+4+2+2+8 = 56).
+// SAFETY: repr(C), integers and bytes only, no implicit padding
+// (8+8+8+8+4+4+4+2+2+8+2+6 = 64).
 unsafe impl aya::Pod for FpVal {}
 
 /// `struct fp_conf`.
@@ -85,8 +98,9 @@ pub(crate) struct FpConf {
 unsafe impl aya::Pod for FpConf {}
 
 /// Bytes the programs push in front of an upcalled frame (`struct fp_meta`).
-pub(crate) const META_LEN: usize = 64;
-const MAGIC: u32 = 0x4e54_5550;
+pub(crate) const META_LEN: usize = 72;
+/// "NTU2": this layout's header (the key with its VLAN).
+const MAGIC: u32 = 0x4e54_5532;
 const KEY_OK: u32 = 1;
 
 /// What an upcall header says.
@@ -151,14 +165,21 @@ impl Meta {
             reserved: b[k + 43],
             tp_src: u16_at(b, k + 44),
             tp_dst: u16_at(b, k + 46),
+            vlan_tci: u16_at(b, k + 48),
+            pad: [0; 6],
         };
         Some(Meta {
             key,
             key_ok: u32_at(b, 4) & KEY_OK != 0,
-            tun_dst: u32_at(b, k + 48),
-            tcp_flags: u32_at(b, k + 52) as u8,
+            tun_dst: u32_at(b, k + 56),
+            tcp_flags: u32_at(b, k + 60) as u8,
         })
     }
+}
+
+/// A tag as `ovs-dpctl` writes one: `vid=100,pcp=0`.
+pub(crate) fn vlan(tci: u16) -> String {
+    format!("vid={},pcp={}", tci & 0x0fff, tci >> 13)
 }
 
 fn mac(m: &[u8; 6]) -> String {
@@ -188,6 +209,9 @@ impl FpKey {
             mac(&self.dl_dst),
             u16::from_be(self.dl_type)
         );
+        if self.vlan_tci != 0 {
+            let _ = write!(s, ",vlan({})", vlan(self.vlan_tci));
+        }
         let _ = write!(
             s,
             ",ipv4(src={},dst={},proto={},tos={},ttl={})",
@@ -233,8 +257,8 @@ mod tests {
 
     #[test]
     fn layouts_match_the_programs() {
-        assert_eq!(std::mem::size_of::<FpKey>(), 48);
-        assert_eq!(std::mem::size_of::<FpVal>(), 56);
+        assert_eq!(std::mem::size_of::<FpKey>(), 56);
+        assert_eq!(std::mem::size_of::<FpVal>(), 64);
         assert_eq!(std::mem::size_of::<FpConf>(), 16);
     }
 
@@ -249,7 +273,14 @@ mod tests {
         b[40..44].copy_from_slice(&[10, 0, 0, 1]);
         b[48] = 6;
         b[52..54].copy_from_slice(&80u16.to_be_bytes());
+        b[56..58].copy_from_slice(&0x1064u16.to_ne_bytes());
+        b[64..68].copy_from_slice(&0x0a00_0001u32.to_ne_bytes());
+        b[68] = 0x02;
         let m = Meta::parse(&b).expect("a header");
+        assert_eq!(m.key.vlan_tci, 0x1064);
+        assert_eq!(m.tun_dst, 0x0a00_0001);
+        assert_eq!(m.tcp_flags, 0x02);
+        assert!(m.key.describe("vm1").contains(",vlan(vid=100,pcp=0),"));
         assert!(m.key_ok);
         assert_eq!(m.key.ifindex, 7);
         assert_eq!(m.key.dl_dst, [2, 0, 0, 0, 0, 2]);

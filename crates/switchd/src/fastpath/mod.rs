@@ -23,6 +23,7 @@
 //!
 //! Maps and links are pinned under [`host::bpf_pin_dir`] of the run directory.
 
+mod decide;
 mod kernel;
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray};
@@ -30,13 +31,16 @@ use aya::programs::links::{FdLink, PinnedLink};
 use aya::programs::tc::SchedClassifierLink;
 use aya::programs::{SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
-use kernel::{F_TRACKED, FpConf, FpVal, KIND_DROP, KIND_EGRESS, KIND_PEER, KIND_TUNNEL};
+use kernel::{
+    F_TRACKED, F_VLAN_POP, F_VLAN_PUSH, FpConf, FpVal, KIND_DROP, KIND_EGRESS, KIND_PEER,
+    KIND_TUNNEL,
+};
 pub(crate) use kernel::{FpKey, META_LEN, Meta, TCP_CTL};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use switch::{Field, FlowKey, Offer, Output, PortId, PortType, Switch, TunnelKey};
+use switch::{FlowKey, Offer, Output, PortId, Switch};
 use tracing::{info, warn};
 
 /// The upcall TAP's name in switchd's namespace.
@@ -171,6 +175,8 @@ impl FastPath {
         let pin_dir = host::bpf_pin_dir(run_dir);
         std::fs::create_dir_all(&pin_dir)
             .map_err(|e| format!("create {}: {e}", pin_dir.display()))?;
+        // The table of an older layout (a switchd before VLAN keys) is not ours.
+        let _ = std::fs::remove_file(pin_dir.join("fp_flows"));
         let mut ebpf = EbpfLoader::new()
             .map_pin_path(&pin_dir)
             .load(OBJECT)
@@ -196,8 +202,8 @@ impl FastPath {
             ebpf.take_map(name)
                 .ok_or_else(|| format!("map {name} missing from the object"))
         };
-        let flows = BpfHashMap::try_from(take(&mut ebpf, "fp_flows")?)
-            .map_err(|e| format!("fp_flows: {e}"))?;
+        let flows = BpfHashMap::try_from(take(&mut ebpf, "fp_flows2")?)
+            .map_err(|e| format!("fp_flows2: {e}"))?;
         let conf =
             Array::try_from(take(&mut ebpf, "fp_conf")?).map_err(|e| format!("fp_conf: {e}"))?;
         let stats = PerCpuArray::try_from(take(&mut ebpf, "fp_stats")?)
@@ -437,7 +443,7 @@ impl FastPath {
         let val = FpVal {
             gen_: self.kgen(offer.generation),
             used: monotonic_ns(),
-            flags: if offer.tracked() { F_TRACKED } else { 0 },
+            flags: val.flags | if offer.tracked() { F_TRACKED } else { 0 },
             ..val
         };
         // A packet of a key the kernel already carries came up (a TCP FIN of a
@@ -445,7 +451,7 @@ impl FastPath {
         // its counts, when it does the same; otherwise its counts are given to
         // the flows before it is replaced.
         if let (Some(r), Ok(old)) = (self.records.get(key), self.flows.get(key, 0)) {
-            if old.gen_ == val.gen_ && same_action(&old, &val) {
+            if old.gen_ == val.gen_ && decide::same_action(&old, &val) {
                 return;
             }
             let (dp, db) = (
@@ -477,111 +483,6 @@ impl FastPath {
                 tracing::debug!("fast path: installing an entry: {e}");
             }
         }
-    }
-
-    /// What `trace` adds: whether the kernel would carry the packets that follow
-    /// a packet with this decision, and if not, why.
-    pub fn trace_verdict(&self, sw: &Switch, t: &switch::Traced) -> String {
-        let Some(in_port) = t.in_port else {
-            return "Fast path: no (no such port)".into();
-        };
-        let tunnel_in = sw
-            .port(in_port)
-            .is_some_and(|p| p.config.kind == PortType::Vxlan && self.vxlan.is_some());
-        if !self.by_port.contains_key(&in_port) && !tunnel_in {
-            return "Fast path: no, the port it came in on is read by switchd (only veth ports, system ports and VXLAN take the fast path)".into();
-        }
-        if t.orig.get(Field::DlType) != 0x0800 {
-            return "Fast path: no, only IPv4 takes the fast path (this packet goes up every time)"
-                .into();
-        }
-        if t.outputs.iter().any(|o| o.made().is_some()) {
-            return "Fast path: no, the switch answers this packet itself (every time)".into();
-        }
-        let Some((v, _)) = self.action(sw, &t.orig, &t.outputs) else {
-            return "Fast path: no, the outputs are not ones the kernel carries (one veth or system port, a VXLAN tunnel or a drop)".into();
-        };
-        let what = match v.kind {
-            KIND_DROP => "drops".to_owned(),
-            KIND_TUNNEL => format!(
-                "sends into {VXLAN_DEV} with tun_id={:#x},dst={}",
-                v.tun_id,
-                std::net::Ipv4Addr::from(v.tun_dst)
-            ),
-            KIND_EGRESS => format!(
-                "sends out of {}",
-                self.ports.get(&v.ifindex).map_or("?", |p| p.dev.as_str())
-            ),
-            _ => format!(
-                "redirects into the namespace behind {}",
-                self.ports.get(&v.ifindex).map_or("?", |p| p.dev.as_str())
-            ),
-        };
-        let ct = if t.tracked {
-            " once its connection is established (TCP SYN, FIN and RST always come up)"
-        } else {
-            ""
-        };
-        format!("Fast path: yes, after the first packet of such a flow the kernel {what}{ct}")
-    }
-
-    /// The kernel action for a decision: a drop, or one forward into a fast-path
-    /// port with the headers as they came in.
-    fn action(
-        &self,
-        sw: &Switch,
-        orig: &FlowKey,
-        outs: &[Output],
-    ) -> Option<(FpVal, Option<PortId>)> {
-        let mut fwd = outs.iter();
-        let Some(o) = fwd.next() else {
-            return Some((
-                FpVal {
-                    kind: KIND_DROP,
-                    ..FpVal::default()
-                },
-                None,
-            ));
-        };
-        if fwd.next().is_some() {
-            return None;
-        }
-        let f = o.forward()?;
-        for field in [Field::DlSrc, Field::DlDst, Field::VlanTci] {
-            if f.key.get(field) != orig.get(field) {
-                return None;
-            }
-        }
-        let port = sw.port(f.port)?;
-        if port.config.kind == PortType::Vxlan {
-            let ifindex = self.vxlan?;
-            let remote = port.config.remote_ip?;
-            let id = match port.config.tunnel_key() {
-                TunnelKey::Flow => f.key.get_u64(Field::TunId),
-                TunnelKey::Fixed(k) => k,
-            };
-            return Some((
-                FpVal {
-                    kind: KIND_TUNNEL,
-                    ifindex,
-                    tun_dst: u32::from(remote),
-                    tun_ttl: 64,
-                    tun_id: id,
-                    ..FpVal::default()
-                },
-                Some(f.port),
-            ));
-        }
-        let ifindex = *self.by_port.get(&f.port)?;
-        let egress = self.ports.get(&ifindex).is_some_and(|p| p.egress);
-        Some((
-            FpVal {
-                kind: if egress { KIND_EGRESS } else { KIND_PEER },
-                ifindex,
-                ..FpVal::default()
-            },
-            Some(f.port),
-        ))
     }
 
     /// Gives the kernel's new counts to the engine and deletes entries that are
@@ -650,6 +551,13 @@ impl FastPath {
                 None if Some(i) == self.vxlan => VXLAN_DEV.to_owned(),
                 None => format!("if{i}"),
             };
+            let mut vlan = String::new();
+            if v.flags & F_VLAN_POP != 0 {
+                vlan.push_str("pop_vlan,");
+            }
+            if v.flags & F_VLAN_PUSH != 0 {
+                vlan.push_str(&format!("push_vlan({}),", kernel::vlan(v.vlan_tci)));
+            }
             let action = match v.kind {
                 KIND_DROP => "drop".to_owned(),
                 KIND_PEER => format!("peer({})", dev(v.ifindex)),
@@ -664,6 +572,7 @@ impl FastPath {
             };
             let used = now_ns.saturating_sub(v.used) as f64 / 1e9;
             let stale = if v.gen_ == current { "" } else { " (stale)" };
+            let action = format!("{vlan}{action}");
             let tracked = if v.flags & F_TRACKED != 0 {
                 ", tracked (SYN/FIN/RST up)"
             } else {
@@ -695,10 +604,4 @@ impl FastPath {
     pub fn entries(&self) -> usize {
         self.records.len()
     }
-}
-
-/// Whether two entries do the same to a packet.
-fn same_action(a: &FpVal, b: &FpVal) -> bool {
-    (a.kind, a.ifindex, a.tun_dst, a.tun_ttl, a.flags, a.tun_id)
-        == (b.kind, b.ifindex, b.tun_dst, b.tun_ttl, b.flags, b.tun_id)
 }
