@@ -102,7 +102,7 @@ fn the_kernel_carries_a_flow_after_its_first_packet() {
         "{t}"
     );
     let t = lab.switch_ok(H::H1, &["trace", "br0", &format!("in_port={},arp", v1.tap)]);
-    assert!(t.contains("Fast path: no, only IPv4"), "{t}");
+    assert!(t.contains("Fast path: no, only IPv4 and IPv6"), "{t}");
     let summary = lab.switch_ok(H::H1, &["dump-datapath"]);
     assert!(summary.starts_with("kernel fast path:"), "{summary}");
 
@@ -112,6 +112,38 @@ fn the_kernel_carries_a_flow_after_its_first_packet() {
         entries(&lab, &[&format!("in_port({a})"), "proto=6"]).len(),
         1,
         "{summary}"
+    );
+
+    // IPv6: neighbour discovery always goes up; an echo's first packet goes up
+    // and the kernel carries the other 19.
+    for (vm, addr) in [(&v1, "fd00:1::1/64"), (&v2, "fd00:1::2/64")] {
+        ip(&["-n", &vm.ns, "addr", "add", addr, "dev", &vm.tap, "nodad"]);
+    }
+    lab.wait_ping_with(&v1, "fd00:1::2", &["-6"], PING_WITHIN);
+    let r = lab.ping_with(&v1, "fd00:1::2", 20, &["-6", "-i", "0.05"]);
+    assert!(r.ok(), "{}\n{}", r.stdout, lab.diag());
+    for (port, what) in [(&a, "icmpv6(type=128"), (&b, "icmpv6(type=129")] {
+        let e = entries(
+            &lab,
+            &[&format!("in_port({port})"), "ipv6(src=fd00:1::", what],
+        );
+        assert!(
+            e.iter().any(|l| field(l, "packets") == 19),
+            "no entry carried 19 of the 20 IPv6 echoes ({what}) from {port}:\n{e:?}"
+        );
+    }
+    assert!(entries(&lab, &["icmpv6(type=135"]).is_empty());
+    let t = lab.switch_ok(
+        H::H1,
+        &[
+            "trace",
+            "br0",
+            &format!("in_port={},icmp6,icmp_type=135", v1.tap),
+        ],
+    );
+    assert!(
+        t.contains("Fast path: no, IPv6 extension headers, neighbour discovery"),
+        "{t}"
     );
 
     // Deleting the flow removes its entries (they were of an older generation).

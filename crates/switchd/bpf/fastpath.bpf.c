@@ -11,9 +11,9 @@
 // field the engine's flow key reads for IPv4, plus the TCP flags), look it up in
 // fp_flows2, and on a valid hit redirect or drop as the entry says (after taking
 // a VLAN tag off or putting one on, when the entry says so). Everything else
-// (a miss, an entry of an older generation, a frame that is not plain IPv4, an IP
-// fragment) goes up: a 72-byte header (struct fp_meta: the key as computed here, so
-// user space installs exactly this key) is pushed in front of the frame and the
+// (a miss, an entry of an older generation, a frame that is not plain IPv4 or IPv6,
+// an IP fragment, neighbour discovery) goes up: a 104-byte header (struct
+// fp_meta: the key as computed here, so user space installs exactly this key) is pushed in front of the frame and the
 // frame is redirected to switchd's upcall TAP, which it reads like a VM's.
 //
 // Byte orders: addresses and ports as on the wire; tunnel addresses and the
@@ -22,6 +22,7 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/in6.h>
 #include <linux/in.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
@@ -70,6 +71,9 @@ struct fp_key {
      * engine's vlan_tci has it); 0 when untagged. */
     __u16 vlan_tci;
     __u8 pad[6]; /* zero */
+    /* IPv6 addresses (nw_src/nw_dst are zero then), as on the wire. */
+    __u8 ipv6_src[16];
+    __u8 ipv6_dst[16];
 };
 
 struct fp_val {
@@ -142,8 +146,10 @@ static __always_inline void count(__u32 which)
         *c += 1;
 }
 
-/* Fills the key; 0 when the frame is plain IPv4 that the fast path may carry
- * (not a fragment, headers present). Headers are read with bpf_skb_load_bytes:
+/* Fills the key; 0 when the frame is plain IPv4 or IPv6 that the fast path may
+ * carry: not a fragment, headers present, for IPv6 no extension header and no
+ * neighbour discovery or MLD (ICMPv6 types from 130: the switch sees all of
+ * those). Headers are read with bpf_skb_load_bytes:
  * direct access would need them in the linear part, and pulling them there makes
  * a cloned packet (TCP sends clones of what it keeps for retransmission) copy
  * its head, on every packet. */
@@ -165,18 +171,36 @@ static __always_inline int parse(struct __sk_buff *skb, struct fp_key *k, __u32 
     __builtin_memcpy(k->dl_dst, h.eth.h_dest, 6);
     __builtin_memcpy(k->dl_src, h.eth.h_source, 6);
     k->dl_type = h.eth.h_proto;
-    if (h.eth.h_proto != bpf_htons(ETH_P_IP) || h.ip.version != 4 || h.ip.ihl < 5)
-        return -1;
-    if (h.ip.frag_off & bpf_htons(0x3fff))
-        return -1;
-    k->nw_src = h.ip.saddr;
-    k->nw_dst = h.ip.daddr;
-    k->nw_proto = h.ip.protocol;
-    k->nw_tos = h.ip.tos;
-    k->nw_ttl = h.ip.ttl;
-    __u32 off = ETH_HLEN + h.ip.ihl * 4;
+    __u32 off;
+    __u8 proto;
+    if (h.eth.h_proto == bpf_htons(ETH_P_IPV6)) {
+        __u8 ip6[40];
+        if (bpf_skb_load_bytes(skb, ETH_HLEN, ip6, 40) < 0 || ip6[0] >> 4 != 6)
+            return -1;
+        proto = ip6[6];
+        if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_ICMPV6)
+            return -1;
+        __builtin_memcpy(k->ipv6_src, ip6 + 8, 16);
+        __builtin_memcpy(k->ipv6_dst, ip6 + 24, 16);
+        k->nw_proto = proto;
+        k->nw_tos = (__u8)((ip6[0] & 0x0f) << 4 | ip6[1] >> 4);
+        k->nw_ttl = ip6[7];
+        off = ETH_HLEN + 40;
+    } else {
+        if (h.eth.h_proto != bpf_htons(ETH_P_IP) || h.ip.version != 4 || h.ip.ihl < 5)
+            return -1;
+        if (h.ip.frag_off & bpf_htons(0x3fff))
+            return -1;
+        k->nw_src = h.ip.saddr;
+        k->nw_dst = h.ip.daddr;
+        k->nw_proto = h.ip.protocol;
+        k->nw_tos = h.ip.tos;
+        k->nw_ttl = h.ip.ttl;
+        proto = h.ip.protocol;
+        off = ETH_HLEN + h.ip.ihl * 4;
+    }
     __u8 l4[14];
-    switch (h.ip.protocol) {
+    switch (proto) {
     case IPPROTO_TCP:
         if (bpf_skb_load_bytes(skb, off, l4, 14) < 0)
             return -1;
@@ -196,6 +220,14 @@ static __always_inline int parse(struct __sk_buff *skb, struct fp_key *k, __u32 
         k->tp_src = l4[0];
         k->tp_dst = l4[1];
         if (l4[0] == 0 || l4[0] == 8)
+            k->icmp_id = *(__u16 *)(l4 + 4);
+        break;
+    case IPPROTO_ICMPV6:
+        if (bpf_skb_load_bytes(skb, off, l4, 8) < 0 || l4[0] >= 130)
+            return -1;
+        k->tp_src = l4[0];
+        k->tp_dst = l4[1];
+        if (l4[0] == 128 || l4[0] == 129)
             k->icmp_id = *(__u16 *)(l4 + 4);
         break;
     default:

@@ -22,8 +22,17 @@ impl FastPath {
         if !self.by_port.contains_key(&in_port) && !tunnel_in {
             return "Fast path: no, the port it came in on is read by switchd (only veth ports, system ports and VXLAN take the fast path)".into();
         }
-        if t.orig.get(Field::DlType) != 0x0800 {
-            return "Fast path: no, only IPv4 takes the fast path (this packet goes up every time)"
+        let dl_type = t.orig.get(Field::DlType);
+        if dl_type != 0x0800 && dl_type != 0x86dd {
+            return "Fast path: no, only IPv4 and IPv6 take the fast path (this packet goes up every time)"
+                .into();
+        }
+        let proto = t.orig.get(Field::NwProto);
+        if dl_type == 0x86dd
+            && (!matches!(proto, 6 | 17 | 58)
+                || (proto == 58 && t.orig.get(Field::IcmpType) >= 130))
+        {
+            return "Fast path: no, IPv6 extension headers, neighbour discovery and MLD always go up"
                 .into();
         }
         if t.outputs.iter().any(|o| o.made().is_some()) {

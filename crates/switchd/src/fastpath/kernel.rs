@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-/// `struct fp_key`: 56 bytes, no implicit padding.
+/// `struct fp_key`: 88 bytes, no implicit padding.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct FpKey {
@@ -38,10 +38,13 @@ pub(crate) struct FpKey {
     pub vlan_tci: u16,
     /// Zero.
     pub pad: [u8; 6],
+    /// IPv6 addresses as on the wire (`nw_src`/`nw_dst` are zero then).
+    pub ipv6_src: [u8; 16],
+    pub ipv6_dst: [u8; 16],
 }
 
 // SAFETY: FpKey is repr(C), made only of integers and byte arrays, and has no
-// implicit padding (56 bytes: every field at its natural alignment), so any bit pattern is
+// implicit padding (88 bytes: every field at its natural alignment), so any bit pattern is
 // valid and the kernel's copy hashes the same bytes.
 unsafe impl aya::Pod for FpKey {}
 
@@ -98,7 +101,7 @@ pub(crate) struct FpConf {
 unsafe impl aya::Pod for FpConf {}
 
 /// Bytes the programs push in front of an upcalled frame (`struct fp_meta`).
-pub(crate) const META_LEN: usize = 72;
+pub(crate) const META_LEN: usize = 104;
 /// "NTU2": this layout's header (the key with its VLAN).
 const MAGIC: u32 = 0x4e54_5532;
 const KEY_OK: u32 = 1;
@@ -136,6 +139,12 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
         .map_or(0, u64::from_ne_bytes)
 }
 
+fn addr6_at(b: &[u8], at: usize) -> [u8; 16] {
+    b.get(at..at + 16)
+        .and_then(|s| s.try_into().ok())
+        .unwrap_or_default()
+}
+
 fn mac_at(b: &[u8], at: usize) -> [u8; 6] {
     b.get(at..at + 6)
         .and_then(|s| s.try_into().ok())
@@ -167,12 +176,14 @@ impl Meta {
             tp_dst: u16_at(b, k + 46),
             vlan_tci: u16_at(b, k + 48),
             pad: [0; 6],
+            ipv6_src: addr6_at(b, k + 56),
+            ipv6_dst: addr6_at(b, k + 72),
         };
         Some(Meta {
             key,
             key_ok: u32_at(b, 4) & KEY_OK != 0,
-            tun_dst: u32_at(b, k + 56),
-            tcp_flags: u32_at(b, k + 60) as u8,
+            tun_dst: u32_at(b, k + 88),
+            tcp_flags: u32_at(b, k + 92) as u8,
         })
     }
 }
@@ -212,15 +223,28 @@ impl FpKey {
         if self.vlan_tci != 0 {
             let _ = write!(s, ",vlan({})", vlan(self.vlan_tci));
         }
-        let _ = write!(
-            s,
-            ",ipv4(src={},dst={},proto={},tos={},ttl={})",
-            ip(self.nw_src),
-            ip(self.nw_dst),
-            self.nw_proto,
-            self.nw_tos,
-            self.nw_ttl
-        );
+        let v6 = u16::from_be(self.dl_type) == 0x86dd;
+        if v6 {
+            let _ = write!(
+                s,
+                ",ipv6(src={},dst={},proto={},tclass={},hlimit={})",
+                std::net::Ipv6Addr::from(self.ipv6_src),
+                std::net::Ipv6Addr::from(self.ipv6_dst),
+                self.nw_proto,
+                self.nw_tos,
+                self.nw_ttl
+            );
+        } else {
+            let _ = write!(
+                s,
+                ",ipv4(src={},dst={},proto={},tos={},ttl={})",
+                ip(self.nw_src),
+                ip(self.nw_dst),
+                self.nw_proto,
+                self.nw_tos,
+                self.nw_ttl
+            );
+        }
         match self.nw_proto {
             6 => {
                 let _ = write!(
@@ -238,7 +262,14 @@ impl FpKey {
                     u16::from_be(self.tp_dst)
                 );
             }
-            1 => {
+            58 if v6 => {
+                let _ = write!(s, ",icmpv6(type={},code={}", self.tp_src, self.tp_dst);
+                if matches!(self.tp_src, 128 | 129) {
+                    let _ = write!(s, ",id={}", u16::from_be(self.icmp_id));
+                }
+                s.push(')');
+            }
+            1 if !v6 => {
                 let _ = write!(s, ",icmp(type={},code={}", self.tp_src, self.tp_dst);
                 if matches!(self.tp_src, 0 | 8) {
                     let _ = write!(s, ",id={}", u16::from_be(self.icmp_id));
@@ -257,7 +288,7 @@ mod tests {
 
     #[test]
     fn layouts_match_the_programs() {
-        assert_eq!(std::mem::size_of::<FpKey>(), 56);
+        assert_eq!(std::mem::size_of::<FpKey>(), 88);
         assert_eq!(std::mem::size_of::<FpVal>(), 64);
         assert_eq!(std::mem::size_of::<FpConf>(), 16);
     }
@@ -274,13 +305,17 @@ mod tests {
         b[48] = 6;
         b[52..54].copy_from_slice(&80u16.to_be_bytes());
         b[56..58].copy_from_slice(&0x1064u16.to_ne_bytes());
-        b[64..68].copy_from_slice(&0x0a00_0001u32.to_ne_bytes());
-        b[68] = 0x02;
+        b[64] = 0xfd;
+        b[95] = 1;
+        b[96..100].copy_from_slice(&0x0a00_0001u32.to_ne_bytes());
+        b[100] = 0x02;
         let m = Meta::parse(&b).expect("a header");
         assert_eq!(m.key.vlan_tci, 0x1064);
         assert_eq!(m.tun_dst, 0x0a00_0001);
         assert_eq!(m.tcp_flags, 0x02);
         assert!(m.key.describe("vm1").contains(",vlan(vid=100,pcp=0),"));
+        assert_eq!(m.key.ipv6_src[0], 0xfd);
+        assert_eq!(m.key.ipv6_dst[15], 1);
         assert!(m.key_ok);
         assert_eq!(m.key.ifindex, 7);
         assert_eq!(m.key.dl_dst, [2, 0, 0, 0, 0, 2]);
