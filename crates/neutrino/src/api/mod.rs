@@ -4,6 +4,7 @@
 //! requests through the `client` crate, and output like openstackclient's.
 
 pub mod floating_ip;
+mod formats;
 pub mod identity;
 pub mod metering;
 pub mod network;

@@ -1,9 +1,12 @@
-//! Output the way openstackclient prints it: `-f table|json|value` and `-c COLUMN`.
-//! Lists are a table of columns; single resources are a Field/Value table.
+//! Output the way openstackclient (cliff) prints it: `-f table|json|value|yaml|csv`
+//! and `-c COLUMN`. Lists are a table of columns; single resources are a
+//! Field/Value table (`csv` is for lists only, as in cliff). Tables have a rule
+//! above and below and one under the header, none between rows.
 
+use super::formats;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
-use comfy_table::{Table, presets};
+use comfy_table::{ContentLineStyle, LineStyle, Table, TableStyle};
 use serde_json::{Map, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -11,7 +14,18 @@ pub enum Format {
     Table,
     Json,
     Value,
+    Yaml,
+    Csv,
 }
+
+/// cliff's table (prettytable's default): `+---+` rules at the top, under the
+/// header and at the bottom, `|` between cells.
+const CLIFF: TableStyle = TableStyle::new()
+    .top_border(LineStyle::new('+', '-', '+', '+'))
+    .header_lines(ContentLineStyle::new('|', '|', '|'))
+    .header_separator(LineStyle::new('+', '-', '+', '+'))
+    .content_lines(ContentLineStyle::new('|', '|', '|'))
+    .bottom_border(LineStyle::new('+', '-', '+', '+'));
 
 #[derive(Args, Clone, Debug)]
 pub struct OutputArgs {
@@ -71,10 +85,9 @@ impl OutputArgs {
         let headings: Vec<&str> = columns.iter().map(|c| c.0).collect();
         let idx = self.select(&headings)?;
         let cell = |row: &Value, i: usize| row.get(columns[i].1).cloned().unwrap_or(Value::Null);
-        Ok(match self.format {
-            Format::Json => {
-                let items: Vec<Value> = rows
-                    .iter()
+        let items = || -> Value {
+            Value::Array(
+                rows.iter()
                     .map(|r| {
                         let m: Map<String, Value> = idx
                             .iter()
@@ -82,8 +95,27 @@ impl OutputArgs {
                             .collect();
                         Value::Object(m)
                     })
+                    .collect(),
+            )
+        };
+        Ok(match self.format {
+            Format::Json => json_text(&items()),
+            Format::Yaml => formats::yaml(&items()),
+            Format::Csv => {
+                let cells: Vec<Vec<(Value, String)>> = rows
+                    .iter()
+                    .map(|r| {
+                        idx.iter()
+                            .map(|&i| {
+                                let v = cell(r, i);
+                                let shown = display(columns[i].1, &v, false);
+                                (v, shown)
+                            })
+                            .collect()
+                    })
                     .collect();
-                json_text(&Value::Array(items))
+                let heads: Vec<&str> = idx.iter().map(|&i| columns[i].0).collect();
+                formats::csv(&heads, &cells)
             }
             Format::Value => rows
                 .iter()
@@ -121,17 +153,22 @@ impl OutputArgs {
         keys.sort_unstable();
         let idx = self.select(&keys)?;
         let field = |i: usize| (keys[i], m.get(keys[i]).unwrap_or(&Value::Null));
-        Ok(match self.format {
-            Format::Json => {
-                let out: Map<String, Value> = idx
-                    .iter()
+        let selected = || -> Value {
+            Value::Object(
+                idx.iter()
                     .map(|&i| {
                         let (k, v) = field(i);
                         (k.to_string(), v.clone())
                     })
-                    .collect();
-                json_text(&Value::Object(out))
-            }
+                    .collect(),
+            )
+        };
+        Ok(match self.format {
+            Format::Json => json_text(&selected()),
+            Format::Yaml => formats::yaml(&selected()),
+            Format::Csv => bail!(
+                "-f csv is for lists; a single resource is shown with -f table, json, value or yaml"
+            ),
             Format::Value => idx
                 .iter()
                 .map(|&i| {
@@ -154,7 +191,7 @@ impl OutputArgs {
 
 fn new_table() -> Table {
     let mut t = Table::new();
-    t.load_style(presets::ASCII_FULL);
+    t.load_style(CLIFF);
     t
 }
 
@@ -253,6 +290,28 @@ mod tests {
         let t = out(Format::Table, &[]).list(&rows, &COLS).unwrap();
         assert!(t.starts_with("+----+"), "{t}");
         assert!(t.contains("| 1  | a    | s1, s2  |"), "{t}");
+        // cliff's shape: a rule above, under the header and below; none between rows.
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 6, "{t}");
+        for i in [0, 2, 5] {
+            assert!(lines[i].starts_with("+----+------+"), "{t}");
+        }
+        assert!(
+            lines[1].starts_with("| ID |") && lines[4].starts_with("| 2  |"),
+            "{t}"
+        );
+        let y = out(Format::Yaml, &["ID", "Subnets"])
+            .list(&rows, &COLS)
+            .unwrap();
+        assert_eq!(
+            y,
+            "- ID: '1'\n  Subnets:\n  - s1\n  - s2\n- ID: '2'\n  Subnets: []\n".replace('\'', "\"")
+        );
+        let c = out(Format::Csv, &[]).list(&rows, &COLS).unwrap();
+        assert_eq!(
+            c,
+            "\"ID\",\"Name\",\"Subnets\"\n\"1\",\"a\",\"s1, s2\"\n\"2\",\"b\",\"\"\n"
+        );
         assert_eq!(out(Format::Table, &[]).list(&[], &COLS).unwrap(), "");
         // -c keeps the columns' own order; case-insensitive when nothing matches exactly.
         let v = out(Format::Value, &["name", "id"])
@@ -283,6 +342,12 @@ mod tests {
         let j: Value =
             serde_json::from_str(&out(Format::Json, &["mtu"]).show(&obj).unwrap()).unwrap();
         assert_eq!(j, json!({"mtu": 1450}));
+        let y = out(Format::Yaml, &["mtu", "name", "gateway_ip"])
+            .show(&obj)
+            .unwrap();
+        assert_eq!(y, "gateway_ip: null\nmtu: 1450\nname: n\n");
+        let e = out(Format::Csv, &[]).show(&obj).unwrap_err();
+        assert!(e.to_string().starts_with("-f csv is for lists"), "{e}");
     }
 
     #[test]

@@ -51,6 +51,21 @@ fn seeds_scenario_through_the_cli() {
         table.contains(&format!("| {net_id} | TenantA-Net | {sub_id} |")),
         "{table}"
     );
+    // cliff's other formats, read back by Python's own parsers: YAML (PyYAML) is
+    // the JSON's data; CSV (the csv module) a header and the row.
+    let y = cli(u, "network list --internal -f yaml").ok();
+    assert_eq!(python_reads(YAML_TO_JSON, &y), list, "{y}");
+    let c = cli(u, "network list --internal -f csv").ok();
+    assert_eq!(
+        python_reads(CSV_TO_JSON, &c),
+        serde_json::json!([["ID", "Name", "Subnets"], [net_id, "TenantA-Net", sub_id]]),
+        "{c}"
+    );
+    let shown = cli(u, "network show TenantA-Net -f yaml").ok();
+    let shown_json = cli(u, "network show TenantA-Net -f json").json();
+    assert_eq!(python_reads(YAML_TO_JSON, &shown), shown_json, "{shown}");
+    let e = cli(u, "network show TenantA-Net -f csv").fails();
+    assert!(e.starts_with("neutrino: -f csv is for lists"), "{e}");
     let subnets = cli(u, "subnet list --network TenantA-Net -f value").ok();
     assert_eq!(
         subnets.trim(),
@@ -381,4 +396,28 @@ fn command_lines_split_into_words() {
         words("-c 'MAC Address' -c id ''"),
         ["-c", "MAC Address", "-c", "id", ""]
     );
+}
+
+const YAML_TO_JSON: &str = "import json, sys, yaml\nprint(json.dumps(yaml.safe_load(sys.stdin)))";
+const CSV_TO_JSON: &str = "import csv, json, sys\nprint(json.dumps(list(csv.reader(sys.stdin))))";
+
+/// What a Python `script` makes of `text` on its stdin (printed as JSON).
+fn python_reads(script: &str, text: &str) -> serde_json::Value {
+    use std::io::Write;
+    // Debian's Python, which has the python3-yaml the README's commands install.
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("python3 ran");
+    assert!(out.status.success(), "python3 could not read:\n{text}");
+    serde_json::from_slice(&out.stdout).expect("JSON from python3")
 }
