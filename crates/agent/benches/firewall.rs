@@ -145,6 +145,7 @@ fn measure(v: &HostView) -> (f64, usize, f64, u64) {
         external_bridge: "br-ex".into(),
         vm_port_type: switch_proto::PortType::Tap,
         router_port_type: switch_proto::PortType::Veth,
+        tunnel_types: vec![switch_proto::PortType::Vxlan, switch_proto::PortType::Gre],
     };
     let t = Instant::now();
     let mut c = compile(v, &cfg, &BTreeMap::new());

@@ -11,6 +11,10 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
+    /// A TOML file of these options (`key = value`, the long names with '_'; for
+    /// Neutron's names see etc/); the command line and the environment win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The server's identity endpoint, e.g. http://192.168.10.10:9696/v3
     /// (a bare http://host:port means its /v3); several servers sharing one
     /// store as URL,URL,...: the agent moves to the next when one cannot be
@@ -33,6 +37,18 @@ pub struct AgentArgs {
     /// mapping (Neutron's `external_network_bridge`; network nodes).
     #[arg(long, default_value = crate::names::BR_EX)]
     pub external_network_bridge: String,
+    /// Tunnel types this host builds (Neutron's `tunnel_types`): a network of
+    /// another type is not wired here, with a warning.
+    #[arg(long, value_delimiter = ',', default_value = "vxlan,gre", value_parser = ["vxlan", "gre"])]
+    pub tunnel_types: Vec<String>,
+    /// Neutron's `enable_tunneling`: false builds no tunnels at all (provider
+    /// networks only), whatever --tunnel-types says.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub enable_tunneling: bool,
+    /// Neutron's `l2_population`: always true here (remote ports come from the
+    /// server's host view; there is no flood-and-learn mode); false is refused.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub l2_population: bool,
     /// What VM ports are on the switch: `tap` (the TAP's netdev in the VM's
     /// namespace) or `veth` (a pair, the host end in this namespace).
     #[arg(long, default_value = "tap", value_parser = ["tap", "veth"])]
@@ -75,6 +91,11 @@ pub struct AgentArgs {
 }
 
 pub fn run(a: AgentArgs) -> anyhow::Result<()> {
+    if !a.l2_population {
+        bail!(
+            "--l2-population false is not supported: neutrino's agents always learn remote ports from the server (l2population); there is no flood-and-learn mode"
+        );
+    }
     let mut bridge_mappings = BTreeMap::new();
     for m in &a.bridge_mappings {
         let Some((physnet, bridge)) = m.split_once(':') else {
@@ -142,6 +163,20 @@ pub fn run(a: AgentArgs) -> anyhow::Result<()> {
                 switch_proto::PortType::Veth
             } else {
                 switch_proto::PortType::Tap
+            },
+            tunnel_types: if a.enable_tunneling {
+                a.tunnel_types
+                    .iter()
+                    .map(|t| {
+                        if t == "gre" {
+                            switch_proto::PortType::Gre
+                        } else {
+                            switch_proto::PortType::Vxlan
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
             },
             router_port_type: if a.router_port_type == "internal" {
                 switch_proto::PortType::Internal

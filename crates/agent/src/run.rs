@@ -106,7 +106,19 @@ async fn login(auth: &Auth) -> Client {
 }
 
 fn report(cfg: &AgentConfig) -> AgentReport {
-    let tunnel_types = vec!["vxlan".to_string(), "gre".to_string()];
+    let tunnel_types = cfg
+        .host
+        .tunnel_types
+        .iter()
+        .map(|t| {
+            if *t == switch_proto::PortType::Gre {
+                "gre"
+            } else {
+                "vxlan"
+            }
+            .to_string()
+        })
+        .collect();
     AgentReport {
         host: cfg.host.host.clone(),
         agent_type: AGENT_TYPE.into(),

@@ -4,6 +4,7 @@
 //! with a non-zero exit; the work is done by the library crates.
 
 mod api;
+mod config;
 mod flows_cmd;
 mod switch_cmd;
 
@@ -24,6 +25,10 @@ struct Cli {
 enum Command {
     /// Run the switch daemon (foreground).
     Switchd {
+        /// A TOML file of these options (`run_dir = "..."`); the command line and
+        /// the environment win over it (example: etc/switchd.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         /// Directory for the control socket (switchd.sock) and state file (state.json).
         #[arg(long, env = "NEUTRINO_RUN_DIR", default_value = DEFAULT_RUN_DIR)]
         run_dir: PathBuf,
@@ -172,7 +177,23 @@ fn stop_quietly_on_closed_pipe() {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let expanded = match config::expand(std::env::args_os().collect()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("neutrino: {e}");
+            std::process::exit(2);
+        }
+    };
+    let cli = match Cli::try_parse_from(&expanded.args) {
+        Ok(c) => c,
+        Err(e) => match expanded.file_error(&e) {
+            Some(msg) => {
+                eprintln!("neutrino: {msg}");
+                std::process::exit(2);
+            }
+            None => e.exit(),
+        },
+    };
     if !matches!(
         cli.command,
         Command::Switchd { .. } | Command::Server(_) | Command::Agent(_) | Command::Lab(_)
@@ -181,6 +202,7 @@ fn main() {
     }
     let result = match cli.command {
         Command::Switchd {
+            config: _,
             run_dir,
             vxlan_uplink,
             poll_spin_us,

@@ -10,6 +10,10 @@ use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
+    /// A TOML file of these options (`key = value`, the long names with '_'; for
+    /// Neutron's names see etc/); the command line and the environment win over it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:9696")]
     pub listen: SocketAddr,

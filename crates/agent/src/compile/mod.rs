@@ -64,6 +64,9 @@ pub struct HostConfig {
     /// traffic then never crosses user space), or an internal port (a TAP in the
     /// router's namespace that switchd reads).
     pub router_port_type: PortType,
+    /// Tunnel types this host builds (`--tunnel-types`, Neutron's
+    /// `tunnel_types`; empty with `--enable-tunneling false`).
+    pub tunnel_types: Vec<PortType>,
 }
 
 /// One bridge as it must be.
@@ -307,6 +310,17 @@ fn carrier(net: &NetworkView, cfg: &HostConfig) -> Result<Carrier, String> {
             } else {
                 PortType::Gre
             };
+            if !cfg.tunnel_types.contains(&kind) {
+                return Err(format!(
+                    "network {}: {} tunnels are not enabled on this host (--tunnel-types, --enable-tunneling)",
+                    net.id,
+                    if kind == PortType::Vxlan {
+                        "VXLAN"
+                    } else {
+                        "GRE"
+                    }
+                ));
+            }
             seg.map(|key| Carrier::Tunnel { kind, key })
                 .ok_or_else(|| format!("network {}: no segmentation id", net.id))
         }

@@ -23,6 +23,7 @@ fn cfg() -> HostConfig {
         metadata: None,
         vm_port_type: switch_proto::PortType::Tap,
         router_port_type: switch_proto::PortType::Veth,
+        tunnel_types: vec![switch_proto::PortType::Vxlan, switch_proto::PortType::Gre],
         host: "network".into(),
         tunnel_ip: "192.168.100.20".parse().unwrap(),
         bridge_mappings: BTreeMap::new(),

@@ -15,6 +15,7 @@ pub(super) fn cfg() -> HostConfig {
         metadata: None,
         vm_port_type: switch_proto::PortType::Tap,
         router_port_type: switch_proto::PortType::Internal,
+        tunnel_types: vec![switch_proto::PortType::Vxlan, switch_proto::PortType::Gre],
         host: "compute-01".into(),
         tunnel_ip: "192.168.100.31".parse().unwrap(),
         bridge_mappings: BTreeMap::new(),
@@ -357,6 +358,33 @@ fn gre_networks_use_gre_ports_and_table_3() {
     ] {
         assert!(has_flow(tun, flow), "{flow}");
     }
+}
+
+#[test]
+fn tunnel_types_not_enabled_are_not_wired() {
+    let mut v = one_remote();
+    v.networks = vec![net(NET_A, SUB_A, NetworkType::Gre, 5)];
+    let mut only_vxlan = cfg();
+    only_vxlan.tunnel_types = vec![PortType::Vxlan];
+    let c = compile(&v, &only_vxlan, &BTreeMap::new());
+    assert_eq!(port_names(c.bridge("br-tun").unwrap()), ["patch-int"]);
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    assert!(
+        c.warnings[0].contains("GRE tunnels are not enabled"),
+        "{:?}",
+        c.warnings
+    );
+    assert!(!c.vm_ports[0].wired);
+    // No tunnels at all (enable_tunneling = false): VXLAN is not wired either.
+    v.networks = vec![net(NET_A, SUB_A, NetworkType::Vxlan, 5)];
+    let mut none = cfg();
+    none.tunnel_types.clear();
+    let c = compile(&v, &none, &BTreeMap::new());
+    assert!(
+        c.warnings[0].contains("VXLAN tunnels are not enabled"),
+        "{:?}",
+        c.warnings
+    );
 }
 
 #[test]
