@@ -102,6 +102,9 @@ enum Command {
     Project(api::identity::ProjectArgs),
     /// Identity: users.
     User(api::identity::UserArgs),
+    /// A picture of the network, live from the API: hosts, bridges, tunnels,
+    /// networks, ports, routers, floating IPs (`--format json|dot|svg`).
+    Topology(api::topology::TopologyArgs),
     /// Identity: roles and role assignments (`role add ROLE --project P --user U`).
     Role(api::identity::RoleArgs),
 }
@@ -257,6 +260,7 @@ fn main() {
         Command::Project(args) => api::identity::run_project(args),
         Command::User(args) => api::identity::run_user(args),
         Command::Role(args) => api::identity::run_role(args),
+        Command::Topology(args) => api::topology::run(args),
     };
     if let Err(e) = result {
         let msg = format!("{e:#}").replace('\n', " ");

@@ -215,6 +215,12 @@ impl Ctx {
     }
 }
 
+/// Prints text as it is.
+pub fn print(s: &str) -> Result<()> {
+    emit(s);
+    Ok(())
+}
+
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
 fn emit(s: &str) {
     let mut out = std::io::stdout().lock();

@@ -13,6 +13,7 @@ pub mod port;
 pub mod router;
 pub mod security_group;
 pub mod subnet;
+pub mod topology;
 
 mod agent;
 mod args;

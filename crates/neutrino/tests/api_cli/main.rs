@@ -190,6 +190,67 @@ fn seeds_scenario_through_the_cli() {
     let groups = cli(u, "security group list -f value -c Name").ok();
     assert_eq!(groups, "default\n");
 
+    // The topology, live from the API. The admin sees the host (its agent) and
+    // what is bound there; a second bound port on another host makes a tunnel.
+    s.register_agent("compute1");
+    s.register_agent("compute2");
+    cli(Some(&admin), "port set --host compute1 vm1-port").quiet();
+    cli(
+        u,
+        "port create vm2-port --network TenantA-Net --device-owner compute:nova --device-id vm2",
+    )
+    .ok();
+    cli(Some(&admin), "port set --host compute2 vm2-port").quiet();
+    let t = cli(Some(&admin), "topology").json();
+    let hosts: Vec<&str> = t["hosts"]
+        .as_array()
+        .expect("hosts")
+        .iter()
+        .filter_map(|h| h["name"].as_str())
+        .collect();
+    assert_eq!(hosts, ["compute1", "compute2"], "{t}");
+    assert_eq!(
+        t["hosts"][0]["bridges"],
+        serde_json::json!(["br-int", "br-tun"])
+    );
+    assert_eq!(t["hosts"][0]["ports"], serde_json::json!([port["id"]]));
+    assert_eq!(
+        t["tunnels"],
+        serde_json::json!([{"hosts": ["compute1", "compute2"], "networks": [net_id]}])
+    );
+    let tnet = t["networks"]
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["id"] == net_id.as_str()))
+        .expect("TenantA-Net in the topology");
+    assert_eq!(tnet["subnets"], serde_json::json!(["10.0.0.0/24"]));
+    assert!(
+        tnet["ports"].as_array().is_some_and(|p| p
+            .iter()
+            .any(|p| p["ips"] == serde_json::json!(["10.0.0.10"]) && p["host"] == "compute1")),
+        "{tnet}"
+    );
+    let r = &t["routers"][0];
+    assert_eq!(r["name"], "TenantA-R1");
+    assert_eq!(r["interfaces"][0]["ips"], serde_json::json!(["10.0.0.1"]));
+    assert_eq!(r["gateway"]["network"], ext_net.as_str());
+    assert_eq!(t["floating_ips"][0]["address"], fip_addr.as_str());
+    assert_eq!(t["floating_ips"][0]["port"], port["id"]);
+    // Graphviz reads the dot and draws the svg; a tenant sees no hosts.
+    let d = cli(Some(&admin), "topology --format dot").ok();
+    assert!(
+        d.starts_with("digraph neutrino {") && d.contains("TenantA-R1"),
+        "{d}"
+    );
+    let svg = cli(Some(&admin), "topology --format svg").ok();
+    assert!(
+        svg.contains("<svg") && svg.contains("TenantA&#45;R1") || svg.contains("TenantA-R1"),
+        "{svg}"
+    );
+    let mine = cli(u, "topology").json();
+    assert_eq!(mine["hosts"], serde_json::json!([]));
+    assert_eq!(mine["routers"][0]["name"], "TenantA-R1");
+    cli(u, "port delete vm2-port").ok();
+
     // Deletes in the wrong order are 409s (one line, exit 1); the right order works.
     cli(u, "network delete TenantA-Net").fails_with("409 NetworkInUse");
     cli(u, "router delete TenantA-R1").fails_with("409");
