@@ -4,7 +4,7 @@
 # when everything is already there. Needs root.
 set -euo pipefail
 # clang and libbpf-dev (bpf_helpers.h) build switchd's kernel fast path programs.
-pkgs=(iproute2 iputils-ping iperf3 tcpdump nftables curl python3-venv python3-yaml systemd binutils graphviz busybox isc-dhcp-client ethtool python3-prometheus-client clang libbpf-dev)
+pkgs=(iproute2 iputils-ping iperf3 tcpdump nftables curl python3-venv python3-yaml systemd binutils graphviz chromium busybox isc-dhcp-client ethtool python3-prometheus-client clang libbpf-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

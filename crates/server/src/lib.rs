@@ -23,6 +23,7 @@ pub mod rbac;
 pub mod segments;
 pub mod store;
 pub mod subnet_alloc;
+mod ui;
 mod util;
 
 pub use config::Config;
@@ -144,6 +145,7 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(identity::routes())
         .merge(api::routes())
         .merge(agent_api::routes())
+        .merge(ui::routes())
         .fallback(api::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(error_bodies))

@@ -5,6 +5,7 @@
 //! and removes its state dir, also when the test panics.
 
 mod harness;
+mod ui;
 
 use harness::*;
 use serde_json::Value;
