@@ -7,6 +7,7 @@ mod api;
 mod config;
 mod flows_cmd;
 mod switch_cmd;
+mod trace_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -102,6 +103,9 @@ enum Command {
     Project(api::identity::ProjectArgs),
     /// Identity: users.
     User(api::identity::UserArgs),
+    /// One packet's whole walk across hosts: each switch on the way, tunnels,
+    /// the router's namespace (route, NAT), security-group verdicts.
+    Trace(trace_cmd::TraceArgs),
     /// A picture of the network, live from the API: hosts, bridges, tunnels,
     /// networks, ports, routers, floating IPs (`--format json|dot|svg`).
     Topology(api::topology::TopologyArgs),
@@ -261,6 +265,7 @@ fn main() {
         Command::User(args) => api::identity::run_user(args),
         Command::Role(args) => api::identity::run_role(args),
         Command::Topology(args) => api::topology::run(args),
+        Command::Trace(args) => trace_cmd::run(args),
     };
     if let Err(e) = result {
         let msg = format!("{e:#}").replace('\n', " ");

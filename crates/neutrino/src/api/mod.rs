@@ -22,7 +22,7 @@ mod ctx;
 mod opts;
 
 pub use args::{NewStateArgs, OwnerArgs, RenameArgs, StateArgs};
-pub use auth::Common;
+pub use auth::{AuthArgs, Common};
 pub use ctx::{Ctx, run};
 pub use opts::{Query, columns, current_list, flag, kv_get, parse_kv, put_list, put_opt, routes};
 
