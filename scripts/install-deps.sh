@@ -3,7 +3,10 @@
 # (which has only the Rust toolchain, Python, gcc and iproute2). Idempotent; quiet
 # when everything is already there. Needs root.
 set -euo pipefail
-# clang and libbpf-dev (bpf_helpers.h) build switchd's kernel fast path programs.
+# clang and libbpf-dev (bpf_helpers.h) build switchd's kernel fast path programs;
+# python3-yaml reads the CLI's YAML back, systemd's systemd-analyze checks the
+# units, binutils' strip serves the Debian package, graphviz draws `topology
+# --format svg`, chromium runs the /ui page's browser test.
 pkgs=(iproute2 iputils-ping iperf3 tcpdump nftables curl python3-venv python3-yaml systemd binutils graphviz chromium busybox isc-dhcp-client ethtool python3-prometheus-client clang libbpf-dev)
 missing=()
 for p in "${pkgs[@]}"; do
