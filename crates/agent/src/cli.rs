@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
+use switch_proto::PortType;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
@@ -39,8 +40,8 @@ pub struct AgentArgs {
     pub external_network_bridge: String,
     /// Tunnel types this host builds (Neutron's `tunnel_types`): a network of
     /// another type is not wired here, with a warning.
-    #[arg(long, value_delimiter = ',', default_value = "vxlan,gre", value_parser = ["vxlan", "gre"])]
-    pub tunnel_types: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_value = "vxlan,gre", value_parser = port_types(&["vxlan", "gre"]))]
+    pub tunnel_types: Vec<PortType>,
     /// Neutron's `enable_tunneling`: false builds no tunnels at all (provider
     /// networks only), whatever --tunnel-types says.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -51,13 +52,13 @@ pub struct AgentArgs {
     pub l2_population: bool,
     /// What VM ports are on the switch: `tap` (the TAP's netdev in the VM's
     /// namespace) or `veth` (a pair, the host end in this namespace).
-    #[arg(long, default_value = "tap", value_parser = ["tap", "veth"])]
-    pub vm_port_type: String,
+    #[arg(long, default_value = "tap", value_parser = port_types(&["tap", "veth"]))]
+    pub vm_port_type: PortType,
     /// What a router's qr-/qg- devices are on the switch: `veth` (a pair, the host
     /// end in this namespace, read by switchd's kernel fast path) or `internal` (a
     /// TAP in the router's namespace, read by switchd).
-    #[arg(long, default_value = "veth", value_parser = ["veth", "internal"])]
-    pub router_port_type: String,
+    #[arg(long, default_value = "veth", value_parser = port_types(&["veth", "internal"]))]
+    pub router_port_type: PortType,
     /// switchd's run directory (its control socket).
     #[arg(long, env = "NEUTRINO_RUN_DIR", default_value = "/var/run/neutrino")]
     pub switch_run_dir: PathBuf,
@@ -159,30 +160,13 @@ pub fn run(a: AgentArgs) -> anyhow::Result<()> {
             tunnel_ip: a.tunnel_ip,
             bridge_mappings,
             external_bridge: a.external_network_bridge,
-            vm_port_type: if a.vm_port_type == "veth" {
-                switch_proto::PortType::Veth
-            } else {
-                switch_proto::PortType::Tap
-            },
+            vm_port_type: a.vm_port_type,
             tunnel_types: if a.enable_tunneling {
                 a.tunnel_types
-                    .iter()
-                    .map(|t| {
-                        if t == "gre" {
-                            switch_proto::PortType::Gre
-                        } else {
-                            switch_proto::PortType::Vxlan
-                        }
-                    })
-                    .collect()
             } else {
                 Vec::new()
             },
-            router_port_type: if a.router_port_type == "internal" {
-                switch_proto::PortType::Internal
-            } else {
-                switch_proto::PortType::Veth
-            },
+            router_port_type: a.router_port_type,
             metadata: metadata.as_ref().map(|m| m.prefix.clone()),
         },
         roles: a.roles,
@@ -198,4 +182,13 @@ pub fn run(a: AgentArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(run::run(cfg))
+}
+
+/// A clap parser for the port types in `names` (listed in `--help` and in
+/// errors), giving the switch's `PortType`.
+fn port_types(
+    names: &'static [&'static str],
+) -> impl clap::builder::TypedValueParser<Value = PortType> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(names).try_map(|s| s.parse::<PortType>())
 }

@@ -110,14 +110,7 @@ fn report(cfg: &AgentConfig) -> AgentReport {
         .host
         .tunnel_types
         .iter()
-        .map(|t| {
-            if *t == switch_proto::PortType::Gre {
-                "gre"
-            } else {
-                "vxlan"
-            }
-            .to_string()
-        })
+        .map(|t| t.name().to_string())
         .collect();
     AgentReport {
         host: cfg.host.host.clone(),

@@ -214,20 +214,19 @@ static __always_inline int parse(struct __sk_buff *skb, struct fp_key *k, __u32 
         k->tp_src = *(__u16 *)l4;
         k->tp_dst = *(__u16 *)(l4 + 2);
         break;
+    /* The engine reads type and code under either protocol number, whatever
+     * the IP version, so the key does too. */
     case IPPROTO_ICMP:
+    case IPPROTO_ICMPV6:
         if (bpf_skb_load_bytes(skb, off, l4, 8) < 0)
             return -1;
-        k->tp_src = l4[0];
-        k->tp_dst = l4[1];
-        if (l4[0] == 0 || l4[0] == 8)
-            k->icmp_id = *(__u16 *)(l4 + 4);
-        break;
-    case IPPROTO_ICMPV6:
-        if (bpf_skb_load_bytes(skb, off, l4, 8) < 0 || l4[0] >= 130)
+        /* Neighbour discovery and MLD always go up: the switch sees all of it. */
+        if (proto == IPPROTO_ICMPV6 && l4[0] >= 130)
             return -1;
         k->tp_src = l4[0];
         k->tp_dst = l4[1];
-        if (l4[0] == 128 || l4[0] == 129)
+        /* An echo's identifier (request and reply of ICMP, then of ICMPv6). */
+        if (l4[0] == 0 || l4[0] == 8 || l4[0] == 128 || l4[0] == 129)
             k->icmp_id = *(__u16 *)(l4 + 4);
         break;
     default:
