@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One entry of a port's `extra_dhcp_opts`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExtraDhcpOpt {
     pub opt_name: String,
     pub opt_value: String,

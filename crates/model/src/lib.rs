@@ -8,6 +8,8 @@
 //! policy: no sockets, no database, no clock reads; validation and allocation live in
 //! the `server` crate. The catalog of DHCP option names (`dhcp_opt`) is data of the
 //! API's vocabulary, shared so the server refuses what the agent could not encode.
+//! The API types derive `utoipa::ToSchema`: the server builds its OpenAPI
+//! document from them, so the description is the types themselves.
 
 mod address_scope;
 mod agent;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MeteringLabel {
     pub id: String,
     pub name: String,
@@ -16,7 +16,7 @@ pub struct MeteringLabel {
 
 /// A rule of a label. Like Neutron's, it shows no project: it belongs to its
 /// label's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MeteringLabelRule {
     pub id: String,
     pub metering_label_id: String,

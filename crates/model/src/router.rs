@@ -2,20 +2,20 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExternalFixedIp {
     pub subnet_id: String,
     pub ip_address: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExternalGatewayInfo {
     pub network_id: String,
     pub enable_snat: bool,
     pub external_fixed_ips: Vec<ExternalFixedIp>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Router {
     pub id: String,
     pub name: String,
@@ -37,7 +37,7 @@ pub struct Router {
 }
 
 /// The body of `add_router_interface` / `remove_router_interface` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RouterInterfaceInfo {
     pub id: String,
     pub project_id: String,
@@ -48,7 +48,7 @@ pub struct RouterInterfaceInfo {
     pub subnet_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FloatingIp {
     pub id: String,
     pub description: String,

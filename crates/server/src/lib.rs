@@ -2,7 +2,8 @@
 //! (networks, subnets, ports, routers, floating IPs, security groups, agents,
 //! extensions) and a Keystone v3 identity subset (`/v3`) on one axum listener, the
 //! store (sqlx: SQLite in the state dir by default, PostgreSQL by URL), and the
-//! allocators (IPAM, MAC addresses, segmentation ids).
+//! allocators (IPAM, MAC addresses, segmentation ids). The routes of both APIs
+//! are one described table (`apidoc`), served as `/openapi.json` too.
 //!
 //! This room owns policy (who may see and change what) and the store. It must not
 //! touch the datapath: no switch, switchd or host crates, no netlink, no namespaces;
@@ -10,6 +11,7 @@
 
 pub mod agent_api;
 pub mod api;
+pub mod apidoc;
 pub mod cli;
 pub mod config;
 mod conn_errors;
@@ -141,14 +143,38 @@ fn private_files(dir: &std::path::Path) -> Result<(), ServerError> {
 /// The whole HTTP API: identity at `/v3`, the network API at `/` and `/v2.0/…`.
 /// Every error answer is a JSON error body (see [`error_bodies`]).
 pub fn router(state: AppState) -> axum::Router {
+    let table = api_table();
+    let doc: Arc<str> = serde_json::to_string(&apidoc::document(&table))
+        .unwrap_or_default()
+        .into();
     axum::Router::new()
-        .merge(identity::routes())
-        .merge(api::routes())
+        .merge(apidoc::router(table))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    doc.to_string(),
+                )
+            }),
+        )
         .merge(agent_api::routes())
         .merge(ui::routes())
         .fallback(api::not_found)
         .with_state(state)
         .layer(axum::middleware::from_fn(error_bodies))
+}
+
+/// Every route of the identity and network APIs, described.
+pub fn api_table() -> Vec<apidoc::Route> {
+    let mut t = identity::table();
+    t.extend(api::table());
+    t
+}
+
+/// The OpenAPI document of [`api_table`], as `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    apidoc::document(&api_table())
 }
 
 /// Errors that axum and hyper answer on their own (405 for a method a path does

@@ -1,6 +1,6 @@
 //! Metering labels and rules (issue 20): Neutron's API and policy (the admin
 //! creates and deletes; a project reads its own labels; rules are the admin's),
-//! its validation (direction, prefixes, overlaps), no updates (501), rules going
+//! its validation (direction, prefixes, overlaps), no updates (405: the resources take no PUT), rules going
 //! with their label, and the labels a network node's host view carries on each
 //! router (the router's project's and the shared ones).
 
@@ -169,15 +169,16 @@ async fn labels_and_rules() {
                 json!({"metering_label": {"name": "x"}}),
             )
             .await;
-        assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
-        let (s, _) = api
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+        let (s, e) = api
             .put(
                 &admin,
                 &format!("{RULES}/{r1}"),
                 json!({"metering_label_rule": {"excluded": true}}),
             )
             .await;
-        assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(err_type(&e), "HTTPMethodNotAllowed");
 
         // Deletes: the admin's; the rules go with their label.
         let (s, _) = api.delete(&user, &format!("{LABELS}/{la}")).await;

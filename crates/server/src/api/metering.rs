@@ -2,7 +2,8 @@
 //! (Neutron's `metering` and `metering_source_and_destination_fields`
 //! extensions). As Neutron's policy has it, only the admin creates and deletes
 //! labels and rules; a project reads its own labels; rules, which carry no
-//! project, are the admin's alone. Neither is updated (501, as Neutron). A
+//! project, are the admin's alone. Neither is updated: a PUT is refused with 405 (Neutron answers 501, a server
+//! error, for what is a method the resource does not take). A
 //! label's rules go with it. Where Neutron answers a rule with conflicting or
 //! missing prefixes with a 500, this answers 400 with Neutron's message.
 
@@ -209,13 +210,4 @@ pub async fn create_rule(
     tx.insert(&r).await?;
     tx.commit().await?;
     Ok(created("metering_label_rule", &r))
-}
-
-/// `PUT` on a label or rule: Neutron implements no update of either.
-pub async fn not_implemented() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "NotImplementedError",
-        "Metering labels and rules cannot be updated.",
-    )
 }

@@ -25,219 +25,224 @@ pub mod subnets;
 pub mod tags;
 
 use crate::AppState;
+use crate::apidoc::{Route, Verb};
 use crate::error::ApiError;
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{delete as delete_route, get, put};
-use axum::{Json, Router};
 use model::{
     AddressScope, Agent, FloatingIp, MeteringLabel, MeteringLabelRule, Network, Port, RbacPolicy,
     SecurityGroup, SecurityGroupRule, Subnet, SubnetPool,
 };
-use resource::{delete, list, show};
 use serde_json::{Value, json};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .merge(tags::all())
-        .route("/", get(versions))
-        .route("/v2.0", get(resources))
-        .route("/v2.0/", get(resources))
-        .route("/v2.0/extensions", get(extensions::list))
-        .route("/v2.0/extensions/{alias}", get(extensions::show))
-        .route(
-            "/v2.0/networks",
-            get(list::<Network>).post(
-                |State(s): State<AppState>,
-                 c: crate::identity::Ctx,
-                 h: HeaderMap,
-                 b: axum::body::Bytes| {
-                    bulk::create::<Network, _, _>(s, c, h, b, networks::create)
-                },
-            ),
-        )
-        .route(
-            "/v2.0/networks/{id}",
-            get(show::<Network>)
-                .put(networks::update)
-                .delete(delete::<Network>),
-        )
-        .route("/v2.0/quotas", get(quotas::list))
-        .route(
-            "/v2.0/quotas/{project}",
-            get(quotas::show).put(quotas::update).delete(quotas::reset),
-        )
-        .route("/v2.0/quotas/{project}/default", get(quotas::defaults))
-        .route("/v2.0/quotas/{project}/details", get(quotas::details))
-        .route("/v2.0/quotas/{project}/details.json", get(quotas::details))
-        .route(
-            "/v2.0/subnets",
-            get(list::<Subnet>).post(
-                |State(s): State<AppState>,
-                 c: crate::identity::Ctx,
-                 h: HeaderMap,
-                 b: axum::body::Bytes| {
-                    bulk::create::<Subnet, _, _>(s, c, h, b, subnets::create)
-                },
-            ),
-        )
-        .route(
-            "/v2.0/subnets/{id}",
-            get(show::<Subnet>)
-                .put(subnets::update)
-                .delete(delete::<Subnet>),
-        )
-        .route(
-            "/v2.0/ports",
-            get(list::<Port>).post(
-                |State(s): State<AppState>,
-                 c: crate::identity::Ctx,
-                 h: HeaderMap,
-                 b: axum::body::Bytes| {
-                    bulk::create::<Port, _, _>(s, c, h, b, ports::create)
-                },
-            ),
-        )
-        .route(
-            "/v2.0/ports/{id}",
-            get(show::<Port>).put(ports::update).delete(delete::<Port>),
-        )
-        .route(
-            "/v2.0/routers",
-            get(list::<model::Router>).post(routers::create),
-        )
-        .route(
-            "/v2.0/routers/{id}",
-            get(show::<model::Router>)
-                .put(routers::update)
-                .delete(delete::<model::Router>),
-        )
-        .route(
+/// The network API's routes, described (see [`crate::apidoc`]).
+pub fn table() -> Vec<Route> {
+    use crate::apidoc::ops;
+    use crate::apidoc::schema::object;
+    let mut t = vec![
+        Route::new(Verb::Get, "/", versions)
+            .public()
+            .tag("versions")
+            .summary("List API versions")
+            .returns(200, Some(object())),
+        Route::new(Verb::Get, "/v2.0", resources)
+            .tag("versions")
+            .summary("List the resources of v2.0")
+            .returns(200, Some(object())),
+        Route::new(Verb::Get, "/v2.0/", resources)
+            .tag("versions")
+            .summary("List the resources of v2.0")
+            .returns(200, Some(object())),
+        Route::new(Verb::Get, "/v2.0/extensions", extensions::list)
+            .summary("List the API extensions")
+            .returns(200, Some(object())),
+        Route::new(Verb::Get, "/v2.0/extensions/{alias}", extensions::show)
+            .summary("Show an API extension")
+            .returns(200, Some(object())),
+        ops::list::<Network>(),
+        ops::create_bulk::<Network, _, _>(networks::create),
+        ops::show::<Network>(),
+        ops::update::<Network, _, _>(networks::update),
+        ops::delete::<Network>(),
+        ops::list::<Subnet>(),
+        ops::create_bulk::<Subnet, _, _>(subnets::create),
+        ops::show::<Subnet>(),
+        ops::update::<Subnet, _, _>(subnets::update),
+        ops::delete::<Subnet>(),
+        ops::list::<Port>(),
+        ops::create_bulk::<Port, _, _>(ports::create),
+        ops::show::<Port>(),
+        ops::update::<Port, _, _>(ports::update),
+        ops::delete::<Port>(),
+        ops::list::<model::Router>(),
+        ops::create::<model::Router, _, _>(routers::create),
+        ops::show::<model::Router>(),
+        ops::update::<model::Router, _, _>(routers::update),
+        ops::delete::<model::Router>(),
+        Route::new(
+            Verb::Put,
             "/v2.0/routers/{id}/add_router_interface",
-            put(routers::add_interface),
+            routers::add_interface,
         )
-        .route(
+        .summary("Attach a subnet or port to a router")
+        .request(object())
+        .returns(200, Some(object())),
+        Route::new(
+            Verb::Put,
             "/v2.0/routers/{id}/remove_router_interface",
-            put(routers::remove_interface),
+            routers::remove_interface,
         )
-        .route(
-            "/v2.0/floatingips",
-            get(list::<FloatingIp>).post(floatingips::create),
-        )
-        .route(
-            "/v2.0/floatingips/{id}",
-            get(show::<FloatingIp>)
-                .put(floatingips::update)
-                .delete(delete::<FloatingIp>),
-        )
-        .route(
-            "/v2.0/security-groups",
-            get(list::<SecurityGroup>).post(security_groups::create),
-        )
-        .route(
-            "/v2.0/security-groups/{id}",
-            get(show::<SecurityGroup>)
-                .put(security_groups::update)
-                .delete(delete::<SecurityGroup>),
-        )
-        .route(
-            "/v2.0/security-group-rules",
-            get(list::<SecurityGroupRule>).post(security_groups::create_rule),
-        )
-        .route(
-            "/v2.0/security-group-rules/{id}",
-            get(show::<SecurityGroupRule>).delete(delete::<SecurityGroupRule>),
-        )
-        .route(
-            "/v2.0/metering/metering-labels",
-            get(list::<MeteringLabel>).post(metering::create_label),
-        )
-        .route(
-            "/v2.0/metering/metering-labels/{id}",
-            get(show::<MeteringLabel>)
-                .put(metering::not_implemented)
-                .delete(delete::<MeteringLabel>),
-        )
-        .route(
-            "/v2.0/metering/metering-label-rules",
-            get(list::<MeteringLabelRule>).post(metering::create_rule),
-        )
-        .route(
-            "/v2.0/metering/metering-label-rules/{id}",
-            get(show::<MeteringLabelRule>)
-                .put(metering::not_implemented)
-                .delete(delete::<MeteringLabelRule>),
-        )
-        .route(
-            "/v2.0/subnetpools",
-            get(list::<SubnetPool>).post(subnetpools::create),
-        )
-        .route(
-            "/v2.0/subnetpools/{id}",
-            get(show::<SubnetPool>)
-                .put(subnetpools::update)
-                .delete(delete::<SubnetPool>),
-        )
-        .route(
-            "/v2.0/subnetpools/{id}/add_prefixes",
-            put(subnetpools::add_prefixes),
-        )
-        .route(
-            "/v2.0/subnetpools/{id}/remove_prefixes",
-            put(subnetpools::remove_prefixes),
-        )
-        .route(
-            "/v2.0/rbac-policies",
-            get(list::<RbacPolicy>).post(rbac_policies::create),
-        )
-        .route(
-            "/v2.0/rbac-policies/{id}",
-            get(show::<RbacPolicy>)
-                .put(rbac_policies::update)
-                .delete(delete::<RbacPolicy>),
-        )
-        .route(
-            "/v2.0/address-scopes",
-            get(list::<AddressScope>).post(address_scopes::create),
-        )
-        .route(
-            "/v2.0/address-scopes/{id}",
-            get(show::<AddressScope>)
-                .put(address_scopes::update)
-                .delete(delete::<AddressScope>),
-        )
-        .route(
-            "/v2.0/network-ip-availabilities",
-            get(ip_availability::list),
-        )
-        .route(
-            "/v2.0/network-ip-availabilities/{id}",
-            get(ip_availability::show),
-        )
-        .route(
+        .summary("Detach a subnet or port from a router")
+        .request(object())
+        .returns(200, Some(object())),
+        Route::new(
+            Verb::Put,
             "/v2.0/routers/{id}/add_extraroutes",
-            put(router_routes::add_extraroutes),
+            router_routes::add_extraroutes,
         )
-        .route(
+        .summary("Add static routes to a router")
+        .request(object())
+        .returns(200, Some(object())),
+        Route::new(
+            Verb::Put,
             "/v2.0/routers/{id}/remove_extraroutes",
-            put(router_routes::remove_extraroutes),
+            router_routes::remove_extraroutes,
         )
-        .route("/v2.0/routers/{id}/l3-agents", get(l3_agents::list_agents))
-        .route("/v2.0/agents", get(list::<Agent>))
-        .route(
+        .summary("Remove static routes from a router")
+        .request(object())
+        .returns(200, Some(object())),
+        Route::new(
+            Verb::Get,
+            "/v2.0/routers/{id}/l3-agents",
+            l3_agents::list_agents,
+        )
+        .summary("List the L3 agents hosting a router")
+        .returns(200, Some(object())),
+        ops::list::<FloatingIp>(),
+        ops::create::<FloatingIp, _, _>(floatingips::create),
+        ops::show::<FloatingIp>(),
+        ops::update::<FloatingIp, _, _>(floatingips::update),
+        ops::delete::<FloatingIp>(),
+        ops::list::<SecurityGroup>(),
+        ops::create::<SecurityGroup, _, _>(security_groups::create),
+        ops::show::<SecurityGroup>(),
+        ops::update::<SecurityGroup, _, _>(security_groups::update),
+        ops::delete::<SecurityGroup>(),
+        ops::list::<SecurityGroupRule>(),
+        ops::create::<SecurityGroupRule, _, _>(security_groups::create_rule),
+        ops::show::<SecurityGroupRule>(),
+        ops::delete::<SecurityGroupRule>(),
+        ops::list::<MeteringLabel>(),
+        ops::create::<MeteringLabel, _, _>(metering::create_label),
+        ops::show::<MeteringLabel>(),
+        ops::delete::<MeteringLabel>(),
+        ops::list::<MeteringLabelRule>(),
+        ops::create::<MeteringLabelRule, _, _>(metering::create_rule),
+        ops::show::<MeteringLabelRule>(),
+        ops::delete::<MeteringLabelRule>(),
+        ops::list::<SubnetPool>(),
+        ops::create::<SubnetPool, _, _>(subnetpools::create),
+        ops::show::<SubnetPool>(),
+        ops::update::<SubnetPool, _, _>(subnetpools::update),
+        ops::delete::<SubnetPool>(),
+        Route::new(
+            Verb::Put,
+            "/v2.0/subnetpools/{id}/add_prefixes",
+            subnetpools::add_prefixes,
+        )
+        .summary("Add prefixes to a subnet pool")
+        .request(object())
+        .returns(200, Some(object())),
+        Route::new(
+            Verb::Put,
+            "/v2.0/subnetpools/{id}/remove_prefixes",
+            subnetpools::remove_prefixes,
+        )
+        .summary("Remove prefixes from a subnet pool")
+        .request(object())
+        .returns(200, Some(object())),
+        ops::list::<RbacPolicy>(),
+        ops::create::<RbacPolicy, _, _>(rbac_policies::create),
+        ops::show::<RbacPolicy>(),
+        ops::update::<RbacPolicy, _, _>(rbac_policies::update),
+        ops::delete::<RbacPolicy>(),
+        ops::list::<AddressScope>(),
+        ops::create::<AddressScope, _, _>(address_scopes::create),
+        ops::show::<AddressScope>(),
+        ops::update::<AddressScope, _, _>(address_scopes::update),
+        ops::delete::<AddressScope>(),
+        Route::new(
+            Verb::Get,
+            "/v2.0/network-ip-availabilities",
+            ip_availability::list,
+        )
+        .summary("List networks' IP availability")
+        .returns(200, Some(object())),
+        Route::new(
+            Verb::Get,
+            "/v2.0/network-ip-availabilities/{id}",
+            ip_availability::show,
+        )
+        .summary("Show a network's IP availability")
+        .returns(200, Some(object())),
+        ops::list::<Agent>(),
+        ops::show::<Agent>(),
+        ops::update::<Agent, _, _>(agents::update),
+        ops::delete::<Agent>(),
+        Route::new(
+            Verb::Get,
             "/v2.0/agents/{id}/l3-routers",
-            get(l3_agents::list_routers).post(l3_agents::add_router),
+            l3_agents::list_routers,
         )
-        .route(
+        .summary("List the routers an L3 agent hosts")
+        .returns(200, Some(object())),
+        Route::new(
+            Verb::Post,
+            "/v2.0/agents/{id}/l3-routers",
+            l3_agents::add_router,
+        )
+        .summary("Schedule a router to an L3 agent")
+        .request(object())
+        .returns(201, None),
+        Route::new(
+            Verb::Delete,
             "/v2.0/agents/{id}/l3-routers/{router_id}",
-            delete_route(l3_agents::remove_router),
+            l3_agents::remove_router,
         )
-        .route(
-            "/v2.0/agents/{id}",
-            get(show::<Agent>)
-                .put(agents::update)
-                .delete(delete::<Agent>),
+        .summary("Remove a router from an L3 agent"),
+        Route::new(Verb::Get, "/v2.0/quotas", quotas::list)
+            .summary("List the projects' quotas (admin)")
+            .returns(200, Some(object())),
+        Route::new(Verb::Get, "/v2.0/quotas/{project}", quotas::show)
+            .summary("Show a project's quotas")
+            .returns(200, Some(object())),
+        Route::new(Verb::Put, "/v2.0/quotas/{project}", quotas::update)
+            .summary("Set a project's quotas (admin)")
+            .request(object())
+            .returns(200, Some(object())),
+        Route::new(Verb::Delete, "/v2.0/quotas/{project}", quotas::reset)
+            .summary("Reset a project's quotas to the defaults (admin)"),
+        Route::new(
+            Verb::Get,
+            "/v2.0/quotas/{project}/default",
+            quotas::defaults,
         )
+        .summary("Show the default quotas")
+        .returns(200, Some(object())),
+        Route::new(Verb::Get, "/v2.0/quotas/{project}/details", quotas::details)
+            .summary("Show a project's quotas with usage")
+            .returns(200, Some(object())),
+        Route::new(
+            Verb::Get,
+            "/v2.0/quotas/{project}/details.json",
+            quotas::details,
+        )
+        .summary("Show a project's quotas with usage")
+        .returns(200, Some(object())),
+    ];
+    t.extend(tags::table());
+    t
 }
 
 /// `GET /`: API versions.
@@ -276,10 +281,16 @@ async fn resources(State(state): State<AppState>, headers: HeaderMap) -> Json<Va
     Json(json!({ "resources": items }))
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::new(
+/// The answer for a path no route takes: Neutron's 404, Keystone's under `/v3`.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    let e = ApiError::new(
         StatusCode::NOT_FOUND,
         "HTTPNotFound",
         "The resource could not be found.",
-    )
+    );
+    if uri.path() == "/v3" || uri.path().starts_with("/v3/") {
+        e.into_keystone()
+    } else {
+        e
+    }
 }

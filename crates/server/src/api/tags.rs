@@ -8,6 +8,8 @@
 use super::common::touch;
 use super::resource::{Resource, fetch_writable};
 use crate::AppState;
+use crate::apidoc::schema::{array, string, wrap};
+use crate::apidoc::{Route, Verb};
 use crate::error::{ApiError, ApiResult};
 use crate::identity::Ctx;
 use crate::store::Doc;
@@ -16,7 +18,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use model::{FloatingIp, Network, Port, Router, SecurityGroup, Subnet, SubnetPool};
 use serde_json::{Value, json};
 
@@ -54,32 +55,58 @@ tagged!(
     SubnetPool
 );
 
-/// The tag routes of resource kind `T` under `/v2.0/{path}`.
-pub fn routes<T: Tagged>(path: &str) -> axum::Router<AppState> {
-    axum::Router::new()
-        .route(
-            &format!("/v2.0/{path}/{{id}}/tags"),
-            get(list::<T>)
-                .put(replace::<T>)
-                .post(add::<T>)
-                .delete(clear::<T>),
-        )
-        .route(
-            &format!("/v2.0/{path}/{{id}}/tags/{{tag}}"),
-            get(check::<T>).put(add_one::<T>).delete(remove_one::<T>),
-        )
+/// The tag routes of resource kind `T` under `/v2.0/<its path>`.
+fn routes<T: Tagged>() -> Vec<Route> {
+    let all = format!("/v2.0/{}/{{id}}/tags", T::PATH);
+    let one = format!("/v2.0/{}/{{id}}/tags/{{tag}}", T::PATH);
+    let tags = || wrap("tags", array(string()));
+    let what = T::MEMBER;
+    vec![
+        Route::new(Verb::Get, &all, list::<T>)
+            .tag(T::COLLECTION)
+            .summary(format!("List a {what}'s tags"))
+            .returns(200, Some(tags())),
+        Route::new(Verb::Put, &all, replace::<T>)
+            .tag(T::COLLECTION)
+            .summary(format!("Replace a {what}'s tags"))
+            .request(tags())
+            .returns(200, Some(tags())),
+        Route::new(Verb::Post, &all, add::<T>)
+            .tag(T::COLLECTION)
+            .summary(format!("Add tags to a {what}"))
+            .request(tags())
+            .returns(200, Some(tags())),
+        Route::new(Verb::Delete, &all, clear::<T>)
+            .tag(T::COLLECTION)
+            .summary(format!("Remove a {what}'s tags")),
+        Route::new(Verb::Get, &one, check::<T>)
+            .tag(T::COLLECTION)
+            .summary(format!("Check a {what} has a tag"))
+            .returns(204, None),
+        Route::new(Verb::Put, &one, add_one::<T>)
+            .tag(T::COLLECTION)
+            .summary(format!("Add a tag to a {what}"))
+            .returns(201, None),
+        Route::new(Verb::Delete, &one, remove_one::<T>)
+            .tag(T::COLLECTION)
+            .summary(format!("Remove a tag from a {what}")),
+    ]
 }
 
-/// The resources that take tags, with their collection paths.
-pub fn all() -> axum::Router<AppState> {
-    axum::Router::new()
-        .merge(routes::<Network>("networks"))
-        .merge(routes::<Subnet>("subnets"))
-        .merge(routes::<Port>("ports"))
-        .merge(routes::<Router>("routers"))
-        .merge(routes::<FloatingIp>("floatingips"))
-        .merge(routes::<SecurityGroup>("security-groups"))
-        .merge(routes::<SubnetPool>("subnetpools"))
+/// The tag routes of every resource that takes tags.
+pub fn table() -> Vec<Route> {
+    [
+        routes::<Network>(),
+        routes::<Subnet>(),
+        routes::<Port>(),
+        routes::<Router>(),
+        routes::<FloatingIp>(),
+        routes::<SecurityGroup>(),
+        routes::<SubnetPool>(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// One tag, as a URL or a body gives it.

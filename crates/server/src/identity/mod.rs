@@ -17,49 +17,125 @@ pub use context::Ctx;
 pub(crate) use context::KsCtx;
 
 use crate::AppState;
-use axum::Router;
-use axum::routing::{get, put};
+use crate::apidoc::schema::object;
+use crate::apidoc::{Route, Verb};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v3", get(discovery::version))
-        .route("/v3/", get(discovery::version))
-        .route(
-            "/v3/auth/tokens",
-            get(tokens::validate)
-                .head(tokens::check)
-                .post(tokens::issue)
-                .delete(tokens::revoke),
-        )
-        .route("/v3/domains", get(projects::list_domains))
-        .route("/v3/domains/{id}", get(projects::show_domain))
-        .route("/v3/projects", get(projects::list).post(projects::create))
-        .route(
-            "/v3/projects/{id}",
-            get(projects::show)
-                .patch(projects::update)
-                .delete(projects::delete),
-        )
-        .route("/v3/users", get(users::list).post(users::create))
-        .route(
-            "/v3/users/{id}",
-            get(users::show).patch(users::update).delete(users::delete),
-        )
-        .route("/v3/users/{id}/projects", get(users::projects))
-        .route("/v3/roles", get(roles::list).post(roles::create))
-        .route("/v3/roles/{id}", get(roles::show).delete(roles::delete))
-        .route("/v3/role_assignments", get(roles::assignments))
-        .route(
+/// The identity API's routes, described (see [`crate::apidoc`]).
+pub fn table() -> Vec<Route> {
+    vec![
+        Route::new(Verb::Get, "/v3", discovery::version)
+            .public()
+            .summary("Show the identity API version")
+            .returns(200, Some(object())),
+        Route::new(Verb::Get, "/v3/", discovery::version)
+            .public()
+            .summary("Show the identity API version")
+            .returns(200, Some(object())),
+        Route::new(Verb::Post, "/v3/auth/tokens", tokens::issue)
+            .public()
+            .summary("Issue a token (password or token method); it is in X-Subject-Token")
+            .request(object())
+            .returns(201, Some(object())),
+        Route::new(Verb::Get, "/v3/auth/tokens", tokens::validate)
+            .summary("Validate the token in X-Subject-Token")
+            .returns(200, Some(object())),
+        Route::new(Verb::Head, "/v3/auth/tokens", tokens::check)
+            .summary("Check the token in X-Subject-Token")
+            .returns(200, None),
+        Route::new(Verb::Delete, "/v3/auth/tokens", tokens::revoke)
+            .summary("Revoke the token in X-Subject-Token"),
+        Route::new(Verb::Get, "/v3/domains", projects::list_domains)
+            .summary("List domains")
+            .returns(200, Some(object())),
+        Route::new(Verb::Get, "/v3/domains/{id}", projects::show_domain)
+            .summary("Show a domain")
+            .returns(200, Some(object())),
+        Route::new(Verb::Get, "/v3/projects", projects::list)
+            .summary("List projects")
+            .returns(200, Some(object())),
+        Route::new(Verb::Post, "/v3/projects", projects::create)
+            .summary("Create a project (admin)")
+            .request(object())
+            .returns(201, Some(object())),
+        Route::new(Verb::Get, "/v3/projects/{id}", projects::show)
+            .summary("Show a project")
+            .returns(200, Some(object())),
+        Route::new(Verb::Patch, "/v3/projects/{id}", projects::update)
+            .summary("Update a project (admin)")
+            .request(object())
+            .returns(200, Some(object())),
+        Route::new(Verb::Delete, "/v3/projects/{id}", projects::delete)
+            .summary("Delete a project (admin)"),
+        Route::new(Verb::Get, "/v3/users", users::list)
+            .summary("List users")
+            .returns(200, Some(object())),
+        Route::new(Verb::Post, "/v3/users", users::create)
+            .summary("Create a user (admin)")
+            .request(object())
+            .returns(201, Some(object())),
+        Route::new(Verb::Get, "/v3/users/{id}", users::show)
+            .summary("Show a user")
+            .returns(200, Some(object())),
+        Route::new(Verb::Patch, "/v3/users/{id}", users::update)
+            .summary("Update a user (admin)")
+            .request(object())
+            .returns(200, Some(object())),
+        Route::new(Verb::Delete, "/v3/users/{id}", users::delete).summary("Delete a user (admin)"),
+        Route::new(Verb::Get, "/v3/users/{id}/projects", users::projects)
+            .summary("List a user's projects")
+            .returns(200, Some(object())),
+        Route::new(Verb::Get, "/v3/roles", roles::list)
+            .summary("List roles")
+            .returns(200, Some(object())),
+        Route::new(Verb::Post, "/v3/roles", roles::create)
+            .summary("Create a role (admin)")
+            .request(object())
+            .returns(201, Some(object())),
+        Route::new(Verb::Get, "/v3/roles/{id}", roles::show)
+            .summary("Show a role")
+            .returns(200, Some(object())),
+        Route::new(Verb::Delete, "/v3/roles/{id}", roles::delete).summary("Delete a role (admin)"),
+        Route::new(Verb::Get, "/v3/role_assignments", roles::assignments)
+            .summary("List role assignments")
+            .returns(200, Some(object())),
+        Route::new(
+            Verb::Get,
             "/v3/projects/{project}/users/{user}/roles",
-            get(roles::list_granted),
+            roles::list_granted,
         )
-        .route(
+        .summary("List a user's roles on a project")
+        .returns(200, Some(object())),
+        Route::new(
+            Verb::Put,
             "/v3/projects/{project}/users/{user}/roles/{role}",
-            put(roles::grant)
-                .head(roles::check)
-                .get(roles::check)
-                .delete(roles::revoke),
+            roles::grant,
         )
+        .summary("Grant a role (admin)")
+        .returns(204, None),
+        Route::new(
+            Verb::Head,
+            "/v3/projects/{project}/users/{user}/roles/{role}",
+            roles::check,
+        )
+        .summary("Check a role grant")
+        .returns(204, None),
+        Route::new(
+            Verb::Get,
+            "/v3/projects/{project}/users/{user}/roles/{role}",
+            roles::check,
+        )
+        .summary("Check a role grant")
+        .returns(204, None),
+        Route::new(
+            Verb::Delete,
+            "/v3/projects/{project}/users/{user}/roles/{role}",
+            roles::revoke,
+        )
+        .summary("Revoke a role (admin)"),
+    ]
+    .into_iter()
+    .map(|r| r.tag("identity"))
+    .collect()
 }
 
 /// The absolute base URL of this server (no trailing slash), from the configured
