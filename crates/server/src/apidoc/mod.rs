@@ -156,6 +156,13 @@ impl Route {
         self.response = s;
         self
     }
+
+    /// Adds `T` and the schemas it refers to the document's components.
+    pub fn uses<T: utoipa::ToSchema>(mut self) -> Self {
+        self.schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(&mut self.schemas);
+        self
+    }
 }
 
 /// The router serving `routes`.

@@ -17,8 +17,10 @@ pub use context::Ctx;
 pub(crate) use context::KsCtx;
 
 use crate::AppState;
-use crate::apidoc::schema::object;
+use crate::apidoc::schema::{array, named, object, partial, wrap};
 use crate::apidoc::{Route, Verb};
+use model::{Domain, Project, Role, User};
+use utoipa::PartialSchema;
 
 /// The identity API's routes, described (see [`crate::apidoc`]).
 pub fn table() -> Vec<Route> {
@@ -46,54 +48,68 @@ pub fn table() -> Vec<Route> {
             .summary("Revoke the token in X-Subject-Token"),
         Route::new(Verb::Get, "/v3/domains", projects::list_domains)
             .summary("List domains")
-            .returns(200, Some(object())),
+            .uses::<Domain>()
+            .returns(200, Some(wrap("domains", array(named::<Domain>())))),
         Route::new(Verb::Get, "/v3/domains/{id}", projects::show_domain)
             .summary("Show a domain")
-            .returns(200, Some(object())),
+            .uses::<Domain>()
+            .returns(200, Some(wrap("domain", named::<Domain>()))),
         Route::new(Verb::Get, "/v3/projects", projects::list)
             .summary("List projects")
-            .returns(200, Some(object())),
+            .uses::<Project>()
+            .returns(200, Some(wrap("projects", array(named::<Project>())))),
         Route::new(Verb::Post, "/v3/projects", projects::create)
             .summary("Create a project (admin)")
-            .request(object())
-            .returns(201, Some(object())),
+            .uses::<Project>()
+            .request(wrap("project", partial(Project::schema())))
+            .returns(201, Some(wrap("project", named::<Project>()))),
         Route::new(Verb::Get, "/v3/projects/{id}", projects::show)
             .summary("Show a project")
-            .returns(200, Some(object())),
+            .uses::<Project>()
+            .returns(200, Some(wrap("project", named::<Project>()))),
         Route::new(Verb::Patch, "/v3/projects/{id}", projects::update)
             .summary("Update a project (admin)")
-            .request(object())
-            .returns(200, Some(object())),
+            .uses::<Project>()
+            .request(wrap("project", partial(Project::schema())))
+            .returns(200, Some(wrap("project", named::<Project>()))),
         Route::new(Verb::Delete, "/v3/projects/{id}", projects::delete)
             .summary("Delete a project (admin)"),
         Route::new(Verb::Get, "/v3/users", users::list)
             .summary("List users")
-            .returns(200, Some(object())),
+            .uses::<User>()
+            .returns(200, Some(wrap("users", array(named::<User>())))),
         Route::new(Verb::Post, "/v3/users", users::create)
             .summary("Create a user (admin)")
-            .request(object())
-            .returns(201, Some(object())),
+            .uses::<User>()
+            .request(wrap("user", partial(User::schema())))
+            .returns(201, Some(wrap("user", named::<User>()))),
         Route::new(Verb::Get, "/v3/users/{id}", users::show)
             .summary("Show a user")
-            .returns(200, Some(object())),
+            .uses::<User>()
+            .returns(200, Some(wrap("user", named::<User>()))),
         Route::new(Verb::Patch, "/v3/users/{id}", users::update)
             .summary("Update a user (admin)")
-            .request(object())
-            .returns(200, Some(object())),
+            .uses::<User>()
+            .request(wrap("user", partial(User::schema())))
+            .returns(200, Some(wrap("user", named::<User>()))),
         Route::new(Verb::Delete, "/v3/users/{id}", users::delete).summary("Delete a user (admin)"),
         Route::new(Verb::Get, "/v3/users/{id}/projects", users::projects)
             .summary("List a user's projects")
-            .returns(200, Some(object())),
+            .uses::<Project>()
+            .returns(200, Some(wrap("projects", array(named::<Project>())))),
         Route::new(Verb::Get, "/v3/roles", roles::list)
             .summary("List roles")
-            .returns(200, Some(object())),
+            .uses::<Role>()
+            .returns(200, Some(wrap("roles", array(named::<Role>())))),
         Route::new(Verb::Post, "/v3/roles", roles::create)
             .summary("Create a role (admin)")
-            .request(object())
-            .returns(201, Some(object())),
+            .uses::<Role>()
+            .request(wrap("role", partial(Role::schema())))
+            .returns(201, Some(wrap("role", named::<Role>()))),
         Route::new(Verb::Get, "/v3/roles/{id}", roles::show)
             .summary("Show a role")
-            .returns(200, Some(object())),
+            .uses::<Role>()
+            .returns(200, Some(wrap("role", named::<Role>()))),
         Route::new(Verb::Delete, "/v3/roles/{id}", roles::delete).summary("Delete a role (admin)"),
         Route::new(Verb::Get, "/v3/role_assignments", roles::assignments)
             .summary("List role assignments")
