@@ -16,9 +16,16 @@ const IPPROTO_GRE: i32 = 47;
 
 /// One UDP socket for all VXLAN ports of a switchd: bound to local_ip (or 0.0.0.0) : port
 /// (4789), non-blocking, 4 MiB buffers; path-MTU discovery left at the kernel's default.
+/// Its datagrams leave with UDP checksum zero (SO_NO_CHECK), as RFC 7348 says VXLAN
+/// over IPv4 should and as Linux's vxlan device and Open vSwitch send by default: a
+/// checksum left to offload can cross a veth underlay unfilled, and a receiver
+/// reading it raw (Open vSwitch's userspace datapath) drops it. The kernel refuses
+/// UDP GSO sends (UDP_SEGMENT) on such a socket, so [`UdpTunnelSocket::gso`] says
+/// whether the caller may use them.
 #[derive(Debug)]
 pub struct UdpTunnelSocket {
     sock: UdpSocket,
+    zero_checksum: bool,
 }
 
 impl UdpTunnelSocket {
@@ -49,9 +56,22 @@ impl UdpTunnelSocket {
         }
         sock.bind(&SockAddr::from(addr))
             .map_err(|e| Error::os("bind UDP", what.as_str(), e))?;
+        let sock = UdpSocket::from(sock);
+        let zero_checksum = no_check(&sock).is_ok();
         Ok(UdpTunnelSocket {
-            sock: UdpSocket::from(sock),
+            sock,
+            zero_checksum,
         })
+    }
+
+    /// True when datagrams leave with UDP checksum zero.
+    pub fn zero_checksum(&self) -> bool {
+        self.zero_checksum
+    }
+
+    /// Whether UDP GSO sends (UDP_SEGMENT) are allowed: not with checksum zero.
+    pub fn gso(&self) -> bool {
+        !self.zero_checksum
     }
 
     /// The bound address (to learn the port after binding port 0).
@@ -80,6 +100,26 @@ impl AsRawFd for UdpTunnelSocket {
 impl AsFd for UdpTunnelSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.sock.as_fd()
+    }
+}
+
+/// SO_NO_CHECK: send UDP checksum zero.
+fn no_check(sock: &UdpSocket) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: a valid fd, a pointer to a live c_int and its exact size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NO_CHECK,
+            (&raw const one).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -215,7 +255,7 @@ impl GreSocket {
         msgs: &[(usize, usize, SocketAddrV4)],
         outcome: &mut crate::SendOutcome,
     ) {
-        crate::udp_gso::send_many_fd(self.sock.as_raw_fd(), buf, msgs, None, outcome)
+        crate::udp_gso::send_many_fd(self.sock.as_raw_fd(), buf, msgs, outcome)
     }
 
     /// Sends a GRE header and payload to `dst`; the kernel adds the outer IPv4 header.

@@ -108,22 +108,7 @@ impl UdpTunnelSocket {
         msgs: &[(usize, usize, SocketAddrV4)],
         outcome: &mut SendOutcome,
     ) {
-        send_many_fd(self.as_raw_fd(), buf, msgs, None, outcome)
-    }
-
-    /// Like [`UdpTunnelSocket::send_many`], where message `i` with `segments[i]`
-    /// nonzero and below its length is a run of datagrams of that many bytes each
-    /// (the last may be shorter), sent as one UDP GSO message (UDP_SEGMENT): one
-    /// packet through the local stack, cut into datagrams by the device or at the
-    /// far end's socket. `outcome` has one entry per message.
-    pub fn send_many_segmented(
-        &self,
-        buf: &[u8],
-        msgs: &[(usize, usize, SocketAddrV4)],
-        segments: &[u16],
-        outcome: &mut SendOutcome,
-    ) {
-        send_many_fd(self.as_raw_fd(), buf, msgs, Some(segments), outcome)
+        send_many_fd(self.as_raw_fd(), buf, msgs, outcome)
     }
 
     /// Receives one datagram, or with UDP_GRO a run of them: returns (bytes, source,
@@ -178,21 +163,18 @@ impl UdpTunnelSocket {
 pub type SendOutcome = Vec<std::result::Result<(), io::ErrorKind>>;
 
 /// sendmmsg of datagrams `buf[start..start + len]` to their destinations on socket `fd`,
-/// up to 64 per call; with `segments`, message `i` carries a UDP_SEGMENT of
-/// `segments[i]` when that is nonzero and below its length. `outcome` gets one entry
+/// up to 64 per call. `outcome` gets one entry
 /// per message: a message the kernel refuses (an unreachable remote, a firewall) is
 /// recorded and the rest still go.
 pub(crate) fn send_many_fd(
     fd: std::os::fd::RawFd,
     buf: &[u8],
     msgs: &[(usize, usize, SocketAddrV4)],
-    segments: Option<&[u16]>,
     outcome: &mut SendOutcome,
 ) {
     const BATCH: usize = 64;
     outcome.clear();
-    for (g, group) in msgs.chunks(BATCH).enumerate() {
-        let mut cbufs = [const { CmsgBuf([0; CMSG_SPACE]) }; BATCH];
+    for group in msgs.chunks(BATCH) {
         let mut addrs = [sockaddr(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0)); BATCH];
         let mut iovs = [libc::iovec {
             iov_base: std::ptr::null_mut(),
@@ -213,25 +195,6 @@ pub(crate) fn send_many_fd(
             h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
             h.msg_iov = &raw mut iovs[i];
             h.msg_iovlen = 1;
-            let seg = segments
-                .and_then(|s| s.get(g * BATCH + i))
-                .copied()
-                .unwrap_or(0);
-            if seg > 0 && usize::from(seg) < group[i].1 {
-                h.msg_control = cbufs[i].0.as_mut_ptr().cast();
-                // SAFETY: CMSG_SPACE of a u16 is a constant computation.
-                h.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as usize;
-                // SAFETY: msg_control points at this message's own aligned buffer of
-                // CMSG_SPACE bytes, room for one cmsg header and a u16; CMSG_FIRSTHDR
-                // then stays inside it.
-                unsafe {
-                    let c = libc::CMSG_FIRSTHDR(h);
-                    (*c).cmsg_level = libc::SOL_UDP;
-                    (*c).cmsg_type = libc::UDP_SEGMENT;
-                    (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as usize;
-                    std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), seg);
-                }
-            }
         }
         let fits = |i: usize| {
             let (start, len, _) = group[i];

@@ -396,12 +396,6 @@ pub fn run(args: SwitchArgs) -> Result<()> {
                     tunnels.udp_runs, tunnels.udp_run_frames
                 );
             }
-            if tunnels.tx_runs > 0 {
-                println!(
-                    "vxlan small-packet runs: {} UDP GSO sends carried {} packets",
-                    tunnels.tx_runs, tunnels.tx_run_packets
-                );
-            }
             if tunnels.malformed + tunnels.unknown + tunnels.bad_checksum > 0 {
                 println!(
                     "tunnel packets dropped: {} malformed, {} for no port, {} with a bad inner checksum",

@@ -20,7 +20,7 @@ fn vxlan_ping() {
     lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
     lab.wait_ping(&vm2, vm1.ip, PING_WITHIN);
     lab.tcp_transfer(&vm1, &vm2, 50);
-    small_packet_runs_arrive(&lab, &vm1, &vm2, true);
+    small_packets_arrive(&lab, &vm1, &vm2, true);
 }
 
 /// (2) Same over GRE (classifier table 3).
@@ -121,33 +121,24 @@ fn kernel_vxlan_interop() {
     // TCP super-frames from vm1 are cut into segments the kernel's vxlan accepts,
     // and the kernel's segments are coalesced on the way back.
     lab.tcp_transfer(&vm1, &vm2, 50);
-    small_packet_runs_arrive(&lab, &vm1, &vm2, false);
+    small_packets_arrive(&lab, &vm1, &vm2, false);
 }
 
 /// Bursts of small UDP datagrams from `from` (on neutrino, H1; iperf3 sends a
-/// millisecond's worth at a time) leave in UDP GSO runs, and the far VM gets them
-/// as datagrams: most of them (a busy test machine may drop some; a run the far
-/// end could not take would lose them all). A neutrino far end (`far_neutrino`)
-/// checks their checksums and writes them into the VM's TAP merged again.
-fn small_packet_runs_arrive(lab: &TwoHosts, from: &Vm, to: &Vm, far_neutrino: bool) {
-    let (runs_before, _) = lab.tx_runs(H::H1);
+/// millisecond's worth at a time) leave one by one with UDP checksum zero (the
+/// kernel takes no UDP GSO from a socket that sends zero), and the far VM gets
+/// most of them (a busy test machine may drop some). A neutrino far end
+/// (`far_neutrino`) writes them into the VM's TAP merged.
+fn small_packets_arrive(lab: &TwoHosts, from: &Vm, to: &Vm, far_neutrino: bool) {
     let (merged_before, _) = if far_neutrino {
         lab.udp_runs(H::H2)
     } else {
         (0, 0)
     };
     let (sent, received) = lab.udp_flood(from, to, 64, "20M", 2);
-    let (runs, packets) = lab.tx_runs(H::H1);
     eprintln!(
-        "UDP flood {} -> {}: {received} of {sent} datagrams arrived; {} runs carried {packets} packets",
-        from.ns,
-        to.ns,
-        runs - runs_before
-    );
-    assert!(
-        runs > runs_before,
-        "no UDP GSO run was sent\n{}",
-        lab.diag()
+        "UDP flood {} -> {}: {received} of {sent} datagrams arrived",
+        from.ns, to.ns,
     );
     if far_neutrino {
         let (merged, datagrams) = lab.udp_runs(H::H2);

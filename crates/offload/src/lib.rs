@@ -11,7 +11,7 @@
 //!   and a super-frame that crossed a tunnel whole given its GSO state back
 //!   ([`received_super_frame`]).
 //! - UDP merging ([`UdpMerge`]): datagrams of one flow into one UDP GSO packet for a
-//!   VM's TAP; and how small tunnel packets are cut into UDP GSO runs ([`UdpRuns`]).
+//!   VM's TAP.
 //! - The checksum and GSO state these share: where a frame's headers lie
 //!   ([`TcpFrame`]), pseudo-header sums, receive checks ([`check_rx_checksum`]),
 //!   completing a partial checksum ([`complete_checksum`]), and the virtio-net
@@ -36,7 +36,6 @@ pub mod gso;
 mod segment;
 mod split;
 mod udp_merge;
-mod udp_runs;
 
 pub use coalesce::{Coalescer, MAX_SUPER_FRAME, Pushed};
 pub use csum::{RxChecksum, check_rx_checksum, complete_checksum};
@@ -44,4 +43,3 @@ pub use frame::{TcpFrame, tcp_frame};
 pub use segment::{segment_tcp, segment_tcp_headers};
 pub use split::{Split, received_super_frame, split, split_for_udp_tunnel};
 pub use udp_merge::{MAX_DATAGRAMS, UdpMerge};
-pub use udp_runs::{MAX_RUN, MAX_RUN_BYTES, UdpRuns};

@@ -111,12 +111,6 @@ pub struct TunnelCounters {
     /// Super-frames received whole from a tunnel (never segmented on the way).
     #[serde(default)]
     pub rx_super_frames: u64,
-    /// Runs of small same-size VXLAN packets to one remote sent as one UDP GSO
-    /// message, and the packets they carried.
-    #[serde(default)]
-    pub tx_runs: u64,
-    #[serde(default)]
-    pub tx_run_packets: u64,
     /// Runs of UDP datagrams of one flow written into a VM's TAP as one UDP GSO
     /// packet, and the datagrams they carried.
     #[serde(default)]
@@ -155,8 +149,6 @@ impl TunnelCounters {
         self.unknown += d.unknown;
         self.bad_checksum += d.bad_checksum;
         self.rx_super_frames += d.rx_super_frames;
-        self.tx_runs += d.tx_runs;
-        self.tx_run_packets += d.tx_run_packets;
         self.udp_runs += d.udp_runs;
         self.udp_run_frames += d.udp_run_frames;
     }

@@ -75,6 +75,32 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpHeader<T> {
     }
 }
 
+/// Writes an 8-byte UDP header into `out[..8]` for `payload` from `src` to `dst`
+/// over IPv4, its checksum complete over the pseudo-header, the header and the
+/// payload (RFC 768: a computed zero goes as 0xffff). None when `out` is shorter
+/// than a header or the datagram would not fit the 16-bit length.
+pub fn write_header_v4(
+    out: &mut [u8],
+    (src, sport): (std::net::Ipv4Addr, u16),
+    (dst, dport): (std::net::Ipv4Addr, u16),
+    payload: &[u8],
+) -> Option<()> {
+    let len = u16::try_from(HEADER_LEN + payload.len()).ok()?;
+    let h = out.get_mut(..HEADER_LEN)?;
+    h[0..2].copy_from_slice(&sport.to_be_bytes());
+    h[2..4].copy_from_slice(&dport.to_be_bytes());
+    h[4..6].copy_from_slice(&len.to_be_bytes());
+    h[6..8].fill(0);
+    let mut sum = crate::checksum::add(0, &src.octets());
+    sum = crate::checksum::add(sum, &dst.octets());
+    sum += 17 + u32::from(len);
+    sum = crate::checksum::add(sum, h);
+    sum = crate::checksum::add(sum, payload);
+    let c = crate::checksum::finish(sum);
+    h[6..8].copy_from_slice(&if c == 0 { 0xffff_u16 } else { c }.to_be_bytes());
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +121,28 @@ mod tests {
         );
         assert!(!u.is_empty());
         assert!(UdpHeader::new_checked(&h[..7]).is_err());
+    }
+
+    #[test]
+    fn a_written_checksum_verifies_over_pseudo_header_and_datagram() {
+        use std::net::Ipv4Addr;
+        let (src, dst) = (
+            Ipv4Addr::new(192, 168, 100, 1),
+            Ipv4Addr::new(192, 168, 100, 2),
+        );
+        let payload: Vec<u8> = (0..=200u8).collect();
+        let mut h = [0u8; 8];
+        write_header_v4(&mut h, (src, 4789), (dst, 4789), &payload).expect("fits");
+        assert_ne!([h[6], h[7]], [0, 0]);
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&src.octets());
+        pseudo.extend_from_slice(&dst.octets());
+        pseudo.extend_from_slice(&[0, 17]);
+        pseudo.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        pseudo.extend_from_slice(&h);
+        pseudo.extend_from_slice(&payload);
+        assert_eq!(crate::checksum::checksum(&pseudo), 0);
+        assert!(write_header_v4(&mut h, (src, 1), (dst, 1), &vec![0; 70_000]).is_none());
+        assert!(write_header_v4(&mut h[..4], (src, 1), (dst, 1), &[]).is_none());
     }
 }

@@ -20,6 +20,7 @@
 //! two VMs on the same br-int, or none at all (two VMs on a veth pair, the kernel's
 //! ceiling); the hosts that are not made are never started or wired.
 
+mod ovs;
 mod switch;
 mod text;
 mod traffic;
@@ -29,6 +30,7 @@ pub use crate::checks::{kernel_at_least, status_field};
 pub use crate::cmd::{CMD_TIMEOUT, Run, run, tail};
 pub use crate::switchd::READY_WITHIN as SWITCHD_READY_WITHIN;
 pub use crate::tunnel::{NET1, NET2, TunnelNet, TunnelType, br_tun_flows, net_flows};
+pub use ovs::Ovs;
 pub use text::{mentions_table, normalize_flows};
 pub use vm::{configure_nic, wait_nic};
 

@@ -199,12 +199,6 @@ impl TwoHosts {
         }
     }
 
-    /// The VXLAN small-packet run counters of host `h`'s `switch show`: (UDP GSO
-    /// sends, packets they carried), zero when the line is absent.
-    pub fn tx_runs(&self, h: H) -> (u64, u64) {
-        self.show_pair(h, "vxlan small-packet runs: ")
-    }
-
     /// The UDP runs written into VM ports on host `h`: (UDP GSO writes, datagrams).
     pub fn udp_runs(&self, h: H) -> (u64, u64) {
         self.show_pair(h, "udp runs into VM ports: ")

@@ -66,6 +66,7 @@ n = int(sys.argv[2]) << 20
 if sys.argv[1] == "recv":
     l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     l.bind(("0.0.0.0", 5301)); l.listen(1); l.settimeout(30); c, _ = l.accept()
+    c.settimeout(30)
     h, got = hashlib.sha256(), 0
     while got < n:
         b = c.recv(1 << 20)

@@ -4,7 +4,6 @@
 //! once per batch. Frames are read into a batch and switched together (batch.rs).
 
 mod batch;
-mod tunnel_runs;
 mod tunnel_rx;
 mod tunnel_tx;
 
@@ -159,8 +158,10 @@ struct Batch {
 
 /// What tunnel sends gather and reuse.
 struct TunnelTx {
-    /// Encapsulated segments of one super-frame, sent with UDP GSO.
+    /// Encapsulated segments of one super-frame, sent with UDP GSO (or, where
+    /// the socket takes none, one datagram each: `seg_msgs`).
     segs: Vec<u8>,
+    seg_msgs: Vec<(usize, usize, SocketAddrV4)>,
     /// A path-MTU error for the sender of the frame being sent (it was too big for
     /// a tunnel and must not be fragmented).
     too_big: Option<Vec<u8>>,
@@ -168,11 +169,7 @@ struct TunnelTx {
     /// (offset, length, destination), and (port, frame bytes) for the counters.
     pending: Vec<u8>,
     msgs: Vec<(usize, usize, SocketAddrV4)>,
-    /// Whether each fits the underlay path whole (so may join a UDP GSO run).
-    fits: Vec<bool>,
     ports: Vec<(PortId, usize)>,
-    /// Sends the VXLAN batch grouped into UDP GSO runs.
-    runs: tunnel_runs::Runs,
     /// Which socket the gathered packets are for, and what became of each.
     outcome: host::SendOutcome,
     kind: PortType,
@@ -224,12 +221,11 @@ impl Worker {
             },
             tx: TunnelTx {
                 segs: Vec::with_capacity(2 * MAX_FRAME),
+                seg_msgs: Vec::with_capacity(64),
                 too_big: None,
                 pending: Vec::with_capacity(TUN_BATCH * 2048),
                 msgs: Vec::with_capacity(TUN_BATCH),
-                fits: Vec::with_capacity(TUN_BATCH),
                 ports: Vec::with_capacity(TUN_BATCH),
-                runs: tunnel_runs::Runs::with_capacity(TUN_BATCH),
                 outcome: Vec::with_capacity(TUN_BATCH),
                 kind: PortType::Vxlan,
             },

@@ -1,7 +1,7 @@
 //! Tunnel send: the path-MTU check, super-frames out the uplink TAP or cut in
-//! software (VXLAN scatter-gather UDP GSO, GRE segments), and the batch of small
-//! tunnel packets that leaves in one sendmmsg (VXLAN: in UDP GSO runs, see
-//! `tunnel_runs`).
+//! software (VXLAN: scatter-gather UDP GSO where the socket takes it, else
+//! segments in one sendmmsg; GRE segments), and the batch of small
+//! tunnel packets that leaves in one sendmmsg.
 
 use super::super::*;
 use super::Worker;
@@ -103,7 +103,6 @@ impl Worker {
         self.tx
             .msgs
             .push((start, pkt.len(), SocketAddrV4::new(t.remote, port)));
-        self.tx.fits.push(outer + len <= path.mtu);
         self.tx.ports.push((t.port, len));
         pkt.pull(prefix);
         if self.tx.msgs.len() >= TUN_BATCH {
@@ -123,6 +122,9 @@ impl Worker {
     ) -> std::io::Result<usize> {
         const PAIRS: usize = 64;
         let prefix = vxlan::HEADER_LEN;
+        if !self.snap.udp.as_ref().is_some_and(|s| s.gso()) {
+            return self.send_vxlan_segments(frame, mss, t);
+        }
         self.tx.segs.clear();
         let (n, h) = offload::segment_tcp_headers(frame, mss, prefix, &mut self.tx.segs)
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
@@ -153,6 +155,50 @@ impl Worker {
         Ok(sent)
     }
 
+    /// A TCP super-frame out a VXLAN tunnel whose socket takes no UDP GSO
+    /// (checksum zero): cut in software, one datagram per segment, in one
+    /// sendmmsg.
+    fn send_vxlan_segments(
+        &mut self,
+        frame: &[u8],
+        mss: usize,
+        t: &TunnelOut,
+    ) -> std::io::Result<usize> {
+        let prefix = vxlan::HEADER_LEN;
+        self.tx.segs.clear();
+        segment_tcp(frame, mss, prefix, &mut self.tx.segs)
+            .map_err(|_| std::io::Error::from(ErrorKind::InvalidData))?;
+        let hl = offload::tcp_frame(frame).map_or(0, |h| h.payload);
+        let stride = prefix + hl + mss;
+        let dst = SocketAddrV4::new(t.remote, vxlan::UDP_PORT);
+        let mut msgs = std::mem::take(&mut self.tx.seg_msgs);
+        msgs.clear();
+        for (i, seg) in self.tx.segs.chunks_mut(stride).enumerate() {
+            vxlan::write_header(&mut seg[..prefix], t.id as u32);
+            msgs.push((i * stride, seg.len(), dst));
+        }
+        let mut outcome = std::mem::take(&mut self.tx.outcome);
+        let result = match &self.snap.udp {
+            Some(sock) => {
+                sock.send_many(&self.tx.segs, &msgs, &mut outcome);
+                let sent: usize = msgs
+                    .iter()
+                    .zip(&outcome)
+                    .filter(|(_, o)| o.is_ok())
+                    .map(|(m, _)| m.1)
+                    .sum();
+                match outcome.iter().find_map(|o| o.err()) {
+                    Some(e) if sent == 0 => Err(std::io::Error::from(e)),
+                    _ => Ok(sent),
+                }
+            }
+            None => Err(std::io::Error::from(ErrorKind::NotConnected)),
+        };
+        self.tx.outcome = outcome;
+        self.tx.seg_msgs = msgs;
+        result
+    }
+
     /// Sends the gathered small tunnel packets and counts them on their ports.
     pub(super) fn flush_tunnel_batch(&mut self) {
         if self.tx.msgs.is_empty() {
@@ -161,15 +207,7 @@ impl Worker {
         let mut outcome = std::mem::take(&mut self.tx.outcome);
         match (self.tx.kind, &self.snap.udp, &self.snap.gre) {
             (PortType::Vxlan, Some(s), _) => {
-                let (runs, packets) = self.tx.runs.send(
-                    s,
-                    &self.tx.pending,
-                    &self.tx.msgs,
-                    &self.tx.fits,
-                    &mut outcome,
-                );
-                self.counts.tunnels.tx_runs += runs;
-                self.counts.tunnels.tx_run_packets += packets;
+                s.send_many(&self.tx.pending, &self.tx.msgs, &mut outcome)
             }
             (PortType::Gre, _, Some(s)) => {
                 s.send_many(&self.tx.pending, &self.tx.msgs, &mut outcome)
@@ -190,7 +228,6 @@ impl Worker {
         self.tx.outcome = outcome;
         self.tx.pending.clear();
         self.tx.msgs.clear();
-        self.tx.fits.clear();
         self.tx.ports.clear();
     }
 
