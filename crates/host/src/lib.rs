@@ -30,6 +30,7 @@ mod sys;
 mod tap;
 mod tunnel_socket;
 mod udp_gso;
+mod udp_raw;
 mod uplink;
 
 pub use bpffs::{BPFFS, bpf_pin_dir, ensure_bpffs, remove_bpf_pins};
@@ -47,6 +48,7 @@ pub use tap::{
     VNET_HDR_LEN, tap_takes_udp_gso,
 };
 pub use tunnel_socket::{GrePacket, GreSocket, RECV_BATCH as GRE_RECV_BATCH, UdpTunnelSocket};
+pub use udp_raw::RawUdpSocket;
 pub use uplink::{UPLINK_VNET_HDR_LEN, UplinkTap, ipv4_forwarding};
 
 /// Result of this crate's setup operations.

@@ -49,6 +49,10 @@ enum SwitchCmd {
         /// Tunnel key (VNI / GRE key) or 'flow' to take it from set_tunnel.
         #[arg(long)]
         key: Option<String>,
+        /// VXLAN: send complete UDP checksums (OVS's options:csum=true) instead
+        /// of zero; such a tunnel's traffic stays in user space.
+        #[arg(long)]
+        csum: bool,
         /// MAC address of the tap/internal netdev.
         #[arg(long)]
         mac: Option<String>,
@@ -206,6 +210,7 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             remote_ip,
             local_ip,
             key,
+            csum,
             mac,
             mtu,
             ofport,
@@ -222,6 +227,7 @@ pub fn run(args: SwitchArgs) -> Result<()> {
             cfg.remote_ip = remote_ip;
             cfg.local_ip = local_ip;
             cfg.key = key;
+            cfg.csum = csum;
             cfg.mac = mac;
             cfg.mtu = mtu;
             cfg.ofport = ofport;
@@ -457,6 +463,9 @@ fn print_show(bridges: &[BridgeView]) {
             }
             if let Some(v) = c.key {
                 opts.push(format!("key={v}"));
+            }
+            if c.csum {
+                opts.push("csum=true".into());
             }
             if let Some(v) = &c.netns {
                 opts.push(format!("netns={v}"));

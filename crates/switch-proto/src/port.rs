@@ -126,6 +126,10 @@ pub struct PortSpec {
     pub local_ip: Option<Ipv4Addr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<TunnelKey>,
+    /// A VXLAN port's UDP checksums: complete on the wire (OVS's
+    /// `options:csum=true`) instead of zero, RFC 7348's default for IPv4.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub csum: bool,
     /// The OpenFlow port number; chosen by the switch when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ofport: Option<u32>,
@@ -147,6 +151,7 @@ impl PortSpec {
             remote_ip: None,
             local_ip: None,
             key: None,
+            csum: false,
             ofport: None,
             dhcp: None,
         }

@@ -51,6 +51,7 @@ pub(crate) fn port_config(s: p::PortSpec) -> PortConfig {
             p::TunnelKey::Fixed(n) => EKey::Fixed(n),
             p::TunnelKey::Flow => EKey::Flow,
         }),
+        csum: s.csum,
         ofport: s.ofport,
         dhcp: s.dhcp.map(dhcp_binding),
     }
@@ -71,6 +72,7 @@ pub(crate) fn port_spec(c: &PortConfig) -> p::PortSpec {
             EKey::Fixed(n) => p::TunnelKey::Fixed(n),
             EKey::Flow => p::TunnelKey::Flow,
         }),
+        csum: c.csum,
         ofport: c.ofport,
         dhcp: c.dhcp.as_ref().map(proto_dhcp_binding),
     }

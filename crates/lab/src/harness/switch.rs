@@ -105,8 +105,20 @@ impl TwoHosts {
     /// Starts switchd on `h` and installs br-int, br-tun, the patch pair, the
     /// tunnel port to the other host and the br-tun flows for `nets`.
     pub fn setup_switch_host(&mut self, h: H, t: TunnelType, nets: &[TunnelNet]) {
+        self.setup_switch_host_with(h, t, nets, &[]);
+    }
+
+    /// [`TwoHosts::setup_switch_host`] with more `add-port` options for the
+    /// tunnel port (`--csum`).
+    pub fn setup_switch_host_with(
+        &mut self,
+        h: H,
+        t: TunnelType,
+        nets: &[TunnelNet],
+        tunnel_opts: &[&str],
+    ) {
         self.start_switchd(h);
-        if let Err(e) = self.wire_neutron_host(h, t, nets) {
+        if let Err(e) = self.wire_neutron_host_with(h, t, nets, tunnel_opts) {
             panic!("{e}");
         }
     }
@@ -115,6 +127,18 @@ impl TwoHosts {
     /// patch pair, the tunnel port to the other host (key from the flows) and the
     /// br-tun flows for `nets`.
     pub fn wire_neutron_host(&self, h: H, t: TunnelType, nets: &[TunnelNet]) -> Result<()> {
+        self.wire_neutron_host_with(h, t, nets, &[])
+    }
+
+    /// [`TwoHosts::wire_neutron_host`] with more `add-port` options for the
+    /// tunnel port.
+    pub fn wire_neutron_host_with(
+        &self,
+        h: H,
+        t: TunnelType,
+        nets: &[TunnelNet],
+        tunnel_opts: &[&str],
+    ) -> Result<()> {
         let (local, remote) = (self.host(h).ip, self.host(h).remote_ip);
         let tun = self.tunnel_port(h, t);
         self.try_switch(h, &["add-br", "br-int"])?;
@@ -128,22 +152,21 @@ impl TwoHosts {
                 &["add-port", bridge, port, "--type", "patch", "--peer", peer],
             )?;
         }
-        self.try_switch(
-            h,
-            &[
-                "add-port",
-                "br-tun",
-                &tun,
-                "--type",
-                t.name(),
-                "--remote-ip",
-                remote,
-                "--local-ip",
-                local,
-                "--key",
-                "flow",
-            ],
-        )?;
+        let mut add = vec![
+            "add-port",
+            "br-tun",
+            &tun,
+            "--type",
+            t.name(),
+            "--remote-ip",
+            remote,
+            "--local-ip",
+            local,
+            "--key",
+            "flow",
+        ];
+        add.extend_from_slice(tunnel_opts);
+        self.try_switch(h, &add)?;
         let flows = br_tun_flows(t, &tun, nets);
         let r = self.switch_stdin(h, &["replace-flows", "br-tun", "-"], &flows);
         if !r.ok() {

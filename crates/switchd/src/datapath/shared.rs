@@ -27,6 +27,8 @@ pub(crate) struct Core {
     /// One VXLAN socket per poll thread (SO_REUSEPORT when there are several), made
     /// with the first VXLAN port.
     pub udp: Vec<Arc<host::UdpTunnelSocket>>,
+    /// The send-only raw UDP socket of VXLAN ports with checksums on (`csum`).
+    pub raw_udp: Option<Arc<host::RawUdpSocket>>,
     /// The GRE socket: every thread sends through it, the first one reads it (a raw
     /// socket sees every packet; several would each get a copy).
     pub gre: Option<Arc<host::GreSocket>>,
@@ -111,6 +113,7 @@ impl Core {
             sw,
             ports: HashMap::new(),
             udp: Vec::new(),
+            raw_udp: None,
             gre: None,
             tunnels: TunnelCounters::default(),
             uplink,
@@ -360,6 +363,10 @@ impl Shared {
     fn ensure_tunnel_socket(&self, core: &mut Core, kind: PortType) -> Result<()> {
         match kind {
             PortType::Vxlan if core.udp.is_empty() => {
+                match host::RawUdpSocket::open() {
+                    Ok(s) => core.raw_udp = Some(Arc::new(s)),
+                    Err(e) => warn!("VXLAN ports with checksums on cannot send: {e}"),
+                }
                 // With VXLAN on the fast path, the kernel's external device owns
                 // UDP 4789 and every frame arrives through it (hits to the VMs,
                 // the rest up through the upcall TAP): switchd's socket only sends.

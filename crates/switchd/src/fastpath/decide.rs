@@ -39,7 +39,7 @@ impl FastPath {
             return "Fast path: no, the switch answers this packet itself (every time)".into();
         }
         let Some((v, _)) = self.action(sw, &t.orig, &t.outputs) else {
-            return "Fast path: no, the outputs are not ones the kernel carries (one veth or system port, a VXLAN tunnel or a drop)".into();
+            return "Fast path: no, the outputs are not ones the kernel carries (one veth or system port, a VXLAN tunnel without checksums, or a drop)".into();
         };
         let what = match v.kind {
             KIND_DROP => "drops".to_owned(),
@@ -108,6 +108,10 @@ impl FastPath {
         );
         let port = sw.port(f.port)?;
         if port.config.kind == PortType::Vxlan {
+            // Checksums on: switchd completes them, so the traffic stays up.
+            if port.config.csum {
+                return None;
+            }
             let ifindex = self.vxlan?;
             let remote = port.config.remote_ip?;
             let id = match port.config.tunnel_key() {

@@ -200,6 +200,7 @@ impl Worker {
                     remote,
                     local: port.local,
                     gre_key: port.keyed.then_some(id as u32),
+                    csum: port.csum,
                 };
                 match self.transmit_tunnel(&out, pkt, hdr) {
                     Some(r) => r,

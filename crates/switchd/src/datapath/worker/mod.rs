@@ -38,6 +38,8 @@ pub(super) struct PortInfo {
     keyed: bool,
     remote: Option<Ipv4Addr>,
     local: Option<Ipv4Addr>,
+    /// VXLAN with complete UDP checksums (`csum`).
+    csum: bool,
 }
 
 /// A poll thread's copy of what changes only with ports.
@@ -45,6 +47,7 @@ pub(super) struct Snapshot {
     ports: super::port_table::PortTable,
     tunnels: TunnelIndex,
     udp: Option<Arc<host::UdpTunnelSocket>>,
+    raw_udp: Option<Arc<host::RawUdpSocket>>,
     gre: Option<Arc<host::GreSocket>>,
     uplink: Option<Arc<host::UplinkTap>>,
     /// The fast path's upcall TAP (read by the first thread) and its devices.
@@ -531,6 +534,7 @@ pub(super) fn take_snapshot(core: &Core, index: usize) -> Snapshot {
         ports: super::port_table::PortTable::default(),
         tunnels: core.sw.tunnel_index().clone(),
         udp: core.udp.get(index).cloned(),
+        raw_udp: core.raw_udp.clone(),
         gre: core.gre.clone(),
         uplink: core.uplink.tap(),
         upcall: core.fastpath.as_ref().map(|f| f.upcall_tap()),
@@ -556,6 +560,7 @@ pub(super) fn take_snapshot(core: &Core, index: usize) -> Snapshot {
                 keyed: c.key.is_some(),
                 remote: c.remote_ip,
                 local: c.local_ip,
+                csum: c.csum,
             },
         );
     }

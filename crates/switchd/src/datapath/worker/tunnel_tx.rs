@@ -22,6 +22,8 @@ pub(super) struct TunnelOut {
     pub local: Option<Ipv4Addr>,
     /// The GRE key to send, if the port sends one.
     pub gre_key: Option<u32>,
+    /// VXLAN with complete UDP checksums (`csum`): sent through the raw socket.
+    pub csum: bool,
 }
 
 impl Worker {
@@ -52,6 +54,11 @@ impl Worker {
             self.tx.too_big = wire::icmp::too_big_reply(pkt.data(), mtu);
             self.counts.port(t.port).tx_dropped += 1;
             return None;
+        }
+        if vxlan && t.csum {
+            self.flush_tunnel_batch();
+            let src = t.local.or(path.source);
+            return Some(self.send_vxlan_checksummed(pkt, hdr, t, src));
         }
         if hdr.is_gso() && vxlan {
             // Keep the order of what goes out the socket.
@@ -181,16 +188,60 @@ impl Worker {
         let result = match &self.snap.udp {
             Some(sock) => {
                 sock.send_many(&self.tx.segs, &msgs, &mut outcome);
-                let sent: usize = msgs
-                    .iter()
-                    .zip(&outcome)
-                    .filter(|(_, o)| o.is_ok())
-                    .map(|(m, _)| m.1)
-                    .sum();
-                match outcome.iter().find_map(|o| o.err()) {
-                    Some(e) if sent == 0 => Err(std::io::Error::from(e)),
-                    _ => Ok(sent),
-                }
+                bytes_sent(&msgs, &outcome)
+            }
+            None => Err(std::io::Error::from(ErrorKind::NotConnected)),
+        };
+        self.tx.outcome = outcome;
+        self.tx.seg_msgs = msgs;
+        result
+    }
+
+    /// A frame out a VXLAN tunnel with checksums on (`csum`): cut in software
+    /// when it is a super-frame, its inner checksums completed, and every
+    /// datagram's UDP header written here with a complete checksum (from `src`,
+    /// the tunnel's local address) and sent through the raw socket, so that no
+    /// offload can leave a checksum unfilled on the way.
+    fn send_vxlan_checksummed(
+        &mut self,
+        pkt: &mut PacketBuf,
+        hdr: &VirtioNetHdr,
+        t: &TunnelOut,
+        src: Option<Ipv4Addr>,
+    ) -> std::io::Result<usize> {
+        let src = src.ok_or_else(|| std::io::Error::from(ErrorKind::AddrNotAvailable))?;
+        let prefix = wire::udp::HEADER_LEN + vxlan::HEADER_LEN;
+        self.tx.segs.clear();
+        let stride = if hdr.is_gso() {
+            let mss = usize::from(hdr.gso_size);
+            segment_tcp(pkt.data(), mss, prefix, &mut self.tx.segs)
+                .map_err(|_| std::io::Error::from(ErrorKind::InvalidData))?;
+            prefix + offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload) + mss
+        } else {
+            if hdr.flags & wire::virtio::F_NEEDS_CSUM != 0 {
+                complete_checksum(pkt.data_mut(), hdr);
+            }
+            self.tx.segs.resize(prefix, 0);
+            self.tx.segs.extend_from_slice(pkt.data());
+            self.tx.segs.len()
+        };
+        let ends = ((src, vxlan::UDP_PORT), (t.remote, vxlan::UDP_PORT));
+        let mut msgs = std::mem::take(&mut self.tx.seg_msgs);
+        msgs.clear();
+        for (i, seg) in self.tx.segs.chunks_mut(stride).enumerate() {
+            let (udp, rest) = seg.split_at_mut(wire::udp::HEADER_LEN);
+            vxlan::write_header(&mut rest[..vxlan::HEADER_LEN], t.id as u32);
+            if wire::udp::write_header_v4(udp, ends.0, ends.1, rest).is_none() {
+                self.tx.seg_msgs = msgs;
+                return Err(std::io::Error::from(ErrorKind::InvalidData));
+            }
+            msgs.push((i * stride, seg.len(), SocketAddrV4::new(t.remote, 0)));
+        }
+        let mut outcome = std::mem::take(&mut self.tx.outcome);
+        let result = match &self.snap.raw_udp {
+            Some(sock) => {
+                sock.send_many(&self.tx.segs, &msgs, &mut outcome);
+                bytes_sent(&msgs, &outcome)
             }
             None => Err(std::io::Error::from(ErrorKind::NotConnected)),
         };
@@ -246,5 +297,23 @@ impl Worker {
             return Err(std::io::Error::from(std::io::ErrorKind::NotConnected));
         };
         s.send_batch(&self.tx.segs, stride, t.remote)
+    }
+}
+
+/// The bytes of the datagrams `msgs` that went out by `outcome`; the first
+/// error when none did.
+fn bytes_sent(
+    msgs: &[(usize, usize, SocketAddrV4)],
+    outcome: &host::SendOutcome,
+) -> std::io::Result<usize> {
+    let sent: usize = msgs
+        .iter()
+        .zip(outcome)
+        .filter(|(_, o)| o.is_ok())
+        .map(|(m, _)| m.1)
+        .sum();
+    match outcome.iter().find_map(|o| o.err()) {
+        Some(e) if sent == 0 => Err(std::io::Error::from(e)),
+        _ => Ok(sent),
     }
 }
