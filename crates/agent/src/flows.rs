@@ -16,7 +16,11 @@ use switch_proto::{
 
 /// br-tun's classifier table for traffic from a tunnel of this type.
 pub fn classifier_table(kind: PortType) -> u8 {
-    if kind == PortType::Gre { 3 } else { 4 }
+    match kind {
+        PortType::Gre => 3,
+        PortType::Geneve => 6,
+        _ => 4,
+    }
 }
 
 /// br-tun table 0: from br-int to table 2.

@@ -43,10 +43,11 @@ pub enum PairKind {
 
 impl PairKind {
     /// Every kind, in the order `--help` lists them.
-    pub const ALL: [PairKind; 8] = [
+    pub const ALL: [PairKind; 9] = [
         PairKind::Underlay,
         PairKind::Neutrino(TunnelType::Vxlan),
         PairKind::Neutrino(TunnelType::Gre),
+        PairKind::Neutrino(TunnelType::Geneve),
         PairKind::KernelVxlan,
         PairKind::SameHost,
         PairKind::Veth,
@@ -60,6 +61,7 @@ impl PairKind {
             PairKind::Underlay => "underlay",
             PairKind::Neutrino(TunnelType::Vxlan) => "neutrino-vxlan",
             PairKind::Neutrino(TunnelType::Gre) => "neutrino-gre",
+            PairKind::Neutrino(TunnelType::Geneve) => "neutrino-geneve",
             PairKind::KernelVxlan => "kernel-vxlan",
             PairKind::SameHost => "same-host",
             PairKind::Veth => "veth",

@@ -13,14 +13,16 @@ pub use agent::flows::TunnelNet;
 pub enum TunnelType {
     Vxlan,
     Gre,
+    Geneve,
 }
 
 impl TunnelType {
-    /// `vxlan` or `gre`: the port type's and the server's name for it.
+    /// `vxlan`, `gre` or `geneve`: the port type's name for it.
     pub fn name(self) -> &'static str {
         match self {
             TunnelType::Vxlan => "vxlan",
             TunnelType::Gre => "gre",
+            TunnelType::Geneve => "geneve",
         }
     }
 
@@ -28,6 +30,7 @@ impl TunnelType {
         match self {
             TunnelType::Vxlan => PortType::Vxlan,
             TunnelType::Gre => PortType::Gre,
+            TunnelType::Geneve => PortType::Geneve,
         }
     }
 
@@ -41,7 +44,8 @@ impl TunnelType {
         }
     }
 
-    /// br-tun's table classifying traffic from this tunnel type (GRE 3, VXLAN 4).
+    /// br-tun's table classifying traffic from this tunnel type (GRE 3, VXLAN 4,
+    /// Geneve 6, as Neutron's OVS agent has them).
     pub fn classifier_table(self) -> u8 {
         flows::classifier_table(self.port_type())
     }

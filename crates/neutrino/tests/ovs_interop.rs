@@ -2,8 +2,8 @@
 //! Neutron's br-int/br-tun layout, host H2 runs Debian's Open vSwitch (private
 //! ovsdb-server and ovs-vswitchd in H2's namespace, userspace datapath, underlay
 //! address on br-phy), joined by the harness's veth underlay with its offloads
-//! on (the default). Over each tunnel type: pings both ways and a TCP stream
-//! each way checked byte for byte. Needs root and openvswitch-switch.
+//! on (the default). Over VXLAN, GRE and Geneve: pings both ways and a TCP
+//! stream each way checked byte for byte. Needs root and openvswitch-switch.
 
 mod common;
 
@@ -136,6 +136,19 @@ fn gre_with_open_vswitch() {
         csum: false,
     };
     let (lab, ovs, vm1, vm2) = interop("og", Tunnel::Gre, "gre", plain);
+    talks(&lab, &ovs, &vm1, &vm2);
+}
+
+#[test]
+fn geneve_with_open_vswitch() {
+    if !lab_available() {
+        return;
+    }
+    let plain = Side {
+        veth: false,
+        csum: false,
+    };
+    let (lab, ovs, vm1, vm2) = interop("oe", Tunnel::Geneve, "geneve", plain);
     talks(&lab, &ovs, &vm1, &vm2);
 }
 

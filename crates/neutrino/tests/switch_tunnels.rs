@@ -35,6 +35,22 @@ fn gre_ping() {
     lab.tcp_transfer(&vm1, &vm2, 20);
 }
 
+/// (2b) Same over Geneve (RFC 8926, UDP 6081; classifier table 6), which stays
+/// on the user-space path: super-frames cut in software, checksums zero.
+#[test]
+fn geneve_ping() {
+    if !lab_available() {
+        return;
+    }
+    let (lab, vm1, vm2) = TwoHosts::two_vms(BIN, "gen", Tunnel::Geneve);
+    lab.wait_ping(&vm1, vm2.ip, PING_WITHIN);
+    lab.wait_ping(&vm2, vm1.ip, PING_WITHIN);
+    lab.checked_stream(&vm1, &vm2, 20);
+    lab.checked_stream(&vm2, &vm1, 20);
+    let show = lab.switch_ok(H::H1, &["show"]);
+    assert!(show.contains("type: geneve"), "{show}");
+}
+
 /// (3) Two networks with the same addresses on the same hosts (VNI 0x64 on
 /// local VLAN 1, VNI 0x65 on local VLAN 2) do not see each other.
 #[test]

@@ -19,10 +19,12 @@ pub enum PortType {
     Patch,
     Vxlan,
     Gre,
+    /// Geneve (RFC 8926, UDP 6081).
+    Geneve,
 }
 
 impl PortType {
-    pub const ALL: [PortType; 7] = [
+    pub const ALL: [PortType; 8] = [
         PortType::Tap,
         PortType::Internal,
         PortType::System,
@@ -30,10 +32,11 @@ impl PortType {
         PortType::Patch,
         PortType::Vxlan,
         PortType::Gre,
+        PortType::Geneve,
     ];
 
     pub fn is_tunnel(self) -> bool {
-        matches!(self, PortType::Vxlan | PortType::Gre)
+        matches!(self, PortType::Vxlan | PortType::Gre | PortType::Geneve)
     }
 
     pub fn name(self) -> &'static str {
@@ -45,6 +48,7 @@ impl PortType {
             PortType::Patch => "patch",
             PortType::Vxlan => "vxlan",
             PortType::Gre => "gre",
+            PortType::Geneve => "geneve",
         }
     }
 }
@@ -56,7 +60,7 @@ impl FromStr for PortType {
             .into_iter()
             .find(|t| t.name() == s)
             .ok_or_else(|| {
-                format!("unknown port type '{s}' (tap, internal, system, veth, patch, vxlan, gre)")
+                format!("unknown port type '{s}' (tap, internal, system, veth, patch, vxlan, gre, geneve)")
             })
     }
 }

@@ -19,6 +19,8 @@ pub enum PortType {
     Patch,
     Vxlan,
     Gre,
+    /// Geneve (RFC 8926, UDP 6081): OVN's encapsulation.
+    Geneve,
 }
 
 /// The host's end of veth port `name`: `tap…` becomes `qvo…` (Neutron's name
@@ -32,7 +34,7 @@ pub fn veth_host_end(name: &str) -> String {
 
 impl PortType {
     pub fn is_tunnel(self) -> bool {
-        matches!(self, PortType::Vxlan | PortType::Gre)
+        matches!(self, PortType::Vxlan | PortType::Gre | PortType::Geneve)
     }
     pub fn name(self) -> &'static str {
         match self {
@@ -43,6 +45,7 @@ impl PortType {
             PortType::Patch => "patch",
             PortType::Vxlan => "vxlan",
             PortType::Gre => "gre",
+            PortType::Geneve => "geneve",
         }
     }
 }
@@ -58,9 +61,10 @@ impl FromStr for PortType {
             "patch" => PortType::Patch,
             "vxlan" => PortType::Vxlan,
             "gre" => PortType::Gre,
+            "geneve" => PortType::Geneve,
             _ => {
                 return Err(format!(
-                    "unknown port type '{s}' (tap, internal, system, veth, patch, vxlan, gre)"
+                    "unknown port type '{s}' (tap, internal, system, veth, patch, vxlan, gre, geneve)"
                 ));
             }
         })
@@ -210,20 +214,20 @@ impl PortConfig {
             PortType::Patch if self.peer.is_none() => {
                 return Err("a patch port needs --peer".into());
             }
-            PortType::Vxlan | PortType::Gre if self.remote_ip.is_none() => {
+            PortType::Vxlan | PortType::Gre | PortType::Geneve if self.remote_ip.is_none() => {
                 return Err(format!("a {} port needs --remote-ip", self.kind.name()));
             }
             _ => {}
         }
         if !tunnel && (self.remote_ip.is_some() || self.local_ip.is_some() || self.key.is_some()) {
             return Err(format!(
-                "--remote-ip, --local-ip and --key are for vxlan and gre ports, not {}",
+                "--remote-ip, --local-ip and --key are for vxlan, gre and geneve ports, not {}",
                 self.kind.name()
             ));
         }
-        if self.csum && self.kind != PortType::Vxlan {
+        if self.csum && !matches!(self.kind, PortType::Vxlan | PortType::Geneve) {
             return Err(format!(
-                "--csum is for vxlan ports, not {} (GRE carries no checksum here)",
+                "--csum is for vxlan and geneve ports, not {} (GRE carries no checksum here)",
                 self.kind.name()
             ));
         }
@@ -289,7 +293,7 @@ mod tests {
         g.kind = PortType::Gre;
         g.csum = true;
         let e = g.validate().expect_err("gre takes no csum");
-        assert!(e.contains("--csum is for vxlan ports"), "{e}");
+        assert!(e.contains("--csum is for vxlan and geneve ports"), "{e}");
         // Off unless asked for, and not written out when off.
         let text = serde_json::to_string(&vxlan()).expect("json");
         assert!(!text.contains("csum"), "{text}");

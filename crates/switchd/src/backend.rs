@@ -118,7 +118,7 @@ pub(crate) fn open(cfg: &PortConfig, queues: usize, receive: bool) -> Result<Bac
             })
         }
         PortType::Veth => Backend::Packet(open_veth(cfg, receive)?),
-        PortType::Vxlan | PortType::Gre => Backend::Tunnel,
+        PortType::Vxlan | PortType::Gre | PortType::Geneve => Backend::Tunnel,
         PortType::Patch => Backend::Patch,
     })
 }

@@ -21,6 +21,7 @@ pub(crate) fn port_type(t: p::PortType) -> EType {
         p::PortType::Patch => EType::Patch,
         p::PortType::Vxlan => EType::Vxlan,
         p::PortType::Gre => EType::Gre,
+        p::PortType::Geneve => EType::Geneve,
     }
 }
 
@@ -33,6 +34,7 @@ fn proto_port_type(t: EType) -> p::PortType {
         EType::Patch => p::PortType::Patch,
         EType::Vxlan => p::PortType::Vxlan,
         EType::Gre => p::PortType::Gre,
+        EType::Geneve => p::PortType::Geneve,
     }
 }
 

@@ -33,6 +33,7 @@ const WAKER: Token = Token(0);
 const UDP: Token = Token(1);
 const GRE: Token = Token(2);
 const UPCALL: Token = Token(3);
+const GENEVE: Token = Token(4);
 const PORT_BASE: usize = 16;
 /// Frames read from one fd before the loop turns to the others (fairness), and most
 /// frames switched under one taking of the engine's lock.

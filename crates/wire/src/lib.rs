@@ -19,6 +19,7 @@ pub mod buf;
 pub mod checksum;
 pub mod dhcp;
 pub mod ether;
+pub mod geneve;
 pub mod gre;
 pub mod icmp;
 pub mod ipv4;

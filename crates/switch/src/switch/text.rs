@@ -207,7 +207,7 @@ impl Switch {
         };
         let c = &p.config;
         match c.kind {
-            PortType::Vxlan | PortType::Gre => {
+            PortType::Vxlan | PortType::Gre | PortType::Geneve => {
                 let id = match c.tunnel_key() {
                     crate::port::TunnelKey::Flow => o.key.get_u64(Field::TunId),
                     crate::port::TunnelKey::Fixed(k) => k,
@@ -217,13 +217,16 @@ impl Switch {
                     .map(|i| i.to_string())
                     .unwrap_or_else(|| "(route)".into());
                 let remote = c.remote_ip.map(|i| i.to_string()).unwrap_or_default();
-                let outer = if c.kind == PortType::Vxlan {
-                    format!(
+                let outer = match c.kind {
+                    PortType::Vxlan => format!(
                         "VXLAN vni {id:#x}, udp {local} -> {remote}:{}",
                         wire::vxlan::UDP_PORT
-                    )
-                } else {
-                    format!("GRE key {id:#x}, ip proto 47 {local} -> {remote}")
+                    ),
+                    PortType::Geneve => format!(
+                        "Geneve vni {id:#x}, udp {local} -> {remote}:{}",
+                        wire::geneve::UDP_PORT
+                    ),
+                    _ => format!("GRE key {id:#x}, ip proto 47 {local} -> {remote}"),
                 };
                 format!("{br}: output {} ({outer}){vlan_txt}", c.name)
             }

@@ -27,8 +27,12 @@ pub(crate) struct Core {
     /// One VXLAN socket per poll thread (SO_REUSEPORT when there are several), made
     /// with the first VXLAN port.
     pub udp: Vec<Arc<host::UdpTunnelSocket>>,
-    /// The send-only raw UDP socket of VXLAN ports with checksums on (`csum`).
+    /// The send-only raw UDP socket of VXLAN and Geneve ports with checksums on
+    /// (`csum`).
     pub raw_udp: Option<Arc<host::RawUdpSocket>>,
+    /// The Geneve socket (UDP 6081): every thread sends through it, the first one
+    /// reads it. Geneve stays on the user-space path.
+    pub geneve: Option<Arc<host::UdpTunnelSocket>>,
     /// The GRE socket: every thread sends through it, the first one reads it (a raw
     /// socket sees every packet; several would each get a copy).
     pub gre: Option<Arc<host::GreSocket>>,
@@ -114,6 +118,7 @@ impl Core {
             ports: HashMap::new(),
             udp: Vec::new(),
             raw_udp: None,
+            geneve: None,
             gre: None,
             tunnels: TunnelCounters::default(),
             uplink,
@@ -363,9 +368,11 @@ impl Shared {
     fn ensure_tunnel_socket(&self, core: &mut Core, kind: PortType) -> Result<()> {
         match kind {
             PortType::Vxlan if core.udp.is_empty() => {
-                match host::RawUdpSocket::open() {
-                    Ok(s) => core.raw_udp = Some(Arc::new(s)),
-                    Err(e) => warn!("VXLAN ports with checksums on cannot send: {e}"),
+                if core.raw_udp.is_none() {
+                    match host::RawUdpSocket::open() {
+                        Ok(s) => core.raw_udp = Some(Arc::new(s)),
+                        Err(e) => warn!("tunnels with checksums on cannot send: {e}"),
+                    }
                 }
                 // With VXLAN on the fast path, the kernel's external device owns
                 // UDP 4789 and every frame arrives through it (hits to the VMs,
@@ -402,6 +409,23 @@ impl Shared {
                 }
                 core.udp = socks;
                 core.uplink.start();
+            }
+            PortType::Geneve if core.geneve.is_none() => {
+                if core.raw_udp.is_none() {
+                    match host::RawUdpSocket::open() {
+                        Ok(s) => core.raw_udp = Some(Arc::new(s)),
+                        Err(e) => warn!("tunnels with checksums on cannot send: {e}"),
+                    }
+                }
+                let s = host::UdpTunnelSocket::bind(Ipv4Addr::UNSPECIFIED, wire::geneve::UDP_PORT)?;
+                if let Err(e) = s.enable_gro() {
+                    warn!("UDP GRO unavailable on the Geneve socket: {e}");
+                }
+                self.links[0]
+                    .registry
+                    .register(&mut SourceFd(&s.as_raw_fd()), GENEVE, Interest::READABLE)
+                    .map_err(|e| Error::io("epoll add geneve socket", e))?;
+                core.geneve = Some(Arc::new(s));
             }
             PortType::Gre if core.gre.is_none() => {
                 let s = host::GreSocket::bind(Ipv4Addr::UNSPECIFIED)?;

@@ -73,9 +73,9 @@ pub(crate) fn describe(fp: Option<&FastPath>, why_not: &str) -> String {
             fp.ports.len(),
             if fp.ports.len() == 1 { "" } else { "s" },
             if fp.vxlan.is_some() {
-                "VXLAN through the external device sw-vxlan, GRE from switchd's socket (no external gretap on this kernel)"
+                "VXLAN through the external device sw-vxlan, GRE and Geneve from switchd's sockets (no external gretap on this kernel)"
             } else {
-                "VXLAN and GRE from switchd's sockets"
+                "VXLAN, GRE and Geneve from switchd's sockets"
             }
         ),
         None => format!("user space (switchd reads and writes every frame: {why_not})"),

@@ -6,6 +6,7 @@
 mod batch;
 mod tunnel_rx;
 mod tunnel_tx;
+mod tunnel_udp;
 
 use super::shared::Core;
 use super::*;
@@ -48,6 +49,7 @@ pub(super) struct Snapshot {
     tunnels: TunnelIndex,
     udp: Option<Arc<host::UdpTunnelSocket>>,
     raw_udp: Option<Arc<host::RawUdpSocket>>,
+    geneve: Option<Arc<host::UdpTunnelSocket>>,
     gre: Option<Arc<host::GreSocket>>,
     uplink: Option<Arc<host::UplinkTap>>,
     /// The fast path's upcall TAP (read by the first thread) and its devices.
@@ -344,6 +346,12 @@ impl Worker {
         if self.index == 0 && new_socket(&self.snap.gre, &snap.gre) && !self.ready.contains(&GRE) {
             self.ready.push_back(GRE);
         }
+        if self.index == 0
+            && new_socket(&self.snap.geneve, &snap.geneve)
+            && !self.ready.contains(&GENEVE)
+        {
+            self.ready.push_back(GENEVE);
+        }
         for (id, p) in snap.ports.iter() {
             let known = self
                 .snap
@@ -376,6 +384,7 @@ impl Worker {
         match tok {
             UDP => self.service_udp(),
             GRE => self.service_gre(),
+            GENEVE => self.service_geneve(),
             UPCALL => self.service_upcall(),
             Token(t) if t >= PORT_BASE => self.service_port(t - PORT_BASE),
             _ => false,
@@ -535,6 +544,7 @@ pub(super) fn take_snapshot(core: &Core, index: usize) -> Snapshot {
         tunnels: core.sw.tunnel_index().clone(),
         udp: core.udp.get(index).cloned(),
         raw_udp: core.raw_udp.clone(),
+        geneve: core.geneve.clone(),
         gre: core.gre.clone(),
         uplink: core.uplink.tap(),
         upcall: core.fastpath.as_ref().map(|f| f.upcall_tap()),

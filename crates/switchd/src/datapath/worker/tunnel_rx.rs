@@ -1,5 +1,6 @@
-//! Tunnel receive: VXLAN datagrams (UDP GRO runs, or whole super-frames) and GRE
-//! batches, coalesced back into super-frames and handed to the engine.
+//! Tunnel receive: VXLAN datagrams (UDP GRO runs, or whole super-frames), Geneve
+//! datagrams (UDP GRO runs) and GRE batches, coalesced back into super-frames and
+//! handed to the engine.
 
 use super::super::*;
 use super::Worker;
@@ -9,7 +10,7 @@ use std::net::Ipv4Addr;
 use switch::{PortId, PortType, TunnelMeta};
 use tracing::warn;
 use wire::virtio::{F_DATA_VALID, VirtioNetHdr};
-use wire::{PacketBuf, ether, gre};
+use wire::{PacketBuf, ether, geneve, gre};
 
 impl Worker {
     pub(super) fn service_udp(&mut self) -> bool {
@@ -35,13 +36,7 @@ impl Worker {
                     {
                         continue;
                     }
-                    let data = &mut buf.reset_for_read()[..n];
-                    let seg = seg.max(1);
-                    let mut off = 0;
-                    while off < n {
-                        let end = (off + seg).min(n);
-                        let d = &mut data[off..end];
-                        off = end;
+                    for d in buf.reset_for_read()[..n].chunks_mut(seg.max(1)) {
                         let Ok(vni) = vxlan::parse_header(d) else {
                             self.counts.tunnels.malformed += 1;
                             continue;
@@ -60,6 +55,49 @@ impl Worker {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
                     warn!("vxlan socket: {e}");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    pub(super) fn service_geneve(&mut self) -> bool {
+        let mut buf = std::mem::take(&mut self.rx.udp_buf);
+        let more = self.service_geneve_with(&mut buf);
+        self.rx.udp_buf = buf;
+        more
+    }
+
+    /// Reads runs of Geneve datagrams (UDP GRO) and switches their inner frames,
+    /// coalesced as VXLAN's are. Options are skipped; control (O bit) packets,
+    /// which are for a tunnel endpoint itself, are not switched.
+    fn service_geneve_with(&mut self, buf: &mut PacketBuf) -> bool {
+        for _ in 0..BATCH {
+            let Some(sock) = &self.snap.geneve else {
+                return false;
+            };
+            match sock.recv_segments(buf.reset_for_read()) {
+                Ok((n, src, seg)) => {
+                    for d in buf.reset_for_read()[..n].chunks_mut(seg.max(1)) {
+                        match geneve::parse_header(d) {
+                            Ok(h) if !h.oam => self.tunnel_inner(
+                                PortType::Geneve,
+                                *src.ip(),
+                                None,
+                                u64::from(h.vni),
+                                &mut d[h.len..],
+                            ),
+                            Ok(_) => {}
+                            Err(_) => self.counts.tunnels.malformed += 1,
+                        }
+                    }
+                    self.gro_flush();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("geneve socket: {e}");
                     return false;
                 }
             }

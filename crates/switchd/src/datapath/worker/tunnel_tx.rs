@@ -1,10 +1,11 @@
 //! Tunnel send: the path-MTU check, super-frames out the uplink TAP or cut in
 //! software (VXLAN: scatter-gather UDP GSO where the socket takes it, else
-//! segments in one sendmmsg; GRE segments), and the batch of small
-//! tunnel packets that leaves in one sendmmsg.
+//! segments in one sendmmsg, see `tunnel_udp`; Geneve segments; GRE segments),
+//! and the batch of small tunnel packets that leaves in one sendmmsg.
 
 use super::super::*;
 use super::Worker;
+use super::tunnel_udp::UdpEncap;
 use offload::{complete_checksum, segment_tcp};
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -22,7 +23,8 @@ pub(super) struct TunnelOut {
     pub local: Option<Ipv4Addr>,
     /// The GRE key to send, if the port sends one.
     pub gre_key: Option<u32>,
-    /// VXLAN with complete UDP checksums (`csum`): sent through the raw socket.
+    /// VXLAN or Geneve with complete UDP checksums (`csum`): sent through the
+    /// raw socket.
     pub csum: bool,
 }
 
@@ -35,13 +37,12 @@ impl Worker {
         pkt: &mut PacketBuf,
         hdr: &VirtioNetHdr,
     ) -> Option<std::io::Result<usize>> {
-        let vxlan = t.kind == PortType::Vxlan;
-        let prefix = if vxlan {
-            vxlan::HEADER_LEN
-        } else {
-            gre::header_len(t.gre_key.is_some())
+        let udp = UdpEncap::of(t.kind);
+        let prefix = match udp {
+            Some(u) => u.header_len(),
+            None => gre::header_len(t.gre_key.is_some()),
         };
-        let outer = OUTER_IP + if vxlan { 8 } else { 0 } + prefix;
+        let outer = OUTER_IP + if udp.is_some() { 8 } else { 0 } + prefix;
         // What one packet on the underlay will carry: the frame, or one segment.
         let piece = if hdr.is_gso() {
             offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload) + usize::from(hdr.gso_size)
@@ -55,12 +56,19 @@ impl Worker {
             self.counts.port(t.port).tx_dropped += 1;
             return None;
         }
-        if vxlan && t.csum {
+        if let Some(u) = udp
+            && t.csum
+        {
             self.flush_tunnel_batch();
             let src = t.local.or(path.source);
-            return Some(self.send_vxlan_checksummed(pkt, hdr, t, src));
+            return Some(self.send_udp_checksummed(pkt, hdr, t, u, src));
         }
-        if hdr.is_gso() && vxlan {
+        if hdr.is_gso() && udp == Some(UdpEncap::Geneve) {
+            self.flush_tunnel_batch();
+            let mss = usize::from(hdr.gso_size);
+            return Some(self.send_udp_segments(pkt.data(), mss, t, UdpEncap::Geneve));
+        }
+        if hdr.is_gso() && udp == Some(UdpEncap::Vxlan) {
             // Keep the order of what goes out the socket.
             self.flush_tunnel_batch();
             let sent = self
@@ -95,10 +103,11 @@ impl Worker {
             complete_checksum(pkt.data_mut(), hdr);
         }
         let len = pkt.len();
-        if vxlan {
-            vxlan::write_header(pkt.push(prefix), t.id as u32);
-        } else {
-            gre::write_header(pkt.push(prefix), ether::ETH_P_TEB, t.gre_key);
+        match udp {
+            Some(u) => u.write(pkt.push(prefix), t.id as u32),
+            None => {
+                gre::write_header(pkt.push(prefix), ether::ETH_P_TEB, t.gre_key);
+            }
         }
         if self.tx.kind != t.kind {
             self.flush_tunnel_batch();
@@ -106,7 +115,7 @@ impl Worker {
         }
         let start = self.tx.pending.len();
         self.tx.pending.extend_from_slice(pkt.data());
-        let port = if vxlan { vxlan::UDP_PORT } else { 0 };
+        let port = udp.map_or(0, UdpEncap::port);
         self.tx
             .msgs
             .push((start, pkt.len(), SocketAddrV4::new(t.remote, port)));
@@ -130,7 +139,7 @@ impl Worker {
         const PAIRS: usize = 64;
         let prefix = vxlan::HEADER_LEN;
         if !self.snap.udp.as_ref().is_some_and(|s| s.gso()) {
-            return self.send_vxlan_segments(frame, mss, t);
+            return self.send_udp_segments(frame, mss, t, UdpEncap::Vxlan);
         }
         self.tx.segs.clear();
         let (n, h) = offload::segment_tcp_headers(frame, mss, prefix, &mut self.tx.segs)
@@ -162,94 +171,6 @@ impl Worker {
         Ok(sent)
     }
 
-    /// A TCP super-frame out a VXLAN tunnel whose socket takes no UDP GSO
-    /// (checksum zero): cut in software, one datagram per segment, in one
-    /// sendmmsg.
-    fn send_vxlan_segments(
-        &mut self,
-        frame: &[u8],
-        mss: usize,
-        t: &TunnelOut,
-    ) -> std::io::Result<usize> {
-        let prefix = vxlan::HEADER_LEN;
-        self.tx.segs.clear();
-        segment_tcp(frame, mss, prefix, &mut self.tx.segs)
-            .map_err(|_| std::io::Error::from(ErrorKind::InvalidData))?;
-        let hl = offload::tcp_frame(frame).map_or(0, |h| h.payload);
-        let stride = prefix + hl + mss;
-        let dst = SocketAddrV4::new(t.remote, vxlan::UDP_PORT);
-        let mut msgs = std::mem::take(&mut self.tx.seg_msgs);
-        msgs.clear();
-        for (i, seg) in self.tx.segs.chunks_mut(stride).enumerate() {
-            vxlan::write_header(&mut seg[..prefix], t.id as u32);
-            msgs.push((i * stride, seg.len(), dst));
-        }
-        let mut outcome = std::mem::take(&mut self.tx.outcome);
-        let result = match &self.snap.udp {
-            Some(sock) => {
-                sock.send_many(&self.tx.segs, &msgs, &mut outcome);
-                bytes_sent(&msgs, &outcome)
-            }
-            None => Err(std::io::Error::from(ErrorKind::NotConnected)),
-        };
-        self.tx.outcome = outcome;
-        self.tx.seg_msgs = msgs;
-        result
-    }
-
-    /// A frame out a VXLAN tunnel with checksums on (`csum`): cut in software
-    /// when it is a super-frame, its inner checksums completed, and every
-    /// datagram's UDP header written here with a complete checksum (from `src`,
-    /// the tunnel's local address) and sent through the raw socket, so that no
-    /// offload can leave a checksum unfilled on the way.
-    fn send_vxlan_checksummed(
-        &mut self,
-        pkt: &mut PacketBuf,
-        hdr: &VirtioNetHdr,
-        t: &TunnelOut,
-        src: Option<Ipv4Addr>,
-    ) -> std::io::Result<usize> {
-        let src = src.ok_or_else(|| std::io::Error::from(ErrorKind::AddrNotAvailable))?;
-        let prefix = wire::udp::HEADER_LEN + vxlan::HEADER_LEN;
-        self.tx.segs.clear();
-        let stride = if hdr.is_gso() {
-            let mss = usize::from(hdr.gso_size);
-            segment_tcp(pkt.data(), mss, prefix, &mut self.tx.segs)
-                .map_err(|_| std::io::Error::from(ErrorKind::InvalidData))?;
-            prefix + offload::tcp_frame(pkt.data()).map_or(0, |h| h.payload) + mss
-        } else {
-            if hdr.flags & wire::virtio::F_NEEDS_CSUM != 0 {
-                complete_checksum(pkt.data_mut(), hdr);
-            }
-            self.tx.segs.resize(prefix, 0);
-            self.tx.segs.extend_from_slice(pkt.data());
-            self.tx.segs.len()
-        };
-        let ends = ((src, vxlan::UDP_PORT), (t.remote, vxlan::UDP_PORT));
-        let mut msgs = std::mem::take(&mut self.tx.seg_msgs);
-        msgs.clear();
-        for (i, seg) in self.tx.segs.chunks_mut(stride).enumerate() {
-            let (udp, rest) = seg.split_at_mut(wire::udp::HEADER_LEN);
-            vxlan::write_header(&mut rest[..vxlan::HEADER_LEN], t.id as u32);
-            if wire::udp::write_header_v4(udp, ends.0, ends.1, rest).is_none() {
-                self.tx.seg_msgs = msgs;
-                return Err(std::io::Error::from(ErrorKind::InvalidData));
-            }
-            msgs.push((i * stride, seg.len(), SocketAddrV4::new(t.remote, 0)));
-        }
-        let mut outcome = std::mem::take(&mut self.tx.outcome);
-        let result = match &self.snap.raw_udp {
-            Some(sock) => {
-                sock.send_many(&self.tx.segs, &msgs, &mut outcome);
-                bytes_sent(&msgs, &outcome)
-            }
-            None => Err(std::io::Error::from(ErrorKind::NotConnected)),
-        };
-        self.tx.outcome = outcome;
-        self.tx.seg_msgs = msgs;
-        result
-    }
-
     /// Sends the gathered small tunnel packets and counts them on their ports.
     pub(super) fn flush_tunnel_batch(&mut self) {
         if self.tx.msgs.is_empty() {
@@ -260,6 +181,10 @@ impl Worker {
             (PortType::Vxlan, Some(s), _) => {
                 s.send_many(&self.tx.pending, &self.tx.msgs, &mut outcome)
             }
+            (PortType::Geneve, _, _) => match &self.snap.geneve {
+                Some(s) => s.send_many(&self.tx.pending, &self.tx.msgs, &mut outcome),
+                None => outcome.clear(),
+            },
             (PortType::Gre, _, Some(s)) => {
                 s.send_many(&self.tx.pending, &self.tx.msgs, &mut outcome)
             }
@@ -297,23 +222,5 @@ impl Worker {
             return Err(std::io::Error::from(std::io::ErrorKind::NotConnected));
         };
         s.send_batch(&self.tx.segs, stride, t.remote)
-    }
-}
-
-/// The bytes of the datagrams `msgs` that went out by `outcome`; the first
-/// error when none did.
-fn bytes_sent(
-    msgs: &[(usize, usize, SocketAddrV4)],
-    outcome: &host::SendOutcome,
-) -> std::io::Result<usize> {
-    let sent: usize = msgs
-        .iter()
-        .zip(outcome)
-        .filter(|(_, o)| o.is_ok())
-        .map(|(m, _)| m.1)
-        .sum();
-    match outcome.iter().find_map(|o| o.err()) {
-        Some(e) if sent == 0 => Err(std::io::Error::from(e)),
-        _ => Ok(sent),
     }
 }
