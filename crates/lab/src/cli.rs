@@ -223,6 +223,8 @@ pub enum PairKindArg {
     NeutrinoVxlan,
     /// The same over GRE.
     NeutrinoGre,
+    /// The same over Geneve.
+    NeutrinoGeneve,
     /// A kernel vxlan device and Linux bridge per host.
     KernelVxlan,
     /// One host, its switchd's br-int joining both VMs (TAPs on VLAN 1).
@@ -241,6 +243,7 @@ impl From<PairKindArg> for PairKind {
             PairKindArg::Underlay => PairKind::Underlay,
             PairKindArg::NeutrinoVxlan => PairKind::Neutrino(TunnelType::Vxlan),
             PairKindArg::NeutrinoGre => PairKind::Neutrino(TunnelType::Gre),
+            PairKindArg::NeutrinoGeneve => PairKind::Neutrino(TunnelType::Geneve),
             PairKindArg::KernelVxlan => PairKind::KernelVxlan,
             PairKindArg::SameHost => PairKind::SameHost,
             PairKindArg::Veth => PairKind::Veth,

@@ -448,6 +448,7 @@ mod tests {
             [
                 Neutrino(TunnelType::Vxlan),
                 Neutrino(TunnelType::Gre),
+                Neutrino(TunnelType::Geneve),
                 SameHost
             ]
         );
