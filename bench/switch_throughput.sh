@@ -11,7 +11,7 @@
 #                   TCP super-frames go out the uplink TAP with the kernel's GSO
 #                   over UDP tunnels (Linux 6.17+) when the kernel has it
 #   neutrino-vxlan-sw  the same with --vxlan-uplink off: software segmentation
-#                   and UDP GSO sends (the path on older kernels)
+#                   and sendmmsg (the path on older kernels)
 #   neutrino-vxlan-poll  the same with poll threads that never sleep once
 #                   traffic has come (`--poll-spin-us always`: a core each)
 #   neutrino-gre    same over GRE (only with --gre)
@@ -25,7 +25,7 @@
 #                   interfaces switchd uses for TCP (VM TAP, uplink TAP, UDP_GRO
 #                   socket), one write per frame, no switching at all; against it,
 #                   neutrino-vxlan shows what switchd's own work costs (not for 64-byte
-#                   UDP: the relay sends small packets one by one, switchd in runs)
+#                   UDP)
 #   relay-same-host the same between two VMs' TAPs on one host, against same-host
 #                   (switchd's NEUTRINO_* settings do not apply to the relay)
 # Runs are interleaved (run 1 of every path, then run 2 ...; each path's topology
