@@ -17,6 +17,7 @@ pub mod ports;
 pub mod quotas;
 pub mod rbac_policies;
 pub mod resource;
+pub mod resource_routes;
 pub mod router_routes;
 pub mod routers;
 pub mod security_groups;
@@ -38,8 +39,8 @@ use serde_json::{Value, json};
 
 /// The network API's routes, described (see [`crate::apidoc`]).
 pub fn table() -> Vec<Route> {
-    use crate::apidoc::ops;
     use crate::apidoc::schema::object;
+    use resource_routes as ops;
     let mut t = vec![
         Route::new(Verb::Get, "/", versions)
             .public()

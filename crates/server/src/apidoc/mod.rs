@@ -6,7 +6,6 @@
 //! it: they are between neutrino's own programs, or not an API.
 
 mod document;
-pub mod ops;
 pub mod schema;
 
 use crate::AppState;

@@ -1,12 +1,13 @@
 //! Routes of a resource kind's standard operations (list, show, create, update,
 //! delete under `/v2.0/<path>`), described from the kind's [`Resource`] names
-//! and its model type's schema.
+//! and its model type's schema: the network API's entries of the route table
+//! (`crate::apidoc`), kept here so the table knows nothing of the handlers.
 
-use super::schema::{collection, named, partial, wrap};
-use super::{Route, Verb};
+use super::bulk;
+use super::resource::{self, Resource};
 use crate::AppState;
-use crate::api::bulk;
-use crate::api::resource::{self, Resource};
+use crate::apidoc::schema::{array, collection, named, partial, wrap};
+use crate::apidoc::{Route, Verb};
 use crate::error::ApiResult;
 use crate::identity::Ctx;
 use axum::Json;
@@ -105,7 +106,7 @@ where
         async move { bulk::create::<T, _, _>(s, c, h, b, single).await }
     };
     let one = wrap(T::MEMBER, named::<T>());
-    let many = wrap(T::COLLECTION, super::schema::array(named::<T>()));
+    let many = wrap(T::COLLECTION, array(named::<T>()));
     let both = OneOfBuilder::new().item(one).item(many).build();
     let created = OneOfBuilder::new()
         .item(wrap(T::MEMBER, named::<T>()))
