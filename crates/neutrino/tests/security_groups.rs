@@ -8,6 +8,7 @@
 //! ICMP error for a closed port come back through the router; an established
 //! connection survives an unrelated rule and is cut when its rule goes; port
 //! security off lets everything in; another tenant cannot touch the groups.
+//! A stateless group filters each packet by its rules alone.
 
 mod common;
 
@@ -284,4 +285,57 @@ fn security_groups_filter_in_the_switch() {
     });
     assert_eq!(tcp(&vm2.ns, &vm3.ip, 23), "ok");
     drop(kids);
+}
+
+/// A stateless group (`stateful: false`) filters every packet by its rules
+/// alone: with its default egress rules and ICMP in, vm3's pings come back, but
+/// its TCP connection to vm1 gets no answer (the SYN-ACK meets no ingress rule,
+/// and nothing remembers the connection) until a rule lets TCP in.
+#[test]
+fn stateless_groups_filter_each_packet() {
+    let Some(mut g) = up("b") else { return };
+    let l = g.lab();
+    let ta = l.state.tenant("TenantA").cloned().unwrap();
+    let vm1 = l.vm("vm1").unwrap();
+    let sg = call(
+        l,
+        Some(&ta),
+        "POST",
+        "/v2.0/security-groups",
+        json!({"security_group": {"name": "stateless", "stateful": false}}),
+    );
+    assert_eq!(sg["security_group"]["stateful"], false, "{sg}");
+    let sg = sg["security_group"]["id"].as_str().unwrap().to_string();
+    rule(l, &ta, &sg, json!({"protocol": "icmp"}));
+    vms::create_vm_on(l, "vm3", "TenantA", None, "compute-01").unwrap();
+    let vm3 = l.vm("vm3").unwrap();
+    call(
+        l,
+        Some(&ta),
+        "PUT",
+        &format!("/v2.0/ports/{}", vm3.port_id),
+        json!({"port": {"security_groups": [sg]}}),
+    );
+    let mut kids = Kids(Vec::new());
+    let c = py(&vm1.ns, TCP_ECHO, &["5001"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    kids.0.push(c.expect("tcp server in vm1"));
+    eventually(
+        "vm3's TCP to vm1 to go unanswered",
+        Duration::from_secs(20),
+        || {
+            let r = tcp(&vm3.ns, &vm1.ip, 5001);
+            eprintln!("vm3 -> vm1:5001 {r}");
+            r == "timeout"
+        },
+    );
+    assert!(pings(&vm3.ns, &vm1.ip), "ICMP in: vm3's pings come back");
+    rule(l, &ta, &sg, json!({"protocol": "tcp"}));
+    eventually(
+        "vm3 -> vm1 TCP with TCP in",
+        Duration::from_secs(20),
+        || tcp(&vm3.ns, &vm1.ip, 5001) == "ok",
+    );
 }

@@ -138,11 +138,6 @@ pub(super) fn flows(view: &HostView, fw: &Firewall, warnings: &mut Vec<String>) 
         .iter()
         .map(|g| (g.id.as_str(), g))
         .collect();
-    if view.security_groups.iter().any(|g| !g.stateful) {
-        warnings.push(
-            "stateless security groups are enforced statefully (connection tracking on)".into(),
-        );
-    }
     // Each port's rules; and the conjunction ids of remote-group rules, one base
     // (a multiple of 8) per (group, remote group, direction, family), as Neutron
     // numbers them.
@@ -178,10 +173,21 @@ pub(super) fn flows(view: &HostView, fw: &Firewall, warnings: &mut Vec<String>) 
         .map(|(i, k)| (k, 16 + 8 * i as u32))
         .collect();
     for (s, rs) in fw.secured.iter().zip(&per_port) {
-        port_base(s, &mut out);
+        let tracked = stateful(s, &groups, warnings);
+        port_base(s, tracked, &mut out);
         for (gid, r) in rs {
             let (plain, opens) = accepts(r.dir, s.tap);
             let prio = r.priority();
+            let conj = r.remote_group.as_ref().and_then(|rg| {
+                let b = base.get(&(gid.clone(), rg.clone(), r.dir, r.v6))?;
+                Some((rg.as_str(), b + 2 * u32::from(r.offset())))
+            });
+            if !tracked {
+                if r.remote_group.is_none() || conj.is_some() {
+                    stateless_rule(s, r, conj, &groups, &plain, &mut out);
+                }
+                continue;
+            }
             let Some(rg) = &r.remote_group else {
                 for m in r.matches(s.tap) {
                     let mut e = m.clone();
@@ -218,12 +224,7 @@ pub(super) fn flows(view: &HostView, fw: &Firewall, warnings: &mut Vec<String>) 
                         st,
                         Match::Proto(family),
                         reg6(s.vlan),
-                        match (addr, r.dir) {
-                            (ipnet::IpNet::V4(n), Dir::Ingress) => Match::NwSrc(n),
-                            (ipnet::IpNet::V4(n), Dir::Egress) => Match::NwDst(n),
-                            (ipnet::IpNet::V6(n), Dir::Ingress) => Match::Ipv6Src(n),
-                            (ipnet::IpNet::V6(n), Dir::Egress) => Match::Ipv6Dst(n),
-                        },
+                        remote_match(addr, r.dir),
                     ];
                     out.conj(r.table(), prio, m, conjunction(cid, 1));
                 }
@@ -242,6 +243,85 @@ pub(super) fn flows(view: &HostView, fw: &Firewall, warnings: &mut Vec<String>) 
         }
     }
     out.into_flows()
+}
+
+/// Whether the port's connections are tracked: unless every one of its groups
+/// is stateless (Neutron refuses a port with both kinds; here such a port is
+/// tracked, and said so).
+fn stateful(
+    s: &Secured,
+    groups: &BTreeMap<&str, &model::SecurityGroupView>,
+    warnings: &mut Vec<String>,
+) -> bool {
+    let kinds: BTreeSet<bool> = s
+        .port
+        .security_groups
+        .iter()
+        .filter_map(|g| groups.get(g.as_str()))
+        .map(|g| g.stateful)
+        .collect();
+    if kinds.len() > 1 {
+        warnings.push(format!(
+            "port {}: stateful and stateless security groups together; its connections are tracked",
+            s.port.id
+        ));
+    }
+    kinds != BTreeSet::from([false])
+}
+
+/// A rule of a stateless port: every packet it matches passes, in its own
+/// direction only (replies need rules of their own); remote groups through the
+/// same conjunctions, without connection states.
+fn stateless_rule(
+    s: &Secured,
+    r: &Rule,
+    conj: Option<(&str, u32)>,
+    groups: &BTreeMap<&str, &model::SecurityGroupView>,
+    plain: &[Action],
+    out: &mut Flows,
+) {
+    let prio = r.priority();
+    let Some((rg, id)) = conj else {
+        for m in r.matches(s.tap) {
+            out.add(r.table(), prio, m, plain.to_vec());
+        }
+        return;
+    };
+    for m in r.matches(s.tap) {
+        out.conj(r.table(), prio, m, conjunction(id, 2));
+    }
+    let family = if r.v6 { Proto::Ipv6 } else { Proto::Ip };
+    let members = groups.get(rg).map_or(&[][..], |g| &g.members[..]);
+    for a in members {
+        let Some(addr) = member(a, r.v6) else {
+            continue;
+        };
+        let m = vec![
+            Match::Proto(family),
+            reg6(s.vlan),
+            remote_match(addr, r.dir),
+        ];
+        out.conj(r.table(), prio, m, conjunction(id, 1));
+    }
+    let mut a = vec![reg7(id)];
+    a.extend(plain.iter().cloned());
+    out.add(
+        r.table(),
+        prio,
+        vec![Match::ConjId(id), Match::Proto(family), reg5(s.tap)],
+        a,
+    );
+}
+
+/// A remote group member's address where the rule's direction looks for it:
+/// the source of what comes in, the destination of what goes out.
+fn remote_match(addr: ipnet::IpNet, dir: Dir) -> Match {
+    match (addr, dir) {
+        (ipnet::IpNet::V4(n), Dir::Ingress) => Match::NwSrc(n),
+        (ipnet::IpNet::V4(n), Dir::Egress) => Match::NwDst(n),
+        (ipnet::IpNet::V6(n), Dir::Ingress) => Match::Ipv6Src(n),
+        (ipnet::IpNet::V6(n), Dir::Egress) => Match::Ipv6Dst(n),
+    }
 }
 
 fn conjunction(id: u32, clause: u8) -> Action {
@@ -291,7 +371,7 @@ fn global(out: &mut Flows) {
 /// One filtered port's own flows: classification, anti-spoofing, the special
 /// cases (ARP, neighbour discovery, DHCP), conntrack, and what happens to
 /// replies, related packets, invalid ones and connections a rule no longer allows.
-fn port_base(s: &Secured, out: &mut Flows) {
+fn port_base(s: &Secured, tracked: bool, out: &mut Flows) {
     let (t, v) = (s.tap, s.vlan);
     let Ok(mac) = s.port.mac_address.parse::<Mac>() else {
         return; // br-int drops such a port's frames at the door
@@ -345,7 +425,7 @@ fn port_base(s: &Secured, out: &mut Flows) {
                 Match::DlSrc(*m),
                 Match::NwSrc(*n),
             ]),
-            vec![Action::Ct(Box::new(CtSpec::track(zone(), RULES_EGRESS)))],
+            to_rules(tracked, RULES_EGRESS),
         );
     }
     for (m, src) in &v6 {
@@ -373,7 +453,7 @@ fn port_base(s: &Secured, out: &mut Flows) {
                     Match::DlSrc(*m),
                     Match::Ipv6Src(*src),
                 ]),
-                vec![Action::Ct(Box::new(CtSpec::track(zone(), RULES_EGRESS)))],
+                to_rules(tracked, RULES_EGRESS),
             );
         }
     }
@@ -431,8 +511,77 @@ fn port_base(s: &Secured, out: &mut Flows) {
     // 72/82: replies and related packets of allowed connections pass; marked
     // connections, new packets no rule takes, and established ones whose rule
     // is gone (marked here, so both directions stop) are dropped.
+    if tracked {
+        tracked_port(t, v, out);
+    }
+    out.add(
+        ACCEPT_OR_INGRESS,
+        80,
+        vec![reg5(t)],
+        resubmit(EGRESS_NORMAL),
+    );
+    // 81: ARP, neighbour discovery and DHCP answers in; IP to conntrack.
+    out.add(
+        BASE_INGRESS,
+        100,
+        vec![Match::Proto(Proto::Arp), reg5(t)],
+        vec![Action::output(t)],
+    );
+    for ty in [130u8, 134, 135, 136] {
+        out.add(
+            BASE_INGRESS,
+            100,
+            vec![Match::Proto(Proto::Icmp6), icmp6_type(ty), reg5(t)],
+            vec![Action::output(t)],
+        );
+    }
+    for (p, sport, dport) in [(Proto::Udp, 67, 68), (Proto::Udp6, 547, 546)] {
+        out.add(
+            BASE_INGRESS,
+            95,
+            vec![
+                Match::Proto(p),
+                Match::TpSrc(sport),
+                Match::TpDst(dport),
+                reg5(t),
+            ],
+            vec![Action::output(t)],
+        );
+    }
+    for p in [Proto::Ip, Proto::Ipv6] {
+        let mut m = vec![Match::Proto(p), reg5(t)];
+        if tracked {
+            m.insert(0, state(0, ct_state::TRK));
+        }
+        out.add(BASE_INGRESS, 90, m, to_rules(tracked, RULES_INGRESS));
+    }
+    if tracked {
+        out.add(
+            BASE_INGRESS,
+            80,
+            vec![state(ct_state::TRK, ct_state::TRK), reg5(t)],
+            resubmit(RULES_INGRESS),
+        );
+    }
+}
+
+/// IP on its way to the rules of `table`: through conntrack, or straight on for
+/// a stateless port.
+fn to_rules(tracked: bool, table: u8) -> Vec<Action> {
+    if tracked {
+        vec![Action::Ct(Box::new(CtSpec::track(zone(), table)))]
+    } else {
+        resubmit(table)
+    }
+}
+
+/// A tracked port's conntrack flows in 72/82 and 73.
+fn tracked_port(t: &str, v: u16, out: &mut Flows) {
+    // Replies and related packets going out pass 73 like any accepted packet:
+    // one for a port on this host meets that port's ingress tables (a stateless
+    // port has no connection to let it through).
     let deliver = |dir: Dir| match dir {
-        Dir::Egress => resubmit(EGRESS_NORMAL),
+        Dir::Egress => resubmit(ACCEPT_OR_INGRESS),
         Dir::Ingress => vec![Action::output(t)],
     };
     for (dir, table) in [(Dir::Egress, RULES_EGRESS), (Dir::Ingress, RULES_INGRESS)] {
@@ -514,54 +663,6 @@ fn port_base(s: &Secured, out: &mut Flows) {
             ],
         );
     }
-    out.add(
-        ACCEPT_OR_INGRESS,
-        80,
-        vec![reg5(t)],
-        resubmit(EGRESS_NORMAL),
-    );
-    // 81: ARP, neighbour discovery and DHCP answers in; IP to conntrack.
-    out.add(
-        BASE_INGRESS,
-        100,
-        vec![Match::Proto(Proto::Arp), reg5(t)],
-        vec![Action::output(t)],
-    );
-    for ty in [130u8, 134, 135, 136] {
-        out.add(
-            BASE_INGRESS,
-            100,
-            vec![Match::Proto(Proto::Icmp6), icmp6_type(ty), reg5(t)],
-            vec![Action::output(t)],
-        );
-    }
-    for (p, sport, dport) in [(Proto::Udp, 67, 68), (Proto::Udp6, 547, 546)] {
-        out.add(
-            BASE_INGRESS,
-            95,
-            vec![
-                Match::Proto(p),
-                Match::TpSrc(sport),
-                Match::TpDst(dport),
-                reg5(t),
-            ],
-            vec![Action::output(t)],
-        );
-    }
-    for p in [Proto::Ip, Proto::Ipv6] {
-        out.add(
-            BASE_INGRESS,
-            90,
-            vec![state(0, ct_state::TRK), Match::Proto(p), reg5(t)],
-            vec![Action::Ct(Box::new(CtSpec::track(zone(), RULES_INGRESS)))],
-        );
-    }
-    out.add(
-        BASE_INGRESS,
-        80,
-        vec![state(ct_state::TRK, ct_state::TRK), reg5(t)],
-        resubmit(RULES_INGRESS),
-    );
 }
 
 /// (MAC, IPv4 address or prefix) pairs a port may send from.

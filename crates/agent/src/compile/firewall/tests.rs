@@ -54,16 +54,21 @@ fn view(groups: Vec<SecurityGroupView>) -> HostView {
     }
 }
 
-/// The rule flows (tables 72 and 82, priorities 70-77) for port A on VLAN 1.
-fn rule_flows(v: &HostView, p: &LocalPort) -> Vec<String> {
-    let fw = Firewall {
+/// A firewall of port `p` alone, as tapA on VLAN 1.
+fn one_port(p: &LocalPort) -> Firewall<'_> {
+    Firewall {
         secured: vec![Secured {
             port: p,
             tap: T,
             vlan: 1,
         }],
         open: vec![],
-    };
+    }
+}
+
+/// The rule flows (tables 72 and 82, priorities 70-77) for port A on VLAN 1.
+fn rule_flows(v: &HostView, p: &LocalPort) -> Vec<String> {
+    let fw = one_port(p);
     let mut w = Vec::new();
     let mut out: Vec<String> = flows(v, &fw, &mut w)
         .into_iter()
@@ -263,20 +268,88 @@ fn a_bad_rule_is_skipped_with_a_warning() {
         id: "g".into(),
         rules: vec![r, rule("ok", "egress", "IPv4")],
         members: vec![],
-        stateful: false,
+        stateful: true,
     };
     let p = port(&["g", "gone"]);
-    let fw = Firewall {
-        secured: vec![Secured {
-            port: &p,
-            tap: T,
-            vlan: 1,
-        }],
-        open: vec![],
-    };
+    let fw = one_port(&p);
     let mut w = Vec::new();
     let f = flows(&view(vec![g]), &fw, &mut w);
-    assert_eq!(w.len(), 3, "{w:?}");
+    assert_eq!(w.len(), 2, "{w:?}");
     assert!(f.iter().any(|f| f.to_string()
         == format!("table=72,priority=74,{NEW},reg5={T},ip,actions=resubmit(,73)")));
+}
+
+#[test]
+fn a_stateless_group_filters_each_packet_without_conntrack() {
+    let mut ssh = rule("ssh", "ingress", "IPv4");
+    ssh.protocol = Some("tcp".into());
+    ssh.port_range_min = Some(22);
+    ssh.port_range_max = Some(22);
+    ssh.remote_ip_prefix = Some("192.168.0.0/24".into());
+    let mut peers = rule("peers", "ingress", "IPv4");
+    peers.remote_group_id = Some("sl".into());
+    let g = SecurityGroupView {
+        id: "sl".into(),
+        rules: vec![rule("out", "egress", "IPv4"), ssh, peers],
+        members: vec!["10.0.0.3".into(), "10.0.0.4".into()],
+        stateful: false,
+    };
+    let p = port(&["sl"]);
+    let got = rule_flows(&view(vec![g.clone()]), &p);
+    let want = sorted(vec![
+        // Every packet a rule matches passes in its direction, tracked or not.
+        format!("table=72,priority=74,reg5={T},ip,actions=resubmit(,73)"),
+        format!(
+            "table=82,priority=77,reg5={T},tcp,nw_src=192.168.0.0/24,tp_dst=22,actions=output:{T}"
+        ),
+        // The remote group: one conjunction, no connection states.
+        format!("table=82,priority=70,ip,reg6=0x1,nw_src=10.0.0.3,actions=conjunction(16,1/2)"),
+        format!("table=82,priority=70,ip,reg6=0x1,nw_src=10.0.0.4,actions=conjunction(16,1/2)"),
+        format!("table=82,priority=70,reg5={T},ip,actions=conjunction(16,2/2)"),
+        format!(
+            "table=82,priority=70,conj_id=16,ip,reg5={T},actions=load:0x10->NXM_NX_REG7[],output:{T}"
+        ),
+    ]);
+    assert_eq!(got, want);
+    // No conntrack at all for the port: IP goes straight to the rules.
+    let fw = one_port(&p);
+    let mut w = Vec::new();
+    let all: Vec<String> = flows(&view(vec![g]), &fw, &mut w)
+        .into_iter()
+        .map(|f| f.to_string())
+        .collect();
+    assert!(w.is_empty(), "{w:?}");
+    assert!(
+        all.iter()
+            .all(|f| !f.contains("ct(") || f.starts_with("table=71,priority=110")),
+        "{all:#?}"
+    );
+    assert!(all.contains(&format!(
+        "table=81,priority=90,ip,reg5={T},actions=resubmit(,82)"
+    )));
+    assert!(all.iter().any(|f| f.starts_with("table=71,priority=65")
+        && f.contains("nw_src=10.0.0.3")
+        && f.ends_with("actions=resubmit(,72)")));
+}
+
+#[test]
+fn stateful_and_stateless_groups_on_one_port_are_tracked_and_said() {
+    let a = SecurityGroupView {
+        id: "a".into(),
+        rules: vec![rule("out", "egress", "IPv4")],
+        members: vec![],
+        stateful: true,
+    };
+    let mut b = a.clone();
+    b.id = "b".into();
+    b.stateful = false;
+    let p = port(&["a", "b"]);
+    let fw = one_port(&p);
+    let mut w = Vec::new();
+    let f = flows(&view(vec![a, b]), &fw, &mut w);
+    assert!(
+        w.iter().any(|w| w.contains("stateful and stateless")),
+        "{w:?}"
+    );
+    assert!(f.iter().any(|f| f.to_string().contains(NEW)));
 }
