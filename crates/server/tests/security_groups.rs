@@ -278,3 +278,70 @@ async fn rule_ports_protocols_and_the_default_name() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
 }
+
+/// A port's groups are all stateful or all stateless (409 otherwise, as
+/// Neutron), and a group in use keeps its kind.
+#[tokio::test]
+async fn stateful_and_stateless_do_not_mix_on_a_port() {
+    for b in backends() {
+        let api = Api::new(&b).await;
+        let admin = api.admin().await;
+        let user = api.tenant(&admin, "TenantA", "member").await;
+        let (net, _) = tenant_net(&api, &user, "n", "10.0.0.0/24").await;
+        let (_, d) = api.get(&user, "/v2.0/security-groups?name=default").await;
+        let def = id(&d["security_groups"][0]);
+        let sl = api
+            .create(
+                &user,
+                "security-groups",
+                "security_group",
+                json!({"name": "sl", "stateful": false}),
+            )
+            .await;
+        assert_eq!(sl["stateful"], false);
+        let sl = id(&sl);
+        let (s, e) = api
+            .post(
+                &user,
+                "/v2.0/ports",
+                json!({"port": {"network_id": net, "security_groups": [def, sl]}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{e}");
+        assert_eq!(err_type(&e), "SecurityGroupConflict");
+        let p = api
+            .create(
+                &user,
+                "ports",
+                "port",
+                json!({"network_id": net, "security_groups": [sl]}),
+            )
+            .await;
+        let (s, e) = api
+            .put(
+                &user,
+                &format!("/v2.0/ports/{}", id(&p)),
+                json!({"port": {"security_groups": [sl, def]}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{e}");
+        // In use: its kind stays; free again, it may change.
+        let path = format!("/v2.0/security-groups/{sl}");
+        let (s, e) = api
+            .put(&user, &path, json!({"security_group": {"stateful": true}}))
+            .await;
+        assert_eq!(s, StatusCode::CONFLICT, "{e}");
+        assert_eq!(err_type(&e), "SecurityGroupInUse");
+        let (s, _) = api
+            .put(&user, &path, json!({"security_group": {"stateful": false}}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "the same kind again is no change");
+        let (s, _) = api.delete(&user, &format!("/v2.0/ports/{}", id(&p))).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+        let (s, v) = api
+            .put(&user, &path, json!({"security_group": {"stateful": true}}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["security_group"]["stateful"], true);
+    }
+}

@@ -159,13 +159,23 @@ fn check_network_owner_only(
     Ok(())
 }
 
-/// Checks requested security groups exist and belong to the port's project.
+/// Checks requested security groups exist, belong to the port's project and
+/// are all stateful or all stateless (as Neutron requires).
 async fn check_groups(tx: &mut Tx, ctx: &Ctx, project: &str, ids: &[String]) -> ApiResult<()> {
+    let mut kinds = std::collections::BTreeSet::new();
     for id in ids {
         match tx.get::<SecurityGroup>(id).await? {
-            Some(g) if g.project_id == project || ctx.is_admin() => {}
+            Some(g) if g.project_id == project || ctx.is_admin() => {
+                kinds.insert(g.stateful);
+            }
             _ => return Err(SecurityGroup::not_found(id)),
         }
+    }
+    if kinds.len() > 1 {
+        return Err(ApiError::conflict(
+            "SecurityGroupConflict",
+            "Error Cannot apply both stateful and stateless security groups on the same port at the same time. while attempting the operation.",
+        ));
     }
     Ok(())
 }

@@ -273,7 +273,17 @@ pub async fn update(
     if let Some(d) = a.str("description")? {
         g.description = d;
     }
-    if let Some(s) = a.bool("stateful")? {
+    if let Some(s) = a.bool("stateful")?
+        && s != g.stateful
+    {
+        // Ports would hold both kinds, or change kind under their connections.
+        let ports = tx.list::<model::Port>().await?;
+        if ports.iter().any(|p| p.security_groups.contains(&id)) {
+            return Err(ApiError::conflict(
+                "SecurityGroupInUse",
+                format!("Security Group {id} in use."),
+            ));
+        }
         g.stateful = s;
     }
     touch(&mut g.revision_number, &mut g.updated_at);
