@@ -19,9 +19,8 @@ const IPPROTO_GRE: i32 = 47;
 /// Its datagrams leave with UDP checksum zero (SO_NO_CHECK), as RFC 7348 says VXLAN
 /// over IPv4 should and as Linux's vxlan device and Open vSwitch send by default: a
 /// checksum left to offload can cross a veth underlay unfilled, and a receiver
-/// reading it raw (Open vSwitch's userspace datapath) drops it. The kernel refuses
-/// UDP GSO sends (UDP_SEGMENT) on such a socket, so [`UdpTunnelSocket::gso`] says
-/// whether the caller may use them.
+/// reading it raw (Open vSwitch's userspace datapath) drops it. Where the kernel
+/// refuses SO_NO_CHECK, [`UdpTunnelSocket::zero_checksum`] says so.
 #[derive(Debug)]
 pub struct UdpTunnelSocket {
     sock: UdpSocket,
@@ -67,11 +66,6 @@ impl UdpTunnelSocket {
     /// True when datagrams leave with UDP checksum zero.
     pub fn zero_checksum(&self) -> bool {
         self.zero_checksum
-    }
-
-    /// Whether UDP GSO sends (UDP_SEGMENT) are allowed: not with checksum zero.
-    pub fn gso(&self) -> bool {
-        !self.zero_checksum
     }
 
     /// The bound address (to learn the port after binding port 0).

@@ -1,7 +1,7 @@
-//! UDP segmentation offload for the VXLAN socket: send many equal-size datagrams in
-//! one `sendmsg` (UDP_SEGMENT) and receive coalesced runs of them in one `recvmsg`
-//! (UDP_GRO). On a veth underlay a UDP GSO packet crosses to the other namespace
-//! whole, so one syscall on each side moves a 64 KB TCP super-frame's worth.
+//! Batched I/O for the tunnel sockets: datagrams sent many to a system call
+//! (sendmmsg), and coalesced runs of them received in one `recvmsg` (UDP_GRO). The
+//! VXLAN socket sends checksum zero, on which the kernel refuses UDP GSO sends
+//! (UDP_SEGMENT), so there are none.
 
 use crate::tunnel_socket::UdpTunnelSocket;
 use crate::{Error, Result};
@@ -10,7 +10,7 @@ use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 
-/// Room for one cmsg carrying an int (UDP_GRO) or u16 (UDP_SEGMENT).
+/// Room for one cmsg carrying an int (UDP_GRO).
 const CMSG_SPACE: usize = 32;
 
 #[repr(C, align(8))]
@@ -49,55 +49,6 @@ impl UdpTunnelSocket {
             ));
         }
         Ok(())
-    }
-
-    /// Sends `buf` as datagrams of `segment` bytes each (the last may be shorter) to
-    /// `dst` in one call. With `segment` >= buf.len() it is a plain send.
-    pub fn send_segments(&self, buf: &[u8], segment: u16, dst: SocketAddrV4) -> io::Result<usize> {
-        self.send_segments_iov(&[io::IoSlice::new(buf)], segment, dst)
-    }
-
-    /// Like [`UdpTunnelSocket::send_segments`], with the bytes gathered from
-    /// `iov` in order (datagram boundaries fall every `segment` bytes, whatever
-    /// the slices): headers and payload can be sent without being copied together.
-    pub fn send_segments_iov(
-        &self,
-        iov: &[io::IoSlice<'_>],
-        segment: u16,
-        dst: SocketAddrV4,
-    ) -> io::Result<usize> {
-        let total: usize = iov.iter().map(|s| s.len()).sum();
-        let mut sa = sockaddr(dst);
-        let mut cbuf = CmsgBuf([0; CMSG_SPACE]);
-        // SAFETY: msghdr is plain old data; all-zero is valid before we fill it.
-        let mut msg: libc::msghdr = unsafe { zeroed() };
-        msg.msg_name = (&raw mut sa).cast();
-        msg.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        // IoSlice is ABI-compatible with struct iovec on Unix; the kernel only reads it.
-        msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
-        msg.msg_iovlen = iov.len();
-        if usize::from(segment) < total {
-            msg.msg_control = cbuf.0.as_mut_ptr().cast();
-            // SAFETY: CMSG_SPACE of a u16 is a constant computation.
-            msg.msg_controllen = unsafe { libc::CMSG_SPACE(size_of::<u16>() as u32) } as usize;
-            // SAFETY: msg_control points at our aligned buffer of CMSG_SPACE bytes, large
-            // enough for one cmsg header and a u16; CMSG_FIRSTHDR then stays inside it.
-            unsafe {
-                let c = libc::CMSG_FIRSTHDR(&raw const msg);
-                (*c).cmsg_level = libc::SOL_UDP;
-                (*c).cmsg_type = libc::UDP_SEGMENT;
-                (*c).cmsg_len = libc::CMSG_LEN(size_of::<u16>() as u32) as usize;
-                std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<u16>(), segment);
-            }
-        }
-        // SAFETY: msg points at live buffers (iovecs, address, control) for the call's
-        // duration.
-        let n = unsafe { libc::sendmsg(self.as_raw_fd(), &raw const msg, 0) };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
     }
 
     /// Sends datagrams `buf[start..start + len]` to their destinations, up to 64

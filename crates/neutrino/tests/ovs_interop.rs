@@ -19,6 +19,12 @@ struct Side {
     csum: bool,
 }
 
+/// vm1 on a TAP port, checksums off: the defaults.
+const PLAIN: Side = Side {
+    veth: false,
+    csum: false,
+};
+
 /// neutrino on H1 (vm1), Open vSwitch on H2 (vm2) with a tunnel port of
 /// `ovs_type` to H1 carrying NET1's key.
 fn interop(tag: &str, t: Tunnel, ovs_type: &str, side: Side) -> (TwoHosts, Ovs, Vm, Vm) {
@@ -114,11 +120,7 @@ fn vxlan_with_open_vswitch() {
         return;
     }
     require_tool("tcpdump", "tcpdump");
-    let plain = Side {
-        veth: false,
-        csum: false,
-    };
-    let (lab, ovs, vm1, vm2) = interop("ov", Tunnel::Vxlan, "vxlan", plain);
+    let (lab, ovs, vm1, vm2) = interop("ov", Tunnel::Vxlan, "vxlan", PLAIN);
     talks(&lab, &ovs, &vm1, &vm2);
     // RFC 7348's default for IPv4: checksum zero, never one left unfilled.
     let dump = outer_checksums(&lab, &vm1, &vm2);
@@ -131,11 +133,7 @@ fn gre_with_open_vswitch() {
     if !lab_available() {
         return;
     }
-    let plain = Side {
-        veth: false,
-        csum: false,
-    };
-    let (lab, ovs, vm1, vm2) = interop("og", Tunnel::Gre, "gre", plain);
+    let (lab, ovs, vm1, vm2) = interop("og", Tunnel::Gre, "gre", PLAIN);
     talks(&lab, &ovs, &vm1, &vm2);
 }
 
@@ -144,11 +142,7 @@ fn geneve_with_open_vswitch() {
     if !lab_available() {
         return;
     }
-    let plain = Side {
-        veth: false,
-        csum: false,
-    };
-    let (lab, ovs, vm1, vm2) = interop("oe", Tunnel::Geneve, "geneve", plain);
+    let (lab, ovs, vm1, vm2) = interop("oe", Tunnel::Geneve, "geneve", PLAIN);
     talks(&lab, &ovs, &vm1, &vm2);
 }
 

@@ -129,6 +129,29 @@ fn rule(l: &Lab, t: &Tenant, sg: &str, body: Value) -> String {
         .to_string()
 }
 
+/// Creates security group `group` for tenant `t`, and vm3 on compute-01 (beside
+/// vm1) with that group alone; returns the group.
+fn vm3_in_new_group(l: &mut Lab, t: &Tenant, group: Value) -> Value {
+    let g = call(
+        l,
+        Some(t),
+        "POST",
+        "/v2.0/security-groups",
+        json!({ "security_group": group }),
+    );
+    let id = g["security_group"]["id"].clone();
+    vms::create_vm_on(l, "vm3", &t.name, None, "compute-01").unwrap();
+    let vm3 = l.vm("vm3").unwrap();
+    call(
+        l,
+        Some(t),
+        "PUT",
+        &format!("/v2.0/ports/{}", vm3.port_id),
+        json!({"port": {"security_groups": [id]}}),
+    );
+    g["security_group"].clone()
+}
+
 #[test]
 fn security_groups_filter_in_the_switch() {
     let Some(mut g) = up("a") else { return };
@@ -138,23 +161,9 @@ fn security_groups_filter_in_the_switch() {
     let ext = l.state.external.clone().expect("external network");
 
     // vm3 beside vm1, in a group with no inbound rule.
-    let locked = call(
-        l,
-        Some(&ta),
-        "POST",
-        "/v2.0/security-groups",
-        json!({"security_group": {"name": "locked"}}),
-    );
-    let locked = locked["security_group"]["id"].as_str().unwrap().to_string();
-    vms::create_vm_on(l, "vm3", "TenantA", None, "compute-01").unwrap();
+    let locked = vm3_in_new_group(l, &ta, json!({"name": "locked"}));
+    let locked = locked["id"].as_str().unwrap().to_string();
     let vm3 = l.vm("vm3").unwrap();
-    call(
-        l,
-        Some(&ta),
-        "PUT",
-        &format!("/v2.0/ports/{}", vm3.port_id),
-        json!({"port": {"security_groups": [locked]}}),
-    );
     eventually("vm3 to refuse vm1's ping", Duration::from_secs(20), || {
         !pings(&vm1.ns, &vm3.ip)
     });
@@ -297,25 +306,11 @@ fn stateless_groups_filter_each_packet() {
     let l = g.lab();
     let ta = l.state.tenant("TenantA").cloned().unwrap();
     let vm1 = l.vm("vm1").unwrap();
-    let sg = call(
-        l,
-        Some(&ta),
-        "POST",
-        "/v2.0/security-groups",
-        json!({"security_group": {"name": "stateless", "stateful": false}}),
-    );
-    assert_eq!(sg["security_group"]["stateful"], false, "{sg}");
-    let sg = sg["security_group"]["id"].as_str().unwrap().to_string();
+    let sg = vm3_in_new_group(l, &ta, json!({"name": "stateless", "stateful": false}));
+    assert_eq!(sg["stateful"], false, "{sg}");
+    let sg = sg["id"].as_str().unwrap().to_string();
     rule(l, &ta, &sg, json!({"protocol": "icmp"}));
-    vms::create_vm_on(l, "vm3", "TenantA", None, "compute-01").unwrap();
     let vm3 = l.vm("vm3").unwrap();
-    call(
-        l,
-        Some(&ta),
-        "PUT",
-        &format!("/v2.0/ports/{}", vm3.port_id),
-        json!({"port": {"security_groups": [sg]}}),
-    );
     let mut kids = Kids(Vec::new());
     let c = py(&vm1.ns, TCP_ECHO, &["5001"])
         .stdout(Stdio::null())

@@ -4,8 +4,7 @@
 use crate::frame::TcpFrame;
 use wire::tcp;
 use wire::virtio::{
-    F_NEEDS_CSUM, F_UDP_TUNNEL_CSUM, GSO_ECN, GSO_TCPV4, GSO_TCPV6, GSO_UDP_TUNNEL_IPV4,
-    VirtioNetHdr,
+    F_NEEDS_CSUM, GSO_ECN, GSO_TCPV4, GSO_TCPV6, GSO_UDP_TUNNEL_IPV4, VirtioNetHdr,
 };
 
 /// A TCP super-frame with headers `h`, cut into `mss`-byte segments by whoever
@@ -23,20 +22,13 @@ pub fn tcp(h: &TcpFrame, mss: u16) -> VirtioNetHdr {
 
 /// The same super-frame behind `outer` bytes of outer Ethernet, IPv4, UDP and
 /// VXLAN headers, for a TAP that takes GSO over UDP tunnels: the inner TCP
-/// checksum partial, and the outer UDP checksum partial too when `udp_csum`, else
-/// left zero in every segment (RFC 7348's default for IPv4); `ecn` carries the
-/// sender's GSO_ECN bit on. The inner type is the frame's own, not what its
-/// sender claimed.
-pub fn tcp_in_udp_tunnel(
-    h: &TcpFrame,
-    mss: u16,
-    ecn: bool,
-    outer: usize,
-    udp_csum: bool,
-) -> VirtioNetHdr {
+/// checksum partial, the outer UDP checksum zero in every segment (RFC 7348's
+/// default for IPv4: no F_UDP_TUNNEL_CSUM); `ecn` carries the sender's GSO_ECN
+/// bit on. The inner type is the frame's own, not what its sender claimed.
+pub fn tcp_in_udp_tunnel(h: &TcpFrame, mss: u16, ecn: bool, outer: usize) -> VirtioNetHdr {
     let inner = tcp(h, mss);
     VirtioNetHdr {
-        flags: F_NEEDS_CSUM | if udp_csum { F_UDP_TUNNEL_CSUM } else { 0 },
+        flags: F_NEEDS_CSUM,
         gso_type: inner.gso_type | if ecn { GSO_ECN } else { 0 } | GSO_UDP_TUNNEL_IPV4,
         hdr_len: (outer + h.payload) as u16,
         gso_size: mss,

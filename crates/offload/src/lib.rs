@@ -2,7 +2,7 @@
 //! frame whose offload state (the virtio-net header) the next hop cannot take, and
 //! the state it gives frames it builds.
 //!
-//! - TCP segmentation ([`segment_tcp`], [`segment_tcp_headers`]): a TSO super-frame
+//! - TCP segmentation ([`segment_tcp`]): a TSO super-frame
 //!   cut into MSS-sized frames (TSO in software).
 //! - TCP coalescing ([`Coalescer`]): in-order segments of one flow merged back into a
 //!   super-frame (GRO in software).
@@ -40,6 +40,6 @@ mod udp_merge;
 pub use coalesce::{Coalescer, MAX_SUPER_FRAME, Pushed};
 pub use csum::{RxChecksum, check_rx_checksum, complete_checksum};
 pub use frame::{TcpFrame, tcp_frame};
-pub use segment::{segment_tcp, segment_tcp_headers};
+pub use segment::segment_tcp;
 pub use split::{Split, received_super_frame, split, split_for_udp_tunnel};
 pub use udp_merge::{MAX_DATAGRAMS, UdpMerge};

@@ -126,26 +126,3 @@ pub fn segment_tcp(
     }
     Ok(sg.n)
 }
-
-/// Like [`segment_tcp`], but writes only each segment's headers to `out` (behind
-/// `prefix` zero bytes, all the same size `prefix + h.payload`); segment `i`'s
-/// payload stays in `frame`, at `h.payload + i * mss`, at most `mss` bytes. The
-/// headers' lengths and checksums already cover that payload, so headers and
-/// payload slices can be sent together (scatter-gather) without copying the
-/// payload. Returns the number of segments and the frame's header offsets.
-pub fn segment_tcp_headers(
-    frame: &[u8],
-    mss: usize,
-    prefix: usize,
-    out: &mut Vec<u8>,
-) -> Result<(usize, TcpFrame), WireError> {
-    let sg = Segmenter::new(frame, mss)?;
-    let hl = sg.h.payload;
-    for i in 0..sg.n {
-        let start = out.len() + prefix;
-        out.resize(start, 0);
-        out.extend_from_slice(&frame[..hl]);
-        sg.fix_header(&mut out[start..], i, sg.chunk(frame, i));
-    }
-    Ok((sg.n, sg.h))
-}

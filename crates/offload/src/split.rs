@@ -78,8 +78,8 @@ pub fn split(
 
 /// Cuts TCP super-frame `frame` (offload state `hdr`) for a TAP that takes GSO over
 /// a UDP tunnel, behind `outer` bytes of outer Ethernet, IPv4, UDP and VXLAN headers,
-/// over an underlay of `mtu` bytes, the outer UDP checksum partial when `udp_csum`
-/// (else zero): each part's headers are appended to `out`, and
+/// over an underlay of `mtu` bytes, the outer UDP checksum zero: each part's
+/// headers are appended to `out`, and
 /// every part goes with the returned offload state. None when it cannot go that way:
 /// not TCP, or segments too big for the underlay (the kernel's forwarding would drop
 /// them) or for the outer IPv4 length.
@@ -88,7 +88,6 @@ pub fn split_for_udp_tunnel(
     hdr: &VirtioNetHdr,
     outer: usize,
     mtu: usize,
-    udp_csum: bool,
     out: &mut Vec<u8>,
 ) -> Option<(Split, VirtioNetHdr)> {
     let mss = usize::from(hdr.gso_size);
@@ -103,7 +102,7 @@ pub fn split_for_udp_tunnel(
     let ecn = hdr.gso_type & GSO_ECN != 0;
     Some((
         sp,
-        gso::tcp_in_udp_tunnel(&sp.frame, hdr.gso_size, ecn, outer, udp_csum),
+        gso::tcp_in_udp_tunnel(&sp.frame, hdr.gso_size, ecn, outer),
     ))
 }
 

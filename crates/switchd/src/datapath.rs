@@ -43,8 +43,6 @@ const BATCH: usize = 64;
 const BATCH_BYTES: usize = 192 * 1024;
 /// Largest frame (a TCP super-frame from a TAP with TSO).
 const MAX_FRAME: usize = 65536 + VNET_HDR_LEN;
-/// Most bytes handed to one UDP GSO send (the kernel's limit is 64 KB).
-const MAX_GSO_SEND: usize = 60_000;
 /// Outer IPv4 header.
 const OUTER_IP: usize = 20;
 /// Outer IPv4 + UDP + VXLAN in front of an inner frame (its Ethernet header counts

@@ -1,7 +1,7 @@
 //! VXLAN super-frames out the uplink TAP (`host::UplinkTap`): the inner super-frame
 //! keeps its GSO state, outer Ethernet/IPv4/UDP/VXLAN headers go in front (UDP
-//! checksum zero), and the
-//! kernel's GSO over UDP tunnels segments it only if a real wire is on the way. No
+//! checksum zero), and the kernel's GSO over UDP tunnels segments it only if a
+//! real wire is on the way. No
 //! software segmentation and no checksum pass over the payload here; the payload is
 //! written straight from the frame (scatter-gather).
 //!
@@ -188,8 +188,7 @@ impl UplinkSender {
         mtu: usize,
     ) -> Option<io::Result<usize>> {
         self.parts.clear();
-        let (sp, t) =
-            offload::split_for_udp_tunnel(frame, hdr, OUTER, mtu, false, &mut self.parts)?;
+        let (sp, t) = offload::split_for_udp_tunnel(frame, hdr, OUTER, mtu, &mut self.parts)?;
         let hl = sp.header_len();
         let mut sent = 0;
         for i in 0..sp.parts {

@@ -17,6 +17,7 @@ const SCHEMA: &str = "/usr/share/openvswitch/vswitch.ovsschema";
 
 /// The Open vSwitch daemons of one host.
 pub struct Ovs {
+    pub host: H,
     pub ns: String,
     pub dir: PathBuf,
     pids: Vec<u32>,
@@ -27,11 +28,7 @@ impl TwoHosts {
     /// moves the host's underlay address from its veth to `br-phy` (netdev).
     pub fn start_ovs(&self, h: H) -> Result<Ovs> {
         for tool in ["ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl"] {
-            if which(tool).is_none() {
-                return Err(fail!(
-                    "{tool} not found: install Debian's openvswitch-switch (scripts/install-deps.sh does)"
-                ));
-            }
+            crate::checks::tool(tool, "openvswitch-switch")?;
         }
         let host = self.host(h);
         let dir = self.dir.join(format!("ovs-{}", host.ns));
@@ -46,6 +43,7 @@ impl TwoHosts {
             Duration::from_secs(10),
         ))?;
         let mut ovs = Ovs {
+            host: h,
             ns: host.ns.clone(),
             dir: dir.clone(),
             pids: Vec::new(),
@@ -56,62 +54,40 @@ impl TwoHosts {
             .collect();
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let sock = dir.join("db.sock");
-        let server = vec![
-            s(&db),
-            format!("--remote=punix:{}", s(&sock)),
-            format!("--unixctl={}", s(&dir.join("ovsdb.ctl"))),
-            format!("--pidfile={}", s(&dir.join("ovsdb.pid"))),
-        ];
-        let pid = procs::spawn(
+        let server = vec![s(&db), format!("--remote=punix:{}", s(&sock))];
+        ovs.pids.push(daemon(
             &host.ns,
-            Path::new("ovsdb-server"),
-            &server,
+            &dir,
             &env,
-            &dir.join("ovsdb-server.log"),
-        )?;
-        ovs.pids.push(pid);
-        wait_for(&sock)?;
+            "ovsdb-server",
+            server,
+            "ovsdb.ctl",
+        )?);
+        wait("the database socket", || sock.exists())?;
         ovs.vsctl(&["--no-wait", "init"])?;
-        let switch = vec![
-            format!("unix:{}", s(&sock)),
-            format!("--unixctl={}", s(&dir.join("vswitchd.ctl"))),
-            format!("--pidfile={}", s(&dir.join("vswitchd.pid"))),
-        ];
-        let pid = procs::spawn(
+        let switch = vec![format!("unix:{}", s(&sock))];
+        ovs.pids.push(daemon(
             &host.ns,
-            Path::new("ovs-vswitchd"),
-            &switch,
+            &dir,
             &env,
-            &dir.join("ovs-vswitchd.log"),
-        )?;
-        ovs.pids.push(pid);
-        wait_for(&dir.join("vswitchd.ctl"))?;
+            "ovs-vswitchd",
+            switch,
+            "vswitchd.ctl",
+        )?);
+        let ctl = dir.join("vswitchd.ctl");
+        wait("ovs-vswitchd's control socket", || ctl.exists())?;
         // The underlay: the host's veth on br-phy, its address on br-phy.
         let underlay = format!("{}u{}", self.prefix, if h == H::H1 { 1 } else { 2 });
         let cidr = format!("{}/24", host.ip);
-        ovs.vsctl(&[
-            "add-br",
-            "br-phy",
-            "--",
-            "set",
-            "bridge",
-            "br-phy",
-            "datapath_type=netdev",
-        ])?;
+        ovs.add_bridge("br-phy")?;
         ovs.vsctl(&["add-port", "br-phy", &underlay])?;
         super::ip(&["-n", &host.ns, "addr", "del", &cidr, "dev", &underlay]);
-        wait_for_link(&host.ns, "br-phy")?;
+        wait("br-phy", || {
+            super::ip_try(&["-n", &host.ns, "link", "show", "br-phy"]).ok()
+        })?;
         super::ip(&["-n", &host.ns, "addr", "add", &cidr, "dev", "br-phy"]);
         super::ip(&["-n", &host.ns, "link", "set", "br-phy", "up"]);
-        ovs.vsctl(&[
-            "add-br",
-            "br-int",
-            "--",
-            "set",
-            "bridge",
-            "br-int",
-            "datapath_type=netdev",
-        ])?;
+        ovs.add_bridge("br-int")?;
         Ok(ovs)
     }
 
@@ -119,7 +95,7 @@ impl TwoHosts {
     /// port of br-int, addressed `ip`/24 with the harness's VM MTU.
     pub fn ovs_vm(&mut self, ovs: &Ovs, n: u8, ip: &'static str, mac: &'static str) -> Vm {
         let vm = Vm {
-            host: H::H2,
+            host: ovs.host,
             ns: format!("{}o{n}", self.prefix),
             tap: format!("tap{}o{n}", self.uid),
             ip,
@@ -159,6 +135,19 @@ impl TwoHosts {
 }
 
 impl Ovs {
+    /// A bridge of the userspace datapath.
+    fn add_bridge(&self, br: &str) -> Result<String> {
+        self.vsctl(&[
+            "add-br",
+            br,
+            "--",
+            "set",
+            "bridge",
+            br,
+            "datapath_type=netdev",
+        ])
+    }
+
     /// `ovs-vsctl` on this host's database.
     pub fn vsctl(&self, args: &[&str]) -> Result<String> {
         let db = format!("--db=unix:{}", self.dir.join("db.sock").display());
@@ -208,31 +197,31 @@ fn check(r: super::Run) -> Result<super::Run> {
     }
 }
 
-fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-        .map(|d| Path::new(d).join(tool))
-        .find(|p| p.exists())
+/// Starts Open vSwitch daemon `name` in the foreground inside `ns` (so its PID is
+/// ours), with `args` first, then its control socket `ctl` and pidfile in `dir`.
+fn daemon(
+    ns: &str,
+    dir: &Path,
+    env: &[(&str, &str)],
+    name: &str,
+    mut args: Vec<String>,
+    ctl: &str,
+) -> Result<u32> {
+    args.push(format!("--unixctl={}", dir.join(ctl).display()));
+    args.push(format!(
+        "--pidfile={}",
+        dir.join(format!("{name}.pid")).display()
+    ));
+    let log = dir.join(format!("{name}.log"));
+    procs::spawn(ns, Path::new(name), &args, env, &log)
 }
 
-fn wait_for(path: &Path) -> Result<()> {
+/// Waits up to 15 s for `ready`.
+fn wait(what: &str, ready: impl Fn() -> bool) -> Result<()> {
     let until = Instant::now() + Duration::from_secs(15);
-    while !path.exists() {
+    while !ready() {
         if Instant::now() > until {
-            return Err(fail!("{} did not appear", path.display()));
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
-}
-
-fn wait_for_link(ns: &str, dev: &str) -> Result<()> {
-    let until = Instant::now() + Duration::from_secs(15);
-    while !super::ip_try(&["-n", ns, "link", "show", dev]).ok() {
-        if Instant::now() > until {
-            return Err(fail!("{dev} did not appear in {ns}"));
+            return Err(fail!("{what} did not appear within 15 s"));
         }
         thread::sleep(Duration::from_millis(50));
     }

@@ -368,12 +368,7 @@ impl Shared {
     fn ensure_tunnel_socket(&self, core: &mut Core, kind: PortType) -> Result<()> {
         match kind {
             PortType::Vxlan if core.udp.is_empty() => {
-                if core.raw_udp.is_none() {
-                    match host::RawUdpSocket::open() {
-                        Ok(s) => core.raw_udp = Some(Arc::new(s)),
-                        Err(e) => warn!("tunnels with checksums on cannot send: {e}"),
-                    }
-                }
+                ensure_raw_udp(core);
                 // With VXLAN on the fast path, the kernel's external device owns
                 // UDP 4789 and every frame arrives through it (hits to the VMs,
                 // the rest up through the upcall TAP): switchd's socket only sends.
@@ -387,7 +382,10 @@ impl Shared {
                 };
                 if fast {
                     // One socket every poll thread sends through.
-                    let s = Arc::new(host::UdpTunnelSocket::bind(Ipv4Addr::UNSPECIFIED, 0)?);
+                    let s = Arc::new(checked(host::UdpTunnelSocket::bind(
+                        Ipv4Addr::UNSPECIFIED,
+                        0,
+                    )?));
                     core.udp = vec![s; self.links.len()];
                     core.uplink.start();
                     return Ok(());
@@ -399,6 +397,7 @@ impl Shared {
                     } else {
                         host::UdpTunnelSocket::bind_shared(Ipv4Addr::UNSPECIFIED, vxlan::UDP_PORT)?
                     };
+                    let s = checked(s);
                     if let Err(e) = s.enable_gro() {
                         warn!("UDP GRO unavailable, receiving datagram by datagram: {e}");
                     }
@@ -411,13 +410,11 @@ impl Shared {
                 core.uplink.start();
             }
             PortType::Geneve if core.geneve.is_none() => {
-                if core.raw_udp.is_none() {
-                    match host::RawUdpSocket::open() {
-                        Ok(s) => core.raw_udp = Some(Arc::new(s)),
-                        Err(e) => warn!("tunnels with checksums on cannot send: {e}"),
-                    }
-                }
-                let s = host::UdpTunnelSocket::bind(Ipv4Addr::UNSPECIFIED, wire::geneve::UDP_PORT)?;
+                ensure_raw_udp(core);
+                let s = checked(host::UdpTunnelSocket::bind(
+                    Ipv4Addr::UNSPECIFIED,
+                    wire::geneve::UDP_PORT,
+                )?);
                 if let Err(e) = s.enable_gro() {
                     warn!("UDP GRO unavailable on the Geneve socket: {e}");
                 }
@@ -457,4 +454,25 @@ impl Shared {
         }
         backend::close(&a.config, &a.backend);
     }
+}
+
+/// Opens the raw UDP socket of tunnels with checksums on, once (with the first
+/// UDP tunnel port); without it such ports cannot send, and the log says why.
+fn ensure_raw_udp(core: &mut Core) {
+    if core.raw_udp.is_some() {
+        return;
+    }
+    match host::RawUdpSocket::open() {
+        Ok(s) => core.raw_udp = Some(Arc::new(s)),
+        Err(e) => warn!("tunnels with checksums on cannot send: {e}"),
+    }
+}
+
+/// A UDP tunnel socket, said in the log when its datagrams cannot leave with
+/// checksum zero (the kernel refused SO_NO_CHECK): they then carry checksums.
+fn checked(s: host::UdpTunnelSocket) -> host::UdpTunnelSocket {
+    if !s.zero_checksum() {
+        warn!("the kernel refused SO_NO_CHECK: this UDP tunnel socket sends checksums");
+    }
+    s
 }

@@ -163,8 +163,7 @@ struct Batch {
 
 /// What tunnel sends gather and reuse.
 struct TunnelTx {
-    /// Encapsulated segments of one super-frame, sent with UDP GSO (or, where
-    /// the socket takes none, one datagram each: `seg_msgs`).
+    /// Encapsulated segments of one super-frame, one datagram each (`seg_msgs`).
     segs: Vec<u8>,
     seg_msgs: Vec<(usize, usize, SocketAddrV4)>,
     /// A path-MTU error for the sender of the frame being sent (it was too big for
@@ -382,9 +381,9 @@ impl Worker {
     /// Reads up to a batch from one source; true when it may have more.
     fn service(&mut self, tok: Token) -> bool {
         match tok {
-            UDP => self.service_udp(),
+            UDP => self.service_udp(tunnel_udp::UdpEncap::Vxlan),
             GRE => self.service_gre(),
-            GENEVE => self.service_geneve(),
+            GENEVE => self.service_udp(tunnel_udp::UdpEncap::Geneve),
             UPCALL => self.service_upcall(),
             Token(t) if t >= PORT_BASE => self.service_port(t - PORT_BASE),
             _ => false,

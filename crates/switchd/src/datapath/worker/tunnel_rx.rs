@@ -4,91 +4,54 @@
 
 use super::super::*;
 use super::Worker;
+use super::tunnel_udp::UdpEncap;
 use offload::{Pushed, RxChecksum, check_rx_checksum};
 use std::io::ErrorKind;
 use std::net::Ipv4Addr;
 use switch::{PortId, PortType, TunnelMeta};
 use tracing::warn;
 use wire::virtio::{F_DATA_VALID, VirtioNetHdr};
-use wire::{PacketBuf, ether, geneve, gre};
+use wire::{PacketBuf, ether, gre};
 
 impl Worker {
-    pub(super) fn service_udp(&mut self) -> bool {
+    /// Reads what the socket of UDP tunnel `u` holds (see
+    /// [`Worker::service_udp_with`]).
+    pub(super) fn service_udp(&mut self, u: UdpEncap) -> bool {
         let mut buf = std::mem::take(&mut self.rx.udp_buf);
-        let more = self.service_udp_with(&mut buf);
+        let more = self.service_udp_with(&mut buf, u);
         self.rx.udp_buf = buf;
         more
     }
 
-    /// Reads runs of VXLAN datagrams (UDP GRO), coalesces the inner TCP segments of
-    /// each flow back into super-frames and switches them. A datagram that carries a
-    /// whole super-frame is switched from the receive buffer itself (swapped in).
-    pub(super) fn service_udp_with(&mut self, buf: &mut PacketBuf) -> bool {
+    /// Reads runs of VXLAN or Geneve datagrams (UDP GRO), coalesces the inner TCP
+    /// segments of each flow back into super-frames and switches them. A VXLAN
+    /// datagram that carries a whole super-frame is switched from the receive
+    /// buffer itself (swapped in). Geneve options are skipped, and its control
+    /// packets, which are for a tunnel endpoint itself, are not switched.
+    pub(super) fn service_udp_with(&mut self, buf: &mut PacketBuf, u: UdpEncap) -> bool {
         for _ in 0..BATCH {
-            let Some(sock) = &self.snap.udp else {
+            let Some(sock) = self.udp_socket(u) else {
                 return false;
             };
             match sock.recv_segments(buf.reset_for_read()) {
                 Ok((n, src, seg)) => {
-                    if seg >= n
+                    if u == UdpEncap::Vxlan
+                        && seg >= n
                         && n > MIN_SUPER_DATAGRAM
                         && self.take_super_frame(buf, n, *src.ip())
                     {
                         continue;
                     }
                     for d in buf.reset_for_read()[..n].chunks_mut(seg.max(1)) {
-                        let Ok(vni) = vxlan::parse_header(d) else {
-                            self.counts.tunnels.malformed += 1;
-                            continue;
-                        };
-                        self.tunnel_inner(
-                            PortType::Vxlan,
-                            *src.ip(),
-                            None,
-                            u64::from(vni),
-                            &mut d[vxlan::HEADER_LEN..],
-                        );
-                    }
-                    self.gro_flush();
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    warn!("vxlan socket: {e}");
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    pub(super) fn service_geneve(&mut self) -> bool {
-        let mut buf = std::mem::take(&mut self.rx.udp_buf);
-        let more = self.service_geneve_with(&mut buf);
-        self.rx.udp_buf = buf;
-        more
-    }
-
-    /// Reads runs of Geneve datagrams (UDP GRO) and switches their inner frames,
-    /// coalesced as VXLAN's are. Options are skipped; control (O bit) packets,
-    /// which are for a tunnel endpoint itself, are not switched.
-    fn service_geneve_with(&mut self, buf: &mut PacketBuf) -> bool {
-        for _ in 0..BATCH {
-            let Some(sock) = &self.snap.geneve else {
-                return false;
-            };
-            match sock.recv_segments(buf.reset_for_read()) {
-                Ok((n, src, seg)) => {
-                    for d in buf.reset_for_read()[..n].chunks_mut(seg.max(1)) {
-                        match geneve::parse_header(d) {
-                            Ok(h) if !h.oam => self.tunnel_inner(
-                                PortType::Geneve,
+                        match u.parse(d) {
+                            Ok(Some((vni, len))) => self.tunnel_inner(
+                                u.kind(),
                                 *src.ip(),
                                 None,
-                                u64::from(h.vni),
-                                &mut d[h.len..],
+                                u64::from(vni),
+                                &mut d[len..],
                             ),
-                            Ok(_) => {}
+                            Ok(None) => {}
                             Err(_) => self.counts.tunnels.malformed += 1,
                         }
                     }
@@ -97,7 +60,7 @@ impl Worker {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    warn!("geneve socket: {e}");
+                    warn!("{} socket: {e}", u.kind().name());
                     return false;
                 }
             }

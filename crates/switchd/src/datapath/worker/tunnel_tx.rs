@@ -1,6 +1,6 @@
 //! Tunnel send: the path-MTU check, super-frames out the uplink TAP or cut in
-//! software (VXLAN: scatter-gather UDP GSO where the socket takes it, else
-//! segments in one sendmmsg, see `tunnel_udp`; Geneve segments; GRE segments),
+//! software (VXLAN and Geneve: segments in one sendmmsg, see `tunnel_udp`; GRE
+//! segments),
 //! and the batch of small tunnel packets that leaves in one sendmmsg.
 
 use super::super::*;
@@ -82,7 +82,10 @@ impl Worker {
                 });
             return Some(match sent {
                 Some(r) => r,
-                None => self.send_vxlan_gso(pkt.data(), usize::from(hdr.gso_size), t),
+                None => {
+                    let mss = usize::from(hdr.gso_size);
+                    self.send_udp_segments(pkt.data(), mss, t, UdpEncap::Vxlan)
+                }
             });
         }
         if hdr.is_gso() {
@@ -125,50 +128,6 @@ impl Worker {
             self.flush_tunnel_batch();
         }
         None
-    }
-
-    /// A TCP super-frame out a VXLAN tunnel: per-segment headers are built in
-    /// `tx_segs`, the payload is sent from the frame itself (scatter-gather), in
-    /// UDP GSO sends of at most MAX_GSO_SEND bytes.
-    fn send_vxlan_gso(
-        &mut self,
-        frame: &[u8],
-        mss: usize,
-        t: &TunnelOut,
-    ) -> std::io::Result<usize> {
-        const PAIRS: usize = 64;
-        let prefix = vxlan::HEADER_LEN;
-        if !self.snap.udp.as_ref().is_some_and(|s| s.gso()) {
-            return self.send_udp_segments(frame, mss, t, UdpEncap::Vxlan);
-        }
-        self.tx.segs.clear();
-        let (n, h) = offload::segment_tcp_headers(frame, mss, prefix, &mut self.tx.segs)
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
-        let each = prefix + h.payload;
-        for i in 0..n {
-            vxlan::write_header(&mut self.tx.segs[i * each..i * each + prefix], t.id as u32);
-        }
-        let Some(sock) = &self.snap.udp else {
-            return Err(std::io::Error::from(std::io::ErrorKind::NotConnected));
-        };
-        let dst = SocketAddrV4::new(t.remote, vxlan::UDP_PORT);
-        let stride = each + mss;
-        let per_send = (MAX_GSO_SEND / stride).clamp(1, PAIRS);
-        let mut sent = 0;
-        let mut first = 0;
-        while first < n {
-            let last = (first + per_send).min(n);
-            let mut iov = [std::io::IoSlice::new(&[]); 2 * PAIRS];
-            for (k, i) in (first..last).enumerate() {
-                iov[2 * k] = std::io::IoSlice::new(&self.tx.segs[i * each..(i + 1) * each]);
-                let start = (h.payload + i * mss).min(frame.len());
-                let end = (h.payload + (i + 1) * mss).min(frame.len());
-                iov[2 * k + 1] = std::io::IoSlice::new(&frame[start..end]);
-            }
-            sent += sock.send_segments_iov(&iov[..2 * (last - first)], stride as u16, dst)?;
-            first = last;
-        }
-        Ok(sent)
     }
 
     /// Sends the gathered small tunnel packets and counts them on their ports.

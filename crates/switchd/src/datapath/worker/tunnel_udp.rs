@@ -46,6 +46,23 @@ impl UdpEncap {
         }
     }
 
+    /// The port type it is.
+    pub fn kind(self) -> PortType {
+        match self {
+            UdpEncap::Vxlan => PortType::Vxlan,
+            UdpEncap::Geneve => PortType::Geneve,
+        }
+    }
+
+    /// A received header: the VNI and where the inner frame starts, or None for
+    /// a packet that is not switched (a Geneve control packet).
+    pub fn parse(self, d: &[u8]) -> Result<Option<(u32, usize)>, wire::WireError> {
+        match self {
+            UdpEncap::Vxlan => vxlan::parse_header(d).map(|vni| Some((vni, vxlan::HEADER_LEN))),
+            UdpEncap::Geneve => geneve::parse_header(d).map(|h| (!h.oam).then_some((h.vni, h.len))),
+        }
+    }
+
     pub fn write(self, out: &mut [u8], vni: u32) {
         match self {
             UdpEncap::Vxlan => vxlan::write_header(out, vni),
