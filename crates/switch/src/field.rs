@@ -124,6 +124,41 @@ impl Field {
         })
     }
 
+    /// Whether the field is a packet header (what leaves with the frame), not
+    /// the pipeline's metadata (registers, tunnel and connection state, the
+    /// input port).
+    pub fn is_header(self) -> bool {
+        !self.is_register()
+            && !matches!(
+                self,
+                Field::InPort
+                    | Field::TunId
+                    | Field::TunSrc
+                    | Field::TunDst
+                    | Field::Metadata
+                    | Field::CtMark
+                    | Field::CtZone
+                    | Field::CtState
+                    | Field::ConjId
+                    | Field::RecircId
+            )
+    }
+
+    /// `reg0` to `reg7`.
+    pub fn is_register(self) -> bool {
+        matches!(
+            self,
+            Field::Reg0
+                | Field::Reg1
+                | Field::Reg2
+                | Field::Reg3
+                | Field::Reg4
+                | Field::Reg5
+                | Field::Reg6
+                | Field::Reg7
+        )
+    }
+
     /// All-ones mask of the field's width.
     pub fn full_mask(self) -> u128 {
         let b = self.span().bits;

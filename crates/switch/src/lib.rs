@@ -31,7 +31,8 @@
 //!   `dump_flows`, `trace`, `trace_frame`, `describe_output`), [`SwitchError`],
 //!   [`Bridge`], [`BridgePorts`], [`BridgeConfig`], [`Port`], [`PortStats`],
 //!   [`FdbEntry`], [`FlowCacheStats`], [`PortId`].
-//! - What comes out: [`Output`], [`Forward`], [`Reply`].
+//! - What comes out: [`Output`], [`Forward`], [`Reply`]; for a datapath below the
+//!   engine, [`Offer`] with each pass's [`Megaflow`] (the bits it read).
 //! - What goes in: [`TunnelMeta`], [`TunnelIndex`] (a copy resolves tunnel packets
 //!   without the switch's lock); [`FlowKey`], [`Field`], [`flow_key`].
 //! - Ports: [`PortConfig`], [`PortType`], [`TunnelKey`]; DHCP at the port:
@@ -63,10 +64,14 @@ mod print;
 mod switch;
 mod table;
 mod tunnel_index;
+mod wildcards;
+#[cfg(test)]
+mod wildcards_tests;
 mod xlate;
 mod xlate_ct;
 #[cfg(test)]
 mod xlate_ct_tests;
+mod xlate_l2;
 
 pub use action::{
     Action, CtAction, CtZone, FieldRange, OFPP_ALL, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL,
@@ -87,6 +92,7 @@ pub use switch::{
     SwitchError, Traced,
 };
 pub use tunnel_index::TunnelIndex;
+pub use wildcards::Megaflow;
 pub use xlate::{Forward, Output, Reply};
 
 /// Index of a port in the switch, stable while the port exists.

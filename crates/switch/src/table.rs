@@ -197,16 +197,25 @@ impl FlowTable {
     /// matching on that `conj_id` found so is the result.
     #[inline]
     pub fn lookup(&self, key: &FlowKey) -> Option<FlowId> {
+        self.lookup_wc(key, &mut FlowKey::default())
+    }
+
+    /// [`FlowTable::lookup`], adding to `wc` the bits of the key the search read:
+    /// the masks of the subtables it probed (as Open vSwitch's megaflows do).
+    /// Any key equal to `key` under `wc` finds the same flow; subtables the
+    /// search never reached could not have beaten what it found.
+    #[inline]
+    pub fn lookup_wc(&self, key: &FlowKey, wc: &mut FlowKey) -> Option<FlowId> {
         if self.n_conj == 0 {
-            return self.best(key, None);
+            return self.best(key, None, wc);
         }
-        self.lookup_conj(key)
+        self.lookup_conj(key, wc)
     }
 
     #[inline(never)]
-    fn lookup_conj(&self, key: &FlowKey) -> Option<FlowId> {
+    fn lookup_conj(&self, key: &FlowKey, wc: &mut FlowKey) -> Option<FlowId> {
         let mut hits: Vec<(u16, u32)> = Vec::new();
-        let best = self.best(key, Some(&mut hits));
+        let best = self.best(key, Some(&mut hits), wc);
         let floor = best.and_then(|id| self.get(id)).map(|f| f.priority);
         hits.retain(|(p, _)| floor.is_none_or(|fp| *p > fp));
         hits.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -242,7 +251,7 @@ impl FlowTable {
                 }
                 let mut k = *key;
                 k.set(Field::ConjId, id.into());
-                if let Some(found) = self.best(&k, None)
+                if let Some(found) = self.best(&k, None, wc)
                     && self
                         .get(found)
                         .is_some_and(|f| f.matcher.get(Field::ConjId).1 != 0)
@@ -258,7 +267,12 @@ impl FlowTable {
     /// The best ordinary flow for `key`; with `conj`, the conjunctive flows it
     /// matches on the way (those that could beat what was found) are listed there.
     #[inline]
-    fn best(&self, key: &FlowKey, mut conj: Option<&mut Vec<(u16, u32)>>) -> Option<FlowId> {
+    fn best(
+        &self,
+        key: &FlowKey,
+        mut conj: Option<&mut Vec<(u16, u32)>>,
+        wc: &mut FlowKey,
+    ) -> Option<FlowId> {
         // (priority, seq, id) of the best so far.
         let mut best: Option<(u16, u64, u32)> = None;
         for &(max, si) in &self.search {
@@ -270,6 +284,10 @@ impl FlowTable {
             let Some(st) = self.subtables.get(si as usize) else {
                 continue;
             };
+            for &w in &st.words[..st.n_words] {
+                let w = usize::from(w);
+                wc.w[w] |= st.mask.w[w];
+            }
             let Some(&head) = st.buckets.get(&st.hash(key)) else {
                 continue;
             };

@@ -6,7 +6,6 @@ use crate::action::{Action, OFPP_ALL, OFPP_FLOOD, OFPP_IN_PORT, OFPP_LOCAL, OFPP
 use crate::cache::Effect;
 use crate::field::{Field, FlowKey};
 use crate::flow::Flow;
-use crate::mac_table::Learned;
 use crate::port::PortType;
 use crate::print;
 use crate::switch::Switch;
@@ -98,6 +97,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) valid_until: u64,
     /// The first `ct(table=N)` of this pass: where the packet goes on.
     pub(crate) recirc: Option<crate::cache::Recirc>,
+    /// The bits of the pass's key the decision read (see [`crate::wildcards`]).
+    pub(crate) wc: FlowKey,
+    /// Tracing: the megaflows of the recirculated passes that ended.
+    pub(crate) traced_passes: Vec<crate::wildcards::Megaflow>,
     /// A commit was refused (the connection table is full): the packet is dropped.
     pub(crate) ct_refused: bool,
     /// Tracing a flow text: the `ct_state` and `ct_mark` a `ct()` gives the packet
@@ -127,6 +130,8 @@ impl<'a> Ctx<'a> {
             cacheable: true,
             valid_until: u64::MAX,
             recirc: None,
+            wc: FlowKey::default(),
+            traced_passes: Vec::new(),
             ct_refused: false,
             trace_ct: (
                 crate::conntrack::state::TRK | crate::conntrack::state::NEW,
@@ -175,6 +180,23 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The decision read all of `f` (see [`crate::wildcards`]).
+    #[inline]
+    pub(crate) fn read(&mut self, f: Field) {
+        self.read_bits(f, f.full_mask());
+    }
+
+    /// The decision read the bits `mask` of `f`.
+    #[inline]
+    pub(crate) fn read_bits(&mut self, f: Field, mask: u128) {
+        self.wc.set_masked(f, mask, mask);
+    }
+
+    /// The decision depends on every bit of the key (it must not be widened).
+    pub(crate) fn read_all(&mut self) {
+        self.wc.w = [u64::MAX; crate::field::KEY_WORDS];
+    }
+
     pub(crate) fn trace_bridge(&mut self, name: &str) {
         self.note(|| format!("bridge(\"{name}\")"));
         self.note(|| "-".repeat(10 + name.len()));
@@ -193,7 +215,7 @@ impl Switch {
         let tracing = cx.tracing();
         let (now, bytes) = (cx.now, cx.bytes);
         let t = self.bridge_mut(br)?.tables.get_mut(usize::from(table))?;
-        let id = t.lookup(key)?;
+        let id = t.lookup_wc(key, &mut cx.wc)?;
         let f = t.get_mut(id)?;
         if !tracing {
             f.stats.packets += 1;
@@ -257,17 +279,22 @@ impl Switch {
             match a {
                 Action::Output(p) => self.output(cx, br, *p, key),
                 Action::OutputField(r) => {
+                    cx.read_bits(r.field, r.mask());
                     let p = ((key.get(r.field) & r.mask()) >> r.start) as u32;
                     self.output(cx, br, p, key);
                 }
                 Action::InPort => {
+                    cx.read(Field::InPort);
                     let p = key.get(Field::InPort) as u32;
                     self.output_to(cx, br, p, key);
                 }
                 Action::Normal => self.normal(cx, br, key),
                 Action::Flood => self.flood(cx, br, key),
                 Action::Drop => cx.note(|| "    drop".into()),
-                Action::Dhcp => self.dhcp(cx, br, key),
+                Action::Dhcp => {
+                    cx.read_all();
+                    self.dhcp(cx, br, key);
+                }
                 Action::Resubmit { in_port, table: t } => {
                     let saved = key.get(Field::InPort);
                     if let Some(p) = in_port {
@@ -283,32 +310,49 @@ impl Switch {
                     self.run_table(cx, br, *t, key);
                 }
                 Action::ModVlanVid(v) => {
+                    cx.read(Field::VlanTci);
                     let tci = key.get(Field::VlanTci) as u16;
                     let pcp = if tci & 0x1000 != 0 { tci & 0xe000 } else { 0 };
                     key.set(Field::VlanTci, u128::from(pcp | 0x1000 | v));
                 }
                 Action::ModVlanPcp(p) => {
+                    cx.read(Field::VlanTci);
                     let tci = key.get(Field::VlanTci) as u16;
                     key.set(
                         Field::VlanTci,
                         u128::from((tci & 0x0fff) | 0x1000 | (u16::from(*p) << 13)),
                     );
                 }
-                Action::StripVlan => key.set(Field::VlanTci, 0),
+                Action::StripVlan => {
+                    cx.read(Field::VlanTci);
+                    key.set(Field::VlanTci, 0);
+                }
                 Action::PushVlan(_) => {
+                    cx.read(Field::VlanTci);
                     // One VLAN layer is tracked: pushing onto an untagged frame gives VID 0.
                     let tci = key.get(Field::VlanTci) as u16;
                     key.set(Field::VlanTci, u128::from(tci | 0x1000));
                 }
                 Action::SetTunnel(id) => key.set(Field::TunId, u128::from(*id)),
                 Action::Load { value, dst } => {
+                    // Whether a header changes depends on what it was.
+                    if dst.field.is_header() {
+                        cx.read_bits(dst.field, dst.mask());
+                    }
                     key.set_masked(dst.field, *value << dst.start, dst.mask());
                 }
                 Action::Move { src, dst } => {
+                    cx.read_bits(src.field, src.mask());
+                    if dst.field.is_header() {
+                        cx.read_bits(dst.field, dst.mask());
+                    }
                     let v = (key.get(src.field) & src.mask()) >> src.start;
                     key.set_masked(dst.field, v << dst.start, dst.mask());
                 }
-                Action::Learn(spec) => self.learn(cx, br, spec, key),
+                Action::Learn(spec) => {
+                    cx.read_all();
+                    self.learn(cx, br, spec, key);
+                }
                 Action::Ct(ct) => self.ct(cx, br, ct, key),
                 Action::CtClear => crate::xlate_ct::clear(key),
                 // A conjunctive flow never runs by itself (see `table`).
@@ -442,6 +486,7 @@ impl Switch {
 
     /// `output:P`: OpenFlow drops output to the input port unless IN_PORT is used.
     fn output(&mut self, cx: &mut Ctx, br: usize, ofport: u32, key: &FlowKey) {
+        cx.read(Field::InPort);
         match ofport {
             OFPP_IN_PORT => return self.output_to(cx, br, key.get(Field::InPort) as u32, key),
             OFPP_NORMAL => return self.normal(cx, br, key),
@@ -455,7 +500,7 @@ impl Switch {
         self.output_to(cx, br, ofport, key);
     }
 
-    fn output_to(&mut self, cx: &mut Ctx, br: usize, ofport: u32, key: &FlowKey) {
+    pub(crate) fn output_to(&mut self, cx: &mut Ctx, br: usize, ofport: u32, key: &FlowKey) {
         let Some(&pid) = self.bridge(br).and_then(|b| b.ports.get(&ofport)) else {
             cx.note(|| {
                 let what = if ofport == OFPP_LOCAL {
@@ -534,144 +579,4 @@ impl Switch {
             cx.note(|| format!("    -> {}", d.unwrap_or_default()));
         }
     }
-
-    fn flood(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {
-        let in_port = key.get(Field::InPort) as u32;
-        let mut ports = std::mem::take(&mut self.scratch_ports);
-        ports.clear();
-        if let Some(b) = self.bridge(br) {
-            ports.extend(
-                b.ports
-                    .iter()
-                    .filter(|(n, _)| **n != in_port)
-                    .map(|(n, _)| *n as usize),
-            );
-        }
-        for &p in &ports {
-            self.output_to(cx, br, p as u32, key);
-        }
-        self.scratch_ports = ports;
-    }
-
-    /// L2 learning switch per VLAN; port tags make access ports, untagged ports trunks.
-    fn normal(&mut self, cx: &mut Ctx, br: usize, key: &FlowKey) {
-        let in_ofport = key.get(Field::InPort) as u32;
-        let Some(&in_id) = self.bridge(br).and_then(|b| b.ports.get(&in_ofport)) else {
-            cx.note(|| "    NORMAL: input port not on this bridge: drop".into());
-            return;
-        };
-        let in_tag = self.port(in_id).and_then(|p| p.config.tag);
-        let tci = key.get(Field::VlanTci) as u16;
-        let tagged = tci & 0x1000 != 0;
-        let vlan = match in_tag {
-            Some(_) if tagged && tci & 0x0fff != 0 => {
-                cx.note(|| "    NORMAL: tagged frame on an access port: drop".into());
-                return;
-            }
-            Some(t) => t,
-            None if tagged => tci & 0x0fff,
-            None => 0,
-        };
-        let src = key.get_u64(Field::DlSrc);
-        let dst = key.get_u64(Field::DlDst);
-        let now = cx.now;
-        let tracing = cx.tracing();
-        if src & 0x0100_0000_0000 == 0
-            && !tracing
-            && let Some(b) = self.bridge_mut(br)
-        {
-            match b.macs.learn(vlan, src, in_id, now) {
-                Learned::Refreshed(slot) => cx.record(Effect::Mac {
-                    br: br as u32,
-                    slot,
-                    port: in_id as u32,
-                }),
-                // Decisions may change: cached ones go (this packet is not cached).
-                Learned::Changed => self.generation += 1,
-                // Every packet from this MAC must try again.
-                Learned::Full => cx.cacheable = false,
-            }
-        }
-        // (port, end of freshness) of the destination.
-        let known = if dst & 0x0100_0000_0000 == 0 {
-            self.bridge(br).and_then(|b| {
-                b.macs
-                    .lookup_entry(vlan, dst, now)
-                    .map(|e| (e.port, e.seen.saturating_add(b.macs.aging_ms)))
-            })
-        } else {
-            None
-        };
-        let out = NormalOut { vlan, tagged, tci };
-        match known {
-            Some((p, fresh_until)) => {
-                // Past its aging the slow path would flood: a cached copy of this
-                // decision must not outlive it.
-                cx.valid_until = cx.valid_until.min(fresh_until);
-                if p == in_id {
-                    cx.note(|| {
-                        format!("    NORMAL: vlan {vlan}: destination is on the input port: drop")
-                    });
-                    return;
-                }
-                if tracing {
-                    let name = self
-                        .port(p)
-                        .map(|x| x.config.name.clone())
-                        .unwrap_or_default();
-                    cx.note(|| {
-                        format!(
-                            "    NORMAL: vlan {vlan}: learned {} on {name}",
-                            wire::MacAddr::from_u64(dst)
-                        )
-                    });
-                }
-                self.normal_out(cx, br, p, key, out);
-            }
-            None => {
-                cx.note(|| {
-                    format!(
-                        "    NORMAL: vlan {vlan}: no learned port for {}, flooding",
-                        wire::MacAddr::from_u64(dst)
-                    )
-                });
-                let mut targets = std::mem::take(&mut self.scratch_ports);
-                targets.clear();
-                if let Some(b) = self.bridge(br) {
-                    targets.extend(b.ports.values().copied().filter(|p| {
-                        *p != in_id
-                            && self
-                                .port(*p)
-                                .is_some_and(|x| x.config.tag.is_none_or(|t| t == vlan))
-                    }));
-                }
-                for &p in &targets {
-                    self.normal_out(cx, br, p, key, out);
-                }
-                self.scratch_ports = targets;
-            }
-        }
-    }
-
-    /// Sends a NORMAL-switched packet out of `p` with the VLAN header that port takes.
-    fn normal_out(&mut self, cx: &mut Ctx, br: usize, p: PortId, key: &FlowKey, o: NormalOut) {
-        let Some(port) = self.port(p) else { return };
-        let (ofport, tag) = (port.ofport, port.config.tag);
-        let mut k = *key;
-        let out_tci = match tag {
-            Some(_) => 0,
-            None if o.vlan != 0 => 0x1000 | o.vlan | if o.tagged { o.tci & 0xe000 } else { 0 },
-            None => 0,
-        };
-        k.set(Field::VlanTci, u128::from(out_tci));
-        self.output_to(cx, br, ofport, &k);
-    }
-}
-
-/// What NORMAL decided about VLANs for one packet.
-#[derive(Clone, Copy)]
-struct NormalOut {
-    vlan: u16,
-    tagged: bool,
-    tci: u16,
 }

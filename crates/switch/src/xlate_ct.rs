@@ -62,6 +62,9 @@ fn zone_of(ct: &CtAction, key: &FlowKey) -> u16 {
 impl Switch {
     /// The `ct()` action.
     pub(crate) fn ct(&mut self, cx: &mut Ctx, br: usize, ct: &CtAction, key: &FlowKey) {
+        if let CtZone::Field(r) = ct.zone {
+            cx.read_bits(r.field, r.mask());
+        }
         let zone = zone_of(ct, key);
         let mark = ct.mark();
         if cx.tracing() {
@@ -181,9 +184,14 @@ impl Switch {
                 _ => mark,
             };
             let mut k = next_key(&r, state, mark);
+            let start = k;
             cx.note(|| format!("    recirculate to table {table}"));
             cx.indent += 1;
+            // The next pass reads its own bits (its megaflow is its own).
+            let outer = std::mem::take(&mut cx.wc);
             self.run_table(cx, br, table, &mut k);
+            let m = crate::wildcards::Megaflow::new(&start, std::mem::replace(&mut cx.wc, outer));
+            cx.traced_passes.push(m);
             cx.indent -= 1;
         }
     }

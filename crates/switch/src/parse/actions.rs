@@ -143,7 +143,8 @@ fn parse_action(tok: &str, ports: &dyn PortNames) -> Result<Action, ParseError> 
             let dst = parse_field_range(dst)?;
             let value = parse_int(v)
                 .or_else(|| {
-                    is_register(dst.field)
+                    dst.field
+                        .is_register()
                         .then(|| ports.port_number(v))
                         .flatten()
                         .map(u128::from)

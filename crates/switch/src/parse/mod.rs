@@ -71,20 +71,6 @@ pub fn parse_int(s: &str) -> Option<u128> {
     }
 }
 
-fn is_register(f: Field) -> bool {
-    matches!(
-        f,
-        Field::Reg0
-            | Field::Reg1
-            | Field::Reg2
-            | Field::Reg3
-            | Field::Reg4
-            | Field::Reg5
-            | Field::Reg6
-            | Field::Reg7
-    )
-}
-
 fn fits(f: Field, v: u128) -> bool {
     v & !f.full_mask() == 0
 }
@@ -171,7 +157,7 @@ pub fn parse_value(
             // A register may be given a port's name: it holds that port's number.
             let v = parse_int(v)
                 .or_else(|| {
-                    is_register(f)
+                    f.is_register()
                         .then(|| ports.port_number(v))
                         .flatten()
                         .map(u128::from)

@@ -17,6 +17,7 @@
 //! the decision still holds (a connection that is gone ends it).
 
 use super::*;
+use crate::wildcards::Megaflow;
 
 /// One packet's decision, as a datapath below the engine may carry it out. The
 /// caller keeps one and lends it to every [`Switch::receive_offer`] (refilled in
@@ -31,6 +32,8 @@ pub struct Offer {
     effects: Vec<Effect>,
     /// The connections (slot, id) the decision's `ct()` verdicts relied on.
     conns: Vec<(u32, u64)>,
+    /// Each pass's megaflow, in order (a cached pass: its exact key).
+    passes: Vec<Megaflow>,
 }
 
 impl Offer {
@@ -40,6 +43,18 @@ impl Offer {
         self.offloadable = true;
         self.effects.clear();
         self.conns.clear();
+        self.passes.clear();
+    }
+
+    /// Each pass's megaflow, in the order the packet took them: the packets
+    /// a datapath may give the same decision, pass by pass (see
+    /// [`crate::wildcards`]).
+    pub fn passes(&self) -> &[Megaflow] {
+        &self.passes
+    }
+
+    pub(crate) fn add_pass(&mut self, m: Megaflow) {
+        self.passes.push(m);
     }
 
     /// The decision went through `ct()`: TCP packets with SYN, FIN or RST (which

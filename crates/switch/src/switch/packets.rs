@@ -87,6 +87,7 @@ impl Switch {
         }
         if let Some(o) = self.offer.as_mut() {
             o.add(e.effects.as_slice(), e.valid_until);
+            o.add_pass(crate::wildcards::Megaflow::exact(key));
         }
         let pass = Pass {
             first_key: e.key,
@@ -241,8 +242,10 @@ impl Switch {
         self.run_table(&mut cx, br, table, &mut key);
         let (effects, cacheable, valid_until) = (cx.effects.take(), cx.cacheable, cx.valid_until);
         let (recirc, refused) = (cx.recirc.take(), cx.ct_refused);
+        let wc = cx.wc;
         drop(cx);
         if let Some(o) = self.offer.as_mut() {
+            o.add_pass(crate::wildcards::Megaflow::new(orig, wc));
             match &effects {
                 Some(eff) if cacheable && !refused && self.generation == generation => {
                     o.add(eff, valid_until);

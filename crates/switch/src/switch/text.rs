@@ -2,6 +2,7 @@
 //! flow text or a real frame through the pipeline.
 
 use super::*;
+use crate::wildcards::Megaflow;
 
 impl Switch {
     /// Flows in add-flow syntax (for the state file).
@@ -95,9 +96,13 @@ impl Switch {
         let mut cx =
             Ctx::new(&mut outs, Some(&mut lines), now, frame.len() as u64).with_frame(frame);
         cx.trace_bridge(&self.bridge(br).map(|b| b.name.clone()).unwrap_or_default());
+        let orig = key;
         self.run_table(&mut cx, br, 0, &mut key);
         let replies = std::mem::take(&mut cx.traced_replies);
+        let passes = megaflows(&orig, &mut cx);
+        drop(cx);
         self.finish_trace(&mut lines, &outs, &replies);
+        self.trace_megaflows(&mut lines, br, &passes);
         Ok(lines)
     }
 
@@ -175,8 +180,10 @@ impl Switch {
         let orig = key;
         self.run_table(&mut cx, br, 0, &mut key);
         let tracked = cx.traced_ct;
+        let passes = megaflows(&orig, &mut cx);
         drop(cx);
         self.finish_trace(&mut lines, &outs, &[]);
+        self.trace_megaflows(&mut lines, br, &passes);
         let in_port = self
             .bridge(br)
             .and_then(|b| b.ports.get(&in_ofport))
@@ -188,6 +195,18 @@ impl Switch {
             outputs: outs,
             tracked,
         })
+    }
+
+    /// The bits each pass read: any packet equal to it there takes the same
+    /// decision (see [`crate::wildcards`]).
+    fn trace_megaflows(&self, lines: &mut Vec<String>, br: usize, passes: &[Megaflow]) {
+        let names = self.names(br);
+        for m in passes {
+            lines.push(format!(
+                "Megaflow: {}",
+                print::match_text(&m.as_match(), &names)
+            ));
+        }
     }
 
     /// One line on where an output goes, with the tunnel's outer header.
@@ -233,6 +252,13 @@ impl Switch {
             k => format!("{br}: output {} ({}){vlan_txt}", c.name, k.name()),
         }
     }
+}
+
+/// A trace's passes: the first (from `orig`), then the recirculated ones.
+fn megaflows(orig: &crate::FlowKey, cx: &mut Ctx) -> Vec<Megaflow> {
+    let mut v = vec![Megaflow::new(orig, cx.wc)];
+    v.append(&mut cx.traced_passes);
+    v
 }
 
 /// A traced packet's decision ([`Switch::trace_decision`]).
