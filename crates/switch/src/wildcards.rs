@@ -5,7 +5,8 @@
 //! subtables it probed (`FlowTable::lookup_wc`), and every action that reads the
 //! key adds what it read: NORMAL its input port, VLAN and Ethernet addresses,
 //! output and flood the input port, `move` its source, `output:field` that
-//! field, a `ct()` zone taken from a field that field. An action that writes a
+//! field, a `ct()` zone taken from a field that field, an output to a
+//! flow-keyed tunnel the tunnel id. An action that writes a
 //! field reads it too (whether a header changes depends on what it was), and
 //! `learn()` and `dhcp`, which depend on the whole packet, read everything. A
 //! pass's mask always covers `in_port` and `recirc_id`.

@@ -565,6 +565,16 @@ impl Switch {
             cx.indent -= 1;
             return;
         }
+        // A flow-keyed tunnel sends with the key's tun_id, which may be the
+        // packet's own.
+        if port.config.tunnel_key() == crate::port::TunnelKey::Flow
+            && matches!(
+                port.config.kind,
+                PortType::Vxlan | PortType::Gre | PortType::Geneve
+            )
+        {
+            cx.read(Field::TunId);
+        }
         // Written straight into the list (the key is 144 bytes: one copy).
         cx.out.push(Output::Forward(Forward {
             port: pid,

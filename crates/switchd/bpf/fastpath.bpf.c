@@ -9,7 +9,9 @@
 // VXLAN device, after the kernel decapsulated the packet. Both reduce the frame to
 // a key (struct fp_key: the ingress device, tunnel id and source, and every header
 // field the engine's flow key reads for IPv4, plus the TCP flags), look it up in
-// fp_flows2, and on a valid hit redirect or drop as the entry says (after taking
+// fp_flows2, else under each mask of fp_masks in fp_mega (wildcarded entries:
+// untracked decisions, kept for every frame equal under the bits the engine
+// read), and on a valid hit redirect or drop as the entry says (after taking
 // a VLAN tag off or putting one on, when the entry says so). Everything else
 // (a miss, an entry of an older generation, a frame that is not plain IPv4 or IPv6,
 // an IP fragment, neighbour discovery) goes up: a 104-byte header (struct
@@ -103,8 +105,19 @@ struct fp_val {
 struct fp_conf {
     __u64 gen;
     __u32 upcall_ifindex;
-    __u32 pad;
+    /* Masks in use in fp_masks (1..n_masks - 1 are looked at; 0 is unused). */
+    __u32 n_masks;
 };
+
+/* A wildcarded entry's key: which mask, and the frame's key under it. */
+struct fp_mkey {
+    __u32 mask;
+    __u32 pad; /* zero */
+    struct fp_key key;
+};
+
+#define FP_MASKS 16
+#define FP_KEY_WORDS (sizeof(struct fp_key) / 8)
 
 struct fp_meta {
     __u32 magic;
@@ -122,6 +135,25 @@ struct {
     __uint(pinning, LIBBPF_PIN_BY_NAME);
 } fp_flows2 SEC(".maps"); /* "2": this layout; an older switchd's fp_flows is
                             * another map */
+
+/* Wildcarded entries (megaflows): decisions the engine made for every frame
+ * equal to the key under a mask (the bits its tables and actions read), looked
+ * up mask by mask when fp_flows2 has no entry for the exact key. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, FP_MASKS);
+    __type(key, __u32);
+    __type(value, struct fp_key);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_masks SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct fp_mkey);
+    __type(value, struct fp_val);
+    __uint(pinning, LIBBPF_PIN_BY_NAME);
+} fp_mega SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -235,6 +267,32 @@ static __always_inline int parse(struct __sk_buff *skb, struct fp_key *k, __u32 
     return 0;
 }
 
+/* The current wildcarded entry that covers `key`, if any (masks in order;
+ * each entry is right for every frame it covers, so the first found will do). */
+static __always_inline struct fp_val *lookup_mega(const struct fp_key *key, const struct fp_conf *conf)
+{
+    struct fp_mkey mk = {};
+    __u32 n = conf->n_masks;
+    for (__u32 i = 1; i < FP_MASKS; i++) {
+        if (i >= n)
+            break;
+        __u32 idx = i;
+        const __u64 *m = bpf_map_lookup_elem(&fp_masks, &idx);
+        if (!m)
+            break;
+        const __u64 *k = (const __u64 *)key;
+        __u64 *out = (__u64 *)&mk.key;
+#pragma unroll
+        for (int w = 0; w < FP_KEY_WORDS; w++)
+            out[w] = k[w] & m[w];
+        mk.mask = i;
+        struct fp_val *v = bpf_map_lookup_elem(&fp_mega, &mk);
+        if (v && v->gen == conf->gen)
+            return v;
+    }
+    return 0;
+}
+
 static __always_inline int act(struct __sk_buff *skb, struct fp_val *v)
 {
     __sync_fetch_and_add(&v->packets, 1);
@@ -309,6 +367,11 @@ static __always_inline int run(struct __sk_buff *skb, int tunnel)
     if (parse(skb, &meta.key, &meta.tcp_flags) == 0) {
         meta.flags = FP_KEY_OK;
         struct fp_val *v = bpf_map_lookup_elem(&fp_flows2, &meta.key);
+        if (!v && conf && conf->n_masks > 1) {
+            v = lookup_mega(&meta.key, conf);
+            if (v)
+                return act(skb, v);
+        }
         if (v && conf && v->gen == conf->gen) {
             if (!(v->flags & FP_F_TRACKED) || !(meta.tcp_flags & TCP_CTL))
                 return act(skb, v);

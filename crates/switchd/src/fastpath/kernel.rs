@@ -94,11 +94,60 @@ unsafe impl aya::Pod for FpVal {}
 pub(crate) struct FpConf {
     pub gen_: u64,
     pub upcall_ifindex: u32,
-    pub pad: u32,
+    /// Masks in use in `fp_masks` (slots 1..n_masks; 0 is never used).
+    pub n_masks: u32,
 }
 
 // SAFETY: repr(C), integers only, no padding (8+4+4).
 unsafe impl aya::Pod for FpConf {}
+
+/// `struct fp_mkey`: a wildcarded entry's key (96 bytes): the slot of its mask
+/// in `fp_masks` and a frame's key under that mask.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct FpMKey {
+    pub mask: u32,
+    /// Zero.
+    pub pad: u32,
+    pub key: FpKey,
+}
+
+// SAFETY: repr(C), a u32 pair and an FpKey (88 bytes, itself Pod, 8-aligned):
+// 96 bytes without implicit padding.
+unsafe impl aya::Pod for FpMKey {}
+
+/// Mask slots of `fp_masks` (`FP_MASKS`; slot 0 is never used).
+pub(crate) const MASKS: u32 = 16;
+
+impl FpKey {
+    /// The key with only the bits of `mask` (the program's `lookup_mega`).
+    pub fn masked(&self, m: &FpKey) -> FpKey {
+        fn and<const N: usize>(a: [u8; N], b: [u8; N]) -> [u8; N] {
+            std::array::from_fn(|i| a[i] & b[i])
+        }
+        FpKey {
+            ifindex: self.ifindex & m.ifindex,
+            tun_src: self.tun_src & m.tun_src,
+            tun_id: self.tun_id & m.tun_id,
+            dl_dst: and(self.dl_dst, m.dl_dst),
+            dl_src: and(self.dl_src, m.dl_src),
+            dl_type: self.dl_type & m.dl_type,
+            icmp_id: self.icmp_id & m.icmp_id,
+            nw_src: self.nw_src & m.nw_src,
+            nw_dst: self.nw_dst & m.nw_dst,
+            nw_proto: self.nw_proto & m.nw_proto,
+            nw_tos: self.nw_tos & m.nw_tos,
+            nw_ttl: self.nw_ttl & m.nw_ttl,
+            reserved: self.reserved & m.reserved,
+            tp_src: self.tp_src & m.tp_src,
+            tp_dst: self.tp_dst & m.tp_dst,
+            vlan_tci: self.vlan_tci & m.vlan_tci,
+            pad: and(self.pad, m.pad),
+            ipv6_src: and(self.ipv6_src, m.ipv6_src),
+            ipv6_dst: and(self.ipv6_dst, m.ipv6_dst),
+        }
+    }
+}
 
 /// Bytes the programs push in front of an upcalled frame (`struct fp_meta`).
 pub(crate) const META_LEN: usize = 104;

@@ -25,6 +25,7 @@
 
 mod decide;
 mod kernel;
+mod mega;
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, PerCpuArray};
 use aya::programs::links::{FdLink, PinnedLink};
@@ -32,7 +33,7 @@ use aya::programs::tc::SchedClassifierLink;
 use aya::programs::{SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfLoader};
 use kernel::{
-    F_TRACKED, F_VLAN_POP, F_VLAN_PUSH, FpConf, FpVal, KIND_DROP, KIND_EGRESS, KIND_PEER,
+    F_TRACKED, F_VLAN_POP, F_VLAN_PUSH, FpConf, FpMKey, FpVal, KIND_DROP, KIND_EGRESS, KIND_PEER,
     KIND_TUNNEL,
 };
 pub(crate) use kernel::{FpKey, META_LEN, Meta, TCP_CTL};
@@ -97,6 +98,7 @@ pub(crate) struct Upcalled<'a> {
 }
 
 /// One installed decision, as user space remembers it.
+#[derive(Clone)]
 struct Record {
     offer: Offer,
     in_port: PortId,
@@ -128,12 +130,20 @@ pub(crate) struct FastPath {
     /// switchd installed never look current to this one.
     nonce: u64,
     pushed: Option<u64>,
+    /// The kernel generation [`FastPath::sync`] last asked for.
+    generation: u64,
     /// Fast-path devices by ifindex, and the ifindex of each port's device.
     ports: HashMap<u32, FpPort>,
     by_port: HashMap<PortId, u32>,
     /// The external-mode VXLAN device's ifindex, once VXLAN takes the fast path.
     vxlan: Option<u32>,
     records: HashMap<FpKey, Record>,
+    /// Wildcarded entries (see [`mega`]): the map, the masks' map and slots,
+    /// and what user space remembers of each entry.
+    mega: BpfHashMap<MapData, FpMKey, FpVal>,
+    masks_map: Array<MapData, FpKey>,
+    masks: mega::MaskSlots,
+    mega_records: HashMap<FpMKey, Record>,
     /// Tracked TCP keys seen coming up, and how often, until [`TCP_WARMUP`]
     /// (emptied by the revalidator every second).
     warming: HashMap<FpKey, u8>,
@@ -143,10 +153,43 @@ pub(crate) struct FastPath {
     /// new connection, a MAC learned on the way, an answer the switch made), and
     /// whose outputs the kernel cannot carry (floods, TAPs, VLAN rewrites, GRE).
     pub installed: u64,
+    /// Of those, wildcarded.
+    pub installed_mega: u64,
     pub not_offered: u64,
     pub not_carried: u64,
     /// Decisions not installed because the table was full.
     pub full: u64,
+}
+
+/// The entries whose decision comes in or goes out through port `id`.
+fn touching<K: Copy>(records: &HashMap<K, Record>, id: PortId) -> Vec<K> {
+    records
+        .iter()
+        .filter(|(_, r)| r.in_port == id || r.out_port == Some(id))
+        .map(|(k, _)| *k)
+        .collect()
+}
+
+/// Gives the kernel's new counts for an entry to the flows and ports its
+/// decision crossed; whether the decision still holds.
+fn credit_record(sw: &mut Switch, r: &mut Record, v: &FpVal, now: u64) -> bool {
+    let (dp, db) = (
+        v.packets.saturating_sub(r.packets),
+        v.bytes.saturating_sub(r.bytes),
+    );
+    (r.packets, r.bytes) = (v.packets, v.bytes);
+    let holds = sw.credit(&r.offer, dp, db, now);
+    if dp > 0 {
+        if let Some(p) = sw.port_mut(r.in_port) {
+            p.stats.rx_packets += dp;
+            p.stats.rx_bytes += db;
+        }
+        if let Some(p) = r.out_port.and_then(|o| sw.port_mut(o)) {
+            p.stats.tx_packets += dp;
+            p.stats.tx_bytes += db;
+        }
+    }
+    holds
 }
 
 /// A fast-path failure, as text for logs and `switch show`.
@@ -206,6 +249,10 @@ impl FastPath {
             .map_err(|e| format!("fp_flows2: {e}"))?;
         let conf =
             Array::try_from(take(&mut ebpf, "fp_conf")?).map_err(|e| format!("fp_conf: {e}"))?;
+        let mega = BpfHashMap::try_from(take(&mut ebpf, "fp_mega")?)
+            .map_err(|e| format!("fp_mega: {e}"))?;
+        let masks_map =
+            Array::try_from(take(&mut ebpf, "fp_masks")?).map_err(|e| format!("fp_masks: {e}"))?;
         let stats = PerCpuArray::try_from(take(&mut ebpf, "fp_stats")?)
             .map_err(|e| format!("fp_stats: {e}"))?;
         let upcall = host::Tap::open(UPCALL_DEV, true).map_err(|e| e.to_string())?;
@@ -231,13 +278,19 @@ impl FastPath {
             pin_dir,
             nonce,
             pushed: None,
+            generation: 0,
             ports: HashMap::new(),
             by_port: HashMap::new(),
             vxlan: None,
             records: HashMap::new(),
+            mega,
+            masks_map,
+            masks: mega::MaskSlots::default(),
+            mega_records: HashMap::new(),
             warming: HashMap::new(),
             warming_up: 0,
             installed: 0,
+            installed_mega: 0,
             not_offered: 0,
             not_carried: 0,
             full: 0,
@@ -266,13 +319,19 @@ impl FastPath {
         if self.pushed == Some(g) {
             return;
         }
+        self.generation = g;
+        self.push_conf();
+    }
+
+    /// Writes the generation and the number of mask slots to `fp_conf`.
+    fn push_conf(&mut self) {
         let c = FpConf {
-            gen_: g,
+            gen_: self.generation,
             upcall_ifindex: self.upcall_ifindex,
-            pad: 0,
+            n_masks: self.masks.n(),
         };
         match self.conf.set(0, c, 0) {
-            Ok(()) => self.pushed = Some(g),
+            Ok(()) => self.pushed = Some(self.generation),
             Err(e) => warn!("fast path: writing the generation: {e}"),
         }
     }
@@ -358,14 +417,11 @@ impl FastPath {
         };
         self.ports.remove(&ifindex);
         let _ = std::fs::remove_file(self.pin_dir.join(format!("link-{ifindex}")));
-        let gone: Vec<FpKey> = self
-            .records
-            .iter()
-            .filter(|(_, r)| r.in_port == id || r.out_port == Some(id))
-            .map(|(k, _)| *k)
-            .collect();
-        for k in gone {
+        for k in touching(&self.records, id) {
             self.remove(&k);
+        }
+        for k in touching(&self.mega_records, id) {
+            self.remove_mega(&k);
         }
     }
 
@@ -436,7 +492,7 @@ impl FastPath {
             self.not_carried += 1;
             return;
         };
-        if self.records.len() >= MAX_ENTRIES && !self.records.contains_key(key) {
+        if self.entries() >= MAX_ENTRIES && !self.records.contains_key(key) {
             self.full += 1;
             return;
         }
@@ -446,6 +502,16 @@ impl FastPath {
             flags: val.flags | if offer.tracked() { F_TRACKED } else { 0 },
             ..val
         };
+        let record = Record {
+            offer: offer.clone(),
+            in_port,
+            out_port,
+            packets: 0,
+            bytes: 0,
+        };
+        if !offer.tracked() && self.install_mega(sw, key, val, record.clone(), now) {
+            return;
+        }
         // A packet of a key the kernel already carries came up (a TCP FIN of a
         // tracked flow, or one that raced the install): the entry stays, with
         // its counts, when it does the same; otherwise its counts are given to
@@ -464,16 +530,7 @@ impl FastPath {
         match self.flows.insert(key, val, 0) {
             Ok(()) => {
                 self.installed += 1;
-                self.records.insert(
-                    *key,
-                    Record {
-                        offer: offer.clone(),
-                        in_port,
-                        out_port,
-                        packets: 0,
-                        bytes: 0,
-                    },
-                );
+                self.records.insert(*key, record);
             }
             // The map refused (it holds more than MAX_ENTRIES only if another
             // switchd's entries are still there): the packets go up until the
@@ -502,7 +559,7 @@ impl FastPath {
             }
         }
         self.warming.clear();
-        let idle_ns = if entries.len() > BUSY {
+        let idle_ns = if entries.len() + self.mega_records.len() > BUSY {
             BUSY_IDLE
         } else {
             IDLE
@@ -514,22 +571,7 @@ impl FastPath {
                 dead.push(k);
                 continue;
             };
-            let (dp, db) = (
-                v.packets.saturating_sub(r.packets),
-                v.bytes.saturating_sub(r.bytes),
-            );
-            (r.packets, r.bytes) = (v.packets, v.bytes);
-            let holds = sw.credit(&r.offer, dp, db, now);
-            if dp > 0 {
-                if let Some(p) = sw.port_mut(r.in_port) {
-                    p.stats.rx_packets += dp;
-                    p.stats.rx_bytes += db;
-                }
-                if let Some(p) = r.out_port.and_then(|o| sw.port_mut(o)) {
-                    p.stats.tx_packets += dp;
-                    p.stats.tx_bytes += db;
-                }
-            }
+            let holds = credit_record(sw, r, &v, now);
             let idle = now_ns.saturating_sub(v.used) > idle_ns;
             if !holds || v.gen_ != current || idle {
                 dead.push(k);
@@ -538,55 +580,67 @@ impl FastPath {
         for k in dead {
             self.remove(&k);
         }
+        self.revalidate_mega(sw, now, current, idle_ns);
     }
 
     /// The kernel's entries with their counts, as `dump-datapath` lists them.
     pub fn dump(&self) -> Vec<String> {
-        let current = self.pushed.unwrap_or(0);
-        let now_ns = monotonic_ns();
         let mut lines = Vec::new();
         for (k, v) in self.flows.iter().flatten() {
-            let dev = |i: u32| match self.ports.get(&i) {
-                Some(p) => p.dev.clone(),
-                None if Some(i) == self.vxlan => VXLAN_DEV.to_owned(),
-                None => format!("if{i}"),
-            };
-            let mut vlan = String::new();
-            if v.flags & F_VLAN_POP != 0 {
-                vlan.push_str("pop_vlan,");
-            }
-            if v.flags & F_VLAN_PUSH != 0 {
-                vlan.push_str(&format!("push_vlan({}),", kernel::vlan(v.vlan_tci)));
-            }
-            let action = match v.kind {
-                KIND_DROP => "drop".to_owned(),
-                KIND_PEER => format!("peer({})", dev(v.ifindex)),
-                KIND_TUNNEL => format!(
-                    "set(tunnel(tun_id={:#x},dst={})),{}",
-                    v.tun_id,
-                    std::net::Ipv4Addr::from(v.tun_dst),
-                    dev(v.ifindex)
-                ),
-                KIND_EGRESS => format!("redirect({})", dev(v.ifindex)),
-                k => format!("unknown({k})"),
-            };
-            let used = now_ns.saturating_sub(v.used) as f64 / 1e9;
-            let stale = if v.gen_ == current { "" } else { " (stale)" };
-            let action = format!("{vlan}{action}");
-            let tracked = if v.flags & F_TRACKED != 0 {
-                ", tracked (SYN/FIN/RST up)"
-            } else {
-                ""
-            };
             lines.push(format!(
-                "{}, packets:{}, bytes:{}, used:{used:.3}s{tracked}, actions:{action}{stale}",
-                k.describe(&dev(k.ifindex)),
-                v.packets,
-                v.bytes
+                "{}, {}",
+                k.describe(&self.dev_name(k.ifindex)),
+                self.entry_text(&v)
             ));
         }
+        self.dump_mega(&mut lines);
         lines.sort();
         lines
+    }
+
+    /// A fast-path device's name by ifindex.
+    fn dev_name(&self, i: u32) -> String {
+        match self.ports.get(&i) {
+            Some(p) => p.dev.clone(),
+            None if Some(i) == self.vxlan => VXLAN_DEV.to_owned(),
+            None => format!("if{i}"),
+        }
+    }
+
+    /// An entry's counts and action, as `dump-datapath` writes them.
+    fn entry_text(&self, v: &FpVal) -> String {
+        let current = self.pushed.unwrap_or(0);
+        let now_ns = monotonic_ns();
+        let mut vlan = String::new();
+        if v.flags & F_VLAN_POP != 0 {
+            vlan.push_str("pop_vlan,");
+        }
+        if v.flags & F_VLAN_PUSH != 0 {
+            vlan.push_str(&format!("push_vlan({}),", kernel::vlan(v.vlan_tci)));
+        }
+        let action = match v.kind {
+            KIND_DROP => "drop".to_owned(),
+            KIND_PEER => format!("peer({})", self.dev_name(v.ifindex)),
+            KIND_TUNNEL => format!(
+                "set(tunnel(tun_id={:#x},dst={})),{}",
+                v.tun_id,
+                std::net::Ipv4Addr::from(v.tun_dst),
+                self.dev_name(v.ifindex)
+            ),
+            KIND_EGRESS => format!("redirect({})", self.dev_name(v.ifindex)),
+            k => format!("unknown({k})"),
+        };
+        let used = now_ns.saturating_sub(v.used) as f64 / 1e9;
+        let stale = if v.gen_ == current { "" } else { " (stale)" };
+        let tracked = if v.flags & F_TRACKED != 0 {
+            ", tracked (SYN/FIN/RST up)"
+        } else {
+            ""
+        };
+        format!(
+            "packets:{}, bytes:{}, used:{used:.3}s{tracked}, actions:{vlan}{action}{stale}",
+            v.packets, v.bytes
+        )
     }
 
     /// The programs' counters summed over the CPUs: hits, upcalls, failed
@@ -602,6 +656,6 @@ impl FastPath {
     }
 
     pub fn entries(&self) -> usize {
-        self.records.len()
+        self.records.len() + self.mega_records.len()
     }
 }
