@@ -60,6 +60,22 @@ fn read(src: LearnSrc, key: &FlowKey, width: u32) -> u128 {
 }
 
 impl LearnSpec {
+    /// The bits of the packet's key the learned flow is made of.
+    pub fn sources(&self) -> impl Iterator<Item = FieldRange> + '_ {
+        self.items.iter().filter_map(|item| match *item {
+            LearnItem::Match {
+                src: LearnSrc::Field(r),
+                ..
+            }
+            | LearnItem::Load {
+                src: LearnSrc::Field(r),
+                ..
+            }
+            | LearnItem::Output { src: r } => Some(r),
+            _ => None,
+        })
+    }
+
     /// The match and actions of the flow this spec learns from `key`.
     pub fn instantiate(&self, key: &FlowKey) -> (Match, Vec<Action>) {
         let mut actions = Vec::new();

@@ -6,10 +6,11 @@
 //! key adds what it read: NORMAL its input port, VLAN and Ethernet addresses,
 //! output and flood the input port, `move` its source, `output:field` that
 //! field, a `ct()` zone taken from a field that field, an output to a
-//! flow-keyed tunnel the tunnel id. An action that writes a
-//! field reads it too (whether a header changes depends on what it was), and
-//! `learn()` and `dhcp`, which depend on the whole packet, read everything. A
-//! pass's mask always covers `in_port` and `recirc_id`.
+//! flow-keyed tunnel the tunnel id, `learn()` the bits its learned flow is
+//! made of (so every packet of the megaflow learns, or refreshes, the same
+//! flow). An action that writes a header reads it too (whether it changes
+//! depends on what it was), and `dhcp`, which answers from the whole frame,
+//! reads everything. A pass's mask always covers `in_port` and `recirc_id`.
 //!
 //! The promise: any packet whose key equals the pass's key under the mask gets
 //! the same decision from that pass (the same outputs with the same header

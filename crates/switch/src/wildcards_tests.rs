@@ -46,7 +46,7 @@ const BR_TUN: &[&str] = &[
     "table=20,priority=0,actions=resubmit(,22)",
     "table=22,priority=1,dl_vlan=7,actions=strip_vlan,set_tunnel:0x64,output:vx1",
     "table=22,priority=0,actions=drop",
-    "table=4,priority=1,tun_id=0x64,actions=mod_vlan_vid:7,output:patch-int",
+    "table=4,priority=1,tun_id=0x64,actions=learn(table=20,priority=1,hard_timeout=300,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:NXM_OF_IN_PORT[]),mod_vlan_vid:7,output:patch-int",
     "table=4,priority=0,actions=drop",
 ];
 

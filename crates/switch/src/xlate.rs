@@ -350,7 +350,11 @@ impl Switch {
                     key.set_masked(dst.field, v << dst.start, dst.mask());
                 }
                 Action::Learn(spec) => {
-                    cx.read_all();
+                    // Every packet equal in these bits learns (or refreshes)
+                    // the same flow.
+                    for r in spec.sources() {
+                        cx.read_bits(r.field, r.mask());
+                    }
                     self.learn(cx, br, spec, key);
                 }
                 Action::Ct(ct) => self.ct(cx, br, ct, key),
