@@ -9,9 +9,9 @@
 // VXLAN device, after the kernel decapsulated the packet. Both reduce the frame to
 // a key (struct fp_key: the ingress device, tunnel id and source, and every header
 // field the engine's flow key reads for IPv4, plus the TCP flags), look it up in
-// fp_flows2, else under each mask of fp_masks in fp_mega (wildcarded entries:
-// untracked decisions, kept for every frame equal under the bits the engine
-// read), and on a valid hit redirect or drop as the entry says (after taking
+// fp_mega under each mask of fp_masks (wildcarded entries: untracked
+// decisions, kept for every frame equal under the bits the engine read), then
+// in fp_flows2 (exact entries), and on a valid hit redirect or drop as the entry says (after taking
 // a VLAN tag off or putting one on, when the entry says so). Everything else
 // (a miss, an entry of an older generation, a frame that is not plain IPv4 or IPv6,
 // an IP fragment, neighbour discovery) goes up: a 104-byte header (struct
@@ -366,12 +366,16 @@ static __always_inline int run(struct __sk_buff *skb, int tunnel)
     }
     if (parse(skb, &meta.key, &meta.tcp_flags) == 0) {
         meta.flags = FP_KEY_OK;
-        struct fp_val *v = bpf_map_lookup_elem(&fp_flows2, &meta.key);
-        if (!v && conf && conf->n_masks > 1) {
-            v = lookup_mega(&meta.key, conf);
-            if (v)
-                return act(skb, v);
+        /* Wildcarded entries first: a flow that takes one never has an exact
+         * entry, and its frames then cost one lookup, not two. (Tracked
+         * decisions are exact only: on a host with wildcarded entries they
+         * pay the masks' misses first.) */
+        if (conf && conf->n_masks > 1) {
+            struct fp_val *m = lookup_mega(&meta.key, conf);
+            if (m)
+                return act(skb, m);
         }
+        struct fp_val *v = bpf_map_lookup_elem(&fp_flows2, &meta.key);
         if (v && conf && v->gen == conf->gen) {
             if (!(v->flags & FP_F_TRACKED) || !(meta.tcp_flags & TCP_CTL))
                 return act(skb, v);

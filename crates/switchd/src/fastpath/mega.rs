@@ -6,8 +6,10 @@
 //! The program keeps the masks in `fp_masks` (slots 1..[`MASKS`], at most
 //! fifteen distinct masks at a time, as few as the pipeline's shapes need) and
 //! the entries in `fp_mega`, keyed by slot and masked key, and looks a frame up
-//! there mask by mask when `fp_flows2` has no entry for its exact key. Every
-//! entry is right for every frame it covers, so overlapping entries agree.
+//! there mask by mask before `fp_flows2` (a flow that takes a wildcarded entry
+//! has no exact one: looking the exact key up first cost every such frame a
+//! miss, measurably: docs/performance.md). Every entry is right for every
+//! frame it covers, so overlapping entries agree.
 //! A decision that went through `ct()` stays exact (its packets' verdicts
 //! depend on their connection), and so does one whose mask reads a field the
 //! program's key lacks, or when the mask slots are full.
@@ -99,16 +101,34 @@ impl FastPath {
         let Some(slot) = self.mask_slot(&mask) else {
             return false;
         };
-        // An exact entry for this key (stale, or of an earlier decision) would
-        // shadow the wildcarded one: its counts go to the flows, it goes.
+        // An exact entry for this key (stale, or of an earlier decision) goes,
+        // its counts to the flows.
         self.forget(sw, key, now);
         let mk = FpMKey {
             mask: slot,
             pad: 0,
             key: key.masked(&mask),
         };
-        if self.mega_records.contains_key(&mk) {
-            // Another frame of the same megaflow raced this one up.
+        if let Some(r) = self.mega_records.get_mut(&mk) {
+            // The entry holds a slot already. A current one doing the same was
+            // raced up by another frame; an older one (another generation) has
+            // its counts given to the flows and is replaced.
+            let old = self.mega.get(&mk, 0).ok();
+            if let Some(old) = old {
+                if old.gen_ == val.gen_ && super::decide::same_action(&old, &val) {
+                    self.release_slot(slot);
+                    return true;
+                }
+                super::credit_record(sw, r, &old, now);
+            }
+            self.release_slot(slot);
+            if self.mega.insert(mk, val, 0).is_err() {
+                self.remove_mega(&mk);
+                return false;
+            }
+            self.installed += 1;
+            self.installed_mega += 1;
+            self.mega_records.insert(mk, record);
             return true;
         }
         if let Err(e) = self.mega.insert(mk, val, 0) {
@@ -208,12 +228,16 @@ impl FastPath {
 /// the fields its mask keeps (an IPv4 address with its prefix).
 fn describe_masked(k: &FpKey, m: &FpKey, in_dev: &str) -> String {
     let mut parts = vec![format!("in_port({in_dev})")];
-    if m.tun_id != 0 || m.tun_src != 0 {
-        parts.push(format!(
-            "tunnel(tun_id={:#x},src={})",
-            k.tun_id,
-            Ipv4Addr::from(k.tun_src)
-        ));
+    // (A kept but zero tunnel id and source: a frame not from a tunnel.)
+    let mut tun = Vec::new();
+    if m.tun_id != 0 && (k.tun_id != 0 || k.tun_src != 0) {
+        tun.push(format!("tun_id={:#x}", k.tun_id));
+    }
+    if m.tun_src != 0 && k.tun_src != 0 {
+        tun.push(format!("src={}", Ipv4Addr::from(k.tun_src)));
+    }
+    if !tun.is_empty() {
+        parts.push(format!("tunnel({})", tun.join(",")));
     }
     let mut eth = Vec::new();
     if m.dl_src != [0; 6] {
