@@ -101,7 +101,7 @@ fn the_kernel_carries_a_flow_after_its_first_packet() {
     );
     let t = lab.switch_ok(H::H1, &["trace", "br0", &flow]);
     assert!(
-        t.contains(&format!("Fast path: yes, after the first packet of such a flow the kernel redirects into the namespace behind {b}")),
+        t.contains(&format!("Fast path: yes, after this packet the kernel redirects into the namespace behind {b} for every packet of its megaflow (a wildcarded entry)")),
         "{t}"
     );
     let t = lab.switch_ok(H::H1, &["trace", "br0", &format!("in_port={},arp", v1.tap)]);

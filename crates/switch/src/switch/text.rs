@@ -184,6 +184,7 @@ impl Switch {
         drop(cx);
         self.finish_trace(&mut lines, &outs, &[]);
         self.trace_megaflows(&mut lines, br, &passes);
+        let megaflows = passes;
         let in_port = self
             .bridge(br)
             .and_then(|b| b.ports.get(&in_ofport))
@@ -194,6 +195,7 @@ impl Switch {
             orig,
             outputs: outs,
             tracked,
+            megaflows,
         })
     }
 
@@ -271,4 +273,6 @@ pub struct Traced {
     pub outputs: Vec<Output>,
     /// A `ct()` ran on the way.
     pub tracked: bool,
+    /// Each pass's megaflow (see [`crate::wildcards`]).
+    pub megaflows: Vec<Megaflow>,
 }

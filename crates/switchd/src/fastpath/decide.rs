@@ -71,6 +71,17 @@ impl FastPath {
         } else {
             ""
         };
+        // An untracked decision goes in wildcarded: the next flow of the same
+        // megaflow takes the kernel from its first packet.
+        let wide = match t.megaflows.as_slice() {
+            [m] if !t.tracked => super::mega::fp_mask(m).is_some(),
+            _ => false,
+        };
+        if wide {
+            return format!(
+                "Fast path: yes, after this packet the kernel {what} for every packet of its megaflow (a wildcarded entry)"
+            );
+        }
         format!("Fast path: yes, after the first packet of such a flow the kernel {what}{ct}")
     }
 
