@@ -154,15 +154,6 @@ impl FastPath {
     }
 }
 
-/// Whether two entries do the same to a packet.
-pub(super) fn same_action(a: &FpVal, b: &FpVal) -> bool {
-    (
-        a.kind, a.ifindex, a.tun_dst, a.tun_ttl, a.flags, a.tun_id, a.vlan_tci,
-    ) == (
-        b.kind, b.ifindex, b.tun_dst, b.tun_ttl, b.flags, b.tun_id, b.vlan_tci,
-    )
-}
-
 /// The VLAN part of an entry for a frame tagged `orig` (the engine's vlan_tci,
 /// 0x1000 when tagged) that leaves tagged `out`: nothing, a pop, a push, or
 /// both (a rewrite; the kernel has no helper that changes a tag in place).

@@ -76,6 +76,23 @@ pub(crate) struct FpVal {
     pub pad: [u8; 6],
 }
 
+impl FpVal {
+    /// Whether two entries do the same to a packet (their counts aside).
+    pub fn same_action(&self, b: &FpVal) -> bool {
+        (
+            self.kind,
+            self.ifindex,
+            self.tun_dst,
+            self.tun_ttl,
+            self.flags,
+            self.tun_id,
+            self.vlan_tci,
+        ) == (
+            b.kind, b.ifindex, b.tun_dst, b.tun_ttl, b.flags, b.tun_id, b.vlan_tci,
+        )
+    }
+}
+
 /// The decision went through connection tracking: the program sends TCP segments
 /// with SYN, FIN or RST up instead.
 pub(crate) const F_TRACKED: u16 = 1;

@@ -115,7 +115,7 @@ impl FastPath {
             // its counts given to the flows and is replaced.
             let old = self.mega.get(&mk, 0).ok();
             if let Some(old) = old {
-                if old.gen_ == val.gen_ && super::decide::same_action(&old, &val) {
+                if old.gen_ == val.gen_ && old.same_action(&val) {
                     self.release_slot(slot);
                     return true;
                 }

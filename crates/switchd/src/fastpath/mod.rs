@@ -517,7 +517,7 @@ impl FastPath {
         // its counts, when it does the same; otherwise its counts are given to
         // the flows before it is replaced.
         if let (Some(r), Ok(old)) = (self.records.get(key), self.flows.get(key, 0)) {
-            if old.gen_ == val.gen_ && decide::same_action(&old, &val) {
+            if old.gen_ == val.gen_ && old.same_action(&val) {
                 return;
             }
             let (dp, db) = (
