@@ -213,7 +213,14 @@ fn nft_ct_rules(ns: &str, port: Option<u16>) -> Result<()> {
 }
 
 /// Connections per second: (neutrino, kernel), `runs` each, alternating.
-pub fn bench_connections(lab: &Lab, runs: usize, seconds: u64) -> Result<(Vec<f64>, Vec<f64>)> {
+/// `open`: port security off on vm1 and vm2 (restored after), and no nftables
+/// in the reference's VMs.
+pub fn bench_connections(
+    lab: &Lab,
+    runs: usize,
+    seconds: u64,
+    open: bool,
+) -> Result<(Vec<f64>, Vec<f64>)> {
     let (vm1, vm2) = (lab.vm("vm1")?, lab.vm("vm2")?);
     let prefix = format!(
         "{}k",
@@ -242,8 +249,12 @@ pub fn bench_connections(lab: &Lab, runs: usize, seconds: u64) -> Result<(Vec<f6
             [a, b] => (a.clone(), b.clone()),
             _ => return Err(fail!("the reference pair has no two VMs")),
         };
-        nft_ct_rules(&k2.ns, Some(CRR_PORT))?;
-        nft_ct_rules(&k1.ns, None)?;
+        if open {
+            set_security(lab, false)?;
+        } else {
+            nft_ct_rules(&k2.ns, Some(CRR_PORT))?;
+            nft_ct_rules(&k1.ns, None)?;
+        }
         let (mut ours, mut kernel) = (Vec::new(), Vec::new());
         for i in 0..runs {
             progress(format!(
@@ -255,7 +266,13 @@ pub fn bench_connections(lab: &Lab, runs: usize, seconds: u64) -> Result<(Vec<f6
         }
         Ok((ours, kernel))
     })();
+    let restored = if open {
+        set_security(lab, true)
+    } else {
+        Ok(())
+    };
     crate::pair::down(&dir, &prefix)?;
+    restored?;
     result
 }
 

@@ -179,6 +179,11 @@ pub enum BenchSgCommand {
         runs: usize,
         #[arg(long, default_value_t = 3)]
         seconds: u64,
+        /// Without filtering on either side: vm1 and vm2 with port security
+        /// off, the kernel reference without nftables (what switching a new
+        /// connection costs, conntrack aside).
+        #[arg(long)]
+        open: bool,
     },
     /// From a rule created through the API to its traffic passing, with PORTS
     /// ports in the group across the computes.
@@ -431,17 +436,25 @@ fn bench_sg(dir: &std::path::Path, exe: &std::path::Path, c: BenchSgCommand) -> 
                 ">= 0.95",
             );
         }
-        BenchSgCommand::Connections { runs, seconds } => {
+        BenchSgCommand::Connections {
+            runs,
+            seconds,
+            open,
+        } => {
             let (ours, kernel) =
-                crate::bench_sg::bench_connections(&lab, runs.max(1), seconds.max(1))?;
-            crate::bench_sg::print(
-                "New TCP connections per second (connect, one request, close) vm1 -> vm2 across hosts",
-                "conn/s",
-                &ours,
-                &kernel,
-                "kernel (bridge + vxlan, nftables ct state)",
-                ">= 1.0",
-            );
+                crate::bench_sg::bench_connections(&lab, runs.max(1), seconds.max(1), open)?;
+            let (title, base) = if open {
+                (
+                    "New TCP connections per second vm1 -> vm2 across hosts, port security off",
+                    "kernel (bridge + vxlan, no nftables)",
+                )
+            } else {
+                (
+                    "New TCP connections per second (connect, one request, close) vm1 -> vm2 across hosts",
+                    "kernel (bridge + vxlan, nftables ct state)",
+                )
+            };
+            crate::bench_sg::print(title, "conn/s", &ours, &kernel, base, ">= 1.0");
         }
         BenchSgCommand::Rule { ports, runs } => {
             let t = crate::bench_sg::bench_rule(&mut lab, ports.max(1), runs.max(1))?;

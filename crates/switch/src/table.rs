@@ -62,6 +62,13 @@ struct Subtable {
     buckets: IdMap<u32>,
     /// Priority -> number of flows, for the subtable's maximum priority.
     prios: BTreeMap<u16, u32>,
+    /// Staged lookup (as in Open vSwitch): for the metadata, then also the L2,
+    /// then also the L3 fields of the mask (stages that add nothing are left
+    /// out), the hashes of the flows' values under that part, counted. A key
+    /// whose hash under a stage no flow has cannot match: the probe stops
+    /// there, and only that stage's bits were read (so a TCP packet probing a
+    /// subtable of `udp,tp_src=68` flows does not read its ports).
+    stages: Vec<(FlowKey, IdMap<u32>)>,
 }
 
 impl Subtable {
@@ -74,6 +81,19 @@ impl Subtable {
                 n_words += 1;
             }
         }
+        let mut stages: Vec<(FlowKey, IdMap<u32>)> = Vec::new();
+        for layer in stage_layers() {
+            let mut m = mask;
+            for (w, l) in m.w.iter_mut().zip(layer.w.iter()) {
+                *w &= l;
+            }
+            let adds = stages
+                .last()
+                .map_or(m != FlowKey::default(), |(prev, _)| *prev != m);
+            if adds && m != mask {
+                stages.push((m, IdMap::default()));
+            }
+        }
         Subtable {
             seed,
             mask,
@@ -81,7 +101,33 @@ impl Subtable {
             n_words,
             buckets: IdMap::default(),
             prios: BTreeMap::new(),
+            stages,
         }
+    }
+
+    /// Counts a flow's value into (or, `add` false, out of) the stages.
+    fn stage(&mut self, value: &FlowKey, add: bool) {
+        let seed = self.seed;
+        for (m, set) in &mut self.stages {
+            let h = hash_under(seed, value, m);
+            if add {
+                *set.entry(h).or_insert(0) += 1;
+            } else if let Some(n) = set.get_mut(&h) {
+                *n -= 1;
+                if *n == 0 {
+                    set.remove(&h);
+                }
+            }
+        }
+    }
+
+    /// The first stage whose part of `key` no flow has, if any.
+    #[inline]
+    fn rejecting_stage(&self, key: &FlowKey) -> Option<&FlowKey> {
+        self.stages
+            .iter()
+            .find(|(m, set)| !set.contains_key(&hash_under(self.seed, key, m)))
+            .map(|(m, _)| m)
     }
 
     #[inline]
@@ -107,6 +153,40 @@ impl Subtable {
     fn max_priority(&self) -> Option<u16> {
         self.prios.last_key_value().map(|(p, _)| *p)
     }
+}
+
+/// The staged lookup's layers, cumulative: metadata; then also L2; then also
+/// L3 (the last stage, L4 too, is the whole mask).
+fn stage_layers() -> [FlowKey; 3] {
+    use Field::*;
+    let meta: &[Field] = &[
+        InPort, TunId, TunSrc, TunDst, Reg0, Reg1, Reg2, Reg3, Reg4, Reg5, Reg6, Reg7, Metadata,
+        CtMark, CtZone, CtState, ConjId, RecircId,
+    ];
+    let l2: &[Field] = &[DlSrc, DlDst, DlType, VlanTci];
+    let l3: &[Field] = &[
+        NwProto, NwTos, NwTtl, NwSrc, NwDst, ArpSha, ArpTha, Ipv6Src, Ipv6Dst,
+    ];
+    let mut out = [FlowKey::default(); 3];
+    let mut acc = FlowKey::default();
+    for (i, layer) in [meta, l2, l3].into_iter().enumerate() {
+        for f in layer {
+            acc.set(*f, f.full_mask());
+        }
+        out[i] = acc;
+    }
+    out
+}
+
+/// The hash of `k` under mask `m`.
+fn hash_under(seed: u64, k: &FlowKey, m: &FlowKey) -> u64 {
+    let mut h = seed;
+    for (kw, mw) in k.w.iter().zip(m.w.iter()) {
+        if *mw != 0 {
+            h = fold(h, kw & mw);
+        }
+    }
+    finish(h)
 }
 
 #[derive(Debug)]
@@ -284,6 +364,12 @@ impl FlowTable {
             let Some(st) = self.subtables.get(si as usize) else {
                 continue;
             };
+            if let Some(m) = st.rejecting_stage(key) {
+                for (w, mw) in wc.w.iter_mut().zip(m.w.iter()) {
+                    *w |= mw;
+                }
+                continue;
+            }
             for &w in &st.words[..st.n_words] {
                 let w = usize::from(w);
                 wc.w[w] |= st.mask.w[w];
@@ -422,6 +508,7 @@ impl FlowTable {
             }
         };
         *st.prios.entry(p).or_insert(0) += 1;
+        st.stage(&flow.matcher.value, true);
         let new_max = st.max_priority();
         let conj = is_conj(&flow);
         self.n_conj += usize::from(conj);
@@ -486,6 +573,7 @@ impl FlowTable {
                     st.prios.remove(&s.flow.priority);
                 }
             }
+            st.stage(&s.flow.matcher.value, false);
         }
         Some(s.flow)
     }
