@@ -254,6 +254,27 @@ fn decide(sw: &mut Switch, br: usize, table: u8, key: &FlowKey) -> (Decision, Fl
     (d, wc)
 }
 
+/// A TCP segment from 10.0.0.`from` (MAC ..:0`from`) on `port` to port 22 of
+/// 10.0.0.`to`, from port 40000.
+fn tcp_22(sw: &Switch, port: &str, from: u8, to: u8) -> FlowKey {
+    let ofport = sw.port_by_name(port).map(|(_, p)| p.ofport).expect("port");
+    let mut k = FlowKey::default();
+    for (f, v) in [
+        (Field::InPort, u128::from(ofport)),
+        (Field::DlSrc, 0xfa16_3e00_0000 | u128::from(from)),
+        (Field::DlDst, 0xfa16_3e00_0000 | u128::from(to)),
+        (Field::DlType, 0x0800),
+        (Field::NwProto, 6),
+        (Field::NwSrc, 0x0a00_0000 | u128::from(from)),
+        (Field::NwDst, 0x0a00_0000 | u128::from(to)),
+        (Field::TpSrc, 40_000),
+        (Field::TpDst, 22),
+    ] {
+        k.set(f, v);
+    }
+    k
+}
+
 #[test]
 fn keys_equal_under_a_megaflow_get_the_same_decision() {
     let mut sw = rig();
@@ -309,20 +330,7 @@ fn a_megaflow_leaves_out_what_no_table_looked_at() {
     let mut sw = rig();
     let br = sw.bridge_id("br-int").expect("br-int");
     // A new TCP connection to port 22 from 10.0.0.1, in table 72.
-    let mut k = FlowKey::default();
-    let tap1 = sw
-        .port_by_name("tap1")
-        .map(|(_, p)| p.ofport)
-        .expect("tap1");
-    k.set(Field::InPort, tap1.into());
-    k.set(Field::DlSrc, 0xfa16_3e00_0001);
-    k.set(Field::DlDst, 0xfa16_3e00_0002);
-    k.set(Field::DlType, 0x0800);
-    k.set(Field::NwProto, 6);
-    k.set(Field::NwSrc, 0x0a00_0001);
-    k.set(Field::NwDst, 0x0a00_0002);
-    k.set(Field::TpSrc, 40_000);
-    k.set(Field::TpDst, 22);
+    let mut k = tcp_22(&sw, "tap1", 1, 2);
     k.set(
         Field::CtState,
         u128::from(crate::conntrack::state::TRK | crate::conntrack::state::NEW),
@@ -397,20 +405,7 @@ fn trace_prints_each_pass_megaflow() {
 fn a_subtable_a_packet_cannot_match_is_read_only_as_far_as_it_differs() {
     let mut sw = rig();
     let br = sw.bridge_id("br-int").expect("br-int");
-    let tap2 = sw
-        .port_by_name("tap2")
-        .map(|(_, p)| p.ofport)
-        .expect("tap2");
-    let mut k = FlowKey::default();
-    k.set(Field::InPort, tap2.into());
-    k.set(Field::DlSrc, 0xfa16_3e00_0002);
-    k.set(Field::DlDst, 0xfa16_3e00_0001);
-    k.set(Field::DlType, 0x0800);
-    k.set(Field::NwProto, 6);
-    k.set(Field::NwSrc, 0x0a00_0002);
-    k.set(Field::NwDst, 0x0a00_0001);
-    k.set(Field::TpSrc, 40_000);
-    k.set(Field::TpDst, 22);
+    let mut k = tcp_22(&sw, "tap2", 2, 1);
     let (_, wc) = decide(&mut sw, br, 0, &k);
     // The `udp,tp_src=68,tp_dst=67` subtable was probed (it outranks the
     // port's flow), but a TCP packet differs from its flows in the protocol:
