@@ -463,11 +463,14 @@ impl FastPath {
             in_port,
             ctl,
         } = *up;
-        if ctl {
-            // A connection opens, closes or resets on this key: what the kernel
-            // holds for it was an earlier connection's (its next segments would
-            // go past the tracker) or is ending. Its counts go to the flows, the
-            // entry goes, and nothing is installed for a control segment.
+        if ctl && (offer.tracked() || !offer.offloadable()) {
+            // A tracked connection opens, closes or resets on this key: what
+            // the kernel holds for it was an earlier connection's (its next
+            // segments would go past the tracker) or is ending. Its counts go
+            // to the flows, the entry goes, and nothing is installed for a
+            // control segment. (An untracked decision's SYN is a packet like
+            // any other: it installs, so a new connection's first segment
+            // leaves a wildcarded entry its successors take.)
             self.forget(sw, key, now);
             return;
         }
