@@ -267,10 +267,11 @@ impl Shared {
                     Some(fp) => {
                         let [hits, upcalls, failed, stale, ctl] = fp.counters();
                         let mut lines = vec![format!(
-                            "kernel fast path: {} entries, hits:{hits}, upcalls:{upcalls}, failed upcalls:{failed}, stale hits:{stale}, tracked TCP SYN/FIN/RST sent up:{ctl}, installed:{} ({} wildcarded), not offered by the engine:{}, outputs not carried:{}, table full:{}, TCP segments before install:{}",
+                            "kernel fast path: {} entries, hits:{hits}, upcalls:{upcalls}, failed upcalls:{failed}, stale hits:{stale}, tracked TCP SYN/FIN/RST sent up:{ctl}, installed:{} ({} wildcarded), masks:{}, not offered by the engine:{}, outputs not carried:{}, table full:{}, TCP segments before install:{}",
                             fp.entries(),
                             fp.installed,
                             fp.installed_mega,
+                            fp.masks_in_use(),
                             fp.not_offered,
                             fp.not_carried,
                             fp.full,

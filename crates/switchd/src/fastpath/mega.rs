@@ -142,6 +142,11 @@ impl FastPath {
         true
     }
 
+    /// Masks the wildcarded entries use now.
+    pub fn masks_in_use(&self) -> usize {
+        self.masks.slots.iter().flatten().count()
+    }
+
     /// The slot holding `mask` (one more user), a new one if there is room.
     fn mask_slot(&mut self, mask: &FpKey) -> Option<u32> {
         if let Some(i) = self.masks.find(mask) {
