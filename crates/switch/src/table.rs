@@ -11,6 +11,12 @@
 //! one that matches is the subtable's best; ties between subtables go to the flow
 //! inserted first, exactly as a linear scan of the ordered list would pick.
 //!
+//! A lookup can also say which bits of the key it read ([`FlowTable::lookup_wc`],
+//! for megaflows): the masks of the subtables it probed, each probe staged as
+//! OVS's is (metadata, then L2, then L3 fields, then the whole mask), so a
+//! subtable none of whose flows shares the key's metadata, L2 or L3 part is
+//! ruled out having read only that far.
+//!
 //! Flows live in a slab: a [`FlowId`] stays valid until that flow is removed (the
 //! flow cache keeps them to settle the counts its hits owe; the switch settles
 //! before it removes a flow, and every removal bumps the switch's generation,
