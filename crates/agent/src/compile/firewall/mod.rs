@@ -178,24 +178,25 @@ pub(super) fn flows(view: &HostView, fw: &Firewall, warnings: &mut Vec<String>) 
         for (gid, r) in rs {
             let (plain, opens) = accepts(r.dir, s.tap);
             let prio = r.priority();
-            let conj = r.remote_group.as_ref().and_then(|rg| {
-                let b = base.get(&(gid.clone(), rg.clone(), r.dir, r.v6))?;
-                Some((rg.as_str(), b + 2 * u32::from(r.offset())))
-            });
-            if !tracked {
-                if r.remote_group.is_none() || conj.is_some() {
-                    stateless_rule(s, r, conj, &groups, &plain, &mut out);
+            // The connection states a rule's flows are for, each with its
+            // conjunction id offset and what it does: established and new on a
+            // tracked port; on a stateless one every packet, as established.
+            let states: Vec<(Option<Match>, u32, &[Action])> = if tracked {
+                vec![(Some(est()), 0, &plain), (Some(new()), 1, &opens)]
+            } else {
+                vec![(None, 0, &plain)]
+            };
+            let with = |st: &Option<Match>, mut m: Vec<Match>| {
+                if let Some(st) = st {
+                    m.insert(0, st.clone());
                 }
-                continue;
-            }
+                m
+            };
             let Some(rg) = &r.remote_group else {
                 for m in r.matches(s.tap) {
-                    let mut e = m.clone();
-                    e.insert(0, est());
-                    out.add(r.table(), prio, e, plain.clone());
-                    let mut n = m;
-                    n.insert(0, new());
-                    out.add(r.table(), prio, n, opens.clone());
+                    for (st, _, acts) in &states {
+                        out.add(r.table(), prio, with(st, m.clone()), acts.to_vec());
+                    }
                 }
                 continue;
             };
@@ -205,12 +206,9 @@ pub(super) fn flows(view: &HostView, fw: &Firewall, warnings: &mut Vec<String>) 
             let id = b + 2 * u32::from(r.offset());
             // Clause 2: the rule's protocol and ports on this port.
             for m in r.matches(s.tap) {
-                let mut e = m.clone();
-                e.insert(0, est());
-                out.conj(r.table(), prio, e, conjunction(id, 2));
-                let mut n = m;
-                n.insert(0, new());
-                out.conj(r.table(), prio, n, conjunction(id + 1, 2));
+                for (st, k, _) in &states {
+                    out.conj(r.table(), prio, with(st, m.clone()), conjunction(id + k, 2));
+                }
             }
             // Clause 1: the remote group's addresses on this port's network.
             let family = if r.v6 { Proto::Ipv6 } else { Proto::Ip };
@@ -219,26 +217,23 @@ pub(super) fn flows(view: &HostView, fw: &Firewall, warnings: &mut Vec<String>) 
                 let Some(addr) = member(a, r.v6) else {
                     continue;
                 };
-                for (st, cid) in [(est(), id), (new(), id + 1)] {
+                for (st, k, _) in &states {
                     let m = vec![
-                        st,
                         Match::Proto(family),
                         reg6(s.vlan),
                         remote_match(addr, r.dir),
                     ];
-                    out.conj(r.table(), prio, m, conjunction(cid, 1));
+                    out.conj(r.table(), prio, with(st, m), conjunction(id + k, 1));
                 }
             }
             // The accepts of the completed conjunctions.
-            for (st, cid, acts) in [(est(), id, &plain), (new(), id + 1, &opens)] {
-                let mut a = vec![reg7(cid)];
+            for (st, k, acts) in &states {
+                let mut a = vec![reg7(id + k)];
                 a.extend(acts.iter().cloned());
-                out.add(
-                    r.table(),
-                    prio,
-                    vec![Match::ConjId(cid), st, Match::Proto(family), reg5(s.tap)],
-                    a,
-                );
+                let mut m = vec![Match::ConjId(id + k)];
+                m.extend(st.clone());
+                m.extend([Match::Proto(family), reg5(s.tap)]);
+                out.add(r.table(), prio, m, a);
             }
         }
     }
@@ -267,50 +262,6 @@ fn stateful(
         ));
     }
     kinds != BTreeSet::from([false])
-}
-
-/// A rule of a stateless port: every packet it matches passes, in its own
-/// direction only (replies need rules of their own); remote groups through the
-/// same conjunctions, without connection states.
-fn stateless_rule(
-    s: &Secured,
-    r: &Rule,
-    conj: Option<(&str, u32)>,
-    groups: &BTreeMap<&str, &model::SecurityGroupView>,
-    plain: &[Action],
-    out: &mut Flows,
-) {
-    let prio = r.priority();
-    let Some((rg, id)) = conj else {
-        for m in r.matches(s.tap) {
-            out.add(r.table(), prio, m, plain.to_vec());
-        }
-        return;
-    };
-    for m in r.matches(s.tap) {
-        out.conj(r.table(), prio, m, conjunction(id, 2));
-    }
-    let family = if r.v6 { Proto::Ipv6 } else { Proto::Ip };
-    let members = groups.get(rg).map_or(&[][..], |g| &g.members[..]);
-    for a in members {
-        let Some(addr) = member(a, r.v6) else {
-            continue;
-        };
-        let m = vec![
-            Match::Proto(family),
-            reg6(s.vlan),
-            remote_match(addr, r.dir),
-        ];
-        out.conj(r.table(), prio, m, conjunction(id, 1));
-    }
-    let mut a = vec![reg7(id)];
-    a.extend(plain.iter().cloned());
-    out.add(
-        r.table(),
-        prio,
-        vec![Match::ConjId(id), Match::Proto(family), reg5(s.tap)],
-        a,
-    );
 }
 
 /// A remote group member's address where the rule's direction looks for it:
