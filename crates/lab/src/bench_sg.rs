@@ -240,9 +240,11 @@ pub fn bench_connections(
         switchd_args: &[],
         vm_ports: "tap",
     };
-    progress(
-        "building the kernel reference (Linux bridge + vxlan per host, nftables ct rules in the VMs)",
-    );
+    progress(if open {
+        "building the kernel reference (Linux bridge + vxlan per host, no nftables)"
+    } else {
+        "building the kernel reference (Linux bridge + vxlan per host, nftables ct rules in the VMs)"
+    });
     let pair = crate::pair::up(&o)?;
     let result = (|| -> Result<(Vec<f64>, Vec<f64>)> {
         let (k1, k2) = match pair.vms.as_slice() {

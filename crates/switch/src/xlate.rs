@@ -192,6 +192,15 @@ impl<'a> Ctx<'a> {
         self.wc.set_masked(f, mask, mask);
     }
 
+    /// The decision writes the bits `mask` of `f`: a header's are read too
+    /// (whether it changes depends on what it was).
+    #[inline]
+    pub(crate) fn write_bits(&mut self, f: Field, mask: u128) {
+        if f.is_header() {
+            self.read_bits(f, mask);
+        }
+    }
+
     /// The decision depends on every bit of the key (it must not be widened).
     pub(crate) fn read_all(&mut self) {
         self.wc.w = [u64::MAX; crate::field::KEY_WORDS];
@@ -335,17 +344,12 @@ impl Switch {
                 }
                 Action::SetTunnel(id) => key.set(Field::TunId, u128::from(*id)),
                 Action::Load { value, dst } => {
-                    // Whether a header changes depends on what it was.
-                    if dst.field.is_header() {
-                        cx.read_bits(dst.field, dst.mask());
-                    }
+                    cx.write_bits(dst.field, dst.mask());
                     key.set_masked(dst.field, *value << dst.start, dst.mask());
                 }
                 Action::Move { src, dst } => {
                     cx.read_bits(src.field, src.mask());
-                    if dst.field.is_header() {
-                        cx.read_bits(dst.field, dst.mask());
-                    }
+                    cx.write_bits(dst.field, dst.mask());
                     let v = (key.get(src.field) & src.mask()) >> src.start;
                     key.set_masked(dst.field, v << dst.start, dst.mask());
                 }
@@ -571,12 +575,7 @@ impl Switch {
         }
         // A flow-keyed tunnel sends with the key's tun_id, which may be the
         // packet's own.
-        if port.config.tunnel_key() == crate::port::TunnelKey::Flow
-            && matches!(
-                port.config.kind,
-                PortType::Vxlan | PortType::Gre | PortType::Geneve
-            )
-        {
+        if port.config.tunnel_key() == crate::port::TunnelKey::Flow {
             cx.read(Field::TunId);
         }
         // Written straight into the list (the key is 144 bytes: one copy).

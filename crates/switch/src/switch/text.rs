@@ -184,7 +184,6 @@ impl Switch {
         drop(cx);
         self.finish_trace(&mut lines, &outs, &[]);
         self.trace_megaflows(&mut lines, br, &passes);
-        let megaflows = passes;
         let in_port = self
             .bridge(br)
             .and_then(|b| b.ports.get(&in_ofport))
@@ -195,7 +194,7 @@ impl Switch {
             orig,
             outputs: outs,
             tracked,
-            megaflows,
+            megaflows: passes,
         })
     }
 

@@ -109,36 +109,29 @@ impl FastPath {
             pad: 0,
             key: key.masked(&mask),
         };
-        if let Some(r) = self.mega_records.get_mut(&mk) {
-            // The entry holds a slot already. A current one doing the same was
-            // raced up by another frame; an older one (another generation) has
-            // its counts given to the flows and is replaced.
-            let old = self.mega.get(&mk, 0).ok();
-            if let Some(old) = old {
+        if let Some(mut r) = self.mega_records.remove(&mk) {
+            // The entry's record holds the slot already: this one's use goes
+            // back. A current entry doing the same was raced up by another
+            // frame; an older one (another generation) has its counts given to
+            // the flows and is replaced.
+            self.release_slot(slot);
+            if let Ok(old) = self.mega.get(&mk, 0) {
                 if old.gen_ == val.gen_ && old.same_action(&val) {
-                    self.release_slot(slot);
+                    self.mega_records.insert(mk, r);
                     return true;
                 }
-                super::credit_record(sw, r, &old, now);
+                super::credit_record(sw, &mut r, &old, now);
             }
-            self.release_slot(slot);
-            if self.mega.insert(mk, val, 0).is_err() {
-                self.remove_mega(&mk);
-                return false;
-            }
-            self.installed += 1;
-            self.installed_mega += 1;
-            self.mega_records.insert(mk, record);
-            return true;
         }
+        // The record holds the slot; removing it gives the slot back.
+        self.mega_records.insert(mk, record);
         if let Err(e) = self.mega.insert(mk, val, 0) {
             tracing::debug!("fast path: installing a wildcarded entry: {e}");
-            self.release_slot(slot);
+            self.remove_mega(&mk);
             return false;
         }
         self.installed += 1;
         self.installed_mega += 1;
-        self.mega_records.insert(mk, record);
         true
     }
 
