@@ -154,13 +154,16 @@ pub async fn allocate(
             Ok((None, Some(id)))
         }
         NetworkType::Vlan => {
+            // A physical network must be one VLANs are configured on, with or
+            // without a segmentation id (Neutron's check; without it an unknown
+            // one looked like an exhausted pool, a 503).
+            if let Some(net) = physnet.as_ref().filter(|n| !cfg.vlan.contains_key(*n)) {
+                return Err(ApiError::invalid(format!(
+                    "physical_network '{net}' unknown for VLAN provider network"
+                )));
+            }
             let (net, id) = match (physnet, requested) {
                 (Some(net), Some(id)) => {
-                    if !cfg.vlan.contains_key(&net) {
-                        return Err(ApiError::invalid(format!(
-                            "physical_network '{net}' unknown for VLAN provider network"
-                        )));
-                    }
                     if id == 0 || id > 4094 {
                         return Err(ApiError::invalid(format!(
                             "provider:segmentation_id {id} out of range for vlan (1 through 4094)"

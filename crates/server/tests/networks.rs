@@ -79,6 +79,15 @@ async fn networks() {
             .post(&admin, "/v2.0/networks", json!({"network": {"provider:network_type": "vlan", "provider:physical_network": "physnet1", "provider:segmentation_id": 100}}))
             .await;
         assert_eq!(s, StatusCode::BAD_REQUEST);
+        // Also without a segmentation id: a bad request, not an exhausted pool.
+        let (s, v) = api
+            .post(&admin, "/v2.0/networks", json!({"network": {"provider:network_type": "vlan", "provider:physical_network": "nowhere"}}))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(
+            v.to_string().contains("unknown for VLAN provider network"),
+            "{v}"
+        );
 
         // Deleting a network frees its VNI.
         let (s, _) = api
